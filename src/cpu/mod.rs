@@ -1,0 +1,66 @@
+//! The CPU engine: the fused row pass of [`kernel`], parallel over fixed
+//! chunks of rows with rayon, and the one training loop.
+
+mod kernel;
+
+use ndarray::Array1;
+
+use crate::fit::{BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan};
+use kernel::{Rows, Workspace};
+
+/// Runs epochs until a stop rule fires, starting from `parameters`
+/// (weights, then bias).
+pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32>) -> Outcome {
+    let n = problem.rows;
+    let batch_size = plan.batch_size.map_or(n, |b| b.min(n));
+    let mut workspace = Workspace::new(problem.features, batch_size);
+    let mut state = plan.optimizer.initial_state(parameters.len());
+    let mut order = plan.batch_size.map(|_| BatchOrder::new(n, plan.seed));
+    let mut monitor = EpochMonitor::new(plan);
+    let mut gradient_evaluations = 0u64;
+
+    let stop_reason = loop {
+        let learning_rate = monitor.learning_rate();
+        let epoch_start = parameters.clone();
+        let mut step = |rows: Rows| {
+            let loss = workspace.evaluate(problem, &parameters, rows);
+            plan.optimizer
+                .step(&mut state, &mut parameters, &workspace.gradient, learning_rate);
+            loss
+        };
+        let (loss_sum, steps) = match &mut order {
+            None => (step(Rows::All(0..n)), 1),
+            Some(order) => order
+                .next_epoch()
+                .chunks(batch_size)
+                .fold((0.0, 0), |(sum, steps), batch| {
+                    (sum + step(Rows::Indices(batch)), steps + 1)
+                }),
+        };
+        gradient_evaluations += steps;
+        if let Some(reason) = monitor.end_epoch(loss_sum / steps as f64) {
+            if matches!(reason, StopReason::Diverged { .. }) {
+                parameters = epoch_start;
+            }
+            break reason;
+        }
+    };
+    Outcome {
+        parameters,
+        history: monitor.into_history(),
+        stop_reason,
+        gradient_evaluations,
+    }
+}
+
+/// One gradient of the unpenalized loss over every row.
+pub(crate) fn gradient(problem: &Problem, parameters: &[f32]) -> Gradient {
+    let mut workspace = Workspace::new(problem.features, problem.rows);
+    let loss = workspace.evaluate(problem, parameters, Rows::All(0..problem.rows));
+    let d = problem.features;
+    Gradient {
+        weights: Array1::from(workspace.gradient[..d].to_vec()),
+        bias: workspace.gradient[d],
+        loss,
+    }
+}

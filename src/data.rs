@@ -1,0 +1,277 @@
+//! Input validation, standardization and synthetic data.
+
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal, Uniform};
+use rayon::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::model::{sigmoid, Model};
+
+/// Rows per parallel task in the scans over X. Fixed, so that every result
+/// is the same whatever the number of threads.
+const SCAN_ROWS: usize = 4096;
+
+/// Checks X and y for a fit: matching shapes, at least one row and one
+/// feature, finite values, and labels in {0, 1} for the logistic model.
+pub fn validate_training_data(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
+    if x.nrows() != y.len() {
+        return Err(Error::ShapeMismatch {
+            x_rows: x.nrows(),
+            y_len: y.len(),
+        });
+    }
+    validate_features(x)?;
+    if x.nrows() > u32::MAX as usize {
+        return Err(Error::TooManyRows { rows: x.nrows() });
+    }
+    if let Some((row, &value)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFiniteTarget { row, value });
+    }
+    if model == Model::Logistic {
+        if let Some((row, &value)) = y.iter().enumerate().find(|(_, &v)| v != 0.0 && v != 1.0) {
+            return Err(Error::InvalidLabel { row, value });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that X is not empty and holds only finite values; the error names
+/// the first offending entry in row-major order.
+pub fn validate_features(x: ArrayView2<f32>) -> Result<()> {
+    if x.nrows() == 0 || x.ncols() == 0 {
+        return Err(Error::EmptyData {
+            rows: x.nrows(),
+            features: x.ncols(),
+        });
+    }
+    let first_bad = x
+        .axis_chunks_iter(Axis(0), SCAN_ROWS)
+        .into_par_iter()
+        .enumerate()
+        .find_map_first(|(chunk, rows)| {
+            rows.indexed_iter()
+                .find(|(_, v)| !v.is_finite())
+                .map(|((row, column), &value)| Error::NonFiniteFeature {
+                    row: chunk * SCAN_ROWS + row,
+                    column,
+                    value,
+                })
+        });
+    first_bad.map_or(Ok(()), Err)
+}
+
+/// Checks a parameter vector given by the user (a warm start).
+pub(crate) fn validate_parameters(weights: ArrayView1<f32>, bias: f32, features: usize) -> Result<()> {
+    if weights.len() != features {
+        return Err(Error::FeatureCountMismatch {
+            expected: features,
+            found: weights.len(),
+        });
+    }
+    if let Some((i, &value)) = weights.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::NonFiniteParameter {
+            name: format!("weights[{i}]"),
+            value,
+        });
+    }
+    if !bias.is_finite() {
+        return Err(Error::NonFiniteParameter {
+            name: "bias".into(),
+            value: bias,
+        });
+    }
+    Ok(())
+}
+
+/// Centers each feature on its mean and scales it to unit variance, as
+/// scikit-learn's `StandardScaler` does (population variance; a constant
+/// feature keeps the scale 1), and maps fitted parameters between the
+/// standardized and the original units.
+///
+/// ```
+/// use downhill::Standardizer;
+/// use ndarray::array;
+/// let x = array![[1.0f32, 10.0], [3.0, 10.0]];
+/// let standardizer = Standardizer::fit(x.view())?;
+/// assert_eq!(standardizer.transform(x.view())?, array![[-1.0f32, 0.0], [1.0, 0.0]]);
+/// # Ok::<(), downhill::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardizer {
+    mean: Array1<f32>,
+    scale: Array1<f32>,
+}
+
+impl Standardizer {
+    /// Learns the mean and standard deviation of each column, in float64.
+    pub fn fit(x: ArrayView2<f32>) -> Result<Self> {
+        validate_features(x)?;
+        let n = x.nrows() as f64;
+        let column_sums = |f: &(dyn Fn(usize, f32) -> f64 + Sync)| -> Vec<f64> {
+            x.axis_chunks_iter(Axis(0), SCAN_ROWS)
+                .into_par_iter()
+                .map(|rows| {
+                    let mut sums = vec![0.0f64; x.ncols()];
+                    for row in rows.rows() {
+                        for (j, (&v, sum)) in row.iter().zip(&mut sums).enumerate() {
+                            *sum += f(j, v);
+                        }
+                    }
+                    sums
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .fold(vec![0.0; x.ncols()], |mut total, part| {
+                    total.iter_mut().zip(part).for_each(|(t, p)| *t += p);
+                    total
+                })
+        };
+        let mean: Vec<f64> = column_sums(&|_, v| f64::from(v))
+            .into_iter()
+            .map(|s| s / n)
+            .collect();
+        let variance = column_sums(&|j, v| (f64::from(v) - mean[j]).powi(2));
+        let scale = variance
+            .into_iter()
+            .map(|v| {
+                let sd = (v / n).sqrt();
+                if sd > 0.0 && sd.is_finite() {
+                    sd as f32
+                } else {
+                    1.0
+                }
+            })
+            .collect();
+        Ok(Standardizer {
+            mean: mean.into_iter().map(|m| m as f32).collect(),
+            scale,
+        })
+    }
+
+    /// The mean of each feature.
+    pub fn mean(&self) -> ArrayView1<'_, f32> {
+        self.mean.view()
+    }
+
+    /// The standard deviation of each feature (1 for a constant one).
+    pub fn scale(&self) -> ArrayView1<'_, f32> {
+        self.scale.view()
+    }
+
+    /// (X − mean) / scale, column by column.
+    pub fn transform(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.check_features(x.ncols())?;
+        let mut out = x.to_owned();
+        out.axis_chunks_iter_mut(Axis(0), SCAN_ROWS)
+            .into_par_iter()
+            .for_each(|mut rows| {
+                for mut row in rows.rows_mut() {
+                    for ((v, &m), &s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
+                        *v = (*v - m) / s;
+                    }
+                }
+            });
+        Ok(out)
+    }
+
+    /// Parameters fitted on standardized X, expressed for the original X:
+    /// wⱼ = w'ⱼ / sⱼ and b = b' − Σ w'ⱼ mⱼ / sⱼ.
+    pub fn to_original(&self, weights: ArrayView1<f32>, bias: f32) -> Result<(Array1<f32>, f32)> {
+        self.check_features(weights.len())?;
+        let original = &weights / &self.scale;
+        let shift: f64 = original
+            .iter()
+            .zip(&self.mean)
+            .map(|(&w, &m)| f64::from(w) * f64::from(m))
+            .sum();
+        Ok((original, (f64::from(bias) - shift) as f32))
+    }
+
+    /// Parameters for the original X, expressed for standardized X:
+    /// w'ⱼ = wⱼ sⱼ and b' = b + Σ wⱼ mⱼ.
+    pub fn to_standardized(&self, weights: ArrayView1<f32>, bias: f32) -> Result<(Array1<f32>, f32)> {
+        self.check_features(weights.len())?;
+        let shift: f64 = weights
+            .iter()
+            .zip(&self.mean)
+            .map(|(&w, &m)| f64::from(w) * f64::from(m))
+            .sum();
+        Ok((&weights * &self.scale, (f64::from(bias) + shift) as f32))
+    }
+
+    fn check_features(&self, found: usize) -> Result<()> {
+        if found == self.mean.len() {
+            Ok(())
+        } else {
+            Err(Error::FeatureCountMismatch {
+                expected: self.mean.len(),
+                found,
+            })
+        }
+    }
+}
+
+/// Seeded synthetic data with known parameters.
+#[derive(Debug, Clone)]
+pub struct Synthetic {
+    /// Features, standard normal.
+    pub x: Array2<f32>,
+    /// Targets: x·w + b + noise (linear) or Bernoulli(σ(x·w + b)) (logistic).
+    pub y: Array1<f32>,
+    /// The weights that generated y.
+    pub weights: Array1<f32>,
+    /// The bias that generated y.
+    pub bias: f32,
+}
+
+impl Synthetic {
+    /// `rows` × `features` standard-normal features with weights drawn
+    /// uniformly from [−2, 2] and bias 0.5. Linear targets get Gaussian
+    /// noise of standard deviation `noise`; logistic ones are Bernoulli
+    /// draws (the noise is then the draw itself and `noise` is unused).
+    ///
+    /// Rows are generated in parallel blocks, each from its own ChaCha
+    /// stream, so the data depend on the seed alone.
+    pub fn generate(model: Model, rows: usize, features: usize, noise: f32, seed: u64) -> Result<Self> {
+        if rows == 0 || features == 0 {
+            return Err(Error::EmptyData { rows, features });
+        }
+        let mut parameter_rng = ChaCha8Rng::seed_from_u64(seed);
+        let uniform = Uniform::new_inclusive(-2.0f32, 2.0).expect("constant bounds are ordered");
+        let weights: Array1<f32> = (0..features)
+            .map(|_| uniform.sample(&mut parameter_rng))
+            .collect();
+        let bias = 0.5f32;
+        let mut x = Array2::<f32>::zeros((rows, features));
+        let mut y = Array1::<f32>::zeros(rows);
+        x.axis_chunks_iter_mut(Axis(0), SCAN_ROWS)
+            .into_par_iter()
+            .zip(y.axis_chunks_iter_mut(Axis(0), SCAN_ROWS))
+            .enumerate()
+            .for_each(|(block, (mut xb, mut yb))| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                rng.set_stream(block as u64 + 1);
+                for (mut row, target) in xb.rows_mut().into_iter().zip(yb.iter_mut()) {
+                    row.iter_mut().for_each(|v| *v = StandardNormal.sample(&mut rng));
+                    let z = row.dot(&weights) + bias;
+                    *target = match model {
+                        Model::Linear => {
+                            let e: f32 = StandardNormal.sample(&mut rng);
+                            z + noise * e
+                        }
+                        Model::Logistic => {
+                            let u: f32 = rand::RngExt::random(&mut rng);
+                            if u < sigmoid(z) {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }
+                    };
+                }
+            });
+        Ok(Synthetic { x, y, weights, bias })
+    }
+}

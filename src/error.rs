@@ -1,0 +1,142 @@
+//! The one error type of the crate.
+
+use thiserror::Error;
+
+/// Everything that can go wrong on user input or on a device.
+///
+/// Each kind of bad input has its own variant, and each variant carries the
+/// offending value so that the message names it.
+#[derive(Debug, Clone, PartialEq, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// X and y disagree on the number of rows.
+    #[error("X has {x_rows} rows but y has {y_len} values")]
+    ShapeMismatch {
+        /// Rows of X.
+        x_rows: usize,
+        /// Length of y.
+        y_len: usize,
+    },
+    /// A matrix or vector has a different number of features than expected.
+    #[error("expected {expected} features, got {found}")]
+    FeatureCountMismatch {
+        /// Features the model or the other inputs have.
+        expected: usize,
+        /// Features that were given.
+        found: usize,
+    },
+    /// X has no rows or no columns.
+    #[error("the data is empty: {rows} rows and {features} features")]
+    EmptyData {
+        /// Rows of X.
+        rows: usize,
+        /// Columns of X.
+        features: usize,
+    },
+    /// More rows than the row indices of the engines (u32) can address.
+    #[error("{rows} rows is more than the {max} rows one fit can take", max = u32::MAX)]
+    TooManyRows {
+        /// Rows of X.
+        rows: usize,
+    },
+    /// A value of X is NaN or infinite.
+    #[error("X[{row}, {column}] is {value}, not a finite number")]
+    NonFiniteFeature {
+        /// Row of the value.
+        row: usize,
+        /// Column of the value.
+        column: usize,
+        /// The value itself.
+        value: f32,
+    },
+    /// A value of y is NaN or infinite.
+    #[error("y[{row}] is {value}, not a finite number")]
+    NonFiniteTarget {
+        /// Row of the value.
+        row: usize,
+        /// The value itself.
+        value: f32,
+    },
+    /// A label of the logistic model is neither 0 nor 1.
+    #[error("y[{row}] is {value}; logistic regression needs labels 0 or 1")]
+    InvalidLabel {
+        /// Row of the label.
+        row: usize,
+        /// The label itself.
+        value: f32,
+    },
+    /// `Variant::MiniBatch(0)`.
+    #[error("the batch size must be at least 1, got 0")]
+    ZeroBatchSize,
+    /// A learning rate that is zero, negative, NaN or infinite.
+    #[error("the learning rate must be finite and positive, got {value}")]
+    InvalidLearningRate {
+        /// The learning rate given.
+        value: f32,
+    },
+    /// A negative or non-finite L2 penalty.
+    #[error("the L2 penalty must be finite and at least 0, got {value}")]
+    InvalidPenalty {
+        /// The penalty given.
+        value: f32,
+    },
+    /// `max_epochs(0)`.
+    #[error("max_epochs must be at least 1, got 0")]
+    ZeroEpochs,
+    /// A negative or non-finite early-stopping tolerance.
+    #[error("the tolerance must be finite and at least 0, got {value}")]
+    InvalidTolerance {
+        /// The tolerance given.
+        value: f64,
+    },
+    /// A divergence factor that is not above 1 (or is NaN).
+    #[error("the divergence factor must be greater than 1, got {value}")]
+    InvalidDivergenceFactor {
+        /// The factor given.
+        value: f64,
+    },
+    /// `patience(0)`.
+    #[error("patience must be at least 1 epoch, got 0")]
+    ZeroPatience,
+    /// An optimizer constant outside its range (a beta outside [0, 1), a
+    /// non-positive epsilon, ...).
+    #[error("optimizer constant {name} = {value} is outside {expected}")]
+    InvalidOptimizerConstant {
+        /// Name of the constant, as in PyTorch.
+        name: &'static str,
+        /// The value given.
+        value: f32,
+        /// The range it must lie in.
+        expected: &'static str,
+    },
+    /// A schedule parameter outside its range.
+    #[error("schedule parameter {name} = {value} is outside {expected}")]
+    InvalidScheduleParameter {
+        /// Name of the parameter.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The range it must lie in.
+        expected: &'static str,
+    },
+    /// Warm-start or predicted parameters that are NaN or infinite.
+    #[error("parameter {name} is {value}, not a finite number")]
+    NonFiniteParameter {
+        /// Which parameter: `weights[i]` or `bias`.
+        name: String,
+        /// The value itself.
+        value: f32,
+    },
+    /// Class probabilities were asked of a linear model.
+    #[error("predict_proba needs a logistic model; this one is linear")]
+    NotLogistic,
+    /// A GPU was asked for and cannot be used.
+    #[error("no GPU can be used: {reason}")]
+    GpuUnavailable {
+        /// What was tried and why it failed.
+        reason: String,
+    },
+}
+
+/// The result type of the crate.
+pub type Result<T> = std::result::Result<T, Error>;

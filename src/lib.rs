@@ -1,0 +1,82 @@
+//! # downhill
+//!
+//! Gradient descent for linear regression (mean squared error) and logistic
+//! regression (cross-entropy): full-batch, stochastic and mini-batch, with
+//! momentum, Nesterov, AdaGrad, RMSProp and Adam, learning-rate schedules,
+//! early stopping, divergence detection, standardization and a loss history.
+//!
+//! ## Overview
+//!
+//! ```
+//! use downhill::{GradientDescent, Optimizer, Schedule, StopReason, Variant};
+//! use ndarray::array;
+//!
+//! let x = array![[1.0f32], [2.0], [3.0], [4.0], [5.0]];
+//! let y = array![5.0f32, 7.0, 9.0, 11.0, 13.0]; // y = 2x + 3
+//! let fitted = GradientDescent::linear()
+//!     .variant(Variant::MiniBatch(2))
+//!     .optimizer(Optimizer::adam(0.1))
+//!     .schedule(Schedule::step_decay(200, 0.5))
+//!     .standardize(true)
+//!     .max_epochs(2000)
+//!     .seed(42)
+//!     .fit(x.view(), y.view())?;
+//! assert!((fitted.weights()[0] - 2.0).abs() < 1e-2);
+//! assert!((fitted.bias() - 3.0).abs() < 1e-2);
+//! assert_eq!(fitted.stop_reason(), StopReason::MaxEpochs);
+//! assert_eq!(fitted.history().len(), 2000);
+//! # Ok::<(), downhill::Error>(())
+//! ```
+//!
+//! The math both engines obey, for a batch B with margins z = X_B w + b and
+//! residuals r = h(z) − y:
+//!
+//! | model | h(z) | loss | ∂/∂w | ∂/∂b |
+//! |---|---|---|---|---|
+//! | linear | z | (1/\|B\|) Σ (z − y)² | (2/\|B\|) X_Bᵀ r | (2/\|B\|) Σ r |
+//! | logistic | σ(z) | −(1/\|B\|) Σ [y log σ + (1 − y) log(1 − σ)] | (1/\|B\|) X_Bᵀ r | (1/\|B\|) Σ r |
+//!
+//! An L2 penalty adds (l2/2)‖w‖² to the loss and l2·w to the gradient; the
+//! bias is never penalized.
+//!
+//! ## Backends
+//!
+//! [`Device::Cpu`] runs the CPU engine: one fused pass over the rows
+//! (margin, residual, loss and Xᵀr together, each row read once), parallel
+//! over fixed chunks of rows with rayon, so that a seed gives the same result
+//! bit for bit whatever the number of threads. [`Device::Gpu`] is the GPU
+//! engine's place; this build has none and says so with
+//! [`Error::GpuUnavailable`]. [`Device::Auto`] (the default) runs on the CPU
+//! here, and [`Fitted::device`] says which engine ran.
+//!
+//! ## Feature flags
+//!
+//! - `cli` (default): the `downhill` command-line program.
+//!
+//! ## Bad input
+//!
+//! Every entry point returns [`Result`]; each kind of bad input has its own
+//! [`Error`] variant naming the offending value. A run whose loss becomes
+//! non-finite or explodes is not an error: it stops with
+//! [`StopReason::Diverged`] and keeps the parameters from the start of the
+//! diverging epoch.
+#![warn(missing_docs)]
+
+mod cpu;
+pub mod data;
+mod device;
+mod error;
+mod fit;
+pub mod metrics;
+mod model;
+pub mod optim;
+pub mod reference;
+pub mod schedule;
+
+pub use data::{Standardizer, Synthetic};
+pub use device::Device;
+pub use error::{Error, Result};
+pub use fit::{gradient, EpochRecord, Fitted, Gradient, GradientDescent, History, StopReason, Variant};
+pub use model::{sigmoid, Model};
+pub use optim::{Optimizer, OptimizerState};
+pub use schedule::Schedule;

@@ -1,0 +1,361 @@
+//! Optimizer settings and their explicit state.
+//!
+//! The update rules follow PyTorch's `torch.optim` with its defaults
+//! (momentum without dampening, AdaGrad with `eps = 1e-10` and no learning
+//! rate decay, RMSProp with `alpha = 0.99` and `eps = 1e-8`, Adam with
+//! `betas = (0.9, 0.999)`, `eps = 1e-8` and bias correction). The L2 penalty
+//! is folded into the gradient before the update, as PyTorch's
+//! `weight_decay` does, and never touches the bias.
+//!
+//! The state is a plain value ([`OptimizerState`]) so that the same rule can
+//! be mirrored on another engine and compared element by element.
+
+use crate::error::{Error, Result};
+
+/// Plain stochastic gradient descent: θ ← θ − η g.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sgd {
+    /// Learning rate η.
+    pub learning_rate: f32,
+}
+
+/// Heavy-ball or Nesterov momentum: v ← β v + g, then θ ← θ − η v
+/// (heavy ball) or θ ← θ − η (g + β v) (Nesterov).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Momentum {
+    /// Learning rate η.
+    pub learning_rate: f32,
+    /// Momentum factor β, in [0, 1).
+    pub beta: f32,
+    /// Whether the look-ahead (Nesterov) form is used.
+    pub nesterov: bool,
+}
+
+/// AdaGrad: s ← s + g², θ ← θ − η g / (√s + ε).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdaGrad {
+    /// Learning rate η.
+    pub learning_rate: f32,
+    /// ε added to the denominator (PyTorch's default 1e-10).
+    pub eps: f32,
+}
+
+/// RMSProp: s ← α s + (1 − α) g², θ ← θ − η g / (√s + ε).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmsProp {
+    /// Learning rate η.
+    pub learning_rate: f32,
+    /// Smoothing constant α (PyTorch's default 0.99).
+    pub alpha: f32,
+    /// ε added to the denominator (PyTorch's default 1e-8).
+    pub eps: f32,
+}
+
+/// Adam with bias correction: m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g²,
+/// θ ← θ − η m̂ / (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adam {
+    /// Learning rate η.
+    pub learning_rate: f32,
+    /// Decay of the first moment (default 0.9).
+    pub beta1: f32,
+    /// Decay of the second moment (default 0.999).
+    pub beta2: f32,
+    /// ε added to the denominator (default 1e-8).
+    pub eps: f32,
+}
+
+impl AdaGrad {
+    /// Sets ε.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+impl RmsProp {
+    /// Sets the smoothing constant α.
+    pub fn alpha(mut self, alpha: f32) -> Self {
+        self.alpha = alpha;
+        self
+    }
+    /// Sets ε.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+impl Adam {
+    /// Sets β₁ and β₂.
+    pub fn betas(mut self, beta1: f32, beta2: f32) -> Self {
+        self.beta1 = beta1;
+        self.beta2 = beta2;
+        self
+    }
+    /// Sets ε.
+    pub fn eps(mut self, eps: f32) -> Self {
+        self.eps = eps;
+        self
+    }
+}
+
+/// The update rule and its constants.
+///
+/// Build one with [`Optimizer::sgd`], [`Optimizer::momentum`],
+/// [`Optimizer::nesterov`], [`Optimizer::adagrad`], [`Optimizer::rmsprop`] or
+/// [`Optimizer::adam`]; each returns the rule's own settings type, whose
+/// setters change its constants, and converts into `Optimizer`.
+///
+/// ```
+/// use downhill::{GradientDescent, Optimizer};
+/// let descent = GradientDescent::linear().optimizer(Optimizer::adam(0.01).betas(0.8, 0.99));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Optimizer {
+    /// See [`Sgd`].
+    Sgd(Sgd),
+    /// See [`Momentum`].
+    Momentum(Momentum),
+    /// See [`AdaGrad`].
+    AdaGrad(AdaGrad),
+    /// See [`RmsProp`].
+    RmsProp(RmsProp),
+    /// See [`Adam`].
+    Adam(Adam),
+}
+
+impl Default for Optimizer {
+    /// Plain SGD with learning rate 0.01.
+    fn default() -> Self {
+        Optimizer::sgd(0.01).into()
+    }
+}
+
+impl Optimizer {
+    /// Plain gradient descent.
+    pub fn sgd(learning_rate: f32) -> Sgd {
+        Sgd { learning_rate }
+    }
+    /// Heavy-ball momentum with factor `beta`.
+    pub fn momentum(learning_rate: f32, beta: f32) -> Momentum {
+        Momentum {
+            learning_rate,
+            beta,
+            nesterov: false,
+        }
+    }
+    /// Nesterov momentum with factor `beta`.
+    pub fn nesterov(learning_rate: f32, beta: f32) -> Momentum {
+        Momentum {
+            learning_rate,
+            beta,
+            nesterov: true,
+        }
+    }
+    /// AdaGrad with PyTorch's ε = 1e-10.
+    pub fn adagrad(learning_rate: f32) -> AdaGrad {
+        AdaGrad {
+            learning_rate,
+            eps: 1e-10,
+        }
+    }
+    /// RMSProp with PyTorch's α = 0.99 and ε = 1e-8.
+    pub fn rmsprop(learning_rate: f32) -> RmsProp {
+        RmsProp {
+            learning_rate,
+            alpha: 0.99,
+            eps: 1e-8,
+        }
+    }
+    /// Adam with β = (0.9, 0.999) and ε = 1e-8.
+    pub fn adam(learning_rate: f32) -> Adam {
+        Adam {
+            learning_rate,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+        }
+    }
+
+    /// The base learning rate, before any schedule.
+    pub fn learning_rate(&self) -> f32 {
+        match self {
+            Optimizer::Sgd(o) => o.learning_rate,
+            Optimizer::Momentum(o) => o.learning_rate,
+            Optimizer::AdaGrad(o) => o.learning_rate,
+            Optimizer::RmsProp(o) => o.learning_rate,
+            Optimizer::Adam(o) => o.learning_rate,
+        }
+    }
+
+    /// The rule's name as the command line spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Optimizer::Sgd(_) => "sgd",
+            Optimizer::Momentum(o) if o.nesterov => "nesterov",
+            Optimizer::Momentum(_) => "momentum",
+            Optimizer::AdaGrad(_) => "adagrad",
+            Optimizer::RmsProp(_) => "rmsprop",
+            Optimizer::Adam(_) => "adam",
+        }
+    }
+
+    /// Checks the learning rate and every constant.
+    pub fn validate(&self) -> Result<()> {
+        let learning_rate = self.learning_rate();
+        if !(learning_rate.is_finite() && learning_rate > 0.0) {
+            return Err(Error::InvalidLearningRate { value: learning_rate });
+        }
+        match *self {
+            Optimizer::Sgd(_) => Ok(()),
+            Optimizer::Momentum(o) => unit_interval("beta", o.beta),
+            Optimizer::AdaGrad(o) => positive("eps", o.eps),
+            Optimizer::RmsProp(o) => {
+                unit_interval("alpha", o.alpha)?;
+                positive("eps", o.eps)
+            }
+            Optimizer::Adam(o) => {
+                unit_interval("beta1", o.beta1)?;
+                unit_interval("beta2", o.beta2)?;
+                positive("eps", o.eps)
+            }
+        }
+    }
+
+    /// A fresh state for `parameters` values (the weights and the bias).
+    pub fn initial_state(&self, parameters: usize) -> OptimizerState {
+        let (first, second) = match self {
+            Optimizer::Sgd(_) => (0, 0),
+            Optimizer::Momentum(_) => (parameters, 0),
+            Optimizer::AdaGrad(_) | Optimizer::RmsProp(_) => (0, parameters),
+            Optimizer::Adam(_) => (parameters, parameters),
+        };
+        OptimizerState {
+            steps: 0,
+            first_moment: vec![0.0; first],
+            second_moment: vec![0.0; second],
+        }
+    }
+
+    /// One update of `parameters` along `gradient` with learning rate
+    /// `learning_rate` (the schedule's, which replaces the base rate).
+    ///
+    /// `parameters` and `gradient` hold the weights followed by the bias;
+    /// the gradient already includes the L2 term.
+    pub fn step(
+        &self,
+        state: &mut OptimizerState,
+        parameters: &mut [f32],
+        gradient: &[f32],
+        learning_rate: f32,
+    ) {
+        debug_assert_eq!(parameters.len(), gradient.len());
+        state.steps += 1;
+        let lr = learning_rate;
+        match *self {
+            Optimizer::Sgd(_) => {
+                for (theta, &g) in parameters.iter_mut().zip(gradient) {
+                    *theta -= lr * g;
+                }
+            }
+            Optimizer::Momentum(o) => {
+                let velocity = &mut state.first_moment;
+                for ((theta, &g), v) in parameters.iter_mut().zip(gradient).zip(velocity) {
+                    *v = o.beta * *v + g;
+                    let direction = if o.nesterov { g + o.beta * *v } else { *v };
+                    *theta -= lr * direction;
+                }
+            }
+            Optimizer::AdaGrad(o) => {
+                let sum = &mut state.second_moment;
+                for ((theta, &g), s) in parameters.iter_mut().zip(gradient).zip(sum) {
+                    *s += g * g;
+                    *theta -= lr * g / (s.sqrt() + o.eps);
+                }
+            }
+            Optimizer::RmsProp(o) => {
+                let mean_square = &mut state.second_moment;
+                for ((theta, &g), s) in parameters.iter_mut().zip(gradient).zip(mean_square) {
+                    *s = o.alpha * *s + (1.0 - o.alpha) * g * g;
+                    *theta -= lr * g / (s.sqrt() + o.eps);
+                }
+            }
+            Optimizer::Adam(o) => {
+                let corrections = AdamCorrections::at_step(&o, state.steps);
+                let moments = state.first_moment.iter_mut().zip(&mut state.second_moment);
+                for ((theta, &g), (m, v)) in parameters.iter_mut().zip(gradient).zip(moments) {
+                    *m = o.beta1 * *m + (1.0 - o.beta1) * g;
+                    *v = o.beta2 * *v + (1.0 - o.beta2) * g * g;
+                    let denominator = v.sqrt() / corrections.second_sqrt + o.eps;
+                    *theta -= lr / corrections.first * *m / denominator;
+                }
+            }
+        }
+    }
+}
+
+/// Adam's bias corrections 1 − β₁ᵗ and √(1 − β₂ᵗ), computed in f64 once a
+/// step and shared by every element, as PyTorch does.
+pub(crate) struct AdamCorrections {
+    pub(crate) first: f32,
+    pub(crate) second_sqrt: f32,
+}
+
+impl AdamCorrections {
+    pub(crate) fn at_step(adam: &Adam, step: u64) -> Self {
+        let t = step.min(i32::MAX as u64) as i32;
+        AdamCorrections {
+            first: (1.0 - f64::from(adam.beta1).powi(t)) as f32,
+            second_sqrt: (1.0 - f64::from(adam.beta2).powi(t)).sqrt() as f32,
+        }
+    }
+}
+
+macro_rules! into_optimizer {
+    ($($rule:ident),*) => {$(
+        impl From<$rule> for Optimizer {
+            fn from(rule: $rule) -> Self {
+                Optimizer::$rule(rule)
+            }
+        }
+    )*};
+}
+into_optimizer!(Sgd, Momentum, AdaGrad, RmsProp, Adam);
+
+/// The optimizer's memory between steps: a step counter and up to two
+/// per-parameter buffers (velocity or first moment; sum or mean of squares).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OptimizerState {
+    /// Updates taken so far.
+    pub steps: u64,
+    /// Momentum's velocity or Adam's first moment; empty for the others.
+    pub first_moment: Vec<f32>,
+    /// AdaGrad's sum of squares, RMSProp's or Adam's second moment; empty
+    /// for the others.
+    pub second_moment: Vec<f32>,
+}
+
+fn unit_interval(name: &'static str, value: f32) -> Result<()> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::InvalidOptimizerConstant {
+            name,
+            value,
+            expected: "[0, 1)",
+        })
+    }
+}
+
+fn positive(name: &'static str, value: f32) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidOptimizerConstant {
+            name,
+            value,
+            expected: "(0, ∞)",
+        })
+    }
+}
