@@ -8,7 +8,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cpu;
-use crate::data::{validate_features, validate_parameters, validate_training_data, Standardizer};
+use crate::data::{
+    validate_features, validate_parameters, validate_targets, validate_training_data, Standardizer,
+};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::metrics;
@@ -267,7 +269,7 @@ impl GradientDescent {
             }),
             None => None,
         };
-        if !(self.divergence_factor > 1.0) {
+        if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::InvalidDivergenceFactor {
                 value: self.divergence_factor,
             });
@@ -286,7 +288,7 @@ impl GradientDescent {
     /// Fits the model to rows `x` and targets `y`.
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
         let plan = self.plan()?;
-        validate_training_data(self.model, x, y)?;
+        validate_targets(self.model, x, y)?;
         let (start_weights, start_bias) = match &self.warm_start {
             Some((weights, bias)) => {
                 validate_parameters(weights.view(), *bias, x.ncols())?;
@@ -297,6 +299,7 @@ impl GradientDescent {
         let device = self.device.resolve()?;
 
         let standardizer = self.standardize.then(|| Standardizer::fit(x)).transpose()?;
+        let original_x = x;
         let (x, start_weights, start_bias) = match &standardizer {
             Some(s) => {
                 let (w, b) = s.to_standardized(start_weights.view(), start_bias)?;
@@ -313,6 +316,14 @@ impl GradientDescent {
             Device::Cpu => cpu::train(&problem, &plan, start),
             other => unreachable!("Device::resolve returned {other:?}"),
         };
+        if outcome
+            .history
+            .records()
+            .first()
+            .is_some_and(|r| !r.loss.is_finite())
+        {
+            validate_features(original_x)?;
+        }
 
         let (weights, bias) = outcome.parameters.split_at(x.ncols());
         let weights = Array1::from(weights.to_vec());
@@ -450,17 +461,21 @@ pub fn gradient(
     w: ArrayView1<f32>,
     b: f32,
 ) -> Result<Gradient> {
-    validate_training_data(model, x, y)?;
+    validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
     let device = device.resolve()?;
-    let (x, y) = (x.as_standard_layout(), y.as_standard_layout());
-    let problem = Problem::new(model, &x, &y, 0.0);
+    let (x_rows, y) = (x.as_standard_layout(), y.as_standard_layout());
+    let problem = Problem::new(model, &x_rows, &y, 0.0);
     let mut parameters = w.to_vec();
     parameters.push(b);
-    Ok(match device {
+    let gradient = match device {
         Device::Cpu => cpu::gradient(&problem, &parameters),
         other => unreachable!("Device::resolve returned {other:?}"),
-    })
+    };
+    if !gradient.loss.is_finite() {
+        validate_features(x)?;
+    }
+    Ok(gradient)
 }
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.

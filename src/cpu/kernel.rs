@@ -3,32 +3,77 @@
 
 use std::ops::Range;
 
+use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
 use crate::fit::Problem;
-use crate::model::Model;
 
 /// Rows per task. Fixed, so that the partial sums and the order in which
 /// they are added are the same whatever the number of threads: the result
 /// is reproducible bit for bit.
-pub(crate) const CHUNK_ROWS: usize = 1024;
+const CHUNK_ROWS: usize = 128;
 
-/// Width of the independent accumulators in the dot product: enough for the
-/// compiler to keep a full SIMD register busy without reassociating floats.
-const LANES: usize = 8;
+/// Rows per task for batches of at least `LARGE_BATCH` rows: fewer partial
+/// sums to store and add, with as much parallelism.
+const LARGE_CHUNK_ROWS: usize = 1024;
+const LARGE_BATCH: usize = 1 << 16;
 
-/// The rows of one batch: all of them in order, or those a permutation names.
-#[derive(Debug, Clone)]
+/// The rows of one batch, or of one chunk of a batch.
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Rows<'a> {
-    All(Range<usize>),
-    Indices(&'a [u32]),
+    /// Rows `start..start + len` in storage order.
+    Contiguous { start: usize, len: usize },
+    /// Rows `order[start..start + len]` of an epoch's permutation. The rows
+    /// that follow in `order`, even past the batch, are fetched into the
+    /// cache ahead of their step.
+    Permuted {
+        order: &'a [u32],
+        start: usize,
+        len: usize,
+    },
 }
 
-impl Rows<'_> {
+impl<'a> Rows<'a> {
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
-        match self {
-            Rows::All(range) => range.len(),
-            Rows::Indices(indices) => indices.len(),
+        match *self {
+            Rows::Contiguous { len, .. } | Rows::Permuted { len, .. } => len,
+        }
+    }
+
+    /// The k-th row of the batch.
+    #[inline(always)]
+    fn get(&self, k: usize) -> usize {
+        match *self {
+            Rows::Contiguous { start, .. } => start + k,
+            Rows::Permuted { order, start, .. } => order[start + k] as usize,
+        }
+    }
+
+    /// Positions `span` of this batch.
+    fn part(&self, span: Range<usize>) -> Rows<'a> {
+        match *self {
+            Rows::Contiguous { start, .. } => Rows::Contiguous {
+                start: start + span.start,
+                len: span.len(),
+            },
+            Rows::Permuted { order, start, .. } => Rows::Permuted {
+                order,
+                start: start + span.start,
+                len: span.len(),
+            },
+        }
+    }
+
+    /// The row at position k + `PREFETCH_AHEAD` of a permutation, if any;
+    /// contiguous rows are left to the hardware prefetcher.
+    #[inline(always)]
+    fn ahead(&self, k: usize) -> Option<usize> {
+        match *self {
+            Rows::Contiguous { start, len } => {
+                (k + PREFETCH_AHEAD < len).then_some(start + k + PREFETCH_AHEAD)
+            }
+            Rows::Permuted { order, start, .. } => order.get(start + k + PREFETCH_AHEAD).map(|&i| i as usize),
         }
     }
 }
@@ -37,6 +82,10 @@ impl Rows<'_> {
 /// allocate nothing.
 pub(crate) struct Workspace {
     features: usize,
+    /// Rows per chunk: fixed for the whole fit by its batch size alone.
+    chunk_rows: usize,
+    /// The SIMD instruction sets of this machine, detected once.
+    arch: pulp::Arch,
     /// Σ rᵢ xᵢ of each chunk, `features` values per chunk.
     chunk_sums: Vec<f32>,
     /// (Σ rᵢ, Σ lossᵢ) of each chunk.
@@ -48,9 +97,16 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new(features: usize, largest_batch: usize) -> Self {
-        let chunks = largest_batch.div_ceil(CHUNK_ROWS).max(1);
+        let chunk_rows = if largest_batch >= LARGE_BATCH {
+            LARGE_CHUNK_ROWS
+        } else {
+            CHUNK_ROWS
+        };
+        let chunks = largest_batch.div_ceil(chunk_rows).max(1);
         Workspace {
             features,
+            chunk_rows,
+            arch: pulp::Arch::new(),
             chunk_sums: vec![0.0; chunks * features],
             chunk_scalars: vec![[0.0; 2]; chunks],
             totals: vec![0.0; features],
@@ -61,25 +117,16 @@ impl Workspace {
     /// Evaluates the gradient of the penalized batch loss at `parameters`
     /// (weights, then bias) into `self.gradient` and returns the loss.
     pub(crate) fn evaluate(&mut self, problem: &Problem, parameters: &[f32], rows: Rows) -> f64 {
-        let d = self.features;
+        let (d, arch, chunk_rows) = (self.features, self.arch, self.chunk_rows);
         let (weights, bias) = (&parameters[..d], parameters[d]);
         let batch = rows.len();
-        let chunks = batch.div_ceil(CHUNK_ROWS);
+        let chunks = batch.div_ceil(chunk_rows);
         let sums = &mut self.chunk_sums[..chunks * d];
         let scalars = &mut self.chunk_scalars[..chunks];
         let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 2]| {
-            let span = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(batch);
+            let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
             sums.fill(0.0);
-            *scalars = match &rows {
-                Rows::All(all) => {
-                    let rows = all.start + span.start..all.start + span.end;
-                    accumulate(problem, weights, bias, rows, sums)
-                }
-                Rows::Indices(indices) => {
-                    let rows = indices[span].iter().map(|&i| i as usize);
-                    accumulate(problem, weights, bias, rows, sums)
-                }
-            };
+            *scalars = accumulate(arch, problem, weights, bias, rows.part(span), sums);
         };
         if chunks == 1 {
             chunk(0, sums, &mut scalars[0]);
@@ -90,21 +137,28 @@ impl Workspace {
                 .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
         }
 
-        self.totals.fill(0.0);
-        let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
-        for (sums, &[residual, loss]) in self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars) {
-            for (total, &s) in self.totals.iter_mut().zip(sums) {
-                *total += f64::from(s);
-            }
-            residual_sum += residual;
-            loss_sum += loss;
-        }
-
         let scale = problem.model.residual_scale::<f64>() / batch as f64;
         let l2 = problem.l2;
-        for ((g, &total), &w) in self.gradient.iter_mut().zip(&self.totals).zip(weights) {
-            *g = (scale * total) as f32 + l2 * w;
-        }
+        let [residual_sum, loss_sum] = if chunks == 1 {
+            for ((g, &sum), &w) in self.gradient.iter_mut().zip(&self.chunk_sums[..d]).zip(weights) {
+                *g = (scale * f64::from(sum)) as f32 + l2 * w;
+            }
+            scalars[0]
+        } else {
+            self.totals.fill(0.0);
+            let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
+            for (sums, &[residual, loss]) in self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars) {
+                for (total, &s) in self.totals.iter_mut().zip(sums) {
+                    *total += f64::from(s);
+                }
+                residual_sum += residual;
+                loss_sum += loss;
+            }
+            for ((g, &total), &w) in self.gradient.iter_mut().zip(&self.totals).zip(weights) {
+                *g = (scale * total) as f32 + l2 * w;
+            }
+            [residual_sum, loss_sum]
+        };
         self.gradient[d] = (scale * residual_sum) as f32;
         let penalty = if l2 > 0.0 {
             0.5 * f64::from(l2) * weights.iter().map(|&w| f64::from(w) * f64::from(w)).sum::<f64>()
@@ -115,63 +169,195 @@ impl Workspace {
     }
 }
 
+/// Rows processed together: their dot products run as independent chains
+/// and their contributions to Σ rᵢ xᵢ are added in one sweep over `sums`.
+const GROUP: usize = 4;
+
+/// Rows ahead of the current one whose cache lines are requested early
+/// when rows come from a permutation (the hardware cannot guess them).
+const PREFETCH_AHEAD: usize = 2 * GROUP;
+
 /// Adds rᵢ xᵢ over `rows` into `sums` and returns (Σ rᵢ, Σ lossᵢ), where
 /// rᵢ = h(xᵢ·w + b) − yᵢ.
-#[inline]
+///
+/// The SIMD width is chosen at run time by `pulp`; a machine always takes
+/// the same path, so its results are reproducible bit for bit.
 fn accumulate(
+    arch: pulp::Arch,
     problem: &Problem,
     weights: &[f32],
     bias: f32,
-    rows: impl Iterator<Item = usize>,
+    rows: Rows,
     sums: &mut [f32],
 ) -> [f64; 2] {
-    let d = problem.features;
-    let model = problem.model;
-    let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
-    for i in rows {
-        let row = &problem.x[i * d..(i + 1) * d];
-        let z = dot(row, weights) + bias;
-        let y = problem.y[i];
-        let residual = match model {
-            Model::Linear => z - y,
-            Model::Logistic => model.link(z) - y,
+    arch.dispatch(Accumulate {
+        problem,
+        weights,
+        bias,
+        rows,
+        sums,
+    })
+}
+
+struct Accumulate<'a> {
+    problem: &'a Problem<'a>,
+    weights: &'a [f32],
+    bias: f32,
+    rows: Rows<'a>,
+    sums: &'a mut [f32],
+}
+
+impl WithSimd for Accumulate<'_> {
+    type Output = [f64; 2];
+
+    #[inline(always)]
+    fn with_simd<S: Simd>(self, simd: S) -> [f64; 2] {
+        let Accumulate {
+            problem,
+            weights,
+            bias,
+            rows,
+            sums,
+        } = self;
+        let d = problem.features;
+        let row = |i: usize| &problem.x[i * d..(i + 1) * d];
+        let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
+        let mut finish = |z: f32, i: usize| {
+            let y = problem.y[i];
+            let residual = problem.model.link(z) - y;
+            residual_sum += f64::from(residual);
+            loss_sum += f64::from(problem.model.sample_loss(z, y));
+            residual
         };
-        axpy(residual, row, sums);
-        residual_sum += f64::from(residual);
-        loss_sum += f64::from(model.sample_loss(z, y));
-    }
-    [residual_sum, loss_sum]
-}
-
-/// a · b with `LANES` independent partial sums.
-#[inline(always)]
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (a_blocks, a_tail) = a.as_chunks::<LANES>();
-    let (b_blocks, b_tail) = b.as_chunks::<LANES>();
-    let mut lanes = [0.0f32; LANES];
-    for (x, y) in a_blocks.iter().zip(b_blocks) {
-        for k in 0..LANES {
-            lanes[k] += x[k] * y[k];
+        let fetch_ahead = |k: usize| {
+            if let Some(ahead) = rows.ahead(k) {
+                prefetch(row(ahead));
+                prefetch(&problem.y[ahead..=ahead]);
+            }
+        };
+        let len = rows.len();
+        let grouped = len - len % GROUP;
+        for start in (0..grouped).step_by(GROUP) {
+            for k in start..start + GROUP {
+                fetch_ahead(k);
+            }
+            let index = [
+                rows.get(start),
+                rows.get(start + 1),
+                rows.get(start + 2),
+                rows.get(start + 3),
+            ];
+            let xs = [row(index[0]), row(index[1]), row(index[2]), row(index[3])];
+            let z = dot_group(simd, &xs, weights);
+            let residual = [
+                finish(z[0] + bias, index[0]),
+                finish(z[1] + bias, index[1]),
+                finish(z[2] + bias, index[2]),
+                finish(z[3] + bias, index[3]),
+            ];
+            add_group(simd, residual, &xs, sums);
         }
+        for k in grouped..len {
+            fetch_ahead(k);
+            let i = rows.get(k);
+            let x = row(i);
+            let residual = finish(dot(simd, x, weights) + bias, i);
+            let (sum_head, sum_tail) = S::as_mut_simd_f32s(sums);
+            let (x_head, x_tail) = S::as_simd_f32s(x);
+            let r = simd.splat_f32s(residual);
+            for (s, &xv) in sum_head.iter_mut().zip(x_head) {
+                *s = simd.add_f32s(*s, simd.mul_f32s(r, xv));
+            }
+            for (s, &xj) in sum_tail.iter_mut().zip(x_tail) {
+                *s += residual * xj;
+            }
+        }
+        [residual_sum, loss_sum]
     }
-    let mut sum = 0.0;
-    for (x, y) in a_tail.iter().zip(b_tail) {
-        sum += x * y;
-    }
-    // Pairwise, so the order is fixed and short.
-    let quads = [
-        lanes[0] + lanes[4],
-        lanes[1] + lanes[5],
-        lanes[2] + lanes[6],
-        lanes[3] + lanes[7],
-    ];
-    (quads[0] + quads[2]) + (quads[1] + quads[3]) + sum
 }
 
-/// y ← y + alpha · x.
+/// Asks for the cache lines of `values` ahead of their use.
 #[inline(always)]
-fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
-    for (yi, &xi) in y.iter_mut().zip(x) {
-        *yi += alpha * xi;
+fn prefetch(values: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in values.chunks(16) {
+        // SAFETY: prefetching is a hint; it never faults, and the pointer
+        // comes from a live slice.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast())
+        };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = values;
+}
+
+/// The dot products of `GROUP` rows with `w`, as independent SIMD chains.
+#[inline(always)]
+fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32]) -> [f32; GROUP] {
+    let (w_head, w_tail) = S::as_simd_f32s(w);
+    let [h0, h1, h2, h3] = simd_heads::<S>(rows);
+    let zero = simd.splat_f32s(0.0);
+    let (mut a0, mut a1, mut a2, mut a3) = (zero, zero, zero, zero);
+    for ((((&wv, &x0), &x1), &x2), &x3) in w_head.iter().zip(h0).zip(h1).zip(h2).zip(h3) {
+        a0 = simd.add_f32s(a0, simd.mul_f32s(x0, wv));
+        a1 = simd.add_f32s(a1, simd.mul_f32s(x1, wv));
+        a2 = simd.add_f32s(a2, simd.mul_f32s(x2, wv));
+        a3 = simd.add_f32s(a3, simd.mul_f32s(x3, wv));
+    }
+    let tail_start = w.len() - w_tail.len();
+    let tail = |k: usize| -> f32 { rows[k][tail_start..].iter().zip(w_tail).map(|(x, w)| x * w).sum() };
+    [
+        simd.reduce_sum_f32s(a0) + tail(0),
+        simd.reduce_sum_f32s(a1) + tail(1),
+        simd.reduce_sum_f32s(a2) + tail(2),
+        simd.reduce_sum_f32s(a3) + tail(3),
+    ]
+}
+
+/// sums ← sums + Σₖ residualₖ rowsₖ, the four products added pairwise.
+#[inline(always)]
+fn add_group<S: Simd>(simd: S, residual: [f32; GROUP], rows: &[&[f32]; GROUP], sums: &mut [f32]) {
+    let [q0, q1, q2, q3] = residual;
+    let (s_head, s_tail) = S::as_mut_simd_f32s(sums);
+    let [h0, h1, h2, h3] = simd_heads::<S>(rows);
+    let (v0, v1, v2, v3) = (
+        simd.splat_f32s(q0),
+        simd.splat_f32s(q1),
+        simd.splat_f32s(q2),
+        simd.splat_f32s(q3),
+    );
+    for ((((s, &x0), &x1), &x2), &x3) in s_head.iter_mut().zip(h0).zip(h1).zip(h2).zip(h3) {
+        let pair01 = simd.add_f32s(simd.mul_f32s(v0, x0), simd.mul_f32s(v1, x1));
+        let pair23 = simd.add_f32s(simd.mul_f32s(v2, x2), simd.mul_f32s(v3, x3));
+        *s = simd.add_f32s(*s, simd.add_f32s(pair01, pair23));
+    }
+    let tail_start = rows[0].len() - s_tail.len();
+    for (j, s) in s_tail.iter_mut().enumerate() {
+        let j = tail_start + j;
+        *s += (q0 * rows[0][j] + q1 * rows[1][j]) + (q2 * rows[2][j] + q3 * rows[3][j]);
+    }
+}
+
+/// The whole SIMD vectors of each row.
+#[inline(always)]
+fn simd_heads<'r, S: Simd>(rows: &[&'r [f32]; GROUP]) -> [&'r [S::f32s]; GROUP] {
+    [
+        S::as_simd_f32s(rows[0]).0,
+        S::as_simd_f32s(rows[1]).0,
+        S::as_simd_f32s(rows[2]).0,
+        S::as_simd_f32s(rows[3]).0,
+    ]
+}
+
+/// a · b with one SIMD accumulator.
+#[inline(always)]
+fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
+    let (a_head, a_tail) = S::as_simd_f32s(a);
+    let (b_head, b_tail) = S::as_simd_f32s(b);
+    let mut acc = simd.splat_f32s(0.0);
+    for (&x, &y) in a_head.iter().zip(b_head) {
+        acc = simd.add_f32s(acc, simd.mul_f32s(x, y));
+    }
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    simd.reduce_sum_f32s(acc) + tail
 }

@@ -10,7 +10,13 @@ use kernel::{Rows, Workspace};
 
 /// Runs epochs until a stop rule fires, starting from `parameters`
 /// (weights, then bias).
-pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32>) -> Outcome {
+pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, parameters: Vec<f32>) -> Outcome {
+    // On a worker thread of the pool, the parallel chunks of each step are
+    // shared by work stealing instead of a round trip from outside the pool.
+    rayon::scope(|_| train_on_pool(problem, plan, parameters))
+}
+
+fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32>) -> Outcome {
     let n = problem.rows;
     let batch_size = plan.batch_size.map_or(n, |b| b.min(n));
     let mut workspace = Workspace::new(problem.features, batch_size);
@@ -29,13 +35,14 @@ pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<
             loss
         };
         let (loss_sum, steps) = match &mut order {
-            None => (step(Rows::All(0..n)), 1),
-            Some(order) => order
-                .next_epoch()
-                .chunks(batch_size)
-                .fold((0.0, 0), |(sum, steps), batch| {
-                    (sum + step(Rows::Indices(batch)), steps + 1)
-                }),
+            None => (step(Rows::Contiguous { start: 0, len: n }), 1),
+            Some(order) => {
+                let order = order.next_epoch();
+                (0..n).step_by(batch_size).fold((0.0, 0), |(sum, steps), start| {
+                    let len = batch_size.min(n - start);
+                    (sum + step(Rows::Permuted { order, start, len }), steps + 1)
+                })
+            }
         };
         gradient_evaluations += steps;
         if let Some(reason) = monitor.end_epoch(loss_sum / steps as f64) {
@@ -56,7 +63,14 @@ pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<
 /// One gradient of the unpenalized loss over every row.
 pub(crate) fn gradient(problem: &Problem, parameters: &[f32]) -> Gradient {
     let mut workspace = Workspace::new(problem.features, problem.rows);
-    let loss = workspace.evaluate(problem, parameters, Rows::All(0..problem.rows));
+    let loss = workspace.evaluate(
+        problem,
+        parameters,
+        Rows::Contiguous {
+            start: 0,
+            len: problem.rows,
+        },
+    );
     let d = problem.features;
     Gradient {
         weights: Array1::from(workspace.gradient[..d].to_vec()),

@@ -104,7 +104,7 @@ fn demo(args: &DemoArgs) -> Result<(), downhill::Error> {
         fits.push((name, fitted));
     }
 
-    println!("{:<38} {}", "coefficients", "bias and weights");
+    println!("{:<38} bias and weights", "coefficients");
     let row = |name: &str, bias: f64, weights: Vec<f64>| {
         let weights: Vec<String> = weights.iter().map(|w| format!("{w:>8.4}")).collect();
         println!("{name:<38} {bias:>8.4} {}", weights.join(" "));
