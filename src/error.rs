@@ -17,6 +17,14 @@ pub enum Error {
         /// Length of y.
         y_len: usize,
     },
+    /// A metric was given targets and predictions of different lengths.
+    #[error("y_true has {y_true} values but the predictions have {y_pred}")]
+    LengthMismatch {
+        /// Length of the targets.
+        y_true: usize,
+        /// Length of the predictions.
+        y_pred: usize,
+    },
     /// A matrix or vector has a different number of features than expected.
     #[error("expected {expected} features, got {found}")]
     FeatureCountMismatch {

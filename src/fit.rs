@@ -54,8 +54,9 @@ pub enum StopReason {
     /// `max_epochs` epochs ran.
     MaxEpochs,
     /// The epoch loss became NaN or infinite, or grew beyond the divergence
-    /// factor times the first epoch's; the parameters are those from the
-    /// start of `epoch` (1-based).
+    /// factor times the first epoch's; the parameters are the last finite
+    /// ones: from the start of `epoch` (1-based), or of the epoch before
+    /// when a step had already overflowed them.
     Diverged {
         /// The epoch whose loss diverged.
         epoch: usize,
@@ -398,13 +399,13 @@ impl Fitted {
         Ok(x.dot(&self.weights) + self.bias)
     }
 
-    /// Predictions: x·w + b for the linear model, the class (0 or 1, at
-    /// probability 0.5) for the logistic model.
+    /// Predictions: x·w + b for the linear model, the class for the logistic
+    /// model: 1 where the probability exceeds 0.5, else 0 (as scikit-learn).
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         let z = self.margins(x)?;
         Ok(match self.model {
             Model::Linear => z,
-            Model::Logistic => z.mapv(|z| if z >= 0.0 { 1.0 } else { 0.0 }),
+            Model::Logistic => z.mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }),
         })
     }
 
@@ -536,6 +537,18 @@ pub(crate) struct Outcome {
     pub(crate) history: History,
     pub(crate) stop_reason: StopReason,
     pub(crate) gradient_evaluations: u64,
+}
+
+/// The parameters a diverged run keeps: those from the start of the
+/// diverging epoch when they are all finite, else those from the start of
+/// the epoch before, whose finite loss vouches for them (a step can overflow
+/// the parameters before any loss sees it).
+pub(crate) fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
+    if epoch_start.iter().all(|v| v.is_finite()) {
+        epoch_start
+    } else {
+        previous_start
+    }
 }
 
 /// The row order of each epoch: a fresh seeded permutation of 0..n, drawn

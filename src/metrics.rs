@@ -6,9 +6,9 @@ use crate::error::{Error, Result};
 
 fn check(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<()> {
     if y_true.len() != y_pred.len() {
-        return Err(Error::ShapeMismatch {
-            x_rows: y_pred.len(),
-            y_len: y_true.len(),
+        return Err(Error::LengthMismatch {
+            y_true: y_true.len(),
+            y_pred: y_pred.len(),
         });
     }
     if y_true.is_empty() {

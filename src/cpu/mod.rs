@@ -5,7 +5,9 @@ mod kernel;
 
 use ndarray::Array1;
 
-use crate::fit::{BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan};
+use crate::fit::{
+    last_finite, BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan,
+};
 use kernel::{Rows, Workspace};
 
 /// Runs epochs until a stop rule fires, starting from `parameters`
@@ -24,6 +26,7 @@ fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32
     let mut order = plan.batch_size.map(|_| BatchOrder::new(n, plan.seed));
     let mut monitor = EpochMonitor::new(plan);
     let mut gradient_evaluations = 0u64;
+    let mut previous_start = parameters.clone();
 
     let stop_reason = loop {
         let learning_rate = monitor.learning_rate();
@@ -47,10 +50,11 @@ fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32
         gradient_evaluations += steps;
         if let Some(reason) = monitor.end_epoch(loss_sum / steps as f64) {
             if matches!(reason, StopReason::Diverged { .. }) {
-                parameters = epoch_start;
+                parameters = last_finite(epoch_start, previous_start);
             }
             break reason;
         }
+        previous_start = epoch_start;
     };
     Outcome {
         parameters,

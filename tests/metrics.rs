@@ -1,0 +1,108 @@
+//! The scores against values computed by hand.
+
+use downhill::metrics::{accuracy, log_loss, mse, r2};
+use downhill::Error;
+use ndarray::array;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+#[test]
+fn mse_by_hand() {
+    // Errors 0, 1, 2: (0 + 1 + 4) / 3.
+    let got = mse(array![1.0f32, 2.0, 3.0].view(), array![1.0f32, 3.0, 5.0].view()).expect("same length");
+    assert!(close(got, 5.0 / 3.0), "{got}");
+    let perfect = mse(array![0.5f32, -2.0].view(), array![0.5f32, -2.0].view()).expect("same length");
+    assert_eq!(perfect, 0.0);
+}
+
+#[test]
+fn r2_by_hand() {
+    // Mean 2, SS_tot = 2, SS_res = 0 + 1 + 4 = 5: 1 − 5/2.
+    let got = r2(array![1.0f32, 2.0, 3.0].view(), array![1.0f32, 3.0, 5.0].view()).expect("same length");
+    assert!(close(got, -1.5), "{got}");
+    // Predicting the mean scores 0; a perfect fit 1.
+    let mean = r2(array![1.0f32, 2.0, 3.0].view(), array![2.0f32, 2.0, 2.0].view()).expect("same length");
+    assert!(close(mean, 0.0), "{mean}");
+    let good = r2(
+        array![1.0f32, 2.0, 3.0, 6.0].view(),
+        array![1.0f32, 2.5, 3.0, 5.5].view(),
+    )
+    .expect("same length");
+    // Mean 3, SS_tot = 4 + 1 + 0 + 9 = 14, SS_res = 0.25 + 0.25 = 0.5.
+    assert!(close(good, 1.0 - 0.5 / 14.0), "{good}");
+}
+
+#[test]
+fn r2_of_constant_targets_follows_scikit_learn() {
+    let y = array![2.0f32, 2.0, 2.0];
+    assert_eq!(r2(y.view(), y.view()), Ok(1.0));
+    assert_eq!(r2(y.view(), array![2.0f32, 2.0, 3.0].view()), Ok(0.0));
+}
+
+#[test]
+fn accuracy_by_hand() {
+    let got = accuracy(
+        array![1.0f32, 0.0, 1.0, 1.0].view(),
+        array![1.0f32, 1.0, 1.0, 0.0].view(),
+    )
+    .expect("same length");
+    assert!(close(got, 0.5), "{got}");
+    let got = accuracy(
+        array![1.0f32, 0.0, 1.0, 0.0].view(),
+        array![1.0f32, 0.0, 1.0, 1.0].view(),
+    )
+    .expect("same length");
+    assert!(close(got, 0.75), "{got}");
+}
+
+#[test]
+fn log_loss_by_hand() {
+    // −(ln 0.8 + ln(1 − 0.3)) / 2, with the float32 probabilities.
+    let (p1, p2) = (f64::from(0.8f32), f64::from(0.3f32));
+    let expected = -(p1.ln() + (1.0 - p2).ln()) / 2.0;
+    let got = log_loss(array![1.0f32, 0.0].view(), array![0.8f32, 0.3].view()).expect("valid labels");
+    assert!(close(got, expected), "{got} vs {expected}");
+    // ln 2 for a coin flip.
+    let coin = log_loss(array![1.0f32, 0.0].view(), array![0.5f32, 0.5].view()).expect("valid labels");
+    assert!(close(coin, std::f64::consts::LN_2), "{coin}");
+}
+
+#[test]
+fn log_loss_clips_certain_mistakes_at_1e_15() {
+    // p = 0 for a true 1 (and p = 1 for a true 0) cost −ln(1e−15) ≈ 34.54
+    // each (1 − (1 − 1e−15) is 9.99e−16 in float64, hence the tolerance).
+    let got = log_loss(array![1.0f32, 0.0].view(), array![0.0f32, 1.0].view()).expect("valid labels");
+    assert!((got - -(1e-15f64).ln()).abs() < 1e-3, "{got}");
+    let one = log_loss(array![1.0f32].view(), array![0.0f32].view()).expect("valid labels");
+    assert!((one - -(1e-15f64).ln()).abs() < 1e-9, "{one}");
+    assert!(got.is_finite());
+    let sure = log_loss(array![1.0f32, 0.0].view(), array![1.0f32, 0.0].view()).expect("valid labels");
+    assert!((0.0..1e-14).contains(&sure), "{sure}");
+}
+
+#[test]
+fn metrics_reject_mismatched_and_empty_input() {
+    let three = array![1.0f32, 0.0, 1.0];
+    let two = array![1.0f32, 0.0];
+    let empty = ndarray::Array1::<f32>::zeros(0);
+    for metric in [mse, r2, accuracy, log_loss] {
+        assert_eq!(
+            metric(three.view(), two.view()),
+            Err(Error::LengthMismatch { y_true: 3, y_pred: 2 })
+        );
+        assert_eq!(
+            metric(empty.view(), empty.view()),
+            Err(Error::EmptyData { rows: 0, features: 1 })
+        );
+    }
+}
+
+#[test]
+fn log_loss_rejects_labels_outside_zero_and_one() {
+    assert_eq!(
+        log_loss(array![1.0f32, 2.0].view(), array![0.5f32, 0.5].view()),
+        Err(Error::InvalidLabel { row: 1, value: 2.0 })
+    );
+}
