@@ -8,9 +8,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::cpu;
-use crate::data::{
-    validate_features, validate_parameters, validate_targets, validate_training_data, Standardizer,
-};
+use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::metrics;
@@ -419,7 +417,7 @@ impl Fitted {
 
     /// R² for the linear model, accuracy for the logistic model.
     pub fn score(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<f64> {
-        validate_training_data(self.model, x, y)?;
+        validate_targets(self.model, x, y)?;
         let predicted = self.predict(x)?;
         match self.model {
             Model::Linear => metrics::r2(y, predicted.view()),
