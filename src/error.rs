@@ -144,6 +144,14 @@ pub enum Error {
         /// What was tried and why it failed.
         reason: String,
     },
+    /// The GPU failed while running: out of memory, a lost device, a wait
+    /// that timed out, a buffer that could not be mapped, or data too large
+    /// for the adapter's limits.
+    #[error("the GPU failed: {reason}")]
+    GpuFailure {
+        /// What failed, as the device reported it.
+        reason: String,
+    },
 }
 
 /// The result type of the crate.

@@ -1,5 +1,7 @@
 //! The builder, its checked plan, and what a fit returns.
 
+#[cfg(feature = "gpu")]
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
@@ -9,8 +11,12 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::cpu;
 use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer};
-use crate::device::Device;
+#[cfg(feature = "gpu")]
+use crate::device::ContextHandle;
+use crate::device::{Device, Engine, GivenContext};
 use crate::error::{Error, Result};
+#[cfg(feature = "gpu")]
+use crate::gpu::{self, GpuContext};
 use crate::metrics;
 use crate::model::Model;
 use crate::optim::Optimizer;
@@ -140,6 +146,8 @@ pub struct GradientDescent {
     seed: u64,
     warm_start: Option<(Array1<f32>, f32)>,
     device: Device,
+    #[cfg(feature = "gpu")]
+    gpu_context: Option<ContextHandle>,
 }
 
 impl GradientDescent {
@@ -172,6 +180,8 @@ impl GradientDescent {
             seed: 0,
             warm_start: None,
             device: Device::Auto,
+            #[cfg(feature = "gpu")]
+            gpu_context: None,
         }
     }
 
@@ -239,6 +249,21 @@ impl GradientDescent {
         self.device = device;
         self
     }
+    /// Runs `Device::Gpu` and `Device::Auto` fits on `context` instead of
+    /// the shared one (and `Auto` then always on the GPU, software adapter
+    /// or not).
+    #[cfg(feature = "gpu")]
+    pub fn gpu_context(mut self, context: Arc<GpuContext>) -> Self {
+        self.gpu_context = Some(ContextHandle(context));
+        self
+    }
+
+    fn given_context(&self) -> GivenContext<'_> {
+        #[cfg(feature = "gpu")]
+        return self.gpu_context.as_ref().map(|handle| &handle.0);
+        #[cfg(not(feature = "gpu"))]
+        None
+    }
 
     /// Checks every hyperparameter, without data.
     pub fn validate(&self) -> Result<()> {
@@ -295,7 +320,7 @@ impl GradientDescent {
             }
             None => (Array1::zeros(x.ncols()), 0.0),
         };
-        let device = self.device.resolve()?;
+        let engine = Engine::choose(self.device, self.given_context())?;
 
         let standardizer = self.standardize.then(|| Standardizer::fit(x)).transpose()?;
         let original_x = x;
@@ -311,9 +336,10 @@ impl GradientDescent {
         let mut start = start_weights.to_vec();
         start.push(start_bias);
 
-        let outcome = match device {
-            Device::Cpu => cpu::train(&problem, &plan, start),
-            other => unreachable!("Device::resolve returned {other:?}"),
+        let outcome = match &engine {
+            Engine::Cpu => cpu::train(&problem, &plan, start),
+            #[cfg(feature = "gpu")]
+            Engine::Gpu(context) => gpu::train(context, &problem, &plan, start)?,
         };
         if outcome
             .history
@@ -337,7 +363,7 @@ impl GradientDescent {
             history: outcome.history,
             stop_reason: outcome.stop_reason,
             gradient_evaluations: outcome.gradient_evaluations,
-            device,
+            device: engine.device(),
         })
     }
 }
@@ -462,14 +488,26 @@ pub fn gradient(
 ) -> Result<Gradient> {
     validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
-    let device = device.resolve()?;
+    gradient_on(&Engine::choose(*device, None)?, model, x, y, w, b)
+}
+
+/// [`gradient`] on `engine`, the data already checked.
+pub(crate) fn gradient_on(
+    engine: &Engine,
+    model: Model,
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+    w: ArrayView1<f32>,
+    b: f32,
+) -> Result<Gradient> {
     let (x_rows, y) = (x.as_standard_layout(), y.as_standard_layout());
     let problem = Problem::new(model, &x_rows, &y, 0.0);
     let mut parameters = w.to_vec();
     parameters.push(b);
-    let gradient = match device {
-        Device::Cpu => cpu::gradient(&problem, &parameters),
-        other => unreachable!("Device::resolve returned {other:?}"),
+    let gradient = match engine {
+        Engine::Cpu => cpu::gradient(&problem, &parameters),
+        #[cfg(feature = "gpu")]
+        Engine::Gpu(context) => gpu::gradient(context, &problem, &parameters)?,
     };
     if !gradient.loss.is_finite() {
         validate_features(x)?;

@@ -67,6 +67,8 @@ pub mod data;
 mod device;
 mod error;
 mod fit;
+#[cfg(feature = "gpu")]
+mod gpu;
 pub mod metrics;
 mod model;
 pub mod optim;
@@ -77,6 +79,8 @@ pub use data::{Standardizer, Synthetic};
 pub use device::Device;
 pub use error::{Error, Result};
 pub use fit::{gradient, EpochRecord, Fitted, Gradient, GradientDescent, History, StopReason, Variant};
+#[cfg(feature = "gpu")]
+pub use gpu::{AdapterSummary, GpuContext, GpuOptions};
 pub use model::{sigmoid, Model};
 pub use optim::{Optimizer, OptimizerState};
 pub use schedule::Schedule;

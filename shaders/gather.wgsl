@@ -1,0 +1,37 @@
+// Copies the rows of the current mini-batch, named by the epoch's
+// permutation, into one contiguous buffer, so that the gradient pass reads
+// them as it reads a chunk of X. Runs once per buffer of X: each run copies
+// the rows that buffer holds.
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read> control: Control;
+@group(0) @binding(5) var<storage, read_write> batch_x: array<f32>;
+@group(0) @binding(6) var<storage, read_write> batch_y: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn gather_main(
+    @builtin(local_invocation_index) thread: u32,
+    @builtin(workgroup_id) group_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let d = shape.features;
+    let step = control.epoch_step;
+    let first = step * shape.batch_size;
+    let values = batch_len(shape, step) * d;
+    let threads = groups.x * groups.y * WORKGROUP_SIZE;
+    for (var e = flat_group(group_id, groups) * WORKGROUP_SIZE + thread; e < values; e += threads) {
+        let k = e / d;
+        let j = e - k * d;
+        let row = order[first + k];
+        if row >= shape.chunk_start && row - shape.chunk_start < shape.rows {
+            let local_row = row - shape.chunk_start;
+            batch_x[e] = x[local_row * d + j];
+            if j == 0u {
+                batch_y[k] = y[local_row];
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+// The fused gradient pass: each workgroup takes a fixed span of rows and
+// writes one slot of partial sums: Σ rᵢ xᵢ (features values), Σ rᵢ, and
+// Σ lossᵢ, where rᵢ = h(xᵢ·w + b) − yᵢ. Each row of X is read from memory
+// once per step: its dot product and its share of Σ rᵢ xᵢ are computed
+// from the same tile while it is in cache. The spans and the order of every
+// sum are fixed, so results are reproducible; reduce.wgsl adds the slots.
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> params: array<f32>;
+@group(0) @binding(4) var<storage, read> control: Control;
+@group(0) @binding(5) var<storage, read_write> partials: array<f32>;
+
+// A tile is TILE_ROWS rows; LANES threads share each row's dot product so
+// that neighbouring threads read neighbouring values of X.
+const TILE_ROWS: u32 = 32u;
+const LANES: u32 = 8u;
+
+var<workgroup> lane_sums: array<f32, WORKGROUP_SIZE>;
+var<workgroup> tile_residuals: array<f32, TILE_ROWS>;
+var<workgroup> residual_sums: array<f32, TILE_ROWS>;
+var<workgroup> loss_sums: array<f32, TILE_ROWS>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn partials_main(
+    @builtin(local_invocation_index) thread: u32,
+    @builtin(workgroup_id) group_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let d = shape.features;
+    let group = flat_group(group_id, groups);
+    var rows = shape.rows;
+    if shape.rows_from_control == 1u {
+        rows = batch_len(shape, control.epoch_step);
+    }
+    let first = min(group * shape.rows_per_group, rows);
+    let end = min(first + shape.rows_per_group, rows);
+    let slot = (shape.group_offset + group) * (d + 2u);
+
+    for (var j = thread; j < d; j += WORKGROUP_SIZE) {
+        partials[slot + j] = 0.0;
+    }
+    let row_in_tile = thread / LANES;
+    let lane = thread % LANES;
+    var residual_sum = 0.0;
+    var loss_sum = 0.0;
+    for (var tile = first; tile < end; tile += TILE_ROWS) {
+        let i = tile + row_in_tile;
+        var partial = 0.0;
+        if i < end {
+            let base = i * d;
+            for (var j = lane; j < d; j += LANES) {
+                partial += x[base + j] * params[j];
+            }
+        }
+        lane_sums[thread] = partial;
+        workgroupBarrier();
+        if thread < TILE_ROWS {
+            var r = 0.0;
+            let row = tile + thread;
+            if row < end {
+                var dot = 0.0;
+                for (var l = 0u; l < LANES; l++) {
+                    dot += lane_sums[thread * LANES + l];
+                }
+                let z = dot + params[d];
+                let target_value = y[row];
+                r = link(shape.model, z) - target_value;
+                residual_sum += r;
+                loss_sum += sample_loss(shape.model, z, target_value);
+            }
+            tile_residuals[thread] = r;
+        }
+        workgroupBarrier();
+        let tile_len = min(TILE_ROWS, end - tile);
+        for (var j = thread; j < d; j += WORKGROUP_SIZE) {
+            var acc = 0.0;
+            for (var k = 0u; k < tile_len; k++) {
+                acc += tile_residuals[k] * x[(tile + k) * d + j];
+            }
+            partials[slot + j] += acc;
+        }
+        workgroupBarrier();
+    }
+
+    if thread < TILE_ROWS {
+        residual_sums[thread] = residual_sum;
+        loss_sums[thread] = loss_sum;
+    }
+    workgroupBarrier();
+    for (var half = TILE_ROWS / 2u; half > 0u; half /= 2u) {
+        if thread < half {
+            residual_sums[thread] += residual_sums[thread + half];
+            loss_sums[thread] += loss_sums[thread + half];
+        }
+        workgroupBarrier();
+    }
+    if thread == 0u {
+        partials[slot + d] = residual_sums[0];
+        partials[slot + d + 1u] = loss_sums[0];
+    }
+}

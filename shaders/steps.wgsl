@@ -1,0 +1,107 @@
+// Many mini-batch steps inside one dispatch, for batches of at most one
+// workgroup's threads and at most WORKGROUP_SIZE - 2 features: one
+// workgroup holds the parameters in its memory, and for each step computes
+// the residuals (a thread per row), the gradient (a thread per parameter),
+// the loss, and the update (apply_rule, as update.wgsl). A dispatch runs up
+// to STEPS_PER_DISPATCH steps and never crosses the end of an epoch.
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read_write> control: Control;
+@group(0) @binding(5) var<storage, read_write> params: array<f32>;
+@group(0) @binding(6) var<storage, read_write> state: array<f32>;
+
+const STEPS_PER_DISPATCH: u32 = 4096u;
+
+var<workgroup> theta: array<f32, WORKGROUP_SIZE>;
+var<workgroup> residuals: array<f32, WORKGROUP_SIZE>;
+var<workgroup> losses: array<f32, WORKGROUP_SIZE>;
+var<workgroup> batch_rows: array<u32, WORKGROUP_SIZE>;
+var<workgroup> first_step: u32;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn steps_main(@builtin(local_invocation_index) thread: u32) {
+    let d = shape.features;
+    let count = d + 1u;
+    let loss_owner = d + 1u;
+    var first = 0.0;
+    var second = 0.0;
+    if thread < count {
+        theta[thread] = params[thread];
+        first = state[thread];
+        second = state[count + thread];
+    }
+    let learning_rate = control.learning_rate;
+    let global_step = control.global_step;
+    var loss_sum = control.loss_sum;
+    var compensation = control.loss_compensation;
+    if thread == 0u {
+        first_step = control.epoch_step;
+    }
+    let start = workgroupUniformLoad(&first_step);
+    let steps = min(STEPS_PER_DISPATCH, shape.steps_per_epoch - start);
+
+    for (var s = 0u; s < steps; s++) {
+        let first_row = (start + s) * shape.batch_size;
+        let len = min(shape.batch_size, shape.total_rows - first_row);
+        if thread < len {
+            let row = order[first_row + thread];
+            batch_rows[thread] = row;
+            var dot = 0.0;
+            for (var j = 0u; j < d; j++) {
+                dot += x[row * d + j] * theta[j];
+            }
+            let z = dot + theta[d];
+            residuals[thread] = link(shape.model, z) - y[row];
+            losses[thread] = sample_loss(shape.model, z, y[row]);
+        }
+        workgroupBarrier();
+        let scale = residual_scale(shape.model) / f32(len);
+        var g = 0.0;
+        if thread < d {
+            var acc = 0.0;
+            for (var k = 0u; k < len; k++) {
+                acc += residuals[k] * x[batch_rows[k] * d + thread];
+            }
+            g = scale * acc + shape.l2 * theta[thread];
+        } else if thread == d {
+            var acc = 0.0;
+            for (var k = 0u; k < len; k++) {
+                acc += residuals[k];
+            }
+            g = scale * acc;
+        } else if thread == loss_owner {
+            var acc = 0.0;
+            for (var k = 0u; k < len; k++) {
+                acc += losses[k];
+            }
+            var squares = 0.0;
+            for (var j = 0u; j < d; j++) {
+                squares += theta[j] * theta[j];
+            }
+            kahan_add(&loss_sum, &compensation, acc / f32(len) + 0.5 * shape.l2 * squares);
+        }
+        workgroupBarrier();
+        if thread < count {
+            theta[thread] = apply_rule(
+                shape, theta[thread], g, &first, &second,
+                learning_rate, global_step + s + 1u,
+            );
+        }
+        workgroupBarrier();
+    }
+
+    if thread < count {
+        params[thread] = theta[thread];
+        state[thread] = first;
+        state[count + thread] = second;
+    }
+    if thread == loss_owner {
+        control.loss_sum = loss_sum;
+        control.loss_compensation = compensation;
+        control.global_step = global_step + steps;
+        control.epoch_step = start + steps;
+    }
+}

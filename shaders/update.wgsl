@@ -1,0 +1,36 @@
+// One optimizer update of every parameter (weights, then bias) from the
+// gradient reduce.wgsl left, with the learning rate the host wrote for the
+// epoch; then moves the loop on to the next step of the epoch.
+//
+// state holds the first moments, then the second moments, one per parameter.
+
+@group(0) @binding(0) var<uniform> shape: Shape;
+@group(0) @binding(1) var<storage, read> gradient: array<f32>;
+@group(0) @binding(2) var<storage, read_write> control: Control;
+@group(0) @binding(3) var<storage, read_write> params: array<f32>;
+@group(0) @binding(4) var<storage, read_write> state: array<f32>;
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn update_main(
+    @builtin(local_invocation_index) thread: u32,
+    @builtin(workgroup_id) group_id: vec3<u32>,
+    @builtin(num_workgroups) groups: vec3<u32>,
+) {
+    let count = shape.features + 1u;
+    let j = flat_group(group_id, groups) * WORKGROUP_SIZE + thread;
+    if j == 0u {
+        // No thread of this dispatch reads epoch_step.
+        control.epoch_step += 1u;
+    }
+    if j >= count {
+        return;
+    }
+    var first = state[j];
+    var second = state[count + j];
+    params[j] = apply_rule(
+        shape, params[j], gradient[j], &first, &second,
+        control.learning_rate, control.global_step,
+    );
+    state[j] = first;
+    state[count + j] = second;
+}

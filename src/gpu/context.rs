@@ -1,0 +1,296 @@
+//! The GPU context: instance, adapter, device, queue and compiled pipelines,
+//! built once and shared by every fit that runs on it.
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// How long one wait for the device may last before the wait is an error.
+pub(crate) const WAIT_LIMIT: Duration = Duration::from_secs(120);
+
+/// Choices made when a [`GpuContext`] is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GpuOptions {
+    /// The most bytes of X held by one buffer; `None` for the adapter's
+    /// largest storage binding. A small value forces X to be split across
+    /// many buffers, which tests use to exercise that path on small data.
+    pub x_chunk_bytes: Option<u64>,
+}
+
+/// The adapter a context runs on, as wgpu describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdapterSummary {
+    /// The adapter's name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
+    pub name: String,
+    /// The graphics API: Vulkan, Metal, Dx12, Gl.
+    pub backend: String,
+    /// Discrete, integrated, virtual, CPU (a software adapter) or other.
+    pub device_type: String,
+    /// The driver's name and version, where the backend reports them.
+    pub driver: String,
+    /// The largest storage binding the adapter allows, in bytes.
+    pub max_binding_bytes: u64,
+}
+
+impl AdapterSummary {
+    /// Whether the adapter runs on the CPU (Mesa's lavapipe or llvmpipe,
+    /// WARP, SwiftShader): right for checking results, not for speed.
+    pub fn is_software(&self) -> bool {
+        self.device_type == "Cpu"
+    }
+}
+
+impl std::fmt::Display for AdapterSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({}, {}", self.name, self.backend, self.device_type)?;
+        if !self.driver.is_empty() {
+            write!(f, ", {}", self.driver)?;
+        }
+        write!(f, ")")
+    }
+}
+
+/// The compute pipelines of the engine, one per kernel of shaders/.
+pub(crate) struct Pipelines {
+    pub(crate) partials: wgpu::ComputePipeline,
+    pub(crate) reduce: wgpu::ComputePipeline,
+    pub(crate) update: wgpu::ComputePipeline,
+    pub(crate) gather: wgpu::ComputePipeline,
+    pub(crate) steps: wgpu::ComputePipeline,
+}
+
+/// A GPU ready to run fits: build one with [`GpuContext::new`] to choose it
+/// yourself, or let [`crate::Device::Gpu`] use the shared one.
+///
+/// The adapter is chosen high-performance first; the `WGPU_BACKEND`
+/// environment variable limits the backends tried (e.g. `vulkan`, `gl`)
+/// and `WGPU_ADAPTER_NAME` picks the adapter whose name contains it.
+///
+/// ```no_run
+/// use downhill::{GpuContext, GradientDescent};
+/// let context = GpuContext::new()?;
+/// println!("running on {}", context.adapter());
+/// let descent = GradientDescent::linear().gpu_context(context);
+/// # Ok::<(), downhill::Error>(())
+/// ```
+pub struct GpuContext {
+    pub(crate) device: wgpu::Device,
+    pub(crate) queue: wgpu::Queue,
+    pub(crate) pipelines: Pipelines,
+    pub(crate) limits: wgpu::Limits,
+    pub(crate) x_chunk_bytes: u64,
+    summary: AdapterSummary,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl std::fmt::Debug for GpuContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuContext")
+            .field("adapter", &self.summary)
+            .field("x_chunk_bytes", &self.x_chunk_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GpuContext {
+    /// Builds a context on the best adapter with default options.
+    pub fn new() -> Result<Arc<GpuContext>> {
+        Self::with_options(GpuOptions::default())
+    }
+
+    /// Builds a context with `options`.
+    pub fn with_options(options: GpuOptions) -> Result<Arc<GpuContext>> {
+        pollster::block_on(Self::build(options)).map(Arc::new)
+    }
+
+    /// The context every `Device::Gpu` fit shares, built on first use; the
+    /// same error on every call where none can be built.
+    pub fn shared() -> Result<Arc<GpuContext>> {
+        static SHARED: OnceLock<Result<Arc<GpuContext>>> = OnceLock::new();
+        SHARED.get_or_init(GpuContext::new).clone()
+    }
+
+    /// The adapter this context runs on.
+    pub fn adapter(&self) -> &AdapterSummary {
+        &self.summary
+    }
+
+    async fn build(options: GpuOptions) -> Result<GpuContext> {
+        let descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        let backends = descriptor.backends;
+        let instance = wgpu::Instance::new(descriptor);
+        let adapter = choose_adapter(&instance, backends).await?;
+        let info = adapter.get_info();
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("downhill"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| Error::GpuUnavailable {
+                reason: format!("adapter {} refused a device: {e}", info.name),
+            })?;
+        let lost = Arc::new(Mutex::new(None));
+        let lost_record = Arc::clone(&lost);
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut record) = lost_record.lock() {
+                *record = Some(format!("{reason:?}: {message}"));
+            }
+        });
+        let max_binding = limits.max_storage_buffer_binding_size.min(limits.max_buffer_size);
+        let x_chunk_bytes = options
+            .x_chunk_bytes
+            .map_or(max_binding, |bytes| bytes.clamp(4, max_binding));
+        let summary = AdapterSummary {
+            name: info.name.clone(),
+            backend: format!("{:?}", info.backend),
+            device_type: format!("{:?}", info.device_type),
+            driver: [info.driver.as_str(), info.driver_info.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" "),
+            max_binding_bytes: max_binding,
+        };
+        let pipelines = compile(&device)?;
+        Ok(GpuContext {
+            device,
+            queue,
+            pipelines,
+            limits,
+            x_chunk_bytes,
+            summary,
+            lost,
+        })
+    }
+
+    /// Waits for the submitted work, at most [`WAIT_LIMIT`]; a timeout or a
+    /// lost device is an error.
+    pub(crate) fn wait(&self) -> Result<()> {
+        let outcome = self.device.poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(WAIT_LIMIT),
+        });
+        self.check_lost()?;
+        outcome.map(|_| ()).map_err(|e| Error::GpuFailure {
+            reason: format!("waiting for the device: {e}"),
+        })
+    }
+
+    pub(crate) fn check_lost(&self) -> Result<()> {
+        match self.lost.lock().ok().and_then(|record| record.clone()) {
+            Some(reason) => Err(Error::GpuFailure {
+                reason: format!("the device was lost ({reason})"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `work` under validation and out-of-memory error scopes and turns
+    /// what they catch into [`Error::GpuFailure`].
+    pub(crate) fn checked<T>(&self, what: &str, work: impl FnOnce() -> T) -> Result<T> {
+        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let value = work();
+        let validation = pollster::block_on(validation.pop());
+        let memory = pollster::block_on(memory.pop());
+        self.check_lost()?;
+        match validation.or(memory) {
+            Some(error) => Err(Error::GpuFailure {
+                reason: format!("{what}: {error}"),
+            }),
+            None => Ok(value),
+        }
+    }
+}
+
+/// The adapter named by `WGPU_ADAPTER_NAME`, else the high-performance one.
+async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> Result<wgpu::Adapter> {
+    let wanted = std::env::var("WGPU_ADAPTER_NAME").ok().filter(|s| !s.is_empty());
+    if let Some(wanted) = wanted {
+        let adapters = instance.enumerate_adapters(backends).await;
+        let names: Vec<String> = adapters.iter().map(|a| a.get_info().name).collect();
+        return adapters
+            .into_iter()
+            .find(|a| a.get_info().name.to_lowercase().contains(&wanted.to_lowercase()))
+            .ok_or_else(|| Error::GpuUnavailable {
+                reason: format!(
+                    "WGPU_ADAPTER_NAME={wanted:?} matches none of the adapters found on backends {backends:?}: [{}]",
+                    names.join(", ")
+                ),
+            });
+    }
+    instance
+        .request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            force_fallback_adapter: false,
+            compatible_surface: None,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| Error::GpuUnavailable {
+            reason: format!(
+                "no adapter on backends {backends:?} ({e}); on Linux without a GPU, install Mesa's lavapipe (apt-get install mesa-vulkan-drivers libvulkan1)"
+            ),
+        })
+}
+
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const RULE: &str = include_str!("../../shaders/rule.wgsl");
+
+fn compile(device: &wgpu::Device) -> Result<Pipelines> {
+    let pipeline = |name: &str, source: &str, entry: &str| -> Result<wgpu::ComputePipeline> {
+        let memory = device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{RULE}\n{source}").into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name),
+            layout: None,
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let error = pollster::block_on(validation.pop()).or(pollster::block_on(memory.pop()));
+        match error {
+            Some(error) => Err(Error::GpuFailure {
+                reason: format!("compiling {name}: {error}"),
+            }),
+            None => Ok(pipeline),
+        }
+    };
+    Ok(Pipelines {
+        partials: pipeline(
+            "gradient.wgsl",
+            include_str!("../../shaders/gradient.wgsl"),
+            "partials_main",
+        )?,
+        reduce: pipeline(
+            "reduce.wgsl",
+            include_str!("../../shaders/reduce.wgsl"),
+            "reduce_main",
+        )?,
+        update: pipeline(
+            "update.wgsl",
+            include_str!("../../shaders/update.wgsl"),
+            "update_main",
+        )?,
+        gather: pipeline(
+            "gather.wgsl",
+            include_str!("../../shaders/gather.wgsl"),
+            "gather_main",
+        )?,
+        steps: pipeline(
+            "steps.wgsl",
+            include_str!("../../shaders/steps.wgsl"),
+            "steps_main",
+        )?,
+    })
+}

@@ -1,0 +1,649 @@
+//! The GPU engine: X, y, the parameters, the optimizer state and the
+//! epoch's permutation live on the device; the steps of an epoch are
+//! encoded into few submissions, and one small readback per epoch brings
+//! the epoch loss that the stop rules need. The kernels are in shaders/.
+
+mod context;
+
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytemuck::{Pod, Zeroable};
+use ndarray::{Array1, ArrayView1, ArrayView2};
+use wgpu::util::DeviceExt;
+
+pub use context::{AdapterSummary, GpuContext, GpuOptions};
+
+use crate::data::{validate_parameters, validate_targets};
+use crate::device::Engine;
+use crate::error::{Error, Result};
+use crate::fit::{
+    gradient_on, last_finite, BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan,
+};
+use crate::model::Model;
+use crate::optim::Optimizer;
+
+/// Threads per workgroup in every kernel (WORKGROUP_SIZE in common.wgsl).
+const WORKGROUP_SIZE: u32 = 256;
+/// Rows per tile of gradient.wgsl: spans of rows are multiples of it.
+const TILE_ROWS: usize = 32;
+/// The most workgroups one gradient pass over a buffer uses; each sums a
+/// fixed span of rows, so any number of rows fits one dispatch.
+const MAX_PARTIAL_GROUPS: usize = 1024;
+/// The most workgroups of the grid-stride gather.
+const MAX_GATHER_GROUPS: usize = 4096;
+/// Steps of steps.wgsl per dispatch (STEPS_PER_DISPATCH there).
+const STEPS_PER_DISPATCH: usize = 4096;
+/// Steps of the other paths encoded per submission.
+const STEPS_PER_SUBMISSION: usize = 512;
+
+/// Mirrors `Shape` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+struct Shape {
+    rows: u32,
+    features: u32,
+    batch_size: u32,
+    total_rows: u32,
+    rows_per_group: u32,
+    group_offset: u32,
+    chunk_start: u32,
+    rows_from_control: u32,
+    model: u32,
+    optimizer: u32,
+    partial_groups: u32,
+    steps_per_epoch: u32,
+    l2: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+}
+
+/// Mirrors `Control` in shaders/common.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Pod, Zeroable, Default)]
+struct Control {
+    epoch_step: u32,
+    global_step: u32,
+    learning_rate: f32,
+    loss_sum: f32,
+    loss_compensation: f32,
+    pad: [u32; 3],
+}
+
+/// How each step runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepPlan {
+    /// Every row: the gradient pass over each buffer of X.
+    Full,
+    /// Mini-batch rows gathered into one buffer, then the gradient pass.
+    Gathered,
+    /// Many small steps per dispatch (steps.wgsl).
+    Fused,
+}
+
+/// One buffer of whole rows of X, with its targets.
+struct Chunk {
+    start: usize,
+    rows: usize,
+    x: wgpu::Buffer,
+    y: wgpu::Buffer,
+    shape: Shape,
+}
+
+/// Rows each workgroup of the gradient pass sums for `rows` rows: a
+/// multiple of the tile, with at most `MAX_PARTIAL_GROUPS` workgroups.
+fn rows_per_group(rows: usize) -> usize {
+    rows.div_ceil(MAX_PARTIAL_GROUPS).div_ceil(TILE_ROWS).max(1) * TILE_ROWS
+}
+
+/// Workgroups laid out in two dimensions when one is not enough.
+fn grid(context: &GpuContext, groups: usize) -> (u32, u32) {
+    let per_dimension = context.limits.max_compute_workgroups_per_dimension.max(1) as usize;
+    let groups = groups.max(1);
+    let x = groups.min(per_dimension);
+    (x as u32, groups.div_ceil(x) as u32)
+}
+
+fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
+    match *optimizer {
+        Optimizer::Sgd(_) => (0, 0.0, 0.0, 0.0),
+        Optimizer::Momentum(o) if o.nesterov => (2, o.beta, 0.0, 0.0),
+        Optimizer::Momentum(o) => (1, o.beta, 0.0, 0.0),
+        Optimizer::AdaGrad(o) => (3, 0.0, 0.0, o.eps),
+        Optimizer::RmsProp(o) => (4, 0.0, o.alpha, o.eps),
+        Optimizer::Adam(o) => (5, o.beta1, o.beta2, o.eps),
+    }
+}
+
+fn as_u32(value: usize, what: &str) -> Result<u32> {
+    u32::try_from(value).map_err(|_| Error::GpuFailure {
+        reason: format!("{what} = {value} does not fit the kernels' 32-bit indices"),
+    })
+}
+
+/// A fit's data and state on the device, with everything each step binds.
+struct DeviceProblem<'c> {
+    context: &'c GpuContext,
+    plan: StepPlan,
+    features: usize,
+    steps_per_epoch: usize,
+    params: wgpu::Buffer,
+    control: wgpu::Buffer,
+    gradient: wgpu::Buffer,
+    order: Option<wgpu::Buffer>,
+    snapshots: [wgpu::Buffer; 2],
+    step_bind_groups: StepBindGroups,
+}
+
+/// The bind groups of each kernel a step dispatches.
+struct StepBindGroups {
+    /// Gradient pass per buffer of rows: (bind group, workgroups).
+    partials: Vec<(wgpu::BindGroup, usize)>,
+    /// Gather per buffer of X.
+    gather: Vec<wgpu::BindGroup>,
+    gather_groups: usize,
+    reduce: wgpu::BindGroup,
+    update: wgpu::BindGroup,
+    steps: Option<wgpu::BindGroup>,
+}
+
+impl<'c> DeviceProblem<'c> {
+    /// Uploads the data and builds the state for `plan`, starting from
+    /// `parameters` (weights, then bias).
+    fn new(
+        context: &'c GpuContext,
+        problem: &Problem,
+        batch_size: Option<usize>,
+        optimizer: &Optimizer,
+        parameters: &[f32],
+    ) -> Result<Self> {
+        context.checked("uploading the data", || {
+            Self::build(context, problem, batch_size, optimizer, parameters)
+        })?
+    }
+
+    fn build(
+        context: &'c GpuContext,
+        problem: &Problem,
+        batch_size: Option<usize>,
+        optimizer: &Optimizer,
+        parameters: &[f32],
+    ) -> Result<Self> {
+        let device = &context.device;
+        let (n, d) = (problem.rows, problem.features);
+        let row_bytes = (d * 4) as u64;
+        let max_binding = context.summary_max_binding();
+        if row_bytes > max_binding {
+            return Err(Error::GpuFailure {
+                reason: format!(
+                    "one row of {d} features ({row_bytes} bytes) exceeds the adapter's largest binding ({max_binding} bytes)"
+                ),
+            });
+        }
+        let batch = batch_size.map_or(n, |b| b.min(n));
+        let steps_per_epoch = n.div_ceil(batch);
+        let rows_per_chunk = ((context.x_chunk_bytes / row_bytes).max(1) as usize).min(n);
+        let single_chunk = rows_per_chunk >= n;
+        let plan = match batch_size {
+            None => StepPlan::Full,
+            Some(_)
+                if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize =>
+            {
+                StepPlan::Fused
+            }
+            Some(_) => StepPlan::Gathered,
+        };
+        let (code, beta1, beta2, eps) = optimizer_code(optimizer);
+        let base = Shape {
+            rows: as_u32(n, "rows")?,
+            features: as_u32(d, "features")?,
+            batch_size: as_u32(batch, "batch size")?,
+            total_rows: as_u32(n, "rows")?,
+            rows_per_group: 0,
+            group_offset: 0,
+            chunk_start: 0,
+            rows_from_control: 0,
+            model: match problem.model {
+                Model::Linear => 0,
+                Model::Logistic => 1,
+            },
+            optimizer: code,
+            partial_groups: 0,
+            steps_per_epoch: as_u32(steps_per_epoch, "steps per epoch")?,
+            l2: problem.l2,
+            beta1,
+            beta2,
+            eps,
+        };
+
+        let storage =
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+        let init = |label: &str, contents: &[u8], usage| {
+            device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some(label),
+                contents,
+                usage,
+            })
+        };
+        let empty = |label: &str, size: u64| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size: size.max(16),
+                usage: storage,
+                mapped_at_creation: false,
+            })
+        };
+
+        let mut chunks = Vec::new();
+        let mut group_offset = 0usize;
+        for start in (0..n).step_by(rows_per_chunk) {
+            let rows = rows_per_chunk.min(n - start);
+            let x = init(
+                "x",
+                bytemuck::cast_slice(&problem.x[start * d..(start + rows) * d]),
+                storage,
+            );
+            let y = init(
+                "y",
+                bytemuck::cast_slice(&problem.y[start..start + rows]),
+                storage,
+            );
+            // Upload chunk by chunk, so that at most one chunk waits in
+            // staging memory at a time.
+            context.queue.submit([]);
+            let span = rows_per_group(rows);
+            let shape = Shape {
+                rows: rows as u32,
+                rows_per_group: span as u32,
+                group_offset: group_offset as u32,
+                chunk_start: start as u32,
+                ..base
+            };
+            group_offset += rows.div_ceil(span);
+            chunks.push(Chunk {
+                start,
+                rows,
+                x,
+                y,
+                shape,
+            });
+        }
+        debug_assert!(chunks.iter().all(|c| c.start + c.rows <= n));
+
+        let batch_span = rows_per_group(batch);
+        let partial_groups = match plan {
+            StepPlan::Full => group_offset,
+            StepPlan::Gathered => batch.div_ceil(batch_span),
+            StepPlan::Fused => 0,
+        };
+        let step_shape = Shape {
+            rows: if plan == StepPlan::Full {
+                n as u32
+            } else {
+                batch as u32
+            },
+            rows_per_group: batch_span as u32,
+            rows_from_control: u32::from(plan != StepPlan::Full),
+            partial_groups: partial_groups as u32,
+            ..base
+        };
+        let uniform = |shape: &Shape| init("shape", bytemuck::bytes_of(shape), wgpu::BufferUsages::UNIFORM);
+        let step_uniform = uniform(&step_shape);
+
+        let params = init("parameters", bytemuck::cast_slice(parameters), storage);
+        let state = empty("optimizer state", (2 * (d + 1) * 4) as u64);
+        let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
+        let gradient = empty("gradient", ((d + 2) * 4) as u64);
+        let partials = empty("partial sums", (partial_groups.max(1) * (d + 2) * 4) as u64);
+        // Both snapshots start as the starting parameters, as the CPU
+        // engine's do.
+        let snapshots = [
+            init("epoch start", bytemuck::cast_slice(parameters), storage),
+            init("previous epoch start", bytemuck::cast_slice(parameters), storage),
+        ];
+        let order = batch_size.map(|_| empty("permutation", (n * 4) as u64));
+
+        let pipelines = &context.pipelines;
+        let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
+            let entries: Vec<wgpu::BindGroupEntry> = buffers
+                .iter()
+                .enumerate()
+                .map(|(i, buffer)| wgpu::BindGroupEntry {
+                    binding: i as u32,
+                    resource: buffer.as_entire_binding(),
+                })
+                .collect();
+            device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: None,
+                layout: &pipeline.get_bind_group_layout(0),
+                entries: &entries,
+            })
+        };
+
+        let mut partial_groups_per_pass = Vec::new();
+        let mut gather = Vec::new();
+        let mut batch_buffers = None;
+        match plan {
+            StepPlan::Full => {
+                for chunk in &chunks {
+                    let shape = uniform(&chunk.shape);
+                    let group = bind(
+                        &pipelines.partials,
+                        &[&shape, &chunk.x, &chunk.y, &params, &control, &partials],
+                    );
+                    partial_groups_per_pass
+                        .push((group, chunk.rows.div_ceil(chunk.shape.rows_per_group as usize)));
+                }
+            }
+            StepPlan::Gathered => {
+                let batch_bytes = (batch * d * 4) as u64;
+                if batch_bytes > max_binding {
+                    return Err(Error::GpuFailure {
+                        reason: format!(
+                            "a batch of {batch} rows × {d} features ({batch_bytes} bytes) exceeds the adapter's largest binding ({max_binding} bytes); use a smaller batch or Variant::Full"
+                        ),
+                    });
+                }
+                let batch_x = empty("batch x", batch_bytes);
+                let batch_y = empty("batch y", (batch * 4) as u64);
+                let order = order.as_ref().expect("mini-batch plans have a permutation");
+                for chunk in &chunks {
+                    let shape = uniform(&chunk.shape);
+                    gather.push(bind(
+                        &pipelines.gather,
+                        &[&shape, &chunk.x, &chunk.y, order, &control, &batch_x, &batch_y],
+                    ));
+                }
+                let group = bind(
+                    &pipelines.partials,
+                    &[&step_uniform, &batch_x, &batch_y, &params, &control, &partials],
+                );
+                partial_groups_per_pass.push((group, partial_groups));
+                batch_buffers = Some((batch_x, batch_y));
+            }
+            StepPlan::Fused => {}
+        }
+        let steps = match plan {
+            StepPlan::Fused => {
+                let order = order.as_ref().expect("mini-batch plans have a permutation");
+                let chunk = &chunks[0];
+                Some(bind(
+                    &pipelines.steps,
+                    &[
+                        &step_uniform,
+                        &chunk.x,
+                        &chunk.y,
+                        order,
+                        &control,
+                        &params,
+                        &state,
+                    ],
+                ))
+            }
+            _ => None,
+        };
+        let step_bind_groups = StepBindGroups {
+            partials: partial_groups_per_pass,
+            gather,
+            gather_groups: (batch * d)
+                .div_ceil(WORKGROUP_SIZE as usize)
+                .min(MAX_GATHER_GROUPS),
+            reduce: bind(
+                &pipelines.reduce,
+                &[&step_uniform, &partials, &params, &control, &gradient],
+            ),
+            update: bind(
+                &pipelines.update,
+                &[&step_uniform, &gradient, &control, &params, &state],
+            ),
+            steps,
+        };
+        // The bind groups hold the buffers they name; these stay alive with them.
+        drop((chunks, batch_buffers));
+        Ok(DeviceProblem {
+            context,
+            plan,
+            features: d,
+            steps_per_epoch,
+            params,
+            control,
+            gradient,
+            order,
+            snapshots,
+            step_bind_groups,
+        })
+    }
+
+    /// Encodes the gradient pass and the reduction of one step.
+    fn encode_gradient(&self, pass: &mut wgpu::ComputePass) {
+        let pipelines = &self.context.pipelines;
+        let groups = &self.step_bind_groups;
+        if self.plan == StepPlan::Gathered {
+            pass.set_pipeline(&pipelines.gather);
+            let (gx, gy) = grid(self.context, groups.gather_groups);
+            for bind_group in &groups.gather {
+                pass.set_bind_group(0, bind_group, &[]);
+                pass.dispatch_workgroups(gx, gy, 1);
+            }
+        }
+        pass.set_pipeline(&pipelines.partials);
+        for (bind_group, workgroups) in &groups.partials {
+            let (gx, gy) = grid(self.context, *workgroups);
+            pass.set_bind_group(0, bind_group, &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        pass.set_pipeline(&pipelines.reduce);
+        pass.set_bind_group(0, &groups.reduce, &[]);
+        let (gx, gy) = grid(self.context, self.features + 2);
+        pass.dispatch_workgroups(gx, gy, 1);
+    }
+
+    /// Encodes `count` whole steps.
+    fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, count: usize) {
+        let pipelines = &self.context.pipelines;
+        let groups = &self.step_bind_groups;
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        match (&groups.steps, self.plan) {
+            (Some(steps), StepPlan::Fused) => {
+                pass.set_pipeline(&pipelines.steps);
+                pass.set_bind_group(0, steps, &[]);
+                for _ in 0..count.div_ceil(STEPS_PER_DISPATCH) {
+                    pass.dispatch_workgroups(1, 1, 1);
+                }
+            }
+            _ => {
+                let (gx, gy) = grid(
+                    self.context,
+                    (self.features + 1).div_ceil(WORKGROUP_SIZE as usize),
+                );
+                for _ in 0..count {
+                    self.encode_gradient(&mut pass);
+                    pass.set_pipeline(&pipelines.update);
+                    pass.set_bind_group(0, &groups.update, &[]);
+                    pass.dispatch_workgroups(gx, gy, 1);
+                }
+            }
+        }
+    }
+
+    /// Runs one epoch with `learning_rate` after `global_step` steps so far,
+    /// and returns the mean of its batch losses.
+    fn run_epoch(&self, order: Option<&[u32]>, learning_rate: f32, global_step: u64) -> Result<f64> {
+        let context = self.context;
+        let queue = &context.queue;
+        let control = Control {
+            global_step: global_step as u32,
+            learning_rate,
+            ..Control::default()
+        };
+        queue.write_buffer(&self.control, 0, bytemuck::bytes_of(&control));
+        if let (Some(buffer), Some(order)) = (&self.order, order) {
+            queue.write_buffer(buffer, 0, bytemuck::cast_slice(order));
+        }
+        let parameter_bytes = ((self.features + 1) * 4) as u64;
+        let mut encoder = context.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.snapshots[0], 0, &self.snapshots[1], 0, parameter_bytes);
+        encoder.copy_buffer_to_buffer(&self.params, 0, &self.snapshots[0], 0, parameter_bytes);
+        let per_submission = match self.plan {
+            StepPlan::Fused => self.steps_per_epoch,
+            _ => STEPS_PER_SUBMISSION,
+        };
+        let mut done = 0;
+        while done < self.steps_per_epoch {
+            let count = per_submission.min(self.steps_per_epoch - done);
+            self.encode_steps(&mut encoder, count);
+            done += count;
+            if done < self.steps_per_epoch {
+                let full = std::mem::replace(
+                    &mut encoder,
+                    context.device.create_command_encoder(&Default::default()),
+                );
+                context.checked("running an epoch", || queue.submit([full.finish()]))?;
+            }
+        }
+        let control: Control = self
+            .read(encoder, &self.control, std::mem::size_of::<Control>() as u64)?
+            .first()
+            .copied()
+            .ok_or_else(|| Error::GpuFailure {
+                reason: "the epoch's control block came back empty".into(),
+            })?;
+        Ok(f64::from(control.loss_sum) / self.steps_per_epoch as f64)
+    }
+
+    /// Submits `encoder` with a copy of the first `bytes` of `buffer` and
+    /// returns them, waiting at most [`context::WAIT_LIMIT`].
+    fn read<T: Pod>(
+        &self,
+        mut encoder: wgpu::CommandEncoder,
+        buffer: &wgpu::Buffer,
+        bytes: u64,
+    ) -> Result<Vec<T>> {
+        let context = self.context;
+        let staging = context.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+        context.checked("running on the device", || {
+            context.queue.submit([encoder.finish()])
+        })?;
+        let (sender, receiver) = mpsc::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |outcome| {
+            let _ = sender.send(outcome);
+        });
+        // Another thread polling the same device may be the one that runs
+        // the callback, a moment after this thread's wait returns.
+        let deadline = Instant::now() + context::WAIT_LIMIT;
+        let mapped = loop {
+            context.wait()?;
+            match receiver.recv_timeout(Duration::from_millis(5)) {
+                Ok(outcome) => break outcome,
+                Err(_) if Instant::now() < deadline => continue,
+                Err(_) => {
+                    return Err(Error::GpuFailure {
+                        reason: format!("the device did not finish within {:?}", context::WAIT_LIMIT),
+                    })
+                }
+            }
+        };
+        mapped.map_err(|e| Error::GpuFailure {
+            reason: format!("mapping a readback buffer: {e}"),
+        })?;
+        let values = {
+            let view = staging.get_mapped_range(..).map_err(|e| Error::GpuFailure {
+                reason: format!("reading a mapped buffer: {e}"),
+            })?;
+            bytemuck::pod_collect_to_vec(&view)
+        };
+        staging.unmap();
+        Ok(values)
+    }
+
+    fn read_buffer(&self, buffer: &wgpu::Buffer, values: usize) -> Result<Vec<f32>> {
+        let encoder = self.context.device.create_command_encoder(&Default::default());
+        self.read(encoder, buffer, (values * 4) as u64)
+    }
+
+    /// One gradient and loss at the current parameters (no update).
+    fn gradient(&self) -> Result<Vec<f32>> {
+        let mut encoder = self.context.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            self.encode_gradient(&mut pass);
+        }
+        self.read(encoder, &self.gradient, ((self.features + 2) * 4) as u64)
+    }
+}
+
+impl GpuContext {
+    fn summary_max_binding(&self) -> u64 {
+        self.adapter().max_binding_bytes
+    }
+
+    /// [`crate::gradient`] on this context.
+    pub fn gradient(
+        self: &Arc<Self>,
+        model: Model,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        w: ArrayView1<f32>,
+        b: f32,
+    ) -> Result<Gradient> {
+        validate_targets(model, x, y)?;
+        validate_parameters(w, b, x.ncols())?;
+        gradient_on(&Engine::Gpu(Arc::clone(self)), model, x, y, w, b)
+    }
+}
+
+/// Runs epochs on `context` until a stop rule fires; the same loop as the
+/// CPU engine's, with every step on the device.
+pub(crate) fn train(
+    context: &GpuContext,
+    problem: &Problem,
+    plan: &TrainingPlan,
+    parameters: Vec<f32>,
+) -> Result<Outcome> {
+    let on_device = DeviceProblem::new(context, problem, plan.batch_size, &plan.optimizer, &parameters)?;
+    let mut order = plan.batch_size.map(|_| BatchOrder::new(problem.rows, plan.seed));
+    let mut monitor = EpochMonitor::new(plan);
+    let mut global_step = 0u64;
+    let stop_reason = loop {
+        let order = order.as_mut().map(|o| o.next_epoch());
+        let loss = on_device.run_epoch(order, monitor.learning_rate(), global_step)?;
+        global_step += on_device.steps_per_epoch as u64;
+        if let Some(reason) = monitor.end_epoch(loss) {
+            break reason;
+        }
+    };
+    let count = on_device.features + 1;
+    let parameters = match stop_reason {
+        StopReason::Diverged { .. } => last_finite(
+            on_device.read_buffer(&on_device.snapshots[0], count)?,
+            on_device.read_buffer(&on_device.snapshots[1], count)?,
+        ),
+        _ => on_device.read_buffer(&on_device.params, count)?,
+    };
+    Ok(Outcome {
+        parameters,
+        history: monitor.into_history(),
+        stop_reason,
+        gradient_evaluations: global_step,
+    })
+}
+
+/// One gradient of the unpenalized loss over every row, on `context`.
+pub(crate) fn gradient(context: &GpuContext, problem: &Problem, parameters: &[f32]) -> Result<Gradient> {
+    let on_device = DeviceProblem::new(context, problem, None, &Optimizer::default(), parameters)?;
+    let values = on_device.gradient()?;
+    let d = problem.features;
+    Ok(Gradient {
+        weights: Array1::from(values[..d].to_vec()),
+        bias: values[d],
+        loss: f64::from(values[d + 1]),
+    })
+}

@@ -1,0 +1,56 @@
+//! Helpers shared by the GPU test files.
+#![allow(dead_code)]
+
+use std::sync::{Arc, OnceLock};
+
+use downhill::{GpuContext, GpuOptions};
+
+/// Whether a missing adapter must fail the test run (CI sets it).
+fn gpu_required() -> bool {
+    std::env::var("DOWNHILL_REQUIRE_GPU").is_ok_and(|v| v == "1")
+}
+
+fn context_or_skip(context: &downhill::Result<Arc<GpuContext>>, what: &str) -> Option<Arc<GpuContext>> {
+    match context {
+        Ok(context) => Some(Arc::clone(context)),
+        Err(error) if gpu_required() => {
+            panic!("DOWNHILL_REQUIRE_GPU=1 but no GPU context for {what}: {error}")
+        }
+        Err(error) => {
+            eprintln!("skipping {what}: {error}");
+            None
+        }
+    }
+}
+
+/// The shared GPU context, or `None` (the test then skips, saying why)
+/// where no adapter exists; a failure instead when `DOWNHILL_REQUIRE_GPU=1`.
+pub fn gpu(what: &str) -> Option<Arc<GpuContext>> {
+    static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
+    context_or_skip(CONTEXT.get_or_init(GpuContext::shared), what)
+}
+
+/// A context whose buffers of X hold at most 64 rows' worth of a few
+/// features, so that small data is split across many buffers.
+pub fn gpu_split(what: &str) -> Option<Arc<GpuContext>> {
+    static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
+    let context = CONTEXT.get_or_init(|| {
+        GpuContext::with_options(GpuOptions {
+            x_chunk_bytes: Some(64 * 4 * 4),
+        })
+    });
+    context_or_skip(context, what)
+}
+
+/// |actual − expected| ≤ relative·|expected| + absolute, element by element.
+pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], relative: f64, absolute: f64) {
+    assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let bound = relative * e.abs() + absolute;
+        assert!(
+            (a - e).abs() <= bound,
+            "{what}[{i}]: {a} vs expected {e} (difference {}, bound {bound})",
+            (a - e).abs()
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! The GPU engine against the CPU engine on the same seed: every model ×
+//! variant × optimizer, epoch by epoch (loss) and at the end (weights),
+//! on the shared context and on one that splits X across many buffers.
+
+mod common;
+
+use std::sync::Arc;
+
+use downhill::{
+    Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Schedule, StopReason, Synthetic, Variant,
+};
+use ndarray::{Array1, Array2};
+
+const RELATIVE: f64 = 1e-4;
+const ABSOLUTE: f64 = 1e-5;
+
+fn data(model: Model, rows: usize, features: usize) -> (Array2<f32>, Array1<f32>) {
+    let s = Synthetic::generate(model, rows, features, 0.5, 7).expect("valid sizes");
+    (s.x, s.y)
+}
+
+/// Every rule, with learning rates scaled by `scale` (wide data needs
+/// smaller steps to stay stable).
+fn optimizers(scale: f32) -> Vec<Optimizer> {
+    vec![
+        Optimizer::sgd(0.05 * scale).into(),
+        Optimizer::momentum(0.02 * scale, 0.9).into(),
+        Optimizer::nesterov(0.02 * scale, 0.9).into(),
+        Optimizer::adagrad(0.1 * scale).into(),
+        Optimizer::rmsprop(0.01 * scale).into(),
+        Optimizer::adam(0.02 * scale).into(),
+    ]
+}
+
+fn descent(model: Model, variant: Variant, optimizer: Optimizer) -> GradientDescent {
+    GradientDescent::new(model)
+        .variant(variant)
+        .optimizer(optimizer)
+        .schedule(Schedule::step_decay(3, 0.7))
+        .l2(0.01)
+        .standardize(true)
+        .max_epochs(8)
+        .seed(11)
+}
+
+fn as_f64(values: impl IntoIterator<Item = f32>) -> Vec<f64> {
+    values.into_iter().map(f64::from).collect()
+}
+
+/// One parity case: the same descent on the CPU and on `context`.
+fn check(context: &Arc<GpuContext>, model: Model, variant: Variant, rows: usize, features: usize) {
+    check_scaled(context, model, variant, rows, features, 1.0);
+}
+
+fn check_scaled(
+    context: &Arc<GpuContext>,
+    model: Model,
+    variant: Variant,
+    rows: usize,
+    features: usize,
+    lr_scale: f32,
+) {
+    let (x, y) = data(model, rows, features);
+    for optimizer in optimizers(lr_scale) {
+        let what = format!("{model:?} {variant:?} {}", optimizer.name());
+        let settings = descent(model, variant, optimizer);
+        let cpu: Fitted = settings
+            .clone()
+            .device(Device::Cpu)
+            .fit(x.view(), y.view())
+            .expect("cpu fit");
+        let gpu: Fitted = settings
+            .device(Device::Gpu)
+            .gpu_context(Arc::clone(context))
+            .fit(x.view(), y.view())
+            .expect("gpu fit");
+        assert_eq!(gpu.device(), Device::Gpu, "{what}");
+        assert_eq!(cpu.stop_reason(), StopReason::MaxEpochs, "{what}");
+        assert_eq!(gpu.stop_reason(), cpu.stop_reason(), "{what}");
+        assert_eq!(gpu.gradient_evaluations(), cpu.gradient_evaluations(), "{what}");
+        common::assert_close(
+            &format!("{what}: epoch losses"),
+            &gpu.history().losses(),
+            &cpu.history().losses(),
+            RELATIVE,
+            ABSOLUTE,
+        );
+        let lr = |f: &Fitted| {
+            f.history()
+                .records()
+                .iter()
+                .map(|r| r.learning_rate)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(lr(&gpu), lr(&cpu), "{what}: learning rates");
+        let parameters = |f: &Fitted| {
+            let mut p = as_f64(f.weights().iter().copied());
+            p.push(f64::from(f.bias()));
+            p
+        };
+        common::assert_close(
+            &format!("{what}: parameters"),
+            &parameters(&gpu),
+            &parameters(&cpu),
+            RELATIVE,
+            ABSOLUTE,
+        );
+    }
+}
+
+fn variants() -> [Variant; 4] {
+    [
+        Variant::Full,
+        Variant::Stochastic,
+        Variant::MiniBatch(7),
+        Variant::MiniBatch(64),
+    ]
+}
+
+#[test]
+fn linear_runs_match_the_cpu_engine() {
+    let Some(context) = common::gpu("linear parity") else {
+        return;
+    };
+    for variant in variants() {
+        check(&context, Model::Linear, variant, 203, 5);
+    }
+}
+
+#[test]
+fn logistic_runs_match_the_cpu_engine() {
+    let Some(context) = common::gpu("logistic parity") else {
+        return;
+    };
+    for variant in variants() {
+        check(&context, Model::Logistic, variant, 203, 5);
+    }
+}
+
+#[test]
+fn runs_on_x_split_across_buffers_match_the_cpu_engine() {
+    let Some(context) = common::gpu_split("split parity") else {
+        return;
+    };
+    for model in [Model::Linear, Model::Logistic] {
+        for variant in variants() {
+            check(&context, model, variant, 203, 5);
+        }
+    }
+}
+
+#[test]
+fn batches_larger_than_one_workgroup_match_the_cpu_engine() {
+    let Some(context) = common::gpu("large-batch parity") else {
+        return;
+    };
+    for model in [Model::Linear, Model::Logistic] {
+        check(&context, model, Variant::MiniBatch(300), 2000, 12);
+    }
+}
+
+#[test]
+fn many_features_match_the_cpu_engine() {
+    let Some(context) = common::gpu("wide parity") else {
+        return;
+    };
+    // More features than one workgroup has threads: the fused small-batch
+    // kernel cannot hold them, the gathered path takes over.
+    for variant in [Variant::Full, Variant::MiniBatch(16)] {
+        check_scaled(&context, Model::Linear, variant, 1500, 260, 0.1);
+    }
+}
