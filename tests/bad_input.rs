@@ -446,23 +446,19 @@ fn warm_start_with_nan() {
 }
 
 #[test]
-fn gpu_is_unavailable() {
-    let err = fit_err(GradientDescent::linear().device(Device::Gpu));
-    assert!(
-        matches!(&err, Error::GpuUnavailable { reason } if !reason.is_empty()),
-        "{err:?}"
-    );
-    assert!(matches!(Device::Gpu.resolve(), Err(Error::GpuUnavailable { .. })));
-}
-
-#[test]
-fn auto_falls_back_to_the_cpu_and_says_so() {
+fn auto_says_which_device_ran() {
     let (x, y) = xy();
     let fitted = GradientDescent::linear()
         .device(Device::Auto)
         .fit(x.view(), y.view())
         .expect("valid data");
-    assert_eq!(fitted.device(), Device::Cpu);
+    // Auto runs on a hardware GPU where one exists and on the CPU otherwise
+    // (software adapters are skipped); tests/no_adapter.rs covers a machine
+    // with no adapter at all.
+    let hardware_gpu = downhill::GpuContext::shared().is_ok_and(|c| !c.adapter().is_software());
+    let expected = if hardware_gpu { Device::Gpu } else { Device::Cpu };
+    assert_eq!(fitted.device(), expected);
+    assert_eq!(Device::Auto.resolve(), Ok(expected));
     assert_eq!(Device::default(), Device::Auto);
 }
 
@@ -624,10 +620,6 @@ fn gradient_with_bad_input() {
         ),
         Err(Error::EmptyData { rows: 0, features: 2 })
     );
-    assert!(matches!(
-        gradient(&Device::Gpu, Model::Linear, x.view(), y.view(), w.view(), 0.0),
-        Err(Error::GpuUnavailable { .. })
-    ));
 }
 
 #[test]
