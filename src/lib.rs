@@ -44,13 +44,27 @@
 //! [`Device::Cpu`] runs the CPU engine: one fused pass over the rows
 //! (margin, residual, loss and Xᵀr together, each row read once), parallel
 //! over fixed chunks of rows with rayon, so that a seed gives the same result
-//! bit for bit whatever the number of threads. [`Device::Gpu`] is the GPU
-//! engine's place; this build has none and says so with
-//! [`Error::GpuUnavailable`]. [`Device::Auto`] (the default) runs on the CPU
-//! here, and [`Fitted::device`] says which engine ran.
+//! bit for bit whatever the number of threads.
+//!
+//! [`Device::Gpu`] runs the GPU engine: WGSL compute shaders through `wgpu`
+//! (Vulkan, Metal, DirectX 12, OpenGL) on a `GpuContext` built once and
+//! shared. X, the parameters, the optimizer state and the epoch's
+//! permutation stay on the device; the gradient is one fused pass per step
+//! with a deterministic tree reduction, small batches run thousands of
+//! steps per dispatch, and one small readback per epoch brings the loss.
+//! Where no adapter exists it returns [`Error::GpuUnavailable`] saying what
+//! was tried. Its runs match the CPU engine's on the same seed, epoch by
+//! epoch, to float32 rounding.
+//!
+//! [`Device::Auto`] (the default) runs on a hardware GPU where there is
+//! one and on the CPU otherwise (software adapters such as Mesa's lavapipe
+//! are passed over, being slower than the CPU engine);
+//! [`Fitted::device`] says which engine ran.
 //!
 //! ## Feature flags
 //!
+//! - `gpu` (default): the GPU engine and `GpuContext`. Without it
+//!   `Device::Gpu` is an error and `Device::Auto` runs on the CPU.
 //! - `cli` (default): the `downhill` command-line program.
 //!
 //! ## Bad input

@@ -455,7 +455,10 @@ fn auto_says_which_device_ran() {
     // Auto runs on a hardware GPU where one exists and on the CPU otherwise
     // (software adapters are skipped); tests/no_adapter.rs covers a machine
     // with no adapter at all.
+    #[cfg(feature = "gpu")]
     let hardware_gpu = downhill::GpuContext::shared().is_ok_and(|c| !c.adapter().is_software());
+    #[cfg(not(feature = "gpu"))]
+    let hardware_gpu = false;
     let expected = if hardware_gpu { Device::Gpu } else { Device::Cpu };
     assert_eq!(fitted.device(), expected);
     assert_eq!(Device::Auto.resolve(), Ok(expected));

@@ -1,5 +1,6 @@
 //! Bad input on the GPU engine gets exactly the errors the CPU engine
 //! gives, and diverging runs stop the same way on both.
+#![cfg(feature = "gpu")]
 
 mod common;
 

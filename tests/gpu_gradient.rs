@@ -2,6 +2,7 @@
 //! shapes that do not divide the workgroup, more features than a
 //! workgroup's memory holds, X split across buffers, and spans of rows
 //! longer than one tile per workgroup.
+#![cfg(feature = "gpu")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! The GPU engine against the CPU engine on the same seed: every model ×
 //! variant × optimizer, epoch by epoch (loss) and at the end (weights),
 //! on the shared context and on one that splits X across many buffers.
+#![cfg(feature = "gpu")]
 
 mod common;
 

@@ -1,6 +1,7 @@
 //! A machine where no adapter matches: `WGPU_ADAPTER_NAME` names none, as
 //! on a machine without any GPU driver. Its own test binary, because the
 //! variable is read when the shared context is first built.
+#![cfg(feature = "gpu")]
 
 use downhill::{gradient, Device, Error, GradientDescent, Model};
 use ndarray::array;
