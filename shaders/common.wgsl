@@ -33,6 +33,11 @@ struct Shape {
     // RMSProp's alpha or Adam's beta2.
     beta2: f32,
     eps: f32,
+    // Most steps one dispatch of steps.wgsl runs.
+    steps_per_dispatch: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host

@@ -3,7 +3,7 @@
 // workgroup holds the parameters in its memory, and for each step computes
 // the residuals (a thread per row), the gradient (a thread per parameter),
 // the loss, and the update (apply_rule, as update.wgsl). A dispatch runs up
-// to STEPS_PER_DISPATCH steps and never crosses the end of an epoch.
+// to shape.steps_per_dispatch steps and never crosses the end of an epoch.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -12,8 +12,6 @@
 @group(0) @binding(4) var<storage, read_write> control: Control;
 @group(0) @binding(5) var<storage, read_write> params: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
-
-const STEPS_PER_DISPATCH: u32 = 4096u;
 
 var<workgroup> theta: array<f32, WORKGROUP_SIZE>;
 var<workgroup> residuals: array<f32, WORKGROUP_SIZE>;
@@ -41,7 +39,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         first_step = control.epoch_step;
     }
     let start = workgroupUniformLoad(&first_step);
-    let steps = min(STEPS_PER_DISPATCH, shape.steps_per_epoch - start);
+    let steps = min(shape.steps_per_dispatch, shape.steps_per_epoch - start);
 
     for (var s = 0u; s < steps; s++) {
         let first_row = (start + s) * shape.batch_size;

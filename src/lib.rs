@@ -94,7 +94,7 @@ pub use device::Device;
 pub use error::{Error, Result};
 pub use fit::{gradient, EpochRecord, Fitted, Gradient, GradientDescent, History, StopReason, Variant};
 #[cfg(feature = "gpu")]
-pub use gpu::{AdapterSummary, GpuContext, GpuOptions};
+pub use gpu::{AdapterSummary, GpuContext, GpuData, GpuOptions};
 pub use model::{sigmoid, Model};
 pub use optim::{Optimizer, OptimizerState};
 pub use schedule::Schedule;

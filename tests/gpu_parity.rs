@@ -171,3 +171,46 @@ fn many_features_match_the_cpu_engine() {
         check_scaled(&context, Model::Linear, variant, 1500, 260, 0.1);
     }
 }
+
+#[test]
+fn epochs_of_many_dispatches_match_the_cpu_engine() {
+    let Some(context) = common::gpu("many dispatches per epoch") else {
+        return;
+    };
+    // Tens of thousands of small steps per epoch: the fused kernel splits
+    // them over many dispatches, each within its loop budget.
+    for (rows, variant) in [(20_000, Variant::Stochastic), (30_000, Variant::MiniBatch(64))] {
+        let (x, y) = data(Model::Linear, rows, 5);
+        let optimizers: [Optimizer; 2] = [Optimizer::sgd(0.001).into(), Optimizer::adam(0.001).into()];
+        for optimizer in optimizers {
+            let settings: GradientDescent = GradientDescent::linear()
+                .variant(variant)
+                .optimizer(optimizer)
+                .max_epochs(2)
+                .seed(5);
+            let cpu = settings
+                .clone()
+                .device(Device::Cpu)
+                .fit(x.view(), y.view())
+                .expect("cpu fit");
+            let gpu = settings
+                .device(Device::Gpu)
+                .gpu_context(Arc::clone(&context))
+                .fit(x.view(), y.view())
+                .expect("gpu fit");
+            let what = format!("{rows} rows, {variant:?}, {}", optimizer.name());
+            common::assert_close(
+                &what,
+                &gpu.history().losses(),
+                &cpu.history().losses(),
+                RELATIVE,
+                ABSOLUTE,
+            );
+            let mut expected = as_f64(cpu.weights().iter().copied());
+            expected.push(f64::from(cpu.bias()));
+            let mut actual = as_f64(gpu.weights().iter().copied());
+            actual.push(f64::from(gpu.bias()));
+            common::assert_close(&what, &actual, &expected, RELATIVE, ABSOLUTE);
+        }
+    }
+}

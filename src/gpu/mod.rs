@@ -15,7 +15,7 @@ use wgpu::util::DeviceExt;
 
 pub use context::{AdapterSummary, GpuContext, GpuOptions};
 
-use crate::data::{validate_parameters, validate_targets};
+use crate::data::{validate_parameters, validate_targets, validate_training_data};
 use crate::device::Engine;
 use crate::error::{Error, Result};
 use crate::fit::{
@@ -33,8 +33,14 @@ const TILE_ROWS: usize = 32;
 const MAX_PARTIAL_GROUPS: usize = 1024;
 /// The most workgroups of the grid-stride gather.
 const MAX_GATHER_GROUPS: usize = 4096;
-/// Steps of steps.wgsl per dispatch (STEPS_PER_DISPATCH there).
-const STEPS_PER_DISPATCH: usize = 4096;
+/// The most steps of steps.wgsl per dispatch.
+const MAX_STEPS_PER_DISPATCH: usize = 4096;
+/// Loop iterations one invocation may run in one dispatch. Mesa's llvmpipe
+/// (lavapipe) silently leaves any loop once an invocation has run 65,535
+/// iterations of all its loops together, so the steps of one dispatch are
+/// bounded by this budget (on every adapter: a dispatch then still runs
+/// dozens of steps or more).
+const LOOP_BUDGET: usize = 60_000;
 /// Steps of the other paths encoded per submission.
 const STEPS_PER_SUBMISSION: usize = 512;
 
@@ -58,6 +64,8 @@ struct Shape {
     beta1: f32,
     beta2: f32,
     eps: f32,
+    steps_per_dispatch: u32,
+    pad: [u32; 3],
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -92,10 +100,24 @@ struct Chunk {
     shape: Shape,
 }
 
-/// Rows each workgroup of the gradient pass sums for `rows` rows: a
-/// multiple of the tile, with at most `MAX_PARTIAL_GROUPS` workgroups.
-fn rows_per_group(rows: usize) -> usize {
-    rows.div_ceil(MAX_PARTIAL_GROUPS).div_ceil(TILE_ROWS).max(1) * TILE_ROWS
+/// Rows each workgroup of the gradient pass sums for `rows` rows of
+/// `features` values: a multiple of the tile, with at most
+/// `MAX_PARTIAL_GROUPS` workgroups unless a span that long would run more
+/// loop iterations than [`LOOP_BUDGET`] (very wide rows).
+fn rows_per_group(rows: usize, features: usize) -> usize {
+    let tiles = rows.div_ceil(MAX_PARTIAL_GROUPS).div_ceil(TILE_ROWS).max(1);
+    // Per tile: the margin (d/8 per lane), the eight lane sums, and for
+    // each block of 256 features the tile's 32 rows.
+    let per_tile = features.div_ceil(8) + 9 + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1);
+    tiles.min((LOOP_BUDGET / per_tile).max(1)) * TILE_ROWS
+}
+
+/// Steps of steps.wgsl per dispatch within [`LOOP_BUDGET`]: a step costs
+/// the invocations of one SIMD group about 2d + 3·batch loop iterations
+/// (the margin, then the weight, bias and loss sums, whose branches run
+/// one after the other in a group), plus a few.
+fn steps_per_dispatch(batch: usize, features: usize) -> usize {
+    (LOOP_BUDGET / (2 * features + 3 * batch + 8)).clamp(1, MAX_STEPS_PER_DISPATCH)
 }
 
 /// Workgroups laid out in two dimensions when one is not enough.
@@ -129,6 +151,7 @@ struct DeviceProblem<'c> {
     plan: StepPlan,
     features: usize,
     steps_per_epoch: usize,
+    steps_per_dispatch: usize,
     params: wgpu::Buffer,
     control: wgpu::Buffer,
     gradient: wgpu::Buffer,
@@ -216,6 +239,8 @@ impl<'c> DeviceProblem<'c> {
             beta1,
             beta2,
             eps,
+            steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
+            pad: [0; 3],
         };
 
         let storage =
@@ -253,7 +278,7 @@ impl<'c> DeviceProblem<'c> {
             // Upload chunk by chunk, so that at most one chunk waits in
             // staging memory at a time.
             context.queue.submit([]);
-            let span = rows_per_group(rows);
+            let span = rows_per_group(rows, d);
             let shape = Shape {
                 rows: rows as u32,
                 rows_per_group: span as u32,
@@ -272,7 +297,7 @@ impl<'c> DeviceProblem<'c> {
         }
         debug_assert!(chunks.iter().all(|c| c.start + c.rows <= n));
 
-        let batch_span = rows_per_group(batch);
+        let batch_span = rows_per_group(batch, d);
         let partial_groups = match plan {
             StepPlan::Full => group_offset,
             StepPlan::Gathered => batch.div_ceil(batch_span),
@@ -407,6 +432,7 @@ impl<'c> DeviceProblem<'c> {
             plan,
             features: d,
             steps_per_epoch,
+            steps_per_dispatch: base.steps_per_dispatch as usize,
             params,
             control,
             gradient,
@@ -449,7 +475,7 @@ impl<'c> DeviceProblem<'c> {
             (Some(steps), StepPlan::Fused) => {
                 pass.set_pipeline(&pipelines.steps);
                 pass.set_bind_group(0, steps, &[]);
-                for _ in 0..count.div_ceil(STEPS_PER_DISPATCH) {
+                for _ in 0..count.div_ceil(self.steps_per_dispatch) {
                     pass.dispatch_workgroups(1, 1, 1);
                 }
             }
@@ -585,6 +611,69 @@ impl GpuContext {
         self.adapter().max_binding_bytes
     }
 
+    /// Measures the device's copy bandwidth: bytes read plus bytes written
+    /// per second by buffer-to-buffer copies between two buffers of
+    /// `bytes` bytes (capped by the adapter's largest buffer), eight copies
+    /// per submission, best of three submissions. The peak that
+    /// `downhill bench` compares the gradient pass with.
+    pub fn copy_bandwidth(&self, bytes: u64) -> Result<f64> {
+        const COPIES: u64 = 8;
+        let size = bytes.min(self.limits.max_buffer_size) / 4 * 4;
+        let make = |label| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage: wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
+        };
+        let (a, b) = self.checked("allocating the copy benchmark", || {
+            (make("copy a"), make("copy b"))
+        })?;
+        let mut best = f64::INFINITY;
+        for _ in 0..4 {
+            let mut encoder = self.device.create_command_encoder(&Default::default());
+            for copy in 0..COPIES {
+                let (from, to) = if copy % 2 == 0 { (&a, &b) } else { (&b, &a) };
+                encoder.copy_buffer_to_buffer(from, 0, to, 0, size);
+            }
+            let start = Instant::now();
+            self.queue.submit([encoder.finish()]);
+            self.wait()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        // The first submission also pays for first-touch allocation; the
+        // best of the others is the bandwidth.
+        Ok(2.0 * (size * COPIES) as f64 / best)
+    }
+
+    /// Uploads `x` and `y` once, for many gradient evaluations at
+    /// different parameters without copying the data again; checks the
+    /// data (NaN and infinity included) first.
+    ///
+    /// ```no_run
+    /// use downhill::{GpuContext, Model};
+    /// use ndarray::array;
+    /// let context = GpuContext::new()?;
+    /// let x = array![[1.0f32], [2.0]];
+    /// let y = array![1.0f32, 2.0];
+    /// let data = context.upload(Model::Linear, x.view(), y.view())?;
+    /// let g = data.gradient(array![0.0f32].view(), 0.0)?;
+    /// assert_eq!(g.weights[0], -5.0);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn upload(&self, model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<GpuData<'_>> {
+        validate_training_data(model, x, y)?;
+        let (x_rows, y_values) = (x.as_standard_layout(), y.as_standard_layout());
+        let problem = Problem::new(model, &x_rows, &y_values, 0.0);
+        let zeros = vec![0.0; x.ncols() + 1];
+        let on_device = DeviceProblem::new(self, &problem, None, &Optimizer::default(), &zeros)?;
+        Ok(GpuData {
+            on_device,
+            features: x.ncols(),
+        })
+    }
+
     /// [`crate::gradient`] on this context.
     pub fn gradient(
         self: &Arc<Self>,
@@ -597,6 +686,41 @@ impl GpuContext {
         validate_targets(model, x, y)?;
         validate_parameters(w, b, x.ncols())?;
         gradient_on(&Engine::Gpu(Arc::clone(self)), model, x, y, w, b)
+    }
+}
+
+/// Data held by a GPU context, from [`GpuContext::upload`].
+pub struct GpuData<'c> {
+    on_device: DeviceProblem<'c>,
+    features: usize,
+}
+
+impl std::fmt::Debug for GpuData<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GpuData")
+            .field("features", &self.features)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GpuData<'_> {
+    /// The gradient and the loss over every row at weights `w` and bias
+    /// `b`: [`crate::gradient`] without the upload.
+    pub fn gradient(&self, w: ArrayView1<f32>, b: f32) -> Result<Gradient> {
+        validate_parameters(w, b, self.features)?;
+        let mut parameters = w.to_vec();
+        parameters.push(b);
+        let context = self.on_device.context;
+        context
+            .queue
+            .write_buffer(&self.on_device.params, 0, bytemuck::cast_slice(&parameters));
+        let values = self.on_device.gradient()?;
+        let d = self.features;
+        Ok(Gradient {
+            weights: Array1::from(values[..d].to_vec()),
+            bias: values[d],
+            loss: f64::from(values[d + 1]),
+        })
     }
 }
 
@@ -639,11 +763,12 @@ pub(crate) fn train(
 /// One gradient of the unpenalized loss over every row, on `context`.
 pub(crate) fn gradient(context: &GpuContext, problem: &Problem, parameters: &[f32]) -> Result<Gradient> {
     let on_device = DeviceProblem::new(context, problem, None, &Optimizer::default(), parameters)?;
-    let values = on_device.gradient()?;
-    let d = problem.features;
-    Ok(Gradient {
-        weights: Array1::from(values[..d].to_vec()),
-        bias: values[d],
-        loss: f64::from(values[d + 1]),
-    })
+    let data = GpuData {
+        on_device,
+        features: problem.features,
+    };
+    data.gradient(
+        ArrayView1::from(&parameters[..problem.features]),
+        parameters[problem.features],
+    )
 }

@@ -1,5 +1,8 @@
 //! The `downhill` command-line program.
 
+#[cfg(feature = "gpu")]
+mod bench;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +22,11 @@ enum Command {
     /// descent, their loss per epoch, and the coefficients they find
     /// (the default when no command is given).
     Demo(DemoArgs),
+    /// Throughput across batch sizes on seeded synthetic data: samples/s,
+    /// steps/s, GB/s of X read and the share of the machine's measured
+    /// peak, per device; optionally as JSON.
+    #[cfg(feature = "gpu")]
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Parser)]
@@ -46,7 +54,9 @@ impl Default for DemoArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo(DemoArgs::default())) {
-        Command::Demo(args) => demo(&args),
+        Command::Demo(args) => demo(&args).map_err(|e| e.to_string()),
+        #[cfg(feature = "gpu")]
+        Command::Bench(args) => bench::bench(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
