@@ -119,22 +119,26 @@ fn cpu_model() -> String {
 /// Bytes per second at which all cores read `values`: the best of three
 /// parallel sums over it.
 fn host_read_bandwidth(values: &[f32]) -> f64 {
+    const LANES: usize = 32;
     let mut best = f64::INFINITY;
     for _ in 0..3 {
         let start = Instant::now();
-        // Sixteen independent sums per chunk, so that the compiler can keep
-        // them in vector registers and the loop is bound by memory, not by
-        // a chain of dependent additions.
+        // Many independent sums per chunk, so that the compiler keeps them
+        // in vector registers and the loop is bound by memory, not by a
+        // chain of dependent additions.
         let sum: f32 = values
             .par_chunks(1 << 16)
             .map(|chunk| {
-                let mut lanes = [0.0f32; 16];
-                for block in chunk.chunks_exact(16) {
-                    for (lane, &v) in lanes.iter_mut().zip(block) {
-                        *lane += v;
+                let mut lanes = [0.0f32; LANES];
+                let blocks = chunk.chunks_exact(LANES);
+                let tail: f32 = blocks.remainder().iter().sum();
+                for block in blocks {
+                    let block: &[f32; LANES] = block.try_into().expect("exact chunks");
+                    for lane in 0..LANES {
+                        lanes[lane] += block[lane];
                     }
                 }
-                lanes.iter().sum::<f32>()
+                lanes.iter().sum::<f32>() + tail
             })
             .sum();
         std::hint::black_box(sum);
