@@ -1,4 +1,4 @@
-//! Input validation, standardization and synthetic data.
+//! Input validation, standardization, CSV loading and synthetic data.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -331,4 +331,132 @@ fn huge_page_zeros(len: usize) -> Vec<f32> {
         }
     }
     values
+}
+
+/// Numeric data read from a CSV file by [`read_csv`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvData {
+    /// The names of the feature columns, in the order of the columns of `x`.
+    pub feature_names: Vec<String>,
+    /// One row per data row of the file.
+    pub x: Array2<f32>,
+    /// The target column, when one was asked for.
+    pub y: Option<Array1<f32>>,
+}
+
+/// Reads a CSV file with a header row.
+///
+/// The target is the column named `target`, if given. The features are the
+/// columns named in `features`, in that order, or else every other column
+/// whose first data row holds a number (text columns such as names are left
+/// out). Every cell of a chosen column must be a number; the error names
+/// the line and the column of the first that is not. Rows with more or
+/// fewer cells than the header, a missing file, a file without a header or
+/// without data rows, and a column that does not exist each have their own
+/// error.
+///
+/// ```
+/// let path = std::env::temp_dir().join("downhill_read_csv_doc.csv");
+/// std::fs::write(&path, "name,x,y\na,1,3\nb,2,5\n").unwrap();
+/// let data = downhill::data::read_csv(&path, Some("y"), None)?;
+/// assert_eq!(data.feature_names, ["x"]);
+/// assert_eq!(data.x.column(0).to_vec(), [1.0, 2.0]);
+/// assert_eq!(data.y.unwrap().to_vec(), [3.0, 5.0]);
+/// # Ok::<(), downhill::Error>(())
+/// ```
+pub fn read_csv(
+    path: &std::path::Path,
+    target: Option<&str>,
+    features: Option<&[String]>,
+) -> Result<CsvData> {
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| io(&e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| io(&e))?
+        .iter()
+        .map(|name| name.trim().to_string())
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "header row",
+        });
+    }
+    let mut records = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| io(&e))?;
+        let line = record.position().map_or(index + 2, |p| p.line() as usize);
+        if record.len() != header.len() {
+            return Err(Error::RaggedRow {
+                line,
+                expected: header.len(),
+                found: record.len(),
+            });
+        }
+        records.push((line, record));
+    }
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "data rows",
+        });
+    }
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::MissingColumn {
+                name: name.to_string(),
+                available: header.join(", "),
+            })
+    };
+    let target_column = target.map(column).transpose()?;
+    let feature_columns: Vec<usize> = match features {
+        Some(names) => names
+            .iter()
+            .map(|name| column(name.trim()))
+            .collect::<Result<_>>()?,
+        None => (0..header.len())
+            .filter(|&c| Some(c) != target_column)
+            .filter(|&c| records[0].1[c].trim().parse::<f32>().is_ok())
+            .collect(),
+    };
+    if feature_columns.is_empty() {
+        return Err(Error::MissingColumn {
+            name: "(any numeric feature column)".into(),
+            available: header.join(", "),
+        });
+    }
+    let cell = |line: usize, record: &csv::StringRecord, c: usize| -> Result<f32> {
+        let text = record[c].trim();
+        text.parse::<f32>().map_err(|_| Error::NonNumericCell {
+            line,
+            column: header[c].clone(),
+            value: record[c].to_string(),
+        })
+    };
+    let mut x = Array2::zeros((records.len(), feature_columns.len()));
+    let mut y = target_column.map(|_| Array1::zeros(records.len()));
+    for (i, (line, record)) in records.iter().enumerate() {
+        for (j, &c) in feature_columns.iter().enumerate() {
+            x[[i, j]] = cell(*line, record, c)?;
+        }
+        if let (Some(y), Some(c)) = (y.as_mut(), target_column) {
+            y[i] = cell(*line, record, c)?;
+        }
+    }
+    Ok(CsvData {
+        feature_names: feature_columns.iter().map(|&c| header[c].clone()).collect(),
+        x,
+        y,
+    })
 }

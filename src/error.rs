@@ -138,6 +138,58 @@ pub enum Error {
     /// Class probabilities were asked of a linear model.
     #[error("predict_proba needs a logistic model; this one is linear")]
     NotLogistic,
+    /// A file could not be opened or read.
+    #[error("cannot read {path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// A CSV file without a header row or without data rows.
+    #[error("{path} has no {missing}")]
+    EmptyFile {
+        /// The file.
+        path: String,
+        /// `header row` or `data rows`.
+        missing: &'static str,
+    },
+    /// A column named by the user is not in the CSV header.
+    #[error("no column {name:?}; the columns are {available}")]
+    MissingColumn {
+        /// The name asked for.
+        name: String,
+        /// The header's names, comma-separated.
+        available: String,
+    },
+    /// A cell of a numeric column that is not a number.
+    #[error("line {line}, column {column:?}: {value:?} is not a number")]
+    NonNumericCell {
+        /// 1-based line of the file (the header is line 1).
+        line: usize,
+        /// The column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
+    },
+    /// A CSV row with more or fewer cells than the header.
+    #[error("line {line} has {found} cells but the header has {expected}")]
+    RaggedRow {
+        /// 1-based line of the file.
+        line: usize,
+        /// Cells in the header.
+        expected: usize,
+        /// Cells in the row.
+        found: usize,
+    },
+    /// A plot could not be drawn or written.
+    #[error("cannot draw {path}: {reason}")]
+    Plot {
+        /// The file asked for.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A GPU was asked for and cannot be used.
     #[error("no GPU can be used: {reason}")]
     GpuUnavailable {

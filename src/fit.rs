@@ -87,6 +87,7 @@ pub struct EpochRecord {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct History {
     records: Vec<EpochRecord>,
+    parameters: Vec<(Array1<f32>, f32)>,
 }
 
 impl History {
@@ -109,6 +110,12 @@ impl History {
     /// Whether no epoch ran.
     pub fn is_empty(&self) -> bool {
         self.records.is_empty()
+    }
+    /// The weights and bias at the end of each epoch, in the original
+    /// units, when the fit was asked to
+    /// [track them](GradientDescent::track_parameters); empty otherwise.
+    pub fn parameters(&self) -> &[(Array1<f32>, f32)] {
+        &self.parameters
     }
 }
 
@@ -146,6 +153,7 @@ pub struct GradientDescent {
     seed: u64,
     warm_start: Option<(Array1<f32>, f32)>,
     device: Device,
+    track_parameters: bool,
     #[cfg(feature = "gpu")]
     gpu_context: Option<ContextHandle>,
 }
@@ -180,6 +188,7 @@ impl GradientDescent {
             seed: 0,
             warm_start: None,
             device: Device::Auto,
+            track_parameters: false,
             #[cfg(feature = "gpu")]
             gpu_context: None,
         }
@@ -244,6 +253,13 @@ impl GradientDescent {
         self.warm_start = Some((weights.into(), bias));
         self
     }
+    /// Records the parameters at the end of every epoch in
+    /// [`History::parameters`] (off by default; on the GPU it costs one more
+    /// small readback per epoch).
+    pub fn track_parameters(mut self, track: bool) -> Self {
+        self.track_parameters = track;
+        self
+    }
     /// Where to run.
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
@@ -306,6 +322,7 @@ impl GradientDescent {
             early_stopping,
             divergence_factor: self.divergence_factor,
             seed: self.seed,
+            track_parameters: self.track_parameters,
         })
     }
 
@@ -350,17 +367,26 @@ impl GradientDescent {
             validate_features(original_x)?;
         }
 
-        let (weights, bias) = outcome.parameters.split_at(x.ncols());
-        let weights = Array1::from(weights.to_vec());
-        let (weights, bias) = match &standardizer {
-            Some(s) => s.to_original(weights.view(), bias[0])?,
-            None => (weights, bias[0]),
+        let original_units = |parameters: &[f32]| -> Result<(Array1<f32>, f32)> {
+            let (weights, bias) = parameters.split_at(x.ncols());
+            let weights = Array1::from(weights.to_vec());
+            match &standardizer {
+                Some(s) => s.to_original(weights.view(), bias[0]),
+                None => Ok((weights, bias[0])),
+            }
         };
+        let (weights, bias) = original_units(&outcome.parameters)?;
+        let mut history = outcome.history;
+        history.parameters = outcome
+            .parameter_path
+            .iter()
+            .map(|p| original_units(p))
+            .collect::<Result<_>>()?;
         Ok(Fitted {
             model: self.model,
             weights,
             bias,
-            history: outcome.history,
+            history,
             stop_reason: outcome.stop_reason,
             gradient_evaluations: outcome.gradient_evaluations,
             device: engine.device(),
@@ -533,6 +559,8 @@ pub(crate) struct TrainingPlan {
     pub(crate) early_stopping: Option<EarlyStopping>,
     pub(crate) divergence_factor: f64,
     pub(crate) seed: u64,
+    /// Whether engines report the parameters at the end of each epoch.
+    pub(crate) track_parameters: bool,
 }
 
 /// Validated data in the layout every engine reads: X row-major and
@@ -573,6 +601,8 @@ pub(crate) struct Outcome {
     pub(crate) history: History,
     pub(crate) stop_reason: StopReason,
     pub(crate) gradient_evaluations: u64,
+    /// The parameters at the end of each epoch, when the plan tracks them.
+    pub(crate) parameter_path: Vec<Vec<f32>>,
 }
 
 /// The parameters a diverged run keeps: those from the start of the
@@ -681,6 +711,7 @@ impl EpochMonitor {
     pub(crate) fn into_history(self) -> History {
         History {
             records: self.records,
+            parameters: Vec::new(),
         }
     }
 }

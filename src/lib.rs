@@ -65,6 +65,8 @@
 //!
 //! - `gpu` (default): the GPU engine and `GpuContext`. Without it
 //!   `Device::Gpu` is an error and `Device::Auto` runs on the CPU.
+//! - `plot` (default, with `cli`): [`plot`], loss curves and loss surfaces
+//!   as SVG or PNG through `plotters`.
 //! - `cli` (default): the `downhill` command-line program.
 //!
 //! ## Bad input
@@ -86,6 +88,8 @@ mod gpu;
 pub mod metrics;
 mod model;
 pub mod optim;
+#[cfg(feature = "plot")]
+pub mod plot;
 pub mod reference;
 pub mod schedule;
 

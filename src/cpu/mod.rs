@@ -27,6 +27,7 @@ fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32
     let mut monitor = EpochMonitor::new(plan);
     let mut gradient_evaluations = 0u64;
     let mut previous_start = parameters.clone();
+    let mut parameter_path = Vec::new();
 
     let stop_reason = loop {
         let learning_rate = monitor.learning_rate();
@@ -48,6 +49,9 @@ fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32
             }
         };
         gradient_evaluations += steps;
+        if plan.track_parameters {
+            parameter_path.push(parameters.clone());
+        }
         if let Some(reason) = monitor.end_epoch(loss_sum / steps as f64) {
             if matches!(reason, StopReason::Diverged { .. }) {
                 parameters = last_finite(epoch_start, previous_start);
@@ -61,6 +65,7 @@ fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32
         history: monitor.into_history(),
         stop_reason,
         gradient_evaluations,
+        parameter_path,
     }
 }
 

@@ -736,15 +736,19 @@ pub(crate) fn train(
     let mut order = plan.batch_size.map(|_| BatchOrder::new(problem.rows, plan.seed));
     let mut monitor = EpochMonitor::new(plan);
     let mut global_step = 0u64;
+    let mut parameter_path = Vec::new();
+    let count = on_device.features + 1;
     let stop_reason = loop {
         let order = order.as_mut().map(|o| o.next_epoch());
         let loss = on_device.run_epoch(order, monitor.learning_rate(), global_step)?;
         global_step += on_device.steps_per_epoch as u64;
+        if plan.track_parameters {
+            parameter_path.push(on_device.read_buffer(&on_device.params, count)?);
+        }
         if let Some(reason) = monitor.end_epoch(loss) {
             break reason;
         }
     };
-    let count = on_device.features + 1;
     let parameters = match stop_reason {
         StopReason::Diverged { .. } => last_finite(
             on_device.read_buffer(&on_device.snapshots[0], count)?,
@@ -757,6 +761,7 @@ pub(crate) fn train(
         history: monitor.into_history(),
         stop_reason,
         gradient_evaluations: global_step,
+        parameter_path,
     })
 }
 
