@@ -1,0 +1,444 @@
+//! The `downhill` program driven as a user would: fit → save → predict on
+//! CSV files whose answers are known, bad CSV files, and the plots it
+//! writes (parsed as SVG, decoded as PNG).
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_downhill");
+
+/// A fresh folder for one test.
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("downhill-cli-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BINARY).args(args).output().expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn succeed(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(output.status.success(), "{args:?} failed: {}", stderr(&output));
+    stdout(&output)
+}
+
+/// The command fails with a one-line message that contains every part of
+/// `expected`, and no panic.
+fn fail_with(args: &[&str], expected: &[&str]) {
+    let output = run(args);
+    assert!(!output.status.success(), "{args:?} should fail");
+    let message = stderr(&output);
+    assert!(
+        !message.contains("panicked") && !message.contains("RUST_BACKTRACE"),
+        "{message}"
+    );
+    let line = message
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or_else(|| panic!("no error line in {message:?}"));
+    for part in expected {
+        assert!(line.contains(part), "{line:?} lacks {part:?}");
+    }
+}
+
+/// 60 rows of y = 2a − 3b + 1 exactly, a text column, and a 0/1 label.
+fn exact_csv(dir: &Path) -> PathBuf {
+    let mut text = String::from("name,a,b,y,label\n");
+    for i in 0..60 {
+        let a = (i % 7) as f64 - 3.0 + 0.1 * i as f64;
+        let b = ((i * 5) % 11) as f64 * 0.5;
+        let y = 2.0 * a - 3.0 * b + 1.0;
+        let label = u8::from(a - b + 1.0 > 0.0);
+        text.push_str(&format!("row{i},{a},{b},{y},{label}\n"));
+    }
+    let path = dir.join("exact.csv");
+    std::fs::write(&path, text).expect("written");
+    path
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("saved")).expect("valid JSON")
+}
+
+#[test]
+fn fit_save_predict_round_trip_recovers_a_known_plane() {
+    let dir = folder("round-trip");
+    let csv = exact_csv(&dir);
+    let model = dir.join("model.json");
+    let out = succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--lr",
+        "0.1",
+        "--epochs",
+        "3000",
+        "--standardize",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    // The report names each coefficient by its column.
+    assert!(
+        out.contains("R²") && out.lines().any(|l| l.trim_start().starts_with('a')),
+        "{out}"
+    );
+    let saved = read_json(&model);
+    assert_eq!(saved["model"], "linear");
+    assert_eq!(saved["features"], serde_json::json!(["a", "b", "label"]));
+    let weights: Vec<f64> = saved["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_f64().unwrap())
+        .collect();
+    let bias = saved["bias"].as_f64().unwrap();
+    // In the units of the CSV although the fit ran on standardized data.
+    for (found, expected) in weights.iter().zip([2.0, -3.0, 0.0]) {
+        assert!((found - expected).abs() <= 1e-3 * 3.0, "weights {weights:?}");
+    }
+    assert!((bias - 1.0).abs() <= 1e-3, "bias {bias}");
+    assert_eq!(saved["options"]["standardize"], true);
+    assert_eq!(saved["history"].as_array().unwrap().len(), 3000);
+
+    // Predict on a file whose columns come in another order, with extra ones.
+    let new_rows = dir.join("new.csv");
+    std::fs::write(&new_rows, "label,b,extra,a\n1,0,x,0\n0,2,y,1.5\n1,-1,z,-2\n").unwrap();
+    let predictions = dir.join("predictions.csv");
+    succeed(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        new_rows.to_str().unwrap(),
+        "--output",
+        predictions.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&predictions).unwrap();
+    let values: Vec<f64> = text.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    let expected = [1.0, 2.0 * 1.5 - 3.0 * 2.0 + 1.0, 2.0 * -2.0 + 3.0 + 1.0];
+    assert_eq!(text.lines().next(), Some("prediction"));
+    for (found, expected) in values.iter().zip(expected) {
+        assert!((found - expected).abs() <= 1e-2, "{values:?} vs {expected}");
+    }
+}
+
+#[test]
+fn standardized_fit_matches_the_closed_form_on_noisy_data() {
+    let dir = folder("closed-form");
+    let mut text = String::from("x1,x2,target\n");
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..300 {
+        let (x1, x2) = (uniform() * 40.0 + 100.0, uniform() * 0.02);
+        let y = 0.5 * x1 - 400.0 * x2 + 7.0 + (uniform() - 0.5);
+        text.push_str(&format!("{x1},{x2},{y}\n"));
+    }
+    let csv = dir.join("noisy.csv");
+    std::fs::write(&csv, text).unwrap();
+    let model = dir.join("model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "target",
+        "--lr",
+        "0.1",
+        "--epochs",
+        "4000",
+        "--standardize",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let saved = read_json(&model);
+    let data = downhill::data::read_csv(&csv, Some("target"), None).unwrap();
+    let (w, b) = downhill::reference::least_squares(data.x.view(), data.y.unwrap().view(), 0.0).unwrap();
+    let found: Vec<f64> = saved["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (f, e) in found.iter().zip(w.iter()) {
+        assert!((f - e).abs() <= 1e-3 * e.abs(), "{found:?} vs {w}");
+    }
+    let bias = saved["bias"].as_f64().unwrap();
+    assert!((bias - b).abs() <= 1e-3 * b.abs().max(1.0), "{bias} vs {b}");
+}
+
+#[test]
+fn bad_csv_files_give_one_line_errors() {
+    let dir = folder("bad");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let good = write("good.csv", "a,b,y\n1,2,3\n2,3,5\n3,5,8\n");
+    fail_with(
+        &["fit", "--data", &good, "--target", "nope"],
+        &["nope", "a, b, y"],
+    );
+    fail_with(
+        &["fit", "--data", &good, "--target", "y", "--features", "a,zzz"],
+        &["zzz"],
+    );
+    let text = write("text.csv", "a,b,y\n1,2,3\n2,three,5\n3,5,8\n");
+    fail_with(
+        &["fit", "--data", &text, "--target", "y"],
+        &["line 3", "\"b\"", "three"],
+    );
+    let ragged = write("ragged.csv", "a,b,y\n1,2,3\n2,3\n3,5,8\n");
+    fail_with(
+        &["fit", "--data", &ragged, "--target", "y"],
+        &["line 3", "2 cells", "3"],
+    );
+    let empty = write("empty.csv", "");
+    fail_with(
+        &["fit", "--data", &empty, "--target", "y"],
+        &["empty.csv", "header"],
+    );
+    let header_only = write("header.csv", "a,b,y\n");
+    fail_with(
+        &["fit", "--data", &header_only, "--target", "y"],
+        &["header.csv", "data rows"],
+    );
+    let labels = write("labels.csv", "a,label\n1,0\n2,1\n3,2\n");
+    fail_with(
+        &[
+            "fit", "--data", &labels, "--target", "label", "--model", "logistic",
+        ],
+        &["line 4", "label", "0 or 1"],
+    );
+    let missing = dir.join("missing.csv");
+    fail_with(
+        &["fit", "--data", missing.to_str().unwrap(), "--target", "y"],
+        &["missing.csv"],
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            &good,
+            "--target",
+            "y",
+            "--variant",
+            "minibatch:0",
+        ],
+        &["minibatch:0"],
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            &good,
+            "--target",
+            "y",
+            "--schedule",
+            "step:x:0.5",
+        ],
+        &["step:x:0.5"],
+    );
+    fail_with(
+        &["fit", "--data", &good, "--target", "y", "--lr=-1"],
+        &["learning rate", "-1"],
+    );
+    // predict: a saved model whose feature is not in the new file.
+    let model = dir.join("model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        &good,
+        "--target",
+        "y",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let other = write("other.csv", "a,c\n1,2\n");
+    fail_with(
+        &["predict", "--model", model.to_str().unwrap(), "--data", &other],
+        &["\"b\""],
+    );
+    fail_with(&["predict", "--model", &good, "--data", &other], &["not a model"]);
+}
+
+fn assert_svg(path: &Path) {
+    let text = std::fs::read_to_string(path).expect("the plot was written");
+    let document = roxmltree::Document::parse(&text).expect("valid XML");
+    assert_eq!(document.root_element().tag_name().name(), "svg");
+    // Curves are drawn as polylines or paths, and the axes are labelled.
+    assert!(document
+        .descendants()
+        .any(|n| n.has_tag_name("polyline") || n.has_tag_name("path")));
+    assert!(document.descendants().any(|n| n.has_tag_name("text")));
+}
+
+fn assert_png(path: &Path) {
+    let file = std::fs::File::open(path).expect("the plot was written");
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .expect("a PNG header");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a known size")];
+    let frame = reader.next_frame(&mut pixels).expect("decodable pixels");
+    assert_eq!((frame.width, frame.height), (960, 640));
+    // Not a blank canvas.
+    assert!(pixels.iter().any(|&p| p < 128));
+}
+
+#[test]
+fn plots_are_valid_svg_and_png() {
+    let dir = folder("plots");
+    let csv = exact_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let svg = dir.join("loss.svg");
+    let png = dir.join("loss.png");
+    let contour = dir.join("contour.svg");
+    let contour_png = dir.join("contour.png");
+    let sweep = dir.join("sweep.svg");
+    for (plot, log) in [(&svg, false), (&png, true)] {
+        let mut args = vec![
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "y",
+            "--features",
+            "a,b",
+            "--device",
+            "cpu",
+        ];
+        args.extend([
+            "--variant",
+            "minibatch:8",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.05",
+            "--plot",
+            plot.to_str().unwrap(),
+        ]);
+        if log {
+            args.push("--log-scale");
+        }
+        succeed(&args);
+    }
+    assert_svg(&svg);
+    assert_png(&png);
+    for path in [&contour, &contour_png] {
+        let out = succeed(&[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "y",
+            "--features",
+            "a",
+            "--lr",
+            "0.02",
+            "--epochs",
+            "20",
+            "--device",
+            "cpu",
+            "--plot-path",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.contains(path.to_str().unwrap()), "{out}");
+    }
+    assert_svg(&contour);
+    assert_png(&contour_png);
+    let out = succeed(&[
+        "sweep",
+        "--data",
+        csv,
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--standardize",
+        "--lrs",
+        "0.01,0.1,1.2",
+        "--epochs",
+        "40",
+        "--device",
+        "cpu",
+        "--plot",
+        sweep.to_str().unwrap(),
+    ]);
+    assert_svg(&sweep);
+    // lr 1.2 on standardized data diverges; 0.1 is the largest stable one.
+    assert!(out.contains("DIVERGED") || out.contains("UNSTABLE"), "{out}");
+    assert!(out.contains("largest stable learning rate: 0.1"), "{out}");
+    // The contour plot needs one feature.
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "y",
+            "--features",
+            "a,b",
+            "--device",
+            "cpu",
+            "--plot-path",
+            contour.to_str().unwrap(),
+        ],
+        &["one feature"],
+    );
+}
+
+#[test]
+fn help_explains_every_command() {
+    let help = succeed(&["--help"]);
+    for command in ["demo", "fit", "predict", "sweep", "bench"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let fit = succeed(&["fit", "--help"]);
+    for flag in [
+        "--data",
+        "--target",
+        "--features",
+        "--model",
+        "--variant",
+        "--optimizer",
+        "--lr",
+        "--schedule",
+        "--l2",
+        "--epochs",
+        "--tol",
+        "--patience",
+        "--standardize",
+        "--seed",
+        "--device",
+        "--plot",
+        "--plot-path",
+        "--save",
+    ] {
+        assert!(fit.contains(flag), "fit --help lacks {flag}");
+    }
+}
