@@ -134,3 +134,41 @@ fn the_gradient_at_the_least_squares_optimum_vanishes() {
         assert!(g.abs() < 1e-4 * scale, "{g} with |y| up to {scale}");
     }
 }
+
+#[test]
+fn uploaded_data_serve_many_gradients() {
+    let Some(context) = common::gpu("resident data") else {
+        return;
+    };
+    let data = Synthetic::generate(Model::Logistic, 20_011, 9, 0.0, 5).expect("valid sizes");
+    let resident = context
+        .upload(Model::Logistic, data.x.view(), data.y.view())
+        .expect("upload");
+    for share in [0.0f32, 0.3, 1.0] {
+        let w = data.weights.mapv(|v| share * v);
+        let b = share - 0.5;
+        let gradient = resident.gradient(w.view(), b).expect("gradient");
+        let expected = reference::gradient(Model::Logistic, data.x.view(), data.y.view(), w.view(), b, 0.0)
+            .expect("reference");
+        let error = relative_error(&gradient, &expected);
+        assert!(error <= 1e-5, "share {share}: relative error {error:e}");
+    }
+    let wrong = Array1::zeros(8);
+    assert_eq!(
+        resident.gradient(wrong.view(), 0.0),
+        Err(downhill::Error::FeatureCountMismatch {
+            expected: 9,
+            found: 8
+        })
+    );
+    let mut bad_x = data.x.clone();
+    bad_x[[3, 4]] = f32::INFINITY;
+    assert!(matches!(
+        context.upload(Model::Logistic, bad_x.view(), data.y.view()),
+        Err(downhill::Error::NonFiniteFeature {
+            row: 3,
+            column: 4,
+            ..
+        })
+    ));
+}

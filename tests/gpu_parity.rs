@@ -214,3 +214,49 @@ fn epochs_of_many_dispatches_match_the_cpu_engine() {
         }
     }
 }
+
+#[test]
+fn tracked_parameters_match_the_cpu_engine_epoch_by_epoch() {
+    let Some(context) = common::gpu("parameter tracking") else {
+        return;
+    };
+    let (x, y) = data(Model::Logistic, 311, 4);
+    for variant in [Variant::Full, Variant::MiniBatch(32)] {
+        let settings = descent(Model::Logistic, variant, Optimizer::adam(0.05).into()).track_parameters(true);
+        let cpu = settings
+            .clone()
+            .device(Device::Cpu)
+            .fit(x.view(), y.view())
+            .expect("cpu fit");
+        let gpu = settings
+            .device(Device::Gpu)
+            .gpu_context(Arc::clone(&context))
+            .fit(x.view(), y.view())
+            .expect("gpu fit");
+        assert_eq!(cpu.history().parameters().len(), cpu.history().len());
+        assert_eq!(gpu.history().parameters().len(), cpu.history().len());
+        for (epoch, ((gw, gb), (cw, cb))) in gpu
+            .history()
+            .parameters()
+            .iter()
+            .zip(cpu.history().parameters())
+            .enumerate()
+        {
+            let mut actual = as_f64(gw.iter().copied());
+            actual.push(f64::from(*gb));
+            let mut expected = as_f64(cw.iter().copied());
+            expected.push(f64::from(*cb));
+            common::assert_close(
+                &format!("{variant:?} epoch {}", epoch + 1),
+                &actual,
+                &expected,
+                RELATIVE,
+                ABSOLUTE,
+            );
+        }
+        // The last tracked parameters are the fitted ones (original units).
+        let (last_w, last_b) = cpu.history().parameters().last().expect("epochs ran");
+        assert_eq!(last_w, &cpu.weights().to_owned());
+        assert_eq!(*last_b, cpu.bias());
+    }
+}
