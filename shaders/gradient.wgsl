@@ -13,23 +13,22 @@
 @group(0) @binding(5) var<storage, read_write> partials: array<f32>;
 
 // A tile is TILE_ROWS rows; LANES threads share each row's dot product so
-// that neighbouring threads read neighbouring values of X.
+// that neighbouring threads read neighbouring values of X. Which threads
+// are the lanes of a row, and how their partial sums are added, is decided
+// by the entry point: gradient_workgroup.wgsl (workgroup memory, every
+// adapter) or gradient_subgroup.wgsl (subgroup shuffles, where the adapter
+// has subgroups of at least LANES invocations).
 const TILE_ROWS: u32 = 32u;
 const LANES: u32 = 8u;
 
-var<workgroup> lane_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> tile_residuals: array<f32, TILE_ROWS>;
-var<workgroup> residual_sums: array<f32, TILE_ROWS>;
-var<workgroup> loss_sums: array<f32, TILE_ROWS>;
+var<workgroup> residual_sums: array<f32, WORKGROUP_SIZE>;
+var<workgroup> loss_sums: array<f32, WORKGROUP_SIZE>;
 
-@compute @workgroup_size(WORKGROUP_SIZE)
-fn partials_main(
-    @builtin(local_invocation_index) thread: u32,
-    @builtin(workgroup_id) group_id: vec3<u32>,
-    @builtin(num_workgroups) groups: vec3<u32>,
-) {
+// The pass of one workgroup; `row_in_tile` and `lane` place this thread
+// among the TILE_ROWS × LANES of a tile.
+fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
     let d = shape.features;
-    let group = flat_group(group_id, groups);
     var rows = shape.rows;
     if shape.rows_from_control == 1u {
         rows = batch_len(shape, control.epoch_step);
@@ -41,36 +40,29 @@ fn partials_main(
     for (var j = thread; j < d; j += WORKGROUP_SIZE) {
         partials[slot + j] = 0.0;
     }
-    let row_in_tile = thread / LANES;
-    let lane = thread % LANES;
     var residual_sum = 0.0;
     var loss_sum = 0.0;
     for (var tile = first; tile < end; tile += TILE_ROWS) {
-        let i = tile + row_in_tile;
+        let row = tile + row_in_tile;
         var partial = 0.0;
-        if i < end {
-            let base = i * d;
+        if row < end {
+            let base = row * d;
             for (var j = lane; j < d; j += LANES) {
                 partial += x[base + j] * params[j];
             }
         }
-        lane_sums[thread] = partial;
-        workgroupBarrier();
-        if thread < TILE_ROWS {
+        // The row's x·w, in the thread of lane 0.
+        let dot = row_dot(partial, thread, lane);
+        if lane == 0u {
             var r = 0.0;
-            let row = tile + thread;
             if row < end {
-                var dot = 0.0;
-                for (var l = 0u; l < LANES; l++) {
-                    dot += lane_sums[thread * LANES + l];
-                }
                 let z = dot + params[d];
                 let target_value = y[row];
                 r = link(shape.model, z) - target_value;
                 residual_sum += r;
                 loss_sum += sample_loss(shape.model, z, target_value);
             }
-            tile_residuals[thread] = r;
+            tile_residuals[row_in_tile] = r;
         }
         workgroupBarrier();
         let tile_len = min(TILE_ROWS, end - tile);
@@ -84,12 +76,10 @@ fn partials_main(
         workgroupBarrier();
     }
 
-    if thread < TILE_ROWS {
-        residual_sums[thread] = residual_sum;
-        loss_sums[thread] = loss_sum;
-    }
+    residual_sums[thread] = residual_sum;
+    loss_sums[thread] = loss_sum;
     workgroupBarrier();
-    for (var half = TILE_ROWS / 2u; half > 0u; half /= 2u) {
+    for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
         if thread < half {
             residual_sums[thread] += residual_sums[thread + half];
             loss_sums[thread] += loss_sums[thread + half];

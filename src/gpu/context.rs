@@ -16,6 +16,10 @@ pub struct GpuOptions {
     /// largest storage binding. A small value forces X to be split across
     /// many buffers, which tests use to exercise that path on small data.
     pub x_chunk_bytes: Option<u64>,
+    /// Keeps the gradient pass on workgroup memory even where the adapter
+    /// has subgroup operations (tests use it to run both paths on one
+    /// adapter).
+    pub workgroup_memory_only: bool,
 }
 
 /// The adapter a context runs on, as wgpu describes it.
@@ -31,6 +35,12 @@ pub struct AdapterSummary {
     pub driver: String,
     /// The largest storage binding the adapter allows, in bytes.
     pub max_binding_bytes: u64,
+    /// The smallest and largest subgroup sizes the adapter reports.
+    pub subgroup_sizes: (u32, u32),
+    /// Whether the gradient pass adds the lanes of a row with subgroup
+    /// shuffles (where the adapter has subgroups of at least 8 invocations)
+    /// rather than through workgroup memory.
+    pub uses_subgroups: bool,
 }
 
 impl AdapterSummary {
@@ -123,10 +133,18 @@ impl GpuContext {
         let adapter = choose_adapter(&instance, backends).await?;
         let info = adapter.get_info();
         let limits = adapter.limits();
+        let uses_subgroups = !options.workgroup_memory_only
+            && adapter.features().contains(wgpu::Features::SUBGROUP)
+            && info.subgroup_min_size >= SUBGROUP_LANES;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("downhill"),
                 required_limits: limits.clone(),
+                required_features: if uses_subgroups {
+                    wgpu::Features::SUBGROUP
+                } else {
+                    wgpu::Features::empty()
+                },
                 ..Default::default()
             })
             .await
@@ -155,8 +173,10 @@ impl GpuContext {
                 .collect::<Vec<_>>()
                 .join(" "),
             max_binding_bytes: max_binding,
+            subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
+            uses_subgroups,
         };
-        let pipelines = compile(&device)?;
+        let pipelines = compile(&device, uses_subgroups)?;
         Ok(GpuContext {
             device,
             queue,
@@ -241,8 +261,13 @@ async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> 
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
+const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 
-fn compile(device: &wgpu::Device) -> Result<Pipelines> {
+/// The lanes that share a row in gradient.wgsl (LANES there): the subgroup
+/// path needs subgroups at least this large.
+const SUBGROUP_LANES: u32 = 8;
+
+fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
     let pipeline = |name: &str, source: &str, entry: &str| -> Result<wgpu::ComputePipeline> {
         let memory = device.push_error_scope(wgpu::ErrorFilter::Internal);
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
@@ -267,11 +292,21 @@ fn compile(device: &wgpu::Device) -> Result<Pipelines> {
         }
     };
     Ok(Pipelines {
-        partials: pipeline(
-            "gradient.wgsl",
-            include_str!("../../shaders/gradient.wgsl"),
-            "partials_main",
-        )?,
+        partials: if subgroups {
+            // Naga takes the subgroup builtins when the device has the
+            // SUBGROUP feature; it does not parse `enable subgroups;` yet.
+            let source = format!(
+                "{GRADIENT}\n{}",
+                include_str!("../../shaders/gradient_subgroup.wgsl")
+            );
+            pipeline("gradient.wgsl (subgroups)", &source, "partials_main")?
+        } else {
+            let source = format!(
+                "{GRADIENT}\n{}",
+                include_str!("../../shaders/gradient_workgroup.wgsl")
+            );
+            pipeline("gradient.wgsl (workgroup memory)", &source, "partials_main")?
+        },
         reduce: pipeline(
             "reduce.wgsl",
             include_str!("../../shaders/reduce.wgsl"),

@@ -31,12 +31,28 @@ pub fn gpu(what: &str) -> Option<Arc<GpuContext>> {
 }
 
 /// A context whose buffers of X hold at most 64 rows' worth of a few
-/// features, so that small data is split across many buffers.
+/// features, so that small data is split across many buffers; its gradient
+/// pass uses workgroup memory only, so that where the shared context takes
+/// the subgroup path, this one covers the other.
 pub fn gpu_split(what: &str) -> Option<Arc<GpuContext>> {
     static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
     let context = CONTEXT.get_or_init(|| {
         GpuContext::with_options(GpuOptions {
             x_chunk_bytes: Some(64 * 4 * 4),
+            workgroup_memory_only: true,
+        })
+    });
+    context_or_skip(context, what)
+}
+
+/// A context on the adapter's largest bindings whose gradient pass uses
+/// workgroup memory only, even where the adapter has subgroups.
+pub fn gpu_workgroup_memory(what: &str) -> Option<Arc<GpuContext>> {
+    static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
+    let context = CONTEXT.get_or_init(|| {
+        GpuContext::with_options(GpuOptions {
+            workgroup_memory_only: true,
+            ..GpuOptions::default()
         })
     });
     context_or_skip(context, what)
