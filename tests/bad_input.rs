@@ -779,3 +779,19 @@ fn badly_scaled_data_stop_with_diverged_and_keep_finite_parameters() {
     let y = array![1e18f32, 3e18];
     assert_diverges_at_epoch_2_with_finite_parameters(x, y, 0.01);
 }
+
+#[cfg(not(feature = "gpu"))]
+#[test]
+fn without_the_gpu_feature_gpu_is_an_error_and_auto_runs_on_the_cpu() {
+    let err = fit_err(GradientDescent::linear().device(Device::Gpu));
+    assert!(
+        matches!(&err, Error::GpuUnavailable { reason } if reason.contains("gpu")),
+        "{err:?}"
+    );
+    let (x, y) = xy();
+    let fitted = GradientDescent::linear()
+        .device(Device::Auto)
+        .fit(x.view(), y.view())
+        .expect("valid data");
+    assert_eq!(fitted.device(), Device::Cpu);
+}
