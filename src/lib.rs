@@ -67,7 +67,8 @@
 //!   `Device::Gpu` is an error and `Device::Auto` runs on the CPU.
 //! - `plot` (default, with `cli`): [`plot`], loss curves and loss surfaces
 //!   as SVG or PNG through `plotters`.
-//! - `cli` (default): the `downhill` command-line program.
+//! - `cli` (default, with `gpu` and `plot`): the `downhill` command-line
+//!   program.
 //!
 //! ## Bad input
 //!

@@ -210,21 +210,30 @@ impl GpuContext {
         }
     }
 
-    /// Runs `work` under validation and out-of-memory error scopes and turns
-    /// what they catch into [`Error::GpuFailure`].
+    /// Runs `work` under the device's error scopes and turns what they
+    /// catch, or a lost device, into [`Error::GpuFailure`].
     pub(crate) fn checked<T>(&self, what: &str, work: impl FnOnce() -> T) -> Result<T> {
-        let memory = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
-        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let value = work();
-        let validation = pollster::block_on(validation.pop());
-        let memory = pollster::block_on(memory.pop());
+        let value = catch_errors(&self.device, what, work);
         self.check_lost()?;
-        match validation.or(memory) {
-            Some(error) => Err(Error::GpuFailure {
-                reason: format!("{what}: {error}"),
-            }),
-            None => Ok(value),
-        }
+        value
+    }
+}
+
+/// Runs `work` under validation, out-of-memory and internal error scopes
+/// and turns what they catch into [`Error::GpuFailure`].
+fn catch_errors<T>(device: &wgpu::Device, what: &str, work: impl FnOnce() -> T) -> Result<T> {
+    let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
+    let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = work();
+    let validation = pollster::block_on(validation.pop());
+    let memory = pollster::block_on(memory.pop());
+    let internal = pollster::block_on(internal.pop());
+    match validation.or(memory).or(internal) {
+        Some(error) => Err(Error::GpuFailure {
+            reason: format!("{what}: {error}"),
+        }),
+        None => Ok(value),
     }
 }
 
@@ -269,27 +278,20 @@ const SUBGROUP_LANES: u32 = 8;
 
 fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
     let pipeline = |name: &str, source: &str, entry: &str| -> Result<wgpu::ComputePipeline> {
-        let memory = device.push_error_scope(wgpu::ErrorFilter::Internal);
-        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-            label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{RULE}\n{source}").into()),
-        });
-        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-            label: Some(name),
-            layout: None,
-            module: &module,
-            entry_point: Some(entry),
-            compilation_options: Default::default(),
-            cache: None,
-        });
-        let error = pollster::block_on(validation.pop()).or(pollster::block_on(memory.pop()));
-        match error {
-            Some(error) => Err(Error::GpuFailure {
-                reason: format!("compiling {name}: {error}"),
-            }),
-            None => Ok(pipeline),
-        }
+        catch_errors(device, &format!("compiling {name}"), || {
+            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{RULE}\n{source}").into()),
+            });
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some(entry),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+        })
     };
     Ok(Pipelines {
         partials: if subgroups {

@@ -93,7 +93,6 @@ enum StepPlan {
 
 /// One buffer of whole rows of X, with its targets.
 struct Chunk {
-    start: usize,
     rows: usize,
     x: wgpu::Buffer,
     y: wgpu::Buffer,
@@ -197,7 +196,7 @@ impl<'c> DeviceProblem<'c> {
         let device = &context.device;
         let (n, d) = (problem.rows, problem.features);
         let row_bytes = (d * 4) as u64;
-        let max_binding = context.summary_max_binding();
+        let max_binding = context.adapter().max_binding_bytes;
         if row_bytes > max_binding {
             return Err(Error::GpuFailure {
                 reason: format!(
@@ -287,15 +286,8 @@ impl<'c> DeviceProblem<'c> {
                 ..base
             };
             group_offset += rows.div_ceil(span);
-            chunks.push(Chunk {
-                start,
-                rows,
-                x,
-                y,
-                shape,
-            });
+            chunks.push(Chunk { rows, x, y, shape });
         }
-        debug_assert!(chunks.iter().all(|c| c.start + c.rows <= n));
 
         let batch_span = rows_per_group(batch, d);
         let partial_groups = match plan {
@@ -347,9 +339,10 @@ impl<'c> DeviceProblem<'c> {
             })
         };
 
+        // A bind group holds the buffers it names: the chunks and the batch
+        // buffers live as long as the bind groups do.
         let mut partial_groups_per_pass = Vec::new();
         let mut gather = Vec::new();
-        let mut batch_buffers = None;
         match plan {
             StepPlan::Full => {
                 for chunk in &chunks {
@@ -386,7 +379,6 @@ impl<'c> DeviceProblem<'c> {
                     &[&step_uniform, &batch_x, &batch_y, &params, &control, &partials],
                 );
                 partial_groups_per_pass.push((group, partial_groups));
-                batch_buffers = Some((batch_x, batch_y));
             }
             StepPlan::Fused => {}
         }
@@ -425,8 +417,6 @@ impl<'c> DeviceProblem<'c> {
             ),
             steps,
         };
-        // The bind groups hold the buffers they name; these stay alive with them.
-        drop((chunks, batch_buffers));
         Ok(DeviceProblem {
             context,
             plan,
@@ -471,15 +461,15 @@ impl<'c> DeviceProblem<'c> {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-        match (&groups.steps, self.plan) {
-            (Some(steps), StepPlan::Fused) => {
+        match &groups.steps {
+            Some(steps) => {
                 pass.set_pipeline(&pipelines.steps);
                 pass.set_bind_group(0, steps, &[]);
                 for _ in 0..count.div_ceil(self.steps_per_dispatch) {
                     pass.dispatch_workgroups(1, 1, 1);
                 }
             }
-            _ => {
+            None => {
                 let (gx, gy) = grid(
                     self.context,
                     (self.features + 1).div_ceil(WORKGROUP_SIZE as usize),
@@ -596,21 +586,23 @@ impl<'c> DeviceProblem<'c> {
     }
 
     /// One gradient and loss at the current parameters (no update).
-    fn gradient(&self) -> Result<Vec<f32>> {
+    fn gradient(&self) -> Result<Gradient> {
         let mut encoder = self.context.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             self.encode_gradient(&mut pass);
         }
-        self.read(encoder, &self.gradient, ((self.features + 2) * 4) as u64)
+        let d = self.features;
+        let values: Vec<f32> = self.read(encoder, &self.gradient, ((d + 2) * 4) as u64)?;
+        Ok(Gradient {
+            weights: Array1::from(values[..d].to_vec()),
+            bias: values[d],
+            loss: f64::from(values[d + 1]),
+        })
     }
 }
 
 impl GpuContext {
-    fn summary_max_binding(&self) -> u64 {
-        self.adapter().max_binding_bytes
-    }
-
     /// Measures the device's copy bandwidth: bytes read plus bytes written
     /// per second by buffer-to-buffer copies between two buffers of
     /// `bytes` bytes (capped by the adapter's largest buffer), eight copies
@@ -668,10 +660,7 @@ impl GpuContext {
         let problem = Problem::new(model, &x_rows, &y_values, 0.0);
         let zeros = vec![0.0; x.ncols() + 1];
         let on_device = DeviceProblem::new(self, &problem, None, &Optimizer::default(), &zeros)?;
-        Ok(GpuData {
-            on_device,
-            features: x.ncols(),
-        })
+        Ok(GpuData { on_device })
     }
 
     /// [`crate::gradient`] on this context.
@@ -692,13 +681,12 @@ impl GpuContext {
 /// Data held by a GPU context, from [`GpuContext::upload`].
 pub struct GpuData<'c> {
     on_device: DeviceProblem<'c>,
-    features: usize,
 }
 
 impl std::fmt::Debug for GpuData<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GpuData")
-            .field("features", &self.features)
+            .field("features", &self.on_device.features)
             .finish_non_exhaustive()
     }
 }
@@ -707,20 +695,15 @@ impl GpuData<'_> {
     /// The gradient and the loss over every row at weights `w` and bias
     /// `b`: [`crate::gradient`] without the upload.
     pub fn gradient(&self, w: ArrayView1<f32>, b: f32) -> Result<Gradient> {
-        validate_parameters(w, b, self.features)?;
+        validate_parameters(w, b, self.on_device.features)?;
         let mut parameters = w.to_vec();
         parameters.push(b);
-        let context = self.on_device.context;
-        context
+        let on_device = &self.on_device;
+        on_device
+            .context
             .queue
-            .write_buffer(&self.on_device.params, 0, bytemuck::cast_slice(&parameters));
-        let values = self.on_device.gradient()?;
-        let d = self.features;
-        Ok(Gradient {
-            weights: Array1::from(values[..d].to_vec()),
-            bias: values[d],
-            loss: f64::from(values[d + 1]),
-        })
+            .write_buffer(&on_device.params, 0, bytemuck::cast_slice(&parameters));
+        on_device.gradient()
     }
 }
 
@@ -767,13 +750,5 @@ pub(crate) fn train(
 
 /// One gradient of the unpenalized loss over every row, on `context`.
 pub(crate) fn gradient(context: &GpuContext, problem: &Problem, parameters: &[f32]) -> Result<Gradient> {
-    let on_device = DeviceProblem::new(context, problem, None, &Optimizer::default(), parameters)?;
-    let data = GpuData {
-        on_device,
-        features: problem.features,
-    };
-    data.gradient(
-        ArrayView1::from(&parameters[..problem.features]),
-        parameters[problem.features],
-    )
+    DeviceProblem::new(context, problem, None, &Optimizer::default(), parameters)?.gradient()
 }

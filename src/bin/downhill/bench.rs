@@ -54,7 +54,7 @@ struct Machine {
     gpu: Option<GpuMachine>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct GpuMachine {
     adapter: String,
     backend: String,
@@ -195,7 +195,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         cpu_model: cpu_model(),
         cpu_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         host_read_gb_per_s: gb(host_read),
-        gpu: gpu.as_ref().map(|(m, _)| m.clone_summary()),
+        gpu: gpu.as_ref().map(|(m, _)| m.clone()),
     };
     println!(
         "machine: {} ({} cores), host read bandwidth {:.1} GB/s",
@@ -330,20 +330,6 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         println!("\nwrote {}", path.display());
     }
     Ok(())
-}
-
-impl GpuMachine {
-    fn clone_summary(&self) -> GpuMachine {
-        GpuMachine {
-            adapter: self.adapter.clone(),
-            backend: self.backend.clone(),
-            device_type: self.device_type.clone(),
-            driver: self.driver.clone(),
-            copy_gb_per_s: self.copy_gb_per_s,
-            largest_binding_bytes: self.largest_binding_bytes,
-            x_buffers: self.x_buffers,
-        }
-    }
 }
 
 fn gpu_machine(x_bytes: u64) -> Result<(GpuMachine, std::sync::Arc<downhill::GpuContext>), String> {

@@ -1,9 +1,12 @@
 //! `downhill demo`, what `cargo run --release` runs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use downhill::plot::{self, Curve};
-use downhill::{reference, Device, Fitted, GradientDescent, Model, Optimizer, Schedule, Synthetic, Variant};
+use downhill::{
+    reference, Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Schedule, Synthetic, Variant,
+};
 
 /// Arguments of `downhill demo`.
 #[derive(clap::Args, Debug)]
@@ -49,10 +52,9 @@ fn parameters(fitted: &Fitted) -> Vec<f64> {
         .collect()
 }
 
-/// Which device runs the demo, said out loud.
-fn choose_device() -> (Device, Option<std::sync::Arc<downhill::GpuContext>>) {
-    #[cfg(feature = "gpu")]
-    match downhill::GpuContext::shared() {
+/// The GPU that runs the demo, if any, said out loud.
+fn choose_gpu() -> Option<Arc<GpuContext>> {
+    match GpuContext::shared() {
         Ok(context) => {
             let adapter = context.adapter();
             println!(
@@ -63,13 +65,13 @@ fn choose_device() -> (Device, Option<std::sync::Arc<downhill::GpuContext>>) {
                     ""
                 }
             );
-            return (Device::Gpu, Some(context));
+            Some(context)
         }
-        Err(error) => println!("no GPU ({error}); running on the CPU"),
+        Err(error) => {
+            println!("no GPU ({error}); running on the CPU");
+            None
+        }
     }
-    #[cfg(not(feature = "gpu"))]
-    println!("built without the gpu feature; running on the CPU");
-    (Device::Cpu, None)
 }
 
 pub fn demo(args: &DemoArgs) -> Result<(), String> {
@@ -79,7 +81,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         "downhill demo: linear regression on {} rows × {} features, y = x·w + b + noise(σ = 0.1)",
         args.rows, args.features
     );
-    let (device, context) = choose_device();
+    let context = choose_gpu();
     println!();
     let (exact_weights, exact_bias) =
         reference::least_squares(data.x.view(), data.y.view(), 0.0).map_err(|e| e.to_string())?;
@@ -106,11 +108,13 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
             .schedule(schedule)
             .max_epochs(args.epochs)
             .seed(args.seed);
-        let mut on_device = descent.clone().device(device);
-        #[cfg(feature = "gpu")]
-        if let Some(context) = &context {
-            on_device = on_device.gpu_context(context.clone());
-        }
+        let on_device = match &context {
+            Some(context) => descent
+                .clone()
+                .device(Device::Gpu)
+                .gpu_context(Arc::clone(context)),
+            None => descent.clone().device(Device::Cpu),
+        };
         let fitted = on_device
             .fit(data.x.view(), data.y.view())
             .map_err(|e| e.to_string())?;
@@ -142,7 +146,6 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         println!();
         fits.push((name, fitted));
     }
-    let _ = &context;
 
     println!("{:<38} bias and weights", "coefficients");
     let row = |name: &str, values: Vec<f64>| {

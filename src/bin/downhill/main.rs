@@ -1,6 +1,5 @@
 //! The `downhill` command-line program: demo, fit, predict, sweep and bench.
 
-#[cfg(feature = "gpu")]
 mod bench;
 mod demo;
 mod options;
@@ -37,7 +36,6 @@ enum Command {
     /// Throughput across batch sizes on seeded synthetic data: samples/s,
     /// steps/s, GB/s of X read and the share of the machine's measured
     /// peak, per device; optionally as JSON.
-    #[cfg(feature = "gpu")]
     Bench(bench::BenchArgs),
 }
 
@@ -48,7 +46,6 @@ fn main() -> ExitCode {
         Command::Fit(args) => options::fit(&args),
         Command::Predict(args) => saved::predict(&args),
         Command::Sweep(args) => options::sweep(&args),
-        #[cfg(feature = "gpu")]
         Command::Bench(args) => bench::bench(&args),
     };
     match result {

@@ -250,9 +250,9 @@ impl TrainArgs {
 
 /// Reads the CSV named by `args`.
 pub fn load(args: &DataArgs) -> Result<(CsvData, ndarray::Array1<f32>), String> {
-    let data =
+    let mut data =
         read_csv(&args.data, Some(&args.target), args.features.as_deref()).map_err(|e| e.to_string())?;
-    let y = data.y.clone().expect("a target was asked for");
+    let y = data.y.take().expect("a target was asked for");
     Ok((data, y))
 }
 
