@@ -1,7 +1,8 @@
 // The fused gradient pass: each workgroup takes a fixed span of rows and
-// writes one slot of partial sums: Σ rᵢ xᵢ (features values), Σ rᵢ, and
-// Σ lossᵢ, where rᵢ = h(xᵢ·w + b) − yᵢ. Each row of X is read from memory
-// once per step: its dot product and its share of Σ rᵢ xᵢ are computed
+// writes one slot of partial raw sums: Σ ℓ′ᵢ xᵢ (features values), Σ ℓ′ᵢ,
+// and Σ lossᵢ, where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b (objective.wgsl). Each
+// row of X is read from memory once per step: its dot product and its
+// share of Σ ℓ′ᵢ xᵢ are computed
 // from the same tile while it is in cache. The spans and the order of every
 // sum are fixed, so results are reproducible; reduce.wgsl adds the slots.
 
@@ -21,8 +22,8 @@
 const TILE_ROWS: u32 = 32u;
 const LANES: u32 = 8u;
 
-var<workgroup> tile_residuals: array<f32, TILE_ROWS>;
-var<workgroup> residual_sums: array<f32, WORKGROUP_SIZE>;
+var<workgroup> tile_derivatives: array<f32, TILE_ROWS>;
+var<workgroup> derivative_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> loss_sums: array<f32, WORKGROUP_SIZE>;
 
 // The pass of one workgroup; `row_in_tile` and `lane` place this thread
@@ -40,7 +41,7 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
     for (var j = thread; j < d; j += WORKGROUP_SIZE) {
         partials[slot + j] = 0.0;
     }
-    var residual_sum = 0.0;
+    var derivative_sum = 0.0;
     var loss_sum = 0.0;
     for (var tile = first; tile < end; tile += TILE_ROWS) {
         let row = tile + row_in_tile;
@@ -58,36 +59,36 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
             if row < end {
                 let z = dot + params[d];
                 let target_value = y[row];
-                r = link(shape.model, z) - target_value;
-                residual_sum += r;
-                loss_sum += sample_loss(shape.model, z, target_value);
+                r = loss_derivative(shape.loss, z, target_value);
+                derivative_sum += r;
+                loss_sum += sample_loss(shape.loss, z, target_value);
             }
-            tile_residuals[row_in_tile] = r;
+            tile_derivatives[row_in_tile] = r;
         }
         workgroupBarrier();
         let tile_len = min(TILE_ROWS, end - tile);
         for (var j = thread; j < d; j += WORKGROUP_SIZE) {
             var acc = 0.0;
             for (var k = 0u; k < tile_len; k++) {
-                acc += tile_residuals[k] * x[(tile + k) * d + j];
+                acc += tile_derivatives[k] * x[(tile + k) * d + j];
             }
             partials[slot + j] += acc;
         }
         workgroupBarrier();
     }
 
-    residual_sums[thread] = residual_sum;
+    derivative_sums[thread] = derivative_sum;
     loss_sums[thread] = loss_sum;
     workgroupBarrier();
     for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
         if thread < half {
-            residual_sums[thread] += residual_sums[thread + half];
+            derivative_sums[thread] += derivative_sums[thread + half];
             loss_sums[thread] += loss_sums[thread + half];
         }
         workgroupBarrier();
     }
     if thread == 0u {
-        partials[slot + d] = residual_sums[0];
+        partials[slot + d] = derivative_sums[0];
         partials[slot + d + 1u] = loss_sums[0];
     }
 }

@@ -1,17 +1,19 @@
-// Adds the partial-sum slots of gradient.wgsl into the batch gradient and
-// loss by a tree in workgroup memory (no float atomics, fixed order): one
-// workgroup per column. The loss column also adds the L2 term, counts the
-// step and adds the batch loss to the epoch's sum.
+// Adds the partial-sum slots of gradient.wgsl into the batch's raw sums by
+// a tree in workgroup memory (no float atomics, fixed order): one workgroup
+// per column. The loss column also turns the batch's raw loss into its
+// loss (assemble_loss, with the penalty), adds it to the epoch's sum and
+// counts the step. update.wgsl turns the raw sums into the gradient.
 //
-// gradient holds ∂/∂w (features values), ∂/∂b, then the batch loss.
+// sums holds Σ ℓ′ x (features values), Σ ℓ′, Σ loss, then the batch's
+// rows (a u32 stored bit for bit).
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> control: Control;
-@group(0) @binding(4) var<storage, read_write> gradient: array<f32>;
+@group(0) @binding(4) var<storage, read_write> sums: array<f32>;
 
-var<workgroup> sums: array<f32, WORKGROUP_SIZE>;
+var<workgroup> column_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> squares: array<f32, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
@@ -30,7 +32,7 @@ fn reduce_main(
     for (var g = thread; g < shape.partial_groups; g += WORKGROUP_SIZE) {
         acc += partials[g * columns + column];
     }
-    sums[thread] = acc;
+    column_sums[thread] = acc;
     var square_acc = 0.0;
     if column == d + 1u {
         for (var j = thread; j < d; j += WORKGROUP_SIZE) {
@@ -41,7 +43,7 @@ fn reduce_main(
     workgroupBarrier();
     for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
         if thread < half {
-            sums[thread] += sums[thread + half];
+            column_sums[thread] += column_sums[thread + half];
             squares[thread] += squares[thread + half];
         }
         workgroupBarrier();
@@ -49,22 +51,16 @@ fn reduce_main(
     if thread != 0u {
         return;
     }
-    var len = shape.rows;
-    if shape.rows_from_control == 1u {
-        len = batch_len(shape, control.epoch_step);
-    }
-    let rows = f32(len);
-    let scale = residual_scale(shape.model) / rows;
-    if column < d {
-        gradient[column] = scale * sums[0] + shape.l2 * params[column];
-    } else if column == d {
-        gradient[column] = scale * sums[0];
-    } else {
-        let loss = sums[0] / rows + 0.5 * shape.l2 * squares[0];
-        gradient[column] = loss;
+    sums[column] = column_sums[0];
+    if column == d + 1u {
+        var rows = shape.rows;
+        if shape.rows_from_control == 1u {
+            rows = batch_len(shape, control.epoch_step);
+        }
+        sums[d + 2u] = bitcast<f32>(rows);
         var loss_sum = control.loss_sum;
         var compensation = control.loss_compensation;
-        kahan_add(&loss_sum, &compensation, loss);
+        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], rows, squares[0]));
         control.loss_sum = loss_sum;
         control.loss_compensation = compensation;
         control.global_step += 1u;

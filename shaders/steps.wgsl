@@ -1,8 +1,9 @@
 // Many mini-batch steps inside one dispatch, for batches of at most one
 // workgroup's threads and at most WORKGROUP_SIZE - 2 features: one
 // workgroup holds the parameters in its memory, and for each step computes
-// the residuals (a thread per row), the gradient (a thread per parameter),
-// the loss, and the update (apply_rule, as update.wgsl). A dispatch runs up
+// the loss derivatives (a thread per row), the raw sums and from them the
+// gradient (a thread per parameter, assemble_gradient), the loss
+// (assemble_loss), and the update (apply_rule, as update.wgsl). A dispatch runs up
 // to shape.steps_per_dispatch steps and never crosses the end of an epoch.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
@@ -14,7 +15,7 @@
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
 
 var<workgroup> theta: array<f32, WORKGROUP_SIZE>;
-var<workgroup> residuals: array<f32, WORKGROUP_SIZE>;
+var<workgroup> derivatives: array<f32, WORKGROUP_SIZE>;
 var<workgroup> losses: array<f32, WORKGROUP_SIZE>;
 var<workgroup> batch_rows: array<u32, WORKGROUP_SIZE>;
 var<workgroup> first_step: u32;
@@ -52,24 +53,23 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                 dot += x[row * d + j] * theta[j];
             }
             let z = dot + theta[d];
-            residuals[thread] = link(shape.model, z) - y[row];
-            losses[thread] = sample_loss(shape.model, z, y[row]);
+            derivatives[thread] = loss_derivative(shape.loss, z, y[row]);
+            losses[thread] = sample_loss(shape.loss, z, y[row]);
         }
         workgroupBarrier();
-        let scale = residual_scale(shape.model) / f32(len);
         var g = 0.0;
         if thread < d {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
-                acc += residuals[k] * x[batch_rows[k] * d + thread];
+                acc += derivatives[k] * x[batch_rows[k] * d + thread];
             }
-            g = scale * acc + shape.l2 * theta[thread];
+            g = assemble_gradient(shape, thread, acc, len, theta[thread]);
         } else if thread == d {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
-                acc += residuals[k];
+                acc += derivatives[k];
             }
-            g = scale * acc;
+            g = assemble_gradient(shape, thread, acc, len, theta[thread]);
         } else if thread == loss_owner {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
@@ -79,7 +79,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
             for (var j = 0u; j < d; j++) {
                 squares += theta[j] * theta[j];
             }
-            kahan_add(&loss_sum, &compensation, acc / f32(len) + 0.5 * shape.l2 * squares);
+            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, len, squares));
         }
         workgroupBarrier();
         if thread < count {

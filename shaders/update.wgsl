@@ -1,11 +1,12 @@
 // One optimizer update of every parameter (weights, then bias) from the
-// gradient reduce.wgsl left, with the learning rate the host wrote for the
-// epoch; then moves the loop on to the next step of the epoch.
+// raw sums reduce.wgsl left, turned into the gradient by
+// assemble_gradient, with the learning rate the host wrote for the epoch;
+// then moves the loop on to the next step of the epoch.
 //
 // state holds the first moments, then the second moments, one per parameter.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-@group(0) @binding(1) var<storage, read> gradient: array<f32>;
+@group(0) @binding(1) var<storage, read> sums: array<f32>;
 @group(0) @binding(2) var<storage, read_write> control: Control;
 @group(0) @binding(3) var<storage, read_write> params: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
@@ -25,10 +26,12 @@ fn update_main(
     if j >= count {
         return;
     }
+    let rows = bitcast<u32>(sums[count + 1u]);
+    let gradient = assemble_gradient(shape, j, sums[j], rows, params[j]);
     var first = state[j];
     var second = state[count + j];
     params[j] = apply_rule(
-        shape, params[j], gradient[j], &first, &second,
+        shape, params[j], gradient, &first, &second,
         control.learning_rate, control.global_step,
     );
     state[j] = first;

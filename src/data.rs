@@ -177,6 +177,34 @@ impl Standardizer {
         })
     }
 
+    /// A standardizer with these means and scales, as saved by an earlier
+    /// fit; every scale must be finite and positive.
+    pub fn from_parts(mean: Array1<f32>, scale: Array1<f32>) -> Result<Self> {
+        if mean.len() != scale.len() {
+            return Err(Error::FeatureCountMismatch {
+                expected: mean.len(),
+                found: scale.len(),
+            });
+        }
+        if let Some((i, &value)) = mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteParameter {
+                name: format!("mean[{i}]"),
+                value,
+            });
+        }
+        if let Some((i, &value)) = scale
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| !(v.is_finite() && v > 0.0))
+        {
+            return Err(Error::NonFiniteParameter {
+                name: format!("scale[{i}]"),
+                value,
+            });
+        }
+        Ok(Standardizer { mean, scale })
+    }
+
     /// The mean of each feature.
     pub fn mean(&self) -> ArrayView1<'_, f32> {
         self.mean.view()

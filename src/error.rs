@@ -190,6 +190,43 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A name of a setting that means nothing here (a device, a variant,
+    /// a model, an optimizer, a schedule).
+    #[error("unknown {what} {name:?}; expected {expected}")]
+    UnknownName {
+        /// The kind of setting.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// What is understood.
+        expected: &'static str,
+    },
+    /// A fit cannot resume from the given one (another model, other
+    /// features, another optimizer, standardization on one side only).
+    #[error("cannot resume: {reason}")]
+    ResumeMismatch {
+        /// What differs.
+        reason: String,
+    },
+    /// A saved model of a schema version this build does not read.
+    #[error("{path} is a downhill model of schema version {found}; this build reads version {supported}")]
+    UnknownSchemaVersion {
+        /// The file.
+        path: String,
+        /// The version in the file.
+        found: String,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A saved model that cannot be read: not JSON, cut short, or missing
+    /// or inconsistent fields.
+    #[error("{path} is not a model saved by downhill: {reason}")]
+    MalformedModel {
+        /// The file.
+        path: String,
+        /// What is wrong, as the JSON reader or the check said.
+        reason: String,
+    },
     /// A GPU was asked for and cannot be used.
     #[error("no GPU can be used: {reason}")]
     GpuUnavailable {

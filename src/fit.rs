@@ -1,29 +1,32 @@
 //! The builder, its checked plan, and what a fit returns.
 
-#[cfg(feature = "gpu")]
 use std::sync::Arc;
-use std::time::Instant;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
-use crate::cpu;
 use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer};
-#[cfg(feature = "gpu")]
-use crate::device::ContextHandle;
-use crate::device::{Device, Engine, GivenContext};
+use crate::device::Device;
+use crate::driver::{self, EarlyStopping, Start, TrainingPlan, TrainingState};
+use crate::engine::{gradient_on, Gradient};
+use crate::engine_choice;
 use crate::error::{Error, Result};
-#[cfg(feature = "gpu")]
-use crate::gpu::{self, GpuContext};
+use crate::gpu::GpuContext;
+use crate::history::{History, StopReason};
 use crate::metrics;
 use crate::model::Model;
+use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
-use crate::schedule::{Schedule, Scheduler};
+use crate::schedule::Schedule;
+use crate::source::{DataSource, InMemory, Standardized};
+
+/// The seed of the per-epoch permutations when none is set, in the library
+/// and on the command line.
+pub const DEFAULT_SEED: u64 = 0;
 
 /// Which rows each step uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Variant {
     /// Every row, every step: one step per epoch.
     #[default]
@@ -46,76 +49,38 @@ impl Variant {
     }
 }
 
-/// Why a fit stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StopReason {
-    /// The epoch loss improved by less than the tolerance for `patience`
-    /// epochs in a row; `epoch` is the last one run (1-based).
-    Converged {
-        /// The last epoch run.
-        epoch: usize,
-    },
-    /// `max_epochs` epochs ran.
-    MaxEpochs,
-    /// The epoch loss became NaN or infinite, or grew beyond the divergence
-    /// factor times the first epoch's; the parameters are the last finite
-    /// ones: from the start of `epoch` (1-based), or of the epoch before
-    /// when a step had already overflowed them.
-    Diverged {
-        /// The epoch whose loss diverged.
-        epoch: usize,
-    },
+impl std::fmt::Display for Variant {
+    /// As the command line spells it: `full`, `sgd` or `minibatch:N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Variant::Full => write!(f, "full"),
+            Variant::Stochastic => write!(f, "sgd"),
+            Variant::MiniBatch(size) => write!(f, "minibatch:{size}"),
+        }
+    }
 }
 
-/// One epoch of the loss history.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EpochRecord {
-    /// 1-based epoch number.
-    pub epoch: usize,
-    /// Mean of the batch losses seen during the epoch, each taken at the
-    /// parameters its step started from (for `Full`, the loss at the start of
-    /// the epoch). Includes the L2 term. On standardized data when
-    /// `standardize(true)`.
-    pub loss: f64,
-    /// The learning rate used during the epoch.
-    pub learning_rate: f64,
-    /// Seconds from the start of the fit to the end of this epoch.
-    pub seconds: f64,
-}
+impl std::str::FromStr for Variant {
+    type Err = Error;
 
-/// The loss history of a fit, one record per epoch run.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct History {
-    records: Vec<EpochRecord>,
-    parameters: Vec<(Array1<f32>, f32)>,
-}
-
-impl History {
-    /// Every epoch's record, in order.
-    pub fn records(&self) -> &[EpochRecord] {
-        &self.records
-    }
-    /// The epoch losses, in order.
-    pub fn losses(&self) -> Vec<f64> {
-        self.records.iter().map(|r| r.loss).collect()
-    }
-    /// The loss of the last epoch run.
-    pub fn final_loss(&self) -> Option<f64> {
-        self.records.last().map(|r| r.loss)
-    }
-    /// Epochs run.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-    /// Whether no epoch ran.
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-    /// The weights and bias at the end of each epoch, in the original
-    /// units, when the fit was asked to
-    /// [track them](GradientDescent::track_parameters); empty otherwise.
-    pub fn parameters(&self) -> &[(Array1<f32>, f32)] {
-        &self.parameters
+    /// `full`, `sgd` (or `stochastic`), `minibatch:N`, or a bare batch size
+    /// `N` (`MiniBatch(N)`).
+    fn from_str(text: &str) -> Result<Self> {
+        let text = text.trim();
+        let size = match text {
+            "full" => return Ok(Variant::Full),
+            "sgd" | "stochastic" => return Ok(Variant::Stochastic),
+            _ => text.strip_prefix("minibatch:").unwrap_or(text),
+        };
+        match size.parse::<usize>() {
+            Ok(0) => Err(Error::ZeroBatchSize),
+            Ok(size) => Ok(Variant::MiniBatch(size)),
+            Err(_) => Err(Error::UnknownName {
+                what: "variant",
+                name: text.to_string(),
+                expected: "full, sgd, minibatch:N or a batch size N",
+            }),
+        }
     }
 }
 
@@ -139,6 +104,7 @@ impl History {
 /// # Ok::<(), downhill::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GradientDescent {
     model: Model,
     variant: Variant,
@@ -149,13 +115,36 @@ pub struct GradientDescent {
     max_epochs: usize,
     tolerance: Option<f64>,
     patience: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
     divergence_factor: f64,
     seed: u64,
-    warm_start: Option<(Array1<f32>, f32)>,
     device: Device,
+    #[cfg_attr(feature = "serde", serde(skip))]
     track_parameters: bool,
-    #[cfg(feature = "gpu")]
+    #[cfg_attr(feature = "serde", serde(skip))]
+    start: Option<StartFrom>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     gpu_context: Option<ContextHandle>,
+}
+
+/// Where a fit starts when not from zero.
+#[derive(Debug, Clone, PartialEq)]
+enum StartFrom {
+    /// These weights and bias, in the original units.
+    Parameters(Array1<f32>, f32),
+    /// Exactly where an earlier fit stopped.
+    Resume(Box<Fitted>),
+}
+
+/// A context given to the builder; two are equal when they are the same
+/// context.
+#[derive(Debug, Clone)]
+struct ContextHandle(Arc<GpuContext>);
+
+impl PartialEq for ContextHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl GradientDescent {
@@ -171,8 +160,8 @@ impl GradientDescent {
 
     /// Defaults: full batch, SGD with learning rate 0.01, constant schedule,
     /// no penalty, no standardization, 100 epochs, no early stopping
-    /// (patience 5 once a tolerance is set), divergence factor 1e6, seed 0,
-    /// `Device::Auto`.
+    /// (patience 5 once a tolerance is set), divergence factor 1e6, seed
+    /// [`DEFAULT_SEED`], `Device::Auto`.
     pub fn new(model: Model) -> Self {
         GradientDescent {
             model,
@@ -185,11 +174,10 @@ impl GradientDescent {
             tolerance: None,
             patience: 5,
             divergence_factor: 1e6,
-            seed: 0,
-            warm_start: None,
+            seed: DEFAULT_SEED,
             device: Device::Auto,
             track_parameters: false,
-            #[cfg(feature = "gpu")]
+            start: None,
             gpu_context: None,
         }
     }
@@ -250,7 +238,17 @@ impl GradientDescent {
     }
     /// Start from these parameters (in the original units) instead of zero.
     pub fn warm_start(mut self, weights: impl Into<Array1<f32>>, bias: f32) -> Self {
-        self.warm_start = Some((weights.into(), bias));
+        self.start = Some(StartFrom::Parameters(weights.into(), bias));
+        self
+    }
+    /// Continues exactly where `fitted` stopped: its parameters, optimizer
+    /// state, schedule position, shuffling position and stop-rule memory,
+    /// and its standardization. `max_epochs` counts the epochs of this fit;
+    /// the history continues `fitted`'s. With the same settings and data,
+    /// a fit of 10 epochs resumed for 10 more equals one fit of 20 (bit for
+    /// bit on the CPU).
+    pub fn resume(mut self, fitted: &Fitted) -> Self {
+        self.start = Some(StartFrom::Resume(Box::new(fitted.clone())));
         self
     }
     /// Records the parameters at the end of every epoch in
@@ -268,17 +266,14 @@ impl GradientDescent {
     /// Runs `Device::Gpu` and `Device::Auto` fits on `context` instead of
     /// the shared one (and `Auto` then always on the GPU, software adapter
     /// or not).
-    #[cfg(feature = "gpu")]
     pub fn gpu_context(mut self, context: Arc<GpuContext>) -> Self {
         self.gpu_context = Some(ContextHandle(context));
         self
     }
 
-    fn given_context(&self) -> GivenContext<'_> {
-        #[cfg(feature = "gpu")]
-        return self.gpu_context.as_ref().map(|handle| &handle.0);
-        #[cfg(not(feature = "gpu"))]
-        None
+    /// The model fitted.
+    pub fn model(&self) -> Model {
+        self.model
     }
 
     /// Checks every hyperparameter, without data.
@@ -286,7 +281,7 @@ impl GradientDescent {
         self.plan().map(|_| ())
     }
 
-    fn plan(&self) -> Result<TrainingPlan> {
+    pub(crate) fn plan(&self) -> Result<TrainingPlan> {
         if self.variant == Variant::MiniBatch(0) {
             return Err(Error::ZeroBatchSize);
         }
@@ -330,41 +325,60 @@ impl GradientDescent {
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
         let plan = self.plan()?;
         validate_targets(self.model, x, y)?;
-        let (start_weights, start_bias) = match &self.warm_start {
-            Some((weights, bias)) => {
+        let engine = engine_choice::choose(self.device, self.gpu_context.as_ref().map(|handle| &handle.0))?;
+        let resumed = match &self.start {
+            Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
+            _ => None,
+        };
+        let standardizer = match resumed {
+            Some(fitted) if self.standardize => {
+                Some(fitted.standardizer.clone().ok_or_else(|| Error::ResumeMismatch {
+                    reason: "the fit resumed from did not standardize; this one does".into(),
+                })?)
+            }
+            Some(fitted) if fitted.standardizer.is_some() => {
+                return Err(Error::ResumeMismatch {
+                    reason: "the fit resumed from standardized; this one does not".into(),
+                })
+            }
+            _ => self.standardize.then(|| Standardizer::fit(x)).transpose()?,
+        };
+        let start = match &self.start {
+            None => Start::Fresh(vec![0.0; x.ncols() + 1]),
+            Some(StartFrom::Parameters(weights, bias)) => {
                 validate_parameters(weights.view(), *bias, x.ncols())?;
-                (weights.clone(), *bias)
+                let (weights, bias) = match &standardizer {
+                    Some(s) => s.to_standardized(weights.view(), *bias)?,
+                    None => (weights.clone(), *bias),
+                };
+                Start::Fresh(weights.iter().copied().chain([bias]).collect())
             }
-            None => (Array1::zeros(x.ncols()), 0.0),
-        };
-        let engine = Engine::choose(self.device, self.given_context())?;
-
-        let standardizer = self.standardize.then(|| Standardizer::fit(x)).transpose()?;
-        let original_x = x;
-        let (x, start_weights, start_bias) = match &standardizer {
-            Some(s) => {
-                let (w, b) = s.to_standardized(start_weights.view(), start_bias)?;
-                (s.transform(x)?.into(), w, b)
+            Some(StartFrom::Resume(fitted)) => {
+                if fitted.model != self.model {
+                    return Err(Error::ResumeMismatch {
+                        reason: format!(
+                            "the fit resumed from is {}, this one {}",
+                            fitted.model, self.model
+                        ),
+                    });
+                }
+                Start::Resume(Box::new(fitted.state.clone()))
             }
-            None => (x.as_standard_layout(), start_weights, start_bias),
         };
-        let y = y.as_standard_layout();
-        let problem = Problem::new(self.model, &x, &y, self.l2);
-        let mut start = start_weights.to_vec();
-        start.push(start_bias);
 
-        let outcome = match &engine {
-            Engine::Cpu => cpu::train(&problem, &plan, start),
-            #[cfg(feature = "gpu")]
-            Engine::Gpu(context) => gpu::train(context, &problem, &plan, start)?,
+        let data = InMemory::new(x, y);
+        let standardized = standardizer.as_ref().map(|s| Standardized::new(&data, s));
+        let source: &dyn DataSource = match &standardized {
+            Some(standardized) => standardized,
+            None => &data,
         };
-        if outcome
-            .history
-            .records()
-            .first()
-            .is_some_and(|r| !r.loss.is_finite())
-        {
-            validate_features(original_x)?;
+        let objective = Objective {
+            model: self.model,
+            penalty: Penalty::L2(self.l2),
+        };
+        let outcome = driver::train(engine.as_ref(), source, objective, &plan, start)?;
+        if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
+            validate_features(x)?;
         }
 
         let original_units = |parameters: &[f32]| -> Result<(Array1<f32>, f32)> {
@@ -376,35 +390,53 @@ impl GradientDescent {
             }
         };
         let (weights, bias) = original_units(&outcome.parameters)?;
-        let mut history = outcome.history;
-        history.parameters = outcome
-            .parameter_path
-            .iter()
-            .map(|p| original_units(p))
-            .collect::<Result<_>>()?;
+        let mut records = resumed.map_or_else(Vec::new, |f| f.history.records.clone());
+        records.extend(outcome.records);
+        let history = History {
+            records,
+            parameters: outcome
+                .parameter_path
+                .iter()
+                .map(|p| original_units(p))
+                .collect::<Result<_>>()?,
+        };
+        let mut settings = self.clone();
+        settings.start = None;
+        settings.gpu_context = None;
         Ok(Fitted {
-            model: self.model,
             weights,
             bias,
             history,
             stop_reason: outcome.stop_reason,
-            gradient_evaluations: outcome.gradient_evaluations,
+            best_epoch: outcome.best_epoch,
+            gradient_evaluations: outcome.gradient_evaluations
+                + resumed.map_or(0, |f| f.gradient_evaluations),
             device: engine.device(),
+            standardizer,
+            feature_names: resumed.and_then(|f| f.feature_names.clone()),
+            state: outcome.state,
+            model: self.model,
+            settings,
         })
     }
 }
 
 /// A fitted model: its parameters in the units of the data it was given,
-/// and how the fit went.
+/// how the fit went, and what a resumed fit continues from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
-    model: Model,
-    weights: Array1<f32>,
-    bias: f32,
-    history: History,
-    stop_reason: StopReason,
-    gradient_evaluations: u64,
-    device: Device,
+    pub(crate) model: Model,
+    pub(crate) weights: Array1<f32>,
+    pub(crate) bias: f32,
+    pub(crate) history: History,
+    pub(crate) stop_reason: StopReason,
+    pub(crate) best_epoch: Option<usize>,
+    pub(crate) gradient_evaluations: u64,
+    pub(crate) device: Device,
+    pub(crate) standardizer: Option<Standardizer>,
+    pub(crate) feature_names: Option<Vec<String>>,
+    pub(crate) settings: GradientDescent,
+    pub(crate) state: TrainingState,
 }
 
 impl Fitted {
@@ -428,6 +460,12 @@ impl Fitted {
     pub fn stop_reason(&self) -> StopReason {
         self.stop_reason
     }
+    /// The epoch whose parameters the fit returned, when early stopping
+    /// chose them (the one with the lowest loss); `None` when they are
+    /// those of the last epoch, or the last finite ones of a diverged run.
+    pub fn best_epoch(&self) -> Option<usize> {
+        self.best_epoch
+    }
     /// Batch gradients evaluated (one per step).
     pub fn gradient_evaluations(&self) -> u64 {
         self.gradient_evaluations
@@ -435,6 +473,35 @@ impl Fitted {
     /// The device that ran the fit: `Cpu` or `Gpu`.
     pub fn device(&self) -> Device {
         self.device
+    }
+    /// The standardization the fit ran on, if it standardized.
+    pub fn standardizer(&self) -> Option<&Standardizer> {
+        self.standardizer.as_ref()
+    }
+    /// The settings that produced this fit.
+    pub fn settings(&self) -> &GradientDescent {
+        &self.settings
+    }
+    /// What [`GradientDescent::resume`] continues from.
+    pub fn training_state(&self) -> &TrainingState {
+        &self.state
+    }
+    /// The names of the features, where they were given.
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref()
+    }
+    /// Names the features (saved with the model; `predict` on a table
+    /// matches columns by them); an error unless there is one per weight.
+    pub fn with_feature_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Result<Self> {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        if names.len() != self.weights.len() {
+            return Err(Error::FeatureCountMismatch {
+                expected: self.weights.len(),
+                found: names.len(),
+            });
+        }
+        self.feature_names = Some(names);
+        Ok(self)
     }
 
     /// The margins x·w + b, after checking the shape and the values.
@@ -478,17 +545,6 @@ impl Fitted {
     }
 }
 
-/// One gradient of the (unpenalized) mean loss over all rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gradient {
-    /// ∂loss/∂w.
-    pub weights: Array1<f32>,
-    /// ∂loss/∂b.
-    pub bias: f32,
-    /// The loss at the given parameters.
-    pub loss: f64,
-}
-
 /// Evaluates the gradient and the loss of `model` over every row of `x` at
 /// weights `w` and bias `b`, on `device`.
 ///
@@ -514,204 +570,5 @@ pub fn gradient(
 ) -> Result<Gradient> {
     validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
-    gradient_on(&Engine::choose(*device, None)?, model, x, y, w, b)
-}
-
-/// [`gradient`] on `engine`, the data already checked.
-pub(crate) fn gradient_on(
-    engine: &Engine,
-    model: Model,
-    x: ArrayView2<f32>,
-    y: ArrayView1<f32>,
-    w: ArrayView1<f32>,
-    b: f32,
-) -> Result<Gradient> {
-    let (x_rows, y) = (x.as_standard_layout(), y.as_standard_layout());
-    let problem = Problem::new(model, &x_rows, &y, 0.0);
-    let mut parameters = w.to_vec();
-    parameters.push(b);
-    let gradient = match engine {
-        Engine::Cpu => cpu::gradient(&problem, &parameters),
-        #[cfg(feature = "gpu")]
-        Engine::Gpu(context) => gpu::gradient(context, &problem, &parameters)?,
-    };
-    if !gradient.loss.is_finite() {
-        validate_features(x)?;
-    }
-    Ok(gradient)
-}
-
-/// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct EarlyStopping {
-    pub(crate) tolerance: f64,
-    pub(crate) patience: usize,
-}
-
-/// Checked hyperparameters, what an engine needs besides the data.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct TrainingPlan {
-    /// Rows per step; `None` for the full batch.
-    pub(crate) batch_size: Option<usize>,
-    pub(crate) optimizer: Optimizer,
-    pub(crate) schedule: Schedule,
-    pub(crate) max_epochs: usize,
-    pub(crate) early_stopping: Option<EarlyStopping>,
-    pub(crate) divergence_factor: f64,
-    pub(crate) seed: u64,
-    /// Whether engines report the parameters at the end of each epoch.
-    pub(crate) track_parameters: bool,
-}
-
-/// Validated data in the layout every engine reads: X row-major and
-/// contiguous, y contiguous.
-pub(crate) struct Problem<'a> {
-    pub(crate) model: Model,
-    pub(crate) x: &'a [f32],
-    pub(crate) y: &'a [f32],
-    pub(crate) rows: usize,
-    pub(crate) features: usize,
-    pub(crate) l2: f32,
-}
-
-impl<'a> Problem<'a> {
-    /// `x` and `y` must be in standard layout (as `as_standard_layout` makes
-    /// them) and already validated.
-    pub(crate) fn new(
-        model: Model,
-        x: &'a ndarray::CowArray<'a, f32, ndarray::Ix2>,
-        y: &'a ndarray::CowArray<'a, f32, ndarray::Ix1>,
-        l2: f32,
-    ) -> Self {
-        Problem {
-            model,
-            x: x.as_slice().expect("standard layout is contiguous"),
-            y: y.as_slice().expect("standard layout is contiguous"),
-            rows: x.nrows(),
-            features: x.ncols(),
-            l2,
-        }
-    }
-}
-
-/// What an engine hands back.
-pub(crate) struct Outcome {
-    /// The weights followed by the bias.
-    pub(crate) parameters: Vec<f32>,
-    pub(crate) history: History,
-    pub(crate) stop_reason: StopReason,
-    pub(crate) gradient_evaluations: u64,
-    /// The parameters at the end of each epoch, when the plan tracks them.
-    pub(crate) parameter_path: Vec<Vec<f32>>,
-}
-
-/// The parameters a diverged run keeps: those from the start of the
-/// diverging epoch when they are all finite, else those from the start of
-/// the epoch before, whose finite loss vouches for them (a step can overflow
-/// the parameters before any loss sees it).
-pub(crate) fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
-    if epoch_start.iter().all(|v| v.is_finite()) {
-        epoch_start
-    } else {
-        previous_start
-    }
-}
-
-/// The row order of each epoch: a fresh seeded permutation of 0..n, drawn
-/// the same way for every engine so that their runs can be compared step by
-/// step.
-pub(crate) struct BatchOrder {
-    rng: ChaCha8Rng,
-    order: Vec<u32>,
-}
-
-impl BatchOrder {
-    pub(crate) fn new(rows: usize, seed: u64) -> Self {
-        BatchOrder {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            order: vec![0; rows],
-        }
-    }
-
-    /// The permutation of the next epoch.
-    pub(crate) fn next_epoch(&mut self) -> &[u32] {
-        for (i, slot) in self.order.iter_mut().enumerate() {
-            *slot = i as u32;
-        }
-        self.order.shuffle(&mut self.rng);
-        &self.order
-    }
-}
-
-/// The bookkeeping every engine shares at the end of an epoch: the history,
-/// the schedule, and the rules that stop a run.
-pub(crate) struct EpochMonitor {
-    scheduler: Scheduler,
-    max_epochs: usize,
-    early_stopping: Option<EarlyStopping>,
-    divergence_factor: f64,
-    first_loss: Option<f64>,
-    best_loss: f64,
-    epochs_without_improvement: usize,
-    started: Instant,
-    records: Vec<EpochRecord>,
-}
-
-impl EpochMonitor {
-    pub(crate) fn new(plan: &TrainingPlan) -> Self {
-        EpochMonitor {
-            scheduler: Scheduler::new(plan.schedule, plan.optimizer.learning_rate()),
-            max_epochs: plan.max_epochs,
-            early_stopping: plan.early_stopping,
-            divergence_factor: plan.divergence_factor,
-            first_loss: None,
-            best_loss: f64::INFINITY,
-            epochs_without_improvement: 0,
-            started: Instant::now(),
-            records: Vec::with_capacity(plan.max_epochs.min(1 << 16)),
-        }
-    }
-
-    /// The learning rate of the current epoch.
-    pub(crate) fn learning_rate(&self) -> f32 {
-        self.scheduler.learning_rate() as f32
-    }
-
-    /// Records the epoch that just ended and says whether to stop.
-    pub(crate) fn end_epoch(&mut self, loss: f64) -> Option<StopReason> {
-        let epoch = self.records.len() + 1;
-        self.records.push(EpochRecord {
-            epoch,
-            loss,
-            learning_rate: self.scheduler.learning_rate(),
-            seconds: self.started.elapsed().as_secs_f64(),
-        });
-        let first_loss = *self.first_loss.get_or_insert(loss);
-        if !loss.is_finite() || (first_loss > 0.0 && loss > self.divergence_factor * first_loss) {
-            return Some(StopReason::Diverged { epoch });
-        }
-        if let Some(rule) = self.early_stopping {
-            if loss > self.best_loss - rule.tolerance {
-                self.epochs_without_improvement += 1;
-            } else {
-                self.epochs_without_improvement = 0;
-            }
-            self.best_loss = self.best_loss.min(loss);
-            if self.epochs_without_improvement >= rule.patience {
-                return Some(StopReason::Converged { epoch });
-            }
-        }
-        if epoch >= self.max_epochs {
-            return Some(StopReason::MaxEpochs);
-        }
-        self.scheduler.end_epoch(loss);
-        None
-    }
-
-    pub(crate) fn into_history(self) -> History {
-        History {
-            records: self.records,
-            parameters: Vec::new(),
-        }
-    }
+    gradient_on(engine_choice::choose(*device, None)?.as_ref(), model, x, y, w, b)
 }

@@ -79,27 +79,49 @@
 //! diverging epoch.
 #![warn(missing_docs)]
 
+pub use ndarray;
+
+mod adapter;
 mod cpu;
 pub mod data;
 mod device;
+mod driver;
+mod engine;
+mod engine_choice;
 mod error;
 mod fit;
-#[cfg(feature = "gpu")]
+// The one place the `gpu` feature is decided: without it the GPU engine
+// keeps its types and entry points, which report `Error::GpuUnavailable`.
+#[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
 mod gpu;
+mod history;
+#[cfg(feature = "serde")]
+mod json_numbers;
 pub mod metrics;
 mod model;
+mod objective;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod reference;
+#[cfg(test)]
+mod reference_engine;
+#[cfg(feature = "serde")]
+mod saved;
 pub mod schedule;
+mod source;
 
+pub use adapter::{AdapterSummary, GpuOptions};
 pub use data::{Standardizer, Synthetic};
 pub use device::Device;
+pub use driver::TrainingState;
+pub use engine::Gradient;
 pub use error::{Error, Result};
-pub use fit::{gradient, EpochRecord, Fitted, Gradient, GradientDescent, History, StopReason, Variant};
-#[cfg(feature = "gpu")]
-pub use gpu::{AdapterSummary, GpuContext, GpuData, GpuOptions};
+pub use fit::{gradient, Fitted, GradientDescent, Variant, DEFAULT_SEED};
+pub use gpu::{GpuContext, GpuData};
+pub use history::{EpochRecord, History, StopReason};
 pub use model::{sigmoid, Model};
 pub use optim::{Optimizer, OptimizerState};
+#[cfg(feature = "serde")]
+pub use saved::SCHEMA_VERSION;
 pub use schedule::Schedule;

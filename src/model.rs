@@ -12,6 +12,8 @@ use num_traits::Float;
 
 /// Which regression is fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Model {
     /// Least squares: h(z) = z, loss = mean squared error.
     Linear,
@@ -39,12 +41,13 @@ impl Model {
         }
     }
 
-    /// The factor that turns the residual h(z) − y into d loss / d z:
-    /// 2 for the squared error, 1 for the cross-entropy.
-    pub fn residual_scale<T: Float>(self) -> T {
+    /// d loss / d z of one sample: 2 (z − y) for the squared error,
+    /// σ(z) − y for the cross-entropy.
+    #[inline(always)]
+    pub fn loss_derivative<T: Float>(self, z: T, y: T) -> T {
         match self {
-            Model::Linear => T::one() + T::one(),
-            Model::Logistic => T::one(),
+            Model::Linear => (z - y) * (T::one() + T::one()),
+            Model::Logistic => sigmoid(z) - y,
         }
     }
 
@@ -53,6 +56,29 @@ impl Model {
         match self {
             Model::Linear => "linear",
             Model::Logistic => "logistic",
+        }
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Model {
+    type Err = crate::error::Error;
+
+    /// `linear` or `logistic`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "linear" => Ok(Model::Linear),
+            "logistic" => Ok(Model::Logistic),
+            _ => Err(crate::error::Error::UnknownName {
+                what: "model",
+                name: text.to_string(),
+                expected: "linear or logistic",
+            }),
         }
     }
 }

@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 
 /// Plain stochastic gradient descent: θ ← θ − η g.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Sgd {
     /// Learning rate η.
     pub learning_rate: f32,
@@ -22,6 +23,7 @@ pub struct Sgd {
 /// Heavy-ball or Nesterov momentum: v ← β v + g, then θ ← θ − η v
 /// (heavy ball) or θ ← θ − η (g + β v) (Nesterov).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Momentum {
     /// Learning rate η.
     pub learning_rate: f32,
@@ -33,6 +35,7 @@ pub struct Momentum {
 
 /// AdaGrad: s ← s + g², θ ← θ − η g / (√s + ε).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct AdaGrad {
     /// Learning rate η.
     pub learning_rate: f32,
@@ -42,6 +45,7 @@ pub struct AdaGrad {
 
 /// RMSProp: s ← α s + (1 − α) g², θ ← θ − η g / (√s + ε).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RmsProp {
     /// Learning rate η.
     pub learning_rate: f32,
@@ -54,6 +58,7 @@ pub struct RmsProp {
 /// Adam with bias correction: m ← β₁ m + (1 − β₁) g, v ← β₂ v + (1 − β₂) g²,
 /// θ ← θ − η m̂ / (√v̂ + ε) with m̂ = m / (1 − β₁ᵗ), v̂ = v / (1 − β₂ᵗ).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Adam {
     /// Learning rate η.
     pub learning_rate: f32,
@@ -112,6 +117,8 @@ impl Adam {
 /// let descent = GradientDescent::linear().optimizer(Optimizer::adam(0.01).betas(0.8, 0.99));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum Optimizer {
     /// See [`Sgd`].
     Sgd(Sgd),
@@ -295,6 +302,99 @@ impl Optimizer {
     }
 }
 
+impl std::fmt::Display for Optimizer {
+    /// The rule's name and its settings, e.g. `adam(lr=0.01, beta1=0.9,
+    /// beta2=0.999, eps=1e-8)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name();
+        match *self {
+            Optimizer::Sgd(o) => write!(f, "{name}(lr={})", o.learning_rate),
+            Optimizer::Momentum(o) => write!(f, "{name}(lr={}, beta={})", o.learning_rate, o.beta),
+            Optimizer::AdaGrad(o) => write!(f, "{name}(lr={}, eps={:e})", o.learning_rate, o.eps),
+            Optimizer::RmsProp(o) => write!(
+                f,
+                "{name}(lr={}, alpha={}, eps={:e})",
+                o.learning_rate, o.alpha, o.eps
+            ),
+            Optimizer::Adam(o) => write!(
+                f,
+                "{name}(lr={}, beta1={}, beta2={}, eps={:e})",
+                o.learning_rate, o.beta1, o.beta2, o.eps
+            ),
+        }
+    }
+}
+
+/// The update rules by the names the command line uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// [`Sgd`].
+    Sgd,
+    /// [`Momentum`], heavy ball.
+    Momentum,
+    /// [`Momentum`], Nesterov's form.
+    Nesterov,
+    /// [`AdaGrad`].
+    AdaGrad,
+    /// [`RmsProp`].
+    RmsProp,
+    /// [`Adam`].
+    Adam,
+}
+
+impl Rule {
+    /// Every rule, in the order of the table above.
+    pub const ALL: [Rule; 6] = [
+        Rule::Sgd,
+        Rule::Momentum,
+        Rule::Nesterov,
+        Rule::AdaGrad,
+        Rule::RmsProp,
+        Rule::Adam,
+    ];
+
+    /// The rule with learning rate `learning_rate`, PyTorch's defaults for
+    /// its other constants, and `beta` as the momentum factor of
+    /// `Momentum` and `Nesterov`.
+    pub fn with(self, learning_rate: f32, beta: f32) -> Optimizer {
+        match self {
+            Rule::Sgd => Optimizer::sgd(learning_rate).into(),
+            Rule::Momentum => Optimizer::momentum(learning_rate, beta).into(),
+            Rule::Nesterov => Optimizer::nesterov(learning_rate, beta).into(),
+            Rule::AdaGrad => Optimizer::adagrad(learning_rate).into(),
+            Rule::RmsProp => Optimizer::rmsprop(learning_rate).into(),
+            Rule::Adam => Optimizer::adam(learning_rate).into(),
+        }
+    }
+
+    /// `sgd`, `momentum`, `nesterov`, `adagrad`, `rmsprop` or `adam`.
+    pub fn name(self) -> &'static str {
+        self.with(1.0, 0.0).name()
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Rule {
+    type Err = Error;
+
+    /// `sgd`, `momentum`, `nesterov`, `adagrad`, `rmsprop` or `adam`.
+    fn from_str(text: &str) -> Result<Self> {
+        Rule::ALL
+            .into_iter()
+            .find(|rule| rule.name() == text.trim())
+            .ok_or_else(|| Error::UnknownName {
+                what: "optimizer",
+                name: text.to_string(),
+                expected: "sgd, momentum, nesterov, adagrad, rmsprop or adam",
+            })
+    }
+}
+
 /// Adam's bias corrections 1 − β₁ᵗ and √(1 − β₂ᵗ), computed in f64 once a
 /// step and shared by every element, as PyTorch does.
 pub(crate) struct AdamCorrections {
@@ -326,6 +426,7 @@ into_optimizer!(Sgd, Momentum, AdaGrad, RmsProp, Adam);
 /// The optimizer's memory between steps: a step counter and up to two
 /// per-parameter buffers (velocity or first moment; sum or mean of squares).
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OptimizerState {
     /// Updates taken so far.
     pub steps: u64,

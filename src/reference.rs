@@ -40,12 +40,12 @@ pub fn gradient(
         let row = row.mapv(f64::from);
         let z = row.dot(&w) + b;
         let target = f64::from(target);
-        let residual = model.link(z) - target;
-        grad_w.scaled_add(residual, &row);
-        grad_b += residual;
+        let derivative = model.loss_derivative(z, target);
+        grad_w.scaled_add(derivative, &row);
+        grad_b += derivative;
         loss += model.sample_loss(z, target);
     }
-    let scale = model.residual_scale::<f64>() / x.nrows() as f64;
+    let scale = 1.0 / x.nrows() as f64;
     Ok(Gradient64 {
         weights: grad_w * scale + &w * l2,
         bias: grad_b * scale,

@@ -15,6 +15,8 @@ use crate::error::{Error, Result};
 
 /// How the learning rate changes from epoch to epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum Schedule {
     /// The optimizer's learning rate throughout.
     #[default]
@@ -122,14 +124,64 @@ impl Schedule {
     }
 }
 
+impl std::fmt::Display for Schedule {
+    /// As [`Schedule::from_str`](std::str::FromStr) reads it, e.g.
+    /// `step:10:0.5`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Schedule::Constant => write!(f, "constant"),
+            Schedule::StepDecay { every, factor } => write!(f, "step:{every}:{factor}"),
+            Schedule::Exponential { gamma } => write!(f, "exp:{gamma}"),
+            Schedule::InverseScaling { power } => write!(f, "invscaling:{power}"),
+            Schedule::Cosine { min_lr, epochs } => write!(f, "cosine:{min_lr}:{epochs}"),
+            Schedule::ReduceOnPlateau { factor, patience } => write!(f, "plateau:{factor}:{patience}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Schedule {
+    type Err = Error;
+
+    /// `constant`, `step:EVERY:FACTOR`, `exp:GAMMA`, `invscaling:POWER`,
+    /// `cosine:MIN_LR:EPOCHS` or `plateau:FACTOR:PATIENCE`; the values are
+    /// checked by [`Schedule::validate`].
+    fn from_str(text: &str) -> Result<Self> {
+        let unknown = || {
+            Error::UnknownName {
+            what: "schedule",
+            name: text.to_string(),
+            expected: "constant, step:EVERY:FACTOR, exp:GAMMA, invscaling:POWER, cosine:MIN_LR:EPOCHS or plateau:FACTOR:PATIENCE",
+        }
+        };
+        let parts: Vec<&str> = text.trim().split(':').collect();
+        let number = |i: usize| parts[i].parse::<f64>().map_err(|_| unknown());
+        let whole = |i: usize| parts[i].parse::<usize>().map_err(|_| unknown());
+        let schedule = match (parts[0], parts.len()) {
+            ("constant", 1) => Schedule::constant(),
+            ("step", 3) => Schedule::step_decay(whole(1)?, number(2)?),
+            ("exp", 2) => Schedule::exponential(number(1)?),
+            ("invscaling", 2) => Schedule::inverse_scaling(number(1)?),
+            ("cosine", 3) => Schedule::cosine(number(1)?, whole(2)?),
+            ("plateau", 3) => Schedule::reduce_on_plateau(number(1)?, whole(2)?),
+            _ => return Err(unknown()),
+        };
+        schedule.validate()?;
+        Ok(schedule)
+    }
+}
+
 /// A schedule in motion: the rate of the current epoch and what
 /// `ReduceOnPlateau` remembers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Scheduler {
     schedule: Schedule,
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
     base: f64,
     epoch: usize,
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
     rate: f64,
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
     best_loss: f64,
     epochs_without_improvement: usize,
 }
@@ -144,6 +196,16 @@ impl Scheduler {
             rate: base,
             best_loss: f64::INFINITY,
             epochs_without_improvement: 0,
+        }
+    }
+
+    /// This scheduler's position (epoch, rate, plateau memory) under
+    /// `schedule` from `base_learning_rate`: how a resumed fit continues.
+    pub(crate) fn continued(self, schedule: Schedule, base_learning_rate: f32) -> Self {
+        Scheduler {
+            schedule,
+            base: f64::from(base_learning_rate),
+            ..self
         }
     }
 

@@ -442,3 +442,58 @@ fn help_explains_every_command() {
         assert!(fit.contains(flag), "fit --help lacks {flag}");
     }
 }
+
+/// 600 rows of a price on two nearly equal features and one more, in raw
+/// units: at lr 0.75 on standardized features the full-batch step along
+/// the pair's direction (curvature 2 · 2) overshoots by a factor of 2 each
+/// epoch, so the loss grows about fourfold per epoch: slowly enough that
+/// the divergence factor (1e6 × the first loss) has not fired when early
+/// stopping's patience runs out.
+fn exploding_csv(dir: &Path) -> PathBuf {
+    let mut text = String::from("carat,weight,depth,price\n");
+    let mut state = 12345u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for _ in 0..600 {
+        let carat = 0.2 + 2.0 * uniform();
+        let weight = carat + 0.01 * (uniform() - 0.5);
+        let depth = 55.0 + 10.0 * uniform();
+        let price = 4000.0 * carat + 30.0 * depth + 200.0 * (uniform() - 0.5);
+        text.push_str(&format!("{carat:.4},{weight:.4},{depth:.3},{price:.2}\n"));
+    }
+    let path = dir.join("prices.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_exploding_loss_under_early_stopping_is_divergence_not_convergence() {
+    let dir = folder("exploding");
+    let csv = exploding_csv(&dir);
+    let args = [
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "price",
+        "--standardize",
+        "--lr",
+        "0.75",
+        "--epochs",
+        "5000",
+        "--tol",
+        "1e-6",
+        "--device",
+        "cpu",
+    ];
+    let output = run(&args);
+    let (out, err) = (stdout(&output), stderr(&output));
+    assert!(!output.status.success(), "a diverged fit must not exit 0: {out}");
+    assert!(out.contains("diverged"), "{out}");
+    assert!(!out.contains("converged"), "{out}");
+    assert!(err.contains("diverged"), "{err}");
+}

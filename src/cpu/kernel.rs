@@ -1,12 +1,34 @@
-//! The fused pass over rows: margins, residuals, loss and Σ rᵢ xᵢ together,
-//! each row read once.
+//! The fused pass over rows: margins, loss derivatives, loss and
+//! Σ ℓ′(zᵢ) xᵢ together, each row read once.
 
 use std::ops::Range;
 
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use crate::fit::Problem;
+use crate::model::Model;
+use crate::objective::RawSums;
+use crate::source::Block;
+
+/// The rows a pass reads: X row-major and contiguous, y, and the model
+/// whose loss is summed.
+pub(crate) struct Data<'a> {
+    x: &'a [f32],
+    y: &'a [f32],
+    features: usize,
+    model: Model,
+}
+
+impl<'a> Data<'a> {
+    pub(crate) fn new(block: &'a Block, features: usize, model: Model) -> Self {
+        Data {
+            x: &block.x,
+            y: &block.y,
+            features,
+            model,
+        }
+    }
+}
 
 /// Rows per task. Fixed, so that the partial sums and the order in which
 /// they are added are the same whatever the number of threads: the result
@@ -86,13 +108,12 @@ pub(crate) struct Workspace {
     chunk_rows: usize,
     /// The SIMD instruction sets of this machine, detected once.
     arch: pulp::Arch,
-    /// Σ rᵢ xᵢ of each chunk, `features` values per chunk.
+    /// Σ ℓ′ᵢ xᵢ of each chunk, `features` values per chunk.
     chunk_sums: Vec<f32>,
-    /// (Σ rᵢ, Σ lossᵢ) of each chunk.
+    /// (Σ ℓ′ᵢ, Σ lossᵢ) of each chunk.
     chunk_scalars: Vec<[f64; 2]>,
-    totals: Vec<f64>,
-    /// The gradient of the last evaluation: weights, then bias.
-    pub(crate) gradient: Vec<f32>,
+    /// The raw sums of the last batch.
+    sums: RawSums,
 }
 
 impl Workspace {
@@ -109,14 +130,12 @@ impl Workspace {
             arch: pulp::Arch::new(),
             chunk_sums: vec![0.0; chunks * features],
             chunk_scalars: vec![[0.0; 2]; chunks],
-            totals: vec![0.0; features],
-            gradient: vec![0.0; features + 1],
+            sums: RawSums::zeros(features),
         }
     }
 
-    /// Evaluates the gradient of the penalized batch loss at `parameters`
-    /// (weights, then bias) into `self.gradient` and returns the loss.
-    pub(crate) fn evaluate(&mut self, problem: &Problem, parameters: &[f32], rows: Rows) -> f64 {
+    /// The raw sums of `rows` at `parameters` (weights, then bias).
+    pub(crate) fn accumulate(&mut self, data: &Data, parameters: &[f32], rows: Rows) -> &RawSums {
         let (d, arch, chunk_rows) = (self.features, self.arch, self.chunk_rows);
         let (weights, bias) = (&parameters[..d], parameters[d]);
         let batch = rows.len();
@@ -126,7 +145,7 @@ impl Workspace {
         let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 2]| {
             let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
             sums.fill(0.0);
-            *scalars = accumulate(arch, problem, weights, bias, rows.part(span), sums);
+            *scalars = accumulate(arch, data, weights, bias, rows.part(span), sums);
         };
         if chunks == 1 {
             chunk(0, sums, &mut scalars[0]);
@@ -137,35 +156,28 @@ impl Workspace {
                 .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
         }
 
-        let scale = problem.model.residual_scale::<f64>() / batch as f64;
-        let l2 = problem.l2;
-        let [residual_sum, loss_sum] = if chunks == 1 {
-            for ((g, &sum), &w) in self.gradient.iter_mut().zip(&self.chunk_sums[..d]).zip(weights) {
-                *g = (scale * f64::from(sum)) as f32 + l2 * w;
+        let totals = &mut self.sums.derivative;
+        let [derivative_sum, loss_sum] = if chunks == 1 {
+            for (total, &sum) in totals.iter_mut().zip(&self.chunk_sums[..d]) {
+                *total = f64::from(sum);
             }
             scalars[0]
         } else {
-            self.totals.fill(0.0);
-            let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
-            for (sums, &[residual, loss]) in self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars) {
-                for (total, &s) in self.totals.iter_mut().zip(sums) {
+            totals.fill(0.0);
+            let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
+            for (sums, &[derivative, loss]) in self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars) {
+                for (total, &s) in totals.iter_mut().zip(sums) {
                     *total += f64::from(s);
                 }
-                residual_sum += residual;
+                derivative_sum += derivative;
                 loss_sum += loss;
             }
-            for ((g, &total), &w) in self.gradient.iter_mut().zip(&self.totals).zip(weights) {
-                *g = (scale * total) as f32 + l2 * w;
-            }
-            [residual_sum, loss_sum]
+            [derivative_sum, loss_sum]
         };
-        self.gradient[d] = (scale * residual_sum) as f32;
-        let penalty = if l2 > 0.0 {
-            0.5 * f64::from(l2) * weights.iter().map(|&w| f64::from(w) * f64::from(w)).sum::<f64>()
-        } else {
-            0.0
-        };
-        loss_sum / batch as f64 + penalty
+        totals[d] = derivative_sum;
+        self.sums.loss = loss_sum;
+        self.sums.rows = batch;
+        &self.sums
     }
 }
 
@@ -177,21 +189,21 @@ const GROUP: usize = 4;
 /// when rows come from a permutation (the hardware cannot guess them).
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
-/// Adds rᵢ xᵢ over `rows` into `sums` and returns (Σ rᵢ, Σ lossᵢ), where
-/// rᵢ = h(xᵢ·w + b) − yᵢ.
+/// Adds ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ ℓ′ᵢ, Σ lossᵢ), where
+/// ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b.
 ///
 /// The SIMD width is chosen at run time by `pulp`; a machine always takes
 /// the same path, so its results are reproducible bit for bit.
 fn accumulate(
     arch: pulp::Arch,
-    problem: &Problem,
+    data: &Data,
     weights: &[f32],
     bias: f32,
     rows: Rows,
     sums: &mut [f32],
 ) -> [f64; 2] {
     arch.dispatch(Accumulate {
-        problem,
+        data,
         weights,
         bias,
         rows,
@@ -200,7 +212,7 @@ fn accumulate(
 }
 
 struct Accumulate<'a> {
-    problem: &'a Problem<'a>,
+    data: &'a Data<'a>,
     weights: &'a [f32],
     bias: f32,
     rows: Rows<'a>,
@@ -213,26 +225,26 @@ impl WithSimd for Accumulate<'_> {
     #[inline(always)]
     fn with_simd<S: Simd>(self, simd: S) -> [f64; 2] {
         let Accumulate {
-            problem,
+            data,
             weights,
             bias,
             rows,
             sums,
         } = self;
-        let d = problem.features;
-        let row = |i: usize| &problem.x[i * d..(i + 1) * d];
-        let (mut residual_sum, mut loss_sum) = (0.0f64, 0.0f64);
+        let d = data.features;
+        let row = |i: usize| &data.x[i * d..(i + 1) * d];
+        let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
         let mut finish = |z: f32, i: usize| {
-            let y = problem.y[i];
-            let residual = problem.model.link(z) - y;
-            residual_sum += f64::from(residual);
-            loss_sum += f64::from(problem.model.sample_loss(z, y));
-            residual
+            let y = data.y[i];
+            let derivative = data.model.loss_derivative(z, y);
+            derivative_sum += f64::from(derivative);
+            loss_sum += f64::from(data.model.sample_loss(z, y));
+            derivative
         };
         let fetch_ahead = |k: usize| {
             if let Some(ahead) = rows.ahead(k) {
                 prefetch(row(ahead));
-                prefetch(&problem.y[ahead..=ahead]);
+                prefetch(&data.y[ahead..=ahead]);
             }
         };
         let len = rows.len();
@@ -272,7 +284,7 @@ impl WithSimd for Accumulate<'_> {
                 *s += residual * xj;
             }
         }
-        [residual_sum, loss_sum]
+        [derivative_sum, loss_sum]
     }
 }
 

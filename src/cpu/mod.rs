@@ -1,89 +1,116 @@
 //! The CPU engine: the fused row pass of [`kernel`], parallel over fixed
-//! chunks of rows with rayon, and the one training loop.
+//! chunks of rows with rayon.
 
 mod kernel;
 
-use ndarray::Array1;
-
-use crate::fit::{
-    last_finite, BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan,
-};
+use crate::device::Device;
+use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan};
+use crate::error::Result;
+use crate::objective::{Objective, RawSums};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::source::{all_rows, Block, DataSource};
 use kernel::{Rows, Workspace};
 
-/// Runs epochs until a stop rule fires, starting from `parameters`
-/// (weights, then bias).
-pub(crate) fn train(problem: &Problem, plan: &TrainingPlan, parameters: Vec<f32>) -> Outcome {
-    // On a worker thread of the pool, the parallel chunks of each step are
-    // shared by work stealing instead of a round trip from outside the pool.
-    rayon::scope(|_| train_on_pool(problem, plan, parameters))
+/// The CPU engine.
+pub(crate) struct CpuEngine;
+
+impl Engine for CpuEngine {
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        let data = all_rows(source)?;
+        let workspace = Workspace::new(source.features(), spec.steps.batch_rows);
+        Ok(Box::new(CpuRun {
+            data,
+            features: source.features(),
+            workspace,
+            gradient: vec![0.0; spec.parameters.len()],
+            objective: spec.objective,
+            optimizer: spec.optimizer,
+            steps: spec.steps,
+            parameters: spec.parameters,
+            state: spec.state,
+        }))
+    }
+
+    fn raw_sums(
+        &self,
+        source: &dyn DataSource,
+        objective: &Objective,
+        parameters: &[f32],
+    ) -> Result<RawSums> {
+        let data = all_rows(source)?;
+        let rows = data.rows();
+        let mut workspace = Workspace::new(source.features(), rows);
+        let sums = workspace.accumulate(
+            &kernel::Data::new(&data, source.features(), objective.model),
+            parameters,
+            Rows::Contiguous { start: 0, len: rows },
+        );
+        Ok(sums.clone())
+    }
 }
 
-fn train_on_pool(problem: &Problem, plan: &TrainingPlan, mut parameters: Vec<f32>) -> Outcome {
-    let n = problem.rows;
-    let batch_size = plan.batch_size.map_or(n, |b| b.min(n));
-    let mut workspace = Workspace::new(problem.features, batch_size);
-    let mut state = plan.optimizer.initial_state(parameters.len());
-    let mut order = plan.batch_size.map(|_| BatchOrder::new(n, plan.seed));
-    let mut monitor = EpochMonitor::new(plan);
-    let mut gradient_evaluations = 0u64;
-    let mut previous_start = parameters.clone();
-    let mut parameter_path = Vec::new();
+/// A run on the CPU: the rows in memory, the parameters and the optimizer
+/// state on the host.
+struct CpuRun<'s> {
+    data: Block<'s>,
+    features: usize,
+    workspace: Workspace,
+    gradient: Vec<f32>,
+    objective: Objective,
+    optimizer: Optimizer,
+    steps: StepPlan,
+    parameters: Vec<f32>,
+    state: OptimizerState,
+}
 
-    let stop_reason = loop {
-        let learning_rate = monitor.learning_rate();
-        let epoch_start = parameters.clone();
+impl EngineRun for CpuRun<'_> {
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+        // On a worker thread of the pool, the parallel chunks of each step
+        // are shared by work stealing instead of a round trip from outside.
+        Ok(rayon::scope(|_| self.epoch_on_pool(order, learning_rate)))
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(self.state.clone())
+    }
+}
+
+impl CpuRun<'_> {
+    fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> EpochStats {
+        let data = kernel::Data::new(&self.data, self.features, self.objective.model);
+        let n = self.data.rows();
         let mut step = |rows: Rows| {
-            let loss = workspace.evaluate(problem, &parameters, rows);
-            plan.optimizer
-                .step(&mut state, &mut parameters, &workspace.gradient, learning_rate);
+            let sums = self.workspace.accumulate(&data, &self.parameters, rows);
+            let loss = self
+                .objective
+                .gradient(sums, &self.parameters, &mut self.gradient);
+            self.optimizer.step(
+                &mut self.state,
+                &mut self.parameters,
+                &self.gradient,
+                learning_rate,
+            );
             loss
         };
-        let (loss_sum, steps) = match &mut order {
+        let (loss_sum, steps) = match order {
             None => (step(Rows::Contiguous { start: 0, len: n }), 1),
             Some(order) => {
-                let order = order.next_epoch();
-                (0..n).step_by(batch_size).fold((0.0, 0), |(sum, steps), start| {
-                    let len = batch_size.min(n - start);
+                let batch = self.steps.batch_rows;
+                (0..self.steps.steps_per_epoch()).fold((0.0, 0), |(sum, steps), k| {
+                    let start = k * batch;
+                    let len = batch.min(n - start);
                     (sum + step(Rows::Permuted { order, start, len }), steps + 1)
                 })
             }
         };
-        gradient_evaluations += steps;
-        if plan.track_parameters {
-            parameter_path.push(parameters.clone());
+        EpochStats {
+            loss_sum,
+            steps,
+            parameters: self.parameters.clone(),
         }
-        if let Some(reason) = monitor.end_epoch(loss_sum / steps as f64) {
-            if matches!(reason, StopReason::Diverged { .. }) {
-                parameters = last_finite(epoch_start, previous_start);
-            }
-            break reason;
-        }
-        previous_start = epoch_start;
-    };
-    Outcome {
-        parameters,
-        history: monitor.into_history(),
-        stop_reason,
-        gradient_evaluations,
-        parameter_path,
-    }
-}
-
-/// One gradient of the unpenalized loss over every row.
-pub(crate) fn gradient(problem: &Problem, parameters: &[f32]) -> Gradient {
-    let mut workspace = Workspace::new(problem.features, problem.rows);
-    let loss = workspace.evaluate(
-        problem,
-        parameters,
-        Rows::Contiguous {
-            start: 0,
-            len: problem.rows,
-        },
-    );
-    let d = problem.features;
-    Gradient {
-        weights: Array1::from(workspace.gradient[..d].to_vec()),
-        bias: workspace.gradient[d],
-        loss,
     }
 }

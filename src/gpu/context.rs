@@ -4,62 +4,11 @@
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::adapter::{AdapterSummary, GpuOptions};
 use crate::error::{Error, Result};
 
 /// How long one wait for the device may last before the wait is an error.
 pub(crate) const WAIT_LIMIT: Duration = Duration::from_secs(120);
-
-/// Choices made when a [`GpuContext`] is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct GpuOptions {
-    /// The most bytes of X held by one buffer; `None` for the adapter's
-    /// largest storage binding. A small value forces X to be split across
-    /// many buffers, which tests use to exercise that path on small data.
-    pub x_chunk_bytes: Option<u64>,
-    /// Keeps the gradient pass on workgroup memory even where the adapter
-    /// has subgroup operations (tests use it to run both paths on one
-    /// adapter).
-    pub workgroup_memory_only: bool,
-}
-
-/// The adapter a context runs on, as wgpu describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdapterSummary {
-    /// The adapter's name, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)".
-    pub name: String,
-    /// The graphics API: Vulkan, Metal, Dx12, Gl.
-    pub backend: String,
-    /// Discrete, integrated, virtual, CPU (a software adapter) or other.
-    pub device_type: String,
-    /// The driver's name and version, where the backend reports them.
-    pub driver: String,
-    /// The largest storage binding the adapter allows, in bytes.
-    pub max_binding_bytes: u64,
-    /// The smallest and largest subgroup sizes the adapter reports.
-    pub subgroup_sizes: (u32, u32),
-    /// Whether the gradient pass adds the lanes of a row with subgroup
-    /// shuffles (where the adapter has subgroups of at least 8 invocations)
-    /// rather than through workgroup memory.
-    pub uses_subgroups: bool,
-}
-
-impl AdapterSummary {
-    /// Whether the adapter runs on the CPU (Mesa's lavapipe or llvmpipe,
-    /// WARP, SwiftShader): right for checking results, not for speed.
-    pub fn is_software(&self) -> bool {
-        self.device_type == "Cpu"
-    }
-}
-
-impl std::fmt::Display for AdapterSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}, {}", self.name, self.backend, self.device_type)?;
-        if !self.driver.is_empty() {
-            write!(f, ", {}", self.driver)?;
-        }
-        write!(f, ")")
-    }
-}
 
 /// The compute pipelines of the engine, one per kernel of shaders/.
 pub(crate) struct Pipelines {
@@ -269,6 +218,7 @@ async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> 
 }
 
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+const OBJECTIVE: &str = include_str!("../../shaders/objective.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
 const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 
@@ -281,7 +231,7 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
         catch_errors(device, &format!("compiling {name}"), || {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{RULE}\n{source}").into()),
+                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}").into()),
             });
             device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                 label: Some(name),

@@ -10,19 +10,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2};
 use wgpu::util::DeviceExt;
 
-pub use context::{AdapterSummary, GpuContext, GpuOptions};
+pub use context::GpuContext;
 
-use crate::data::{validate_parameters, validate_targets, validate_training_data};
-use crate::device::Engine;
+use crate::data::{validate_parameters, validate_training_data};
+use crate::device::Device;
+use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan as RowsPerStep};
 use crate::error::{Error, Result};
-use crate::fit::{
-    gradient_on, last_finite, BatchOrder, EpochMonitor, Gradient, Outcome, Problem, StopReason, TrainingPlan,
-};
 use crate::model::Model;
-use crate::optim::Optimizer;
+use crate::objective::{Objective, Penalty, RawSums};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::source::{DataSource, InMemory};
 
 /// Threads per workgroup in every kernel (WORKGROUP_SIZE in common.wgsl).
 const WORKGROUP_SIZE: u32 = 256;
@@ -56,16 +56,18 @@ struct Shape {
     group_offset: u32,
     chunk_start: u32,
     rows_from_control: u32,
-    model: u32,
+    loss: u32,
+    penalty: u32,
     optimizer: u32,
     partial_groups: u32,
     steps_per_epoch: u32,
-    l2: f32,
+    penalty_strength: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
     steps_per_dispatch: u32,
-    pad: [u32; 3],
+    pad0: u32,
+    pad1: u32,
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -77,7 +79,9 @@ struct Control {
     learning_rate: f32,
     loss_sum: f32,
     loss_compensation: f32,
-    pad: [u32; 3],
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 /// How each step runs.
@@ -138,6 +142,14 @@ fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
     }
 }
 
+/// The penalty's code and strength as the shaders read them
+/// (`Shape::penalty` and `Shape::penalty_strength`).
+fn penalty_code(penalty: Penalty) -> (u32, f32) {
+    match penalty {
+        Penalty::L2(alpha) => (0, alpha),
+    }
+}
+
 fn as_u32(value: usize, what: &str) -> Result<u32> {
     u32::try_from(value).map_err(|_| Error::GpuFailure {
         reason: format!("{what} = {value} does not fit the kernels' 32-bit indices"),
@@ -152,11 +164,21 @@ struct DeviceProblem<'c> {
     steps_per_epoch: usize,
     steps_per_dispatch: usize,
     params: wgpu::Buffer,
+    state: wgpu::Buffer,
     control: wgpu::Buffer,
-    gradient: wgpu::Buffer,
+    sums: wgpu::Buffer,
     order: Option<wgpu::Buffer>,
-    snapshots: [wgpu::Buffer; 2],
     step_bind_groups: StepBindGroups,
+}
+
+/// What a run starts from on the device.
+struct Start<'a> {
+    objective: &'a Objective,
+    optimizer: &'a Optimizer,
+    steps: RowsPerStep,
+    /// The weights, then the bias.
+    parameters: &'a [f32],
+    state: &'a OptimizerState,
 }
 
 /// The bind groups of each kernel a step dispatches.
@@ -172,29 +194,15 @@ struct StepBindGroups {
 }
 
 impl<'c> DeviceProblem<'c> {
-    /// Uploads the data and builds the state for `plan`, starting from
-    /// `parameters` (weights, then bias).
-    fn new(
-        context: &'c GpuContext,
-        problem: &Problem,
-        batch_size: Option<usize>,
-        optimizer: &Optimizer,
-        parameters: &[f32],
-    ) -> Result<Self> {
-        context.checked("uploading the data", || {
-            Self::build(context, problem, batch_size, optimizer, parameters)
-        })?
+    /// Uploads the rows of `source` block by block and builds the state of
+    /// a run from `start`.
+    fn new(context: &'c GpuContext, source: &dyn DataSource, start: Start) -> Result<Self> {
+        context.checked("uploading the data", || Self::build(context, source, start))?
     }
 
-    fn build(
-        context: &'c GpuContext,
-        problem: &Problem,
-        batch_size: Option<usize>,
-        optimizer: &Optimizer,
-        parameters: &[f32],
-    ) -> Result<Self> {
+    fn build(context: &'c GpuContext, source: &dyn DataSource, start: Start) -> Result<Self> {
         let device = &context.device;
-        let (n, d) = (problem.rows, problem.features);
+        let (n, d) = (source.rows(), source.features());
         let row_bytes = (d * 4) as u64;
         let max_binding = context.adapter().max_binding_bytes;
         if row_bytes > max_binding {
@@ -204,20 +212,19 @@ impl<'c> DeviceProblem<'c> {
                 ),
             });
         }
-        let batch = batch_size.map_or(n, |b| b.min(n));
-        let steps_per_epoch = n.div_ceil(batch);
+        let batch = start.steps.batch_rows;
+        let steps_per_epoch = start.steps.steps_per_epoch();
         let rows_per_chunk = ((context.x_chunk_bytes / row_bytes).max(1) as usize).min(n);
         let single_chunk = rows_per_chunk >= n;
-        let plan = match batch_size {
-            None => StepPlan::Full,
-            Some(_)
-                if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize =>
-            {
+        let plan = match start.steps.shuffled {
+            false => StepPlan::Full,
+            true if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize => {
                 StepPlan::Fused
             }
-            Some(_) => StepPlan::Gathered,
+            true => StepPlan::Gathered,
         };
-        let (code, beta1, beta2, eps) = optimizer_code(optimizer);
+        let (code, beta1, beta2, eps) = optimizer_code(start.optimizer);
+        let (penalty, penalty_strength) = penalty_code(start.objective.penalty);
         let base = Shape {
             rows: as_u32(n, "rows")?,
             features: as_u32(d, "features")?,
@@ -227,19 +234,21 @@ impl<'c> DeviceProblem<'c> {
             group_offset: 0,
             chunk_start: 0,
             rows_from_control: 0,
-            model: match problem.model {
+            loss: match start.objective.model {
                 Model::Linear => 0,
                 Model::Logistic => 1,
             },
+            penalty,
             optimizer: code,
             partial_groups: 0,
             steps_per_epoch: as_u32(steps_per_epoch, "steps per epoch")?,
-            l2: problem.l2,
+            penalty_strength,
             beta1,
             beta2,
             eps,
             steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
-            pad: [0; 3],
+            pad0: 0,
+            pad1: 0,
         };
 
         let storage =
@@ -264,16 +273,10 @@ impl<'c> DeviceProblem<'c> {
         let mut group_offset = 0usize;
         for start in (0..n).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(n - start);
-            let x = init(
-                "x",
-                bytemuck::cast_slice(&problem.x[start * d..(start + rows) * d]),
-                storage,
-            );
-            let y = init(
-                "y",
-                bytemuck::cast_slice(&problem.y[start..start + rows]),
-                storage,
-            );
+            let block = source.block(start, rows)?;
+            let x = init("x", bytemuck::cast_slice(&block.x), storage);
+            let y = init("y", bytemuck::cast_slice(&block.y), storage);
+            drop(block);
             // Upload chunk by chunk, so that at most one chunk waits in
             // staging memory at a time.
             context.queue.submit([]);
@@ -309,18 +312,23 @@ impl<'c> DeviceProblem<'c> {
         let uniform = |shape: &Shape| init("shape", bytemuck::bytes_of(shape), wgpu::BufferUsages::UNIFORM);
         let step_uniform = uniform(&step_shape);
 
-        let params = init("parameters", bytemuck::cast_slice(parameters), storage);
-        let state = empty("optimizer state", (2 * (d + 1) * 4) as u64);
-        let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
-        let gradient = empty("gradient", ((d + 2) * 4) as u64);
+        let params = init("parameters", bytemuck::cast_slice(start.parameters), storage);
+        let state = init(
+            "optimizer state",
+            bytemuck::cast_slice(&state_layout(start.state, d + 1)),
+            storage,
+        );
+        let control = init(
+            "control",
+            bytemuck::bytes_of(&Control {
+                global_step: as_u32(start.state.steps as usize, "optimizer steps")?,
+                ..Control::default()
+            }),
+            storage,
+        );
+        let sums = empty("raw sums", ((d + 3) * 4) as u64);
         let partials = empty("partial sums", (partial_groups.max(1) * (d + 2) * 4) as u64);
-        // Both snapshots start as the starting parameters, as the CPU
-        // engine's do.
-        let snapshots = [
-            init("epoch start", bytemuck::cast_slice(parameters), storage),
-            init("previous epoch start", bytemuck::cast_slice(parameters), storage),
-        ];
-        let order = batch_size.map(|_| empty("permutation", (n * 4) as u64));
+        let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
         let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
@@ -409,11 +417,11 @@ impl<'c> DeviceProblem<'c> {
                 .min(MAX_GATHER_GROUPS),
             reduce: bind(
                 &pipelines.reduce,
-                &[&step_uniform, &partials, &params, &control, &gradient],
+                &[&step_uniform, &partials, &params, &control, &sums],
             ),
             update: bind(
                 &pipelines.update,
-                &[&step_uniform, &gradient, &control, &params, &state],
+                &[&step_uniform, &sums, &control, &params, &state],
             ),
             steps,
         };
@@ -424,10 +432,10 @@ impl<'c> DeviceProblem<'c> {
             steps_per_epoch,
             steps_per_dispatch: base.steps_per_dispatch as usize,
             params,
+            state,
             control,
-            gradient,
+            sums,
             order,
-            snapshots,
             step_bind_groups,
         })
     }
@@ -485,8 +493,14 @@ impl<'c> DeviceProblem<'c> {
     }
 
     /// Runs one epoch with `learning_rate` after `global_step` steps so far,
-    /// and returns the mean of its batch losses.
-    fn run_epoch(&self, order: Option<&[u32]>, learning_rate: f32, global_step: u64) -> Result<f64> {
+    /// and returns the sum of its batch losses and the parameters at its
+    /// end, read back together.
+    fn run_epoch(
+        &self,
+        order: Option<&[u32]>,
+        learning_rate: f32,
+        global_step: u64,
+    ) -> Result<(f64, Vec<f32>)> {
         let context = self.context;
         let queue = &context.queue;
         let control = Control {
@@ -498,10 +512,7 @@ impl<'c> DeviceProblem<'c> {
         if let (Some(buffer), Some(order)) = (&self.order, order) {
             queue.write_buffer(buffer, 0, bytemuck::cast_slice(order));
         }
-        let parameter_bytes = ((self.features + 1) * 4) as u64;
         let mut encoder = context.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&self.snapshots[0], 0, &self.snapshots[1], 0, parameter_bytes);
-        encoder.copy_buffer_to_buffer(&self.params, 0, &self.snapshots[0], 0, parameter_bytes);
         let per_submission = match self.plan {
             StepPlan::Fused => self.steps_per_epoch,
             _ => STEPS_PER_SUBMISSION,
@@ -519,32 +530,37 @@ impl<'c> DeviceProblem<'c> {
                 context.checked("running an epoch", || queue.submit([full.finish()]))?;
             }
         }
-        let control: Control = self
-            .read(encoder, &self.control, std::mem::size_of::<Control>() as u64)?
-            .first()
-            .copied()
-            .ok_or_else(|| Error::GpuFailure {
-                reason: "the epoch's control block came back empty".into(),
-            })?;
-        Ok(f64::from(control.loss_sum) / self.steps_per_epoch as f64)
+        let control_bytes = std::mem::size_of::<Control>();
+        let parameter_bytes = (self.features + 1) * 4;
+        let bytes = self.read(
+            encoder,
+            &[
+                (&self.control, control_bytes as u64),
+                (&self.params, parameter_bytes as u64),
+            ],
+        )?;
+        let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
+        let parameters = bytemuck::pod_collect_to_vec(&bytes[control_bytes..]);
+        Ok((f64::from(control.loss_sum), parameters))
     }
 
-    /// Submits `encoder` with a copy of the first `bytes` of `buffer` and
-    /// returns them, waiting at most [`context::WAIT_LIMIT`].
-    fn read<T: Pod>(
-        &self,
-        mut encoder: wgpu::CommandEncoder,
-        buffer: &wgpu::Buffer,
-        bytes: u64,
-    ) -> Result<Vec<T>> {
+    /// Submits `encoder` with copies of the first bytes of each buffer of
+    /// `parts` and returns them one after the other, waiting at most
+    /// [`context::WAIT_LIMIT`].
+    fn read(&self, mut encoder: wgpu::CommandEncoder, parts: &[(&wgpu::Buffer, u64)]) -> Result<Vec<u8>> {
         let context = self.context;
+        let bytes: u64 = parts.iter().map(|(_, bytes)| bytes).sum();
         let staging = context.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size: bytes,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, bytes);
+        let mut offset = 0;
+        for &(buffer, bytes) in parts {
+            encoder.copy_buffer_to_buffer(buffer, 0, &staging, offset, bytes);
+            offset += bytes;
+        }
         context.checked("running on the device", || {
             context.queue.submit([encoder.finish()])
         })?;
@@ -574,7 +590,7 @@ impl<'c> DeviceProblem<'c> {
             let view = staging.get_mapped_range(..).map_err(|e| Error::GpuFailure {
                 reason: format!("reading a mapped buffer: {e}"),
             })?;
-            bytemuck::pod_collect_to_vec(&view)
+            view.to_vec()
         };
         staging.unmap();
         Ok(values)
@@ -582,24 +598,36 @@ impl<'c> DeviceProblem<'c> {
 
     fn read_buffer(&self, buffer: &wgpu::Buffer, values: usize) -> Result<Vec<f32>> {
         let encoder = self.context.device.create_command_encoder(&Default::default());
-        self.read(encoder, buffer, (values * 4) as u64)
+        Ok(bytemuck::pod_collect_to_vec(
+            &self.read(encoder, &[(buffer, (values * 4) as u64)])?,
+        ))
     }
 
-    /// One gradient and loss at the current parameters (no update).
-    fn gradient(&self) -> Result<Gradient> {
+    /// The raw sums of every row at the current parameters (no update).
+    fn raw_sums(&self) -> Result<RawSums> {
         let mut encoder = self.context.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             self.encode_gradient(&mut pass);
         }
         let d = self.features;
-        let values: Vec<f32> = self.read(encoder, &self.gradient, ((d + 2) * 4) as u64)?;
-        Ok(Gradient {
-            weights: Array1::from(values[..d].to_vec()),
-            bias: values[d],
+        let values: Vec<f32> =
+            bytemuck::pod_collect_to_vec(&self.read(encoder, &[(&self.sums, ((d + 3) * 4) as u64)])?);
+        Ok(RawSums {
+            derivative: values[..=d].iter().map(|&v| f64::from(v)).collect(),
             loss: f64::from(values[d + 1]),
+            rows: values[d + 2].to_bits() as usize,
         })
     }
+}
+
+/// The optimizer state as the shaders hold it: the first moments, then
+/// the second moments, `count` each (zeros where the rule keeps none).
+fn state_layout(state: &OptimizerState, count: usize) -> Vec<f32> {
+    let mut values = vec![0.0; 2 * count];
+    values[..state.first_moment.len()].copy_from_slice(&state.first_moment);
+    values[count..count + state.second_moment.len()].copy_from_slice(&state.second_moment);
+    values
 }
 
 impl GpuContext {
@@ -656,11 +684,22 @@ impl GpuContext {
     /// ```
     pub fn upload(&self, model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<GpuData<'_>> {
         validate_training_data(model, x, y)?;
-        let (x_rows, y_values) = (x.as_standard_layout(), y.as_standard_layout());
-        let problem = Problem::new(model, &x_rows, &y_values, 0.0);
-        let zeros = vec![0.0; x.ncols() + 1];
-        let on_device = DeviceProblem::new(self, &problem, None, &Optimizer::default(), &zeros)?;
-        Ok(GpuData { on_device })
+        let source = InMemory::new(x, y);
+        let objective = Objective::unpenalized(model);
+        let optimizer = Optimizer::default();
+        let parameters = vec![0.0; x.ncols() + 1];
+        let on_device = DeviceProblem::new(
+            self,
+            &source,
+            Start {
+                objective: &objective,
+                optimizer: &optimizer,
+                steps: RowsPerStep::new(x.nrows(), None),
+                parameters: &parameters,
+                state: &optimizer.initial_state(parameters.len()),
+            },
+        )?;
+        Ok(GpuData { on_device, objective })
     }
 
     /// [`crate::gradient`] on this context.
@@ -672,15 +711,14 @@ impl GpuContext {
         w: ArrayView1<f32>,
         b: f32,
     ) -> Result<Gradient> {
-        validate_targets(model, x, y)?;
-        validate_parameters(w, b, x.ncols())?;
-        gradient_on(&Engine::Gpu(Arc::clone(self)), model, x, y, w, b)
+        crate::engine::gradient_on(&GpuEngine(Arc::clone(self)), model, x, y, w, b)
     }
 }
 
 /// Data held by a GPU context, from [`GpuContext::upload`].
 pub struct GpuData<'c> {
     on_device: DeviceProblem<'c>,
+    objective: Objective,
 }
 
 impl std::fmt::Debug for GpuData<'_> {
@@ -703,52 +741,89 @@ impl GpuData<'_> {
             .context
             .queue
             .write_buffer(&on_device.params, 0, bytemuck::cast_slice(&parameters));
-        on_device.gradient()
+        let sums = on_device.raw_sums()?;
+        Ok(Gradient::from_sums(&self.objective, &sums, &parameters))
     }
 }
 
-/// Runs epochs on `context` until a stop rule fires; the same loop as the
-/// CPU engine's, with every step on the device.
-pub(crate) fn train(
-    context: &GpuContext,
-    problem: &Problem,
-    plan: &TrainingPlan,
-    parameters: Vec<f32>,
-) -> Result<Outcome> {
-    let on_device = DeviceProblem::new(context, problem, plan.batch_size, &plan.optimizer, &parameters)?;
-    let mut order = plan.batch_size.map(|_| BatchOrder::new(problem.rows, plan.seed));
-    let mut monitor = EpochMonitor::new(plan);
-    let mut global_step = 0u64;
-    let mut parameter_path = Vec::new();
-    let count = on_device.features + 1;
-    let stop_reason = loop {
-        let order = order.as_mut().map(|o| o.next_epoch());
-        let loss = on_device.run_epoch(order, monitor.learning_rate(), global_step)?;
-        global_step += on_device.steps_per_epoch as u64;
-        if plan.track_parameters {
-            parameter_path.push(on_device.read_buffer(&on_device.params, count)?);
-        }
-        if let Some(reason) = monitor.end_epoch(loss) {
-            break reason;
-        }
-    };
-    let parameters = match stop_reason {
-        StopReason::Diverged { .. } => last_finite(
-            on_device.read_buffer(&on_device.snapshots[0], count)?,
-            on_device.read_buffer(&on_device.snapshots[1], count)?,
-        ),
-        _ => on_device.read_buffer(&on_device.params, count)?,
-    };
-    Ok(Outcome {
-        parameters,
-        history: monitor.into_history(),
-        stop_reason,
-        gradient_evaluations: global_step,
-        parameter_path,
-    })
+/// The GPU engine on one context.
+pub(crate) struct GpuEngine(pub(crate) Arc<GpuContext>);
+
+impl Engine for GpuEngine {
+    fn device(&self) -> Device {
+        Device::Gpu
+    }
+
+    fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        let on_device = DeviceProblem::new(
+            &self.0,
+            source,
+            Start {
+                objective: &spec.objective,
+                optimizer: &spec.optimizer,
+                steps: spec.steps,
+                parameters: &spec.parameters,
+                state: &spec.state,
+            },
+        )?;
+        Ok(Box::new(GpuRun {
+            on_device,
+            global_step: spec.state.steps,
+            moments: (spec.state.first_moment.len(), spec.state.second_moment.len()),
+        }))
+    }
+
+    fn raw_sums(
+        &self,
+        source: &dyn DataSource,
+        objective: &Objective,
+        parameters: &[f32],
+    ) -> Result<RawSums> {
+        let optimizer = Optimizer::default();
+        DeviceProblem::new(
+            &self.0,
+            source,
+            Start {
+                objective,
+                optimizer: &optimizer,
+                steps: RowsPerStep::new(source.rows(), None),
+                parameters,
+                state: &optimizer.initial_state(parameters.len()),
+            },
+        )?
+        .raw_sums()
+    }
 }
 
-/// One gradient of the unpenalized loss over every row, on `context`.
-pub(crate) fn gradient(context: &GpuContext, problem: &Problem, parameters: &[f32]) -> Result<Gradient> {
-    DeviceProblem::new(context, problem, None, &Optimizer::default(), parameters)?.gradient()
+/// A run on the GPU: the rows, the parameters and the optimizer state on
+/// the device.
+struct GpuRun<'c> {
+    on_device: DeviceProblem<'c>,
+    /// Updates taken, across resumes (Adam's bias correction counts them).
+    global_step: u64,
+    /// The lengths of the optimizer's first and second moments.
+    moments: (usize, usize),
+}
+
+impl EngineRun for GpuRun<'_> {
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+        let (loss_sum, parameters) = self.on_device.run_epoch(order, learning_rate, self.global_step)?;
+        let steps = self.on_device.steps_per_epoch;
+        self.global_step += steps as u64;
+        Ok(EpochStats {
+            loss_sum,
+            steps,
+            parameters,
+        })
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        let count = self.on_device.features + 1;
+        let values = self.on_device.read_buffer(&self.on_device.state, 2 * count)?;
+        Ok(OptimizerState {
+            steps: self.global_step,
+            first_moment: values[..self.moments.0].to_vec(),
+            second_moment: values[count..count + self.moments.1].to_vec(),
+        })
+    }
 }

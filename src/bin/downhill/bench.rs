@@ -19,23 +19,24 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 64)]
     features: usize,
     /// `linear` (targets x·w + b + noise) or `logistic` (Bernoulli labels).
-    #[arg(long, default_value = "linear", value_parser = ["linear", "logistic"])]
-    model: String,
-    /// Comma-separated batch sizes; `full` for the full batch.
+    #[arg(long, default_value = "linear")]
+    model: Model,
+    /// Comma-separated batch sizes (`N` or `minibatch:N`, `sgd`), `full`
+    /// for the full batch.
     #[arg(long, default_value = "32,256,4096,65536,full", value_delimiter = ',')]
-    batch_sizes: Vec<String>,
+    batch_sizes: Vec<Variant>,
     /// Epochs per run; the throughput is averaged over them.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// Comma-separated devices: `cpu`, `gpu`.
-    #[arg(long, default_value = "cpu,gpu", value_delimiter = ',', value_parser = ["cpu", "gpu"])]
-    device: Vec<String>,
+    #[arg(long, default_value = "cpu,gpu", value_delimiter = ',')]
+    device: Vec<Device>,
     /// Learning rate of the plain SGD runs (small enough for batch 1 on
     /// standard-normal features).
     #[arg(long, default_value_t = 0.001)]
     lr: f32,
     /// Seed of the data and of the batch order.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     seed: u64,
     /// Also write the results, with the machine, to this JSON file.
     #[arg(long)]
@@ -91,16 +92,11 @@ struct Report {
     runs: Vec<Run>,
 }
 
-fn variant(batch: &str) -> Result<Variant, String> {
-    match batch {
-        "full" => Ok(Variant::Full),
-        size => match size.parse::<usize>() {
-            Ok(0) | Err(_) => Err(format!(
-                "batch size {size:?} is neither a positive number nor `full`"
-            )),
-            Ok(1) => Ok(Variant::Stochastic),
-            Ok(size) => Ok(Variant::MiniBatch(size)),
-        },
+/// A batch size as the tables show it: `full` or the rows per step.
+fn batch_label(variant: Variant) -> String {
+    match variant.batch_size() {
+        None => "full".into(),
+        Some(size) => size.to_string(),
     }
 }
 
@@ -153,16 +149,13 @@ fn gb(bytes: f64) -> f64 {
 
 /// Runs the benchmark and prints its tables.
 pub fn bench(args: &BenchArgs) -> Result<(), String> {
-    let model = if args.model == "logistic" {
-        Model::Logistic
-    } else {
-        Model::Linear
-    };
-    let variants = args
-        .batch_sizes
-        .iter()
-        .map(|b| variant(b).map(|v| (b.clone(), v)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let model = args.model;
+    if let Some(auto) = args.device.iter().find(|d| **d == Device::Auto) {
+        return Err(format!(
+            "--device takes cpu and gpu, not {auto}: the bench names what it measures"
+        ));
+    }
+    let variants: Vec<(String, Variant)> = args.batch_sizes.iter().map(|&v| (batch_label(v), v)).collect();
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
@@ -186,7 +179,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
 
     let x = data.x.as_slice().expect("generated data are contiguous");
     let host_read = host_read_bandwidth(x);
-    let gpu = if args.device.iter().any(|d| d == "gpu") {
+    let gpu = if args.device.contains(&Device::Gpu) {
         Some(gpu_machine(x_bytes)?)
     } else {
         None
@@ -221,11 +214,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         }
     }
 
-    let devices: Vec<Device> = args
-        .device
-        .iter()
-        .map(|d| if d == "gpu" { Device::Gpu } else { Device::Cpu })
-        .collect();
+    let devices = args.device.clone();
     let progress = ProgressBar::new((devices.len() * variants.len()) as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {elapsed} {msg}").expect("a valid template"),
@@ -319,7 +308,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         let report = Report {
             rows: args.rows,
             features: args.features,
-            model: args.model.clone(),
+            model: args.model.to_string(),
             x_bytes,
             generation_seconds,
             machine,

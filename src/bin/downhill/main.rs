@@ -1,9 +1,11 @@
 //! The `downhill` command-line program: demo, fit, predict, sweep and bench.
 
+mod args;
 mod bench;
 mod demo;
-mod options;
-mod saved;
+mod fit;
+mod predict;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -27,12 +29,12 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Fits a model to a CSV file and prints the stop reason, the loss, R²
     /// or accuracy, and each coefficient by its column name.
-    Fit(options::FitArgs),
+    Fit(args::FitArgs),
     /// Predicts with a model saved by `fit --save`, matching columns by name.
-    Predict(options::PredictArgs),
+    Predict(args::PredictArgs),
     /// One run per learning rate: a table of final losses and stop reasons,
     /// the largest learning rate that stayed stable, and the loss curves.
-    Sweep(options::SweepArgs),
+    Sweep(args::SweepArgs),
     /// Throughput across batch sizes on seeded synthetic data: samples/s,
     /// steps/s, GB/s of X read and the share of the machine's measured
     /// peak, per device; optionally as JSON.
@@ -43,9 +45,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default())) {
         Command::Demo(args) => demo::demo(&args),
-        Command::Fit(args) => options::fit(&args),
-        Command::Predict(args) => saved::predict(&args),
-        Command::Sweep(args) => options::sweep(&args),
+        Command::Fit(args) => fit::fit(&args),
+        Command::Predict(args) => predict::predict(&args),
+        Command::Sweep(args) => sweep::sweep(&args),
         Command::Bench(args) => bench::bench(&args),
     };
     match result {

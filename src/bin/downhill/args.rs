@@ -1,0 +1,224 @@
+//! The options `fit` and `sweep` share, parsed once into the library's
+//! types, and what both do with them: load the CSV, build the descent, fit
+//! with a spinner, explain errors by line and column.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use downhill::data::{read_csv, CsvData};
+use downhill::optim::Rule;
+use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, StopReason, Variant};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// The CSV file and its columns.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DataArgs {
+    /// CSV file with a header row.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// The column to predict.
+    #[arg(long, value_name = "COLUMN")]
+    pub target: String,
+    /// Comma-separated feature columns [default: every other numeric column].
+    #[arg(long, value_delimiter = ',', value_name = "a,b,c")]
+    pub features: Option<Vec<String>>,
+}
+
+/// How to descend, shared by `fit` and `sweep`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// linear (mean squared error) or logistic (cross-entropy; the target must be 0 or 1).
+    #[arg(long, default_value = "linear")]
+    pub model: Model,
+    /// full (every row per step), sgd (one row per step) or minibatch:N.
+    #[arg(long, default_value = "full")]
+    pub variant: Variant,
+    /// The update rule: sgd, momentum, nesterov, adagrad, rmsprop or adam.
+    #[arg(long, default_value = "sgd")]
+    pub optimizer: Rule,
+    /// The momentum factor of momentum and nesterov.
+    #[arg(long, default_value_t = 0.9)]
+    pub beta: f32,
+    /// Learning-rate schedule, stepped once per epoch: constant, step:EVERY:FACTOR,
+    /// exp:GAMMA, invscaling:POWER, cosine (to 0 over --epochs), plateau:FACTOR:PATIENCE.
+    #[arg(long, default_value = "constant", value_parser = parse_schedule)]
+    pub schedule: ScheduleArg,
+    /// L2 penalty: adds (l2/2)·|w|² to the loss; the bias is not penalized.
+    #[arg(long, default_value_t = 0.0)]
+    pub l2: f32,
+    /// The most epochs to run.
+    #[arg(long, default_value_t = 100)]
+    pub epochs: usize,
+    /// Early stopping: stop once the epoch loss has improved by less than this
+    /// for --patience epochs in a row [default: off].
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Epochs without enough improvement before early stopping.
+    #[arg(long, default_value_t = 5)]
+    pub patience: usize,
+    /// Fit on standardized features; coefficients are still reported (and
+    /// saved) in the units of the CSV.
+    #[arg(long)]
+    pub standardize: bool,
+    /// Seed of the per-epoch shuffles.
+    #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
+    pub seed: u64,
+    /// cpu, gpu or auto (the GPU where a hardware one exists).
+    #[arg(long, default_value = "auto")]
+    pub device: Device,
+    /// Draw loss plots with a logarithmic loss axis.
+    #[arg(long)]
+    pub log_scale: bool,
+}
+
+/// A schedule as given on the command line; `cosine` takes its length from
+/// --epochs.
+#[derive(Debug, Clone, Copy)]
+pub enum ScheduleArg {
+    Ready(Schedule),
+    CosineOverEpochs,
+}
+
+/// Arguments of `downhill fit`.
+#[derive(clap::Args, Debug)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    pub lr: f32,
+    /// Write the loss curve to this file (SVG, or PNG if it ends in .png).
+    #[arg(long, value_name = "loss.svg")]
+    pub plot: Option<PathBuf>,
+    /// Linear model with one feature: write the loss surface over (w, b) with
+    /// the path of this run and of full-batch and stochastic runs beside it.
+    #[arg(long, value_name = "contour.svg")]
+    pub plot_path: Option<PathBuf>,
+    /// Save the fitted model as JSON (weights in the units of the CSV).
+    #[arg(long, value_name = "model.json")]
+    pub save: Option<PathBuf>,
+}
+
+/// Arguments of `downhill predict`.
+#[derive(clap::Args, Debug)]
+pub struct PredictArgs {
+    /// A model saved by `downhill fit --save`.
+    #[arg(long, value_name = "model.json")]
+    pub model: PathBuf,
+    /// CSV file with a header row holding the model's feature columns.
+    #[arg(long, value_name = "FILE.csv")]
+    pub data: PathBuf,
+    /// Write the predictions here as CSV [default: standard output].
+    #[arg(long, value_name = "predictions.csv")]
+    pub output: Option<PathBuf>,
+}
+
+/// Arguments of `downhill sweep`.
+#[derive(clap::Args, Debug)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Comma-separated learning rates, one run each.
+    #[arg(long, value_delimiter = ',', default_value = "0.001,0.01,0.1,1")]
+    pub lrs: Vec<f32>,
+    /// Write every run's loss curve, overlaid, to this file (SVG or PNG).
+    #[arg(long, value_name = "sweep.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
+    if text.trim() == "cosine" {
+        return Ok(ScheduleArg::CosineOverEpochs);
+    }
+    text.parse::<Schedule>()
+        .map(ScheduleArg::Ready)
+        .map_err(|e| e.to_string())
+}
+
+impl TrainArgs {
+    pub fn schedule(&self) -> Schedule {
+        match self.schedule {
+            ScheduleArg::Ready(schedule) => schedule,
+            ScheduleArg::CosineOverEpochs => Schedule::cosine(0.0, self.epochs.max(1)),
+        }
+    }
+
+    pub fn descent(&self, lr: f32) -> GradientDescent {
+        let mut descent = GradientDescent::new(self.model)
+            .variant(self.variant)
+            .optimizer(self.optimizer.with(lr, self.beta))
+            .schedule(self.schedule())
+            .l2(self.l2)
+            .standardize(self.standardize)
+            .max_epochs(self.epochs)
+            .patience(self.patience)
+            .seed(self.seed)
+            .device(self.device);
+        if let Some(tol) = self.tol {
+            descent = descent.tolerance(tol);
+        }
+        descent
+    }
+}
+
+/// Reads the CSV named by `args`.
+pub fn load(args: &DataArgs) -> Result<(CsvData, ndarray::Array1<f32>), String> {
+    let mut data =
+        read_csv(&args.data, Some(&args.target), args.features.as_deref()).map_err(|e| e.to_string())?;
+    let y = data.y.take().expect("a target was asked for");
+    Ok((data, y))
+}
+
+/// Says where in the CSV a row or column error of the library lies.
+pub fn explain(error: Error, data: &CsvData, path: &Path, target: &str) -> String {
+    let file = path.display();
+    match error {
+        Error::InvalidLabel { row, value } => format!(
+            "line {} of {file}: target {target:?} is {value}; logistic regression needs 0 or 1",
+            row + 2
+        ),
+        Error::NonFiniteTarget { row, value } => {
+            format!(
+                "line {} of {file}: target {target:?} is {value}, not a finite number",
+                row + 2
+            )
+        }
+        Error::NonFiniteFeature { row, column, value } => format!(
+            "line {} of {file}: column {:?} is {value}, not a finite number",
+            row + 2,
+            data.feature_names[column]
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// Fits with a spinner on a terminal (hidden otherwise).
+pub fn fit_with_progress(
+    descent: &GradientDescent,
+    data: &CsvData,
+    y: &ndarray::Array1<f32>,
+    message: String,
+) -> Result<(Fitted, Duration), Error> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
+    spinner.set_message(message);
+    spinner.enable_steady_tick(Duration::from_millis(100));
+    let started = Instant::now();
+    let fitted = descent.fit(data.x.view(), y.view());
+    spinner.finish_and_clear();
+    fitted.map(|f| (f, started.elapsed()))
+}
+
+/// The stop reason, and whose parameters the fit kept.
+pub fn describe_stop(fitted: &Fitted) -> String {
+    let stop = fitted.stop_reason();
+    match (stop, fitted.best_epoch()) {
+        (_, Some(best)) => format!("{stop} (parameters of epoch {best}, the lowest loss)"),
+        (StopReason::Diverged { .. }, None) => format!("{stop} (parameters are the last finite ones)"),
+        _ => stop.to_string(),
+    }
+}

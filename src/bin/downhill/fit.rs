@@ -1,0 +1,147 @@
+//! `downhill fit`: one fit of a CSV file, its report, plots and saved model.
+
+use std::path::Path;
+
+use downhill::data::CsvData;
+use downhill::plot::{self, Curve, ParameterPath};
+use downhill::{reference, Fitted, Model, StopReason, Variant};
+
+use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs};
+
+/// `downhill fit`.
+pub fn fit(args: &FitArgs) -> Result<(), String> {
+    let (data, y) = load(&args.data)?;
+    let train = &args.train;
+    let descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
+    let explain = |e| explain(e, &data, &args.data.data, &args.data.target);
+    let (fitted, elapsed) = fit_with_progress(
+        &descent,
+        &data,
+        &y,
+        format!("fitting {} rows × {} features", data.x.nrows(), data.x.ncols()),
+    )
+    .map_err(explain)?;
+    let score = fitted.score(data.x.view(), y.view()).map_err(explain)?;
+
+    println!(
+        "{} regression of {:?} on {} rows × {} features of {}",
+        train.model,
+        args.data.target,
+        data.x.nrows(),
+        data.x.ncols(),
+        args.data.data.display()
+    );
+    println!("stopped:      {}", describe_stop(&fitted));
+    println!(
+        "epochs:       {} ({} gradient evaluations)",
+        fitted.history().len(),
+        fitted.gradient_evaluations()
+    );
+    println!(
+        "final loss:   {:.6}{}",
+        fitted.history().final_loss().unwrap_or(f64::NAN),
+        if train.standardize {
+            " (on standardized features)"
+        } else {
+            ""
+        }
+    );
+    match fitted.model() {
+        Model::Linear => println!("R²:           {score:.6}"),
+        Model::Logistic => println!("accuracy:     {score:.6}"),
+    }
+    println!(
+        "time:         {:.3} s on {}",
+        elapsed.as_secs_f64(),
+        fitted.device().name()
+    );
+    println!("coefficients (units of the CSV):");
+    let width = data
+        .feature_names
+        .iter()
+        .map(|n| n.len())
+        .max()
+        .unwrap_or(4)
+        .max(6);
+    println!("  {:<width$}  {:>14.6}", "(bias)", fitted.bias());
+    for (name, w) in data.feature_names.iter().zip(fitted.weights()) {
+        println!("  {name:<width$}  {w:>14.6}");
+    }
+
+    if let Some(path) = &args.plot {
+        let curve = Curve {
+            label: format!("{} {} lr {}", train.variant, train.optimizer, args.lr),
+            losses: fitted.history().losses(),
+        };
+        plot::loss_curves(path, "loss per epoch", &[curve], train.log_scale).map_err(|e| e.to_string())?;
+        println!("loss curve:   {}", path.display());
+    }
+    if let Some(path) = &args.plot_path {
+        plot_path(args, &data, &y, &fitted, path)?;
+        println!("loss surface: {}", path.display());
+    }
+    if let Some(path) = &args.save {
+        fitted
+            .clone()
+            .with_feature_names(data.feature_names.iter().cloned())
+            .and_then(|named| named.save(path))
+            .map_err(|e| e.to_string())?;
+        println!("saved:        {}", path.display());
+    }
+    if let StopReason::Diverged { epoch } = fitted.stop_reason() {
+        return Err(format!(
+            "the fit diverged at epoch {epoch}; try a smaller --lr (downhill sweep compares several)"
+        ));
+    }
+    Ok(())
+}
+
+/// The loss surface with this run's path and, beside it, those of the
+/// full-batch and stochastic variants with the same settings.
+fn plot_path(
+    args: &FitArgs,
+    data: &CsvData,
+    y: &ndarray::Array1<f32>,
+    fitted: &Fitted,
+    path: &Path,
+) -> Result<(), String> {
+    if fitted.model() != Model::Linear || data.x.ncols() != 1 {
+        return Err(format!(
+            "--plot-path draws the loss over (w, b) of a linear model with one feature; this fit has {} features",
+            data.x.ncols()
+        ));
+    }
+    let points = |f: &Fitted| -> Vec<(f64, f64)> {
+        let start = std::iter::once((0.0, 0.0));
+        start
+            .chain(
+                f.history()
+                    .parameters()
+                    .iter()
+                    .map(|(w, b)| (f64::from(w[0]), f64::from(*b))),
+            )
+            .collect()
+    };
+    let mut paths = vec![ParameterPath {
+        label: format!("this run ({})", args.train.variant),
+        points: points(fitted),
+    }];
+    for (name, variant) in [("full batch", Variant::Full), ("stochastic", Variant::Stochastic)] {
+        if variant == args.train.variant {
+            continue;
+        }
+        let other = args
+            .train
+            .descent(args.lr)
+            .variant(variant)
+            .track_parameters(true)
+            .fit(data.x.view(), y.view())
+            .map_err(|e| e.to_string())?;
+        paths.push(ParameterPath {
+            label: name.into(),
+            points: points(&other),
+        });
+    }
+    let (w, b) = reference::least_squares(data.x.view(), y.view(), 0.0).map_err(|e| e.to_string())?;
+    plot::loss_surface(path, data.x.column(0), y.view(), &paths, (w[0], b)).map_err(|e| e.to_string())
+}

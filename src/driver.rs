@@ -1,0 +1,350 @@
+//! The one training loop. Every engine runs under it: the driver draws the
+//! row order of each epoch, sets the learning rate from the schedule, asks
+//! the engine for one epoch, records the history, decides when to stop,
+//! and picks the parameters a stopped run keeps. Engines only run steps
+//! ([`crate::engine`]).
+
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::engine::{Engine, RunSpec, StepPlan};
+use crate::error::{Error, Result};
+use crate::history::{EpochRecord, StopReason};
+use crate::objective::Objective;
+use crate::optim::{Optimizer, OptimizerState};
+use crate::schedule::{Schedule, Scheduler};
+use crate::source::DataSource;
+
+/// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct EarlyStopping {
+    pub(crate) tolerance: f64,
+    pub(crate) patience: usize,
+}
+
+/// Checked hyperparameters: what the driver needs besides the data.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TrainingPlan {
+    /// Rows per step; `None` for the full batch.
+    pub(crate) batch_size: Option<usize>,
+    pub(crate) optimizer: Optimizer,
+    pub(crate) schedule: Schedule,
+    /// The most epochs this fit runs.
+    pub(crate) max_epochs: usize,
+    pub(crate) early_stopping: Option<EarlyStopping>,
+    pub(crate) divergence_factor: f64,
+    pub(crate) seed: u64,
+    /// Whether the parameters at the end of each epoch are kept.
+    pub(crate) track_parameters: bool,
+}
+
+/// Everything a fit needs to continue exactly where it stopped: the
+/// parameters on the scale the engine saw, the optimizer state, the
+/// schedule's position, the position of the shuffling generator and the
+/// stop rules' memory. [`crate::Fitted::training_state`] returns it and
+/// [`crate::GradientDescent::resume`] continues from it.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct TrainingState {
+    /// The weights, then the bias, at the end of the last epoch, on the
+    /// scale the engine saw (standardized where the fit standardized).
+    pub(crate) parameters: Vec<f32>,
+    pub(crate) optimizer: OptimizerState,
+    pub(crate) scheduler: Scheduler,
+    /// Words the shuffling generator had produced.
+    pub(crate) order_position: u64,
+    pub(crate) stop_rules: StopRules,
+}
+
+impl TrainingState {
+    /// Epochs run so far.
+    pub fn epochs(&self) -> usize {
+        self.stop_rules.epochs
+    }
+    /// The optimizer's state.
+    pub fn optimizer_state(&self) -> &OptimizerState {
+        &self.optimizer
+    }
+}
+
+/// The row order of each epoch: a fresh seeded permutation of 0..n, drawn
+/// the same way for every engine so that their runs can be compared step by
+/// step.
+pub(crate) struct BatchOrder {
+    rng: ChaCha8Rng,
+    order: Vec<u32>,
+}
+
+impl BatchOrder {
+    pub(crate) fn new(rows: usize, seed: u64, position: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_word_pos(u128::from(position));
+        BatchOrder {
+            rng,
+            order: vec![0; rows],
+        }
+    }
+
+    /// The permutation of the next epoch.
+    pub(crate) fn next_epoch(&mut self) -> &[u32] {
+        for (i, slot) in self.order.iter_mut().enumerate() {
+            *slot = i as u32;
+        }
+        self.order.shuffle(&mut self.rng);
+        &self.order
+    }
+
+    fn position(&self) -> u64 {
+        u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// What the stop rules remember from epoch to epoch.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct StopRules {
+    /// Epochs run, across resumes.
+    pub(crate) epochs: usize,
+    /// The first epoch's loss, the reference of the divergence factor.
+    pub(crate) first_loss: Option<f64>,
+    /// The lowest epoch loss so far and its epoch.
+    pub(crate) best: Option<(f64, usize)>,
+    /// The last epochs' losses, as many as the patience window needs.
+    pub(crate) recent: Vec<f64>,
+    pub(crate) epochs_without_improvement: usize,
+    /// The parameters the best loss belongs to, kept under early stopping.
+    pub(crate) best_parameters: Option<Vec<f32>>,
+}
+
+/// How an epoch ended, in the stop rules' eyes.
+enum Verdict {
+    Continue,
+    Stop(StopReason),
+    /// Early stopping fired: the run keeps its best epoch's parameters.
+    StopAtBest(StopReason),
+}
+
+impl StopRules {
+    fn judge(&mut self, loss: f64, plan: &TrainingPlan, epochs_this_fit: usize) -> Verdict {
+        self.epochs += 1;
+        let epoch = self.epochs;
+        let first_loss = *self.first_loss.get_or_insert(loss);
+        // Divergence is decided before anything else.
+        if !loss.is_finite() || (first_loss > 0.0 && loss > plan.divergence_factor * first_loss) {
+            return Verdict::Stop(StopReason::Diverged { epoch });
+        }
+        let best_before = self.best.map_or(f64::INFINITY, |(best, _)| best);
+        if loss < best_before {
+            self.best = Some((loss, epoch));
+        }
+        if let Some(rule) = plan.early_stopping {
+            self.recent.push(loss);
+            if self.recent.len() > rule.patience + 1 {
+                self.recent.remove(0);
+            }
+            if loss > best_before - rule.tolerance {
+                self.epochs_without_improvement += 1;
+            } else {
+                self.epochs_without_improvement = 0;
+            }
+            if self.epochs_without_improvement >= rule.patience {
+                let best = best_before.min(loss);
+                return Verdict::StopAtBest(if self.loss_ran_away(best, loss, rule) {
+                    StopReason::Diverged { epoch }
+                } else {
+                    StopReason::Converged { epoch }
+                });
+            }
+        }
+        if epochs_this_fit >= plan.max_epochs {
+            return Verdict::Stop(StopReason::MaxEpochs);
+        }
+        Verdict::Continue
+    }
+
+    /// Whether a run that stopped improving did so because its loss rose:
+    /// every epoch of the patience window rose by more than the tolerance
+    /// (over at least two epochs), or the loss ended more than its best
+    /// again above its best.
+    fn loss_ran_away(&self, best: f64, loss: f64, rule: EarlyStopping) -> bool {
+        let rising = rule.patience >= 2
+            && self.recent.len() == rule.patience + 1
+            && self
+                .recent
+                .windows(2)
+                .all(|pair| pair[1] > pair[0] + rule.tolerance);
+        let far_above = loss - best > rule.tolerance.max(best.abs());
+        rising || far_above
+    }
+}
+
+/// How a fit starts.
+pub(crate) enum Start {
+    /// From these parameters (the weights, then the bias) with a fresh
+    /// optimizer, schedule and order.
+    Fresh(Vec<f32>),
+    /// Exactly where an earlier fit stopped.
+    Resume(Box<TrainingState>),
+}
+
+/// What the driver hands back; parameters on the engine's scale.
+pub(crate) struct Outcome {
+    /// The parameters the run keeps: the weights, then the bias.
+    pub(crate) parameters: Vec<f32>,
+    /// This fit's epochs.
+    pub(crate) records: Vec<EpochRecord>,
+    pub(crate) stop_reason: StopReason,
+    /// The epoch whose parameters are kept, when early stopping chose them.
+    pub(crate) best_epoch: Option<usize>,
+    pub(crate) gradient_evaluations: u64,
+    /// The parameters at the end of each epoch, when the plan tracks them.
+    pub(crate) parameter_path: Vec<Vec<f32>>,
+    pub(crate) state: TrainingState,
+}
+
+/// The parameters a diverged run keeps: those from the start of the
+/// diverging epoch when they are all finite, else those from the start of
+/// the epoch before, whose finite loss vouches for them (a step can overflow
+/// the parameters before any loss sees it).
+fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
+    if epoch_start.iter().all(|v| v.is_finite()) {
+        epoch_start
+    } else {
+        previous_start
+    }
+}
+
+/// Runs epochs of `engine` over `source` until a stop rule fires.
+pub(crate) fn train(
+    engine: &dyn Engine,
+    source: &dyn DataSource,
+    objective: Objective,
+    plan: &TrainingPlan,
+    start: Start,
+) -> Result<Outcome> {
+    let steps = StepPlan::new(source.rows(), plan.batch_size);
+    let (parameters, optimizer_state, mut scheduler, position, mut rules) = match start {
+        Start::Fresh(parameters) => (
+            parameters.clone(),
+            plan.optimizer.initial_state(parameters.len()),
+            Scheduler::new(plan.schedule, plan.optimizer.learning_rate()),
+            0,
+            StopRules::default(),
+        ),
+        Start::Resume(state) => {
+            let state = *state;
+            if state.parameters.len() != source.features() + 1 {
+                return Err(Error::FeatureCountMismatch {
+                    expected: state.parameters.len().saturating_sub(1),
+                    found: source.features(),
+                });
+            }
+            let fresh = plan.optimizer.initial_state(state.parameters.len());
+            if state.optimizer.first_moment.len() != fresh.first_moment.len()
+                || state.optimizer.second_moment.len() != fresh.second_moment.len()
+            {
+                return Err(Error::ResumeMismatch {
+                    reason: format!("the saved optimizer state does not fit {}", plan.optimizer),
+                });
+            }
+            (
+                state.parameters,
+                state.optimizer,
+                state
+                    .scheduler
+                    .continued(plan.schedule, plan.optimizer.learning_rate()),
+                state.order_position,
+                state.stop_rules,
+            )
+        }
+    };
+    let mut run = engine.open(
+        source,
+        RunSpec {
+            objective,
+            optimizer: plan.optimizer,
+            steps,
+            parameters: parameters.clone(),
+            state: optimizer_state,
+        },
+    )?;
+    let mut order = steps
+        .shuffled
+        .then(|| BatchOrder::new(steps.rows, plan.seed, position));
+    let started = Instant::now();
+    let mut epoch_start = parameters.clone();
+    let mut previous_start = parameters;
+    let mut records = Vec::with_capacity(plan.max_epochs.min(1 << 16));
+    let mut gradient_evaluations = 0u64;
+    let mut parameter_path = Vec::new();
+
+    let (stop_reason, kept, best_epoch, end) = loop {
+        let learning_rate = scheduler.learning_rate();
+        let stats = run.run_epoch(order.as_mut().map(|o| o.next_epoch()), learning_rate as f32)?;
+        gradient_evaluations += stats.steps as u64;
+        let loss = stats.loss_sum / stats.steps as f64;
+        let verdict = rules.judge(loss, plan, records.len() + 1);
+        records.push(EpochRecord {
+            epoch: rules.epochs,
+            loss,
+            learning_rate,
+            seconds: started.elapsed().as_secs_f64(),
+        });
+        if plan.track_parameters {
+            parameter_path.push(stats.parameters.clone());
+        }
+        if plan.early_stopping.is_some() && rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
+            // The full batch's loss is taken at the start of its epoch; a
+            // mini-batch epoch's along the way, so its end stands for it.
+            rules.best_parameters = Some(if steps.shuffled {
+                stats.parameters.clone()
+            } else {
+                epoch_start.clone()
+            });
+        }
+        // The schedule moves on even after the last epoch, so that a
+        // resumed fit starts from the next epoch's rate.
+        scheduler.end_epoch(loss);
+        match verdict {
+            Verdict::Continue => {
+                previous_start = std::mem::replace(&mut epoch_start, stats.parameters);
+            }
+            Verdict::Stop(reason @ StopReason::Diverged { .. }) => {
+                break (
+                    reason,
+                    last_finite(epoch_start, previous_start),
+                    None,
+                    stats.parameters,
+                )
+            }
+            Verdict::Stop(reason) => break (reason, stats.parameters.clone(), None, stats.parameters),
+            Verdict::StopAtBest(reason) => {
+                let best_epoch = rules.best.map(|(_, epoch)| epoch);
+                let kept = rules
+                    .best_parameters
+                    .clone()
+                    .unwrap_or_else(|| stats.parameters.clone());
+                break (reason, kept, best_epoch, stats.parameters);
+            }
+        }
+    };
+    let state = TrainingState {
+        parameters: end,
+        optimizer: run.optimizer_state()?,
+        scheduler,
+        order_position: order.as_ref().map_or(position, BatchOrder::position),
+        stop_rules: rules,
+    };
+    Ok(Outcome {
+        parameters: kept,
+        records,
+        stop_reason,
+        best_epoch,
+        gradient_evaluations,
+        parameter_path,
+        state,
+    })
+}

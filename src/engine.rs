@@ -1,0 +1,143 @@
+//! The contract between the one training loop ([`crate::driver`]) and the
+//! engines that run its steps. An engine opens a run on a data source with
+//! an objective, an optimizer and a step plan; the driver then asks it for
+//! one epoch at a time and decides everything else (order, learning rate,
+//! stopping, rollback, history). Adding an engine is one module that
+//! implements [`Engine`] and [`EngineRun`].
+
+use ndarray::{Array1, ArrayView1, ArrayView2};
+
+use crate::data::{validate_features, validate_parameters, validate_targets};
+use crate::device::Device;
+use crate::error::Result;
+use crate::model::Model;
+use crate::objective::{Objective, RawSums};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::source::{DataSource, InMemory};
+
+/// How the rows of an epoch are split into steps, derived once per fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StepPlan {
+    /// Rows in the data.
+    pub(crate) rows: usize,
+    /// Rows per step (every row for the full batch; the last step of an
+    /// epoch may have fewer).
+    pub(crate) batch_rows: usize,
+    /// Whether each epoch visits the rows in a fresh order given by the
+    /// driver (mini-batches) rather than in storage order (full batch).
+    pub(crate) shuffled: bool,
+}
+
+impl StepPlan {
+    /// The plan for `rows` rows and `batch_size` rows per step (`None`: the
+    /// full batch).
+    pub(crate) fn new(rows: usize, batch_size: Option<usize>) -> Self {
+        StepPlan {
+            rows,
+            batch_rows: batch_size.map_or(rows, |b| b.min(rows)),
+            shuffled: batch_size.is_some(),
+        }
+    }
+
+    /// Steps per epoch.
+    pub(crate) fn steps_per_epoch(&self) -> usize {
+        self.rows.div_ceil(self.batch_rows)
+    }
+}
+
+/// What a run needs besides the data.
+#[derive(Debug, Clone)]
+pub(crate) struct RunSpec {
+    pub(crate) objective: Objective,
+    pub(crate) optimizer: Optimizer,
+    pub(crate) steps: StepPlan,
+    /// Starting parameters: the weights, then the bias.
+    pub(crate) parameters: Vec<f32>,
+    /// Starting optimizer state (fresh, or carried over by a resume).
+    pub(crate) state: OptimizerState,
+}
+
+/// One epoch as an engine reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct EpochStats {
+    /// Σ of the batch losses of the epoch's steps, each taken at the
+    /// parameters its step started from, the penalty included.
+    pub(crate) loss_sum: f64,
+    /// Steps taken.
+    pub(crate) steps: usize,
+    /// The parameters at the end of the epoch: the weights, then the bias.
+    pub(crate) parameters: Vec<f32>,
+}
+
+/// An engine: where steps run.
+pub(crate) trait Engine {
+    /// `Cpu` or `Gpu`.
+    fn device(&self) -> Device;
+
+    /// Opens a run on `source` (already validated).
+    fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>>;
+
+    /// The raw sums of every row of `source` at `parameters`.
+    fn raw_sums(&self, source: &dyn DataSource, objective: &Objective, parameters: &[f32])
+        -> Result<RawSums>;
+}
+
+/// A run in progress on an engine.
+pub(crate) trait EngineRun {
+    /// Runs the steps of one epoch at `learning_rate`. `order` is the
+    /// epoch's permutation of the rows for a shuffled plan, `None` for the
+    /// full batch.
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats>;
+
+    /// The optimizer's state now.
+    fn optimizer_state(&mut self) -> Result<OptimizerState>;
+}
+
+/// One gradient of the (unpenalized) mean loss over all rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gradient {
+    /// ∂loss/∂w.
+    pub weights: Array1<f32>,
+    /// ∂loss/∂b.
+    pub bias: f32,
+    /// The loss at the given parameters.
+    pub loss: f64,
+}
+
+impl Gradient {
+    /// The gradient of `objective` from raw sums at `parameters`.
+    pub(crate) fn from_sums(objective: &Objective, sums: &RawSums, parameters: &[f32]) -> Gradient {
+        let mut gradient = vec![0.0; parameters.len()];
+        let loss = objective.gradient(sums, parameters, &mut gradient);
+        let bias = gradient.pop().expect("the bias follows the weights");
+        Gradient {
+            weights: Array1::from(gradient),
+            bias,
+            loss,
+        }
+    }
+}
+
+/// [`crate::gradient`] on `engine`: checks the data, sums on the engine,
+/// and names a non-finite value of X where the loss is not finite.
+pub(crate) fn gradient_on(
+    engine: &dyn Engine,
+    model: Model,
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+    w: ArrayView1<f32>,
+    b: f32,
+) -> Result<Gradient> {
+    validate_targets(model, x, y)?;
+    validate_parameters(w, b, x.ncols())?;
+    let source = InMemory::new(x, y);
+    let objective = Objective::unpenalized(model);
+    let mut parameters = w.to_vec();
+    parameters.push(b);
+    let sums = engine.raw_sums(&source, &objective, &parameters)?;
+    let gradient = Gradient::from_sums(&objective, &sums, &parameters);
+    if !gradient.loss.is_finite() {
+        validate_features(x)?;
+    }
+    Ok(gradient)
+}

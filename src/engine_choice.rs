@@ -1,0 +1,33 @@
+//! The engine each [`Device`] runs on: the only place that names the
+//! engines, so that adding one touches nothing else.
+
+use std::sync::Arc;
+
+use crate::cpu::CpuEngine;
+use crate::device::Device;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::gpu::{GpuContext, GpuEngine};
+
+impl Device {
+    /// The device that will actually run on the shared GPU context: `Cpu`
+    /// or `Gpu`, never `Auto`.
+    pub fn resolve(self) -> Result<Device> {
+        choose(self, None).map(|engine| engine.device())
+    }
+}
+
+/// The engine for `device`: `Device::Gpu` and `Device::Auto` use `given`
+/// where there is one, else the shared context.
+pub(crate) fn choose(device: Device, given: Option<&Arc<GpuContext>>) -> Result<Box<dyn Engine>> {
+    let gpu = |context: &Arc<GpuContext>| -> Box<dyn Engine> { Box::new(GpuEngine(Arc::clone(context))) };
+    Ok(match (device, given) {
+        (Device::Cpu, _) => Box::new(CpuEngine),
+        (Device::Gpu | Device::Auto, Some(context)) => gpu(context),
+        (Device::Gpu, None) => gpu(&GpuContext::shared()?),
+        (Device::Auto, None) => match GpuContext::shared() {
+            Ok(context) if !context.adapter().is_software() => gpu(&context),
+            _ => Box::new(CpuEngine),
+        },
+    })
+}

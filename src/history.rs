@@ -1,0 +1,96 @@
+//! What a fit records: the loss of every epoch and why it stopped.
+
+use ndarray::Array1;
+
+/// Why a fit stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
+pub enum StopReason {
+    /// The epoch loss improved by less than the tolerance for `patience`
+    /// epochs in a row while staying near its best; `epoch` is the last one
+    /// run (1-based). The parameters are those of the best epoch
+    /// ([`crate::Fitted::best_epoch`]).
+    Converged {
+        /// The last epoch run.
+        epoch: usize,
+    },
+    /// `max_epochs` epochs ran.
+    MaxEpochs,
+    /// The epoch loss became NaN or infinite, grew beyond the divergence
+    /// factor times the first epoch's, or, under early stopping, rose
+    /// through the whole patience window or ended far above its best.
+    /// The parameters are the last finite ones: from the start of `epoch`
+    /// (1-based), or of the epoch before when a step had already
+    /// overflowed them; those of the best epoch when early stopping saw
+    /// the loss rise.
+    Diverged {
+        /// The epoch whose loss diverged.
+        epoch: usize,
+    },
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Converged { epoch } => write!(f, "converged at epoch {epoch}"),
+            StopReason::MaxEpochs => write!(f, "reached the epoch limit"),
+            StopReason::Diverged { epoch } => write!(f, "diverged at epoch {epoch}"),
+        }
+    }
+}
+
+/// One epoch of the loss history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct EpochRecord {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean of the batch losses seen during the epoch, each taken at the
+    /// parameters its step started from (for `Full`, the loss at the start of
+    /// the epoch). Includes the L2 term. On standardized data when
+    /// `standardize(true)`.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
+    pub loss: f64,
+    /// The learning rate used during the epoch.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
+    pub learning_rate: f64,
+    /// Seconds from the start of the fit to the end of this epoch.
+    pub seconds: f64,
+}
+
+/// The loss history of a fit, one record per epoch run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct History {
+    pub(crate) records: Vec<EpochRecord>,
+    pub(crate) parameters: Vec<(Array1<f32>, f32)>,
+}
+
+impl History {
+    /// Every epoch's record, in order.
+    pub fn records(&self) -> &[EpochRecord] {
+        &self.records
+    }
+    /// The epoch losses, in order.
+    pub fn losses(&self) -> Vec<f64> {
+        self.records.iter().map(|r| r.loss).collect()
+    }
+    /// The loss of the last epoch run.
+    pub fn final_loss(&self) -> Option<f64> {
+        self.records.last().map(|r| r.loss)
+    }
+    /// Epochs run.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+    /// Whether no epoch ran.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+    /// The weights and bias at the end of each epoch, in the original
+    /// units, when the fit was asked to
+    /// [track them](crate::GradientDescent::track_parameters); empty otherwise.
+    pub fn parameters(&self) -> &[(Array1<f32>, f32)] {
+        &self.parameters
+    }
+}

@@ -1,0 +1,250 @@
+//! A test-only engine written straight from the formulas in float64: one
+//! row at a time, no chunks, no SIMD. Driven by the same driver as the real
+//! engines, it proves the engine trait and is an independent reference for
+//! the fast CPU engine.
+
+use crate::device::Device;
+use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan};
+use crate::error::Result;
+use crate::objective::{Objective, Penalty, RawSums};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::source::{all_rows, DataSource};
+
+pub(crate) struct ReferenceEngine;
+
+struct ReferenceRun {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    features: usize,
+    spec: RunSpec,
+    theta: Vec<f64>,
+    first: Vec<f64>,
+    second: Vec<f64>,
+    steps: u64,
+}
+
+/// The mean loss and gradient (weights, then bias) of `rows` at `theta`.
+fn batch(
+    objective: &Objective,
+    x: &[f64],
+    y: &[f64],
+    d: usize,
+    rows: &[usize],
+    theta: &[f64],
+) -> (f64, Vec<f64>) {
+    let mut gradient = vec![0.0; d + 1];
+    let mut loss = 0.0;
+    for &i in rows {
+        let row = &x[i * d..(i + 1) * d];
+        let z: f64 = row.iter().zip(theta).map(|(a, b)| a * b).sum::<f64>() + theta[d];
+        let derivative = objective.model.loss_derivative(z, y[i]);
+        for (g, &xj) in gradient.iter_mut().zip(row) {
+            *g += derivative * xj;
+        }
+        gradient[d] += derivative;
+        loss += objective.model.sample_loss(z, y[i]);
+    }
+    let n = rows.len() as f64;
+    let Penalty::L2(alpha) = objective.penalty;
+    let alpha = f64::from(alpha);
+    let squares: f64 = theta[..d].iter().map(|w| w * w).sum();
+    for (j, g) in gradient.iter_mut().enumerate() {
+        *g /= n;
+        if j < d {
+            *g += alpha * theta[j];
+        }
+    }
+    (loss / n + 0.5 * alpha * squares, gradient)
+}
+
+impl ReferenceRun {
+    /// One update of every parameter, as PyTorch's rules read.
+    fn update(&mut self, gradient: &[f64], lr: f64) {
+        self.steps += 1;
+        let t = self.steps as i32;
+        for (j, &g) in gradient.iter().enumerate() {
+            let theta = &mut self.theta[j];
+            match self.spec.optimizer {
+                Optimizer::Sgd(_) => *theta -= lr * g,
+                Optimizer::Momentum(o) => {
+                    let beta = f64::from(o.beta);
+                    self.first[j] = beta * self.first[j] + g;
+                    let direction = if o.nesterov {
+                        g + beta * self.first[j]
+                    } else {
+                        self.first[j]
+                    };
+                    *theta -= lr * direction;
+                }
+                Optimizer::AdaGrad(o) => {
+                    self.second[j] += g * g;
+                    *theta -= lr * g / (self.second[j].sqrt() + f64::from(o.eps));
+                }
+                Optimizer::RmsProp(o) => {
+                    let alpha = f64::from(o.alpha);
+                    self.second[j] = alpha * self.second[j] + (1.0 - alpha) * g * g;
+                    *theta -= lr * g / (self.second[j].sqrt() + f64::from(o.eps));
+                }
+                Optimizer::Adam(o) => {
+                    let (b1, b2) = (f64::from(o.beta1), f64::from(o.beta2));
+                    self.first[j] = b1 * self.first[j] + (1.0 - b1) * g;
+                    self.second[j] = b2 * self.second[j] + (1.0 - b2) * g * g;
+                    let m_hat = self.first[j] / (1.0 - b1.powi(t));
+                    let v_hat = self.second[j] / (1.0 - b2.powi(t));
+                    *theta -= lr * m_hat / (v_hat.sqrt() + f64::from(o.eps));
+                }
+            }
+        }
+    }
+}
+
+impl EngineRun for ReferenceRun {
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+        let StepPlan { rows, batch_rows, .. } = self.spec.steps;
+        let order: Vec<usize> = match order {
+            Some(order) => order.iter().map(|&i| i as usize).collect(),
+            None => (0..rows).collect(),
+        };
+        let mut loss_sum = 0.0;
+        let mut steps = 0;
+        for batch_rows in order.chunks(batch_rows) {
+            let (loss, gradient) = batch(
+                &self.spec.objective,
+                &self.x,
+                &self.y,
+                self.features,
+                batch_rows,
+                &self.theta,
+            );
+            self.update(&gradient, f64::from(learning_rate));
+            loss_sum += loss;
+            steps += 1;
+        }
+        Ok(EpochStats {
+            loss_sum,
+            steps,
+            parameters: self.theta.iter().map(|&v| v as f32).collect(),
+        })
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        let narrow = |v: &[f64]| v.iter().map(|&v| v as f32).collect();
+        Ok(OptimizerState {
+            steps: self.steps,
+            first_moment: narrow(&self.first),
+            second_moment: narrow(&self.second),
+        })
+    }
+}
+
+impl Engine for ReferenceEngine {
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        let block = all_rows(source)?;
+        let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        let count = spec.parameters.len();
+        Ok(Box::new(ReferenceRun {
+            x: widen(&block.x),
+            y: widen(&block.y),
+            features: source.features(),
+            theta: widen(&spec.parameters),
+            first: if spec.state.first_moment.is_empty() {
+                vec![0.0; count]
+            } else {
+                widen(&spec.state.first_moment)
+            },
+            second: if spec.state.second_moment.is_empty() {
+                vec![0.0; count]
+            } else {
+                widen(&spec.state.second_moment)
+            },
+            steps: spec.state.steps,
+            spec,
+        }))
+    }
+
+    fn raw_sums(
+        &self,
+        source: &dyn DataSource,
+        objective: &Objective,
+        parameters: &[f32],
+    ) -> Result<RawSums> {
+        let block = all_rows(source)?;
+        let (d, n) = (source.features(), source.rows());
+        let x: Vec<f64> = block.x.iter().map(|&v| f64::from(v)).collect();
+        let y: Vec<f64> = block.y.iter().map(|&v| f64::from(v)).collect();
+        let theta: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let unpenalized = Objective::unpenalized(objective.model);
+        let (loss, gradient) = batch(&unpenalized, &x, &y, d, &rows, &theta);
+        Ok(RawSums {
+            derivative: gradient.iter().map(|g| g * n as f64).collect(),
+            loss: loss * n as f64,
+            rows: n,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cpu::CpuEngine;
+    use crate::data::Synthetic;
+    use crate::driver::{train, Start};
+    use crate::fit::{GradientDescent, Variant};
+    use crate::model::Model;
+    use crate::optim::Rule;
+    use crate::source::InMemory;
+
+    #[test]
+    fn the_float64_engine_matches_the_cpu_engine_under_the_same_driver() {
+        for model in [Model::Linear, Model::Logistic] {
+            let data = Synthetic::generate(model, 240, 3, 0.1, 7).unwrap();
+            let source = InMemory::new(data.x.view(), data.y.view());
+            for variant in [Variant::Full, Variant::MiniBatch(16), Variant::Stochastic] {
+                for rule in Rule::ALL {
+                    let lr = match (rule, variant) {
+                        (Rule::Sgd | Rule::Momentum | Rule::Nesterov, Variant::Stochastic) => 0.005,
+                        (Rule::Sgd | Rule::Momentum | Rule::Nesterov, _) => 0.05,
+                        _ => 0.01,
+                    };
+                    let plan = GradientDescent::new(model)
+                        .variant(variant)
+                        .optimizer(rule.with(lr, 0.9))
+                        .l2(0.01)
+                        .max_epochs(15)
+                        .seed(3)
+                        .plan()
+                        .unwrap();
+                    let objective = Objective {
+                        model,
+                        penalty: Penalty::L2(0.01),
+                    };
+                    let run = |engine: &dyn Engine| {
+                        train(engine, &source, objective, &plan, Start::Fresh(vec![0.0; 4])).unwrap()
+                    };
+                    let (fast, reference) = (run(&CpuEngine), run(&ReferenceEngine));
+                    let what = format!("{model} {variant} {rule}");
+                    assert_eq!(fast.stop_reason, reference.stop_reason, "{what}");
+                    for (a, b) in fast.records.iter().zip(&reference.records) {
+                        assert!(
+                            (a.loss - b.loss).abs() <= 1e-4 * b.loss.abs() + 1e-6,
+                            "{what}: {a:?} vs {b:?}"
+                        );
+                    }
+                    for (a, b) in fast.parameters.iter().zip(&reference.parameters) {
+                        assert!(
+                            (a - b).abs() <= 1e-3 * b.abs() + 1e-4,
+                            "{what}: {:?} vs {:?}",
+                            fast.parameters,
+                            reference.parameters
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

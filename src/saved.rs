@@ -1,0 +1,173 @@
+//! Saved models: [`Fitted::save`] and [`Fitted::load`] through serde, in a
+//! versioned JSON schema (docs/MODEL_FORMAT.md).
+
+use std::path::Path;
+
+use ndarray::Array1;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Standardizer;
+use crate::device::Device;
+use crate::driver::TrainingState;
+use crate::error::{Error, Result};
+use crate::fit::{Fitted, GradientDescent};
+use crate::history::{EpochRecord, History, StopReason};
+use crate::model::Model;
+
+/// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The name of the format, written beside the version.
+const FORMAT: &str = "downhill-model";
+
+/// The standardization, as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedStandardizer {
+    mean: Vec<f32>,
+    scale: Vec<f32>,
+}
+
+/// A fitted model as the JSON file holds it.
+#[derive(Serialize, Deserialize)]
+struct SavedModel {
+    format: String,
+    version: u32,
+    model: Model,
+    #[serde(rename = "features")]
+    feature_names: Option<Vec<String>>,
+    weights: Vec<f32>,
+    bias: f32,
+    standardization: Option<SavedStandardizer>,
+    options: GradientDescent,
+    stop_reason: StopReason,
+    best_epoch: Option<usize>,
+    device: Device,
+    gradient_evaluations: u64,
+    history: Vec<EpochRecord>,
+    training_state: TrainingState,
+}
+
+impl Fitted {
+    /// The model as JSON text in schema version [`SCHEMA_VERSION`].
+    pub fn to_json(&self) -> Result<String> {
+        let saved = SavedModel {
+            format: FORMAT.into(),
+            version: SCHEMA_VERSION,
+            model: self.model,
+            feature_names: self.feature_names.clone(),
+            weights: self.weights.to_vec(),
+            bias: self.bias,
+            standardization: self.standardizer.as_ref().map(|s| SavedStandardizer {
+                mean: s.mean().to_vec(),
+                scale: s.scale().to_vec(),
+            }),
+            options: self.settings.clone(),
+            stop_reason: self.stop_reason,
+            best_epoch: self.best_epoch,
+            device: self.device,
+            gradient_evaluations: self.gradient_evaluations,
+            history: self.history.records.clone(),
+            training_state: self.state.clone(),
+        };
+        serde_json::to_string_pretty(&saved).map_err(|e| Error::MalformedModel {
+            path: "(in memory)".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes the model to `path` as JSON (see [`Fitted::to_json`]).
+    ///
+    /// ```
+    /// use downhill::{Fitted, GradientDescent};
+    /// use ndarray::array;
+    /// let x = array![[1.0f32], [2.0], [3.0]];
+    /// let y = array![3.0f32, 5.0, 7.0];
+    /// let fitted = GradientDescent::linear().max_epochs(10).fit(x.view(), y.view())?;
+    /// let path = std::env::temp_dir().join("downhill_save_doc.json");
+    /// fitted.save(&path)?;
+    /// let loaded = Fitted::load(&path)?;
+    /// assert_eq!(loaded.predict(x.view())?, fitted.predict(x.view())?);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_json()?).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Reads a model written by [`Fitted::save`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Fitted> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Fitted::from_json(&text, &shown)
+    }
+
+    /// Reads a model from JSON text; `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &str) -> Result<Fitted> {
+        let malformed = |reason: String| Error::MalformedModel {
+            path: origin.to_string(),
+            reason,
+        };
+        // The version is read first, so that a file of another version is
+        // named as such rather than as a file with odd fields.
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            return Err(malformed(format!("no \"format\": \"{FORMAT}\" field")));
+        }
+        match value.get("version") {
+            Some(version) if version.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            Some(version) => {
+                return Err(Error::UnknownSchemaVersion {
+                    path: origin.to_string(),
+                    found: version.to_string(),
+                    supported: SCHEMA_VERSION,
+                })
+            }
+            None => return Err(malformed("no \"version\" field".into())),
+        }
+        let saved: SavedModel = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
+        let features = saved.weights.len();
+        let consistent = saved.feature_names.as_ref().is_none_or(|n| n.len() == features)
+            && saved
+                .standardization
+                .as_ref()
+                .is_none_or(|s| s.mean.len() == features && s.scale.len() == features)
+            && saved.training_state.parameters.len() == features + 1;
+        if !consistent {
+            return Err(malformed(format!(
+                "{features} weights disagree with the lengths of the feature names, the standardization or the training state"
+            )));
+        }
+        if let Some((i, _)) = saved.weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
+            return Err(malformed(format!("weights[{i}] is not a finite number")));
+        }
+        let standardizer = saved
+            .standardization
+            .map(|s| Standardizer::from_parts(Array1::from(s.mean), Array1::from(s.scale)))
+            .transpose()
+            .map_err(|e| malformed(e.to_string()))?;
+        Ok(Fitted {
+            model: saved.model,
+            weights: Array1::from(saved.weights),
+            bias: saved.bias,
+            history: History {
+                records: saved.history,
+                parameters: Vec::new(),
+            },
+            stop_reason: saved.stop_reason,
+            best_epoch: saved.best_epoch,
+            gradient_evaluations: saved.gradient_evaluations,
+            device: saved.device,
+            standardizer,
+            feature_names: saved.feature_names,
+            settings: saved.options,
+            state: saved.training_state,
+        })
+    }
+}
