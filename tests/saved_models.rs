@@ -192,3 +192,58 @@ fn a_resume_with_other_settings_is_refused() {
         Err(Error::FeatureCountMismatch { .. })
     ));
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[test]
+fn a_fit_resumed_on_the_gpu_continues_as_the_whole_gpu_fit() {
+    let Some(context) = common::gpu("resume on the GPU") else {
+        return;
+    };
+    for model in [Model::Linear, Model::Logistic] {
+        let data = Synthetic::generate(model, 700, 5, 0.3, 9).unwrap();
+        let settings = descent(model).device(Device::Gpu).gpu_context(context.clone());
+        let whole = settings
+            .clone()
+            .max_epochs(20)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        let first = settings
+            .clone()
+            .max_epochs(10)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        let loaded = Fitted::from_json(&first.to_json().unwrap(), "memory").unwrap();
+        let resumed = settings
+            .max_epochs(10)
+            .resume(&loaded)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        let parameters = |f: &Fitted| -> Vec<f64> {
+            f.weights()
+                .iter()
+                .chain([&f.bias()])
+                .map(|&v| f64::from(v))
+                .collect()
+        };
+        common::assert_close(
+            &format!("{model} parameters"),
+            &parameters(&resumed),
+            &parameters(&whole),
+            1e-5,
+            1e-6,
+        );
+        common::assert_close(
+            &format!("{model} losses"),
+            &resumed.history().losses(),
+            &whole.history().losses(),
+            1e-5,
+            1e-7,
+        );
+        assert_eq!(
+            resumed.training_state().optimizer_state().steps,
+            whole.training_state().optimizer_state().steps
+        );
+    }
+}

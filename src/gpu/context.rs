@@ -10,13 +10,63 @@ use crate::error::{Error, Result};
 /// How long one wait for the device may last before the wait is an error.
 pub(crate) const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
+/// One kernel of shaders/: its pipeline and the layout of its one bind
+/// group.
+pub(crate) struct Kernel {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+}
+
 /// The compute pipelines of the engine, one per kernel of shaders/.
 pub(crate) struct Pipelines {
-    pub(crate) partials: wgpu::ComputePipeline,
-    pub(crate) reduce: wgpu::ComputePipeline,
-    pub(crate) update: wgpu::ComputePipeline,
-    pub(crate) gather: wgpu::ComputePipeline,
-    pub(crate) steps: wgpu::ComputePipeline,
+    pub(crate) partials: Kernel,
+    pub(crate) reduce: Kernel,
+    pub(crate) update: Kernel,
+    pub(crate) gather: Kernel,
+    pub(crate) steps: Kernel,
+}
+
+/// How a kernel binds one buffer.
+#[derive(Debug, Clone, Copy)]
+enum Access {
+    Uniform,
+    Read,
+    ReadWrite,
+}
+use Access::{Read, ReadWrite, Uniform};
+
+/// The bindings of each kernel, numbered from 0 in this order; they mirror
+/// the `@binding` declarations of its WGSL file, and pipeline creation
+/// fails where the two disagree.
+const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
+const REDUCE: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite];
+const UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite];
+const GATHER: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite];
+const STEPS: &[Access] = &[Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite];
+
+fn bind_group_layout(device: &wgpu::Device, name: &str, bindings: &[Access]) -> wgpu::BindGroupLayout {
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
+        .iter()
+        .enumerate()
+        .map(|(binding, access)| wgpu::BindGroupLayoutEntry {
+            binding: binding as u32,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: match access {
+                    Uniform => wgpu::BufferBindingType::Uniform,
+                    Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
+                },
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        })
+        .collect();
+    device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+        label: Some(name),
+        entries: &entries,
+    })
 }
 
 /// A GPU ready to run fits: build one with [`GpuContext::new`] to choose it
@@ -227,20 +277,27 @@ const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 const SUBGROUP_LANES: u32 = 8;
 
 fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
-    let pipeline = |name: &str, source: &str, entry: &str| -> Result<wgpu::ComputePipeline> {
+    let kernel = |name: &str, source: &str, entry: &str, bindings: &[Access]| -> Result<Kernel> {
         catch_errors(device, &format!("compiling {name}"), || {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some(name),
                 source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}").into()),
             });
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            let layout = bind_group_layout(device, name, bindings);
+            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
                 label: Some(name),
-                layout: None,
+                bind_group_layouts: &[Some(&layout)],
+                immediate_size: 0,
+            });
+            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: Some(&pipeline_layout),
                 module: &module,
                 entry_point: Some(entry),
                 compilation_options: Default::default(),
                 cache: None,
-            })
+            });
+            Kernel { pipeline, layout }
         })
     };
     Ok(Pipelines {
@@ -251,33 +308,42 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
                 "{GRADIENT}\n{}",
                 include_str!("../../shaders/gradient_subgroup.wgsl")
             );
-            pipeline("gradient.wgsl (subgroups)", &source, "partials_main")?
+            kernel("gradient.wgsl (subgroups)", &source, "partials_main", PARTIALS)?
         } else {
             let source = format!(
                 "{GRADIENT}\n{}",
                 include_str!("../../shaders/gradient_workgroup.wgsl")
             );
-            pipeline("gradient.wgsl (workgroup memory)", &source, "partials_main")?
+            kernel(
+                "gradient.wgsl (workgroup memory)",
+                &source,
+                "partials_main",
+                PARTIALS,
+            )?
         },
-        reduce: pipeline(
+        reduce: kernel(
             "reduce.wgsl",
             include_str!("../../shaders/reduce.wgsl"),
             "reduce_main",
+            REDUCE,
         )?,
-        update: pipeline(
+        update: kernel(
             "update.wgsl",
             include_str!("../../shaders/update.wgsl"),
             "update_main",
+            UPDATE,
         )?,
-        gather: pipeline(
+        gather: kernel(
             "gather.wgsl",
             include_str!("../../shaders/gather.wgsl"),
             "gather_main",
+            GATHER,
         )?,
-        steps: pipeline(
+        steps: kernel(
             "steps.wgsl",
             include_str!("../../shaders/steps.wgsl"),
             "steps_main",
+            STEPS,
         )?,
     })
 }

@@ -331,7 +331,7 @@ impl<'c> DeviceProblem<'c> {
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
-        let bind = |pipeline: &wgpu::ComputePipeline, buffers: &[&wgpu::Buffer]| {
+        let bind = |kernel: &context::Kernel, buffers: &[&wgpu::Buffer]| {
             let entries: Vec<wgpu::BindGroupEntry> = buffers
                 .iter()
                 .enumerate()
@@ -342,7 +342,7 @@ impl<'c> DeviceProblem<'c> {
                 .collect();
             device.create_bind_group(&wgpu::BindGroupDescriptor {
                 label: None,
-                layout: &pipeline.get_bind_group_layout(0),
+                layout: &kernel.layout,
                 entries: &entries,
             })
         };
@@ -445,20 +445,20 @@ impl<'c> DeviceProblem<'c> {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
         if self.plan == StepPlan::Gathered {
-            pass.set_pipeline(&pipelines.gather);
+            pass.set_pipeline(&pipelines.gather.pipeline);
             let (gx, gy) = grid(self.context, groups.gather_groups);
             for bind_group in &groups.gather {
                 pass.set_bind_group(0, bind_group, &[]);
                 pass.dispatch_workgroups(gx, gy, 1);
             }
         }
-        pass.set_pipeline(&pipelines.partials);
+        pass.set_pipeline(&pipelines.partials.pipeline);
         for (bind_group, workgroups) in &groups.partials {
             let (gx, gy) = grid(self.context, *workgroups);
             pass.set_bind_group(0, bind_group, &[]);
             pass.dispatch_workgroups(gx, gy, 1);
         }
-        pass.set_pipeline(&pipelines.reduce);
+        pass.set_pipeline(&pipelines.reduce.pipeline);
         pass.set_bind_group(0, &groups.reduce, &[]);
         let (gx, gy) = grid(self.context, self.features + 2);
         pass.dispatch_workgroups(gx, gy, 1);
@@ -471,7 +471,7 @@ impl<'c> DeviceProblem<'c> {
         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
         match &groups.steps {
             Some(steps) => {
-                pass.set_pipeline(&pipelines.steps);
+                pass.set_pipeline(&pipelines.steps.pipeline);
                 pass.set_bind_group(0, steps, &[]);
                 for _ in 0..count.div_ceil(self.steps_per_dispatch) {
                     pass.dispatch_workgroups(1, 1, 1);
@@ -484,7 +484,7 @@ impl<'c> DeviceProblem<'c> {
                 );
                 for _ in 0..count {
                     self.encode_gradient(&mut pass);
-                    pass.set_pipeline(&pipelines.update);
+                    pass.set_pipeline(&pipelines.update.pipeline);
                     pass.set_bind_group(0, &groups.update, &[]);
                     pass.dispatch_workgroups(gx, gy, 1);
                 }
@@ -825,5 +825,56 @@ impl EngineRun for GpuRun<'_> {
             first_moment: values[..self.moments.0].to_vec(),
             second_moment: values[count..count + self.moments.1].to_vec(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Control, Shape};
+
+    /// (name, offset) of every member of the WGSL struct `name` in
+    /// shaders/common.wgsl, and its size.
+    fn wgsl_layout(name: &str) -> (Vec<(String, usize)>, usize) {
+        let module = naga::front::wgsl::parse_str(include_str!("../../shaders/common.wgsl"))
+            .expect("common.wgsl parses");
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).expect("the types lay out");
+        let (handle, ty) = module
+            .types
+            .iter()
+            .find(|(_, ty)| ty.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("common.wgsl declares no struct {name}"));
+        let naga::TypeInner::Struct { members, .. } = &ty.inner else {
+            panic!("{name} is not a struct");
+        };
+        let fields = members
+            .iter()
+            .map(|m| (m.name.clone().unwrap_or_default(), m.offset as usize))
+            .collect();
+        (fields, layouter[handle].size as usize)
+    }
+
+    macro_rules! rust_layout {
+        ($type:ty: $($field:ident),* $(,)?) => {
+            (
+                vec![$((stringify!($field).to_string(), std::mem::offset_of!($type, $field))),*],
+                std::mem::size_of::<$type>(),
+            )
+        };
+    }
+
+    #[test]
+    fn shape_has_the_same_layout_in_rust_and_wgsl() {
+        let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
+            group_offset, chunk_start, rows_from_control, loss, penalty, optimizer, partial_groups,
+            steps_per_epoch, penalty_strength, beta1, beta2, eps, steps_per_dispatch, pad0, pad1);
+        assert_eq!(rust, wgsl_layout("Shape"));
+    }
+
+    #[test]
+    fn control_has_the_same_layout_in_rust_and_wgsl() {
+        let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, loss_sum,
+            loss_compensation, pad0, pad1, pad2);
+        assert_eq!(rust, wgsl_layout("Control"));
     }
 }
