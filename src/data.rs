@@ -388,15 +388,18 @@ pub struct CsvData {
 /// std::fs::write(&path, "name,x,y\na,1,3\nb,2,5\n").unwrap();
 /// let data = downhill::data::read_csv(&path, Some("y"), None)?;
 /// assert_eq!(data.feature_names, ["x"]);
+/// let chosen = downhill::data::read_csv(&path, Some("y"), Some(&["x"]))?;
+/// assert_eq!(chosen.x, data.x);
 /// assert_eq!(data.x.column(0).to_vec(), [1.0, 2.0]);
 /// assert_eq!(data.y.unwrap().to_vec(), [3.0, 5.0]);
 /// # Ok::<(), downhill::Error>(())
 /// ```
 pub fn read_csv(
-    path: &std::path::Path,
+    path: impl AsRef<std::path::Path>,
     target: Option<&str>,
-    features: Option<&[String]>,
+    features: Option<&[&str]>,
 ) -> Result<CsvData> {
+    let path = path.as_ref();
     let shown = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io {
         path: shown.clone(),

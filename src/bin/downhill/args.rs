@@ -165,10 +165,17 @@ impl TrainArgs {
     }
 }
 
+/// Borrowed names, as `read_csv` takes them.
+pub fn names(names: &Option<Vec<String>>) -> Option<Vec<&str>> {
+    names
+        .as_ref()
+        .map(|names| names.iter().map(String::as_str).collect())
+}
+
 /// Reads the CSV named by `args`.
 pub fn load(args: &DataArgs) -> Result<(CsvData, ndarray::Array1<f32>), String> {
-    let mut data =
-        read_csv(&args.data, Some(&args.target), args.features.as_deref()).map_err(|e| e.to_string())?;
+    let mut data = read_csv(&args.data, Some(&args.target), names(&args.features).as_deref())
+        .map_err(|e| e.to_string())?;
     let y = data.y.take().expect("a target was asked for");
     Ok((data, y))
 }

@@ -15,7 +15,8 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             args.model.display()
         )
     })?;
-    let data = read_csv(&args.data, None, Some(features)).map_err(|e| e.to_string())?;
+    let features: Vec<&str> = features.iter().map(String::as_str).collect();
+    let data = read_csv(&args.data, None, Some(&features)).map_err(|e| e.to_string())?;
     let explain = |error: Error| match error {
         Error::NonFiniteFeature { row, column, value } => format!(
             "line {} of {}: column {:?} is {value}, not a finite number",
