@@ -497,3 +497,82 @@ fn an_exploding_loss_under_early_stopping_is_divergence_not_convergence() {
     assert!(!out.contains("converged"), "{out}");
     assert!(err.contains("diverged"), "{err}");
 }
+
+#[test]
+fn predict_gives_the_library_s_predictions_and_names_bad_model_files() {
+    let dir = folder("predict-identical");
+    let csv = exact_csv(&dir);
+    let model = dir.join("model.json");
+    for (kind, target) in [("linear", "y"), ("logistic", "label")] {
+        succeed(&[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            target,
+            "--features",
+            "a,b",
+            "--model",
+            kind,
+            "--variant",
+            "minibatch:8",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.05",
+            "--epochs",
+            "50",
+            "--standardize",
+            "--device",
+            "cpu",
+            "--save",
+            model.to_str().unwrap(),
+        ]);
+        let predictions = dir.join("predictions.csv");
+        succeed(&[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            csv.to_str().unwrap(),
+            "--output",
+            predictions.to_str().unwrap(),
+        ]);
+        let fitted = downhill::Fitted::load(&model).unwrap();
+        let data = downhill::data::read_csv(&csv, None, Some(&["a", "b"])).unwrap();
+        let expected = fitted.predict(data.x.view()).unwrap();
+        let text = std::fs::read_to_string(&predictions).unwrap();
+        let found: Vec<f32> = text
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(found, expected.to_vec(), "{kind}");
+    }
+    // A model file cut short, and one of a schema version from the future.
+    let text = std::fs::read_to_string(&model).unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &text[..text.len() / 3]).unwrap();
+    fail_with(
+        &[
+            "predict",
+            "--model",
+            truncated.to_str().unwrap(),
+            "--data",
+            csv.to_str().unwrap(),
+        ],
+        &["truncated.json", "not a model saved by downhill"],
+    );
+    let future = dir.join("future.json");
+    std::fs::write(&future, text.replacen("\"version\": 1", "\"version\": 7", 1)).unwrap();
+    fail_with(
+        &[
+            "predict",
+            "--model",
+            future.to_str().unwrap(),
+            "--data",
+            csv.to_str().unwrap(),
+        ],
+        &["future.json", "schema version 7"],
+    );
+}

@@ -1,0 +1,94 @@
+//! The stop rules that decide between convergence and divergence under
+//! early stopping, and the parameters a stopped run keeps.
+
+use downhill::{reference, Device, GradientDescent, Model, Optimizer, StopReason, Synthetic};
+use ndarray::{Array1, Array2};
+
+/// Two nearly equal features: the Hessian of the mean squared error has
+/// the eigenvalue 2 · 2 = 4 along their sum (the factor 2 of the loss
+/// times the pair's eigenvalue 2), so plain gradient descent at lr 0.75
+/// multiplies the error along it by |1 − 0.75 · 4| = 2 each epoch and the
+/// loss by about 4: too slowly for the divergence factor (1e6) within five
+/// epochs.
+fn nearly_collinear() -> (Array2<f32>, Array1<f32>) {
+    let n = 400;
+    let x = Array2::from_shape_fn((n, 2), |(i, j)| {
+        let t = (i as f32 / n as f32 - 0.5) * 3.4641; // unit variance
+        let wiggle = if (i * 7 + j) % 2 == 0 { 1e-3 } else { -1e-3 };
+        t + wiggle
+    });
+    let y = x.column(0).mapv(|a| 3.0 * a + 1.0);
+    (x, y)
+}
+
+#[test]
+fn a_loss_rising_through_the_patience_window_is_divergence() {
+    let (x, y) = nearly_collinear();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(0.75))
+        .tolerance(1e-6)
+        .patience(5)
+        .max_epochs(5000)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    let losses = fitted.history().losses();
+    assert!(
+        matches!(fitted.stop_reason(), StopReason::Diverged { .. }),
+        "{} with losses {losses:?}",
+        fitted.stop_reason()
+    );
+    // Stopped by the window, long before the factor 1e6 would have fired.
+    assert!(losses.last().unwrap() < &(1e6 * losses[0]), "{losses:?}");
+    // It keeps its best epoch's parameters, and says which epoch that was.
+    let best = fitted.best_epoch().expect("early stopping chose the parameters");
+    let lowest = losses.iter().cloned().fold(f64::INFINITY, f64::min);
+    assert_eq!(losses[best - 1], lowest);
+}
+
+#[test]
+fn a_converged_full_batch_run_keeps_the_parameters_its_best_loss_was_measured_at() {
+    let data = Synthetic::generate(Model::Linear, 300, 3, 0.5, 4).unwrap();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(0.05))
+        .tolerance(1e-4)
+        .patience(3)
+        .max_epochs(10_000)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let StopReason::Converged { epoch } = fitted.stop_reason() else {
+        panic!("expected convergence, got {}", fitted.stop_reason());
+    };
+    let best = fitted.best_epoch().expect("early stopping chose the parameters");
+    assert!(best <= epoch);
+    // The full batch's loss of an epoch is taken at its start: the kept
+    // parameters have exactly that loss (float64 reference, f32 rounding).
+    let at_kept = reference::gradient(
+        Model::Linear,
+        data.x.view(),
+        data.y.view(),
+        fitted.weights(),
+        fitted.bias(),
+        0.0,
+    )
+    .unwrap()
+    .loss;
+    let recorded = fitted.history().records()[best - 1].loss;
+    assert!(
+        (at_kept - recorded).abs() <= 1e-5 * recorded,
+        "{at_kept} vs {recorded}"
+    );
+}
+
+#[test]
+fn without_early_stopping_no_best_epoch_is_chosen() {
+    let data = Synthetic::generate(Model::Linear, 100, 2, 0.5, 4).unwrap();
+    let fitted = GradientDescent::linear()
+        .max_epochs(20)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert_eq!(fitted.stop_reason(), StopReason::MaxEpochs);
+    assert_eq!(fitted.best_epoch(), None);
+}
