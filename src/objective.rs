@@ -90,6 +90,7 @@ impl Objective {
     ///
     /// gⱼ = Σ ℓ′ xⱼ / \|B\| + penalty′(wⱼ), g_b = Σ ℓ′ / \|B\|,
     /// loss = Σ ℓ / \|B\| + penalty(w).
+    #[inline]
     pub(crate) fn gradient(&self, sums: &RawSums, parameters: &[f32], gradient: &mut [f32]) -> f64 {
         let d = parameters.len() - 1;
         let scale = 1.0 / sums.rows as f64;
