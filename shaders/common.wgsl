@@ -51,12 +51,23 @@ struct Control {
     // Compensated (Kahan) sum of the batch losses of the epoch.
     loss_sum: f32,
     loss_compensation: f32,
+    // Rows of the batch the last reduction summed (reduce.wgsl writes it,
+    // update.wgsl divides by it).
+    batch_rows: u32,
     pad0: u32,
     pad1: u32,
-    pad2: u32,
 }
 
 const WORKGROUP_SIZE: u32 = 256u;
+
+// Updates counted beyond this are counted as this: Adam's β^step is 0 in
+// f32 long before, so nothing changes, and the u32 counter never wraps.
+const STEP_CAP: u32 = 16777216u;
+
+// The count of the update after `step` updates.
+fn next_step(step: u32) -> u32 {
+    return min(step, STEP_CAP - 1u) + 1u;
+}
 
 // Rows of the current step: the whole batch, or what is left of the epoch.
 fn batch_len(shape: Shape, epoch_step: u32) -> u32 {

@@ -4,8 +4,8 @@
 // loss (assemble_loss, with the penalty), adds it to the epoch's sum and
 // counts the step. update.wgsl turns the raw sums into the gradient.
 //
-// sums holds Σ ℓ′ x (features values), Σ ℓ′, Σ loss, then the batch's
-// rows (a u32 stored bit for bit).
+// sums holds Σ ℓ′ x (features values), Σ ℓ′ and Σ loss; control.batch_rows
+// the rows they were summed over.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
@@ -57,12 +57,12 @@ fn reduce_main(
         if shape.rows_from_control == 1u {
             rows = batch_len(shape, control.epoch_step);
         }
-        sums[d + 2u] = bitcast<f32>(rows);
+        control.batch_rows = rows;
         var loss_sum = control.loss_sum;
         var compensation = control.loss_compensation;
         kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], rows, squares[0]));
         control.loss_sum = loss_sum;
         control.loss_compensation = compensation;
-        control.global_step += 1u;
+        control.global_step = next_step(control.global_step);
     }
 }

@@ -1,6 +1,6 @@
 // The one GPU definition of every update rule, shared by update.wgsl and
 // steps.wgsl. Mirrors `Optimizer::step` in src/optim.rs (PyTorch's rules).
-// `gradient` already holds the L2 term; `step` counts updates from 1.
+// `gradient` already holds the penalty's derivative; `step` counts updates from 1.
 
 const RULE_SGD: u32 = 0u;
 const RULE_MOMENTUM: u32 = 1u;

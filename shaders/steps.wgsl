@@ -85,7 +85,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         if thread < count {
             theta[thread] = apply_rule(
                 shape, theta[thread], g, &first, &second,
-                learning_rate, global_step + s + 1u,
+                learning_rate, min(global_step, STEP_CAP - s - 1u) + s + 1u,
             );
         }
         workgroupBarrier();
@@ -99,7 +99,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
     if thread == loss_owner {
         control.loss_sum = loss_sum;
         control.loss_compensation = compensation;
-        control.global_step = global_step + steps;
+        control.global_step = min(global_step, STEP_CAP - steps) + steps;
         control.epoch_step = start + steps;
     }
 }

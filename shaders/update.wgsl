@@ -26,8 +26,7 @@ fn update_main(
     if j >= count {
         return;
     }
-    let rows = bitcast<u32>(sums[count + 1u]);
-    let gradient = assemble_gradient(shape, j, sums[j], rows, params[j]);
+    let gradient = assemble_gradient(shape, j, sums[j], control.batch_rows, params[j]);
     var first = state[j];
     var second = state[count + j];
     params[j] = apply_rule(

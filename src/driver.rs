@@ -51,6 +51,7 @@ pub(crate) struct TrainingPlan {
 pub struct TrainingState {
     /// The weights, then the bias, at the end of the last epoch, on the
     /// scale the engine saw (standardized where the fit standardized).
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub(crate) parameters: Vec<f32>,
     pub(crate) optimizer: OptimizerState,
     pub(crate) scheduler: Scheduler,
@@ -63,6 +64,11 @@ impl TrainingState {
     /// Epochs run so far.
     pub fn epochs(&self) -> usize {
         self.stop_rules.epochs
+    }
+    /// The weights, then the bias, at the end of the last epoch, on the
+    /// scale the engine saw (standardized where the fit standardized).
+    pub fn parameters(&self) -> &[f32] {
+        &self.parameters
     }
     /// The optimizer's state.
     pub fn optimizer_state(&self) -> &OptimizerState {
@@ -109,13 +115,20 @@ pub(crate) struct StopRules {
     /// Epochs run, across resumes.
     pub(crate) epochs: usize,
     /// The first epoch's loss, the reference of the divergence factor.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::optional_float64"))]
     pub(crate) first_loss: Option<f64>,
     /// The lowest epoch loss so far and its epoch.
+    #[cfg_attr(
+        feature = "serde",
+        serde(with = "crate::json_numbers::optional_loss_and_epoch")
+    )]
     pub(crate) best: Option<(f64, usize)>,
     /// The last epochs' losses, as many as the patience window needs.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64s"))]
     pub(crate) recent: Vec<f64>,
     pub(crate) epochs_without_improvement: usize,
-    /// The parameters the best loss belongs to, kept under early stopping.
+    /// The parameters the best loss belongs to.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::optional_float32s"))]
     pub(crate) best_parameters: Option<Vec<f32>>,
 }
 
@@ -142,9 +155,9 @@ impl StopRules {
         }
         if let Some(rule) = plan.early_stopping {
             self.recent.push(loss);
-            if self.recent.len() > rule.patience + 1 {
-                self.recent.remove(0);
-            }
+            // A resumed fit may have kept a longer window than this one's.
+            let excess = self.recent.len().saturating_sub(rule.patience + 1);
+            self.recent.drain(..excess);
             if loss > best_before - rule.tolerance {
                 self.epochs_without_improvement += 1;
             } else {
@@ -242,6 +255,16 @@ pub(crate) fn train(
                     found: source.features(),
                 });
             }
+            if state
+                .stop_rules
+                .best_parameters
+                .as_ref()
+                .is_some_and(|best| best.len() != state.parameters.len())
+            {
+                return Err(Error::ResumeMismatch {
+                    reason: "the saved best parameters and the saved parameters differ in length".into(),
+                });
+            }
             let fresh = plan.optimizer.initial_state(state.parameters.len());
             if state.optimizer.first_moment.len() != fresh.first_moment.len()
                 || state.optimizer.second_moment.len() != fresh.second_moment.len()
@@ -281,7 +304,7 @@ pub(crate) fn train(
     let mut gradient_evaluations = 0u64;
     let mut parameter_path = Vec::new();
 
-    let (stop_reason, kept, best_epoch, end) = loop {
+    let (stop_reason, kept, best_epoch, last_parameters) = loop {
         let learning_rate = scheduler.learning_rate();
         let stats = run.run_epoch(order.as_mut().map(|o| o.next_epoch()), learning_rate as f32)?;
         gradient_evaluations += stats.steps as u64;
@@ -296,7 +319,7 @@ pub(crate) fn train(
         if plan.track_parameters {
             parameter_path.push(stats.parameters.clone());
         }
-        if plan.early_stopping.is_some() && rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
+        if rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
             // The full batch's loss is taken at the start of its epoch; a
             // mini-batch epoch's along the way, so its end stands for it.
             rules.best_parameters = Some(if steps.shuffled {
@@ -321,18 +344,21 @@ pub(crate) fn train(
                 )
             }
             Verdict::Stop(reason) => break (reason, stats.parameters.clone(), None, stats.parameters),
-            Verdict::StopAtBest(reason) => {
-                let best_epoch = rules.best.map(|(_, epoch)| epoch);
-                let kept = rules
-                    .best_parameters
-                    .clone()
-                    .unwrap_or_else(|| stats.parameters.clone());
-                break (reason, kept, best_epoch, stats.parameters);
-            }
+            Verdict::StopAtBest(reason) => match (&rules.best_parameters, rules.best) {
+                (Some(best_parameters), Some((_, best_epoch))) => {
+                    break (
+                        reason,
+                        best_parameters.clone(),
+                        Some(best_epoch),
+                        stats.parameters,
+                    )
+                }
+                _ => break (reason, stats.parameters.clone(), None, stats.parameters),
+            },
         }
     };
     let state = TrainingState {
-        parameters: end,
+        parameters: last_parameters,
         optimizer: run.optimizer_state()?,
         scheduler,
         order_position: order.as_ref().map_or(position, BatchOrder::position),

@@ -11,7 +11,7 @@ use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
-use crate::history::{History, StopReason};
+use crate::history::{EpochRecord, History, StopReason};
 use crate::metrics;
 use crate::model::Model;
 use crate::objective::{Objective, Penalty};
@@ -115,7 +115,7 @@ pub struct GradientDescent {
     max_epochs: usize,
     tolerance: Option<f64>,
     patience: usize,
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     divergence_factor: f64,
     seed: u64,
     device: Device,
@@ -252,8 +252,7 @@ impl GradientDescent {
         self
     }
     /// Records the parameters at the end of every epoch in
-    /// [`History::parameters`] (off by default; on the GPU it costs one more
-    /// small readback per epoch).
+    /// [`History::parameters`] (off by default).
     pub fn track_parameters(mut self, track: bool) -> Self {
         self.track_parameters = track;
         self
@@ -362,6 +361,12 @@ impl GradientDescent {
                         ),
                     });
                 }
+                let (before, now) = (fitted.settings.optimizer.name(), self.optimizer.name());
+                if before != now {
+                    return Err(Error::ResumeMismatch {
+                        reason: format!("the fit resumed from ran {before}, this one {now}"),
+                    });
+                }
                 Start::Resume(Box::new(fitted.state.clone()))
             }
         };
@@ -382,6 +387,12 @@ impl GradientDescent {
         }
 
         let original_units = |parameters: &[f32]| -> Result<(Array1<f32>, f32)> {
+            if parameters.len() != x.ncols() + 1 {
+                return Err(Error::FeatureCountMismatch {
+                    expected: x.ncols() + 1,
+                    found: parameters.len(),
+                });
+            }
             let (weights, bias) = parameters.split_at(x.ncols());
             let weights = Array1::from(weights.to_vec());
             match &standardizer {
@@ -390,16 +401,20 @@ impl GradientDescent {
             }
         };
         let (weights, bias) = original_units(&outcome.parameters)?;
-        let mut records = resumed.map_or_else(Vec::new, |f| f.history.records.clone());
-        records.extend(outcome.records);
-        let history = History {
-            records,
-            parameters: outcome
-                .parameter_path
-                .iter()
-                .map(|p| original_units(p))
-                .collect::<Result<_>>()?,
-        };
+        // A resumed fit's history continues the earlier one's: its records,
+        // its clock and its tracked parameters.
+        let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
+            (f.history.records.clone(), f.history.parameters.clone())
+        });
+        let seconds_before = records.last().map_or(0.0, |r| r.seconds);
+        records.extend(outcome.records.into_iter().map(|r| EpochRecord {
+            seconds: seconds_before + r.seconds,
+            ..r
+        }));
+        for path in &outcome.parameter_path {
+            parameters.push(original_units(path)?);
+        }
+        let history = History { records, parameters };
         let mut settings = self.clone();
         settings.start = None;
         settings.gpu_context = None;
@@ -568,7 +583,5 @@ pub fn gradient(
     w: ArrayView1<f32>,
     b: f32,
 ) -> Result<Gradient> {
-    validate_targets(model, x, y)?;
-    validate_parameters(w, b, x.ncols())?;
     gradient_on(engine_choice::choose(*device, None)?.as_ref(), model, x, y, w, b)
 }

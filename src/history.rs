@@ -50,10 +50,10 @@ pub struct EpochRecord {
     /// parameters its step started from (for `Full`, the loss at the start of
     /// the epoch). Includes the L2 term. On standardized data when
     /// `standardize(true)`.
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub loss: f64,
     /// The learning rate used during the epoch.
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub learning_rate: f64,
     /// Seconds from the start of the fit to the end of this epoch.
     pub seconds: f64,

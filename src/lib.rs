@@ -42,7 +42,8 @@
 //! ## Backends
 //!
 //! [`Device::Cpu`] runs the CPU engine: one fused pass over the rows
-//! (margin, residual, loss and Xᵀr together, each row read once), parallel
+//! (margin, loss derivative ℓ′, loss and Xᵀℓ′ together, each row read once),
+//! parallel
 //! over fixed chunks of rows with rayon, so that a seed gives the same result
 //! bit for bit whatever the number of threads.
 //!
@@ -51,7 +52,8 @@
 //! shared. X, the parameters, the optimizer state and the epoch's
 //! permutation stay on the device; the gradient is one fused pass per step
 //! with a deterministic tree reduction, small batches run thousands of
-//! steps per dispatch, and one small readback per epoch brings the loss.
+//! steps per dispatch, and one small readback per epoch brings the loss and
+//! the parameters.
 //! Where no adapter exists it returns [`Error::GpuUnavailable`] saying what
 //! was tried. Its runs match the CPU engine's on the same seed, epoch by
 //! epoch, to float32 rounding.
@@ -63,12 +65,23 @@
 //!
 //! ## Feature flags
 //!
-//! - `gpu` (default): the GPU engine and `GpuContext`. Without it
-//!   `Device::Gpu` is an error and `Device::Auto` runs on the CPU.
+//! - `gpu` (default): the GPU engine and `GpuContext`. Without it the same
+//!   types exist, `GpuContext::new` and `Device::Gpu` are
+//!   [`Error::GpuUnavailable`], and `Device::Auto` runs on the CPU.
+//! - `serde` (default, with `cli`): [`Fitted::save`], [`Fitted::load`] and
+//!   resumable fits through a versioned JSON schema (docs/MODEL_FORMAT.md).
 //! - `plot` (default, with `cli`): [`plot`], loss curves and loss surfaces
 //!   as SVG or PNG through `plotters`.
-//! - `cli` (default, with `gpu` and `plot`): the `downhill` command-line
-//!   program.
+//! - `cli` (default, with `gpu`, `plot` and `serde`): the `downhill`
+//!   command-line program.
+//!
+//! ## One training loop
+//!
+//! Every engine runs under one driver, which draws each epoch's row order,
+//! sets the learning rate, decides when to stop and which parameters a
+//! stopped run keeps; engines compute raw sums over each batch (Σ ℓ′(z)·x,
+//! Σ ℓ′(z), Σ loss, rows) and one step turns them into the gradient with the
+//! penalty. docs/DESIGN.md draws the layout.
 //!
 //! ## Bad input
 //!

@@ -431,9 +431,11 @@ pub struct OptimizerState {
     /// Updates taken so far.
     pub steps: u64,
     /// Momentum's velocity or Adam's first moment; empty for the others.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub first_moment: Vec<f32>,
     /// AdaGrad's sum of squares, RMSProp's or Adam's second moment; empty
     /// for the others.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub second_moment: Vec<f32>,
 }
 

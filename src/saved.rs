@@ -133,19 +133,69 @@ impl Fitted {
         }
         let saved: SavedModel = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
         let features = saved.weights.len();
-        let consistent = saved.feature_names.as_ref().is_none_or(|n| n.len() == features)
-            && saved
-                .standardization
-                .as_ref()
-                .is_none_or(|s| s.mean.len() == features && s.scale.len() == features)
-            && saved.training_state.parameters.len() == features + 1;
-        if !consistent {
-            return Err(malformed(format!(
-                "{features} weights disagree with the lengths of the feature names, the standardization or the training state"
-            )));
+        let state = &saved.training_state;
+        let parameters = features + 1;
+        let lengths = [
+            (
+                "feature names",
+                saved.feature_names.as_ref().map(Vec::len),
+                features,
+            ),
+            (
+                "standardization means",
+                saved.standardization.as_ref().map(|s| s.mean.len()),
+                features,
+            ),
+            (
+                "standardization scales",
+                saved.standardization.as_ref().map(|s| s.scale.len()),
+                features,
+            ),
+            (
+                "training-state parameters",
+                Some(state.parameters.len()),
+                parameters,
+            ),
+            (
+                "best parameters",
+                state.stop_rules.best_parameters.as_ref().map(Vec::len),
+                parameters,
+            ),
+        ];
+        for (what, found, expected) in lengths {
+            if found.is_some_and(|found| found != expected) {
+                return Err(malformed(format!(
+                    "{features} weights, but {} {what}",
+                    found.unwrap_or_default()
+                )));
+            }
+        }
+        for (what, moment) in [
+            ("first moments", &state.optimizer.first_moment),
+            ("second moments", &state.optimizer.second_moment),
+        ] {
+            if !(moment.is_empty() || moment.len() == parameters) {
+                return Err(malformed(format!(
+                    "{features} weights, but {} {what}",
+                    moment.len()
+                )));
+            }
         }
         if let Some((i, _)) = saved.weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
             return Err(malformed(format!("weights[{i}] is not a finite number")));
+        }
+        if !saved.bias.is_finite() {
+            return Err(malformed(format!(
+                "the bias is {}, not a finite number",
+                saved.bias
+            )));
+        }
+        if saved.options.model() != saved.model {
+            return Err(malformed(format!(
+                "the model is {} but the options are for {}",
+                saved.model,
+                saved.options.model()
+            )));
         }
         let standardizer = saved
             .standardization

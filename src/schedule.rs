@@ -176,12 +176,12 @@ impl std::str::FromStr for Schedule {
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub(crate) struct Scheduler {
     schedule: Schedule,
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     base: f64,
     epoch: usize,
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::widened_f32"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     rate: f64,
-    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::any_f64"))]
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     best_loss: f64,
     epochs_without_improvement: usize,
 }

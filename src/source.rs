@@ -1,5 +1,6 @@
 //! Where engines get rows from: a [`DataSource`] yields blocks of whole
-//! rows (X row-major, y, and room for a weight per row). Engines read
+//! rows (X row-major and y; a weight per row can join `Block` later without
+//! touching the engines' contract). Engines read
 //! nothing else, so data need not lie in one slice: [`InMemory`] wraps the
 //! user's arrays, [`Standardized`] scales another source's blocks as they
 //! are read, and sources backed by files fit the same trait.

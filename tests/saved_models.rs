@@ -128,9 +128,9 @@ fn an_unknown_version_and_a_truncated_file_have_their_own_errors() {
 }
 
 /// 10 epochs, saved and loaded, then 10 more, against 20 in one go.
-fn resumed_and_whole(model: Model, device: Device) -> (Fitted, Fitted) {
+fn resumed_and_whole(settings: GradientDescent) -> (Fitted, Fitted) {
+    let model = settings.model();
     let data = Synthetic::generate(model, 700, 5, 0.3, 9).unwrap();
-    let settings = descent(model).device(device);
     let whole = settings
         .clone()
         .max_epochs(20)
@@ -141,7 +141,7 @@ fn resumed_and_whole(model: Model, device: Device) -> (Fitted, Fitted) {
         .max_epochs(10)
         .fit(data.x.view(), data.y.view())
         .unwrap();
-    let path = temp(&format!("resume-{model}-{device}.json"));
+    let path = temp(&format!("resume-{model}-{}.json", first.device()));
     first.save(&path).unwrap();
     let loaded = Fitted::load(&path).unwrap();
     let resumed = settings
@@ -155,7 +155,7 @@ fn resumed_and_whole(model: Model, device: Device) -> (Fitted, Fitted) {
 #[test]
 fn ten_epochs_then_ten_resumed_equal_twenty_bit_for_bit_on_the_cpu() {
     for model in [Model::Linear, Model::Logistic] {
-        let (resumed, whole) = resumed_and_whole(model, Device::Cpu);
+        let (resumed, whole) = resumed_and_whole(descent(model));
         assert_eq!(resumed.weights(), whole.weights(), "{model}");
         assert_eq!(resumed.bias().to_bits(), whole.bias().to_bits(), "{model}");
         assert_eq!(resumed.history().len(), 20);
@@ -202,24 +202,8 @@ fn a_fit_resumed_on_the_gpu_continues_as_the_whole_gpu_fit() {
         return;
     };
     for model in [Model::Linear, Model::Logistic] {
-        let data = Synthetic::generate(model, 700, 5, 0.3, 9).unwrap();
-        let settings = descent(model).device(Device::Gpu).gpu_context(context.clone());
-        let whole = settings
-            .clone()
-            .max_epochs(20)
-            .fit(data.x.view(), data.y.view())
-            .unwrap();
-        let first = settings
-            .clone()
-            .max_epochs(10)
-            .fit(data.x.view(), data.y.view())
-            .unwrap();
-        let loaded = Fitted::from_json(&first.to_json().unwrap(), "memory").unwrap();
-        let resumed = settings
-            .max_epochs(10)
-            .resume(&loaded)
-            .fit(data.x.view(), data.y.view())
-            .unwrap();
+        let (resumed, whole) =
+            resumed_and_whole(descent(model).device(Device::Gpu).gpu_context(context.clone()));
         let parameters = |f: &Fitted| -> Vec<f64> {
             f.weights()
                 .iter()
@@ -246,4 +230,98 @@ fn a_fit_resumed_on_the_gpu_continues_as_the_whole_gpu_fit() {
             whole.training_state().optimizer_state().steps
         );
     }
+}
+
+#[test]
+fn a_resume_with_another_rule_of_the_same_state_shape_is_refused() {
+    let data = Synthetic::generate(Model::Linear, 100, 3, 0.1, 2).unwrap();
+    let first = descent(Model::Linear)
+        .optimizer(Optimizer::adagrad(0.1))
+        .max_epochs(2)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert!(matches!(
+        descent(Model::Linear)
+            .optimizer(Optimizer::rmsprop(0.1))
+            .resume(&first)
+            .fit(data.x.view(), data.y.view()),
+        Err(Error::ResumeMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_run_that_overflowed_saves_and_loads() {
+    // No divergence factor: the loss and the parameters run to infinity and
+    // NaN, and the optimizer's moments with them.
+    let data = Synthetic::generate(Model::Linear, 100, 2, 0.1, 1).unwrap();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::momentum(1e30, 0.9))
+        .divergence_factor(f64::INFINITY)
+        .max_epochs(50)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert!(matches!(fitted.stop_reason(), StopReason::Diverged { .. }));
+    let state = fitted.training_state();
+    assert!(state.parameters().iter().any(|v| !v.is_finite()), "{state:?}");
+    let loaded = Fitted::from_json(&fitted.to_json().unwrap(), "memory").unwrap();
+    assert_eq!(loaded.weights(), fitted.weights());
+    assert_eq!(loaded.history().len(), fitted.history().len());
+    let bits = |v: &[f32]| v.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(
+        bits(loaded.training_state().parameters()),
+        bits(state.parameters())
+    );
+    assert_eq!(
+        bits(&loaded.training_state().optimizer_state().first_moment),
+        bits(&state.optimizer_state().first_moment)
+    );
+}
+
+#[test]
+fn rates_computed_in_float64_read_back_bit_for_bit() {
+    // Step decay by 0.1 from 1.0 gives rates of exactly 0.1 and 0.01 in
+    // float64, which are also the shortest decimals of float32 values.
+    let data = Synthetic::generate(Model::Linear, 100, 2, 0.1, 1).unwrap();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(1.0))
+        .schedule(Schedule::step_decay(1, 0.1))
+        .max_epochs(4)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert_eq!(fitted.history().records()[1].learning_rate, 0.1);
+    let loaded = Fitted::from_json(&fitted.to_json().unwrap(), "memory").unwrap();
+    assert_eq!(loaded.history().records(), fitted.history().records());
+    assert_eq!(loaded.training_state(), fitted.training_state());
+}
+
+#[test]
+fn inconsistent_lengths_in_a_file_are_refused_not_a_panic() {
+    let data = Synthetic::generate(Model::Linear, 100, 3, 0.1, 1).unwrap();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::adam(0.01))
+        .tolerance(1e-3)
+        .max_epochs(5)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let edited = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut json: serde_json::Value = serde_json::from_str(&fitted.to_json().unwrap()).unwrap();
+        edit(&mut json);
+        Fitted::from_json(&json.to_string(), "edited.json")
+    };
+    assert!(matches!(
+        edited(&|j| j["training_state"]["stop_rules"]["best_parameters"] = serde_json::json!([1.0, 2.0])),
+        Err(Error::MalformedModel { .. })
+    ));
+    assert!(matches!(
+        edited(&|j| j["training_state"]["optimizer"]["first_moment"] = serde_json::json!([0.0])),
+        Err(Error::MalformedModel { .. })
+    ));
+    assert!(matches!(
+        edited(&|j| j["options"]["model"] = serde_json::json!("logistic")),
+        Err(Error::MalformedModel { .. })
+    ));
+    assert!(edited(&|_| {}).is_ok());
 }

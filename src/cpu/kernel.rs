@@ -182,7 +182,7 @@ impl Workspace {
 }
 
 /// Rows processed together: their dot products run as independent chains
-/// and their contributions to Σ rᵢ xᵢ are added in one sweep over `sums`.
+/// and their contributions to Σ ℓ′ᵢ xᵢ are added in one sweep over `sums`.
 const GROUP: usize = 4;
 
 /// Rows ahead of the current one whose cache lines are requested early
@@ -234,7 +234,7 @@ impl WithSimd for Accumulate<'_> {
         let d = data.features;
         let row = |i: usize| &data.x[i * d..(i + 1) * d];
         let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
-        let mut finish = |z: f32, i: usize| {
+        let mut derivative_at = |z: f32, i: usize| {
             let y = data.y[i];
             let derivative = data.model.loss_derivative(z, y);
             derivative_sum += f64::from(derivative);
@@ -261,27 +261,27 @@ impl WithSimd for Accumulate<'_> {
             ];
             let xs = [row(index[0]), row(index[1]), row(index[2]), row(index[3])];
             let z = dot_group(simd, &xs, weights);
-            let residual = [
-                finish(z[0] + bias, index[0]),
-                finish(z[1] + bias, index[1]),
-                finish(z[2] + bias, index[2]),
-                finish(z[3] + bias, index[3]),
+            let derivative = [
+                derivative_at(z[0] + bias, index[0]),
+                derivative_at(z[1] + bias, index[1]),
+                derivative_at(z[2] + bias, index[2]),
+                derivative_at(z[3] + bias, index[3]),
             ];
-            add_group(simd, residual, &xs, sums);
+            add_group(simd, derivative, &xs, sums);
         }
         for k in grouped..len {
             fetch_ahead(k);
             let i = rows.get(k);
             let x = row(i);
-            let residual = finish(dot(simd, x, weights) + bias, i);
+            let derivative = derivative_at(dot(simd, x, weights) + bias, i);
             let (sum_head, sum_tail) = S::as_mut_simd_f32s(sums);
             let (x_head, x_tail) = S::as_simd_f32s(x);
-            let r = simd.splat_f32s(residual);
+            let r = simd.splat_f32s(derivative);
             for (s, &xv) in sum_head.iter_mut().zip(x_head) {
                 *s = simd.add_f32s(*s, simd.mul_f32s(r, xv));
             }
             for (s, &xj) in sum_tail.iter_mut().zip(x_tail) {
-                *s += residual * xj;
+                *s += derivative * xj;
             }
         }
         [derivative_sum, loss_sum]
@@ -326,10 +326,10 @@ fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32]) -> [f32; GROUP
     ]
 }
 
-/// sums ← sums + Σₖ residualₖ rowsₖ, the four products added pairwise.
+/// sums ← sums + Σₖ derivativeₖ rowsₖ, the four products added pairwise.
 #[inline(always)]
-fn add_group<S: Simd>(simd: S, residual: [f32; GROUP], rows: &[&[f32]; GROUP], sums: &mut [f32]) {
-    let [q0, q1, q2, q3] = residual;
+fn add_group<S: Simd>(simd: S, derivative: [f32; GROUP], rows: &[&[f32]; GROUP], sums: &mut [f32]) {
+    let [q0, q1, q2, q3] = derivative;
     let (s_head, s_tail) = S::as_mut_simd_f32s(sums);
     let [h0, h1, h2, h3] = simd_heads::<S>(rows);
     let (v0, v1, v2, v3) = (

@@ -17,7 +17,7 @@ pub use context::GpuContext;
 
 use crate::data::{validate_parameters, validate_training_data};
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan as RowsPerStep};
+use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Penalty, RawSums};
@@ -41,6 +41,8 @@ const MAX_STEPS_PER_DISPATCH: usize = 4096;
 /// bounded by this budget (on every adapter: a dispatch then still runs
 /// dozens of steps or more).
 const LOOP_BUDGET: usize = 60_000;
+/// Updates counted beyond this count as this (STEP_CAP in common.wgsl).
+const STEP_CAP: u64 = 1 << 24;
 /// Steps of the other paths encoded per submission.
 const STEPS_PER_SUBMISSION: usize = 512;
 
@@ -79,14 +81,14 @@ struct Control {
     learning_rate: f32,
     loss_sum: f32,
     loss_compensation: f32,
+    batch_rows: u32,
     pad0: u32,
     pad1: u32,
-    pad2: u32,
 }
 
 /// How each step runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepPlan {
+enum StepKernels {
     /// Every row: the gradient pass over each buffer of X.
     Full,
     /// Mini-batch rows gathered into one buffer, then the gradient pass.
@@ -157,9 +159,9 @@ fn as_u32(value: usize, what: &str) -> Result<u32> {
 }
 
 /// A fit's data and state on the device, with everything each step binds.
-struct DeviceProblem<'c> {
+struct OnDevice<'c> {
     context: &'c GpuContext,
-    plan: StepPlan,
+    kernels: StepKernels,
     features: usize,
     steps_per_epoch: usize,
     steps_per_dispatch: usize,
@@ -169,16 +171,6 @@ struct DeviceProblem<'c> {
     sums: wgpu::Buffer,
     order: Option<wgpu::Buffer>,
     step_bind_groups: StepBindGroups,
-}
-
-/// What a run starts from on the device.
-struct Start<'a> {
-    objective: &'a Objective,
-    optimizer: &'a Optimizer,
-    steps: RowsPerStep,
-    /// The weights, then the bias.
-    parameters: &'a [f32],
-    state: &'a OptimizerState,
 }
 
 /// The bind groups of each kernel a step dispatches.
@@ -193,14 +185,34 @@ struct StepBindGroups {
     steps: Option<wgpu::BindGroup>,
 }
 
-impl<'c> DeviceProblem<'c> {
+impl<'c> OnDevice<'c> {
     /// Uploads the rows of `source` block by block and builds the state of
     /// a run from `start`.
-    fn new(context: &'c GpuContext, source: &dyn DataSource, start: Start) -> Result<Self> {
+    fn new(context: &'c GpuContext, source: &dyn DataSource, start: &RunSpec) -> Result<Self> {
         context.checked("uploading the data", || Self::build(context, source, start))?
     }
 
-    fn build(context: &'c GpuContext, source: &dyn DataSource, start: Start) -> Result<Self> {
+    /// A full-batch run at `parameters` with a plain optimizer, for
+    /// gradients without a fit.
+    fn full_batch(
+        context: &'c GpuContext,
+        source: &dyn DataSource,
+        objective: Objective,
+        parameters: Vec<f32>,
+    ) -> Result<Self> {
+        let optimizer = Optimizer::default();
+        let state = optimizer.initial_state(parameters.len());
+        let spec = RunSpec {
+            objective,
+            optimizer,
+            steps: StepPlan::new(source.rows(), None),
+            parameters,
+            state,
+        };
+        Self::new(context, source, &spec)
+    }
+
+    fn build(context: &'c GpuContext, source: &dyn DataSource, start: &RunSpec) -> Result<Self> {
         let device = &context.device;
         let (n, d) = (source.rows(), source.features());
         let row_bytes = (d * 4) as u64;
@@ -216,14 +228,14 @@ impl<'c> DeviceProblem<'c> {
         let steps_per_epoch = start.steps.steps_per_epoch();
         let rows_per_chunk = ((context.x_chunk_bytes / row_bytes).max(1) as usize).min(n);
         let single_chunk = rows_per_chunk >= n;
-        let plan = match start.steps.shuffled {
-            false => StepPlan::Full,
+        let kernels = match start.steps.shuffled {
+            false => StepKernels::Full,
             true if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize => {
-                StepPlan::Fused
+                StepKernels::Fused
             }
-            true => StepPlan::Gathered,
+            true => StepKernels::Gathered,
         };
-        let (code, beta1, beta2, eps) = optimizer_code(start.optimizer);
+        let (code, beta1, beta2, eps) = optimizer_code(&start.optimizer);
         let (penalty, penalty_strength) = penalty_code(start.objective.penalty);
         let base = Shape {
             rows: as_u32(n, "rows")?,
@@ -293,40 +305,33 @@ impl<'c> DeviceProblem<'c> {
         }
 
         let batch_span = rows_per_group(batch, d);
-        let partial_groups = match plan {
-            StepPlan::Full => group_offset,
-            StepPlan::Gathered => batch.div_ceil(batch_span),
-            StepPlan::Fused => 0,
+        let partial_groups = match kernels {
+            StepKernels::Full => group_offset,
+            StepKernels::Gathered => batch.div_ceil(batch_span),
+            StepKernels::Fused => 0,
         };
         let step_shape = Shape {
-            rows: if plan == StepPlan::Full {
+            rows: if kernels == StepKernels::Full {
                 n as u32
             } else {
                 batch as u32
             },
             rows_per_group: batch_span as u32,
-            rows_from_control: u32::from(plan != StepPlan::Full),
+            rows_from_control: u32::from(kernels != StepKernels::Full),
             partial_groups: partial_groups as u32,
             ..base
         };
         let uniform = |shape: &Shape| init("shape", bytemuck::bytes_of(shape), wgpu::BufferUsages::UNIFORM);
         let step_uniform = uniform(&step_shape);
 
-        let params = init("parameters", bytemuck::cast_slice(start.parameters), storage);
+        let params = init("parameters", bytemuck::cast_slice(&start.parameters), storage);
         let state = init(
             "optimizer state",
-            bytemuck::cast_slice(&state_layout(start.state, d + 1)),
+            bytemuck::cast_slice(&state_layout(&start.state, d + 1)),
             storage,
         );
-        let control = init(
-            "control",
-            bytemuck::bytes_of(&Control {
-                global_step: as_u32(start.state.steps as usize, "optimizer steps")?,
-                ..Control::default()
-            }),
-            storage,
-        );
-        let sums = empty("raw sums", ((d + 3) * 4) as u64);
+        let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
+        let sums = empty("raw sums", ((d + 2) * 4) as u64);
         let partials = empty("partial sums", (partial_groups.max(1) * (d + 2) * 4) as u64);
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
@@ -351,8 +356,8 @@ impl<'c> DeviceProblem<'c> {
         // buffers live as long as the bind groups do.
         let mut partial_groups_per_pass = Vec::new();
         let mut gather = Vec::new();
-        match plan {
-            StepPlan::Full => {
+        match kernels {
+            StepKernels::Full => {
                 for chunk in &chunks {
                     let shape = uniform(&chunk.shape);
                     let group = bind(
@@ -363,7 +368,7 @@ impl<'c> DeviceProblem<'c> {
                         .push((group, chunk.rows.div_ceil(chunk.shape.rows_per_group as usize)));
                 }
             }
-            StepPlan::Gathered => {
+            StepKernels::Gathered => {
                 let batch_bytes = (batch * d * 4) as u64;
                 if batch_bytes > max_binding {
                     return Err(Error::GpuFailure {
@@ -388,10 +393,10 @@ impl<'c> DeviceProblem<'c> {
                 );
                 partial_groups_per_pass.push((group, partial_groups));
             }
-            StepPlan::Fused => {}
+            StepKernels::Fused => {}
         }
-        let steps = match plan {
-            StepPlan::Fused => {
+        let steps = match kernels {
+            StepKernels::Fused => {
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
                 let chunk = &chunks[0];
                 Some(bind(
@@ -425,9 +430,9 @@ impl<'c> DeviceProblem<'c> {
             ),
             steps,
         };
-        Ok(DeviceProblem {
+        Ok(OnDevice {
             context,
-            plan,
+            kernels,
             features: d,
             steps_per_epoch,
             steps_per_dispatch: base.steps_per_dispatch as usize,
@@ -444,7 +449,7 @@ impl<'c> DeviceProblem<'c> {
     fn encode_gradient(&self, pass: &mut wgpu::ComputePass) {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
-        if self.plan == StepPlan::Gathered {
+        if self.kernels == StepKernels::Gathered {
             pass.set_pipeline(&pipelines.gather.pipeline);
             let (gx, gy) = grid(self.context, groups.gather_groups);
             for bind_group in &groups.gather {
@@ -504,7 +509,7 @@ impl<'c> DeviceProblem<'c> {
         let context = self.context;
         let queue = &context.queue;
         let control = Control {
-            global_step: global_step as u32,
+            global_step: global_step.min(STEP_CAP) as u32,
             learning_rate,
             ..Control::default()
         };
@@ -513,8 +518,8 @@ impl<'c> DeviceProblem<'c> {
             queue.write_buffer(buffer, 0, bytemuck::cast_slice(order));
         }
         let mut encoder = context.device.create_command_encoder(&Default::default());
-        let per_submission = match self.plan {
-            StepPlan::Fused => self.steps_per_epoch,
+        let per_submission = match self.kernels {
+            StepKernels::Fused => self.steps_per_epoch,
             _ => STEPS_PER_SUBMISSION,
         };
         let mut done = 0;
@@ -611,12 +616,20 @@ impl<'c> DeviceProblem<'c> {
             self.encode_gradient(&mut pass);
         }
         let d = self.features;
-        let values: Vec<f32> =
-            bytemuck::pod_collect_to_vec(&self.read(encoder, &[(&self.sums, ((d + 3) * 4) as u64)])?);
+        let control_bytes = std::mem::size_of::<Control>();
+        let bytes = self.read(
+            encoder,
+            &[
+                (&self.control, control_bytes as u64),
+                (&self.sums, ((d + 2) * 4) as u64),
+            ],
+        )?;
+        let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
+        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[control_bytes..]);
         Ok(RawSums {
             derivative: values[..=d].iter().map(|&v| f64::from(v)).collect(),
             loss: f64::from(values[d + 1]),
-            rows: values[d + 2].to_bits() as usize,
+            rows: control.batch_rows as usize,
         })
     }
 }
@@ -686,19 +699,7 @@ impl GpuContext {
         validate_training_data(model, x, y)?;
         let source = InMemory::new(x, y);
         let objective = Objective::unpenalized(model);
-        let optimizer = Optimizer::default();
-        let parameters = vec![0.0; x.ncols() + 1];
-        let on_device = DeviceProblem::new(
-            self,
-            &source,
-            Start {
-                objective: &objective,
-                optimizer: &optimizer,
-                steps: RowsPerStep::new(x.nrows(), None),
-                parameters: &parameters,
-                state: &optimizer.initial_state(parameters.len()),
-            },
-        )?;
+        let on_device = OnDevice::full_batch(self, &source, objective, vec![0.0; x.ncols() + 1])?;
         Ok(GpuData { on_device, objective })
     }
 
@@ -717,7 +718,7 @@ impl GpuContext {
 
 /// Data held by a GPU context, from [`GpuContext::upload`].
 pub struct GpuData<'c> {
-    on_device: DeviceProblem<'c>,
+    on_device: OnDevice<'c>,
     objective: Objective,
 }
 
@@ -755,21 +756,11 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
-        let on_device = DeviceProblem::new(
-            &self.0,
-            source,
-            Start {
-                objective: &spec.objective,
-                optimizer: &spec.optimizer,
-                steps: spec.steps,
-                parameters: &spec.parameters,
-                state: &spec.state,
-            },
-        )?;
+        let on_device = OnDevice::new(&self.0, source, &spec)?;
         Ok(Box::new(GpuRun {
             on_device,
             global_step: spec.state.steps,
-            moments: (spec.state.first_moment.len(), spec.state.second_moment.len()),
+            moment_lengths: (spec.state.first_moment.len(), spec.state.second_moment.len()),
         }))
     }
 
@@ -779,30 +770,18 @@ impl Engine for GpuEngine {
         objective: &Objective,
         parameters: &[f32],
     ) -> Result<RawSums> {
-        let optimizer = Optimizer::default();
-        DeviceProblem::new(
-            &self.0,
-            source,
-            Start {
-                objective,
-                optimizer: &optimizer,
-                steps: RowsPerStep::new(source.rows(), None),
-                parameters,
-                state: &optimizer.initial_state(parameters.len()),
-            },
-        )?
-        .raw_sums()
+        OnDevice::full_batch(&self.0, source, *objective, parameters.to_vec())?.raw_sums()
     }
 }
 
 /// A run on the GPU: the rows, the parameters and the optimizer state on
 /// the device.
 struct GpuRun<'c> {
-    on_device: DeviceProblem<'c>,
+    on_device: OnDevice<'c>,
     /// Updates taken, across resumes (Adam's bias correction counts them).
     global_step: u64,
     /// The lengths of the optimizer's first and second moments.
-    moments: (usize, usize),
+    moment_lengths: (usize, usize),
 }
 
 impl EngineRun for GpuRun<'_> {
@@ -822,8 +801,8 @@ impl EngineRun for GpuRun<'_> {
         let values = self.on_device.read_buffer(&self.on_device.state, 2 * count)?;
         Ok(OptimizerState {
             steps: self.global_step,
-            first_moment: values[..self.moments.0].to_vec(),
-            second_moment: values[count..count + self.moments.1].to_vec(),
+            first_moment: values[..self.moment_lengths.0].to_vec(),
+            second_moment: values[count..count + self.moment_lengths.1].to_vec(),
         })
     }
 }
@@ -874,7 +853,7 @@ mod tests {
     #[test]
     fn control_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, loss_sum,
-            loss_compensation, pad0, pad1, pad2);
+            loss_compensation, batch_rows, pad0, pad1);
         assert_eq!(rust, wgsl_layout("Control"));
     }
 }

@@ -181,17 +181,20 @@ pub fn load(args: &DataArgs) -> Result<(CsvData, ndarray::Array1<f32>), String> 
 }
 
 /// Says where in the CSV a row or column error of the library lies.
-pub fn explain(error: Error, data: &CsvData, path: &Path, target: &str) -> String {
+/// `target` is the target column's name, where the CSV has one.
+pub fn explain(error: Error, data: &CsvData, path: &Path, target: Option<&str>) -> String {
     let file = path.display();
     match error {
-        Error::InvalidLabel { row, value } => format!(
-            "line {} of {file}: target {target:?} is {value}; logistic regression needs 0 or 1",
-            row + 2
+        Error::InvalidLabel { row, value } if target.is_some() => format!(
+            "line {} of {file}: target {:?} is {value}; logistic regression needs 0 or 1",
+            row + 2,
+            target.unwrap_or_default()
         ),
-        Error::NonFiniteTarget { row, value } => {
+        Error::NonFiniteTarget { row, value } if target.is_some() => {
             format!(
-                "line {} of {file}: target {target:?} is {value}, not a finite number",
-                row + 2
+                "line {} of {file}: target {:?} is {value}, not a finite number",
+                row + 2,
+                target.unwrap_or_default()
             )
         }
         Error::NonFiniteFeature { row, column, value } => format!(

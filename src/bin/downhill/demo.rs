@@ -21,7 +21,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 20)]
     epochs: usize,
     /// Seed of the data and of the batch order.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     seed: u64,
     /// Where to write the loss curves (SVG, or PNG if it ends in .png).
     #[arg(long, default_value = "downhill-demo-loss.svg")]

@@ -13,7 +13,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     let (data, y) = load(&args.data)?;
     let train = &args.train;
     let descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
-    let explain = |e| explain(e, &data, &args.data.data, &args.data.target);
+    let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
     let (fitted, elapsed) = fit_with_progress(
         &descent,
         &data,

@@ -2,9 +2,9 @@
 //! its columns matched by name.
 
 use downhill::data::read_csv;
-use downhill::{Error, Fitted, Model};
+use downhill::{Fitted, Model};
 
-use crate::args::PredictArgs;
+use crate::args::{explain, PredictArgs};
 
 /// `downhill predict`.
 pub fn predict(args: &PredictArgs) -> Result<(), String> {
@@ -17,15 +17,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     })?;
     let features: Vec<&str> = features.iter().map(String::as_str).collect();
     let data = read_csv(&args.data, None, Some(&features)).map_err(|e| e.to_string())?;
-    let explain = |error: Error| match error {
-        Error::NonFiniteFeature { row, column, value } => format!(
-            "line {} of {}: column {:?} is {value}, not a finite number",
-            row + 2,
-            args.data.display(),
-            data.feature_names[column]
-        ),
-        other => other.to_string(),
-    };
+    let explain = |error| explain(error, &data, &args.data, None);
     let predictions = fitted.predict(data.x.view()).map_err(explain)?;
     let output: Box<dyn std::io::Write> = match &args.output {
         Some(path) => Box::new(

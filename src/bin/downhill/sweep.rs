@@ -11,7 +11,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
     }
-    let explain = |e| explain(e, &data, &args.data.data, &args.data.target);
+    let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
     let mut curves = Vec::new();
     let mut stable: Option<f32> = None;
     println!(
