@@ -325,3 +325,50 @@ fn inconsistent_lengths_in_a_file_are_refused_not_a_panic() {
     ));
     assert!(edited(&|_| {}).is_ok());
 }
+
+#[test]
+fn adam_resumed_after_more_steps_than_a_u32_holds_runs_alike_on_cpu_and_gpu() {
+    let Some(context) = common::gpu("a resume past u32::MAX steps") else {
+        return;
+    };
+    let data = Synthetic::generate(Model::Linear, 300, 4, 0.3, 3).unwrap();
+    let settings = descent(Model::Linear).max_epochs(3);
+    let first = settings
+        .clone()
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    // The optimizer's step count as a run of four billion steps leaves it:
+    // Adam's bias corrections are 1 in float32 from there on, and the GPU's
+    // 32-bit step counter must neither wrap nor overflow.
+    let mut json: serde_json::Value = serde_json::from_str(&first.to_json().unwrap()).unwrap();
+    json["training_state"]["optimizer"]["steps"] = serde_json::json!(u64::from(u32::MAX));
+    let long_run = Fitted::from_json(&json.to_string(), "edited.json").unwrap();
+    let resume = |device: Device| {
+        settings
+            .clone()
+            .device(device)
+            .gpu_context(context.clone())
+            .resume(&long_run)
+            .fit(data.x.view(), data.y.view())
+            .unwrap()
+    };
+    let (cpu, gpu) = (resume(Device::Cpu), resume(Device::Gpu));
+    assert!(
+        gpu.history().losses().iter().all(|l| l.is_finite()),
+        "{:?}",
+        gpu.history().losses()
+    );
+    let parameters = |f: &Fitted| -> Vec<f64> {
+        f.weights()
+            .iter()
+            .chain([&f.bias()])
+            .map(|&v| f64::from(v))
+            .collect()
+    };
+    common::assert_close("parameters", &parameters(&gpu), &parameters(&cpu), 1e-4, 1e-5);
+    assert_eq!(
+        gpu.training_state().optimizer_state().steps,
+        cpu.training_state().optimizer_state().steps
+    );
+}
