@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs `downhill bench` of two builds in one run of this script, alternating
-# them so that both see the same machine state, and prints each run's table:
+# them so that both see the same machine state (old then new in odd rounds,
+# new then old in even ones: a process that runs right after another can find
+# fewer huge pages free, which slows random row access by several percent),
+# and prints each run's table:
 #
 #   benches/compare_builds.sh OLD_BINARY NEW_BINARY [ROUNDS] [-- BENCH ARGS...]
 #
@@ -30,7 +33,9 @@ fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //') ($(nproc) cores), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "bench arguments: $*"
 for round in $(seq 1 "$rounds"); do
-    for build in old new; do
+    order="old new"
+    if [ $((round % 2)) -eq 0 ]; then order="new old"; fi
+    for build in $order; do
         binary=$old
         if [ "$build" = new ]; then binary=$new; fi
         echo
