@@ -576,3 +576,107 @@ fn predict_gives_the_library_s_predictions_and_names_bad_model_files() {
         &["future.json", "schema version 7"],
     );
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+fn run_with(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut command = Command::new(BINARY);
+    command.args(args);
+    for (name, value) in env {
+        match value {
+            Some(value) => command.env(name, value),
+            None => command.env_remove(name),
+        };
+    }
+    command.output().expect("the binary runs")
+}
+
+#[test]
+fn negative_values_reach_downhill_s_own_checks() {
+    let dir = folder("negative");
+    let csv = exact_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    fail_with(
+        &["fit", "--data", csv, "--target", "y", "--lr", "-1"],
+        &["learning rate", "-1"],
+    );
+    fail_with(
+        &["fit", "--data", csv, "--target", "y", "--l2", "-0.5"],
+        &["L2 penalty", "-0.5"],
+    );
+}
+
+#[test]
+fn an_unknown_wgpu_backend_is_an_error_naming_the_valid_ones() {
+    let dir = folder("backend");
+    let csv = exact_csv(&dir);
+    let output = run_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "y",
+            "--device",
+            "gpu",
+        ],
+        &[("WGPU_BACKEND", Some("vulkan,bogus"))],
+    );
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("\"bogus\"") && message.contains("vulkan, metal, dx12 or gl"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_gpu_programs_say_when_the_adapter_is_software_and_mesa_stays_quiet() {
+    let Some(context) = common::gpu("the CLI on a GPU") else {
+        return;
+    };
+    let dir = folder("software");
+    let csv = exact_csv(&dir);
+    let fit = run_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "y",
+            "--device",
+            "gpu",
+            "--epochs",
+            "5",
+        ],
+        &[("XDG_RUNTIME_DIR", None)],
+    );
+    assert!(fit.status.success(), "{}", stderr(&fit));
+    assert!(!stderr(&fit).contains("XDG_RUNTIME_DIR"), "{}", stderr(&fit));
+    let demo = run_with(
+        &[
+            "demo",
+            "--epochs",
+            "2",
+            "--plot",
+            dir.join("demo.svg").to_str().unwrap(),
+        ],
+        &[("XDG_RUNTIME_DIR", None)],
+    );
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    assert!(!stderr(&demo).contains("XDG_RUNTIME_DIR"), "{}", stderr(&demo));
+    let (fit, demo) = (stdout(&fit), stdout(&demo));
+    if context.adapter().is_software() {
+        assert!(fit.contains("a software adapter"), "{fit}");
+        // Like Device::Auto, the demo passes over a software adapter.
+        assert!(
+            demo.contains("software one") && demo.contains("running on the CPU"),
+            "{demo}"
+        );
+        assert!(!demo.contains("on gpu"), "{demo}");
+    } else {
+        assert!(!fit.contains("software adapter"), "{fit}");
+        assert!(demo.contains("on gpu"), "{demo}");
+    }
+}

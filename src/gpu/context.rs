@@ -126,6 +126,7 @@ impl GpuContext {
     }
 
     async fn build(options: GpuOptions) -> Result<GpuContext> {
+        check_backend_variable()?;
         let descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
         let backends = descriptor.backends;
         let instance = wgpu::Instance::new(descriptor);
@@ -234,6 +235,29 @@ fn catch_errors<T>(device: &wgpu::Device, what: &str, work: impl FnOnce() -> T) 
         }),
         None => Ok(value),
     }
+}
+
+/// The names `WGPU_BACKEND` may list (wgpu ignores others with a log line,
+/// which would leave a misspelt backend unnoticed).
+const BACKEND_NAMES: &[&str] = &[
+    "vulkan", "vk", "dx12", "d3d12", "metal", "mtl", "opengl", "gles", "gl", "webgpu", "noop",
+];
+
+/// An unknown name in `WGPU_BACKEND` is an error naming the valid ones.
+fn check_backend_variable() -> Result<()> {
+    let Ok(value) = std::env::var("WGPU_BACKEND") else {
+        return Ok(());
+    };
+    for name in value.to_lowercase().split(',').map(str::trim) {
+        if !BACKEND_NAMES.contains(&name) {
+            return Err(Error::GpuUnavailable {
+                reason: format!(
+                    "WGPU_BACKEND={value:?} names {name:?}, which is not a backend; use vulkan, metal, dx12 or gl (comma-separated)"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The adapter named by `WGPU_ADAPTER_NAME`, else the high-performance one.

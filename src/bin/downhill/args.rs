@@ -81,6 +81,9 @@ pub enum ScheduleArg {
 
 /// Arguments of `downhill fit`.
 #[derive(clap::Args, Debug)]
+// Negative values reach downhill's own checks (`--lr -1`) rather than
+// reading as unknown options.
+#[command(allow_negative_numbers = true)]
 pub struct FitArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -103,6 +106,9 @@ pub struct FitArgs {
 
 /// Arguments of `downhill predict`.
 #[derive(clap::Args, Debug)]
+// Negative values reach downhill's own checks (`--lr -1`) rather than
+// reading as unknown options.
+#[command(allow_negative_numbers = true)]
 pub struct PredictArgs {
     /// A model saved by `downhill fit --save`.
     #[arg(long, value_name = "model.json")]
@@ -117,6 +123,9 @@ pub struct PredictArgs {
 
 /// Arguments of `downhill sweep`.
 #[derive(clap::Args, Debug)]
+// Negative values reach downhill's own checks (`--lr -1`) rather than
+// reading as unknown options.
+#[command(allow_negative_numbers = true)]
 pub struct SweepArgs {
     #[command(flatten)]
     pub data: DataArgs,

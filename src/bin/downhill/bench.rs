@@ -11,6 +11,9 @@ use serde::Serialize;
 
 /// Arguments of `downhill bench`.
 #[derive(clap::Args, Debug)]
+// Negative values reach downhill's own checks (`--lr -1`) rather than
+// reading as unknown options.
+#[command(allow_negative_numbers = true)]
 pub struct BenchArgs {
     /// Rows of the synthetic data.
     #[arg(long, default_value_t = 1_000_000)]

@@ -10,6 +10,9 @@ use downhill::{
 
 /// Arguments of `downhill demo`.
 #[derive(clap::Args, Debug)]
+// Negative values reach downhill's own checks (`--lr -1`) rather than
+// reading as unknown options.
+#[command(allow_negative_numbers = true)]
 pub struct DemoArgs {
     /// Rows of the synthetic data.
     #[arg(long, default_value_t = 2000)]
@@ -20,6 +23,10 @@ pub struct DemoArgs {
     /// Epochs per run.
     #[arg(long, default_value_t = 20)]
     epochs: usize,
+    /// cpu, gpu or auto: a hardware GPU where there is one, else the CPU
+    /// (a software adapter such as lavapipe only with gpu).
+    #[arg(long, default_value = "auto")]
+    device: Device,
     /// Seed of the data and of the batch order.
     #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     seed: u64,
@@ -52,10 +59,15 @@ fn parameters(fitted: &Fitted) -> Vec<f64> {
         .collect()
 }
 
-/// The GPU that runs the demo, if any, said out loud.
-fn choose_gpu() -> Option<Arc<GpuContext>> {
+/// The GPU that runs the demo for `device`, if any, said out loud: as
+/// `Device::Auto` chooses, a software adapter only when asked for.
+fn choose_gpu(device: Device) -> Result<Option<Arc<GpuContext>>, String> {
+    if device == Device::Cpu {
+        println!("running on the CPU, as asked");
+        return Ok(None);
+    }
     match GpuContext::shared() {
-        Ok(context) => {
+        Ok(context) if device == Device::Gpu || !context.adapter().is_software() => {
             let adapter = context.adapter();
             println!(
                 "running on the GPU: {adapter}{}",
@@ -65,11 +77,19 @@ fn choose_gpu() -> Option<Arc<GpuContext>> {
                     ""
                 }
             );
-            Some(context)
+            Ok(Some(context))
         }
+        Ok(context) => {
+            println!(
+                "the only GPU adapter is a software one ({}); running on the CPU (--device gpu runs on it anyway)",
+                context.adapter()
+            );
+            Ok(None)
+        }
+        Err(error) if device == Device::Gpu => Err(error.to_string()),
         Err(error) => {
             println!("no GPU ({error}); running on the CPU");
-            None
+            Ok(None)
         }
     }
 }
@@ -81,7 +101,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         "downhill demo: linear regression on {} rows × {} features, y = x·w + b + noise(σ = 0.1)",
         args.rows, args.features
     );
-    let context = choose_gpu();
+    let context = choose_gpu(args.device)?;
     println!();
     let (exact_weights, exact_bias) =
         reference::least_squares(data.x.view(), data.y.view(), 0.0).map_err(|e| e.to_string())?;
@@ -119,8 +139,8 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
             .fit(data.x.view(), data.y.view())
             .map_err(|e| e.to_string())?;
         println!(
-            "{name} on {}: {} steps, stopped by {:?}",
-            fitted.device().name(),
+            "{name} on {}: {} steps, {}",
+            fitted.device(),
             fitted.gradient_evaluations(),
             fitted.stop_reason()
         );

@@ -51,9 +51,10 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         Model::Logistic => println!("accuracy:     {score:.6}"),
     }
     println!(
-        "time:         {:.3} s on {}",
+        "time:         {:.3} s on {}{}",
         elapsed.as_secs_f64(),
-        fitted.device().name()
+        fitted.device(),
+        software_note(&fitted)
     );
     println!("coefficients (units of the CSV):");
     let width = data
@@ -94,6 +95,20 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Says when a GPU fit ran on a software adapter, whose speed is the CPU's.
+fn software_note(fitted: &Fitted) -> String {
+    if fitted.device() != downhill::Device::Gpu {
+        return String::new();
+    }
+    match downhill::GpuContext::shared() {
+        Ok(context) if context.adapter().is_software() => format!(
+            " — {}, a software adapter: the CPU runs the shaders, so this checks results, not GPU speed (--device cpu is faster here)",
+            context.adapter().name
+        ),
+        _ => String::new(),
+    }
 }
 
 /// The loss surface with this run's path and, beside it, those of the

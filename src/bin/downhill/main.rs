@@ -41,8 +41,33 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not
+/// set" on every start where the variable is unset (containers, CI, ssh
+/// sessions without a login). Point it at a private folder of the program's
+/// own when it is unset or does not name a folder; returns that folder, to
+/// be removed at the end.
+fn quiet_runtime_dir() -> Option<std::path::PathBuf> {
+    let usable = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| std::path::Path::new(&dir).is_dir());
+    if usable {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("downhill-runtime-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+        }
+        // First thing in main, before any other thread exists.
+        std::env::set_var("XDG_RUNTIME_DIR", &dir);
+        return Some(dir);
+    }
+    None
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime_dir = quiet_runtime_dir();
     let result = match cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default())) {
         Command::Demo(args) => demo::demo(&args),
         Command::Fit(args) => fit::fit(&args),
@@ -50,6 +75,9 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Bench(args) => bench::bench(&args),
     };
+    if let Some(dir) = runtime_dir {
+        let _ = std::fs::remove_dir(dir);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
