@@ -17,6 +17,21 @@ pub enum Error {
         /// Length of y.
         y_len: usize,
     },
+    /// A predicted label that is neither 0 nor 1, or a score that is not a
+    /// finite number.
+    #[error("prediction[{row}] is {value}; expected a label 0 or 1 or a finite score")]
+    InvalidPrediction {
+        /// Position of the value.
+        row: usize,
+        /// The value itself.
+        value: f32,
+    },
+    /// A score that needs both classes got labels of one class only.
+    #[error("every label is {label}; the score needs both classes")]
+    SingleClass {
+        /// The one label present.
+        label: f32,
+    },
     /// A metric was given targets and predictions of different lengths.
     #[error("y_true has {y_true} values but the predictions have {y_pred}")]
     LengthMismatch {

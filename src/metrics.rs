@@ -68,3 +68,145 @@ pub fn log_loss(y_true: ArrayView1<f32>, probability: ArrayView1<f32>) -> Result
         .sum();
     Ok(sum / y_true.len() as f64)
 }
+
+/// Root of the mean squared error.
+pub fn rmse(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<f64> {
+    mse(y_true, y_pred).map(f64::sqrt)
+}
+
+/// Mean absolute error.
+pub fn mae(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<f64> {
+    check(y_true, y_pred)?;
+    let sum: f64 = y_true
+        .iter()
+        .zip(y_pred)
+        .map(|(&t, &p)| (f64::from(p) - f64::from(t)).abs())
+        .sum();
+    Ok(sum / y_true.len() as f64)
+}
+
+/// Labels must be 0 or 1; the error names the first that is not.
+fn check_labels(name: &str, values: ArrayView1<f32>) -> Result<()> {
+    match values.iter().enumerate().find(|(_, &v)| v != 0.0 && v != 1.0) {
+        Some((row, &value)) if name == "y_true" => Err(Error::InvalidLabel { row, value }),
+        Some((row, &value)) => Err(Error::InvalidPrediction { row, value }),
+        None => Ok(()),
+    }
+}
+
+/// The counts of a binary classification, class 1 being the positive one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ConfusionMatrix {
+    /// Predicted 1, truly 1.
+    pub true_positives: usize,
+    /// Predicted 1, truly 0.
+    pub false_positives: usize,
+    /// Predicted 0, truly 0.
+    pub true_negatives: usize,
+    /// Predicted 0, truly 1.
+    pub false_negatives: usize,
+}
+
+impl ConfusionMatrix {
+    /// TP / (TP + FP); 0 when nothing was predicted positive (scikit-learn's
+    /// `zero_division=0`).
+    pub fn precision(&self) -> f64 {
+        ratio(self.true_positives, self.true_positives + self.false_positives)
+    }
+    /// TP / (TP + FN); 0 when there is no positive.
+    pub fn recall(&self) -> f64 {
+        ratio(self.true_positives, self.true_positives + self.false_negatives)
+    }
+    /// The harmonic mean of precision and recall, 2TP / (2TP + FP + FN); 0
+    /// when both are 0.
+    pub fn f1(&self) -> f64 {
+        ratio(
+            2 * self.true_positives,
+            2 * self.true_positives + self.false_positives + self.false_negatives,
+        )
+    }
+    /// (TP + TN) / all.
+    pub fn accuracy(&self) -> f64 {
+        ratio(
+            self.true_positives + self.true_negatives,
+            self.true_positives + self.true_negatives + self.false_positives + self.false_negatives,
+        )
+    }
+}
+
+fn ratio(numerator: usize, denominator: usize) -> f64 {
+    if denominator == 0 {
+        0.0
+    } else {
+        numerator as f64 / denominator as f64
+    }
+}
+
+/// The confusion matrix of predicted labels against true labels, both in
+/// {0, 1}.
+pub fn confusion_matrix(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<ConfusionMatrix> {
+    check(y_true, y_pred)?;
+    check_labels("y_true", y_true)?;
+    check_labels("y_pred", y_pred)?;
+    let mut counts = ConfusionMatrix::default();
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        match (t == 1.0, p == 1.0) {
+            (true, true) => counts.true_positives += 1,
+            (false, true) => counts.false_positives += 1,
+            (false, false) => counts.true_negatives += 1,
+            (true, false) => counts.false_negatives += 1,
+        }
+    }
+    Ok(counts)
+}
+
+/// Precision of predicted labels, class 1 positive (see
+/// [`ConfusionMatrix::precision`]).
+pub fn precision(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<f64> {
+    confusion_matrix(y_true, y_pred).map(|c| c.precision())
+}
+
+/// Recall of predicted labels, class 1 positive.
+pub fn recall(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<f64> {
+    confusion_matrix(y_true, y_pred).map(|c| c.recall())
+}
+
+/// F1 score of predicted labels, class 1 positive.
+pub fn f1(y_true: ArrayView1<f32>, y_pred: ArrayView1<f32>) -> Result<f64> {
+    confusion_matrix(y_true, y_pred).map(|c| c.f1())
+}
+
+/// Area under the ROC curve of scores (probabilities or margins) against
+/// labels in {0, 1}: the probability that a random positive scores above a
+/// random negative, ties counting one half (the Mann–Whitney statistic,
+/// which equals scikit-learn's `roc_auc_score`). Labels of one class only
+/// are [`Error::SingleClass`], as the area is undefined.
+pub fn roc_auc(y_true: ArrayView1<f32>, score: ArrayView1<f32>) -> Result<f64> {
+    check(y_true, score)?;
+    check_labels("y_true", y_true)?;
+    if let Some((row, &value)) = score.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(Error::InvalidPrediction { row, value });
+    }
+    let positives = y_true.iter().filter(|&&t| t == 1.0).count();
+    let negatives = y_true.len() - positives;
+    if positives == 0 || negatives == 0 {
+        return Err(Error::SingleClass { label: y_true[0] });
+    }
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    // Sum of the positives' ranks, ties sharing their mean rank.
+    let mut rank_sum = 0.0f64;
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && score[order[end]] == score[order[start]] {
+            end += 1;
+        }
+        let mean_rank = (start + 1 + end) as f64 / 2.0;
+        let tied_positives = order[start..end].iter().filter(|&&i| y_true[i] == 1.0).count();
+        rank_sum += mean_rank * tied_positives as f64;
+        start = end;
+    }
+    let (p, n) = (positives as f64, negatives as f64);
+    Ok((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
+}

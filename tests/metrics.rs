@@ -106,3 +106,81 @@ fn log_loss_rejects_labels_outside_zero_and_one() {
         Err(Error::InvalidLabel { row: 1, value: 2.0 })
     );
 }
+
+#[test]
+fn mae_and_rmse_by_hand() {
+    use downhill::metrics::{mae, rmse};
+    // Errors 0, 1, 2.
+    let (t, p) = (array![1.0f32, 2.0, 3.0], array![1.0f32, 3.0, 5.0]);
+    assert!(close(mae(t.view(), p.view()).unwrap(), 1.0));
+    assert!(close(rmse(t.view(), p.view()).unwrap(), (5.0f64 / 3.0).sqrt()));
+}
+
+#[test]
+fn the_confusion_matrix_and_its_ratios_by_hand() {
+    use downhill::metrics::{confusion_matrix, f1, precision, recall, ConfusionMatrix};
+    let t = array![1.0f32, 1.0, 0.0, 0.0, 1.0, 0.0];
+    let p = array![1.0f32, 0.0, 0.0, 1.0, 1.0, 0.0];
+    // Rows 0 and 4 are hits on class 1, row 1 a miss, row 3 a false alarm.
+    let counts = confusion_matrix(t.view(), p.view()).unwrap();
+    assert_eq!(
+        counts,
+        ConfusionMatrix {
+            true_positives: 2,
+            false_positives: 1,
+            true_negatives: 2,
+            false_negatives: 1
+        }
+    );
+    assert!(close(precision(t.view(), p.view()).unwrap(), 2.0 / 3.0));
+    assert!(close(recall(t.view(), p.view()).unwrap(), 2.0 / 3.0));
+    assert!(close(f1(t.view(), p.view()).unwrap(), 2.0 / 3.0));
+    assert!(close(counts.accuracy(), 4.0 / 6.0));
+    // Precision 1/1 and recall 1/3: F1 = 2 · 1 · (1/3) / (1 + 1/3) = 1/2.
+    let few = array![1.0f32, 0.0, 0.0, 0.0, 0.0, 0.0];
+    assert!(close(precision(t.view(), few.view()).unwrap(), 1.0));
+    assert!(close(recall(t.view(), few.view()).unwrap(), 1.0 / 3.0));
+    assert!(close(f1(t.view(), few.view()).unwrap(), 0.5));
+    // Nothing predicted positive: precision 0 by convention, not NaN.
+    let none = ndarray::Array1::<f32>::zeros(6);
+    assert_eq!(precision(t.view(), none.view()).unwrap(), 0.0);
+    assert_eq!(f1(t.view(), none.view()).unwrap(), 0.0);
+    assert!(matches!(
+        precision(t.view(), array![1.0f32, 0.0, 2.0, 0.0, 1.0, 0.0].view()),
+        Err(Error::InvalidPrediction { row: 2, .. })
+    ));
+}
+
+#[test]
+fn roc_auc_by_hand() {
+    use downhill::metrics::roc_auc;
+    // Positives score 0.35 and 0.8, negatives 0.1 and 0.4: of the four
+    // (positive, negative) pairs, three are ordered right.
+    let t = array![0.0f32, 0.0, 1.0, 1.0];
+    assert!(close(
+        roc_auc(t.view(), array![0.1f32, 0.4, 0.35, 0.8].view()).unwrap(),
+        0.75
+    ));
+    assert!(close(
+        roc_auc(t.view(), array![0.1f32, 0.2, 0.3, 0.4].view()).unwrap(),
+        1.0
+    ));
+    assert!(close(
+        roc_auc(t.view(), array![0.4f32, 0.3, 0.2, 0.1].view()).unwrap(),
+        0.0
+    ));
+    // A tie between a positive and a negative counts one half: pairs
+    // (0.5 vs 0.5) ½, (0.5 vs 0.1) 1, (0.9 vs both) 2: 3.5 / 4.
+    assert!(close(
+        roc_auc(t.view(), array![0.5f32, 0.1, 0.5, 0.9].view()).unwrap(),
+        0.875
+    ));
+    assert!(matches!(
+        roc_auc(array![1.0f32, 1.0].view(), array![0.2f32, 0.3].view()),
+        Err(Error::SingleClass { .. })
+    ));
+    assert!(matches!(
+        roc_auc(t.view(), array![0.1f32, f32::NAN, 0.3, 0.4].view()),
+        Err(Error::InvalidPrediction { row: 1, .. })
+    ));
+}

@@ -7,6 +7,7 @@ use downhill::plot::{self, Curve, ParameterPath};
 use downhill::{reference, Fitted, Model, StopReason, Variant};
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs};
+use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
@@ -21,7 +22,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         format!("fitting {} rows × {} features", data.x.nrows(), data.x.ncols()),
     )
     .map_err(explain)?;
-    let score = fitted.score(data.x.view(), y.view()).map_err(explain)?;
+    let scores = report::scores(&fitted, data.x.view(), y.view()).map_err(explain)?;
 
     println!(
         "{} regression of {:?} on {} rows × {} features of {}",
@@ -38,17 +39,16 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         fitted.gradient_evaluations()
     );
     println!(
-        "final loss:   {:.6}{}",
-        fitted.history().final_loss().unwrap_or(f64::NAN),
+        "final loss:   {}{}",
+        number(fitted.history().final_loss().unwrap_or(f64::NAN)),
         if train.standardize {
             " (on standardized features)"
         } else {
             ""
         }
     );
-    match fitted.model() {
-        Model::Linear => println!("R²:           {score:.6}"),
-        Model::Logistic => println!("accuracy:     {score:.6}"),
+    for (name, value) in &scores {
+        println!("{:<14}{value}", format!("{name}:"));
     }
     println!(
         "time:         {:.3} s on {}{}",
@@ -64,9 +64,9 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         .max()
         .unwrap_or(4)
         .max(6);
-    println!("  {:<width$}  {:>14.6}", "(bias)", fitted.bias());
-    for (name, w) in data.feature_names.iter().zip(fitted.weights()) {
-        println!("  {name:<width$}  {w:>14.6}");
+    println!("  {:<width$}  {:>12}", "(bias)", number(f64::from(fitted.bias())));
+    for (name, &w) in data.feature_names.iter().zip(fitted.weights()) {
+        println!("  {name:<width$}  {:>12}", number(f64::from(w)));
     }
 
     if let Some(path) = &args.plot {
@@ -90,8 +90,15 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         println!("saved:        {}", path.display());
     }
     if let StopReason::Diverged { epoch } = fitted.stop_reason() {
+        let rate = fitted
+            .history()
+            .records()
+            .get(epoch - 1)
+            .map_or(f64::from(args.lr), |r| r.learning_rate);
         return Err(format!(
-            "the fit diverged at epoch {epoch}; try a smaller --lr (downhill sweep compares several)"
+            "the fit diverged at epoch {epoch} with learning rate {}; try a smaller --lr{}, or compare rates with downhill sweep",
+            number(rate),
+            if train.standardize { "" } else { ", --standardize" }
         ));
     }
     Ok(())

@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod fit;
 mod predict;
+mod report;
 mod sweep;
 
 use std::process::ExitCode;

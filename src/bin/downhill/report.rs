@@ -1,0 +1,113 @@
+//! How the program writes numbers and scores.
+
+use downhill::metrics;
+use downhill::ndarray::{ArrayView1, ArrayView2};
+use downhill::{Error, Fitted, Model};
+
+/// Six significant digits, in scientific notation below 1e-4 and from 1e6
+/// (as C's and Python's `%.6g`), trailing zeros dropped.
+pub fn number(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".into();
+    }
+    // The exponent after rounding to six digits decides the notation.
+    let text = format!("{value:.5e}");
+    let (mantissa, power) = text.split_once('e').expect("{:e} writes an exponent");
+    let power: i32 = power.parse().expect("{:e} writes an integer exponent");
+    if !(-4..6).contains(&power) {
+        return format!(
+            "{}e{}{:02}",
+            trim_zeros(mantissa),
+            if power < 0 { '-' } else { '+' },
+            power.abs()
+        );
+    }
+    let decimals = (5 - power) as usize;
+    trim_zeros(&format!("{value:.decimals$}")).to_string()
+}
+
+fn trim_zeros(text: &str) -> &str {
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        text
+    }
+}
+
+/// The scores of `fitted` on rows `x` with targets `y`, as (name, value)
+/// lines: R², MSE, RMSE and MAE for the linear model; accuracy, log-loss,
+/// precision, recall, F1, ROC AUC and the confusion matrix for the logistic
+/// one (class 1 positive).
+pub fn scores(
+    fitted: &Fitted,
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    let predicted = fitted.predict(x)?;
+    let p = predicted.view();
+    Ok(match fitted.model() {
+        Model::Linear => vec![
+            ("R²", number(metrics::r2(y, p)?)),
+            ("MSE", number(metrics::mse(y, p)?)),
+            ("RMSE", number(metrics::rmse(y, p)?)),
+            ("MAE", number(metrics::mae(y, p)?)),
+        ],
+        Model::Logistic => {
+            let probability = fitted.predict_proba(x)?;
+            let counts = metrics::confusion_matrix(y, p)?;
+            let auc = match metrics::roc_auc(y, probability.view()) {
+                Ok(auc) => number(auc),
+                Err(Error::SingleClass { label }) => format!("undefined (every label is {label})"),
+                Err(other) => return Err(other),
+            };
+            vec![
+                ("accuracy", number(counts.accuracy())),
+                ("log-loss", number(metrics::log_loss(y, probability.view())?)),
+                ("precision", number(counts.precision())),
+                ("recall", number(counts.recall())),
+                ("F1", number(counts.f1())),
+                ("ROC AUC", auc),
+                (
+                    "confusion",
+                    format!(
+                        "TP {} FP {} TN {} FN {}",
+                        counts.true_positives,
+                        counts.false_positives,
+                        counts.true_negatives,
+                        counts.false_negatives
+                    ),
+                ),
+            ]
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn six_significant_digits_as_percent_g() {
+        // The values Python's format(v, ".6g") gives.
+        for (value, expected) in [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.517748422, "0.517748"),
+            (2859.699449, "2859.7"),
+            (123456.7, "123457"),
+            (1234567.0, "1.23457e+06"),
+            (0.000020123, "2.0123e-05"),
+            (-0.000000123, "-1.23e-07"),
+            (0.0001, "0.0001"),
+            (-333.33609, "-333.336"),
+            (50981530248.68778, "5.09815e+10"),
+            (999999.5, "1e+06"),
+            (0.000099999999, "0.0001"),
+        ] {
+            assert_eq!(number(value), expected, "{value}");
+        }
+    }
+}
