@@ -268,6 +268,68 @@ impl Standardizer {
     }
 }
 
+/// The target of a linear model centred on its mean and scaled to unit
+/// variance (population variance, in float64; a constant target keeps the
+/// scale 1): y' = (y − mean) / scale. A fit on y' has parameters σ times
+/// smaller, so learning rates behave the same whatever the target's units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetScaling {
+    /// The mean of the target.
+    pub mean: f32,
+    /// The standard deviation of the target (1 for a constant one).
+    pub scale: f32,
+}
+
+impl TargetScaling {
+    /// Learns the mean and standard deviation of `y`, in float64.
+    pub fn fit(y: ArrayView1<f32>) -> Result<Self> {
+        if y.is_empty() {
+            return Err(Error::EmptyData { rows: 0, features: 1 });
+        }
+        if let Some((row, &value)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteTarget { row, value });
+        }
+        let n = y.len() as f64;
+        let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let variance = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+        let sd = variance.sqrt();
+        Ok(TargetScaling {
+            mean: mean as f32,
+            scale: if sd > 0.0 && sd.is_finite() {
+                sd as f32
+            } else {
+                1.0
+            },
+        })
+    }
+
+    /// (y − mean) / scale.
+    #[inline]
+    pub fn transform(&self, y: f32) -> f32 {
+        (y - self.mean) / self.scale
+    }
+
+    /// Parameters fitted to the scaled target, for the target itself:
+    /// w = σ w′, b = σ b′ + mean.
+    pub fn to_original(&self, weights: ArrayView1<f32>, bias: f32) -> (Array1<f32>, f32) {
+        let scale = f64::from(self.scale);
+        (
+            weights.mapv(|w| (f64::from(w) * scale) as f32),
+            (f64::from(bias) * scale + f64::from(self.mean)) as f32,
+        )
+    }
+
+    /// Parameters for the target, for the scaled target: w′ = w / σ,
+    /// b′ = (b − mean) / σ.
+    pub fn to_scaled(&self, weights: ArrayView1<f32>, bias: f32) -> (Array1<f32>, f32) {
+        let scale = f64::from(self.scale);
+        (
+            weights.mapv(|w| (f64::from(w) / scale) as f32),
+            ((f64::from(bias) - f64::from(self.mean)) / scale) as f32,
+        )
+    }
+}
+
 /// Seeded synthetic data with known parameters.
 #[derive(Debug, Clone)]
 pub struct Synthetic {

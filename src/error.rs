@@ -103,6 +103,11 @@ pub enum Error {
         /// The penalty given.
         value: f32,
     },
+    /// `standardize_target(true)` for a model whose target is a label.
+    #[error(
+        "standardize_target scales a linear model's target; a logistic model's target is a label 0 or 1"
+    )]
+    TargetScalingOfLabels,
     /// `max_epochs(0)`.
     #[error("max_epochs must be at least 1, got 0")]
     ZeroEpochs,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
-use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer};
+use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::{self, EarlyStopping, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
@@ -112,6 +112,8 @@ pub struct GradientDescent {
     schedule: Schedule,
     l2: f32,
     standardize: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
+    standardize_target: bool,
     max_epochs: usize,
     tolerance: Option<f64>,
     patience: usize,
@@ -170,6 +172,7 @@ impl GradientDescent {
             schedule: Schedule::Constant,
             l2: 0.0,
             standardize: false,
+            standardize_target: false,
             max_epochs: 100,
             tolerance: None,
             patience: 5,
@@ -206,6 +209,16 @@ impl GradientDescent {
     /// original units.
     pub fn standardize(mut self, standardize: bool) -> Self {
         self.standardize = standardize;
+        self
+    }
+    /// Linear model: fit on the target centred and scaled to unit variance
+    /// ([`TargetScaling`]) and report the parameters and predictions in the
+    /// target's units, so that a learning rate suits any target scale (off
+    /// by default, as the loss history is then on the scaled target; the
+    /// command line turns it on with the features' standardization). An
+    /// error for the logistic model, whose target is a label.
+    pub fn standardize_target(mut self, standardize_target: bool) -> Self {
+        self.standardize_target = standardize_target;
         self
     }
     /// The most epochs to run.
@@ -286,6 +299,9 @@ impl GradientDescent {
         }
         self.optimizer.validate()?;
         self.schedule.validate()?;
+        if self.standardize_target && self.model != Model::Linear {
+            return Err(Error::TargetScalingOfLabels);
+        }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
             return Err(Error::InvalidPenalty { value: self.l2 });
         }
@@ -324,6 +340,15 @@ impl GradientDescent {
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
         let plan = self.plan()?;
         validate_targets(self.model, x, y)?;
+        let target_scaling = match (self.standardize_target, &self.start) {
+            (false, _) => None,
+            (true, Some(StartFrom::Resume(fitted))) => {
+                Some(fitted.target_scaling.ok_or_else(|| Error::ResumeMismatch {
+                    reason: "the fit resumed from did not standardize its target; this one does".into(),
+                })?)
+            }
+            (true, _) => Some(TargetScaling::fit(y)?),
+        };
         let engine = engine_choice::choose(self.device, self.gpu_context.as_ref().map(|handle| &handle.0))?;
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
@@ -350,6 +375,10 @@ impl GradientDescent {
                     Some(s) => s.to_standardized(weights.view(), *bias)?,
                     None => (weights.clone(), *bias),
                 };
+                let (weights, bias) = match &target_scaling {
+                    Some(t) => t.to_scaled(weights.view(), bias),
+                    None => (weights, bias),
+                };
                 Start::Fresh(weights.iter().copied().chain([bias]).collect())
             }
             Some(StartFrom::Resume(fitted)) => {
@@ -359,6 +388,11 @@ impl GradientDescent {
                             "the fit resumed from is {}, this one {}",
                             fitted.model, self.model
                         ),
+                    });
+                }
+                if fitted.target_scaling.is_some() && target_scaling.is_none() {
+                    return Err(Error::ResumeMismatch {
+                        reason: "the fit resumed from standardized its target; this one does not".into(),
                     });
                 }
                 let (before, now) = (fitted.settings.optimizer.name(), self.optimizer.name());
@@ -372,7 +406,8 @@ impl GradientDescent {
         };
 
         let data = InMemory::new(x, y);
-        let standardized = standardizer.as_ref().map(|s| Standardized::new(&data, s));
+        let standardized = (standardizer.is_some() || target_scaling.is_some())
+            .then(|| Standardized::new(&data, standardizer.as_ref(), target_scaling));
         let source: &dyn DataSource = match &standardized {
             Some(standardized) => standardized,
             None => &data,
@@ -394,7 +429,11 @@ impl GradientDescent {
                 });
             }
             let (weights, bias) = parameters.split_at(x.ncols());
-            let weights = Array1::from(weights.to_vec());
+            let (weights, bias) = match &target_scaling {
+                Some(t) => t.to_original(ArrayView1::from(weights), bias[0]),
+                None => (Array1::from(weights.to_vec()), bias[0]),
+            };
+            let bias = [bias];
             match &standardizer {
                 Some(s) => s.to_original(weights.view(), bias[0]),
                 None => Ok((weights, bias[0])),
@@ -428,6 +467,7 @@ impl GradientDescent {
                 + resumed.map_or(0, |f| f.gradient_evaluations),
             device: engine.device(),
             standardizer,
+            target_scaling,
             feature_names: resumed.and_then(|f| f.feature_names.clone()),
             state: outcome.state,
             model: self.model,
@@ -449,6 +489,7 @@ pub struct Fitted {
     pub(crate) gradient_evaluations: u64,
     pub(crate) device: Device,
     pub(crate) standardizer: Option<Standardizer>,
+    pub(crate) target_scaling: Option<TargetScaling>,
     pub(crate) feature_names: Option<Vec<String>>,
     pub(crate) settings: GradientDescent,
     pub(crate) state: TrainingState,
@@ -492,6 +533,10 @@ impl Fitted {
     /// The standardization the fit ran on, if it standardized.
     pub fn standardizer(&self) -> Option<&Standardizer> {
         self.standardizer.as_ref()
+    }
+    /// The scaling of the target the fit ran on, if it scaled it.
+    pub fn target_scaling(&self) -> Option<TargetScaling> {
+        self.target_scaling
     }
     /// The settings that produced this fit.
     pub fn settings(&self) -> &GradientDescent {

@@ -125,7 +125,7 @@ pub mod schedule;
 mod source;
 
 pub use adapter::{AdapterSummary, GpuOptions};
-pub use data::{Standardizer, Synthetic};
+pub use data::{Standardizer, Synthetic, TargetScaling};
 pub use device::Device;
 pub use driver::TrainingState;
 pub use engine::Gradient;

@@ -6,7 +6,7 @@ use std::path::Path;
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
-use crate::data::Standardizer;
+use crate::data::{Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::TrainingState;
 use crate::error::{Error, Result};
@@ -27,6 +27,13 @@ struct SavedStandardizer {
     scale: Vec<f32>,
 }
 
+/// The target's scaling, as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedTargetScaling {
+    mean: f32,
+    scale: f32,
+}
+
 /// A fitted model as the JSON file holds it.
 #[derive(Serialize, Deserialize)]
 struct SavedModel {
@@ -38,6 +45,9 @@ struct SavedModel {
     weights: Vec<f32>,
     bias: f32,
     standardization: Option<SavedStandardizer>,
+    /// Added within version 1: files without it read as `null`.
+    #[serde(default)]
+    target_standardization: Option<SavedTargetScaling>,
     options: GradientDescent,
     stop_reason: StopReason,
     best_epoch: Option<usize>,
@@ -60,6 +70,10 @@ impl Fitted {
             standardization: self.standardizer.as_ref().map(|s| SavedStandardizer {
                 mean: s.mean().to_vec(),
                 scale: s.scale().to_vec(),
+            }),
+            target_standardization: self.target_scaling.map(|t| SavedTargetScaling {
+                mean: t.mean,
+                scale: t.scale,
             }),
             options: self.settings.clone(),
             stop_reason: self.stop_reason,
@@ -202,6 +216,19 @@ impl Fitted {
             .map(|s| Standardizer::from_parts(Array1::from(s.mean), Array1::from(s.scale)))
             .transpose()
             .map_err(|e| malformed(e.to_string()))?;
+        let target_scaling = match saved.target_standardization {
+            None => None,
+            Some(SavedTargetScaling { mean, scale })
+                if mean.is_finite() && scale.is_finite() && scale > 0.0 =>
+            {
+                Some(TargetScaling { mean, scale })
+            }
+            Some(_) => {
+                return Err(malformed(
+                    "the target standardization needs a finite mean and a positive scale".into(),
+                ))
+            }
+        };
         Ok(Fitted {
             model: saved.model,
             weights: Array1::from(saved.weights),
@@ -215,6 +242,7 @@ impl Fitted {
             gradient_evaluations: saved.gradient_evaluations,
             device: saved.device,
             standardizer,
+            target_scaling,
             feature_names: saved.feature_names,
             settings: saved.options,
             state: saved.training_state,

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rayon::prelude::*;
 
-use crate::data::Standardizer;
+use crate::data::{Standardizer, TargetScaling};
 use crate::error::Result;
 
 /// Rows `start..start + rows` of a source.
@@ -111,16 +111,26 @@ impl DataSource for InMemory<'_> {
     }
 }
 
-/// Another source's rows with each feature standardized as they are read:
-/// (x − mean) / scale. The source's own rows are never copied whole.
+/// Another source's rows scaled as they are read: each feature standardized
+/// ((x − mean) / scale) and, for a linear model, the target too. The
+/// source's own rows are never copied whole.
 pub(crate) struct Standardized<'a> {
     inner: &'a dyn DataSource,
-    standardizer: &'a Standardizer,
+    features: Option<&'a Standardizer>,
+    target: Option<TargetScaling>,
 }
 
 impl<'a> Standardized<'a> {
-    pub(crate) fn new(inner: &'a dyn DataSource, standardizer: &'a Standardizer) -> Self {
-        Standardized { inner, standardizer }
+    pub(crate) fn new(
+        inner: &'a dyn DataSource,
+        features: Option<&'a Standardizer>,
+        target: Option<TargetScaling>,
+    ) -> Self {
+        Standardized {
+            inner,
+            features,
+            target,
+        }
     }
 }
 
@@ -139,18 +149,25 @@ impl DataSource for Standardized<'_> {
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
         let d = self.features();
-        let (mean, scale) = (self.standardizer.mean(), self.standardizer.scale());
-        let mut x = block.x.into_owned();
-        x.par_chunks_mut(TRANSFORM_ROWS * d).for_each(|rows| {
-            for row in rows.chunks_exact_mut(d) {
-                for ((v, &m), &s) in row.iter_mut().zip(mean.iter()).zip(scale.iter()) {
-                    *v = (*v - m) / s;
-                }
+        let x = match self.features {
+            Some(standardizer) => {
+                let (mean, scale) = (standardizer.mean(), standardizer.scale());
+                let mut x = block.x.into_owned();
+                x.par_chunks_mut(TRANSFORM_ROWS * d).for_each(|rows| {
+                    for row in rows.chunks_exact_mut(d) {
+                        for ((v, &m), &s) in row.iter_mut().zip(mean.iter()).zip(scale.iter()) {
+                            *v = (*v - m) / s;
+                        }
+                    }
+                });
+                Cow::Owned(x)
             }
-        });
-        Ok(Block {
-            x: Cow::Owned(x),
-            y: block.y,
-        })
+            None => block.x,
+        };
+        let y = match self.target {
+            Some(target) => Cow::Owned(block.y.iter().map(|&y| target.transform(y)).collect()),
+            None => block.y,
+        };
+        Ok(Block { x, y })
     }
 }
