@@ -680,3 +680,69 @@ fn the_gpu_programs_say_when_the_adapter_is_software_and_mesa_stays_quiet() {
         assert!(demo.contains("on gpu"), "{demo}");
     }
 }
+
+#[test]
+fn scaling_is_on_by_default_and_no_standardize_turns_it_off() {
+    let dir = folder("scaling");
+    let csv = exploding_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let model = dir.join("model.json");
+    // Raw prices around 5,000 on carats: the defaults fit on standardized
+    // columns and report in the CSV's units.
+    let out = succeed(&[
+        "fit",
+        "--data",
+        csv,
+        "--target",
+        "price",
+        "--features",
+        "carat,depth",
+        "--epochs",
+        "300",
+        "--lr",
+        "0.1",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(out.contains("on standardized features and target"), "{out}");
+    let saved = read_json(&model);
+    assert_eq!(saved["options"]["standardize"], true);
+    assert_eq!(saved["options"]["standardize_target"], true);
+    let data = downhill::data::read_csv(csv, Some("price"), Some(&["carat", "depth"])).unwrap();
+    let (w, _) =
+        downhill::reference::least_squares(data.x.view(), data.y.as_ref().unwrap().view(), 0.0).unwrap();
+    let weights: Vec<f64> = saved["weights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (found, expected) in weights.iter().zip(w.iter()) {
+        assert!(
+            (found - expected).abs() <= 1e-2 * expected.abs(),
+            "{weights:?} vs {w}"
+        );
+    }
+    // The same on the raw columns diverges, and says what to try.
+    let raw = run(&[
+        "fit",
+        "--data",
+        csv,
+        "--target",
+        "price",
+        "--features",
+        "carat,depth",
+        "--epochs",
+        "300",
+        "--lr",
+        "0.1",
+        "--device",
+        "cpu",
+        "--no-standardize",
+    ]);
+    assert!(!raw.status.success());
+    assert!(stdout(&raw).contains("diverged"), "{}", stdout(&raw));
+    assert!(stderr(&raw).contains("--no-standardize"), "{}", stderr(&raw));
+}

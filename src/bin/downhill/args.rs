@@ -56,10 +56,15 @@ pub struct TrainArgs {
     /// Epochs without enough improvement before early stopping.
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
-    /// Fit on standardized features; coefficients are still reported (and
-    /// saved) in the units of the CSV.
-    #[arg(long)]
+    /// Fit on standardized features and, for the linear model, a
+    /// standardized target: the default (the flag is accepted and changes
+    /// nothing). Coefficients, predictions and saved models are always in
+    /// the units of the CSV.
+    #[arg(long, overrides_with = "no_standardize")]
     pub standardize: bool,
+    /// Fit on the columns as they are (no scaling of features or target).
+    #[arg(long)]
+    pub no_standardize: bool,
     /// Seed of the per-epoch shuffles.
     #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     pub seed: u64,
@@ -149,6 +154,20 @@ fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
 }
 
 impl TrainArgs {
+    /// Whether the fit runs on standardized columns (unless --no-standardize).
+    pub fn scaled(&self) -> bool {
+        !self.no_standardize
+    }
+
+    /// On which scale the loss history was taken.
+    pub fn loss_scale(&self) -> &'static str {
+        match (self.scaled(), self.model) {
+            (false, _) => "",
+            (true, Model::Linear) => " (on standardized features and target)",
+            (true, Model::Logistic) => " (on standardized features)",
+        }
+    }
+
     pub fn schedule(&self) -> Schedule {
         match self.schedule {
             ScheduleArg::Ready(schedule) => schedule,
@@ -162,7 +181,8 @@ impl TrainArgs {
             .optimizer(self.optimizer.with(lr, self.beta))
             .schedule(self.schedule())
             .l2(self.l2)
-            .standardize(self.standardize)
+            .standardize(self.scaled())
+            .standardize_target(self.scaled() && self.model == Model::Linear)
             .max_epochs(self.epochs)
             .patience(self.patience)
             .seed(self.seed)

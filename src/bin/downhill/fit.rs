@@ -41,11 +41,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     println!(
         "final loss:   {}{}",
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
-        if train.standardize {
-            " (on standardized features)"
-        } else {
-            ""
-        }
+        train.loss_scale()
     );
     for (name, value) in &scores {
         println!("{:<14}{value}", format!("{name}:"));
@@ -98,7 +94,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         return Err(format!(
             "the fit diverged at epoch {epoch} with learning rate {}; try a smaller --lr{}, or compare rates with downhill sweep",
             number(rate),
-            if train.standardize { "" } else { ", --standardize" }
+            if train.scaled() { "" } else { ", dropping --no-standardize" }
         ));
     }
     Ok(())
