@@ -77,9 +77,29 @@ pub(crate) trait Engine {
     /// Opens a run on `source` (already validated).
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>>;
 
+    /// Opens `source` for raw sums over every row at many parameters, the
+    /// rows read (or uploaded) once.
+    fn open_sums<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 's>>;
+
     /// The raw sums of every row of `source` at `parameters`.
-    fn raw_sums(&self, source: &dyn DataSource, objective: &Objective, parameters: &[f32])
-        -> Result<RawSums>;
+    fn raw_sums(
+        &self,
+        source: &dyn DataSource,
+        objective: &Objective,
+        parameters: &[f32],
+    ) -> Result<RawSums> {
+        self.open_sums(source, *objective)?.raw_sums(parameters)
+    }
+}
+
+/// Raw sums over every row of an opened source.
+pub(crate) trait SumsRun {
+    /// The raw sums at `parameters` (the weights, then the bias).
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums>;
 }
 
 /// A run in progress on an engine.

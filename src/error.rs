@@ -108,6 +108,13 @@ pub enum Error {
         "standardize_target scales a linear model's target; a logistic model's target is a label 0 or 1"
     )]
     TargetScalingOfLabels,
+    /// The automatic learning rate found no positive curvature (the data's
+    /// columns are all zero, or overflow).
+    #[error("the automatic learning rate needs a positive curvature of the loss; the estimate is {value}")]
+    NoCurvature {
+        /// The estimate.
+        value: f64,
+    },
     /// `max_epochs(0)`.
     #[error("max_epochs must be at least 1, got 0")]
     ZeroEpochs,

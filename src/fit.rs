@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
+use crate::curvature;
 use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::{self, EarlyStopping, Start, TrainingPlan, TrainingState};
@@ -114,6 +115,8 @@ pub struct GradientDescent {
     standardize: bool,
     #[cfg_attr(feature = "serde", serde(default))]
     standardize_target: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
+    auto_learning_rate: bool,
     max_epochs: usize,
     tolerance: Option<f64>,
     patience: usize,
@@ -173,6 +176,7 @@ impl GradientDescent {
             l2: 0.0,
             standardize: false,
             standardize_target: false,
+            auto_learning_rate: false,
             max_epochs: 100,
             tolerance: None,
             patience: 5,
@@ -219,6 +223,17 @@ impl GradientDescent {
     /// error for the logistic model, whose target is a label.
     pub fn standardize_target(mut self, standardize_target: bool) -> Self {
         self.standardize_target = standardize_target;
+        self
+    }
+    /// Chooses the learning rate from the data, replacing the optimizer's:
+    /// the largest curvature L of the loss, measured on the engine by a few
+    /// power-iteration passes over the (scaled) rows, gives 1/L for plain
+    /// full-batch descent, with the rules of [`crate::curvature`] for
+    /// mini-batches, momentum and the adaptive rules.
+    /// [`Fitted::curvature`] says what was measured and
+    /// [`Fitted::settings`] holds the rate chosen.
+    pub fn auto_learning_rate(mut self, auto: bool) -> Self {
+        self.auto_learning_rate = auto;
         self
     }
     /// The most epochs to run.
@@ -287,6 +302,11 @@ impl GradientDescent {
     pub fn model(&self) -> Model {
         self.model
     }
+    /// The update rule and its learning rate (in a [`Fitted::settings`],
+    /// the rate the fit ran with).
+    pub fn optimizer_settings(&self) -> Optimizer {
+        self.optimizer
+    }
 
     /// Checks every hyperparameter, without data.
     pub fn validate(&self) -> Result<()> {
@@ -297,7 +317,11 @@ impl GradientDescent {
         if self.variant == Variant::MiniBatch(0) {
             return Err(Error::ZeroBatchSize);
         }
-        self.optimizer.validate()?;
+        // An automatic rate replaces the optimizer's, which is not checked.
+        match self.auto_learning_rate {
+            true => self.optimizer.with_learning_rate(1.0).validate()?,
+            false => self.optimizer.validate()?,
+        }
         self.schedule.validate()?;
         if self.standardize_target && self.model != Model::Linear {
             return Err(Error::TargetScalingOfLabels);
@@ -338,7 +362,7 @@ impl GradientDescent {
 
     /// Fits the model to rows `x` and targets `y`.
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
-        let plan = self.plan()?;
+        let mut plan = self.plan()?;
         validate_targets(self.model, x, y)?;
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
@@ -412,6 +436,26 @@ impl GradientDescent {
             Some(standardized) => standardized,
             None => &data,
         };
+        let curvature = match self.auto_learning_rate {
+            true => Some(
+                curvature::largest_curvature(engine.as_ref(), source).map_err(|e| match e {
+                    // Non-finite X makes the curvature non-finite: name the value.
+                    Error::NoCurvature { .. } => validate_features(x).err().unwrap_or(e),
+                    other => other,
+                })?,
+            ),
+            false => None,
+        };
+        if let Some(curvature) = curvature {
+            let rate = curvature::automatic_rate(
+                &plan.optimizer,
+                self.model,
+                curvature,
+                plan.batch_size.map(|b| b.min(x.nrows())),
+                x.ncols(),
+            );
+            plan.optimizer = plan.optimizer.with_learning_rate(rate);
+        }
         let objective = Objective {
             model: self.model,
             penalty: Penalty::L2(self.l2),
@@ -457,6 +501,7 @@ impl GradientDescent {
         let mut settings = self.clone();
         settings.start = None;
         settings.gpu_context = None;
+        settings.optimizer = plan.optimizer;
         Ok(Fitted {
             weights,
             bias,
@@ -468,6 +513,7 @@ impl GradientDescent {
             device: engine.device(),
             standardizer,
             target_scaling,
+            curvature,
             feature_names: resumed.and_then(|f| f.feature_names.clone()),
             state: outcome.state,
             model: self.model,
@@ -490,6 +536,7 @@ pub struct Fitted {
     pub(crate) device: Device,
     pub(crate) standardizer: Option<Standardizer>,
     pub(crate) target_scaling: Option<TargetScaling>,
+    pub(crate) curvature: Option<f64>,
     pub(crate) feature_names: Option<Vec<String>>,
     pub(crate) settings: GradientDescent,
     pub(crate) state: TrainingState,
@@ -538,7 +585,13 @@ impl Fitted {
     pub fn target_scaling(&self) -> Option<TargetScaling> {
         self.target_scaling
     }
-    /// The settings that produced this fit.
+    /// The largest curvature of the loss measured for the automatic
+    /// learning rate, where the fit chose its rate.
+    pub fn curvature(&self) -> Option<f64> {
+        self.curvature
+    }
+    /// The settings that produced this fit, with the learning rate it ran
+    /// with (the one chosen, where it was chosen).
     pub fn settings(&self) -> &GradientDescent {
         &self.settings
     }

@@ -9,10 +9,10 @@ use ndarray::{ArrayView1, ArrayView2};
 
 use crate::adapter::{AdapterSummary, GpuOptions};
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, Gradient, RunSpec};
+use crate::engine::{Engine, EngineRun, Gradient, RunSpec, SumsRun};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::objective::{Objective, RawSums};
+use crate::objective::Objective;
 use crate::source::DataSource;
 
 fn unavailable() -> Error {
@@ -96,12 +96,11 @@ impl Engine for GpuEngine {
         match self.0.never {}
     }
 
-    fn raw_sums(
-        &self,
-        _source: &dyn DataSource,
-        _objective: &Objective,
-        _parameters: &[f32],
-    ) -> Result<RawSums> {
+    fn open_sums<'s>(
+        &'s self,
+        _source: &'s dyn DataSource,
+        _objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 's>> {
         match self.0.never {}
     }
 }

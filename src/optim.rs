@@ -196,6 +196,17 @@ impl Optimizer {
         }
     }
 
+    /// The same rule and constants with base learning rate `learning_rate`.
+    pub fn with_learning_rate(self, learning_rate: f32) -> Optimizer {
+        match self {
+            Optimizer::Sgd(_) => Optimizer::Sgd(Sgd { learning_rate }),
+            Optimizer::Momentum(o) => Optimizer::Momentum(Momentum { learning_rate, ..o }),
+            Optimizer::AdaGrad(o) => Optimizer::AdaGrad(AdaGrad { learning_rate, ..o }),
+            Optimizer::RmsProp(o) => Optimizer::RmsProp(RmsProp { learning_rate, ..o }),
+            Optimizer::Adam(o) => Optimizer::Adam(Adam { learning_rate, ..o }),
+        }
+    }
+
     /// The rule's name as the command line spells it.
     pub fn name(&self) -> &'static str {
         match self {

@@ -4,7 +4,7 @@
 //! the fast CPU engine.
 
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan};
+use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, Penalty, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
@@ -137,6 +137,27 @@ impl EngineRun for ReferenceRun {
     }
 }
 
+struct ReferenceSums {
+    x: Vec<f64>,
+    y: Vec<f64>,
+    features: usize,
+    objective: Objective,
+}
+
+impl SumsRun for ReferenceSums {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        let n = self.y.len();
+        let theta: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
+        let rows: Vec<usize> = (0..n).collect();
+        let (loss, gradient) = batch(&self.objective, &self.x, &self.y, self.features, &rows, &theta);
+        Ok(RawSums {
+            derivative: gradient.iter().map(|g| g * n as f64).collect(),
+            loss: loss * n as f64,
+            rows: n,
+        })
+    }
+}
+
 impl Engine for ReferenceEngine {
     fn device(&self) -> Device {
         Device::Cpu
@@ -166,25 +187,19 @@ impl Engine for ReferenceEngine {
         }))
     }
 
-    fn raw_sums(
-        &self,
-        source: &dyn DataSource,
-        objective: &Objective,
-        parameters: &[f32],
-    ) -> Result<RawSums> {
+    fn open_sums<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 's>> {
         let block = all_rows(source)?;
-        let (d, n) = (source.features(), source.rows());
-        let x: Vec<f64> = block.x.iter().map(|&v| f64::from(v)).collect();
-        let y: Vec<f64> = block.y.iter().map(|&v| f64::from(v)).collect();
-        let theta: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
-        let rows: Vec<usize> = (0..n).collect();
-        let unpenalized = Objective::unpenalized(objective.model);
-        let (loss, gradient) = batch(&unpenalized, &x, &y, d, &rows, &theta);
-        Ok(RawSums {
-            derivative: gradient.iter().map(|g| g * n as f64).collect(),
-            loss: loss * n as f64,
-            rows: n,
-        })
+        let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
+        Ok(Box::new(ReferenceSums {
+            x: widen(&block.x),
+            y: widen(&block.y),
+            features: source.features(),
+            objective: Objective::unpenalized(objective.model),
+        }))
     }
 }
 

@@ -48,6 +48,9 @@ struct SavedModel {
     /// Added within version 1: files without it read as `null`.
     #[serde(default)]
     target_standardization: Option<SavedTargetScaling>,
+    /// Added within version 1: the curvature an automatic rate came from.
+    #[serde(default)]
+    curvature: Option<f64>,
     options: GradientDescent,
     stop_reason: StopReason,
     best_epoch: Option<usize>,
@@ -75,6 +78,7 @@ impl Fitted {
                 mean: t.mean,
                 scale: t.scale,
             }),
+            curvature: self.curvature,
             options: self.settings.clone(),
             stop_reason: self.stop_reason,
             best_epoch: self.best_epoch,
@@ -243,6 +247,7 @@ impl Fitted {
             device: saved.device,
             standardizer,
             target_scaling,
+            curvature: saved.curvature,
             feature_names: saved.feature_names,
             settings: saved.options,
             state: saved.training_state,

@@ -171,3 +171,34 @@ impl DataSource for Standardized<'_> {
         Ok(Block { x, y })
     }
 }
+
+/// Another source's rows with every target 0: the gradient of the squared
+/// error at parameters v is then (2/n) XᵀX v exactly, the curvature times v
+/// (how [`crate::curvature`] measures it without the targets' rounding).
+pub(crate) struct ZeroTargets<'a> {
+    inner: &'a dyn DataSource,
+}
+
+impl<'a> ZeroTargets<'a> {
+    pub(crate) fn new(inner: &'a dyn DataSource) -> Self {
+        ZeroTargets { inner }
+    }
+}
+
+impl DataSource for ZeroTargets<'_> {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let block = self.inner.block(start, rows)?;
+        Ok(Block {
+            x: block.x,
+            y: Cow::Owned(vec![0.0; rows]),
+        })
+    }
+}

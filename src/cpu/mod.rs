@@ -4,7 +4,7 @@
 mod kernel;
 
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan};
+use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
@@ -35,21 +35,41 @@ impl Engine for CpuEngine {
         }))
     }
 
-    fn raw_sums(
-        &self,
-        source: &dyn DataSource,
-        objective: &Objective,
-        parameters: &[f32],
-    ) -> Result<RawSums> {
+    fn open_sums<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 's>> {
         let data = all_rows(source)?;
-        let rows = data.rows();
-        let mut workspace = Workspace::new(source.features(), rows);
-        let sums = workspace.accumulate(
-            &kernel::Data::new(&data, source.features(), objective.model),
-            parameters,
-            Rows::Contiguous { start: 0, len: rows },
-        );
-        Ok(sums.clone())
+        let workspace = Workspace::new(source.features(), data.rows());
+        Ok(Box::new(CpuSums {
+            data,
+            features: source.features(),
+            workspace,
+            objective,
+        }))
+    }
+}
+
+/// Every row in memory, for raw sums at many parameters.
+struct CpuSums<'s> {
+    data: Block<'s>,
+    features: usize,
+    workspace: Workspace,
+    objective: Objective,
+}
+
+impl SumsRun for CpuSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        let data = kernel::Data::new(&self.data, self.features, self.objective.model);
+        let rows = Rows::Contiguous {
+            start: 0,
+            len: self.data.rows(),
+        };
+        let workspace = &mut self.workspace;
+        Ok(rayon::scope(|_| {
+            workspace.accumulate(&data, parameters, rows).clone()
+        }))
     }
 }
 

@@ -17,7 +17,7 @@ pub use context::GpuContext;
 
 use crate::data::{validate_parameters, validate_training_data};
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan};
+use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Penalty, RawSums};
@@ -608,6 +608,13 @@ impl<'c> OnDevice<'c> {
         ))
     }
 
+    /// Replaces the parameters on the device (the weights, then the bias).
+    fn set_parameters(&self, parameters: &[f32]) {
+        self.context
+            .queue
+            .write_buffer(&self.params, 0, bytemuck::cast_slice(parameters));
+    }
+
     /// The raw sums of every row at the current parameters (no update).
     fn raw_sums(&self) -> Result<RawSums> {
         let mut encoder = self.context.device.create_command_encoder(&Default::default());
@@ -737,12 +744,8 @@ impl GpuData<'_> {
         validate_parameters(w, b, self.on_device.features)?;
         let mut parameters = w.to_vec();
         parameters.push(b);
-        let on_device = &self.on_device;
-        on_device
-            .context
-            .queue
-            .write_buffer(&on_device.params, 0, bytemuck::cast_slice(&parameters));
-        let sums = on_device.raw_sums()?;
+        self.on_device.set_parameters(&parameters);
+        let sums = self.on_device.raw_sums()?;
         Ok(Gradient::from_sums(&self.objective, &sums, &parameters))
     }
 }
@@ -764,13 +767,25 @@ impl Engine for GpuEngine {
         }))
     }
 
-    fn raw_sums(
-        &self,
-        source: &dyn DataSource,
-        objective: &Objective,
-        parameters: &[f32],
-    ) -> Result<RawSums> {
-        OnDevice::full_batch(&self.0, source, *objective, parameters.to_vec())?.raw_sums()
+    fn open_sums<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 's>> {
+        let on_device = OnDevice::full_batch(&self.0, source, objective, vec![0.0; source.features() + 1])?;
+        Ok(Box::new(GpuSums { on_device }))
+    }
+}
+
+/// Every row on the device, for raw sums at many parameters.
+struct GpuSums<'c> {
+    on_device: OnDevice<'c>,
+}
+
+impl SumsRun for GpuSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        self.on_device.set_parameters(parameters);
+        self.on_device.raw_sums()
     }
 }
 
