@@ -746,3 +746,66 @@ fn scaling_is_on_by_default_and_no_standardize_turns_it_off() {
     assert!(stdout(&raw).contains("diverged"), "{}", stdout(&raw));
     assert!(stderr(&raw).contains("--no-standardize"), "{}", stderr(&raw));
 }
+
+/// 2,000 rows of three features around 1e3, 1e4 and 1e5 (the last partly
+/// the first again, so that the standardized columns stay correlated) and a
+/// target around 1e4 with noise.
+fn raw_scales_csv(dir: &Path) -> PathBuf {
+    let mut text = String::from("a,b,c,target\n");
+    let mut state = 99u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+    };
+    for _ in 0..2000 {
+        let a = 1e3 * (1.0 + 0.2 * uniform());
+        let b = 1e4 * (1.0 + 0.2 * uniform());
+        let c = 1e5 * (1.0 + 0.02 * uniform()) + 20.0 * a;
+        let y = 3.0 * a - 0.5 * b + 0.02 * c + 5000.0 + 100.0 * uniform();
+        text.push_str(&format!("{a:.3},{b:.3},{c:.3},{y:.3}\n"));
+    }
+    let path = dir.join("raw.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_defaults_fit_raw_scales_to_the_closed_form_s_r2() {
+    let dir = folder("defaults");
+    let csv = raw_scales_csv(&dir);
+    let data = downhill::data::read_csv(&csv, Some("target"), None).unwrap();
+    let y = data.y.clone().unwrap();
+    let (w, b) = downhill::reference::least_squares(data.x.view(), y.view(), 0.0).unwrap();
+    let closed = data.x.mapv(f64::from).dot(&w) + b;
+    let closed_r2 = downhill::metrics::r2(y.view(), closed.mapv(|v| v as f32).view()).unwrap();
+    let r2_of = |out: &str| -> f64 {
+        let line = out.lines().find(|l| l.starts_with("R²:")).expect("an R² line");
+        line.trim_start_matches("R²:").trim().parse().unwrap()
+    };
+    for extra in [&[][..], &["--optimizer", "adam"][..]] {
+        let model = dir.join("model.json");
+        let mut args = vec![
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "target",
+            "--device",
+            "cpu",
+        ];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--save", model.to_str().unwrap()]);
+        let out = succeed(&args);
+        assert!(out.contains("(auto, from the loss's largest curvature"), "{out}");
+        let r2 = r2_of(&out);
+        assert!(
+            (r2 - closed_r2).abs() <= 1e-3,
+            "{extra:?}: R² {r2} vs {closed_r2}\n{out}"
+        );
+        let saved = read_json(&model);
+        assert_eq!(saved["options"]["auto_learning_rate"], true, "{extra:?}");
+        assert!(saved["options"]["optimizer"]["learning_rate"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -46,11 +46,14 @@ pub struct TrainArgs {
     /// L2 penalty: adds (l2/2)·|w|² to the loss; the bias is not penalized.
     #[arg(long, default_value_t = 0.0)]
     pub l2: f32,
-    /// The most epochs to run.
-    #[arg(long, default_value_t = 100)]
-    pub epochs: usize,
+    /// The most epochs to run [default: 1000, with early stopping at
+    /// --tol 1e-7 unless --tol is given; a given --epochs runs that many
+    /// unless --tol is given too].
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Early stopping: stop once the epoch loss has improved by less than this
-    /// for --patience epochs in a row [default: off].
+    /// for --patience epochs in a row [default: 1e-7 when --epochs is not
+    /// given, else off].
     #[arg(long)]
     pub tol: Option<f64>,
     /// Epochs without enough improvement before early stopping.
@@ -94,9 +97,10 @@ pub struct FitArgs {
     pub data: DataArgs,
     #[command(flatten)]
     pub train: TrainArgs,
-    /// Learning rate.
-    #[arg(long, default_value_t = 0.01)]
-    pub lr: f32,
+    /// Learning rate: a number, or auto to choose it from the data (the
+    /// largest curvature of the loss, measured on the engine).
+    #[arg(long, default_value = "auto")]
+    pub lr: LearningRateArg,
     /// Write the loss curve to this file (SVG, or PNG if it ends in .png).
     #[arg(long, value_name = "loss.svg")]
     pub plot: Option<PathBuf>,
@@ -153,7 +157,57 @@ fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The most epochs when --epochs is not given.
+const DEFAULT_EPOCHS: usize = 1000;
+/// Early stopping's tolerance when --epochs is not given: on a standardized
+/// target the loss is about 1 − R², so this stops within about 1e-6 of the
+/// best R² the rate reaches.
+const DEFAULT_TOLERANCE: f64 = 1e-7;
+
+/// A learning rate on the command line: `auto` or a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LearningRateArg {
+    /// Chosen from the data (`GradientDescent::auto_learning_rate`).
+    Auto,
+    /// As given.
+    Fixed(f32),
+}
+
+impl std::str::FromStr for LearningRateArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "auto" => Ok(LearningRateArg::Auto),
+            number => number
+                .parse()
+                .map(LearningRateArg::Fixed)
+                .map_err(|_| format!("{text:?} is neither a number nor auto")),
+        }
+    }
+}
+
+impl std::fmt::Display for LearningRateArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LearningRateArg::Auto => write!(f, "auto"),
+            LearningRateArg::Fixed(rate) => write!(f, "{rate}"),
+        }
+    }
+}
+
 impl TrainArgs {
+    /// --epochs, or the default.
+    pub fn max_epochs(&self) -> usize {
+        self.epochs.unwrap_or(DEFAULT_EPOCHS)
+    }
+
+    /// --tol, or the default early stopping when --epochs is not given.
+    pub fn tolerance(&self) -> Option<f64> {
+        self.tol
+            .or_else(|| self.epochs.is_none().then_some(DEFAULT_TOLERANCE))
+    }
+
     /// Whether the fit runs on standardized columns (unless --no-standardize).
     pub fn scaled(&self) -> bool {
         !self.no_standardize
@@ -171,23 +225,28 @@ impl TrainArgs {
     pub fn schedule(&self) -> Schedule {
         match self.schedule {
             ScheduleArg::Ready(schedule) => schedule,
-            ScheduleArg::CosineOverEpochs => Schedule::cosine(0.0, self.epochs.max(1)),
+            ScheduleArg::CosineOverEpochs => Schedule::cosine(0.0, self.max_epochs().max(1)),
         }
     }
 
-    pub fn descent(&self, lr: f32) -> GradientDescent {
+    pub fn descent(&self, lr: LearningRateArg) -> GradientDescent {
+        let (rate, auto) = match lr {
+            LearningRateArg::Auto => (1.0, true),
+            LearningRateArg::Fixed(rate) => (rate, false),
+        };
         let mut descent = GradientDescent::new(self.model)
             .variant(self.variant)
-            .optimizer(self.optimizer.with(lr, self.beta))
+            .optimizer(self.optimizer.with(rate, self.beta))
+            .auto_learning_rate(auto)
             .schedule(self.schedule())
             .l2(self.l2)
             .standardize(self.scaled())
             .standardize_target(self.scaled() && self.model == Model::Linear)
-            .max_epochs(self.epochs)
+            .max_epochs(self.max_epochs())
             .patience(self.patience)
             .seed(self.seed)
             .device(self.device);
-        if let Some(tol) = self.tol {
+        if let Some(tol) = self.tolerance() {
             descent = descent.tolerance(tol);
         }
         descent

@@ -6,7 +6,7 @@ use downhill::data::CsvData;
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::{reference, Fitted, Model, StopReason, Variant};
 
-use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs};
+use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs, LearningRateArg};
 use crate::report::{self, number};
 
 /// `downhill fit`.
@@ -23,6 +23,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     )
     .map_err(explain)?;
     let scores = report::scores(&fitted, data.x.view(), y.view()).map_err(explain)?;
+    let rate = fitted.settings().optimizer_settings().learning_rate();
 
     println!(
         "{} regression of {:?} on {} rows × {} features of {}",
@@ -46,6 +47,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     for (name, value) in &scores {
         println!("{:<14}{value}", format!("{name}:"));
     }
+    println!("learning rate: {}", describe_rate(&fitted, args.lr));
     println!(
         "time:         {:.3} s on {}{}",
         elapsed.as_secs_f64(),
@@ -67,7 +69,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
 
     if let Some(path) = &args.plot {
         let curve = Curve {
-            label: format!("{} {} lr {}", train.variant, train.optimizer, args.lr),
+            label: format!(
+                "{} {} lr {}",
+                train.variant,
+                train.optimizer,
+                number(f64::from(rate))
+            ),
             losses: fitted.history().losses(),
         };
         plot::loss_curves(path, "loss per epoch", &[curve], train.log_scale).map_err(|e| e.to_string())?;
@@ -90,7 +97,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             .history()
             .records()
             .get(epoch - 1)
-            .map_or(f64::from(args.lr), |r| r.learning_rate);
+            .map_or(f64::from(rate), |r| r.learning_rate);
         return Err(format!(
             "the fit diverged at epoch {epoch} with learning rate {}; try a smaller --lr{}, or compare rates with downhill sweep",
             number(rate),
@@ -98,6 +105,20 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The rate the fit ran with, and where it came from.
+fn describe_rate(fitted: &Fitted, asked: LearningRateArg) -> String {
+    let rate = number(f64::from(fitted.settings().optimizer_settings().learning_rate()));
+    match (asked, fitted.curvature()) {
+        (LearningRateArg::Auto, Some(curvature)) => {
+            format!(
+                "{rate} (auto, from the loss's largest curvature {})",
+                number(curvature)
+            )
+        }
+        _ => rate,
+    }
 }
 
 /// Says when a GPU fit ran on a software adapter, whose speed is the CPU's.

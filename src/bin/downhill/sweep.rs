@@ -3,7 +3,7 @@
 use downhill::plot::{self, Curve};
 use downhill::StopReason;
 
-use crate::args::{describe_stop, explain, fit_with_progress, load, SweepArgs};
+use crate::args::{describe_stop, explain, fit_with_progress, load, LearningRateArg, SweepArgs};
 
 /// `downhill sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), String> {
@@ -16,11 +16,15 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     let mut stable: Option<f32> = None;
     println!(
         "{} regression of {:?}, {} {}, {} epochs at most",
-        args.train.model, args.data.target, args.train.variant, args.train.optimizer, args.train.epochs
+        args.train.model,
+        args.data.target,
+        args.train.variant,
+        args.train.optimizer,
+        args.train.max_epochs()
     );
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
-        let descent = args.train.descent(lr);
+        let descent = args.train.descent(LearningRateArg::Fixed(lr));
         let (fitted, _) = fit_with_progress(&descent, &data, &y, format!("lr {lr}")).map_err(explain)?;
         let diverged = matches!(fitted.stop_reason(), StopReason::Diverged { .. });
         // A loss that ends above where it started has not diverged by the
