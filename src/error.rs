@@ -209,6 +209,48 @@ pub enum Error {
         /// Cells in the row.
         found: usize,
     },
+    /// The target column named among the features.
+    #[error("column {column:?} is the target; it cannot also be a feature")]
+    TargetAsFeature {
+        /// The column.
+        column: String,
+    },
+    /// A feature column named twice.
+    #[error("column {column:?} is named twice among the features")]
+    RepeatedFeature {
+        /// The column.
+        column: String,
+    },
+    /// A logistic model's target without exactly two distinct values.
+    #[error(
+        "target {column:?} has {count} distinct values ({values}); logistic regression needs exactly two"
+    )]
+    NotTwoClasses {
+        /// The target column.
+        column: String,
+        /// Up to ten of its values.
+        values: String,
+        /// How many distinct values it has.
+        count: usize,
+    },
+    /// A positive class that is not one of the target's values.
+    #[error("the positive class {value:?} is not among the target's values ({values})")]
+    UnknownPositiveClass {
+        /// The class asked for.
+        value: String,
+        /// The target's values.
+        values: String,
+    },
+    /// Missing cells under the policy that refuses them.
+    #[error("{rows} rows have missing values (columns: {columns}; the first on line {first_line}); choose --missing drop to leave those rows out or --missing mean to fill numbers with the column's mean")]
+    MissingValues {
+        /// Rows with a missing cell.
+        rows: usize,
+        /// The columns with missing cells, comma-separated.
+        columns: String,
+        /// The file line of the first such row.
+        first_line: usize,
+    },
     /// A plot could not be drawn or written.
     #[error("cannot draw {path}: {reason}")]
     Plot {

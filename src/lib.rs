@@ -124,6 +124,7 @@ mod reference_engine;
 mod saved;
 pub mod schedule;
 mod source;
+pub mod table;
 
 pub use adapter::{AdapterSummary, GpuOptions};
 pub use data::{Standardizer, Synthetic, TargetScaling};

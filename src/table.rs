@@ -1,0 +1,614 @@
+//! Real tables in: a CSV file with text columns, labels and missing values
+//! turned into the numeric X and y the engines take, and the [`Encoding`]
+//! that turns later tables the same way at prediction time.
+//!
+//! - Missing: an empty cell, `NA`, `N/A`, `NaN`, `null` or `?` (any case).
+//! - A column is numeric when every cell that is not missing parses as a
+//!   number, else it is text.
+//! - Text columns are one-hot encoded ([`Categorical::OneHot`]): one column
+//!   per value, named `column=value`, values in sorted order; a column with
+//!   more distinct values than [`TableOptions::max_categories`] is left out.
+//!   At prediction time an unseen value encodes as all zeros and is counted.
+//! - Every column left out is named with its reason ([`Dropped`]): text
+//!   under [`Categorical::Drop`], too many categories, all missing,
+//!   constant.
+//! - Missing values follow [`Missing`]: an error that counts them, dropping
+//!   the rows that hold them, or filling numeric cells with the column's mean
+//!   (text cells then encode as all zeros); the means are kept in the
+//!   encoding and fill missing cells at prediction time too.
+//! - A logistic model's target with exactly two distinct values (Yes/No,
+//!   true/false, M/B, 1/2, …) is mapped to 0 and 1, the positive class
+//!   being the second in sorted order (numeric order when both are numbers)
+//!   unless named ([`TableOptions::positive_class`]).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use ndarray::{Array1, Array2};
+
+use crate::error::{Error, Result};
+
+/// How text columns become features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Categorical {
+    /// One column per distinct value.
+    #[default]
+    OneHot,
+    /// Left out (and named).
+    Drop,
+}
+
+/// What to do with missing cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum Missing {
+    /// An error that counts the rows and columns affected.
+    #[default]
+    Error,
+    /// Leave out every row with a missing cell in a chosen column or the
+    /// target.
+    Drop,
+    /// Fill numeric cells with the column's mean (text cells encode as all
+    /// zeros); rows whose target is missing are left out.
+    Mean,
+}
+
+impl std::str::FromStr for Categorical {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim() {
+            "onehot" => Ok(Categorical::OneHot),
+            "drop" => Ok(Categorical::Drop),
+            _ => Err(Error::UnknownName {
+                what: "categorical policy",
+                name: text.to_string(),
+                expected: "onehot or drop",
+            }),
+        }
+    }
+}
+
+impl std::str::FromStr for Missing {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        match text.trim() {
+            "error" => Ok(Missing::Error),
+            "drop" => Ok(Missing::Drop),
+            "mean" => Ok(Missing::Mean),
+            _ => Err(Error::UnknownName {
+                what: "missing-value policy",
+                name: text.to_string(),
+                expected: "error, drop or mean",
+            }),
+        }
+    }
+}
+
+/// How [`read_table`] reads a table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableOptions {
+    /// Text columns: one-hot (default) or left out.
+    pub categorical: Categorical,
+    /// The most distinct values a text column may have (default 50).
+    pub max_categories: usize,
+    /// Missing cells: error (default), drop the rows, or fill with means.
+    pub missing: Missing,
+    /// Map a two-valued target to 0/1 (for logistic models).
+    pub labels: bool,
+    /// The target value that maps to 1; default the second in sorted order.
+    pub positive_class: Option<String>,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions {
+            categorical: Categorical::OneHot,
+            max_categories: 50,
+            missing: Missing::Error,
+            labels: false,
+            positive_class: None,
+        }
+    }
+}
+
+/// Why a column was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    /// A text column under [`Categorical::Drop`].
+    Text,
+    /// A text column with more distinct values than the cap.
+    TooManyCategories {
+        /// Its distinct values.
+        values: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// No cell holds a value.
+    AllMissing,
+    /// Every cell holds the same value.
+    Constant,
+}
+
+impl std::fmt::Display for DropReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropReason::Text => write!(f, "text (categorical columns are dropped as asked)"),
+            DropReason::TooManyCategories { values, cap } => {
+                write!(f, "{values} distinct values, more than the cap of {cap}")
+            }
+            DropReason::AllMissing => write!(f, "every cell is missing"),
+            DropReason::Constant => write!(f, "constant"),
+        }
+    }
+}
+
+/// A column left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The column's name.
+    pub column: String,
+    /// Why.
+    pub reason: DropReason,
+}
+
+/// How one source column becomes features.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
+pub enum EncodedColumn {
+    /// A number, its missing cells filled with `mean`.
+    Numeric {
+        /// The column's name.
+        name: String,
+        /// The mean of its values in the table it was learnt from.
+        mean: f32,
+    },
+    /// One feature per value.
+    OneHot {
+        /// The column's name.
+        name: String,
+        /// Its values, in the order of the features.
+        values: Vec<String>,
+    },
+}
+
+/// A two-valued target's labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Labels {
+    /// The value read as 0.
+    pub negative: String,
+    /// The value read as 1.
+    pub positive: String,
+}
+
+/// How a table's columns become features: learnt by [`read_table`], kept
+/// with a model, applied by [`Encoding::apply`].
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Encoding {
+    /// The source columns, in the order of their features.
+    pub columns: Vec<EncodedColumn>,
+    /// The target's labels, where they were mapped.
+    pub labels: Option<Labels>,
+}
+
+/// What [`Encoding::apply`] met on the way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ApplyCounts {
+    /// Text cells whose value the encoding had not seen (encoded as zeros).
+    pub unseen: usize,
+    /// Missing numeric cells filled with the saved mean.
+    pub filled: usize,
+}
+
+/// A table read by [`read_table`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    /// The names of the features, in the order of the columns of `x`.
+    pub feature_names: Vec<String>,
+    /// One row per row kept.
+    pub x: Array2<f32>,
+    /// The target, mapped to 0/1 where it holds labels.
+    pub y: Array1<f32>,
+    /// How the columns were encoded.
+    pub encoding: Encoding,
+    /// The columns left out, with their reasons.
+    pub dropped: Vec<Dropped>,
+    /// Rows left out for missing cells.
+    pub rows_dropped: usize,
+    /// Missing numeric cells filled with means.
+    pub cells_filled: usize,
+    /// The 1-based file line of each row kept.
+    pub lines: Vec<usize>,
+}
+
+/// Whether a cell stands for a missing value.
+pub fn is_missing(cell: &str) -> bool {
+    let cell = cell.trim();
+    cell.is_empty()
+        || cell == "?"
+        || ["na", "n/a", "nan", "null"]
+            .iter()
+            .any(|token| cell.eq_ignore_ascii_case(token))
+}
+
+/// The records of a CSV file, each with its 1-based line.
+type Records = Vec<(usize, csv::StringRecord)>;
+
+/// The header and records of a CSV file.
+fn read_records(path: &Path) -> Result<(Vec<String>, Records)> {
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| io(&e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| io(&e))?
+        .iter()
+        .map(|name| name.trim().to_string())
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "header row",
+        });
+    }
+    let mut records = Vec::new();
+    for (index, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| io(&e))?;
+        let line = record.position().map_or(index + 2, |p| p.line() as usize);
+        if record.len() != header.len() {
+            return Err(Error::RaggedRow {
+                line,
+                expected: header.len(),
+                found: record.len(),
+            });
+        }
+        records.push((line, record));
+    }
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "data rows",
+        });
+    }
+    Ok((header, records))
+}
+
+fn column_index(header: &[String], name: &str) -> Result<usize> {
+    header
+        .iter()
+        .position(|h| h == name.trim())
+        .ok_or_else(|| Error::MissingColumn {
+            name: name.to_string(),
+            available: header.join(", "),
+        })
+}
+
+fn number(cell: &str) -> Option<f64> {
+    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// Sorted numerically where every value is a number, else as text.
+fn sorted_values(values: BTreeSet<String>) -> Vec<String> {
+    let mut values: Vec<String> = values.into_iter().collect();
+    if values.iter().all(|v| number(v).is_some()) {
+        values.sort_by(|a, b| number(a).unwrap_or(0.0).total_cmp(&number(b).unwrap_or(0.0)));
+    }
+    values
+}
+
+/// Reads a CSV file with a header row into features and a target, as the
+/// module documentation says. `features` names the columns to use (default:
+/// every column but the target); naming the target among them, or a column
+/// twice, is an error.
+pub fn read_table(
+    path: impl AsRef<Path>,
+    target: &str,
+    features: Option<&[&str]>,
+    options: &TableOptions,
+) -> Result<Table> {
+    let (header, records) = read_records(path.as_ref())?;
+    let target_column = column_index(&header, target)?;
+    let chosen: Vec<usize> = match features {
+        Some(names) => {
+            let mut seen = BTreeSet::new();
+            let mut columns = Vec::new();
+            for name in names {
+                let c = column_index(&header, name)?;
+                if c == target_column {
+                    return Err(Error::TargetAsFeature {
+                        column: header[c].clone(),
+                    });
+                }
+                if !seen.insert(c) {
+                    return Err(Error::RepeatedFeature {
+                        column: header[c].clone(),
+                    });
+                }
+                columns.push(c);
+            }
+            columns
+        }
+        None => (0..header.len()).filter(|&c| c != target_column).collect(),
+    };
+    let missing_in = |c: usize| records.iter().filter(|(_, r)| is_missing(&r[c])).count();
+
+    // The target: its labels, and the rows whose target is missing.
+    let target_missing: Vec<bool> = records
+        .iter()
+        .map(|(_, r)| is_missing(&r[target_column]))
+        .collect();
+    let labels = if options.labels {
+        let values: BTreeSet<String> = records
+            .iter()
+            .filter(|(_, r)| !is_missing(&r[target_column]))
+            .map(|(_, r)| r[target_column].trim().to_string())
+            .collect();
+        let values = sorted_values(values);
+        if values.len() != 2 {
+            return Err(Error::NotTwoClasses {
+                column: header[target_column].clone(),
+                values: values.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+                count: values.len(),
+            });
+        }
+        let (negative, positive) = match &options.positive_class {
+            None => (values[0].clone(), values[1].clone()),
+            Some(p) if *p == values[0] => (values[1].clone(), values[0].clone()),
+            Some(p) if *p == values[1] => (values[0].clone(), values[1].clone()),
+            Some(p) => {
+                return Err(Error::UnknownPositiveClass {
+                    value: p.clone(),
+                    values: values.join(", "),
+                })
+            }
+        };
+        Some(Labels { negative, positive })
+    } else {
+        None
+    };
+
+    // Each chosen column: kept as numbers or categories, or left out.
+    let mut dropped = Vec::new();
+    let mut columns = Vec::new();
+    let mut column_sources = Vec::new();
+    for &c in &chosen {
+        let name = header[c].clone();
+        let present: Vec<&str> = records
+            .iter()
+            .map(|(_, r)| r[c].trim())
+            .filter(|cell| !is_missing(cell))
+            .collect();
+        if present.is_empty() {
+            dropped.push(Dropped {
+                column: name,
+                reason: DropReason::AllMissing,
+            });
+            continue;
+        }
+        let distinct: BTreeSet<String> = present.iter().map(|s| s.to_string()).collect();
+        if distinct.len() == 1 {
+            dropped.push(Dropped {
+                column: name,
+                reason: DropReason::Constant,
+            });
+            continue;
+        }
+        if present.iter().all(|cell| number(cell).is_some()) {
+            let mean = present.iter().filter_map(|cell| number(cell)).sum::<f64>() / present.len() as f64;
+            columns.push(EncodedColumn::Numeric {
+                name,
+                mean: mean as f32,
+            });
+        } else if options.categorical == Categorical::Drop {
+            dropped.push(Dropped {
+                column: name,
+                reason: DropReason::Text,
+            });
+            continue;
+        } else if distinct.len() > options.max_categories {
+            dropped.push(Dropped {
+                column: name,
+                reason: DropReason::TooManyCategories {
+                    values: distinct.len(),
+                    cap: options.max_categories,
+                },
+            });
+            continue;
+        } else {
+            columns.push(EncodedColumn::OneHot {
+                name,
+                values: sorted_values(distinct),
+            });
+        }
+        column_sources.push(c);
+    }
+    if columns.is_empty() {
+        return Err(Error::MissingColumn {
+            name: "(any usable feature column)".into(),
+            available: header.join(", "),
+        });
+    }
+
+    // Missing cells in the kept columns and the target.
+    let affected_columns: Vec<&str> = column_sources
+        .iter()
+        .chain([&target_column])
+        .filter(|&&c| missing_in(c) > 0)
+        .map(|&c| header[c].as_str())
+        .collect();
+    let row_has_missing: Vec<bool> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (_, r))| target_missing[i] || column_sources.iter().any(|&c| is_missing(&r[c])))
+        .collect();
+    let affected_rows = row_has_missing.iter().filter(|&&m| m).count();
+    if affected_rows > 0 && options.missing == Missing::Error {
+        let first = records
+            .iter()
+            .zip(&row_has_missing)
+            .find(|(_, &m)| m)
+            .map_or(0, |((line, _), _)| *line);
+        return Err(Error::MissingValues {
+            rows: affected_rows,
+            columns: affected_columns.join(", "),
+            first_line: first,
+        });
+    }
+    let keep: Vec<bool> = match options.missing {
+        Missing::Drop => row_has_missing.iter().map(|&m| !m).collect(),
+        _ => target_missing.iter().map(|&m| !m).collect(),
+    };
+    let kept: Vec<usize> = (0..records.len()).filter(|&i| keep[i]).collect();
+    if kept.is_empty() {
+        return Err(Error::EmptyFile {
+            path: path.as_ref().display().to_string(),
+            missing: "rows without missing values",
+        });
+    }
+
+    let encoding = Encoding { columns, labels };
+    let rows: Vec<Vec<&str>> = kept
+        .iter()
+        .map(|&i| column_sources.iter().map(|&c| &records[i].1[c]).collect())
+        .collect();
+    let (x, counts) = encoding.encode(&rows, |k| records[kept[k]].0)?;
+    let y = kept
+        .iter()
+        .map(|&i| {
+            let (line, record) = &records[i];
+            let cell = record[target_column].trim();
+            match &encoding.labels {
+                Some(labels) => Ok(if cell == labels.positive { 1.0 } else { 0.0 }),
+                None => number(cell)
+                    .map(|v| v as f32)
+                    .ok_or_else(|| Error::NonNumericCell {
+                        line: *line,
+                        column: header[target_column].clone(),
+                        value: record[target_column].to_string(),
+                    }),
+            }
+        })
+        .collect::<Result<Array1<f32>>>()?;
+    Ok(Table {
+        feature_names: encoding.feature_names(),
+        x,
+        y,
+        encoding,
+        dropped,
+        rows_dropped: records.len() - kept.len(),
+        cells_filled: counts.filled,
+        lines: kept.iter().map(|&i| records[i].0).collect(),
+    })
+}
+
+impl Encoding {
+    /// The features' names: a numeric column's own, `column=value` for each
+    /// value of a one-hot column.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .flat_map(|column| match column {
+                EncodedColumn::Numeric { name, .. } => vec![name.clone()],
+                EncodedColumn::OneHot { name, values } => {
+                    values.iter().map(|v| format!("{name}={v}")).collect()
+                }
+            })
+            .collect()
+    }
+
+    /// The source columns' names.
+    pub fn column_names(&self) -> Vec<&str> {
+        self.columns
+            .iter()
+            .map(|column| match column {
+                EncodedColumn::Numeric { name, .. } | EncodedColumn::OneHot { name, .. } => name.as_str(),
+            })
+            .collect()
+    }
+
+    /// Encodes rows of cells, one per source column in order; `line_of(k)`
+    /// names the file line of row k in errors.
+    fn encode(
+        &self,
+        rows: &[Vec<&str>],
+        line_of: impl Fn(usize) -> usize,
+    ) -> Result<(Array2<f32>, ApplyCounts)> {
+        let width = self.feature_names().len();
+        let mut x = Array2::zeros((rows.len(), width));
+        let mut counts = ApplyCounts::default();
+        for (k, cells) in rows.iter().enumerate() {
+            let mut j = 0;
+            for (column, cell) in self.columns.iter().zip(cells) {
+                match column {
+                    EncodedColumn::Numeric { name, mean } => {
+                        x[[k, j]] = if is_missing(cell) {
+                            counts.filled += 1;
+                            *mean
+                        } else {
+                            number(cell)
+                                .map(|v| v as f32)
+                                .ok_or_else(|| Error::NonNumericCell {
+                                    line: line_of(k),
+                                    column: name.clone(),
+                                    value: cell.to_string(),
+                                })?
+                        };
+                        j += 1;
+                    }
+                    EncodedColumn::OneHot { values, .. } => {
+                        let cell = cell.trim();
+                        if !is_missing(cell) {
+                            match values.iter().position(|v| v == cell) {
+                                Some(position) => x[[k, j + position]] = 1.0,
+                                None => counts.unseen += 1,
+                            }
+                        }
+                        j += values.len();
+                    }
+                }
+            }
+        }
+        Ok((x, counts))
+    }
+
+    /// Encodes the rows of a CSV file with the columns this encoding was
+    /// learnt from (found by name, in any order, among others); a missing
+    /// numeric cell takes the saved mean, an unseen text value encodes as
+    /// zeros, and both are counted.
+    pub fn apply(&self, path: impl AsRef<Path>) -> Result<(Array2<f32>, ApplyCounts, Vec<usize>)> {
+        let (header, records) = read_records(path.as_ref())?;
+        let sources: Vec<usize> = self
+            .column_names()
+            .iter()
+            .map(|name| column_index(&header, name))
+            .collect::<Result<_>>()?;
+        let rows: Vec<Vec<&str>> = records
+            .iter()
+            .map(|(_, r)| sources.iter().map(|&c| &r[c]).collect())
+            .collect();
+        let (x, counts) = self.encode(&rows, |k| records[k].0)?;
+        Ok((x, counts, records.iter().map(|(line, _)| *line).collect()))
+    }
+
+    /// The label of a predicted class (0 or 1), where the target held
+    /// labels; else the number.
+    pub fn label(&self, class: f32) -> String {
+        match &self.labels {
+            Some(labels) if class == 1.0 => labels.positive.clone(),
+            Some(labels) => labels.negative.clone(),
+            None => class.to_string(),
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Real tables: text columns one-hot encoded and named, labels mapped,
+//! missing values under each policy, columns left out with their reasons.
+
+use downhill::table::{read_table, Categorical, DropReason, Dropped, EncodedColumn, Missing, TableOptions};
+use downhill::Error;
+
+const MESSY: &str = "\
+id,name,age,income,student,city,constant,empty,default
+1,Ann,34,52000,No,Paris,x,,No
+2,Bob,,61000,Yes,Lyon,x,,Yes
+3,Cid,45,NA,No,Paris,x,,No
+4,Dee,29,48000,Yes,Nice,x,,Yes
+5,Eve,51,75000,No,Lyon,x,?,No
+";
+
+fn messy(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("downhill-table-{}-{name}.csv", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn options(missing: Missing) -> TableOptions {
+    TableOptions {
+        missing,
+        labels: true,
+        ..TableOptions::default()
+    }
+}
+
+#[test]
+fn missing_cells_are_an_error_that_counts_them_by_default() {
+    let path = messy("error", MESSY);
+    let err = read_table(&path, "default", None, &options(Missing::Error)).unwrap_err();
+    assert_eq!(
+        err,
+        Error::MissingValues {
+            rows: 2,
+            columns: "age, income".into(),
+            first_line: 3
+        }
+    );
+    assert!(err.to_string().contains("--missing drop") && err.to_string().contains("--missing mean"));
+}
+
+#[test]
+fn dropping_rows_one_hot_text_and_named_reasons() {
+    let path = messy("drop", MESSY);
+    let table = read_table(&path, "default", None, &options(Missing::Drop)).unwrap();
+    assert_eq!(table.rows_dropped, 2);
+    assert_eq!(table.lines, [2, 5, 6]);
+    assert_eq!(
+        table.feature_names,
+        [
+            "id",
+            "name=Ann",
+            "name=Bob",
+            "name=Cid",
+            "name=Dee",
+            "name=Eve",
+            "age",
+            "income",
+            "student=No",
+            "student=Yes",
+            "city=Lyon",
+            "city=Nice",
+            "city=Paris"
+        ]
+    );
+    assert_eq!(
+        table.dropped,
+        [
+            Dropped {
+                column: "constant".into(),
+                reason: DropReason::Constant
+            },
+            Dropped {
+                column: "empty".into(),
+                reason: DropReason::AllMissing
+            },
+        ]
+    );
+    // Ann, Dee, Eve: labels No → 0, Yes → 1.
+    assert_eq!(table.y.to_vec(), [0.0, 1.0, 0.0]);
+    // Dee's row: id 4, name=Dee, age 29, income 48000, student=Yes, city=Nice.
+    assert_eq!(
+        table.x.row(1).to_vec(),
+        [4.0, 0.0, 0.0, 0.0, 1.0, 0.0, 29.0, 48000.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    );
+    let labels = table.encoding.labels.as_ref().unwrap();
+    assert_eq!(
+        (labels.negative.as_str(), labels.positive.as_str()),
+        ("No", "Yes")
+    );
+}
+
+#[test]
+fn filling_with_means_keeps_every_row() {
+    let path = messy("mean", MESSY);
+    let table = read_table(
+        &path,
+        "default",
+        Some(&["age", "income", "city"]),
+        &options(Missing::Mean),
+    )
+    .unwrap();
+    assert_eq!(table.rows_dropped, 0);
+    assert_eq!(table.cells_filled, 2);
+    // Bob's age: the mean of 34, 45, 29, 51; Cid's income: of 52000, 61000, 48000, 75000.
+    assert_eq!(table.x[[1, 0]], 39.75);
+    assert_eq!(table.x[[2, 1]], 59000.0);
+    assert_eq!(
+        table.encoding.columns[0],
+        EncodedColumn::Numeric {
+            name: "age".into(),
+            mean: 39.75
+        }
+    );
+}
+
+#[test]
+fn caps_and_policies_leave_text_columns_out_by_name() {
+    let path = messy("caps", MESSY);
+    let capped = TableOptions {
+        max_categories: 4,
+        ..options(Missing::Drop)
+    };
+    let table = read_table(&path, "default", None, &capped).unwrap();
+    assert!(table.dropped.contains(&Dropped {
+        column: "name".into(),
+        reason: DropReason::TooManyCategories { values: 5, cap: 4 }
+    }));
+    let text_dropped = TableOptions {
+        categorical: Categorical::Drop,
+        ..options(Missing::Drop)
+    };
+    let table = read_table(&path, "default", None, &text_dropped).unwrap();
+    assert_eq!(table.feature_names, ["id", "age", "income"]);
+    for column in ["name", "student", "city"] {
+        assert!(table.dropped.contains(&Dropped {
+            column: column.into(),
+            reason: DropReason::Text
+        }));
+    }
+}
+
+#[test]
+fn the_target_among_the_features_and_a_repeated_feature_are_errors() {
+    let path = messy("names", MESSY);
+    let opts = options(Missing::Drop);
+    assert!(matches!(
+        read_table(&path, "default", Some(&["age", "default"]), &opts),
+        Err(Error::TargetAsFeature { column }) if column == "default"
+    ));
+    assert!(matches!(
+        read_table(&path, "default", Some(&["age", "age"]), &opts),
+        Err(Error::RepeatedFeature { column }) if column == "age"
+    ));
+}
+
+#[test]
+fn labels_need_two_values_and_the_positive_class_can_be_named() {
+    let path = messy("labels", MESSY);
+    let three = read_table(&path, "city", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
+    assert!(
+        matches!(&three, Error::NotTwoClasses { count: 3, values, .. } if values == "Lyon, Nice, Paris"),
+        "{three}"
+    );
+    let flipped = TableOptions {
+        positive_class: Some("No".into()),
+        ..options(Missing::Drop)
+    };
+    // Only `id` is chosen, which misses nothing: all five rows, No → 1.
+    let table = read_table(&path, "default", Some(&["id"]), &flipped).unwrap();
+    assert_eq!(table.y.to_vec(), [1.0, 0.0, 1.0, 0.0, 1.0]);
+    let unknown = TableOptions {
+        positive_class: Some("Maybe".into()),
+        ..options(Missing::Drop)
+    };
+    assert!(matches!(
+        read_table(&path, "default", Some(&["id"]), &unknown),
+        Err(Error::UnknownPositiveClass { .. })
+    ));
+    // Numbers 1 and 2 sort numerically: 2 is the positive class.
+    let numeric = messy("numeric-labels", "x,y\n1,2\n2,1\n3,2\n10,1\n");
+    let table = read_table(&numeric, "y", None, &options(Missing::Error)).unwrap();
+    assert_eq!(table.y.to_vec(), [1.0, 0.0, 1.0, 0.0]);
+}
+
+#[test]
+fn applying_an_encoding_counts_unseen_values_and_fills_missing_numbers() {
+    let path = messy("apply", MESSY);
+    let table = read_table(&path, "default", Some(&["age", "city"]), &options(Missing::Mean)).unwrap();
+    let later = messy("later", "city,extra,age\nRome,1,30\nParis,2,\nLyon,3,40\n");
+    let (x, counts, lines) = table.encoding.apply(&later).unwrap();
+    assert_eq!(counts.unseen, 1);
+    assert_eq!(counts.filled, 1);
+    assert_eq!(lines, [2, 3, 4]);
+    // Columns: age, city=Lyon, city=Nice, city=Paris.
+    assert_eq!(x.row(0).to_vec(), [30.0, 0.0, 0.0, 0.0]);
+    assert_eq!(x.row(1).to_vec(), [39.75, 0.0, 0.0, 1.0]);
+    assert_eq!(x.row(2).to_vec(), [40.0, 1.0, 0.0, 0.0]);
+    let without = messy("without", "age\n30\n");
+    assert!(matches!(
+        table.encoding.apply(&without),
+        Err(Error::MissingColumn { .. })
+    ));
+}
