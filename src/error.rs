@@ -223,7 +223,7 @@ pub enum Error {
     },
     /// A logistic model's target without exactly two distinct values.
     #[error(
-        "target {column:?} has {count} distinct values ({values}); logistic regression needs exactly two"
+        "line {line}: target {column:?} has {count} distinct values ({values}); logistic regression needs exactly two (0 or 1, or two labels such as Yes/No)"
     )]
     NotTwoClasses {
         /// The target column.
@@ -232,6 +232,8 @@ pub enum Error {
         values: String,
         /// How many distinct values it has.
         count: usize,
+        /// The file line of the first row whose value is a third one.
+        line: usize,
     },
     /// A positive class that is not one of the target's values.
     #[error("the positive class {value:?} is not among the target's values ({values})")]

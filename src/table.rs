@@ -4,7 +4,9 @@
 //!
 //! - Missing: an empty cell, `NA`, `N/A`, `NaN`, `null` or `?` (any case).
 //! - A column is numeric when every cell that is not missing parses as a
-//!   number, else it is text.
+//!   number, and text when fewer than half of them do; in between, the
+//!   first cell that is not a number is an error naming its line (a typo
+//!   in a numeric column, not a category).
 //! - Text columns are one-hot encoded ([`Categorical::OneHot`]): one column
 //!   per value, named `column=value`, values in sorted order; a column with
 //!   more distinct values than [`TableOptions::max_categories`] is left out.
@@ -357,10 +359,19 @@ pub fn read_table(
             .collect();
         let values = sorted_values(values);
         if values.len() != 2 {
+            // The first row whose value is not one of the first two.
+            let line = records
+                .iter()
+                .find(|(_, r)| {
+                    let cell = r[target_column].trim();
+                    !is_missing(cell) && values.iter().take(2).all(|v| v != cell)
+                })
+                .map_or(records[0].0, |(line, _)| *line);
             return Err(Error::NotTwoClasses {
                 column: header[target_column].clone(),
                 values: values.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
                 count: values.len(),
+                line,
             });
         }
         let (negative, positive) = match &options.positive_class {
@@ -405,7 +416,19 @@ pub fn read_table(
             });
             continue;
         }
-        if present.iter().all(|cell| number(cell).is_some()) {
+        let numbers = present.iter().filter(|cell| number(cell).is_some()).count();
+        if numbers < present.len() && 2 * numbers >= present.len() {
+            let (line, record) = records
+                .iter()
+                .find(|(_, r)| !is_missing(&r[c]) && number(&r[c]).is_none())
+                .expect("some cell is not a number");
+            return Err(Error::NonNumericCell {
+                line: *line,
+                column: name,
+                value: record[c].to_string(),
+            });
+        }
+        if numbers == present.len() {
             let mean = present.iter().filter_map(|cell| number(cell)).sum::<f64>() / present.len() as f64;
             columns.push(EncodedColumn::Numeric {
                 name,

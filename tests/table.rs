@@ -205,3 +205,16 @@ fn applying_an_encoding_counts_unseen_values_and_fills_missing_numbers() {
         Err(Error::MissingColumn { .. })
     ));
 }
+
+#[test]
+fn a_stray_word_in_a_numeric_column_is_an_error_not_a_category() {
+    let path = messy("typo", "a,b,y\n1,2,3\n2,three,5\n3,5,8\n");
+    assert_eq!(
+        read_table(&path, "y", None, &TableOptions::default()).unwrap_err(),
+        Error::NonNumericCell {
+            line: 3,
+            column: "b".into(),
+            value: "three".into()
+        }
+    );
+}
