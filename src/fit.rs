@@ -19,6 +19,7 @@ use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
 use crate::source::{DataSource, InMemory, Standardized};
+use crate::table::Encoding;
 
 /// The seed of the per-epoch permutations when none is set, in the library
 /// and on the command line.
@@ -514,6 +515,7 @@ impl GradientDescent {
             standardizer,
             target_scaling,
             curvature,
+            encoding: resumed.and_then(|f| f.encoding.clone()),
             feature_names: resumed.and_then(|f| f.feature_names.clone()),
             state: outcome.state,
             model: self.model,
@@ -537,6 +539,7 @@ pub struct Fitted {
     pub(crate) standardizer: Option<Standardizer>,
     pub(crate) target_scaling: Option<TargetScaling>,
     pub(crate) curvature: Option<f64>,
+    pub(crate) encoding: Option<Encoding>,
     pub(crate) feature_names: Option<Vec<String>>,
     pub(crate) settings: GradientDescent,
     pub(crate) state: TrainingState,
@@ -598,6 +601,18 @@ impl Fitted {
     /// What [`GradientDescent::resume`] continues from.
     pub fn training_state(&self) -> &TrainingState {
         &self.state
+    }
+    /// How a table's columns became this model's features, where the
+    /// model was fitted to a table read by [`crate::table::read_table`].
+    pub fn encoding(&self) -> Option<&Encoding> {
+        self.encoding.as_ref()
+    }
+    /// Keeps `encoding` with the model (saved with it), and names the
+    /// features by it; an error unless it yields one feature per weight.
+    pub fn with_encoding(mut self, encoding: Encoding) -> Result<Self> {
+        self = self.with_feature_names(encoding.feature_names())?;
+        self.encoding = Some(encoding);
+        Ok(self)
     }
     /// The names of the features, where they were given.
     pub fn feature_names(&self) -> Option<&[String]> {

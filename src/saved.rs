@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::fit::{Fitted, GradientDescent};
 use crate::history::{EpochRecord, History, StopReason};
 use crate::model::Model;
+use crate::table::Encoding;
 
 /// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -51,6 +52,9 @@ struct SavedModel {
     /// Added within version 1: the curvature an automatic rate came from.
     #[serde(default)]
     curvature: Option<f64>,
+    /// Added within version 1: how a table's columns became the features.
+    #[serde(default)]
+    encoding: Option<Encoding>,
     options: GradientDescent,
     stop_reason: StopReason,
     best_epoch: Option<usize>,
@@ -79,6 +83,7 @@ impl Fitted {
                 scale: t.scale,
             }),
             curvature: self.curvature,
+            encoding: self.encoding.clone(),
             options: self.settings.clone(),
             stop_reason: self.stop_reason,
             best_epoch: self.best_epoch,
@@ -199,6 +204,14 @@ impl Fitted {
                 )));
             }
         }
+        if let Some(encoding) = &saved.encoding {
+            let width = encoding.feature_names().len();
+            if width != features {
+                return Err(malformed(format!(
+                    "{features} weights, but the encoding makes {width} features"
+                )));
+            }
+        }
         if let Some((i, _)) = saved.weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
             return Err(malformed(format!("weights[{i}] is not a finite number")));
         }
@@ -248,6 +261,7 @@ impl Fitted {
             standardizer,
             target_scaling,
             curvature: saved.curvature,
+            encoding: saved.encoding,
             feature_names: saved.feature_names,
             settings: saved.options,
             state: saved.training_state,

@@ -196,6 +196,9 @@ pub struct Encoding {
     pub columns: Vec<EncodedColumn>,
     /// The target's labels, where they were mapped.
     pub labels: Option<Labels>,
+    /// The target column's name.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub target: Option<String>,
 }
 
 /// What [`Encoding::apply`] met on the way.
@@ -501,7 +504,11 @@ pub fn read_table(
         });
     }
 
-    let encoding = Encoding { columns, labels };
+    let encoding = Encoding {
+        columns,
+        labels,
+        target: Some(header[target_column].clone()),
+    };
     let rows: Vec<Vec<&str>> = kept
         .iter()
         .map(|&i| column_sources.iter().map(|&c| &records[i].1[c]).collect())
@@ -623,6 +630,22 @@ impl Encoding {
             .collect();
         let (x, counts) = self.encode(&rows, |k| records[k].0)?;
         Ok((x, counts, records.iter().map(|(line, _)| *line).collect()))
+    }
+
+    /// The target value of `cell` as the model reads it: 0 or 1 for
+    /// labels, else the number; `None` for a missing cell or an unknown
+    /// label.
+    pub fn target_value(&self, cell: &str) -> Option<f32> {
+        let cell = cell.trim();
+        if is_missing(cell) {
+            return None;
+        }
+        match &self.labels {
+            Some(labels) if cell == labels.positive => Some(1.0),
+            Some(labels) if cell == labels.negative => Some(0.0),
+            Some(_) => None,
+            None => number(cell).map(|v| v as f32),
+        }
     }
 
     /// The label of a predicted class (0 or 1), where the target held

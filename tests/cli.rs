@@ -809,3 +809,162 @@ fn the_defaults_fit_raw_scales_to_the_closed_form_s_r2() {
         assert!(saved["options"]["optimizer"]["learning_rate"].as_f64().unwrap() > 0.0);
     }
 }
+
+/// 200 customers: income and balance in raw units, a Yes/No `student`
+/// column, a city, an ID, a few empty cells, and a Yes/No target that
+/// follows the balance.
+fn credit_csv(dir: &Path) -> PathBuf {
+    let mut text = String::from("id,student,city,income,balance,default\n");
+    let mut state = 5u64;
+    let mut uniform = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..200 {
+        let student = if uniform() < 0.3 { "Yes" } else { "No" };
+        let city = ["Paris", "Lyon", "Nice"][(uniform() * 3.0) as usize];
+        let income = 20000.0 + 40000.0 * uniform();
+        let balance = 2000.0 * uniform();
+        let default = if balance + 300.0 * (uniform() - 0.5) > 1400.0 {
+            "Yes"
+        } else {
+            "No"
+        };
+        let income = if i % 50 == 7 {
+            String::new()
+        } else {
+            format!("{income:.0}")
+        };
+        text.push_str(&format!(
+            "C{i:03},{student},{city},{income},{balance:.2},{default}\n"
+        ));
+    }
+    let path = dir.join("credit.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_real_table_with_text_columns_labels_and_missing_cells() {
+    let dir = folder("credit");
+    let csv = credit_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let model = dir.join("credit.json");
+    // Missing cells are an error by default, naming the choices.
+    fail_with(
+        &["fit", "--data", csv, "--target", "default", "--model", "logistic"],
+        &[
+            "4 rows have missing values",
+            "income",
+            "--missing drop",
+            "--missing mean",
+        ],
+    );
+    for (policy, says) in [
+        ("drop", "4 rows with missing cells left out"),
+        ("mean", "4 cells filled"),
+    ] {
+        let out = succeed(&[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "default",
+            "--model",
+            "logistic",
+            "--missing",
+            policy,
+            "--device",
+            "cpu",
+            "--save",
+            model.to_str().unwrap(),
+        ]);
+        assert!(out.contains(says), "{out}");
+        assert!(
+            out.contains("left out:     column \"id\": 200 distinct values, more than the cap of 50"),
+            "{out}"
+        );
+        assert!(out.contains("target:       \"No\" → 0, \"Yes\" → 1"), "{out}");
+        for name in [
+            "student=No",
+            "student=Yes",
+            "city=Lyon",
+            "city=Nice",
+            "city=Paris",
+            "income",
+            "balance",
+        ] {
+            assert!(
+                out.lines().any(|l| l.trim_start().starts_with(name)),
+                "{name} in {out}"
+            );
+        }
+        let accuracy: f64 = out
+            .lines()
+            .find(|l| l.starts_with("accuracy:"))
+            .unwrap()
+            .trim_start_matches("accuracy:")
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(accuracy > 0.9, "{out}");
+    }
+    // Predict on new rows: an unseen city, an empty income, IDs kept,
+    // labels back as Yes/No with probabilities, and the scores where the
+    // target is present.
+    let new_rows = dir.join("new.csv");
+    std::fs::write(
+        &new_rows,
+        "id,city,student,income,balance,default\nN1,Rome,No,30000,1900,Yes\nN2,Paris,Yes,,100,No\nN3,Lyon,No,45000,1500,Yes\n",
+    )
+    .unwrap();
+    let output = run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        new_rows.to_str().unwrap(),
+        "--keep",
+        "id",
+        "--proba",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let (out, err) = (stdout(&output), stderr(&output));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "id,prediction,probability");
+    let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["N1", "N2", "N3"]);
+    assert_eq!(
+        rows.iter().map(|r| r[1]).collect::<Vec<_>>(),
+        ["Yes", "No", "Yes"],
+        "{out}"
+    );
+    for row in &rows {
+        let p: f64 = row[2].parse().unwrap();
+        assert_eq!(p > 0.5, row[1] == "Yes", "{out}");
+    }
+    assert!(err.contains("1 cells of") && err.contains("not seen"), "{err}");
+    assert!(err.contains("1 missing cells"), "{err}");
+    assert!(err.contains("accuracy:") && err.contains("ROC AUC:"), "{err}");
+}
+
+#[test]
+fn a_logistic_target_with_three_values_names_them() {
+    let dir = folder("three");
+    let path = dir.join("three.csv");
+    std::fs::write(&path, "x,grade\n1,A\n2,B\n3,C\n4,A\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            path.to_str().unwrap(),
+            "--target",
+            "grade",
+            "--model",
+            "logistic",
+        ],
+        &["line 4", "3 distinct values", "A, B, C"],
+    );
+}

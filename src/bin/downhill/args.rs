@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use downhill::data::{read_csv, CsvData};
 use downhill::optim::Rule;
+use downhill::table::{read_table, Categorical, Missing, Table, TableOptions};
 use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, StopReason, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -19,9 +19,23 @@ pub struct DataArgs {
     /// The column to predict.
     #[arg(long, value_name = "COLUMN")]
     pub target: String,
-    /// Comma-separated feature columns [default: every other numeric column].
+    /// Comma-separated feature columns [default: every other column].
     #[arg(long, value_delimiter = ',', value_name = "a,b,c")]
     pub features: Option<Vec<String>>,
+    /// Text columns: onehot (one feature per value, named column=value) or drop.
+    #[arg(long, default_value = "onehot")]
+    pub categorical: Categorical,
+    /// Text columns with more distinct values than this are left out.
+    #[arg(long, default_value_t = 50)]
+    pub max_categories: usize,
+    /// Missing cells (empty, NA, NaN, null, ?): error, drop (the rows) or
+    /// mean (fill numbers with the column's mean).
+    #[arg(long, default_value = "error")]
+    pub missing: Missing,
+    /// Logistic model: the target value read as 1 [default: the second of
+    /// the two in sorted order].
+    #[arg(long, value_name = "VALUE")]
+    pub positive_class: Option<String>,
 }
 
 /// How to descend, shared by `fit` and `sweep`.
@@ -125,6 +139,13 @@ pub struct PredictArgs {
     /// CSV file with a header row holding the model's feature columns.
     #[arg(long, value_name = "FILE.csv")]
     pub data: PathBuf,
+    /// Columns of the CSV to copy into the output before the predictions
+    /// (IDs), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "id,name")]
+    pub keep: Option<Vec<String>>,
+    /// Logistic model: also write the probability of the positive class.
+    #[arg(long)]
+    pub proba: bool,
     /// Write the predictions here as CSV [default: standard output].
     #[arg(long, value_name = "predictions.csv")]
     pub output: Option<PathBuf>,
@@ -260,34 +281,68 @@ pub fn names(names: &Option<Vec<String>>) -> Option<Vec<&str>> {
         .map(|names| names.iter().map(String::as_str).collect())
 }
 
-/// Reads the CSV named by `args`.
-pub fn load(args: &DataArgs) -> Result<(CsvData, ndarray::Array1<f32>), String> {
-    let mut data = read_csv(&args.data, Some(&args.target), names(&args.features).as_deref())
-        .map_err(|e| e.to_string())?;
-    let y = data.y.take().expect("a target was asked for");
-    Ok((data, y))
+/// Reads the CSV named by `args` for `model` (whose target holds labels
+/// when it is logistic), and says what it made of the columns.
+pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
+    let options = TableOptions {
+        categorical: args.categorical,
+        max_categories: args.max_categories,
+        missing: args.missing,
+        labels: model == Model::Logistic,
+        positive_class: args.positive_class.clone(),
+    };
+    let table = read_table(
+        &args.data,
+        &args.target,
+        names(&args.features).as_deref(),
+        &options,
+    )
+    .map_err(|e| format!("{}: {e}", args.data.display()))?;
+    for dropped in &table.dropped {
+        println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
+    }
+    if let Some(labels) = &table.encoding.labels {
+        println!(
+            "target:       {:?} → 0, {:?} → 1",
+            labels.negative, labels.positive
+        );
+    }
+    if table.rows_dropped > 0 {
+        println!(
+            "missing:      {} rows with missing cells left out",
+            table.rows_dropped
+        );
+    }
+    if table.cells_filled > 0 {
+        println!(
+            "missing:      {} cells filled with their column's mean",
+            table.cells_filled
+        );
+    }
+    Ok(table)
 }
 
 /// Says where in the CSV a row or column error of the library lies.
 /// `target` is the target column's name, where the CSV has one.
-pub fn explain(error: Error, data: &CsvData, path: &Path, target: Option<&str>) -> String {
+pub fn explain(error: Error, data: &Table, path: &Path, target: Option<&str>) -> String {
+    let line = |row: usize| data.lines.get(row).copied().unwrap_or(row + 2);
     let file = path.display();
     match error {
         Error::InvalidLabel { row, value } if target.is_some() => format!(
             "line {} of {file}: target {:?} is {value}; logistic regression needs 0 or 1",
-            row + 2,
+            line(row),
             target.unwrap_or_default()
         ),
         Error::NonFiniteTarget { row, value } if target.is_some() => {
             format!(
                 "line {} of {file}: target {:?} is {value}, not a finite number",
-                row + 2,
+                line(row),
                 target.unwrap_or_default()
             )
         }
         Error::NonFiniteFeature { row, column, value } => format!(
             "line {} of {file}: column {:?} is {value}, not a finite number",
-            row + 2,
+            line(row),
             data.feature_names[column]
         ),
         other => other.to_string(),
@@ -297,8 +352,7 @@ pub fn explain(error: Error, data: &CsvData, path: &Path, target: Option<&str>) 
 /// Fits with a spinner on a terminal (hidden otherwise).
 pub fn fit_with_progress(
     descent: &GradientDescent,
-    data: &CsvData,
-    y: &ndarray::Array1<f32>,
+    data: &Table,
     message: String,
 ) -> Result<(Fitted, Duration), Error> {
     let spinner = ProgressBar::new_spinner();
@@ -306,7 +360,7 @@ pub fn fit_with_progress(
     spinner.set_message(message);
     spinner.enable_steady_tick(Duration::from_millis(100));
     let started = Instant::now();
-    let fitted = descent.fit(data.x.view(), y.view());
+    let fitted = descent.fit(data.x.view(), data.y.view());
     spinner.finish_and_clear();
     fitted.map(|f| (f, started.elapsed()))
 }

@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use downhill::data::CsvData;
 use downhill::plot::{self, Curve, ParameterPath};
+use downhill::table::Table;
 use downhill::{reference, Fitted, Model, StopReason, Variant};
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs, LearningRateArg};
@@ -11,14 +11,14 @@ use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
-    let (data, y) = load(&args.data)?;
+    let data = load(&args.data, args.train.model)?;
+    let y = data.y.clone();
     let train = &args.train;
     let descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
     let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
     let (fitted, elapsed) = fit_with_progress(
         &descent,
         &data,
-        &y,
         format!("fitting {} rows × {} features", data.x.nrows(), data.x.ncols()),
     )
     .map_err(explain)?;
@@ -87,7 +87,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if let Some(path) = &args.save {
         fitted
             .clone()
-            .with_feature_names(data.feature_names.iter().cloned())
+            .with_encoding(data.encoding.clone())
             .and_then(|named| named.save(path))
             .map_err(|e| e.to_string())?;
         println!("saved:        {}", path.display());
@@ -139,7 +139,7 @@ fn software_note(fitted: &Fitted) -> String {
 /// full-batch and stochastic variants with the same settings.
 fn plot_path(
     args: &FitArgs,
-    data: &CsvData,
+    data: &Table,
     y: &ndarray::Array1<f32>,
     fitted: &Fitted,
     path: &Path,

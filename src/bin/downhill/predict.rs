@@ -1,24 +1,109 @@
 //! `downhill predict`: a model saved by `fit --save` applied to a CSV file,
-//! its columns matched by name.
+//! its columns matched by name and encoded as at fit time; the scores when
+//! the file holds the target.
+
+use std::path::Path;
 
 use downhill::data::read_csv;
-use downhill::{Fitted, Model};
+use downhill::ndarray::Array1;
+use downhill::{Error, Fitted, Model};
 
-use crate::args::{explain, PredictArgs};
+use crate::args::PredictArgs;
+use crate::report;
+
+/// The cells of the columns `names` of a CSV file, row by row.
+fn read_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>, String> {
+    let file = path.display();
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| format!("cannot read {file}: {e}"))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| format!("cannot read {file}: {e}"))?
+        .iter()
+        .map(|h| h.trim().to_string())
+        .collect();
+    let columns: Vec<usize> = names
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| {
+                format!(
+                    "{file} has no column {name:?}; the columns are {}",
+                    header.join(", ")
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| format!("cannot read {file}: {e}"))?;
+            Ok(columns
+                .iter()
+                .map(|&c| record.get(c).unwrap_or("").to_string())
+                .collect())
+        })
+        .collect()
+}
 
 /// `downhill predict`.
 pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
-    let features = fitted.feature_names().ok_or_else(|| {
-        format!(
-            "{} names no feature columns to match in the CSV; save it with `downhill fit --save`",
-            args.model.display()
-        )
-    })?;
-    let features: Vec<&str> = features.iter().map(String::as_str).collect();
-    let data = read_csv(&args.data, None, Some(&features)).map_err(|e| e.to_string())?;
-    let explain = |error| explain(error, &data, &args.data, None);
-    let predictions = fitted.predict(data.x.view()).map_err(explain)?;
+    let file = args.data.display().to_string();
+    let (x, lines, names) = match fitted.encoding() {
+        Some(encoding) => {
+            let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
+            if counts.unseen > 0 {
+                eprintln!(
+                    "warning: {} cells of {file} hold values the model had not seen; they encode as all zeros",
+                    counts.unseen
+                );
+            }
+            if counts.filled > 0 {
+                eprintln!(
+                    "warning: {} missing cells of {file} were filled with the means saved with the model",
+                    counts.filled
+                );
+            }
+            (x, lines, encoding.feature_names())
+        }
+        None => {
+            let features = fitted.feature_names().ok_or_else(|| {
+                format!(
+                    "{} names no feature columns to match in the CSV; save it with `downhill fit --save`",
+                    args.model.display()
+                )
+            })?;
+            let borrowed: Vec<&str> = features.iter().map(String::as_str).collect();
+            let data = read_csv(&args.data, None, Some(&borrowed)).map_err(|e| e.to_string())?;
+            let lines = (0..data.x.nrows()).map(|row| row + 2).collect();
+            (data.x, lines, data.feature_names)
+        }
+    };
+    let explain = |error: Error| match error {
+        Error::NonFiniteFeature { row, column, value } => format!(
+            "line {} of {file}: column {:?} is {value}, not a finite number",
+            lines.get(row).copied().unwrap_or(row + 2),
+            names[column]
+        ),
+        other => other.to_string(),
+    };
+    let predictions = fitted.predict(x.view()).map_err(explain)?;
+    let probabilities = match (args.proba, fitted.model()) {
+        (true, Model::Logistic) => Some(fitted.predict_proba(x.view()).map_err(explain)?),
+        (true, Model::Linear) => return Err("--proba needs a logistic model; this one is linear".into()),
+        (false, _) => None,
+    };
+    let kept = match &args.keep {
+        Some(columns) => Some(read_columns(&args.data, columns)?),
+        None => None,
+    };
+    let label = |class: f32| match (fitted.model(), fitted.encoding()) {
+        (Model::Logistic, Some(encoding)) => encoding.label(class),
+        _ => class.to_string(),
+    };
+
     let output: Box<dyn std::io::Write> = match &args.output {
         Some(path) => Box::new(
             std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
@@ -27,28 +112,63 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     };
     let mut writer = csv::Writer::from_writer(output);
     let fail = |e: csv::Error| format!("writing the predictions: {e}");
-    match fitted.model() {
-        Model::Linear => {
-            writer.write_record(["prediction"]).map_err(fail)?;
-            for z in &predictions {
-                writer.write_record([z.to_string()]).map_err(fail)?;
-            }
+    let mut header: Vec<String> = args.keep.clone().unwrap_or_default();
+    header.push("prediction".into());
+    if probabilities.is_some() {
+        header.push("probability".into());
+    }
+    writer.write_record(&header).map_err(fail)?;
+    for (row, &value) in predictions.iter().enumerate() {
+        let mut record: Vec<String> = kept.as_ref().map(|k| k[row].clone()).unwrap_or_default();
+        record.push(label(value));
+        if let Some(p) = &probabilities {
+            record.push(p[row].to_string());
         }
-        Model::Logistic => {
-            let probabilities = fitted.predict_proba(data.x.view()).map_err(explain)?;
-            writer.write_record(["prediction", "probability"]).map_err(fail)?;
-            for (class, p) in predictions.iter().zip(&probabilities) {
-                writer
-                    .write_record([class.to_string(), p.to_string()])
-                    .map_err(fail)?;
-            }
-        }
+        writer.write_record(&record).map_err(fail)?;
     }
     writer
         .flush()
         .map_err(|e| format!("writing the predictions: {e}"))?;
     if let Some(path) = &args.output {
         eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
+    }
+    print_scores(args, &fitted, &x)
+}
+
+/// The scores of the predictions where the file holds the target column.
+fn print_scores(
+    args: &PredictArgs,
+    fitted: &Fitted,
+    x: &downhill::ndarray::Array2<f32>,
+) -> Result<(), String> {
+    let Some(encoding) = fitted.encoding() else {
+        return Ok(());
+    };
+    let Some(target) = &encoding.target else {
+        return Ok(());
+    };
+    let Ok(cells) = read_columns(&args.data, std::slice::from_ref(target)) else {
+        return Ok(());
+    };
+    let known: Vec<(usize, f32)> = cells
+        .iter()
+        .enumerate()
+        .filter_map(|(row, cell)| encoding.target_value(&cell[0]).map(|y| (row, y)))
+        .collect();
+    if known.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<usize> = known.iter().map(|&(row, _)| row).collect();
+    let y: Array1<f32> = known.iter().map(|&(_, y)| y).collect();
+    let x = x.select(downhill::ndarray::Axis(0), &rows);
+    let scores = report::scores(fitted, x.view(), y.view()).map_err(|e| e.to_string())?;
+    eprintln!(
+        "scores on the {} rows of {} whose target {target:?} is known:",
+        rows.len(),
+        args.data.display()
+    );
+    for (name, value) in scores {
+        eprintln!("  {:<12}{value}", format!("{name}:"));
     }
     Ok(())
 }

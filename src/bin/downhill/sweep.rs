@@ -7,7 +7,7 @@ use crate::args::{describe_stop, explain, fit_with_progress, load, LearningRateA
 
 /// `downhill sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), String> {
-    let (data, y) = load(&args.data)?;
+    let data = load(&args.data, args.train.model)?;
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
     }
@@ -25,7 +25,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
         let descent = args.train.descent(LearningRateArg::Fixed(lr));
-        let (fitted, _) = fit_with_progress(&descent, &data, &y, format!("lr {lr}")).map_err(explain)?;
+        let (fitted, _) = fit_with_progress(&descent, &data, format!("lr {lr}")).map_err(explain)?;
         let diverged = matches!(fitted.stop_reason(), StopReason::Diverged { .. });
         // A loss that ends above where it started has not diverged by the
         // stop rule's factor yet, but it is not stable either.
