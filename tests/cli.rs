@@ -968,3 +968,39 @@ fn a_logistic_target_with_three_values_names_them() {
         &["line 4", "3 distinct values", "A, B, C"],
     );
 }
+
+#[test]
+fn sweep_names_the_best_rate_and_clips_runaway_curves() {
+    let dir = folder("sweep-best");
+    let csv = exact_csv(&dir);
+    let plot = dir.join("sweep.svg");
+    let out = succeed(&[
+        "sweep",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--lrs",
+        "0.01,0.1,1.2",
+        "--epochs",
+        "40",
+        "--device",
+        "cpu",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("best learning rate: 0.1 (the lowest final loss"),
+        "{out}"
+    );
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    let document = roxmltree::Document::parse(&svg).unwrap();
+    let texts: Vec<&str> = document.descendants().filter_map(|n| n.text()).collect();
+    assert!(
+        texts.iter().any(|t| t.contains("lr 1.2 (left the plot at epoch")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.contains("log scale")), "{texts:?}");
+}

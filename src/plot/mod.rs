@@ -78,6 +78,29 @@ fn on_canvas(
     }
 }
 
+/// A tick label of at most about eight characters: three significant
+/// digits, in scientific notation below 1e-3 and from 1e5, so that labels
+/// fit their area and leave the axis title clear.
+fn short_number(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let exponent = value.abs().log10().floor();
+    if !(-3.0..5.0).contains(&exponent) {
+        let text = format!("{value:.2e}");
+        let (mantissa, power) = text.split_once('e').unwrap_or((&text, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{power}");
+    }
+    let decimals = (2.0 - exponent).max(0.0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 /// Draws the loss against the epoch for one or several runs, overlaid,
 /// with a logarithmic loss axis when `log_scale`.
 ///
@@ -144,6 +167,7 @@ pub fn loss_curves(path: &Path, title: &str, curves: &[Curve], log_scale: bool) 
                     .configure_mesh()
                     .x_desc("epoch")
                     .y_desc("loss")
+                    .y_label_formatter(&|v| short_number(*v))
                     .label_style((FONT, 14))
                     .draw()
                     .map_err(e)?;
@@ -372,4 +396,26 @@ fn contour_segments(
         }
     }
     segments
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_number;
+
+    #[test]
+    fn tick_labels_stay_short() {
+        for (value, expected) in [
+            (30000000.0, "3e7"),
+            (12345.0, "12345"),
+            (123456.0, "1.23e5"),
+            (1234.5, "1234"),
+            (0.5, "0.5"),
+            (0.01234, "0.0123"),
+            (0.0001234, "1.23e-4"),
+            (-2.5, "-2.5"),
+            (0.0, "0"),
+        ] {
+            assert_eq!(short_number(value), expected, "{value}");
+        }
+    }
 }

@@ -77,7 +77,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             ),
             losses: fitted.history().losses(),
         };
-        plot::loss_curves(path, "loss per epoch", &[curve], train.log_scale).map_err(|e| e.to_string())?;
+        // A loss that spans more than two decades reads only on a log scale.
+        let losses = fitted.history().losses();
+        let finite = losses.iter().filter(|l| l.is_finite() && **l > 0.0);
+        let (low, high) = finite.fold((f64::INFINITY, 0.0f64), |(lo, hi), &l| (lo.min(l), hi.max(l)));
+        let log = train.log_scale || high > 100.0 * low;
+        plot::loss_curves(path, "loss per epoch", &[curve], log).map_err(|e| e.to_string())?;
         println!("loss curve:   {}", path.display());
     }
     if let Some(path) = &args.plot_path {

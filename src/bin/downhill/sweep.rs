@@ -4,6 +4,7 @@ use downhill::plot::{self, Curve};
 use downhill::StopReason;
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, LearningRateArg, SweepArgs};
+use crate::report::number;
 
 /// `downhill sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), String> {
@@ -12,8 +13,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         return Err("--lrs needs at least one learning rate".into());
     }
     let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
-    let mut curves = Vec::new();
+    let mut runs = Vec::new();
     let mut stable: Option<f32> = None;
+    let mut best: Option<(f32, f64)> = None;
     println!(
         "{} regression of {:?}, {} {}, {} epochs at most",
         args.train.model,
@@ -32,8 +34,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         let losses = fitted.history().losses();
         let growing = !diverged && losses.last() > losses.first();
         println!(
-            "{lr:>12}  {:>14.6}  {:>8}  {}{}",
-            fitted.history().final_loss().unwrap_or(f64::NAN),
+            "{lr:>12}  {:>14}  {:>8}  {}{}",
+            number(fitted.history().final_loss().unwrap_or(f64::NAN)),
             fitted.history().len(),
             describe_stop(&fitted),
             if diverged {
@@ -47,19 +49,18 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         if !diverged && !growing && stable.is_none_or(|s| lr > s) {
             stable = Some(lr);
         }
-        curves.push(Curve {
-            label: format!(
-                "lr {lr}{}",
-                if diverged {
-                    " (diverged)"
-                } else if growing {
-                    " (unstable)"
-                } else {
-                    ""
-                }
-            ),
-            losses: fitted.history().losses(),
-        });
+        let last = fitted.history().final_loss().unwrap_or(f64::NAN);
+        if !diverged && last.is_finite() && best.is_none_or(|(_, loss)| last < loss) {
+            best = Some((lr, last));
+        }
+        runs.push((lr, fitted.history().losses(), diverged, growing));
+    }
+    match best {
+        Some((lr, loss)) => println!(
+            "best learning rate: {lr} (the lowest final loss, {}, of the runs that did not diverge)",
+            number(loss)
+        ),
+        None => println!("no learning rate ended without diverging"),
     }
     match stable {
         Some(lr) => {
@@ -68,13 +69,40 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         None => println!("every learning rate diverged; try smaller ones"),
     }
     if let Some(path) = &args.plot {
-        plot::loss_curves(
-            path,
-            "loss per epoch by learning rate",
-            &curves,
-            args.train.log_scale,
-        )
-        .map_err(|e| e.to_string())?;
+        // Curves that run away leave the plot at 10 × the largest first
+        // loss, so that they do not flatten the others; the label says where.
+        let top = 10.0
+            * runs
+                .iter()
+                .filter_map(|(_, losses, _, _)| losses.first().copied())
+                .filter(|l| l.is_finite())
+                .fold(f64::MIN_POSITIVE, f64::max);
+        let curves: Vec<Curve> = runs
+            .iter()
+            .map(|(lr, losses, diverged, growing)| {
+                let left = losses.iter().position(|l| !l.is_finite() || *l > top);
+                let mut kept: Vec<f64> = losses[..left.map_or(losses.len(), |i| i + 1)].to_vec();
+                if let (Some(_), Some(last)) = (left, kept.last_mut()) {
+                    *last = top;
+                }
+                let note = match (left, diverged, growing) {
+                    (Some(i), _, _) => format!(
+                        " (left the plot at epoch {}{})",
+                        i + 1,
+                        if *diverged { ", diverged" } else { "" }
+                    ),
+                    (None, true, _) => " (diverged)".into(),
+                    (None, false, true) => " (unstable)".into(),
+                    _ => String::new(),
+                };
+                Curve {
+                    label: format!("lr {lr}{note}"),
+                    losses: kept,
+                }
+            })
+            .collect();
+        plot::loss_curves(path, "loss per epoch by learning rate (log scale)", &curves, true)
+            .map_err(|e| e.to_string())?;
         println!("loss curves: {}", path.display());
     }
     Ok(())
