@@ -330,6 +330,99 @@ impl TargetScaling {
     }
 }
 
+/// Rows split into a training part and a held-out test part by
+/// [`train_test_split`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    /// Training rows.
+    pub x_train: Array2<f32>,
+    /// Training targets.
+    pub y_train: Array1<f32>,
+    /// Held-out rows.
+    pub x_test: Array2<f32>,
+    /// Held-out targets.
+    pub y_test: Array1<f32>,
+    /// The original positions of the held-out rows, in order.
+    pub test_rows: Vec<usize>,
+}
+
+/// Holds out `test_fraction` of the rows (rounded to the nearest row, at
+/// least one, and at least one row left to train on), chosen by a seeded
+/// shuffle; with
+/// `stratify`, the fraction is taken from each distinct target value apart
+/// (scikit-learn's `train_test_split(stratify=y)`), so that both parts keep
+/// the classes' proportions.
+///
+/// ```
+/// use downhill::data::train_test_split;
+/// use ndarray::{array, Array2};
+/// let x = Array2::from_shape_fn((10, 1), |(i, _)| i as f32);
+/// let y = array![0.0f32, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+/// let split = train_test_split(x.view(), y.view(), 0.2, 7, true)?;
+/// assert_eq!(split.y_test.iter().filter(|&&v| v == 1.0).count(), 1);
+/// assert_eq!(split.x_train.nrows(), 8);
+/// # Ok::<(), downhill::Error>(())
+/// ```
+pub fn train_test_split(
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+    test_fraction: f64,
+    seed: u64,
+    stratify: bool,
+) -> Result<Split> {
+    if x.nrows() != y.len() {
+        return Err(Error::ShapeMismatch {
+            x_rows: x.nrows(),
+            y_len: y.len(),
+        });
+    }
+    if !(test_fraction > 0.0 && test_fraction < 1.0) {
+        return Err(Error::InvalidTestFraction { value: test_fraction });
+    }
+    if x.nrows() < 2 {
+        return Err(Error::EmptyData {
+            rows: x.nrows(),
+            features: x.ncols(),
+        });
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let groups: Vec<Vec<usize>> = if stratify {
+        let mut values: Vec<f32> = y.iter().copied().collect();
+        values.sort_by(f32::total_cmp);
+        values.dedup();
+        values
+            .iter()
+            .map(|v| (0..y.len()).filter(|&i| y[i] == *v).collect())
+            .collect()
+    } else {
+        vec![(0..y.len()).collect()]
+    };
+    let mut test_rows = Vec::new();
+    for mut group in groups {
+        rand::seq::SliceRandom::shuffle(group.as_mut_slice(), &mut rng);
+        let take = ((group.len() as f64 * test_fraction).round() as usize).min(group.len());
+        test_rows.extend_from_slice(&group[..take]);
+    }
+    if test_rows.is_empty() {
+        let all: Vec<usize> = (0..y.len()).collect();
+        test_rows.push(all[rand::RngExt::random_range(&mut rng, 0..all.len())]);
+    }
+    if test_rows.len() == y.len() {
+        test_rows.pop();
+    }
+    test_rows.sort_unstable();
+    let mut is_test = vec![false; y.len()];
+    test_rows.iter().for_each(|&i| is_test[i] = true);
+    let train_rows: Vec<usize> = (0..y.len()).filter(|&i| !is_test[i]).collect();
+    Ok(Split {
+        x_train: x.select(Axis(0), &train_rows),
+        y_train: y.select(Axis(0), &train_rows),
+        x_test: x.select(Axis(0), &test_rows),
+        y_test: y.select(Axis(0), &test_rows),
+        test_rows,
+    })
+}
+
 /// Seeded synthetic data with known parameters.
 #[derive(Debug, Clone)]
 pub struct Synthetic {

@@ -115,6 +115,12 @@ pub enum Error {
         /// The estimate.
         value: f64,
     },
+    /// A held-out fraction outside (0, 1).
+    #[error("the test fraction must lie strictly between 0 and 1, got {value}")]
+    InvalidTestFraction {
+        /// The fraction given.
+        value: f64,
+    },
     /// `max_epochs(0)`.
     #[error("max_epochs must be at least 1, got 0")]
     ZeroEpochs,

@@ -1004,3 +1004,47 @@ fn sweep_names_the_best_rate_and_clips_runaway_curves() {
     );
     assert!(texts.iter().any(|t| t.contains("log scale")), "{texts:?}");
 }
+
+#[test]
+fn test_size_reports_train_and_held_out_scores() {
+    let dir = folder("test-size");
+    let csv = credit_csv(&dir);
+    let out = succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "default",
+        "--model",
+        "logistic",
+        "--missing",
+        "drop",
+        "--test-size",
+        "0.25",
+        "--device",
+        "cpu",
+    ]);
+    // 196 rows after the drop; a quarter of each class held out.
+    assert!(
+        out.contains("held out:     49 of 196 rows (seed 0, stratified)"),
+        "{out}"
+    );
+    let line = out.lines().find(|l| l.starts_with("accuracy:")).unwrap();
+    assert!(line.contains("train") && line.contains("test"), "{line}");
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "default",
+            "--model",
+            "logistic",
+            "--missing",
+            "drop",
+            "--test-size",
+            "1.5",
+        ],
+        &["test fraction", "1.5"],
+    );
+}

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use downhill::ndarray::{ArrayView1, ArrayView2};
 use downhill::optim::Rule;
 use downhill::table::{read_table, Categorical, Missing, Table, TableOptions};
 use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, StopReason, Variant};
@@ -122,6 +123,10 @@ pub struct FitArgs {
     /// the path of this run and of full-batch and stochastic runs beside it.
     #[arg(long, value_name = "contour.svg")]
     pub plot_path: Option<PathBuf>,
+    /// Hold out this fraction of the rows (seeded by --seed; stratified for
+    /// the logistic model) and report the scores on both parts.
+    #[arg(long, value_name = "FRACTION")]
+    pub test_size: Option<f64>,
     /// Save the fitted model as JSON (weights in the units of the CSV).
     #[arg(long, value_name = "model.json")]
     pub save: Option<PathBuf>,
@@ -352,7 +357,8 @@ pub fn explain(error: Error, data: &Table, path: &Path, target: Option<&str>) ->
 /// Fits with a spinner on a terminal (hidden otherwise).
 pub fn fit_with_progress(
     descent: &GradientDescent,
-    data: &Table,
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
     message: String,
 ) -> Result<(Fitted, Duration), Error> {
     let spinner = ProgressBar::new_spinner();
@@ -360,7 +366,7 @@ pub fn fit_with_progress(
     spinner.set_message(message);
     spinner.enable_steady_tick(Duration::from_millis(100));
     let started = Instant::now();
-    let fitted = descent.fit(data.x.view(), data.y.view());
+    let fitted = descent.fit(x, y);
     spinner.finish_and_clear();
     fitted.map(|f| (f, started.elapsed()))
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use downhill::data::train_test_split;
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::table::Table;
 use downhill::{reference, Fitted, Model, StopReason, Variant};
@@ -16,13 +17,38 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     let train = &args.train;
     let descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
     let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
+    // With --test-size, the fit sees the training rows only.
+    let split = args
+        .test_size
+        .map(|fraction| {
+            train_test_split(
+                data.x.view(),
+                data.y.view(),
+                fraction,
+                args.train.seed,
+                args.train.model == Model::Logistic,
+            )
+        })
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let (x_fit, y_fit) = match &split {
+        Some(split) => (split.x_train.view(), split.y_train.view()),
+        None => (data.x.view(), data.y.view()),
+    };
     let (fitted, elapsed) = fit_with_progress(
         &descent,
-        &data,
-        format!("fitting {} rows × {} features", data.x.nrows(), data.x.ncols()),
+        x_fit,
+        y_fit,
+        format!("fitting {} rows × {} features", x_fit.nrows(), x_fit.ncols()),
     )
     .map_err(explain)?;
-    let scores = report::scores(&fitted, data.x.view(), y.view()).map_err(explain)?;
+    let scores = report::scores(&fitted, x_fit, y_fit).map_err(explain)?;
+    let test_scores = match &split {
+        Some(split) => {
+            Some(report::scores(&fitted, split.x_test.view(), split.y_test.view()).map_err(explain)?)
+        }
+        None => None,
+    };
     let rate = fitted.settings().optimizer_settings().learning_rate();
 
     println!(
@@ -44,8 +70,28 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
         train.loss_scale()
     );
-    for (name, value) in &scores {
-        println!("{:<14}{value}", format!("{name}:"));
+    match (&split, &test_scores) {
+        (Some(split), Some(test_scores)) => {
+            println!(
+                "held out:     {} of {} rows (seed {}{})",
+                split.test_rows.len(),
+                data.x.nrows(),
+                args.train.seed,
+                if args.train.model == Model::Logistic {
+                    ", stratified"
+                } else {
+                    ""
+                }
+            );
+            for ((name, train), (_, test)) in scores.iter().zip(test_scores) {
+                println!("{:<14}train {train:<12} test {test}", format!("{name}:"));
+            }
+        }
+        _ => {
+            for (name, value) in &scores {
+                println!("{:<14}{value}", format!("{name}:"));
+            }
+        }
     }
     println!("learning rate: {}", describe_rate(&fitted, args.lr));
     println!(
