@@ -39,6 +39,28 @@ pub(crate) struct TrainingPlan {
     pub(crate) seed: u64,
     /// Whether the parameters at the end of each epoch are kept.
     pub(crate) track_parameters: bool,
+    /// Told of every epoch as it ends.
+    pub(crate) on_epoch: Option<EpochObserver>,
+}
+
+/// A function told of every epoch as it ends: its record and the most
+/// epochs the fit may run.
+#[derive(Clone)]
+pub(crate) struct EpochObserver(pub(crate) std::sync::Arc<ObserveEpoch>);
+
+/// What an [`EpochObserver`] calls.
+pub(crate) type ObserveEpoch = dyn Fn(&EpochRecord, usize) + Send + Sync;
+
+impl std::fmt::Debug for EpochObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EpochObserver")
+    }
+}
+
+impl PartialEq for EpochObserver {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 /// Everything a fit needs to continue exactly where it stopped: the
@@ -316,6 +338,9 @@ pub(crate) fn train(
             learning_rate,
             seconds: started.elapsed().as_secs_f64(),
         });
+        if let (Some(observer), Some(record)) = (&plan.on_epoch, records.last()) {
+            (observer.0)(record, plan.max_epochs);
+        }
         if plan.track_parameters {
             parameter_path.push(stats.parameters.clone());
         }

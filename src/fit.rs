@@ -7,7 +7,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use crate::curvature;
 use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling};
 use crate::device::Device;
-use crate::driver::{self, EarlyStopping, Start, TrainingPlan, TrainingState};
+use crate::driver::{self, EarlyStopping, EpochObserver, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
 use crate::error::{Error, Result};
@@ -128,6 +128,8 @@ pub struct GradientDescent {
     #[cfg_attr(feature = "serde", serde(skip))]
     track_parameters: bool,
     #[cfg_attr(feature = "serde", serde(skip))]
+    on_epoch: Option<EpochObserver>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     start: Option<StartFrom>,
     #[cfg_attr(feature = "serde", serde(skip))]
     gpu_context: Option<ContextHandle>,
@@ -185,6 +187,7 @@ impl GradientDescent {
             seed: DEFAULT_SEED,
             device: Device::Auto,
             track_parameters: false,
+            on_epoch: None,
             start: None,
             gpu_context: None,
         }
@@ -286,6 +289,32 @@ impl GradientDescent {
         self.track_parameters = track;
         self
     }
+    /// Calls `observer` at the end of every epoch with its record and the
+    /// most epochs this fit may run (for a progress bar); it runs on the
+    /// fitting thread, between epochs.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use downhill::GradientDescent;
+    /// use ndarray::array;
+    /// let seen = Arc::new(AtomicUsize::new(0));
+    /// let counter = Arc::clone(&seen);
+    /// let x = array![[1.0f32], [2.0]];
+    /// let y = array![1.0f32, 2.0];
+    /// GradientDescent::linear()
+    ///     .max_epochs(7)
+    ///     .on_epoch(move |_record, _max| {
+    ///         counter.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .fit(x.view(), y.view())?;
+    /// assert_eq!(seen.load(Ordering::Relaxed), 7);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn on_epoch(mut self, observer: impl Fn(&EpochRecord, usize) + Send + Sync + 'static) -> Self {
+        self.on_epoch = Some(EpochObserver(Arc::new(observer)));
+        self
+    }
     /// Where to run.
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
@@ -358,6 +387,7 @@ impl GradientDescent {
             divergence_factor: self.divergence_factor,
             seed: self.seed,
             track_parameters: self.track_parameters,
+            on_epoch: self.on_epoch.clone(),
         })
     }
 
@@ -502,6 +532,7 @@ impl GradientDescent {
         let mut settings = self.clone();
         settings.start = None;
         settings.gpu_context = None;
+        settings.on_epoch = None;
         settings.optimizer = plan.optimizer;
         Ok(Fitted {
             weights,

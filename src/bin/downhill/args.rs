@@ -354,20 +354,31 @@ pub fn explain(error: Error, data: &Table, path: &Path, target: Option<&str>) ->
     }
 }
 
-/// Fits with a spinner on a terminal (hidden otherwise).
+/// Fits with a progress bar on a terminal (hidden otherwise): epoch of
+/// the most, the last epoch's loss, and the time left.
 pub fn fit_with_progress(
     descent: &GradientDescent,
     x: ArrayView2<f32>,
     y: ArrayView1<f32>,
     message: String,
 ) -> Result<(Fitted, Duration), Error> {
-    let spinner = ProgressBar::new_spinner();
-    spinner.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("a valid template"));
-    spinner.set_message(message);
-    spinner.enable_steady_tick(Duration::from_millis(100));
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} {bar:30} epoch {pos}/{len}, loss {msg}, {elapsed} (ETA {eta})",
+        )
+        .expect("a valid template"),
+    );
+    bar.set_prefix(message);
+    let shown = bar.clone();
+    let descent = descent.clone().on_epoch(move |record, max_epochs| {
+        shown.set_length(max_epochs as u64);
+        shown.set_position(record.epoch as u64);
+        shown.set_message(crate::report::number(record.loss));
+    });
     let started = Instant::now();
     let fitted = descent.fit(x, y);
-    spinner.finish_and_clear();
+    bar.finish_and_clear();
     fitted.map(|f| (f, started.elapsed()))
 }
 
