@@ -163,7 +163,10 @@ enum Verdict {
 }
 
 impl StopRules {
-    fn judge(&mut self, loss: f64, plan: &TrainingPlan, epochs_this_fit: usize) -> Verdict {
+    /// Judges an epoch by its training `loss` (divergence) and the loss the
+    /// stop rules `watch` (the held-out loss where there is one, else the
+    /// training loss).
+    fn judge(&mut self, loss: f64, watch: f64, plan: &TrainingPlan, epochs_this_fit: usize) -> Verdict {
         self.epochs += 1;
         let epoch = self.epochs;
         let first_loss = *self.first_loss.get_or_insert(loss);
@@ -171,6 +174,7 @@ impl StopRules {
         if !loss.is_finite() || (first_loss > 0.0 && loss > plan.divergence_factor * first_loss) {
             return Verdict::Stop(StopReason::Diverged { epoch });
         }
+        let loss = watch;
         let best_before = self.best.map_or(f64::INFINITY, |(best, _)| best);
         if loss < best_before {
             self.best = Some((loss, epoch));
@@ -256,6 +260,7 @@ fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
 pub(crate) fn train(
     engine: &dyn Engine,
     source: &dyn DataSource,
+    held_out: Option<&dyn DataSource>,
     objective: Objective,
     plan: &TrainingPlan,
     start: Start,
@@ -319,6 +324,9 @@ pub(crate) fn train(
     let mut order = steps
         .shuffled
         .then(|| BatchOrder::new(steps.rows, plan.seed, position));
+    let mut held_out_sums = held_out
+        .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.model)))
+        .transpose()?;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();
     let mut previous_start = parameters;
@@ -331,10 +339,18 @@ pub(crate) fn train(
         let stats = run.run_epoch(order.as_mut().map(|o| o.next_epoch()), learning_rate as f32)?;
         gradient_evaluations += stats.steps as u64;
         let loss = stats.loss_sum / stats.steps as f64;
-        let verdict = rules.judge(loss, plan, records.len() + 1);
+        let validation_loss = match &mut held_out_sums {
+            Some(sums) => {
+                let raw = sums.raw_sums(&stats.parameters)?;
+                Some(raw.loss / raw.rows as f64)
+            }
+            None => None,
+        };
+        let verdict = rules.judge(loss, validation_loss.unwrap_or(loss), plan, records.len() + 1);
         records.push(EpochRecord {
             epoch: rules.epochs,
             loss,
+            validation_loss,
             learning_rate,
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -346,8 +362,9 @@ pub(crate) fn train(
         }
         if rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
             // The full batch's loss is taken at the start of its epoch; a
-            // mini-batch epoch's along the way, so its end stands for it.
-            rules.best_parameters = Some(if steps.shuffled {
+            // mini-batch epoch's along the way, so its end stands for it; a
+            // held-out loss at the end of the epoch.
+            rules.best_parameters = Some(if steps.shuffled || validation_loss.is_some() {
                 stats.parameters.clone()
             } else {
                 epoch_start.clone()

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use crate::curvature;
-use crate::data::{validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling};
+use crate::data::{
+    train_test_split, validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling,
+};
 use crate::device::Device;
 use crate::driver::{self, EarlyStopping, EpochObserver, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
@@ -118,6 +120,8 @@ pub struct GradientDescent {
     standardize_target: bool,
     #[cfg_attr(feature = "serde", serde(default))]
     auto_learning_rate: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
+    validation_fraction: Option<f64>,
     max_epochs: usize,
     tolerance: Option<f64>,
     patience: usize,
@@ -180,6 +184,7 @@ impl GradientDescent {
             standardize: false,
             standardize_target: false,
             auto_learning_rate: false,
+            validation_fraction: None,
             max_epochs: 100,
             tolerance: None,
             patience: 5,
@@ -238,6 +243,17 @@ impl GradientDescent {
     /// [`Fitted::settings`] holds the rate chosen.
     pub fn auto_learning_rate(mut self, auto: bool) -> Self {
         self.auto_learning_rate = auto;
+        self
+    }
+    /// Holds out `fraction` of the rows (seeded by the fit's seed,
+    /// stratified for the logistic model, as
+    /// [`crate::data::train_test_split`]): the fit runs on the others, each
+    /// epoch records the held-out loss ([`EpochRecord::validation_loss`]),
+    /// and early stopping, where a tolerance is set, watches it instead of
+    /// the training loss and keeps the parameters with the lowest one
+    /// (scikit-learn's `early_stopping=True`).
+    pub fn validation_fraction(mut self, fraction: f64) -> Self {
+        self.validation_fraction = Some(fraction);
         self
     }
     /// The most epochs to run.
@@ -353,6 +369,11 @@ impl GradientDescent {
             false => self.optimizer.validate()?,
         }
         self.schedule.validate()?;
+        if let Some(fraction) = self.validation_fraction {
+            if !(fraction > 0.0 && fraction < 1.0) {
+                return Err(Error::InvalidTestFraction { value: fraction });
+            }
+        }
         if self.standardize_target && self.model != Model::Linear {
             return Err(Error::TargetScalingOfLabels);
         }
@@ -395,6 +416,15 @@ impl GradientDescent {
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
         let mut plan = self.plan()?;
         validate_targets(self.model, x, y)?;
+        // Held-out rows, where asked for: the fit sees the others only.
+        let split = self
+            .validation_fraction
+            .map(|fraction| train_test_split(x, y, fraction, self.seed, self.model == Model::Logistic))
+            .transpose()?;
+        let (x, y) = match &split {
+            Some(split) => (split.x_train.view(), split.y_train.view()),
+            None => (x, y),
+        };
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
             (true, Some(StartFrom::Resume(fitted))) => {
@@ -467,6 +497,18 @@ impl GradientDescent {
             Some(standardized) => standardized,
             None => &data,
         };
+        let held_out_data = split
+            .as_ref()
+            .map(|s| InMemory::new(s.x_test.view(), s.y_test.view()));
+        let held_out_standardized = held_out_data.as_ref().and_then(|rows| {
+            (standardizer.is_some() || target_scaling.is_some())
+                .then(|| Standardized::new(rows, standardizer.as_ref(), target_scaling))
+        });
+        let held_out: Option<&dyn DataSource> = match (&held_out_standardized, &held_out_data) {
+            (Some(standardized), _) => Some(standardized),
+            (None, Some(rows)) => Some(rows),
+            (None, None) => None,
+        };
         let curvature = match self.auto_learning_rate {
             true => Some(
                 curvature::largest_curvature(engine.as_ref(), source).map_err(|e| match e {
@@ -491,7 +533,7 @@ impl GradientDescent {
             model: self.model,
             penalty: Penalty::L2(self.l2),
         };
-        let outcome = driver::train(engine.as_ref(), source, objective, &plan, start)?;
+        let outcome = driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?;
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
             validate_features(x)?;
         }

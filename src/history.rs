@@ -52,6 +52,14 @@ pub struct EpochRecord {
     /// `standardize(true)`.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub loss: f64,
+    /// The mean loss (without the penalty) of the held-out rows at the end
+    /// of the epoch, when the fit holds rows out
+    /// ([`crate::GradientDescent::validation_fraction`]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::json_numbers::optional_float64")
+    )]
+    pub validation_loss: Option<f64>,
     /// The learning rate used during the epoch.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub learning_rate: f64,

@@ -239,7 +239,15 @@ mod tests {
                         penalty: Penalty::L2(0.01),
                     };
                     let run = |engine: &dyn Engine| {
-                        train(engine, &source, objective, &plan, Start::Fresh(vec![0.0; 4])).unwrap()
+                        train(
+                            engine,
+                            &source,
+                            None,
+                            objective,
+                            &plan,
+                            Start::Fresh(vec![0.0; 4]),
+                        )
+                        .unwrap()
                     };
                     let (fast, reference) = (run(&CpuEngine), run(&ReferenceEngine));
                     let what = format!("{model} {variant} {rule}");

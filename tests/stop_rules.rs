@@ -92,3 +92,45 @@ fn without_early_stopping_no_best_epoch_is_chosen() {
     assert_eq!(fitted.stop_reason(), StopReason::MaxEpochs);
     assert_eq!(fitted.best_epoch(), None);
 }
+
+#[test]
+fn early_stopping_on_held_out_rows_watches_their_loss() {
+    // Many noisy rows and few features: the training loss keeps falling a
+    // little while the held-out loss stops improving.
+    let data = Synthetic::generate(Model::Linear, 400, 3, 1.0, 8).unwrap();
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(0.05))
+        .validation_fraction(0.25)
+        .tolerance(1e-4)
+        .patience(3)
+        .max_epochs(5000)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let records = fitted.history().records();
+    assert!(records
+        .iter()
+        .all(|r| r.validation_loss.is_some_and(f64::is_finite)));
+    assert!(
+        matches!(fitted.stop_reason(), StopReason::Converged { .. }),
+        "{}",
+        fitted.stop_reason()
+    );
+    // The parameters kept are those of the lowest held-out loss.
+    let best = fitted.best_epoch().unwrap();
+    let lowest = records
+        .iter()
+        .map(|r| r.validation_loss.unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(records[best - 1].validation_loss, Some(lowest));
+    // The held-out loss is the mean squared error of the fitted model on
+    // the rows the seeded split held out.
+    let split = downhill::data::train_test_split(data.x.view(), data.y.view(), 0.25, 0, false).unwrap();
+    let predicted = fitted.predict(split.x_test.view()).unwrap();
+    let mse = downhill::metrics::mse(split.y_test.view(), predicted.view()).unwrap();
+    assert!((mse - lowest).abs() <= 1e-4 * lowest, "{mse} vs {lowest}");
+    assert!(matches!(
+        GradientDescent::linear().validation_fraction(1.0).validate(),
+        Err(downhill::Error::InvalidTestFraction { .. })
+    ));
+}

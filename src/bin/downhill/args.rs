@@ -123,6 +123,11 @@ pub struct FitArgs {
     /// the path of this run and of full-batch and stochastic runs beside it.
     #[arg(long, value_name = "contour.svg")]
     pub plot_path: Option<PathBuf>,
+    /// Hold out this fraction of the training rows for early stopping: each
+    /// epoch's held-out loss is watched instead of the training loss
+    /// (scikit-learn's early_stopping=True).
+    #[arg(long, value_name = "FRACTION")]
+    pub validation_fraction: Option<f64>,
     /// Hold out this fraction of the rows (seeded by --seed; stratified for
     /// the logistic model) and report the scores on both parts.
     #[arg(long, value_name = "FRACTION")]

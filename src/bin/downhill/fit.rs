@@ -15,7 +15,10 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     let data = load(&args.data, args.train.model)?;
     let y = data.y.clone();
     let train = &args.train;
-    let descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
+    let mut descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
+    if let Some(fraction) = args.validation_fraction {
+        descent = descent.validation_fraction(fraction);
+    }
     let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
     // With --test-size, the fit sees the training rows only.
     let split = args
