@@ -554,48 +554,7 @@ pub fn read_csv(
     target: Option<&str>,
     features: Option<&[&str]>,
 ) -> Result<CsvData> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    let io = |e: &dyn std::fmt::Display| Error::Io {
-        path: shown.clone(),
-        reason: e.to_string(),
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| io(&e))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| io(&e))?
-        .iter()
-        .map(|name| name.trim().to_string())
-        .collect();
-    if header.is_empty() || header.iter().all(String::is_empty) {
-        return Err(Error::EmptyFile {
-            path: shown,
-            missing: "header row",
-        });
-    }
-    let mut records = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| io(&e))?;
-        let line = record.position().map_or(index + 2, |p| p.line() as usize);
-        if record.len() != header.len() {
-            return Err(Error::RaggedRow {
-                line,
-                expected: header.len(),
-                found: record.len(),
-            });
-        }
-        records.push((line, record));
-    }
-    if records.is_empty() {
-        return Err(Error::EmptyFile {
-            path: shown,
-            missing: "data rows",
-        });
-    }
+    let (header, records) = crate::table::read_records(path.as_ref())?;
     let column = |name: &str| {
         header
             .iter()

@@ -242,10 +242,10 @@ pub fn is_missing(cell: &str) -> bool {
 }
 
 /// The records of a CSV file, each with its 1-based line.
-type Records = Vec<(usize, csv::StringRecord)>;
+pub(crate) type Records = Vec<(usize, csv::StringRecord)>;
 
 /// The header and records of a CSV file.
-fn read_records(path: &Path) -> Result<(Vec<String>, Records)> {
+pub(crate) fn read_records(path: &Path) -> Result<(Vec<String>, Records)> {
     let shown = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io {
         path: shown.clone(),
