@@ -348,6 +348,10 @@ impl GradientDescent {
     pub fn model(&self) -> Model {
         self.model
     }
+    /// The most epochs a fit runs.
+    pub fn max_epochs_setting(&self) -> usize {
+        self.max_epochs
+    }
     /// The update rule and its learning rate (in a [`Fitted::settings`],
     /// the rate the fit ran with).
     pub fn optimizer_settings(&self) -> Optimizer {

@@ -367,7 +367,11 @@ pub fn fit_with_progress(
     y: ArrayView1<f32>,
     message: String,
 ) -> Result<(Fitted, Duration), Error> {
-    let bar = ProgressBar::new(0);
+    // Hidden until its first epoch, so that it never shows an empty loss.
+    let bar = ProgressBar::with_draw_target(
+        Some(descent.max_epochs_setting() as u64),
+        indicatif::ProgressDrawTarget::hidden(),
+    );
     bar.set_style(
         ProgressStyle::with_template(
             "{prefix} {bar:30} epoch {pos}/{len}, loss {msg}, {elapsed} (ETA {eta})",
@@ -380,6 +384,9 @@ pub fn fit_with_progress(
         shown.set_length(max_epochs as u64);
         shown.set_position(record.epoch as u64);
         shown.set_message(crate::report::number(record.loss));
+        if record.epoch == 1 {
+            shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
     });
     let started = Instant::now();
     let fitted = descent.fit(x, y);
