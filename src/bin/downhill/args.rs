@@ -333,9 +333,10 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
 }
 
 /// Says where in the CSV a row or column error of the library lies.
+/// `names` names the features, `lines` gives each row's file line, and
 /// `target` is the target column's name, where the CSV has one.
-pub fn explain(error: Error, data: &Table, path: &Path, target: Option<&str>) -> String {
-    let line = |row: usize| data.lines.get(row).copied().unwrap_or(row + 2);
+pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, target: Option<&str>) -> String {
+    let line = |row: usize| lines.get(row).copied().unwrap_or(row + 2);
     let file = path.display();
     match error {
         Error::InvalidLabel { row, value } if target.is_some() => format!(
@@ -353,7 +354,7 @@ pub fn explain(error: Error, data: &Table, path: &Path, target: Option<&str>) ->
         Error::NonFiniteFeature { row, column, value } => format!(
             "line {} of {file}: column {:?} is {value}, not a finite number",
             line(row),
-            data.feature_names[column]
+            names[column]
         ),
         other => other.to_string(),
     }

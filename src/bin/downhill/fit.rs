@@ -13,13 +13,20 @@ use crate::report::{self, number};
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
     let data = load(&args.data, args.train.model)?;
-    let y = data.y.clone();
     let train = &args.train;
     let mut descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
     }
-    let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
+    let explain = |e| {
+        explain(
+            e,
+            &data.feature_names,
+            &data.lines,
+            &args.data.data,
+            Some(&args.data.target),
+        )
+    };
     // With --test-size, the fit sees the training rows only.
     let split = args
         .test_size
@@ -135,7 +142,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         println!("loss curve:   {}", path.display());
     }
     if let Some(path) = &args.plot_path {
-        plot_path(args, &data, &y, &fitted, path)?;
+        plot_path(args, &data, &fitted, path)?;
         println!("loss surface: {}", path.display());
     }
     if let Some(path) = &args.save {
@@ -191,13 +198,7 @@ fn software_note(fitted: &Fitted) -> String {
 
 /// The loss surface with this run's path and, beside it, those of the
 /// full-batch and stochastic variants with the same settings.
-fn plot_path(
-    args: &FitArgs,
-    data: &Table,
-    y: &ndarray::Array1<f32>,
-    fitted: &Fitted,
-    path: &Path,
-) -> Result<(), String> {
+fn plot_path(args: &FitArgs, data: &Table, fitted: &Fitted, path: &Path) -> Result<(), String> {
     if fitted.model() != Model::Linear || data.x.ncols() != 1 {
         return Err(format!(
             "--plot-path draws the loss over (w, b) of a linear model with one feature; this fit has {} features",
@@ -228,13 +229,13 @@ fn plot_path(
             .descent(args.lr)
             .variant(variant)
             .track_parameters(true)
-            .fit(data.x.view(), y.view())
+            .fit(data.x.view(), data.y.view())
             .map_err(|e| e.to_string())?;
         paths.push(ParameterPath {
             label: name.into(),
             points: points(&other),
         });
     }
-    let (w, b) = reference::least_squares(data.x.view(), y.view(), 0.0).map_err(|e| e.to_string())?;
-    plot::loss_surface(path, data.x.column(0), y.view(), &paths, (w[0], b)).map_err(|e| e.to_string())
+    let (w, b) = reference::least_squares(data.x.view(), data.y.view(), 0.0).map_err(|e| e.to_string())?;
+    plot::loss_surface(path, data.x.column(0), data.y.view(), &paths, (w[0], b)).map_err(|e| e.to_string())
 }

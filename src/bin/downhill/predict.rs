@@ -6,9 +6,9 @@ use std::path::Path;
 
 use downhill::data::read_csv;
 use downhill::ndarray::Array1;
-use downhill::{Error, Fitted, Model};
+use downhill::{Fitted, Model};
 
-use crate::args::PredictArgs;
+use crate::args::{explain, PredictArgs};
 use crate::report;
 
 /// The cells of the columns `names` of a CSV file, row by row.
@@ -81,14 +81,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             (data.x, lines, data.feature_names)
         }
     };
-    let explain = |error: Error| match error {
-        Error::NonFiniteFeature { row, column, value } => format!(
-            "line {} of {file}: column {:?} is {value}, not a finite number",
-            lines.get(row).copied().unwrap_or(row + 2),
-            names[column]
-        ),
-        other => other.to_string(),
-    };
+    let explain = |error| explain(error, &names, &lines, &args.data, None);
     let predictions = fitted.predict(x.view()).map_err(explain)?;
     let probabilities = match (args.proba, fitted.model()) {
         (true, Model::Logistic) => Some(fitted.predict_proba(x.view()).map_err(explain)?),

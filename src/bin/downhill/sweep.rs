@@ -12,7 +12,15 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
     }
-    let explain = |e| explain(e, &data, &args.data.data, Some(&args.data.target));
+    let explain = |e| {
+        explain(
+            e,
+            &data.feature_names,
+            &data.lines,
+            &args.data.data,
+            Some(&args.data.target),
+        )
+    };
     let mut runs = Vec::new();
     let mut stable: Option<f32> = None;
     let mut best: Option<(f32, f64)> = None;
