@@ -1,6 +1,6 @@
-//! A learning rate from the data: the largest curvature of the loss,
-//! measured on the engine itself by power iteration, and the rate each
-//! optimizer takes from it.
+//! A learning rate and a momentum from the data: the extreme curvatures of
+//! the loss, measured on the engine itself by the Lanczos method, and the
+//! settings each optimizer takes from them.
 //!
 //! The squared error's Hessian over the features and the bias column is
 //! H = (2/n) X₁ᵀX₁ (X₁ = [X 1]); the log-loss's is at most X₁ᵀX₁/(4n) = H/8,
@@ -17,9 +17,20 @@
 //! |---|---|
 //! | SGD, full batch | 1/L for the squared error, 2/L for the log-loss |
 //! | SGD, batches of b rows | (1/L) · b / (b + d + 1), d features: a single row's curvature can reach (d + 1) times the mean's on standardized data |
-//! | momentum and Nesterov (β) | the SGD rate times (1 − β), as the velocity sums 1/(1 − β) steps |
+//! | momentum and Nesterov, full batch, β from the data | 1/L for either loss |
+//! | momentum and Nesterov, β given | the SGD rate times (1 − β), as the velocity sums 1/(1 − β) steps |
 //! | AdaGrad | 0.1 |
 //! | RMSProp, Adam | 0.01 (their steps are about the rate in the parameters' units, which standardized data keep near 1) |
+//!
+//! The momentum from the data ([`automatic_momentum`]) is Nesterov's for a
+//! quadratic whose curvature spans [μ, L]: β = (√κ − 1)/(√κ + 1) with
+//! κ = L/μ, which brings the error down by about 1 − 1/√κ an epoch at the
+//! rate 1/L where plain descent manages 1 − 1/κ. Heavy-ball momentum takes
+//! the same β: at the rate 1/L every eigenvalue of H then lies where its
+//! error turns at the radius √β. μ is the smallest curvature that is not
+//! (numerically) zero: columns that add up to another, as a one-hot
+//! encoding's do, leave directions of zero curvature along which the
+//! gradient never moves, and κ is held at most [`MAX_CONDITION`].
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -27,48 +38,125 @@ use crate::model::Model;
 use crate::objective::Objective;
 use crate::optim::Optimizer;
 use crate::source::{DataSource, ZeroTargets};
+use nalgebra::DMatrix;
 
-/// Power-iteration passes at most; each reads every row once.
-const MAX_ITERATIONS: usize = 30;
-/// Relative change of the estimate below which the iteration stops.
+/// Lanczos steps at most; each reads every row once.
+const MAX_STEPS: usize = 40;
+/// Relative change of both extremes below which the iteration stops.
 const SETTLED: f64 = 1e-3;
+/// The largest condition number the momentum is set for: curvatures below
+/// L / MAX_CONDITION are taken for the zero curvature of collinear columns
+/// (the engines' float32 products leave them at about 1e-6 L).
+pub const MAX_CONDITION: f64 = 1e4;
 
-/// The largest eigenvalue of the squared error's Hessian (2/n) X₁ᵀX₁ on
-/// `source`, by power iteration on `engine` (each step one pass over the
-/// rows, with the targets set to 0 so that the gradient is the product).
-pub(crate) fn largest_curvature(engine: &dyn Engine, source: &dyn DataSource) -> Result<f64> {
+/// The extreme curvatures of the squared error on the (scaled) rows: the
+/// largest and the smallest non-zero eigenvalue of (2/n) X₁ᵀX₁, X₁ the rows
+/// with a column of ones for the bias.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Curvature {
+    /// The largest eigenvalue, L.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
+    pub largest: f64,
+    /// The smallest eigenvalue above L / [`MAX_CONDITION`], μ.
+    #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
+    pub smallest: f64,
+}
+
+impl Curvature {
+    /// κ = L / μ, at most [`MAX_CONDITION`].
+    pub fn condition_number(&self) -> f64 {
+        (self.largest / self.smallest).min(MAX_CONDITION)
+    }
+}
+
+/// The extreme curvatures of the squared error on `source`, by the Lanczos
+/// method on `engine`: each step one pass over the rows, with the targets set
+/// to 0 so that the gradient at v is H v. Directions of zero curvature
+/// (collinear columns) show as Ritz values near 0, which [`extremes`] leaves
+/// out; the iteration ends when both extremes have settled over two steps,
+/// when the Krylov space is exhausted, or after [`MAX_STEPS`].
+pub(crate) fn measure(engine: &dyn Engine, source: &dyn DataSource) -> Result<Curvature> {
     let zero_targets = ZeroTargets::new(source);
     let mut sums = engine.open_sums(&zero_targets, Objective::unpenalized(Model::Linear))?;
     let count = source.features() + 1;
-    // A fixed start with no symmetry that an eigenvector could be
-    // orthogonal to in practice.
-    let mut v: Vec<f64> = (0..count)
-        .map(|j| 1.0 + 0.5 * (((j * 7919) % 13) as f64 / 13.0))
-        .collect();
-    normalize(&mut v);
-    let mut estimate = 0.0f64;
-    for _ in 0..MAX_ITERATIONS {
+    let mut product = |v: &[f64]| -> Result<Vec<f64>> {
         let parameters: Vec<f32> = v.iter().map(|&x| x as f32).collect();
         let raw = sums.raw_sums(&parameters)?;
         let n = raw.rows as f64;
-        let mut hv: Vec<f64> = raw.derivative.iter().map(|s| s / n).collect();
-        let rayleigh: f64 = hv.iter().zip(&v).map(|(a, b)| a * b).sum();
-        let norm = normalize(&mut hv);
-        if !(norm.is_finite() && rayleigh.is_finite()) {
-            return Err(Error::NoCurvature { value: rayleigh });
+        let hv: Vec<f64> = raw.derivative.iter().map(|s| s / n).collect();
+        match hv.iter().all(|x| x.is_finite()) {
+            true => Ok(hv),
+            false => Err(Error::NoCurvature { value: f64::NAN }),
         }
-        let settled = (rayleigh - estimate).abs() <= SETTLED * rayleigh.abs();
-        estimate = rayleigh;
-        v = hv;
-        if settled {
-            break;
+    };
+    // A fixed start with no symmetry that an eigenvector could be
+    // orthogonal to in practice. (Not H times a vector: that would weigh
+    // each direction by its curvature and hide the smallest for many steps.)
+    let mut start: Vec<f64> = (0..count)
+        .map(|j| 1.0 + 0.5 * (((j * 7919) % 13) as f64 / 13.0))
+        .collect();
+    normalize(&mut start);
+    let mut basis = vec![start];
+    let (mut diagonal, mut off_diagonal) = (Vec::new(), Vec::new());
+    let mut previous: Option<Curvature> = None;
+    let mut settled_before = false;
+    loop {
+        let q = basis.last().expect("the basis holds the start");
+        let mut w = product(q)?;
+        diagonal.push(dot(&w, q));
+        // Full reorthogonalization, twice: a few dozen vectors of d + 1
+        // numbers cost nothing beside a pass over the rows.
+        for _ in 0..2 {
+            for b in &basis {
+                let along = dot(&w, b);
+                w.iter_mut().zip(b).for_each(|(x, y)| *x -= along * y);
+            }
         }
+        let estimate = extremes(&diagonal, &off_diagonal)?;
+        let settled_now = previous.is_some_and(|p| {
+            (estimate.largest - p.largest).abs() <= SETTLED * estimate.largest
+                && (estimate.smallest - p.smallest).abs() <= SETTLED * estimate.smallest
+        });
+        let settled = settled_now && settled_before;
+        settled_before = settled_now;
+        previous = Some(estimate);
+        let norm = normalize(&mut w);
+        // The Krylov space is exhausted when what is left is rounding.
+        let exhausted = norm <= 1e-5 * estimate.largest || basis.len() == count;
+        if settled || exhausted || basis.len() == MAX_STEPS {
+            return Ok(estimate);
+        }
+        off_diagonal.push(norm);
+        basis.push(w);
     }
-    if estimate > 0.0 {
-        Ok(estimate)
-    } else {
-        Err(Error::NoCurvature { value: estimate })
+}
+
+/// The extreme Ritz values of the tridiagonal matrix with this diagonal and
+/// off-diagonal: the largest, and the smallest above L / MAX_CONDITION.
+fn extremes(diagonal: &[f64], off_diagonal: &[f64]) -> Result<Curvature> {
+    let k = diagonal.len();
+    let tridiagonal = DMatrix::from_fn(k, k, |i, j| match i.abs_diff(j) {
+        0 => diagonal[i],
+        1 => off_diagonal[i.min(j)],
+        _ => 0.0,
+    });
+    let values = tridiagonal.symmetric_eigenvalues();
+    let largest = values.max();
+    if !(largest.is_finite() && largest > 0.0) {
+        return Err(Error::NoCurvature { value: largest });
     }
+    let floor = largest / MAX_CONDITION;
+    let smallest = values
+        .iter()
+        .copied()
+        .filter(|&v| v >= floor)
+        .fold(largest, f64::min);
+    Ok(Curvature { largest, smallest })
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 fn normalize(v: &mut [f64]) -> f64 {
@@ -81,27 +169,41 @@ fn normalize(v: &mut [f64]) -> f64 {
 
 /// The rate `optimizer` takes for a `model` whose squared-error curvature
 /// is `curvature`, with `batch_rows` rows per step (all rows for the full
-/// batch) and `features` features (the table above).
+/// batch) and `features` features; `momentum_from_data` when the momentum
+/// rules' β came from [`automatic_momentum`] (the table above).
 pub(crate) fn automatic_rate(
     optimizer: &Optimizer,
     model: Model,
-    curvature: f64,
+    curvature: &Curvature,
     batch_rows: Option<usize>,
     features: usize,
+    momentum_from_data: bool,
 ) -> f32 {
+    let largest = curvature.largest;
     let plain_full_batch = match model {
-        Model::Linear => 1.0 / curvature,
-        Model::Logistic => 2.0 / (curvature / 8.0),
+        Model::Linear => 1.0 / largest,
+        Model::Logistic => 2.0 / (largest / 8.0),
     };
     let batch_factor = batch_rows.map_or(1.0, |b| b as f64 / (b + features + 1) as f64);
     let plain = batch_factor * plain_full_batch;
     let rate = match optimizer {
         Optimizer::Sgd(_) => plain,
+        Optimizer::Momentum(_) if momentum_from_data => match model {
+            Model::Linear => 1.0 / largest,
+            Model::Logistic => 1.0 / (largest / 8.0),
+        },
         Optimizer::Momentum(o) => plain * (1.0 - f64::from(o.beta)),
         Optimizer::AdaGrad(_) => 0.1,
         Optimizer::RmsProp(_) | Optimizer::Adam(_) => 0.01,
     };
     rate as f32
+}
+
+/// Nesterov's momentum for a quadratic whose curvature spans the measured
+/// range: (√κ − 1)/(√κ + 1).
+pub(crate) fn automatic_momentum(curvature: &Curvature) -> f32 {
+    let root = curvature.condition_number().sqrt();
+    ((root - 1.0) / (root + 1.0)) as f32
 }
 
 #[cfg(test)]
@@ -111,28 +213,70 @@ mod tests {
     use crate::data::Synthetic;
     use crate::optim::Rule;
     use crate::source::InMemory;
-    use nalgebra::DMatrix;
+    use ndarray::Array2;
+
+    /// The eigenvalues of (2/n) X₁ᵀX₁ in float64, by nalgebra, ascending.
+    fn eigenvalues(x: &Array2<f32>) -> Vec<f64> {
+        let (n, d) = x.dim();
+        let design = DMatrix::from_fn(n, d + 1, |i, j| if j < d { f64::from(x[[i, j]]) } else { 1.0 });
+        let hessian = design.transpose() * &design * (2.0 / n as f64);
+        let mut values: Vec<f64> = hessian.symmetric_eigenvalues().iter().copied().collect();
+        values.sort_by(f64::total_cmp);
+        values
+    }
 
     #[test]
-    fn power_iteration_finds_the_largest_eigenvalue_of_the_hessian() {
+    fn lanczos_finds_the_extreme_eigenvalues_of_the_hessian() {
         let data = Synthetic::generate(Model::Linear, 500, 4, 0.1, 3).unwrap();
         let mut x = data.x.clone();
         x.column_mut(2).mapv_inplace(|v| 5.0 * v + 2.0);
         let source = InMemory::new(x.view(), data.y.view());
-        let found = largest_curvature(&CpuEngine, &source).unwrap();
-        // (2/n) X₁ᵀX₁ in float64, its eigenvalues by nalgebra.
-        let n = x.nrows();
-        let design = DMatrix::from_fn(n, 5, |i, j| if j < 4 { f64::from(x[[i, j]]) } else { 1.0 });
-        let hessian = design.transpose() * &design * (2.0 / n as f64);
-        let largest = hessian.symmetric_eigen().eigenvalues.max();
-        assert!((found - largest).abs() <= 1e-3 * largest, "{found} vs {largest}");
+        let found = measure(&CpuEngine, &source).unwrap();
+        let values = eigenvalues(&x);
+        let (smallest, largest) = (values[0], values[values.len() - 1]);
+        assert!(largest / smallest > 20.0, "{values:?}");
+        assert!(
+            (found.largest - largest).abs() <= 1e-3 * largest,
+            "{found:?} vs {values:?}"
+        );
+        assert!(
+            (found.smallest - smallest).abs() <= 1e-3 * smallest,
+            "{found:?} vs {values:?}"
+        );
+    }
+
+    #[test]
+    fn columns_that_add_up_to_the_bias_leave_out_their_zero_curvature() {
+        // Three indicator columns, one per row's category, sum to the bias
+        // column: H has a zero eigenvalue, which the momentum must not see.
+        let rows = 300;
+        let data = Synthetic::generate(Model::Linear, rows, 2, 0.1, 9).unwrap();
+        let x = Array2::from_shape_fn((rows, 5), |(i, j)| match j {
+            0 | 1 => data.x[[i, j]],
+            category => f32::from(u8::from((i * 7 + i / 5) % 3 == category - 2)),
+        });
+        let values = eigenvalues(&x);
+        assert!(values[0].abs() < 1e-9 * values[5], "{values:?}");
+        let found = measure(&CpuEngine, &InMemory::new(x.view(), data.y.view())).unwrap();
+        assert!(
+            (found.largest - values[5]).abs() <= 1e-3 * values[5],
+            "{found:?} vs {values:?}"
+        );
+        assert!(
+            (found.smallest - values[1]).abs() <= 1e-3 * values[1],
+            "{found:?} vs {values:?}"
+        );
     }
 
     #[test]
     fn the_rates_follow_the_table() {
-        let (curvature, features) = (4.0, 3);
+        let curvature = Curvature {
+            largest: 4.0,
+            smallest: 0.04,
+        };
+        let features = 3;
         let rate = |rule: Rule, model, batch| {
-            automatic_rate(&rule.with(1.0, 0.9), model, curvature, batch, features)
+            automatic_rate(&rule.with(1.0, 0.9), model, &curvature, batch, features, false)
         };
         assert_eq!(rate(Rule::Sgd, Model::Linear, None), 0.25);
         assert_eq!(rate(Rule::Sgd, Model::Logistic, None), 4.0);
@@ -147,5 +291,16 @@ mod tests {
         assert_eq!(rate(Rule::AdaGrad, Model::Linear, Some(8)), 0.1);
         assert_eq!(rate(Rule::Adam, Model::Logistic, None), 0.01);
         assert_eq!(rate(Rule::RmsProp, Model::Linear, None), 0.01);
+        let from_data =
+            |rule: Rule, model| automatic_rate(&rule.with(1.0, 0.5), model, &curvature, None, features, true);
+        assert_eq!(from_data(Rule::Nesterov, Model::Linear), 0.25);
+        assert_eq!(from_data(Rule::Momentum, Model::Logistic), 2.0);
+        // κ = 100: (10 − 1)/(10 + 1).
+        assert_eq!(automatic_momentum(&curvature), (9.0f64 / 11.0) as f32);
+        let flat = Curvature {
+            largest: 1.0,
+            smallest: 1e-9,
+        };
+        assert_eq!(flat.condition_number(), MAX_CONDITION);
     }
 }

@@ -35,6 +35,10 @@ pub(crate) struct TrainingPlan {
     /// The most epochs this fit runs.
     pub(crate) max_epochs: usize,
     pub(crate) early_stopping: Option<EarlyStopping>,
+    /// Convergence of the parameters: the run stops once, for `patience`
+    /// epochs in a row, no parameter moved by more than this times the
+    /// largest parameter's magnitude.
+    pub(crate) parameter_tolerance: Option<EarlyStopping>,
     pub(crate) divergence_factor: f64,
     pub(crate) seed: u64,
     /// Whether the parameters at the end of each epoch are kept.
@@ -149,6 +153,10 @@ pub(crate) struct StopRules {
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64s"))]
     pub(crate) recent: Vec<f64>,
     pub(crate) epochs_without_improvement: usize,
+    /// Epochs in a row whose parameters moved less than the parameter
+    /// tolerance.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) epochs_settled: usize,
     /// The parameters the best loss belongs to.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::optional_float32s"))]
     pub(crate) best_parameters: Option<Vec<f32>>,
@@ -163,16 +171,33 @@ enum Verdict {
 }
 
 impl StopRules {
-    /// Judges an epoch by its training `loss` (divergence) and the loss the
+    /// Judges an epoch by its training `loss` (divergence), the loss the
     /// stop rules `watch` (the held-out loss where there is one, else the
-    /// training loss).
-    fn judge(&mut self, loss: f64, watch: f64, plan: &TrainingPlan, epochs_this_fit: usize) -> Verdict {
+    /// training loss) and how far its parameters `moved` (the largest change
+    /// of one over the largest magnitude).
+    fn judge(
+        &mut self,
+        loss: f64,
+        watch: f64,
+        moved: f64,
+        plan: &TrainingPlan,
+        epochs_this_fit: usize,
+    ) -> Verdict {
         self.epochs += 1;
         let epoch = self.epochs;
         let first_loss = *self.first_loss.get_or_insert(loss);
         // Divergence is decided before anything else.
         if !loss.is_finite() || (first_loss > 0.0 && loss > plan.divergence_factor * first_loss) {
             return Verdict::Stop(StopReason::Diverged { epoch });
+        }
+        if let Some(rule) = plan.parameter_tolerance {
+            self.epochs_settled = match moved <= rule.tolerance {
+                true => self.epochs_settled + 1,
+                false => 0,
+            };
+            if self.epochs_settled >= rule.patience {
+                return Verdict::Stop(StopReason::Converged { epoch });
+            }
         }
         let loss = watch;
         let best_before = self.best.map_or(f64::INFINITY, |(best, _)| best);
@@ -253,6 +278,26 @@ fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
         epoch_start
     } else {
         previous_start
+    }
+}
+
+/// The largest change of one parameter from `before` to `after`, over the
+/// largest magnitude of one after (scikit-learn's SAG criterion): 0 when
+/// nothing moved, infinite when something moved from all zeros or a
+/// parameter is not finite.
+fn relative_change(before: &[f32], after: &[f32]) -> f64 {
+    if !after.iter().all(|v| v.is_finite()) {
+        return f64::INFINITY;
+    }
+    let change = before
+        .iter()
+        .zip(after)
+        .map(|(a, b)| (f64::from(*b) - f64::from(*a)).abs())
+        .fold(0.0, f64::max);
+    let magnitude = after.iter().map(|v| f64::from(v.abs())).fold(0.0, f64::max);
+    match change {
+        0.0 => 0.0,
+        _ => change / magnitude,
     }
 }
 
@@ -346,7 +391,14 @@ pub(crate) fn train(
             }
             None => None,
         };
-        let verdict = rules.judge(loss, validation_loss.unwrap_or(loss), plan, records.len() + 1);
+        let moved = relative_change(&epoch_start, &stats.parameters);
+        let verdict = rules.judge(
+            loss,
+            validation_loss.unwrap_or(loss),
+            moved,
+            plan,
+            records.len() + 1,
+        );
         records.push(EpochRecord {
             epoch: rules.epochs,
             loss,

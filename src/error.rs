@@ -108,6 +108,12 @@ pub enum Error {
         "standardize_target scales a linear model's target; a logistic model's target is a label 0 or 1"
     )]
     TargetScalingOfLabels,
+    /// `auto_momentum(true)` with an optimizer that has no momentum.
+    #[error("a momentum from the data needs the momentum or nesterov optimizer, not {rule}")]
+    MomentumOfRule {
+        /// The optimizer's name.
+        rule: String,
+    },
     /// The automatic learning rate found no positive curvature (the data's
     /// columns are all zero, or overflow).
     #[error("the automatic learning rate needs a positive curvature of the loss; the estimate is {value}")]

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
-use crate::curvature;
+use crate::curvature::{self, Curvature};
 use crate::data::{
     train_test_split, validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling,
 };
@@ -121,9 +121,13 @@ pub struct GradientDescent {
     #[cfg_attr(feature = "serde", serde(default))]
     auto_learning_rate: bool,
     #[cfg_attr(feature = "serde", serde(default))]
+    auto_momentum: bool,
+    #[cfg_attr(feature = "serde", serde(default))]
     validation_fraction: Option<f64>,
     max_epochs: usize,
     tolerance: Option<f64>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    parameter_tolerance: Option<f64>,
     patience: usize,
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     divergence_factor: f64,
@@ -184,9 +188,11 @@ impl GradientDescent {
             standardize: false,
             standardize_target: false,
             auto_learning_rate: false,
+            auto_momentum: false,
             validation_fraction: None,
             max_epochs: 100,
             tolerance: None,
+            parameter_tolerance: None,
             patience: 5,
             divergence_factor: 1e6,
             seed: DEFAULT_SEED,
@@ -235,14 +241,26 @@ impl GradientDescent {
         self
     }
     /// Chooses the learning rate from the data, replacing the optimizer's:
-    /// the largest curvature L of the loss, measured on the engine by a few
-    /// power-iteration passes over the (scaled) rows, gives 1/L for plain
+    /// the largest curvature L of the loss, measured on the engine by
+    /// Lanczos steps (one pass over the (scaled) rows each, at most 40),
+    /// gives 1/L for plain
     /// full-batch descent, with the rules of [`crate::curvature`] for
     /// mini-batches, momentum and the adaptive rules.
     /// [`Fitted::curvature`] says what was measured and
     /// [`Fitted::settings`] holds the rate chosen.
     pub fn auto_learning_rate(mut self, auto: bool) -> Self {
         self.auto_learning_rate = auto;
+        self
+    }
+    /// Chooses the momentum factor β of a momentum or Nesterov optimizer
+    /// from the data, replacing the optimizer's, for full-batch descent
+    /// (mini-batches keep the optimizer's β): (√κ − 1)/(√κ + 1), κ the ratio
+    /// of the loss's largest and smallest curvatures, measured on the engine
+    /// as for [`GradientDescent::auto_learning_rate`] (whose rate is then
+    /// 1/L). An error with another optimizer
+    /// ([`Error::MomentumOfRule`]).
+    pub fn auto_momentum(mut self, auto: bool) -> Self {
+        self.auto_momentum = auto;
         self
     }
     /// Holds out `fraction` of the rows (seeded by the fit's seed,
@@ -266,6 +284,17 @@ impl GradientDescent {
     /// scikit-learn's `tol` and `n_iter_no_change`).
     pub fn tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = Some(tolerance);
+        self
+    }
+    /// Stops (converged) once, for `patience` epochs in a row, no parameter
+    /// on the scale the engine sees moved over an epoch by more than
+    /// `tolerance` times the largest parameter's magnitude (scikit-learn's
+    /// SAG criterion). Suited to the full batch, where the loss, taken row
+    /// by row in float32, stops showing progress long before the parameters
+    /// in ill-conditioned directions settle; a mini-batch's parameters keep
+    /// moving with its noise.
+    pub fn parameter_tolerance(mut self, tolerance: f64) -> Self {
+        self.parameter_tolerance = Some(tolerance);
         self
     }
     /// Epochs without enough improvement before early stopping (default 5).
@@ -358,6 +387,12 @@ impl GradientDescent {
         self.optimizer
     }
 
+    /// Whether the fit chooses its momentum factor from the data: asked for
+    /// with [`GradientDescent::auto_momentum`], on the full batch.
+    pub fn momentum_from_data(&self) -> bool {
+        self.auto_momentum && self.variant == Variant::Full
+    }
+
     /// Checks every hyperparameter, without data.
     pub fn validate(&self) -> Result<()> {
         self.plan().map(|_| ())
@@ -373,6 +408,11 @@ impl GradientDescent {
             false => self.optimizer.validate()?,
         }
         self.schedule.validate()?;
+        if self.auto_momentum && !matches!(self.optimizer, Optimizer::Momentum(_)) {
+            return Err(Error::MomentumOfRule {
+                rule: self.optimizer.name().to_string(),
+            });
+        }
         if let Some(fraction) = self.validation_fraction {
             if !(fraction > 0.0 && fraction < 1.0) {
                 return Err(Error::InvalidTestFraction { value: fraction });
@@ -398,6 +438,17 @@ impl GradientDescent {
             }),
             None => None,
         };
+        let parameter_tolerance = match self.parameter_tolerance {
+            Some(tolerance) if !(tolerance.is_finite() && tolerance >= 0.0) => {
+                return Err(Error::InvalidTolerance { value: tolerance })
+            }
+            Some(_) if self.patience == 0 => return Err(Error::ZeroPatience),
+            Some(tolerance) => Some(EarlyStopping {
+                tolerance,
+                patience: self.patience,
+            }),
+            None => None,
+        };
         if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::InvalidDivergenceFactor {
                 value: self.divergence_factor,
@@ -409,6 +460,7 @@ impl GradientDescent {
             schedule: self.schedule,
             max_epochs: self.max_epochs,
             early_stopping,
+            parameter_tolerance,
             divergence_factor: self.divergence_factor,
             seed: self.seed,
             track_parameters: self.track_parameters,
@@ -513,23 +565,28 @@ impl GradientDescent {
             (None, Some(rows)) => Some(rows),
             (None, None) => None,
         };
-        let curvature = match self.auto_learning_rate {
-            true => Some(
-                curvature::largest_curvature(engine.as_ref(), source).map_err(|e| match e {
-                    // Non-finite X makes the curvature non-finite: name the value.
-                    Error::NoCurvature { .. } => validate_features(x).err().unwrap_or(e),
-                    other => other,
-                })?,
-            ),
+        let momentum_from_data = self.momentum_from_data();
+        let curvature = match self.auto_learning_rate || momentum_from_data {
+            true => Some(curvature::measure(engine.as_ref(), source).map_err(|e| match e {
+                // Non-finite X makes the curvature non-finite: name the value.
+                Error::NoCurvature { .. } => validate_features(x).err().unwrap_or(e),
+                other => other,
+            })?),
             false => None,
         };
-        if let Some(curvature) = curvature {
+        if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
+            plan.optimizer = plan
+                .optimizer
+                .with_momentum(curvature::automatic_momentum(curvature));
+        }
+        if let (true, Some(curvature)) = (self.auto_learning_rate, &curvature) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
                 self.model,
                 curvature,
                 plan.batch_size.map(|b| b.min(x.nrows())),
                 x.ncols(),
+                momentum_from_data,
             );
             plan.optimizer = plan.optimizer.with_learning_rate(rate);
         }
@@ -615,7 +672,7 @@ pub struct Fitted {
     pub(crate) device: Device,
     pub(crate) standardizer: Option<Standardizer>,
     pub(crate) target_scaling: Option<TargetScaling>,
-    pub(crate) curvature: Option<f64>,
+    pub(crate) curvature: Option<Curvature>,
     pub(crate) encoding: Option<Encoding>,
     pub(crate) feature_names: Option<Vec<String>>,
     pub(crate) settings: GradientDescent,
@@ -665,9 +722,9 @@ impl Fitted {
     pub fn target_scaling(&self) -> Option<TargetScaling> {
         self.target_scaling
     }
-    /// The largest curvature of the loss measured for the automatic
-    /// learning rate, where the fit chose its rate.
-    pub fn curvature(&self) -> Option<f64> {
+    /// The extreme curvatures of the loss measured for the automatic
+    /// learning rate or momentum, where the fit chose either.
+    pub fn curvature(&self) -> Option<Curvature> {
         self.curvature
     }
     /// The settings that produced this fit, with the learning rate it ran

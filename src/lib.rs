@@ -96,7 +96,7 @@ pub use ndarray;
 
 mod adapter;
 mod cpu;
-mod curvature;
+pub mod curvature;
 pub mod data;
 mod device;
 mod driver;
@@ -127,6 +127,7 @@ mod source;
 pub mod table;
 
 pub use adapter::{AdapterSummary, GpuOptions};
+pub use curvature::Curvature;
 pub use data::{Standardizer, Synthetic, TargetScaling};
 pub use device::Device;
 pub use driver::TrainingState;

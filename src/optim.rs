@@ -207,6 +207,14 @@ impl Optimizer {
         }
     }
 
+    /// The same rule with momentum factor `beta`, where it has one.
+    pub(crate) fn with_momentum(self, beta: f32) -> Optimizer {
+        match self {
+            Optimizer::Momentum(o) => Optimizer::Momentum(Momentum { beta, ..o }),
+            other => other,
+        }
+    }
+
     /// The rule's name as the command line spells it.
     pub fn name(&self) -> &'static str {
         match self {

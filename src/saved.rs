@@ -6,6 +6,7 @@ use std::path::Path;
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
+use crate::curvature::Curvature;
 use crate::data::{Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::TrainingState;
@@ -49,9 +50,10 @@ struct SavedModel {
     /// Added within version 1: files without it read as `null`.
     #[serde(default)]
     target_standardization: Option<SavedTargetScaling>,
-    /// Added within version 1: the curvature an automatic rate came from.
+    /// Added within version 1: the curvatures an automatic rate or momentum
+    /// came from.
     #[serde(default)]
-    curvature: Option<f64>,
+    curvature: Option<Curvature>,
     /// Added within version 1: how a table's columns became the features.
     #[serde(default)]
     encoding: Option<Encoding>,

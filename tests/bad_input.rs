@@ -292,11 +292,45 @@ fn invalid_tolerance() {
 }
 
 #[test]
+fn invalid_parameter_tolerance() {
+    for value in [-1e-3, f64::INFINITY] {
+        assert_eq!(
+            fit_err(GradientDescent::linear().parameter_tolerance(value)),
+            Error::InvalidTolerance { value }
+        );
+    }
+    assert!(GradientDescent::linear()
+        .parameter_tolerance(0.0)
+        .validate()
+        .is_ok());
+}
+
+#[test]
 fn zero_patience() {
     assert_eq!(
         fit_err(GradientDescent::linear().tolerance(1e-4).patience(0)),
         Error::ZeroPatience
     );
+    assert_eq!(
+        fit_err(GradientDescent::linear().parameter_tolerance(1e-4).patience(0)),
+        Error::ZeroPatience
+    );
+}
+
+#[test]
+fn a_momentum_from_the_data_needs_a_momentum_rule() {
+    let rules: [(Optimizer, &str); 2] = [
+        (Optimizer::adam(0.01).into(), "adam"),
+        (Optimizer::sgd(0.1).into(), "sgd"),
+    ];
+    for (optimizer, rule) in rules {
+        assert_eq!(
+            fit_err(GradientDescent::linear().optimizer(optimizer).auto_momentum(true)),
+            Error::MomentumOfRule { rule: rule.into() }
+        );
+    }
+    let nesterov = GradientDescent::linear().optimizer(Optimizer::nesterov(0.1, 0.5));
+    assert!(nesterov.auto_momentum(true).validate().is_ok());
 }
 
 #[test]

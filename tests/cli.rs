@@ -747,9 +747,10 @@ fn scaling_is_on_by_default_and_no_standardize_turns_it_off() {
     assert!(stderr(&raw).contains("--no-standardize"), "{}", stderr(&raw));
 }
 
-/// 2,000 rows of three features around 1e3, 1e4 and 1e5 (the last partly
-/// the first again, so that the standardized columns stay correlated) and a
-/// target around 1e4 with noise.
+/// 2,000 rows of three features around 1e3, 1e4 and 1e5 (the last mostly
+/// the first again, so that the standardized columns stay correlated and
+/// the scaled problem keeps a condition number above 100) and a target
+/// around 1e4 with noise.
 fn raw_scales_csv(dir: &Path) -> PathBuf {
     let mut text = String::from("a,b,c,target\n");
     let mut state = 99u64;
@@ -762,7 +763,7 @@ fn raw_scales_csv(dir: &Path) -> PathBuf {
     for _ in 0..2000 {
         let a = 1e3 * (1.0 + 0.2 * uniform());
         let b = 1e4 * (1.0 + 0.2 * uniform());
-        let c = 1e5 * (1.0 + 0.02 * uniform()) + 20.0 * a;
+        let c = 1e5 * (1.0 + 0.005 * uniform()) + 20.0 * a;
         let y = 3.0 * a - 0.5 * b + 0.02 * c + 5000.0 + 100.0 * uniform();
         text.push_str(&format!("{a:.3},{b:.3},{c:.3},{y:.3}\n"));
     }
@@ -771,12 +772,39 @@ fn raw_scales_csv(dir: &Path) -> PathBuf {
     path
 }
 
+/// The condition number of the squared error's Hessian over [X 1], in
+/// float64, of the columns as they are and standardized.
+fn condition_numbers(x: &downhill::ndarray::Array2<f32>) -> (f64, f64) {
+    let (n, d) = x.dim();
+    let condition = |column: &dyn Fn(usize, usize) -> f64| {
+        let design = nalgebra::DMatrix::from_fn(n, d + 1, |i, j| if j < d { column(i, j) } else { 1.0 });
+        let values = (design.transpose() * &design).symmetric_eigenvalues();
+        values.max() / values.min()
+    };
+    let raw = condition(&|i, j| f64::from(x[[i, j]]));
+    let stats: Vec<(f64, f64)> = (0..d)
+        .map(|j| {
+            let column = x.column(j).mapv(f64::from);
+            let mean = column.mean().unwrap();
+            (mean, column.mapv(|v| (v - mean).powi(2)).mean().unwrap().sqrt())
+        })
+        .collect();
+    let scaled = condition(&|i, j| (f64::from(x[[i, j]]) - stats[j].0) / stats[j].1);
+    (raw, scaled)
+}
+
 #[test]
-fn the_defaults_fit_raw_scales_to_the_closed_form_s_r2() {
+fn the_defaults_fit_raw_scales_to_the_closed_form_solution() {
     let dir = folder("defaults");
     let csv = raw_scales_csv(&dir);
     let data = downhill::data::read_csv(&csv, Some("target"), None).unwrap();
     let y = data.y.clone().unwrap();
+    let (raw_condition, scaled_condition) = condition_numbers(&data.x);
+    assert!(
+        raw_condition > 1e6 && scaled_condition > 100.0,
+        "{raw_condition} {scaled_condition}"
+    );
+    // The least-squares solution in float64 (nalgebra's QR).
     let (w, b) = downhill::reference::least_squares(data.x.view(), y.view(), 0.0).unwrap();
     let closed = data.x.mapv(f64::from).dot(&w) + b;
     let closed_r2 = downhill::metrics::r2(y.view(), closed.mapv(|v| v as f32).view()).unwrap();
@@ -799,14 +827,36 @@ fn the_defaults_fit_raw_scales_to_the_closed_form_s_r2() {
         args.extend_from_slice(&["--save", model.to_str().unwrap()]);
         let out = succeed(&args);
         assert!(out.contains("(auto, from the loss's largest curvature"), "{out}");
+        let saved = read_json(&model);
+        assert_eq!(saved["options"]["auto_learning_rate"], true, "{extra:?}");
+        assert!(saved["options"]["optimizer"]["learning_rate"].as_f64().unwrap() > 0.0);
         let r2 = r2_of(&out);
         assert!(
             (r2 - closed_r2).abs() <= 1e-3,
             "{extra:?}: R² {r2} vs {closed_r2}\n{out}"
         );
-        let saved = read_json(&model);
-        assert_eq!(saved["options"]["auto_learning_rate"], true, "{extra:?}");
-        assert!(saved["options"]["optimizer"]["learning_rate"].as_f64().unwrap() > 0.0);
+        if extra.is_empty() {
+            // The defaults: Nesterov with the momentum from the curvatures,
+            // stopped once the parameters settle, lands on the closed form.
+            assert!(
+                out.contains("(auto, from the curvature's condition number"),
+                "{out}"
+            );
+            assert!(out.contains("stopped:      converged"), "{out}");
+            let weights: Vec<f64> = saved["weights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap())
+                .collect();
+            let bias = saved["bias"].as_f64().unwrap();
+            for (found, expected) in weights.iter().chain([&bias]).zip(w.iter().chain([&b])) {
+                assert!(
+                    (found - expected).abs() <= 1e-4 * expected.abs(),
+                    "{found} vs {expected}\n{out}"
+                );
+            }
+        }
     }
 }
 
@@ -1047,4 +1097,48 @@ fn test_size_reports_train_and_held_out_scores() {
         ],
         &["test fraction", "1.5"],
     );
+}
+
+/// `downhill fit … | head -1`: the reader goes away after the first line
+/// (the label mapping, printed before the fit), and the report's lines,
+/// printed after the fit, find no reader: the program ends without a panic.
+#[test]
+fn a_closed_pipe_ends_the_program_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = folder("pipe");
+    let mut text = String::from("x,label\n");
+    for i in 0..200_000 {
+        let x = (i % 1000) as f64 / 100.0;
+        text.push_str(&format!(
+            "{x},{}\n",
+            if (i * 7919) % 1000 < i % 1000 { "Yes" } else { "No" }
+        ));
+    }
+    let csv = dir.join("many.csv");
+    std::fs::write(&csv, text).unwrap();
+    let mut child = Command::new(BINARY)
+        .args([
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "label",
+            "--model",
+            "logistic",
+        ])
+        .args(["--device", "cpu", "--epochs", "200"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("target:"), "{first}");
+    // The reader is dropped here, long before the fit ends.
+    let output = child.wait_with_output().unwrap();
+    let errors = String::from_utf8_lossy(&output.stderr);
+    assert!(!errors.contains("panicked"), "{errors}");
+    assert_ne!(output.status.code(), Some(101), "{errors}");
 }

@@ -134,3 +134,59 @@ fn early_stopping_on_held_out_rows_watches_their_loss() {
         Err(downhill::Error::InvalidTestFraction { .. })
     ));
 }
+
+/// The largest change of one parameter between two epochs' ends over the
+/// largest magnitude at the second.
+fn relative_change(before: &(Array1<f32>, f32), after: &(Array1<f32>, f32)) -> f64 {
+    let flat =
+        |(w, b): &(Array1<f32>, f32)| -> Vec<f64> { w.iter().chain([b]).map(|&v| f64::from(v)).collect() };
+    let (before, after) = (flat(before), flat(after));
+    let change = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| (b - a).abs())
+        .fold(0.0, f64::max);
+    change / after.iter().map(|v| v.abs()).fold(0.0, f64::max)
+}
+
+#[test]
+fn the_parameter_tolerance_stops_once_the_parameters_settle_for_the_patience() {
+    let data = Synthetic::generate(Model::Linear, 300, 3, 0.5, 4).unwrap();
+    let (tolerance, patience) = (1e-5, 3);
+    let fitted = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(0.05))
+        .parameter_tolerance(tolerance)
+        .patience(patience)
+        .max_epochs(10_000)
+        .track_parameters(true)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let StopReason::Converged { epoch } = fitted.stop_reason() else {
+        panic!("expected convergence, got {}", fitted.stop_reason());
+    };
+    // Without early stopping on the loss, the run keeps its last epoch.
+    assert_eq!(fitted.best_epoch(), None);
+    let path = fitted.history().parameters();
+    assert_eq!(path.len(), epoch);
+    let changes: Vec<f64> = path
+        .windows(2)
+        .map(|pair| relative_change(&pair[0], &pair[1]))
+        .collect();
+    // The last `patience` epochs moved less than the tolerance; the one
+    // before them did not (else the run would have stopped earlier).
+    let (before, last) = changes.split_at(changes.len() - patience);
+    assert!(last.iter().all(|&c| c <= tolerance), "{last:?}");
+    assert!(
+        before.last().is_some_and(|&c| c > tolerance),
+        "{:?}",
+        before.last()
+    );
+    assert_eq!(fitted.weights(), path[epoch - 1].0);
+    // The closed form is near: plain descent's error is at most κ times its
+    // last step.
+    let (w, _) = reference::least_squares(data.x.view(), data.y.view(), 0.0).unwrap();
+    for (found, expected) in fitted.weights().iter().zip(&w) {
+        assert!((f64::from(*found) - expected).abs() <= 1e-3 * expected.abs().max(1.0));
+    }
+}

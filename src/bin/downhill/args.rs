@@ -49,11 +49,14 @@ pub struct TrainArgs {
     #[arg(long, default_value = "full")]
     pub variant: Variant,
     /// The update rule: sgd, momentum, nesterov, adagrad, rmsprop or adam.
-    #[arg(long, default_value = "sgd")]
+    #[arg(long, default_value = "nesterov")]
     pub optimizer: Rule,
-    /// The momentum factor of momentum and nesterov.
-    #[arg(long, default_value_t = 0.9)]
-    pub beta: f32,
+    /// The momentum factor of momentum and nesterov: a number, or auto —
+    /// for the full batch (√κ − 1)/(√κ + 1), κ the ratio of the loss's
+    /// largest and smallest curvatures measured on the engine; 0.9 for
+    /// mini-batches.
+    #[arg(long, default_value = "auto")]
+    pub beta: BetaArg,
     /// Learning-rate schedule, stepped once per epoch: constant, step:EVERY:FACTOR,
     /// exp:GAMMA, invscaling:POWER, cosine (to 0 over --epochs), plateau:FACTOR:PATIENCE.
     #[arg(long, default_value = "constant", value_parser = parse_schedule)]
@@ -61,16 +64,24 @@ pub struct TrainArgs {
     /// L2 penalty: adds (l2/2)·|w|² to the loss; the bias is not penalized.
     #[arg(long, default_value_t = 0.0)]
     pub l2: f32,
-    /// The most epochs to run [default: 1000, with early stopping at
-    /// --tol 1e-7 unless --tol is given; a given --epochs runs that many
-    /// unless --tol is given too].
+    /// The most epochs to run [default: 1000, stopping earlier once the
+    /// parameters settle (--parameter-tol) or the loss stops improving
+    /// (--tol); a given --epochs runs that many unless a tolerance is given
+    /// too].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Early stopping: stop once the epoch loss has improved by less than this
-    /// for --patience epochs in a row [default: 1e-7 when --epochs is not
+    /// for --patience epochs in a row [default: 1e-7 for mini-batches and
+    /// the adaptive rules when neither --epochs nor --parameter-tol is
     /// given, else off].
     #[arg(long)]
     pub tol: Option<f64>,
+    /// Stop once no parameter moved over an epoch by more than this times
+    /// the largest one, for --patience epochs in a row [default: 1e-7 for
+    /// the full batch with sgd, momentum or nesterov when neither --epochs
+    /// nor --tol is given, else off].
+    #[arg(long, value_name = "TOL")]
+    pub parameter_tol: Option<f64>,
     /// Epochs without enough improvement before early stopping.
     #[arg(long, default_value_t = 5)]
     pub patience: usize,
@@ -195,6 +206,11 @@ const DEFAULT_EPOCHS: usize = 1000;
 /// best R² the rate reaches.
 const DEFAULT_TOLERANCE: f64 = 1e-7;
 
+/// The full batch's parameter tolerance when no stop rule is given: about
+/// float32's resolution of the parameters, which the full batch reaches
+/// (the loss, taken in float32, stops showing the last digits' progress).
+const DEFAULT_PARAMETER_TOLERANCE: f64 = 1e-7;
+
 /// A learning rate on the command line: `auto` or a number.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum LearningRateArg {
@@ -227,16 +243,67 @@ impl std::fmt::Display for LearningRateArg {
     }
 }
 
+/// A momentum factor on the command line: `auto` or a number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BetaArg {
+    /// From the data for the full batch (`GradientDescent::auto_momentum`),
+    /// else [`MINI_BATCH_BETA`].
+    Auto,
+    /// As given.
+    Fixed(f32),
+}
+
+/// The momentum factor of `--beta auto` with mini-batches, whose gradients'
+/// noise a momentum near 1 would carry along for many steps.
+const MINI_BATCH_BETA: f32 = 0.9;
+
+impl std::str::FromStr for BetaArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.trim() {
+            "auto" => Ok(BetaArg::Auto),
+            number => number
+                .parse()
+                .map(BetaArg::Fixed)
+                .map_err(|_| format!("{text:?} is neither a number nor auto")),
+        }
+    }
+}
+
 impl TrainArgs {
     /// --epochs, or the default.
     pub fn max_epochs(&self) -> usize {
         self.epochs.unwrap_or(DEFAULT_EPOCHS)
     }
 
-    /// --tol, or the default early stopping when --epochs is not given.
+    /// Whether the stop rules are the defaults: no --epochs, --tol or
+    /// --parameter-tol given.
+    fn default_stopping(&self) -> bool {
+        self.epochs.is_none() && self.tol.is_none() && self.parameter_tol.is_none()
+    }
+
+    /// Whether the parameters settle by default: on the full batch with a
+    /// rule whose steps shrink with the gradient (the adaptive rules' steps
+    /// stay near their rate around the optimum, and a mini-batch's follow
+    /// its noise).
+    fn parameters_settle(&self) -> bool {
+        self.variant == Variant::Full && matches!(self.optimizer, Rule::Sgd | Rule::Momentum | Rule::Nesterov)
+    }
+
+    /// --tol, or by default early stopping on the loss where the parameters
+    /// do not settle.
     pub fn tolerance(&self) -> Option<f64> {
         self.tol
-            .or_else(|| self.epochs.is_none().then_some(DEFAULT_TOLERANCE))
+            .or_else(|| (self.default_stopping() && !self.parameters_settle()).then_some(DEFAULT_TOLERANCE))
+    }
+
+    /// --parameter-tol, or by default convergence of the parameters where
+    /// they settle.
+    pub fn parameter_tolerance(&self) -> Option<f64> {
+        self.parameter_tol.or_else(|| {
+            (self.default_stopping() && self.parameters_settle()).then_some(DEFAULT_PARAMETER_TOLERANCE)
+        })
     }
 
     /// Whether the fit runs on standardized columns (unless --no-standardize).
@@ -265,10 +332,16 @@ impl TrainArgs {
             LearningRateArg::Auto => (1.0, true),
             LearningRateArg::Fixed(rate) => (rate, false),
         };
+        let momentum_rule = matches!(self.optimizer, Rule::Momentum | Rule::Nesterov);
+        let (beta, auto_momentum) = match self.beta {
+            BetaArg::Fixed(beta) => (beta, false),
+            BetaArg::Auto => (MINI_BATCH_BETA, momentum_rule && self.variant == Variant::Full),
+        };
         let mut descent = GradientDescent::new(self.model)
             .variant(self.variant)
-            .optimizer(self.optimizer.with(rate, self.beta))
+            .optimizer(self.optimizer.with(rate, beta))
             .auto_learning_rate(auto)
+            .auto_momentum(auto_momentum)
             .schedule(self.schedule())
             .l2(self.l2)
             .standardize(self.scaled())
@@ -279,6 +352,9 @@ impl TrainArgs {
             .device(self.device);
         if let Some(tol) = self.tolerance() {
             descent = descent.tolerance(tol);
+        }
+        if let Some(tol) = self.parameter_tolerance() {
+            descent = descent.parameter_tolerance(tol);
         }
         descent
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 use downhill::data::train_test_split;
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::table::Table;
-use downhill::{reference, Fitted, Model, StopReason, Variant};
+use downhill::{reference, Fitted, Model, Optimizer, StopReason, Variant};
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs, LearningRateArg};
 use crate::report::{self, number};
@@ -104,6 +104,9 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         }
     }
     println!("learning rate: {}", describe_rate(&fitted, args.lr));
+    if let Some(momentum) = describe_momentum(&fitted) {
+        println!("momentum:     {momentum}");
+    }
     println!(
         "time:         {:.3} s on {}{}",
         elapsed.as_secs_f64(),
@@ -175,11 +178,29 @@ fn describe_rate(fitted: &Fitted, asked: LearningRateArg) -> String {
         (LearningRateArg::Auto, Some(curvature)) => {
             format!(
                 "{rate} (auto, from the loss's largest curvature {})",
-                number(curvature)
+                number(curvature.largest)
             )
         }
         _ => rate,
     }
+}
+
+/// The momentum factor the fit ran with, where its rule has one, and where
+/// it came from.
+fn describe_momentum(fitted: &Fitted) -> Option<String> {
+    let Optimizer::Momentum(momentum) = fitted.settings().optimizer_settings() else {
+        return None;
+    };
+    let beta = number(f64::from(momentum.beta));
+    Some(
+        match (fitted.settings().momentum_from_data(), fitted.curvature()) {
+            (true, Some(curvature)) => format!(
+                "{beta} (auto, from the curvature's condition number {})",
+                number(curvature.condition_number())
+            ),
+            _ => beta,
+        },
+    )
 }
 
 /// Says when a GPU fit ran on a software adapter, whose speed is the CPU's.

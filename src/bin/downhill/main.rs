@@ -66,7 +66,20 @@ fn quiet_runtime_dir() -> Option<std::path::PathBuf> {
     None
 }
 
+/// Ends the program quietly when its reader goes away (`downhill fit … |
+/// head`), as command-line tools do, rather than panicking on the next
+/// print. (The runtime folder of [`quiet_runtime_dir`], empty, then stays.)
+fn end_quietly_on_closed_pipe() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: first thing in main, before any other thread exists; SIG_DFL
+    // is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let runtime_dir = quiet_runtime_dir();
     let result = match cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default())) {
