@@ -6,16 +6,13 @@
 
 use std::time::Instant;
 
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-
 use crate::engine::{Engine, RunSpec, StepPlan};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::schedule::{Schedule, Scheduler};
+use crate::shuffle::{BatchOrder, Shuffle};
 use crate::source::DataSource;
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
@@ -30,6 +27,8 @@ pub(crate) struct EarlyStopping {
 pub(crate) struct TrainingPlan {
     /// Rows per step; `None` for the full batch.
     pub(crate) batch_size: Option<usize>,
+    /// The row order of mini-batch epochs.
+    pub(crate) shuffle: Shuffle,
     pub(crate) optimizer: Optimizer,
     pub(crate) schedule: Schedule,
     /// The most epochs this fit runs.
@@ -99,38 +98,6 @@ impl TrainingState {
     /// The optimizer's state.
     pub fn optimizer_state(&self) -> &OptimizerState {
         &self.optimizer
-    }
-}
-
-/// The row order of each epoch: a fresh seeded permutation of 0..n, drawn
-/// the same way for every engine so that their runs can be compared step by
-/// step.
-pub(crate) struct BatchOrder {
-    rng: ChaCha8Rng,
-    order: Vec<u32>,
-}
-
-impl BatchOrder {
-    pub(crate) fn new(rows: usize, seed: u64, position: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_word_pos(u128::from(position));
-        BatchOrder {
-            rng,
-            order: vec![0; rows],
-        }
-    }
-
-    /// The permutation of the next epoch.
-    pub(crate) fn next_epoch(&mut self) -> &[u32] {
-        for (i, slot) in self.order.iter_mut().enumerate() {
-            *slot = i as u32;
-        }
-        self.order.shuffle(&mut self.rng);
-        &self.order
-    }
-
-    fn position(&self) -> u64 {
-        u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX)
     }
 }
 
@@ -368,7 +335,7 @@ pub(crate) fn train(
     )?;
     let mut order = steps
         .shuffled
-        .then(|| BatchOrder::new(steps.rows, plan.seed, position));
+        .then(|| BatchOrder::new(steps.rows, plan.shuffle, plan.seed, position));
     let mut held_out_sums = held_out
         .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.model)))
         .transpose()?;

@@ -91,6 +91,9 @@ pub enum Error {
     /// `Variant::MiniBatch(0)`.
     #[error("the batch size must be at least 1, got 0")]
     ZeroBatchSize,
+    /// `Shuffle::Blocks { rows: 0 }`.
+    #[error("shuffle blocks must hold at least one row")]
+    ZeroBlockRows,
     /// A learning rate that is zero, negative, NaN or infinite.
     #[error("the learning rate must be finite and positive, got {value}")]
     InvalidLearningRate {
@@ -113,6 +116,57 @@ pub enum Error {
     MomentumOfRule {
         /// The optimizer's name.
         rule: String,
+    },
+    /// A data file that ends before the data its header announces.
+    #[error("{path}: the file is cut short ({reason})")]
+    TruncatedFile {
+        /// The file.
+        path: String,
+        /// What is missing.
+        reason: String,
+    },
+    /// An `.npy` file of a kind not read: its dtype, order or dimensions.
+    #[error("{path}: {found}")]
+    UnsupportedNpy {
+        /// The file.
+        path: String,
+        /// What the file holds, and what is read.
+        found: String,
+    },
+    /// A Parquet column of a type that is neither a number, text nor a
+    /// boolean.
+    #[error("{path}: column {column:?} holds {data_type}; numbers, text and booleans are read")]
+    UnsupportedColumnType {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its type.
+        data_type: String,
+    },
+    /// A data file whose contents do not parse.
+    #[error("{path}: {reason}")]
+    MalformedFile {
+        /// The file.
+        path: String,
+        /// What the reader said.
+        reason: String,
+    },
+    /// A target column index beyond a matrix's columns.
+    #[error("{path}: target column {index} is beyond its {columns} columns (they count from 0)")]
+    TargetColumnOutOfRange {
+        /// The file.
+        path: String,
+        /// The index given.
+        index: usize,
+        /// The matrix's columns.
+        columns: usize,
+    },
+    /// A data file whose extension names no format read.
+    #[error("{path}: unknown data format; .csv, .parquet and .npy are read")]
+    UnknownFormat {
+        /// The file.
+        path: String,
     },
     /// The automatic learning rate found no positive curvature (the data's
     /// columns are all zero, or overflow).
@@ -328,3 +382,23 @@ pub enum Error {
 
 /// The result type of the crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The file the error names in its message, where it names one.
+    pub fn file(&self) -> Option<&str> {
+        match self {
+            Error::TruncatedFile { path, .. }
+            | Error::UnsupportedNpy { path, .. }
+            | Error::UnsupportedColumnType { path, .. }
+            | Error::MalformedFile { path, .. }
+            | Error::TargetColumnOutOfRange { path, .. }
+            | Error::UnknownFormat { path }
+            | Error::Io { path, .. }
+            | Error::EmptyFile { path, .. }
+            | Error::Plot { path, .. }
+            | Error::UnknownSchemaVersion { path, .. }
+            | Error::MalformedModel { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}

@@ -20,6 +20,7 @@ use crate::model::Model;
 use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
+use crate::shuffle::Shuffle;
 use crate::source::{DataSource, InMemory, Standardized};
 use crate::table::Encoding;
 
@@ -37,8 +38,8 @@ pub enum Variant {
     Full,
     /// One row per step: `MiniBatch(1)`.
     Stochastic,
-    /// Consecutive slices of a fresh seeded permutation each epoch; the last,
-    /// shorter slice is used too.
+    /// Consecutive slices of each epoch's row order ([`Shuffle`]); the
+    /// last, shorter slice is used too.
     MiniBatch(usize),
 }
 
@@ -112,6 +113,8 @@ impl std::str::FromStr for Variant {
 pub struct GradientDescent {
     model: Model,
     variant: Variant,
+    #[cfg_attr(feature = "serde", serde(default))]
+    shuffle: Shuffle,
     optimizer: Optimizer,
     schedule: Schedule,
     l2: f32,
@@ -182,6 +185,7 @@ impl GradientDescent {
         GradientDescent {
             model,
             variant: Variant::Full,
+            shuffle: Shuffle::Rows,
             optimizer: Optimizer::default(),
             schedule: Schedule::Constant,
             l2: 0.0,
@@ -207,6 +211,12 @@ impl GradientDescent {
     /// Full batch, stochastic or mini-batch.
     pub fn variant(mut self, variant: Variant) -> Self {
         self.variant = variant;
+        self
+    }
+    /// The row order of mini-batch epochs (default [`Shuffle::Rows`]); the
+    /// full batch reads the rows in storage order whatever the shuffle.
+    pub fn shuffle(mut self, shuffle: Shuffle) -> Self {
+        self.shuffle = shuffle;
         self
     }
     /// The update rule and its base learning rate.
@@ -402,6 +412,7 @@ impl GradientDescent {
         if self.variant == Variant::MiniBatch(0) {
             return Err(Error::ZeroBatchSize);
         }
+        self.shuffle.validate()?;
         // An automatic rate replaces the optimizer's, which is not checked.
         match self.auto_learning_rate {
             true => self.optimizer.with_learning_rate(1.0).validate()?,
@@ -456,6 +467,7 @@ impl GradientDescent {
         }
         Ok(TrainingPlan {
             batch_size: self.variant.batch_size(),
+            shuffle: self.shuffle,
             optimizer: self.optimizer,
             schedule: self.schedule,
             max_epochs: self.max_epochs,

@@ -113,8 +113,12 @@ mod history;
 mod json_numbers;
 pub mod metrics;
 mod model;
+#[cfg(feature = "npy")]
+pub mod npy;
 mod objective;
 pub mod optim;
+#[cfg(feature = "parquet")]
+mod parquet_table;
 #[cfg(feature = "plot")]
 pub mod plot;
 pub mod reference;
@@ -123,6 +127,7 @@ mod reference_engine;
 #[cfg(feature = "serde")]
 mod saved;
 pub mod schedule;
+mod shuffle;
 mod source;
 pub mod table;
 
@@ -141,3 +146,4 @@ pub use optim::{Optimizer, OptimizerState};
 #[cfg(feature = "serde")]
 pub use saved::SCHEMA_VERSION;
 pub use schedule::Schedule;
+pub use shuffle::Shuffle;

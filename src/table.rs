@@ -244,8 +244,52 @@ pub fn is_missing(cell: &str) -> bool {
 /// The records of a CSV file, each with its 1-based line.
 pub(crate) type Records = Vec<(usize, csv::StringRecord)>;
 
+/// A data file's format, by its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Comma-separated text with a header row (any extension not below).
+    Csv,
+    /// Apache Parquet (`.parquet`, `.pq`).
+    Parquet,
+    /// A NumPy array (`.npy`); see [`crate::npy`].
+    Npy,
+}
+
+impl Format {
+    /// The format `path`'s extension names.
+    pub fn of(path: impl AsRef<Path>) -> Format {
+        let extension = path
+            .as_ref()
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase());
+        match extension.as_deref() {
+            Some("parquet" | "pq") => Format::Parquet,
+            Some("npy") => Format::Npy,
+            _ => Format::Csv,
+        }
+    }
+}
+
+/// The header and records of a table file, CSV or Parquet by its
+/// extension: of the columns `wanted` where the format can leave the others
+/// unread (Parquet), else of every column.
+pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, Records)> {
+    match Format::of(path) {
+        Format::Csv => read_csv_records(path),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => crate::parquet_table::read_records(path, wanted),
+        // Without the `parquet` feature, or an array file: not a table.
+        _ => {
+            let _ = wanted;
+            Err(Error::UnknownFormat {
+                path: path.display().to_string(),
+            })
+        }
+    }
+}
+
 /// The header and records of a CSV file.
-pub(crate) fn read_records(path: &Path) -> Result<(Vec<String>, Records)> {
+pub(crate) fn read_csv_records(path: &Path) -> Result<(Vec<String>, Records)> {
     let shown = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io {
         path: shown.clone(),
@@ -290,6 +334,20 @@ pub(crate) fn read_records(path: &Path) -> Result<(Vec<String>, Records)> {
     Ok((header, records))
 }
 
+/// The cells of the columns `names` of a table file (CSV or Parquet, by its
+/// extension), row by row.
+pub fn read_columns(path: impl AsRef<Path>, names: &[&str]) -> Result<Vec<Vec<String>>> {
+    let (header, records) = read_records(path.as_ref(), Some(names))?;
+    let columns: Vec<usize> = names
+        .iter()
+        .map(|name| column_index(&header, name))
+        .collect::<Result<_>>()?;
+    Ok(records
+        .iter()
+        .map(|(_, record)| columns.iter().map(|&c| record[c].to_string()).collect())
+        .collect())
+}
+
 fn column_index(header: &[String], name: &str) -> Result<usize> {
     header
         .iter()
@@ -323,7 +381,8 @@ pub fn read_table(
     features: Option<&[&str]>,
     options: &TableOptions,
 ) -> Result<Table> {
-    let (header, records) = read_records(path.as_ref())?;
+    let wanted: Option<Vec<&str>> = features.map(|names| names.iter().copied().chain([target]).collect());
+    let (header, records) = read_records(path.as_ref(), wanted.as_deref())?;
     let target_column = column_index(&header, target)?;
     let chosen: Vec<usize> = match features {
         Some(names) => {
@@ -618,7 +677,8 @@ impl Encoding {
     /// numeric cell takes the saved mean, an unseen text value encodes as
     /// zeros, and both are counted.
     pub fn apply(&self, path: impl AsRef<Path>) -> Result<(Array2<f32>, ApplyCounts, Vec<usize>)> {
-        let (header, records) = read_records(path.as_ref())?;
+        let names = self.column_names();
+        let (header, records) = read_records(path.as_ref(), Some(names.as_slice()))?;
         let sources: Vec<usize> = self
             .column_names()
             .iter()

@@ -292,6 +292,19 @@ fn invalid_tolerance() {
 }
 
 #[test]
+fn zero_rows_per_shuffle_block() {
+    let shuffle = downhill::Shuffle::Blocks { rows: 0 };
+    assert_eq!(
+        fit_err(
+            GradientDescent::linear()
+                .variant(Variant::MiniBatch(4))
+                .shuffle(shuffle)
+        ),
+        Error::ZeroBlockRows
+    );
+}
+
+#[test]
 fn invalid_parameter_tolerance() {
     for value in [-1e-3, f64::INFINITY] {
         assert_eq!(

@@ -1142,3 +1142,105 @@ fn a_closed_pipe_ends_the_program_quietly() {
     assert!(!errors.contains("panicked"), "{errors}");
     assert_ne!(output.status.code(), Some(101), "{errors}");
 }
+
+/// `--data` picks the format by extension: the same table as CSV and as
+/// Parquet fits to the same printed model, a Parquet file is predicted with
+/// `--keep`, and an `.npy` matrix takes its target by column index.
+#[test]
+fn parquet_and_npy_files_fit_and_predict_like_csv() {
+    let data = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name)
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let dir = folder("formats");
+    let coefficients = |out: &str| -> String {
+        out.lines()
+            .skip_while(|l| !l.starts_with("coefficients"))
+            .take_while(|l| !l.starts_with("saved"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let model = dir.join("model.json");
+    let model = model.to_str().unwrap();
+    let from_csv = succeed(&[
+        "fit",
+        "--data",
+        &data("formats.csv"),
+        "--target",
+        "y",
+        "--device",
+        "cpu",
+    ]);
+    let from_parquet = succeed(&[
+        "fit",
+        "--data",
+        &data("formats.parquet"),
+        "--target",
+        "y",
+        "--device",
+        "cpu",
+        "--save",
+        model,
+    ]);
+    assert!(from_parquet.contains("city=Nice"), "{from_parquet}");
+    assert_eq!(coefficients(&from_csv), coefficients(&from_parquet));
+    let predicted = succeed(&[
+        "predict",
+        "--model",
+        model,
+        "--data",
+        &data("formats.parquet"),
+        "--keep",
+        "city",
+    ]);
+    let mut lines = predicted.lines();
+    assert_eq!(lines.next(), Some("city,prediction"));
+    assert_eq!(lines.count(), 60);
+
+    let npy_model = dir.join("npy.json");
+    let npy_model = npy_model.to_str().unwrap();
+    let from_npy = succeed(&[
+        "fit",
+        "--data",
+        &data("formats_xy.npy"),
+        "--target",
+        "3",
+        "--device",
+        "cpu",
+        "--save",
+        npy_model,
+    ]);
+    assert!(from_npy.contains("3 features"), "{from_npy}");
+    let from_pair = succeed(&[
+        "fit",
+        "--data",
+        &data("formats_x32.npy"),
+        "--target",
+        &data("formats_y.npy"),
+        "--device",
+        "cpu",
+    ]);
+    assert_eq!(coefficients(&from_npy), coefficients(&from_pair));
+    let predicted = succeed(&[
+        "predict",
+        "--model",
+        npy_model,
+        "--data",
+        &data("formats_x64.npy"),
+    ]);
+    assert_eq!(predicted.lines().count(), 61);
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            &data("formats_int.npy"),
+            "--target",
+            &data("formats_y.npy"),
+        ],
+        &["formats_int.npy", "dtype '<i8'"],
+    );
+}

@@ -193,3 +193,25 @@ fn batches_of_more_than_65536_rows_do_not_depend_on_the_number_of_threads() {
     assert_eq!(one, in_pool(2));
     assert_eq!(one, in_pool(3));
 }
+
+#[test]
+fn block_shuffling_is_fixed_by_the_seed_and_differs_from_row_shuffling() {
+    let (x, y) = large(Model::Linear);
+    let with = |shuffle: downhill::Shuffle, seed: u64| {
+        let fitted = GradientDescent::linear()
+            .variant(Variant::MiniBatch(64))
+            .shuffle(shuffle)
+            .optimizer(Optimizer::sgd(0.01))
+            .max_epochs(3)
+            .seed(seed)
+            .device(downhill::Device::Cpu)
+            .fit(x.view(), y.view())
+            .unwrap();
+        fingerprint(&fitted)
+    };
+    let blocks = downhill::Shuffle::Blocks { rows: 256 };
+    assert_eq!(with(blocks, 4), with(blocks, 4));
+    assert_ne!(with(blocks, 4), with(blocks, 5));
+    assert_ne!(with(blocks, 4), with(downhill::Shuffle::Rows, 4));
+    assert_ne!(with(downhill::Shuffle::None, 4), with(downhill::Shuffle::Rows, 4));
+}

@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use downhill::{
-    Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Schedule, StopReason, Synthetic, Variant,
+    Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Schedule, Shuffle, StopReason, Synthetic,
+    Variant,
 };
 use ndarray::{Array1, Array2};
 
@@ -61,10 +62,22 @@ fn check_scaled(
     features: usize,
     lr_scale: f32,
 ) {
+    check_shuffled(context, model, variant, rows, features, lr_scale, Shuffle::Rows);
+}
+
+fn check_shuffled(
+    context: &Arc<GpuContext>,
+    model: Model,
+    variant: Variant,
+    rows: usize,
+    features: usize,
+    lr_scale: f32,
+    shuffle: Shuffle,
+) {
     let (x, y) = data(model, rows, features);
     for optimizer in optimizers(lr_scale) {
-        let what = format!("{model:?} {variant:?} {}", optimizer.name());
-        let settings = descent(model, variant, optimizer);
+        let what = format!("{model:?} {variant:?} {shuffle} {}", optimizer.name());
+        let settings = descent(model, variant, optimizer).shuffle(shuffle);
         let cpu: Fitted = settings
             .clone()
             .device(Device::Cpu)
@@ -125,6 +138,20 @@ fn linear_runs_match_the_cpu_engine() {
     };
     for variant in variants() {
         check(&context, Model::Linear, variant, 203, 5);
+    }
+}
+
+#[test]
+fn block_and_storage_orders_match_the_cpu_engine_epoch_by_epoch() {
+    let Some(context) = common::gpu("shuffle parity") else {
+        return;
+    };
+    for shuffle in [Shuffle::Blocks { rows: 16 }, Shuffle::None] {
+        for model in [Model::Linear, Model::Logistic] {
+            for variant in [Variant::Stochastic, Variant::MiniBatch(7)] {
+                check_shuffled(&context, model, variant, 203, 5, 1.0, shuffle);
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ Markdown table per batch size with samples/s and ratios.
     pip install numpy scikit-learn [torch]
     python3 benches/peers/batch_peers.py [--rows 1000000] [--features 64]
         [--model linear|logistic] [--batch-sizes 32,256,4096,65536,full]
-        [--epochs 3] [--device cpu,gpu]
+        [--epochs 3] [--device cpu,gpu] [--shuffle rows,blocks:4096]
 
 downhill's side is `downhill bench` (cargo run --release -- bench ...): it
 generates the seeded data, times itself, writes its results as JSON and the
@@ -103,6 +103,8 @@ def main():
     parser.add_argument("--batch-sizes", default="32,256,4096,65536,full")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--device", default="cpu,gpu")
+    parser.add_argument("--shuffle", default="rows",
+                        help="downhill's row orders of the mini-batch runs (one run each)")
     args = parser.parse_args()
     logistic = args.model == "logistic"
     batches = args.batch_sizes.split(",")
@@ -113,14 +115,18 @@ def main():
             ["cargo", "run", "--quiet", "--release", "--", "bench",
              "--rows", str(args.rows), "--features", str(args.features), "--model", args.model,
              "--batch-sizes", args.batch_sizes, "--epochs", str(args.epochs), "--device", args.device,
-             "--lr", str(LR), "--json", report_path, "--dump-data", folder],
+             "--shuffle", args.shuffle, "--lr", str(LR), "--json", report_path, "--dump-data", folder],
             check=True, stdout=sys.stderr)
         with open(report_path) as f:
             report = json.load(f)
         x = np.fromfile(os.path.join(folder, "x.f32"), dtype="<f4").reshape(args.rows, args.features)
         y = np.fromfile(os.path.join(folder, "y.f32"), dtype="<f4")
 
-    ours = {(r["device"], r["batch_size"]): r["samples_per_s"] for r in report["runs"] if r["error"] is None}
+    # (device, batch) -> [(shuffle, samples/s)]
+    ours = {}
+    for r in report["runs"]:
+        if r["error"] is None:
+            ours.setdefault((r["device"], r["batch_size"]), []).append((r.get("shuffle", "rows"), r["samples_per_s"]))
     peers = {}  # (peer, batch) -> samples/s
     rng = np.random.default_rng(0)
     for name in batches:
@@ -181,8 +187,8 @@ def main():
         gpu = machine["gpu"]
         print(f"GPU: {gpu['adapter']} ({gpu['backend']}, {gpu['device_type']}), copy {gpu['copy_gb_per_s']:.1f} GB/s")
     print()
-    print("| batch | downhill device | downhill samples/s | peer | peer samples/s | downhill ÷ peer |")
-    print("|---|---|---:|---|---:|---:|")
+    print("| batch | downhill device | downhill shuffle | downhill samples/s | peer | peer samples/s | downhill ÷ peer |")
+    print("|---|---|---|---:|---|---:|---:|")
     devices = [d for d in args.device.split(",")]
     for name in batches + (["1"] if "1" not in batches else []):
         for (peer, peer_batch), peer_rate in peers.items():
@@ -192,11 +198,12 @@ def main():
             for device in devices:
                 if (device == "gpu") != peer_on_gpu:
                     continue
-                rate = ours.get((device, name))
-                if rate is None:
-                    print(f"| {name} | {device} | not run | {peer} | {peer_rate:.3e} | |")
-                else:
-                    print(f"| {name} | {device} | {rate:.3e} | {peer} | {peer_rate:.3e} | {rate / peer_rate:.2f}× |")
+                runs = ours.get((device, name))
+                if not runs:
+                    print(f"| {name} | {device} | | not run | {peer} | {peer_rate:.3e} | |")
+                for shuffle, rate in runs or []:
+                    print(f"| {name} | {device} | {shuffle} | {rate:.3e} | {peer} | {peer_rate:.3e} | "
+                          f"{rate / peer_rate:.2f}× |")
 
 
 if __name__ == "__main__":

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use downhill::ndarray::{ArrayView1, ArrayView2};
+use downhill::npy::NpyData;
 use downhill::optim::Rule;
-use downhill::table::{read_table, Categorical, Missing, Table, TableOptions};
-use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, StopReason, Variant};
+use downhill::table::{
+    read_table, Categorical, EncodedColumn, Encoding, Format, Missing, Table, TableOptions,
+};
+use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, Shuffle, StopReason, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The CSV file and its columns.
@@ -48,6 +51,11 @@ pub struct TrainArgs {
     /// full (every row per step), sgd (one row per step) or minibatch:N.
     #[arg(long, default_value = "full")]
     pub variant: Variant,
+    /// The row order of mini-batch epochs: rows (a permutation of all rows),
+    /// blocks:N (a permutation of blocks of N rows, then of the rows inside
+    /// each) or none (storage order).
+    #[arg(long, default_value = "rows")]
+    pub shuffle: Shuffle,
     /// The update rule: sgd, momentum, nesterov, adagrad, rmsprop or adam.
     #[arg(long, default_value = "nesterov")]
     pub optimizer: Rule,
@@ -339,6 +347,7 @@ impl TrainArgs {
         };
         let mut descent = GradientDescent::new(self.model)
             .variant(self.variant)
+            .shuffle(self.shuffle)
             .optimizer(self.optimizer.with(rate, beta))
             .auto_learning_rate(auto)
             .auto_momentum(auto_momentum)
@@ -370,6 +379,14 @@ pub fn names(names: &Option<Vec<String>>) -> Option<Vec<&str>> {
 /// Reads the CSV named by `args` for `model` (whose target holds labels
 /// when it is logistic), and says what it made of the columns.
 pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
+    // Errors that name no file are told which one.
+    let located = |e: Error| match e.file() {
+        Some(_) => e.to_string(),
+        None => format!("{}: {e}", args.data.display()),
+    };
+    if Format::of(&args.data) == Format::Npy {
+        return load_npy(args).map_err(located);
+    }
     let options = TableOptions {
         categorical: args.categorical,
         max_categories: args.max_categories,
@@ -383,7 +400,7 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         names(&args.features).as_deref(),
         &options,
     )
-    .map_err(|e| format!("{}: {e}", args.data.display()))?;
+    .map_err(located)?;
     for dropped in &table.dropped {
         println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
@@ -406,6 +423,56 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         );
     }
     Ok(table)
+}
+
+/// An `.npy` matrix as a table: `--target` names the targets' file
+/// (`y.npy`) or the target's column by its index (from 0); the features are
+/// named x0, x1, … by their column.
+fn load_npy(args: &DataArgs) -> Result<Table, Error> {
+    let data = match Format::of(&args.target) {
+        Format::Npy => NpyData::open(&args.data, &args.target)?,
+        _ => {
+            let index = args.target.trim().parse().map_err(|_| Error::MalformedFile {
+                path: args.data.display().to_string(),
+                reason: format!(
+                    "--target {:?} is neither a column index (from 0) nor a .npy file of targets",
+                    args.target
+                ),
+            })?;
+            NpyData::open_matrix(&args.data, index)?
+        }
+    };
+    if args.features.is_some() {
+        return Err(Error::MalformedFile {
+            path: args.data.display().to_string(),
+            reason: "--features names CSV or Parquet columns; an .npy file's columns are all features".into(),
+        });
+    }
+    let (x, y) = (data.x()?.into_owned(), data.y()?.into_owned());
+    let feature_names = data.feature_names()?;
+    let columns = feature_names
+        .iter()
+        .zip(x.columns())
+        .map(|(name, column)| EncodedColumn::Numeric {
+            name: name.clone(),
+            mean: column.mean().unwrap_or(0.0),
+        })
+        .collect();
+    let lines = (1..=x.nrows()).collect();
+    Ok(Table {
+        feature_names,
+        x,
+        y,
+        encoding: Encoding {
+            columns,
+            labels: None,
+            target: Some(data.target_name()),
+        },
+        dropped: Vec::new(),
+        rows_dropped: 0,
+        cells_filled: 0,
+        lines,
+    })
 }
 
 /// Says where in the CSV a row or column error of the library lies.

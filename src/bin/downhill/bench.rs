@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use downhill::{Device, GradientDescent, Model, Optimizer, Synthetic, Variant};
+use downhill::{Device, GradientDescent, Model, Optimizer, Shuffle, Synthetic, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -28,6 +28,10 @@ pub struct BenchArgs {
     /// for the full batch.
     #[arg(long, default_value = "32,256,4096,65536,full", value_delimiter = ',')]
     batch_sizes: Vec<Variant>,
+    /// Comma-separated row orders of the mini-batch runs: rows, blocks:N,
+    /// none (one run each; the full batch runs once).
+    #[arg(long, default_value = "rows", value_delimiter = ',')]
+    shuffle: Vec<Shuffle>,
     /// Epochs per run; the throughput is averaged over them.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
@@ -73,6 +77,7 @@ struct GpuMachine {
 struct Run {
     device: String,
     batch_size: String,
+    shuffle: String,
     epochs: usize,
     seconds: f64,
     samples_per_s: f64,
@@ -158,7 +163,21 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             "--device takes cpu and gpu, not {auto}: the bench names what it measures"
         ));
     }
-    let variants: Vec<(String, Variant)> = args.batch_sizes.iter().map(|&v| (batch_label(v), v)).collect();
+    // Each mini-batch size once per shuffle; the full batch, which reads
+    // the rows in storage order, once.
+    let variants: Vec<(String, Variant, Shuffle)> = args
+        .batch_sizes
+        .iter()
+        .flat_map(|&v| {
+            let shuffles = match v {
+                Variant::Full => vec![Shuffle::None],
+                _ => args.shuffle.clone(),
+            };
+            shuffles
+                .into_iter()
+                .map(move |shuffle| (batch_label(v), v, shuffle))
+        })
+        .collect();
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
@@ -224,10 +243,11 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     );
     let mut runs = Vec::new();
     for &device in &devices {
-        for (name, variant) in &variants {
-            progress.set_message(format!("{} batch {name}", device.name()));
+        for (name, variant, shuffle) in &variants {
+            progress.set_message(format!("{} batch {name} {shuffle}", device.name()));
             let mut descent = GradientDescent::new(model)
                 .variant(*variant)
+                .shuffle(*shuffle)
                 .optimizer(Optimizer::sgd(args.lr))
                 .max_epochs(args.epochs)
                 .divergence_factor(f64::INFINITY)
@@ -248,6 +268,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
                     Run {
                         device: device.name().into(),
                         batch_size: name.clone(),
+                        shuffle: shuffle.to_string(),
                         epochs,
                         seconds,
                         samples_per_s: (args.rows * epochs) as f64 / seconds,
@@ -261,6 +282,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
                 Err(error) => Run {
                     device: device.name().into(),
                     batch_size: name.clone(),
+                    shuffle: shuffle.to_string(),
                     epochs: 0,
                     seconds: f64::NAN,
                     samples_per_s: f64::NAN,
@@ -288,15 +310,16 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             args.epochs
         );
         println!(
-            "{:>8} {:>14} {:>12} {:>8} {:>7} {:>12}",
-            "batch", "samples/s", "steps/s", "GB/s", "% peak", "final loss"
+            "{:>8} {:>12} {:>14} {:>12} {:>8} {:>7} {:>12}",
+            "batch", "shuffle", "samples/s", "steps/s", "GB/s", "% peak", "final loss"
         );
         for run in runs.iter().filter(|r| r.device == device.name()) {
             match &run.error {
-                Some(error) => println!("{:>8} skipped: {error}", run.batch_size),
+                Some(error) => println!("{:>8} {:>12} skipped: {error}", run.batch_size, run.shuffle),
                 None => println!(
-                    "{:>8} {:>14.4e} {:>12.4e} {:>8.2} {:>7.1} {:>12.6}",
+                    "{:>8} {:>12} {:>14.4e} {:>12.4e} {:>8.2} {:>7.1} {:>12.6}",
                     run.batch_size,
+                    run.shuffle,
                     run.samples_per_s,
                     run.steps_per_s,
                     run.gb_per_s,

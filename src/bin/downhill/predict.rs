@@ -6,52 +6,31 @@ use std::path::Path;
 
 use downhill::data::read_csv;
 use downhill::ndarray::Array1;
+use downhill::table::Format;
 use downhill::{Fitted, Model};
 
 use crate::args::{explain, PredictArgs};
 use crate::report;
 
-/// The cells of the columns `names` of a CSV file, row by row.
+/// The cells of the columns `names` of the data file, row by row.
 fn read_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>, String> {
-    let file = path.display();
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_path(path)
-        .map_err(|e| format!("cannot read {file}: {e}"))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| format!("cannot read {file}: {e}"))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
-    let columns: Vec<usize> = names
-        .iter()
-        .map(|name| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                format!(
-                    "{file} has no column {name:?}; the columns are {}",
-                    header.join(", ")
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    reader
-        .records()
-        .map(|record| {
-            let record = record.map_err(|e| format!("cannot read {file}: {e}"))?;
-            Ok(columns
-                .iter()
-                .map(|&c| record.get(c).unwrap_or("").to_string())
-                .collect())
-        })
-        .collect()
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    downhill::table::read_columns(path, &names).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `downhill predict`.
 pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
     let file = args.data.display().to_string();
+    let npy = Format::of(&args.data) == Format::Npy;
     let (x, lines, names) = match fitted.encoding() {
+        // An .npy file's columns are the features in order.
+        _ if npy => {
+            let x = downhill::npy::read_features(&args.data).map_err(|e| e.to_string())?;
+            let lines = (1..=x.nrows()).collect();
+            let names = (0..x.ncols()).map(|j| format!("x{j}")).collect();
+            (x, lines, names)
+        }
         Some(encoding) => {
             let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
             if counts.unseen > 0 {
@@ -76,9 +55,11 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
                 )
             })?;
             let borrowed: Vec<&str> = features.iter().map(String::as_str).collect();
-            let data = read_csv(&args.data, None, Some(&borrowed)).map_err(|e| e.to_string())?;
-            let lines = (0..data.x.nrows()).map(|row| row + 2).collect();
-            (data.x, lines, data.feature_names)
+            let x = read_csv(&args.data, None, Some(&borrowed))
+                .map_err(|e| e.to_string())?
+                .x;
+            let lines = (0..x.nrows()).map(|row| row + 2).collect();
+            (x, lines, features.to_vec())
         }
     };
     let explain = |error| explain(error, &names, &lines, &args.data, None);

@@ -1,0 +1,233 @@
+//! Parquet files as the rows of a table: the chosen columns (a projection,
+//! so that others are never decoded), read row group by row group through
+//! arrow-rs, each cell turned into the text a CSV file would hold, so that
+//! [`crate::table`] treats them exactly as it treats a CSV file's: numbers
+//! (integers and floats, float32 values written exactly), text and
+//! dictionary-encoded text (categories), booleans (`true`/`false`), and
+//! nulls (missing). A row's "line" in messages is its position in the
+//! file, counted from 1.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
+    UInt8Type,
+};
+use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use crate::error::{Error, Result};
+use crate::table::Records;
+
+/// The header and records of the columns `wanted` (every column when
+/// `None`) of a Parquet file.
+pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, Records)> {
+    let shown = path.display().to_string();
+    let malformed = |e: &dyn std::fmt::Display| {
+        let reason = e.to_string();
+        // The reader's words for a file that ends early.
+        if reason.contains("EOF") || reason.contains("too small") || reason.contains("Insufficient") {
+            Error::TruncatedFile {
+                path: shown.clone(),
+                reason,
+            }
+        } else {
+            Error::MalformedFile {
+                path: shown.clone(),
+                reason,
+            }
+        }
+    };
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if let Some(reason) = cut_short(&file) {
+        return Err(Error::TruncatedFile { path: shown, reason });
+    }
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| malformed(&e))?;
+    let schema = builder.schema().clone();
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let indices: Vec<usize> = match wanted {
+        None => (0..names.len()).collect(),
+        Some(wanted) => {
+            let mut indices = Vec::new();
+            for name in wanted {
+                let index =
+                    names
+                        .iter()
+                        .position(|n| n == name.trim())
+                        .ok_or_else(|| Error::MissingColumn {
+                            name: name.to_string(),
+                            available: names.join(", "),
+                        })?;
+                if !indices.contains(&index) {
+                    indices.push(index);
+                }
+            }
+            indices.sort_unstable();
+            indices
+        }
+    };
+    for &index in &indices {
+        let field = schema.field(index);
+        if !supported(field.data_type()) {
+            return Err(Error::UnsupportedColumnType {
+                path: shown,
+                column: field.name().clone(),
+                data_type: field.data_type().to_string(),
+            });
+        }
+    }
+    let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
+    // Projection by root column: nested columns are refused above.
+    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
+    let reader = builder.with_projection(mask).build().map_err(|e| malformed(&e))?;
+    let mut records = Records::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| malformed(&e))?;
+        let columns: Vec<Vec<String>> = batch
+            .columns()
+            .iter()
+            .map(|column| cells(column.as_ref()))
+            .collect();
+        for row in 0..batch.num_rows() {
+            let line = records.len() + 1;
+            records.push((line, columns.iter().map(|c| c[row].as_str()).collect()));
+        }
+    }
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "data rows",
+        });
+    }
+    Ok((header, records))
+}
+
+/// Why a file that starts as Parquet lacks the end every Parquet file
+/// has (its footer, closed by the magic `PAR1`), where it does.
+fn cut_short(mut file: &File) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    const MAGIC: &[u8; 4] = b"PAR1";
+    let length = file.metadata().ok()?.len();
+    let mut start = [0u8; 4];
+    file.read_exact(&mut start).ok()?;
+    if &start != MAGIC {
+        return None;
+    }
+    let mut end = [0u8; 4];
+    let closed = length >= 12
+        && file.seek(SeekFrom::End(-4)).is_ok()
+        && file.read_exact(&mut end).is_ok()
+        && &end == MAGIC;
+    match closed {
+        true => None,
+        false => Some(format!(
+            "{length} bytes, without the footer that closes a Parquet file"
+        )),
+    }
+}
+
+/// Whether a column of this type is read.
+fn supported(data_type: &DataType) -> bool {
+    match data_type {
+        DataType::Null
+        | DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => supported(values),
+        _ => false,
+    }
+}
+
+/// Each cell of a column of a supported type as CSV text ("" for a null).
+fn cells(array: &dyn Array) -> Vec<String> {
+    fn numbers<T: ArrowPrimitiveType>(array: &dyn Array, text: impl Fn(T::Native) -> String) -> Vec<String> {
+        let values = array.as_primitive::<T>();
+        (0..values.len())
+            .map(|i| match values.is_null(i) {
+                true => String::new(),
+                false => text(values.value(i)),
+            })
+            .collect()
+    }
+    fn integers<T: ArrowPrimitiveType>(array: &dyn Array) -> Vec<String>
+    where
+        T::Native: ToString,
+    {
+        numbers::<T>(array, |v| v.to_string())
+    }
+    match array.data_type() {
+        DataType::Null => vec![String::new(); array.len()],
+        DataType::Boolean => {
+            let values = array.as_boolean();
+            (0..values.len())
+                .map(|i| match values.is_null(i) {
+                    true => String::new(),
+                    false => values.value(i).to_string(),
+                })
+                .collect()
+        }
+        DataType::Int8 => integers::<Int8Type>(array),
+        DataType::Int16 => integers::<Int16Type>(array),
+        DataType::Int32 => integers::<Int32Type>(array),
+        DataType::Int64 => integers::<Int64Type>(array),
+        DataType::UInt8 => integers::<UInt8Type>(array),
+        DataType::UInt16 => integers::<UInt16Type>(array),
+        DataType::UInt32 => integers::<UInt32Type>(array),
+        DataType::UInt64 => integers::<UInt64Type>(array),
+        // The float64 that equals the float32 exactly, written so that it
+        // reads back exactly: the table's float64 parse then rounds to the
+        // same float32.
+        DataType::Float32 => numbers::<Float32Type>(array, |v| f64::from(v).to_string()),
+        DataType::Float64 => numbers::<Float64Type>(array, |v| v.to_string()),
+        DataType::Utf8 => text(array.as_string::<i32>()),
+        DataType::LargeUtf8 => text(array.as_string::<i64>()),
+        DataType::Utf8View => {
+            let values = array.as_string_view();
+            (0..values.len())
+                .map(|i| match values.is_null(i) {
+                    true => String::new(),
+                    false => values.value(i).to_string(),
+                })
+                .collect()
+        }
+        DataType::Dictionary(_, _) => {
+            let dictionary = array.as_any_dictionary();
+            let values = cells(dictionary.values().as_ref());
+            let keys = dictionary.normalized_keys();
+            (0..array.len())
+                .map(|i| match array.is_null(i) {
+                    true => String::new(),
+                    false => values[keys[i]].clone(),
+                })
+                .collect()
+        }
+        other => unreachable!("{other} is refused before reading"),
+    }
+}
+
+fn text<O: arrow_array::OffsetSizeTrait>(values: &arrow_array::GenericStringArray<O>) -> Vec<String> {
+    (0..values.len())
+        .map(|i| match values.is_null(i) {
+            true => String::new(),
+            false => values.value(i).to_string(),
+        })
+        .collect()
+}

@@ -1,0 +1,165 @@
+//! The same table as CSV, Parquet and NumPy `.npy` (written by pandas,
+//! pyarrow and NumPy: tests/data/make_formats.py) gives the same rows and
+//! bit-identical fits; each kind of broken or unsupported file has its own
+//! error naming the file (and the column).
+#![cfg(all(feature = "npy", feature = "parquet"))]
+
+use std::path::{Path, PathBuf};
+
+use downhill::npy::NpyData;
+use downhill::table::{read_table, Format, TableOptions};
+use downhill::{Device, Error, Fitted, GradientDescent, Optimizer};
+use ndarray::{Array1, Array2};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn fit(x: &Array2<f32>, y: &Array1<f32>) -> Fitted {
+    GradientDescent::linear()
+        .optimizer(Optimizer::nesterov(1.0, 0.0))
+        .standardize(true)
+        .standardize_target(true)
+        .auto_learning_rate(true)
+        .auto_momentum(true)
+        .parameter_tolerance(1e-7)
+        .max_epochs(500)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap()
+}
+
+fn bits(fitted: &Fitted) -> Vec<u32> {
+    fitted
+        .weights()
+        .iter()
+        .chain([&fitted.bias()])
+        .map(|v| v.to_bits())
+        .collect()
+}
+
+#[test]
+fn formats_are_told_by_their_extension() {
+    assert_eq!(Format::of("a/b.csv"), Format::Csv);
+    assert_eq!(Format::of("b.PARQUET"), Format::Parquet);
+    assert_eq!(Format::of("b.pq"), Format::Parquet);
+    assert_eq!(Format::of("b.npy"), Format::Npy);
+    assert_eq!(Format::of("b.txt"), Format::Csv);
+}
+
+#[test]
+fn csv_and_parquet_give_the_same_table_and_the_same_fit() {
+    let options = TableOptions::default();
+    let csv = read_table(data("formats.csv"), "y", None, &options).unwrap();
+    let parquet = read_table(data("formats.parquet"), "y", None, &options).unwrap();
+    // The text column is one-hot encoded from either file (dictionary
+    // encoded in the Parquet file), float32 and int64 columns read exactly.
+    assert_eq!(
+        parquet.feature_names,
+        ["x1", "x2", "count", "city=Lyon", "city=Nice", "city=Paris"]
+    );
+    assert_eq!(csv.feature_names, parquet.feature_names);
+    assert_eq!(csv.x, parquet.x);
+    assert_eq!(csv.y, parquet.y);
+    assert_eq!(csv.encoding, parquet.encoding);
+    assert_eq!(bits(&fit(&csv.x, &csv.y)), bits(&fit(&parquet.x, &parquet.y)));
+    // A projection: only the columns asked for are read.
+    let some = read_table(data("formats.parquet"), "y", Some(&["count", "x1"]), &options).unwrap();
+    assert_eq!(some.feature_names, ["count", "x1"]);
+    assert_eq!(some.x.column(0), csv.x.column(2));
+}
+
+#[test]
+fn npy_files_give_the_csv_s_rows_and_the_same_fit() {
+    let options = TableOptions::default();
+    let csv = read_table(data("formats.csv"), "y", Some(&["x1", "x2", "count"]), &options).unwrap();
+    let reference = bits(&fit(&csv.x, &csv.y));
+    let pairs = [
+        NpyData::open(data("formats_x64.npy"), data("formats_y.npy")).unwrap(),
+        NpyData::open(data("formats_x32.npy"), data("formats_y.npy")).unwrap(),
+        NpyData::open_matrix(data("formats_xy.npy"), 3).unwrap(),
+    ];
+    for npy in &pairs {
+        let (x, y) = (npy.x().unwrap().into_owned(), npy.y().unwrap().into_owned());
+        assert_eq!(x, csv.x);
+        assert_eq!(y, csv.y);
+        assert_eq!(bits(&fit(&x, &y)), reference);
+        assert_eq!(npy.feature_names().unwrap(), ["x0", "x1", "x2"]);
+    }
+    assert_eq!(pairs[0].target_name(), "formats_y");
+    assert_eq!(pairs[2].target_name(), "x3");
+    // float32 in C order is used in place, not copied.
+    assert!(pairs[1].x().unwrap().is_view());
+}
+
+/// A copy of `name` cut to its first `keep` bytes.
+fn truncated(name: &str, keep: usize) -> PathBuf {
+    let bytes = std::fs::read(data(name)).unwrap();
+    let dir = std::env::temp_dir().join(format!("downhill-formats-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, &bytes[..keep]).unwrap();
+    path
+}
+
+#[test]
+fn broken_and_unsupported_files_have_their_own_errors() {
+    let options = TableOptions::default();
+    let cut = truncated("formats.parquet", 3000);
+    match read_table(&cut, "y", None, &options) {
+        Err(Error::TruncatedFile { path, .. }) => assert!(path.ends_with("formats.parquet")),
+        other => panic!("{other:?}"),
+    }
+    let cut = truncated("formats_x64.npy", 1000);
+    match NpyData::open(&cut, data("formats_y.npy")) {
+        Err(Error::TruncatedFile { path, reason }) => {
+            assert!(path.ends_with("formats_x64.npy"));
+            assert!(reason.contains("568 bytes"), "{reason}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    match NpyData::open(data("formats_fortran.npy"), data("formats_y.npy")) {
+        Err(Error::UnsupportedNpy { path, found }) => {
+            assert!(path.ends_with("formats_fortran.npy"));
+            assert!(found.contains("Fortran order"), "{found}");
+        }
+        other => panic!("{:?}", other.err()),
+    }
+    match NpyData::open(data("formats_int.npy"), data("formats_y.npy")) {
+        Err(Error::UnsupportedNpy { found, .. }) => assert!(found.contains("<i8"), "{found}"),
+        other => panic!("{:?}", other.err()),
+    }
+    // A 1-D file where a matrix belongs.
+    match NpyData::open(data("formats_y.npy"), data("formats_y.npy")) {
+        Err(Error::UnsupportedNpy { found, .. }) => assert!(found.contains("1 dimensions"), "{found}"),
+        other => panic!("{:?}", other.err()),
+    }
+    match NpyData::open_matrix(data("formats_xy.npy"), 4) {
+        Err(Error::TargetColumnOutOfRange {
+            index: 4, columns: 4, ..
+        }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+    match read_table(data("formats_dates.parquet"), "y", None, &options) {
+        Err(Error::UnsupportedColumnType {
+            path,
+            column,
+            data_type,
+        }) => {
+            assert!(path.ends_with("formats_dates.parquet"));
+            assert_eq!(column, "day");
+            assert!(data_type.starts_with("Timestamp"), "{data_type}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Leaving the dates out of the projection reads the rest.
+    let kept = read_table(data("formats_dates.parquet"), "y", Some(&["x1"]), &options).unwrap();
+    assert_eq!(kept.feature_names, ["x1"]);
+    // Rows where columns of another length belong.
+    match NpyData::open(data("formats_x64.npy"), data("formats_int.npy")) {
+        Err(Error::UnsupportedNpy { .. }) => {}
+        other => panic!("{:?}", other.err()),
+    }
+}
