@@ -448,15 +448,30 @@ impl Synthetic {
         if rows == 0 || features == 0 {
             return Err(Error::EmptyData { rows, features });
         }
+        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(rows * features))
+            .expect("the length is rows × features");
+        let mut y = Array1::from(huge_page_zeros(rows));
+        let (weights, bias) = Self::fill(model, noise, seed, x.view_mut(), y.view_mut());
+        Ok(Synthetic { x, y, weights, bias })
+    }
+
+    /// Fills `x` and `y` (as many rows) with the data [`Synthetic::generate`]
+    /// makes for their shape, in place (a memory-mapped file of any size);
+    /// returns the weights and the bias.
+    pub fn fill(
+        model: Model,
+        noise: f32,
+        seed: u64,
+        mut x: ndarray::ArrayViewMut2<f32>,
+        mut y: ndarray::ArrayViewMut1<f32>,
+    ) -> (Array1<f32>, f32) {
+        let features = x.ncols();
         let mut parameter_rng = ChaCha8Rng::seed_from_u64(seed);
         let uniform = Uniform::new_inclusive(-2.0f32, 2.0).expect("constant bounds are ordered");
         let weights: Array1<f32> = (0..features)
             .map(|_| uniform.sample(&mut parameter_rng))
             .collect();
         let bias = 0.5f32;
-        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(rows * features))
-            .expect("the length is rows × features");
-        let mut y = Array1::from(huge_page_zeros(rows));
         x.axis_chunks_iter_mut(Axis(0), SCAN_ROWS)
             .into_par_iter()
             .zip(y.axis_chunks_iter_mut(Axis(0), SCAN_ROWS))
@@ -483,7 +498,7 @@ impl Synthetic {
                     };
                 }
             });
-        Ok(Synthetic { x, y, weights, bias })
+        (weights, bias)
     }
 }
 

@@ -329,6 +329,7 @@ pub(crate) fn train(
             objective,
             optimizer: plan.optimizer,
             steps,
+            shuffle: plan.shuffle,
             parameters: parameters.clone(),
             state: optimizer_state,
         },

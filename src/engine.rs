@@ -13,6 +13,7 @@ use crate::error::Result;
 use crate::model::Model;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::shuffle::Shuffle;
 use crate::source::{DataSource, InMemory};
 
 /// How the rows of an epoch are split into steps, derived once per fit.
@@ -51,6 +52,9 @@ pub(crate) struct RunSpec {
     pub(crate) objective: Objective,
     pub(crate) optimizer: Optimizer,
     pub(crate) steps: StepPlan,
+    /// How the driver orders mini-batch epochs (a streamed source needs
+    /// blocks kept together).
+    pub(crate) shuffle: Shuffle,
     /// Starting parameters: the weights, then the bias.
     pub(crate) parameters: Vec<f32>,
     /// Starting optimizer state (fresh, or carried over by a resume).

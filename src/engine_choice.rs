@@ -8,26 +8,37 @@ use crate::device::Device;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::gpu::{GpuContext, GpuEngine};
+use crate::memory::default_budget;
 
 impl Device {
     /// The device that will actually run on the shared GPU context: `Cpu`
     /// or `Gpu`, never `Auto`.
     pub fn resolve(self) -> Result<Device> {
-        choose(self, None).map(|engine| engine.device())
+        choose(self, None, None).map(|engine| engine.device())
     }
 }
 
 /// The engine for `device`: `Device::Gpu` and `Device::Auto` use `given`
-/// where there is one, else the shared context.
-pub(crate) fn choose(device: Device, given: Option<&Arc<GpuContext>>) -> Result<Box<dyn Engine>> {
+/// where there is one, else the shared context; the CPU engine holds at
+/// most `memory_budget` bytes of rows (default: [`default_budget`]).
+pub(crate) fn choose(
+    device: Device,
+    given: Option<&Arc<GpuContext>>,
+    memory_budget: Option<u64>,
+) -> Result<Box<dyn Engine>> {
     let gpu = |context: &Arc<GpuContext>| -> Box<dyn Engine> { Box::new(GpuEngine(Arc::clone(context))) };
+    let cpu = || -> Box<dyn Engine> {
+        Box::new(CpuEngine {
+            memory_budget: memory_budget.unwrap_or_else(default_budget),
+        })
+    };
     Ok(match (device, given) {
-        (Device::Cpu, _) => Box::new(CpuEngine),
+        (Device::Cpu, _) => cpu(),
         (Device::Gpu | Device::Auto, Some(context)) => gpu(context),
         (Device::Gpu, None) => gpu(&GpuContext::shared()?),
         (Device::Auto, None) => match GpuContext::shared() {
             Ok(context) if !context.adapter().is_software() => gpu(&context),
-            _ => Box::new(CpuEngine),
+            _ => cpu(),
         },
     })
 }

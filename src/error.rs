@@ -91,6 +91,29 @@ pub enum Error {
     /// `Variant::MiniBatch(0)`.
     #[error("the batch size must be at least 1, got 0")]
     ZeroBatchSize,
+    /// Mini-batches over a source larger than the memory budget with a row
+    /// order that scatters each block's rows.
+    #[error(
+        "the {rows} rows exceed the memory budget and are read in blocks of {budget_rows}: mini-batches over them need an order that keeps blocks together (Shuffle::Blocks, --shuffle blocks:N, or Shuffle::None)"
+    )]
+    StreamingNeedsBlocks {
+        /// Rows of the source.
+        rows: usize,
+        /// Rows per block the budget allows.
+        budget_rows: usize,
+    },
+    /// A memory budget that is not a positive size.
+    #[error("the memory budget {value:?} is not a size such as 512MB or 2GB")]
+    InvalidMemoryBudget {
+        /// The text given.
+        value: String,
+    },
+    /// A setting that needs the rows in memory, asked of a fit on a source.
+    #[error("{setting} needs the rows in memory: use GradientDescent::fit, or leave it out")]
+    NotWithSource {
+        /// The setting.
+        setting: &'static str,
+    },
     /// `Shuffle::Blocks { rows: 0 }`.
     #[error("shuffle blocks must hold at least one row")]
     ZeroBlockRows,

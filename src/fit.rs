@@ -21,7 +21,7 @@ use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
-use crate::source::{DataSource, InMemory, Standardized};
+use crate::source::{find_non_finite, one_pass, DataSource, InMemory, Pass, Standardized};
 use crate::table::Encoding;
 
 /// The seed of the per-epoch permutations when none is set, in the library
@@ -136,6 +136,8 @@ pub struct GradientDescent {
     divergence_factor: f64,
     seed: u64,
     device: Device,
+    #[cfg_attr(feature = "serde", serde(default))]
+    memory_budget: Option<u64>,
     #[cfg_attr(feature = "serde", serde(skip))]
     track_parameters: bool,
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -197,6 +199,7 @@ impl GradientDescent {
             max_epochs: 100,
             tolerance: None,
             parameter_tolerance: None,
+            memory_budget: None,
             patience: 5,
             divergence_factor: 1e6,
             seed: DEFAULT_SEED,
@@ -316,6 +319,16 @@ impl GradientDescent {
     /// divergence (default 1e6; `f64::INFINITY` leaves only NaN and ∞).
     pub fn divergence_factor(mut self, factor: f64) -> Self {
         self.divergence_factor = factor;
+        self
+    }
+    /// Bytes of rows the CPU engine may hold (default:
+    /// [`crate::memory::default_budget`], half of physical memory). Rows it
+    /// cannot borrow (scaled as they are read, or from a file) and that
+    /// exceed the budget are streamed block by block, two blocks held at a
+    /// time; mini-batches over them need [`Shuffle::Blocks`] or
+    /// [`Shuffle::None`].
+    pub fn memory_budget(mut self, bytes: u64) -> Self {
+        self.memory_budget = Some(bytes);
         self
     }
     /// Seed of the per-epoch permutations.
@@ -482,7 +495,7 @@ impl GradientDescent {
 
     /// Fits the model to rows `x` and targets `y`.
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
-        let mut plan = self.plan()?;
+        let plan = self.plan()?;
         validate_targets(self.model, x, y)?;
         // Held-out rows, where asked for: the fit sees the others only.
         let split = self
@@ -493,6 +506,60 @@ impl GradientDescent {
             Some(split) => (split.x_train.view(), split.y_train.view()),
             None => (x, y),
         };
+        let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
+        let fresh = Pass {
+            features: (self.standardize && !resuming)
+                .then(|| Standardizer::fit(x))
+                .transpose()?,
+            target: (self.standardize_target && !resuming)
+                .then(|| TargetScaling::fit(y))
+                .transpose()?,
+        };
+        let data = InMemory::new(x, y);
+        let held_out = split
+            .as_ref()
+            .map(|s| InMemory::new(s.x_test.view(), s.y_test.view()));
+        self.fit_prepared(
+            plan,
+            &data,
+            held_out.as_ref().map(|h| h as &dyn DataSource),
+            fresh,
+        )
+    }
+
+    /// Fits the model to the rows of `source` (a file, or rows of the
+    /// caller's own making), read block by block: one pass checks the
+    /// targets and, where asked, measures the standardization in float64;
+    /// the engines then read the rows whole where they fit the memory
+    /// budget, else block by block ([`GradientDescent::memory_budget`]).
+    /// A validation fraction needs the rows in memory ([`GradientDescent::fit`]).
+    pub fn fit_source(&self, source: &dyn DataSource) -> Result<Fitted> {
+        let plan = self.plan()?;
+        if self.validation_fraction.is_some() {
+            return Err(Error::NotWithSource {
+                setting: "validation_fraction",
+            });
+        }
+        let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
+        let fresh = one_pass(
+            source,
+            self.model,
+            self.standardize && !resuming,
+            self.standardize_target && !resuming,
+        )?;
+        self.fit_prepared(plan, source, None, fresh)
+    }
+
+    /// The fit on `data`, with `held_out` rows where asked for and the
+    /// statistics `fresh` measured on `data` (unused when resuming).
+    fn fit_prepared(
+        &self,
+        mut plan: TrainingPlan,
+        data: &dyn DataSource,
+        held_out_data: Option<&dyn DataSource>,
+        fresh: Pass,
+    ) -> Result<Fitted> {
+        let (rows, features) = (data.rows(), data.features());
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
             (true, Some(StartFrom::Resume(fitted))) => {
@@ -500,9 +567,13 @@ impl GradientDescent {
                     reason: "the fit resumed from did not standardize its target; this one does".into(),
                 })?)
             }
-            (true, _) => Some(TargetScaling::fit(y)?),
+            (true, _) => fresh.target,
         };
-        let engine = engine_choice::choose(self.device, self.gpu_context.as_ref().map(|handle| &handle.0))?;
+        let engine = engine_choice::choose(
+            self.device,
+            self.gpu_context.as_ref().map(|handle| &handle.0),
+            self.memory_budget,
+        )?;
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
             _ => None,
@@ -518,12 +589,12 @@ impl GradientDescent {
                     reason: "the fit resumed from standardized; this one does not".into(),
                 })
             }
-            _ => self.standardize.then(|| Standardizer::fit(x)).transpose()?,
+            _ => fresh.features,
         };
         let start = match &self.start {
-            None => Start::Fresh(vec![0.0; x.ncols() + 1]),
+            None => Start::Fresh(vec![0.0; features + 1]),
             Some(StartFrom::Parameters(weights, bias)) => {
-                validate_parameters(weights.view(), *bias, x.ncols())?;
+                validate_parameters(weights.view(), *bias, features)?;
                 let (weights, bias) = match &standardizer {
                     Some(s) => s.to_standardized(weights.view(), *bias)?,
                     None => (weights.clone(), *bias),
@@ -558,30 +629,25 @@ impl GradientDescent {
             }
         };
 
-        let data = InMemory::new(x, y);
         let standardized = (standardizer.is_some() || target_scaling.is_some())
-            .then(|| Standardized::new(&data, standardizer.as_ref(), target_scaling));
+            .then(|| Standardized::new(data, standardizer.as_ref(), target_scaling));
         let source: &dyn DataSource = match &standardized {
             Some(standardized) => standardized,
-            None => &data,
+            None => data,
         };
-        let held_out_data = split
-            .as_ref()
-            .map(|s| InMemory::new(s.x_test.view(), s.y_test.view()));
-        let held_out_standardized = held_out_data.as_ref().and_then(|rows| {
+        let held_out_standardized = held_out_data.and_then(|rows| {
             (standardizer.is_some() || target_scaling.is_some())
                 .then(|| Standardized::new(rows, standardizer.as_ref(), target_scaling))
         });
-        let held_out: Option<&dyn DataSource> = match (&held_out_standardized, &held_out_data) {
+        let held_out: Option<&dyn DataSource> = match (&held_out_standardized, held_out_data) {
             (Some(standardized), _) => Some(standardized),
-            (None, Some(rows)) => Some(rows),
-            (None, None) => None,
+            (None, rows) => rows,
         };
         let momentum_from_data = self.momentum_from_data();
         let curvature = match self.auto_learning_rate || momentum_from_data {
             true => Some(curvature::measure(engine.as_ref(), source).map_err(|e| match e {
                 // Non-finite X makes the curvature non-finite: name the value.
-                Error::NoCurvature { .. } => validate_features(x).err().unwrap_or(e),
+                Error::NoCurvature { .. } => find_non_finite(data).err().unwrap_or(e),
                 other => other,
             })?),
             false => None,
@@ -596,8 +662,8 @@ impl GradientDescent {
                 &plan.optimizer,
                 self.model,
                 curvature,
-                plan.batch_size.map(|b| b.min(x.nrows())),
-                x.ncols(),
+                plan.batch_size.map(|b| b.min(rows)),
+                features,
                 momentum_from_data,
             );
             plan.optimizer = plan.optimizer.with_learning_rate(rate);
@@ -608,17 +674,17 @@ impl GradientDescent {
         };
         let outcome = driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?;
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
-            validate_features(x)?;
+            find_non_finite(data)?;
         }
 
         let original_units = |parameters: &[f32]| -> Result<(Array1<f32>, f32)> {
-            if parameters.len() != x.ncols() + 1 {
+            if parameters.len() != features + 1 {
                 return Err(Error::FeatureCountMismatch {
-                    expected: x.ncols() + 1,
+                    expected: features + 1,
                     found: parameters.len(),
                 });
             }
-            let (weights, bias) = parameters.split_at(x.ncols());
+            let (weights, bias) = parameters.split_at(features);
             let (weights, bias) = match &target_scaling {
                 Some(t) => t.to_original(ArrayView1::from(weights), bias[0]),
                 None => (Array1::from(weights.to_vec()), bias[0]),
@@ -842,5 +908,12 @@ pub fn gradient(
     w: ArrayView1<f32>,
     b: f32,
 ) -> Result<Gradient> {
-    gradient_on(engine_choice::choose(*device, None)?.as_ref(), model, x, y, w, b)
+    gradient_on(
+        engine_choice::choose(*device, None, None)?.as_ref(),
+        model,
+        x,
+        y,
+        w,
+        b,
+    )
 }

@@ -111,6 +111,7 @@ mod gpu;
 mod history;
 #[cfg(feature = "serde")]
 mod json_numbers;
+pub mod memory;
 pub mod metrics;
 mod model;
 #[cfg(feature = "npy")]
@@ -128,7 +129,7 @@ mod reference_engine;
 mod saved;
 pub mod schedule;
 mod shuffle;
-mod source;
+pub mod source;
 pub mod table;
 
 pub use adapter::{AdapterSummary, GpuOptions};

@@ -8,10 +8,13 @@ use std::fs::File;
 use std::path::Path;
 
 use memmap2::Mmap;
-use ndarray::{Array2, ArrayView, Axis, CowArray, Dimension, Ix1, Ix2};
+use std::borrow::Cow;
+
+use ndarray::{s, Array2, ArrayView, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Dimension, Ix1, Ix2};
 use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
 use crate::error::{Error, Result};
+use crate::source::{Block, DataSource};
 
 /// A memory-mapped `.npy` file.
 struct Mapped {
@@ -34,20 +37,52 @@ impl Mapped {
             path: shown.clone(),
             reason: e.to_string(),
         })?;
+        // Read ahead generously: blocks are read front to back.
+        let _ = map.advise(memmap2::Advice::Sequential);
         Ok(Mapped { path: shown, map })
+    }
+
+    /// A copy of `values` (a slice of this map), whose pages the process
+    /// then gives back: a streamed file's pages would otherwise stay
+    /// mapped into the process as it reads on, until it had touched the
+    /// whole file.
+    fn copy_and_release<T: Copy>(&self, values: &[T]) -> Vec<T> {
+        let copy = values.to_vec();
+        let offset = values.as_ptr() as usize - self.map.as_ptr() as usize;
+        // SAFETY: the map is a read-only private view of a file: pages
+        // dropped here are read from the file again on the next access,
+        // with the same contents. No reference into the range outlives
+        // this call but the copy.
+        let _ = unsafe {
+            self.map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                offset,
+                std::mem::size_of_val(values),
+            )
+        };
+        copy
+    }
+
+    /// The file as an array of `D` dimensions of float32 or float64, in
+    /// place.
+    fn floats_in_place<D: Dimension>(&self) -> Result<Floats<'_, D>> {
+        match self.view::<f32, D>() {
+            Ok(view) => Ok(Floats::Single(view)),
+            Err(ViewNpyError::WrongDescriptor(_)) => {
+                let view = self.view::<f64, D>().map_err(|e| self.error(e))?;
+                Ok(Floats::Double(view))
+            }
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// The file as an array of `D` dimensions of float32 (borrowed) or
     /// float64 (converted), in C order.
     fn floats<D: Dimension>(&self) -> Result<CowArray<'_, f32, D>> {
-        match self.view::<f32, D>() {
-            Ok(view) => Ok(CowArray::from(view)),
-            Err(ViewNpyError::WrongDescriptor(_)) => {
-                let view = self.view::<f64, D>().map_err(|e| self.error(e))?;
-                Ok(CowArray::from(view.mapv(|v| v as f32)))
-            }
-            Err(e) => Err(self.error(e)),
-        }
+        Ok(match self.floats_in_place::<D>()? {
+            Floats::Single(view) => CowArray::from(view),
+            Floats::Double(view) => CowArray::from(view.mapv(|v| v as f32)),
+        })
     }
 
     fn view<T: ViewElement, D: Dimension>(&self) -> std::result::Result<ArrayView<'_, T, D>, ViewNpyError> {
@@ -84,6 +119,21 @@ impl Mapped {
         }
     }
 
+    /// The dimensions of a C-order array of `D` dimensions, read in place.
+    fn dim<D: Dimension>(&self) -> Result<D::Pattern> {
+        let (dim, standard) = match self.floats_in_place::<D>()? {
+            Floats::Single(view) => (view.dim(), view.is_standard_layout()),
+            Floats::Double(view) => (view.dim(), view.is_standard_layout()),
+        };
+        match standard {
+            true => Ok(dim),
+            false => Err(Error::UnsupportedNpy {
+                path: self.path.clone(),
+                found: "Fortran order; C order is read (numpy.ascontiguousarray)".into(),
+            }),
+        }
+    }
+
     /// Refuses Fortran order, whose rows are not contiguous.
     fn c_order<'a, D: Dimension>(&self, array: CowArray<'a, f32, D>) -> Result<CowArray<'a, f32, D>> {
         if array.ndim() > 1 && !array.is_standard_layout() {
@@ -96,9 +146,20 @@ impl Mapped {
     }
 }
 
-/// Features and targets from `.npy` files.
+/// A memory-mapped array of float32 or float64.
+enum Floats<'a, D: Dimension> {
+    Single(ArrayView<'a, f32, D>),
+    Double(ArrayView<'a, f64, D>),
+}
+
+/// Features and targets from `.npy` files, a [`DataSource`]: the engines
+/// read it whole where it fits their memory budget, else block by block.
+/// Each block is copied out of the map and its pages given back, so that
+/// reading a file larger than memory keeps the process's memory bounded.
 pub struct NpyData {
     x: Mapped,
+    /// Rows and columns of the X file.
+    shape: (usize, usize),
     y: Option<Mapped>,
     /// The target's column in `x`, when the targets are one of its columns.
     target: Option<usize>,
@@ -107,12 +168,18 @@ pub struct NpyData {
 impl NpyData {
     /// X from a 2-D file and y from a 1-D one, with as many rows.
     pub fn open(x: impl AsRef<Path>, y: impl AsRef<Path>) -> Result<Self> {
-        let data = NpyData {
+        let mut data = NpyData {
             x: Mapped::open(x.as_ref())?,
+            shape: (0, 0),
             y: Some(Mapped::open(y.as_ref())?),
             target: None,
         };
-        let (rows, targets) = (data.matrix()?.nrows(), data.targets()?.len());
+        data.shape = data.x.dim::<Ix2>()?;
+        let rows = data.shape.0;
+        let targets = match &data.y {
+            Some(y) => y.dim::<Ix1>()?,
+            None => 0,
+        };
         if rows != targets {
             return Err(Error::ShapeMismatch {
                 x_rows: rows,
@@ -125,12 +192,14 @@ impl NpyData {
     /// One 2-D file whose column `target` (from 0) holds y and whose other
     /// columns are X.
     pub fn open_matrix(path: impl AsRef<Path>, target: usize) -> Result<Self> {
-        let data = NpyData {
+        let mut data = NpyData {
             x: Mapped::open(path.as_ref())?,
+            shape: (0, 0),
             y: None,
             target: Some(target),
         };
-        let columns = data.matrix()?.ncols();
+        data.shape = data.x.dim::<Ix2>()?;
+        let columns = data.shape.1;
         if target >= columns {
             return Err(Error::TargetColumnOutOfRange {
                 path: data.x.path.clone(),
@@ -198,4 +267,126 @@ pub fn read_features(path: impl AsRef<Path>) -> Result<Array2<f32>> {
     let mapped = Mapped::open(path.as_ref())?;
     let x = mapped.c_order(mapped.floats::<Ix2>()?)?;
     Ok(x.into_owned())
+}
+
+impl DataSource for NpyData {
+    fn rows(&self) -> usize {
+        self.shape.0
+    }
+
+    fn features(&self) -> usize {
+        self.shape.1 - usize::from(self.target.is_some())
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let range = s![start..start + rows, ..];
+        let matrix = self.x.floats_in_place::<Ix2>()?;
+        let x: Cow<'_, [f32]> = match (&matrix, self.target) {
+            (Floats::Single(view), None) => Cow::Owned(
+                self.x.copy_and_release(
+                    (*view)
+                        .slice_move(range)
+                        .to_slice()
+                        .expect("C-order rows are contiguous"),
+                ),
+            ),
+            (Floats::Single(view), Some(target)) => Cow::Owned(
+                view.slice(range)
+                    .indexed_iter()
+                    .filter(|((_, j), _)| *j != target)
+                    .map(|(_, &v)| v)
+                    .collect(),
+            ),
+            (Floats::Double(view), target) => Cow::Owned(
+                view.slice(range)
+                    .indexed_iter()
+                    .filter(|((_, j), _)| Some(*j) != target)
+                    .map(|(_, &v)| v as f32)
+                    .collect(),
+            ),
+        };
+        let y: Cow<'_, [f32]> = match (&self.y, self.target) {
+            (Some(file), _) => match file.floats_in_place::<Ix1>()? {
+                Floats::Single(view) => Cow::Owned(
+                    file.copy_and_release(
+                        view.slice_move(s![start..start + rows])
+                            .to_slice()
+                            .expect("a 1-D file is contiguous"),
+                    ),
+                ),
+                Floats::Double(view) => Cow::Owned(
+                    view.slice(s![start..start + rows])
+                        .iter()
+                        .map(|&v| v as f32)
+                        .collect(),
+                ),
+            },
+            (None, Some(target)) => Cow::Owned(match &matrix {
+                Floats::Single(view) => view.slice(s![start..start + rows, target]).to_vec(),
+                Floats::Double(view) => view
+                    .slice(s![start..start + rows, target])
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect(),
+            }),
+            (None, None) => unreachable!("a target file or a target column"),
+        };
+        Ok(Block { x, y })
+    }
+}
+
+/// Writes [`crate::Synthetic`] data of any size straight into `.npy` files
+/// (X float32 `rows × features` and y float32), filled in place through a
+/// memory map, so that a file larger than memory can be made; returns the
+/// weights and bias that generated it. The rows equal
+/// `Synthetic::generate(model, rows, features, noise, seed)`'s.
+pub fn write_synthetic(
+    model: crate::Model,
+    rows: usize,
+    features: usize,
+    noise: f32,
+    seed: u64,
+    x_path: impl AsRef<Path>,
+    y_path: impl AsRef<Path>,
+) -> Result<(ndarray::Array1<f32>, f32)> {
+    use memmap2::MmapMut;
+    use ndarray_npy::ViewMutNpyExt;
+    if rows == 0 || features == 0 {
+        return Err(Error::EmptyData { rows, features });
+    }
+    let create = |path: &Path, shape: &[usize]| -> Result<MmapMut> {
+        let shown = path.display().to_string();
+        let io = |e: &dyn std::fmt::Display| Error::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)
+            .map_err(|e| io(&e))?;
+        ndarray_npy::write_zeroed_npy::<f32, _>(&file, shape.to_vec()).map_err(|e| io(&e))?;
+        // SAFETY: the file was just created by this process and is mapped
+        // once, for writing here.
+        unsafe { MmapMut::map_mut(&file) }.map_err(|e| io(&e))
+    };
+    let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
+    let mut x_map = create(x_path, &[rows, features])?;
+    let mut y_map = create(y_path, &[rows])?;
+    let malformed = |path: &Path, e: &dyn std::fmt::Display| Error::MalformedFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let x = ArrayViewMut2::<f32>::view_mut_npy(&mut x_map).map_err(|e| malformed(x_path, &e))?;
+    let y = ArrayViewMut1::<f32>::view_mut_npy(&mut y_map).map_err(|e| malformed(y_path, &e))?;
+    let parameters = crate::Synthetic::fill(model, noise, seed, x, y);
+    for (map, path) in [(&x_map, x_path), (&y_map, y_path)] {
+        map.flush().map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(parameters)
 }

@@ -65,6 +65,15 @@ pub(crate) struct RawSums {
 }
 
 impl RawSums {
+    /// Adds `other`'s sums (over other rows) to these.
+    pub(crate) fn add(&mut self, other: &RawSums) {
+        for (total, &sum) in self.derivative.iter_mut().zip(&other.derivative) {
+            *total += sum;
+        }
+        self.loss += other.loss;
+        self.rows += other.rows;
+    }
+
     /// Zero sums for `features` features.
     pub(crate) fn zeros(features: usize) -> Self {
         RawSums {

@@ -249,7 +249,7 @@ mod tests {
                         )
                         .unwrap()
                     };
-                    let (fast, reference) = (run(&CpuEngine), run(&ReferenceEngine));
+                    let (fast, reference) = (run(&CpuEngine::default()), run(&ReferenceEngine));
                     let what = format!("{model} {variant} {rule}");
                     assert_eq!(fast.stop_reason, reference.stop_reason, "{what}");
                     for (a, b) in fast.records.iter().zip(&reference.records) {

@@ -1,9 +1,10 @@
 //! Where engines get rows from: a [`DataSource`] yields blocks of whole
 //! rows (X row-major and y; a weight per row can join `Block` later without
-//! touching the engines' contract). Engines read
-//! nothing else, so data need not lie in one slice: [`InMemory`] wraps the
-//! user's arrays, [`Standardized`] scales another source's blocks as they
-//! are read, and sources backed by files fit the same trait.
+//! touching the engines' contract). Engines read nothing else, so data need
+//! not lie in one slice: the user's arrays, rows scaled as they are read,
+//! a memory-mapped `.npy` file ([`crate::npy::NpyData`]) or a source of the
+//! caller's own making, fitted with
+//! [`GradientDescent::fit_source`](crate::GradientDescent::fit_source).
 
 use std::borrow::Cow;
 
@@ -11,26 +12,30 @@ use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rayon::prelude::*;
 
 use crate::data::{Standardizer, TargetScaling};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::model::Model;
 
 /// Rows `start..start + rows` of a source.
 #[derive(Debug, Clone)]
-pub(crate) struct Block<'a> {
+pub struct Block<'a> {
     /// The rows' features, row-major: `rows × features` values.
-    pub(crate) x: Cow<'a, [f32]>,
+    pub x: Cow<'a, [f32]>,
     /// The rows' targets.
-    pub(crate) y: Cow<'a, [f32]>,
+    pub y: Cow<'a, [f32]>,
 }
 
 impl Block<'_> {
     /// Rows in the block.
-    pub(crate) fn rows(&self) -> usize {
+    pub fn rows(&self) -> usize {
         self.y.len()
     }
 }
 
-/// Rows of a data set, read in blocks.
-pub(crate) trait DataSource: Sync {
+/// Rows of a data set, read in blocks. Engines read a source whole when
+/// it fits the memory budget, else block by block (any `start` and `rows`
+/// within the source, in any order the shuffle asks for), from several
+/// threads: reading must not change the source.
+pub trait DataSource: Sync {
     /// Rows in the whole source.
     fn rows(&self) -> usize;
     /// Features per row.
@@ -201,4 +206,132 @@ impl DataSource for ZeroTargets<'_> {
             y: Cow::Owned(vec![0.0; rows]),
         })
     }
+}
+
+/// Rows read at a time by [`one_pass`] and [`find_non_finite`].
+const PASS_ROWS: usize = 1 << 14;
+
+/// Count, mean and sum of squared deviations of one column, in float64,
+/// merged block by block (Chan, Golub and LeVeque's pairwise update).
+#[derive(Debug, Clone, Copy, Default)]
+struct Moments {
+    count: f64,
+    mean: f64,
+    squares: f64,
+}
+
+impl Moments {
+    /// The moments of `values` (two passes over a block in memory).
+    fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
+        let (count, sum) = values.clone().fold((0.0, 0.0), |(c, s), v| (c + 1.0, s + v));
+        let mean = if count > 0.0 { sum / count } else { 0.0 };
+        let squares = values.map(|v| (v - mean) * (v - mean)).sum();
+        Moments { count, mean, squares }
+    }
+
+    fn merge(self, other: Moments) -> Moments {
+        let count = self.count + other.count;
+        if count == 0.0 {
+            return self;
+        }
+        let delta = other.mean - self.mean;
+        Moments {
+            count,
+            mean: self.mean + delta * other.count / count,
+            squares: self.squares + other.squares + delta * delta * self.count * other.count / count,
+        }
+    }
+
+    /// The population standard deviation, 1 where it is 0 (a constant).
+    fn scale(&self) -> f32 {
+        let sd = (self.squares / self.count).sqrt();
+        if sd > 0.0 && sd.is_finite() {
+            sd as f32
+        } else {
+            1.0
+        }
+    }
+}
+
+/// What one pass over a source learns.
+pub(crate) struct Pass {
+    /// The features' standardization, where asked for.
+    pub(crate) features: Option<Standardizer>,
+    /// The target's, where asked for.
+    pub(crate) target: Option<TargetScaling>,
+}
+
+/// One pass over `source`'s blocks: checks every target (finite; 0 or 1
+/// for the logistic model) and, where asked, measures the features' and
+/// the target's mean and spread in float64, block moments merged as they
+/// come. A non-finite feature is found by the fit itself (its loss is not
+/// finite), not here.
+pub(crate) fn one_pass(source: &dyn DataSource, model: Model, features: bool, target: bool) -> Result<Pass> {
+    let (n, d) = (source.rows(), source.features());
+    if n == 0 || d == 0 {
+        return Err(Error::EmptyData { rows: n, features: d });
+    }
+    if n > u32::MAX as usize {
+        return Err(Error::TooManyRows { rows: n });
+    }
+    let mut columns = vec![Moments::default(); if features { d } else { 0 }];
+    let mut targets = Moments::default();
+    for start in (0..n).step_by(PASS_ROWS) {
+        let block = source.block(start, PASS_ROWS.min(n - start))?;
+        for (k, &value) in block.y.iter().enumerate() {
+            if !value.is_finite() {
+                return Err(Error::NonFiniteTarget {
+                    row: start + k,
+                    value,
+                });
+            }
+            if model == Model::Logistic && value != 0.0 && value != 1.0 {
+                return Err(Error::InvalidLabel {
+                    row: start + k,
+                    value,
+                });
+            }
+        }
+        if target {
+            targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
+        }
+        let rows = block.rows();
+        let x = &block.x;
+        let merged: Vec<Moments> = (0..columns.len())
+            .into_par_iter()
+            .map(|j| Moments::of((0..rows).map(move |i| f64::from(x[i * d + j]))))
+            .collect();
+        for (total, part) in columns.iter_mut().zip(merged) {
+            *total = total.merge(part);
+        }
+    }
+    let features = match features {
+        true => Some(Standardizer::from_parts(
+            columns.iter().map(|m| m.mean as f32).collect(),
+            columns.iter().map(Moments::scale).collect(),
+        )?),
+        false => None,
+    };
+    let target = target.then(|| TargetScaling {
+        mean: targets.mean as f32,
+        scale: targets.scale(),
+    });
+    Ok(Pass { features, target })
+}
+
+/// The first non-finite feature of `source`, as the error that names its
+/// row and column.
+pub(crate) fn find_non_finite(source: &dyn DataSource) -> Result<()> {
+    let (n, d) = (source.rows(), source.features());
+    for start in (0..n).step_by(PASS_ROWS) {
+        let block = source.block(start, PASS_ROWS.min(n - start))?;
+        if let Some((at, &value)) = block.x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteFeature {
+                row: start + at / d,
+                column: at % d,
+                value,
+            });
+        }
+    }
+    Ok(())
 }

@@ -1244,3 +1244,51 @@ fn parquet_and_npy_files_fit_and_predict_like_csv() {
         &["formats_int.npy", "dtype '<i8'"],
     );
 }
+
+/// `bench --write` makes .npy files block by block; `fit` reads them
+/// through a memory budget of a few blocks, and the fit equals the one of
+/// the same files with the rows in memory.
+#[test]
+fn bench_writes_npy_files_that_fit_streams_through_a_small_budget() {
+    let dir = folder("streamed");
+    let out = succeed(&[
+        "bench",
+        "--write",
+        dir.to_str().unwrap(),
+        "--rows",
+        "20000",
+        "--features",
+        "4",
+        "--seed",
+        "3",
+    ]);
+    assert!(out.contains("x.npy"), "{out}");
+    let (x, y) = (dir.join("x.npy"), dir.join("y.npy"));
+    let fit = |budget: &str| {
+        succeed(&[
+            "fit",
+            "--data",
+            x.to_str().unwrap(),
+            "--target",
+            y.to_str().unwrap(),
+            "--device",
+            "cpu",
+            "--memory-budget",
+            budget,
+        ])
+    };
+    let coefficients = |out: &str| -> Vec<f64> {
+        out.lines()
+            .skip_while(|l| !l.starts_with("coefficients"))
+            .skip(1)
+            .map(|l| l.split_whitespace().last().unwrap().parse().unwrap())
+            .collect()
+    };
+    let (streamed, resident) = (fit("64KB"), fit("1GB"));
+    assert!(streamed.contains("converged"), "{streamed}");
+    let (a, b) = (coefficients(&streamed), coefficients(&resident));
+    assert_eq!(a.len(), 5);
+    for (a, b) in a.iter().zip(&b) {
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{streamed}\n{resident}");
+    }
+}

@@ -2,6 +2,7 @@
 //! chunks of rows with rayon.
 
 mod kernel;
+mod stream;
 
 use crate::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
@@ -11,8 +12,34 @@ use crate::optim::{Optimizer, OptimizerState};
 use crate::source::{all_rows, Block, DataSource};
 use kernel::{Rows, Workspace};
 
-/// The CPU engine.
-pub(crate) struct CpuEngine;
+/// The CPU engine. A source it cannot borrow whole (a file, or rows scaled
+/// as they are read) is read into memory when its rows fit the memory
+/// budget, else streamed block by block ([`stream`]).
+pub(crate) struct CpuEngine {
+    /// Bytes of rows (X and y, float32) the engine may hold.
+    pub(crate) memory_budget: u64,
+}
+
+impl Default for CpuEngine {
+    fn default() -> Self {
+        CpuEngine {
+            memory_budget: crate::memory::default_budget(),
+        }
+    }
+}
+
+impl CpuEngine {
+    /// Rows per streamed block, where `source` must be streamed: two
+    /// blocks (the one computed on, the one being read) fit the budget.
+    fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
+        if source.resident().is_some() {
+            return None;
+        }
+        let row_bytes = 4 * (source.features() as u64 + 1);
+        let bytes = row_bytes * source.rows() as u64;
+        (bytes > self.memory_budget).then(|| (self.memory_budget / (2 * row_bytes)).max(1) as usize)
+    }
+}
 
 impl Engine for CpuEngine {
     fn device(&self) -> Device {
@@ -20,6 +47,9 @@ impl Engine for CpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        if let Some(block_rows) = self.streamed_block_rows(source) {
+            return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
+        }
         let data = all_rows(source)?;
         let workspace = Workspace::new(source.features(), spec.steps.batch_rows);
         Ok(Box::new(CpuRun {
@@ -40,6 +70,14 @@ impl Engine for CpuEngine {
         source: &'s dyn DataSource,
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
+        if let Some(block_rows) = self.streamed_block_rows(source) {
+            return Ok(Box::new(stream::StreamedSums {
+                source,
+                block_rows,
+                workspace: Workspace::new(source.features(), block_rows.min(source.rows())),
+                objective,
+            }));
+        }
         let data = all_rows(source)?;
         let workspace = Workspace::new(source.features(), data.rows());
         Ok(Box::new(CpuSums {

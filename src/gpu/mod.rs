@@ -206,6 +206,7 @@ impl<'c> OnDevice<'c> {
             objective,
             optimizer,
             steps: StepPlan::new(source.rows(), None),
+            shuffle: crate::shuffle::Shuffle::None,
             parameters,
             state,
         };

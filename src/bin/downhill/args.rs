@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use downhill::ndarray::{ArrayView1, ArrayView2};
 use downhill::npy::NpyData;
 use downhill::optim::Rule;
 use downhill::table::{
@@ -102,6 +101,11 @@ pub struct TrainArgs {
     /// Fit on the columns as they are (no scaling of features or target).
     #[arg(long)]
     pub no_standardize: bool,
+    /// Bytes of rows the CPU engine may hold, such as 512MB or 2GB
+    /// [default: half of physical memory]; rows beyond it (an .npy file,
+    /// or scaled rows) are read block by block.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub memory_budget: Option<u64>,
     /// Seed of the per-epoch shuffles.
     #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     pub seed: u64,
@@ -196,6 +200,10 @@ pub struct SweepArgs {
     /// Write every run's loss curve, overlaid, to this file (SVG or PNG).
     #[arg(long, value_name = "sweep.svg")]
     pub plot: Option<PathBuf>,
+}
+
+fn parse_budget(text: &str) -> Result<u64, String> {
+    downhill::memory::parse_bytes(text).map_err(|e| e.to_string())
 }
 
 fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
@@ -365,6 +373,9 @@ impl TrainArgs {
         if let Some(tol) = self.parameter_tolerance() {
             descent = descent.parameter_tolerance(tol);
         }
+        if let Some(bytes) = self.memory_budget {
+            descent = descent.memory_budget(bytes);
+        }
         descent
     }
 }
@@ -429,19 +440,7 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
 /// (`y.npy`) or the target's column by its index (from 0); the features are
 /// named x0, x1, … by their column.
 fn load_npy(args: &DataArgs) -> Result<Table, Error> {
-    let data = match Format::of(&args.target) {
-        Format::Npy => NpyData::open(&args.data, &args.target)?,
-        _ => {
-            let index = args.target.trim().parse().map_err(|_| Error::MalformedFile {
-                path: args.data.display().to_string(),
-                reason: format!(
-                    "--target {:?} is neither a column index (from 0) nor a .npy file of targets",
-                    args.target
-                ),
-            })?;
-            NpyData::open_matrix(&args.data, index)?
-        }
-    };
+    let data = open_npy(args)?;
     if args.features.is_some() {
         return Err(Error::MalformedFile {
             path: args.data.display().to_string(),
@@ -473,6 +472,25 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
         cells_filled: 0,
         lines,
     })
+}
+
+/// The `.npy` data `--data` and `--target` name: `--target` is the
+/// targets' file (`y.npy`) or the target's column by its index (from 0).
+pub fn open_npy(args: &DataArgs) -> Result<NpyData, Error> {
+    let data = match Format::of(&args.target) {
+        Format::Npy => NpyData::open(&args.data, &args.target)?,
+        _ => {
+            let index = args.target.trim().parse().map_err(|_| Error::MalformedFile {
+                path: args.data.display().to_string(),
+                reason: format!(
+                    "--target {:?} is neither a column index (from 0) nor a .npy file of targets",
+                    args.target
+                ),
+            })?;
+            NpyData::open_matrix(&args.data, index)?
+        }
+    };
+    Ok(data)
 }
 
 /// Says where in the CSV a row or column error of the library lies.
@@ -507,9 +525,8 @@ pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, tar
 /// the most, the last epoch's loss, and the time left.
 pub fn fit_with_progress(
     descent: &GradientDescent,
-    x: ArrayView2<f32>,
-    y: ArrayView1<f32>,
     message: String,
+    run: impl FnOnce(&GradientDescent) -> Result<Fitted, Error>,
 ) -> Result<(Fitted, Duration), Error> {
     // Hidden until its first epoch, so that it never shows an empty loss.
     let bar = ProgressBar::with_draw_target(
@@ -533,7 +550,7 @@ pub fn fit_with_progress(
         }
     });
     let started = Instant::now();
-    let fitted = descent.fit(x, y);
+    let fitted = run(&descent);
     bar.finish_and_clear();
     fitted.map(|f| (f, started.elapsed()))
 }

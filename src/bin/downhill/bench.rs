@@ -48,6 +48,12 @@ pub struct BenchArgs {
     /// Also write the results, with the machine, to this JSON file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Instead of timing, write the data as x.npy and y.npy (float32) into
+    /// this folder, generated block by block straight into the files, so
+    /// that a file of any size (larger than memory) can be made; then fit
+    /// it with `downhill fit --data FOLDER/x.npy --target FOLDER/y.npy`.
+    #[arg(long, value_name = "FOLDER")]
+    write: Option<PathBuf>,
     /// Also write X and y as raw little-endian f32 (x.f32, y.f32) into this
     /// folder, for the peer script to time other libraries on the same data.
     #[arg(long)]
@@ -158,6 +164,9 @@ fn gb(bytes: f64) -> f64 {
 /// Runs the benchmark and prints its tables.
 pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let model = args.model;
+    if let Some(folder) = &args.write {
+        return write(args, folder);
+    }
     if let Some(auto) = args.device.iter().find(|d| **d == Device::Auto) {
         return Err(format!(
             "--device takes cpu and gpu, not {auto}: the bench names what it measures"
@@ -344,6 +353,34 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
         println!("\nwrote {}", path.display());
     }
+    Ok(())
+}
+
+/// `--write FOLDER`: the data as .npy files, made in place.
+fn write(args: &BenchArgs, folder: &std::path::Path) -> Result<(), String> {
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
+    let (x_path, y_path) = (folder.join("x.npy"), folder.join("y.npy"));
+    let started = Instant::now();
+    downhill::npy::write_synthetic(
+        args.model,
+        args.rows,
+        args.features,
+        0.1,
+        args.seed,
+        &x_path,
+        &y_path,
+    )
+    .map_err(|e| e.to_string())?;
+    let bytes = (args.rows * (args.features + 1) * 4) as f64;
+    println!(
+        "wrote {} and {} ({} rows × {} features, {:.2} GB) in {:.1} s",
+        x_path.display(),
+        y_path.display(),
+        args.rows,
+        args.features,
+        bytes / 1e9,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -4,14 +4,20 @@ use std::path::Path;
 
 use downhill::data::train_test_split;
 use downhill::plot::{self, Curve, ParameterPath};
-use downhill::table::Table;
+use downhill::source::DataSource;
+use downhill::table::{EncodedColumn, Encoding, Format, Table};
 use downhill::{reference, Fitted, Model, Optimizer, StopReason, Variant};
 
-use crate::args::{describe_stop, explain, fit_with_progress, load, FitArgs, LearningRateArg};
+use crate::args::{describe_stop, explain, fit_with_progress, load, open_npy, FitArgs, LearningRateArg};
 use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
+    // An .npy file streams from the file unless a step needs its rows in
+    // memory (a held-out split, the loss surface).
+    if Format::of(&args.data.data) == Format::Npy && args.test_size.is_none() && args.plot_path.is_none() {
+        return fit_streamed(args);
+    }
     let data = load(&args.data, args.train.model)?;
     let train = &args.train;
     let mut descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
@@ -47,9 +53,8 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     };
     let (fitted, elapsed) = fit_with_progress(
         &descent,
-        x_fit,
-        y_fit,
         format!("fitting {} rows × {} features", x_fit.nrows(), x_fit.ncols()),
+        |descent| descent.fit(x_fit, y_fit),
     )
     .map_err(explain)?;
     let scores = report::scores(&fitted, x_fit, y_fit).map_err(explain)?;
@@ -59,17 +64,87 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         }
         None => None,
     };
-    let rate = fitted.settings().optimizer_settings().learning_rate();
+    let described = Described {
+        feature_names: &data.feature_names,
+        rows: data.x.nrows(),
+        features: data.x.ncols(),
+        encoding: &data.encoding,
+    };
+    let held_out = split
+        .as_ref()
+        .zip(test_scores)
+        .map(|(s, t)| (s.test_rows.len(), t));
+    report(args, &described, &fitted, elapsed, &scores, held_out, Some(&data))
+}
 
+/// An `.npy` file fitted from the file: read block by block where it
+/// exceeds the memory budget, its scores summed block by block too.
+fn fit_streamed(args: &FitArgs) -> Result<(), String> {
+    let file = open_npy(&args.data).map_err(|e| e.to_string())?;
+    let mut descent = args.train.descent(args.lr);
+    if let Some(fraction) = args.validation_fraction {
+        descent = descent.validation_fraction(fraction);
+    }
+    let feature_names = file.feature_names().map_err(|e| e.to_string())?;
+    let (rows, features) = (file.rows(), file.features());
+    let (fitted, elapsed) = fit_with_progress(
+        &descent,
+        format!("fitting {rows} rows × {features} features"),
+        |descent| descent.fit_source(&file),
+    )
+    .map_err(|e| e.to_string())?;
+    let scores = report::scores_of_source(&fitted, &file).map_err(|e| e.to_string())?;
+    let encoding = Encoding {
+        columns: feature_names
+            .iter()
+            .map(|name| EncodedColumn::Numeric {
+                name: name.clone(),
+                mean: 0.0,
+            })
+            .collect(),
+        labels: None,
+        target: Some(file.target_name()),
+    };
+    let described = Described {
+        feature_names: &feature_names,
+        rows,
+        features,
+        encoding: &encoding,
+    };
+    report(args, &described, &fitted, elapsed, &scores, None, None)
+}
+
+/// What the report says of the data, however it was read.
+struct Described<'a> {
+    feature_names: &'a [String],
+    rows: usize,
+    features: usize,
+    encoding: &'a Encoding,
+}
+
+/// Prints the fit's report, draws its plots, saves it, and turns a
+/// divergence into an error. `held_out` holds the held-out rows' count and
+/// scores; `data` the rows, for the loss surface.
+fn report(
+    args: &FitArgs,
+    data: &Described,
+    fitted: &Fitted,
+    elapsed: std::time::Duration,
+    scores: &[(&'static str, String)],
+    held_out: Option<(usize, Vec<(&'static str, String)>)>,
+    table: Option<&Table>,
+) -> Result<(), String> {
+    let train = &args.train;
+    let rate = fitted.settings().optimizer_settings().learning_rate();
     println!(
         "{} regression of {:?} on {} rows × {} features of {}",
         train.model,
         args.data.target,
-        data.x.nrows(),
-        data.x.ncols(),
+        data.rows,
+        data.features,
         args.data.data.display()
     );
-    println!("stopped:      {}", describe_stop(&fitted));
+    println!("stopped:      {}", describe_stop(fitted));
     println!(
         "epochs:       {} ({} gradient evaluations)",
         fitted.history().len(),
@@ -80,12 +155,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
         train.loss_scale()
     );
-    match (&split, &test_scores) {
-        (Some(split), Some(test_scores)) => {
+    match &held_out {
+        Some((held_rows, test_scores)) => {
             println!(
                 "held out:     {} of {} rows (seed {}{})",
-                split.test_rows.len(),
-                data.x.nrows(),
+                held_rows,
+                data.rows,
                 args.train.seed,
                 if args.train.model == Model::Logistic {
                     ", stratified"
@@ -98,20 +173,20 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             }
         }
         _ => {
-            for (name, value) in &scores {
+            for (name, value) in scores {
                 println!("{:<14}{value}", format!("{name}:"));
             }
         }
     }
-    println!("learning rate: {}", describe_rate(&fitted, args.lr));
-    if let Some(momentum) = describe_momentum(&fitted) {
+    println!("learning rate: {}", describe_rate(fitted, args.lr));
+    if let Some(momentum) = describe_momentum(fitted) {
         println!("momentum:     {momentum}");
     }
     println!(
         "time:         {:.3} s on {}{}",
         elapsed.as_secs_f64(),
         fitted.device(),
-        software_note(&fitted)
+        software_note(fitted)
     );
     println!("coefficients (units of the CSV):");
     let width = data
@@ -144,8 +219,8 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         plot::loss_curves(path, "loss per epoch", &[curve], log).map_err(|e| e.to_string())?;
         println!("loss curve:   {}", path.display());
     }
-    if let Some(path) = &args.plot_path {
-        plot_path(args, &data, &fitted, path)?;
+    if let (Some(path), Some(table)) = (&args.plot_path, table) {
+        plot_path(args, table, fitted, path)?;
         println!("loss surface: {}", path.display());
     }
     if let Some(path) = &args.save {

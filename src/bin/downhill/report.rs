@@ -1,7 +1,8 @@
 //! How the program writes numbers and scores.
 
 use downhill::metrics;
-use downhill::ndarray::{ArrayView1, ArrayView2};
+use downhill::ndarray::{Array1, ArrayView1, ArrayView2};
+use downhill::source::DataSource;
 use downhill::{Error, Fitted, Model};
 
 /// Six significant digits, in scientific notation below 1e-4 and from 1e6
@@ -47,7 +48,54 @@ pub fn scores(
     y: ArrayView1<f32>,
 ) -> Result<Vec<(&'static str, String)>, Error> {
     let predicted = fitted.predict(x)?;
-    let p = predicted.view();
+    let probability = match fitted.model() {
+        Model::Logistic => Some(fitted.predict_proba(x)?),
+        Model::Linear => None,
+    };
+    scores_of(
+        fitted,
+        y,
+        predicted.view(),
+        probability.as_ref().map(|p| p.view()),
+    )
+}
+
+/// The scores of the rows of `source`, predicted block by block.
+pub fn scores_of_source(
+    fitted: &Fitted,
+    source: &dyn DataSource,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    const ROWS: usize = 1 << 16;
+    let (n, d) = (source.rows(), source.features());
+    let (mut y, mut predicted, mut probability) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    for start in (0..n).step_by(ROWS) {
+        let block = source.block(start, ROWS.min(n - start))?;
+        let x = ArrayView2::from_shape((block.rows(), d), &block.x)
+            .expect("a block holds rows × features values");
+        y.extend_from_slice(&block.y);
+        predicted.extend(fitted.predict(x)?);
+        if fitted.model() == Model::Logistic {
+            probability.extend(fitted.predict_proba(x)?);
+        }
+    }
+    let (y, predicted, probability) = (
+        Array1::from(y),
+        Array1::from(predicted),
+        Array1::from(probability),
+    );
+    let probability = (fitted.model() == Model::Logistic).then(|| probability.view());
+    scores_of(fitted, y.view(), predicted.view(), probability)
+}
+
+/// The scores of predictions `predicted` (and, for the logistic model,
+/// probabilities `probability`) of targets `y`.
+fn scores_of(
+    fitted: &Fitted,
+    y: ArrayView1<f32>,
+    predicted: ArrayView1<f32>,
+    probability: Option<ArrayView1<f32>>,
+) -> Result<Vec<(&'static str, String)>, Error> {
+    let p = predicted;
     Ok(match fitted.model() {
         Model::Linear => vec![
             ("R²", number(metrics::r2(y, p)?)),
@@ -56,16 +104,16 @@ pub fn scores(
             ("MAE", number(metrics::mae(y, p)?)),
         ],
         Model::Logistic => {
-            let probability = fitted.predict_proba(x)?;
+            let probability = probability.expect("the logistic model's probabilities");
             let counts = metrics::confusion_matrix(y, p)?;
-            let auc = match metrics::roc_auc(y, probability.view()) {
+            let auc = match metrics::roc_auc(y, probability) {
                 Ok(auc) => number(auc),
                 Err(Error::SingleClass { label }) => format!("undefined (every label is {label})"),
                 Err(other) => return Err(other),
             };
             vec![
                 ("accuracy", number(counts.accuracy())),
-                ("log-loss", number(metrics::log_loss(y, probability.view())?)),
+                ("log-loss", number(metrics::log_loss(y, probability)?)),
                 ("precision", number(counts.precision())),
                 ("recall", number(counts.recall())),
                 ("F1", number(counts.f1())),

@@ -35,8 +35,10 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
         let descent = args.train.descent(LearningRateArg::Fixed(lr));
-        let (fitted, _) =
-            fit_with_progress(&descent, data.x.view(), data.y.view(), format!("lr {lr}")).map_err(explain)?;
+        let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
+            d.fit(data.x.view(), data.y.view())
+        })
+        .map_err(explain)?;
         let diverged = matches!(fitted.stop_reason(), StopReason::Diverged { .. });
         // A loss that ends above where it started has not diverged by the
         // stop rule's factor yet, but it is not stable either.

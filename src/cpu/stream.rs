@@ -1,0 +1,249 @@
+//! Sources larger than the memory budget, streamed block by block: a
+//! reader thread reads the next block while the pool computes on the
+//! current one (a bounded queue of one block in flight), so at most two
+//! blocks are held at a time whatever the source's size.
+//!
+//! A full-batch epoch adds the raw sums of every block, then steps once.
+//! A mini-batch epoch follows the driver's order, which must keep the rows
+//! of a block together (`Shuffle::Blocks` with this engine's block rows,
+//! or `Shuffle::None`): blocks are read in the order their rows first
+//! appear, and each batch's rows are gathered from the one or two blocks
+//! that hold them.
+
+use std::borrow::Cow;
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use super::kernel::{self, Rows, Workspace};
+use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
+use crate::error::{Error, Result};
+use crate::objective::{Objective, RawSums};
+use crate::optim::{Optimizer, OptimizerState};
+use crate::shuffle::Shuffle;
+use crate::source::{Block, DataSource};
+
+/// Reads blocks `sequence` (block indices) of `block_rows` rows from
+/// `source` on a thread of `scope`, one block ahead of the receiver.
+fn read_ahead<'scope, 's: 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    source: &'s dyn DataSource,
+    block_rows: usize,
+    sequence: Vec<usize>,
+) -> Receiver<(usize, Result<Block<'s>>)> {
+    let (sender, receiver) = sync_channel(1);
+    let rows = source.rows();
+    scope.spawn(move || {
+        for index in sequence {
+            let start = index * block_rows;
+            let block = source.block(start, block_rows.min(rows - start));
+            let failed = block.is_err();
+            if sender.send((index, block)).is_err() || failed {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The raw sums of every row of `source` at `parameters`, block by block.
+fn sums_over_blocks(
+    source: &dyn DataSource,
+    block_rows: usize,
+    workspace: &mut Workspace,
+    model: crate::model::Model,
+    parameters: &[f32],
+) -> Result<RawSums> {
+    let features = source.features();
+    let blocks = source.rows().div_ceil(block_rows);
+    let mut total = RawSums::zeros(features);
+    std::thread::scope(|scope| {
+        let receiver = read_ahead(scope, source, block_rows, (0..blocks).collect());
+        for (_, block) in receiver {
+            let block = block?;
+            let data = kernel::Data::new(&block, features, model);
+            let rows = Rows::Contiguous {
+                start: 0,
+                len: block.rows(),
+            };
+            let sums = rayon::scope(|_| workspace.accumulate(&data, parameters, rows).clone());
+            total.add(&sums);
+        }
+        Ok(total)
+    })
+}
+
+/// Raw sums over a streamed source.
+pub(super) struct StreamedSums<'s> {
+    pub(super) source: &'s dyn DataSource,
+    pub(super) block_rows: usize,
+    pub(super) workspace: Workspace,
+    pub(super) objective: Objective,
+}
+
+impl SumsRun for StreamedSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        sums_over_blocks(
+            self.source,
+            self.block_rows,
+            &mut self.workspace,
+            self.objective.model,
+            parameters,
+        )
+    }
+}
+
+/// A run over a streamed source.
+pub(super) struct StreamedRun<'s> {
+    source: &'s dyn DataSource,
+    block_rows: usize,
+    workspace: Workspace,
+    gradient: Vec<f32>,
+    objective: Objective,
+    optimizer: Optimizer,
+    steps: StepPlan,
+    parameters: Vec<f32>,
+    state: OptimizerState,
+    /// A batch's rows gathered from their blocks.
+    batch_x: Vec<f32>,
+    batch_y: Vec<f32>,
+}
+
+impl<'s> StreamedRun<'s> {
+    /// A run of `spec` on `source`, read in blocks of `block_rows` rows
+    /// (the shuffle's blocks for mini-batches).
+    pub(super) fn new(source: &'s dyn DataSource, spec: RunSpec, block_rows: usize) -> Result<Self> {
+        let block_rows = match (spec.steps.shuffled, spec.shuffle) {
+            (false, _) | (true, Shuffle::None) => block_rows,
+            (true, Shuffle::Blocks { rows }) => rows,
+            (true, Shuffle::Rows) => {
+                return Err(Error::StreamingNeedsBlocks {
+                    rows: source.rows(),
+                    budget_rows: block_rows,
+                })
+            }
+        };
+        let features = source.features();
+        Ok(StreamedRun {
+            source,
+            block_rows,
+            workspace: Workspace::new(features, spec.steps.batch_rows.min(block_rows)),
+            gradient: vec![0.0; spec.parameters.len()],
+            objective: spec.objective,
+            optimizer: spec.optimizer,
+            steps: spec.steps,
+            parameters: spec.parameters,
+            state: spec.state,
+            batch_x: Vec::new(),
+            batch_y: Vec::new(),
+        })
+    }
+
+    fn step(&mut self, sums: &RawSums, learning_rate: f32) -> f64 {
+        let loss = self
+            .objective
+            .gradient(sums, &self.parameters, &mut self.gradient);
+        self.optimizer.step(
+            &mut self.state,
+            &mut self.parameters,
+            &self.gradient,
+            learning_rate,
+        );
+        loss
+    }
+
+    fn full_batch(&mut self, learning_rate: f32) -> Result<EpochStats> {
+        let sums = sums_over_blocks(
+            self.source,
+            self.block_rows,
+            &mut self.workspace,
+            self.objective.model,
+            &self.parameters,
+        )?;
+        let loss_sum = self.step(&sums, learning_rate);
+        Ok(EpochStats {
+            loss_sum,
+            steps: 1,
+            parameters: self.parameters.clone(),
+        })
+    }
+
+    fn mini_batches(&mut self, order: &[u32], learning_rate: f32) -> Result<EpochStats> {
+        let (source, block_rows, features) = (self.source, self.block_rows, self.source.features());
+        // The blocks in the order their rows first appear.
+        let mut sequence: Vec<usize> = Vec::new();
+        let mut seen = vec![false; source.rows().div_ceil(block_rows)];
+        for &row in order {
+            let block = row as usize / block_rows;
+            if sequence.last() != Some(&block) {
+                // A block met again: the order does not keep blocks together.
+                if std::mem::replace(&mut seen[block], true) {
+                    return Err(Error::StreamingNeedsBlocks {
+                        rows: source.rows(),
+                        budget_rows: block_rows,
+                    });
+                }
+                sequence.push(block);
+            }
+        }
+        let model = self.objective.model;
+        std::thread::scope(|scope| {
+            let receiver = read_ahead(scope, source, block_rows, sequence);
+            // The block the current rows come from; the order never returns
+            // to one it has left.
+            let mut held: Option<(usize, Block<'_>)> = None;
+            let (mut loss_sum, mut steps) = (0.0, 0);
+            let batch = self.steps.batch_rows;
+            for k in 0..self.steps.steps_per_epoch() {
+                let rows = &order[k * batch..(k * batch + batch).min(order.len())];
+                self.batch_x.clear();
+                self.batch_y.clear();
+                for &row in rows {
+                    let (row, index) = (row as usize, row as usize / block_rows);
+                    if held.as_ref().is_none_or(|(i, _)| *i != index) {
+                        let (i, block) = receiver
+                            .recv()
+                            .expect("the reader sends every block of the sequence or an error");
+                        debug_assert_eq!(i, index);
+                        held = Some((i, block?));
+                    }
+                    let (_, block) = held.as_ref().expect("the row's block was just read");
+                    let at = row - index * block_rows;
+                    self.batch_x
+                        .extend_from_slice(&block.x[at * features..(at + 1) * features]);
+                    self.batch_y.push(block.y[at]);
+                }
+                let gathered = Block {
+                    x: Cow::Borrowed(&self.batch_x),
+                    y: Cow::Borrowed(&self.batch_y),
+                };
+                let data = kernel::Data::new(&gathered, features, model);
+                let span = Rows::Contiguous {
+                    start: 0,
+                    len: rows.len(),
+                };
+                let parameters = &self.parameters;
+                let workspace = &mut self.workspace;
+                let sums = rayon::scope(|_| workspace.accumulate(&data, parameters, span).clone());
+                loss_sum += self.step(&sums, learning_rate);
+                steps += 1;
+            }
+            Ok(EpochStats {
+                loss_sum,
+                steps,
+                parameters: self.parameters.clone(),
+            })
+        })
+    }
+}
+
+impl EngineRun for StreamedRun<'_> {
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+        match order {
+            None => self.full_batch(learning_rate),
+            Some(order) => self.mini_batches(order, learning_rate),
+        }
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(self.state.clone())
+    }
+}
