@@ -505,7 +505,7 @@ impl Synthetic {
 /// A zeroed vector whose memory Linux is asked to back with transparent huge
 /// pages before it is first written (NumPy does the same for its arrays).
 /// Steps that read rows in a random order then miss the TLB far less often.
-fn huge_page_zeros(len: usize) -> Vec<f32> {
+pub(crate) fn huge_page_zeros(len: usize) -> Vec<f32> {
     // Large zeroed allocations come straight from mmap, untouched until the
     // generator writes them, so the advice applies to every page.
     let values = vec![0.0f32; len];

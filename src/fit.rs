@@ -324,7 +324,7 @@ impl GradientDescent {
     /// Bytes of rows the CPU engine may hold (default:
     /// [`crate::memory::default_budget`], half of physical memory). Rows it
     /// cannot borrow (scaled as they are read, or from a file) and that
-    /// exceed the budget are streamed block by block, two blocks held at a
+    /// exceed the budget are streamed block by block, three blocks held at a
     /// time; mini-batches over them need [`Shuffle::Blocks`] or
     /// [`Shuffle::None`].
     pub fn memory_budget(mut self, bytes: u64) -> Self {

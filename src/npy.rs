@@ -19,6 +19,7 @@ use crate::source::{Block, DataSource};
 /// A memory-mapped `.npy` file.
 struct Mapped {
     path: String,
+    file: File,
     map: Mmap,
 }
 
@@ -39,7 +40,44 @@ impl Mapped {
         })?;
         // Read ahead generously: blocks are read front to back.
         let _ = map.advise(memmap2::Advice::Sequential);
-        Ok(Mapped { path: shown, map })
+        Ok(Mapped {
+            path: shown,
+            file,
+            map,
+        })
+    }
+
+    /// The values of `values` (a slice of this map), read from the file
+    /// with positioned reads rather than through the map: large reads keep
+    /// the disk streaming where page faults, one per page, would not.
+    fn read(&self, values: &[f32]) -> Result<Vec<f32>> {
+        // Fresh pages, backed by huge pages where the system allows: a
+        // block of hundreds of megabytes would otherwise take a page fault
+        // every 4 KB.
+        let mut copy = crate::data::huge_page_zeros(values.len());
+        self.read_into(values, &mut copy)?;
+        Ok(copy)
+    }
+
+    /// [`Mapped::read`] into `copy`, as long as `values`.
+    fn read_into(&self, values: &[f32], copy: &mut [f32]) -> Result<()> {
+        let offset = values.as_ptr() as usize - self.map.as_ptr() as usize;
+        // SAFETY: `copy` is a live, initialized slice of plain floats;
+        // viewed as its bytes it is written whole by the reads, and every
+        // bit pattern is a valid float.
+        let bytes = unsafe {
+            std::slice::from_raw_parts_mut(copy.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(copy))
+        };
+        // In pieces of a few readahead windows: one read of hundreds of
+        // megabytes runs slower than the same bytes read in pieces.
+        const PIECE: usize = 32 << 20;
+        for (k, piece) in bytes.chunks_mut(PIECE).enumerate() {
+            read_exact_at(&self.file, piece, (offset + k * PIECE) as u64).map_err(|e| Error::Io {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(())
     }
 
     /// A copy of `values` (a slice of this map), whose pages the process
@@ -144,6 +182,20 @@ impl Mapped {
         }
         Ok(array)
     }
+}
+
+/// Fills `buffer` from `file` at `offset`.
+#[cfg(unix)]
+fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+/// Fills `buffer` from `file` at `offset`.
+#[cfg(not(unix))]
+fn read_exact_at(mut file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(buffer)
 }
 
 /// A memory-mapped array of float32 or float64.
@@ -269,7 +321,76 @@ pub fn read_features(path: impl AsRef<Path>) -> Result<Array2<f32>> {
     Ok(x.into_owned())
 }
 
+impl NpyData {
+    /// Targets `start..start + rows`, from the y file or the `matrix`'s
+    /// target column.
+    fn block_targets<'a>(
+        &'a self,
+        start: usize,
+        rows: usize,
+        matrix: &Floats<'a, Ix2>,
+    ) -> Result<Cow<'a, [f32]>> {
+        Ok(match (&self.y, self.target) {
+            (Some(file), _) => match file.floats_in_place::<Ix1>()? {
+                Floats::Single(view) => Cow::Owned(
+                    file.copy_and_release(
+                        view.slice_move(s![start..start + rows])
+                            .to_slice()
+                            .expect("a 1-D file is contiguous"),
+                    ),
+                ),
+                Floats::Double(view) => Cow::Owned(
+                    view.slice(s![start..start + rows])
+                        .iter()
+                        .map(|&v| v as f32)
+                        .collect(),
+                ),
+            },
+            (None, Some(target)) => Cow::Owned(match matrix {
+                Floats::Single(view) => view.slice(s![start..start + rows, target]).to_vec(),
+                Floats::Double(view) => view
+                    .slice(s![start..start + rows, target])
+                    .iter()
+                    .map(|&v| v as f32)
+                    .collect(),
+            }),
+            (None, None) => unreachable!("a target file or a target column"),
+        })
+    }
+}
+
 impl DataSource for NpyData {
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        let Floats::Single(view) = self.x.floats_in_place::<Ix2>()? else {
+            return self.block(start, rows).map(|block| {
+                x.clear();
+                x.extend_from_slice(&block.x);
+                y.clear();
+                y.extend_from_slice(&block.y);
+            });
+        };
+        if self.target.is_some() {
+            let block = self.block(start, rows)?;
+            x.clear();
+            x.extend_from_slice(&block.x);
+            y.clear();
+            y.extend_from_slice(&block.y);
+            return Ok(());
+        }
+        let targets = self.block_targets(start, rows, &Floats::Single(view))?;
+        let values = view
+            .slice_move(s![start..start + rows, ..])
+            .to_slice()
+            .expect("C-order rows are contiguous");
+        // Grown (and zeroed) only the first time: the engine passes the
+        // same buffers block after block.
+        x.resize(values.len(), 0.0);
+        self.x.read_into(values, x)?;
+        y.clear();
+        y.extend_from_slice(&targets);
+        Ok(())
+    }
+
     fn rows(&self) -> usize {
         self.shape.0
     }
@@ -283,12 +404,12 @@ impl DataSource for NpyData {
         let matrix = self.x.floats_in_place::<Ix2>()?;
         let x: Cow<'_, [f32]> = match (&matrix, self.target) {
             (Floats::Single(view), None) => Cow::Owned(
-                self.x.copy_and_release(
+                self.x.read(
                     (*view)
                         .slice_move(range)
                         .to_slice()
                         .expect("C-order rows are contiguous"),
-                ),
+                )?,
             ),
             (Floats::Single(view), Some(target)) => Cow::Owned(
                 view.slice(range)
@@ -305,32 +426,7 @@ impl DataSource for NpyData {
                     .collect(),
             ),
         };
-        let y: Cow<'_, [f32]> = match (&self.y, self.target) {
-            (Some(file), _) => match file.floats_in_place::<Ix1>()? {
-                Floats::Single(view) => Cow::Owned(
-                    file.copy_and_release(
-                        view.slice_move(s![start..start + rows])
-                            .to_slice()
-                            .expect("a 1-D file is contiguous"),
-                    ),
-                ),
-                Floats::Double(view) => Cow::Owned(
-                    view.slice(s![start..start + rows])
-                        .iter()
-                        .map(|&v| v as f32)
-                        .collect(),
-                ),
-            },
-            (None, Some(target)) => Cow::Owned(match &matrix {
-                Floats::Single(view) => view.slice(s![start..start + rows, target]).to_vec(),
-                Floats::Double(view) => view
-                    .slice(s![start..start + rows, target])
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect(),
-            }),
-            (None, None) => unreachable!("a target file or a target column"),
-        };
+        let y = self.block_targets(start, rows, &matrix)?;
         Ok(Block { x, y })
     }
 }

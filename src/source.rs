@@ -47,6 +47,18 @@ pub trait DataSource: Sync {
     fn resident(&self) -> Option<Block<'_>> {
         None
     }
+    /// Rows `start..start + rows` into `x` and `y`, replacing what they
+    /// held: what a streaming engine calls, with the same two buffers over
+    /// and over, so that a source reading a file can fill them in place
+    /// (the default copies [`DataSource::block`]).
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        let block = self.block(start, rows)?;
+        x.clear();
+        x.extend_from_slice(&block.x);
+        y.clear();
+        y.extend_from_slice(&block.y);
+        Ok(())
+    }
 }
 
 /// Every row of `source`: borrowed where it is resident, else read block

@@ -29,15 +29,16 @@ impl Default for CpuEngine {
 }
 
 impl CpuEngine {
-    /// Rows per streamed block, where `source` must be streamed: two
-    /// blocks (the one computed on, the one being read) fit the budget.
+    /// Rows per streamed block, where `source` must be streamed: the
+    /// blocks a stream holds at once ([`stream::BUFFERS`]) fit the budget.
     fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
         if source.resident().is_some() {
             return None;
         }
         let row_bytes = 4 * (source.features() as u64 + 1);
         let bytes = row_bytes * source.rows() as u64;
-        (bytes > self.memory_budget).then(|| (self.memory_budget / (2 * row_bytes)).max(1) as usize)
+        (bytes > self.memory_budget)
+            .then(|| (self.memory_budget / (stream::BUFFERS as u64 * row_bytes)).max(1) as usize)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Sources larger than the memory budget, streamed block by block: a
-//! reader thread reads the next block while the pool computes on the
-//! current one (a bounded queue of one block in flight), so at most two
-//! blocks are held at a time whatever the source's size.
+//! reader thread reads ahead while the pool computes on the current block,
+//! into [`BUFFERS`] reused pairs of buffers, so at most that many blocks
+//! are held at a time whatever the source's size.
 //!
 //! A full-batch epoch adds the raw sums of every block, then steps once.
 //! A mini-batch epoch follows the driver's order, which must keep the rows
@@ -11,7 +11,7 @@
 //! that hold them.
 
 use std::borrow::Cow;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::kernel::{self, Rows, Workspace};
 use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
@@ -21,27 +21,65 @@ use crate::optim::{Optimizer, OptimizerState};
 use crate::shuffle::Shuffle;
 use crate::source::{Block, DataSource};
 
+/// Blocks held at once: the one computed on, one read and waiting, one
+/// being read. The block size is the memory budget over this many.
+pub(super) const BUFFERS: usize = 3;
+
+/// A block read into buffers that go back to the reader once used.
+pub(super) struct Buffers {
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Buffers {
+    fn block(&self) -> Block<'_> {
+        Block {
+            x: Cow::Borrowed(&self.x),
+            y: Cow::Borrowed(&self.y),
+        }
+    }
+}
+
 /// Reads blocks `sequence` (block indices) of `block_rows` rows from
-/// `source` on a thread of `scope`, one block ahead of the receiver.
-fn read_ahead<'scope, 's: 'scope>(
+/// `source` on a thread of `scope`, ahead of the receiver, into
+/// [`BUFFERS`] pairs of buffers that the receiver sends back through the
+/// returned sender once it is done with each: the reader fills one while
+/// the receiver computes on another and a third waits, read.
+#[allow(clippy::type_complexity)]
+fn read_ahead<'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,
-    source: &'s dyn DataSource,
+    source: &'scope dyn DataSource,
     block_rows: usize,
     sequence: Vec<usize>,
-) -> Receiver<(usize, Result<Block<'s>>)> {
+) -> (Receiver<(usize, Result<Buffers>)>, SyncSender<Buffers>) {
     let (sender, receiver) = sync_channel(1);
+    let (give_back, returned) = sync_channel::<Buffers>(BUFFERS);
+    for _ in 0..BUFFERS {
+        give_back
+            .send(Buffers {
+                x: Vec::new(),
+                y: Vec::new(),
+            })
+            .expect("room for two buffers");
+    }
     let rows = source.rows();
     scope.spawn(move || {
         for index in sequence {
+            let Ok(mut buffers) = returned.recv() else { break };
             let start = index * block_rows;
-            let block = source.block(start, block_rows.min(rows - start));
-            let failed = block.is_err();
-            if sender.send((index, block)).is_err() || failed {
+            let read = source.read_into(
+                start,
+                block_rows.min(rows - start),
+                &mut buffers.x,
+                &mut buffers.y,
+            );
+            let failed = read.is_err();
+            if sender.send((index, read.map(|()| buffers))).is_err() || failed {
                 break;
             }
         }
     });
-    receiver
+    (receiver, give_back)
 }
 
 /// The raw sums of every row of `source` at `parameters`, block by block.
@@ -56,9 +94,10 @@ fn sums_over_blocks(
     let blocks = source.rows().div_ceil(block_rows);
     let mut total = RawSums::zeros(features);
     std::thread::scope(|scope| {
-        let receiver = read_ahead(scope, source, block_rows, (0..blocks).collect());
-        for (_, block) in receiver {
-            let block = block?;
+        let (receiver, give_back) = read_ahead(scope, source, block_rows, (0..blocks).collect());
+        for (_, buffers) in receiver.iter().take(blocks) {
+            let buffers = buffers?;
+            let block = buffers.block();
             let data = kernel::Data::new(&block, features, model);
             let rows = Rows::Contiguous {
                 start: 0,
@@ -66,6 +105,8 @@ fn sums_over_blocks(
             };
             let sums = rayon::scope(|_| workspace.accumulate(&data, parameters, rows).clone());
             total.add(&sums);
+            drop(block);
+            let _ = give_back.send(buffers);
         }
         Ok(total)
     })
@@ -186,10 +227,10 @@ impl<'s> StreamedRun<'s> {
         }
         let model = self.objective.model;
         std::thread::scope(|scope| {
-            let receiver = read_ahead(scope, source, block_rows, sequence);
+            let (receiver, give_back) = read_ahead(scope, source, block_rows, sequence);
             // The block the current rows come from; the order never returns
             // to one it has left.
-            let mut held: Option<(usize, Block<'_>)> = None;
+            let mut held: Option<(usize, Buffers)> = None;
             let (mut loss_sum, mut steps) = (0.0, 0);
             let batch = self.steps.batch_rows;
             for k in 0..self.steps.steps_per_epoch() {
@@ -203,7 +244,9 @@ impl<'s> StreamedRun<'s> {
                             .recv()
                             .expect("the reader sends every block of the sequence or an error");
                         debug_assert_eq!(i, index);
-                        held = Some((i, block?));
+                        if let Some((_, done)) = held.replace((i, block?)) {
+                            let _ = give_back.send(done);
+                        }
                     }
                     let (_, block) = held.as_ref().expect("the row's block was just read");
                     let at = row - index * block_rows;
