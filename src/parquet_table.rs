@@ -1,7 +1,7 @@
 //! Parquet files as the rows of a table: the chosen columns (a projection,
 //! so that others are never decoded), read row group by row group through
 //! arrow-rs, each cell turned into the text a CSV file would hold, so that
-//! [`crate::table`] treats them exactly as it treats a CSV file's: numbers
+//! the table reader treats them exactly as it treats a CSV file's: numbers
 //! (integers and floats, float32 values written exactly), text and
 //! dictionary-encoded text (categories), booleans (`true`/`false`), and
 //! nulls (missing). A row's "line" in messages is its position in the
@@ -21,11 +21,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
-use crate::table::Records;
 
 /// The header and records of the columns `wanted` (every column when
 /// `None`) of a Parquet file.
-pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, Records)> {
+pub(crate) fn read_records(
+    path: &Path,
+    wanted: Option<&[&str]>,
+) -> Result<(Vec<String>, Vec<(usize, csv::StringRecord)>)> {
     let shown = path.display().to_string();
     let malformed = |e: &dyn std::fmt::Display| {
         let reason = e.to_string();
@@ -87,7 +89,7 @@ pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<
     // Projection by root column: nested columns are refused above.
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
     let reader = builder.with_projection(mask).build().map_err(|e| malformed(&e))?;
-    let mut records = Records::new();
+    let mut records = Vec::new();
     for batch in reader {
         let batch = batch.map_err(|e| malformed(&e))?;
         let columns: Vec<Vec<String>> = batch
@@ -230,4 +232,41 @@ fn text<O: arrow_array::OffsetSizeTrait>(values: &arrow_array::GenericStringArra
             false => values.value(i).to_string(),
         })
         .collect()
+}
+
+/// Writes float32 `columns` named `names` as a Parquet file (snappy
+/// compressed, row groups of parquet's default size).
+pub(crate) fn write_columns(path: &Path, names: &[String], columns: Vec<Vec<f32>>) -> Result<()> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Float32Array, RecordBatch};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+    use parquet::basic::Compression;
+    use parquet::file::properties::WriterProperties;
+
+    let shown = path.display().to_string();
+    let failed = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|name| Field::new(name, DataType::Float32, false))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = columns
+        .into_iter()
+        .map(|values| Arc::new(Float32Array::from(values)) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| failed(&e))?;
+    let file = File::create(path).map_err(|e| failed(&e))?;
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| failed(&e))?;
+    writer.write(&batch).map_err(|e| failed(&e))?;
+    writer.close().map_err(|e| failed(&e))?;
+    Ok(())
 }

@@ -231,6 +231,57 @@ pub struct Table {
     pub lines: Vec<usize>,
 }
 
+impl Table {
+    /// The target column's name: the encoding's, else `target`.
+    pub fn target_name(&self) -> String {
+        self.encoding.target.clone().unwrap_or_else(|| "target".into())
+    }
+
+    /// Writes the rows as they were read, cleaned: one float32 column per
+    /// feature (after one-hot encoding and missing values) and the target
+    /// last (labels as 0 and 1), to `path` by its extension — CSV or
+    /// Parquet with the features' names, or `.npy` as one matrix whose
+    /// last column is the target.
+    pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let shown = path.display().to_string();
+        let io = |e: &dyn std::fmt::Display| Error::Io {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let mut names = self.feature_names.clone();
+        names.push(self.target_name());
+        match Format::of(path) {
+            Format::Csv => {
+                let mut writer = csv::Writer::from_path(path).map_err(|e| io(&e))?;
+                writer.write_record(&names).map_err(|e| io(&e))?;
+                for (row, target) in self.x.rows().into_iter().zip(&self.y) {
+                    let cells = row.iter().chain([target]).map(|v| v.to_string());
+                    writer.write_record(cells).map_err(|e| io(&e))?;
+                }
+                writer.flush().map_err(|e| io(&e))
+            }
+            #[cfg(feature = "parquet")]
+            Format::Parquet => {
+                let mut columns: Vec<Vec<f32>> = self.x.columns().into_iter().map(|c| c.to_vec()).collect();
+                columns.push(self.y.to_vec());
+                crate::parquet_table::write_columns(path, &names, columns)
+            }
+            #[cfg(feature = "npy")]
+            Format::Npy => {
+                let mut matrix = Array2::zeros((self.x.nrows(), self.x.ncols() + 1));
+                matrix
+                    .slice_mut(ndarray::s![.., ..self.x.ncols()])
+                    .assign(&self.x);
+                matrix.column_mut(self.x.ncols()).assign(&self.y);
+                ndarray_npy::write_npy(path, &matrix).map_err(|e| io(&e))
+            }
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::UnknownFormat { path: shown }),
+        }
+    }
+}
+
 /// Whether a cell stands for a missing value.
 pub fn is_missing(cell: &str) -> bool {
     let cell = cell.trim();

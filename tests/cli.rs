@@ -1292,3 +1292,75 @@ fn bench_writes_npy_files_that_fit_streams_through_a_small_budget() {
         assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{streamed}\n{resident}");
     }
 }
+
+/// `convert` cleans a table once (one-hot text, mean-filled cells, labels
+/// as 0/1) into Parquet, `.npy` or CSV; each fits to the same coefficients
+/// as the original table.
+#[test]
+fn convert_writes_cleaned_tables_that_fit_like_the_original() {
+    let dir = folder("convert");
+    let csv = credit_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let cleaning = [
+        "--target",
+        "default",
+        "--model",
+        "logistic",
+        "--missing",
+        "mean",
+        "--features",
+        "student,city,income,balance",
+    ];
+    let fit_args = |data: &str, target: &str| -> Vec<String> {
+        [
+            "fit",
+            "--data",
+            data,
+            "--target",
+            target,
+            "--model",
+            "logistic",
+            "--device",
+            "cpu",
+            "--missing",
+            "mean",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let coefficients = |out: &str| -> Vec<f64> {
+        out.lines()
+            .skip_while(|l| !l.starts_with("coefficients"))
+            .skip(1)
+            .map(|l| l.split_whitespace().last().unwrap().parse().unwrap())
+            .collect()
+    };
+    let mut original = fit_args(csv, "default");
+    original.extend(["--features", "student,city,income,balance"].map(String::from));
+    let original: Vec<&str> = original.iter().map(String::as_str).collect();
+    let reference = coefficients(&succeed(&original));
+    assert_eq!(reference.len(), 8);
+    for (name, target) in [
+        ("clean.parquet", "default"),
+        ("clean.csv", "default"),
+        ("clean.npy", "7"),
+    ] {
+        let out = dir.join(name);
+        let out = out.to_str().unwrap();
+        let mut args = vec!["convert", csv, out];
+        args.extend(cleaning);
+        let said = succeed(&args);
+        assert!(said.contains("200 rows × 7 features"), "{said}");
+        let converted = fit_args(out, target);
+        let converted: Vec<&str> = converted.iter().map(String::as_str).collect();
+        let found = coefficients(&succeed(&converted));
+        assert_eq!(found.len(), reference.len(), "{name}");
+        for (a, b) in found.iter().zip(&reference) {
+            assert!(
+                (a - b).abs() <= 1e-4 * b.abs().max(1e-3),
+                "{name}: {found:?} vs {reference:?}"
+            );
+        }
+    }
+}

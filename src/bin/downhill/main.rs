@@ -1,7 +1,8 @@
-//! The `downhill` command-line program: demo, fit, predict, sweep and bench.
+//! The `downhill` command-line program: demo, fit, predict, sweep, convert and bench.
 
 mod args;
 mod bench;
+mod convert;
 mod demo;
 mod fit;
 mod predict;
@@ -36,6 +37,9 @@ enum Command {
     /// One run per learning rate: a table of final losses and stop reasons,
     /// the largest learning rate that stayed stable, and the loss curves.
     Sweep(args::SweepArgs),
+    /// Reads a table as `fit` does (one-hot text columns, missing values,
+    /// labels) and writes it cleaned as CSV, Parquet or .npy.
+    Convert(convert::ConvertArgs),
     /// Throughput across batch sizes on seeded synthetic data: samples/s,
     /// steps/s, GB/s of X read and the share of the machine's measured
     /// peak, per device; optionally as JSON.
@@ -88,6 +92,7 @@ fn main() -> ExitCode {
         Command::Predict(args) => predict::predict(&args),
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Bench(args) => bench::bench(&args),
+        Command::Convert(args) => convert::convert(&args),
     };
     if let Some(dir) = runtime_dir {
         let _ = std::fs::remove_dir(dir);
