@@ -451,28 +451,20 @@ impl GradientDescent {
         if self.max_epochs == 0 {
             return Err(Error::ZeroEpochs);
         }
-        let early_stopping = match self.tolerance {
+        // A tolerance, where given, with the patience it waits.
+        let rule = |tolerance: Option<f64>| match tolerance {
             Some(tolerance) if !(tolerance.is_finite() && tolerance >= 0.0) => {
-                return Err(Error::InvalidTolerance { value: tolerance })
+                Err(Error::InvalidTolerance { value: tolerance })
             }
-            Some(_) if self.patience == 0 => return Err(Error::ZeroPatience),
-            Some(tolerance) => Some(EarlyStopping {
+            Some(_) if self.patience == 0 => Err(Error::ZeroPatience),
+            Some(tolerance) => Ok(Some(EarlyStopping {
                 tolerance,
                 patience: self.patience,
-            }),
-            None => None,
+            })),
+            None => Ok(None),
         };
-        let parameter_tolerance = match self.parameter_tolerance {
-            Some(tolerance) if !(tolerance.is_finite() && tolerance >= 0.0) => {
-                return Err(Error::InvalidTolerance { value: tolerance })
-            }
-            Some(_) if self.patience == 0 => return Err(Error::ZeroPatience),
-            Some(tolerance) => Some(EarlyStopping {
-                tolerance,
-                patience: self.patience,
-            }),
-            None => None,
-        };
+        let early_stopping = rule(self.tolerance)?;
+        let parameter_tolerance = rule(self.parameter_tolerance)?;
         if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::InvalidDivergenceFactor {
                 value: self.divergence_factor,

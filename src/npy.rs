@@ -361,22 +361,11 @@ impl NpyData {
 
 impl DataSource for NpyData {
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        let Floats::Single(view) = self.x.floats_in_place::<Ix2>()? else {
-            return self.block(start, rows).map(|block| {
-                x.clear();
-                x.extend_from_slice(&block.x);
-                y.clear();
-                y.extend_from_slice(&block.y);
-            });
+        // Only a float32 X without a target column is read in place.
+        let view = match self.x.floats_in_place::<Ix2>()? {
+            Floats::Single(view) if self.target.is_none() => view,
+            _ => return self.block(start, rows).map(|block| block.copy_into(x, y)),
         };
-        if self.target.is_some() {
-            let block = self.block(start, rows)?;
-            x.clear();
-            x.extend_from_slice(&block.x);
-            y.clear();
-            y.extend_from_slice(&block.y);
-            return Ok(());
-        }
         let targets = self.block_targets(start, rows, &Floats::Single(view))?;
         let values = view
             .slice_move(s![start..start + rows, ..])

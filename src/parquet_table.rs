@@ -22,12 +22,13 @@ use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
 
+/// Rows of cells as text, each with its position in the file from 1 (the
+/// shape of the CSV reader's records).
+pub(crate) type TextRows = Vec<(usize, csv::StringRecord)>;
+
 /// The header and records of the columns `wanted` (every column when
 /// `None`) of a Parquet file.
-pub(crate) fn read_records(
-    path: &Path,
-    wanted: Option<&[&str]>,
-) -> Result<(Vec<String>, Vec<(usize, csv::StringRecord)>)> {
+pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, TextRows)> {
     let shown = path.display().to_string();
     let malformed = |e: &dyn std::fmt::Display| {
         let reason = e.to_string();

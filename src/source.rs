@@ -29,6 +29,14 @@ impl Block<'_> {
     pub fn rows(&self) -> usize {
         self.y.len()
     }
+
+    /// Copies the rows into `x` and `y`, replacing what they held.
+    pub fn copy_into(&self, x: &mut Vec<f32>, y: &mut Vec<f32>) {
+        x.clear();
+        x.extend_from_slice(&self.x);
+        y.clear();
+        y.extend_from_slice(&self.y);
+    }
 }
 
 /// Rows of a data set, read in blocks. Engines read a source whole when
@@ -52,11 +60,7 @@ pub trait DataSource: Sync {
     /// and over, so that a source reading a file can fill them in place
     /// (the default copies [`DataSource::block`]).
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        let block = self.block(start, rows)?;
-        x.clear();
-        x.extend_from_slice(&block.x);
-        y.clear();
-        y.extend_from_slice(&block.y);
+        self.block(start, rows)?.copy_into(x, y);
         Ok(())
     }
 }

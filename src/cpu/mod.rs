@@ -90,6 +90,22 @@ impl Engine for CpuEngine {
     }
 }
 
+/// One step from the raw sums of a batch: the gradient with the penalty,
+/// then the update rule; returns the batch's loss.
+fn take_step(
+    objective: Objective,
+    optimizer: Optimizer,
+    sums: &RawSums,
+    parameters: &mut [f32],
+    gradient: &mut [f32],
+    state: &mut OptimizerState,
+    learning_rate: f32,
+) -> f64 {
+    let loss = objective.gradient(sums, parameters, gradient);
+    optimizer.step(state, parameters, gradient, learning_rate);
+    loss
+}
+
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
     data: Block<'s>,
@@ -144,16 +160,16 @@ impl CpuRun<'_> {
         let n = self.data.rows();
         let mut step = |rows: Rows| {
             let sums = self.workspace.accumulate(&data, &self.parameters, rows);
-            let loss = self
-                .objective
-                .gradient(sums, &self.parameters, &mut self.gradient);
-            self.optimizer.step(
-                &mut self.state,
+            let (objective, optimizer) = (self.objective, self.optimizer);
+            take_step(
+                objective,
+                optimizer,
+                sums,
                 &mut self.parameters,
-                &self.gradient,
+                &mut self.gradient,
+                &mut self.state,
                 learning_rate,
-            );
-            loss
+            )
         };
         let (loss_sum, steps) = match order {
             None => (step(Rows::Contiguous { start: 0, len: n }), 1),

@@ -179,16 +179,15 @@ impl<'s> StreamedRun<'s> {
     }
 
     fn step(&mut self, sums: &RawSums, learning_rate: f32) -> f64 {
-        let loss = self
-            .objective
-            .gradient(sums, &self.parameters, &mut self.gradient);
-        self.optimizer.step(
-            &mut self.state,
+        super::take_step(
+            self.objective,
+            self.optimizer,
+            sums,
             &mut self.parameters,
-            &self.gradient,
+            &mut self.gradient,
+            &mut self.state,
             learning_rate,
-        );
-        loss
+        )
     }
 
     fn full_batch(&mut self, learning_rate: f32) -> Result<EpochStats> {
