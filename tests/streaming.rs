@@ -177,3 +177,39 @@ fn synthetic_data_written_to_npy_files_equals_the_generated_arrays() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[path = "common/mod.rs"]
+mod common;
+
+/// A file source on the GPU engine: uploaded block by block (the device
+/// holds X; no host copy of the file), the fit equal to the CPU engine's
+/// within float32 rounding.
+#[cfg(all(feature = "npy", feature = "gpu"))]
+#[test]
+fn an_npy_file_fits_on_the_gpu_like_on_the_cpu() {
+    use downhill::npy::NpyData;
+    let Some(context) = common::gpu("an npy source on the GPU") else {
+        return;
+    };
+    let (x, y) = data(Model::Logistic);
+    let dir = std::env::temp_dir().join(format!("downhill-gpu-source-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x_path, y_path) = (dir.join("x.npy"), dir.join("y.npy"));
+    ndarray_npy::write_npy(&x_path, &x).unwrap();
+    ndarray_npy::write_npy(&y_path, &y).unwrap();
+    let file = NpyData::open(&x_path, &y_path).unwrap();
+    let settings = descent(Model::Logistic).optimizer(Optimizer::adam(0.05));
+    let cpu = settings.clone().fit_source(&file).unwrap();
+    let gpu = settings
+        .device(Device::Gpu)
+        .gpu_context(context)
+        .fit_source(&file)
+        .unwrap();
+    assert_eq!(gpu.device(), Device::Gpu);
+    let (a, b) = (cpu.history().losses(), gpu.history().losses());
+    for (x, y) in a.iter().zip(&b) {
+        assert!((x - y).abs() <= 1e-4 * x.abs(), "{a:?}\n{b:?}");
+    }
+    close(&parameters(&cpu), &parameters(&gpu), 1e-3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
