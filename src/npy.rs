@@ -206,8 +206,10 @@ enum Floats<'a, D: Dimension> {
 
 /// Features and targets from `.npy` files, a [`DataSource`]: the engines
 /// read it whole where it fits their memory budget, else block by block.
-/// Each block is copied out of the map and its pages given back, so that
-/// reading a file larger than memory keeps the process's memory bounded.
+/// A float32 X is read with positioned reads (into the engine's reused
+/// buffers when streaming), other blocks are copied out of the map and its
+/// pages given back, so that reading a file larger than memory keeps the
+/// process's memory bounded.
 pub struct NpyData {
     x: Mapped,
     /// Rows and columns of the X file.

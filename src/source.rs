@@ -169,27 +169,58 @@ impl DataSource for Standardized<'_> {
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
-        let d = self.features();
         let x = match self.features {
-            Some(standardizer) => {
-                let (mean, scale) = (standardizer.mean(), standardizer.scale());
+            Some(_) => {
                 let mut x = block.x.into_owned();
-                x.par_chunks_mut(TRANSFORM_ROWS * d).for_each(|rows| {
-                    for row in rows.chunks_exact_mut(d) {
-                        for ((v, &m), &s) in row.iter_mut().zip(mean.iter()).zip(scale.iter()) {
-                            *v = (*v - m) / s;
-                        }
-                    }
-                });
+                self.scale_features(&mut x);
                 Cow::Owned(x)
             }
             None => block.x,
         };
         let y = match self.target {
-            Some(target) => Cow::Owned(block.y.iter().map(|&y| target.transform(y)).collect()),
+            Some(_) => {
+                let mut y = block.y.into_owned();
+                self.scale_targets(&mut y);
+                Cow::Owned(y)
+            }
             None => block.y,
         };
         Ok(Block { x, y })
+    }
+
+    /// The inner source's rows read into the engine's buffers, then scaled
+    /// there: a streamed fit reuses its buffers through the scaling too.
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        self.inner.read_into(start, rows, x, y)?;
+        self.scale_features(x);
+        self.scale_targets(y);
+        Ok(())
+    }
+}
+
+impl Standardized<'_> {
+    /// Standardizes rows of features in place, where the features are
+    /// standardized.
+    fn scale_features(&self, x: &mut [f32]) {
+        let Some(standardizer) = self.features else {
+            return;
+        };
+        let d = self.features();
+        let (mean, scale) = (standardizer.mean(), standardizer.scale());
+        x.par_chunks_mut(TRANSFORM_ROWS * d).for_each(|rows| {
+            for row in rows.chunks_exact_mut(d) {
+                for ((v, &m), &s) in row.iter_mut().zip(mean.iter()).zip(scale.iter()) {
+                    *v = (*v - m) / s;
+                }
+            }
+        });
+    }
+
+    /// Scales targets in place, where the target is scaled.
+    fn scale_targets(&self, y: &mut [f32]) {
+        if let Some(target) = self.target {
+            y.iter_mut().for_each(|v| *v = target.transform(*v));
+        }
     }
 }
 

@@ -6,24 +6,26 @@ use downhill::data::train_test_split;
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table};
-use downhill::{reference, Fitted, Model, Optimizer, StopReason, Variant};
+use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, open_npy, FitArgs, LearningRateArg};
 use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
-    // An .npy file streams from the file unless a step needs its rows in
-    // memory (a held-out split, the loss surface).
-    if Format::of(&args.data.data) == Format::Npy && args.test_size.is_none() && args.plot_path.is_none() {
-        return fit_streamed(args);
-    }
-    let data = load(&args.data, args.train.model)?;
-    let train = &args.train;
-    let mut descent = train.descent(args.lr).track_parameters(args.plot_path.is_some());
+    let mut descent = args
+        .train
+        .descent(args.lr)
+        .track_parameters(args.plot_path.is_some());
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
     }
+    // An .npy file streams from the file unless a step needs its rows in
+    // memory (a held-out split, the loss surface).
+    if Format::of(&args.data.data) == Format::Npy && args.test_size.is_none() && args.plot_path.is_none() {
+        return fit_streamed(args, &descent);
+    }
+    let data = load(&args.data, args.train.model)?;
     let explain = |e| {
         explain(
             e,
@@ -79,16 +81,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
 
 /// An `.npy` file fitted from the file: read block by block where it
 /// exceeds the memory budget, its scores summed block by block too.
-fn fit_streamed(args: &FitArgs) -> Result<(), String> {
+fn fit_streamed(args: &FitArgs, descent: &GradientDescent) -> Result<(), String> {
     let file = open_npy(&args.data).map_err(|e| e.to_string())?;
-    let mut descent = args.train.descent(args.lr);
-    if let Some(fraction) = args.validation_fraction {
-        descent = descent.validation_fraction(fraction);
-    }
     let feature_names = file.feature_names().map_err(|e| e.to_string())?;
     let (rows, features) = (file.rows(), file.features());
     let (fitted, elapsed) = fit_with_progress(
-        &descent,
+        descent,
         format!("fitting {rows} rows × {features} features"),
         |descent| descent.fit_source(&file),
     )
