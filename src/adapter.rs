@@ -28,6 +28,10 @@ pub struct AdapterSummary {
     pub driver: String,
     /// The largest storage binding the adapter allows, in bytes.
     pub max_binding_bytes: u64,
+    /// The device's own memory (its largest device-local heap) in bytes,
+    /// where the backend reports it: what the default GPU memory budget is
+    /// a share of.
+    pub memory_bytes: Option<u64>,
     /// The smallest and largest subgroup sizes the adapter reports.
     pub subgroup_sizes: (u32, u32),
     /// Whether the gradient pass adds the lanes of a row with subgroup

@@ -14,19 +14,28 @@ impl Device {
     /// The device that will actually run on the shared GPU context: `Cpu`
     /// or `Gpu`, never `Auto`.
     pub fn resolve(self) -> Result<Device> {
-        choose(self, None, None).map(|engine| engine.device())
+        choose(self, None, None, None).map(|engine| engine.device())
     }
 }
 
 /// The engine for `device`: `Device::Gpu` and `Device::Auto` use `given`
-/// where there is one, else the shared context; the CPU engine holds at
-/// most `memory_budget` bytes of rows (default: [`default_budget`]).
+/// where there is one, else the shared context. An engine holds at most
+/// `memory_budget` bytes of rows in host memory (default:
+/// [`default_budget`]), and the GPU engine `gpu_memory_budget` on the
+/// device (default: [`GpuContext::memory_budget`]).
 pub(crate) fn choose(
     device: Device,
     given: Option<&Arc<GpuContext>>,
     memory_budget: Option<u64>,
+    gpu_memory_budget: Option<u64>,
 ) -> Result<Box<dyn Engine>> {
-    let gpu = |context: &Arc<GpuContext>| -> Box<dyn Engine> { Box::new(GpuEngine(Arc::clone(context))) };
+    let gpu = |context: &Arc<GpuContext>| -> Box<dyn Engine> {
+        Box::new(GpuEngine::new(
+            Arc::clone(context),
+            gpu_memory_budget,
+            memory_budget,
+        ))
+    };
     let cpu = || -> Box<dyn Engine> {
         Box::new(CpuEngine {
             memory_budget: memory_budget.unwrap_or_else(default_budget),

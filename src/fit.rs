@@ -138,6 +138,8 @@ pub struct GradientDescent {
     device: Device,
     #[cfg_attr(feature = "serde", serde(default))]
     memory_budget: Option<u64>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    gpu_memory_budget: Option<u64>,
     #[cfg_attr(feature = "serde", serde(skip))]
     track_parameters: bool,
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -200,6 +202,7 @@ impl GradientDescent {
             tolerance: None,
             parameter_tolerance: None,
             memory_budget: None,
+            gpu_memory_budget: None,
             patience: 5,
             divergence_factor: 1e6,
             seed: DEFAULT_SEED,
@@ -321,14 +324,25 @@ impl GradientDescent {
         self.divergence_factor = factor;
         self
     }
-    /// Bytes of rows the CPU engine may hold (default:
-    /// [`crate::memory::default_budget`], half of physical memory). Rows it
-    /// cannot borrow (scaled as they are read, or from a file) and that
-    /// exceed the budget are streamed block by block, three blocks held at a
-    /// time; mini-batches over them need [`Shuffle::Blocks`] or
-    /// [`Shuffle::None`].
+    /// Bytes of rows an engine may hold in host memory (default:
+    /// [`crate::memory::default_budget`], half of physical memory). Rows the
+    /// CPU engine cannot borrow (scaled as they are read, or from a file)
+    /// and that exceed the budget are streamed block by block, three blocks
+    /// held at a time; mini-batches over them need [`Shuffle::Blocks`] or
+    /// [`Shuffle::None`]. The GPU engine's streamed blocks fit it too.
     pub fn memory_budget(mut self, bytes: u64) -> Self {
         self.memory_budget = Some(bytes);
+        self
+    }
+    /// Bytes of rows the GPU engine keeps on the device (default:
+    /// [`GpuContext::memory_budget`], four fifths of the device's memory).
+    /// Rows beyond it (X and y, and the epoch's permutation for
+    /// mini-batches) are streamed through the device every epoch, block by
+    /// block, reading the next block while the device computes on this
+    /// one; mini-batches over them need [`Shuffle::Blocks`] or
+    /// [`Shuffle::None`], with batches no longer than a block.
+    pub fn gpu_memory_budget(mut self, bytes: u64) -> Self {
+        self.gpu_memory_budget = Some(bytes);
         self
     }
     /// Seed of the per-epoch permutations.
@@ -565,6 +579,7 @@ impl GradientDescent {
             self.device,
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
+            self.gpu_memory_budget,
         )?;
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
@@ -901,7 +916,7 @@ pub fn gradient(
     b: f32,
 ) -> Result<Gradient> {
     gradient_on(
-        engine_choice::choose(*device, None, None)?.as_ref(),
+        engine_choice::choose(*device, None, None, None)?.as_ref(),
         model,
         x,
         y,

@@ -48,6 +48,11 @@ impl GpuContext {
         match self.never {}
     }
 
+    /// The default GPU memory budget.
+    pub fn memory_budget(&self) -> u64 {
+        match self.never {}
+    }
+
     /// The device's copy bandwidth in bytes per second.
     pub fn copy_bandwidth(&self, _bytes: u64) -> Result<f64> {
         match self.never {}
@@ -85,7 +90,19 @@ impl GpuData<'_> {
 }
 
 /// The GPU engine on one context; without the `gpu` feature none exists.
-pub(crate) struct GpuEngine(pub(crate) Arc<GpuContext>);
+pub(crate) struct GpuEngine {
+    context: Arc<GpuContext>,
+}
+
+impl GpuEngine {
+    pub(crate) fn new(
+        context: Arc<GpuContext>,
+        _device_budget: Option<u64>,
+        _host_budget: Option<u64>,
+    ) -> Self {
+        GpuEngine { context }
+    }
+}
 
 impl Engine for GpuEngine {
     fn device(&self) -> Device {
@@ -93,7 +110,7 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, _source: &'s dyn DataSource, _spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
-        match self.0.never {}
+        match self.context.never {}
     }
 
     fn open_sums<'s>(
@@ -101,6 +118,6 @@ impl Engine for GpuEngine {
         _source: &'s dyn DataSource,
         _objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
-        match self.0.never {}
+        match self.context.never {}
     }
 }

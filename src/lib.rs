@@ -122,6 +122,7 @@ pub mod optim;
 mod parquet_table;
 #[cfg(feature = "plot")]
 pub mod plot;
+mod read_ahead;
 pub mod reference;
 #[cfg(test)]
 mod reference_engine;

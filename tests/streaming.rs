@@ -213,3 +213,114 @@ fn an_npy_file_fits_on_the_gpu_like_on_the_cpu() {
     close(&parameters(&cpu), &parameters(&gpu), 1e-3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Rows beyond the GPU's budget stream through the device every epoch:
+/// a budget of a few kilobytes makes blocks of a few dozen rows. The full
+/// batch, the curvature for the automatic rate and the held-out loss then
+/// match the CPU engine within float32 rounding.
+#[cfg(feature = "gpu")]
+#[test]
+fn rows_beyond_the_gpu_budget_stream_through_the_device() {
+    let Some(context) = common::gpu("streaming through the GPU") else {
+        return;
+    };
+    for model in [Model::Linear, Model::Logistic] {
+        let (x, y) = data(model);
+        let settings = descent(model)
+            .optimizer(Optimizer::nesterov(1.0, 0.0))
+            .auto_learning_rate(true)
+            .auto_momentum(true)
+            .validation_fraction(0.2);
+        let cpu = settings.clone().fit(x.view(), y.view()).unwrap();
+        let gpu = settings
+            .device(Device::Gpu)
+            .gpu_context(context.clone())
+            .gpu_memory_budget(TINY)
+            .fit(x.view(), y.view())
+            .unwrap();
+        assert_eq!(gpu.device(), Device::Gpu);
+        let (a, b) = (cpu.curvature().unwrap(), gpu.curvature().unwrap());
+        assert!((a.largest - b.largest).abs() <= 1e-4 * a.largest, "{a:?} {b:?}");
+        let (a, b) = (cpu.history().losses(), gpu.history().losses());
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-4 * x.abs(), "{model}: {a:?}\n{b:?}");
+        }
+        let held_out = |f: &Fitted| -> Vec<f64> {
+            f.history()
+                .records()
+                .iter()
+                .filter_map(|r| r.validation_loss)
+                .collect()
+        };
+        for (x, y) in held_out(&cpu).iter().zip(&held_out(&gpu)) {
+            assert!((x - y).abs() <= 1e-4 * x.abs(), "{model}: {x} {y}");
+        }
+        close(&parameters(&cpu), &parameters(&gpu), 1e-3);
+    }
+}
+
+/// Mini-batches over blocks streamed through the GPU follow the same
+/// order as the CPU engine, epoch by epoch, and repeat exactly per seed.
+#[cfg(feature = "gpu")]
+#[test]
+fn streamed_mini_batches_on_the_gpu_follow_the_cpu_epoch_by_epoch() {
+    let Some(context) = common::gpu("streamed mini-batches on the GPU") else {
+        return;
+    };
+    for model in [Model::Linear, Model::Logistic] {
+        let (x, y) = data(model);
+        for (shuffle, batch) in [
+            (Shuffle::Blocks { rows: 100 }, 32),
+            (Shuffle::Blocks { rows: 64 }, 64),
+            (Shuffle::None, 40),
+        ] {
+            let settings = descent(model)
+                .max_epochs(4)
+                .variant(Variant::MiniBatch(batch))
+                .shuffle(shuffle)
+                .optimizer(Optimizer::adam(0.01));
+            let cpu = settings.clone().fit(x.view(), y.view()).unwrap();
+            let on_gpu = settings
+                .device(Device::Gpu)
+                .gpu_context(context.clone())
+                .gpu_memory_budget(TINY);
+            let gpu = on_gpu.fit(x.view(), y.view()).unwrap();
+            let again = on_gpu.fit(x.view(), y.view()).unwrap();
+            assert_eq!(parameters(&gpu), parameters(&again), "{model} {shuffle}");
+            let (a, b) = (cpu.history().losses(), gpu.history().losses());
+            for (x, y) in a.iter().zip(&b) {
+                assert!((x - y).abs() <= 1e-4 * x.abs(), "{model} {shuffle}: {a:?}\n{b:?}");
+            }
+            close(&parameters(&cpu), &parameters(&gpu), 1e-3);
+        }
+    }
+}
+
+#[cfg(feature = "gpu")]
+#[test]
+fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
+    let Some(context) = common::gpu("streaming orders on the GPU") else {
+        return;
+    };
+    let (x, y) = data(Model::Linear);
+    let on_gpu = descent(Model::Linear)
+        .device(Device::Gpu)
+        .gpu_context(context)
+        .gpu_memory_budget(TINY);
+    let rows = on_gpu
+        .clone()
+        .variant(Variant::MiniBatch(32))
+        .fit(x.view(), y.view())
+        .unwrap_err();
+    assert!(
+        matches!(rows, Error::StreamingNeedsBlocks { rows: 3001, .. }),
+        "{rows}"
+    );
+    let long = on_gpu
+        .variant(Variant::MiniBatch(200))
+        .shuffle(Shuffle::Blocks { rows: 100 })
+        .fit(x.view(), y.view())
+        .unwrap_err();
+    assert!(long.to_string().contains("batch of 200 rows"), "{long}");
+}

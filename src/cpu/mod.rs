@@ -30,7 +30,7 @@ impl Default for CpuEngine {
 
 impl CpuEngine {
     /// Rows per streamed block, where `source` must be streamed: the
-    /// blocks a stream holds at once ([`stream::BUFFERS`]) fit the budget.
+    /// blocks a stream holds at once ([`crate::read_ahead::BUFFERS`]) fit the budget.
     fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
         if source.resident().is_some() {
             return None;
@@ -38,7 +38,7 @@ impl CpuEngine {
         let row_bytes = 4 * (source.features() as u64 + 1);
         let bytes = row_bytes * source.rows() as u64;
         (bytes > self.memory_budget)
-            .then(|| (self.memory_budget / (stream::BUFFERS as u64 * row_bytes)).max(1) as usize)
+            .then(|| (self.memory_budget / (crate::read_ahead::BUFFERS as u64 * row_bytes)).max(1) as usize)
     }
 }
 

@@ -1,7 +1,6 @@
 //! Sources larger than the memory budget, streamed block by block: a
-//! reader thread reads ahead while the pool computes on the current block,
-//! into [`BUFFERS`] reused pairs of buffers, so at most that many blocks
-//! are held at a time whatever the source's size.
+//! reader thread ([`crate::read_ahead`]) reads ahead while the pool
+//! computes on the current block.
 //!
 //! A full-batch epoch adds the raw sums of every block, then steps once.
 //! A mini-batch epoch follows the driver's order, which must keep the rows
@@ -11,76 +10,15 @@
 //! that hold them.
 
 use std::borrow::Cow;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::kernel::{self, Rows, Workspace};
 use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::{Error, Result};
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::read_ahead::{block_sequence, read_ahead, Buffers};
 use crate::shuffle::Shuffle;
 use crate::source::{Block, DataSource};
-
-/// Blocks held at once: the one computed on, one read and waiting, one
-/// being read. The block size is the memory budget over this many.
-pub(super) const BUFFERS: usize = 3;
-
-/// A block read into buffers that go back to the reader once used.
-pub(super) struct Buffers {
-    x: Vec<f32>,
-    y: Vec<f32>,
-}
-
-impl Buffers {
-    fn block(&self) -> Block<'_> {
-        Block {
-            x: Cow::Borrowed(&self.x),
-            y: Cow::Borrowed(&self.y),
-        }
-    }
-}
-
-/// Reads blocks `sequence` (block indices) of `block_rows` rows from
-/// `source` on a thread of `scope`, ahead of the receiver, into
-/// [`BUFFERS`] pairs of buffers that the receiver sends back through the
-/// returned sender once it is done with each: the reader fills one while
-/// the receiver computes on another and a third waits, read.
-#[allow(clippy::type_complexity)]
-fn read_ahead<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    source: &'scope dyn DataSource,
-    block_rows: usize,
-    sequence: Vec<usize>,
-) -> (Receiver<(usize, Result<Buffers>)>, SyncSender<Buffers>) {
-    let (sender, receiver) = sync_channel(1);
-    let (give_back, returned) = sync_channel::<Buffers>(BUFFERS);
-    for _ in 0..BUFFERS {
-        give_back
-            .send(Buffers {
-                x: Vec::new(),
-                y: Vec::new(),
-            })
-            .expect("room for two buffers");
-    }
-    let rows = source.rows();
-    scope.spawn(move || {
-        for index in sequence {
-            let Ok(mut buffers) = returned.recv() else { break };
-            let start = index * block_rows;
-            let read = source.read_into(
-                start,
-                block_rows.min(rows - start),
-                &mut buffers.x,
-                &mut buffers.y,
-            );
-            let failed = read.is_err();
-            if sender.send((index, read.map(|()| buffers))).is_err() || failed {
-                break;
-            }
-        }
-    });
-    (receiver, give_back)
-}
 
 /// The raw sums of every row of `source` at `parameters`, block by block.
 fn sums_over_blocks(
@@ -208,22 +146,7 @@ impl<'s> StreamedRun<'s> {
 
     fn mini_batches(&mut self, order: &[u32], learning_rate: f32) -> Result<EpochStats> {
         let (source, block_rows, features) = (self.source, self.block_rows, self.source.features());
-        // The blocks in the order their rows first appear.
-        let mut sequence: Vec<usize> = Vec::new();
-        let mut seen = vec![false; source.rows().div_ceil(block_rows)];
-        for &row in order {
-            let block = row as usize / block_rows;
-            if sequence.last() != Some(&block) {
-                // A block met again: the order does not keep blocks together.
-                if std::mem::replace(&mut seen[block], true) {
-                    return Err(Error::StreamingNeedsBlocks {
-                        rows: source.rows(),
-                        budget_rows: block_rows,
-                    });
-                }
-                sequence.push(block);
-            }
-        }
+        let sequence = block_sequence(order, source.rows(), block_rows)?;
         let model = self.objective.model;
         std::thread::scope(|scope| {
             let (receiver, give_back) = read_ahead(scope, source, block_rows, sequence);

@@ -7,6 +7,10 @@ use std::time::Duration;
 use crate::adapter::{AdapterSummary, GpuOptions};
 use crate::error::{Error, Result};
 
+/// The share of the device's memory the default GPU budget takes; the
+/// rest is left to the parameters, the partial sums and the driver.
+const DEVICE_MEMORY_SHARE: f64 = 0.8;
+
 /// How long one wait for the device may last before the wait is an error.
 pub(crate) const WAIT_LIMIT: Duration = Duration::from_secs(120);
 
@@ -125,6 +129,19 @@ impl GpuContext {
         &self.summary
     }
 
+    /// The default GPU memory budget: bytes of rows a fit keeps on the
+    /// device before it streams them through it every epoch. Four fifths of
+    /// the device's memory where the backend reports it
+    /// ([`AdapterSummary::memory_bytes`]), else the host's default budget
+    /// ([`crate::memory::default_budget`]).
+    pub fn memory_budget(&self) -> u64 {
+        self.summary
+            .memory_bytes
+            .map_or_else(crate::memory::default_budget, |bytes| {
+                (bytes as f64 * DEVICE_MEMORY_SHARE) as u64
+            })
+    }
+
     async fn build(options: GpuOptions) -> Result<GpuContext> {
         check_backend_variable()?;
         let descriptor = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
@@ -173,6 +190,7 @@ impl GpuContext {
                 .collect::<Vec<_>>()
                 .join(" "),
             max_binding_bytes: max_binding,
+            memory_bytes: device_memory(&adapter),
             subgroup_sizes: (info.subgroup_min_size, info.subgroup_max_size),
             uses_subgroups,
         };
@@ -191,8 +209,14 @@ impl GpuContext {
     /// Waits for the submitted work, at most [`WAIT_LIMIT`]; a timeout or a
     /// lost device is an error.
     pub(crate) fn wait(&self) -> Result<()> {
+        self.wait_for(None)
+    }
+
+    /// Waits for `submission` (every submission where `None`), at most
+    /// [`WAIT_LIMIT`]; a timeout or a lost device is an error.
+    pub(crate) fn wait_for(&self, submission: Option<wgpu::SubmissionIndex>) -> Result<()> {
         let outcome = self.device.poll(wgpu::PollType::Wait {
-            submission_index: None,
+            submission_index: submission,
             timeout: Some(WAIT_LIMIT),
         });
         self.check_lost()?;
@@ -235,6 +259,34 @@ fn catch_errors<T>(device: &wgpu::Device, what: &str, work: impl FnOnce() -> T) 
         }),
         None => Ok(value),
     }
+}
+
+/// The size of the adapter's largest device-local memory heap, where the
+/// backend reports it (Vulkan; wgpu itself does not say how much memory a
+/// device has).
+#[cfg(any(target_os = "linux", windows))]
+fn device_memory(adapter: &wgpu::Adapter) -> Option<u64> {
+    // VK_MEMORY_HEAP_DEVICE_LOCAL_BIT in the Vulkan specification.
+    const DEVICE_LOCAL: u32 = 0x1;
+    // SAFETY: the Vulkan adapter and instance outlive this call, and
+    // reading the memory properties of a physical device changes nothing.
+    unsafe {
+        let adapter = adapter.as_hal::<wgpu::hal::api::Vulkan>()?;
+        let properties = adapter
+            .shared_instance()
+            .raw_instance()
+            .get_physical_device_memory_properties(adapter.raw_physical_device());
+        properties.memory_heaps[..properties.memory_heap_count as usize]
+            .iter()
+            .filter(|heap| heap.flags.as_raw() & DEVICE_LOCAL != 0)
+            .map(|heap| heap.size)
+            .max()
+    }
+}
+
+#[cfg(not(any(target_os = "linux", windows)))]
+fn device_memory(_adapter: &wgpu::Adapter) -> Option<u64> {
+    None
 }
 
 /// The names `WGPU_BACKEND` may list (wgpu ignores others with a log line,

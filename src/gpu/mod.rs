@@ -4,6 +4,7 @@
 //! the epoch loss that the stop rules need. The kernels are in shaders/.
 
 mod context;
+mod stream;
 
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::objective::{Objective, Penalty, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::shuffle::Shuffle;
 use crate::source::{DataSource, InMemory};
 
 /// Threads per workgroup in every kernel (WORKGROUP_SIZE in common.wgsl).
@@ -97,12 +99,13 @@ enum StepKernels {
     Fused,
 }
 
-/// One buffer of whole rows of X, with its targets.
+/// One buffer of whole rows of X, with its targets and the uniform that
+/// says which rows they are.
 struct Chunk {
     rows: usize,
     x: wgpu::Buffer,
     y: wgpu::Buffer,
-    shape: Shape,
+    shape: wgpu::Buffer,
 }
 
 /// Rows each workgroup of the gradient pass sums for `rows` rows of
@@ -158,6 +161,33 @@ fn as_u32(value: usize, what: &str) -> Result<u32> {
     })
 }
 
+/// Where the rows of a run live.
+#[derive(Clone, Copy)]
+enum Placement<'c, 'r> {
+    /// Uploaded once from this source.
+    Upload(&'r dyn DataSource),
+    /// Streamed from this source every epoch, in blocks of `block_rows`.
+    Stream {
+        source: &'c dyn DataSource,
+        block_rows: usize,
+    },
+}
+
+impl Placement<'_, '_> {
+    fn source(&self) -> &dyn DataSource {
+        match *self {
+            Placement::Upload(source) | Placement::Stream { source, .. } => source,
+        }
+    }
+
+    fn block_rows(&self) -> Option<usize> {
+        match *self {
+            Placement::Upload(_) => None,
+            Placement::Stream { block_rows, .. } => Some(block_rows),
+        }
+    }
+}
+
 /// A fit's data and state on the device, with everything each step binds.
 struct OnDevice<'c> {
     context: &'c GpuContext,
@@ -171,6 +201,9 @@ struct OnDevice<'c> {
     sums: wgpu::Buffer,
     order: Option<wgpu::Buffer>,
     step_bind_groups: StepBindGroups,
+    /// Where the rows do not fit the device: the source they are streamed
+    /// from, block by block.
+    stream: Option<stream::Stream<'c>>,
 }
 
 /// The bind groups of each kernel a step dispatches.
@@ -186,17 +219,18 @@ struct StepBindGroups {
 }
 
 impl<'c> OnDevice<'c> {
-    /// Uploads the rows of `source` block by block and builds the state of
-    /// a run from `start`.
-    fn new(context: &'c GpuContext, source: &dyn DataSource, start: &RunSpec) -> Result<Self> {
-        context.checked("uploading the data", || Self::build(context, source, start))?
+    /// Builds the state of a run from `start` with its rows placed as
+    /// `placement` says: uploaded block by block, or room left for
+    /// [`stream::SLOTS`] blocks that each epoch streams the source through.
+    fn new(context: &'c GpuContext, placement: Placement<'c, '_>, start: &RunSpec) -> Result<Self> {
+        context.checked("uploading the data", || Self::build(context, placement, start))?
     }
 
     /// A full-batch run at `parameters` with a plain optimizer, for
     /// gradients without a fit.
     fn full_batch(
         context: &'c GpuContext,
-        source: &dyn DataSource,
+        placement: Placement<'c, '_>,
         objective: Objective,
         parameters: Vec<f32>,
     ) -> Result<Self> {
@@ -205,15 +239,17 @@ impl<'c> OnDevice<'c> {
         let spec = RunSpec {
             objective,
             optimizer,
-            steps: StepPlan::new(source.rows(), None),
-            shuffle: crate::shuffle::Shuffle::None,
+            steps: StepPlan::new(placement.source().rows(), None),
+            shuffle: Shuffle::None,
             parameters,
             state,
         };
-        Self::new(context, source, &spec)
+        Self::new(context, placement, &spec)
     }
 
-    fn build(context: &'c GpuContext, source: &dyn DataSource, start: &RunSpec) -> Result<Self> {
+    fn build(context: &'c GpuContext, placement: Placement<'c, '_>, start: &RunSpec) -> Result<Self> {
+        let source = placement.source();
+        let streamed_rows = placement.block_rows();
         let device = &context.device;
         let (n, d) = (source.rows(), source.features());
         let row_bytes = (d * 4) as u64;
@@ -227,8 +263,10 @@ impl<'c> OnDevice<'c> {
         }
         let batch = start.steps.batch_rows;
         let steps_per_epoch = start.steps.steps_per_epoch();
-        let rows_per_chunk = ((context.x_chunk_bytes / row_bytes).max(1) as usize).min(n);
-        let single_chunk = rows_per_chunk >= n;
+        let rows_per_chunk = streamed_rows
+            .unwrap_or((context.x_chunk_bytes / row_bytes).max(1) as usize)
+            .min(n);
+        let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
         let kernels = match start.steps.shuffled {
             false => StepKernels::Full,
             true if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize => {
@@ -282,27 +320,49 @@ impl<'c> OnDevice<'c> {
             })
         };
 
+        let shape_buffer = |shape: &Shape| {
+            init(
+                "shape",
+                bytemuck::bytes_of(shape),
+                wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+            )
+        };
         let mut chunks = Vec::new();
+        // Workgroups of the gradient pass over every row (the full batch),
+        // each with its own partial sums.
         let mut group_offset = 0usize;
         for start in (0..n).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(n - start);
-            let block = source.block(start, rows)?;
-            let x = init("x", bytemuck::cast_slice(&block.x), storage);
-            let y = init("y", bytemuck::cast_slice(&block.y), storage);
-            drop(block);
-            // Upload chunk by chunk, so that at most one chunk waits in
-            // staging memory at a time.
-            context.queue.submit([]);
             let span = rows_per_group(rows, d);
-            let shape = Shape {
-                rows: rows as u32,
-                rows_per_group: span as u32,
-                group_offset: group_offset as u32,
-                chunk_start: start as u32,
-                ..base
-            };
+            if streamed_rows.is_none() {
+                let block = source.block(start, rows)?;
+                let x = init("x", bytemuck::cast_slice(&block.x), storage);
+                let y = init("y", bytemuck::cast_slice(&block.y), storage);
+                drop(block);
+                // Upload chunk by chunk, so that at most one chunk waits in
+                // staging memory at a time.
+                context.queue.submit([]);
+                let shape = shape_buffer(&Shape {
+                    rows: rows as u32,
+                    rows_per_group: span as u32,
+                    group_offset: group_offset as u32,
+                    chunk_start: start as u32,
+                    ..base
+                });
+                chunks.push(Chunk { rows, x, y, shape });
+            }
             group_offset += rows.div_ceil(span);
-            chunks.push(Chunk { rows, x, y, shape });
+        }
+        if streamed_rows.is_some() {
+            // Empty slots (no rows) until the first block arrives.
+            for _ in 0..stream::SLOTS {
+                chunks.push(Chunk {
+                    rows: 0,
+                    x: empty("x slot", (rows_per_chunk * d * 4) as u64),
+                    y: empty("y slot", (rows_per_chunk * 4) as u64),
+                    shape: shape_buffer(&Shape { rows: 0, ..base }),
+                });
+            }
         }
 
         let batch_span = rows_per_group(batch, d);
@@ -360,13 +420,11 @@ impl<'c> OnDevice<'c> {
         match kernels {
             StepKernels::Full => {
                 for chunk in &chunks {
-                    let shape = uniform(&chunk.shape);
                     let group = bind(
                         &pipelines.partials,
-                        &[&shape, &chunk.x, &chunk.y, &params, &control, &partials],
+                        &[&chunk.shape, &chunk.x, &chunk.y, &params, &control, &partials],
                     );
-                    partial_groups_per_pass
-                        .push((group, chunk.rows.div_ceil(chunk.shape.rows_per_group as usize)));
+                    partial_groups_per_pass.push((group, chunk.rows.div_ceil(rows_per_group(chunk.rows, d))));
                 }
             }
             StepKernels::Gathered => {
@@ -382,10 +440,17 @@ impl<'c> OnDevice<'c> {
                 let batch_y = empty("batch y", (batch * 4) as u64);
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
                 for chunk in &chunks {
-                    let shape = uniform(&chunk.shape);
                     gather.push(bind(
                         &pipelines.gather,
-                        &[&shape, &chunk.x, &chunk.y, order, &control, &batch_x, &batch_y],
+                        &[
+                            &chunk.shape,
+                            &chunk.x,
+                            &chunk.y,
+                            order,
+                            &control,
+                            &batch_x,
+                            &batch_y,
+                        ],
                     ));
                 }
                 let group = bind(
@@ -415,6 +480,24 @@ impl<'c> OnDevice<'c> {
             }
             _ => None,
         };
+        let stream = match placement {
+            Placement::Upload(_) => None,
+            Placement::Stream { source, block_rows } => Some(stream::Stream {
+                source,
+                block_rows,
+                base,
+                // The full batch's gradient pass runs over each block as it
+                // arrives, not in every step.
+                slot_passes: match kernels {
+                    StepKernels::Full => std::mem::take(&mut partial_groups_per_pass)
+                        .into_iter()
+                        .map(|(group, _)| group)
+                        .collect(),
+                    _ => Vec::new(),
+                },
+                slots: chunks,
+            }),
+        };
         let step_bind_groups = StepBindGroups {
             partials: partial_groups_per_pass,
             gather,
@@ -443,6 +526,7 @@ impl<'c> OnDevice<'c> {
             sums,
             order,
             step_bind_groups,
+            stream,
         })
     }
 
@@ -518,6 +602,15 @@ impl<'c> OnDevice<'c> {
         if let (Some(buffer), Some(order)) = (&self.order, order) {
             queue.write_buffer(buffer, 0, bytemuck::cast_slice(order));
         }
+        if let Some(stream) = &self.stream {
+            self.stream_epoch(stream, order)?;
+            let mut encoder = context.device.create_command_encoder(&Default::default());
+            if order.is_none() {
+                // Every block's partial sums are in: reduce them and step.
+                self.encode_steps(&mut encoder, 1);
+            }
+            return self.read_epoch(encoder);
+        }
         let mut encoder = context.device.create_command_encoder(&Default::default());
         let per_submission = match self.kernels {
             StepKernels::Fused => self.steps_per_epoch,
@@ -536,6 +629,12 @@ impl<'c> OnDevice<'c> {
                 context.checked("running an epoch", || queue.submit([full.finish()]))?;
             }
         }
+        self.read_epoch(encoder)
+    }
+
+    /// Submits `encoder` and reads back the epoch's loss sum and the
+    /// parameters at its end.
+    fn read_epoch(&self, encoder: wgpu::CommandEncoder) -> Result<(f64, Vec<f32>)> {
         let control_bytes = std::mem::size_of::<Control>();
         let parameter_bytes = (self.features + 1) * 4;
         let bytes = self.read(
@@ -618,6 +717,9 @@ impl<'c> OnDevice<'c> {
 
     /// The raw sums of every row at the current parameters (no update).
     fn raw_sums(&self) -> Result<RawSums> {
+        if let Some(stream) = &self.stream {
+            self.stream_epoch(stream, None)?;
+        }
         let mut encoder = self.context.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
@@ -707,7 +809,12 @@ impl GpuContext {
         validate_training_data(model, x, y)?;
         let source = InMemory::new(x, y);
         let objective = Objective::unpenalized(model);
-        let on_device = OnDevice::full_batch(self, &source, objective, vec![0.0; x.ncols() + 1])?;
+        let on_device = OnDevice::full_batch(
+            self,
+            Placement::Upload(&source),
+            objective,
+            vec![0.0; x.ncols() + 1],
+        )?;
         Ok(GpuData { on_device, objective })
     }
 
@@ -720,7 +827,7 @@ impl GpuContext {
         w: ArrayView1<f32>,
         b: f32,
     ) -> Result<Gradient> {
-        crate::engine::gradient_on(&GpuEngine(Arc::clone(self)), model, x, y, w, b)
+        crate::engine::gradient_on(&GpuEngine::new(Arc::clone(self), None, None), model, x, y, w, b)
     }
 }
 
@@ -751,8 +858,82 @@ impl GpuData<'_> {
     }
 }
 
-/// The GPU engine on one context.
-pub(crate) struct GpuEngine(pub(crate) Arc<GpuContext>);
+/// The largest streamed block, in bytes of X: blocks of a few hundred MB
+/// keep the per-block costs (a submission, a wait) small against the
+/// transfer.
+const STREAM_BLOCK_BYTES: u64 = 256 << 20;
+
+/// The GPU engine on one context. Rows (X, y and an epoch's permutation)
+/// beyond the device budget are streamed through the device every epoch
+/// ([`stream`]), in blocks that also fit the host budget.
+pub(crate) struct GpuEngine {
+    pub(crate) context: Arc<GpuContext>,
+    /// Bytes of rows the engine keeps on the device.
+    pub(crate) device_budget: u64,
+    /// Bytes of rows a stream holds in host memory.
+    pub(crate) host_budget: u64,
+}
+
+impl GpuEngine {
+    /// The engine on `context` with the given budgets, or the defaults
+    /// ([`GpuContext::memory_budget`], [`crate::memory::default_budget`]).
+    pub(crate) fn new(
+        context: Arc<GpuContext>,
+        device_budget: Option<u64>,
+        host_budget: Option<u64>,
+    ) -> Self {
+        GpuEngine {
+            device_budget: device_budget.unwrap_or_else(|| context.memory_budget()),
+            host_budget: host_budget.unwrap_or_else(crate::memory::default_budget),
+            context,
+        }
+    }
+
+    /// Where the rows of `source` go for a run of `steps` and `shuffle`:
+    /// uploaded where they fit the device budget, else streamed in blocks
+    /// (the shuffle's blocks for mini-batches).
+    fn placement<'s>(
+        &self,
+        source: &'s dyn DataSource,
+        steps: &StepPlan,
+        shuffle: Shuffle,
+    ) -> Result<Placement<'s, 's>> {
+        let (n, d) = (source.rows() as u64, source.features() as u64);
+        let row_bytes = 4 * (d + 1 + u64::from(steps.shuffled));
+        if n * row_bytes <= self.device_budget {
+            return Ok(Placement::Upload(source));
+        }
+        let fitting = [
+            self.device_budget / (stream::SLOTS as u64 * row_bytes),
+            self.host_budget / (crate::read_ahead::BUFFERS as u64 * row_bytes),
+            self.context.x_chunk_bytes / (4 * d),
+            STREAM_BLOCK_BYTES / (4 * d),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(1)
+        .max(1) as usize;
+        let block_rows = match (steps.shuffled, shuffle) {
+            (false, _) | (true, Shuffle::None) => fitting,
+            (true, Shuffle::Blocks { rows }) => rows,
+            (true, Shuffle::Rows) => {
+                return Err(Error::StreamingNeedsBlocks {
+                    rows: source.rows(),
+                    budget_rows: fitting,
+                })
+            }
+        };
+        if steps.shuffled && steps.batch_rows > block_rows {
+            return Err(Error::GpuFailure {
+                reason: format!(
+                    "a batch of {} rows is longer than the streamed blocks of {block_rows} rows; use larger shuffle blocks or a smaller batch",
+                    steps.batch_rows
+                ),
+            });
+        }
+        Ok(Placement::Stream { source, block_rows })
+    }
+}
 
 impl Engine for GpuEngine {
     fn device(&self) -> Device {
@@ -760,7 +941,8 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
-        let on_device = OnDevice::new(&self.0, source, &spec)?;
+        let placement = self.placement(source, &spec.steps, spec.shuffle)?;
+        let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
             on_device,
             global_step: spec.state.steps,
@@ -773,7 +955,13 @@ impl Engine for GpuEngine {
         source: &'s dyn DataSource,
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
-        let on_device = OnDevice::full_batch(&self.0, source, objective, vec![0.0; source.features() + 1])?;
+        let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
+        let on_device = OnDevice::full_batch(
+            &self.context,
+            placement,
+            objective,
+            vec![0.0; source.features() + 1],
+        )?;
         Ok(Box::new(GpuSums { on_device }))
     }
 }

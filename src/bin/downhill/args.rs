@@ -101,11 +101,16 @@ pub struct TrainArgs {
     /// Fit on the columns as they are (no scaling of features or target).
     #[arg(long)]
     pub no_standardize: bool,
-    /// Bytes of rows the CPU engine may hold, such as 512MB or 2GB
+    /// Bytes of rows an engine may hold in memory, such as 512MB or 2GB
     /// [default: half of physical memory]; rows beyond it (an .npy file,
     /// or scaled rows) are read block by block.
     #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
     pub memory_budget: Option<u64>,
+    /// Bytes of rows the GPU engine keeps on the device, such as 40GB
+    /// [default: four fifths of the device's memory]; rows beyond it are
+    /// streamed through the device every epoch.
+    #[arg(long, value_name = "SIZE", value_parser = parse_budget)]
+    pub gpu_memory_budget: Option<u64>,
     /// Seed of the per-epoch shuffles.
     #[arg(long, default_value_t = downhill::DEFAULT_SEED)]
     pub seed: u64,
@@ -375,6 +380,9 @@ impl TrainArgs {
         }
         if let Some(bytes) = self.memory_budget {
             descent = descent.memory_budget(bytes);
+        }
+        if let Some(bytes) = self.gpu_memory_budget {
+            descent = descent.gpu_memory_budget(bytes);
         }
         descent
     }
