@@ -167,6 +167,31 @@ pub enum Error {
         /// Its type.
         data_type: String,
     },
+    /// A Parquet column streamed as numbers that holds another type (text,
+    /// categories).
+    #[error(
+        "{path}: column {column:?} holds {data_type}; a Parquet file streamed block by block needs numbers or booleans: `downhill convert` encodes text columns once (one-hot)"
+    )]
+    TextInStreamedColumn {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// Its type.
+        data_type: String,
+    },
+    /// An empty cell (a null) in a Parquet column streamed as numbers.
+    #[error(
+        "{path}: column {column:?} is empty at row {row}; a Parquet file streamed block by block needs every cell: `downhill convert --missing mean` (or drop) fills or leaves them out once"
+    )]
+    NullInStreamedColumn {
+        /// The file.
+        path: String,
+        /// The column.
+        column: String,
+        /// The row, counted from 1.
+        row: usize,
+    },
     /// A data file whose contents do not parse.
     #[error("{path}: {reason}")]
     MalformedFile {
@@ -413,6 +438,8 @@ impl Error {
             Error::TruncatedFile { path, .. }
             | Error::UnsupportedNpy { path, .. }
             | Error::UnsupportedColumnType { path, .. }
+            | Error::TextInStreamedColumn { path, .. }
+            | Error::NullInStreamedColumn { path, .. }
             | Error::MalformedFile { path, .. }
             | Error::TargetColumnOutOfRange { path, .. }
             | Error::UnknownFormat { path }

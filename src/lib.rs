@@ -119,6 +119,8 @@ pub mod npy;
 mod objective;
 pub mod optim;
 #[cfg(feature = "parquet")]
+pub mod parquet_source;
+#[cfg(feature = "parquet")]
 mod parquet_table;
 #[cfg(feature = "plot")]
 pub mod plot;

@@ -30,28 +30,8 @@ pub(crate) type TextRows = Vec<(usize, csv::StringRecord)>;
 /// `None`) of a Parquet file.
 pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, TextRows)> {
     let shown = path.display().to_string();
-    let malformed = |e: &dyn std::fmt::Display| {
-        let reason = e.to_string();
-        // The reader's words for a file that ends early.
-        if reason.contains("EOF") || reason.contains("too small") || reason.contains("Insufficient") {
-            Error::TruncatedFile {
-                path: shown.clone(),
-                reason,
-            }
-        } else {
-            Error::MalformedFile {
-                path: shown.clone(),
-                reason,
-            }
-        }
-    };
-    let file = File::open(path).map_err(|e| Error::Io {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
-    if let Some(reason) = cut_short(&file) {
-        return Err(Error::TruncatedFile { path: shown, reason });
-    }
+    let malformed = |e: &dyn std::fmt::Display| reader_error(&shown, e);
+    let file = open_checked(path)?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| malformed(&e))?;
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
@@ -110,6 +90,37 @@ pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<
         });
     }
     Ok((header, records))
+}
+
+/// The reader's error for the file `path`: [`Error::TruncatedFile`] where
+/// it says the file ends early, else [`Error::MalformedFile`].
+pub(crate) fn reader_error(path: &str, e: &dyn std::fmt::Display) -> Error {
+    let reason = e.to_string();
+    // The reader's words for a file that ends early.
+    if reason.contains("EOF") || reason.contains("too small") || reason.contains("Insufficient") {
+        Error::TruncatedFile {
+            path: path.to_string(),
+            reason,
+        }
+    } else {
+        Error::MalformedFile {
+            path: path.to_string(),
+            reason,
+        }
+    }
+}
+
+/// Opens a Parquet file, refusing one that lacks its footer.
+pub(crate) fn open_checked(path: &Path) -> Result<File> {
+    let shown = path.display().to_string();
+    let file = File::open(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    if let Some(reason) = cut_short(&file) {
+        return Err(Error::TruncatedFile { path: shown, reason });
+    }
+    Ok(file)
 }
 
 /// Why a file that starts as Parquet lacks the end every Parquet file

@@ -163,3 +163,97 @@ fn broken_and_unsupported_files_have_their_own_errors() {
         other => panic!("{:?}", other.err()),
     }
 }
+
+/// A Parquet file of numbers read block by block (`ParquetData`): any
+/// range of rows, across row groups of 16, equals the table reader's rows;
+/// a fit from it equals the `.npy` file's bit for bit; streamed through a
+/// budget of a few rows, the full batch matches within float32 rounding
+/// and mini-batches over blocks bit for bit.
+#[test]
+fn a_parquet_file_of_numbers_streams_block_by_block() {
+    use downhill::parquet_source::ParquetData;
+    use downhill::source::DataSource;
+    use downhill::{Shuffle, Variant};
+    let options = TableOptions::default();
+    let features = ["x1", "x2", "count"];
+    let csv = read_table(data("formats.csv"), "y", Some(&features), &options).unwrap();
+    let file = ParquetData::open(data("formats.parquet"), "y", Some(&features)).unwrap();
+    assert_eq!((file.rows(), file.features()), (60, 3));
+    assert_eq!(file.feature_names(), features);
+    assert_eq!(file.target_name(), "y");
+    for (start, rows) in [(0, 60), (10, 30), (16, 16), (47, 13), (59, 1)] {
+        let block = file.block(start, rows).unwrap();
+        let x = csv.x.slice(ndarray::s![start..start + rows, ..]);
+        assert_eq!(block.x.as_ref(), x.as_standard_layout().as_slice().unwrap());
+        assert_eq!(block.y.as_ref(), &csv.y.as_slice().unwrap()[start..start + rows]);
+    }
+    // Features in another order than the file's columns.
+    let reordered = ParquetData::open(data("formats.parquet"), "y", Some(&["count", "x1"])).unwrap();
+    let block = reordered.block(0, 2).unwrap();
+    assert_eq!(
+        block.x.as_ref(),
+        &[csv.x[[0, 2]], csv.x[[0, 0]], csv.x[[1, 2]], csv.x[[1, 0]]]
+    );
+
+    let settings = GradientDescent::linear()
+        .optimizer(Optimizer::nesterov(1.0, 0.0))
+        .standardize(true)
+        .standardize_target(true)
+        .auto_learning_rate(true)
+        .auto_momentum(true)
+        .parameter_tolerance(1e-7)
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let npy = NpyData::open(data("formats_x64.npy"), data("formats_y.npy")).unwrap();
+    let from_npy = settings.fit_source(&npy).unwrap();
+    let from_parquet = settings.fit_source(&file).unwrap();
+    assert_eq!(bits(&from_parquet), bits(&from_npy));
+    // 256 bytes over three buffers of 16-byte rows: blocks of 5 rows.
+    let streamed = settings.clone().memory_budget(256).fit_source(&file).unwrap();
+    for (a, b) in bits(&from_parquet).iter().zip(bits(&streamed)) {
+        let (a, b) = (f32::from_bits(*a), f32::from_bits(b));
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} {b}");
+    }
+    let batches = GradientDescent::linear()
+        .standardize(true)
+        .variant(Variant::MiniBatch(4))
+        .shuffle(Shuffle::Blocks { rows: 7 })
+        .max_epochs(5)
+        .device(Device::Cpu);
+    let resident = batches.fit_source(&file).unwrap();
+    let streamed = batches.memory_budget(256).fit_source(&file).unwrap();
+    assert_eq!(bits(&resident), bits(&streamed));
+}
+
+#[test]
+fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
+    use downhill::parquet_source::ParquetData;
+    match ParquetData::open(data("formats.parquet"), "y", None) {
+        Err(Error::TextInStreamedColumn { path, column, .. }) => {
+            assert!(path.ends_with("formats.parquet"));
+            assert_eq!(column, "city");
+        }
+        other => panic!("{other:?}"),
+    }
+    match ParquetData::open(data("formats_dates.parquet"), "y", None) {
+        Err(Error::UnsupportedColumnType { column, .. }) => assert_eq!(column, "day"),
+        other => panic!("{other:?}"),
+    }
+    match ParquetData::open(data("formats_nulls.parquet"), "y", None) {
+        Err(Error::NullInStreamedColumn { path, column, row }) => {
+            assert!(path.ends_with("formats_nulls.parquet"));
+            assert_eq!((column.as_str(), row), ("x1", 38));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Without the column that has empty cells, the file opens.
+    assert!(ParquetData::open(data("formats_nulls.parquet"), "y", Some(&["x2", "count"])).is_ok());
+    match ParquetData::open(truncated("formats.parquet", 3000), "y", None) {
+        Err(Error::TruncatedFile { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    match ParquetData::open(data("formats.parquet"), "price", None) {
+        Err(Error::MissingColumn { name, .. }) => assert_eq!(name, "price"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -9,6 +9,7 @@ Columns: x1 (float64), x2 (float32), count (int64, Parquet only as an
 integer column), city (text: dictionary-encoded in Parquet), and a target
 y = 2 x1 − x2 + 0.5 count + city effect + noise. The npy files hold the
 numeric columns only (x1, x2, count) and y, in float64 and float32.
+formats_nulls.parquet has empty cells in x1.
 """
 import os
 
@@ -47,3 +48,9 @@ np.save(os.path.join(here, "formats_int.npy"), count.reshape(-1, 1))
 dated = table[["x1", "y"]].copy()
 dated["day"] = pd.date_range("2024-01-01", periods=n, freq="D")
 dated.to_parquet(os.path.join(here, "formats_dates.parquet"), engine="pyarrow")
+
+# Empty cells in a numeric column (rows 38 and 50 of x1, counted from 1),
+# for the error of a Parquet file streamed as numbers.
+holed = table[["x1", "x2", "count", "y"]].copy()
+holed.loc[[37, 49], "x1"] = np.nan
+holed.to_parquet(os.path.join(here, "formats_nulls.parquet"), engine="pyarrow", row_group_size=16)

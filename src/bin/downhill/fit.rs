@@ -3,10 +3,12 @@
 use std::path::Path;
 
 use downhill::data::train_test_split;
+use downhill::memory::default_budget;
+use downhill::parquet_source::{parquet_rows, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table};
-use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
+use downhill::{reference, Error, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
 
 use crate::args::{describe_stop, explain, fit_with_progress, load, open_npy, FitArgs, LearningRateArg};
 use crate::report::{self, number};
@@ -20,10 +22,24 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
     }
-    // An .npy file streams from the file unless a step needs its rows in
+    // An .npy file, and a Parquet file of numbers larger than the memory
+    // budget, stream from the file unless a step needs their rows in
     // memory (a held-out split, the loss surface).
-    if Format::of(&args.data.data) == Format::Npy && args.test_size.is_none() && args.plot_path.is_none() {
-        return fit_streamed(args, &descent);
+    if args.test_size.is_none() && args.plot_path.is_none() {
+        match Format::of(&args.data.data) {
+            Format::Npy => {
+                let file = open_npy(&args.data).map_err(|e| e.to_string())?;
+                let names = file.feature_names().map_err(|e| e.to_string())?;
+                return fit_streamed(args, &descent, &file, names, file.target_name());
+            }
+            Format::Parquet => {
+                if let Some(file) = parquet_beyond_budget(args) {
+                    let (names, target) = (file.feature_names().to_vec(), file.target_name().to_string());
+                    return fit_streamed(args, &descent, &file, names, target);
+                }
+            }
+            _ => {}
+        }
     }
     let data = load(&args.data, args.train.model)?;
     let explain = |e| {
@@ -79,19 +95,54 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     report(args, &described, &fitted, elapsed, &scores, held_out, Some(&data))
 }
 
-/// An `.npy` file fitted from the file: read block by block where it
-/// exceeds the memory budget, its scores summed block by block too.
-fn fit_streamed(args: &FitArgs, descent: &GradientDescent) -> Result<(), String> {
-    let file = open_npy(&args.data).map_err(|e| e.to_string())?;
-    let feature_names = file.feature_names().map_err(|e| e.to_string())?;
+/// The Parquet file of `args` as a source of numbers, where its rows
+/// exceed the memory budget and it can stream: numeric or boolean columns
+/// without empty cells. Other files go through the table reader, which
+/// reads them whole; one beyond the budget gets a note that says how to
+/// make it stream.
+fn parquet_beyond_budget(args: &FitArgs) -> Option<ParquetData> {
+    let names: Option<Vec<&str>> = args
+        .data
+        .features
+        .as_ref()
+        .map(|names| names.iter().map(String::as_str).collect());
+    let budget = args.train.memory_budget.unwrap_or_else(default_budget);
+    let beyond = |rows: usize, features: usize| 4 * (rows as u64) * (features as u64 + 1) > budget;
+    match ParquetData::open(&args.data.data, &args.data.target, names.as_deref()) {
+        Ok(file) => beyond(file.rows(), file.features()).then_some(file),
+        Err(
+            e @ (Error::TextInStreamedColumn { .. }
+            | Error::NullInStreamedColumn { .. }
+            | Error::UnsupportedColumnType { .. }),
+        ) => {
+            let rows = parquet_rows(&args.data.data).unwrap_or(0);
+            if beyond(rows, names.as_ref().map_or(1, Vec::len)) {
+                eprintln!("note: the file is read whole, beyond the memory budget: {e}");
+            }
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// An `.npy` file, or a Parquet file of numbers, fitted from the file:
+/// read block by block where it exceeds the memory budget, its scores
+/// summed block by block too.
+fn fit_streamed(
+    args: &FitArgs,
+    descent: &GradientDescent,
+    file: &dyn DataSource,
+    feature_names: Vec<String>,
+    target_name: String,
+) -> Result<(), String> {
     let (rows, features) = (file.rows(), file.features());
     let (fitted, elapsed) = fit_with_progress(
         descent,
         format!("fitting {rows} rows × {features} features"),
-        |descent| descent.fit_source(&file),
+        |descent| descent.fit_source(file),
     )
     .map_err(|e| e.to_string())?;
-    let scores = report::scores_of_source(&fitted, &file).map_err(|e| e.to_string())?;
+    let scores = report::scores_of_source(&fitted, file).map_err(|e| e.to_string())?;
     let encoding = Encoding {
         columns: feature_names
             .iter()
@@ -101,7 +152,7 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent) -> Result<(), String>
             })
             .collect(),
         labels: None,
-        target: Some(file.target_name()),
+        target: Some(target_name),
     };
     let described = Described {
         feature_names: &feature_names,
