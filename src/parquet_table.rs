@@ -29,6 +29,30 @@ pub(crate) type TextRows = Vec<(usize, csv::StringRecord)>;
 /// The header and records of the columns `wanted` (every column when
 /// `None`) of a Parquet file.
 pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, TextRows)> {
+    let mut records = Vec::new();
+    let header = visit_records(path, wanted, 0, |_, line, record| {
+        records.push((line, record.clone()));
+        Ok(true)
+    })?;
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: path.display().to_string(),
+            missing: "data rows",
+        });
+    }
+    Ok((header, records))
+}
+
+/// Calls `each(row index, line, record)` for the rows of the columns
+/// `wanted` (every column when `None`) of a Parquet file, from row `first`
+/// on (decoding only the row groups from the one that holds it), until
+/// `each` returns `false`; returns the header.
+pub(crate) fn visit_records(
+    path: &Path,
+    wanted: Option<&[&str]>,
+    first: usize,
+    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<Vec<String>> {
     let shown = path.display().to_string();
     let malformed = |e: &dyn std::fmt::Display| reader_error(&shown, e);
     let file = open_checked(path)?;
@@ -69,8 +93,28 @@ pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<
     let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
     // Projection by root column: nested columns are refused above.
     let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-    let reader = builder.with_projection(mask).build().map_err(|e| malformed(&e))?;
-    let mut records = Vec::new();
+    // The row groups from the one that holds row `first`.
+    let mut group_start = 0;
+    let mut groups = Vec::new();
+    for (g, group) in builder.metadata().row_groups().iter().enumerate() {
+        let rows = group.num_rows() as usize;
+        if !groups.is_empty() || group_start + rows > first {
+            groups.push(g);
+        } else {
+            group_start += rows;
+        }
+    }
+    if groups.is_empty() {
+        return Ok(header);
+    }
+    let reader = builder
+        .with_projection(mask)
+        .with_row_groups(groups)
+        .with_offset(first - group_start)
+        .build()
+        .map_err(|e| malformed(&e))?;
+    let mut row = first;
+    let mut record = csv::StringRecord::new();
     for batch in reader {
         let batch = batch.map_err(|e| malformed(&e))?;
         let columns: Vec<Vec<String>> = batch
@@ -78,18 +122,18 @@ pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<
             .iter()
             .map(|column| cells(column.as_ref()))
             .collect();
-        for row in 0..batch.num_rows() {
-            let line = records.len() + 1;
-            records.push((line, columns.iter().map(|c| c[row].as_str()).collect()));
+        for k in 0..batch.num_rows() {
+            record.clear();
+            for column in &columns {
+                record.push_field(&column[k]);
+            }
+            if !each(row, row + 1, &record)? {
+                return Ok(header);
+            }
+            row += 1;
         }
     }
-    if records.is_empty() {
-        return Err(Error::EmptyFile {
-            path: shown,
-            missing: "data rows",
-        });
-    }
-    Ok((header, records))
+    Ok(header)
 }
 
 /// The reader's error for the file `path`: [`Error::TruncatedFile`] where

@@ -257,3 +257,41 @@ fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The Parquet table with its text column, streamed as a table
+/// (`TableData`): the same encoding and rows as the table read whole, any
+/// range across row groups; fitted through a budget of a few rows, the
+/// same fit within float32 rounding.
+#[test]
+fn a_parquet_table_with_text_streams_encoded_block_by_block() {
+    use downhill::source::DataSource;
+    use downhill::table::TableData;
+    let options = TableOptions::default();
+    let whole = read_table(data("formats.parquet"), "y", None, &options).unwrap();
+    let streamed = TableData::open(data("formats.parquet"), "y", None, &options).unwrap();
+    assert_eq!(streamed.encoding(), &whole.encoding);
+    for (start, rows) in [(0, 60), (15, 18), (33, 27)] {
+        let block = streamed.block(start, rows).unwrap();
+        let x = whole.x.slice(ndarray::s![start..start + rows, ..]);
+        assert_eq!(block.x.as_ref(), x.as_standard_layout().as_slice().unwrap());
+        assert_eq!(
+            block.y.as_ref(),
+            &whole.y.as_slice().unwrap()[start..start + rows]
+        );
+    }
+    let settings = GradientDescent::linear()
+        .optimizer(Optimizer::nesterov(1.0, 0.0))
+        .standardize(true)
+        .standardize_target(true)
+        .auto_learning_rate(true)
+        .auto_momentum(true)
+        .parameter_tolerance(1e-7)
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let in_memory = settings.fit(whole.x.view(), whole.y.view()).unwrap();
+    let from_file = settings.memory_budget(512).fit_source(&streamed).unwrap();
+    for (a, b) in bits(&in_memory).iter().zip(bits(&from_file)) {
+        let (a, b) = (f32::from_bits(*a), f32::from_bits(b));
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} {b}");
+    }
+}

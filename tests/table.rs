@@ -218,3 +218,79 @@ fn a_stray_word_in_a_numeric_column_is_an_error_not_a_category() {
         }
     );
 }
+
+/// A messy table of 10,000 rows (text columns, Yes/No labels, missing
+/// cells in features and target, raw scales), written as CSV and, through
+/// pyarrow-free means, read back block by block: `TableData` learns the
+/// same encoding as `read_table` and every block of rows equals the whole
+/// table's rows, for each policy, across the CSV index's 4096-row steps.
+#[test]
+fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
+    use downhill::source::DataSource;
+    use downhill::table::TableData;
+    let mut text = String::from("city,size,rooms,note,owner,sold\n");
+    let cities = ["Lyon", "Nice", "Paris", "Brest"];
+    for i in 0..10_000usize {
+        let city = if i % 97 == 5 { "" } else { cities[(i * 7) % 4] };
+        let size = if i % 211 == 3 {
+            "NA".to_string()
+        } else {
+            format!("{}", 20 + (i * 37) % 180)
+        };
+        let rooms = (i * 13) % 6 + 1;
+        let owner = if i % 3 == 0 { "Yes" } else { "No" };
+        let sold = match i % 389 {
+            7 => "",
+            _ if (i * 31) % 5 < 2 => "Yes",
+            _ => "No",
+        };
+        text.push_str(&format!(
+            "{city},{size},{rooms},\"a, b {}\",{owner},{sold}\n",
+            i % 300
+        ));
+    }
+    let path = messy("streamed", &text);
+    for missing in [Missing::Drop, Missing::Mean] {
+        let options = TableOptions {
+            max_categories: 10,
+            ..options(missing)
+        };
+        let whole = read_table(&path, "sold", None, &options).unwrap();
+        let streamed = TableData::open(&path, "sold", None, &options).unwrap();
+        assert_eq!(streamed.encoding(), &whole.encoding);
+        assert_eq!(streamed.feature_names(), whole.feature_names);
+        assert_eq!(streamed.dropped(), whole.dropped.as_slice());
+        assert_eq!(streamed.rows_dropped(), whole.rows_dropped);
+        assert_eq!(streamed.cells_filled(), whole.cells_filled);
+        assert_eq!(streamed.rows(), whole.y.len());
+        let d = streamed.features();
+        let rows = streamed.rows();
+        for (start, len) in [
+            (0, rows),
+            (0, 1),
+            (4090, 20),
+            (4095, 4097),
+            (rows - 3, 3),
+            (8191, 1),
+        ] {
+            let block = streamed.block(start, len).unwrap();
+            let x = whole.x.slice(ndarray::s![start..start + len, ..]);
+            assert_eq!(
+                block.x.as_ref(),
+                x.as_standard_layout().as_slice().unwrap(),
+                "{missing:?} {start}"
+            );
+            assert_eq!(block.y.as_ref(), &whole.y.as_slice().unwrap()[start..start + len]);
+            assert_eq!(block.x.len(), len * d);
+        }
+    }
+    // The same errors as the whole table's.
+    let error = TableData::open(&path, "sold", None, &options(Missing::Error)).unwrap_err();
+    assert_eq!(
+        error,
+        read_table(&path, "sold", None, &options(Missing::Error)).unwrap_err()
+    );
+    assert!(matches!(error, Error::MissingValues { .. }), "{error}");
+    let error = TableData::open(&path, "city", None, &options(Missing::Drop)).unwrap_err();
+    assert!(matches!(error, Error::NotTwoClasses { count: 4, .. }), "{error}");
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use downhill::npy::NpyData;
 use downhill::optim::Rule;
 use downhill::table::{
-    read_table, Categorical, EncodedColumn, Encoding, Format, Missing, Table, TableOptions,
+    read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
 };
 use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, Shuffle, StopReason, Variant};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -395,52 +395,71 @@ pub fn names(names: &Option<Vec<String>>) -> Option<Vec<&str>> {
         .map(|names| names.iter().map(String::as_str).collect())
 }
 
-/// Reads the CSV named by `args` for `model` (whose target holds labels
-/// when it is logistic), and says what it made of the columns.
-pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
-    // Errors that name no file are told which one.
-    let located = |e: Error| match e.file() {
-        Some(_) => e.to_string(),
-        None => format!("{}: {e}", args.data.display()),
-    };
-    if Format::of(&args.data) == Format::Npy {
-        return load_npy(args).map_err(located);
-    }
-    let options = TableOptions {
+/// How `args` asks a table to be read for `model` (whose target holds
+/// labels when it is logistic).
+pub fn table_options(args: &DataArgs, model: Model) -> TableOptions {
+    TableOptions {
         categorical: args.categorical,
         max_categories: args.max_categories,
         missing: args.missing,
         labels: model == Model::Logistic,
         positive_class: args.positive_class.clone(),
-    };
-    let table = read_table(
-        &args.data,
-        &args.target,
-        names(&args.features).as_deref(),
-        &options,
-    )
-    .map_err(located)?;
-    for dropped in &table.dropped {
+    }
+}
+
+/// The error `e` of reading `args`'s file, naming the file where it does
+/// not already.
+pub fn located(args: &DataArgs, e: Error) -> String {
+    match e.file() {
+        Some(_) => e.to_string(),
+        None => format!("{}: {e}", args.data.display()),
+    }
+}
+
+/// Says what the table reader made of the columns: those left out, the
+/// labels, the rows and cells touched by missing values.
+pub fn describe_table(
+    dropped: &[Dropped],
+    labels: Option<&Labels>,
+    rows_dropped: usize,
+    cells_filled: usize,
+) {
+    for dropped in dropped {
         println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
-    if let Some(labels) = &table.encoding.labels {
+    if let Some(labels) = labels {
         println!(
             "target:       {:?} → 0, {:?} → 1",
             labels.negative, labels.positive
         );
     }
-    if table.rows_dropped > 0 {
-        println!(
-            "missing:      {} rows with missing cells left out",
-            table.rows_dropped
-        );
+    if rows_dropped > 0 {
+        println!("missing:      {rows_dropped} rows with missing cells left out");
     }
-    if table.cells_filled > 0 {
-        println!(
-            "missing:      {} cells filled with their column's mean",
-            table.cells_filled
-        );
+    if cells_filled > 0 {
+        println!("missing:      {cells_filled} cells filled with their column's mean");
     }
+}
+
+/// Reads the CSV named by `args` for `model` (whose target holds labels
+/// when it is logistic), and says what it made of the columns.
+pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
+    if Format::of(&args.data) == Format::Npy {
+        return load_npy(args).map_err(|e| located(args, e));
+    }
+    let table = read_table(
+        &args.data,
+        &args.target,
+        names(&args.features).as_deref(),
+        &table_options(args, model),
+    )
+    .map_err(|e| located(args, e))?;
+    describe_table(
+        &table.dropped,
+        table.encoding.labels.as_ref(),
+        table.rows_dropped,
+        table.cells_filled,
+    );
     Ok(table)
 }
 

@@ -4,13 +4,17 @@ use std::path::Path;
 
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
+use downhill::npy::NpyData;
 use downhill::parquet_source::{parquet_rows, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
-use downhill::table::{EncodedColumn, Encoding, Format, Table};
-use downhill::{reference, Error, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
+use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
+use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
 
-use crate::args::{describe_stop, explain, fit_with_progress, load, open_npy, FitArgs, LearningRateArg};
+use crate::args::{
+    describe_stop, describe_table, explain, fit_with_progress, load, located, names, open_npy, table_options,
+    FitArgs, LearningRateArg,
+};
 use crate::report::{self, number};
 
 /// `downhill fit`.
@@ -22,23 +26,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
     }
-    // An .npy file, and a Parquet file of numbers larger than the memory
-    // budget, stream from the file unless a step needs their rows in
-    // memory (a held-out split, the loss surface).
+    // An .npy file, and a table file larger than the memory budget, stream
+    // from the file unless a step needs their rows in memory (a held-out
+    // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
-        match Format::of(&args.data.data) {
-            Format::Npy => {
-                let file = open_npy(&args.data).map_err(|e| e.to_string())?;
-                let names = file.feature_names().map_err(|e| e.to_string())?;
-                return fit_streamed(args, &descent, &file, names, file.target_name());
-            }
-            Format::Parquet => {
-                if let Some(file) = parquet_beyond_budget(args) {
-                    let (names, target) = (file.feature_names().to_vec(), file.target_name().to_string());
-                    return fit_streamed(args, &descent, &file, names, target);
-                }
-            }
-            _ => {}
+        if let Some(streamed) = streamed_file(args)? {
+            return fit_streamed(args, &descent, &streamed);
         }
     }
     let data = load(&args.data, args.train.model)?;
@@ -95,46 +88,120 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     report(args, &described, &fitted, elapsed, &scores, held_out, Some(&data))
 }
 
-/// The Parquet file of `args` as a source of numbers, where its rows
-/// exceed the memory budget and it can stream: numeric or boolean columns
-/// without empty cells. Other files go through the table reader, which
-/// reads them whole; one beyond the budget gets a note that says how to
-/// make it stream.
-fn parquet_beyond_budget(args: &FitArgs) -> Option<ParquetData> {
-    let names: Option<Vec<&str>> = args
-        .data
-        .features
-        .as_ref()
-        .map(|names| names.iter().map(String::as_str).collect());
-    let budget = args.train.memory_budget.unwrap_or_else(default_budget);
-    let beyond = |rows: usize, features: usize| 4 * (rows as u64) * (features as u64 + 1) > budget;
-    match ParquetData::open(&args.data.data, &args.data.target, names.as_deref()) {
-        Ok(file) => beyond(file.rows(), file.features()).then_some(file),
-        Err(
-            e @ (Error::TextInStreamedColumn { .. }
-            | Error::NullInStreamedColumn { .. }
-            | Error::UnsupportedColumnType { .. }),
-        ) => {
-            let rows = parquet_rows(&args.data.data).unwrap_or(0);
-            if beyond(rows, names.as_ref().map_or(1, Vec::len)) {
-                eprintln!("note: the file is read whole, beyond the memory budget: {e}");
-            }
-            None
+/// A file fitted from the file, block by block where it exceeds the
+/// memory budget.
+enum Streamed {
+    /// An `.npy` file.
+    Npy(NpyData),
+    /// A Parquet file of numbers (numeric and boolean columns, no empty
+    /// cells): decoded straight into rows.
+    Numbers(ParquetData),
+    /// A CSV or Parquet table with text, labels or missing cells: encoded
+    /// as it is read.
+    Table(TableData),
+}
+
+impl Streamed {
+    fn source(&self) -> &dyn DataSource {
+        match self {
+            Streamed::Npy(file) => file,
+            Streamed::Numbers(file) => file,
+            Streamed::Table(file) => file,
         }
-        Err(_) => None,
+    }
+
+    /// The features' names and the encoding saved with the model.
+    fn described(&self) -> Result<(Vec<String>, Encoding), String> {
+        let numbers = |names: Vec<String>, target: String| {
+            let encoding = Encoding {
+                columns: names
+                    .iter()
+                    .map(|name| EncodedColumn::Numeric {
+                        name: name.clone(),
+                        mean: 0.0,
+                    })
+                    .collect(),
+                labels: None,
+                target: Some(target),
+            };
+            (names, encoding)
+        };
+        Ok(match self {
+            Streamed::Npy(file) => numbers(
+                file.feature_names().map_err(|e| e.to_string())?,
+                file.target_name(),
+            ),
+            Streamed::Numbers(file) => numbers(file.feature_names().to_vec(), file.target_name().to_string()),
+            Streamed::Table(file) => (file.feature_names(), file.encoding().clone()),
+        })
     }
 }
 
-/// An `.npy` file, or a Parquet file of numbers, fitted from the file:
-/// read block by block where it exceeds the memory budget, its scores
-/// summed block by block too.
-fn fit_streamed(
-    args: &FitArgs,
-    descent: &GradientDescent,
-    file: &dyn DataSource,
-    feature_names: Vec<String>,
-    target_name: String,
-) -> Result<(), String> {
+/// The file of `args` as a stream, where it is one: every `.npy` file;
+/// a table file whose rows exceed the memory budget, as numbers where it
+/// is a Parquet file of numbers, else encoded as it is read. A CSV file
+/// streams when it is larger than half the budget (read whole, its text
+/// and its encoded rows are both held), a Parquet table with text when
+/// its cells as text would exceed the budget.
+fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
+    let data = &args.data;
+    let features = names(&data.features);
+    let budget = args.train.memory_budget.unwrap_or_else(default_budget);
+    let beyond = |bytes: u64| bytes > budget;
+    let open_table = || {
+        TableData::open(
+            &data.data,
+            &data.target,
+            features.as_deref(),
+            &table_options(data, args.train.model),
+        )
+        .map_err(|e| located(data, e))
+        .map(|table| {
+            describe_table(
+                table.dropped(),
+                table.encoding().labels.as_ref(),
+                table.rows_dropped(),
+                table.cells_filled(),
+            );
+            Some(Streamed::Table(table))
+        })
+    };
+    match Format::of(&data.data) {
+        Format::Npy => Ok(Some(Streamed::Npy(open_npy(data).map_err(|e| e.to_string())?))),
+        Format::Csv => {
+            let size = std::fs::metadata(&data.data).map_or(0, |m| m.len());
+            match beyond(2 * size) {
+                true => open_table(),
+                false => Ok(None),
+            }
+        }
+        Format::Parquet => match ParquetData::open(&data.data, &data.target, features.as_deref()) {
+            // A logistic target's labels are mapped by the table reader.
+            Ok(file) if args.train.model == Model::Linear => {
+                let rows = file.rows() as u64;
+                Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
+            }
+            _ => {
+                let rows = parquet_rows(&data.data).unwrap_or(0) as u64;
+                let columns = features.as_ref().map_or(1, Vec::len) as u64;
+                match beyond(TEXT_CELL_BYTES * rows * (columns + 1)) {
+                    true => open_table(),
+                    false => Ok(None),
+                }
+            }
+        },
+    }
+}
+
+/// What one cell of a table read whole costs as text (a `String` and its
+/// bytes), for the choice to stream a Parquet table.
+const TEXT_CELL_BYTES: u64 = 32;
+
+/// A file fitted from the file: read block by block where it exceeds the
+/// memory budget, its scores summed block by block too.
+fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) -> Result<(), String> {
+    let file = streamed.source();
+    let (feature_names, encoding) = streamed.described()?;
     let (rows, features) = (file.rows(), file.features());
     let (fitted, elapsed) = fit_with_progress(
         descent,
@@ -143,17 +210,6 @@ fn fit_streamed(
     )
     .map_err(|e| e.to_string())?;
     let scores = report::scores_of_source(&fitted, file).map_err(|e| e.to_string())?;
-    let encoding = Encoding {
-        columns: feature_names
-            .iter()
-            .map(|name| EncodedColumn::Numeric {
-                name: name.clone(),
-                mean: 0.0,
-            })
-            .collect(),
-        labels: None,
-        target: Some(target_name),
-    };
     let described = Described {
         feature_names: &feature_names,
         rows,

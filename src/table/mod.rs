@@ -30,6 +30,11 @@ use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
 
+mod stream;
+mod survey;
+pub use stream::TableData;
+use survey::Survey;
+
 /// How text columns become features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -341,6 +346,36 @@ pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<
 
 /// The header and records of a CSV file.
 pub(crate) fn read_csv_records(path: &Path) -> Result<(Vec<String>, Records)> {
+    let mut records = Vec::new();
+    let header = visit_csv_records(path, None, |_, line, record| {
+        records.push((line, record.clone()));
+        Ok(true)
+    })?;
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: path.display().to_string(),
+            missing: "data rows",
+        });
+    }
+    Ok((header, records))
+}
+
+/// Where a CSV file's records are: the position of every
+/// [`CSV_INDEX_ROWS`]-th record, so that reading can start near any.
+pub(crate) type CsvIndex = Vec<csv::Position>;
+
+/// Records between two positions of a [`CsvIndex`].
+pub(crate) const CSV_INDEX_ROWS: usize = 4096;
+
+/// Calls `each(record index, line, record)` for the records of the CSV
+/// file `path` in order, from record `from.0` on where `from` gives it and
+/// the file's index, until `each` returns `false`; returns the header. A
+/// record of another width than the header is [`Error::RaggedRow`].
+pub(crate) fn visit_csv_records(
+    path: &Path,
+    from: Option<(usize, &CsvIndex)>,
+    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<Vec<String>> {
     let shown = path.display().to_string();
     let io = |e: &dyn std::fmt::Display| Error::Io {
         path: shown.clone(),
@@ -363,9 +398,21 @@ pub(crate) fn read_csv_records(path: &Path) -> Result<(Vec<String>, Records)> {
             missing: "header row",
         });
     }
-    let mut records = Vec::new();
-    for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| io(&e))?;
+    let (first, mut index) = match from {
+        Some((first, positions)) => {
+            let near = first / CSV_INDEX_ROWS;
+            if let Some(position) = positions.get(near) {
+                reader.seek(position.clone()).map_err(|e| io(&e))?;
+            }
+            (first, near * CSV_INDEX_ROWS)
+        }
+        None => (0, 0),
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        if !reader.read_record(&mut record).map_err(|e| io(&e))? {
+            return Ok(header);
+        }
         let line = record.position().map_or(index + 2, |p| p.line() as usize);
         if record.len() != header.len() {
             return Err(Error::RaggedRow {
@@ -374,15 +421,59 @@ pub(crate) fn read_csv_records(path: &Path) -> Result<(Vec<String>, Records)> {
                 found: record.len(),
             });
         }
-        records.push((line, record));
+        if index >= first && !each(index, line, &record)? {
+            return Ok(header);
+        }
+        index += 1;
     }
-    if records.is_empty() {
-        return Err(Error::EmptyFile {
-            path: shown,
-            missing: "data rows",
-        });
+}
+
+/// Calls `each(record index, line, record)` for the records of the table
+/// file `path` in `format`, of the columns `wanted` where the format can
+/// leave the others unread (Parquet), from record `from.0` on where `from`
+/// is given (with the CSV file's index), until `each` returns `false`;
+/// returns the header.
+pub(crate) fn visit_records(
+    format: Format,
+    path: &Path,
+    wanted: Option<&[&str]>,
+    from: Option<(usize, &CsvIndex)>,
+    each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<Vec<String>> {
+    match format {
+        Format::Csv => visit_csv_records(path, from, each),
+        #[cfg(feature = "parquet")]
+        Format::Parquet => {
+            crate::parquet_table::visit_records(path, wanted, from.map_or(0, |(first, _)| first), each)
+        }
+        _ => {
+            let _ = (wanted, each);
+            Err(Error::UnknownFormat {
+                path: path.display().to_string(),
+            })
+        }
     }
-    Ok((header, records))
+}
+
+/// [`visit_csv_records`] over every record, also returning the file's
+/// [`CsvIndex`].
+pub(crate) fn index_csv_records(
+    path: &Path,
+    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<(Vec<String>, CsvIndex)> {
+    let mut index = CsvIndex::new();
+    let header = visit_csv_records(path, None, |i, line, record| {
+        if i % CSV_INDEX_ROWS == 0 {
+            // Where the record starts: reading from there reads it again.
+            let position = record.position().ok_or_else(|| Error::Io {
+                path: path.display().to_string(),
+                reason: format!("the CSV reader gave no position for line {line}"),
+            })?;
+            index.push(position.clone());
+        }
+        each(i, line, record)
+    })?;
+    Ok((header, index))
 }
 
 /// The cells of the columns `names` of a table file (CSV or Parquet, by its
@@ -434,222 +525,34 @@ pub fn read_table(
 ) -> Result<Table> {
     let wanted: Option<Vec<&str>> = features.map(|names| names.iter().copied().chain([target]).collect());
     let (header, records) = read_records(path.as_ref(), wanted.as_deref())?;
-    let target_column = column_index(&header, target)?;
-    let chosen: Vec<usize> = match features {
-        Some(names) => {
-            let mut seen = BTreeSet::new();
-            let mut columns = Vec::new();
-            for name in names {
-                let c = column_index(&header, name)?;
-                if c == target_column {
-                    return Err(Error::TargetAsFeature {
-                        column: header[c].clone(),
-                    });
-                }
-                if !seen.insert(c) {
-                    return Err(Error::RepeatedFeature {
-                        column: header[c].clone(),
-                    });
-                }
-                columns.push(c);
-            }
-            columns
-        }
-        None => (0..header.len()).filter(|&c| c != target_column).collect(),
-    };
-    let missing_in = |c: usize| records.iter().filter(|(_, r)| is_missing(&r[c])).count();
-
-    // The target: its labels, and the rows whose target is missing.
-    let target_missing: Vec<bool> = records
-        .iter()
-        .map(|(_, r)| is_missing(&r[target_column]))
-        .collect();
-    let labels = if options.labels {
-        let values: BTreeSet<String> = records
-            .iter()
-            .filter(|(_, r)| !is_missing(&r[target_column]))
-            .map(|(_, r)| r[target_column].trim().to_string())
-            .collect();
-        let values = sorted_values(values);
-        if values.len() != 2 {
-            // The first row whose value is not one of the first two.
-            let line = records
-                .iter()
-                .find(|(_, r)| {
-                    let cell = r[target_column].trim();
-                    !is_missing(cell) && values.iter().take(2).all(|v| v != cell)
-                })
-                .map_or(records[0].0, |(line, _)| *line);
-            return Err(Error::NotTwoClasses {
-                column: header[target_column].clone(),
-                values: values.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
-                count: values.len(),
-                line,
-            });
-        }
-        let (negative, positive) = match &options.positive_class {
-            None => (values[0].clone(), values[1].clone()),
-            Some(p) if *p == values[0] => (values[1].clone(), values[0].clone()),
-            Some(p) if *p == values[1] => (values[0].clone(), values[1].clone()),
-            Some(p) => {
-                return Err(Error::UnknownPositiveClass {
-                    value: p.clone(),
-                    values: values.join(", "),
-                })
-            }
-        };
-        Some(Labels { negative, positive })
-    } else {
-        None
-    };
-
-    // Each chosen column: kept as numbers or categories, or left out.
-    let mut dropped = Vec::new();
-    let mut columns = Vec::new();
-    let mut column_sources = Vec::new();
-    for &c in &chosen {
-        let name = header[c].clone();
-        let present: Vec<&str> = records
-            .iter()
-            .map(|(_, r)| r[c].trim())
-            .filter(|cell| !is_missing(cell))
-            .collect();
-        if present.is_empty() {
-            dropped.push(Dropped {
-                column: name,
-                reason: DropReason::AllMissing,
-            });
-            continue;
-        }
-        let distinct: BTreeSet<String> = present.iter().map(|s| s.to_string()).collect();
-        if distinct.len() == 1 {
-            dropped.push(Dropped {
-                column: name,
-                reason: DropReason::Constant,
-            });
-            continue;
-        }
-        let numbers = present.iter().filter(|cell| number(cell).is_some()).count();
-        if numbers < present.len() && 2 * numbers >= present.len() {
-            let (line, record) = records
-                .iter()
-                .find(|(_, r)| !is_missing(&r[c]) && number(&r[c]).is_none())
-                .expect("some cell is not a number");
-            return Err(Error::NonNumericCell {
-                line: *line,
-                column: name,
-                value: record[c].to_string(),
-            });
-        }
-        if numbers == present.len() {
-            let mean = present.iter().filter_map(|cell| number(cell)).sum::<f64>() / present.len() as f64;
-            columns.push(EncodedColumn::Numeric {
-                name,
-                mean: mean as f32,
-            });
-        } else if options.categorical == Categorical::Drop {
-            dropped.push(Dropped {
-                column: name,
-                reason: DropReason::Text,
-            });
-            continue;
-        } else if distinct.len() > options.max_categories {
-            dropped.push(Dropped {
-                column: name,
-                reason: DropReason::TooManyCategories {
-                    values: distinct.len(),
-                    cap: options.max_categories,
-                },
-            });
-            continue;
-        } else {
-            columns.push(EncodedColumn::OneHot {
-                name,
-                values: sorted_values(distinct),
-            });
-        }
-        column_sources.push(c);
+    let mut survey = Survey::new(header, target, features, options.labels)?;
+    for (line, record) in &records {
+        survey.add(*line, record);
     }
-    if columns.is_empty() {
-        return Err(Error::MissingColumn {
-            name: "(any usable feature column)".into(),
-            available: header.join(", "),
-        });
+    let plan = survey.decide(options, path.as_ref())?;
+    let kept: Vec<usize> = (0..records.len()).filter(|&i| plan.keeps(i)).collect();
+    let width = plan.encoding.feature_names().len();
+    let mut x = Array2::zeros((kept.len(), width));
+    let mut y = Array1::zeros(kept.len());
+    let mut counts = ApplyCounts::default();
+    for ((&i, mut row), target) in kept.iter().zip(x.rows_mut()).zip(y.iter_mut()) {
+        let (line, record) = &records[i];
+        let cells = plan.column_sources.iter().map(|&c| &record[c]);
+        let row = row
+            .as_slice_mut()
+            .expect("rows of a standard array are contiguous");
+        plan.encoding.encode_row(cells, row, &mut counts, *line)?;
+        *target = plan.target(*line, &record[plan.target_column])?;
     }
-
-    // Missing cells in the kept columns and the target.
-    let affected_columns: Vec<&str> = column_sources
-        .iter()
-        .chain([&target_column])
-        .filter(|&&c| missing_in(c) > 0)
-        .map(|&c| header[c].as_str())
-        .collect();
-    let row_has_missing: Vec<bool> = records
-        .iter()
-        .enumerate()
-        .map(|(i, (_, r))| target_missing[i] || column_sources.iter().any(|&c| is_missing(&r[c])))
-        .collect();
-    let affected_rows = row_has_missing.iter().filter(|&&m| m).count();
-    if affected_rows > 0 && options.missing == Missing::Error {
-        let first = records
-            .iter()
-            .zip(&row_has_missing)
-            .find(|(_, &m)| m)
-            .map_or(0, |((line, _), _)| *line);
-        return Err(Error::MissingValues {
-            rows: affected_rows,
-            columns: affected_columns.join(", "),
-            first_line: first,
-        });
-    }
-    let keep: Vec<bool> = match options.missing {
-        Missing::Drop => row_has_missing.iter().map(|&m| !m).collect(),
-        _ => target_missing.iter().map(|&m| !m).collect(),
-    };
-    let kept: Vec<usize> = (0..records.len()).filter(|&i| keep[i]).collect();
-    if kept.is_empty() {
-        return Err(Error::EmptyFile {
-            path: path.as_ref().display().to_string(),
-            missing: "rows without missing values",
-        });
-    }
-
-    let encoding = Encoding {
-        columns,
-        labels,
-        target: Some(header[target_column].clone()),
-    };
-    let rows: Vec<Vec<&str>> = kept
-        .iter()
-        .map(|&i| column_sources.iter().map(|&c| &records[i].1[c]).collect())
-        .collect();
-    let (x, counts) = encoding.encode(&rows, |k| records[kept[k]].0)?;
-    let y = kept
-        .iter()
-        .map(|&i| {
-            let (line, record) = &records[i];
-            let cell = record[target_column].trim();
-            match &encoding.labels {
-                Some(labels) => Ok(if cell == labels.positive { 1.0 } else { 0.0 }),
-                None => number(cell)
-                    .map(|v| v as f32)
-                    .ok_or_else(|| Error::NonNumericCell {
-                        line: *line,
-                        column: header[target_column].clone(),
-                        value: record[target_column].to_string(),
-                    }),
-            }
-        })
-        .collect::<Result<Array1<f32>>>()?;
     Ok(Table {
-        feature_names: encoding.feature_names(),
+        feature_names: plan.encoding.feature_names(),
         x,
         y,
-        encoding,
-        dropped,
         rows_dropped: records.len() - kept.len(),
         cells_filled: counts.filled,
         lines: kept.iter().map(|&i| records[i].0).collect(),
+        encoding: plan.encoding,
+        dropped: plan.dropped,
     })
 }
 
@@ -688,39 +591,58 @@ impl Encoding {
         let width = self.feature_names().len();
         let mut x = Array2::zeros((rows.len(), width));
         let mut counts = ApplyCounts::default();
-        for (k, cells) in rows.iter().enumerate() {
-            let mut j = 0;
-            for (column, cell) in self.columns.iter().zip(cells) {
-                match column {
-                    EncodedColumn::Numeric { name, mean } => {
-                        x[[k, j]] = if is_missing(cell) {
-                            counts.filled += 1;
-                            *mean
-                        } else {
-                            number(cell)
-                                .map(|v| v as f32)
-                                .ok_or_else(|| Error::NonNumericCell {
-                                    line: line_of(k),
-                                    column: name.clone(),
-                                    value: cell.to_string(),
-                                })?
-                        };
-                        j += 1;
-                    }
-                    EncodedColumn::OneHot { values, .. } => {
-                        let cell = cell.trim();
-                        if !is_missing(cell) {
-                            match values.iter().position(|v| v == cell) {
-                                Some(position) => x[[k, j + position]] = 1.0,
-                                None => counts.unseen += 1,
-                            }
+        for (k, (cells, mut row)) in rows.iter().zip(x.rows_mut()).enumerate() {
+            let row = row
+                .as_slice_mut()
+                .expect("rows of a standard array are contiguous");
+            self.encode_row(cells.iter().copied(), row, &mut counts, line_of(k))?;
+        }
+        Ok((x, counts))
+    }
+
+    /// Encodes one row's `cells`, one per source column in order, into
+    /// `row` (as long as the features; zeros where no one-hot value is
+    /// set), counting filled and unseen cells; `line` names the file line
+    /// in errors.
+    pub(crate) fn encode_row<'a>(
+        &self,
+        cells: impl IntoIterator<Item = &'a str>,
+        row: &mut [f32],
+        counts: &mut ApplyCounts,
+        line: usize,
+    ) -> Result<()> {
+        row.fill(0.0);
+        let mut j = 0;
+        for (column, cell) in self.columns.iter().zip(cells) {
+            match column {
+                EncodedColumn::Numeric { name, mean } => {
+                    row[j] = if is_missing(cell) {
+                        counts.filled += 1;
+                        *mean
+                    } else {
+                        number(cell)
+                            .map(|v| v as f32)
+                            .ok_or_else(|| Error::NonNumericCell {
+                                line,
+                                column: name.clone(),
+                                value: cell.to_string(),
+                            })?
+                    };
+                    j += 1;
+                }
+                EncodedColumn::OneHot { values, .. } => {
+                    let cell = cell.trim();
+                    if !is_missing(cell) {
+                        match values.iter().position(|v| v == cell) {
+                            Some(position) => row[j + position] = 1.0,
+                            None => counts.unseen += 1,
                         }
-                        j += values.len();
                     }
+                    j += values.len();
                 }
             }
         }
-        Ok((x, counts))
+        Ok(())
     }
 
     /// Encodes the rows of a CSV file with the columns this encoding was

@@ -1,0 +1,169 @@
+//! A table file (CSV or Parquet) as a [`DataSource`], encoded block by
+//! block: what lets a table larger than memory, with text columns, labels
+//! and missing values, stream through the engines. Opening it reads the
+//! file once ([`Survey`]: the category lists, the means, the labels, the
+//! rows with missing cells, and for CSV the position of every 4096th
+//! record); each block then reads the records that hold its rows and
+//! encodes them exactly as [`read_table`] encodes the whole table.
+
+use std::path::{Path, PathBuf};
+
+#[cfg(doc)]
+use super::read_table;
+use super::survey::{Plan, Survey};
+use super::{
+    index_csv_records, visit_records, ApplyCounts, CsvIndex, Dropped, Encoding, Format, TableOptions,
+};
+use crate::error::{Error, Result};
+use crate::source::{Block, DataSource};
+
+/// A table file's rows, encoded as they are read.
+#[derive(Debug)]
+pub struct TableData {
+    path: PathBuf,
+    /// The columns read (Parquet reads no others).
+    wanted: Option<Vec<String>>,
+    /// Where CSV records start (empty for Parquet).
+    csv_index: CsvIndex,
+    plan: Plan,
+    width: usize,
+}
+
+impl TableData {
+    /// Reads the table file `path` (CSV or Parquet, by its extension) once
+    /// to learn its encoding as [`read_table`] would, with `target` as the
+    /// target and `features` as the features (default: every other
+    /// column). The same errors as [`read_table`], for the same tables.
+    pub fn open(
+        path: impl AsRef<Path>,
+        target: &str,
+        features: Option<&[&str]>,
+        options: &TableOptions,
+    ) -> Result<Self> {
+        let path = path.as_ref();
+        let wanted: Option<Vec<String>> = features.map(|names| {
+            names
+                .iter()
+                .chain([&target])
+                .map(|name| name.to_string())
+                .collect()
+        });
+        let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
+        let format = Format::of(path);
+        // The header comes with the first record.
+        let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
+        let mut survey = Survey::new(header, target, features, options.labels)?;
+        let learn = |_, line, record: &csv::StringRecord| {
+            survey.add(line, record);
+            Ok(true)
+        };
+        let csv_index = match format {
+            Format::Csv => index_csv_records(path, learn)?.1,
+            _ => {
+                visit_records(format, path, names.as_deref(), None, learn)?;
+                CsvIndex::new()
+            }
+        };
+        let plan = survey.decide(options, path)?;
+        Ok(TableData {
+            path: path.to_path_buf(),
+            wanted,
+            csv_index,
+            width: plan.encoding.feature_names().len(),
+            plan,
+        })
+    }
+
+    /// How the columns are encoded (the category lists, the means, the
+    /// labels), as [`read_table`] would have learnt it.
+    pub fn encoding(&self) -> &Encoding {
+        &self.plan.encoding
+    }
+
+    /// The features' names.
+    pub fn feature_names(&self) -> Vec<String> {
+        self.plan.encoding.feature_names()
+    }
+
+    /// The columns left out, with their reasons.
+    pub fn dropped(&self) -> &[Dropped] {
+        &self.plan.dropped
+    }
+
+    /// Records left out for missing cells.
+    pub fn rows_dropped(&self) -> usize {
+        self.plan.excluded.len()
+    }
+
+    /// Missing numeric cells of the rows kept, filled with means.
+    pub fn cells_filled(&self) -> usize {
+        self.plan.cells_filled
+    }
+}
+
+impl DataSource for TableData {
+    fn rows(&self) -> usize {
+        self.plan.rows()
+    }
+
+    fn features(&self) -> usize {
+        self.width
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        self.read_into(start, rows, &mut x, &mut y)?;
+        Ok(Block {
+            x: x.into(),
+            y: y.into(),
+        })
+    }
+
+    /// Reads the records from the one that holds row `start` and encodes
+    /// the kept ones into `x` and `y`.
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        let d = self.width;
+        x.clear();
+        x.resize(rows * d, 0.0);
+        y.clear();
+        y.resize(rows, 0.0);
+        if rows == 0 {
+            return Ok(());
+        }
+        let plan = &self.plan;
+        let mut counts = ApplyCounts::default();
+        let mut done = 0;
+        let names: Option<Vec<&str>> = self
+            .wanted
+            .as_ref()
+            .map(|w| w.iter().map(String::as_str).collect());
+        let from = (plan.record_of(start), &self.csv_index);
+        let format = Format::of(&self.path);
+        visit_records(
+            format,
+            &self.path,
+            names.as_deref(),
+            Some(from),
+            |record_index, line, record| {
+                if plan.keeps(record_index) {
+                    let cells = plan.column_sources.iter().map(|&c| &record[c]);
+                    plan.encoding
+                        .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
+                    y[done] = plan.target(line, &record[plan.target_column])?;
+                    done += 1;
+                }
+                Ok(done < rows)
+            },
+        )?;
+        if done < rows {
+            return Err(Error::TruncatedFile {
+                path: self.path.display().to_string(),
+                reason: format!(
+                    "{rows} rows were asked for from row {} and {done} read",
+                    start + 1
+                ),
+            });
+        }
+        Ok(())
+    }
+}

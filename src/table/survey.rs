@@ -1,0 +1,434 @@
+//! One pass over a table's records that learns everything its encoding
+//! needs: per column the cells present, how many are numbers, their sum
+//! (for the mean), the distinct values (the category list), the first
+//! cell that is not a number; for the target its labels; and the records
+//! with missing cells. [`Survey::decide`] then makes every decision of the
+//! module documentation from these alone, so that a table read whole and
+//! a table streamed from a file larger than memory are encoded the same.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::{
+    column_index, is_missing, number, sorted_values, Categorical, DropReason, Dropped, EncodedColumn,
+    Encoding, Labels, Missing, TableOptions,
+};
+use crate::error::{Error, Result};
+
+/// Distinct values counted per column (and for the target): enough for any
+/// category list, bounded for columns of numbers with millions of values.
+pub(crate) const DISTINCT_COUNTED: usize = 10_000;
+
+/// What the pass learns of one chosen column.
+#[derive(Debug, Default)]
+struct ColumnSurvey {
+    /// Cells that are not missing.
+    present: usize,
+    /// Missing cells.
+    missing: usize,
+    /// Present cells that are numbers, and their sum in file order.
+    numbers: usize,
+    sum: f64,
+    /// Distinct present values (trimmed), up to [`DISTINCT_COUNTED`].
+    distinct: BTreeSet<String>,
+    /// The first present cell that is not a number: its line and text.
+    first_text: Option<(usize, String)>,
+}
+
+/// A record with a missing cell among the chosen columns or the target.
+#[derive(Debug)]
+struct Incomplete {
+    /// The record's index (0 for the first data row) and file line.
+    record: usize,
+    line: usize,
+    /// The positions among the chosen columns of its missing cells.
+    columns: Box<[u32]>,
+    /// Whether its target is missing.
+    target: bool,
+}
+
+/// The pass in progress.
+#[derive(Debug)]
+pub(crate) struct Survey {
+    header: Vec<String>,
+    target_column: usize,
+    /// The feature columns asked for (indices into the header).
+    chosen: Vec<usize>,
+    columns: Vec<ColumnSurvey>,
+    labels: bool,
+    /// The target's distinct values (for labels), each with its first line.
+    target_values: BTreeMap<String, usize>,
+    target_missing: usize,
+    incomplete: Vec<Incomplete>,
+    records: usize,
+    first_line: Option<usize>,
+}
+
+/// The decisions: the encoding and where its columns come from.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    pub(crate) header: Vec<String>,
+    pub(crate) encoding: Encoding,
+    pub(crate) dropped: Vec<Dropped>,
+    /// The record column of each encoded column.
+    pub(crate) column_sources: Vec<usize>,
+    pub(crate) target_column: usize,
+    /// The records left out (missing cells), ascending.
+    pub(crate) excluded: Vec<usize>,
+    /// Records in the file.
+    pub(crate) records: usize,
+    /// Missing numeric cells of the kept records, filled with means.
+    pub(crate) cells_filled: usize,
+}
+
+impl Survey {
+    /// A pass over the records of a table with `header`, predicting
+    /// `target` from `features` (default: every other column).
+    pub(crate) fn new(
+        header: Vec<String>,
+        target: &str,
+        features: Option<&[&str]>,
+        labels: bool,
+    ) -> Result<Self> {
+        let target_column = column_index(&header, target)?;
+        let chosen: Vec<usize> = match features {
+            Some(names) => {
+                let mut seen = BTreeSet::new();
+                let mut columns = Vec::new();
+                for name in names {
+                    let c = column_index(&header, name)?;
+                    if c == target_column {
+                        return Err(Error::TargetAsFeature {
+                            column: header[c].clone(),
+                        });
+                    }
+                    if !seen.insert(c) {
+                        return Err(Error::RepeatedFeature {
+                            column: header[c].clone(),
+                        });
+                    }
+                    columns.push(c);
+                }
+                columns
+            }
+            None => (0..header.len()).filter(|&c| c != target_column).collect(),
+        };
+        Ok(Survey {
+            columns: chosen.iter().map(|_| ColumnSurvey::default()).collect(),
+            header,
+            target_column,
+            chosen,
+            labels,
+            target_values: BTreeMap::new(),
+            target_missing: 0,
+            incomplete: Vec::new(),
+            records: 0,
+            first_line: None,
+        })
+    }
+
+    /// Learns from the next record, found on file line `line`; its cells
+    /// are the header's columns.
+    pub(crate) fn add(&mut self, line: usize, record: &csv::StringRecord) {
+        let index = self.records;
+        self.records += 1;
+        self.first_line.get_or_insert(line);
+        let mut missing = Vec::new();
+        for (k, (&c, survey)) in self.chosen.iter().zip(&mut self.columns).enumerate() {
+            let cell = record.get(c).unwrap_or("").trim();
+            if is_missing(cell) {
+                survey.missing += 1;
+                missing.push(k as u32);
+                continue;
+            }
+            survey.present += 1;
+            match number(cell) {
+                Some(value) => {
+                    survey.numbers += 1;
+                    survey.sum += value;
+                }
+                None if survey.first_text.is_none() => {
+                    survey.first_text = Some((line, record.get(c).unwrap_or("").to_string()));
+                }
+                None => {}
+            }
+            if survey.distinct.len() < DISTINCT_COUNTED && !survey.distinct.contains(cell) {
+                survey.distinct.insert(cell.to_string());
+            }
+        }
+        let target = record.get(self.target_column).unwrap_or("").trim();
+        let target_missing = is_missing(target);
+        if target_missing {
+            self.target_missing += 1;
+        } else if self.labels
+            && (self.target_values.len() < DISTINCT_COUNTED || self.target_values.contains_key(target))
+        {
+            self.target_values.entry(target.to_string()).or_insert(line);
+        }
+        if target_missing || !missing.is_empty() {
+            self.incomplete.push(Incomplete {
+                record: index,
+                line,
+                columns: missing.into_boxed_slice(),
+                target: target_missing,
+            });
+        }
+    }
+
+    /// The encoding and the records kept, decided as the module
+    /// documentation says; `path` names the file in errors.
+    pub(crate) fn decide(self, options: &TableOptions, path: &Path) -> Result<Plan> {
+        let Survey {
+            header,
+            target_column,
+            chosen,
+            columns: surveys,
+            target_values,
+            target_missing,
+            incomplete,
+            records,
+            first_line,
+            ..
+        } = self;
+        let Some(first_line) = first_line else {
+            return Err(Error::EmptyFile {
+                path: path.display().to_string(),
+                missing: "data rows",
+            });
+        };
+
+        // The target's labels.
+        let labels = if options.labels {
+            let values = sorted_values(target_values.keys().cloned().collect());
+            if values.len() != 2 {
+                // The first row whose value is not one of the first two.
+                let line = values
+                    .iter()
+                    .skip(2)
+                    .filter_map(|v| target_values.get(v))
+                    .min()
+                    .copied()
+                    .unwrap_or(first_line);
+                return Err(Error::NotTwoClasses {
+                    column: header[target_column].clone(),
+                    values: values.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+                    count: values.len(),
+                    line,
+                });
+            }
+            let (negative, positive) = match &options.positive_class {
+                None => (values[0].clone(), values[1].clone()),
+                Some(p) if *p == values[0] => (values[1].clone(), values[0].clone()),
+                Some(p) if *p == values[1] => (values[0].clone(), values[1].clone()),
+                Some(p) => {
+                    return Err(Error::UnknownPositiveClass {
+                        value: p.clone(),
+                        values: values.join(", "),
+                    })
+                }
+            };
+            Some(Labels { negative, positive })
+        } else {
+            None
+        };
+
+        // Each chosen column: kept as numbers or categories, or left out.
+        let mut dropped = Vec::new();
+        let mut columns = Vec::new();
+        let mut column_sources = Vec::new();
+        let mut kept = vec![false; chosen.len()];
+        for (k, (&c, survey)) in chosen.iter().zip(surveys.iter()).enumerate() {
+            let name = header[c].clone();
+            let reason = if survey.present == 0 {
+                Some(DropReason::AllMissing)
+            } else if survey.distinct.len() == 1 {
+                Some(DropReason::Constant)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                dropped.push(Dropped { column: name, reason });
+                continue;
+            }
+            let (numbers, present) = (survey.numbers, survey.present);
+            if numbers < present && 2 * numbers >= present {
+                let (line, value) = survey.first_text.clone().expect("some cell is not a number");
+                return Err(Error::NonNumericCell {
+                    line,
+                    column: name,
+                    value,
+                });
+            }
+            if numbers == present {
+                columns.push(EncodedColumn::Numeric {
+                    name,
+                    mean: (survey.sum / present as f64) as f32,
+                });
+            } else if options.categorical == Categorical::Drop {
+                dropped.push(Dropped {
+                    column: name,
+                    reason: DropReason::Text,
+                });
+                continue;
+            } else if survey.distinct.len() > options.max_categories {
+                dropped.push(Dropped {
+                    column: name,
+                    reason: DropReason::TooManyCategories {
+                        values: survey.distinct.len(),
+                        cap: options.max_categories,
+                    },
+                });
+                continue;
+            } else {
+                columns.push(EncodedColumn::OneHot {
+                    name,
+                    values: sorted_values(survey.distinct.clone()),
+                });
+            }
+            column_sources.push(c);
+            kept[k] = true;
+        }
+        if columns.is_empty() {
+            return Err(Error::MissingColumn {
+                name: "(any usable feature column)".into(),
+                available: header.join(", "),
+            });
+        }
+
+        // Missing cells in the kept columns and the target.
+        let kept_missing = |row: &Incomplete| row.columns.iter().any(|&k| kept[k as usize]);
+        let affected: Vec<&Incomplete> = incomplete
+            .iter()
+            .filter(|row| row.target || kept_missing(row))
+            .collect();
+        if !affected.is_empty() && options.missing == Missing::Error {
+            let affected_columns: Vec<&str> = chosen
+                .iter()
+                .zip(&surveys)
+                .zip(&kept)
+                .filter(|((_, survey), &kept)| kept && survey.missing > 0)
+                .map(|((&c, _), _)| header[c].as_str())
+                .chain((target_missing > 0).then(|| header[target_column].as_str()))
+                .collect();
+            return Err(Error::MissingValues {
+                rows: affected.len(),
+                columns: affected_columns.join(", "),
+                first_line: affected[0].line,
+            });
+        }
+        let excluded: Vec<usize> = match options.missing {
+            Missing::Drop => affected.iter().map(|row| row.record).collect(),
+            _ => incomplete
+                .iter()
+                .filter(|row| row.target)
+                .map(|row| row.record)
+                .collect(),
+        };
+        if excluded.len() == records {
+            return Err(Error::EmptyFile {
+                path: path.display().to_string(),
+                missing: "rows without missing values",
+            });
+        }
+        // Numeric cells filled in the records kept.
+        let numeric: Vec<bool> = {
+            let mut encoded = columns.iter();
+            kept.iter()
+                .map(|&kept| kept && matches!(encoded.next(), Some(EncodedColumn::Numeric { .. })))
+                .collect()
+        };
+        let cells_filled = incomplete
+            .iter()
+            .filter(|row| excluded.binary_search(&row.record).is_err())
+            .map(|row| row.columns.iter().filter(|&&k| numeric[k as usize]).count())
+            .sum();
+        Ok(Plan {
+            encoding: Encoding {
+                columns,
+                labels,
+                target: Some(header[target_column].clone()),
+            },
+            header,
+            dropped,
+            column_sources,
+            target_column,
+            excluded,
+            records,
+            cells_filled,
+        })
+    }
+}
+
+impl Plan {
+    /// Records kept.
+    pub(crate) fn rows(&self) -> usize {
+        self.records - self.excluded.len()
+    }
+
+    /// The record index of kept row `row`.
+    pub(crate) fn record_of(&self, row: usize) -> usize {
+        // Kept rows before record r: r minus the records left out before it.
+        let kept_before = |r: usize| r - self.excluded.partition_point(|&e| e < r);
+        let (mut low, mut high) = (row, row + self.excluded.len());
+        // The smallest r with kept_before(r + 1) > row.
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if kept_before(middle + 1) > row {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        low
+    }
+
+    /// Whether record `record` is kept.
+    pub(crate) fn keeps(&self, record: usize) -> bool {
+        self.excluded.binary_search(&record).is_err()
+    }
+
+    /// The target of a kept record's `cell`, on file line `line`: 0/1 for
+    /// labels, else the number.
+    pub(crate) fn target(&self, line: usize, cell: &str) -> Result<f32> {
+        let trimmed = cell.trim();
+        match &self.encoding.labels {
+            Some(labels) => Ok(if trimmed == labels.positive { 1.0 } else { 0.0 }),
+            None => number(trimmed)
+                .map(|v| v as f32)
+                .ok_or_else(|| Error::NonNumericCell {
+                    line,
+                    column: self.header[self.target_column].clone(),
+                    value: cell.to_string(),
+                }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kept_rows_map_to_their_records() {
+        let plan = Plan {
+            header: vec![],
+            encoding: Encoding {
+                columns: vec![],
+                labels: None,
+                target: None,
+            },
+            dropped: vec![],
+            column_sources: vec![],
+            target_column: 0,
+            excluded: vec![0, 3, 4, 9],
+            records: 10,
+            cells_filled: 0,
+        };
+        let kept: Vec<usize> = (0..10).filter(|&r| plan.keeps(r)).collect();
+        assert_eq!(kept, [1, 2, 5, 6, 7, 8]);
+        assert_eq!(plan.rows(), 6);
+        for (row, &record) in kept.iter().enumerate() {
+            assert_eq!(plan.record_of(row), record);
+        }
+    }
+}
