@@ -436,32 +436,13 @@ pub fn write_synthetic(
     x_path: impl AsRef<Path>,
     y_path: impl AsRef<Path>,
 ) -> Result<(ndarray::Array1<f32>, f32)> {
-    use memmap2::MmapMut;
     use ndarray_npy::ViewMutNpyExt;
     if rows == 0 || features == 0 {
         return Err(Error::EmptyData { rows, features });
     }
-    let create = |path: &Path, shape: &[usize]| -> Result<MmapMut> {
-        let shown = path.display().to_string();
-        let io = |e: &dyn std::fmt::Display| Error::Io {
-            path: shown.clone(),
-            reason: e.to_string(),
-        };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .map_err(|e| io(&e))?;
-        ndarray_npy::write_zeroed_npy::<f32, _>(&file, shape.to_vec()).map_err(|e| io(&e))?;
-        // SAFETY: the file was just created by this process and is mapped
-        // once, for writing here.
-        unsafe { MmapMut::map_mut(&file) }.map_err(|e| io(&e))
-    };
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
-    let mut x_map = create(x_path, &[rows, features])?;
-    let mut y_map = create(y_path, &[rows])?;
+    let mut x_map = create_mapped(x_path, &[rows, features])?;
+    let mut y_map = create_mapped(y_path, &[rows])?;
     let malformed = |path: &Path, e: &dyn std::fmt::Display| Error::MalformedFile {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -476,4 +457,58 @@ pub fn write_synthetic(
         })?;
     }
     Ok(parameters)
+}
+
+/// Creates the float32 `.npy` file `path` of `shape`, zeroed, and maps it
+/// for writing in place.
+fn create_mapped(path: &Path, shape: &[usize]) -> Result<memmap2::MmapMut> {
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| io(&e))?;
+    ndarray_npy::write_zeroed_npy::<f32, _>(&file, shape.to_vec()).map_err(|e| io(&e))?;
+    // SAFETY: the file was just created by this process and is mapped
+    // once, for writing by the caller.
+    unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| io(&e))
+}
+
+/// Writes the rows of `source` to `path` as one float32 matrix whose last
+/// column is the target, `blocks` rows at a time (the file is filled in
+/// place, so the rows are never all in memory).
+pub(crate) fn write_matrix(source: &dyn DataSource, path: &Path, block_rows: usize) -> Result<()> {
+    use ndarray_npy::ViewMutNpyExt;
+    let (n, d) = (source.rows(), source.features());
+    let mut map = create_mapped(path, &[n, d + 1])?;
+    {
+        let mut matrix = ArrayViewMut2::<f32>::view_mut_npy(&mut map).map_err(|e| Error::MalformedFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        for start in (0..n).step_by(block_rows.max(1)) {
+            let rows = block_rows.min(n - start);
+            let block = source.block(start, rows)?;
+            for (k, mut row) in matrix
+                .slice_mut(s![start..start + rows, ..])
+                .rows_mut()
+                .into_iter()
+                .enumerate()
+            {
+                row.slice_mut(s![..d])
+                    .assign(&ndarray::ArrayView1::from(&block.x[k * d..(k + 1) * d]));
+                row[d] = block.y[k];
+            }
+        }
+    }
+    map.flush().map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
 }

@@ -21,6 +21,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
+use crate::source::DataSource;
 
 /// Rows of cells as text, each with its position in the file from 1 (the
 /// shape of the CSV reader's records).
@@ -290,9 +291,15 @@ fn text<O: arrow_array::OffsetSizeTrait>(values: &arrow_array::GenericStringArra
         .collect()
 }
 
-/// Writes float32 `columns` named `names` as a Parquet file (snappy
-/// compressed, row groups of parquet's default size).
-pub(crate) fn write_columns(path: &Path, names: &[String], columns: Vec<Vec<f32>>) -> Result<()> {
+/// Writes the rows of `source` as a Parquet file of float32 columns named
+/// `names` (the features, then the target), snappy compressed, one row
+/// group per `block_rows` rows read from the source.
+pub(crate) fn write_source(
+    source: &dyn DataSource,
+    names: &[String],
+    path: &Path,
+    block_rows: usize,
+) -> Result<()> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Float32Array, RecordBatch};
@@ -312,17 +319,27 @@ pub(crate) fn write_columns(path: &Path, names: &[String], columns: Vec<Vec<f32>
             .map(|name| Field::new(name, DataType::Float32, false))
             .collect::<Vec<_>>(),
     ));
-    let arrays: Vec<ArrayRef> = columns
-        .into_iter()
-        .map(|values| Arc::new(Float32Array::from(values)) as ArrayRef)
-        .collect();
-    let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| failed(&e))?;
     let file = File::create(path).map_err(|e| failed(&e))?;
+    let block_rows = block_rows.max(1);
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(block_rows))
         .build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(|e| failed(&e))?;
-    writer.write(&batch).map_err(|e| failed(&e))?;
+    let mut writer = ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(|e| failed(&e))?;
+    let (n, d) = (source.rows(), source.features());
+    for start in (0..n).step_by(block_rows) {
+        let block = source.block(start, block_rows.min(n - start))?;
+        let rows = block.rows();
+        let mut arrays: Vec<ArrayRef> = (0..d)
+            .map(|j| {
+                let column: Float32Array = (0..rows).map(|k| block.x[k * d + j]).collect::<Vec<f32>>().into();
+                Arc::new(column) as ArrayRef
+            })
+            .collect();
+        arrays.push(Arc::new(Float32Array::from(block.y.to_vec())));
+        let batch = RecordBatch::try_new(schema.clone(), arrays).map_err(|e| failed(&e))?;
+        writer.write(&batch).map_err(|e| failed(&e))?;
+    }
     writer.close().map_err(|e| failed(&e))?;
     Ok(())
 }

@@ -29,6 +29,7 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
+use crate::source::DataSource;
 
 mod stream;
 mod survey;
@@ -246,44 +247,56 @@ impl Table {
     /// feature (after one-hot encoding and missing values) and the target
     /// last (labels as 0 and 1), to `path` by its extension — CSV or
     /// Parquet with the features' names, or `.npy` as one matrix whose
-    /// last column is the target.
+    /// last column is the target ([`write_source`]).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let shown = path.display().to_string();
-        let io = |e: &dyn std::fmt::Display| Error::Io {
-            path: shown.clone(),
-            reason: e.to_string(),
-        };
-        let mut names = self.feature_names.clone();
-        names.push(self.target_name());
-        match Format::of(path) {
-            Format::Csv => {
-                let mut writer = csv::Writer::from_path(path).map_err(|e| io(&e))?;
-                writer.write_record(&names).map_err(|e| io(&e))?;
-                for (row, target) in self.x.rows().into_iter().zip(&self.y) {
+        let rows = crate::source::InMemory::new(self.x.view(), self.y.view());
+        write_source(&rows, &self.feature_names, &self.target_name(), path)
+    }
+}
+
+/// Rows read from a source per block written.
+const WRITE_ROWS: usize = 1 << 16;
+
+/// Writes the rows of `source` (a cleaned table, or any source) to `path`
+/// by its extension, block by block, so that a source larger than memory
+/// is written without holding it: one float32 column per feature named
+/// `feature_names` and the target last named `target_name`, as CSV or
+/// Parquet (a row group per block), or `.npy` as one matrix whose last
+/// column is the target.
+pub fn write_source(
+    source: &dyn DataSource,
+    feature_names: &[String],
+    target_name: &str,
+    path: impl AsRef<Path>,
+) -> Result<()> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let mut names = feature_names.to_vec();
+    names.push(target_name.to_string());
+    let (n, d) = (source.rows(), source.features());
+    match Format::of(path) {
+        Format::Csv => {
+            let mut writer = csv::Writer::from_path(path).map_err(|e| io(&e))?;
+            writer.write_record(&names).map_err(|e| io(&e))?;
+            for start in (0..n).step_by(WRITE_ROWS) {
+                let block = source.block(start, WRITE_ROWS.min(n - start))?;
+                for (row, target) in block.x.chunks_exact(d.max(1)).zip(block.y.iter()) {
                     let cells = row.iter().chain([target]).map(|v| v.to_string());
                     writer.write_record(cells).map_err(|e| io(&e))?;
                 }
-                writer.flush().map_err(|e| io(&e))
             }
-            #[cfg(feature = "parquet")]
-            Format::Parquet => {
-                let mut columns: Vec<Vec<f32>> = self.x.columns().into_iter().map(|c| c.to_vec()).collect();
-                columns.push(self.y.to_vec());
-                crate::parquet_table::write_columns(path, &names, columns)
-            }
-            #[cfg(feature = "npy")]
-            Format::Npy => {
-                let mut matrix = Array2::zeros((self.x.nrows(), self.x.ncols() + 1));
-                matrix
-                    .slice_mut(ndarray::s![.., ..self.x.ncols()])
-                    .assign(&self.x);
-                matrix.column_mut(self.x.ncols()).assign(&self.y);
-                ndarray_npy::write_npy(path, &matrix).map_err(|e| io(&e))
-            }
-            #[allow(unreachable_patterns)]
-            _ => Err(Error::UnknownFormat { path: shown }),
+            writer.flush().map_err(|e| io(&e))
         }
+        #[cfg(feature = "parquet")]
+        Format::Parquet => crate::parquet_table::write_source(source, &names, path, WRITE_ROWS),
+        #[cfg(feature = "npy")]
+        Format::Npy => crate::npy::write_matrix(source, path, WRITE_ROWS),
+        #[allow(unreachable_patterns)]
+        _ => Err(Error::UnknownFormat { path: shown }),
     }
 }
 

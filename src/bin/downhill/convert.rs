@@ -1,13 +1,15 @@
 //! `downhill convert`: a table read as `fit` reads it (one-hot text
 //! columns, missing values, labels) and written cleaned, CSV, Parquet or
-//! `.npy` by the output's extension, so that a large table is cleaned once.
+//! `.npy` by the output's extension, block by block, so that a large table
+//! is cleaned once, whatever its size.
 
 use std::path::PathBuf;
 
-use downhill::table::{Categorical, Format, Missing};
+use downhill::source::DataSource;
+use downhill::table::{write_source, Categorical, Format, Missing, TableData};
 use downhill::Model;
 
-use crate::args::{load, DataArgs};
+use crate::args::{describe_table, located, names, open_npy, table_options, DataArgs};
 
 /// Arguments of `downhill convert`.
 #[derive(clap::Args, Debug)]
@@ -44,7 +46,9 @@ pub struct ConvertArgs {
     positive_class: Option<String>,
 }
 
-/// `downhill convert`.
+/// `downhill convert`: a table is read once to learn its encoding, then
+/// encoded and written block by block, so that a table larger than memory
+/// converts too.
 pub fn convert(args: &ConvertArgs) -> Result<(), String> {
     if Format::of(&args.input) == Format::of(&args.output) && Format::of(&args.input) == Format::Npy {
         return Err("an .npy file is already a matrix of numbers: nothing to convert".into());
@@ -58,20 +62,52 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         missing: args.missing,
         positive_class: args.positive_class.clone(),
     };
-    let table = load(&data, args.model)?;
-    table.write(&args.output).map_err(|e| e.to_string())?;
+    let (source, feature_names, target_name): (Box<dyn DataSource>, Vec<String>, String) =
+        match Format::of(&args.input) {
+            Format::Npy => {
+                if args.features.is_some() {
+                    return Err(
+                        "--features names CSV or Parquet columns; an .npy file's columns are all features"
+                            .into(),
+                    );
+                }
+                let file = open_npy(&data).map_err(|e| located(&data, e))?;
+                let names = file.feature_names().map_err(|e| located(&data, e))?;
+                let target = file.target_name();
+                (Box::new(file), names, target)
+            }
+            _ => {
+                let table = TableData::open(
+                    &data.data,
+                    &data.target,
+                    names(&data.features).as_deref(),
+                    &table_options(&data, args.model),
+                )
+                .map_err(|e| located(&data, e))?;
+                describe_table(
+                    table.dropped(),
+                    table.encoding().labels.as_ref(),
+                    table.rows_dropped(),
+                    table.cells_filled(),
+                );
+                let names = table.feature_names();
+                let target = table
+                    .encoding()
+                    .target
+                    .clone()
+                    .unwrap_or_else(|| args.target.clone());
+                (Box::new(table), names, target)
+            }
+        };
+    write_source(source.as_ref(), &feature_names, &target_name, &args.output).map_err(|e| e.to_string())?;
+    let (rows, features) = (source.rows(), source.features());
     println!(
-        "wrote {}: {} rows × {} features and the target {:?}{}",
+        "wrote {}: {rows} rows × {features} features and the target {target_name:?}{}",
         args.output.display(),
-        table.x.nrows(),
-        table.x.ncols(),
-        table.target_name(),
         match Format::of(&args.output) {
             Format::Npy => format!(
-                " (column {}; fit it with --data {} --target {})",
-                table.x.ncols(),
+                " (column {features}; fit it with --data {} --target {features})",
                 args.output.display(),
-                table.x.ncols()
             ),
             _ => String::new(),
         }
