@@ -382,6 +382,11 @@ impl DataSource for NpyData {
         Ok(())
     }
 
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        let matrix = self.x.floats_in_place::<Ix2>()?;
+        self.block_targets(start, rows, &matrix)
+    }
+
     fn rows(&self) -> usize {
         self.shape.0
     }

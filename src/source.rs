@@ -55,6 +55,11 @@ pub trait DataSource: Sync {
     fn resident(&self) -> Option<Block<'_>> {
         None
     }
+    /// The targets of rows `start..start + rows`: what a pass that needs
+    /// no features reads (the default reads the block).
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        Ok(self.block(start, rows)?.y)
+    }
     /// Rows `start..start + rows` into `x` and `y`, replacing what they
     /// held: what a streaming engine calls, with the same two buffers over
     /// and over, so that a source reading a file can fill them in place
@@ -130,6 +135,10 @@ impl DataSource for InMemory<'_> {
             y: Cow::Borrowed(self.y()),
         })
     }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        Ok(Cow::Borrowed(&self.y()[start..start + rows]))
+    }
 }
 
 /// Another source's rows scaled as they are read: each feature standardized
@@ -186,6 +195,18 @@ impl DataSource for Standardized<'_> {
             None => block.y,
         };
         Ok(Block { x, y })
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        let targets = self.inner.targets(start, rows)?;
+        Ok(match self.target {
+            Some(_) => {
+                let mut y = targets.into_owned();
+                self.scale_targets(&mut y);
+                Cow::Owned(y)
+            }
+            None => targets,
+        })
     }
 
     /// The inner source's rows read into the engine's buffers, then scaled
@@ -324,7 +345,15 @@ pub(crate) fn one_pass(source: &dyn DataSource, model: Model, features: bool, ta
     let mut columns = vec![Moments::default(); if features { d } else { 0 }];
     let mut targets = Moments::default();
     for start in (0..n).step_by(PASS_ROWS) {
-        let block = source.block(start, PASS_ROWS.min(n - start))?;
+        let rows = PASS_ROWS.min(n - start);
+        // Without the features' moments, only the targets are read.
+        let block = match features {
+            true => source.block(start, rows)?,
+            false => Block {
+                x: Cow::Borrowed(&[]),
+                y: source.targets(start, rows)?,
+            },
+        };
         for (k, &value) in block.y.iter().enumerate() {
             if !value.is_finite() {
                 return Err(Error::NonFiniteTarget {
@@ -342,7 +371,6 @@ pub(crate) fn one_pass(source: &dyn DataSource, model: Model, features: bool, ta
         if target {
             targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
         }
-        let rows = block.rows();
         let x = &block.x;
         let merged: Vec<Moments> = (0..columns.len())
             .into_par_iter()
