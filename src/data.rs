@@ -569,7 +569,7 @@ pub fn read_csv(
     target: Option<&str>,
     features: Option<&[&str]>,
 ) -> Result<CsvData> {
-    let (header, records) = crate::table::read_csv_records(path.as_ref())?;
+    let (header, records) = crate::csv_records::read_csv_records(path.as_ref())?;
     let column = |name: &str| {
         header
             .iter()

@@ -96,6 +96,7 @@ pub use ndarray;
 
 mod adapter;
 mod cpu;
+mod csv_records;
 pub mod curvature;
 pub mod data;
 mod device;

@@ -15,7 +15,6 @@
 //! # Ok::<(), downhill::Error>(())
 //! ```
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::path::Path;
 
@@ -33,8 +32,8 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
-use crate::parquet_table::{open_checked, reader_error};
-use crate::source::{Block, DataSource};
+use crate::parquet_table::{numeric, open_checked, reader_error};
+use crate::source::{read_block, Block, DataSource};
 
 /// A Parquet file's chosen numeric columns: features and a target.
 pub struct ParquetData {
@@ -62,24 +61,6 @@ impl std::fmt::Debug for ParquetData {
             .field("target", &self.target_name)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a column of this type streams as numbers.
-fn numeric(data_type: &DataType) -> bool {
-    matches!(
-        data_type,
-        DataType::Boolean
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Float32
-            | DataType::Float64
-    )
 }
 
 impl ParquetData {
@@ -277,12 +258,7 @@ impl DataSource for ParquetData {
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        let (mut x, mut y) = (Vec::new(), Vec::new());
-        self.read_into(start, rows, &mut x, &mut y)?;
-        Ok(Block {
-            x: Cow::Owned(x),
-            y: Cow::Owned(y),
-        })
+        read_block(self, start, rows)
     }
 
     /// Decodes the row groups that hold rows `start..start + rows`,

@@ -23,27 +23,6 @@ use parquet::arrow::ProjectionMask;
 use crate::error::{Error, Result};
 use crate::source::DataSource;
 
-/// Rows of cells as text, each with its position in the file from 1 (the
-/// shape of the CSV reader's records).
-pub(crate) type TextRows = Vec<(usize, csv::StringRecord)>;
-
-/// The header and records of the columns `wanted` (every column when
-/// `None`) of a Parquet file.
-pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, TextRows)> {
-    let mut records = Vec::new();
-    let header = visit_records(path, wanted, 0, |_, line, record| {
-        records.push((line, record.clone()));
-        Ok(true)
-    })?;
-    if records.is_empty() {
-        return Err(Error::EmptyFile {
-            path: path.display().to_string(),
-            missing: "data rows",
-        });
-    }
-    Ok((header, records))
-}
-
 /// Calls `each(row index, line, record)` for the rows of the columns
 /// `wanted` (every column when `None`) of a Parquet file, from row `first`
 /// on (decoding only the row groups from the one that holds it), until
@@ -195,24 +174,28 @@ fn cut_short(mut file: &File) -> Option<String> {
 /// Whether a column of this type is read.
 fn supported(data_type: &DataType) -> bool {
     match data_type {
-        DataType::Null
-        | DataType::Boolean
-        | DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64
-        | DataType::Utf8
-        | DataType::LargeUtf8
-        | DataType::Utf8View => true,
+        DataType::Null | DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
         DataType::Dictionary(_, values) => supported(values),
-        _ => false,
+        other => numeric(other),
     }
+}
+
+/// Whether a column of this type holds numbers (booleans as 0 and 1).
+pub(crate) fn numeric(data_type: &DataType) -> bool {
+    matches!(
+        data_type,
+        DataType::Boolean
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Float32
+            | DataType::Float64
+    )
 }
 
 /// Each cell of a column of a supported type as CSV text ("" for a null).

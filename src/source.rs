@@ -70,6 +70,18 @@ pub trait DataSource: Sync {
     }
 }
 
+/// Rows `start..start + rows` of `source` read into new buffers through
+/// [`DataSource::read_into`]: the `block` of a source that reads into
+/// buffers natively.
+pub(crate) fn read_block(source: &dyn DataSource, start: usize, rows: usize) -> Result<Block<'static>> {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    source.read_into(start, rows, &mut x, &mut y)?;
+    Ok(Block {
+        x: Cow::Owned(x),
+        y: Cow::Owned(y),
+    })
+}
+
 /// Every row of `source`: borrowed where it is resident, else read block
 /// by block into one block.
 pub(crate) fn all_rows(source: &dyn DataSource) -> Result<Block<'_>> {

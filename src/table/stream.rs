@@ -11,11 +11,10 @@ use std::path::{Path, PathBuf};
 #[cfg(doc)]
 use super::read_table;
 use super::survey::{Plan, Survey};
-use super::{
-    index_csv_records, visit_records, ApplyCounts, CsvIndex, Dropped, Encoding, Format, TableOptions,
-};
+use super::{visit_records, ApplyCounts, Dropped, Encoding, Format, TableOptions};
+use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
-use crate::source::{Block, DataSource};
+use crate::source::{read_block, Block, DataSource};
 
 /// A table file's rows, encoded as they are read.
 #[derive(Debug)]
@@ -111,12 +110,7 @@ impl DataSource for TableData {
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        let (mut x, mut y) = (Vec::new(), Vec::new());
-        self.read_into(start, rows, &mut x, &mut y)?;
-        Ok(Block {
-            x: x.into(),
-            y: y.into(),
-        })
+        read_block(self, start, rows)
     }
 
     /// Reads the records from the one that holds row `start` and encodes

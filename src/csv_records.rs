@@ -1,0 +1,125 @@
+//! The records of a CSV file, read one at a time: the one reader of CSV
+//! text that the numeric reader ([`crate::data::read_csv`]) and the table
+//! reader ([`crate::table`]) share, with an index of where records start
+//! so that a streamed table can read from any row.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// The records of a table file, each with its 1-based line.
+pub(crate) type Records = Vec<(usize, csv::StringRecord)>;
+
+/// The header and every record that `visit` passes to the callback it is
+/// given; a file without records is [`Error::EmptyFile`].
+pub(crate) fn collect_records(
+    path: &Path,
+    visit: impl FnOnce(&mut dyn FnMut(usize, usize, &csv::StringRecord) -> Result<bool>) -> Result<Vec<String>>,
+) -> Result<(Vec<String>, Records)> {
+    let mut records = Vec::new();
+    let header = visit(&mut |_, line, record| {
+        records.push((line, record.clone()));
+        Ok(true)
+    })?;
+    if records.is_empty() {
+        return Err(Error::EmptyFile {
+            path: path.display().to_string(),
+            missing: "data rows",
+        });
+    }
+    Ok((header, records))
+}
+
+/// The header and records of a CSV file.
+pub(crate) fn read_csv_records(path: &Path) -> Result<(Vec<String>, Records)> {
+    collect_records(path, |each| visit_csv_records(path, None, each))
+}
+
+/// Where a CSV file's records are: the position of every
+/// [`CSV_INDEX_ROWS`]-th record, so that reading can start near any.
+pub(crate) type CsvIndex = Vec<csv::Position>;
+
+/// Records between two positions of a [`CsvIndex`].
+pub(crate) const CSV_INDEX_ROWS: usize = 4096;
+
+/// Calls `each(record index, line, record)` for the records of the CSV
+/// file `path` in order, from record `from.0` on where `from` gives it and
+/// the file's index, until `each` returns `false`; returns the header. A
+/// record of another width than the header is [`Error::RaggedRow`].
+pub(crate) fn visit_csv_records(
+    path: &Path,
+    from: Option<(usize, &CsvIndex)>,
+    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<Vec<String>> {
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| io(&e))?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| io(&e))?
+        .iter()
+        .map(|name| name.trim().to_string())
+        .collect();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(Error::EmptyFile {
+            path: shown,
+            missing: "header row",
+        });
+    }
+    let (first, mut index) = match from {
+        Some((first, positions)) => {
+            let near = first / CSV_INDEX_ROWS;
+            if let Some(position) = positions.get(near) {
+                reader.seek(position.clone()).map_err(|e| io(&e))?;
+            }
+            (first, near * CSV_INDEX_ROWS)
+        }
+        None => (0, 0),
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        if !reader.read_record(&mut record).map_err(|e| io(&e))? {
+            return Ok(header);
+        }
+        let line = record.position().map_or(index + 2, |p| p.line() as usize);
+        if record.len() != header.len() {
+            return Err(Error::RaggedRow {
+                line,
+                expected: header.len(),
+                found: record.len(),
+            });
+        }
+        if index >= first && !each(index, line, &record)? {
+            return Ok(header);
+        }
+        index += 1;
+    }
+}
+
+/// [`visit_csv_records`] over every record, also returning the file's
+/// [`CsvIndex`].
+pub(crate) fn index_csv_records(
+    path: &Path,
+    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+) -> Result<(Vec<String>, CsvIndex)> {
+    let mut index = CsvIndex::new();
+    let header = visit_csv_records(path, None, |i, line, record| {
+        if i % CSV_INDEX_ROWS == 0 {
+            // Where the record starts: reading from there reads it again.
+            let position = record.position().ok_or_else(|| Error::Io {
+                path: path.display().to_string(),
+                reason: format!("the CSV reader gave no position for line {line}"),
+            })?;
+            index.push(position.clone());
+        }
+        each(i, line, record)
+    })?;
+    Ok((header, index))
+}
