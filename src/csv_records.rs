@@ -76,8 +76,17 @@ pub(crate) fn visit_csv_records(
     let (first, mut index) = match from {
         Some((first, positions)) => {
             let near = first / CSV_INDEX_ROWS;
-            if let Some(position) = positions.get(near) {
-                reader.seek(position.clone()).map_err(|e| io(&e))?;
+            match positions.get(near) {
+                Some(position) => reader.seek(position.clone()).map_err(|e| io(&e))?,
+                None if near == 0 => {}
+                None => {
+                    return Err(Error::Io {
+                        path: shown,
+                        reason: format!(
+                            "record {first} lies beyond the file as it was indexed; has it changed?"
+                        ),
+                    })
+                }
             }
             (first, near * CSV_INDEX_ROWS)
         }

@@ -94,13 +94,34 @@ pub enum Error {
     /// Mini-batches over a source larger than the memory budget with a row
     /// order that scatters each block's rows.
     #[error(
-        "the {rows} rows exceed the memory budget and are read in blocks of {budget_rows}: mini-batches over them need an order that keeps blocks together (Shuffle::Blocks, --shuffle blocks:N, or Shuffle::None)"
+        "the {rows} rows exceed the memory budget (--memory-budget, or --gpu-memory-budget on the GPU) and are read in blocks of {budget_rows}: mini-batches over them need an order that keeps blocks together (Shuffle::Blocks, --shuffle blocks:N, or Shuffle::None)"
     )]
     StreamingNeedsBlocks {
         /// Rows of the source.
         rows: usize,
         /// Rows per block the budget allows.
         budget_rows: usize,
+    },
+    /// Shuffle blocks larger than the blocks a streamed source's budget
+    /// allows.
+    #[error(
+        "shuffle blocks of {rows} rows are larger than the {budget_rows} rows a streamed block may hold within the memory budget; use --shuffle blocks:N with N at most {budget_rows} (Shuffle::Blocks), or a larger budget"
+    )]
+    ShuffleBlocksBeyondBudget {
+        /// Rows per shuffle block asked for.
+        rows: usize,
+        /// Rows per block the budget allows.
+        budget_rows: usize,
+    },
+    /// A mini-batch longer than the blocks a source is streamed in.
+    #[error(
+        "a batch of {batch} rows is longer than the streamed blocks of {block_rows} rows; use larger shuffle blocks (--shuffle blocks:N) or a smaller batch"
+    )]
+    BatchBeyondBlock {
+        /// Rows per batch.
+        batch: usize,
+        /// Rows per streamed block.
+        block_rows: usize,
     },
     /// A memory budget that is not a positive size.
     #[error("the memory budget {value:?} is not a size such as 512MB or 2GB")]

@@ -336,10 +336,11 @@ impl GradientDescent {
     }
     /// Bytes of rows the GPU engine keeps on the device (default:
     /// [`GpuContext::memory_budget`], four fifths of the device's memory).
-    /// Rows beyond it (X and y, and the epoch's permutation for
-    /// mini-batches) are streamed through the device every epoch, block by
-    /// block, reading the next block while the device computes on this
-    /// one; mini-batches over them need [`Shuffle::Blocks`] or
+    /// Rows beyond it (X and y; the budget also counts the epoch's
+    /// permutation of mini-batches, which stays on the device) are streamed
+    /// through the device every epoch, block by block, reading the next
+    /// block while the device computes on this one; mini-batches over them
+    /// need [`Shuffle::Blocks`] (blocks within the budget) or
     /// [`Shuffle::None`], with batches no longer than a block.
     pub fn gpu_memory_budget(mut self, bytes: u64) -> Self {
         self.gpu_memory_budget = Some(bytes);

@@ -26,13 +26,11 @@ use arrow_array::types::{
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_schema::DataType;
 use num_traits::AsPrimitive;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
-use crate::parquet_table::{numeric, open_checked, reader_error};
+use crate::parquet_table::{numeric, open_checked, reader_error, reader_options};
 use crate::source::{read_block, Block, DataSource};
 
 /// A Parquet file's chosen numeric columns: features and a target.
@@ -74,8 +72,8 @@ impl ParquetData {
         let path = path.as_ref();
         let shown = path.display().to_string();
         let file = open_checked(path)?;
-        let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-            .map_err(|e| reader_error(&shown, &e))?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
         let schema = metadata.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let find = |name: &str| {
@@ -117,10 +115,16 @@ impl ParquetData {
             if numeric(data_type) {
                 continue;
             }
-            let text = matches!(
-                data_type,
-                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View | DataType::Dictionary(..)
-            );
+            let text = match data_type {
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+                DataType::Dictionary(_, values) => {
+                    matches!(
+                        **values,
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+                    )
+                }
+                _ => false,
+            };
             return Err(match text {
                 true => Error::TextInStreamedColumn {
                     path: shown,
@@ -172,7 +176,8 @@ impl ParquetData {
     }
 
     /// The first empty cell of a chosen column, found through the row
-    /// groups' statistics (null counts) without decoding the others.
+    /// groups' statistics (null counts), then by decoding that column of
+    /// that row group alone, batch by batch, up to its first null.
     fn refuse_empty_cells(&self) -> Result<()> {
         let parquet = self.metadata.metadata();
         let leaves = parquet.file_metadata().schema_descr();
@@ -180,26 +185,71 @@ impl ParquetData {
             for (leaf, chunk) in group.columns().iter().enumerate() {
                 let root = leaves.get_column_root_idx(leaf);
                 let nulls = chunk.statistics().and_then(|s| s.null_count_opt()).unwrap_or(0);
-                if nulls > 0 && self.projected.contains(&root) {
-                    let start = self.group_starts[group_index];
-                    let rows = self.group_starts[group_index + 1] - start;
-                    // Decoding the block names the column and the row.
-                    self.read_into(start, rows, &mut Vec::new(), &mut Vec::new())?;
+                if nulls == 0 || !self.projected.contains(&root) {
+                    continue;
+                }
+                if let Some(row) = self.first_null(group_index, root)? {
+                    return Err(Error::NullInStreamedColumn {
+                        path: self.path.clone(),
+                        column: self.metadata.schema().field(root).name().clone(),
+                        row: self.group_starts[group_index] + row + 1,
+                    });
                 }
             }
         }
         Ok(())
     }
+
+    /// The first null of root column `column` in row group `group`, counted
+    /// from the group's first row.
+    fn first_null(&self, group: usize, column: usize) -> Result<Option<usize>> {
+        let malformed = |e: &dyn std::fmt::Display| reader_error(&self.path, e);
+        let file = self.file.try_clone().map_err(|e| Error::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
+        let reader = builder
+            .with_projection(mask)
+            .with_row_groups(vec![group])
+            .with_batch_size(BATCH_ROWS)
+            .build()
+            .map_err(|e| malformed(&e))?;
+        let mut seen = 0;
+        for batch in reader {
+            let batch = batch.map_err(|e| malformed(&e))?;
+            let values = batch.column(0);
+            if let Some(row) = (0..values.len()).find(|&i| values.is_null(i)) {
+                return Ok(Some(seen + row));
+            }
+            seen += batch.num_rows();
+        }
+        Ok(None)
+    }
+
+    /// Whether a chosen column holds booleans, which the table reader
+    /// reads as the text `true`/`false` (two one-hot features) where this
+    /// source reads 1 and 0.
+    pub fn has_booleans(&self) -> bool {
+        let schema = self.metadata.schema();
+        self.projected
+            .iter()
+            .any(|&c| matches!(schema.field(c).data_type(), DataType::Boolean))
+    }
 }
 
-/// The rows of the Parquet file `path`, from its footer alone.
-pub fn parquet_rows(path: impl AsRef<Path>) -> Result<usize> {
+/// The rows and columns of the Parquet file `path`, from its footer alone.
+pub fn parquet_shape(path: impl AsRef<Path>) -> Result<(usize, usize)> {
     let path = path.as_ref();
     let shown = path.display().to_string();
     let file = open_checked(path)?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
-        .map_err(|e| reader_error(&shown, &e))?;
-    Ok(metadata.metadata().file_metadata().num_rows() as usize)
+    let metadata =
+        ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
+    Ok((
+        metadata.metadata().file_metadata().num_rows() as usize,
+        metadata.schema().fields().len(),
+    ))
 }
 
 /// Writes the values of `array` (a numeric or boolean column) into every

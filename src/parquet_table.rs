@@ -17,8 +17,9 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
+use parquet::file::metadata::PageIndexPolicy;
 
 use crate::error::{Error, Result};
 use crate::source::DataSource;
@@ -36,7 +37,8 @@ pub(crate) fn visit_records(
     let shown = path.display().to_string();
     let malformed = |e: &dyn std::fmt::Display| reader_error(&shown, e);
     let file = open_checked(path)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| malformed(&e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options())
+        .map_err(|e| malformed(&e))?;
     let schema = builder.schema().clone();
     let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
     let indices: Vec<usize> = match wanted {
@@ -114,6 +116,12 @@ pub(crate) fn visit_records(
         }
     }
     Ok(header)
+}
+
+/// How files are opened: with their page index where they have one, so
+/// that reading from a row inside a row group skips the pages before it.
+pub(crate) fn reader_options() -> ArrowReaderOptions {
+    ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)
 }
 
 /// The reader's error for the file `path`: [`Error::TruncatedFile`] where

@@ -1364,3 +1364,17 @@ fn convert_writes_cleaned_tables_that_fit_like_the_original() {
         }
     }
 }
+
+/// `convert` reads its input block by block while it writes: writing over
+/// the input would destroy it, so the same file is refused, and the file
+/// is left as it was.
+#[test]
+fn convert_refuses_to_write_over_its_input() {
+    let dir = folder("convert-same");
+    let csv = dir.join("t.csv");
+    let text = "a,b,y\n1,2,3\n2,1,4\n3,5,1\n";
+    std::fs::write(&csv, text).unwrap();
+    let path = csv.to_str().unwrap();
+    fail_with(&["convert", path, path, "--target", "y"], &["both the input and the output"]);
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+}

@@ -11,6 +11,9 @@ use downhill::{
 
 /// A budget of a few kilobytes: blocks of a few dozen rows.
 const TINY: u64 = 4 << 10;
+/// A budget whose blocks hold a few hundred rows: room for shuffle blocks
+/// of 100.
+const SMALL: u64 = 16 << 10;
 
 fn data(model: Model) -> (ndarray::Array2<f32>, ndarray::Array1<f32>) {
     let s = Synthetic::generate(model, 3001, 6, 0.5, 17).unwrap();
@@ -64,7 +67,7 @@ fn streamed_mini_batches_over_blocks_match_the_resident_fit_bit_for_bit() {
                 .shuffle(shuffle)
                 .optimizer(Optimizer::nesterov(0.01, 0.9));
             let resident = settings.clone().fit(x.view(), y.view()).unwrap();
-            let streamed = settings.memory_budget(TINY).fit(x.view(), y.view()).unwrap();
+            let streamed = settings.memory_budget(SMALL).fit(x.view(), y.view()).unwrap();
             assert_eq!(parameters(&resident), parameters(&streamed), "{model} {shuffle}");
             assert_eq!(resident.history().losses(), streamed.history().losses());
         }
@@ -82,6 +85,21 @@ fn streamed_mini_batches_need_an_order_that_keeps_blocks_together() {
     assert!(
         matches!(error, Error::StreamingNeedsBlocks { rows: 3001, .. }),
         "{error}"
+    );
+    // Shuffle blocks larger than the budget's blocks (48 rows of 7 floats
+    // in 4 KB over three buffers) would hold more than the budget.
+    let error = descent(Model::Linear)
+        .variant(Variant::MiniBatch(32))
+        .shuffle(Shuffle::Blocks { rows: 100 })
+        .memory_budget(TINY)
+        .fit(x.view(), y.view())
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::ShuffleBlocksBeyondBudget {
+            rows: 100,
+            budget_rows: 48
+        }
     );
 }
 
@@ -284,7 +302,7 @@ fn streamed_mini_batches_on_the_gpu_follow_the_cpu_epoch_by_epoch() {
             let on_gpu = settings
                 .device(Device::Gpu)
                 .gpu_context(context.clone())
-                .gpu_memory_budget(TINY);
+                .gpu_memory_budget(SMALL);
             let gpu = on_gpu.fit(x.view(), y.view()).unwrap();
             let again = on_gpu.fit(x.view(), y.view()).unwrap();
             assert_eq!(parameters(&gpu), parameters(&again), "{model} {shuffle}");
@@ -318,9 +336,29 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
         "{rows}"
     );
     let long = on_gpu
-        .variant(Variant::MiniBatch(200))
+        .clone()
+        .variant(Variant::MiniBatch(40))
+        .shuffle(Shuffle::Blocks { rows: 30 })
+        .fit(x.view(), y.view())
+        .unwrap_err();
+    assert_eq!(
+        long,
+        Error::BatchBeyondBlock {
+            batch: 40,
+            block_rows: 30
+        }
+    );
+    // 4 KB over three slots of 8 floats a row: blocks of 42 rows at most.
+    let beyond = on_gpu
+        .variant(Variant::MiniBatch(32))
         .shuffle(Shuffle::Blocks { rows: 100 })
         .fit(x.view(), y.view())
         .unwrap_err();
-    assert!(long.to_string().contains("batch of 200 rows"), "{long}");
+    assert_eq!(
+        beyond,
+        Error::ShuffleBlocksBeyondBudget {
+            rows: 100,
+            budget_rows: 42
+        }
+    );
 }

@@ -92,7 +92,13 @@ impl<'s> StreamedRun<'s> {
     pub(super) fn new(source: &'s dyn DataSource, spec: RunSpec, block_rows: usize) -> Result<Self> {
         let block_rows = match (spec.steps.shuffled, spec.shuffle) {
             (false, _) | (true, Shuffle::None) => block_rows,
-            (true, Shuffle::Blocks { rows }) => rows,
+            (true, Shuffle::Blocks { rows }) if rows <= block_rows => rows,
+            (true, Shuffle::Blocks { rows }) => {
+                return Err(Error::ShuffleBlocksBeyondBudget {
+                    rows,
+                    budget_rows: block_rows,
+                })
+            }
             (true, Shuffle::Rows) => {
                 return Err(Error::StreamingNeedsBlocks {
                     rows: source.rows(),

@@ -905,7 +905,9 @@ impl GpuEngine {
         }
         let fitting = [
             self.device_budget / (stream::SLOTS as u64 * row_bytes),
-            self.host_budget / (crate::read_ahead::BUFFERS as u64 * row_bytes),
+            // The reader's buffers, and wgpu's staging copies of the two
+            // blocks in flight.
+            self.host_budget / ((crate::read_ahead::BUFFERS + 2) as u64 * row_bytes),
             self.context.x_chunk_bytes / (4 * d),
             STREAM_BLOCK_BYTES / (4 * d),
         ]
@@ -915,7 +917,13 @@ impl GpuEngine {
         .max(1) as usize;
         let block_rows = match (steps.shuffled, shuffle) {
             (false, _) | (true, Shuffle::None) => fitting,
-            (true, Shuffle::Blocks { rows }) => rows,
+            (true, Shuffle::Blocks { rows }) if rows <= fitting => rows,
+            (true, Shuffle::Blocks { rows }) => {
+                return Err(Error::ShuffleBlocksBeyondBudget {
+                    rows,
+                    budget_rows: fitting,
+                })
+            }
             (true, Shuffle::Rows) => {
                 return Err(Error::StreamingNeedsBlocks {
                     rows: source.rows(),
@@ -924,11 +932,9 @@ impl GpuEngine {
             }
         };
         if steps.shuffled && steps.batch_rows > block_rows {
-            return Err(Error::GpuFailure {
-                reason: format!(
-                    "a batch of {} rows is longer than the streamed blocks of {block_rows} rows; use larger shuffle blocks or a smaller batch",
-                    steps.batch_rows
-                ),
+            return Err(Error::BatchBeyondBlock {
+                batch: steps.batch_rows,
+                block_rows,
             });
         }
         Ok(Placement::Stream { source, block_rows })

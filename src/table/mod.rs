@@ -422,7 +422,7 @@ pub fn read_table(
 ) -> Result<Table> {
     let wanted: Option<Vec<&str>> = features.map(|names| names.iter().copied().chain([target]).collect());
     let (header, records) = read_records(path.as_ref(), wanted.as_deref())?;
-    let mut survey = Survey::new(header, target, features, options.labels)?;
+    let mut survey = Survey::new(header, target, features, options)?;
     for (line, record) in &records {
         survey.add(*line, record);
     }

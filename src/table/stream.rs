@@ -51,7 +51,7 @@ impl TableData {
         let format = Format::of(path);
         // The header comes with the first record.
         let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
-        let mut survey = Survey::new(header, target, features, options.labels)?;
+        let mut survey = Survey::new(header, target, features, options)?;
         let learn = |_, line, record: &csv::StringRecord| {
             survey.add(line, record);
             Ok(true)

@@ -15,8 +15,9 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Distinct values counted per column (and for the target): enough for any
-/// category list, bounded for columns of numbers with millions of values.
+/// Distinct values counted per column (and for the target), unless the
+/// cap on categories asks for more: enough for any category list, bounded
+/// for columns of numbers with millions of values.
 pub(crate) const DISTINCT_COUNTED: usize = 10_000;
 
 /// What the pass learns of one chosen column.
@@ -29,7 +30,7 @@ struct ColumnSurvey {
     /// Present cells that are numbers, and their sum in file order.
     numbers: usize,
     sum: f64,
-    /// Distinct present values (trimmed), up to [`DISTINCT_COUNTED`].
+    /// Distinct present values (trimmed), up to the survey's cap.
     distinct: BTreeSet<String>,
     /// The first present cell that is not a number: its line and text.
     first_text: Option<(usize, String)>,
@@ -56,6 +57,8 @@ pub(crate) struct Survey {
     chosen: Vec<usize>,
     columns: Vec<ColumnSurvey>,
     labels: bool,
+    /// Distinct values counted per column: past the cap on categories.
+    distinct_cap: usize,
     /// The target's distinct values (for labels), each with its first line.
     target_values: BTreeMap<String, usize>,
     target_missing: usize,
@@ -88,7 +91,7 @@ impl Survey {
         header: Vec<String>,
         target: &str,
         features: Option<&[&str]>,
-        labels: bool,
+        options: &TableOptions,
     ) -> Result<Self> {
         let target_column = column_index(&header, target)?;
         let chosen: Vec<usize> = match features {
@@ -118,7 +121,8 @@ impl Survey {
             header,
             target_column,
             chosen,
-            labels,
+            labels: options.labels,
+            distinct_cap: DISTINCT_COUNTED.max(options.max_categories.saturating_add(1)),
             target_values: BTreeMap::new(),
             target_missing: 0,
             incomplete: Vec::new(),
@@ -152,7 +156,7 @@ impl Survey {
                 }
                 None => {}
             }
-            if survey.distinct.len() < DISTINCT_COUNTED && !survey.distinct.contains(cell) {
+            if survey.distinct.len() < self.distinct_cap && !survey.distinct.contains(cell) {
                 survey.distinct.insert(cell.to_string());
             }
         }

@@ -53,6 +53,17 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
     if Format::of(&args.input) == Format::of(&args.output) && Format::of(&args.input) == Format::Npy {
         return Err("an .npy file is already a matrix of numbers: nothing to convert".into());
     }
+    // The output is written while the input is read block by block.
+    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same(&args.input, &args.output) {
+        return Err(format!(
+            "{} is both the input and the output; write the cleaned table to another file",
+            args.output.display()
+        ));
+    }
     let data = DataArgs {
         data: args.input.clone(),
         target: args.target.clone(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::npy::NpyData;
-use downhill::parquet_source::{parquet_rows, ParquetData};
+use downhill::parquet_source::{parquet_shape, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
@@ -110,15 +110,20 @@ impl Streamed {
         }
     }
 
-    /// The features' names and the encoding saved with the model.
-    fn described(&self) -> Result<(Vec<String>, Encoding), String> {
+    /// The features' names and the encoding saved with the model. A file
+    /// of numbers has no missing cells; the means that fill a missing cell
+    /// at prediction time are the fit's standardization means, where it
+    /// standardized.
+    fn described(&self, fitted: &Fitted) -> Result<(Vec<String>, Encoding), String> {
+        let means: Option<Vec<f32>> = fitted.standardizer().map(|s| s.mean().to_vec());
         let numbers = |names: Vec<String>, target: String| {
             let encoding = Encoding {
                 columns: names
                     .iter()
-                    .map(|name| EncodedColumn::Numeric {
+                    .enumerate()
+                    .map(|(j, name)| EncodedColumn::Numeric {
                         name: name.clone(),
-                        mean: 0.0,
+                        mean: means.as_ref().map_or(0.0, |means| means[j]),
                     })
                     .collect(),
                 labels: None,
@@ -139,7 +144,8 @@ impl Streamed {
 
 /// The file of `args` as a stream, where it is one: every `.npy` file;
 /// a table file whose rows exceed the memory budget, as numbers where it
-/// is a Parquet file of numbers, else encoded as it is read. A CSV file
+/// is a Parquet file of numbers (without booleans, for a linear model),
+/// else encoded as it is read. A CSV file
 /// streams when it is larger than half the budget (read whole, its text
 /// and its encoded rows are both held), a Parquet table with text when
 /// its cells as text would exceed the budget.
@@ -176,15 +182,16 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
             }
         }
         Format::Parquet => match ParquetData::open(&data.data, &data.target, features.as_deref()) {
-            // A logistic target's labels are mapped by the table reader.
-            Ok(file) if args.train.model == Model::Linear => {
+            // A logistic target's labels are mapped, and booleans one-hot
+            // encoded, by the table reader.
+            Ok(file) if args.train.model == Model::Linear && !file.has_booleans() => {
                 let rows = file.rows() as u64;
                 Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
             }
             _ => {
-                let rows = parquet_rows(&data.data).unwrap_or(0) as u64;
-                let columns = features.as_ref().map_or(1, Vec::len) as u64;
-                match beyond(TEXT_CELL_BYTES * rows * (columns + 1)) {
+                let (rows, columns) = parquet_shape(&data.data).unwrap_or((0, 0));
+                let columns = features.as_ref().map_or(columns, |chosen| chosen.len() + 1) as u64;
+                match beyond(TEXT_CELL_BYTES * rows as u64 * columns) {
                     true => open_table(),
                     false => Ok(None),
                 }
@@ -201,7 +208,6 @@ const TEXT_CELL_BYTES: u64 = 32;
 /// memory budget, its scores summed block by block too.
 fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) -> Result<(), String> {
     let file = streamed.source();
-    let (feature_names, encoding) = streamed.described()?;
     let (rows, features) = (file.rows(), file.features());
     let (fitted, elapsed) = fit_with_progress(
         descent,
@@ -209,6 +215,7 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
         |descent| descent.fit_source(file),
     )
     .map_err(|e| e.to_string())?;
+    let (feature_names, encoding) = streamed.described(&fitted)?;
     let scores = report::scores_of_source(&fitted, file).map_err(|e| e.to_string())?;
     let described = Described {
         feature_names: &feature_names,
