@@ -22,15 +22,16 @@ struct Shape {
     rows_from_control: u32,
     // The loss: 0 squared error (linear), 1 cross-entropy (logistic).
     loss: u32,
-    // The penalty on the weights: 0 L2.
-    penalty: u32,
+    // The strength of the penalty's absolute part (λ₁ of λ₁‖w‖₁), applied
+    // by soft-thresholding after each update.
+    l1_strength: f32,
     // 0 sgd, 1 momentum, 2 nesterov, 3 adagrad, 4 rmsprop, 5 adam.
     optimizer: u32,
     // Partial-sum slots the reduction adds.
     partial_groups: u32,
     steps_per_epoch: u32,
-    // The penalty's strength (alpha).
-    penalty_strength: f32,
+    // The strength of the penalty's squared part (λ₂ of (λ₂/2)‖w‖²).
+    l2_strength: f32,
     // Momentum's beta or Adam's beta1.
     beta1: f32,
     // RMSProp's alpha or Adam's beta2.

@@ -1,7 +1,8 @@
 // The objective, defined once for every kernel: the loss of one row and its
 // derivative with respect to the margin (by Shape.loss), the penalty (by
-// Shape.penalty), and the one step that turns a batch's raw sums into its
-// gradient and loss. Mirrors src/model.rs and src/objective.rs.
+// Shape.l2_strength and Shape.l1_strength), the one step that turns a
+// batch's raw sums into its gradient and loss, and the L1 part's proximal
+// step. Mirrors src/model.rs and src/objective.rs.
 
 const LOSS_LOGISTIC: u32 = 1u;
 
@@ -38,14 +39,28 @@ fn loss_derivative(loss: u32, z: f32, y: f32) -> f32 {
     return (z - y) * 2.0;
 }
 
-// The penalty's derivative with respect to one weight (L2: alpha · w).
+// The derivative of the penalty's squared part with respect to one weight.
 fn penalty_derivative(shape: Shape, weight: f32) -> f32 {
-    return shape.penalty_strength * weight;
+    return shape.l2_strength * weight;
 }
 
-// The penalty's value given Σ w² (L2: alpha/2 · Σ w²).
-fn penalty_value(shape: Shape, squares: f32) -> f32 {
-    return 0.5 * shape.penalty_strength * squares;
+// The penalty's value given Σ w² and Σ |w|.
+fn penalty_value(shape: Shape, squares: f32, magnitudes: f32) -> f32 {
+    return 0.5 * shape.l2_strength * squares + shape.l1_strength * magnitudes;
+}
+
+// Parameter `column` after the L1 part's proximal step, the rule's step
+// per unit gradient being `unit`: sign(w) · max(|w| − unit · λ₁, 0) for a
+// weight, the bias unchanged.
+fn shrink(shape: Shape, column: u32, theta: f32, unit: f32) -> f32 {
+    if column >= shape.features || shape.l1_strength <= 0.0 {
+        return theta;
+    }
+    let shrunk = abs(theta) - unit * shape.l1_strength;
+    if shrunk > 0.0 {
+        return sign(theta) * shrunk;
+    }
+    return 0.0;
 }
 
 // Component `column` of the batch gradient (weights, then the bias at
@@ -59,7 +74,7 @@ fn assemble_gradient(shape: Shape, column: u32, sum: f32, rows: u32, theta: f32)
     return mean;
 }
 
-// The batch loss from Σ loss over `rows` rows and Σ w².
-fn assemble_loss(shape: Shape, loss_sum: f32, rows: u32, squares: f32) -> f32 {
-    return loss_sum / f32(rows) + penalty_value(shape, squares);
+// The batch loss from Σ loss over `rows` rows, Σ w² and Σ |w|.
+fn assemble_loss(shape: Shape, loss_sum: f32, rows: u32, squares: f32, magnitudes: f32) -> f32 {
+    return loss_sum / f32(rows) + penalty_value(shape, squares, magnitudes);
 }

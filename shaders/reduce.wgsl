@@ -15,6 +15,7 @@
 
 var<workgroup> column_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> squares: array<f32, WORKGROUP_SIZE>;
+var<workgroup> magnitudes: array<f32, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn reduce_main(
@@ -34,17 +35,21 @@ fn reduce_main(
     }
     column_sums[thread] = acc;
     var square_acc = 0.0;
+    var magnitude_acc = 0.0;
     if column == d + 1u {
         for (var j = thread; j < d; j += WORKGROUP_SIZE) {
             square_acc += params[j] * params[j];
+            magnitude_acc += abs(params[j]);
         }
     }
     squares[thread] = square_acc;
+    magnitudes[thread] = magnitude_acc;
     workgroupBarrier();
     for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
         if thread < half {
             column_sums[thread] += column_sums[thread + half];
             squares[thread] += squares[thread + half];
+            magnitudes[thread] += magnitudes[thread + half];
         }
         workgroupBarrier();
     }
@@ -60,7 +65,7 @@ fn reduce_main(
         control.batch_rows = rows;
         var loss_sum = control.loss_sum;
         var compensation = control.loss_compensation;
-        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], rows, squares[0]));
+        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], rows, squares[0], magnitudes[0]));
         control.loss_sum = loss_sum;
         control.loss_compensation = compensation;
         control.global_step = next_step(control.global_step);

@@ -1,6 +1,7 @@
 // The one GPU definition of every update rule, shared by update.wgsl and
 // steps.wgsl. Mirrors `Optimizer::step` in src/optim.rs (PyTorch's rules).
-// `gradient` already holds the penalty's derivative; `step` counts updates from 1.
+// `gradient` already holds the derivative of the penalty's squared part (the
+// L1 part follows the rule: shrink in objective.wgsl); `step` counts updates from 1.
 
 const RULE_SGD: u32 = 0u;
 const RULE_MOMENTUM: u32 = 1u;
@@ -53,6 +54,29 @@ fn apply_rule(
             let second_correction_sqrt = sqrt(1.0 - power_of(shape.beta2, step));
             let denominator = sqrt(*second) / second_correction_sqrt + shape.eps;
             return theta - learning_rate / first_correction * *first / denominator;
+        }
+    }
+}
+
+// The step the rule gives a parameter per unit of gradient once its state
+// has settled, after apply_rule updated `second`: the learning rate for
+// plain descent, learning_rate/(1 − β) with momentum, learning_rate/(√v̂ + ε)
+// for the adaptive rules. Mirrors `Optimizer::unit_step` in src/optim.rs;
+// the L1 proximal step (shrink) thresholds by λ₁ times it.
+fn unit_step(shape: Shape, second: f32, learning_rate: f32, step: u32) -> f32 {
+    switch shape.optimizer {
+        case RULE_SGD: {
+            return learning_rate;
+        }
+        case RULE_MOMENTUM, RULE_NESTEROV: {
+            return learning_rate / (1.0 - shape.beta1);
+        }
+        case RULE_ADAGRAD, RULE_RMSPROP: {
+            return learning_rate / (sqrt(second) + shape.eps);
+        }
+        default: {
+            let second_correction_sqrt = sqrt(1.0 - power_of(shape.beta2, step));
+            return learning_rate / (sqrt(second) / second_correction_sqrt + shape.eps);
         }
     }
 }

@@ -76,17 +76,18 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                 acc += losses[k];
             }
             var squares = 0.0;
+            var magnitudes = 0.0;
             for (var j = 0u; j < d; j++) {
                 squares += theta[j] * theta[j];
+                magnitudes += abs(theta[j]);
             }
-            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, len, squares));
+            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, len, squares, magnitudes));
         }
         workgroupBarrier();
         if thread < count {
-            theta[thread] = apply_rule(
-                shape, theta[thread], g, &first, &second,
-                learning_rate, min(global_step, STEP_CAP - s - 1u) + s + 1u,
-            );
+            let step = min(global_step, STEP_CAP - s - 1u) + s + 1u;
+            let updated = apply_rule(shape, theta[thread], g, &first, &second, learning_rate, step);
+            theta[thread] = shrink(shape, thread, updated, unit_step(shape, second, learning_rate, step));
         }
         workgroupBarrier();
     }

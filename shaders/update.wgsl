@@ -1,7 +1,8 @@
 // One optimizer update of every parameter (weights, then bias) from the
 // raw sums reduce.wgsl left, turned into the gradient by
-// assemble_gradient, with the learning rate the host wrote for the epoch;
-// then moves the loop on to the next step of the epoch.
+// assemble_gradient, with the learning rate the host wrote for the epoch,
+// then the L1 part's proximal step (shrink); then moves the loop on to
+// the next step of the epoch.
 //
 // state holds the first moments, then the second moments, one per parameter.
 
@@ -29,10 +30,12 @@ fn update_main(
     let gradient = assemble_gradient(shape, j, sums[j], control.batch_rows, params[j]);
     var first = state[j];
     var second = state[count + j];
-    params[j] = apply_rule(
+    let updated = apply_rule(
         shape, params[j], gradient, &first, &second,
         control.learning_rate, control.global_step,
     );
+    let unit = unit_step(shape, second, control.learning_rate, control.global_step);
+    params[j] = shrink(shape, j, updated, unit);
     state[j] = first;
     state[count + j] = second;
 }

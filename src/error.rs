@@ -144,10 +144,16 @@ pub enum Error {
         /// The learning rate given.
         value: f32,
     },
-    /// A negative or non-finite L2 penalty.
-    #[error("the L2 penalty must be finite and at least 0, got {value}")]
+    /// A negative or non-finite penalty strength.
+    #[error("a penalty's strength must be finite and at least 0, got {value}")]
     InvalidPenalty {
-        /// The penalty given.
+        /// The strength given.
+        value: f32,
+    },
+    /// An elastic net's L1 ratio outside [0, 1].
+    #[error("the elastic net's l1_ratio must lie in [0, 1], got {value}")]
+    InvalidL1Ratio {
+        /// The ratio given.
         value: f32,
     },
     /// `standardize_target(true)` for a model whose target is a label.

@@ -118,6 +118,11 @@ pub struct GradientDescent {
     optimizer: Optimizer,
     schedule: Schedule,
     l2: f32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    l1: f32,
+    /// The elastic net's ratio as given, checked by `plan`.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    l1_ratio: Option<f32>,
     standardize: bool,
     #[cfg_attr(feature = "serde", serde(default))]
     standardize_target: bool,
@@ -193,6 +198,8 @@ impl GradientDescent {
             optimizer: Optimizer::default(),
             schedule: Schedule::Constant,
             l2: 0.0,
+            l1: 0.0,
+            l1_ratio: None,
             standardize: false,
             standardize_target: false,
             auto_learning_rate: false,
@@ -236,9 +243,32 @@ impl GradientDescent {
         self
     }
     /// L2 penalty: adds (l2/2)‖w‖² to the loss; the bias is not penalized.
+    /// Leaves an L1 part set by [`GradientDescent::penalty`] as it is.
     pub fn l2(mut self, l2: f32) -> Self {
         self.l2 = l2;
         self
+    }
+    /// The penalty on the weights (default none): [`Penalty::L2`],
+    /// [`Penalty::L1`] (soft-thresholding after every update: exact zeros)
+    /// or [`Penalty::ElasticNet`]; the bias is not penalized.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Penalty};
+    /// let lasso = GradientDescent::linear().penalty(Penalty::L1(0.1));
+    /// assert_eq!(lasso.penalty_settings(), Penalty::L1(0.1));
+    /// ```
+    pub fn penalty(mut self, penalty: Penalty) -> Self {
+        self.l1_ratio = match penalty {
+            Penalty::ElasticNet { l1_ratio, .. } => Some(l1_ratio),
+            _ => None,
+        };
+        self.l2 = penalty.l2_strength();
+        self.l1 = penalty.l1_strength();
+        self
+    }
+    /// The penalty these settings fit with.
+    pub fn penalty_settings(&self) -> Penalty {
+        Penalty::of_strengths(self.l2, self.l1)
     }
     /// Fit on standardized features and report the parameters in the
     /// original units.
@@ -460,8 +490,13 @@ impl GradientDescent {
         if self.standardize_target && self.model != Model::Linear {
             return Err(Error::TargetScalingOfLabels);
         }
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(Error::InvalidPenalty { value: self.l2 });
+        if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
+            return Err(Error::InvalidL1Ratio { value: ratio });
+        }
+        for strength in [self.l2, self.l1] {
+            if !(strength.is_finite() && strength >= 0.0) {
+                return Err(Error::InvalidPenalty { value: strength });
+            }
         }
         if self.max_epochs == 0 {
             return Err(Error::ZeroEpochs);
@@ -678,7 +713,7 @@ impl GradientDescent {
         }
         let objective = Objective {
             model: self.model,
-            penalty: Penalty::L2(self.l2),
+            penalty: self.penalty_settings(),
         };
         let outcome = driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?;
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {

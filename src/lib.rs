@@ -147,6 +147,7 @@ pub use fit::{gradient, Fitted, GradientDescent, Variant, DEFAULT_SEED};
 pub use gpu::{GpuContext, GpuData};
 pub use history::{EpochRecord, History, StopReason};
 pub use model::{sigmoid, Model};
+pub use objective::Penalty;
 pub use optim::{Optimizer, OptimizerState};
 #[cfg(feature = "serde")]
 pub use saved::SCHEMA_VERSION;

@@ -321,6 +321,27 @@ impl Optimizer {
     }
 }
 
+impl Optimizer {
+    /// The step the rule gives parameter `j` per unit of gradient once its
+    /// state has settled (after [`Optimizer::step`] has updated `state`): η
+    /// for plain descent, η/(1−β) with momentum (the velocity sums the
+    /// gradients), η/(√v̂ⱼ+ε) for the adaptive rules. The L1 penalty's
+    /// proximal step thresholds by λ₁ times this, so that the rule's fixed
+    /// points are the penalized objective's optimum.
+    pub(crate) fn unit_step(&self, state: &OptimizerState, j: usize, learning_rate: f32) -> f32 {
+        match *self {
+            Optimizer::Sgd(_) => learning_rate,
+            Optimizer::Momentum(o) => learning_rate / (1.0 - o.beta),
+            Optimizer::AdaGrad(o) => learning_rate / (state.second_moment[j].sqrt() + o.eps),
+            Optimizer::RmsProp(o) => learning_rate / (state.second_moment[j].sqrt() + o.eps),
+            Optimizer::Adam(o) => {
+                let corrections = AdamCorrections::at_step(&o, state.steps);
+                learning_rate / (state.second_moment[j].sqrt() / corrections.second_sqrt + o.eps)
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for Optimizer {
     /// The rule's name and its settings, e.g. `adam(lr=0.01, beta1=0.9,
     /// beta2=0.999, eps=1e-8)`.

@@ -6,7 +6,7 @@
 use crate::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
-use crate::objective::{Objective, Penalty, RawSums};
+use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::source::{all_rows, DataSource};
 
@@ -45,16 +45,19 @@ fn batch(
         loss += objective.model.sample_loss(z, y[i]);
     }
     let n = rows.len() as f64;
-    let Penalty::L2(alpha) = objective.penalty;
-    let alpha = f64::from(alpha);
+    let (l2, l1) = (
+        f64::from(objective.penalty.l2_strength()),
+        f64::from(objective.penalty.l1_strength()),
+    );
     let squares: f64 = theta[..d].iter().map(|w| w * w).sum();
+    let magnitudes: f64 = theta[..d].iter().map(|w| w.abs()).sum();
     for (j, g) in gradient.iter_mut().enumerate() {
         *g /= n;
         if j < d {
-            *g += alpha * theta[j];
+            *g += l2 * theta[j];
         }
     }
-    (loss / n + 0.5 * alpha * squares, gradient)
+    (loss / n + 0.5 * l2 * squares + l1 * magnitudes, gradient)
 }
 
 impl ReferenceRun {
@@ -94,6 +97,24 @@ impl ReferenceRun {
                     *theta -= lr * m_hat / (v_hat.sqrt() + f64::from(o.eps));
                 }
             }
+        }
+        // The L1 part's proximal step, written from its definition: the
+        // threshold is λ₁ times the rule's settled step per unit gradient.
+        let l1 = f64::from(self.spec.objective.penalty.l1_strength());
+        let d = self.theta.len() - 1;
+        for j in 0..d {
+            let unit_step = match self.spec.optimizer {
+                Optimizer::Sgd(_) => lr,
+                Optimizer::Momentum(o) => lr / (1.0 - f64::from(o.beta)),
+                Optimizer::AdaGrad(o) => lr / (self.second[j].sqrt() + f64::from(o.eps)),
+                Optimizer::RmsProp(o) => lr / (self.second[j].sqrt() + f64::from(o.eps)),
+                Optimizer::Adam(o) => {
+                    let v_hat = self.second[j] / (1.0 - f64::from(o.beta2).powi(t));
+                    lr / (v_hat.sqrt() + f64::from(o.eps))
+                }
+            };
+            let w = &mut self.theta[j];
+            *w = w.signum() * (w.abs() - l1 * unit_step).max(0.0);
         }
     }
 }
@@ -211,6 +232,7 @@ mod tests {
     use crate::driver::{train, Start};
     use crate::fit::{GradientDescent, Variant};
     use crate::model::Model;
+    use crate::objective::Penalty;
     use crate::optim::Rule;
     use crate::source::InMemory;
 
@@ -219,7 +241,18 @@ mod tests {
         for model in [Model::Linear, Model::Logistic] {
             let data = Synthetic::generate(model, 240, 3, 0.1, 7).unwrap();
             let source = InMemory::new(data.x.view(), data.y.view());
-            for variant in [Variant::Full, Variant::MiniBatch(16), Variant::Stochastic] {
+            let penalties = [
+                Penalty::L2(0.01),
+                Penalty::L1(0.02),
+                Penalty::ElasticNet {
+                    alpha: 0.03,
+                    l1_ratio: 0.5,
+                },
+            ];
+            for (variant, penalty) in [Variant::Full, Variant::MiniBatch(16), Variant::Stochastic]
+                .into_iter()
+                .flat_map(|variant| penalties.map(|penalty| (variant, penalty)))
+            {
                 for rule in Rule::ALL {
                     let lr = match (rule, variant) {
                         (Rule::Sgd | Rule::Momentum | Rule::Nesterov, Variant::Stochastic) => 0.005,
@@ -229,15 +262,12 @@ mod tests {
                     let plan = GradientDescent::new(model)
                         .variant(variant)
                         .optimizer(rule.with(lr, 0.9))
-                        .l2(0.01)
+                        .penalty(penalty)
                         .max_epochs(15)
                         .seed(3)
                         .plan()
                         .unwrap();
-                    let objective = Objective {
-                        model,
-                        penalty: Penalty::L2(0.01),
-                    };
+                    let objective = Objective { model, penalty };
                     let run = |engine: &dyn Engine| {
                         train(
                             engine,
@@ -250,7 +280,7 @@ mod tests {
                         .unwrap()
                     };
                     let (fast, reference) = (run(&CpuEngine::default()), run(&ReferenceEngine));
-                    let what = format!("{model} {variant} {rule}");
+                    let what = format!("{model} {variant} {rule} {penalty:?}");
                     assert_eq!(fast.stop_reason, reference.stop_reason, "{what}");
                     for (a, b) in fast.records.iter().zip(&reference.records) {
                         assert!(

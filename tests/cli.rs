@@ -1375,6 +1375,9 @@ fn convert_refuses_to_write_over_its_input() {
     let text = "a,b,y\n1,2,3\n2,1,4\n3,5,1\n";
     std::fs::write(&csv, text).unwrap();
     let path = csv.to_str().unwrap();
-    fail_with(&["convert", path, path, "--target", "y"], &["both the input and the output"]);
+    fail_with(
+        &["convert", path, path, "--target", "y"],
+        &["both the input and the output"],
+    );
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
 }

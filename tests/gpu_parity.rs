@@ -8,8 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use downhill::{
-    Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Schedule, Shuffle, StopReason, Synthetic,
-    Variant,
+    Device, Fitted, GpuContext, GradientDescent, Model, Optimizer, Penalty, Schedule, Shuffle, StopReason,
+    Synthetic, Variant,
 };
 use ndarray::{Array1, Array2};
 
@@ -78,6 +78,20 @@ fn check_shuffled(
     for optimizer in optimizers(lr_scale) {
         let what = format!("{model:?} {variant:?} {shuffle} {}", optimizer.name());
         let settings = descent(model, variant, optimizer).shuffle(shuffle);
+        compare(context, settings, &x, &y, &what);
+    }
+}
+
+/// The same `settings` on the CPU and on `context`: epoch losses, rates
+/// and parameters.
+fn compare(
+    context: &Arc<GpuContext>,
+    settings: GradientDescent,
+    x: &Array2<f32>,
+    y: &Array1<f32>,
+    what: &str,
+) {
+    {
         let cpu: Fitted = settings
             .clone()
             .device(Device::Cpu)
@@ -129,6 +143,34 @@ fn variants() -> [Variant; 4] {
         Variant::MiniBatch(7),
         Variant::MiniBatch(64),
     ]
+}
+
+/// The L1 part's soft-thresholding follows every rule's update on both
+/// engines alike: full batch, the fused small-batch kernel, and gathered
+/// batches larger than a workgroup.
+#[test]
+fn l1_and_elastic_net_runs_match_the_cpu_engine() {
+    let Some(context) = common::gpu("penalty parity") else {
+        return;
+    };
+    for penalty in [
+        Penalty::L1(0.05),
+        Penalty::ElasticNet {
+            alpha: 0.1,
+            l1_ratio: 0.5,
+        },
+    ] {
+        for model in [Model::Linear, Model::Logistic] {
+            let (x, y) = data(model, 403, 6);
+            for variant in [Variant::Full, Variant::MiniBatch(7), Variant::MiniBatch(300)] {
+                for optimizer in optimizers(1.0) {
+                    let what = format!("{penalty:?} {model:?} {variant:?} {}", optimizer.name());
+                    let settings = descent(model, variant, optimizer).penalty(penalty);
+                    compare(&context, settings, &x, &y, &what);
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -90,8 +90,9 @@ impl Engine for CpuEngine {
     }
 }
 
-/// One step from the raw sums of a batch: the gradient with the penalty,
-/// then the update rule; returns the batch's loss.
+/// One step from the raw sums of a batch: the gradient with the penalty's
+/// smooth part, the update rule, then the L1 part's proximal step; returns
+/// the batch's loss.
 fn take_step(
     objective: Objective,
     optimizer: Optimizer,
@@ -103,6 +104,9 @@ fn take_step(
 ) -> f64 {
     let loss = objective.gradient(sums, parameters, gradient);
     optimizer.step(state, parameters, gradient, learning_rate);
+    objective
+        .penalty
+        .shrink(parameters, &optimizer, state, learning_rate);
     loss
 }
 

@@ -21,7 +21,7 @@ use crate::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun};
 use crate::error::{Error, Result};
 use crate::model::Model;
-use crate::objective::{Objective, Penalty, RawSums};
+use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::shuffle::Shuffle;
 use crate::source::{DataSource, InMemory};
@@ -61,11 +61,11 @@ struct Shape {
     chunk_start: u32,
     rows_from_control: u32,
     loss: u32,
-    penalty: u32,
+    l1_strength: f32,
     optimizer: u32,
     partial_groups: u32,
     steps_per_epoch: u32,
-    penalty_strength: f32,
+    l2_strength: f32,
     beta1: f32,
     beta2: f32,
     eps: f32,
@@ -144,14 +144,6 @@ fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
         Optimizer::AdaGrad(o) => (3, 0.0, 0.0, o.eps),
         Optimizer::RmsProp(o) => (4, 0.0, o.alpha, o.eps),
         Optimizer::Adam(o) => (5, o.beta1, o.beta2, o.eps),
-    }
-}
-
-/// The penalty's code and strength as the shaders read them
-/// (`Shape::penalty` and `Shape::penalty_strength`).
-fn penalty_code(penalty: Penalty) -> (u32, f32) {
-    match penalty {
-        Penalty::L2(alpha) => (0, alpha),
     }
 }
 
@@ -275,7 +267,6 @@ impl<'c> OnDevice<'c> {
             true => StepKernels::Gathered,
         };
         let (code, beta1, beta2, eps) = optimizer_code(&start.optimizer);
-        let (penalty, penalty_strength) = penalty_code(start.objective.penalty);
         let base = Shape {
             rows: as_u32(n, "rows")?,
             features: as_u32(d, "features")?,
@@ -289,11 +280,11 @@ impl<'c> OnDevice<'c> {
                 Model::Linear => 0,
                 Model::Logistic => 1,
             },
-            penalty,
+            l1_strength: start.objective.penalty.l1_strength(),
             optimizer: code,
             partial_groups: 0,
             steps_per_epoch: as_u32(steps_per_epoch, "steps per epoch")?,
-            penalty_strength,
+            l2_strength: start.objective.penalty.l2_strength(),
             beta1,
             beta2,
             eps,
@@ -1055,8 +1046,8 @@ mod tests {
     #[test]
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
-            group_offset, chunk_start, rows_from_control, loss, penalty, optimizer, partial_groups,
-            steps_per_epoch, penalty_strength, beta1, beta2, eps, steps_per_dispatch, pad0, pad1);
+            group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, pad0, pad1);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 

@@ -10,7 +10,9 @@ use downhill::optim::Rule;
 use downhill::table::{
     read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
 };
-use downhill::{Device, Error, Fitted, GradientDescent, Model, Schedule, Shuffle, StopReason, Variant};
+use downhill::{
+    Device, Error, Fitted, GradientDescent, Model, Penalty, Schedule, Shuffle, StopReason, Variant,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// The CSV file and its columns.
@@ -41,6 +43,17 @@ pub struct DataArgs {
     pub positive_class: Option<String>,
 }
 
+/// The penalties `--penalty` names.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PenaltyKind {
+    /// (α/2)|w|².
+    L2,
+    /// α|w|₁.
+    L1,
+    /// α ρ|w|₁ + α(1−ρ)/2 |w|².
+    Elasticnet,
+}
+
 /// How to descend, shared by `fit` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
@@ -69,8 +82,20 @@ pub struct TrainArgs {
     #[arg(long, default_value = "constant", value_parser = parse_schedule)]
     pub schedule: ScheduleArg,
     /// L2 penalty: adds (l2/2)·|w|² to the loss; the bias is not penalized.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = 0.0, conflicts_with = "penalty")]
     pub l2: f32,
+    /// The penalty on the weights, of strength --alpha: l2 ((α/2)|w|²), l1
+    /// (α|w|₁, soft-thresholded after every update: exact zeros) or
+    /// elasticnet (α ρ|w|₁ + α(1−ρ)/2 |w|², ρ = --l1-ratio).
+    #[arg(long, value_enum)]
+    pub penalty: Option<PenaltyKind>,
+    /// The strength of --penalty (of the standardized features' weights
+    /// unless --no-standardize).
+    #[arg(long, default_value_t = 1e-4)]
+    pub alpha: f32,
+    /// The elastic net's L1 share ρ, in [0, 1].
+    #[arg(long, default_value_t = 0.15)]
+    pub l1_ratio: f32,
     /// The most epochs to run [default: 1000, stopping earlier once the
     /// parameters settle (--parameter-tol) or the loss stops improving
     /// (--tol); a given --epochs runs that many unless a tolerance is given
@@ -348,6 +373,20 @@ impl TrainArgs {
         }
     }
 
+    /// The penalty the options ask for: --penalty with --alpha (and
+    /// --l1-ratio), else --l2.
+    pub fn penalty(&self) -> Penalty {
+        match self.penalty {
+            None => Penalty::L2(self.l2),
+            Some(PenaltyKind::L2) => Penalty::L2(self.alpha),
+            Some(PenaltyKind::L1) => Penalty::L1(self.alpha),
+            Some(PenaltyKind::Elasticnet) => Penalty::ElasticNet {
+                alpha: self.alpha,
+                l1_ratio: self.l1_ratio,
+            },
+        }
+    }
+
     pub fn descent(&self, lr: LearningRateArg) -> GradientDescent {
         let (rate, auto) = match lr {
             LearningRateArg::Auto => (1.0, true),
@@ -365,7 +404,7 @@ impl TrainArgs {
             .auto_learning_rate(auto)
             .auto_momentum(auto_momentum)
             .schedule(self.schedule())
-            .l2(self.l2)
+            .penalty(self.penalty())
             .standardize(self.scaled())
             .standardize_target(self.scaled() && self.model == Model::Linear)
             .max_epochs(self.max_epochs())

@@ -312,6 +312,13 @@ fn report(
     for (name, &w) in data.feature_names.iter().zip(fitted.weights()) {
         println!("  {name:<width$}  {:>12}", number(f64::from(w)));
     }
+    if fitted.settings().penalty_settings().l1_strength() > 0.0 {
+        let zeros = fitted.weights().iter().filter(|&&w| w == 0.0).count();
+        println!(
+            "zeros:        {zeros} of {} weights are exactly 0 (the L1 penalty)",
+            fitted.weights().len()
+        );
+    }
 
     if let Some(path) = &args.plot {
         let curve = Curve {
