@@ -145,8 +145,10 @@ pub enum Error {
         value: f32,
     },
     /// A negative or non-finite penalty strength.
-    #[error("a penalty's strength must be finite and at least 0, got {value}")]
+    #[error("the {part} penalty must be finite and at least 0, got {value}")]
     InvalidPenalty {
+        /// Which part: "L2" or "L1".
+        part: &'static str,
         /// The strength given.
         value: f32,
     },

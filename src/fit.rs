@@ -493,9 +493,9 @@ impl GradientDescent {
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::InvalidL1Ratio { value: ratio });
         }
-        for strength in [self.l2, self.l1] {
-            if !(strength.is_finite() && strength >= 0.0) {
-                return Err(Error::InvalidPenalty { value: strength });
+        for (part, value) in [("L2", self.l2), ("L1", self.l1)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(Error::InvalidPenalty { part, value });
             }
         }
         if self.max_epochs == 0 {

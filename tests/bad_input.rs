@@ -252,16 +252,22 @@ fn non_positive_learning_rate() {
 fn negative_or_nan_penalty() {
     assert_eq!(
         fit_err(GradientDescent::linear().l2(-0.5)),
-        Error::InvalidPenalty { value: -0.5 }
+        Error::InvalidPenalty {
+            part: "L2",
+            value: -0.5
+        }
     );
     let err = fit_err(GradientDescent::linear().l2(f32::NAN));
     assert!(
-        matches!(err, Error::InvalidPenalty { value } if value.is_nan()),
+        matches!(err, Error::InvalidPenalty { value, .. } if value.is_nan()),
         "{err:?}"
     );
     assert_eq!(
         fit_err(GradientDescent::linear().l2(f32::INFINITY)),
-        Error::InvalidPenalty { value: f32::INFINITY }
+        Error::InvalidPenalty {
+            part: "L2",
+            value: f32::INFINITY
+        }
     );
     // Zero is no penalty at all.
     assert!(GradientDescent::linear().l2(0.0).validate().is_ok());

@@ -115,7 +115,13 @@ fn bad_penalties_are_named() {
             .fit(x.view(), y.view())
             .unwrap_err()
     };
-    assert_eq!(fit(Penalty::L1(-0.5)), Error::InvalidPenalty { value: -0.5 });
+    assert_eq!(
+        fit(Penalty::L1(-0.5)),
+        Error::InvalidPenalty {
+            part: "L1",
+            value: -0.5
+        }
+    );
     assert!(matches!(fit(Penalty::L1(f32::NAN)), Error::InvalidPenalty { .. }));
     assert_eq!(
         fit(Penalty::ElasticNet {
