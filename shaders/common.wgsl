@@ -20,7 +20,7 @@ struct Shape {
     // 1 when the bound buffer is the gathered batch, whose length changes
     // with the step (the last batch of an epoch is shorter).
     rows_from_control: u32,
-    // The loss: 0 squared error (linear), 1 cross-entropy (logistic).
+    // The loss (the LOSS_ constants of objective.wgsl).
     loss: u32,
     // The strength of the penalty's absolute part (λ₁ of λ₁‖w‖₁), applied
     // by soft-thresholding after each update.
@@ -39,7 +39,8 @@ struct Shape {
     eps: f32,
     // Most steps one dispatch of steps.wgsl runs.
     steps_per_dispatch: u32,
-    pad0: u32,
+    // The ε of the Huber and ε-insensitive losses.
+    loss_epsilon: f32,
     pad1: u32,
 }
 

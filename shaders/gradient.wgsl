@@ -59,9 +59,9 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
             if row < end {
                 let z = dot + params[d];
                 let target_value = y[row];
-                r = loss_derivative(shape.loss, z, target_value);
+                r = loss_derivative(shape, z, target_value);
                 derivative_sum += r;
-                loss_sum += sample_loss(shape.loss, z, target_value);
+                loss_sum += sample_loss(shape, z, target_value);
             }
             tile_derivatives[row_in_tile] = r;
         }

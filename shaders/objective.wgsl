@@ -4,7 +4,15 @@
 // batch's raw sums into its gradient and loss, and the L1 part's proximal
 // step. Mirrors src/model.rs and src/objective.rs.
 
-const LOSS_LOGISTIC: u32 = 1u;
+const LOSS_SQUARED: u32 = 0u;
+const LOSS_LOG: u32 = 1u;
+const LOSS_HUBER: u32 = 2u;
+const LOSS_EPSILON_INSENSITIVE: u32 = 3u;
+const LOSS_SQUARED_EPSILON_INSENSITIVE: u32 = 4u;
+const LOSS_POISSON: u32 = 5u;
+const LOSS_HINGE: u32 = 6u;
+const LOSS_SQUARED_HINGE: u32 = 7u;
+const LOSS_MODIFIED_HUBER: u32 = 8u;
 
 fn sigmoid(z: f32) -> f32 {
     if z >= 0.0 {
@@ -22,21 +30,98 @@ fn log1p_small(e: f32) -> f32 {
     return log(1.0 + e);
 }
 
-// The loss of one row; the logistic form never overflows.
-fn sample_loss(loss: u32, z: f32, y: f32) -> f32 {
-    if loss == LOSS_LOGISTIC {
-        return max(z, 0.0) - y * z + log1p_small(exp(-abs(z)));
-    }
+// The loss of one row with margin z and target y (the table of src/loss.rs;
+// labels y in {0, 1} read as s = 2y − 1 by the classification losses).
+fn sample_loss(shape: Shape, z: f32, y: f32) -> f32 {
     let r = z - y;
-    return r * r;
+    let s = 2.0 * y - 1.0;
+    let e = shape.loss_epsilon;
+    switch shape.loss {
+        case LOSS_LOG: {
+            // Never overflows.
+            return max(z, 0.0) - y * z + log1p_small(exp(-abs(z)));
+        }
+        case LOSS_HUBER: {
+            if abs(r) <= e {
+                return r * r / 2.0;
+            }
+            return e * abs(r) - e * e / 2.0;
+        }
+        case LOSS_EPSILON_INSENSITIVE: {
+            return max(abs(r) - e, 0.0);
+        }
+        case LOSS_SQUARED_EPSILON_INSENSITIVE: {
+            let excess = max(abs(r) - e, 0.0);
+            return excess * excess;
+        }
+        case LOSS_POISSON: {
+            return exp(z) - y * z;
+        }
+        case LOSS_HINGE: {
+            return max(1.0 - s * z, 0.0);
+        }
+        case LOSS_SQUARED_HINGE: {
+            let gap = max(1.0 - s * z, 0.0);
+            return gap * gap;
+        }
+        case LOSS_MODIFIED_HUBER: {
+            let margin = s * z;
+            if margin >= -1.0 {
+                let gap = max(1.0 - margin, 0.0);
+                return gap * gap;
+            }
+            return -4.0 * margin;
+        }
+        default: {
+            return r * r;
+        }
+    }
 }
 
-// d loss / d z of one row: 2 (z − y) or σ(z) − y.
-fn loss_derivative(loss: u32, z: f32, y: f32) -> f32 {
-    if loss == LOSS_LOGISTIC {
-        return sigmoid(z) - y;
+// d loss / d z of one row (the table of src/loss.rs).
+fn loss_derivative(shape: Shape, z: f32, y: f32) -> f32 {
+    let r = z - y;
+    let s = 2.0 * y - 1.0;
+    let e = shape.loss_epsilon;
+    switch shape.loss {
+        case LOSS_LOG: {
+            return sigmoid(z) - y;
+        }
+        case LOSS_HUBER: {
+            return clamp(r, -e, e);
+        }
+        case LOSS_EPSILON_INSENSITIVE: {
+            if abs(r) > e {
+                return sign(r);
+            }
+            return 0.0;
+        }
+        case LOSS_SQUARED_EPSILON_INSENSITIVE: {
+            return 2.0 * sign(r) * max(abs(r) - e, 0.0);
+        }
+        case LOSS_POISSON: {
+            return exp(z) - y;
+        }
+        case LOSS_HINGE: {
+            if s * z < 1.0 {
+                return -s;
+            }
+            return 0.0;
+        }
+        case LOSS_SQUARED_HINGE: {
+            return -2.0 * s * max(1.0 - s * z, 0.0);
+        }
+        case LOSS_MODIFIED_HUBER: {
+            let margin = s * z;
+            if margin >= -1.0 {
+                return -2.0 * s * max(1.0 - margin, 0.0);
+            }
+            return -4.0 * s;
+        }
+        default: {
+            return r * 2.0;
+        }
     }
-    return (z - y) * 2.0;
 }
 
 // The derivative of the penalty's squared part with respect to one weight.

@@ -53,8 +53,8 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                 dot += x[row * d + j] * theta[j];
             }
             let z = dot + theta[d];
-            derivatives[thread] = loss_derivative(shape.loss, z, y[row]);
-            losses[thread] = sample_loss(shape.loss, z, y[row]);
+            derivatives[thread] = loss_derivative(shape, z, y[row]);
+            losses[thread] = sample_loss(shape, z, y[row]);
         }
         workgroupBarrier();
         var g = 0.0;

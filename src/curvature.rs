@@ -34,7 +34,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::model::Model;
+use crate::loss::Loss;
 use crate::objective::Objective;
 use crate::optim::Optimizer;
 use crate::source::{DataSource, ZeroTargets};
@@ -78,7 +78,7 @@ impl Curvature {
 /// when the Krylov space is exhausted, or after [`MAX_STEPS`].
 pub(crate) fn measure(engine: &dyn Engine, source: &dyn DataSource) -> Result<Curvature> {
     let zero_targets = ZeroTargets::new(source);
-    let mut sums = engine.open_sums(&zero_targets, Objective::unpenalized(Model::Linear))?;
+    let mut sums = engine.open_sums(&zero_targets, Objective::unpenalized(crate::loss::Loss::Squared))?;
     let count = source.features() + 1;
     let mut product = |v: &[f64]| -> Result<Vec<f64>> {
         let parameters: Vec<f32> = v.iter().map(|&x| x as f32).collect();
@@ -167,31 +167,35 @@ fn normalize(v: &mut [f64]) -> f64 {
     norm
 }
 
-/// The rate `optimizer` takes for a `model` whose squared-error curvature
+/// The rate `optimizer` takes for `loss` on data whose squared-error curvature
 /// is `curvature`, with `batch_rows` rows per step (all rows for the full
 /// batch) and `features` features; `momentum_from_data` when the momentum
 /// rules' β came from [`automatic_momentum`] (the table above).
 pub(crate) fn automatic_rate(
     optimizer: &Optimizer,
-    model: Model,
+    loss: Loss,
     curvature: &Curvature,
     batch_rows: Option<usize>,
     features: usize,
     momentum_from_data: bool,
 ) -> f32 {
-    let largest = curvature.largest;
-    let plain_full_batch = match model {
-        Model::Linear => 1.0 / largest,
-        Model::Logistic => 2.0 / (largest / 8.0),
+    // The loss's curvature is at most its second derivative's bound times
+    // the squared error's half (whose second derivative is 2); the losses
+    // without a bound (the kinks of the hinge and ε-insensitive losses,
+    // Poisson's exponential) take the squared error's scale.
+    let bound = loss.curvature_bound().unwrap_or(2.0);
+    let smoothness = curvature.largest * bound / 2.0;
+    // The log loss's bound (1/4) holds only where σ = 1/2: twice the
+    // classic 1/L step is stable where the fit is (the table above).
+    let plain_full_batch = match loss {
+        Loss::Log => 2.0 / smoothness,
+        _ => 1.0 / smoothness,
     };
     let batch_factor = batch_rows.map_or(1.0, |b| b as f64 / (b + features + 1) as f64);
     let plain = batch_factor * plain_full_batch;
     let rate = match optimizer {
         Optimizer::Sgd(_) => plain,
-        Optimizer::Momentum(_) if momentum_from_data => match model {
-            Model::Linear => 1.0 / largest,
-            Model::Logistic => 1.0 / (largest / 8.0),
-        },
+        Optimizer::Momentum(_) if momentum_from_data => 1.0 / smoothness,
         Optimizer::Momentum(o) => plain * (1.0 - f64::from(o.beta)),
         Optimizer::AdaGrad(_) => 0.1,
         Optimizer::RmsProp(_) | Optimizer::Adam(_) => 0.01,
@@ -211,6 +215,7 @@ mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
     use crate::data::Synthetic;
+    use crate::model::Model;
     use crate::optim::Rule;
     use crate::source::InMemory;
     use ndarray::Array2;
@@ -278,23 +283,26 @@ mod tests {
         let rate = |rule: Rule, model, batch| {
             automatic_rate(&rule.with(1.0, 0.9), model, &curvature, batch, features, false)
         };
-        assert_eq!(rate(Rule::Sgd, Model::Linear, None), 0.25);
-        assert_eq!(rate(Rule::Sgd, Model::Logistic, None), 4.0);
+        assert_eq!(rate(Rule::Sgd, Loss::Squared, None), 0.25);
+        assert_eq!(rate(Rule::Sgd, Loss::Log, None), 4.0);
+        // Huber's second derivative is at most 1: half the squared error's.
+        assert_eq!(rate(Rule::Sgd, Loss::Huber { epsilon: 1.0 }, None), 0.5);
+        assert_eq!(rate(Rule::Sgd, Loss::Hinge, None), 0.25);
         assert_eq!(
-            rate(Rule::Sgd, Model::Linear, Some(32)),
+            rate(Rule::Sgd, Loss::Squared, Some(32)),
             (0.25 * 32.0 / 36.0) as f32
         );
         assert_eq!(
-            rate(Rule::Nesterov, Model::Linear, None),
+            rate(Rule::Nesterov, Loss::Squared, None),
             (0.25 * (1.0 - f64::from(0.9f32))) as f32
         );
-        assert_eq!(rate(Rule::AdaGrad, Model::Linear, Some(8)), 0.1);
-        assert_eq!(rate(Rule::Adam, Model::Logistic, None), 0.01);
-        assert_eq!(rate(Rule::RmsProp, Model::Linear, None), 0.01);
+        assert_eq!(rate(Rule::AdaGrad, Loss::Squared, Some(8)), 0.1);
+        assert_eq!(rate(Rule::Adam, Loss::Log, None), 0.01);
+        assert_eq!(rate(Rule::RmsProp, Loss::Squared, None), 0.01);
         let from_data =
             |rule: Rule, model| automatic_rate(&rule.with(1.0, 0.5), model, &curvature, None, features, true);
-        assert_eq!(from_data(Rule::Nesterov, Model::Linear), 0.25);
-        assert_eq!(from_data(Rule::Momentum, Model::Logistic), 2.0);
+        assert_eq!(from_data(Rule::Nesterov, Loss::Squared), 0.25);
+        assert_eq!(from_data(Rule::Momentum, Loss::Log), 2.0);
         // κ = 100: (10 − 1)/(10 + 1).
         assert_eq!(automatic_momentum(&curvature), (9.0f64 / 11.0) as f32);
         let flat = Curvature {

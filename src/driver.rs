@@ -338,7 +338,7 @@ pub(crate) fn train(
         .shuffled
         .then(|| BatchOrder::new(steps.rows, plan.shuffle, plan.seed, position));
     let mut held_out_sums = held_out
-        .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.model)))
+        .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.loss)))
         .transpose()?;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();

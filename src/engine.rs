@@ -155,7 +155,7 @@ pub(crate) fn gradient_on(
     validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
     let source = InMemory::new(x, y);
-    let objective = Objective::unpenalized(model);
+    let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
     let mut parameters = w.to_vec();
     parameters.push(b);
     let sums = engine.raw_sums(&source, &objective, &parameters)?;

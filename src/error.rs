@@ -305,6 +305,46 @@ pub enum Error {
         /// The value itself.
         value: f32,
     },
+    /// A loss of the other model (a classification loss for the linear
+    /// model, a regression loss for the logistic one).
+    #[error("the {loss} loss fits a {fits} model; this one is {model}")]
+    LossOfModel {
+        /// The loss's name.
+        loss: &'static str,
+        /// The model it fits.
+        fits: &'static str,
+        /// The model asked for.
+        model: &'static str,
+    },
+    /// A Huber or ε-insensitive loss's ε that is negative or not finite.
+    #[error("the loss's epsilon must be finite and at least 0, got {value}")]
+    InvalidEpsilon {
+        /// The ε given.
+        value: f32,
+    },
+    /// A negative target under the Poisson loss.
+    #[error("row {row}: target {value} is negative; the Poisson loss fits counts or rates of at least 0")]
+    NegativePoissonTarget {
+        /// The row, from 0.
+        row: usize,
+        /// The target.
+        value: f32,
+    },
+    /// A standardized target under a loss that reads the target's own
+    /// scale (Poisson's counts).
+    #[error("standardize_target cannot apply to the {loss} loss, which reads targets of at least 0 in their own units")]
+    TargetScalingOfLoss {
+        /// The loss's name.
+        loss: &'static str,
+    },
+    /// Probabilities asked of a loss that gives none (the hinges).
+    #[error(
+        "the {loss} loss gives classes, not probabilities; fit with log or modified_huber for predict_proba"
+    )]
+    NoProbability {
+        /// The loss's name.
+        loss: &'static str,
+    },
     /// Class probabilities were asked of a linear model.
     #[error("predict_proba needs a logistic model; this one is linear")]
     NotLogistic,

@@ -15,6 +15,7 @@ use crate::engine_choice;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::history::{EpochRecord, History, StopReason};
+use crate::loss::Loss;
 use crate::metrics;
 use crate::model::Model;
 use crate::objective::{Objective, Penalty};
@@ -120,6 +121,8 @@ pub struct GradientDescent {
     l2: f32,
     #[cfg_attr(feature = "serde", serde(default))]
     l1: f32,
+    #[cfg_attr(feature = "serde", serde(default))]
+    loss: Option<Loss>,
     /// The elastic net's ratio as given, checked by `plan`.
     #[cfg_attr(feature = "serde", serde(skip))]
     l1_ratio: Option<f32>,
@@ -199,6 +202,7 @@ impl GradientDescent {
             schedule: Schedule::Constant,
             l2: 0.0,
             l1: 0.0,
+            loss: None,
             l1_ratio: None,
             standardize: false,
             standardize_target: false,
@@ -269,6 +273,24 @@ impl GradientDescent {
     /// The penalty these settings fit with.
     pub fn penalty_settings(&self) -> Penalty {
         Penalty::of_strengths(self.l2, self.l1)
+    }
+    /// The loss of each row (default: [`Loss::Squared`] for the linear
+    /// model, [`Loss::Log`] for the logistic one); it must fit the model:
+    /// the regression losses the linear model, the classification losses
+    /// the logistic one.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Loss};
+    /// let robust = GradientDescent::linear().loss(Loss::Huber { epsilon: 1.35 });
+    /// assert_eq!(robust.loss_settings(), Loss::Huber { epsilon: 1.35 });
+    /// ```
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = Some(loss);
+        self
+    }
+    /// The loss these settings fit with.
+    pub fn loss_settings(&self) -> Loss {
+        self.loss.unwrap_or_else(|| Loss::default_for(self.model))
     }
     /// Fit on standardized features and report the parameters in the
     /// original units.
@@ -490,6 +512,20 @@ impl GradientDescent {
         if self.standardize_target && self.model != Model::Linear {
             return Err(Error::TargetScalingOfLabels);
         }
+        let loss = self.loss_settings();
+        if loss.model() != self.model {
+            return Err(Error::LossOfModel {
+                loss: loss.name(),
+                fits: loss.model().name(),
+                model: self.model.name(),
+            });
+        }
+        if let Some(epsilon) = loss.epsilon().filter(|e| !(e.is_finite() && *e >= 0.0)) {
+            return Err(Error::InvalidEpsilon { value: epsilon });
+        }
+        if self.standardize_target && loss == Loss::Poisson {
+            return Err(Error::TargetScalingOfLoss { loss: loss.name() });
+        }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::InvalidL1Ratio { value: ratio });
         }
@@ -539,6 +575,7 @@ impl GradientDescent {
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
         let plan = self.plan()?;
         validate_targets(self.model, x, y)?;
+        self.loss_settings().check_targets(y.iter().copied(), 0)?;
         // Held-out rows, where asked for: the fit sees the others only.
         let split = self
             .validation_fraction
@@ -585,7 +622,7 @@ impl GradientDescent {
         let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
         let fresh = one_pass(
             source,
-            self.model,
+            self.loss_settings(),
             self.standardize && !resuming,
             self.standardize_target && !resuming,
         )?;
@@ -703,7 +740,7 @@ impl GradientDescent {
         if let (true, Some(curvature)) = (self.auto_learning_rate, &curvature) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
-                self.model,
+                self.loss_settings(),
                 curvature,
                 plan.batch_size.map(|b| b.min(rows)),
                 features,
@@ -712,7 +749,7 @@ impl GradientDescent {
             plan.optimizer = plan.optimizer.with_learning_rate(rate);
         }
         let objective = Objective {
-            model: self.model,
+            loss: self.loss_settings(),
             penalty: self.penalty_settings(),
         };
         let outcome = driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?;
@@ -887,8 +924,9 @@ impl Fitted {
         Ok(self)
     }
 
-    /// The margins x·w + b, after checking the shape and the values.
-    fn margins(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+    /// The margins x·w + b (scikit-learn's `decision_function`), after
+    /// checking the shape and the values.
+    pub fn margins(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         if x.ncols() != self.weights.len() {
             return Err(Error::FeatureCountMismatch {
                 expected: self.weights.len(),
@@ -899,22 +937,30 @@ impl Fitted {
         Ok(x.dot(&self.weights) + self.bias)
     }
 
-    /// Predictions: x·w + b for the linear model, the class for the logistic
-    /// model: 1 where the probability exceeds 0.5, else 0 (as scikit-learn).
+    /// Predictions: x·w + b for the linear model (e^(x·w + b) under the
+    /// Poisson loss), the class for the logistic model: 1 where the margin
+    /// is positive (the probability exceeds 0.5), else 0 (as scikit-learn).
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         let z = self.margins(x)?;
+        let loss = self.settings.loss_settings();
         Ok(match self.model {
-            Model::Linear => z,
+            Model::Linear => z.mapv(|z| loss.prediction(z).unwrap_or(z)),
             Model::Logistic => z.mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }),
         })
     }
 
-    /// The probability of class 1; an error for the linear model.
+    /// The probability of class 1: σ(z) under the log loss, and
+    /// (clamp(z, −1, 1) + 1)/2 under the modified Huber loss (as
+    /// scikit-learn); an error for the linear model and the hinge losses.
     pub fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
         if self.model != Model::Logistic {
             return Err(Error::NotLogistic);
         }
-        Ok(self.margins(x)?.mapv(|z| self.model.link(z)))
+        let loss = self.settings.loss_settings();
+        if loss.prediction(0.0f32).is_none() {
+            return Err(Error::NoProbability { loss: loss.name() });
+        }
+        Ok(self.margins(x)?.mapv(|z| loss.prediction(z).unwrap_or(z)))
     }
 
     /// R² for the linear model, accuracy for the logistic model.

@@ -112,6 +112,7 @@ mod gpu;
 mod history;
 #[cfg(feature = "serde")]
 mod json_numbers;
+mod loss;
 pub mod memory;
 pub mod metrics;
 mod model;
@@ -146,6 +147,7 @@ pub use error::{Error, Result};
 pub use fit::{gradient, Fitted, GradientDescent, Variant, DEFAULT_SEED};
 pub use gpu::{GpuContext, GpuData};
 pub use history::{EpochRecord, History, StopReason};
+pub use loss::Loss;
 pub use model::{sigmoid, Model};
 pub use objective::Penalty;
 pub use optim::{Optimizer, OptimizerState};

@@ -5,8 +5,9 @@
 //! | linear | z | (z − y)² | 2 (z − y) |
 //! | logistic | σ(z) | −[y log σ(z) + (1 − y) log(1 − σ(z))] | σ(z) − y |
 //!
-//! Both engines and the float64 reference call these functions, so the math
-//! lives here alone.
+//! The losses themselves are defined in [`crate::Loss`] (src/loss.rs,
+//! which also gives each model its default loss's `sample_loss` and
+//! `loss_derivative`).
 
 use num_traits::Float;
 
@@ -22,32 +23,12 @@ pub enum Model {
 }
 
 impl Model {
-    /// The prediction h(z) for a margin z = x·w + b.
+    /// The prediction h(z) for a margin z = x·w + b under the model's
+    /// default loss.
     pub fn link<T: Float>(self, z: T) -> T {
         match self {
             Model::Linear => z,
             Model::Logistic => sigmoid(z),
-        }
-    }
-
-    /// The loss of one sample with margin `z` and target `y`.
-    ///
-    /// The logistic loss is computed as `max(z, 0) − y z + ln(1 + e^−|z|)`,
-    /// which neither overflows nor loses the tail for large |z|.
-    pub fn sample_loss<T: Float>(self, z: T, y: T) -> T {
-        match self {
-            Model::Linear => (z - y) * (z - y),
-            Model::Logistic => z.max(T::zero()) - y * z + (-z.abs()).exp().ln_1p(),
-        }
-    }
-
-    /// d loss / d z of one sample: 2 (z − y) for the squared error,
-    /// σ(z) − y for the cross-entropy.
-    #[inline(always)]
-    pub fn loss_derivative<T: Float>(self, z: T, y: T) -> T {
-        match self {
-            Model::Linear => (z - y) * (T::one() + T::one()),
-            Model::Logistic => sigmoid(z) - y,
         }
     }
 

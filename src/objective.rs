@@ -1,5 +1,5 @@
 //! The objective of a fit, defined once: the loss of each row (through
-//! [`Model`]) and the penalty on the weights, and the one step that turns an
+//! [`Loss`]) and the penalty on the weights, and the one step that turns an
 //! engine's raw sums over a batch into the batch's gradient and loss.
 //!
 //! Engines compute only raw sums over the rows of a batch B with margins
@@ -12,12 +12,12 @@
 //! | Σ ℓ(zᵢ) | the loss of the rows |
 //! | \|B\| | the rows |
 //!
-//! where ℓ′ = dℓ/dz ([`Model::loss_derivative`]). [`Objective::gradient`]
+//! where ℓ′ = dℓ/dz ([`Loss::derivative`]). [`Objective::gradient`]
 //! divides by \|B\| and adds the penalty; it is the only place that does, on
 //! the CPU (shaders/objective.wgsl mirrors it on the GPU), and the place
 //! where a multi-process engine would add the sums of every process first.
 
-use crate::model::Model;
+use crate::loss::Loss;
 use crate::optim::{Optimizer, OptimizerState};
 
 /// The penalty on the weights; the bias is never penalized.
@@ -149,10 +149,10 @@ pub(crate) fn soft_threshold(w: f32, threshold: f32) -> f32 {
     }
 }
 
-/// What a fit minimizes: the mean loss of a model plus a penalty.
+/// What a fit minimizes: the mean loss of the rows plus a penalty.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Objective {
-    pub(crate) model: Model,
+    pub(crate) loss: Loss,
     pub(crate) penalty: Penalty,
 }
 
@@ -188,10 +188,10 @@ impl RawSums {
 }
 
 impl Objective {
-    /// The model's loss without a penalty.
-    pub(crate) fn unpenalized(model: Model) -> Self {
+    /// The loss without a penalty.
+    pub(crate) fn unpenalized(loss: Loss) -> Self {
         Objective {
-            model,
+            loss,
             penalty: Penalty::default(),
         }
     }

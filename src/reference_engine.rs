@@ -37,12 +37,12 @@ fn batch(
     for &i in rows {
         let row = &x[i * d..(i + 1) * d];
         let z: f64 = row.iter().zip(theta).map(|(a, b)| a * b).sum::<f64>() + theta[d];
-        let derivative = objective.model.loss_derivative(z, y[i]);
+        let derivative = objective.loss.derivative(z, y[i]);
         for (g, &xj) in gradient.iter_mut().zip(row) {
             *g += derivative * xj;
         }
         gradient[d] += derivative;
-        loss += objective.model.sample_loss(z, y[i]);
+        loss += objective.loss.value(z, y[i]);
     }
     let n = rows.len() as f64;
     let (l2, l1) = (
@@ -219,7 +219,7 @@ impl Engine for ReferenceEngine {
             x: widen(&block.x),
             y: widen(&block.y),
             features: source.features(),
-            objective: Objective::unpenalized(objective.model),
+            objective: Objective::unpenalized(objective.loss),
         }))
     }
 }
@@ -235,6 +235,65 @@ mod tests {
     use crate::objective::Penalty;
     use crate::optim::Rule;
     use crate::source::InMemory;
+
+    /// Every loss, written once (src/loss.rs) and evaluated in float64 by
+    /// the reference engine, gives the CPU engine's epochs.
+    #[test]
+    fn every_loss_matches_the_float64_engine() {
+        use crate::loss::Loss;
+        let losses = [
+            Loss::Huber { epsilon: 0.5 },
+            Loss::EpsilonInsensitive { epsilon: 0.2 },
+            Loss::SquaredEpsilonInsensitive { epsilon: 0.2 },
+            Loss::Poisson,
+            Loss::Hinge,
+            Loss::SquaredHinge,
+            Loss::ModifiedHuber,
+        ];
+        for loss in losses {
+            let model = loss.model();
+            let mut data = Synthetic::generate(model, 240, 3, 0.1, 7).unwrap();
+            if loss == Loss::Poisson {
+                data.y.mapv_inplace(|v| (0.3 * v).exp().round());
+            }
+            let source = InMemory::new(data.x.view(), data.y.view());
+            for variant in [Variant::Full, Variant::MiniBatch(16)] {
+                let plan = GradientDescent::new(model)
+                    .variant(variant)
+                    .loss(loss)
+                    .optimizer(Rule::Nesterov.with(0.02, 0.9))
+                    .max_epochs(15)
+                    .seed(3)
+                    .plan()
+                    .unwrap();
+                let objective = Objective {
+                    loss,
+                    penalty: Penalty::L2(0.01),
+                };
+                let run = |engine: &dyn Engine| {
+                    train(
+                        engine,
+                        &source,
+                        None,
+                        objective,
+                        &plan,
+                        Start::Fresh(vec![0.0; 4]),
+                    )
+                    .unwrap()
+                };
+                let (fast, reference) = (run(&CpuEngine::default()), run(&ReferenceEngine));
+                for (a, b) in fast.records.iter().zip(&reference.records) {
+                    assert!(
+                        (a.loss - b.loss).abs() <= 1e-4 * b.loss.abs() + 1e-6,
+                        "{loss} {variant}: {a:?} vs {b:?}"
+                    );
+                }
+                for (a, b) in fast.parameters.iter().zip(&reference.parameters) {
+                    assert!((a - b).abs() <= 1e-3 * b.abs() + 1e-4, "{loss} {variant}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_float64_engine_matches_the_cpu_engine_under_the_same_driver() {
@@ -267,7 +326,10 @@ mod tests {
                         .seed(3)
                         .plan()
                         .unwrap();
-                    let objective = Objective { model, penalty };
+                    let objective = Objective {
+                        loss: crate::loss::Loss::default_for(model),
+                        penalty,
+                    };
                     let run = |engine: &dyn Engine| {
                         train(
                             engine,

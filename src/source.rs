@@ -13,6 +13,7 @@ use rayon::prelude::*;
 
 use crate::data::{Standardizer, TargetScaling};
 use crate::error::{Error, Result};
+use crate::loss::Loss;
 use crate::model::Model;
 
 /// Rows `start..start + rows` of a source.
@@ -346,7 +347,8 @@ pub(crate) struct Pass {
 /// the target's mean and spread in float64, block moments merged as they
 /// come. A non-finite feature is found by the fit itself (its loss is not
 /// finite), not here.
-pub(crate) fn one_pass(source: &dyn DataSource, model: Model, features: bool, target: bool) -> Result<Pass> {
+pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, target: bool) -> Result<Pass> {
+    let model = loss.model();
     let (n, d) = (source.rows(), source.features());
     if n == 0 || d == 0 {
         return Err(Error::EmptyData { rows: n, features: d });
@@ -380,6 +382,7 @@ pub(crate) fn one_pass(source: &dyn DataSource, model: Model, features: bool, ta
                 });
             }
         }
+        loss.check_targets(block.y.iter().copied(), start)?;
         if target {
             targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
         }

@@ -6,7 +6,7 @@ use std::ops::Range;
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
-use crate::model::Model;
+use crate::loss::Loss;
 use crate::objective::RawSums;
 use crate::source::Block;
 
@@ -16,16 +16,16 @@ pub(crate) struct Data<'a> {
     x: &'a [f32],
     y: &'a [f32],
     features: usize,
-    model: Model,
+    loss: Loss,
 }
 
 impl<'a> Data<'a> {
-    pub(crate) fn new(block: &'a Block, features: usize, model: Model) -> Self {
+    pub(crate) fn new(block: &'a Block, features: usize, loss: Loss) -> Self {
         Data {
             x: &block.x,
             y: &block.y,
             features,
-            model,
+            loss,
         }
     }
 }
@@ -236,9 +236,9 @@ impl WithSimd for Accumulate<'_> {
         let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
         let mut derivative_at = |z: f32, i: usize| {
             let y = data.y[i];
-            let derivative = data.model.loss_derivative(z, y);
+            let derivative = data.loss.derivative(z, y);
             derivative_sum += f64::from(derivative);
-            loss_sum += f64::from(data.model.sample_loss(z, y));
+            loss_sum += f64::from(data.loss.value(z, y));
             derivative
         };
         let fetch_ahead = |k: usize| {

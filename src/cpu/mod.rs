@@ -120,7 +120,7 @@ struct CpuSums<'s> {
 
 impl SumsRun for CpuSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
-        let data = kernel::Data::new(&self.data, self.features, self.objective.model);
+        let data = kernel::Data::new(&self.data, self.features, self.objective.loss);
         let rows = Rows::Contiguous {
             start: 0,
             len: self.data.rows(),
@@ -160,7 +160,7 @@ impl EngineRun for CpuRun<'_> {
 
 impl CpuRun<'_> {
     fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> EpochStats {
-        let data = kernel::Data::new(&self.data, self.features, self.objective.model);
+        let data = kernel::Data::new(&self.data, self.features, self.objective.loss);
         let n = self.data.rows();
         let mut step = |rows: Rows| {
             let sums = self.workspace.accumulate(&data, &self.parameters, rows);

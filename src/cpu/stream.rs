@@ -25,7 +25,7 @@ fn sums_over_blocks(
     source: &dyn DataSource,
     block_rows: usize,
     workspace: &mut Workspace,
-    model: crate::model::Model,
+    loss: crate::loss::Loss,
     parameters: &[f32],
 ) -> Result<RawSums> {
     let features = source.features();
@@ -36,7 +36,7 @@ fn sums_over_blocks(
         for (_, buffers) in receiver.iter().take(blocks) {
             let buffers = buffers?;
             let block = buffers.block();
-            let data = kernel::Data::new(&block, features, model);
+            let data = kernel::Data::new(&block, features, loss);
             let rows = Rows::Contiguous {
                 start: 0,
                 len: block.rows(),
@@ -64,7 +64,7 @@ impl SumsRun for StreamedSums<'_> {
             self.source,
             self.block_rows,
             &mut self.workspace,
-            self.objective.model,
+            self.objective.loss,
             parameters,
         )
     }
@@ -139,7 +139,7 @@ impl<'s> StreamedRun<'s> {
             self.source,
             self.block_rows,
             &mut self.workspace,
-            self.objective.model,
+            self.objective.loss,
             &self.parameters,
         )?;
         let loss_sum = self.step(&sums, learning_rate);
@@ -153,7 +153,7 @@ impl<'s> StreamedRun<'s> {
     fn mini_batches(&mut self, order: &[u32], learning_rate: f32) -> Result<EpochStats> {
         let (source, block_rows, features) = (self.source, self.block_rows, self.source.features());
         let sequence = block_sequence(order, source.rows(), block_rows)?;
-        let model = self.objective.model;
+        let loss = self.objective.loss;
         std::thread::scope(|scope| {
             let (receiver, give_back) = read_ahead(scope, source, block_rows, sequence);
             // The block the current rows come from; the order never returns
@@ -186,7 +186,7 @@ impl<'s> StreamedRun<'s> {
                     x: Cow::Borrowed(&self.batch_x),
                     y: Cow::Borrowed(&self.batch_y),
                 };
-                let data = kernel::Data::new(&gathered, features, model);
+                let data = kernel::Data::new(&gathered, features, loss);
                 let span = Rows::Contiguous {
                     start: 0,
                     len: rows.len(),

@@ -20,6 +20,7 @@ use crate::data::{validate_parameters, validate_training_data};
 use crate::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun};
 use crate::error::{Error, Result};
+use crate::loss::Loss;
 use crate::model::Model;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
@@ -70,7 +71,7 @@ struct Shape {
     beta2: f32,
     eps: f32,
     steps_per_dispatch: u32,
-    pad0: u32,
+    loss_epsilon: f32,
     pad1: u32,
 }
 
@@ -144,6 +145,22 @@ fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
         Optimizer::AdaGrad(o) => (3, 0.0, 0.0, o.eps),
         Optimizer::RmsProp(o) => (4, 0.0, o.alpha, o.eps),
         Optimizer::Adam(o) => (5, o.beta1, o.beta2, o.eps),
+    }
+}
+
+/// The loss's code as the shaders read it (`Shape::loss`; the LOSS_
+/// constants of objective.wgsl).
+fn loss_code(loss: Loss) -> u32 {
+    match loss {
+        Loss::Squared => 0,
+        Loss::Log => 1,
+        Loss::Huber { .. } => 2,
+        Loss::EpsilonInsensitive { .. } => 3,
+        Loss::SquaredEpsilonInsensitive { .. } => 4,
+        Loss::Poisson => 5,
+        Loss::Hinge => 6,
+        Loss::SquaredHinge => 7,
+        Loss::ModifiedHuber => 8,
     }
 }
 
@@ -276,10 +293,7 @@ impl<'c> OnDevice<'c> {
             group_offset: 0,
             chunk_start: 0,
             rows_from_control: 0,
-            loss: match start.objective.model {
-                Model::Linear => 0,
-                Model::Logistic => 1,
-            },
+            loss: loss_code(start.objective.loss),
             l1_strength: start.objective.penalty.l1_strength(),
             optimizer: code,
             partial_groups: 0,
@@ -289,7 +303,7 @@ impl<'c> OnDevice<'c> {
             beta2,
             eps,
             steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
-            pad0: 0,
+            loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
             pad1: 0,
         };
 
@@ -799,7 +813,7 @@ impl GpuContext {
     pub fn upload(&self, model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<GpuData<'_>> {
         validate_training_data(model, x, y)?;
         let source = InMemory::new(x, y);
-        let objective = Objective::unpenalized(model);
+        let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
         let on_device = OnDevice::full_batch(
             self,
             Placement::Upload(&source),
@@ -1047,7 +1061,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, pad0, pad1);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, pad1);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 

@@ -11,7 +11,7 @@ use downhill::table::{
     read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
 };
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Model, Penalty, Schedule, Shuffle, StopReason, Variant,
+    Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, StopReason, Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -41,6 +41,33 @@ pub struct DataArgs {
     /// the two in sorted order].
     #[arg(long, value_name = "VALUE")]
     pub positive_class: Option<String>,
+}
+
+/// The losses `--loss` names (scikit-learn's names).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossKind {
+    /// (z − y)².
+    Squared,
+    /// Quadratic within ε, linear beyond.
+    Huber,
+    /// Zero within ε, linear beyond.
+    #[value(name = "epsilon_insensitive")]
+    EpsilonInsensitive,
+    /// Zero within ε, quadratic beyond.
+    #[value(name = "squared_epsilon_insensitive")]
+    SquaredEpsilonInsensitive,
+    /// Poisson deviance, log link.
+    Poisson,
+    /// Cross-entropy.
+    Log,
+    /// The SVM's hinge.
+    Hinge,
+    /// The hinge squared.
+    #[value(name = "squared_hinge")]
+    SquaredHinge,
+    /// The smoothed hinge, with probabilities.
+    #[value(name = "modified_huber")]
+    ModifiedHuber,
 }
 
 /// The penalties `--penalty` names.
@@ -84,6 +111,16 @@ pub struct TrainArgs {
     /// L2 penalty: adds (l2/2)·|w|² to the loss; the bias is not penalized.
     #[arg(long, default_value_t = 0.0, conflicts_with = "penalty")]
     pub l2: f32,
+    /// The loss of each row: squared (default of linear), huber,
+    /// epsilon_insensitive, squared_epsilon_insensitive, poisson (log link,
+    /// targets ≥ 0) for --model linear; log (default of logistic), hinge,
+    /// squared_hinge, modified_huber for --model logistic.
+    #[arg(long, value_enum)]
+    pub loss: Option<LossKind>,
+    /// The ε of the huber and epsilon_insensitive losses (in the units of
+    /// the standardized target unless --no-standardize).
+    #[arg(long, default_value_t = 0.1)]
+    pub epsilon: f32,
     /// The penalty on the weights, of strength --alpha: l2 ((α/2)|w|²), l1
     /// (α|w|₁, soft-thresholded after every update: exact zeros) or
     /// elasticnet (α ρ|w|₁ + α(1−ρ)/2 |w|², ρ = --l1-ratio).
@@ -387,6 +424,23 @@ impl TrainArgs {
         }
     }
 
+    /// The loss --loss names (with --epsilon), else the model's default.
+    pub fn loss(&self) -> Loss {
+        let epsilon = self.epsilon;
+        match self.loss {
+            None => Loss::default_for(self.model),
+            Some(LossKind::Squared) => Loss::Squared,
+            Some(LossKind::Huber) => Loss::Huber { epsilon },
+            Some(LossKind::EpsilonInsensitive) => Loss::EpsilonInsensitive { epsilon },
+            Some(LossKind::SquaredEpsilonInsensitive) => Loss::SquaredEpsilonInsensitive { epsilon },
+            Some(LossKind::Poisson) => Loss::Poisson,
+            Some(LossKind::Log) => Loss::Log,
+            Some(LossKind::Hinge) => Loss::Hinge,
+            Some(LossKind::SquaredHinge) => Loss::SquaredHinge,
+            Some(LossKind::ModifiedHuber) => Loss::ModifiedHuber,
+        }
+    }
+
     pub fn descent(&self, lr: LearningRateArg) -> GradientDescent {
         let (rate, auto) = match lr {
             LearningRateArg::Auto => (1.0, true),
@@ -405,8 +459,9 @@ impl TrainArgs {
             .auto_momentum(auto_momentum)
             .schedule(self.schedule())
             .penalty(self.penalty())
+            .loss(self.loss())
             .standardize(self.scaled())
-            .standardize_target(self.scaled() && self.model == Model::Linear)
+            .standardize_target(self.scaled() && self.model == Model::Linear && self.loss() != Loss::Poisson)
             .max_epochs(self.max_epochs())
             .patience(self.patience)
             .seed(self.seed)

@@ -39,25 +39,18 @@ fn trim_zeros(text: &str) -> &str {
 }
 
 /// The scores of `fitted` on rows `x` with targets `y`, as (name, value)
-/// lines: R², MSE, RMSE and MAE for the linear model; accuracy, log-loss,
-/// precision, recall, F1, ROC AUC and the confusion matrix for the logistic
-/// one (class 1 positive).
+/// lines: R², MSE, RMSE and MAE for the linear model; accuracy, log-loss
+/// (where the loss gives probabilities), precision, recall, F1, ROC AUC
+/// (of the margins) and the confusion matrix for the logistic one (class
+/// 1 positive).
 pub fn scores(
     fitted: &Fitted,
     x: ArrayView2<f32>,
     y: ArrayView1<f32>,
 ) -> Result<Vec<(&'static str, String)>, Error> {
     let predicted = fitted.predict(x)?;
-    let probability = match fitted.model() {
-        Model::Logistic => Some(fitted.predict_proba(x)?),
-        Model::Linear => None,
-    };
-    scores_of(
-        fitted,
-        y,
-        predicted.view(),
-        probability.as_ref().map(|p| p.view()),
-    )
+    let margins = fitted.margins(x)?;
+    scores_of(fitted, y, predicted.view(), margins.view())
 }
 
 /// The scores of the rows of `source`, predicted block by block.
@@ -67,33 +60,30 @@ pub fn scores_of_source(
 ) -> Result<Vec<(&'static str, String)>, Error> {
     const ROWS: usize = 1 << 16;
     let (n, d) = (source.rows(), source.features());
-    let (mut y, mut predicted, mut probability) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    let (mut y, mut predicted, mut margins) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
     for start in (0..n).step_by(ROWS) {
         let block = source.block(start, ROWS.min(n - start))?;
         let x = ArrayView2::from_shape((block.rows(), d), &block.x)
             .expect("a block holds rows × features values");
         y.extend_from_slice(&block.y);
         predicted.extend(fitted.predict(x)?);
-        if fitted.model() == Model::Logistic {
-            probability.extend(fitted.predict_proba(x)?);
-        }
+        margins.extend(fitted.margins(x)?);
     }
-    let (y, predicted, probability) = (
-        Array1::from(y),
-        Array1::from(predicted),
-        Array1::from(probability),
-    );
-    let probability = (fitted.model() == Model::Logistic).then(|| probability.view());
-    scores_of(fitted, y.view(), predicted.view(), probability)
+    let (y, predicted, margins) = (Array1::from(y), Array1::from(predicted), Array1::from(margins));
+    scores_of(fitted, y.view(), predicted.view(), margins.view())
 }
 
-/// The scores of predictions `predicted` (and, for the logistic model,
-/// probabilities `probability`) of targets `y`.
+/// The scores of predictions `predicted`, with the `margins` they came
+/// from, of targets `y`.
 fn scores_of(
     fitted: &Fitted,
     y: ArrayView1<f32>,
     predicted: ArrayView1<f32>,
-    probability: Option<ArrayView1<f32>>,
+    margins: ArrayView1<f32>,
 ) -> Result<Vec<(&'static str, String)>, Error> {
     let p = predicted;
     Ok(match fitted.model() {
@@ -104,16 +94,21 @@ fn scores_of(
             ("MAE", number(metrics::mae(y, p)?)),
         ],
         Model::Logistic => {
-            let probability = probability.expect("the logistic model's probabilities");
             let counts = metrics::confusion_matrix(y, p)?;
-            let auc = match metrics::roc_auc(y, probability) {
+            // The ROC curve ranks the rows: margins rank them as the
+            // probabilities do, and exist for every loss.
+            let auc = match metrics::roc_auc(y, margins) {
                 Ok(auc) => number(auc),
                 Err(Error::SingleClass { label }) => format!("undefined (every label is {label})"),
                 Err(other) => return Err(other),
             };
-            vec![
-                ("accuracy", number(counts.accuracy())),
-                ("log-loss", number(metrics::log_loss(y, probability)?)),
+            let loss = fitted.settings().loss_settings();
+            let mut lines = vec![("accuracy", number(counts.accuracy()))];
+            if loss.prediction(0.0f32).is_some() {
+                let probability = margins.mapv(|z| loss.prediction(z).unwrap_or(z));
+                lines.push(("log-loss", number(metrics::log_loss(y, probability.view())?)));
+            }
+            lines.extend([
                 ("precision", number(counts.precision())),
                 ("recall", number(counts.recall())),
                 ("F1", number(counts.f1())),
@@ -128,7 +123,8 @@ fn scores_of(
                         counts.false_negatives
                     ),
                 ),
-            ]
+            ]);
+            lines
         }
     })
 }

@@ -1,0 +1,365 @@
+//! The losses a fit minimizes, each written once for `f32` and `f64`: its
+//! value for one row with margin z = x·w + b and target y, and its
+//! derivative with respect to z (shaders/objective.wgsl mirrors them).
+//! They are scikit-learn's `SGDRegressor` and `SGDClassifier` losses and
+//! `PoissonRegressor`'s, in this crate's scale (the squared error is not
+//! halved).
+//!
+//! Regression (r = z − y):
+//!
+//! | loss | ℓ(z, y) | ℓ′(z, y) |
+//! |---|---|---|
+//! | `Squared` | r² | 2r |
+//! | `Huber { epsilon: ε }` | r²/2 if \|r\| ≤ ε, else ε\|r\| − ε²/2 | clamp(r, −ε, ε) |
+//! | `EpsilonInsensitive { epsilon: ε }` | max(0, \|r\| − ε) | sign(r) if \|r\| > ε, else 0 |
+//! | `SquaredEpsilonInsensitive { epsilon: ε }` | max(0, \|r\| − ε)² | 2 sign(r) max(0, \|r\| − ε) |
+//! | `Poisson` (log link; y ≥ 0) | eᶻ − y z | eᶻ − y |
+//!
+//! Classification (labels y ∈ {0, 1}, s = 2y − 1 ∈ {−1, 1}):
+//!
+//! | loss | ℓ(z, y) | ℓ′(z, y) |
+//! |---|---|---|
+//! | `Log` | log(1 + e^(−s z)) | σ(z) − y |
+//! | `Hinge` | max(0, 1 − s z) | −s if s z < 1, else 0 |
+//! | `SquaredHinge` | max(0, 1 − s z)² | −2 s max(0, 1 − s z) |
+//! | `ModifiedHuber` | max(0, 1 − s z)² if s z ≥ −1, else −4 s z | −2 s max(0, 1 − s z), or −4 s |
+
+use num_traits::Float;
+
+use crate::model::{sigmoid, Model};
+
+/// The loss of one row, by the margin z and the target y.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "name", rename_all = "snake_case"))]
+pub enum Loss {
+    /// (z − y)²: least squares (the linear model's default).
+    Squared,
+    /// Quadratic within `epsilon` of the target, linear beyond.
+    Huber {
+        /// Where the loss turns linear.
+        epsilon: f32,
+    },
+    /// Zero within `epsilon` of the target, linear beyond (support vector
+    /// regression).
+    EpsilonInsensitive {
+        /// The width of the zero band.
+        epsilon: f32,
+    },
+    /// Zero within `epsilon` of the target, quadratic beyond.
+    SquaredEpsilonInsensitive {
+        /// The width of the zero band.
+        epsilon: f32,
+    },
+    /// Poisson deviance with the log link: predictions e^z, targets ≥ 0.
+    Poisson,
+    /// The cross-entropy of σ(z) (the logistic model's default).
+    Log,
+    /// The linear SVM's hinge.
+    Hinge,
+    /// The hinge squared.
+    SquaredHinge,
+    /// A smoothed hinge, quadratic near the margin and linear far on the
+    /// wrong side, with probabilities (z clipped to [−1, 1], + 1, halved).
+    ModifiedHuber,
+}
+
+impl Loss {
+    /// The default of each model: `Squared` for linear, `Log` for logistic.
+    pub fn default_for(model: Model) -> Loss {
+        match model {
+            Model::Linear => Loss::Squared,
+            Model::Logistic => Loss::Log,
+        }
+    }
+
+    /// The model whose targets this loss reads: linear (numbers) for the
+    /// regression losses, logistic (labels 0/1) for the classification ones.
+    pub fn model(self) -> Model {
+        match self {
+            Loss::Squared
+            | Loss::Huber { .. }
+            | Loss::EpsilonInsensitive { .. }
+            | Loss::SquaredEpsilonInsensitive { .. }
+            | Loss::Poisson => Model::Linear,
+            Loss::Log | Loss::Hinge | Loss::SquaredHinge | Loss::ModifiedHuber => Model::Logistic,
+        }
+    }
+
+    /// Its ε, where it has one.
+    pub fn epsilon(self) -> Option<f32> {
+        match self {
+            Loss::Huber { epsilon }
+            | Loss::EpsilonInsensitive { epsilon }
+            | Loss::SquaredEpsilonInsensitive { epsilon } => Some(epsilon),
+            _ => None,
+        }
+    }
+
+    /// The loss of one row with margin `z` and target `y`.
+    pub fn value<T: Float>(self, z: T, y: T) -> T {
+        let (zero, one, two) = (T::zero(), T::one(), T::one() + T::one());
+        let epsilon = || T::from(self.epsilon().unwrap_or(0.0)).unwrap_or(zero);
+        let r = z - y;
+        let s = two * y - one;
+        match self {
+            Loss::Squared => r * r,
+            Loss::Huber { .. } => {
+                let e = epsilon();
+                if r.abs() <= e {
+                    r * r / two
+                } else {
+                    e * r.abs() - e * e / two
+                }
+            }
+            Loss::EpsilonInsensitive { .. } => (r.abs() - epsilon()).max(zero),
+            Loss::SquaredEpsilonInsensitive { .. } => {
+                let excess = (r.abs() - epsilon()).max(zero);
+                excess * excess
+            }
+            Loss::Poisson => z.exp() - y * z,
+            // max(z, 0) − y z + ln(1 + e^−|z|): neither overflows nor loses
+            // the tail for large |z|.
+            Loss::Log => z.max(zero) - y * z + (-z.abs()).exp().ln_1p(),
+            Loss::Hinge => (one - s * z).max(zero),
+            Loss::SquaredHinge => {
+                let gap = (one - s * z).max(zero);
+                gap * gap
+            }
+            Loss::ModifiedHuber => {
+                let margin = s * z;
+                if margin >= -one {
+                    let gap = (one - margin).max(zero);
+                    gap * gap
+                } else {
+                    -(two + two) * margin
+                }
+            }
+        }
+    }
+
+    /// d loss / d z of one row with margin `z` and target `y`.
+    #[inline(always)]
+    pub fn derivative<T: Float>(self, z: T, y: T) -> T {
+        let (zero, one, two) = (T::zero(), T::one(), T::one() + T::one());
+        let epsilon = || T::from(self.epsilon().unwrap_or(0.0)).unwrap_or(zero);
+        let r = z - y;
+        let s = two * y - one;
+        let sign = |v: T| {
+            if v > zero {
+                one
+            } else if v < zero {
+                -one
+            } else {
+                zero
+            }
+        };
+        match self {
+            Loss::Squared => r * two,
+            Loss::Huber { .. } => {
+                let e = epsilon();
+                r.max(-e).min(e)
+            }
+            Loss::EpsilonInsensitive { .. } => {
+                if r.abs() > epsilon() {
+                    sign(r)
+                } else {
+                    zero
+                }
+            }
+            Loss::SquaredEpsilonInsensitive { .. } => two * sign(r) * (r.abs() - epsilon()).max(zero),
+            Loss::Poisson => z.exp() - y,
+            Loss::Log => sigmoid(z) - y,
+            Loss::Hinge => {
+                if s * z < one {
+                    -s
+                } else {
+                    zero
+                }
+            }
+            Loss::SquaredHinge => -two * s * (one - s * z).max(zero),
+            Loss::ModifiedHuber => {
+                let margin = s * z;
+                if margin >= -one {
+                    -two * s * (one - margin).max(zero)
+                } else {
+                    -(two + two) * s
+                }
+            }
+        }
+    }
+
+    /// The largest second derivative d²ℓ/dz², which bounds the loss's
+    /// curvature by the data's (the automatic learning rate): `None` where
+    /// it has none (the kinks of the hinge and ε-insensitive losses,
+    /// Poisson's exponential).
+    pub fn curvature_bound(self) -> Option<f64> {
+        match self {
+            Loss::Squared => Some(2.0),
+            Loss::Huber { .. } => Some(1.0),
+            Loss::SquaredEpsilonInsensitive { .. } => Some(2.0),
+            Loss::Log => Some(0.25),
+            Loss::SquaredHinge | Loss::ModifiedHuber => Some(2.0),
+            Loss::EpsilonInsensitive { .. } | Loss::Hinge | Loss::Poisson => None,
+        }
+    }
+
+    /// The prediction of a margin: z for the regression losses but
+    /// Poisson's e^z, a probability for `Log` (σ(z)) and `ModifiedHuber`
+    /// ((clamp(z, −1, 1) + 1) / 2); `None` for the hinges, which give a
+    /// class (the sign of z) but no probability.
+    pub fn prediction<T: Float>(self, z: T) -> Option<T> {
+        let (one, two) = (T::one(), T::one() + T::one());
+        match self {
+            Loss::Poisson => Some(z.exp()),
+            Loss::Log => Some(sigmoid(z)),
+            Loss::ModifiedHuber => Some((z.max(-one).min(one) + one) / two),
+            Loss::Hinge | Loss::SquaredHinge => None,
+            _ => Some(z),
+        }
+    }
+
+    /// Checks targets `y` (the first being row `first`) against what the
+    /// loss reads: Poisson's counts or rates are at least 0
+    /// ([`crate::Error::NegativePoissonTarget`]).
+    pub(crate) fn check_targets(
+        self,
+        y: impl IntoIterator<Item = f32>,
+        first: usize,
+    ) -> crate::error::Result<()> {
+        if self == Loss::Poisson {
+            if let Some((k, value)) = y.into_iter().enumerate().find(|(_, v)| *v < 0.0) {
+                return Err(crate::error::Error::NegativePoissonTarget {
+                    row: first + k,
+                    value,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The name the CLI and messages use: `squared`, `huber`,
+    /// `epsilon_insensitive`, `squared_epsilon_insensitive`, `poisson`,
+    /// `log`, `hinge`, `squared_hinge`, `modified_huber`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::Squared => "squared",
+            Loss::Huber { .. } => "huber",
+            Loss::EpsilonInsensitive { .. } => "epsilon_insensitive",
+            Loss::SquaredEpsilonInsensitive { .. } => "squared_epsilon_insensitive",
+            Loss::Poisson => "poisson",
+            Loss::Log => "log",
+            Loss::Hinge => "hinge",
+            Loss::SquaredHinge => "squared_hinge",
+            Loss::ModifiedHuber => "modified_huber",
+        }
+    }
+
+    /// The loss named `name` (see [`Loss::name`]), with `epsilon` for the
+    /// losses that take one.
+    pub fn from_name(name: &str, epsilon: f32) -> crate::error::Result<Loss> {
+        Ok(match name.trim() {
+            "squared" | "squared_error" => Loss::Squared,
+            "huber" => Loss::Huber { epsilon },
+            "epsilon_insensitive" => Loss::EpsilonInsensitive { epsilon },
+            "squared_epsilon_insensitive" => Loss::SquaredEpsilonInsensitive { epsilon },
+            "poisson" => Loss::Poisson,
+            "log" | "log_loss" => Loss::Log,
+            "hinge" => Loss::Hinge,
+            "squared_hinge" => Loss::SquaredHinge,
+            "modified_huber" => Loss::ModifiedHuber,
+            _ => {
+                return Err(crate::error::Error::UnknownName {
+                    what: "loss",
+                    name: name.to_string(),
+                    expected: "squared, huber, epsilon_insensitive, squared_epsilon_insensitive, poisson, log, hinge, squared_hinge or modified_huber",
+                })
+            }
+        })
+    }
+}
+
+impl Model {
+    /// The loss of one sample with margin `z` and target `y`, under the
+    /// model's default loss ([`Loss::default_for`]).
+    pub fn sample_loss<T: Float>(self, z: T, y: T) -> T {
+        Loss::default_for(self).value(z, y)
+    }
+
+    /// d loss / d z of one sample under the model's default loss: 2 (z − y)
+    /// for the squared error, σ(z) − y for the cross-entropy.
+    #[inline(always)]
+    pub fn loss_derivative<T: Float>(self, z: T, y: T) -> T {
+        Loss::default_for(self).derivative(z, y)
+    }
+}
+
+impl std::fmt::Display for Loss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.epsilon() {
+            Some(epsilon) => write!(f, "{}(epsilon={epsilon})", self.name()),
+            None => f.write_str(self.name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [Loss; 9] = [
+        Loss::Squared,
+        Loss::Huber { epsilon: 0.7 },
+        Loss::EpsilonInsensitive { epsilon: 0.3 },
+        Loss::SquaredEpsilonInsensitive { epsilon: 0.3 },
+        Loss::Poisson,
+        Loss::Log,
+        Loss::Hinge,
+        Loss::SquaredHinge,
+        Loss::ModifiedHuber,
+    ];
+
+    /// Each derivative equals the central difference of its value, away
+    /// from the kinks.
+    #[test]
+    fn derivatives_are_the_slopes_of_the_values() {
+        for loss in ALL {
+            let targets: &[f64] = match loss.model() {
+                Model::Linear => &[0.0, 1.5, 3.0],
+                Model::Logistic => &[0.0, 1.0],
+            };
+            for &y in targets {
+                for k in -30..=30 {
+                    let z = f64::from(k) * 0.137 + 0.011;
+                    let h = 1e-6;
+                    let slope = (loss.value(z + h, y) - loss.value(z - h, y)) / (2.0 * h);
+                    let derivative = loss.derivative(z, y);
+                    assert!(
+                        (slope - derivative).abs() <= 1e-5 * derivative.abs().max(1.0),
+                        "{loss} at z {z}, y {y}: slope {slope}, derivative {derivative}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_losses_are_scikit_learns_at_hand_computed_points() {
+        // r = 2 − 0.5 = 1.5 for the regression losses.
+        assert_eq!(Loss::Huber { epsilon: 1.0 }.value(2.0, 0.5), 1.0);
+        assert_eq!(Loss::EpsilonInsensitive { epsilon: 1.0 }.value(2.0, 0.5), 0.5);
+        assert_eq!(
+            Loss::SquaredEpsilonInsensitive { epsilon: 1.0 }.value(2.0, 0.5),
+            0.25
+        );
+        assert_eq!(Loss::Poisson.value(0.0, 3.0), 1.0);
+        // s z = 0.5 for y = 1, −0.5 for y = 0.
+        assert_eq!(Loss::Hinge.value(0.5, 1.0), 0.5);
+        assert_eq!(Loss::Hinge.value(0.5, 0.0), 1.5);
+        assert_eq!(Loss::SquaredHinge.value(0.5, 0.0), 2.25);
+        assert_eq!(Loss::ModifiedHuber.value(-3.0, 1.0), 12.0);
+        assert_eq!(Loss::ModifiedHuber.prediction(3.0), Some(1.0));
+        assert_eq!(Loss::ModifiedHuber.prediction(0.0), Some(0.5));
+        assert_eq!(Loss::Hinge.prediction(0.3), None);
+    }
+}
