@@ -174,16 +174,22 @@ fn normalize(v: &mut [f64]) -> f64 {
 pub(crate) fn automatic_rate(
     optimizer: &Optimizer,
     loss: Loss,
+    target_mean: f64,
     curvature: &Curvature,
     batch_rows: Option<usize>,
     features: usize,
     momentum_from_data: bool,
 ) -> f32 {
     // The loss's curvature is at most its second derivative's bound times
-    // the squared error's half (whose second derivative is 2); the losses
-    // without a bound (the kinks of the hinge and ε-insensitive losses,
-    // Poisson's exponential) take the squared error's scale.
-    let bound = loss.curvature_bound().unwrap_or(2.0);
+    // the squared error's half (whose second derivative is 2). Poisson's,
+    // e^z, is the predicted mean: near the optimum about the targets' mean
+    // (at least 1, its value at the start z = 0), doubled for the rows
+    // predicted above it. The kinked losses (hinge, ε-insensitive) take
+    // the squared error's scale.
+    let bound = match loss {
+        Loss::Poisson => 2.0 * target_mean.max(1.0),
+        _ => loss.curvature_bound().unwrap_or(2.0),
+    };
     let smoothness = curvature.largest * bound / 2.0;
     // The log loss's bound (1/4) holds only where σ = 1/2: twice the
     // classic 1/L step is stable where the fit is (the table above).
@@ -281,7 +287,15 @@ mod tests {
         };
         let features = 3;
         let rate = |rule: Rule, model, batch| {
-            automatic_rate(&rule.with(1.0, 0.9), model, &curvature, batch, features, false)
+            automatic_rate(
+                &rule.with(1.0, 0.9),
+                model,
+                0.0,
+                &curvature,
+                batch,
+                features,
+                false,
+            )
         };
         assert_eq!(rate(Rule::Sgd, Loss::Squared, None), 0.25);
         assert_eq!(rate(Rule::Sgd, Loss::Log, None), 4.0);
@@ -299,8 +313,9 @@ mod tests {
         assert_eq!(rate(Rule::AdaGrad, Loss::Squared, Some(8)), 0.1);
         assert_eq!(rate(Rule::Adam, Loss::Log, None), 0.01);
         assert_eq!(rate(Rule::RmsProp, Loss::Squared, None), 0.01);
-        let from_data =
-            |rule: Rule, model| automatic_rate(&rule.with(1.0, 0.5), model, &curvature, None, features, true);
+        let from_data = |rule: Rule, model| {
+            automatic_rate(&rule.with(1.0, 0.5), model, 0.0, &curvature, None, features, true)
+        };
         assert_eq!(from_data(Rule::Nesterov, Loss::Squared), 0.25);
         assert_eq!(from_data(Rule::Momentum, Loss::Log), 2.0);
         // κ = 100: (10 − 1)/(10 + 1).

@@ -593,6 +593,7 @@ impl GradientDescent {
             target: (self.standardize_target && !resuming)
                 .then(|| TargetScaling::fit(y))
                 .transpose()?,
+            target_mean: y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len().max(1) as f64,
         };
         let data = InMemory::new(x, y);
         let held_out = split
@@ -741,6 +742,7 @@ impl GradientDescent {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
                 self.loss_settings(),
+                fresh.target_mean,
                 curvature,
                 plan.batch_size.map(|b| b.min(rows)),
                 features,

@@ -340,6 +340,8 @@ pub(crate) struct Pass {
     pub(crate) features: Option<Standardizer>,
     /// The target's, where asked for.
     pub(crate) target: Option<TargetScaling>,
+    /// The targets' mean (the Poisson loss's automatic rate reads it).
+    pub(crate) target_mean: f64,
 }
 
 /// One pass over `source`'s blocks: checks every target (finite; 0 or 1
@@ -383,9 +385,7 @@ pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, targ
             }
         }
         loss.check_targets(block.y.iter().copied(), start)?;
-        if target {
-            targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
-        }
+        targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
         let x = &block.x;
         let merged: Vec<Moments> = (0..columns.len())
             .into_par_iter()
@@ -406,7 +406,11 @@ pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, targ
         mean: targets.mean as f32,
         scale: targets.scale(),
     });
-    Ok(Pass { features, target })
+    Ok(Pass {
+        features,
+        target,
+        target_mean: targets.mean,
+    })
 }
 
 /// The first non-finite feature of `source`, as the error that names its
