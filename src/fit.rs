@@ -892,6 +892,59 @@ impl Fitted {
     pub fn settings(&self) -> &GradientDescent {
         &self.settings
     }
+    /// scikit-learn's `partial_fit`: `epochs` more epochs over new rows
+    /// `x` and `y` (one pass each), continuing exactly where this fit
+    /// stood: its parameters, optimizer state (Adam's step count, the
+    /// velocities), schedule position and shuffling position. The new rows
+    /// are standardized as this fit's rows were (the statistics are not
+    /// measured again), the rate and momentum are the ones this fit ran
+    /// with, and no tolerance ends the epochs early (a divergence still
+    /// does). The history continues this fit's.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Optimizer, Synthetic, Variant, Model};
+    /// let data = Synthetic::generate(Model::Linear, 2000, 3, 0.1, 1)?;
+    /// let (first, second) = (0..1000, 1000..2000);
+    /// let slice = |rows: std::ops::Range<usize>| {
+    ///     (data.x.slice(ndarray::s![rows.clone(), ..]).to_owned(), data.y.slice(ndarray::s![rows]).to_owned())
+    /// };
+    /// let (x1, y1) = slice(first);
+    /// let fitted = GradientDescent::linear()
+    ///     .variant(Variant::MiniBatch(32))
+    ///     .optimizer(Optimizer::adam(0.01))
+    ///     .max_epochs(1)
+    ///     .fit(x1.view(), y1.view())?;
+    /// let (x2, y2) = slice(second);
+    /// let online = fitted.partial_fit(x2.view(), y2.view(), 1)?;
+    /// assert_eq!(online.history().len(), 2);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn partial_fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>, epochs: usize) -> Result<Fitted> {
+        self.continuation(epochs).fit(x, y)
+    }
+
+    /// [`Fitted::partial_fit`] over the rows of `source`.
+    pub fn partial_fit_source(&self, source: &dyn DataSource, epochs: usize) -> Result<Fitted> {
+        self.continuation(epochs).fit_source(source)
+    }
+
+    /// The settings that continue this fit for `epochs` epochs over new
+    /// rows: resumed, with the rate and momentum it ran with, no
+    /// tolerance and no held-out rows.
+    fn continuation(&self, epochs: usize) -> GradientDescent {
+        let mut settings = self
+            .settings
+            .clone()
+            .resume(self)
+            .max_epochs(epochs)
+            .auto_learning_rate(false)
+            .auto_momentum(false);
+        settings.tolerance = None;
+        settings.parameter_tolerance = None;
+        settings.validation_fraction = None;
+        settings
+    }
+
     /// What [`GradientDescent::resume`] continues from.
     pub fn training_state(&self) -> &TrainingState {
         &self.state

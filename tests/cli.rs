@@ -1381,3 +1381,63 @@ fn convert_refuses_to_write_over_its_input() {
     );
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
 }
+
+/// `fit --resume model.json` continues a saved fit over the rows of
+/// `--data` (scikit-learn's partial_fit): five epochs, saved, then three
+/// more, print the coefficients of one fit of eight epochs.
+#[test]
+fn resume_continues_a_saved_fit_like_one_longer_fit() {
+    let dir = folder("resume");
+    let csv = exact_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let model = dir.join("first.json");
+    let model = model.to_str().unwrap();
+    let coefficients = |out: &str| -> String {
+        out.lines()
+            .skip_while(|l| !l.starts_with("coefficients"))
+            .take_while(|l| !l.starts_with("saved"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let common = [
+        "--data",
+        csv,
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--device",
+        "cpu",
+    ];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["fit"];
+        args.extend_from_slice(&common);
+        args.extend_from_slice(extra);
+        succeed(&args)
+    };
+    let whole = run(&[
+        "--epochs",
+        "8",
+        "--variant",
+        "minibatch:8",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+    ]);
+    run(&[
+        "--epochs",
+        "5",
+        "--variant",
+        "minibatch:8",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.05",
+        "--save",
+        model,
+    ]);
+    let resumed = run(&["--resume", model, "--epochs", "3"]);
+    assert!(resumed.contains("epochs:       8"), "{resumed}");
+    assert_eq!(coefficients(&resumed), coefficients(&whole));
+}

@@ -225,6 +225,13 @@ pub struct FitArgs {
     /// Save the fitted model as JSON (weights in the units of the CSV).
     #[arg(long, value_name = "model.json")]
     pub save: Option<PathBuf>,
+    /// Continue the fit saved in model.json over the rows of --data
+    /// (scikit-learn's partial_fit): --epochs more epochs [default: 1] with
+    /// the saved settings, state and standardization; the file's columns
+    /// are matched and encoded as the saved model's. Save the result with
+    /// --save.
+    #[arg(long, value_name = "model.json")]
+    pub resume: Option<PathBuf>,
 }
 
 /// Arguments of `downhill predict`.

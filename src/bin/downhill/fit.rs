@@ -19,6 +19,9 @@ use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
+    if let Some(path) = &args.resume {
+        return fit_resumed(args, path);
+    }
     let mut descent = args
         .train
         .descent(args.lr)
@@ -226,6 +229,78 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
     report(args, &described, &fitted, elapsed, &scores, None, None)
 }
 
+/// `fit --resume model.json`: the saved fit continued over the rows of
+/// `--data`, encoded as the saved model's columns were.
+fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
+    let fitted = Fitted::load(path).map_err(|e| e.to_string())?;
+    let data = &args.data.data;
+    let shown = data.display().to_string();
+    let (x, y, feature_names, encoding) = match (Format::of(data), fitted.encoding()) {
+        (Format::Npy, _) => {
+            let file = open_npy(&args.data).map_err(|e| e.to_string())?;
+            let names = file.feature_names().map_err(|e| e.to_string())?;
+            let (x, y) = (file.x().map_err(|e| e.to_string())?, file.y().map_err(|e| e.to_string())?);
+            (x.into_owned(), y.into_owned(), names, None)
+        }
+        (_, Some(encoding)) => {
+            let (x, counts, lines) = encoding.apply(data).map_err(|e| format!("{shown}: {e}"))?;
+            if counts.unseen > 0 {
+                eprintln!(
+                    "warning: {} cells of {shown} hold values the model had not seen; they encode as all zeros",
+                    counts.unseen
+                );
+            }
+            let target = encoding.target.clone().unwrap_or_else(|| args.data.target.clone());
+            let cells = downhill::table::read_columns(data, &[target.as_str()]).map_err(|e| format!("{shown}: {e}"))?;
+            let y = cells
+                .iter()
+                .zip(&lines)
+                .map(|(row, line)| {
+                    encoding.target_value(&row[0]).ok_or_else(|| {
+                        format!(
+                            "line {line} of {shown}: target {target:?} is {:?}, which the model cannot read (missing, or not one of its labels)",
+                            row[0]
+                        )
+                    })
+                })
+                .collect::<Result<Vec<f32>, String>>()?;
+            (x, y.into(), encoding.feature_names(), Some(encoding.clone()))
+        }
+        (_, None) => {
+            return Err(format!(
+                "{} holds no table encoding to read {shown} with; continue it on an .npy file, or refit from the table",
+                path.display()
+            ))
+        }
+    };
+    let epochs = args.train.epochs.unwrap_or(1);
+    let (next, elapsed) = fit_with_progress(
+        fitted.settings(),
+        format!("continuing on {} rows × {} features", x.nrows(), x.ncols()),
+        |_| fitted.partial_fit(x.view(), y.view(), epochs),
+    )
+    .map_err(|e| e.to_string())?;
+    let scores = report::scores(&next, x.view(), y.view()).map_err(|e| e.to_string())?;
+    let encoding = encoding.unwrap_or_else(|| Encoding {
+        columns: feature_names
+            .iter()
+            .map(|name| EncodedColumn::Numeric {
+                name: name.clone(),
+                mean: 0.0,
+            })
+            .collect(),
+        labels: None,
+        target: None,
+    });
+    let described = Described {
+        feature_names: &feature_names,
+        rows: x.nrows(),
+        features: x.ncols(),
+        encoding: &encoding,
+    };
+    report(args, &described, &next, elapsed, &scores, None, None)
+}
+
 /// What the report says of the data, however it was read.
 struct Described<'a> {
     feature_names: &'a [String],
@@ -250,7 +325,7 @@ fn report(
     let rate = fitted.settings().optimizer_settings().learning_rate();
     println!(
         "{} regression of {:?} on {} rows × {} features of {}",
-        train.model,
+        fitted.model(),
         args.data.target,
         data.rows,
         data.features,
