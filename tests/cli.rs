@@ -1441,3 +1441,54 @@ fn resume_continues_a_saved_fit_like_one_longer_fit() {
     assert!(resumed.contains("epochs:       8"), "{resumed}");
     assert_eq!(coefficients(&resumed), coefficients(&whole));
 }
+
+/// `--loss` picks the model it fits when `--model` is not given: a
+/// classification loss fits the logistic model on the labels, Poisson the
+/// linear one; a loss of the other model than `--model` names is an error.
+#[test]
+fn the_loss_picks_its_model_and_reports_what_it_gives() {
+    let dir = folder("losses");
+    let csv = exact_csv(&dir);
+    let csv = csv.to_str().unwrap();
+    let out = succeed(&[
+        "fit",
+        "--data",
+        csv,
+        "--target",
+        "label",
+        "--features",
+        "a,b",
+        "--loss",
+        "modified_huber",
+    ]);
+    assert!(out.contains("logistic regression"), "{out}");
+    assert!(out.contains("log-loss:"), "{out}");
+    let out = succeed(&[
+        "fit",
+        "--data",
+        csv,
+        "--target",
+        "label",
+        "--features",
+        "a,b",
+        "--loss",
+        "hinge",
+    ]);
+    assert!(out.contains("ROC AUC:") && !out.contains("log-loss:"), "{out}");
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "y",
+            "--features",
+            "a,b",
+            "--model",
+            "linear",
+            "--loss",
+            "hinge",
+        ],
+        &["hinge loss fits a logistic model", "linear"],
+    );
+}

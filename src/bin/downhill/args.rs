@@ -84,9 +84,10 @@ pub enum PenaltyKind {
 /// How to descend, shared by `fit` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// linear (mean squared error) or logistic (cross-entropy; the target must be 0 or 1).
-    #[arg(long, default_value = "linear")]
-    pub model: Model,
+    /// linear (numbers; mean squared error) or logistic (two labels;
+    /// cross-entropy) [default: the model --loss fits, else linear].
+    #[arg(long = "model", value_name = "MODEL")]
+    pub model_arg: Option<Model>,
     /// full (every row per step), sgd (one row per step) or minibatch:N.
     #[arg(long, default_value = "full")]
     pub variant: Variant,
@@ -403,7 +404,7 @@ impl TrainArgs {
 
     /// On which scale the loss history was taken.
     pub fn loss_scale(&self) -> &'static str {
-        match (self.scaled(), self.model) {
+        match (self.scaled(), self.model()) {
             (false, _) => "",
             (true, Model::Linear) => " (on standardized features and target)",
             (true, Model::Logistic) => " (on standardized features)",
@@ -431,11 +432,20 @@ impl TrainArgs {
         }
     }
 
+    /// The model: --model, else the one --loss fits, else linear.
+    pub fn model(&self) -> Model {
+        match (self.model_arg, self.loss) {
+            (Some(model), _) => model,
+            (None, Some(_)) => self.loss().model(),
+            (None, None) => Model::Linear,
+        }
+    }
+
     /// The loss --loss names (with --epsilon), else the model's default.
     pub fn loss(&self) -> Loss {
         let epsilon = self.epsilon;
         match self.loss {
-            None => Loss::default_for(self.model),
+            None => Loss::default_for(self.model_arg.unwrap_or(Model::Linear)),
             Some(LossKind::Squared) => Loss::Squared,
             Some(LossKind::Huber) => Loss::Huber { epsilon },
             Some(LossKind::EpsilonInsensitive) => Loss::EpsilonInsensitive { epsilon },
@@ -458,7 +468,7 @@ impl TrainArgs {
             BetaArg::Fixed(beta) => (beta, false),
             BetaArg::Auto => (MINI_BATCH_BETA, momentum_rule && self.variant == Variant::Full),
         };
-        let mut descent = GradientDescent::new(self.model)
+        let mut descent = GradientDescent::new(self.model())
             .variant(self.variant)
             .shuffle(self.shuffle)
             .optimizer(self.optimizer.with(rate, beta))
@@ -468,7 +478,9 @@ impl TrainArgs {
             .penalty(self.penalty())
             .loss(self.loss())
             .standardize(self.scaled())
-            .standardize_target(self.scaled() && self.model == Model::Linear && self.loss() != Loss::Poisson)
+            .standardize_target(
+                self.scaled() && self.model() == Model::Linear && self.loss() != Loss::Poisson,
+            )
             .max_epochs(self.max_epochs())
             .patience(self.patience)
             .seed(self.seed)

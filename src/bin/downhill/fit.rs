@@ -37,7 +37,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             return fit_streamed(args, &descent, &streamed);
         }
     }
-    let data = load(&args.data, args.train.model)?;
+    let data = load(&args.data, args.train.model())?;
     let explain = |e| {
         explain(
             e,
@@ -56,7 +56,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                 data.y.view(),
                 fraction,
                 args.train.seed,
-                args.train.model == Model::Logistic,
+                args.train.model() == Model::Logistic,
             )
         })
         .transpose()
@@ -162,7 +162,7 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
             &data.data,
             &data.target,
             features.as_deref(),
-            &table_options(data, args.train.model),
+            &table_options(data, args.train.model()),
         )
         .map_err(|e| located(data, e))
         .map(|table| {
@@ -187,7 +187,7 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
         Format::Parquet => match ParquetData::open(&data.data, &data.target, features.as_deref()) {
             // A logistic target's labels are mapped, and booleans one-hot
             // encoded, by the table reader.
-            Ok(file) if args.train.model == Model::Linear && !file.has_booleans() => {
+            Ok(file) if args.train.model() == Model::Linear && !file.has_booleans() => {
                 let rows = file.rows() as u64;
                 Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
             }
@@ -349,7 +349,7 @@ fn report(
                 held_rows,
                 data.rows,
                 args.train.seed,
-                if args.train.model == Model::Logistic {
+                if args.train.model() == Model::Logistic {
                     ", stratified"
                 } else {
                     ""

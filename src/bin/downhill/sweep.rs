@@ -8,7 +8,7 @@ use crate::report::number;
 
 /// `downhill sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), String> {
-    let data = load(&args.data, args.train.model)?;
+    let data = load(&args.data, args.train.model())?;
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
     }
@@ -26,7 +26,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     let mut best: Option<(f32, f64)> = None;
     println!(
         "{} regression of {:?}, {} {}, {} epochs at most",
-        args.train.model,
+        args.train.model(),
         args.data.target,
         args.train.variant,
         args.train.optimizer,
