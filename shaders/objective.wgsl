@@ -2,7 +2,7 @@
 // derivative with respect to the margin (by Shape.loss), the penalty (by
 // Shape.l2_strength and Shape.l1_strength), the one step that turns a
 // batch's raw sums into its gradient and loss, and the L1 part's proximal
-// step. Mirrors src/model.rs and src/objective.rs.
+// step. Mirrors src/loss.rs and src/objective.rs.
 
 const LOSS_SQUARED: u32 = 0u;
 const LOSS_LOG: u32 = 1u;
@@ -55,7 +55,12 @@ fn sample_loss(shape: Shape, z: f32, y: f32) -> f32 {
             return excess * excess;
         }
         case LOSS_POISSON: {
-            return exp(z) - y * z;
+            // Half the deviance: 0 where e^z = y.
+            var constant = 0.0;
+            if y > 0.0 {
+                constant = y * log(y) - y;
+            }
+            return exp(z) - y * z + constant;
         }
         case LOSS_HINGE: {
             return max(1.0 - s * z, 0.0);

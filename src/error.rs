@@ -316,8 +316,9 @@ pub enum Error {
         /// The model asked for.
         model: &'static str,
     },
-    /// A Huber or ε-insensitive loss's ε that is negative or not finite.
-    #[error("the loss's epsilon must be finite and at least 0, got {value}")]
+    /// A Huber loss's ε that is not positive, or an ε-insensitive loss's
+    /// that is negative, or either not finite.
+    #[error("the loss's epsilon must be finite, above 0 for huber and at least 0 for the epsilon-insensitive losses, got {value}")]
     InvalidEpsilon {
         /// The ε given.
         value: f32,

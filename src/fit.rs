@@ -520,8 +520,13 @@ impl GradientDescent {
                 model: self.model.name(),
             });
         }
-        if let Some(epsilon) = loss.epsilon().filter(|e| !(e.is_finite() && *e >= 0.0)) {
-            return Err(Error::InvalidEpsilon { value: epsilon });
+        if let Some(epsilon) = loss.epsilon() {
+            // Huber's quadratic part needs room: at ε = 0 the loss is 0.
+            let least_ok = matches!(loss, Loss::Huber { .. }) && epsilon > 0.0
+                || !matches!(loss, Loss::Huber { .. }) && epsilon >= 0.0;
+            if !(epsilon.is_finite() && least_ok) {
+                return Err(Error::InvalidEpsilon { value: epsilon });
+            }
         }
         if self.standardize_target && loss == Loss::Poisson {
             return Err(Error::TargetScalingOfLoss { loss: loss.name() });
@@ -797,6 +802,8 @@ impl GradientDescent {
         settings.gpu_context = None;
         settings.on_epoch = None;
         settings.optimizer = plan.optimizer;
+        // Checked, and not saved: a loaded model's settings equal these.
+        settings.l1_ratio = None;
         Ok(Fitted {
             weights,
             bias,

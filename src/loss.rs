@@ -13,7 +13,7 @@
 //! | `Huber { epsilon: ε }` | r²/2 if \|r\| ≤ ε, else ε\|r\| − ε²/2 | clamp(r, −ε, ε) |
 //! | `EpsilonInsensitive { epsilon: ε }` | max(0, \|r\| − ε) | sign(r) if \|r\| > ε, else 0 |
 //! | `SquaredEpsilonInsensitive { epsilon: ε }` | max(0, \|r\| − ε)² | 2 sign(r) max(0, \|r\| − ε) |
-//! | `Poisson` (log link; y ≥ 0) | eᶻ − y z | eᶻ − y |
+//! | `Poisson` (log link; y ≥ 0) | eᶻ − y z + y ln y − y (half the deviance; 0 ≤ it) | eᶻ − y |
 //!
 //! Classification (labels y ∈ {0, 1}, s = 2y − 1 ∈ {−1, 1}):
 //!
@@ -51,7 +51,8 @@ pub enum Loss {
         /// The width of the zero band.
         epsilon: f32,
     },
-    /// Poisson deviance with the log link: predictions e^z, targets ≥ 0.
+    /// Half the Poisson deviance, with the log link: predictions e^z,
+    /// targets ≥ 0.
     Poisson,
     /// The cross-entropy of σ(z) (the logistic model's default).
     Log,
@@ -117,7 +118,11 @@ impl Loss {
                 let excess = (r.abs() - epsilon()).max(zero);
                 excess * excess
             }
-            Loss::Poisson => z.exp() - y * z,
+            // Half the Poisson deviance: 0 at e^z = y, never below.
+            Loss::Poisson => {
+                let constant = if y > zero { y * y.ln() - y } else { zero };
+                z.exp() - y * z + constant
+            }
             // max(z, 0) − y z + ln(1 + e^−|z|): neither overflows nor loses
             // the tail for large |z|.
             Loss::Log => z.max(zero) - y * z + (-z.abs()).exp().ln_1p(),
@@ -352,7 +357,10 @@ mod tests {
             Loss::SquaredEpsilonInsensitive { epsilon: 1.0 }.value(2.0, 0.5),
             0.25
         );
-        assert_eq!(Loss::Poisson.value(0.0, 3.0), 1.0);
+        // e^0 − 0 + 3 ln 3 − 3, and 0 where the prediction is the target.
+        assert!((Loss::Poisson.value(0.0f64, 3.0) - (1.0 + 3.0 * 3f64.ln() - 3.0)).abs() < 1e-12);
+        assert!(Loss::Poisson.value(3f64.ln(), 3.0).abs() < 1e-12);
+        assert_eq!(Loss::Poisson.value(0.0, 0.0), 1.0);
         // s z = 0.5 for y = 1, −0.5 for y = 0.
         assert_eq!(Loss::Hinge.value(0.5, 1.0), 0.5);
         assert_eq!(Loss::Hinge.value(0.5, 0.0), 1.5);

@@ -17,7 +17,7 @@ use crate::model::Model;
 use crate::table::Encoding;
 
 /// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The name of the format, written beside the version.
 const FORMAT: &str = "downhill-model";
@@ -146,7 +146,12 @@ impl Fitted {
             return Err(malformed(format!("no \"format\": \"{FORMAT}\" field")));
         }
         match value.get("version") {
-            Some(version) if version.as_u64() == Some(u64::from(SCHEMA_VERSION)) => {}
+            // Version 1 lacks the loss and the L1 strength, which read as
+            // the model's default loss and none.
+            Some(version)
+                if version
+                    .as_u64()
+                    .is_some_and(|v| (1..=u64::from(SCHEMA_VERSION)).contains(&v)) => {}
             Some(version) => {
                 return Err(Error::UnknownSchemaVersion {
                     path: origin.to_string(),

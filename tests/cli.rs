@@ -564,7 +564,8 @@ fn predict_gives_the_library_s_predictions_and_names_bad_model_files() {
         &["truncated.json", "not a model saved by downhill"],
     );
     let future = dir.join("future.json");
-    std::fs::write(&future, text.replacen("\"version\": 1", "\"version\": 7", 1)).unwrap();
+    let current = format!("\"version\": {}", downhill::SCHEMA_VERSION);
+    std::fs::write(&future, text.replacen(&current, "\"version\": 7", 1)).unwrap();
     fail_with(
         &[
             "predict",

@@ -123,6 +123,19 @@ fn poisson_refuses_negative_targets_and_a_standardized_target() {
         .fit(x.view(), y.view())
         .unwrap_err();
     assert_eq!(error, Error::InvalidEpsilon { value: -1.0 });
+    // Huber at ε = 0 would be the zero loss; the ε-insensitive loss at 0
+    // is the absolute error.
+    let error = GradientDescent::linear()
+        .loss(Loss::Huber { epsilon: 0.0 })
+        .fit(x.view(), y.view())
+        .unwrap_err();
+    assert_eq!(error, Error::InvalidEpsilon { value: 0.0 });
+    assert!(GradientDescent::linear()
+        .loss(Loss::EpsilonInsensitive { epsilon: 0.0 })
+        .max_epochs(2)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .is_ok());
 }
 
 /// The minimizer of (1/n) Σ huber(x·w + b − y) + (λ/2)|w|² in float64, by

@@ -372,3 +372,38 @@ fn adam_resumed_after_more_steps_than_a_u32_holds_runs_alike_on_cpu_and_gpu() {
         cpu.training_state().optimizer_state().steps
     );
 }
+
+/// A model with a loss and an elastic net reads back equal, settings
+/// included; a file of schema version 1 (before losses and L1 were saved)
+/// still loads, with the model's default loss and no L1 part.
+#[test]
+fn losses_and_penalties_are_saved_and_version_1_files_still_load() {
+    use downhill::{Loss, Penalty};
+    let data = Synthetic::generate(Model::Linear, 80, 3, 0.1, 5).unwrap();
+    let fitted = GradientDescent::linear()
+        .loss(Loss::Huber { epsilon: 0.8 })
+        .penalty(Penalty::ElasticNet {
+            alpha: 0.05,
+            l1_ratio: 0.3,
+        })
+        .max_epochs(4)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let loaded = Fitted::from_json(&fitted.to_json().unwrap(), "model.json").unwrap();
+    assert_eq!(loaded, fitted);
+    assert_eq!(loaded.settings().loss_settings(), Loss::Huber { epsilon: 0.8 });
+
+    let plain = GradientDescent::linear()
+        .max_epochs(2)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&plain.to_json().unwrap()).unwrap();
+    json["version"] = 1.into();
+    let options = json["options"].as_object_mut().unwrap();
+    assert!(options.remove("loss").is_some() && options.remove("l1").is_some());
+    let old = Fitted::from_json(&json.to_string(), "old.json").unwrap();
+    assert_eq!(old, plain);
+    assert_eq!(old.settings().penalty_settings(), Penalty::L2(0.0));
+}

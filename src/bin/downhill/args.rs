@@ -129,10 +129,10 @@ pub struct TrainArgs {
     pub penalty: Option<PenaltyKind>,
     /// The strength of --penalty (of the standardized features' weights
     /// unless --no-standardize).
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = 1e-4, requires = "penalty")]
     pub alpha: f32,
     /// The elastic net's L1 share ρ, in [0, 1].
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = 0.15, requires = "penalty")]
     pub l1_ratio: f32,
     /// The most epochs to run [default: 1000, stopping earlier once the
     /// parameters settle (--parameter-tol) or the loss stops improving
@@ -400,15 +400,6 @@ impl TrainArgs {
     /// Whether the fit runs on standardized columns (unless --no-standardize).
     pub fn scaled(&self) -> bool {
         !self.no_standardize
-    }
-
-    /// On which scale the loss history was taken.
-    pub fn loss_scale(&self) -> &'static str {
-        match (self.scaled(), self.model()) {
-            (false, _) => "",
-            (true, Model::Linear) => " (on standardized features and target)",
-            (true, Model::Logistic) => " (on standardized features)",
-        }
     }
 
     pub fn schedule(&self) -> Schedule {

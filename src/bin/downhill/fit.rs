@@ -236,11 +236,23 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
     let data = &args.data.data;
     let shown = data.display().to_string();
     let (x, y, feature_names, encoding) = match (Format::of(data), fitted.encoding()) {
-        (Format::Npy, _) => {
+        (Format::Npy, saved) => {
             let file = open_npy(&args.data).map_err(|e| e.to_string())?;
             let names = file.feature_names().map_err(|e| e.to_string())?;
+            // The saved encoding (its means, its target) stays with the
+            // model, where its features are the file's columns.
+            if let Some(encoding) = saved {
+                if encoding.feature_names() != names {
+                    return Err(format!(
+                        "{} was fitted to the features {}; the columns of {shown} are {}",
+                        path.display(),
+                        encoding.feature_names().join(", "),
+                        names.join(", ")
+                    ));
+                }
+            }
             let (x, y) = (file.x().map_err(|e| e.to_string())?, file.y().map_err(|e| e.to_string())?);
-            (x.into_owned(), y.into_owned(), names, None)
+            (x.into_owned(), y.into_owned(), names, saved.cloned())
         }
         (_, Some(encoding)) => {
             let (x, counts, lines) = encoding.apply(data).map_err(|e| format!("{shown}: {e}"))?;
@@ -340,7 +352,7 @@ fn report(
     println!(
         "final loss:   {}{}",
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
-        train.loss_scale()
+        loss_scale(fitted)
     );
     match &held_out {
         Some((held_rows, test_scores)) => {
@@ -438,6 +450,16 @@ fn report(
         ));
     }
     Ok(())
+}
+
+/// On which scale the fit's loss was taken.
+fn loss_scale(fitted: &Fitted) -> &'static str {
+    match (fitted.standardizer().is_some(), fitted.target_scaling().is_some()) {
+        (true, true) => " (on standardized features and target)",
+        (true, false) => " (on standardized features)",
+        (false, true) => " (on a standardized target)",
+        (false, false) => "",
+    }
 }
 
 /// The rate the fit ran with, and where it came from.
