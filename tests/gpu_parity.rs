@@ -229,6 +229,53 @@ fn every_loss_matches_the_cpu_engine() {
     }
 }
 
+/// Every loss under every penalty (the L1 step after the loss's
+/// gradient), full batch and fused small batches, Nesterov and Adam.
+#[test]
+fn every_loss_under_every_penalty_matches_the_cpu_engine() {
+    let Some(context) = common::gpu("loss × penalty parity") else {
+        return;
+    };
+    let losses = [
+        Loss::Squared,
+        Loss::Huber { epsilon: 0.5 },
+        Loss::SquaredEpsilonInsensitive { epsilon: 0.2 },
+        Loss::Poisson,
+        Loss::Log,
+        Loss::SquaredHinge,
+        Loss::ModifiedHuber,
+    ];
+    let penalties = [
+        Penalty::L2(0.02),
+        Penalty::L1(0.02),
+        Penalty::ElasticNet {
+            alpha: 0.04,
+            l1_ratio: 0.5,
+        },
+    ];
+    for loss in losses {
+        let model = loss.model();
+        let (x, y) = data(model, 203, 5);
+        let y = match loss {
+            Loss::Poisson => y.mapv(|v| (0.3 * v).exp().round()),
+            _ => y,
+        };
+        for penalty in penalties {
+            for variant in [Variant::Full, Variant::MiniBatch(7)] {
+                for optimizer in [
+                    Optimizer::nesterov(0.01, 0.9).into(),
+                    Optimizer::adam(0.01).into(),
+                ] {
+                    let optimizer: Optimizer = optimizer;
+                    let what = format!("{loss} {penalty:?} {variant:?} {}", optimizer.name());
+                    let settings = descent(model, variant, optimizer).loss(loss).penalty(penalty);
+                    compare(&context, settings, &x, &y, &what);
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn linear_runs_match_the_cpu_engine() {
     let Some(context) = common::gpu("linear parity") else {
