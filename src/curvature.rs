@@ -10,7 +10,7 @@
 //! epoch for rates below 2/L; on the log-loss it does so up to about 4/L
 //! (measured at condition numbers 1 and 100: 3.97/L and 2.76/L), its
 //! gradient growing only linearly away from the optimum. The rates chosen
-//! ([`automatic_rate`]), about half the largest stable one in each case
+//! (`automatic_rate`), about half the largest stable one in each case
 //! (tests/auto_rate.rs):
 //!
 //! | optimizer | rate |
@@ -22,7 +22,7 @@
 //! | AdaGrad | 0.1 |
 //! | RMSProp, Adam | 0.01 (their steps are about the rate in the parameters' units, which standardized data keep near 1) |
 //!
-//! The momentum from the data ([`automatic_momentum`]) is Nesterov's for a
+//! The momentum from the data (`automatic_momentum`) is Nesterov's for a
 //! quadratic whose curvature spans [μ, L]: β = (√κ − 1)/(√κ + 1) with
 //! κ = L/μ, which brings the error down by about 1 − 1/√κ an epoch at the
 //! rate 1/L where plain descent manages 1 − 1/κ. Heavy-ball momentum takes
