@@ -204,16 +204,8 @@ impl ParquetData {
     /// from the group's first row.
     fn first_null(&self, group: usize, column: usize) -> Result<Option<usize>> {
         let malformed = |e: &dyn std::fmt::Display| reader_error(&self.path, e);
-        let file = self.file.try_clone().map_err(|e| Error::Io {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), [column]);
-        let reader = builder
-            .with_projection(mask)
-            .with_row_groups(vec![group])
-            .with_batch_size(BATCH_ROWS)
+        let reader = self
+            .reader([column], vec![group])?
             .build()
             .map_err(|e| malformed(&e))?;
         let mut seen = 0;
@@ -226,6 +218,25 @@ impl ParquetData {
             seen += batch.num_rows();
         }
         Ok(None)
+    }
+
+    /// A reader of root columns `columns` of row groups `groups`, batches
+    /// of [`BATCH_ROWS`] rows, on this file's footer as it was read once.
+    fn reader(
+        &self,
+        columns: impl IntoIterator<Item = usize>,
+        groups: Vec<usize>,
+    ) -> Result<ParquetRecordBatchReaderBuilder<File>> {
+        let file = self.file.try_clone().map_err(|e| Error::Io {
+            path: self.path.clone(),
+            reason: e.to_string(),
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        let mask = ProjectionMask::roots(builder.parquet_schema(), columns);
+        Ok(builder
+            .with_projection(mask)
+            .with_row_groups(groups)
+            .with_batch_size(BATCH_ROWS))
     }
 
     /// Whether a chosen column holds booleans, which the table reader
@@ -326,18 +337,10 @@ impl DataSource for ParquetData {
         let first = self.group_starts.partition_point(|&s| s <= start) - 1;
         let last = self.group_starts.partition_point(|&s| s < start + rows) - 1;
         let malformed = |e: &dyn std::fmt::Display| reader_error(&self.path, e);
-        let file = self.file.try_clone().map_err(|e| Error::Io {
-            path: self.path.clone(),
-            reason: e.to_string(),
-        })?;
-        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
-        let mask = ProjectionMask::roots(builder.parquet_schema(), self.projected.iter().copied());
-        let reader = builder
-            .with_projection(mask)
-            .with_row_groups((first..=last).collect())
+        let reader = self
+            .reader(self.projected.iter().copied(), (first..=last).collect())?
             .with_offset(start - self.group_starts[first])
             .with_limit(rows)
-            .with_batch_size(BATCH_ROWS)
             .build()
             .map_err(|e| malformed(&e))?;
         let mut done = 0;

@@ -229,12 +229,40 @@ mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
     use crate::data::Synthetic;
-    use crate::driver::{train, Start};
+    use crate::driver::{train, Outcome, Start, TrainingPlan};
     use crate::fit::{GradientDescent, Variant};
     use crate::model::Model;
     use crate::objective::Penalty;
     use crate::optim::Rule;
     use crate::source::InMemory;
+
+    /// The same fit from zero (3 features) on the CPU engine and on the
+    /// float64 engine.
+    fn run_both(source: &InMemory, objective: Objective, plan: &TrainingPlan) -> (Outcome, Outcome) {
+        let run = |engine: &dyn Engine| {
+            train(engine, source, None, objective, plan, Start::Fresh(vec![0.0; 4])).unwrap()
+        };
+        (run(&CpuEngine::default()), run(&ReferenceEngine))
+    }
+
+    /// Epoch losses within 1e-4 and parameters within 1e-3 of the float64
+    /// engine's.
+    fn assert_agree(fast: &Outcome, reference: &Outcome, what: &str) {
+        for (a, b) in fast.records.iter().zip(&reference.records) {
+            assert!(
+                (a.loss - b.loss).abs() <= 1e-4 * b.loss.abs() + 1e-6,
+                "{what}: {a:?} vs {b:?}"
+            );
+        }
+        for (a, b) in fast.parameters.iter().zip(&reference.parameters) {
+            assert!(
+                (a - b).abs() <= 1e-3 * b.abs() + 1e-4,
+                "{what}: {:?} vs {:?}",
+                fast.parameters,
+                reference.parameters
+            );
+        }
+    }
 
     /// Every loss, written once (src/loss.rs) and evaluated in float64 by
     /// the reference engine, gives the CPU engine's epochs.
@@ -270,27 +298,8 @@ mod tests {
                     loss,
                     penalty: Penalty::L2(0.01),
                 };
-                let run = |engine: &dyn Engine| {
-                    train(
-                        engine,
-                        &source,
-                        None,
-                        objective,
-                        &plan,
-                        Start::Fresh(vec![0.0; 4]),
-                    )
-                    .unwrap()
-                };
-                let (fast, reference) = (run(&CpuEngine::default()), run(&ReferenceEngine));
-                for (a, b) in fast.records.iter().zip(&reference.records) {
-                    assert!(
-                        (a.loss - b.loss).abs() <= 1e-4 * b.loss.abs() + 1e-6,
-                        "{loss} {variant}: {a:?} vs {b:?}"
-                    );
-                }
-                for (a, b) in fast.parameters.iter().zip(&reference.parameters) {
-                    assert!((a - b).abs() <= 1e-3 * b.abs() + 1e-4, "{loss} {variant}");
-                }
+                let (fast, reference) = run_both(&source, objective, &plan);
+                assert_agree(&fast, &reference, &format!("{loss} {variant}"));
             }
         }
     }
@@ -330,34 +339,10 @@ mod tests {
                         loss: crate::loss::Loss::default_for(model),
                         penalty,
                     };
-                    let run = |engine: &dyn Engine| {
-                        train(
-                            engine,
-                            &source,
-                            None,
-                            objective,
-                            &plan,
-                            Start::Fresh(vec![0.0; 4]),
-                        )
-                        .unwrap()
-                    };
-                    let (fast, reference) = (run(&CpuEngine::default()), run(&ReferenceEngine));
+                    let (fast, reference) = run_both(&source, objective, &plan);
                     let what = format!("{model} {variant} {rule} {penalty:?}");
                     assert_eq!(fast.stop_reason, reference.stop_reason, "{what}");
-                    for (a, b) in fast.records.iter().zip(&reference.records) {
-                        assert!(
-                            (a.loss - b.loss).abs() <= 1e-4 * b.loss.abs() + 1e-6,
-                            "{what}: {a:?} vs {b:?}"
-                        );
-                    }
-                    for (a, b) in fast.parameters.iter().zip(&reference.parameters) {
-                        assert!(
-                            (a - b).abs() <= 1e-3 * b.abs() + 1e-4,
-                            "{what}: {:?} vs {:?}",
-                            fast.parameters,
-                            reference.parameters
-                        );
-                    }
+                    assert_agree(&fast, &reference, &what);
                 }
             }
         }

@@ -120,18 +120,7 @@ impl Streamed {
     fn described(&self, fitted: &Fitted) -> Result<(Vec<String>, Encoding), String> {
         let means: Option<Vec<f32>> = fitted.standardizer().map(|s| s.mean().to_vec());
         let numbers = |names: Vec<String>, target: String| {
-            let encoding = Encoding {
-                columns: names
-                    .iter()
-                    .enumerate()
-                    .map(|(j, name)| EncodedColumn::Numeric {
-                        name: name.clone(),
-                        mean: means.as_ref().map_or(0.0, |means| means[j]),
-                    })
-                    .collect(),
-                labels: None,
-                target: Some(target),
-            };
+            let encoding = numeric_encoding(&names, means.as_deref(), Some(target));
             (names, encoding)
         };
         Ok(match self {
@@ -293,17 +282,7 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let scores = report::scores(&next, x.view(), y.view()).map_err(|e| e.to_string())?;
-    let encoding = encoding.unwrap_or_else(|| Encoding {
-        columns: feature_names
-            .iter()
-            .map(|name| EncodedColumn::Numeric {
-                name: name.clone(),
-                mean: 0.0,
-            })
-            .collect(),
-        labels: None,
-        target: None,
-    });
+    let encoding = encoding.unwrap_or_else(|| numeric_encoding(&feature_names, None, None));
     let described = Described {
         feature_names: &feature_names,
         rows: x.nrows(),
@@ -311,6 +290,24 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
         encoding: &encoding,
     };
     report(args, &described, &next, elapsed, &scores, None, None)
+}
+
+/// The encoding of columns of plain numbers named `names`: nothing to
+/// encode, and a missing cell at prediction time filled with `means` (the
+/// fit's standardization means, where it standardized; else 0).
+fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<String>) -> Encoding {
+    Encoding {
+        columns: names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| EncodedColumn::Numeric {
+                name: name.clone(),
+                mean: means.map_or(0.0, |means| means[j]),
+            })
+            .collect(),
+        labels: None,
+        target,
+    }
 }
 
 /// What the report says of the data, however it was read.
