@@ -91,6 +91,40 @@ pub enum Error {
     /// `Variant::MiniBatch(0)`.
     #[error("the batch size must be at least 1, got 0")]
     ZeroBatchSize,
+    /// `Solver::Lbfgs { memory: 0 }`.
+    #[error("L-BFGS's memory must be at least 1 step, got 0")]
+    ZeroLbfgsMemory,
+    /// A full-batch solver asked for with mini-batches.
+    #[error("the {solver} solver runs on the full batch; the variant is {variant}")]
+    SolverOfVariant {
+        /// The solver.
+        solver: &'static str,
+        /// The variant asked for, as the command line spells it.
+        variant: String,
+    },
+    /// A quasi-Newton solver asked for with a loss whose slope jumps.
+    #[error("the {solver} solver needs a smooth loss; the {loss} loss has a kink (use gradient descent)")]
+    SolverOfLoss {
+        /// The solver.
+        solver: &'static str,
+        /// The loss's name.
+        loss: &'static str,
+    },
+    /// A quasi-Newton solver asked for with an L1 penalty, which has no
+    /// gradient at 0.
+    #[error("the {solver} solver needs a smooth penalty; the L1 strength is {l1} (use gradient descent, or an L2 penalty)")]
+    SolverOfPenalty {
+        /// The solver.
+        solver: &'static str,
+        /// The L1 strength asked for.
+        l1: f32,
+    },
+    /// The solver library failed in a way that is not the data's.
+    #[error("the solver failed: {reason}")]
+    Solver {
+        /// What it said.
+        reason: String,
+    },
     /// Mini-batches over a source larger than the memory budget with a row
     /// order that scatters each block's rows.
     #[error(

@@ -15,6 +15,7 @@ use crate::engine_choice;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
 use crate::history::{EpochRecord, History, StopReason};
+use crate::lbfgs;
 use crate::loss::Loss;
 use crate::metrics;
 use crate::model::Model;
@@ -22,6 +23,7 @@ use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
+use crate::solver::Solver;
 use crate::source::{find_non_finite, one_pass, DataSource, InMemory, Pass, Standardized};
 use crate::table::Encoding;
 
@@ -123,6 +125,8 @@ pub struct GradientDescent {
     l1: f32,
     #[cfg_attr(feature = "serde", serde(default))]
     loss: Option<Loss>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    solver: Solver,
     /// The elastic net's ratio as given, checked by `plan`.
     #[cfg_attr(feature = "serde", serde(skip))]
     l1_ratio: Option<f32>,
@@ -203,6 +207,7 @@ impl GradientDescent {
             l2: 0.0,
             l1: 0.0,
             loss: None,
+            solver: Solver::GradientDescent,
             l1_ratio: None,
             standardize: false,
             standardize_target: false,
@@ -223,6 +228,30 @@ impl GradientDescent {
             start: None,
             gpu_context: None,
         }
+    }
+
+    /// The method that minimizes the objective: gradient descent (the
+    /// default) or [`Solver::Lbfgs`] on the full batch.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Solver};
+    /// use ndarray::array;
+    ///
+    /// let x = array![[1.0f32], [2.0], [3.0], [4.0], [5.0]];
+    /// let y = array![5.0f32, 7.0, 9.0, 11.0, 13.0];
+    /// let fitted = GradientDescent::linear().solver(Solver::lbfgs()).fit(x.view(), y.view())?;
+    /// assert!((fitted.weights()[0] - 2.0).abs() < 1e-4);
+    /// assert!((fitted.bias() - 3.0).abs() < 1e-4);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn solver(mut self, solver: Solver) -> Self {
+        self.solver = solver;
+        self
+    }
+
+    /// The solver set.
+    pub fn solver_settings(&self) -> Solver {
+        self.solver
     }
 
     /// Full batch, stochastic or mini-batch.
@@ -531,6 +560,25 @@ impl GradientDescent {
         if self.standardize_target && loss == Loss::Poisson {
             return Err(Error::TargetScalingOfLoss { loss: loss.name() });
         }
+        self.solver.validate()?;
+        if let Solver::Lbfgs { .. } = self.solver {
+            let solver = "lbfgs";
+            if self.variant != Variant::Full {
+                return Err(Error::SolverOfVariant {
+                    solver,
+                    variant: self.variant.to_string(),
+                });
+            }
+            if !loss.is_smooth() {
+                return Err(Error::SolverOfLoss {
+                    solver,
+                    loss: loss.name(),
+                });
+            }
+            if self.l1 != 0.0 {
+                return Err(Error::SolverOfPenalty { solver, l1: self.l1 });
+            }
+        }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::InvalidL1Ratio { value: ratio });
         }
@@ -729,8 +777,10 @@ impl GradientDescent {
             (Some(standardized), _) => Some(standardized),
             (None, rows) => rows,
         };
-        let momentum_from_data = self.momentum_from_data();
-        let curvature = match self.auto_learning_rate || momentum_from_data {
+        // L-BFGS has no learning rate to choose.
+        let descent = self.solver == Solver::GradientDescent;
+        let momentum_from_data = descent && self.momentum_from_data();
+        let curvature = match descent && self.auto_learning_rate || momentum_from_data {
             true => Some(curvature::measure(engine.as_ref(), source).map_err(|e| match e {
                 // Non-finite X makes the curvature non-finite: name the value.
                 Error::NoCurvature { .. } => find_non_finite(data).err().unwrap_or(e),
@@ -743,7 +793,7 @@ impl GradientDescent {
                 .optimizer
                 .with_momentum(curvature::automatic_momentum(curvature));
         }
-        if let (true, Some(curvature)) = (self.auto_learning_rate, &curvature) {
+        if let (true, Some(curvature)) = (descent && self.auto_learning_rate, &curvature) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
                 self.loss_settings(),
@@ -759,7 +809,14 @@ impl GradientDescent {
             loss: self.loss_settings(),
             penalty: self.penalty_settings(),
         };
-        let outcome = driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?;
+        let outcome = match self.solver {
+            Solver::GradientDescent => {
+                driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?
+            }
+            Solver::Lbfgs { memory } => {
+                lbfgs::minimize(engine.as_ref(), source, held_out, objective, &plan, memory, start)?
+            }
+        };
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
             find_non_finite(data)?;
         }

@@ -28,6 +28,15 @@ pub enum StopReason {
         /// The epoch whose loss diverged.
         epoch: usize,
     },
+    /// L-BFGS brought the gradient down to the rounding of its float32
+    /// sums: its line search found no lower objective, or further
+    /// iterations no smaller gradient. `epoch` is the last iteration run;
+    /// the parameters are those of the iteration with the smallest
+    /// gradient.
+    RoundingLimit {
+        /// The last iteration run.
+        epoch: usize,
+    },
 }
 
 impl std::fmt::Display for StopReason {
@@ -36,6 +45,10 @@ impl std::fmt::Display for StopReason {
             StopReason::Converged { epoch } => write!(f, "converged at epoch {epoch}"),
             StopReason::MaxEpochs => write!(f, "reached the epoch limit"),
             StopReason::Diverged { epoch } => write!(f, "diverged at epoch {epoch}"),
+            StopReason::RoundingLimit { epoch } => write!(
+                f,
+                "converged to the rounding of float32 sums at iteration {epoch}"
+            ),
         }
     }
 }
@@ -48,7 +61,8 @@ pub struct EpochRecord {
     pub epoch: usize,
     /// Mean of the batch losses seen during the epoch, each taken at the
     /// parameters its step started from (for `Full`, the loss at the start of
-    /// the epoch). Includes the L2 term. On standardized data when
+    /// the epoch; for L-BFGS, at the end of the iteration). Includes the
+    /// penalty. On standardized data when
     /// `standardize(true)`.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub loss: f64,
@@ -60,7 +74,8 @@ pub struct EpochRecord {
         serde(default, with = "crate::json_numbers::optional_float64")
     )]
     pub validation_loss: Option<f64>,
-    /// The learning rate used during the epoch.
+    /// The learning rate used during the epoch; for L-BFGS
+    /// ([`crate::Solver::Lbfgs`]), the length of the iteration's step.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub learning_rate: f64,
     /// Seconds from the start of the fit to the end of this epoch.

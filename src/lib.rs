@@ -112,6 +112,7 @@ mod gpu;
 mod history;
 #[cfg(feature = "serde")]
 mod json_numbers;
+mod lbfgs;
 mod loss;
 pub mod memory;
 pub mod metrics;
@@ -134,6 +135,7 @@ mod reference_engine;
 mod saved;
 pub mod schedule;
 mod shuffle;
+mod solver;
 pub mod source;
 pub mod table;
 
@@ -155,3 +157,4 @@ pub use optim::{Optimizer, OptimizerState};
 pub use saved::SCHEMA_VERSION;
 pub use schedule::Schedule;
 pub use shuffle::Shuffle;
+pub use solver::{Solver, DEFAULT_LBFGS_MEMORY};

@@ -209,6 +209,13 @@ impl Loss {
         }
     }
 
+    /// Whether the derivative is continuous, as a quasi-Newton solver
+    /// ([`crate::Solver::Lbfgs`]) needs: all but the hinge and the
+    /// ε-insensitive loss, whose slopes jump at their kinks.
+    pub fn is_smooth(self) -> bool {
+        !matches!(self, Loss::Hinge | Loss::EpsilonInsensitive { .. })
+    }
+
     /// The prediction of a margin: z for the regression losses but
     /// Poisson's e^z, a probability for `Log` (σ(z)) and `ModifiedHuber`
     /// ((clamp(z, −1, 1) + 1) / 2); `None` for the hinges, which give a

@@ -17,6 +17,8 @@
 //! the CPU (shaders/objective.wgsl mirrors it on the GPU), and the place
 //! where a multi-process engine would add the sums of every process first.
 
+use num_traits::Float;
+
 use crate::loss::Loss;
 use crate::optim::{Optimizer, OptimizerState};
 
@@ -97,23 +99,25 @@ impl Penalty {
     }
 
     /// The penalty's value at `weights`.
-    pub(crate) fn value(self, weights: &[f32]) -> f64 {
+    pub(crate) fn value<T: Float>(self, weights: &[T]) -> f64 {
         let (l2, l1) = (f64::from(self.l2_strength()), f64::from(self.l1_strength()));
+        let wide = |w: T| w.to_f64().expect("a float converts to f64");
         let squares = match l2 > 0.0 {
-            true => weights.iter().map(|&w| f64::from(w) * f64::from(w)).sum::<f64>(),
+            true => weights.iter().map(|&w| wide(w) * wide(w)).sum::<f64>(),
             false => 0.0,
         };
         let magnitudes = match l1 > 0.0 {
-            true => weights.iter().map(|&w| f64::from(w).abs()).sum::<f64>(),
+            true => weights.iter().map(|&w| wide(w).abs()).sum::<f64>(),
             false => 0.0,
         };
         0.5 * l2 * squares + l1 * magnitudes
     }
 
-    /// The smooth part's derivative with respect to one weight.
+    /// The smooth part's derivative with respect to one weight, in the
+    /// weight's precision.
     #[inline(always)]
-    fn derivative(self, weight: f32) -> f32 {
-        self.l2_strength() * weight
+    fn derivative<T: Float>(self, weight: T) -> T {
+        T::from(self.l2_strength()).expect("an f32 fits every float") * weight
     }
 
     /// The L1 part's proximal step on the weights (not the bias: the last
@@ -202,18 +206,22 @@ impl Objective {
     ///
     /// gⱼ = Σ ℓ′ xⱼ / \|B\| + penalty′(wⱼ), g_b = Σ ℓ′ / \|B\|,
     /// loss = Σ ℓ / \|B\| + penalty(w).
+    ///
+    /// The engines take it in f32 (the precision of their parameters), the
+    /// L-BFGS solver in f64.
     #[inline]
-    pub(crate) fn gradient(&self, sums: &RawSums, parameters: &[f32], gradient: &mut [f32]) -> f64 {
+    pub(crate) fn gradient<T: Float>(&self, sums: &RawSums, parameters: &[T], gradient: &mut [T]) -> f64 {
         let d = parameters.len() - 1;
         let scale = 1.0 / sums.rows as f64;
+        let of = |value: f64| T::from(value).expect("an f64 converts to every float");
         for ((g, &sum), &w) in gradient[..d]
             .iter_mut()
             .zip(&sums.derivative[..d])
             .zip(&parameters[..d])
         {
-            *g = (scale * sum) as f32 + self.penalty.derivative(w);
+            *g = of(scale * sum) + self.penalty.derivative(w);
         }
-        gradient[d] = (scale * sums.derivative[d]) as f32;
+        gradient[d] = of(scale * sums.derivative[d]);
         sums.loss / sums.rows as f64 + self.penalty.value(&parameters[..d])
     }
 }

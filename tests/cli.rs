@@ -187,6 +187,49 @@ fn standardized_fit_matches_the_closed_form_on_noisy_data() {
     }
     let bias = saved["bias"].as_f64().unwrap();
     assert!((bias - b).abs() <= 1e-3 * b.abs().max(1.0), "{bias} vs {b}");
+
+    // L-BFGS on the same table, without hand-set rates: to 1e-5 of the
+    // closed form, and the saved model names its solver and stop reason.
+    let lbfgs_model = dir.join("lbfgs.json");
+    let report = succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "target",
+        "--solver",
+        "lbfgs",
+        "--device",
+        "cpu",
+        "--save",
+        lbfgs_model.to_str().unwrap(),
+    ]);
+    assert!(report.contains("solver:       L-BFGS, memory 10"), "{report}");
+    assert!(report.contains("iterations:"), "{report}");
+    let saved = read_json(&lbfgs_model);
+    assert_eq!(saved["options"]["solver"]["kind"], "lbfgs", "{saved}");
+    let stop = saved["stop_reason"]["kind"].as_str().unwrap();
+    assert!(["converged", "rounding_limit"].contains(&stop), "{saved}");
+    for (f, e) in saved["weights"].as_array().unwrap().iter().zip(w.iter()) {
+        let f = f.as_f64().unwrap();
+        assert!((f - e).abs() <= 1e-5 * e.abs(), "{f} vs {e}");
+    }
+    let bias = saved["bias"].as_f64().unwrap();
+    assert!((bias - b).abs() <= 1e-5 * b.abs().max(1.0), "{bias} vs {b}");
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "target",
+            "--solver",
+            "lbfgs",
+            "--variant",
+            "32",
+        ],
+        &["lbfgs", "full batch", "minibatch:32"],
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The robust, count and margin losses against independent solvers:
 //! Poisson + L2 against scikit-learn's `PoissonRegressor`, the hinge + L2
 //! against `LinearSVC`'s objective (tests/data/make_losses.py computed
-//! both), and Huber against a float64 minimization written here.
+//! both), and Huber against a float64 minimization written here; Poisson
+//! and Huber by L-BFGS too, to 1e-6.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::path::Path;
 
 use downhill::data::{read_csv, Synthetic};
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Schedule, StopReason,
+    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Schedule, Solver, StopReason,
 };
 use ndarray::{Array1, Array2};
 
@@ -82,6 +83,20 @@ fn poisson_with_l2_reaches_scikit_learns_poisson_regressor() {
             matches!(fitted.stop_reason(), StopReason::Converged { .. }),
             "alpha {alpha}: {:?}",
             fitted.stop_reason()
+        );
+        // L-BFGS on the same gradient reaches it to 1e-6.
+        let by_lbfgs = GradientDescent::linear()
+            .loss(Loss::Poisson)
+            .penalty(Penalty::L2(alpha))
+            .solver(Solver::lbfgs())
+            .device(Device::Cpu)
+            .fit(x.view(), y.view())
+            .unwrap();
+        assert_near(
+            &parameters(&by_lbfgs),
+            &target,
+            1e-6,
+            &format!("poisson by L-BFGS, alpha {alpha}"),
         );
         // Predictions are the rate e^z.
         let z = x.row(0).dot(&fitted.weights()) + fitted.bias();
@@ -198,6 +213,14 @@ fn huber_reaches_the_float64_minimum_and_shrugs_off_outliers() {
         .fit(x.view(), y.view())
         .unwrap();
     assert_near(&parameters(&fitted), &target, 1e-4, "huber");
+    let by_lbfgs = GradientDescent::linear()
+        .loss(Loss::Huber { epsilon })
+        .penalty(Penalty::L2(lambda))
+        .solver(Solver::lbfgs())
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_near(&parameters(&by_lbfgs), &target, 1e-6, "huber by L-BFGS");
     // The squared error follows the outliers; Huber stays near the truth.
     let squared = converging(Model::Linear, Loss::Squared, Penalty::L2(lambda))
         .device(Device::Cpu)

@@ -11,7 +11,8 @@ use downhill::table::{
     read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
 };
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, StopReason, Variant,
+    Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver, StopReason,
+    Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -91,6 +92,12 @@ pub struct TrainArgs {
     /// full (every row per step), sgd (one row per step) or minibatch:N.
     #[arg(long, default_value = "full")]
     pub variant: Variant,
+    /// gd (gradient descent: --variant, --optimizer, --lr, --schedule) or
+    /// lbfgs (L-BFGS on the full batch, memory 10; lbfgs:M for M steps),
+    /// which needs a smooth objective (no hinge, epsilon_insensitive or L1)
+    /// and stops once the gradient's norm is below --tol.
+    #[arg(long, default_value = "gd")]
+    pub solver: Solver,
     /// The row order of mini-batch epochs: rows (a permutation of all rows),
     /// blocks:N (a permutation of blocks of N rows, then of the rows inside
     /// each) or none (storage order).
@@ -383,8 +390,11 @@ impl TrainArgs {
     }
 
     /// --tol, or by default early stopping on the loss where the parameters
-    /// do not settle.
+    /// do not settle (L-BFGS: the gradient's tolerance, its own by default).
     pub fn tolerance(&self) -> Option<f64> {
+        if self.solver != Solver::GradientDescent {
+            return self.tol;
+        }
         self.tol
             .or_else(|| (self.default_stopping() && !self.parameters_settle()).then_some(DEFAULT_TOLERANCE))
     }
@@ -392,6 +402,9 @@ impl TrainArgs {
     /// --parameter-tol, or by default convergence of the parameters where
     /// they settle.
     pub fn parameter_tolerance(&self) -> Option<f64> {
+        if self.solver != Solver::GradientDescent {
+            return self.parameter_tol;
+        }
         self.parameter_tol.or_else(|| {
             (self.default_stopping() && self.parameters_settle()).then_some(DEFAULT_PARAMETER_TOLERANCE)
         })
@@ -460,6 +473,7 @@ impl TrainArgs {
             BetaArg::Auto => (MINI_BATCH_BETA, momentum_rule && self.variant == Variant::Full),
         };
         let mut descent = GradientDescent::new(self.model())
+            .solver(self.solver)
             .variant(self.variant)
             .shuffle(self.shuffle)
             .optimizer(self.optimizer.with(rate, beta))

@@ -9,7 +9,7 @@ use downhill::parquet_source::{parquet_shape, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
-use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, StopReason, Variant};
+use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, Solver, StopReason, Variant};
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, load, located, names, open_npy, table_options,
@@ -341,8 +341,10 @@ fn report(
         args.data.data.display()
     );
     println!("stopped:      {}", describe_stop(fitted));
+    let lbfgs = matches!(fitted.settings().solver_settings(), Solver::Lbfgs { .. });
     println!(
-        "epochs:       {} ({} gradient evaluations)",
+        "{}{} ({} gradient evaluations)",
+        if lbfgs { "iterations:   " } else { "epochs:       " },
         fitted.history().len(),
         fitted.gradient_evaluations()
     );
@@ -374,9 +376,14 @@ fn report(
             }
         }
     }
-    println!("learning rate: {}", describe_rate(fitted, args.lr));
-    if let Some(momentum) = describe_momentum(fitted) {
-        println!("momentum:     {momentum}");
+    match fitted.settings().solver_settings() {
+        Solver::Lbfgs { memory } => println!("solver:       L-BFGS, memory {memory}"),
+        Solver::GradientDescent => {
+            println!("learning rate: {}", describe_rate(fitted, args.lr));
+            if let Some(momentum) = describe_momentum(fitted) {
+                println!("momentum:     {momentum}");
+            }
+        }
     }
     println!(
         "time:         {:.3} s on {}{}",

@@ -1,0 +1,261 @@
+//! L-BFGS on the engines' full-batch gradient against independent optima:
+//! the log-loss + L2 against scikit-learn's `LogisticRegression`
+//! (tests/data/make_logistic.py computed it), least squares + L2 against
+//! the float64 closed form, on the CPU and the GPU; in far fewer gradient
+//! evaluations than full-batch descent needs; and the objectives it
+//! refuses. Poisson and Huber under L-BFGS are checked in tests/losses.rs.
+
+mod common;
+
+use std::path::Path;
+
+use downhill::data::{read_csv, Synthetic};
+use downhill::reference::least_squares;
+use downhill::{
+    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Solver, StopReason, Variant,
+};
+use ndarray::{Array1, Array2};
+
+fn logistic_table() -> (Array2<f32>, Array1<f32>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
+    let features = ["x0", "x1", "x2", "x3", "x4"];
+    let data = read_csv(path, Some("y"), Some(&features)).unwrap();
+    (data.x, data.y.expect("the target column"))
+}
+
+/// Rows of (C, weighted, alpha, intercept, weights…).
+fn logistic_expected() -> Array2<f32> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
+    read_csv(path, None, None).unwrap().x
+}
+
+/// The bias, then the weights.
+fn parameters(fitted: &Fitted) -> Vec<f64> {
+    std::iter::once(fitted.bias())
+        .chain(fitted.weights().iter().copied())
+        .map(f64::from)
+        .collect()
+}
+
+/// Every parameter within `relative` of the largest expected one.
+fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (j, (a, e)) in found.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= relative * scale,
+            "{what}: parameter {j}: {a} vs {e} (off by {:.2e} of {scale})\n{found:?}\n{expected:?}",
+            (a - e).abs() / scale
+        );
+    }
+}
+
+fn lbfgs(model: Model) -> GradientDescent {
+    GradientDescent::new(model)
+        .solver(Solver::lbfgs())
+        .max_epochs(1000)
+}
+
+#[test]
+fn logistic_with_l2_reaches_scikit_learns_optimum_to_1e_6() {
+    let (x, y) = logistic_table();
+    let mut devices = vec![Device::Cpu];
+    if common::gpu("L-BFGS on the GPU").is_some() {
+        devices.push(Device::Gpu);
+    }
+    for row in logistic_expected().rows().into_iter().filter(|row| row[1] == 0.0) {
+        let alpha = row[2];
+        let expected: Vec<f64> = row.iter().skip(3).map(|&v| f64::from(v)).collect();
+        for &device in &devices {
+            let fitted = lbfgs(Model::Logistic)
+                .penalty(Penalty::L2(alpha))
+                .device(device)
+                .fit(x.view(), y.view())
+                .unwrap();
+            assert!(
+                !matches!(
+                    fitted.stop_reason(),
+                    StopReason::MaxEpochs | StopReason::Diverged { .. }
+                ),
+                "{device:?} alpha {alpha}: {}",
+                fitted.stop_reason()
+            );
+            assert_near(
+                &parameters(&fitted),
+                &expected,
+                1e-6,
+                &format!("{device:?} alpha {alpha}"),
+            );
+            // One record per iteration; each iteration costs at least one
+            // pass.
+            assert!(fitted.history().len() as u64 <= fitted.gradient_evaluations());
+        }
+    }
+}
+
+#[test]
+fn least_squares_with_l2_reaches_the_closed_form_to_1e_6() {
+    let data = Synthetic::generate(Model::Linear, 2000, 8, 0.3, 5).unwrap();
+    let l2 = 1e-2;
+    let (weights, bias) = least_squares(data.x.view(), data.y.view(), f64::from(l2)).unwrap();
+    let expected: Vec<f64> = std::iter::once(bias).chain(weights.iter().copied()).collect();
+    let fitted = lbfgs(Model::Linear)
+        .penalty(Penalty::L2(l2))
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert_near(&parameters(&fitted), &expected, 1e-6, "L-BFGS");
+}
+
+#[test]
+fn lbfgs_needs_far_fewer_gradient_evaluations_than_descent() {
+    // The raw scales (0.1 to 10) make the problem ill-conditioned, as real
+    // tables are before standardization.
+    let (x, y) = logistic_table();
+    let row = logistic_expected().row(2).to_owned();
+    assert_eq!((row[0], row[1]), (1.0, 0.0), "C = 1, unweighted");
+    let alpha = row[2];
+    let expected: Vec<f64> = row.iter().skip(3).map(|&v| f64::from(v)).collect();
+    let by_lbfgs = lbfgs(Model::Logistic)
+        .penalty(Penalty::L2(alpha))
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_near(&parameters(&by_lbfgs), &expected, 1e-6, "L-BFGS");
+    // Full-batch Nesterov at the automatic rate and momentum, to 1e-4.
+    let by_descent = GradientDescent::logistic()
+        .penalty(Penalty::L2(alpha))
+        .optimizer(Optimizer::nesterov(1.0, 0.0))
+        .auto_learning_rate(true)
+        .auto_momentum(true)
+        .parameter_tolerance(1e-9)
+        .max_epochs(1_000_000)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_near(&parameters(&by_descent), &expected, 1e-4, "descent");
+    eprintln!(
+        "gradient evaluations: L-BFGS {} ({} iterations, {}), descent {} ({})",
+        by_lbfgs.gradient_evaluations(),
+        by_lbfgs.history().len(),
+        by_lbfgs.stop_reason(),
+        by_descent.gradient_evaluations(),
+        by_descent.stop_reason()
+    );
+    assert!(
+        10 * by_lbfgs.gradient_evaluations() < by_descent.gradient_evaluations(),
+        "L-BFGS {} against descent {}",
+        by_lbfgs.gradient_evaluations(),
+        by_descent.gradient_evaluations()
+    );
+}
+
+#[test]
+fn gpu_lbfgs_follows_the_cpu() {
+    let Some(context) = common::gpu("L-BFGS on the GPU against the CPU") else {
+        return;
+    };
+    let (x, y) = logistic_table();
+    let settings = lbfgs(Model::Logistic)
+        .penalty(Penalty::L2(0.01))
+        .standardize(true);
+    let cpu = settings
+        .clone()
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    let gpu = settings
+        .gpu_context(context)
+        .device(Device::Gpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_eq!(gpu.device(), Device::Gpu);
+    assert_near(&parameters(&gpu), &parameters(&cpu), 1e-5, "GPU against CPU");
+    let (cpu_loss, gpu_loss) = (
+        cpu.history().final_loss().unwrap(),
+        gpu.history().final_loss().unwrap(),
+    );
+    assert!(
+        (cpu_loss - gpu_loss).abs() <= 1e-6 * cpu_loss,
+        "{cpu_loss} vs {gpu_loss}"
+    );
+}
+
+#[test]
+fn the_history_records_each_iteration_and_the_epoch_limit_stops_it() {
+    let (x, y) = logistic_table();
+    let fitted = lbfgs(Model::Logistic)
+        .penalty(Penalty::L2(0.002))
+        .max_epochs(3)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert_eq!(fitted.stop_reason(), StopReason::MaxEpochs);
+    let records = fitted.history().records();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3]);
+    // Each iteration's line search lowers the objective.
+    let start = (2.0f64).ln();
+    assert!(records[0].loss < start, "{} vs log 2", records[0].loss);
+    assert!(
+        records.windows(2).all(|pair| pair[1].loss < pair[0].loss),
+        "{records:?}"
+    );
+    // A held-out loss per iteration where rows are held out.
+    let held = lbfgs(Model::Logistic)
+        .penalty(Penalty::L2(0.002))
+        .validation_fraction(0.2)
+        .device(Device::Cpu)
+        .fit(x.view(), y.view())
+        .unwrap();
+    assert!(held
+        .history()
+        .records()
+        .iter()
+        .all(|r| r.validation_loss.is_some_and(f64::is_finite)));
+}
+
+#[test]
+fn lbfgs_refuses_what_it_cannot_minimize() {
+    let (x, y) = logistic_table();
+    let fit = |settings: GradientDescent| settings.device(Device::Cpu).fit(x.view(), y.view());
+    assert!(matches!(
+        fit(lbfgs(Model::Logistic).variant(Variant::MiniBatch(32))),
+        Err(Error::SolverOfVariant { solver: "lbfgs", ref variant }) if variant == "minibatch:32"
+    ));
+    assert!(matches!(
+        fit(lbfgs(Model::Logistic).loss(Loss::Hinge)),
+        Err(Error::SolverOfLoss { loss: "hinge", .. })
+    ));
+    assert!(matches!(
+        fit(lbfgs(Model::Logistic).penalty(Penalty::ElasticNet { alpha: 0.1, l1_ratio: 0.5 })),
+        Err(Error::SolverOfPenalty { l1, .. }) if l1 == 0.05
+    ));
+    assert!(matches!(
+        fit(GradientDescent::logistic().solver(Solver::Lbfgs { memory: 0 })),
+        Err(Error::ZeroLbfgsMemory)
+    ));
+    // The smooth margin losses are accepted.
+    let fitted = fit(lbfgs(Model::Logistic)
+        .loss(Loss::SquaredHinge)
+        .penalty(Penalty::L2(0.01)))
+    .unwrap();
+    assert!(fitted.history().final_loss().unwrap().is_finite());
+}
+
+#[test]
+fn non_finite_data_is_named_not_minimized() {
+    let (mut x, y) = logistic_table();
+    x[[7, 2]] = f32::NAN;
+    let result = lbfgs(Model::Logistic).device(Device::Cpu).fit(x.view(), y.view());
+    assert!(
+        matches!(
+            result,
+            Err(Error::NonFiniteFeature {
+                row: 7,
+                column: 2,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
