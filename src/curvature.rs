@@ -83,7 +83,7 @@ pub(crate) fn measure(engine: &dyn Engine, source: &dyn DataSource) -> Result<Cu
     let mut product = |v: &[f64]| -> Result<Vec<f64>> {
         let parameters: Vec<f32> = v.iter().map(|&x| x as f32).collect();
         let raw = sums.raw_sums(&parameters)?;
-        let n = raw.rows as f64;
+        let n = raw.weight;
         let hv: Vec<f64> = raw.derivative.iter().map(|s| s / n).collect();
         match hv.iter().all(|x| x.is_finite()) {
             true => Ok(hv),

@@ -355,7 +355,7 @@ pub(crate) fn train(
         let validation_loss = match &mut held_out_sums {
             Some(sums) => {
                 let raw = sums.raw_sums(&stats.parameters)?;
-                Some(raw.loss / raw.rows as f64)
+                Some(raw.loss / raw.weight)
             }
             None => None,
         };

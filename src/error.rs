@@ -286,6 +286,43 @@ pub enum Error {
         /// The estimate.
         value: f64,
     },
+    /// A sample weight that is negative, NaN or infinite.
+    #[error("sample weight of row {row} is {value}; weights must be finite and at least 0")]
+    InvalidWeight {
+        /// The row (from 0).
+        row: usize,
+        /// The weight.
+        value: f32,
+    },
+    /// Sample weights that are all 0: no row counts.
+    #[error("every sample weight is 0; at least one row must weigh more")]
+    ZeroWeights,
+    /// Sample weights for another number of rows.
+    #[error("{weights} sample weights for {rows} rows")]
+    WeightCountMismatch {
+        /// Rows in the data.
+        rows: usize,
+        /// Weights given.
+        weights: usize,
+    },
+    /// Sample weights asked of an engine that does not weigh rows yet.
+    #[error("sample and class weights run on the CPU engine; the GPU engine does not weigh rows yet (use --device cpu or Device::Cpu)")]
+    WeightsOnGpu,
+    /// A class weight for a label the data does not have, or one that is
+    /// negative or not finite.
+    #[error("class weight {weight} for label {label}: labels are 0 and 1, weights finite and at least 0")]
+    InvalidClassWeight {
+        /// The label given.
+        label: f32,
+        /// Its weight.
+        weight: f32,
+    },
+    /// Class weights asked of a model without classes.
+    #[error("class weights weigh the logistic model's labels; this model is {model}")]
+    ClassWeightOfModel {
+        /// The model asked for.
+        model: &'static str,
+    },
     /// A held-out fraction outside (0, 1).
     #[error("the test fraction must lie strictly between 0 and 1, got {value}")]
     InvalidTestFraction {

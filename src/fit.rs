@@ -24,7 +24,9 @@ use crate::optim::Optimizer;
 use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
 use crate::solver::Solver;
-use crate::source::{find_non_finite, one_pass, DataSource, InMemory, Pass, Standardized};
+use crate::source::{
+    find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized, Weighted,
+};
 use crate::table::Encoding;
 
 /// The seed of the per-epoch permutations when none is set, in the library
@@ -92,6 +94,25 @@ impl std::str::FromStr for Variant {
     }
 }
 
+/// Weights of the two classes of the logistic model's labels, which
+/// multiply each row's sample weight ([`GradientDescent::class_weight`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
+pub enum ClassWeight {
+    /// n / (2 · countₖ) for the class of label k, counted over the rows
+    /// fitted: scikit-learn's `class_weight="balanced"`, under which both
+    /// classes weigh the same in total.
+    Balanced,
+    /// The weights of labels 0 and 1.
+    Given {
+        /// The weight of label 0.
+        negative: f32,
+        /// The weight of label 1.
+        positive: f32,
+    },
+}
+
 /// Gradient-descent hyperparameters, set through a builder and checked once
 /// by [`GradientDescent::fit`].
 ///
@@ -127,6 +148,8 @@ pub struct GradientDescent {
     loss: Option<Loss>,
     #[cfg_attr(feature = "serde", serde(default))]
     solver: Solver,
+    #[cfg_attr(feature = "serde", serde(default))]
+    class_weight: Option<ClassWeight>,
     /// The elastic net's ratio as given, checked by `plan`.
     #[cfg_attr(feature = "serde", serde(skip))]
     l1_ratio: Option<f32>,
@@ -208,6 +231,7 @@ impl GradientDescent {
             l1: 0.0,
             loss: None,
             solver: Solver::GradientDescent,
+            class_weight: None,
             l1_ratio: None,
             standardize: false,
             standardize_target: false,
@@ -252,6 +276,35 @@ impl GradientDescent {
     /// The solver set.
     pub fn solver_settings(&self) -> Solver {
         self.solver
+    }
+
+    /// Weights of the logistic model's two classes, multiplying each row's
+    /// sample weight: the loss and gradient are then weighted means
+    /// Σ sᵢ ℓᵢ / Σ sᵢ. For an imbalanced table, [`ClassWeight::Balanced`]
+    /// lets the rare class weigh as much as the common one. Weighted rows
+    /// run on the CPU engine (the GPU engine refuses them, and
+    /// `Device::Auto` picks the CPU).
+    ///
+    /// ```
+    /// use downhill::{ClassWeight, GradientDescent};
+    /// use ndarray::array;
+    ///
+    /// let x = array![[0.0f32], [1.0], [2.0], [3.0]];
+    /// let y = array![0.0f32, 0.0, 0.0, 1.0];
+    /// let fitted = GradientDescent::logistic()
+    ///     .class_weight(ClassWeight::Balanced)
+    ///     .fit(x.view(), y.view())?;
+    /// assert_eq!(fitted.settings().class_weight_settings(), Some(ClassWeight::Balanced));
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn class_weight(mut self, class_weight: ClassWeight) -> Self {
+        self.class_weight = Some(class_weight);
+        self
+    }
+
+    /// The class weights set.
+    pub fn class_weight_settings(&self) -> Option<ClassWeight> {
+        self.class_weight
     }
 
     /// Full batch, stochastic or mini-batch.
@@ -561,6 +614,20 @@ impl GradientDescent {
             return Err(Error::TargetScalingOfLoss { loss: loss.name() });
         }
         self.solver.validate()?;
+        if let Some(class_weight) = self.class_weight {
+            if self.model != Model::Logistic {
+                return Err(Error::ClassWeightOfModel {
+                    model: self.model.name(),
+                });
+            }
+            if let ClassWeight::Given { negative, positive } = class_weight {
+                for (label, weight) in [(0.0, negative), (1.0, positive)] {
+                    if !(weight.is_finite() && weight >= 0.0) {
+                        return Err(Error::InvalidClassWeight { label, weight });
+                    }
+                }
+            }
+        }
         if let Solver::Lbfgs { .. } = self.solver {
             let solver = "lbfgs";
             if self.variant != Variant::Full {
@@ -626,7 +693,38 @@ impl GradientDescent {
 
     /// Fits the model to rows `x` and targets `y`.
     pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<Fitted> {
+        self.fit_with_weights(x, y, None)
+    }
+
+    /// Fits the model to rows `x` and targets `y`, each row weighing
+    /// `weights` (scikit-learn's `sample_weight`): the loss and gradient are
+    /// weighted means Σ sᵢ ℓᵢ / Σ sᵢ. Weights must be finite and at least 0
+    /// ([`Error::InvalidWeight`]), not all 0 ([`Error::ZeroWeights`]), one
+    /// per row. Weighted rows run on the CPU engine.
+    pub fn fit_weighted(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: ArrayView1<f32>,
+    ) -> Result<Fitted> {
+        self.fit_with_weights(x, y, Some(weights))
+    }
+
+    fn fit_with_weights(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: Option<ArrayView1<f32>>,
+    ) -> Result<Fitted> {
         let plan = self.plan()?;
+        if let Some(weights) = weights {
+            if weights.len() != y.len() {
+                return Err(Error::WeightCountMismatch {
+                    rows: y.len(),
+                    weights: weights.len(),
+                });
+            }
+        }
         validate_targets(self.model, x, y)?;
         self.loss_settings().check_targets(y.iter().copied(), 0)?;
         // Held-out rows, where asked for: the fit sees the others only.
@@ -637,6 +735,20 @@ impl GradientDescent {
         let (x, y) = match &split {
             Some(split) => (split.x_train.view(), split.y_train.view()),
             None => (x, y),
+        };
+        // The weights of the training and the held-out rows.
+        let (train_weights, test_weights) = match (weights, &split) {
+            (None, _) => (None, None),
+            (Some(weights), None) => (Some(weights.to_vec()), None),
+            (Some(weights), Some(split)) => {
+                let mut held = vec![false; weights.len()];
+                split.test_rows.iter().for_each(|&i| held[i] = true);
+                let (test, train): (Vec<_>, Vec<_>) = weights.iter().zip(&held).partition(|(_, &h)| h);
+                (
+                    Some(train.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
+                    Some(test.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
+                )
+            }
         };
         let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
         let fresh = Pass {
@@ -652,12 +764,21 @@ impl GradientDescent {
         let held_out = split
             .as_ref()
             .map(|s| InMemory::new(s.x_test.view(), s.y_test.view()));
-        self.fit_prepared(
-            plan,
-            &data,
-            held_out.as_ref().map(|h| h as &dyn DataSource),
-            fresh,
-        )
+        let weighted = train_weights.map(|w| Weighted::new(&data, w)).transpose()?;
+        let held_out_weighted = match (&held_out, test_weights) {
+            (Some(rows), Some(weights)) => Some(Weighted::held_out(rows, weights)),
+            _ => None,
+        };
+        let data: &dyn DataSource = match &weighted {
+            Some(weighted) => weighted,
+            None => &data,
+        };
+        let held_out: Option<&dyn DataSource> = match (&held_out_weighted, &held_out) {
+            (Some(weighted), _) => Some(weighted),
+            (None, Some(rows)) => Some(rows),
+            (None, None) => None,
+        };
+        self.fit_prepared(plan, data, held_out, fresh)
     }
 
     /// Fits the model to the rows of `source` (a file, or rows of the
@@ -692,6 +813,21 @@ impl GradientDescent {
         held_out_data: Option<&dyn DataSource>,
         fresh: Pass,
     ) -> Result<Fitted> {
+        // Class weights multiply the rows' own weights, on the held-out
+        // rows too.
+        let factors = self.class_factors(data)?;
+        let class_weighted = factors.map(|f| ClassWeighted::new(data, f));
+        let held_out_class_weighted = factors
+            .zip(held_out_data)
+            .map(|(f, rows)| ClassWeighted::new(rows, f));
+        let data: &dyn DataSource = match &class_weighted {
+            Some(weighted) => weighted,
+            None => data,
+        };
+        let held_out_data: Option<&dyn DataSource> = match &held_out_class_weighted {
+            Some(weighted) => Some(weighted),
+            None => held_out_data,
+        };
         let (rows, features) = (data.rows(), data.features());
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
@@ -707,6 +843,7 @@ impl GradientDescent {
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
             self.gpu_memory_budget,
+            data.weights(0, data.rows().min(1))?.is_some(),
         )?;
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
@@ -879,6 +1016,31 @@ impl GradientDescent {
             model: self.model,
             settings,
         })
+    }
+}
+
+impl GradientDescent {
+    /// The factors of labels 0 and 1 that the class weights ask for, where
+    /// they ask: `Balanced` counts the labels of `data` (one pass over its
+    /// targets).
+    fn class_factors(&self, data: &dyn DataSource) -> Result<Option<[f32; 2]>> {
+        match self.class_weight {
+            None => Ok(None),
+            Some(ClassWeight::Given { negative, positive }) => Ok(Some([negative, positive])),
+            Some(ClassWeight::Balanced) => {
+                let (rows, mut positives) = (data.rows(), 0usize);
+                let block = 1 << 16;
+                for start in (0..rows).step_by(block) {
+                    let targets = data.targets(start, block.min(rows - start))?;
+                    positives += targets.iter().filter(|&&y| y == 1.0).count();
+                }
+                let balanced = |count: usize| match count {
+                    0 => 0.0,
+                    _ => (rows as f64 / (2.0 * count as f64)) as f32,
+                };
+                Ok(Some([balanced(rows - positives), balanced(positives)]))
+            }
+        }
     }
 }
 
@@ -1117,7 +1279,7 @@ pub fn gradient(
     b: f32,
 ) -> Result<Gradient> {
     gradient_on(
-        engine_choice::choose(*device, None, None, None)?.as_ref(),
+        engine_choice::choose(*device, None, None, None, false)?.as_ref(),
         model,
         x,
         y,

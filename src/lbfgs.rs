@@ -441,7 +441,7 @@ pub(crate) fn minimize(
         let validation_loss = match &mut held_out_sums {
             Some(sums) => {
                 let raw = sums.raw_sums(&narrow(&iteration.parameters))?;
-                Some(raw.loss / raw.rows as f64)
+                Some(raw.loss / raw.weight)
             }
             None => None,
         };

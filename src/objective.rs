@@ -7,13 +7,15 @@
 //!
 //! | sum | meaning |
 //! |---|---|
-//! | Σ ℓ′(zᵢ) xᵢ | one value per feature |
-//! | Σ ℓ′(zᵢ) | the bias column |
-//! | Σ ℓ(zᵢ) | the loss of the rows |
-//! | \|B\| | the rows |
+//! | Σ sᵢ ℓ′(zᵢ) xᵢ | one value per feature |
+//! | Σ sᵢ ℓ′(zᵢ) | the bias column |
+//! | Σ sᵢ ℓ(zᵢ) | the loss of the rows |
+//! | Σ sᵢ | the rows' weight |
 //!
-//! where ℓ′ = dℓ/dz ([`Loss::derivative`]). [`Objective::gradient`]
-//! divides by \|B\| and adds the penalty; it is the only place that does, on
+//! where ℓ′ = dℓ/dz ([`Loss::derivative`]) and sᵢ the row's sample weight
+//! (1 where the rows have none, which leaves the sums as they were).
+//! [`Objective::gradient`] divides by Σ sᵢ (a weighted mean, as
+//! scikit-learn's `sample_weight`) and adds the penalty; it is the only place that does, on
 //! the CPU (shaders/objective.wgsl mirrors it on the GPU), and the place
 //! where a multi-process engine would add the sums of every process first.
 
@@ -169,6 +171,9 @@ pub(crate) struct RawSums {
     pub(crate) loss: f64,
     /// The rows summed.
     pub(crate) rows: usize,
+    /// Σ sᵢ, the rows' sample weights (the rows, where they have none):
+    /// what the sums are divided by.
+    pub(crate) weight: f64,
 }
 
 impl RawSums {
@@ -179,6 +184,7 @@ impl RawSums {
         }
         self.loss += other.loss;
         self.rows += other.rows;
+        self.weight += other.weight;
     }
 
     /// Zero sums for `features` features.
@@ -187,6 +193,7 @@ impl RawSums {
             derivative: vec![0.0; features + 1],
             loss: 0.0,
             rows: 0,
+            weight: 0.0,
         }
     }
 }
@@ -212,7 +219,8 @@ impl Objective {
     #[inline]
     pub(crate) fn gradient<T: Float>(&self, sums: &RawSums, parameters: &[T], gradient: &mut [T]) -> f64 {
         let d = parameters.len() - 1;
-        let scale = 1.0 / sums.rows as f64;
+        // A batch whose rows all weigh 0 moves nothing.
+        let scale = if sums.weight > 0.0 { 1.0 / sums.weight } else { 0.0 };
         let of = |value: f64| T::from(value).expect("an f64 converts to every float");
         for ((g, &sum), &w) in gradient[..d]
             .iter_mut()
@@ -222,6 +230,6 @@ impl Objective {
             *g = of(scale * sum) + self.penalty.derivative(w);
         }
         gradient[d] = of(scale * sums.derivative[d]);
-        sums.loss / sums.rows as f64 + self.penalty.value(&parameters[..d])
+        sums.loss * scale + self.penalty.value(&parameters[..d])
     }
 }

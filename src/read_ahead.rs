@@ -18,6 +18,8 @@ pub(crate) const BUFFERS: usize = 3;
 pub(crate) struct Buffers {
     pub(crate) x: Vec<f32>,
     pub(crate) y: Vec<f32>,
+    /// The rows' sample weights, where the source has them.
+    pub(crate) weights: Option<Vec<f32>>,
 }
 
 impl Buffers {
@@ -50,6 +52,7 @@ pub(crate) fn read_ahead<'scope>(
             .send(Buffers {
                 x: Vec::new(),
                 y: Vec::new(),
+                weights: None,
             })
             .expect("room for every buffer");
     }
@@ -58,12 +61,18 @@ pub(crate) fn read_ahead<'scope>(
         for index in sequence {
             let Ok(mut buffers) = returned.recv() else { break };
             let start = index * block_rows;
-            let read = source.read_into(
-                start,
-                block_rows.min(rows - start),
-                &mut buffers.x,
-                &mut buffers.y,
-            );
+            let count = block_rows.min(rows - start);
+            let read = source
+                .read_into(start, count, &mut buffers.x, &mut buffers.y)
+                .and_then(|()| source.weights(start, count))
+                .map(|weights| match (weights, &mut buffers.weights) {
+                    (None, kept) => *kept = None,
+                    (Some(weights), Some(kept)) => {
+                        kept.clear();
+                        kept.extend_from_slice(&weights);
+                    }
+                    (Some(weights), kept) => *kept = Some(weights.into_owned()),
+                });
             let failed = read.is_err();
             if sender.send((index, read.map(|()| buffers))).is_err() || failed {
                 break;

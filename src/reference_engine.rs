@@ -15,6 +15,8 @@ pub(crate) struct ReferenceEngine;
 struct ReferenceRun {
     x: Vec<f64>,
     y: Vec<f64>,
+    /// The rows' sample weights (1 where they have none).
+    s: Vec<f64>,
     features: usize,
     spec: RunSpec,
     theta: Vec<f64>,
@@ -23,34 +25,39 @@ struct ReferenceRun {
     steps: u64,
 }
 
-/// The mean loss and gradient (weights, then bias) of `rows` at `theta`.
+/// The weighted mean loss and gradient (weights, then bias) of `rows` at
+/// `theta`, the rows weighing `s`.
+#[allow(clippy::too_many_arguments)]
 fn batch(
     objective: &Objective,
     x: &[f64],
     y: &[f64],
+    s: &[f64],
     d: usize,
     rows: &[usize],
     theta: &[f64],
 ) -> (f64, Vec<f64>) {
     let mut gradient = vec![0.0; d + 1];
-    let mut loss = 0.0;
+    let (mut loss, mut n) = (0.0, 0.0);
     for &i in rows {
         let row = &x[i * d..(i + 1) * d];
         let z: f64 = row.iter().zip(theta).map(|(a, b)| a * b).sum::<f64>() + theta[d];
-        let derivative = objective.loss.derivative(z, y[i]);
+        let derivative = s[i] * objective.loss.derivative(z, y[i]);
         for (g, &xj) in gradient.iter_mut().zip(row) {
             *g += derivative * xj;
         }
         gradient[d] += derivative;
-        loss += objective.loss.value(z, y[i]);
+        loss += s[i] * objective.loss.value(z, y[i]);
+        n += s[i];
     }
-    let n = rows.len() as f64;
     let (l2, l1) = (
         f64::from(objective.penalty.l2_strength()),
         f64::from(objective.penalty.l1_strength()),
     );
     let squares: f64 = theta[..d].iter().map(|w| w * w).sum();
     let magnitudes: f64 = theta[..d].iter().map(|w| w.abs()).sum();
+    // A batch whose rows all weigh 0 moves nothing.
+    let n = if n > 0.0 { n } else { f64::INFINITY };
     for (j, g) in gradient.iter_mut().enumerate() {
         *g /= n;
         if j < d {
@@ -133,6 +140,7 @@ impl EngineRun for ReferenceRun {
                 &self.spec.objective,
                 &self.x,
                 &self.y,
+                &self.s,
                 self.features,
                 batch_rows,
                 &self.theta,
@@ -161,6 +169,7 @@ impl EngineRun for ReferenceRun {
 struct ReferenceSums {
     x: Vec<f64>,
     y: Vec<f64>,
+    s: Vec<f64>,
     features: usize,
     objective: Objective,
 }
@@ -170,13 +179,31 @@ impl SumsRun for ReferenceSums {
         let n = self.y.len();
         let theta: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
         let rows: Vec<usize> = (0..n).collect();
-        let (loss, gradient) = batch(&self.objective, &self.x, &self.y, self.features, &rows, &theta);
+        let (loss, gradient) = batch(
+            &self.objective,
+            &self.x,
+            &self.y,
+            &self.s,
+            self.features,
+            &rows,
+            &theta,
+        );
+        let weight: f64 = self.s.iter().sum();
         Ok(RawSums {
-            derivative: gradient.iter().map(|g| g * n as f64).collect(),
-            loss: loss * n as f64,
+            derivative: gradient.iter().map(|g| g * weight).collect(),
+            loss: loss * weight,
             rows: n,
+            weight,
         })
     }
+}
+
+/// The sample weights of every row of `source`, 1 where it has none.
+fn weights_of(source: &dyn DataSource) -> Result<Vec<f64>> {
+    Ok(match source.weights(0, source.rows())? {
+        Some(weights) => weights.iter().map(|&w| f64::from(w)).collect(),
+        None => vec![1.0; source.rows()],
+    })
 }
 
 impl Engine for ReferenceEngine {
@@ -191,6 +218,7 @@ impl Engine for ReferenceEngine {
         Ok(Box::new(ReferenceRun {
             x: widen(&block.x),
             y: widen(&block.y),
+            s: weights_of(source)?,
             features: source.features(),
             theta: widen(&spec.parameters),
             first: if spec.state.first_moment.is_empty() {
@@ -218,6 +246,7 @@ impl Engine for ReferenceEngine {
         Ok(Box::new(ReferenceSums {
             x: widen(&block.x),
             y: widen(&block.y),
+            s: weights_of(source)?,
             features: source.features(),
             objective: Objective::unpenalized(objective.loss),
         }))
@@ -238,7 +267,7 @@ mod tests {
 
     /// The same fit from zero (3 features) on the CPU engine and on the
     /// float64 engine.
-    fn run_both(source: &InMemory, objective: Objective, plan: &TrainingPlan) -> (Outcome, Outcome) {
+    fn run_both(source: &dyn DataSource, objective: Objective, plan: &TrainingPlan) -> (Outcome, Outcome) {
         let run = |engine: &dyn Engine| {
             train(engine, source, None, objective, plan, Start::Fresh(vec![0.0; 4])).unwrap()
         };
@@ -261,6 +290,92 @@ mod tests {
                 fast.parameters,
                 reference.parameters
             );
+        }
+    }
+
+    /// Another source's rows, never resident: the CPU engine streams them.
+    struct NotResident<'a>(&'a dyn DataSource);
+
+    impl DataSource for NotResident<'_> {
+        fn rows(&self) -> usize {
+            self.0.rows()
+        }
+        fn features(&self) -> usize {
+            self.0.features()
+        }
+        fn block(&self, start: usize, rows: usize) -> Result<crate::source::Block<'_>> {
+            self.0.block(start, rows)
+        }
+        fn weights(&self, start: usize, rows: usize) -> Result<Option<std::borrow::Cow<'_, [f32]>>> {
+            self.0.weights(start, rows)
+        }
+    }
+
+    /// Sample weights (0 among them) weigh every loss alike on both engines,
+    /// full batch and mini-batches, resident and streamed.
+    #[test]
+    fn weighted_rows_match_the_float64_engine() {
+        use crate::loss::Loss;
+        use crate::source::Weighted;
+        for loss in [
+            Loss::Squared,
+            Loss::Log,
+            Loss::Huber { epsilon: 0.5 },
+            Loss::Poisson,
+        ] {
+            let model = loss.model();
+            let mut data = Synthetic::generate(model, 240, 3, 0.1, 9).unwrap();
+            if loss == Loss::Poisson {
+                data.y.mapv_inplace(|v| (0.3 * v).exp().round());
+            }
+            let weights: Vec<f32> = (0..240).map(|i| [0.0, 0.5, 1.0, 3.0][i % 4]).collect();
+            let rows = InMemory::new(data.x.view(), data.y.view());
+            let source = Weighted::new(&rows, weights.as_slice()).unwrap();
+            for variant in [Variant::Full, Variant::MiniBatch(16)] {
+                let plan = GradientDescent::new(model)
+                    .variant(variant)
+                    .shuffle(crate::shuffle::Shuffle::Blocks { rows: 40 })
+                    .loss(loss)
+                    .optimizer(Rule::Adam.with(0.02, 0.9))
+                    .max_epochs(15)
+                    .seed(3)
+                    .plan()
+                    .unwrap();
+                let objective = Objective {
+                    loss,
+                    penalty: Penalty::L2(0.01),
+                };
+                let (fast, reference) = run_both(&source, objective, &plan);
+                assert_agree(&fast, &reference, &format!("weighted {loss} {variant}"));
+                // Streamed through a budget of 40 rows a block.
+                let streamed = train(
+                    &CpuEngine {
+                        memory_budget: 3 * 40 * 16,
+                    },
+                    &NotResident(&source),
+                    None,
+                    objective,
+                    &plan,
+                    Start::Fresh(vec![0.0; 4]),
+                )
+                .unwrap();
+                assert_agree(
+                    &streamed,
+                    &reference,
+                    &format!("weighted, streamed {loss} {variant}"),
+                );
+            }
+            // Unweighted, the weighted rows' engine differs from the plain
+            // one: the weights are used.
+            let plan = GradientDescent::new(model)
+                .loss(loss)
+                .max_epochs(5)
+                .plan()
+                .unwrap();
+            let objective = Objective::unpenalized(loss);
+            let (weighted, _) = run_both(&source, objective, &plan);
+            let (plain, _) = run_both(&rows, objective, &plan);
+            assert_ne!(weighted.parameters, plain.parameters, "{loss}");
         }
     }
 

@@ -61,6 +61,13 @@ pub trait DataSource: Sync {
     fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
         Ok(self.block(start, rows)?.y)
     }
+    /// The sample weights of rows `start..start + rows`, where the source
+    /// has them (each finite and at least 0; [`Weighted`] checks them);
+    /// `None` where every row weighs 1 (the default).
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        let _ = (start, rows);
+        Ok(None)
+    }
     /// Rows `start..start + rows` into `x` and `y`, replacing what they
     /// held: what a streaming engine calls, with the same two buffers over
     /// and over, so that a source reading a file can fill them in place
@@ -92,8 +99,9 @@ pub(crate) fn all_rows(source: &dyn DataSource) -> Result<Block<'_>> {
     source.block(0, source.rows())
 }
 
-/// The user's X and y, in memory.
-pub(crate) struct InMemory<'a> {
+/// Rows and targets in memory, as a [`DataSource`] (what
+/// [`crate::GradientDescent::fit`] fits); the rows are checked by the fit.
+pub struct InMemory<'a> {
     x: CowArray<'a, f32, Ix2>,
     y: CowArray<'a, f32, Ix1>,
 }
@@ -101,7 +109,7 @@ pub(crate) struct InMemory<'a> {
 impl<'a> InMemory<'a> {
     /// Borrows `x` and `y`, copying them only where they are not already in
     /// standard (row-major, contiguous) layout.
-    pub(crate) fn new(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Self {
+    pub fn new(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Self {
         InMemory {
             x: if x.is_standard_layout() {
                 CowArray::from(x)
@@ -222,6 +230,10 @@ impl DataSource for Standardized<'_> {
         })
     }
 
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        self.inner.weights(start, rows)
+    }
+
     /// The inner source's rows read into the engine's buffers, then scaled
     /// there: a streamed fit reuses its buffers through the scaling too.
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
@@ -286,6 +298,160 @@ impl DataSource for ZeroTargets<'_> {
             x: block.x,
             y: Cow::Owned(vec![0.0; rows]),
         })
+    }
+
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        self.inner.weights(start, rows)
+    }
+}
+
+/// Another source's rows with a sample weight each: its loss and gradient
+/// are then weighted means, Σ sᵢ ℓᵢ / Σ sᵢ (scikit-learn's `sample_weight`).
+///
+/// ```
+/// use downhill::source::{InMemory, Weighted};
+/// use downhill::GradientDescent;
+/// use ndarray::array;
+///
+/// let x = array![[0.0f32], [1.0], [2.0]];
+/// let y = array![0.0f32, 1.0, 5.0];
+/// let rows = InMemory::new(x.view(), y.view());
+/// // The last row weighs nothing: the line through the first two.
+/// let weighted = Weighted::new(&rows, &[1.0, 1.0, 0.0])?;
+/// let fitted = GradientDescent::linear()
+///     .optimizer(downhill::Optimizer::sgd(0.3))
+///     .max_epochs(5000)
+///     .fit_source(&weighted)?;
+/// assert!((fitted.weights()[0] - 1.0).abs() < 1e-3);
+/// # Ok::<(), downhill::Error>(())
+/// ```
+pub struct Weighted<'a> {
+    inner: &'a dyn DataSource,
+    weights: Cow<'a, [f32]>,
+}
+
+impl<'a> Weighted<'a> {
+    /// `inner`'s rows with `weights`, one per row: each finite and at least
+    /// 0 ([`Error::InvalidWeight`] names the first that is not), not all 0
+    /// ([`Error::ZeroWeights`]), as many as the rows
+    /// ([`Error::WeightCountMismatch`]).
+    pub fn new(inner: &'a dyn DataSource, weights: impl Into<Cow<'a, [f32]>>) -> Result<Self> {
+        let weights = weights.into();
+        if weights.len() != inner.rows() {
+            return Err(Error::WeightCountMismatch {
+                rows: inner.rows(),
+                weights: weights.len(),
+            });
+        }
+        check_weights(&weights, 0)?;
+        if weights.iter().all(|&w| w == 0.0) {
+            return Err(Error::ZeroWeights);
+        }
+        Ok(Weighted { inner, weights })
+    }
+
+    /// Held-out rows with their weights, already checked with the
+    /// training rows' (they may all be 0).
+    pub(crate) fn held_out(inner: &'a dyn DataSource, weights: Vec<f32>) -> Self {
+        Weighted {
+            inner,
+            weights: Cow::Owned(weights),
+        }
+    }
+}
+
+/// Another source's labels (0 and 1) weighted per class: each row's weight
+/// is its class's factor times its own sample weight, where it has one.
+pub(crate) struct ClassWeighted<'a> {
+    inner: &'a dyn DataSource,
+    /// The factors of labels 0 and 1.
+    factors: [f32; 2],
+}
+
+impl<'a> ClassWeighted<'a> {
+    pub(crate) fn new(inner: &'a dyn DataSource, factors: [f32; 2]) -> Self {
+        ClassWeighted { inner, factors }
+    }
+}
+
+impl DataSource for ClassWeighted<'_> {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        self.inner.block(start, rows)
+    }
+
+    fn resident(&self) -> Option<Block<'_>> {
+        self.inner.resident()
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        self.inner.targets(start, rows)
+    }
+
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        let targets = self.inner.targets(start, rows)?;
+        let factor = |y: f32| self.factors[usize::from(y == 1.0)];
+        Ok(Some(Cow::Owned(match self.inner.weights(start, rows)? {
+            Some(weights) => targets
+                .iter()
+                .zip(weights.iter())
+                .map(|(&y, &w)| factor(y) * w)
+                .collect(),
+            None => targets.iter().map(|&y| factor(y)).collect(),
+        })))
+    }
+
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        self.inner.read_into(start, rows, x, y)
+    }
+}
+
+/// The first weight that is negative or not finite, named by its row
+/// (`first_row` the row of `weights[0]`).
+pub(crate) fn check_weights(weights: &[f32], first_row: usize) -> Result<()> {
+    match weights.iter().position(|w| !(w.is_finite() && *w >= 0.0)) {
+        Some(i) => Err(Error::InvalidWeight {
+            row: first_row + i,
+            value: weights[i],
+        }),
+        None => Ok(()),
+    }
+}
+
+impl DataSource for Weighted<'_> {
+    fn rows(&self) -> usize {
+        self.inner.rows()
+    }
+
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        self.inner.block(start, rows)
+    }
+
+    fn resident(&self) -> Option<Block<'_>> {
+        self.inner.resident()
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        self.inner.targets(start, rows)
+    }
+
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        Ok(Some(Cow::Borrowed(&self.weights[start..start + rows])))
+    }
+
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        self.inner.read_into(start, rows, x, y)
     }
 }
 

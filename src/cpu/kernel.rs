@@ -15,15 +15,18 @@ use crate::source::Block;
 pub(crate) struct Data<'a> {
     x: &'a [f32],
     y: &'a [f32],
+    /// The rows' sample weights, where they have them.
+    weights: Option<&'a [f32]>,
     features: usize,
     loss: Loss,
 }
 
 impl<'a> Data<'a> {
-    pub(crate) fn new(block: &'a Block, features: usize, loss: Loss) -> Self {
+    pub(crate) fn new(block: &'a Block, weights: Option<&'a [f32]>, features: usize, loss: Loss) -> Self {
         Data {
             x: &block.x,
             y: &block.y,
+            weights,
             features,
             loss,
         }
@@ -110,8 +113,8 @@ pub(crate) struct Workspace {
     arch: pulp::Arch,
     /// Σ ℓ′ᵢ xᵢ of each chunk, `features` values per chunk.
     chunk_sums: Vec<f32>,
-    /// (Σ ℓ′ᵢ, Σ lossᵢ) of each chunk.
-    chunk_scalars: Vec<[f64; 2]>,
+    /// (Σ ℓ′ᵢ, Σ lossᵢ, Σ weightᵢ) of each chunk.
+    chunk_scalars: Vec<[f64; 3]>,
     /// The raw sums of the last batch.
     sums: RawSums,
 }
@@ -129,7 +132,7 @@ impl Workspace {
             chunk_rows,
             arch: pulp::Arch::new(),
             chunk_sums: vec![0.0; chunks * features],
-            chunk_scalars: vec![[0.0; 2]; chunks],
+            chunk_scalars: vec![[0.0; 3]; chunks],
             sums: RawSums::zeros(features),
         }
     }
@@ -142,7 +145,7 @@ impl Workspace {
         let chunks = batch.div_ceil(chunk_rows);
         let sums = &mut self.chunk_sums[..chunks * d];
         let scalars = &mut self.chunk_scalars[..chunks];
-        let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 2]| {
+        let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 3]| {
             let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
             sums.fill(0.0);
             *scalars = accumulate(arch, data, weights, bias, rows.part(span), sums);
@@ -157,26 +160,30 @@ impl Workspace {
         }
 
         let totals = &mut self.sums.derivative;
-        let [derivative_sum, loss_sum] = if chunks == 1 {
+        let [derivative_sum, loss_sum, weight_sum] = if chunks == 1 {
             for (total, &sum) in totals.iter_mut().zip(&self.chunk_sums[..d]) {
                 *total = f64::from(sum);
             }
             scalars[0]
         } else {
             totals.fill(0.0);
-            let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
-            for (sums, &[derivative, loss]) in self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars) {
+            let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
+            for (sums, &[derivative, loss, weight]) in
+                self.chunk_sums[..chunks * d].chunks_exact(d).zip(&*scalars)
+            {
                 for (total, &s) in totals.iter_mut().zip(sums) {
                     *total += f64::from(s);
                 }
                 derivative_sum += derivative;
                 loss_sum += loss;
+                weight_sum += weight;
             }
-            [derivative_sum, loss_sum]
+            [derivative_sum, loss_sum, weight_sum]
         };
         totals[d] = derivative_sum;
         self.sums.loss = loss_sum;
         self.sums.rows = batch;
+        self.sums.weight = weight_sum;
         &self.sums
     }
 }
@@ -189,8 +196,10 @@ const GROUP: usize = 4;
 /// when rows come from a permutation (the hardware cannot guess them).
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
-/// Adds ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ ℓ′ᵢ, Σ lossᵢ), where
-/// ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b.
+/// Adds sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ sᵢ ℓ′ᵢ,
+/// Σ sᵢ lossᵢ, Σ sᵢ), where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b and sᵢ the row's
+/// sample weight (1 without weights: the products are then exact, and the
+/// sums those of unweighted rows bit for bit).
 ///
 /// The SIMD width is chosen at run time by `pulp`; a machine always takes
 /// the same path, so its results are reproducible bit for bit.
@@ -201,7 +210,7 @@ fn accumulate(
     bias: f32,
     rows: Rows,
     sums: &mut [f32],
-) -> [f64; 2] {
+) -> [f64; 3] {
     arch.dispatch(Accumulate {
         data,
         weights,
@@ -220,10 +229,10 @@ struct Accumulate<'a> {
 }
 
 impl WithSimd for Accumulate<'_> {
-    type Output = [f64; 2];
+    type Output = [f64; 3];
 
     #[inline(always)]
-    fn with_simd<S: Simd>(self, simd: S) -> [f64; 2] {
+    fn with_simd<S: Simd>(self, simd: S) -> [f64; 3] {
         let Accumulate {
             data,
             weights,
@@ -233,12 +242,17 @@ impl WithSimd for Accumulate<'_> {
         } = self;
         let d = data.features;
         let row = |i: usize| &data.x[i * d..(i + 1) * d];
-        let (mut derivative_sum, mut loss_sum) = (0.0f64, 0.0f64);
+        let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
         let mut derivative_at = |z: f32, i: usize| {
             let y = data.y[i];
-            let derivative = data.loss.derivative(z, y);
+            let (derivative, loss) = (data.loss.derivative(z, y), data.loss.value(z, y));
+            let (derivative, loss, weight) = match data.weights {
+                None => (derivative, loss, 1.0),
+                Some(weights) => (weights[i] * derivative, weights[i] * loss, weights[i]),
+            };
             derivative_sum += f64::from(derivative);
-            loss_sum += f64::from(data.loss.value(z, y));
+            loss_sum += f64::from(loss);
+            weight_sum += f64::from(weight);
             derivative
         };
         let fetch_ahead = |k: usize| {
@@ -284,7 +298,7 @@ impl WithSimd for Accumulate<'_> {
                 *s += derivative * xj;
             }
         }
-        [derivative_sum, loss_sum]
+        [derivative_sum, loss_sum, weight_sum]
     }
 }
 

@@ -9,6 +9,8 @@ use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
+use std::borrow::Cow;
+
 use crate::source::{all_rows, Block, DataSource};
 use kernel::{Rows, Workspace};
 
@@ -52,9 +54,11 @@ impl Engine for CpuEngine {
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
         let data = all_rows(source)?;
+        let weights = source.weights(0, source.rows())?;
         let workspace = Workspace::new(source.features(), spec.steps.batch_rows);
         Ok(Box::new(CpuRun {
             data,
+            weights,
             features: source.features(),
             workspace,
             gradient: vec![0.0; spec.parameters.len()],
@@ -80,9 +84,11 @@ impl Engine for CpuEngine {
             }));
         }
         let data = all_rows(source)?;
+        let weights = source.weights(0, source.rows())?;
         let workspace = Workspace::new(source.features(), data.rows());
         Ok(Box::new(CpuSums {
             data,
+            weights,
             features: source.features(),
             workspace,
             objective,
@@ -113,6 +119,7 @@ fn take_step(
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
     data: Block<'s>,
+    weights: Option<Cow<'s, [f32]>>,
     features: usize,
     workspace: Workspace,
     objective: Objective,
@@ -120,7 +127,12 @@ struct CpuSums<'s> {
 
 impl SumsRun for CpuSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
-        let data = kernel::Data::new(&self.data, self.features, self.objective.loss);
+        let data = kernel::Data::new(
+            &self.data,
+            self.weights.as_deref(),
+            self.features,
+            self.objective.loss,
+        );
         let rows = Rows::Contiguous {
             start: 0,
             len: self.data.rows(),
@@ -136,6 +148,7 @@ impl SumsRun for CpuSums<'_> {
 /// state on the host.
 struct CpuRun<'s> {
     data: Block<'s>,
+    weights: Option<Cow<'s, [f32]>>,
     features: usize,
     workspace: Workspace,
     gradient: Vec<f32>,
@@ -160,7 +173,12 @@ impl EngineRun for CpuRun<'_> {
 
 impl CpuRun<'_> {
     fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> EpochStats {
-        let data = kernel::Data::new(&self.data, self.features, self.objective.loss);
+        let data = kernel::Data::new(
+            &self.data,
+            self.weights.as_deref(),
+            self.features,
+            self.objective.loss,
+        );
         let n = self.data.rows();
         let mut step = |rows: Rows| {
             let sums = self.workspace.accumulate(&data, &self.parameters, rows);

@@ -36,7 +36,7 @@ fn sums_over_blocks(
         for (_, buffers) in receiver.iter().take(blocks) {
             let buffers = buffers?;
             let block = buffers.block();
-            let data = kernel::Data::new(&block, features, loss);
+            let data = kernel::Data::new(&block, buffers.weights.as_deref(), features, loss);
             let rows = Rows::Contiguous {
                 start: 0,
                 len: block.rows(),
@@ -84,6 +84,7 @@ pub(super) struct StreamedRun<'s> {
     /// A batch's rows gathered from their blocks.
     batch_x: Vec<f32>,
     batch_y: Vec<f32>,
+    batch_weights: Vec<f32>,
 }
 
 impl<'s> StreamedRun<'s> {
@@ -119,6 +120,7 @@ impl<'s> StreamedRun<'s> {
             state: spec.state,
             batch_x: Vec::new(),
             batch_y: Vec::new(),
+            batch_weights: Vec::new(),
         })
     }
 
@@ -165,6 +167,8 @@ impl<'s> StreamedRun<'s> {
                 let rows = &order[k * batch..(k * batch + batch).min(order.len())];
                 self.batch_x.clear();
                 self.batch_y.clear();
+                self.batch_weights.clear();
+                let mut weighted = false;
                 for &row in rows {
                     let (row, index) = (row as usize, row as usize / block_rows);
                     if held.as_ref().is_none_or(|(i, _)| *i != index) {
@@ -181,12 +185,17 @@ impl<'s> StreamedRun<'s> {
                     self.batch_x
                         .extend_from_slice(&block.x[at * features..(at + 1) * features]);
                     self.batch_y.push(block.y[at]);
+                    if let Some(weights) = &block.weights {
+                        self.batch_weights.push(weights[at]);
+                        weighted = true;
+                    }
                 }
                 let gathered = Block {
                     x: Cow::Borrowed(&self.batch_x),
                     y: Cow::Borrowed(&self.batch_y),
                 };
-                let data = kernel::Data::new(&gathered, features, loss);
+                let weights = weighted.then_some(self.batch_weights.as_slice());
+                let data = kernel::Data::new(&gathered, weights, features, loss);
                 let span = Rows::Contiguous {
                     start: 0,
                     len: rows.len(),

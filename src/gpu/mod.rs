@@ -745,6 +745,7 @@ impl<'c> OnDevice<'c> {
             derivative: values[..=d].iter().map(|&v| f64::from(v)).collect(),
             loss: f64::from(values[d + 1]),
             rows: control.batch_rows as usize,
+            weight: f64::from(control.batch_rows),
         })
     }
 }
@@ -952,6 +953,7 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        refuse_weights(source)?;
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
@@ -966,6 +968,7 @@ impl Engine for GpuEngine {
         source: &'s dyn DataSource,
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
+        refuse_weights(source)?;
         let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
         let on_device = OnDevice::full_batch(
             &self.context,
@@ -974,6 +977,15 @@ impl Engine for GpuEngine {
             vec![0.0; source.features() + 1],
         )?;
         Ok(Box::new(GpuSums { on_device }))
+    }
+}
+
+/// [`Error::WeightsOnGpu`] where `source`'s rows have sample weights: the
+/// kernels do not weigh rows yet.
+fn refuse_weights(source: &dyn DataSource) -> Result<()> {
+    match source.weights(0, source.rows().min(1))? {
+        Some(_) => Err(Error::WeightsOnGpu),
+        None => Ok(()),
     }
 }
 

@@ -1,0 +1,289 @@
+//! Sample and class weights: the weighted log-loss + L2 against
+//! scikit-learn's `LogisticRegression(sample_weight=…)`
+//! (tests/data/make_logistic.py), a weight of 2 against the row written
+//! twice, class weights `balanced` against the unweighted fit on an
+//! imbalanced table, and each kind of bad weight's own error.
+
+mod common;
+
+use std::path::Path;
+
+use downhill::data::{read_csv, Synthetic};
+use downhill::source::{InMemory, Weighted};
+use downhill::{
+    ClassWeight, Device, Error, Fitted, GradientDescent, Model, Optimizer, Penalty, Solver, Variant,
+};
+use ndarray::{concatenate, s, Array1, Array2, Axis};
+
+fn logistic_table() -> (Array2<f32>, Array1<f32>, Array1<f32>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
+    let features = ["x0", "x1", "x2", "x3", "x4"];
+    let data = read_csv(&path, Some("y"), Some(&features)).unwrap();
+    let weights = read_csv(&path, None, Some(&["weight"]))
+        .unwrap()
+        .x
+        .column(0)
+        .to_owned();
+    (data.x, data.y.expect("the target column"), weights)
+}
+
+/// Rows of (C, weighted, alpha, intercept, weights…).
+fn logistic_expected() -> Array2<f32> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
+    read_csv(path, None, None).unwrap().x
+}
+
+/// The bias, then the weights.
+fn parameters(fitted: &Fitted) -> Vec<f64> {
+    std::iter::once(fitted.bias())
+        .chain(fitted.weights().iter().copied())
+        .map(f64::from)
+        .collect()
+}
+
+/// Every parameter within `relative` of the largest expected one.
+fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (j, (a, e)) in found.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= relative * scale,
+            "{what}: parameter {j}: {a} vs {e} (off by {:.2e} of {scale})\n{found:?}\n{expected:?}",
+            (a - e).abs() / scale
+        );
+    }
+}
+
+#[test]
+fn weighted_log_loss_with_l2_reaches_scikit_learns_optimum() {
+    let (x, y, weights) = logistic_table();
+    for row in logistic_expected().rows().into_iter().filter(|row| row[1] == 1.0) {
+        let alpha = row[2];
+        let expected: Vec<f64> = row.iter().skip(3).map(|&v| f64::from(v)).collect();
+        // L-BFGS to 1e-6.
+        let by_lbfgs = GradientDescent::logistic()
+            .penalty(Penalty::L2(alpha))
+            .solver(Solver::lbfgs())
+            .max_epochs(1000)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        assert_eq!(
+            by_lbfgs.device(),
+            Device::Cpu,
+            "Device::Auto runs weighted rows on the CPU"
+        );
+        assert_near(
+            &parameters(&by_lbfgs),
+            &expected,
+            1e-6,
+            &format!("L-BFGS, alpha {alpha}"),
+        );
+        // Full-batch descent to 1e-4.
+        let by_descent = GradientDescent::logistic()
+            .penalty(Penalty::L2(alpha))
+            .optimizer(Optimizer::nesterov(1.0, 0.0))
+            .auto_learning_rate(true)
+            .auto_momentum(true)
+            .parameter_tolerance(1e-9)
+            .max_epochs(200_000)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        assert_near(
+            &parameters(&by_descent),
+            &expected,
+            1e-4,
+            &format!("descent, alpha {alpha}"),
+        );
+        // The unweighted optimum is elsewhere: the weights matter.
+        let unweighted = logistic_expected()
+            .row(if alpha > 0.01 { 0 } else { 2 })
+            .to_owned();
+        let apart = unweighted
+            .iter()
+            .skip(3)
+            .zip(&expected)
+            .any(|(&u, &e)| (f64::from(u) - e).abs() > 1e-2);
+        assert!(apart, "the weighted and unweighted optima coincide");
+    }
+}
+
+#[test]
+fn a_weight_of_two_is_the_row_written_twice() {
+    let data = Synthetic::generate(Model::Linear, 200, 3, 0.5, 4).unwrap();
+    let mut weights = Array1::<f32>::ones(200);
+    weights.slice_mut(s![..50]).fill(2.0);
+    let x_twice = concatenate(Axis(0), &[data.x.view(), data.x.slice(s![..50, ..])]).unwrap();
+    let y_twice = concatenate(Axis(0), &[data.y.view(), data.y.slice(s![..50])]).unwrap();
+    for variant in [Variant::Full] {
+        let settings = GradientDescent::linear()
+            .variant(variant)
+            .penalty(Penalty::L2(0.01))
+            .optimizer(Optimizer::sgd(0.1))
+            .max_epochs(300)
+            .device(Device::Cpu);
+        let weighted = settings
+            .fit_weighted(data.x.view(), data.y.view(), weights.view())
+            .unwrap();
+        let twice = settings.fit(x_twice.view(), y_twice.view()).unwrap();
+        assert_near(
+            &parameters(&weighted),
+            &parameters(&twice),
+            1e-5,
+            "weight 2 against twice",
+        );
+        for (a, b) in weighted.history().losses().iter().zip(twice.history().losses()) {
+            assert!((a - b).abs() <= 1e-5 * b, "{a} vs {b}");
+        }
+    }
+}
+
+/// An imbalanced table: one row in ten is of class 1, and the classes
+/// overlap.
+fn imbalanced() -> (Array2<f32>, Array1<f32>) {
+    let data = Synthetic::generate(Model::Logistic, 4000, 4, 0.0, 21).unwrap();
+    let mut x = data.x;
+    let y = Array1::from_shape_fn(4000, |i| f32::from(i % 10 == 0));
+    // The positives sit a little apart along the first two features.
+    for (mut row, &label) in x.rows_mut().into_iter().zip(&y) {
+        if label == 1.0 {
+            row[0] += 1.0;
+            row[1] -= 0.5;
+        }
+    }
+    (x, y)
+}
+
+fn recall(fitted: &Fitted, x: &Array2<f32>, y: &Array1<f32>) -> f64 {
+    let predicted = fitted.predict(x.view()).unwrap();
+    let positives = y.iter().filter(|&&v| v == 1.0).count();
+    let found = predicted
+        .iter()
+        .zip(y)
+        .filter(|(&p, &t)| p == 1.0 && t == 1.0)
+        .count();
+    found as f64 / positives as f64
+}
+
+#[test]
+fn balanced_class_weights_raise_the_minority_recall() {
+    let (x, y) = imbalanced();
+    let settings = GradientDescent::logistic()
+        .standardize(true)
+        .solver(Solver::lbfgs())
+        .penalty(Penalty::L2(1e-3))
+        .device(Device::Cpu);
+    let plain = settings.clone().fit(x.view(), y.view()).unwrap();
+    let balanced = settings
+        .clone()
+        .class_weight(ClassWeight::Balanced)
+        .fit(x.view(), y.view())
+        .unwrap();
+    let (before, after) = (recall(&plain, &x, &y), recall(&balanced, &x, &y));
+    eprintln!("minority recall: unweighted {before:.3}, balanced {after:.3}");
+    assert!(after > before + 0.3, "recall {before} → {after}");
+    // Balanced is n / (2 countₖ): 4000 / 800 for the positives, 4000 / 7200
+    // for the rest, as sample weights give the same fit.
+    let weights = y.mapv(|v| if v == 1.0 { 5.0 } else { 4000.0 / 7200.0 });
+    let by_hand = settings.fit_weighted(x.view(), y.view(), weights.view()).unwrap();
+    assert_near(
+        &parameters(&balanced),
+        &parameters(&by_hand),
+        1e-6,
+        "balanced against by hand",
+    );
+    // Given weights multiply the sample weights.
+    let given = GradientDescent::logistic()
+        .class_weight(ClassWeight::Given {
+            negative: 1.0,
+            positive: 9.0,
+        })
+        .max_epochs(50)
+        .device(Device::Cpu);
+    let halves = Array1::from_elem(4000, 0.5f32);
+    let a = given.fit_weighted(x.view(), y.view(), halves.view()).unwrap();
+    let b = given.fit(x.view(), y.view()).unwrap();
+    assert_near(
+        &parameters(&a),
+        &parameters(&b),
+        1e-6,
+        "a common factor changes nothing",
+    );
+}
+
+#[test]
+fn bad_weights_each_have_their_own_error() {
+    let (x, y, weights) = logistic_table();
+    let fit = |weights: &Array1<f32>| {
+        GradientDescent::logistic()
+            .max_epochs(2)
+            .fit_weighted(x.view(), y.view(), weights.view())
+    };
+    let mut negative = weights.clone();
+    negative[17] = -0.5;
+    assert_eq!(
+        fit(&negative).unwrap_err(),
+        Error::InvalidWeight { row: 17, value: -0.5 }
+    );
+    let mut nan = weights.clone();
+    nan[3] = f32::NAN;
+    assert!(matches!(fit(&nan), Err(Error::InvalidWeight { row: 3, value }) if value.is_nan()));
+    assert_eq!(fit(&Array1::zeros(500)).unwrap_err(), Error::ZeroWeights);
+    assert_eq!(
+        fit(&Array1::ones(499)).unwrap_err(),
+        Error::WeightCountMismatch {
+            rows: 500,
+            weights: 499
+        }
+    );
+    let rows = InMemory::new(x.view(), y.view());
+    assert!(matches!(
+        Weighted::new(&rows, vec![1.0; 3]),
+        Err(Error::WeightCountMismatch {
+            rows: 500,
+            weights: 3
+        })
+    ));
+    assert_eq!(
+        GradientDescent::linear()
+            .class_weight(ClassWeight::Balanced)
+            .fit(x.view(), y.view())
+            .unwrap_err(),
+        Error::ClassWeightOfModel { model: "linear" }
+    );
+    assert_eq!(
+        GradientDescent::logistic()
+            .class_weight(ClassWeight::Given {
+                negative: 1.0,
+                positive: f32::INFINITY
+            })
+            .fit(x.view(), y.view())
+            .unwrap_err(),
+        Error::InvalidClassWeight {
+            label: 1.0,
+            weight: f32::INFINITY
+        }
+    );
+    // Held-out rows keep their weights.
+    let held = GradientDescent::logistic()
+        .validation_fraction(0.2)
+        .max_epochs(3)
+        .fit_weighted(x.view(), y.view(), weights.view())
+        .unwrap();
+    assert!(held
+        .history()
+        .records()
+        .iter()
+        .all(|r| r.validation_loss.is_some_and(f64::is_finite)));
+}
+
+#[test]
+fn the_gpu_engine_refuses_weighted_rows_by_name() {
+    let Some(context) = common::gpu("weighted rows on the GPU") else {
+        return;
+    };
+    let (x, y, weights) = logistic_table();
+    let result = GradientDescent::logistic()
+        .gpu_context(context)
+        .device(Device::Gpu)
+        .fit_weighted(x.view(), y.view(), weights.view());
+    assert_eq!(result.unwrap_err(), Error::WeightsOnGpu);
+}
