@@ -41,7 +41,9 @@ struct Shape {
     steps_per_dispatch: u32,
     // The ε of the Huber and ε-insensitive losses.
     loss_epsilon: f32,
-    pad1: u32,
+    // 1 when each target in the buffers of y is followed by its row's
+    // sample weight, 0 when the rows weigh 1.
+    weighted: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host
@@ -53,10 +55,11 @@ struct Control {
     // Compensated (Kahan) sum of the batch losses of the epoch.
     loss_sum: f32,
     loss_compensation: f32,
-    // Rows of the batch the last reduction summed (reduce.wgsl writes it,
-    // update.wgsl divides by it).
+    // Rows of the batch the last reduction summed, and their total weight
+    // (the rows, unweighted): reduce.wgsl writes them, update.wgsl divides
+    // by the weight.
     batch_rows: u32,
-    pad0: u32,
+    batch_weight: f32,
     pad1: u32,
 }
 

@@ -30,7 +30,12 @@ fn gather_main(
             let local_row = row - shape.chunk_start;
             batch_x[e] = x[local_row * d + j];
             if j == 0u {
-                batch_y[k] = y[local_row];
+                // The target, and its weight where y holds weights.
+                let stride = 1u + shape.weighted;
+                batch_y[k * stride] = y[local_row * stride];
+                if shape.weighted == 1u {
+                    batch_y[k * stride + 1u] = y[local_row * stride + 1u];
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 // The fused gradient pass: each workgroup takes a fixed span of rows and
-// writes one slot of partial raw sums: Σ ℓ′ᵢ xᵢ (features values), Σ ℓ′ᵢ,
-// and Σ lossᵢ, where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b (objective.wgsl). Each
+// writes one slot of partial raw sums: Σ sᵢ ℓ′ᵢ xᵢ (features values),
+// Σ sᵢ ℓ′ᵢ, Σ sᵢ lossᵢ and Σ sᵢ, where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b
+// (objective.wgsl) and sᵢ the row's sample weight (1 unless
+// shape.weighted, when y holds each target followed by its weight). Each
 // row of X is read from memory once per step: its dot product and its
 // share of Σ ℓ′ᵢ xᵢ are computed
 // from the same tile while it is in cache. The spans and the order of every
@@ -25,6 +27,7 @@ const LANES: u32 = 8u;
 var<workgroup> tile_derivatives: array<f32, TILE_ROWS>;
 var<workgroup> derivative_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> loss_sums: array<f32, WORKGROUP_SIZE>;
+var<workgroup> weight_sums: array<f32, WORKGROUP_SIZE>;
 
 // The pass of one workgroup; `row_in_tile` and `lane` place this thread
 // among the TILE_ROWS × LANES of a tile.
@@ -36,13 +39,15 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
     }
     let first = min(group * shape.rows_per_group, rows);
     let end = min(first + shape.rows_per_group, rows);
-    let slot = (shape.group_offset + group) * (d + 2u);
+    let slot = (shape.group_offset + group) * (d + 3u);
+    let stride = 1u + shape.weighted;
 
     for (var j = thread; j < d; j += WORKGROUP_SIZE) {
         partials[slot + j] = 0.0;
     }
     var derivative_sum = 0.0;
     var loss_sum = 0.0;
+    var weight_sum = 0.0;
     for (var tile = first; tile < end; tile += TILE_ROWS) {
         let row = tile + row_in_tile;
         var partial = 0.0;
@@ -58,10 +63,15 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
             var r = 0.0;
             if row < end {
                 let z = dot + params[d];
-                let target_value = y[row];
-                r = loss_derivative(shape, z, target_value);
+                let target_value = y[row * stride];
+                var weight = 1.0;
+                if shape.weighted == 1u {
+                    weight = y[row * stride + 1u];
+                }
+                r = weight * loss_derivative(shape, z, target_value);
                 derivative_sum += r;
-                loss_sum += sample_loss(shape, z, target_value);
+                loss_sum += weight * sample_loss(shape, z, target_value);
+                weight_sum += weight;
             }
             tile_derivatives[row_in_tile] = r;
         }
@@ -79,16 +89,19 @@ fn partials_body(thread: u32, row_in_tile: u32, lane: u32, group: u32) {
 
     derivative_sums[thread] = derivative_sum;
     loss_sums[thread] = loss_sum;
+    weight_sums[thread] = weight_sum;
     workgroupBarrier();
     for (var half = WORKGROUP_SIZE / 2u; half > 0u; half /= 2u) {
         if thread < half {
             derivative_sums[thread] += derivative_sums[thread + half];
             loss_sums[thread] += loss_sums[thread + half];
+            weight_sums[thread] += weight_sums[thread + half];
         }
         workgroupBarrier();
     }
     if thread == 0u {
         partials[slot + d] = derivative_sums[0];
         partials[slot + d + 1u] = loss_sums[0];
+        partials[slot + d + 2u] = weight_sums[0];
     }
 }

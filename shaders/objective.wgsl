@@ -154,17 +154,27 @@ fn shrink(shape: Shape, column: u32, theta: f32, unit: f32) -> f32 {
 }
 
 // Component `column` of the batch gradient (weights, then the bias at
-// column = features) from its raw sum over `rows` rows, at parameter
-// `theta`.
-fn assemble_gradient(shape: Shape, column: u32, sum: f32, rows: u32, theta: f32) -> f32 {
-    let mean = sum / f32(rows);
+// column = features) from its raw sum over a batch of `total_weight`
+// (its rows, unweighted), at parameter `theta`.
+fn assemble_gradient(shape: Shape, column: u32, sum: f32, total_weight: f32, theta: f32) -> f32 {
+    let mean = weighted_mean(sum, total_weight);
     if column < shape.features {
         return mean + penalty_derivative(shape, theta);
     }
     return mean;
 }
 
-// The batch loss from Σ loss over `rows` rows, Σ w² and Σ |w|.
-fn assemble_loss(shape: Shape, loss_sum: f32, rows: u32, squares: f32, magnitudes: f32) -> f32 {
-    return loss_sum / f32(rows) + penalty_value(shape, squares, magnitudes);
+// A raw sum over the batch's total weight (its rows, unweighted); a batch
+// whose rows all weigh 0 moves nothing.
+fn weighted_mean(sum: f32, total_weight: f32) -> f32 {
+    if total_weight > 0.0 {
+        return sum / total_weight;
+    }
+    return 0.0;
+}
+
+// The batch loss from Σ loss over a batch of `total_weight`, Σ w² and
+// Σ |w|.
+fn assemble_loss(shape: Shape, loss_sum: f32, total_weight: f32, squares: f32, magnitudes: f32) -> f32 {
+    return weighted_mean(loss_sum, total_weight) + penalty_value(shape, squares, magnitudes);
 }

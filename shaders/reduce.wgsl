@@ -4,8 +4,10 @@
 // loss (assemble_loss, with the penalty), adds it to the epoch's sum and
 // counts the step. update.wgsl turns the raw sums into the gradient.
 //
-// sums holds Σ ℓ′ x (features values), Σ ℓ′ and Σ loss; control.batch_rows
-// the rows they were summed over.
+// sums holds Σ s ℓ′ x (features values), Σ s ℓ′ and Σ s loss;
+// control.batch_rows the rows they were summed over and control.batch_weight
+// their weight Σ s (the rows, unweighted), which the loss column's
+// workgroup adds from the partials' last column.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;
@@ -16,6 +18,7 @@
 var<workgroup> column_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> squares: array<f32, WORKGROUP_SIZE>;
 var<workgroup> magnitudes: array<f32, WORKGROUP_SIZE>;
+var<workgroup> weights: array<f32, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn reduce_main(
@@ -25,15 +28,21 @@ fn reduce_main(
 ) {
     let d = shape.features;
     let columns = d + 2u;
+    let width = d + 3u;
     let column = flat_group(group_id, groups);
     if column >= columns {
         return;
     }
     var acc = 0.0;
+    var weight_acc = 0.0;
     for (var g = thread; g < shape.partial_groups; g += WORKGROUP_SIZE) {
-        acc += partials[g * columns + column];
+        acc += partials[g * width + column];
+        if column == d + 1u {
+            weight_acc += partials[g * width + d + 2u];
+        }
     }
     column_sums[thread] = acc;
+    weights[thread] = weight_acc;
     var square_acc = 0.0;
     var magnitude_acc = 0.0;
     if column == d + 1u {
@@ -50,6 +59,7 @@ fn reduce_main(
             column_sums[thread] += column_sums[thread + half];
             squares[thread] += squares[thread + half];
             magnitudes[thread] += magnitudes[thread + half];
+            weights[thread] += weights[thread + half];
         }
         workgroupBarrier();
     }
@@ -63,9 +73,14 @@ fn reduce_main(
             rows = batch_len(shape, control.epoch_step);
         }
         control.batch_rows = rows;
+        var total_weight = f32(rows);
+        if shape.weighted == 1u {
+            total_weight = weights[0];
+        }
+        control.batch_weight = total_weight;
         var loss_sum = control.loss_sum;
         var compensation = control.loss_compensation;
-        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], rows, squares[0], magnitudes[0]));
+        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], total_weight, squares[0], magnitudes[0]));
         control.loss_sum = loss_sum;
         control.loss_compensation = compensation;
         control.global_step = next_step(control.global_step);

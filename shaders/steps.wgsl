@@ -17,6 +17,7 @@
 var<workgroup> theta: array<f32, WORKGROUP_SIZE>;
 var<workgroup> derivatives: array<f32, WORKGROUP_SIZE>;
 var<workgroup> losses: array<f32, WORKGROUP_SIZE>;
+var<workgroup> row_weights: array<f32, WORKGROUP_SIZE>;
 var<workgroup> batch_rows: array<u32, WORKGROUP_SIZE>;
 var<workgroup> first_step: u32;
 
@@ -53,23 +54,38 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                 dot += x[row * d + j] * theta[j];
             }
             let z = dot + theta[d];
-            derivatives[thread] = loss_derivative(shape, z, y[row]);
-            losses[thread] = sample_loss(shape, z, y[row]);
+            let stride = 1u + shape.weighted;
+            let target_value = y[row * stride];
+            var weight = 1.0;
+            if shape.weighted == 1u {
+                weight = y[row * stride + 1u];
+            }
+            derivatives[thread] = weight * loss_derivative(shape, z, target_value);
+            losses[thread] = weight * sample_loss(shape, z, target_value);
+            row_weights[thread] = weight;
         }
         workgroupBarrier();
+        // The batch's weight: its rows, unweighted.
+        var total_weight = f32(len);
+        if shape.weighted == 1u {
+            total_weight = 0.0;
+            for (var k = 0u; k < len; k++) {
+                total_weight += row_weights[k];
+            }
+        }
         var g = 0.0;
         if thread < d {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
                 acc += derivatives[k] * x[batch_rows[k] * d + thread];
             }
-            g = assemble_gradient(shape, thread, acc, len, theta[thread]);
+            g = assemble_gradient(shape, thread, acc, total_weight, theta[thread]);
         } else if thread == d {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
                 acc += derivatives[k];
             }
-            g = assemble_gradient(shape, thread, acc, len, theta[thread]);
+            g = assemble_gradient(shape, thread, acc, total_weight, theta[thread]);
         } else if thread == loss_owner {
             var acc = 0.0;
             for (var k = 0u; k < len; k++) {
@@ -81,7 +97,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                 squares += theta[j] * theta[j];
                 magnitudes += abs(theta[j]);
             }
-            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, len, squares, magnitudes));
+            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, total_weight, squares, magnitudes));
         }
         workgroupBarrier();
         if thread < count {

@@ -27,7 +27,7 @@ fn update_main(
     if j >= count {
         return;
     }
-    let gradient = assemble_gradient(shape, j, sums[j], control.batch_rows, params[j]);
+    let gradient = assemble_gradient(shape, j, sums[j], control.batch_weight, params[j]);
     var first = state[j];
     var second = state[count + j];
     let updated = apply_rule(

@@ -14,7 +14,7 @@ impl Device {
     /// The device that will actually run on the shared GPU context: `Cpu`
     /// or `Gpu`, never `Auto`.
     pub fn resolve(self) -> Result<Device> {
-        choose(self, None, None, None, false).map(|engine| engine.device())
+        choose(self, None, None, None).map(|engine| engine.device())
     }
 }
 
@@ -28,7 +28,6 @@ pub(crate) fn choose(
     given: Option<&Arc<GpuContext>>,
     memory_budget: Option<u64>,
     gpu_memory_budget: Option<u64>,
-    weighted: bool,
 ) -> Result<Box<dyn Engine>> {
     let gpu = |context: &Arc<GpuContext>| -> Box<dyn Engine> {
         Box::new(GpuEngine::new(
@@ -44,8 +43,6 @@ pub(crate) fn choose(
     };
     Ok(match (device, given) {
         (Device::Cpu, _) => cpu(),
-        // The GPU kernels do not weigh rows yet.
-        (Device::Auto, _) if weighted => cpu(),
         (Device::Gpu | Device::Auto, Some(context)) => gpu(context),
         (Device::Gpu, None) => gpu(&GpuContext::shared()?),
         (Device::Auto, None) => match GpuContext::shared() {

@@ -305,9 +305,6 @@ pub enum Error {
         /// Weights given.
         weights: usize,
     },
-    /// Sample weights asked of an engine that does not weigh rows yet.
-    #[error("sample and class weights run on the CPU engine; the GPU engine does not weigh rows yet (use --device cpu or Device::Cpu)")]
-    WeightsOnGpu,
     /// A class weight for a label the data does not have, or one that is
     /// negative or not finite.
     #[error("class weight {weight} for label {label}: labels are 0 and 1, weights finite and at least 0")]
@@ -467,6 +464,13 @@ pub enum Error {
     /// The target column named among the features.
     #[error("column {column:?} is the target; it cannot also be a feature")]
     TargetAsFeature {
+        /// The column.
+        column: String,
+    },
+    /// The sample weights' column named among the features (or as the
+    /// target).
+    #[error("column {column:?} holds the sample weights; it cannot also be a feature")]
+    WeightAsFeature {
         /// The column.
         column: String,
     },

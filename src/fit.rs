@@ -281,9 +281,7 @@ impl GradientDescent {
     /// Weights of the logistic model's two classes, multiplying each row's
     /// sample weight: the loss and gradient are then weighted means
     /// Σ sᵢ ℓᵢ / Σ sᵢ. For an imbalanced table, [`ClassWeight::Balanced`]
-    /// lets the rare class weigh as much as the common one. Weighted rows
-    /// run on the CPU engine (the GPU engine refuses them, and
-    /// `Device::Auto` picks the CPU).
+    /// lets the rare class weigh as much as the common one.
     ///
     /// ```
     /// use downhill::{ClassWeight, GradientDescent};
@@ -700,7 +698,7 @@ impl GradientDescent {
     /// `weights` (scikit-learn's `sample_weight`): the loss and gradient are
     /// weighted means Σ sᵢ ℓᵢ / Σ sᵢ. Weights must be finite and at least 0
     /// ([`Error::InvalidWeight`]), not all 0 ([`Error::ZeroWeights`]), one
-    /// per row. Weighted rows run on the CPU engine.
+    /// per row.
     pub fn fit_weighted(
         &self,
         x: ArrayView2<f32>,
@@ -843,7 +841,6 @@ impl GradientDescent {
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
             self.gpu_memory_budget,
-            data.weights(0, data.rows().min(1))?.is_some(),
         )?;
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
@@ -1279,7 +1276,7 @@ pub fn gradient(
     b: f32,
 ) -> Result<Gradient> {
     gradient_on(
-        engine_choice::choose(*device, None, None, None, false)?.as_ref(),
+        engine_choice::choose(*device, None, None, None)?.as_ref(),
         model,
         x,
         y,

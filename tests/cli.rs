@@ -1536,3 +1536,128 @@ fn the_loss_picks_its_model_and_reports_what_it_gives() {
         &["hinge loss fits a logistic model", "linear"],
     );
 }
+
+#[test]
+fn weight_column_and_class_weights_reach_the_weighted_optimum() {
+    let dir = folder("weights");
+    // tests/data/logistic.csv with its labels as text.
+    let source =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv"))
+            .unwrap();
+    let mut text = String::new();
+    for (i, line) in source.lines().enumerate() {
+        let mut cells: Vec<&str> = line.split(',').collect();
+        if i > 0 {
+            cells[5] = if cells[5] == "1" { "yes" } else { "no" };
+        }
+        text.push_str(&cells.join(","));
+        text.push('\n');
+    }
+    let csv = dir.join("weighted.csv");
+    std::fs::write(&csv, &text).unwrap();
+    let model = dir.join("model.json");
+    // scikit-learn's LogisticRegression(C=1, sample_weight=weight):
+    // tests/data/logistic_expected.csv, last row (make_logistic.py).
+    let expected = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv"),
+    )
+    .unwrap();
+    let row: Vec<f64> = expected
+        .lines()
+        .nth(4)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert_eq!((row[0], row[1]), (1.0, 1.0));
+    let alpha = row[2].to_string();
+    let report = succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--weight-column",
+        "weight",
+        "--solver",
+        "lbfgs",
+        "--no-standardize",
+        "--penalty",
+        "l2",
+        "--alpha",
+        &alpha,
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(report.contains("weights:      column \"weight\""), "{report}");
+    let saved = read_json(&model);
+    assert_eq!(
+        saved["features"].as_array().unwrap().len(),
+        5,
+        "the weight is not a feature"
+    );
+    let found: Vec<f64> = std::iter::once(saved["bias"].as_f64().unwrap())
+        .chain(
+            saved["weights"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap()),
+        )
+        .collect();
+    for (f, e) in found.iter().zip(&row[3..]) {
+        assert!((f - e).abs() <= 1e-5 * 3.6, "{found:?} vs {:?}", &row[3..]);
+    }
+    // Balanced class weights are accepted and reported; a negative weight
+    // is named by its line.
+    let report = succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--class-weight",
+        "balanced",
+        "--epochs",
+        "5",
+    ]);
+    assert!(report.contains("class weights: balanced"), "{report}");
+    let negative = dir.join("negative.csv");
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let mut cells: Vec<String> = lines[6].split(',').map(String::from).collect();
+    cells[6] = "-2".into();
+    lines[6] = cells.join(",");
+    std::fs::write(&negative, lines.join("\n") + "\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            negative.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            "logistic",
+            "--weight-column",
+            "weight",
+        ],
+        &["line 7", "sample weight is -2"],
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "y",
+            "--model",
+            "logistic",
+            "--class-weight",
+            "2=1",
+        ],
+        &["label \"2\""],
+    );
+}

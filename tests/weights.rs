@@ -64,6 +64,7 @@ fn weighted_log_loss_with_l2_reaches_scikit_learns_optimum() {
             .penalty(Penalty::L2(alpha))
             .solver(Solver::lbfgs())
             .max_epochs(1000)
+            .device(Device::Cpu)
             .fit_weighted(x.view(), y.view(), weights.view())
             .unwrap();
         assert_eq!(
@@ -85,6 +86,7 @@ fn weighted_log_loss_with_l2_reaches_scikit_learns_optimum() {
             .auto_momentum(true)
             .parameter_tolerance(1e-9)
             .max_epochs(200_000)
+            .device(Device::Cpu)
             .fit_weighted(x.view(), y.view(), weights.view())
             .unwrap();
         assert_near(
@@ -276,14 +278,94 @@ fn bad_weights_each_have_their_own_error() {
 }
 
 #[test]
-fn the_gpu_engine_refuses_weighted_rows_by_name() {
+fn the_gpu_weighs_rows_as_the_cpu_does() {
     let Some(context) = common::gpu("weighted rows on the GPU") else {
         return;
     };
     let (x, y, weights) = logistic_table();
-    let result = GradientDescent::logistic()
+    // Every step kernel: the full batch, fused small batches, gathered
+    // large ones; and the sums of L-BFGS.
+    for (variant, solver) in [
+        (Variant::Full, Solver::GradientDescent),
+        (Variant::MiniBatch(32), Solver::GradientDescent),
+        (Variant::MiniBatch(300), Solver::GradientDescent),
+        (Variant::Full, Solver::lbfgs()),
+    ] {
+        let settings = GradientDescent::logistic()
+            .variant(variant)
+            .solver(solver)
+            .standardize(true)
+            .penalty(Penalty::L2(0.01))
+            .class_weight(ClassWeight::Balanced)
+            .optimizer(Optimizer::adam(0.01))
+            .max_epochs(20)
+            .seed(5);
+        let cpu = settings
+            .clone()
+            .device(Device::Cpu)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        let gpu = settings
+            .gpu_context(context.clone())
+            .device(Device::Gpu)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        assert_eq!(gpu.device(), Device::Gpu);
+        let what = format!("{variant} {solver}");
+        for (a, b) in gpu.history().losses().iter().zip(cpu.history().losses()) {
+            assert!((a - b).abs() <= 1e-4 * b.abs(), "{what}: {a} vs {b}");
+        }
+        assert_near(&parameters(&gpu), &parameters(&cpu), 1e-4, &what);
+    }
+    // X split across many buffers (gathered batches cross them), and
+    // streamed through a GPU budget smaller than the data.
+    let split = common::gpu_split("weighted rows across buffers").expect("the adapter of the shared context");
+    for (variant, budget) in [
+        (Variant::Full, None),
+        (Variant::MiniBatch(100), None),
+        (Variant::Full, Some(4096)),
+    ] {
+        let mut settings = GradientDescent::logistic()
+            .variant(variant)
+            .shuffle(downhill::Shuffle::Blocks { rows: 50 })
+            .penalty(Penalty::L2(0.01))
+            .optimizer(Optimizer::sgd(0.05))
+            .max_epochs(10)
+            .seed(5);
+        if let Some(bytes) = budget {
+            settings = settings.gpu_memory_budget(bytes);
+        }
+        let cpu = settings
+            .clone()
+            .device(Device::Cpu)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        let gpu = settings
+            .gpu_context(split.clone())
+            .device(Device::Gpu)
+            .fit_weighted(x.view(), y.view(), weights.view())
+            .unwrap();
+        let what = format!("{variant} through {budget:?} bytes");
+        for (a, b) in gpu.history().losses().iter().zip(cpu.history().losses()) {
+            assert!((a - b).abs() <= 1e-4 * b.abs(), "{what}: {a} vs {b}");
+        }
+        assert_near(&parameters(&gpu), &parameters(&cpu), 1e-4, &what);
+    }
+    // The weighted optimum itself, by L-BFGS on the GPU.
+    let row = logistic_expected().row(3).to_owned();
+    assert_eq!((row[0], row[1]), (1.0, 1.0), "C = 1, weighted");
+    let expected: Vec<f64> = row.iter().skip(3).map(|&v| f64::from(v)).collect();
+    let fitted = GradientDescent::logistic()
+        .penalty(Penalty::L2(row[2]))
+        .solver(Solver::lbfgs())
         .gpu_context(context)
         .device(Device::Gpu)
-        .fit_weighted(x.view(), y.view(), weights.view());
-    assert_eq!(result.unwrap_err(), Error::WeightsOnGpu);
+        .fit_weighted(x.view(), y.view(), weights.view())
+        .unwrap();
+    assert_near(
+        &parameters(&fitted),
+        &expected,
+        1e-5,
+        "L-BFGS on the GPU, weighted",
+    );
 }

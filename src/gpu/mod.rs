@@ -72,7 +72,7 @@ struct Shape {
     eps: f32,
     steps_per_dispatch: u32,
     loss_epsilon: f32,
-    pad1: u32,
+    weighted: u32,
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -85,7 +85,7 @@ struct Control {
     loss_sum: f32,
     loss_compensation: f32,
     batch_rows: u32,
-    pad0: u32,
+    batch_weight: f32,
     pad1: u32,
 }
 
@@ -261,6 +261,9 @@ impl<'c> OnDevice<'c> {
         let streamed_rows = placement.block_rows();
         let device = &context.device;
         let (n, d) = (source.rows(), source.features());
+        let weighted = source.weights(0, n.min(1))?.is_some();
+        // Values per row in the buffers of y: the target, then its weight.
+        let y_stride = 1 + usize::from(weighted);
         let row_bytes = (d * 4) as u64;
         let max_binding = context.adapter().max_binding_bytes;
         if row_bytes > max_binding {
@@ -304,7 +307,7 @@ impl<'c> OnDevice<'c> {
             eps,
             steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
             loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
-            pad1: 0,
+            weighted: u32::from(weighted),
         };
 
         let storage =
@@ -342,7 +345,12 @@ impl<'c> OnDevice<'c> {
             if streamed_rows.is_none() {
                 let block = source.block(start, rows)?;
                 let x = init("x", bytemuck::cast_slice(&block.x), storage);
-                let y = init("y", bytemuck::cast_slice(&block.y), storage);
+                let weights = source.weights(start, rows)?;
+                let y = init(
+                    "y",
+                    bytemuck::cast_slice(&targets_and_weights(&block.y, weights.as_deref())),
+                    storage,
+                );
                 drop(block);
                 // Upload chunk by chunk, so that at most one chunk waits in
                 // staging memory at a time.
@@ -364,7 +372,7 @@ impl<'c> OnDevice<'c> {
                 chunks.push(Chunk {
                     rows: 0,
                     x: empty("x slot", (rows_per_chunk * d * 4) as u64),
-                    y: empty("y slot", (rows_per_chunk * 4) as u64),
+                    y: empty("y slot", (rows_per_chunk * y_stride * 4) as u64),
                     shape: shape_buffer(&Shape { rows: 0, ..base }),
                 });
             }
@@ -398,7 +406,8 @@ impl<'c> OnDevice<'c> {
         );
         let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
         let sums = empty("raw sums", ((d + 2) * 4) as u64);
-        let partials = empty("partial sums", (partial_groups.max(1) * (d + 2) * 4) as u64);
+        // Σ ℓ′ x, Σ ℓ′, Σ loss and Σ weight per workgroup.
+        let partials = empty("partial sums", (partial_groups.max(1) * (d + 3) * 4) as u64);
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
@@ -442,7 +451,7 @@ impl<'c> OnDevice<'c> {
                     });
                 }
                 let batch_x = empty("batch x", batch_bytes);
-                let batch_y = empty("batch y", (batch * 4) as u64);
+                let batch_y = empty("batch y", (batch * y_stride * 4) as u64);
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
                 for chunk in &chunks {
                     gather.push(bind(
@@ -745,7 +754,7 @@ impl<'c> OnDevice<'c> {
             derivative: values[..=d].iter().map(|&v| f64::from(v)).collect(),
             loss: f64::from(values[d + 1]),
             rows: control.batch_rows as usize,
-            weight: f64::from(control.batch_rows),
+            weight: f64::from(control.batch_weight),
         })
     }
 }
@@ -953,7 +962,6 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
-        refuse_weights(source)?;
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
@@ -968,7 +976,6 @@ impl Engine for GpuEngine {
         source: &'s dyn DataSource,
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
-        refuse_weights(source)?;
         let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
         let on_device = OnDevice::full_batch(
             &self.context,
@@ -980,12 +987,15 @@ impl Engine for GpuEngine {
     }
 }
 
-/// [`Error::WeightsOnGpu`] where `source`'s rows have sample weights: the
-/// kernels do not weigh rows yet.
-fn refuse_weights(source: &dyn DataSource) -> Result<()> {
-    match source.weights(0, source.rows().min(1))? {
-        Some(_) => Err(Error::WeightsOnGpu),
-        None => Ok(()),
+/// The targets as the buffers of y hold them: alone, or each followed by
+/// its row's sample weight.
+pub(crate) fn targets_and_weights<'a>(
+    targets: &'a [f32],
+    weights: Option<&[f32]>,
+) -> std::borrow::Cow<'a, [f32]> {
+    match weights {
+        None => std::borrow::Cow::Borrowed(targets),
+        Some(weights) => targets.iter().zip(weights).flat_map(|(&y, &w)| [y, w]).collect(),
     }
 }
 
@@ -1073,14 +1083,14 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, pad1);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 
     #[test]
     fn control_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, loss_sum,
-            loss_compensation, batch_rows, pad0, pad1);
+            loss_compensation, batch_rows, batch_weight, pad1);
         assert_eq!(rust, wgsl_layout("Control"));
     }
 }

@@ -71,7 +71,8 @@ impl OnDevice<'_> {
                 // The writes take effect before the next submission and after
                 // every earlier one, which used the block this slot held.
                 queue.write_buffer(&slot.x, 0, bytemuck::cast_slice(&buffers.x));
-                queue.write_buffer(&slot.y, 0, bytemuck::cast_slice(&buffers.y));
+                let targets = super::targets_and_weights(&buffers.y, buffers.weights.as_deref());
+                queue.write_buffer(&slot.y, 0, bytemuck::cast_slice(&targets));
                 queue.write_buffer(&slot.shape, 0, bytemuck::bytes_of(&shape));
                 // The data is in wgpu's staging memory: the reader may refill
                 // the buffers.

@@ -109,6 +109,9 @@ pub struct TableOptions {
     pub labels: bool,
     /// The target value that maps to 1; default the second in sorted order.
     pub positive_class: Option<String>,
+    /// A column of sample weights, read as numbers and left out of the
+    /// features ([`Table::weights`]).
+    pub weight_column: Option<String>,
 }
 
 impl Default for TableOptions {
@@ -119,6 +122,7 @@ impl Default for TableOptions {
             missing: Missing::Error,
             labels: false,
             positive_class: None,
+            weight_column: None,
         }
     }
 }
@@ -226,6 +230,10 @@ pub struct Table {
     pub x: Array2<f32>,
     /// The target, mapped to 0/1 where it holds labels.
     pub y: Array1<f32>,
+    /// The sample weights of the rows, where
+    /// [`TableOptions::weight_column`] names their column (for
+    /// [`crate::GradientDescent::fit_weighted`]).
+    pub weights: Option<Array1<f32>>,
     /// How the columns were encoded.
     pub encoding: Encoding,
     /// The columns left out, with their reasons.
@@ -420,7 +428,14 @@ pub fn read_table(
     features: Option<&[&str]>,
     options: &TableOptions,
 ) -> Result<Table> {
-    let wanted: Option<Vec<&str>> = features.map(|names| names.iter().copied().chain([target]).collect());
+    let wanted: Option<Vec<&str>> = features.map(|names| {
+        names
+            .iter()
+            .copied()
+            .chain([target])
+            .chain(options.weight_column.as_deref())
+            .collect()
+    });
     let (header, records) = read_records(path.as_ref(), wanted.as_deref())?;
     let mut survey = Survey::new(header, target, features, options)?;
     for (line, record) in &records {
@@ -431,8 +446,9 @@ pub fn read_table(
     let width = plan.encoding.feature_names().len();
     let mut x = Array2::zeros((kept.len(), width));
     let mut y = Array1::zeros(kept.len());
+    let mut weights = plan.weight_column.map(|_| Array1::zeros(kept.len()));
     let mut counts = ApplyCounts::default();
-    for ((&i, mut row), target) in kept.iter().zip(x.rows_mut()).zip(y.iter_mut()) {
+    for (k, ((&i, mut row), target)) in kept.iter().zip(x.rows_mut()).zip(y.iter_mut()).enumerate() {
         let (line, record) = &records[i];
         let cells = plan.column_sources.iter().map(|&c| &record[c]);
         let row = row
@@ -440,11 +456,15 @@ pub fn read_table(
             .expect("rows of a standard array are contiguous");
         plan.encoding.encode_row(cells, row, &mut counts, *line)?;
         *target = plan.target(*line, &record[plan.target_column])?;
+        if let (Some(weights), Some(column)) = (&mut weights, plan.weight_column) {
+            weights[k] = plan.number(*line, column, &record[column])?;
+        }
     }
     Ok(Table {
         feature_names: plan.encoding.feature_names(),
         x,
         y,
+        weights,
         rows_dropped: records.len() - kept.len(),
         cells_filled: counts.filled,
         lines: kept.iter().map(|&i| records[i].0).collect(),

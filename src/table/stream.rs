@@ -40,6 +40,13 @@ impl TableData {
         options: &TableOptions,
     ) -> Result<Self> {
         let path = path.as_ref();
+        if options.weight_column.is_some() {
+            // Read block by block, the weights would need a second decoding
+            // of each block's records; the table in memory has them.
+            return Err(Error::NotWithSource {
+                setting: "weight_column",
+            });
+        }
         let wanted: Option<Vec<String>> = features.map(|names| {
             names
                 .iter()

@@ -53,6 +53,8 @@ struct Incomplete {
 pub(crate) struct Survey {
     header: Vec<String>,
     target_column: usize,
+    /// The column of sample weights, where there is one.
+    weight_column: Option<usize>,
     /// The feature columns asked for (indices into the header).
     chosen: Vec<usize>,
     columns: Vec<ColumnSurvey>,
@@ -76,6 +78,8 @@ pub(crate) struct Plan {
     /// The record column of each encoded column.
     pub(crate) column_sources: Vec<usize>,
     pub(crate) target_column: usize,
+    /// The column of sample weights, where there is one.
+    pub(crate) weight_column: Option<usize>,
     /// The records left out (missing cells), ascending.
     pub(crate) excluded: Vec<usize>,
     /// Records in the file.
@@ -94,6 +98,16 @@ impl Survey {
         options: &TableOptions,
     ) -> Result<Self> {
         let target_column = column_index(&header, target)?;
+        let weight_column = options
+            .weight_column
+            .as_deref()
+            .map(|name| column_index(&header, name))
+            .transpose()?;
+        if weight_column == Some(target_column) {
+            return Err(Error::TargetAsFeature {
+                column: header[target_column].clone(),
+            });
+        }
         let chosen: Vec<usize> = match features {
             Some(names) => {
                 let mut seen = BTreeSet::new();
@@ -102,6 +116,11 @@ impl Survey {
                     let c = column_index(&header, name)?;
                     if c == target_column {
                         return Err(Error::TargetAsFeature {
+                            column: header[c].clone(),
+                        });
+                    }
+                    if Some(c) == weight_column {
+                        return Err(Error::WeightAsFeature {
                             column: header[c].clone(),
                         });
                     }
@@ -114,12 +133,15 @@ impl Survey {
                 }
                 columns
             }
-            None => (0..header.len()).filter(|&c| c != target_column).collect(),
+            None => (0..header.len())
+                .filter(|&c| c != target_column && Some(c) != weight_column)
+                .collect(),
         };
         Ok(Survey {
             columns: chosen.iter().map(|_| ColumnSurvey::default()).collect(),
             header,
             target_column,
+            weight_column,
             chosen,
             labels: options.labels,
             distinct_cap: DISTINCT_COUNTED.max(options.max_categories.saturating_add(1)),
@@ -356,6 +378,7 @@ impl Survey {
             dropped,
             column_sources,
             target_column,
+            weight_column: self.weight_column,
             excluded,
             records,
             cells_filled,
@@ -393,6 +416,17 @@ impl Plan {
 
     /// The target of a kept record's `cell`, on file line `line`: 0/1 for
     /// labels, else the number.
+    /// The number in `cell` of `column` on file line `line`.
+    pub(crate) fn number(&self, line: usize, column: usize, cell: &str) -> Result<f32> {
+        number(cell.trim())
+            .map(|v| v as f32)
+            .ok_or_else(|| Error::NonNumericCell {
+                line,
+                column: self.header[column].clone(),
+                value: cell.to_string(),
+            })
+    }
+
     pub(crate) fn target(&self, line: usize, cell: &str) -> Result<f32> {
         let trimmed = cell.trim();
         match &self.encoding.labels {
@@ -424,6 +458,7 @@ mod tests {
             dropped: vec![],
             column_sources: vec![],
             target_column: 0,
+            weight_column: None,
             excluded: vec![0, 3, 4, 9],
             records: 10,
             cells_filled: 0,

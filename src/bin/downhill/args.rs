@@ -11,8 +11,8 @@ use downhill::table::{
     read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
 };
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver, StopReason,
-    Variant,
+    ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver,
+    StopReason, Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -42,6 +42,11 @@ pub struct DataArgs {
     /// the two in sorted order].
     #[arg(long, value_name = "VALUE")]
     pub positive_class: Option<String>,
+    /// A column of sample weights (numbers at least 0), left out of the
+    /// features: the loss is the weighted mean Σ wᵢ ℓᵢ / Σ wᵢ. The table is
+    /// then read into memory.
+    #[arg(long, value_name = "COLUMN")]
+    pub weight_column: Option<String>,
 }
 
 /// The losses `--loss` names (scikit-learn's names).
@@ -98,6 +103,11 @@ pub struct TrainArgs {
     /// and stops once the gradient's norm is below --tol.
     #[arg(long, default_value = "gd")]
     pub solver: Solver,
+    /// Logistic model: weights of the two classes, multiplying the rows'
+    /// weights: balanced (n / (2 · count), so both classes weigh the same
+    /// in total) or 0=W,1=W for the labels read as 0 and 1.
+    #[arg(long, value_name = "balanced|0=W,1=W", value_parser = parse_class_weight)]
+    pub class_weight: Option<ClassWeight>,
     /// The row order of mini-batch epochs: rows (a permutation of all rows),
     /// blocks:N (a permutation of blocks of N rows, then of the rows inside
     /// each) or none (storage order).
@@ -295,6 +305,32 @@ fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
     text.parse::<Schedule>()
         .map(ScheduleArg::Ready)
         .map_err(|e| e.to_string())
+}
+
+/// `balanced`, or `0=W,1=W` (either may be left out: weight 1).
+fn parse_class_weight(text: &str) -> Result<ClassWeight, String> {
+    if text.trim() == "balanced" {
+        return Ok(ClassWeight::Balanced);
+    }
+    let mut weights = [1.0f32; 2];
+    for part in text.split(',') {
+        let (label, weight) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?}: expected balanced or LABEL=WEIGHT pairs such as 0=1,1=5"))?;
+        let index = match label.trim() {
+            "0" => 0,
+            "1" => 1,
+            other => return Err(format!("label {other:?}: class weights name the labels 0 and 1")),
+        };
+        weights[index] = weight
+            .trim()
+            .parse()
+            .map_err(|_| format!("{weight:?} is not a number"))?;
+    }
+    Ok(ClassWeight::Given {
+        negative: weights[0],
+        positive: weights[1],
+    })
 }
 
 /// The most epochs when --epochs is not given.
@@ -499,6 +535,9 @@ impl TrainArgs {
         if let Some(bytes) = self.memory_budget {
             descent = descent.memory_budget(bytes);
         }
+        if let Some(class_weight) = self.class_weight {
+            descent = descent.class_weight(class_weight);
+        }
         if let Some(bytes) = self.gpu_memory_budget {
             descent = descent.gpu_memory_budget(bytes);
         }
@@ -522,6 +561,7 @@ pub fn table_options(args: &DataArgs, model: Model) -> TableOptions {
         missing: args.missing,
         labels: model == Model::Logistic,
         positive_class: args.positive_class.clone(),
+        weight_column: args.weight_column.clone(),
     }
 }
 
@@ -586,10 +626,10 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
 /// named x0, x1, … by their column.
 fn load_npy(args: &DataArgs) -> Result<Table, Error> {
     let data = open_npy(args)?;
-    if args.features.is_some() {
+    if args.features.is_some() || args.weight_column.is_some() {
         return Err(Error::MalformedFile {
             path: args.data.display().to_string(),
-            reason: "--features names CSV or Parquet columns; an .npy file's columns are all features".into(),
+            reason: "--features and --weight-column name CSV or Parquet columns; an .npy file's columns are all features".into(),
         });
     }
     let (x, y) = (data.x()?.into_owned(), data.y()?.into_owned());
@@ -607,6 +647,7 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
         feature_names,
         x,
         y,
+        weights: None,
         encoding: Encoding {
             columns,
             labels: None,
@@ -661,6 +702,10 @@ pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, tar
             "line {} of {file}: column {:?} is {value}, not a finite number",
             line(row),
             names[column]
+        ),
+        Error::InvalidWeight { row, value } => format!(
+            "line {} of {file}: the sample weight is {value}; weights must be finite and at least 0",
+            line(row)
         ),
         other => other.to_string(),
     }

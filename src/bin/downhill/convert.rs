@@ -72,6 +72,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         max_categories: args.max_categories,
         missing: args.missing,
         positive_class: args.positive_class.clone(),
+        weight_column: None,
     };
     let (source, feature_names, target_name): (Box<dyn DataSource>, Vec<String>, String) =
         match Format::of(&args.input) {

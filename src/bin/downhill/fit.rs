@@ -9,7 +9,9 @@ use downhill::parquet_source::{parquet_shape, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
-use downhill::{reference, Fitted, GradientDescent, Model, Optimizer, Solver, StopReason, Variant};
+use downhill::{
+    reference, ClassWeight, Fitted, GradientDescent, Model, Optimizer, Solver, StopReason, Variant,
+};
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, load, located, names, open_npy, table_options,
@@ -32,7 +34,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
     // split, the loss surface).
-    if args.test_size.is_none() && args.plot_path.is_none() {
+    if args.test_size.is_none() && args.plot_path.is_none() && args.data.weight_column.is_none() {
         if let Some(streamed) = streamed_file(args)? {
             return fit_streamed(args, &descent, &streamed);
         }
@@ -65,10 +67,27 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         Some(split) => (split.x_train.view(), split.y_train.view()),
         None => (data.x.view(), data.y.view()),
     };
+    // The training rows' weights, where the table has them.
+    let weights_fit = data.weights.as_ref().map(|weights| match &split {
+        Some(split) => {
+            let mut held = vec![false; weights.len()];
+            split.test_rows.iter().for_each(|&i| held[i] = true);
+            weights
+                .iter()
+                .zip(held)
+                .filter(|(_, held)| !held)
+                .map(|(&w, _)| w)
+                .collect::<ndarray::Array1<f32>>()
+        }
+        None => weights.clone(),
+    });
     let (fitted, elapsed) = fit_with_progress(
         &descent,
         format!("fitting {} rows × {} features", x_fit.nrows(), x_fit.ncols()),
-        |descent| descent.fit(x_fit, y_fit),
+        |descent| match &weights_fit {
+            Some(weights) => descent.fit_weighted(x_fit, y_fit, weights.view()),
+            None => descent.fit(x_fit, y_fit),
+        },
     )
     .map_err(explain)?;
     let scores = report::scores(&fitted, x_fit, y_fit).map_err(explain)?;
@@ -375,6 +394,16 @@ fn report(
                 println!("{:<14}{value}", format!("{name}:"));
             }
         }
+    }
+    if let Some(column) = &args.data.weight_column {
+        println!("weights:      column {column:?} (a weighted mean of the rows' losses)");
+    }
+    match fitted.settings().class_weight_settings() {
+        Some(ClassWeight::Balanced) => println!("class weights: balanced (n / (2 · count) per label)"),
+        Some(ClassWeight::Given { negative, positive }) => {
+            println!("class weights: label 0 × {negative}, label 1 × {positive}")
+        }
+        None => {}
     }
     match fitted.settings().solver_settings() {
         Solver::Lbfgs { memory } => println!("solver:       L-BFGS, memory {memory}"),
