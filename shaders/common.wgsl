@@ -44,6 +44,12 @@ struct Shape {
     // 1 when each target in the buffers of y is followed by its row's
     // sample weight, 0 when the rows weigh 1.
     weighted: u32,
+    // The first step (from 1) whose parameters the running average takes
+    // in; 0 when the fit does not average.
+    average_from: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host
@@ -83,6 +89,17 @@ fn batch_len(shape: Shape, epoch_step: u32) -> u32 {
 // adapter's limit per dimension.
 fn flat_group(group: vec3<u32>, groups: vec3<u32>) -> u32 {
     return group.x + group.y * groups.x;
+}
+
+// Polyak–Ruppert averaging after the update that made `step` steps: the
+// mean of the parameters after steps average_from, …, step (optim.rs's
+// `average`).
+fn averaged(shape: Shape, mean: f32, theta: f32, step: u32) -> f32 {
+    if shape.average_from == 0u || step < shape.average_from {
+        return mean;
+    }
+    let k = f32(step - shape.average_from + 1u);
+    return mean + (theta - mean) / k;
 }
 
 fn kahan_add(sum: ptr<function, f32>, compensation: ptr<function, f32>, value: f32) {

@@ -28,10 +28,12 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
     let loss_owner = d + 1u;
     var first = 0.0;
     var second = 0.0;
+    var mean = 0.0;
     if thread < count {
         theta[thread] = params[thread];
         first = state[thread];
         second = state[count + thread];
+        mean = state[2u * count + thread];
     }
     let learning_rate = control.learning_rate;
     let global_step = control.global_step;
@@ -104,6 +106,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
             let step = min(global_step, STEP_CAP - s - 1u) + s + 1u;
             let updated = apply_rule(shape, theta[thread], g, &first, &second, learning_rate, step);
             theta[thread] = shrink(shape, thread, updated, unit_step(shape, second, learning_rate, step));
+            mean = averaged(shape, mean, theta[thread], step);
         }
         workgroupBarrier();
     }
@@ -112,6 +115,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         params[thread] = theta[thread];
         state[thread] = first;
         state[count + thread] = second;
+        state[2u * count + thread] = mean;
     }
     if thread == loss_owner {
         control.loss_sum = loss_sum;

@@ -4,7 +4,8 @@
 // then the L1 part's proximal step (shrink); then moves the loop on to
 // the next step of the epoch.
 //
-// state holds the first moments, then the second moments, one per parameter.
+// state holds the first moments, the second moments, then the running
+// average of the parameters (averaged SGD), one per parameter.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> sums: array<f32>;
@@ -38,4 +39,5 @@ fn update_main(
     params[j] = shrink(shape, j, updated, unit);
     state[j] = first;
     state[count + j] = second;
+    state[2u * count + j] = averaged(shape, state[2u * count + j], params[j], control.global_step);
 }

@@ -44,6 +44,9 @@ pub(crate) struct TrainingPlan {
     pub(crate) track_parameters: bool,
     /// Told of every epoch as it ends.
     pub(crate) on_epoch: Option<EpochObserver>,
+    /// Averaged SGD: the first step whose parameters the returned average
+    /// takes in.
+    pub(crate) average_from: Option<u64>,
 }
 
 /// A function told of every epoch as it ends: its record and the most
@@ -332,6 +335,7 @@ pub(crate) fn train(
             shuffle: plan.shuffle,
             parameters: parameters.clone(),
             state: optimizer_state,
+            average_from: plan.average_from,
         },
     )?;
     let mut order = steps
@@ -419,9 +423,20 @@ pub(crate) fn train(
             },
         }
     };
+    let optimizer = run.optimizer_state()?;
+    // An averaged fit returns the average, where it has begun and is
+    // finite (a diverged run keeps its last finite parameters).
+    let kept = match (plan.average_from, &stop_reason) {
+        (Some(_), StopReason::Diverged { .. }) => kept,
+        (Some(_), _) if !optimizer.average.is_empty() && optimizer.average.iter().all(|v| v.is_finite()) => {
+            optimizer.average.clone()
+        }
+        _ => kept,
+    };
+    let best_epoch = best_epoch.filter(|_| plan.average_from.is_none());
     let state = TrainingState {
         parameters: last_parameters,
-        optimizer: run.optimizer_state()?,
+        optimizer,
         scheduler,
         order_position: order.as_ref().map_or(position, BatchOrder::position),
         stop_rules: rules,

@@ -59,6 +59,9 @@ pub(crate) struct RunSpec {
     pub(crate) parameters: Vec<f32>,
     /// Starting optimizer state (fresh, or carried over by a resume).
     pub(crate) state: OptimizerState,
+    /// The first step whose parameters the running average takes in, where
+    /// the fit averages them.
+    pub(crate) average_from: Option<u64>,
 }
 
 /// One epoch as an engine reports it.

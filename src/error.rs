@@ -119,6 +119,15 @@ pub enum Error {
         /// The L1 strength asked for.
         l1: f32,
     },
+    /// Averaging from step 0: steps count from 1.
+    #[error("averaging starts at a step from 1 (1: every step), got 0")]
+    ZeroAverageStart,
+    /// Averaged parameters asked of a solver that takes no SGD steps.
+    #[error("the {solver} solver does not average its iterates; averaging is for gradient descent")]
+    AverageOfSolver {
+        /// The solver.
+        solver: &'static str,
+    },
     /// The solver library failed in a way that is not the data's.
     #[error("the solver failed: {reason}")]
     Solver {

@@ -150,6 +150,8 @@ pub struct GradientDescent {
     solver: Solver,
     #[cfg_attr(feature = "serde", serde(default))]
     class_weight: Option<ClassWeight>,
+    #[cfg_attr(feature = "serde", serde(default))]
+    average: Option<u64>,
     /// The elastic net's ratio as given, checked by `plan`.
     #[cfg_attr(feature = "serde", serde(skip))]
     l1_ratio: Option<f32>,
@@ -232,6 +234,7 @@ impl GradientDescent {
             loss: None,
             solver: Solver::GradientDescent,
             class_weight: None,
+            average: None,
             l1_ratio: None,
             standardize: false,
             standardize_target: false,
@@ -303,6 +306,40 @@ impl GradientDescent {
     /// The class weights set.
     pub fn class_weight_settings(&self) -> Option<ClassWeight> {
         self.class_weight
+    }
+
+    /// Averaged SGD (Polyak–Ruppert, scikit-learn's `average`): the fit
+    /// returns the mean of the parameters after every step from step
+    /// `first_step` (1 for every step) on, while the steps themselves go
+    /// on from the last parameters. The average smooths a mini-batch's or
+    /// a constant rate's noise around the optimum. The history's losses
+    /// are those of the steps; the optimizer state keeps the average, so a
+    /// resumed fit continues it. Not with L-BFGS; steps beyond 2²⁴ count
+    /// as 2²⁴ on the GPU.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Optimizer, Variant};
+    /// use ndarray::array;
+    ///
+    /// let x = array![[0.0f32], [1.0], [2.0], [3.0]];
+    /// let y = array![1.0f32, 3.0, 5.0, 7.0];
+    /// let fitted = GradientDescent::linear()
+    ///     .variant(Variant::Stochastic)
+    ///     .optimizer(Optimizer::sgd(0.05))
+    ///     .average(100)
+    ///     .max_epochs(500)
+    ///     .fit(x.view(), y.view())?;
+    /// assert!((fitted.weights()[0] - 2.0).abs() < 1e-2);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn average(mut self, first_step: u64) -> Self {
+        self.average = Some(first_step);
+        self
+    }
+
+    /// The first averaged step, where the fit averages.
+    pub fn average_settings(&self) -> Option<u64> {
+        self.average
     }
 
     /// Full batch, stochastic or mini-batch.
@@ -612,6 +649,9 @@ impl GradientDescent {
             return Err(Error::TargetScalingOfLoss { loss: loss.name() });
         }
         self.solver.validate()?;
+        if self.average == Some(0) {
+            return Err(Error::ZeroAverageStart);
+        }
         if let Some(class_weight) = self.class_weight {
             if self.model != Model::Logistic {
                 return Err(Error::ClassWeightOfModel {
@@ -642,6 +682,9 @@ impl GradientDescent {
             }
             if self.l1 != 0.0 {
                 return Err(Error::SolverOfPenalty { solver, l1: self.l1 });
+            }
+            if self.average.is_some() {
+                return Err(Error::AverageOfSolver { solver });
             }
         }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
@@ -686,6 +729,7 @@ impl GradientDescent {
             seed: self.seed,
             track_parameters: self.track_parameters,
             on_epoch: self.on_epoch.clone(),
+            average_from: self.average,
         })
     }
 

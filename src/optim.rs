@@ -261,6 +261,7 @@ impl Optimizer {
             steps: 0,
             first_moment: vec![0.0; first],
             second_moment: vec![0.0; second],
+            average: Vec::new(),
         }
     }
 
@@ -477,6 +478,29 @@ pub struct OptimizerState {
     /// for the others.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub second_moment: Vec<f32>,
+    /// The running average of the parameters (the weights, then the bias)
+    /// where the fit averages them ([`crate::GradientDescent::average`]);
+    /// empty otherwise, and until the first step averaged.
+    #[cfg_attr(feature = "serde", serde(default, with = "crate::json_numbers::float32s"))]
+    pub average: Vec<f32>,
+}
+
+/// Polyak–Ruppert averaging, after the update that brought `state` to
+/// `state.steps` steps: from step `from` (1-based) on, the average takes
+/// in `parameters`, ā ← ā + (θ − ā)/k with k = steps − from + 1, so that it
+/// is the mean of the parameters after steps `from`, …, `steps`
+/// (update.wgsl and steps.wgsl mirror it).
+pub(crate) fn average(state: &mut OptimizerState, parameters: &[f32], from: u64) {
+    if state.steps < from {
+        return;
+    }
+    if state.average.len() != parameters.len() {
+        state.average = vec![0.0; parameters.len()];
+    }
+    let k = (state.steps - from + 1) as f32;
+    for (mean, &theta) in state.average.iter_mut().zip(parameters) {
+        *mean += (theta - *mean) / k;
+    }
 }
 
 fn unit_interval(name: &'static str, value: f32) -> Result<()> {

@@ -23,6 +23,7 @@ struct ReferenceRun {
     first: Vec<f64>,
     second: Vec<f64>,
     steps: u64,
+    average: Vec<f64>,
 }
 
 /// The weighted mean loss and gradient (weights, then bias) of `rows` at
@@ -123,6 +124,15 @@ impl ReferenceRun {
             let w = &mut self.theta[j];
             *w = w.signum() * (w.abs() - l1 * unit_step).max(0.0);
         }
+        // Polyak–Ruppert averaging, from its definition: the mean of the
+        // parameters after steps from, …, steps.
+        if let Some(from) = self.spec.average_from.filter(|&from| self.steps >= from) {
+            let k = (self.steps - from + 1) as f64;
+            self.average.resize(self.theta.len(), 0.0);
+            for (mean, &theta) in self.average.iter_mut().zip(&self.theta) {
+                *mean += (theta - *mean) / k;
+            }
+        }
     }
 }
 
@@ -162,6 +172,7 @@ impl EngineRun for ReferenceRun {
             steps: self.steps,
             first_moment: narrow(&self.first),
             second_moment: narrow(&self.second),
+            average: narrow(&self.average),
         })
     }
 }
@@ -232,6 +243,7 @@ impl Engine for ReferenceEngine {
                 widen(&spec.state.second_moment)
             },
             steps: spec.state.steps,
+            average: widen(&spec.state.average),
             spec,
         }))
     }
@@ -308,6 +320,31 @@ mod tests {
         }
         fn weights(&self, start: usize, rows: usize) -> Result<Option<std::borrow::Cow<'_, [f32]>>> {
             self.0.weights(start, rows)
+        }
+    }
+
+    /// The averaged parameters (Polyak–Ruppert) agree with the float64
+    /// engine's, full batch and mini-batches.
+    #[test]
+    fn averaged_parameters_match_the_float64_engine() {
+        let data = Synthetic::generate(Model::Logistic, 240, 3, 0.0, 4).unwrap();
+        let source = InMemory::new(data.x.view(), data.y.view());
+        for variant in [Variant::Full, Variant::MiniBatch(16)] {
+            let plan = GradientDescent::logistic()
+                .variant(variant)
+                .optimizer(Rule::Momentum.with(0.05, 0.9))
+                .average(9)
+                .max_epochs(15)
+                .seed(3)
+                .plan()
+                .unwrap();
+            let objective = Objective::unpenalized(crate::loss::Loss::Log);
+            let (fast, reference) = run_both(&source, objective, &plan);
+            assert_agree(&fast, &reference, &format!("averaged {variant}"));
+            assert_eq!(
+                fast.parameters, fast.state.optimizer.average,
+                "{variant}: the average is returned"
+            );
         }
     }
 

@@ -67,6 +67,7 @@ impl Engine for CpuEngine {
             steps: spec.steps,
             parameters: spec.parameters,
             state: spec.state,
+            average_from: spec.average_from,
         }))
     }
 
@@ -99,9 +100,11 @@ impl Engine for CpuEngine {
 /// One step from the raw sums of a batch: the gradient with the penalty's
 /// smooth part, the update rule, then the L1 part's proximal step; returns
 /// the batch's loss.
+#[allow(clippy::too_many_arguments)]
 fn take_step(
     objective: Objective,
     optimizer: Optimizer,
+    average_from: Option<u64>,
     sums: &RawSums,
     parameters: &mut [f32],
     gradient: &mut [f32],
@@ -113,6 +116,9 @@ fn take_step(
     objective
         .penalty
         .shrink(parameters, &optimizer, state, learning_rate);
+    if let Some(from) = average_from {
+        crate::optim::average(state, parameters, from);
+    }
     loss
 }
 
@@ -157,6 +163,7 @@ struct CpuRun<'s> {
     steps: StepPlan,
     parameters: Vec<f32>,
     state: OptimizerState,
+    average_from: Option<u64>,
 }
 
 impl EngineRun for CpuRun<'_> {
@@ -186,6 +193,7 @@ impl CpuRun<'_> {
             take_step(
                 objective,
                 optimizer,
+                self.average_from,
                 sums,
                 &mut self.parameters,
                 &mut self.gradient,

@@ -81,6 +81,7 @@ pub(super) struct StreamedRun<'s> {
     steps: StepPlan,
     parameters: Vec<f32>,
     state: OptimizerState,
+    average_from: Option<u64>,
     /// A batch's rows gathered from their blocks.
     batch_x: Vec<f32>,
     batch_y: Vec<f32>,
@@ -118,6 +119,7 @@ impl<'s> StreamedRun<'s> {
             steps: spec.steps,
             parameters: spec.parameters,
             state: spec.state,
+            average_from: spec.average_from,
             batch_x: Vec::new(),
             batch_y: Vec::new(),
             batch_weights: Vec::new(),
@@ -128,6 +130,7 @@ impl<'s> StreamedRun<'s> {
         super::take_step(
             self.objective,
             self.optimizer,
+            self.average_from,
             sums,
             &mut self.parameters,
             &mut self.gradient,

@@ -73,6 +73,10 @@ struct Shape {
     steps_per_dispatch: u32,
     loss_epsilon: f32,
     weighted: u32,
+    average_from: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -252,6 +256,7 @@ impl<'c> OnDevice<'c> {
             shuffle: Shuffle::None,
             parameters,
             state,
+            average_from: None,
         };
         Self::new(context, placement, &spec)
     }
@@ -308,6 +313,14 @@ impl<'c> OnDevice<'c> {
             steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
             loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
             weighted: u32::from(weighted),
+            // 0: not averaging (steps count from 1).
+            average_from: match start.average_from {
+                Some(from) => as_u32(from.max(1) as usize, "the first averaged step")?,
+                None => 0,
+            },
+            pad0: 0,
+            pad1: 0,
+            pad2: 0,
         };
 
         let storage =
@@ -759,12 +772,14 @@ impl<'c> OnDevice<'c> {
     }
 }
 
-/// The optimizer state as the shaders hold it: the first moments, then
-/// the second moments, `count` each (zeros where the rule keeps none).
+/// The optimizer state as the shaders hold it: the first moments, the
+/// second moments, then the running average of the parameters, `count`
+/// each (zeros where the rule keeps none, or the fit does not average).
 fn state_layout(state: &OptimizerState, count: usize) -> Vec<f32> {
-    let mut values = vec![0.0; 2 * count];
+    let mut values = vec![0.0; 3 * count];
     values[..state.first_moment.len()].copy_from_slice(&state.first_moment);
     values[count..count + state.second_moment.len()].copy_from_slice(&state.second_moment);
+    values[2 * count..2 * count + state.average.len()].copy_from_slice(&state.average);
     values
 }
 
@@ -968,6 +983,7 @@ impl Engine for GpuEngine {
             on_device,
             global_step: spec.state.steps,
             moment_lengths: (spec.state.first_moment.len(), spec.state.second_moment.len()),
+            average_from: spec.average_from.map(|from| from.max(1)),
         }))
     }
 
@@ -1019,6 +1035,8 @@ struct GpuRun<'c> {
     global_step: u64,
     /// The lengths of the optimizer's first and second moments.
     moment_lengths: (usize, usize),
+    /// The first averaged step, where the fit averages.
+    average_from: Option<u64>,
 }
 
 impl EngineRun for GpuRun<'_> {
@@ -1035,11 +1053,16 @@ impl EngineRun for GpuRun<'_> {
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
         let count = self.on_device.features + 1;
-        let values = self.on_device.read_buffer(&self.on_device.state, 2 * count)?;
+        let values = self.on_device.read_buffer(&self.on_device.state, 3 * count)?;
+        let averaging = self.average_from.is_some_and(|from| self.global_step >= from);
         Ok(OptimizerState {
             steps: self.global_step,
             first_moment: values[..self.moment_lengths.0].to_vec(),
             second_moment: values[count..count + self.moment_lengths.1].to_vec(),
+            average: match averaging {
+                true => values[2 * count..3 * count].to_vec(),
+                false => Vec::new(),
+            },
         })
     }
 }
@@ -1083,7 +1106,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, pad0, pad1, pad2);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 

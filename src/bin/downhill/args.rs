@@ -108,6 +108,10 @@ pub struct TrainArgs {
     /// in total) or 0=W,1=W for the labels read as 0 and 1.
     #[arg(long, value_name = "balanced|0=W,1=W", value_parser = parse_class_weight)]
     pub class_weight: Option<ClassWeight>,
+    /// Averaged SGD: return the mean of the parameters after every step
+    /// from step N on (1: every step), as scikit-learn's average.
+    #[arg(long, value_name = "N")]
+    pub average: Option<u64>,
     /// The row order of mini-batch epochs: rows (a permutation of all rows),
     /// blocks:N (a permutation of blocks of N rows, then of the rows inside
     /// each) or none (storage order).
@@ -537,6 +541,9 @@ impl TrainArgs {
         }
         if let Some(class_weight) = self.class_weight {
             descent = descent.class_weight(class_weight);
+        }
+        if let Some(first_step) = self.average {
+            descent = descent.average(first_step);
         }
         if let Some(bytes) = self.gpu_memory_budget {
             descent = descent.gpu_memory_budget(bytes);

@@ -398,6 +398,9 @@ fn report(
     if let Some(column) = &args.data.weight_column {
         println!("weights:      column {column:?} (a weighted mean of the rows' losses)");
     }
+    if let Some(first_step) = fitted.settings().average_settings() {
+        println!("averaged:     the mean of the parameters after every step from step {first_step}");
+    }
     match fitted.settings().class_weight_settings() {
         Some(ClassWeight::Balanced) => println!("class weights: balanced (n / (2 · count) per label)"),
         Some(ClassWeight::Given { negative, positive }) => {
