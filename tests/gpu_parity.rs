@@ -276,6 +276,78 @@ fn every_loss_under_every_penalty_matches_the_cpu_engine() {
     }
 }
 
+/// Every smooth loss under every penalty with sample weights (0 among
+/// them), full batch and fused small batches, Adam: the weights reach the
+/// GPU's sums as they reach the CPU's.
+#[test]
+fn every_loss_under_every_penalty_with_weights_matches_the_cpu_engine() {
+    let Some(context) = common::gpu("loss × penalty × weights parity") else {
+        return;
+    };
+    let losses = [
+        Loss::Squared,
+        Loss::Huber { epsilon: 0.5 },
+        Loss::Poisson,
+        Loss::Log,
+        Loss::SquaredHinge,
+        Loss::ModifiedHuber,
+    ];
+    let penalties = [
+        Penalty::L2(0.02),
+        Penalty::ElasticNet {
+            alpha: 0.04,
+            l1_ratio: 0.5,
+        },
+    ];
+    for loss in losses {
+        let model = loss.model();
+        let (x, y) = data(model, 203, 5);
+        let y = match loss {
+            Loss::Poisson => y.mapv(|v| (0.3 * v).exp().round()),
+            _ => y,
+        };
+        let weights = Array1::from_shape_fn(203, |i| [0.0f32, 0.5, 1.0, 3.0][i % 4]);
+        for penalty in penalties {
+            for variant in [Variant::Full, Variant::MiniBatch(7)] {
+                let what = format!("weighted {loss} {penalty:?} {variant:?}");
+                let settings = descent(model, variant, Optimizer::adam(0.01).into())
+                    .loss(loss)
+                    .penalty(penalty);
+                let cpu = settings
+                    .clone()
+                    .device(Device::Cpu)
+                    .fit_weighted(x.view(), y.view(), weights.view())
+                    .expect("cpu fit");
+                let gpu = settings
+                    .device(Device::Gpu)
+                    .gpu_context(Arc::clone(&context))
+                    .fit_weighted(x.view(), y.view(), weights.view())
+                    .expect("gpu fit");
+                assert_eq!(gpu.device(), Device::Gpu, "{what}");
+                common::assert_close(
+                    &format!("{what}: epoch losses"),
+                    &gpu.history().losses(),
+                    &cpu.history().losses(),
+                    RELATIVE,
+                    ABSOLUTE,
+                );
+                let parameters = |f: &Fitted| {
+                    let mut p = as_f64(f.weights().iter().copied());
+                    p.push(f64::from(f.bias()));
+                    p
+                };
+                common::assert_close(
+                    &format!("{what}: parameters"),
+                    &parameters(&gpu),
+                    &parameters(&cpu),
+                    RELATIVE,
+                    ABSOLUTE,
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn linear_runs_match_the_cpu_engine() {
     let Some(context) = common::gpu("linear parity") else {
