@@ -271,17 +271,15 @@ fn relative_change(before: &[f32], after: &[f32]) -> f64 {
     }
 }
 
-/// Runs epochs of `engine` over `source` until a stop rule fires.
-pub(crate) fn train(
-    engine: &dyn Engine,
-    source: &dyn DataSource,
-    held_out: Option<&dyn DataSource>,
-    objective: Objective,
-    plan: &TrainingPlan,
+/// Where a fit starts: its parameters, optimizer state, scheduler, the
+/// position of the shuffling generator and the stop rules' memory; a
+/// resumed state is checked against `source` and `plan`.
+pub(crate) fn starting_point(
     start: Start,
-) -> Result<Outcome> {
-    let steps = StepPlan::new(source.rows(), plan.batch_size);
-    let (parameters, optimizer_state, mut scheduler, position, mut rules) = match start {
+    plan: &TrainingPlan,
+    source: &dyn DataSource,
+) -> Result<(Vec<f32>, OptimizerState, Scheduler, u64, StopRules)> {
+    Ok(match start {
         Start::Fresh(parameters) => (
             parameters.clone(),
             plan.optimizer.initial_state(parameters.len()),
@@ -325,7 +323,21 @@ pub(crate) fn train(
                 state.stop_rules,
             )
         }
-    };
+    })
+}
+
+/// Runs epochs of `engine` over `source` until a stop rule fires.
+pub(crate) fn train(
+    engine: &dyn Engine,
+    source: &dyn DataSource,
+    held_out: Option<&dyn DataSource>,
+    objective: Objective,
+    plan: &TrainingPlan,
+    start: Start,
+) -> Result<Outcome> {
+    let steps = StepPlan::new(source.rows(), plan.batch_size);
+    let (parameters, optimizer_state, mut scheduler, position, mut rules) =
+        starting_point(start, plan, source)?;
     let mut run = engine.open(
         source,
         RunSpec {

@@ -15,12 +15,11 @@ use argmin::core::{CostFunction, Executor, IterState, State, TerminationReason, 
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 
-use crate::driver::{Outcome, Start, StopRules, TrainingPlan, TrainingState};
+use crate::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
 use crate::engine::{Engine, SumsRun};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
-use crate::schedule::Scheduler;
 use crate::source::DataSource;
 
 /// The most iterations of the second stage, which starts where the first
@@ -289,31 +288,7 @@ pub(crate) fn minimize(
     memory: usize,
     start: Start,
 ) -> Result<Outcome> {
-    let (parameters, optimizer_state, scheduler, position, mut rules) = match start {
-        Start::Fresh(parameters) => (
-            parameters.clone(),
-            plan.optimizer.initial_state(parameters.len()),
-            Scheduler::new(plan.schedule, plan.optimizer.learning_rate()),
-            0,
-            StopRules::default(),
-        ),
-        Start::Resume(state) => {
-            let state = *state;
-            if state.parameters.len() != source.features() + 1 {
-                return Err(Error::FeatureCountMismatch {
-                    expected: state.parameters.len().saturating_sub(1),
-                    found: source.features(),
-                });
-            }
-            (
-                state.parameters,
-                state.optimizer,
-                state.scheduler,
-                state.order_position,
-                state.stop_rules,
-            )
-        }
-    };
+    let (parameters, optimizer_state, scheduler, position, mut rules) = starting_point(start, plan, source)?;
     let epochs_before = rules.epochs;
     let evaluator = Rc::new(Evaluator {
         sums: RefCell::new(engine.open_sums(source, objective)?),

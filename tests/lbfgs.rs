@@ -7,47 +7,13 @@
 
 mod common;
 
-use std::path::Path;
+use common::{assert_near, logistic_expected, parameters};
 
-use downhill::data::{read_csv, Synthetic};
+use downhill::data::Synthetic;
 use downhill::reference::least_squares;
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Solver, StopReason, Variant,
+    Device, Error, GradientDescent, Loss, Model, Optimizer, Penalty, Solver, StopReason, Variant,
 };
-use ndarray::{Array1, Array2};
-
-fn logistic_table() -> (Array2<f32>, Array1<f32>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
-    let features = ["x0", "x1", "x2", "x3", "x4"];
-    let data = read_csv(path, Some("y"), Some(&features)).unwrap();
-    (data.x, data.y.expect("the target column"))
-}
-
-/// Rows of (C, weighted, alpha, intercept, weights…).
-fn logistic_expected() -> Array2<f32> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
-    read_csv(path, None, None).unwrap().x
-}
-
-/// The bias, then the weights.
-fn parameters(fitted: &Fitted) -> Vec<f64> {
-    std::iter::once(fitted.bias())
-        .chain(fitted.weights().iter().copied())
-        .map(f64::from)
-        .collect()
-}
-
-/// Every parameter within `relative` of the largest expected one.
-fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for (j, (a, e)) in found.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= relative * scale,
-            "{what}: parameter {j}: {a} vs {e} (off by {:.2e} of {scale})\n{found:?}\n{expected:?}",
-            (a - e).abs() / scale
-        );
-    }
-}
 
 fn lbfgs(model: Model) -> GradientDescent {
     GradientDescent::new(model)
@@ -57,7 +23,7 @@ fn lbfgs(model: Model) -> GradientDescent {
 
 #[test]
 fn logistic_with_l2_reaches_scikit_learns_optimum_to_1e_6() {
-    let (x, y) = logistic_table();
+    let (x, y, _) = common::logistic_table();
     let mut devices = vec![Device::Cpu];
     if common::gpu("L-BFGS on the GPU").is_some() {
         devices.push(Device::Gpu);
@@ -110,7 +76,7 @@ fn least_squares_with_l2_reaches_the_closed_form_to_1e_6() {
 fn lbfgs_needs_far_fewer_gradient_evaluations_than_descent() {
     // The raw scales (0.1 to 10) make the problem ill-conditioned, as real
     // tables are before standardization.
-    let (x, y) = logistic_table();
+    let (x, y, _) = common::logistic_table();
     let row = logistic_expected().row(2).to_owned();
     assert_eq!((row[0], row[1]), (1.0, 0.0), "C = 1, unweighted");
     let alpha = row[2];
@@ -154,7 +120,7 @@ fn gpu_lbfgs_follows_the_cpu() {
     let Some(context) = common::gpu("L-BFGS on the GPU against the CPU") else {
         return;
     };
-    let (x, y) = logistic_table();
+    let (x, y, _) = common::logistic_table();
     let settings = lbfgs(Model::Logistic)
         .penalty(Penalty::L2(0.01))
         .standardize(true);
@@ -182,7 +148,7 @@ fn gpu_lbfgs_follows_the_cpu() {
 
 #[test]
 fn the_history_records_each_iteration_and_the_epoch_limit_stops_it() {
-    let (x, y) = logistic_table();
+    let (x, y, _) = common::logistic_table();
     let fitted = lbfgs(Model::Logistic)
         .penalty(Penalty::L2(0.002))
         .max_epochs(3)
@@ -216,7 +182,7 @@ fn the_history_records_each_iteration_and_the_epoch_limit_stops_it() {
 
 #[test]
 fn lbfgs_refuses_what_it_cannot_minimize() {
-    let (x, y) = logistic_table();
+    let (x, y, _) = common::logistic_table();
     let fit = |settings: GradientDescent| settings.device(Device::Cpu).fit(x.view(), y.view());
     assert!(matches!(
         fit(lbfgs(Model::Logistic).variant(Variant::MiniBatch(32))),
@@ -244,7 +210,7 @@ fn lbfgs_refuses_what_it_cannot_minimize() {
 
 #[test]
 fn non_finite_data_is_named_not_minimized() {
-    let (mut x, y) = logistic_table();
+    let (mut x, y, _) = common::logistic_table();
     x[[7, 2]] = f32::NAN;
     let result = lbfgs(Model::Logistic).device(Device::Cpu).fit(x.view(), y.view());
     assert!(

@@ -6,56 +6,18 @@
 
 mod common;
 
-use std::path::Path;
+use common::{assert_near, logistic_expected, parameters};
 
-use downhill::data::{read_csv, Synthetic};
+use downhill::data::Synthetic;
 use downhill::source::{InMemory, Weighted};
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Model, Optimizer, Penalty, Solver, Variant,
 };
 use ndarray::{concatenate, s, Array1, Array2, Axis};
 
-fn logistic_table() -> (Array2<f32>, Array1<f32>, Array1<f32>) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
-    let features = ["x0", "x1", "x2", "x3", "x4"];
-    let data = read_csv(&path, Some("y"), Some(&features)).unwrap();
-    let weights = read_csv(&path, None, Some(&["weight"]))
-        .unwrap()
-        .x
-        .column(0)
-        .to_owned();
-    (data.x, data.y.expect("the target column"), weights)
-}
-
-/// Rows of (C, weighted, alpha, intercept, weights…).
-fn logistic_expected() -> Array2<f32> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
-    read_csv(path, None, None).unwrap().x
-}
-
-/// The bias, then the weights.
-fn parameters(fitted: &Fitted) -> Vec<f64> {
-    std::iter::once(fitted.bias())
-        .chain(fitted.weights().iter().copied())
-        .map(f64::from)
-        .collect()
-}
-
-/// Every parameter within `relative` of the largest expected one.
-fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
-    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    for (j, (a, e)) in found.iter().zip(expected).enumerate() {
-        assert!(
-            (a - e).abs() <= relative * scale,
-            "{what}: parameter {j}: {a} vs {e} (off by {:.2e} of {scale})\n{found:?}\n{expected:?}",
-            (a - e).abs() / scale
-        );
-    }
-}
-
 #[test]
 fn weighted_log_loss_with_l2_reaches_scikit_learns_optimum() {
-    let (x, y, weights) = logistic_table();
+    let (x, y, weights) = common::logistic_table();
     for row in logistic_expected().rows().into_iter().filter(|row| row[1] == 1.0) {
         let alpha = row[2];
         let expected: Vec<f64> = row.iter().skip(3).map(|&v| f64::from(v)).collect();
@@ -213,7 +175,7 @@ fn balanced_class_weights_raise_the_minority_recall() {
 
 #[test]
 fn bad_weights_each_have_their_own_error() {
-    let (x, y, weights) = logistic_table();
+    let (x, y, weights) = common::logistic_table();
     let fit = |weights: &Array1<f32>| {
         GradientDescent::logistic()
             .max_epochs(2)
@@ -282,7 +244,7 @@ fn the_gpu_weighs_rows_as_the_cpu_does() {
     let Some(context) = common::gpu("weighted rows on the GPU") else {
         return;
     };
-    let (x, y, weights) = logistic_table();
+    let (x, y, weights) = common::logistic_table();
     // Every step kernel: the full batch, fused small batches, gathered
     // large ones; and the sums of L-BFGS.
     for (variant, solver) in [

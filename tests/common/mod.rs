@@ -1,4 +1,5 @@
-//! Helpers shared by the GPU test files.
+//! Helpers shared by the test files: GPU contexts, comparisons, and the
+//! logistic table of tests/data/make_logistic.py.
 #![allow(dead_code)]
 
 use std::sync::{Arc, OnceLock};
@@ -67,6 +68,46 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], relative: f64,
             (a - e).abs() <= bound,
             "{what}[{i}]: {a} vs expected {e} (difference {}, bound {bound})",
             (a - e).abs()
+        );
+    }
+}
+
+/// tests/data/logistic.csv: its five features, labels and sample weights.
+pub fn logistic_table() -> (ndarray::Array2<f32>, ndarray::Array1<f32>, ndarray::Array1<f32>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
+    let features = ["x0", "x1", "x2", "x3", "x4"];
+    let data = downhill::data::read_csv(&path, Some("y"), Some(&features)).unwrap();
+    let weights = downhill::data::read_csv(&path, None, Some(&["weight"]))
+        .unwrap()
+        .x
+        .column(0)
+        .to_owned();
+    (data.x, data.y.expect("the target column"), weights)
+}
+
+/// tests/data/logistic_expected.csv: rows of (C, weighted, alpha,
+/// intercept, weights…), scikit-learn's optima.
+pub fn logistic_expected() -> ndarray::Array2<f32> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
+    downhill::data::read_csv(path, None, None).unwrap().x
+}
+
+/// A fit's bias, then its weights.
+pub fn parameters(fitted: &downhill::Fitted) -> Vec<f64> {
+    std::iter::once(fitted.bias())
+        .chain(fitted.weights().iter().copied())
+        .map(f64::from)
+        .collect()
+}
+
+/// Every parameter within `relative` of the largest expected one.
+pub fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (j, (a, e)) in found.iter().zip(expected).enumerate() {
+        assert!(
+            (a - e).abs() <= relative * scale,
+            "{what}: parameter {j}: {a} vs {e} (off by {:.2e} of {scale})\n{found:?}\n{expected:?}",
+            (a - e).abs() / scale
         );
     }
 }
