@@ -241,7 +241,7 @@ mod tests {
         let data = Synthetic::generate(Model::Linear, 500, 4, 0.1, 3).unwrap();
         let mut x = data.x.clone();
         x.column_mut(2).mapv_inplace(|v| 5.0 * v + 2.0);
-        let source = InMemory::new(x.view(), data.y.view());
+        let source = InMemory::unchecked(x.view(), data.y.view());
         let found = measure(&CpuEngine::default(), &source).unwrap();
         let values = eigenvalues(&x);
         let (smallest, largest) = (values[0], values[values.len() - 1]);
@@ -268,7 +268,11 @@ mod tests {
         });
         let values = eigenvalues(&x);
         assert!(values[0].abs() < 1e-9 * values[5], "{values:?}");
-        let found = measure(&CpuEngine::default(), &InMemory::new(x.view(), data.y.view())).unwrap();
+        let found = measure(
+            &CpuEngine::default(),
+            &InMemory::unchecked(x.view(), data.y.view()),
+        )
+        .unwrap();
         assert!(
             (found.largest - values[5]).abs() <= 1e-3 * values[5],
             "{found:?} vs {values:?}"

@@ -305,6 +305,25 @@ pub(crate) fn starting_point(
                     reason: "the saved best parameters and the saved parameters differ in length".into(),
                 });
             }
+            if !(state.optimizer.average.is_empty()
+                || state.optimizer.average.len() == state.parameters.len())
+            {
+                return Err(Error::ResumeMismatch {
+                    reason: "the saved average and the saved parameters differ in length".into(),
+                });
+            }
+            // An average that should have begun but was not kept (the fit
+            // resumed from did not average) cannot be continued.
+            if plan
+                .average_from
+                .is_some_and(|from| state.optimizer.steps >= from && state.optimizer.average.is_empty())
+            {
+                return Err(Error::ResumeMismatch {
+                    reason:
+                        "the fit resumed from did not average its steps; this one would continue an average"
+                            .into(),
+                });
+            }
             let fresh = plan.optimizer.initial_state(state.parameters.len());
             if state.optimizer.first_moment.len() != fresh.first_moment.len()
                 || state.optimizer.second_moment.len() != fresh.second_moment.len()
@@ -369,10 +388,7 @@ pub(crate) fn train(
         gradient_evaluations += stats.steps as u64;
         let loss = stats.loss_sum / stats.steps as f64;
         let validation_loss = match &mut held_out_sums {
-            Some(sums) => {
-                let raw = sums.raw_sums(&stats.parameters)?;
-                Some(raw.loss / raw.weight)
-            }
+            Some(sums) => sums.raw_sums(&stats.parameters)?.mean_loss(),
             None => None,
         };
         let moved = relative_change(&epoch_start, &stats.parameters);

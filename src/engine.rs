@@ -157,7 +157,7 @@ pub(crate) fn gradient_on(
 ) -> Result<Gradient> {
     validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
-    let source = InMemory::new(x, y);
+    let source = InMemory::unchecked(x, y);
     let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
     let mut parameters = w.to_vec();
     parameters.push(b);

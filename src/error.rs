@@ -314,8 +314,8 @@ pub enum Error {
         /// Weights given.
         weights: usize,
     },
-    /// A class weight for a label the data does not have, or one that is
-    /// negative or not finite.
+    /// A class weight that is negative or not finite, or both class weights
+    /// 0.
     #[error("class weight {weight} for label {label}: labels are 0 and 1, weights finite and at least 0")]
     InvalidClassWeight {
         /// The label given.

@@ -25,7 +25,8 @@ use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
 use crate::solver::Solver;
 use crate::source::{
-    find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized, Weighted,
+    check_weights, find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized,
+    Weighted,
 };
 use crate::table::Encoding;
 
@@ -311,7 +312,9 @@ impl GradientDescent {
     /// Averaged SGD (Polyak–Ruppert, scikit-learn's `average`): the fit
     /// returns the mean of the parameters after every step from step
     /// `first_step` (1 for every step) on, while the steps themselves go
-    /// on from the last parameters. The average smooths a mini-batch's or
+    /// on from the last parameters. The average is returned even where
+    /// early stopping would keep its best epoch's parameters (a diverged
+    /// run keeps its last finite ones). The average smooths a mini-batch's or
     /// a constant rate's noise around the optimum. The history's losses
     /// are those of the steps; the optimizer state keeps the average, so a
     /// resumed fit continues it. Not with L-BFGS; steps beyond 2²⁴ count
@@ -466,7 +469,9 @@ impl GradientDescent {
     }
     /// Enables early stopping: stop when the epoch loss improves on the best
     /// so far by less than `tolerance` for `patience` epochs in a row (as
-    /// scikit-learn's `tol` and `n_iter_no_change`).
+    /// scikit-learn's `tol` and `n_iter_no_change`). Under
+    /// [`Solver::Lbfgs`] it is the gradient's tolerance instead: the run
+    /// stops once the gradient's Euclidean norm is below it.
     pub fn tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = Some(tolerance);
         self
@@ -664,6 +669,9 @@ impl GradientDescent {
                         return Err(Error::InvalidClassWeight { label, weight });
                     }
                 }
+                if negative == 0.0 && positive == 0.0 {
+                    return Err(Error::ZeroWeights);
+                }
             }
         }
         if let Solver::Lbfgs { .. } = self.solver {
@@ -766,6 +774,9 @@ impl GradientDescent {
                     weights: weights.len(),
                 });
             }
+            // Every weight, held-out rows' too, named by its row here.
+            let weights = weights.to_vec();
+            check_weights(&weights, 0)?;
         }
         validate_targets(self.model, x, y)?;
         self.loss_settings().check_targets(y.iter().copied(), 0)?;
@@ -802,10 +813,10 @@ impl GradientDescent {
                 .transpose()?,
             target_mean: y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len().max(1) as f64,
         };
-        let data = InMemory::new(x, y);
+        let data = InMemory::unchecked(x, y);
         let held_out = split
             .as_ref()
-            .map(|s| InMemory::new(s.x_test.view(), s.y_test.view()));
+            .map(|s| InMemory::unchecked(s.x_test.view(), s.y_test.view()));
         let weighted = train_weights.map(|w| Weighted::new(&data, w)).transpose()?;
         let held_out_weighted = match (&held_out, test_weights) {
             (Some(rows), Some(weights)) => Some(Weighted::held_out(rows, weights)),
@@ -929,6 +940,14 @@ impl GradientDescent {
                 if fitted.target_scaling.is_some() && target_scaling.is_none() {
                     return Err(Error::ResumeMismatch {
                         reason: "the fit resumed from standardized its target; this one does not".into(),
+                    });
+                }
+                if fitted.settings.average.is_some() && fitted.settings.average != self.average {
+                    return Err(Error::ResumeMismatch {
+                        reason: format!(
+                            "the fit resumed from averaged from step {:?}, this one {:?}",
+                            fitted.settings.average, self.average
+                        ),
                     });
                 }
                 let (before, now) = (fitted.settings.optimizer.name(), self.optimizer.name());

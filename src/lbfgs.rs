@@ -414,10 +414,7 @@ pub(crate) fn minimize(
     let mut previous = initial.clone();
     for iteration in &iterations {
         let validation_loss = match &mut held_out_sums {
-            Some(sums) => {
-                let raw = sums.raw_sums(&narrow(&iteration.parameters))?;
-                Some(raw.loss / raw.weight)
-            }
+            Some(sums) => sums.raw_sums(&narrow(&iteration.parameters))?.mean_loss(),
             None => None,
         };
         rules.epochs += 1;

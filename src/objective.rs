@@ -187,6 +187,12 @@ impl RawSums {
         self.weight += other.weight;
     }
 
+    /// The mean loss Σ sᵢℓᵢ / Σ sᵢ (without a penalty), or `None` where
+    /// the rows weigh nothing.
+    pub(crate) fn mean_loss(&self) -> Option<f64> {
+        (self.weight > 0.0).then(|| self.loss / self.weight)
+    }
+
     /// Zero sums for `features` features.
     pub(crate) fn zeros(features: usize) -> Self {
         RawSums {
@@ -211,8 +217,9 @@ impl Objective {
     /// bias) at `parameters` (weights, then bias); returns the batch loss,
     /// the penalty included:
     ///
-    /// gⱼ = Σ ℓ′ xⱼ / \|B\| + penalty′(wⱼ), g_b = Σ ℓ′ / \|B\|,
-    /// loss = Σ ℓ / \|B\| + penalty(w).
+    /// gⱼ = Σ sᵢℓ′ xⱼ / Σ sᵢ + penalty′(wⱼ), g_b = Σ sᵢℓ′ / Σ sᵢ,
+    /// loss = Σ sᵢℓ / Σ sᵢ + penalty(w), with sᵢ = 1 for unweighted rows
+    /// (Σ sᵢ = \|B\|).
     ///
     /// The engines take it in f32 (the precision of their parameters), the
     /// L-BFGS solver in f64.

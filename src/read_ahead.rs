@@ -64,7 +64,7 @@ pub(crate) fn read_ahead<'scope>(
             let count = block_rows.min(rows - start);
             let read = source
                 .read_into(start, count, &mut buffers.x, &mut buffers.y)
-                .and_then(|()| source.weights(start, count))
+                .and_then(|()| crate::source::weights_of(source, start, count))
                 .map(|weights| match (weights, &mut buffers.weights) {
                     (None, kept) => *kept = None,
                     (Some(weights), Some(kept)) => {

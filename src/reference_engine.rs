@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn averaged_parameters_match_the_float64_engine() {
         let data = Synthetic::generate(Model::Logistic, 240, 3, 0.0, 4).unwrap();
-        let source = InMemory::new(data.x.view(), data.y.view());
+        let source = InMemory::unchecked(data.x.view(), data.y.view());
         for variant in [Variant::Full, Variant::MiniBatch(16)] {
             let plan = GradientDescent::logistic()
                 .variant(variant)
@@ -366,7 +366,7 @@ mod tests {
                 data.y.mapv_inplace(|v| (0.3 * v).exp().round());
             }
             let weights: Vec<f32> = (0..240).map(|i| [0.0, 0.5, 1.0, 3.0][i % 4]).collect();
-            let rows = InMemory::new(data.x.view(), data.y.view());
+            let rows = InMemory::unchecked(data.x.view(), data.y.view());
             let source = Weighted::new(&rows, weights.as_slice()).unwrap();
             for variant in [Variant::Full, Variant::MiniBatch(16)] {
                 let plan = GradientDescent::new(model)
@@ -436,7 +436,7 @@ mod tests {
             if loss == Loss::Poisson {
                 data.y.mapv_inplace(|v| (0.3 * v).exp().round());
             }
-            let source = InMemory::new(data.x.view(), data.y.view());
+            let source = InMemory::unchecked(data.x.view(), data.y.view());
             for variant in [Variant::Full, Variant::MiniBatch(16)] {
                 let plan = GradientDescent::new(model)
                     .variant(variant)
@@ -460,7 +460,7 @@ mod tests {
     fn the_float64_engine_matches_the_cpu_engine_under_the_same_driver() {
         for model in [Model::Linear, Model::Logistic] {
             let data = Synthetic::generate(model, 240, 3, 0.1, 7).unwrap();
-            let source = InMemory::new(data.x.view(), data.y.view());
+            let source = InMemory::unchecked(data.x.view(), data.y.view());
             let penalties = [
                 Penalty::L2(0.01),
                 Penalty::L1(0.02),

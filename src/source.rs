@@ -109,7 +109,20 @@ pub struct InMemory<'a> {
 impl<'a> InMemory<'a> {
     /// Borrows `x` and `y`, copying them only where they are not already in
     /// standard (row-major, contiguous) layout.
-    pub fn new(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Self {
+    /// ([`Error::ShapeMismatch`] where `x` and `y` hold different numbers
+    /// of rows).
+    pub fn new(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Result<Self> {
+        if x.nrows() != y.len() {
+            return Err(Error::ShapeMismatch {
+                x_rows: x.nrows(),
+                y_len: y.len(),
+            });
+        }
+        Ok(Self::unchecked(x, y))
+    }
+
+    /// As [`InMemory::new`], for rows whose shapes the caller has checked.
+    pub(crate) fn unchecked(x: ArrayView2<'a, f32>, y: ArrayView1<'a, f32>) -> Self {
         InMemory {
             x: if x.is_standard_layout() {
                 CowArray::from(x)
@@ -315,7 +328,7 @@ impl DataSource for ZeroTargets<'_> {
 ///
 /// let x = array![[0.0f32], [1.0], [2.0]];
 /// let y = array![0.0f32, 1.0, 5.0];
-/// let rows = InMemory::new(x.view(), y.view());
+/// let rows = InMemory::new(x.view(), y.view())?;
 /// // The last row weighs nothing: the line through the first two.
 /// let weighted = Weighted::new(&rows, &[1.0, 1.0, 0.0])?;
 /// let fitted = GradientDescent::linear()
@@ -350,8 +363,9 @@ impl<'a> Weighted<'a> {
         Ok(Weighted { inner, weights })
     }
 
-    /// Held-out rows with their weights, already checked with the
-    /// training rows' (they may all be 0).
+    /// Held-out rows with their weights, checked (with
+    /// [`check_weights`]) before the rows were split; they may all be 0,
+    /// when the held-out loss is not recorded.
     pub(crate) fn held_out(inner: &'a dyn DataSource, weights: Vec<f32>) -> Self {
         Weighted {
             inner,
@@ -410,6 +424,24 @@ impl DataSource for ClassWeighted<'_> {
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
         self.inner.read_into(start, rows, x, y)
+    }
+}
+
+/// `source`'s weights of rows `start..start + rows`, checked to be one per
+/// row ([`Error::WeightCountMismatch`]): what the engines read, so that a
+/// source of the caller's making cannot make them index past its weights.
+pub(crate) fn weights_of(
+    source: &dyn DataSource,
+    start: usize,
+    rows: usize,
+) -> Result<Option<Cow<'_, [f32]>>> {
+    let weights = source.weights(start, rows)?;
+    match &weights {
+        Some(weights) if weights.len() != rows => Err(Error::WeightCountMismatch {
+            rows,
+            weights: weights.len(),
+        }),
+        _ => Ok(weights),
     }
 }
 

@@ -103,6 +103,23 @@ fn a_resumed_fit_continues_the_average() {
         .fit(data.x.view(), data.y.view())
         .unwrap();
     assert_eq!(parameters(&resumed), parameters(&whole));
+    // A fit that did not average cannot be continued as if it had.
+    let plain = GradientDescent::logistic()
+        .variant(Variant::MiniBatch(32))
+        .optimizer(Optimizer::adam(0.01))
+        .max_epochs(4)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let result = GradientDescent::logistic()
+        .variant(Variant::MiniBatch(32))
+        .optimizer(Optimizer::adam(0.01))
+        .average(1)
+        .max_epochs(4)
+        .device(Device::Cpu)
+        .resume(&plain)
+        .fit(data.x.view(), data.y.view());
+    assert!(matches!(result, Err(Error::ResumeMismatch { .. })), "{result:?}");
 }
 
 #[test]

@@ -198,7 +198,7 @@ fn bad_weights_each_have_their_own_error() {
             weights: 499
         }
     );
-    let rows = InMemory::new(x.view(), y.view());
+    let rows = InMemory::new(x.view(), y.view()).unwrap();
     assert!(matches!(
         Weighted::new(&rows, vec![1.0; 3]),
         Err(Error::WeightCountMismatch {
@@ -226,6 +226,61 @@ fn bad_weights_each_have_their_own_error() {
             weight: f32::INFINITY
         }
     );
+    // A held-out row's bad weight is named by its row in the caller's data.
+    let held_out_negative = GradientDescent::logistic().validation_fraction(0.5).fit_weighted(
+        x.view(),
+        y.view(),
+        negative.view(),
+    );
+    assert_eq!(
+        held_out_negative.unwrap_err(),
+        Error::InvalidWeight { row: 17, value: -0.5 }
+    );
+    assert_eq!(
+        GradientDescent::logistic()
+            .class_weight(ClassWeight::Given {
+                negative: 0.0,
+                positive: 0.0
+            })
+            .fit(x.view(), y.view())
+            .unwrap_err(),
+        Error::ZeroWeights
+    );
+    assert!(matches!(
+        InMemory::new(x.view(), y.slice(ndarray::s![..499])),
+        Err(Error::ShapeMismatch {
+            x_rows: 500,
+            y_len: 499
+        })
+    ));
+    // A source of the caller's making whose weights are short is an error,
+    // not a panic, on every engine.
+    struct ShortWeights<'a>(InMemory<'a>);
+    impl downhill::source::DataSource for ShortWeights<'_> {
+        fn rows(&self) -> usize {
+            self.0.rows()
+        }
+        fn features(&self) -> usize {
+            self.0.features()
+        }
+        fn block(&self, start: usize, rows: usize) -> downhill::Result<downhill::source::Block<'_>> {
+            self.0.block(start, rows)
+        }
+        fn weights(&self, _: usize, rows: usize) -> downhill::Result<Option<std::borrow::Cow<'_, [f32]>>> {
+            Ok(Some(vec![1.0; rows.saturating_sub(1)].into()))
+        }
+    }
+    let short = ShortWeights(InMemory::new(x.view(), y.view()).unwrap());
+    for device in [Device::Cpu, Device::Auto] {
+        let result = GradientDescent::logistic()
+            .max_epochs(2)
+            .device(device)
+            .fit_source(&short);
+        assert!(
+            matches!(result, Err(Error::WeightCountMismatch { .. })),
+            "{device:?}: {result:?}"
+        );
+    }
     // Held-out rows keep their weights.
     let held = GradientDescent::logistic()
         .validation_fraction(0.2)

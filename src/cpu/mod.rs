@@ -54,7 +54,7 @@ impl Engine for CpuEngine {
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
         let data = all_rows(source)?;
-        let weights = source.weights(0, source.rows())?;
+        let weights = crate::source::weights_of(source, 0, source.rows())?;
         let workspace = Workspace::new(source.features(), spec.steps.batch_rows);
         Ok(Box::new(CpuRun {
             data,
@@ -85,7 +85,7 @@ impl Engine for CpuEngine {
             }));
         }
         let data = all_rows(source)?;
-        let weights = source.weights(0, source.rows())?;
+        let weights = crate::source::weights_of(source, 0, source.rows())?;
         let workspace = Workspace::new(source.features(), data.rows());
         Ok(Box::new(CpuSums {
             data,

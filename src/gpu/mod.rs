@@ -280,8 +280,12 @@ impl<'c> OnDevice<'c> {
         }
         let batch = start.steps.batch_rows;
         let steps_per_epoch = start.steps.steps_per_epoch();
+        // A buffer of y (with weights, two values a row) must fit a binding
+        // too, as must a gathered batch's.
+        let y_rows = (max_binding / (4 * y_stride as u64)).max(1) as usize;
         let rows_per_chunk = streamed_rows
             .unwrap_or((context.x_chunk_bytes / row_bytes).max(1) as usize)
+            .min(y_rows)
             .min(n);
         let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
         let kernels = match start.steps.shuffled {
@@ -315,7 +319,14 @@ impl<'c> OnDevice<'c> {
             weighted: u32::from(weighted),
             // 0: not averaging (steps count from 1).
             average_from: match start.average_from {
-                Some(from) => as_u32(from.max(1) as usize, "the first averaged step")?,
+                Some(from) if from > STEP_CAP => {
+                    return Err(Error::GpuFailure {
+                        reason: format!(
+                            "averaging from step {from}: the GPU counts steps up to {STEP_CAP}; average from an earlier step or on the CPU"
+                        ),
+                    })
+                }
+                Some(from) => from.max(1) as u32,
                 None => 0,
             },
             pad0: 0,
@@ -358,7 +369,11 @@ impl<'c> OnDevice<'c> {
             if streamed_rows.is_none() {
                 let block = source.block(start, rows)?;
                 let x = init("x", bytemuck::cast_slice(&block.x), storage);
-                let weights = source.weights(start, rows)?;
+                let weights = crate::source::weights_of(source, start, rows)?;
+                if weighted && weights.is_none() {
+                    // Weights for some rows and not others.
+                    return Err(Error::WeightCountMismatch { rows, weights: 0 });
+                }
                 let y = init(
                     "y",
                     bytemuck::cast_slice(&targets_and_weights(&block.y, weights.as_deref())),
@@ -837,7 +852,7 @@ impl GpuContext {
     /// ```
     pub fn upload(&self, model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<GpuData<'_>> {
         validate_training_data(model, x, y)?;
-        let source = InMemory::new(x, y);
+        let source = InMemory::unchecked(x, y);
         let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
         let on_device = OnDevice::full_batch(
             self,
@@ -929,7 +944,9 @@ impl GpuEngine {
         shuffle: Shuffle,
     ) -> Result<Placement<'s, 's>> {
         let (n, d) = (source.rows() as u64, source.features() as u64);
-        let row_bytes = 4 * (d + 1 + u64::from(steps.shuffled));
+        // A weighted row carries its weight beside its target.
+        let weighted = source.weights(0, source.rows().min(1))?.is_some();
+        let row_bytes = 4 * (d + 1 + u64::from(weighted) + u64::from(steps.shuffled));
         if n * row_bytes <= self.device_budget {
             return Ok(Placement::Upload(source));
         }

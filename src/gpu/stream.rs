@@ -71,6 +71,10 @@ impl OnDevice<'_> {
                 // The writes take effect before the next submission and after
                 // every earlier one, which used the block this slot held.
                 queue.write_buffer(&slot.x, 0, bytemuck::cast_slice(&buffers.x));
+                if stream.base.weighted == 1 && buffers.weights.is_none() {
+                    // Weights for some blocks and not others.
+                    return Err(Error::WeightCountMismatch { rows, weights: 0 });
+                }
                 let targets = super::targets_and_weights(&buffers.y, buffers.weights.as_deref());
                 queue.write_buffer(&slot.y, 0, bytemuck::cast_slice(&targets));
                 queue.write_buffer(&slot.shape, 0, bytemuck::bytes_of(&shape));

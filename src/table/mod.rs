@@ -258,7 +258,7 @@ impl Table {
     /// Parquet with the features' names, or `.npy` as one matrix whose
     /// last column is the target ([`write_source`]).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
-        let rows = crate::source::InMemory::new(self.x.view(), self.y.view());
+        let rows = crate::source::InMemory::unchecked(self.x.view(), self.y.view());
         write_source(&rows, &self.feature_names, &self.target_name(), path)
     }
 }

@@ -414,8 +414,6 @@ impl Plan {
         self.excluded.binary_search(&record).is_err()
     }
 
-    /// The target of a kept record's `cell`, on file line `line`: 0/1 for
-    /// labels, else the number.
     /// The number in `cell` of `column` on file line `line`.
     pub(crate) fn number(&self, line: usize, column: usize, cell: &str) -> Result<f32> {
         number(cell.trim())
@@ -427,6 +425,8 @@ impl Plan {
             })
     }
 
+    /// The target of a kept record's `cell`, on file line `line`: 0/1 for
+    /// labels, else the number.
     pub(crate) fn target(&self, line: usize, cell: &str) -> Result<f32> {
         let trimmed = cell.trim();
         match &self.encoding.labels {

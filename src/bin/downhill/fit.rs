@@ -240,6 +240,11 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
 /// `fit --resume model.json`: the saved fit continued over the rows of
 /// `--data`, encoded as the saved model's columns were.
 fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
+    if args.data.weight_column.is_some() {
+        return Err(
+            "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
+        );
+    }
     let fitted = Fitted::load(path).map_err(|e| e.to_string())?;
     let data = &args.data.data;
     let shown = data.display().to_string();

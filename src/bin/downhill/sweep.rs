@@ -8,6 +8,9 @@ use crate::report::number;
 
 /// `downhill sweep`.
 pub fn sweep(args: &SweepArgs) -> Result<(), String> {
+    if args.data.weight_column.is_some() {
+        return Err("--weight-column is not read by sweep; compare rates with unweighted fits".into());
+    }
     let data = load(&args.data, args.train.model())?;
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
