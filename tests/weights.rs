@@ -9,7 +9,7 @@ mod common;
 use common::{assert_near, logistic_expected, parameters};
 
 use downhill::data::Synthetic;
-use downhill::source::{InMemory, Weighted};
+use downhill::source::{DataSource, InMemory, Weighted};
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Model, Optimizer, Penalty, Solver, Variant,
 };
@@ -384,5 +384,41 @@ fn the_gpu_weighs_rows_as_the_cpu_does() {
         &expected,
         1e-5,
         "L-BFGS on the GPU, weighted",
+    );
+}
+
+#[test]
+fn a_table_read_block_by_block_gives_the_same_weights() {
+    use downhill::table::{read_table, TableData, TableOptions};
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
+    let options = TableOptions {
+        weight_column: Some("weight".into()),
+        ..TableOptions::default()
+    };
+    let whole = read_table(&path, "y", None, &options).unwrap();
+    assert_eq!(whole.feature_names, ["x0", "x1", "x2", "x3", "x4"]);
+    let (_, _, weights) = common::logistic_table();
+    assert_eq!(whole.weights.as_ref(), Some(&weights));
+    let streamed = TableData::open(&path, "y", None, &options).unwrap();
+    let read = streamed.weights(123, 200).unwrap().unwrap();
+    assert_eq!(
+        read.as_ref(),
+        weights.slice(ndarray::s![123..323]).as_slice().unwrap()
+    );
+    // Fitted through a budget of a few blocks, the same fit as in memory.
+    let settings = GradientDescent::logistic()
+        .penalty(Penalty::L2(0.01))
+        .optimizer(Optimizer::sgd(0.5))
+        .max_epochs(20)
+        .device(Device::Cpu);
+    let in_memory = settings
+        .fit_weighted(whole.x.view(), whole.y.view(), weights.view())
+        .unwrap();
+    let from_file = settings.memory_budget(4096).fit_source(&streamed).unwrap();
+    assert_near(
+        &parameters(&from_file),
+        &parameters(&in_memory),
+        1e-6,
+        "streamed table",
     );
 }

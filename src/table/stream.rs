@@ -6,6 +6,7 @@
 //! record); each block then reads the records that hold its rows and
 //! encodes them exactly as [`read_table`] encodes the whole table.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 #[cfg(doc)]
@@ -14,7 +15,7 @@ use super::survey::{Plan, Survey};
 use super::{visit_records, ApplyCounts, Dropped, Encoding, Format, TableOptions};
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
-use crate::source::{read_block, Block, DataSource};
+use crate::source::{check_weights, read_block, Block, DataSource};
 
 /// A table file's rows, encoded as they are read.
 #[derive(Debug)]
@@ -40,17 +41,12 @@ impl TableData {
         options: &TableOptions,
     ) -> Result<Self> {
         let path = path.as_ref();
-        if options.weight_column.is_some() {
-            // Read block by block, the weights would need a second decoding
-            // of each block's records; the table in memory has them.
-            return Err(Error::NotWithSource {
-                setting: "weight_column",
-            });
-        }
         let wanted: Option<Vec<String>> = features.map(|names| {
             names
                 .iter()
-                .chain([&target])
+                .copied()
+                .chain([target])
+                .chain(options.weight_column.as_deref())
                 .map(|name| name.to_string())
                 .collect()
         });
@@ -118,6 +114,39 @@ impl DataSource for TableData {
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         read_block(self, start, rows)
+    }
+
+    /// The weight column's numbers for rows `start..start + rows`, checked
+    /// ([`Error::InvalidWeight`] names the row), where the table has one: a
+    /// second reading of the block's records, as the weights are asked for
+    /// apart from the rows.
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        let Some(column) = self.plan.weight_column else {
+            return Ok(None);
+        };
+        let mut weights = Vec::with_capacity(rows);
+        if rows > 0 {
+            let plan = &self.plan;
+            let names: Option<Vec<&str>> = self
+                .wanted
+                .as_ref()
+                .map(|w| w.iter().map(String::as_str).collect());
+            let from = (plan.record_of(start), &self.csv_index);
+            visit_records(
+                Format::of(&self.path),
+                &self.path,
+                names.as_deref(),
+                Some(from),
+                |record_index, line, record| {
+                    if plan.keeps(record_index) {
+                        weights.push(plan.number(line, column, &record[column])?);
+                    }
+                    Ok(weights.len() < rows)
+                },
+            )?;
+        }
+        check_weights(&weights, start)?;
+        Ok(Some(Cow::Owned(weights)))
     }
 
     /// Reads the records from the one that holds row `start` and encodes

@@ -34,7 +34,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
     // split, the loss surface).
-    if args.test_size.is_none() && args.plot_path.is_none() && args.data.weight_column.is_none() {
+    if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(args)? {
             return fit_streamed(args, &descent, &streamed);
         }
@@ -184,6 +184,10 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
         })
     };
     match Format::of(&data.data) {
+        Format::Npy if data.weight_column.is_some() => Err(format!(
+            "{}: --weight-column names a CSV or Parquet column; an .npy file's columns are all features",
+            data.data.display()
+        )),
         Format::Npy => Ok(Some(Streamed::Npy(open_npy(data).map_err(|e| e.to_string())?))),
         Format::Csv => {
             let size = std::fs::metadata(&data.data).map_or(0, |m| m.len());
@@ -195,7 +199,11 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
         Format::Parquet => match ParquetData::open(&data.data, &data.target, features.as_deref()) {
             // A logistic target's labels are mapped, and booleans one-hot
             // encoded, by the table reader.
-            Ok(file) if args.train.model() == Model::Linear && !file.has_booleans() => {
+            Ok(file)
+                if args.train.model() == Model::Linear
+                    && !file.has_booleans()
+                    && data.weight_column.is_none() =>
+            {
                 let rows = file.rows() as u64;
                 Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
             }
