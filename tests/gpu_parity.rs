@@ -91,29 +91,25 @@ fn compare(
     y: &Array1<f32>,
     what: &str,
 ) {
-    compare_within(context, settings, x, y, what, RELATIVE);
+    compare_within(context, settings, (x, y, None), what, RELATIVE);
 }
 
-/// [`compare`] within `relative`.
+/// [`compare`] within `relative`, the rows weighing `weights` where given.
 fn compare_within(
     context: &Arc<GpuContext>,
     settings: GradientDescent,
-    x: &Array2<f32>,
-    y: &Array1<f32>,
+    (x, y, weights): (&Array2<f32>, &Array1<f32>, Option<&Array1<f32>>),
     what: &str,
     relative: f64,
 ) {
     {
-        let cpu: Fitted = settings
-            .clone()
-            .device(Device::Cpu)
-            .fit(x.view(), y.view())
-            .expect("cpu fit");
-        let gpu: Fitted = settings
-            .device(Device::Gpu)
-            .gpu_context(Arc::clone(context))
-            .fit(x.view(), y.view())
-            .expect("gpu fit");
+        let fit = |settings: GradientDescent| match weights {
+            Some(weights) => settings.fit_weighted(x.view(), y.view(), weights.view()),
+            None => settings.fit(x.view(), y.view()),
+        };
+        let cpu: Fitted = fit(settings.clone().device(Device::Cpu)).expect("cpu fit");
+        let gpu: Fitted =
+            fit(settings.device(Device::Gpu).gpu_context(Arc::clone(context))).expect("gpu fit");
         assert_eq!(gpu.device(), Device::Gpu, "{what}");
         assert_eq!(cpu.stop_reason(), StopReason::MaxEpochs, "{what}");
         assert_eq!(gpu.stop_reason(), cpu.stop_reason(), "{what}");
@@ -223,7 +219,7 @@ fn every_loss_matches_the_cpu_engine() {
                     Loss::EpsilonInsensitive { .. } | Loss::Hinge => 1e-2,
                     _ => RELATIVE,
                 };
-                compare_within(&context, settings, &x, &y, &what, relative);
+                compare_within(&context, settings, (&x, &y, None), &what, relative);
             }
         }
     }
@@ -313,36 +309,7 @@ fn every_loss_under_every_penalty_with_weights_matches_the_cpu_engine() {
                 let settings = descent(model, variant, Optimizer::adam(0.01).into())
                     .loss(loss)
                     .penalty(penalty);
-                let cpu = settings
-                    .clone()
-                    .device(Device::Cpu)
-                    .fit_weighted(x.view(), y.view(), weights.view())
-                    .expect("cpu fit");
-                let gpu = settings
-                    .device(Device::Gpu)
-                    .gpu_context(Arc::clone(&context))
-                    .fit_weighted(x.view(), y.view(), weights.view())
-                    .expect("gpu fit");
-                assert_eq!(gpu.device(), Device::Gpu, "{what}");
-                common::assert_close(
-                    &format!("{what}: epoch losses"),
-                    &gpu.history().losses(),
-                    &cpu.history().losses(),
-                    RELATIVE,
-                    ABSOLUTE,
-                );
-                let parameters = |f: &Fitted| {
-                    let mut p = as_f64(f.weights().iter().copied());
-                    p.push(f64::from(f.bias()));
-                    p
-                };
-                common::assert_close(
-                    &format!("{what}: parameters"),
-                    &parameters(&gpu),
-                    &parameters(&cpu),
-                    RELATIVE,
-                    ABSOLUTE,
-                );
+                compare_within(&context, settings, (&x, &y, Some(&weights)), &what, RELATIVE);
             }
         }
     }

@@ -294,6 +294,31 @@ fn bad_weights_each_have_their_own_error() {
         .all(|r| r.validation_loss.is_some_and(f64::is_finite)));
 }
 
+/// The same weighted fit on the CPU and on `context`: the epoch losses
+/// and the parameters within 1e-4.
+fn assert_gpu_follows_cpu(
+    settings: GradientDescent,
+    context: &std::sync::Arc<downhill::GpuContext>,
+    (x, y, weights): (&Array2<f32>, &Array1<f32>, &Array1<f32>),
+    what: &str,
+) {
+    let cpu = settings
+        .clone()
+        .device(Device::Cpu)
+        .fit_weighted(x.view(), y.view(), weights.view())
+        .unwrap();
+    let gpu = settings
+        .gpu_context(context.clone())
+        .device(Device::Gpu)
+        .fit_weighted(x.view(), y.view(), weights.view())
+        .unwrap();
+    assert_eq!(gpu.device(), Device::Gpu);
+    for (a, b) in gpu.history().losses().iter().zip(cpu.history().losses()) {
+        assert!((a - b).abs() <= 1e-4 * b.abs(), "{what}: {a} vs {b}");
+    }
+    assert_near(&parameters(&gpu), &parameters(&cpu), 1e-4, what);
+}
+
 #[test]
 fn the_gpu_weighs_rows_as_the_cpu_does() {
     let Some(context) = common::gpu("weighted rows on the GPU") else {
@@ -317,22 +342,12 @@ fn the_gpu_weighs_rows_as_the_cpu_does() {
             .optimizer(Optimizer::adam(0.01))
             .max_epochs(20)
             .seed(5);
-        let cpu = settings
-            .clone()
-            .device(Device::Cpu)
-            .fit_weighted(x.view(), y.view(), weights.view())
-            .unwrap();
-        let gpu = settings
-            .gpu_context(context.clone())
-            .device(Device::Gpu)
-            .fit_weighted(x.view(), y.view(), weights.view())
-            .unwrap();
-        assert_eq!(gpu.device(), Device::Gpu);
-        let what = format!("{variant} {solver}");
-        for (a, b) in gpu.history().losses().iter().zip(cpu.history().losses()) {
-            assert!((a - b).abs() <= 1e-4 * b.abs(), "{what}: {a} vs {b}");
-        }
-        assert_near(&parameters(&gpu), &parameters(&cpu), 1e-4, &what);
+        assert_gpu_follows_cpu(
+            settings,
+            &context,
+            (&x, &y, &weights),
+            &format!("{variant} {solver}"),
+        );
     }
     // X split across many buffers (gathered batches cross them), and
     // streamed through a GPU budget smaller than the data.
@@ -352,21 +367,8 @@ fn the_gpu_weighs_rows_as_the_cpu_does() {
         if let Some(bytes) = budget {
             settings = settings.gpu_memory_budget(bytes);
         }
-        let cpu = settings
-            .clone()
-            .device(Device::Cpu)
-            .fit_weighted(x.view(), y.view(), weights.view())
-            .unwrap();
-        let gpu = settings
-            .gpu_context(split.clone())
-            .device(Device::Gpu)
-            .fit_weighted(x.view(), y.view(), weights.view())
-            .unwrap();
         let what = format!("{variant} through {budget:?} bytes");
-        for (a, b) in gpu.history().losses().iter().zip(cpu.history().losses()) {
-            assert!((a - b).abs() <= 1e-4 * b.abs(), "{what}: {a} vs {b}");
-        }
-        assert_near(&parameters(&gpu), &parameters(&cpu), 1e-4, &what);
+        assert_gpu_follows_cpu(settings, &split, (&x, &y, &weights), &what);
     }
     // The weighted optimum itself, by L-BFGS on the GPU.
     let row = logistic_expected().row(3).to_owned();
