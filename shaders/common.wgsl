@@ -47,7 +47,10 @@ struct Shape {
     // The first step (from 1) whose parameters the running average takes
     // in; 0 when the fit does not average.
     average_from: u32,
-    pad0: u32,
+    // Margins per row: K for the multinomial loss over K classes, else 1.
+    // The parameters are features × classes weights (feature by feature),
+    // then one bias per class.
+    classes: u32,
     pad1: u32,
     pad2: u32,
 }
@@ -70,6 +73,16 @@ struct Control {
 }
 
 const WORKGROUP_SIZE: u32 = 256u;
+
+// The weights: features × classes.
+fn weight_count(shape: Shape) -> u32 {
+    return shape.features * shape.classes;
+}
+
+// The weights, then the biases.
+fn parameter_count(shape: Shape) -> u32 {
+    return (shape.features + 1u) * shape.classes;
+}
 
 // Updates counted beyond this are counted as this: Adam's β^step is 0 in
 // f32 long before, so nothing changes, and the u32 counter never wraps.

@@ -13,6 +13,36 @@ const LOSS_POISSON: u32 = 5u;
 const LOSS_HINGE: u32 = 6u;
 const LOSS_SQUARED_HINGE: u32 = 7u;
 const LOSS_MODIFIED_HUBER: u32 = 8u;
+// Reads K margins a row: multinomial_loss_and_slopes, not sample_loss.
+const LOSS_MULTINOMIAL: u32 = 9u;
+
+// The most classes whose margins a kernel holds for one row (MAX_CLASSES
+// in src/gpu/mod.rs).
+const MAX_CLASSES: u32 = 32u;
+
+// The multinomial loss of a row with margins z (the first `classes`) and
+// label y: log Σ e^(zₖ) − z_y (src/loss.rs); z is left holding its
+// derivatives ∂ℓ/∂zₖ = softmax(z)ₖ − [k = y].
+fn multinomial_loss_and_slopes(classes: u32, z: ptr<function, array<f32, MAX_CLASSES>>, y: f32) -> f32 {
+    var largest = (*z)[0];
+    for (var k = 1u; k < classes; k++) {
+        largest = max(largest, (*z)[k]);
+    }
+    var spread = 0.0;
+    for (var k = 0u; k < classes; k++) {
+        spread += exp((*z)[k] - largest);
+    }
+    let label = min(u32(max(y, 0.0)), classes - 1u);
+    let loss = largest + log(spread) - (*z)[label];
+    for (var k = 0u; k < classes; k++) {
+        var one_hot = 0.0;
+        if k == label {
+            one_hot = 1.0;
+        }
+        (*z)[k] = exp((*z)[k] - largest) / spread - one_hot;
+    }
+    return loss;
+}
 
 fn sigmoid(z: f32) -> f32 {
     if z >= 0.0 {
@@ -141,9 +171,9 @@ fn penalty_value(shape: Shape, squares: f32, magnitudes: f32) -> f32 {
 
 // Parameter `column` after the L1 part's proximal step, the rule's step
 // per unit gradient being `unit`: sign(w) · max(|w| − unit · λ₁, 0) for a
-// weight, the bias unchanged.
+// weight, the biases unchanged.
 fn shrink(shape: Shape, column: u32, theta: f32, unit: f32) -> f32 {
-    if column >= shape.features || shape.l1_strength <= 0.0 {
+    if column >= weight_count(shape) || shape.l1_strength <= 0.0 {
         return theta;
     }
     let shrunk = abs(theta) - unit * shape.l1_strength;
@@ -153,12 +183,12 @@ fn shrink(shape: Shape, column: u32, theta: f32, unit: f32) -> f32 {
     return 0.0;
 }
 
-// Component `column` of the batch gradient (weights, then the bias at
-// column = features) from its raw sum over a batch of `total_weight`
+// Component `column` of the batch gradient (weights, then the biases from
+// column = weight_count) from its raw sum over a batch of `total_weight`
 // (its rows, unweighted), at parameter `theta`.
 fn assemble_gradient(shape: Shape, column: u32, sum: f32, total_weight: f32, theta: f32) -> f32 {
     let mean = weighted_mean(sum, total_weight);
-    if column < shape.features {
+    if column < weight_count(shape) {
         return mean + penalty_derivative(shape, theta);
     }
     return mean;

@@ -4,7 +4,8 @@
 // loss (assemble_loss, with the penalty), adds it to the epoch's sum and
 // counts the step. update.wgsl turns the raw sums into the gradient.
 //
-// sums holds Σ s ℓ′ x (features values), Σ s ℓ′ and Σ s loss;
+// sums holds Σ s ℓ′ x (features × classes values), Σ s ℓ′ (classes
+// values) and Σ s loss;
 // control.batch_rows the rows they were summed over and control.batch_weight
 // their weight Σ s (the rows, unweighted), which the loss column's
 // workgroup adds from the partials' last column.
@@ -26,9 +27,11 @@ fn reduce_main(
     @builtin(workgroup_id) group_id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let d = shape.features;
-    let columns = d + 2u;
-    let width = d + 3u;
+    // The parameters' columns, then the loss's; the partials add the
+    // weight's.
+    let p = parameter_count(shape);
+    let columns = p + 1u;
+    let width = p + 2u;
     let column = flat_group(group_id, groups);
     if column >= columns {
         return;
@@ -37,16 +40,16 @@ fn reduce_main(
     var weight_acc = 0.0;
     for (var g = thread; g < shape.partial_groups; g += WORKGROUP_SIZE) {
         acc += partials[g * width + column];
-        if column == d + 1u {
-            weight_acc += partials[g * width + d + 2u];
+        if column == p {
+            weight_acc += partials[g * width + p + 1u];
         }
     }
     column_sums[thread] = acc;
     weights[thread] = weight_acc;
     var square_acc = 0.0;
     var magnitude_acc = 0.0;
-    if column == d + 1u {
-        for (var j = thread; j < d; j += WORKGROUP_SIZE) {
+    if column == p {
+        for (var j = thread; j < weight_count(shape); j += WORKGROUP_SIZE) {
             square_acc += params[j] * params[j];
             magnitude_acc += abs(params[j]);
         }
@@ -67,7 +70,7 @@ fn reduce_main(
         return;
     }
     sums[column] = column_sums[0];
-    if column == d + 1u {
+    if column == p {
         var rows = shape.rows;
         if shape.rows_from_control == 1u {
             rows = batch_len(shape, control.epoch_step);

@@ -1,4 +1,4 @@
-// One optimizer update of every parameter (weights, then bias) from the
+// One optimizer update of every parameter (weights, then biases) from the
 // raw sums reduce.wgsl left, turned into the gradient by
 // assemble_gradient, with the learning rate the host wrote for the epoch,
 // then the L1 part's proximal step (shrink); then moves the loop on to
@@ -19,7 +19,7 @@ fn update_main(
     @builtin(workgroup_id) group_id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    let count = shape.features + 1u;
+    let count = parameter_count(shape);
     let j = flat_group(group_id, groups) * WORKGROUP_SIZE + thread;
     if j == 0u {
         // No thread of this dispatch reads epoch_step.

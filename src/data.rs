@@ -7,6 +7,7 @@ use rand_distr::{Distribution, StandardNormal, Uniform};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::loss::Loss;
 use crate::model::{sigmoid, Model};
 
 /// Rows per parallel task in the scans over X. Fixed, so that every result
@@ -21,6 +22,32 @@ const SCAN_ROWS: usize = 4096;
 /// non-finite, so the engines find it for free; [`validate_features`] then
 /// names it. This spares large data a pass over X.
 pub fn validate_targets(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
+    validate_rows(x, y)?;
+    let is_label = |v: f32| v == 0.0 || v == 1.0;
+    if model == Model::Logistic && !y.fold(true, |ok, &v| ok & is_label(v)) {
+        let (row, &value) = y
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| !is_label(v))
+            .expect("fold saw one");
+        return Err(Error::InvalidLabel { row, value });
+    }
+    Ok(())
+}
+
+/// [`validate_targets`] for a fit under `loss`: labels 0 or 1 for a binary
+/// classification loss, classes 0 … K − 1 for the multinomial one, counts
+/// at least 0 for Poisson.
+pub(crate) fn validate_targets_of(loss: Loss, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
+    match loss.margins() {
+        1 => validate_targets(loss.model(), x, y)?,
+        _ => validate_rows(x, y)?,
+    }
+    loss.check_targets(y.iter().copied(), 0)
+}
+
+/// The checks of [`validate_targets`] but the labels'.
+fn validate_rows(x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
     if x.nrows() != y.len() {
         return Err(Error::ShapeMismatch {
             x_rows: x.nrows(),
@@ -45,15 +72,6 @@ pub fn validate_targets(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) ->
             .find(|(_, v)| !v.is_finite())
             .expect("fold saw one");
         return Err(Error::NonFiniteTarget { row, value });
-    }
-    let is_label = |v: f32| v == 0.0 || v == 1.0;
-    if model == Model::Logistic && !y.fold(true, |ok, &v| ok & is_label(v)) {
-        let (row, &value) = y
-            .iter()
-            .enumerate()
-            .find(|(_, &v)| !is_label(v))
-            .expect("fold saw one");
-        return Err(Error::InvalidLabel { row, value });
     }
     Ok(())
 }

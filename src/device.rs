@@ -3,6 +3,11 @@
 
 use crate::error::{Error, Result};
 
+/// The most classes whose margins the GPU kernels hold for one row
+/// (MAX_CLASSES in shaders/objective.wgsl): `Device::Auto` runs a
+/// multinomial model of more classes on the CPU.
+pub(crate) const GPU_MAX_CLASSES: usize = 32;
+
 /// The engine that runs a fit or a gradient evaluation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]

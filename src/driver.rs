@@ -273,11 +273,13 @@ fn relative_change(before: &[f32], after: &[f32]) -> f64 {
 
 /// Where a fit starts: its parameters, optimizer state, scheduler, the
 /// position of the shuffling generator and the stop rules' memory; a
-/// resumed state is checked against `source` and `plan`.
+/// resumed state is checked against `source`, `plan` and the `margins`
+/// per row of the loss.
 pub(crate) fn starting_point(
     start: Start,
     plan: &TrainingPlan,
     source: &dyn DataSource,
+    margins: usize,
 ) -> Result<(Vec<f32>, OptimizerState, Scheduler, u64, StopRules)> {
     Ok(match start {
         Start::Fresh(parameters) => (
@@ -289,9 +291,9 @@ pub(crate) fn starting_point(
         ),
         Start::Resume(state) => {
             let state = *state;
-            if state.parameters.len() != source.features() + 1 {
+            if state.parameters.len() != (source.features() + 1) * margins {
                 return Err(Error::FeatureCountMismatch {
-                    expected: state.parameters.len().saturating_sub(1),
+                    expected: (state.parameters.len() / margins).saturating_sub(1),
                     found: source.features(),
                 });
             }
@@ -356,7 +358,7 @@ pub(crate) fn train(
 ) -> Result<Outcome> {
     let steps = StepPlan::new(source.rows(), plan.batch_size);
     let (parameters, optimizer_state, mut scheduler, position, mut rules) =
-        starting_point(start, plan, source)?;
+        starting_point(start, plan, source, objective.loss.margins())?;
     let mut run = engine.open(
         source,
         RunSpec {

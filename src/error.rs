@@ -88,6 +88,41 @@ pub enum Error {
         /// The label itself.
         value: f32,
     },
+    /// A label of the multinomial model is not one of its classes.
+    #[error("y[{row}] is {value}; a multinomial model of {classes} classes needs labels 0, 1, …, {}", classes - 1)]
+    InvalidClass {
+        /// Row of the label.
+        row: usize,
+        /// The label itself.
+        value: f32,
+        /// The model's classes.
+        classes: usize,
+    },
+    /// A multinomial loss over fewer than two classes.
+    #[error("a multinomial model needs at least 2 classes, got {classes}")]
+    TooFewClasses {
+        /// The classes asked for.
+        classes: u32,
+    },
+    /// A method that gives one value per row asked of a model with one
+    /// margin per class.
+    #[error("{method} gives one value per row, but this model has {classes} classes: use {instead}")]
+    PerClass {
+        /// The method asked for.
+        method: &'static str,
+        /// The model's classes.
+        classes: usize,
+        /// The method that answers per class.
+        instead: &'static str,
+    },
+    /// More classes than the GPU kernels hold a row's margins for.
+    #[error("the GPU engine fits at most {limit} classes, this model has {classes}; use the CPU engine")]
+    TooManyClassesForGpu {
+        /// The model's classes.
+        classes: usize,
+        /// The most the kernels hold.
+        limit: usize,
+    },
     /// `Variant::MiniBatch(0)`.
     #[error("the batch size must be at least 1, got 0")]
     ZeroBatchSize,

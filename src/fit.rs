@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::curvature::{self, Curvature};
 use crate::data::{
-    train_test_split, validate_features, validate_parameters, validate_targets, Standardizer, TargetScaling,
+    train_test_split, validate_features, validate_parameters, validate_targets_of, Standardizer,
+    TargetScaling,
 };
-use crate::device::Device;
+use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::driver::{self, EarlyStopping, EpochObserver, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
@@ -95,15 +96,16 @@ impl std::str::FromStr for Variant {
     }
 }
 
-/// Weights of the two classes of the logistic model's labels, which
-/// multiply each row's sample weight ([`GradientDescent::class_weight`]).
+/// Weights of the classes of the logistic model's labels, which multiply
+/// each row's sample weight ([`GradientDescent::class_weight`]): balanced
+/// for any number of classes, or given for the two of a binary model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum ClassWeight {
-    /// n / (2 · countₖ) for the class of label k, counted over the rows
-    /// fitted: scikit-learn's `class_weight="balanced"`, under which both
-    /// classes weigh the same in total.
+    /// n / (K · countₖ) for the class of label k of K, counted over the rows
+    /// fitted: scikit-learn's `class_weight="balanced"`, under which every
+    /// class weighs the same in total.
     Balanced,
     /// The weights of labels 0 and 1.
     Given {
@@ -217,6 +219,28 @@ impl GradientDescent {
     /// Logistic regression with the cross-entropy; labels must be 0 or 1.
     pub fn logistic() -> Self {
         Self::new(Model::Logistic)
+    }
+
+    /// Multinomial logistic regression over `classes` classes (labels 0,
+    /// 1, …, `classes` − 1): the cross-entropy of the softmax of one margin
+    /// per class ([`Loss::Multinomial`]), with a weight per feature and
+    /// class and a bias per class.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Solver};
+    /// use ndarray::array;
+    ///
+    /// let x = array![[0.0f32, 0.1], [0.2, 0.0], [3.0, 0.1], [3.1, 0.0], [0.1, 3.0], [0.0, 3.2]];
+    /// let y = array![0.0f32, 0.0, 1.0, 1.0, 2.0, 2.0];
+    /// let fitted = GradientDescent::multinomial(3).l2(0.01).solver(Solver::lbfgs()).fit(x.view(), y.view())?;
+    /// assert_eq!(fitted.coefficients().dim(), (2, 3));
+    /// assert_eq!(fitted.predict(x.view())?, y);
+    /// let probabilities = fitted.class_probabilities(x.view())?;
+    /// assert!((probabilities.row(0).sum() - 1.0).abs() < 1e-6);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn multinomial(classes: u32) -> Self {
+        Self::new(Model::Logistic).loss(Loss::Multinomial { classes })
     }
 
     /// Defaults: full batch, SGD with learning rate 0.01, constant schedule,
@@ -650,6 +674,18 @@ impl GradientDescent {
                 return Err(Error::InvalidEpsilon { value: epsilon });
             }
         }
+        if let Loss::Multinomial { classes } = loss {
+            if classes < 2 {
+                return Err(Error::TooFewClasses { classes });
+            }
+            if self.track_parameters {
+                return Err(Error::PerClass {
+                    method: "track_parameters",
+                    classes: classes as usize,
+                    instead: "on_epoch",
+                });
+            }
+        }
         if self.standardize_target && loss == Loss::Poisson {
             return Err(Error::TargetScalingOfLoss { loss: loss.name() });
         }
@@ -661,6 +697,13 @@ impl GradientDescent {
             if self.model != Model::Logistic {
                 return Err(Error::ClassWeightOfModel {
                     model: self.model.name(),
+                });
+            }
+            if let (ClassWeight::Given { .. }, Some(classes @ 3..)) = (class_weight, loss.classes()) {
+                return Err(Error::PerClass {
+                    method: "ClassWeight::Given",
+                    classes,
+                    instead: "ClassWeight::Balanced",
                 });
             }
             if let ClassWeight::Given { negative, positive } = class_weight {
@@ -778,8 +821,7 @@ impl GradientDescent {
             let weights = weights.to_vec();
             check_weights(&weights, 0)?;
         }
-        validate_targets(self.model, x, y)?;
-        self.loss_settings().check_targets(y.iter().copied(), 0)?;
+        validate_targets_of(self.loss_settings(), x, y)?;
         // Held-out rows, where asked for: the fit sees the others only.
         let split = self
             .validation_fraction
@@ -869,7 +911,7 @@ impl GradientDescent {
         // Class weights multiply the rows' own weights, on the held-out
         // rows too.
         let factors = self.class_factors(data)?;
-        let class_weighted = factors.map(|f| ClassWeighted::new(data, f));
+        let class_weighted = factors.clone().map(|f| ClassWeighted::new(data, f));
         let held_out_class_weighted = factors
             .zip(held_out_data)
             .map(|(f, rows)| ClassWeighted::new(rows, f));
@@ -882,6 +924,7 @@ impl GradientDescent {
             None => held_out_data,
         };
         let (rows, features) = (data.rows(), data.features());
+        let margins = self.loss_settings().margins();
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
             (true, Some(StartFrom::Resume(fitted))) => {
@@ -891,8 +934,14 @@ impl GradientDescent {
             }
             (true, _) => fresh.target,
         };
+        // More classes than the GPU kernels hold run on the CPU, unless the
+        // GPU is asked for by name.
+        let device = match self.device {
+            Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
+            device => device,
+        };
         let engine = engine_choice::choose(
-            self.device,
+            device,
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
             self.gpu_memory_budget,
@@ -915,7 +964,14 @@ impl GradientDescent {
             _ => fresh.features,
         };
         let start = match &self.start {
-            None => Start::Fresh(vec![0.0; features + 1]),
+            None => Start::Fresh(vec![0.0; (features + 1) * margins]),
+            Some(StartFrom::Parameters(..)) if margins > 1 => {
+                return Err(Error::PerClass {
+                    method: "warm_start",
+                    classes: margins,
+                    instead: "resume",
+                })
+            }
             Some(StartFrom::Parameters(weights, bias)) => {
                 validate_parameters(weights.view(), *bias, features)?;
                 let (weights, bias) = match &standardizer {
@@ -1018,25 +1074,38 @@ impl GradientDescent {
             find_non_finite(data)?;
         }
 
-        let original_units = |parameters: &[f32]| -> Result<(Array1<f32>, f32)> {
-            if parameters.len() != features + 1 {
+        // One margin's weights and bias in the original units.
+        let margin_in_original_units = |weights: Array1<f32>, bias: f32| -> Result<(Array1<f32>, f32)> {
+            let (weights, bias) = match &target_scaling {
+                Some(t) => t.to_original(weights.view(), bias),
+                None => (weights, bias),
+            };
+            match &standardizer {
+                Some(s) => s.to_original(weights.view(), bias),
+                None => Ok((weights, bias)),
+            }
+        };
+        // The weights (features × margins) and the biases in the original
+        // units.
+        let original_units = |parameters: &[f32]| -> Result<(Array2<f32>, Array1<f32>)> {
+            if parameters.len() != (features + 1) * margins {
                 return Err(Error::FeatureCountMismatch {
-                    expected: features + 1,
+                    expected: (features + 1) * margins,
                     found: parameters.len(),
                 });
             }
-            let (weights, bias) = parameters.split_at(features);
-            let (weights, bias) = match &target_scaling {
-                Some(t) => t.to_original(ArrayView1::from(weights), bias[0]),
-                None => (Array1::from(weights.to_vec()), bias[0]),
-            };
-            let bias = [bias];
-            match &standardizer {
-                Some(s) => s.to_original(weights.view(), bias[0]),
-                None => Ok((weights, bias[0])),
+            let (weights, biases) = parameters.split_at(features * margins);
+            let weights = ArrayView2::from_shape((features, margins), weights).expect("features × margins");
+            let mut original = Array2::zeros((features, margins));
+            let mut original_biases = Array1::zeros(margins);
+            for k in 0..margins {
+                let (w, b) = margin_in_original_units(weights.column(k).to_owned(), biases[k])?;
+                original.column_mut(k).assign(&w);
+                original_biases[k] = b;
             }
+            Ok((original, original_biases))
         };
-        let (weights, bias) = original_units(&outcome.parameters)?;
+        let (weights, biases) = original_units(&outcome.parameters)?;
         // A resumed fit's history continues the earlier one's: its records,
         // its clock and its tracked parameters.
         let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
@@ -1047,8 +1116,10 @@ impl GradientDescent {
             seconds: seconds_before + r.seconds,
             ..r
         }));
+        // Tracked only with one margin (refused by `plan` otherwise).
         for path in &outcome.parameter_path {
-            parameters.push(original_units(path)?);
+            let (weights, biases) = original_units(path)?;
+            parameters.push((weights.column(0).to_owned(), biases[0]));
         }
         let history = History { records, parameters };
         let mut settings = self.clone();
@@ -1060,7 +1131,7 @@ impl GradientDescent {
         settings.l1_ratio = None;
         Ok(Fitted {
             weights,
-            bias,
+            biases,
             history,
             stop_reason: outcome.stop_reason,
             best_epoch: outcome.best_epoch,
@@ -1080,25 +1151,30 @@ impl GradientDescent {
 }
 
 impl GradientDescent {
-    /// The factors of labels 0 and 1 that the class weights ask for, where
-    /// they ask: `Balanced` counts the labels of `data` (one pass over its
-    /// targets).
-    fn class_factors(&self, data: &dyn DataSource) -> Result<Option<[f32; 2]>> {
+    /// The factor of each class's label (0, 1, …) that the class weights
+    /// ask for, where they ask: `Balanced` counts the labels of `data` (one
+    /// pass over its targets).
+    fn class_factors(&self, data: &dyn DataSource) -> Result<Option<Vec<f32>>> {
+        let classes = self.loss_settings().classes().unwrap_or(2);
         match self.class_weight {
             None => Ok(None),
-            Some(ClassWeight::Given { negative, positive }) => Ok(Some([negative, positive])),
+            Some(ClassWeight::Given { negative, positive }) => Ok(Some(vec![negative, positive])),
             Some(ClassWeight::Balanced) => {
-                let (rows, mut positives) = (data.rows(), 0usize);
+                let (rows, mut counts) = (data.rows(), vec![0usize; classes]);
                 let block = 1 << 16;
                 for start in (0..rows).step_by(block) {
                     let targets = data.targets(start, block.min(rows - start))?;
-                    positives += targets.iter().filter(|&&y| y == 1.0).count();
+                    for &y in targets.iter() {
+                        if let Some(count) = counts.get_mut(y as usize) {
+                            *count += 1;
+                        }
+                    }
                 }
                 let balanced = |count: usize| match count {
                     0 => 0.0,
-                    _ => (rows as f64 / (2.0 * count as f64)) as f32,
+                    _ => (rows as f64 / (classes as f64 * count as f64)) as f32,
                 };
-                Ok(Some([balanced(rows - positives), balanced(positives)]))
+                Ok(Some(counts.into_iter().map(balanced).collect()))
             }
         }
     }
@@ -1109,8 +1185,10 @@ impl GradientDescent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fitted {
     pub(crate) model: Model,
-    pub(crate) weights: Array1<f32>,
-    pub(crate) bias: f32,
+    /// features × margins (one column but for the multinomial loss).
+    pub(crate) weights: Array2<f32>,
+    /// One per margin.
+    pub(crate) biases: Array1<f32>,
     pub(crate) history: History,
     pub(crate) stop_reason: StopReason,
     pub(crate) best_epoch: Option<usize>,
@@ -1130,13 +1208,32 @@ impl Fitted {
     pub fn model(&self) -> Model {
         self.model
     }
-    /// One weight per feature, in the original units.
+    /// One weight per feature, in the original units: the weights of the
+    /// model's one margin (of class 0's for a multinomial model, whose
+    /// weights are [`Fitted::coefficients`]).
     pub fn weights(&self) -> ArrayView1<'_, f32> {
+        self.weights.column(0)
+    }
+    /// The intercept, in the original units (class 0's for a multinomial
+    /// model, whose intercepts are [`Fitted::intercepts`]).
+    pub fn bias(&self) -> f32 {
+        self.biases[0]
+    }
+    /// The weights as features × margins, in the original units: one
+    /// column, or one per class for a multinomial model (scikit-learn's
+    /// `coef_`, transposed).
+    pub fn coefficients(&self) -> ArrayView2<'_, f32> {
         self.weights.view()
     }
-    /// The intercept, in the original units.
-    pub fn bias(&self) -> f32 {
-        self.bias
+    /// The intercepts, one per margin: one, or one per class for a
+    /// multinomial model (scikit-learn's `intercept_`).
+    pub fn intercepts(&self) -> ArrayView1<'_, f32> {
+        self.biases.view()
+    }
+    /// The classes of a classification model (2 for a binary one), `None`
+    /// for a regression.
+    pub fn classes(&self) -> Option<usize> {
+        self.settings.loss_settings().classes()
     }
     /// The loss per epoch.
     pub fn history(&self) -> &History {
@@ -1255,9 +1352,9 @@ impl Fitted {
     /// matches columns by them); an error unless there is one per weight.
     pub fn with_feature_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Result<Self> {
         let names: Vec<String> = names.into_iter().map(Into::into).collect();
-        if names.len() != self.weights.len() {
+        if names.len() != self.weights.nrows() {
             return Err(Error::FeatureCountMismatch {
-                expected: self.weights.len(),
+                expected: self.weights.nrows(),
                 found: names.len(),
             });
         }
@@ -1266,47 +1363,108 @@ impl Fitted {
     }
 
     /// The margins x·w + b (scikit-learn's `decision_function`), after
-    /// checking the shape and the values.
+    /// checking the shape and the values; a multinomial model has one per
+    /// class ([`Fitted::class_margins`]).
     pub fn margins(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        if x.ncols() != self.weights.len() {
+        self.one_margin("margins", "class_margins")?;
+        Ok(self.class_margins(x)?.column(0).to_owned())
+    }
+
+    /// The margins of every row, one column per margin: x·Wₖ + bₖ for each
+    /// class k of a multinomial model, the one margin otherwise.
+    pub fn class_margins(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        if x.ncols() != self.weights.nrows() {
             return Err(Error::FeatureCountMismatch {
-                expected: self.weights.len(),
+                expected: self.weights.nrows(),
                 found: x.ncols(),
             });
         }
         validate_features(x)?;
-        Ok(x.dot(&self.weights) + self.bias)
+        Ok(x.dot(&self.weights) + &self.biases)
+    }
+
+    /// An error unless the model has one margin per row (`method` asked;
+    /// `instead` answers per class).
+    fn one_margin(&self, method: &'static str, instead: &'static str) -> Result<()> {
+        match self.weights.ncols() {
+            1 => Ok(()),
+            classes => Err(Error::PerClass {
+                method,
+                classes,
+                instead,
+            }),
+        }
     }
 
     /// Predictions: x·w + b for the linear model (e^(x·w + b) under the
     /// Poisson loss), the class for the logistic model: 1 where the margin
-    /// is positive (the probability exceeds 0.5), else 0 (as scikit-learn).
+    /// is positive (the probability exceeds 0.5), else 0 (as scikit-learn);
+    /// for a multinomial model the class of the largest margin (the first
+    /// of equal ones).
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        let z = self.margins(x)?;
+        let z = self.class_margins(x)?;
         let loss = self.settings.loss_settings();
-        Ok(match self.model {
-            Model::Linear => z.mapv(|z| loss.prediction(z).unwrap_or(z)),
-            Model::Logistic => z.mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }),
+        Ok(match (self.model, z.ncols()) {
+            (Model::Linear, _) => z.column(0).mapv(|z| loss.prediction(z).unwrap_or(z)),
+            (Model::Logistic, 1) => z.column(0).mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }),
+            (Model::Logistic, _) => z
+                .rows()
+                .into_iter()
+                .map(|margins| {
+                    let best = margins
+                        .iter()
+                        .enumerate()
+                        .fold(
+                            (0, f32::NEG_INFINITY),
+                            |(k, m), (j, &z)| if z > m { (j, z) } else { (k, m) },
+                        );
+                    best.0 as f32
+                })
+                .collect(),
         })
     }
 
     /// The probability of class 1: σ(z) under the log loss, and
     /// (clamp(z, −1, 1) + 1)/2 under the modified Huber loss (as
-    /// scikit-learn); an error for the linear model and the hinge losses.
+    /// scikit-learn); an error for the linear model and the hinge losses,
+    /// and for a multinomial model ([`Fitted::class_probabilities`]).
     pub fn predict_proba(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
+        self.probability_check()?;
+        self.one_margin("predict_proba", "class_probabilities")?;
+        Ok(self.class_probabilities(x)?.column(1).to_owned())
+    }
+
+    /// The probability of every class, one column per class (scikit-learn's
+    /// `predict_proba`): the softmax of the margins for a multinomial
+    /// model, (1 − p, p) for a binary one with probabilities.
+    pub fn class_probabilities(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.probability_check()?;
+        let loss = self.settings.loss_settings();
+        let z = self.class_margins(x)?;
+        let classes = loss.classes().unwrap_or(2);
+        let mut probabilities = Array2::zeros((z.nrows(), classes));
+        for (margins, mut row) in z.rows().into_iter().zip(probabilities.rows_mut()) {
+            let row = row.as_slice_mut().expect("a standard-layout row");
+            loss.class_probabilities(&margins.to_vec(), row);
+        }
+        Ok(probabilities)
+    }
+
+    /// An error unless the model gives probabilities.
+    fn probability_check(&self) -> Result<()> {
         if self.model != Model::Logistic {
             return Err(Error::NotLogistic);
         }
         let loss = self.settings.loss_settings();
-        if loss.prediction(0.0f32).is_none() {
+        if loss.margins() == 1 && loss.prediction(0.0f32).is_none() {
             return Err(Error::NoProbability { loss: loss.name() });
         }
-        Ok(self.margins(x)?.mapv(|z| loss.prediction(z).unwrap_or(z)))
+        Ok(())
     }
 
     /// R² for the linear model, accuracy for the logistic model.
     pub fn score(&self, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<f64> {
-        validate_targets(self.model, x, y)?;
+        validate_targets_of(self.settings.loss_settings(), x, y)?;
         let predicted = self.predict(x)?;
         match self.model {
             Model::Linear => metrics::r2(y, predicted.view()),

@@ -22,11 +22,6 @@ use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
 use crate::source::DataSource;
 
-/// The most iterations of the second stage, which starts where the first
-/// has come within the rounding of the objective's values: a few reach the
-/// rounding of the gradient.
-const POLISHING_ITERATIONS: u64 = 20;
-
 /// The most passes one line search may take; MINPACK's Moré–Thuente
 /// stops at 20 evaluations as well.
 const LINE_SEARCH_PASSES: u64 = 20;
@@ -288,7 +283,8 @@ pub(crate) fn minimize(
     memory: usize,
     start: Start,
 ) -> Result<Outcome> {
-    let (parameters, optimizer_state, scheduler, position, mut rules) = starting_point(start, plan, source)?;
+    let (parameters, optimizer_state, scheduler, position, mut rules) =
+        starting_point(start, plan, source, objective.loss.margins())?;
     let epochs_before = rules.epochs;
     let evaluator = Rc::new(Evaluator {
         sums: RefCell::new(engine.open_sums(source, objective)?),
@@ -382,22 +378,18 @@ pub(crate) fn minimize(
             let anchor = evaluator.last.borrow().clone();
             evaluator.track.lock().expect("one thread").anchor = anchor;
             evaluator.integrate.set(true);
-            let polished = stage(
+            // As long as the fit's iterations last: an ill-conditioned
+            // objective (raw pixels, say) may need as many again as the
+            // first stage took; the line search ends the stage once the
+            // gradient is down to its rounding.
+            stage(
                 &evaluator,
                 memory,
                 gradient_tolerance,
                 from,
-                POLISHING_ITERATIONS.min(plan.max_epochs as u64 - iterations_run()),
+                plan.max_epochs as u64 - iterations_run(),
                 recorder(),
-            )?;
-            match polished {
-                // Polishing's own limit, not the fit's: the gradient has
-                // come down to its rounding.
-                TerminationReason::MaxItersReached if iterations_run() < plan.max_epochs as u64 => {
-                    TerminationReason::SolverExit("polished".into())
-                }
-                other => other,
-            }
+            )?
         }
     };
     let passes = evaluator.passes.get();

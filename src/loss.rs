@@ -23,6 +23,18 @@
 //! | `Hinge` | max(0, 1 − s z) | −s if s z < 1, else 0 |
 //! | `SquaredHinge` | max(0, 1 − s z)² | −2 s max(0, 1 − s z) |
 //! | `ModifiedHuber` | max(0, 1 − s z)² if s z ≥ −1, else −4 s z | −2 s max(0, 1 − s z), or −4 s |
+//!
+//! Many classes (labels y ∈ {0, …, K − 1}; a row has K margins
+//! z₀ … z_{K−1}, one per class, and pₖ = softmax(z)ₖ):
+//!
+//! | loss | ℓ(z, y) | ∂ℓ/∂zₖ |
+//! |---|---|---|
+//! | `Multinomial { classes: K }` | log Σₖ e^(zₖ) − z_y | pₖ − [k = y] |
+//!
+//! Every loss but `Multinomial` reads one margin per row; the row forms
+//! [`Loss::row_value`] and [`Loss::row_derivatives`] take a row's margins
+//! whatever their number, and are what the engines call where a loss may
+//! have many.
 
 use num_traits::Float;
 
@@ -63,6 +75,13 @@ pub enum Loss {
     /// A smoothed hinge, quadratic near the margin and linear far on the
     /// wrong side, with probabilities (z clipped to [−1, 1], + 1, halved).
     ModifiedHuber,
+    /// The cross-entropy of the softmax of K margins: multinomial logistic
+    /// regression over K ≥ 2 classes (labels 0 … K − 1), with K weights per
+    /// feature and K biases.
+    Multinomial {
+        /// K, the number of classes.
+        classes: u32,
+    },
 }
 
 impl Loss {
@@ -83,7 +102,82 @@ impl Loss {
             | Loss::EpsilonInsensitive { .. }
             | Loss::SquaredEpsilonInsensitive { .. }
             | Loss::Poisson => Model::Linear,
-            Loss::Log | Loss::Hinge | Loss::SquaredHinge | Loss::ModifiedHuber => Model::Logistic,
+            Loss::Log | Loss::Hinge | Loss::SquaredHinge | Loss::ModifiedHuber | Loss::Multinomial { .. } => {
+                Model::Logistic
+            }
+        }
+    }
+
+    /// The margins of a row: K for `Multinomial` over K classes, 1 for
+    /// every other loss. A fit has (features + 1) × margins parameters:
+    /// the weights feature by feature (wⱼₖ at j·K + k), then the K biases.
+    pub fn margins(self) -> usize {
+        match self {
+            Loss::Multinomial { classes } => classes as usize,
+            _ => 1,
+        }
+    }
+
+    /// The classes a classification loss tells apart (2 for the binary
+    /// ones), `None` for the regression losses.
+    pub fn classes(self) -> Option<usize> {
+        match (self, self.model()) {
+            (Loss::Multinomial { classes }, _) => Some(classes as usize),
+            (_, Model::Logistic) => Some(2),
+            (_, Model::Linear) => None,
+        }
+    }
+
+    /// The loss of one row with margins `margins` (as many as
+    /// [`Loss::margins`]) and target `y`.
+    #[inline(always)]
+    pub fn row_value<T: Float>(self, margins: &[T], y: T) -> T {
+        match self {
+            Loss::Multinomial { .. } => {
+                let largest = margins.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
+                let spread: T = margins.iter().fold(T::zero(), |s, &z| s + (z - largest).exp());
+                let label = y.to_usize().unwrap_or(0).min(margins.len() - 1);
+                largest + spread.ln() - margins[label]
+            }
+            _ => self.value(margins[0], y),
+        }
+    }
+
+    /// ∂ℓ/∂zₖ of one row with margins `margins` and target `y`, into
+    /// `derivatives` (one per margin): the softmax less the one-hot label
+    /// for `Multinomial`, [`Loss::derivative`] otherwise.
+    #[inline(always)]
+    pub fn row_derivatives<T: Float>(self, margins: &[T], y: T, derivatives: &mut [T]) {
+        match self {
+            Loss::Multinomial { .. } => {
+                softmax(margins, derivatives);
+                if let Some(p) = y.to_usize().and_then(|label| derivatives.get_mut(label)) {
+                    *p = *p - T::one();
+                }
+            }
+            _ => derivatives[0] = self.derivative(margins[0], y),
+        }
+    }
+
+    /// The probabilities of the classes given a row's margins, into
+    /// `probabilities`: the softmax for `Multinomial`, (1 − p, p) for a
+    /// binary loss with probabilities ([`Loss::prediction`]); `false`
+    /// where the loss has none (the hinges, the regression losses).
+    pub fn class_probabilities<T: Float>(self, margins: &[T], probabilities: &mut [T]) -> bool {
+        match self {
+            Loss::Multinomial { .. } => {
+                softmax(margins, probabilities);
+                true
+            }
+            _ if self.model() == Model::Logistic => match self.prediction(margins[0]) {
+                Some(p) => {
+                    probabilities[0] = T::one() - p;
+                    probabilities[1] = p;
+                    true
+                }
+                None => false,
+            },
+            _ => false,
         }
     }
 
@@ -97,7 +191,9 @@ impl Loss {
         }
     }
 
-    /// The loss of one row with margin `z` and target `y`.
+    /// The loss of one row with margin `z` and target `y`. `Multinomial`
+    /// reads K margins ([`Loss::row_value`]); given one it is the loss of
+    /// a single class, 0.
     pub fn value<T: Float>(self, z: T, y: T) -> T {
         let (zero, one, two) = (T::zero(), T::one(), T::one() + T::one());
         let epsilon = || T::from(self.epsilon().unwrap_or(0.0)).unwrap_or(zero);
@@ -140,10 +236,13 @@ impl Loss {
                     -(two + two) * margin
                 }
             }
+            // One margin is one class, which is certain.
+            Loss::Multinomial { .. } => zero,
         }
     }
 
-    /// d loss / d z of one row with margin `z` and target `y`.
+    /// d loss / d z of one row with margin `z` and target `y` (0 for
+    /// `Multinomial` given one margin: see [`Loss::row_derivatives`]).
     #[inline(always)]
     pub fn derivative<T: Float>(self, z: T, y: T) -> T {
         let (zero, one, two) = (T::zero(), T::one(), T::one() + T::one());
@@ -191,6 +290,7 @@ impl Loss {
                     -(two + two) * s
                 }
             }
+            Loss::Multinomial { .. } => zero,
         }
     }
 
@@ -205,6 +305,8 @@ impl Loss {
             Loss::SquaredEpsilonInsensitive { .. } => Some(2.0),
             Loss::Log => Some(0.25),
             Loss::SquaredHinge | Loss::ModifiedHuber => Some(2.0),
+            // The softmax's Hessian diag(p) − ppᵀ has no eigenvalue above ½.
+            Loss::Multinomial { .. } => Some(0.5),
             Loss::EpsilonInsensitive { .. } | Loss::Hinge | Loss::Poisson => None,
         }
     }
@@ -226,19 +328,31 @@ impl Loss {
             Loss::Poisson => Some(z.exp()),
             Loss::Log => Some(sigmoid(z)),
             Loss::ModifiedHuber => Some((z.max(-one).min(one) + one) / two),
-            Loss::Hinge | Loss::SquaredHinge => None,
+            Loss::Hinge | Loss::SquaredHinge | Loss::Multinomial { .. } => None,
             _ => Some(z),
         }
     }
 
     /// Checks targets `y` (the first being row `first`) against what the
     /// loss reads: Poisson's counts or rates are at least 0
-    /// ([`crate::Error::NegativePoissonTarget`]).
+    /// ([`crate::Error::NegativePoissonTarget`]); a multinomial label is a
+    /// class 0 … K − 1 ([`crate::Error::InvalidClass`]).
     pub(crate) fn check_targets(
         self,
         y: impl IntoIterator<Item = f32>,
         first: usize,
     ) -> crate::error::Result<()> {
+        if let Loss::Multinomial { classes } = self {
+            let is_class = |v: f32| v >= 0.0 && v < classes as f32 && v.fract() == 0.0;
+            if let Some((k, value)) = y.into_iter().enumerate().find(|(_, v)| !is_class(*v)) {
+                return Err(crate::error::Error::InvalidClass {
+                    row: first + k,
+                    value,
+                    classes: classes as usize,
+                });
+            }
+            return Ok(());
+        }
         if self == Loss::Poisson {
             if let Some((k, value)) = y.into_iter().enumerate().find(|(_, v)| *v < 0.0) {
                 return Err(crate::error::Error::NegativePoissonTarget {
@@ -264,6 +378,7 @@ impl Loss {
             Loss::Hinge => "hinge",
             Loss::SquaredHinge => "squared_hinge",
             Loss::ModifiedHuber => "modified_huber",
+            Loss::Multinomial { .. } => "multinomial",
         }
     }
 
@@ -291,6 +406,21 @@ impl Loss {
     }
 }
 
+/// softmax(z)ₖ = e^(zₖ − m) / Σ e^(zᵢ − m) into `probabilities`, with m the
+/// largest margin (no exponential overflows).
+#[inline(always)]
+fn softmax<T: Float>(margins: &[T], probabilities: &mut [T]) {
+    let largest = margins.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
+    let mut spread = T::zero();
+    for (p, &z) in probabilities.iter_mut().zip(margins) {
+        *p = (z - largest).exp();
+        spread = spread + *p;
+    }
+    for p in probabilities.iter_mut() {
+        *p = *p / spread;
+    }
+}
+
 impl Model {
     /// The loss of one sample with margin `z` and target `y`, under the
     /// model's default loss ([`Loss::default_for`]).
@@ -308,9 +438,10 @@ impl Model {
 
 impl std::fmt::Display for Loss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.epsilon() {
-            Some(epsilon) => write!(f, "{}(epsilon={epsilon})", self.name()),
-            None => f.write_str(self.name()),
+        match (self.epsilon(), self) {
+            (Some(epsilon), _) => write!(f, "{}(epsilon={epsilon})", self.name()),
+            (None, Loss::Multinomial { classes }) => write!(f, "{}(classes={classes})", self.name()),
+            (None, _) => f.write_str(self.name()),
         }
     }
 }
@@ -376,5 +507,36 @@ mod tests {
         assert_eq!(Loss::ModifiedHuber.prediction(3.0), Some(1.0));
         assert_eq!(Loss::ModifiedHuber.prediction(0.0), Some(0.5));
         assert_eq!(Loss::Hinge.prediction(0.3), None);
+    }
+
+    /// The multinomial's derivatives are the slopes of its value, margin by
+    /// margin; its value is −log of the label's softmax, computed by hand.
+    #[test]
+    fn multinomial_derivatives_are_the_slopes_of_its_value() {
+        let loss = Loss::Multinomial { classes: 3 };
+        let margins = [0.3f64, -1.2, 2.5];
+        for y in [0.0, 1.0, 2.0] {
+            let mut derivatives = [0.0; 3];
+            loss.row_derivatives(&margins, y, &mut derivatives);
+            for k in 0..3 {
+                let (mut up, mut down) = (margins, margins);
+                up[k] += 1e-6;
+                down[k] -= 1e-6;
+                let slope = (loss.row_value(&up, y) - loss.row_value(&down, y)) / 2e-6;
+                assert!(
+                    (slope - derivatives[k]).abs() < 1e-6,
+                    "y {y}, k {k}: {slope} vs {}",
+                    derivatives[k]
+                );
+            }
+            let spread: f64 = margins.iter().map(|z| z.exp()).sum();
+            let by_hand = -(margins[y as usize].exp() / spread).ln();
+            assert!((loss.row_value(&margins, y) - by_hand).abs() < 1e-12);
+        }
+        // Huge margins neither overflow nor lose the loss.
+        assert_eq!(loss.row_value(&[1000.0f32, 0.0, -1000.0], 1.0), 1000.0);
+        let mut probabilities = [0.0f32; 3];
+        assert!(loss.class_probabilities(&[1000.0f32, 0.0, -1000.0], &mut probabilities));
+        assert_eq!(probabilities, [1.0, 0.0, 0.0]);
     }
 }

@@ -210,3 +210,88 @@ pub fn roc_auc(y_true: ArrayView1<f32>, score: ArrayView1<f32>) -> Result<f64> {
     let (p, n) = (positives as f64, negatives as f64);
     Ok((rank_sum - p * (p + 1.0) / 2.0) / (p * n))
 }
+
+/// Precision, recall and F1 of one class of many, the other classes
+/// negative (one row of scikit-learn's `classification_report`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClassScores {
+    /// Of the rows predicted to be the class, the share that are.
+    pub precision: f64,
+    /// Of the rows of the class, the share predicted to be.
+    pub recall: f64,
+    /// The harmonic mean of precision and recall.
+    pub f1: f64,
+    /// The rows of the class.
+    pub support: usize,
+}
+
+/// The labels of `values` (named `name` in errors) as classes 0 …
+/// `classes` − 1.
+fn check_classes(name: &str, values: ArrayView1<f32>, classes: usize) -> Result<()> {
+    let is_class = |v: f32| v >= 0.0 && v < classes as f32 && v.fract() == 0.0;
+    match values.iter().enumerate().find(|(_, &v)| !is_class(v)) {
+        Some((row, &value)) if name == "y_true" => Err(Error::InvalidClass { row, value, classes }),
+        Some((row, &value)) => Err(Error::InvalidPrediction { row, value }),
+        None => Ok(()),
+    }
+}
+
+/// The scores of each of `classes` classes (labels 0 … `classes` − 1),
+/// each against the rest, with scikit-learn's `zero_division=0`.
+pub fn per_class(
+    y_true: ArrayView1<f32>,
+    y_pred: ArrayView1<f32>,
+    classes: usize,
+) -> Result<Vec<ClassScores>> {
+    check(y_true, y_pred)?;
+    check_classes("y_true", y_true, classes)?;
+    check_classes("y_pred", y_pred, classes)?;
+    // counts[k] = (true positives, predicted k, truly k).
+    let mut counts = vec![(0usize, 0usize, 0usize); classes];
+    for (&t, &p) in y_true.iter().zip(y_pred) {
+        let (t, p) = (t as usize, p as usize);
+        counts[p].1 += 1;
+        counts[t].2 += 1;
+        if t == p {
+            counts[t].0 += 1;
+        }
+    }
+    Ok(counts
+        .into_iter()
+        .map(|(hits, predicted, support)| ClassScores {
+            precision: ratio(hits, predicted),
+            recall: ratio(hits, support),
+            f1: ratio(2 * hits, predicted + support),
+            support,
+        })
+        .collect())
+}
+
+/// The mean of the classes' F1 scores, each class counting the same
+/// (scikit-learn's `f1_score(average="macro")`).
+pub fn macro_f1(scores: &[ClassScores]) -> f64 {
+    scores.iter().map(|s| s.f1).sum::<f64>() / scores.len().max(1) as f64
+}
+
+/// The mean cross-entropy −log p(yᵢ) of labels 0 … K − 1 against rows of
+/// class probabilities (one column per class), each clipped to
+/// [1e-15, 1 − 1e-15] as scikit-learn's `log_loss` does.
+pub fn cross_entropy(y_true: ArrayView1<f32>, probabilities: ndarray::ArrayView2<f32>) -> Result<f64> {
+    if y_true.len() != probabilities.nrows() {
+        return Err(Error::LengthMismatch {
+            y_true: y_true.len(),
+            y_pred: probabilities.nrows(),
+        });
+    }
+    if y_true.is_empty() {
+        return Err(Error::EmptyData { rows: 0, features: 1 });
+    }
+    check_classes("y_true", y_true, probabilities.ncols())?;
+    let eps = 1e-15;
+    let sum: f64 = y_true
+        .iter()
+        .zip(probabilities.rows())
+        .map(|(&t, p)| -f64::from(p[t as usize]).clamp(eps, 1.0 - eps).ln())
+        .sum();
+    Ok(sum / y_true.len() as f64)
+}

@@ -14,6 +14,11 @@
 //!
 //! where ℓ′ = dℓ/dz ([`Loss::derivative`]) and sᵢ the row's sample weight
 //! (1 where the rows have none, which leaves the sums as they were).
+//!
+//! A loss with K margins per row (the multinomial, [`Loss::margins`]) has
+//! K of each of the first two: Σ sᵢ ∂ℓ/∂zᵢₖ xᵢⱼ at j·K + k, then the K
+//! bias columns, in the order of the parameters (the weights feature by
+//! feature, then the biases). With one margin this is the table above.
 //! [`Objective::gradient`] divides by Σ sᵢ (a weighted mean, as
 //! scikit-learn's `sample_weight`) and adds the penalty; it is the only place that does, on
 //! the CPU (shaders/objective.wgsl mirrors it on the GPU), and the place
@@ -122,21 +127,22 @@ impl Penalty {
         T::from(self.l2_strength()).expect("an f32 fits every float") * weight
     }
 
-    /// The L1 part's proximal step on the weights (not the bias: the last
-    /// parameter) after `optimizer`'s update at `learning_rate`: each
-    /// weight soft-thresholded by λ₁ times the rule's step for it
-    /// ([`Optimizer::unit_step`]).
+    /// The L1 part's proximal step on the weights (not the biases: the
+    /// last `biases` parameters) after `optimizer`'s update at
+    /// `learning_rate`: each weight soft-thresholded by λ₁ times the rule's
+    /// step for it ([`Optimizer::unit_step`]).
     #[inline]
     pub(crate) fn shrink(
         self,
         parameters: &mut [f32],
+        biases: usize,
         optimizer: &Optimizer,
         state: &OptimizerState,
         learning_rate: f32,
     ) {
         let l1 = self.l1_strength();
         if l1 > 0.0 {
-            let d = parameters.len() - 1;
+            let d = parameters.len() - biases;
             for (j, w) in parameters[..d].iter_mut().enumerate() {
                 *w = soft_threshold(*w, l1 * optimizer.unit_step(state, j, learning_rate));
             }
@@ -165,7 +171,8 @@ pub(crate) struct Objective {
 /// The raw sums of one batch, as every engine computes them.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct RawSums {
-    /// Σ ℓ′(zᵢ) xᵢ per feature, then Σ ℓ′(zᵢ) for the bias.
+    /// Σ ℓ′(zᵢ) xᵢ per feature, then Σ ℓ′(zᵢ) for the bias (per feature
+    /// and margin, then per margin, where a row has many).
     pub(crate) derivative: Vec<f64>,
     /// Σ ℓ(zᵢ).
     pub(crate) loss: f64,
@@ -193,10 +200,10 @@ impl RawSums {
         (self.weight > 0.0).then(|| self.loss / self.weight)
     }
 
-    /// Zero sums for `features` features.
-    pub(crate) fn zeros(features: usize) -> Self {
+    /// Zero sums for `features` features and `margins` margins per row.
+    pub(crate) fn zeros(features: usize, margins: usize) -> Self {
         RawSums {
-            derivative: vec![0.0; features + 1],
+            derivative: vec![0.0; (features + 1) * margins],
             loss: 0.0,
             rows: 0,
             weight: 0.0,
@@ -214,8 +221,8 @@ impl Objective {
     }
 
     /// The batch gradient from raw sums, into `gradient` (weights, then
-    /// bias) at `parameters` (weights, then bias); returns the batch loss,
-    /// the penalty included:
+    /// biases) at `parameters` (weights, then biases); returns the batch
+    /// loss, the penalty included:
     ///
     /// gⱼ = Σ sᵢℓ′ xⱼ / Σ sᵢ + penalty′(wⱼ), g_b = Σ sᵢℓ′ / Σ sᵢ,
     /// loss = Σ sᵢℓ / Σ sᵢ + penalty(w), with sᵢ = 1 for unweighted rows
@@ -225,7 +232,7 @@ impl Objective {
     /// L-BFGS solver in f64.
     #[inline]
     pub(crate) fn gradient<T: Float>(&self, sums: &RawSums, parameters: &[T], gradient: &mut [T]) -> f64 {
-        let d = parameters.len() - 1;
+        let d = parameters.len() - self.loss.margins();
         // A batch whose rows all weigh 0 moves nothing.
         let scale = if sums.weight > 0.0 { 1.0 / sums.weight } else { 0.0 };
         let of = |value: f64| T::from(value).expect("an f64 converts to every float");
@@ -236,7 +243,9 @@ impl Objective {
         {
             *g = of(scale * sum) + self.penalty.derivative(w);
         }
-        gradient[d] = of(scale * sums.derivative[d]);
+        for (g, &sum) in gradient[d..].iter_mut().zip(&sums.derivative[d..]) {
+            *g = of(scale * sum);
+        }
         sums.loss * scale + self.penalty.value(&parameters[..d])
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use ndarray::Array1;
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::curvature::Curvature;
@@ -17,7 +17,7 @@ use crate::model::Model;
 use crate::table::Encoding;
 
 /// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The name of the format, written beside the version.
 const FORMAT: &str = "downhill-model";
@@ -36,6 +36,24 @@ struct SavedTargetScaling {
     scale: f32,
 }
 
+/// The weights as saved: a list for a model of one margin, a list per
+/// feature of its K weights for a multinomial model (added in version 3).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SavedWeights {
+    OneMargin(Vec<f32>),
+    PerClass(Vec<Vec<f32>>),
+}
+
+/// The bias as saved: a number, or a list of K for a multinomial model
+/// (added in version 3).
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum SavedBias {
+    OneMargin(f32),
+    PerClass(Vec<f32>),
+}
+
 /// A fitted model as the JSON file holds it.
 #[derive(Serialize, Deserialize)]
 struct SavedModel {
@@ -44,8 +62,8 @@ struct SavedModel {
     model: Model,
     #[serde(rename = "features")]
     feature_names: Option<Vec<String>>,
-    weights: Vec<f32>,
-    bias: f32,
+    weights: SavedWeights,
+    bias: SavedBias,
     standardization: Option<SavedStandardizer>,
     /// Added within version 1: files without it read as `null`.
     #[serde(default)]
@@ -74,8 +92,14 @@ impl Fitted {
             version: SCHEMA_VERSION,
             model: self.model,
             feature_names: self.feature_names.clone(),
-            weights: self.weights.to_vec(),
-            bias: self.bias,
+            weights: match self.weights.ncols() {
+                1 => SavedWeights::OneMargin(self.weights.column(0).to_vec()),
+                _ => SavedWeights::PerClass(self.weights.rows().into_iter().map(|r| r.to_vec()).collect()),
+            },
+            bias: match self.biases.len() {
+                1 => SavedBias::OneMargin(self.biases[0]),
+                _ => SavedBias::PerClass(self.biases.to_vec()),
+            },
             standardization: self.standardizer.as_ref().map(|s| SavedStandardizer {
                 mean: s.mean().to_vec(),
                 scale: s.scale().to_vec(),
@@ -162,9 +186,43 @@ impl Fitted {
             None => return Err(malformed("no \"version\" field".into())),
         }
         let saved: SavedModel = serde_json::from_value(value).map_err(|e| malformed(e.to_string()))?;
-        let features = saved.weights.len();
+        let margins = saved.options.loss_settings().margins();
+        let (weights, biases) = match (saved.weights, saved.bias, margins) {
+            (SavedWeights::OneMargin(weights), SavedBias::OneMargin(bias), 1) => {
+                let features = weights.len();
+                (
+                    Array2::from_shape_vec((features, 1), weights).expect("one column"),
+                    Array1::from(vec![bias]),
+                )
+            }
+            (SavedWeights::PerClass(rows), SavedBias::PerClass(biases), k) if k > 1 => {
+                if let Some(j) = rows.iter().position(|r| r.len() != k) {
+                    return Err(malformed(format!(
+                        "a model of {k} classes, but feature {j} has {} weights",
+                        rows[j].len()
+                    )));
+                }
+                if biases.len() != k {
+                    return Err(malformed(format!(
+                        "a model of {k} classes, but {} biases",
+                        biases.len()
+                    )));
+                }
+                let features = rows.len();
+                (
+                    Array2::from_shape_vec((features, k), rows.concat()).expect("features × classes"),
+                    Array1::from(biases),
+                )
+            }
+            (_, _, k) => {
+                return Err(malformed(format!(
+                    "the weights and the bias do not have the shape of a model of {k} margins per row"
+                )))
+            }
+        };
+        let features = weights.nrows();
         let state = &saved.training_state;
-        let parameters = features + 1;
+        let parameters = (features + 1) * margins;
         let lengths = [
             (
                 "feature names",
@@ -219,14 +277,11 @@ impl Fitted {
                 )));
             }
         }
-        if let Some((i, _)) = saved.weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
+        if let Some((i, _)) = weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
             return Err(malformed(format!("weights[{i}] is not a finite number")));
         }
-        if !saved.bias.is_finite() {
-            return Err(malformed(format!(
-                "the bias is {}, not a finite number",
-                saved.bias
-            )));
+        if let Some(bias) = biases.iter().find(|b| !b.is_finite()) {
+            return Err(malformed(format!("the bias is {bias}, not a finite number")));
         }
         if saved.options.model() != saved.model {
             return Err(malformed(format!(
@@ -255,8 +310,8 @@ impl Fitted {
         };
         Ok(Fitted {
             model: saved.model,
-            weights: Array1::from(saved.weights),
-            bias: saved.bias,
+            weights,
+            biases,
             history: History {
                 records: saved.history,
                 parameters: Vec::new(),

@@ -378,12 +378,12 @@ impl<'a> Weighted<'a> {
 /// is its class's factor times its own sample weight, where it has one.
 pub(crate) struct ClassWeighted<'a> {
     inner: &'a dyn DataSource,
-    /// The factors of labels 0 and 1.
-    factors: [f32; 2],
+    /// The factor of each class, by its label 0, 1, ….
+    factors: Vec<f32>,
 }
 
 impl<'a> ClassWeighted<'a> {
-    pub(crate) fn new(inner: &'a dyn DataSource, factors: [f32; 2]) -> Self {
+    pub(crate) fn new(inner: &'a dyn DataSource, factors: Vec<f32>) -> Self {
         ClassWeighted { inner, factors }
     }
 }
@@ -411,7 +411,8 @@ impl DataSource for ClassWeighted<'_> {
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         let targets = self.inner.targets(start, rows)?;
-        let factor = |y: f32| self.factors[usize::from(y == 1.0)];
+        // Labels were checked to be classes; anything else weighs nothing.
+        let factor = |y: f32| self.factors.get(y as usize).copied().unwrap_or(0.0);
         Ok(Some(Cow::Owned(match self.inner.weights(start, rows)? {
             Some(weights) => targets
                 .iter()
@@ -575,7 +576,7 @@ pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, targ
                     value,
                 });
             }
-            if model == Model::Logistic && value != 0.0 && value != 1.0 {
+            if model == Model::Logistic && loss.margins() == 1 && value != 0.0 && value != 1.0 {
                 return Err(Error::InvalidLabel {
                     row: start + k,
                     value,

@@ -129,9 +129,11 @@ fn compare_within(
                 .collect::<Vec<_>>()
         };
         assert_eq!(lr(&gpu), lr(&cpu), "{what}: learning rates");
+        // Every margin's weights and bias (one margin but for the
+        // multinomial).
         let parameters = |f: &Fitted| {
-            let mut p = as_f64(f.weights().iter().copied());
-            p.push(f64::from(f.bias()));
+            let mut p = as_f64(f.coefficients().iter().copied());
+            p.extend(as_f64(f.intercepts().iter().copied()));
             p
         };
         common::assert_close(
@@ -310,6 +312,82 @@ fn every_loss_under_every_penalty_with_weights_matches_the_cpu_engine() {
                     .loss(loss)
                     .penalty(penalty);
                 compare_within(&context, settings, (&x, &y, Some(&weights)), &what, RELATIVE);
+            }
+        }
+    }
+}
+
+/// `rows` rows of `features` standard normal features and labels of
+/// `classes` classes: the class of the largest of x·Wₖ plus noise, for a
+/// fixed W.
+fn classes_data(rows: usize, features: usize, classes: usize) -> (Array2<f32>, Array1<f32>) {
+    let (x, _) = data(Model::Linear, rows, features);
+    let w = Array2::from_shape_fn((features, classes), |(j, k)| {
+        (((j * 7 + k * 3) % 11) as f32 - 5.0) / 4.0
+    });
+    let noise = Array2::from_shape_fn((rows, classes), |(i, k)| {
+        (((i * 13 + k * 5) % 17) as f32 - 8.0) / 8.0
+    });
+    let z = x.dot(&w) + noise;
+    let y = z
+        .rows()
+        .into_iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold(0, |b, (k, &v)| if v > r[b] { k } else { b }) as f32
+        })
+        .collect();
+    (x, y)
+}
+
+/// The multinomial loss on the GPU's kernel for many margins
+/// (gradient_classes.wgsl) against the CPU engine, epoch by epoch: 3 and
+/// 10 classes, every variant (the full batch, gathered batches, and the
+/// batches the fused kernel would take for one margin), every rule, L2 and
+/// the elastic net, with and without sample weights, on the shared context
+/// and on one that splits X across buffers.
+#[test]
+fn multinomial_runs_match_the_cpu_engine() {
+    let Some(context) = common::gpu("multinomial parity") else {
+        return;
+    };
+    let split = common::gpu_split("multinomial parity across buffers").expect("the same adapter");
+    for classes in [3u32, 10] {
+        let (x, y) = classes_data(203, 6, classes as usize);
+        let weights = Array1::from_shape_fn(203, |i| [0.0f32, 0.5, 1.0, 3.0][i % 4]);
+        for variant in variants() {
+            for optimizer in optimizers(1.0) {
+                let what = format!("{classes} classes {variant:?} {optimizer}");
+                let settings =
+                    descent(Model::Logistic, variant, optimizer).loss(Loss::Multinomial { classes });
+                compare_within(&context, settings, (&x, &y, None), &what, RELATIVE);
+            }
+            for penalty in [
+                Penalty::L2(0.02),
+                Penalty::ElasticNet {
+                    alpha: 0.04,
+                    l1_ratio: 0.5,
+                },
+            ] {
+                let what = format!("weighted {classes} classes {variant:?} {penalty:?}");
+                let settings = descent(Model::Logistic, variant, Optimizer::adam(0.02).into())
+                    .loss(Loss::Multinomial { classes })
+                    .penalty(penalty);
+                compare_within(
+                    &context,
+                    settings.clone(),
+                    (&x, &y, Some(&weights)),
+                    &what,
+                    RELATIVE,
+                );
+                compare_within(
+                    &split,
+                    settings,
+                    (&x, &y, Some(&weights)),
+                    &format!("split {what}"),
+                    RELATIVE,
+                );
             }
         }
     }

@@ -184,3 +184,39 @@ fn roc_auc_by_hand() {
         Err(Error::InvalidPrediction { row: 1, .. })
     ));
 }
+
+#[test]
+fn per_class_scores_and_cross_entropy_by_hand() {
+    use downhill::metrics::{cross_entropy, macro_f1, per_class};
+    // Truth 0 0 1 1 2 2, predicted 0 1 1 1 2 0:
+    // class 0: 1 hit of 2 predicted, 2 true → P 1/2, R 1/2, F1 1/2;
+    // class 1: 2 hits of 3 predicted, 2 true → P 2/3, R 1, F1 4/5;
+    // class 2: 1 hit of 1 predicted, 2 true → P 1, R 1/2, F1 2/3.
+    let t = array![0.0f32, 0.0, 1.0, 1.0, 2.0, 2.0];
+    let p = array![0.0f32, 1.0, 1.0, 1.0, 2.0, 0.0];
+    let scores = per_class(t.view(), p.view(), 3).unwrap();
+    let expected = [(0.5, 0.5, 0.5), (2.0 / 3.0, 1.0, 0.8), (1.0, 0.5, 2.0 / 3.0)];
+    for (s, (precision, recall, f1)) in scores.iter().zip(expected) {
+        assert!(
+            close(s.precision, precision) && close(s.recall, recall) && close(s.f1, f1),
+            "{s:?}"
+        );
+        assert_eq!(s.support, 2);
+    }
+    assert!(close(macro_f1(&scores), (0.5 + 0.8 + 2.0 / 3.0) / 3.0));
+    // A class never predicted nor present scores 0, as zero_division=0.
+    let four = per_class(t.view(), p.view(), 4).unwrap();
+    assert_eq!(
+        (four[3].precision, four[3].recall, four[3].support),
+        (0.0, 0.0, 0)
+    );
+    assert!(matches!(
+        per_class(array![3.0f32].view(), array![0.0f32].view(), 3),
+        Err(Error::InvalidClass { row: 0, .. })
+    ));
+    // −(ln 0.7 + ln 0.5) / 2.
+    let probabilities = array![[0.7f32, 0.2, 0.1], [0.25, 0.25, 0.5]];
+    let got = cross_entropy(array![0.0f32, 2.0].view(), probabilities.view()).unwrap();
+    let by_hand = -((0.7f32 as f64).ln() + 0.5f64.ln()) / 2.0;
+    assert!(close(got, by_hand), "{got} vs {by_hand}");
+}

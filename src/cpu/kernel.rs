@@ -1,5 +1,6 @@
 //! The fused pass over rows: margins, loss derivatives, loss and
-//! Σ ℓ′(zᵢ) xᵢ together, each row read once.
+//! Σ ℓ′(zᵢ) xᵢ together, each row read once (the K margins of a
+//! multinomial row too: one read of the row feeds all K dot products).
 
 use std::ops::Range;
 
@@ -107,12 +108,17 @@ impl<'a> Rows<'a> {
 /// allocate nothing.
 pub(crate) struct Workspace {
     features: usize,
+    /// Margins per row (K classes of a multinomial loss, else 1).
+    margins: usize,
     /// Rows per chunk: fixed for the whole fit by its batch size alone.
     chunk_rows: usize,
     /// The SIMD instruction sets of this machine, detected once.
     arch: pulp::Arch,
-    /// Σ ℓ′ᵢ xᵢ of each chunk, `features` values per chunk.
+    /// Σ ℓ′ᵢ xᵢ of each chunk, `features` × `margins` values per chunk.
     chunk_sums: Vec<f32>,
+    /// Σ ℓ′ᵢₖ of each chunk, `margins` values per chunk, where a row has
+    /// many margins (one margin's is in `chunk_scalars`).
+    chunk_biases: Vec<f64>,
     /// (Σ ℓ′ᵢ, Σ lossᵢ, Σ weightᵢ) of each chunk.
     chunk_scalars: Vec<[f64; 3]>,
     /// The raw sums of the last batch.
@@ -120,7 +126,7 @@ pub(crate) struct Workspace {
 }
 
 impl Workspace {
-    pub(crate) fn new(features: usize, largest_batch: usize) -> Self {
+    pub(crate) fn new(features: usize, margins: usize, largest_batch: usize) -> Self {
         let chunk_rows = if largest_batch >= LARGE_BATCH {
             LARGE_CHUNK_ROWS
         } else {
@@ -129,16 +135,21 @@ impl Workspace {
         let chunks = largest_batch.div_ceil(chunk_rows).max(1);
         Workspace {
             features,
+            margins,
             chunk_rows,
             arch: pulp::Arch::new(),
-            chunk_sums: vec![0.0; chunks * features],
+            chunk_sums: vec![0.0; chunks * features * margins],
+            chunk_biases: vec![0.0; if margins > 1 { chunks * margins } else { 0 }],
             chunk_scalars: vec![[0.0; 3]; chunks],
-            sums: RawSums::zeros(features),
+            sums: RawSums::zeros(features, margins),
         }
     }
 
     /// The raw sums of `rows` at `parameters` (weights, then bias).
     pub(crate) fn accumulate(&mut self, data: &Data, parameters: &[f32], rows: Rows) -> &RawSums {
+        if self.margins > 1 {
+            return self.accumulate_classes(data, parameters, rows);
+        }
         let (d, arch, chunk_rows) = (self.features, self.arch, self.chunk_rows);
         let (weights, bias) = (&parameters[..d], parameters[d]);
         let batch = rows.len();
@@ -186,6 +197,98 @@ impl Workspace {
         self.sums.weight = weight_sum;
         &self.sums
     }
+}
+
+impl Workspace {
+    /// [`Workspace::accumulate`] for K margins per row: the same fixed
+    /// chunks, each summing Σ ℓ′ᵢₖ xᵢⱼ in f32 and Σ ℓ′ᵢₖ in f64, the chunks
+    /// added in f64 in their order.
+    fn accumulate_classes(&mut self, data: &Data, parameters: &[f32], rows: Rows) -> &RawSums {
+        let (d, k, chunk_rows) = (self.features, self.margins, self.chunk_rows);
+        let width = d * k;
+        let batch = rows.len();
+        let chunks = batch.div_ceil(chunk_rows);
+        let sums = &mut self.chunk_sums[..chunks * width];
+        let biases = &mut self.chunk_biases[..chunks * k];
+        let scalars = &mut self.chunk_scalars[..chunks];
+        let chunk = |c: usize, sums: &mut [f32], biases: &mut [f64], scalars: &mut [f64; 3]| {
+            let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
+            sums.fill(0.0);
+            biases.fill(0.0);
+            *scalars = accumulate_classes(data, parameters, k, rows.part(span), sums, biases);
+        };
+        if chunks == 1 {
+            chunk(0, sums, biases, &mut scalars[0]);
+        } else {
+            sums.par_chunks_mut(width)
+                .zip(biases.par_chunks_mut(k))
+                .zip(scalars.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, ((sums, biases), scalars))| chunk(c, sums, biases, scalars));
+        }
+        let totals = &mut self.sums.derivative;
+        totals.fill(0.0);
+        let (mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64);
+        for c in 0..chunks {
+            let (weight_totals, bias_totals) = totals.split_at_mut(width);
+            for (total, &s) in weight_totals.iter_mut().zip(&sums[c * width..(c + 1) * width]) {
+                *total += f64::from(s);
+            }
+            for (total, &s) in bias_totals.iter_mut().zip(&biases[c * k..(c + 1) * k]) {
+                *total += s;
+            }
+            loss_sum += scalars[c][1];
+            weight_sum += scalars[c][2];
+        }
+        self.sums.loss = loss_sum;
+        self.sums.rows = batch;
+        self.sums.weight = weight_sum;
+        &self.sums
+    }
+}
+
+/// Adds sᵢ ∂ℓ/∂zᵢₖ xᵢⱼ over `rows` into `sums` (at j·K + k) and
+/// sᵢ ∂ℓ/∂zᵢₖ into `biases`, and returns (0, Σ sᵢ lossᵢ, Σ sᵢ): the K
+/// margins of a row come from one read of it, each feature multiplying the
+/// K weights that follow one another in `parameters`.
+fn accumulate_classes(
+    data: &Data,
+    parameters: &[f32],
+    k: usize,
+    rows: Rows,
+    sums: &mut [f32],
+    biases: &mut [f64],
+) -> [f64; 3] {
+    let d = data.features;
+    let (weights, bias) = parameters.split_at(d * k);
+    let (mut margins, mut slopes) = (vec![0.0f32; k], vec![0.0f32; k]);
+    let (mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64);
+    for position in 0..rows.len() {
+        let i = rows.get(position);
+        let x = &data.x[i * d..(i + 1) * d];
+        margins.copy_from_slice(bias);
+        for (&xj, w) in x.iter().zip(weights.chunks_exact(k)) {
+            for (z, &w) in margins.iter_mut().zip(w) {
+                *z += xj * w;
+            }
+        }
+        let (y, weight) = (data.y[i], data.weights.map_or(1.0, |w| w[i]));
+        data.loss.row_derivatives(&margins, y, &mut slopes);
+        if data.weights.is_some() {
+            slopes.iter_mut().for_each(|g| *g *= weight);
+        }
+        loss_sum += f64::from(weight * data.loss.row_value(&margins, y));
+        weight_sum += f64::from(weight);
+        for (b, &g) in biases.iter_mut().zip(&slopes) {
+            *b += f64::from(g);
+        }
+        for (&xj, s) in x.iter().zip(sums.chunks_exact_mut(k)) {
+            for (s, &g) in s.iter_mut().zip(&slopes) {
+                *s += g * xj;
+            }
+        }
+    }
+    [0.0, loss_sum, weight_sum]
 }
 
 /// Rows processed together: their dot products run as independent chains

@@ -55,7 +55,11 @@ impl Engine for CpuEngine {
         }
         let data = all_rows(source)?;
         let weights = crate::source::weights_of(source, 0, source.rows())?;
-        let workspace = Workspace::new(source.features(), spec.steps.batch_rows);
+        let workspace = Workspace::new(
+            source.features(),
+            spec.objective.loss.margins(),
+            spec.steps.batch_rows,
+        );
         Ok(Box::new(CpuRun {
             data,
             weights,
@@ -80,13 +84,17 @@ impl Engine for CpuEngine {
             return Ok(Box::new(stream::StreamedSums {
                 source,
                 block_rows,
-                workspace: Workspace::new(source.features(), block_rows.min(source.rows())),
+                workspace: Workspace::new(
+                    source.features(),
+                    objective.loss.margins(),
+                    block_rows.min(source.rows()),
+                ),
                 objective,
             }));
         }
         let data = all_rows(source)?;
         let weights = crate::source::weights_of(source, 0, source.rows())?;
-        let workspace = Workspace::new(source.features(), data.rows());
+        let workspace = Workspace::new(source.features(), objective.loss.margins(), data.rows());
         Ok(Box::new(CpuSums {
             data,
             weights,
@@ -113,9 +121,13 @@ fn take_step(
 ) -> f64 {
     let loss = objective.gradient(sums, parameters, gradient);
     optimizer.step(state, parameters, gradient, learning_rate);
-    objective
-        .penalty
-        .shrink(parameters, &optimizer, state, learning_rate);
+    objective.penalty.shrink(
+        parameters,
+        objective.loss.margins(),
+        &optimizer,
+        state,
+        learning_rate,
+    );
     if let Some(from) = average_from {
         crate::optim::average(state, parameters, from);
     }

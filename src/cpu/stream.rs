@@ -30,7 +30,7 @@ fn sums_over_blocks(
 ) -> Result<RawSums> {
     let features = source.features();
     let blocks = source.rows().div_ceil(block_rows);
-    let mut total = RawSums::zeros(features);
+    let mut total = RawSums::zeros(features, loss.margins());
     std::thread::scope(|scope| {
         let (receiver, give_back) = read_ahead(scope, source, block_rows, (0..blocks).collect());
         for (_, buffers) in receiver.iter().take(blocks) {
@@ -112,7 +112,11 @@ impl<'s> StreamedRun<'s> {
         Ok(StreamedRun {
             source,
             block_rows,
-            workspace: Workspace::new(features, spec.steps.batch_rows.min(block_rows)),
+            workspace: Workspace::new(
+                features,
+                spec.objective.loss.margins(),
+                spec.steps.batch_rows.min(block_rows),
+            ),
             gradient: vec![0.0; spec.parameters.len()],
             objective: spec.objective,
             optimizer: spec.optimizer,

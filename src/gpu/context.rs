@@ -24,6 +24,8 @@ pub(crate) struct Kernel {
 /// The compute pipelines of the engine, one per kernel of shaders/.
 pub(crate) struct Pipelines {
     pub(crate) partials: Kernel,
+    /// The gradient pass for rows of many margins (the multinomial).
+    pub(crate) partials_classes: Kernel,
     pub(crate) reduce: Kernel,
     pub(crate) update: Kernel,
     pub(crate) gather: Kernel,
@@ -397,6 +399,12 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
                 PARTIALS,
             )?
         },
+        partials_classes: kernel(
+            "gradient_classes.wgsl",
+            include_str!("../../shaders/gradient_classes.wgsl"),
+            "partials_main",
+            PARTIALS,
+        )?,
         reduce: kernel(
             "reduce.wgsl",
             include_str!("../../shaders/reduce.wgsl"),

@@ -17,7 +17,7 @@ use wgpu::util::DeviceExt;
 pub use context::GpuContext;
 
 use crate::data::{validate_parameters, validate_training_data};
-use crate::device::Device;
+use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
@@ -74,7 +74,7 @@ struct Shape {
     loss_epsilon: f32,
     weighted: u32,
     average_from: u32,
-    pad0: u32,
+    classes: u32,
     pad1: u32,
     pad2: u32,
 }
@@ -117,11 +117,21 @@ struct Chunk {
 /// `features` values: a multiple of the tile, with at most
 /// `MAX_PARTIAL_GROUPS` workgroups unless a span that long would run more
 /// loop iterations than [`LOOP_BUDGET`] (very wide rows).
-fn rows_per_group(rows: usize, features: usize) -> usize {
+fn rows_per_group(rows: usize, features: usize, classes: usize) -> usize {
     let tiles = rows.div_ceil(MAX_PARTIAL_GROUPS).div_ceil(TILE_ROWS).max(1);
     // Per tile: the margin (d/8 per lane), the eight lane sums, and for
-    // each block of 256 features the tile's 32 rows.
-    let per_tile = features.div_ceil(8) + 9 + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1);
+    // each block of 256 features the tile's 32 rows; with K margins
+    // (gradient_classes.wgsl), K times the margins' products and lane
+    // sums, the softmax's three passes over K, and a block of 256 for every
+    // 256 of the (d + 1) K columns.
+    let per_tile = match classes {
+        1 => features.div_ceil(8) + 9 + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1),
+        k => {
+            features.div_ceil(8) * (k + 1)
+                + k * 14
+                + ((features + 1) * k).div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1)
+        }
+    };
     tiles.min((LOOP_BUDGET / per_tile).max(1)) * TILE_ROWS
 }
 
@@ -165,6 +175,18 @@ fn loss_code(loss: Loss) -> u32 {
         Loss::Hinge => 6,
         Loss::SquaredHinge => 7,
         Loss::ModifiedHuber => 8,
+        Loss::Multinomial { .. } => 9,
+    }
+}
+
+/// Refuses a loss with more margins per row than the kernels hold.
+fn check_classes(loss: Loss) -> Result<()> {
+    match loss.margins() {
+        margins if margins > GPU_MAX_CLASSES => Err(Error::TooManyClassesForGpu {
+            classes: margins,
+            limit: GPU_MAX_CLASSES,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -206,6 +228,8 @@ struct OnDevice<'c> {
     context: &'c GpuContext,
     kernels: StepKernels,
     features: usize,
+    /// Margins per row (the classes of a multinomial loss, else 1).
+    classes: usize,
     steps_per_epoch: usize,
     steps_per_dispatch: usize,
     params: wgpu::Buffer,
@@ -266,6 +290,9 @@ impl<'c> OnDevice<'c> {
         let streamed_rows = placement.block_rows();
         let device = &context.device;
         let (n, d) = (source.rows(), source.features());
+        let classes = start.objective.loss.margins();
+        // The weights (features × classes), then the biases.
+        let parameter_count = (d + 1) * classes;
         let weighted = source.weights(0, n.min(1))?.is_some();
         // Values per row in the buffers of y: the target, then its weight.
         let y_stride = 1 + usize::from(weighted);
@@ -290,7 +317,11 @@ impl<'c> OnDevice<'c> {
         let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
         let kernels = match start.steps.shuffled {
             false => StepKernels::Full,
-            true if single_chunk && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize => {
+            true if classes == 1
+                && single_chunk
+                && batch <= WORKGROUP_SIZE as usize
+                && d + 2 <= WORKGROUP_SIZE as usize =>
+            {
                 StepKernels::Fused
             }
             true => StepKernels::Gathered,
@@ -329,7 +360,7 @@ impl<'c> OnDevice<'c> {
                 Some(from) => from.max(1) as u32,
                 None => 0,
             },
-            pad0: 0,
+            classes: classes as u32,
             pad1: 0,
             pad2: 0,
         };
@@ -365,7 +396,7 @@ impl<'c> OnDevice<'c> {
         let mut group_offset = 0usize;
         for start in (0..n).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(n - start);
-            let span = rows_per_group(rows, d);
+            let span = rows_per_group(rows, d, classes);
             if streamed_rows.is_none() {
                 let block = source.block(start, rows)?;
                 let x = init("x", bytemuck::cast_slice(&block.x), storage);
@@ -406,7 +437,7 @@ impl<'c> OnDevice<'c> {
             }
         }
 
-        let batch_span = rows_per_group(batch, d);
+        let batch_span = rows_per_group(batch, d, classes);
         let partial_groups = match kernels {
             StepKernels::Full => group_offset,
             StepKernels::Gathered => batch.div_ceil(batch_span),
@@ -429,13 +460,17 @@ impl<'c> OnDevice<'c> {
         let params = init("parameters", bytemuck::cast_slice(&start.parameters), storage);
         let state = init(
             "optimizer state",
-            bytemuck::cast_slice(&state_layout(&start.state, d + 1)),
+            bytemuck::cast_slice(&state_layout(&start.state, parameter_count)),
             storage,
         );
         let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
-        let sums = empty("raw sums", ((d + 2) * 4) as u64);
-        // Σ ℓ′ x, Σ ℓ′, Σ loss and Σ weight per workgroup.
-        let partials = empty("partial sums", (partial_groups.max(1) * (d + 3) * 4) as u64);
+        let sums = empty("raw sums", ((parameter_count + 1) * 4) as u64);
+        // Σ ℓ′ x, Σ ℓ′ (per class), Σ loss and Σ weight per workgroup.
+        let partials = empty(
+            "partial sums",
+            (partial_groups.max(1) * (parameter_count + 2) * 4) as u64,
+        );
+        let partials_kernel = pipelines_for_partials(context, classes);
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
@@ -463,10 +498,11 @@ impl<'c> OnDevice<'c> {
             StepKernels::Full => {
                 for chunk in &chunks {
                     let group = bind(
-                        &pipelines.partials,
+                        partials_kernel,
                         &[&chunk.shape, &chunk.x, &chunk.y, &params, &control, &partials],
                     );
-                    partial_groups_per_pass.push((group, chunk.rows.div_ceil(rows_per_group(chunk.rows, d))));
+                    partial_groups_per_pass
+                        .push((group, chunk.rows.div_ceil(rows_per_group(chunk.rows, d, classes))));
                 }
             }
             StepKernels::Gathered => {
@@ -496,7 +532,7 @@ impl<'c> OnDevice<'c> {
                     ));
                 }
                 let group = bind(
-                    &pipelines.partials,
+                    partials_kernel,
                     &[&step_uniform, &batch_x, &batch_y, &params, &control, &partials],
                 );
                 partial_groups_per_pass.push((group, partial_groups));
@@ -560,6 +596,7 @@ impl<'c> OnDevice<'c> {
             context,
             kernels,
             features: d,
+            classes,
             steps_per_epoch,
             steps_per_dispatch: base.steps_per_dispatch as usize,
             params,
@@ -584,7 +621,7 @@ impl<'c> OnDevice<'c> {
                 pass.dispatch_workgroups(gx, gy, 1);
             }
         }
-        pass.set_pipeline(&pipelines.partials.pipeline);
+        pass.set_pipeline(&pipelines_for_partials(self.context, self.classes).pipeline);
         for (bind_group, workgroups) in &groups.partials {
             let (gx, gy) = grid(self.context, *workgroups);
             pass.set_bind_group(0, bind_group, &[]);
@@ -592,8 +629,14 @@ impl<'c> OnDevice<'c> {
         }
         pass.set_pipeline(&pipelines.reduce.pipeline);
         pass.set_bind_group(0, &groups.reduce, &[]);
-        let (gx, gy) = grid(self.context, self.features + 2);
+        // A workgroup per column: the parameters', then the loss's.
+        let (gx, gy) = grid(self.context, self.parameter_count() + 1);
         pass.dispatch_workgroups(gx, gy, 1);
+    }
+
+    /// The weights (features × classes), then the biases.
+    fn parameter_count(&self) -> usize {
+        (self.features + 1) * self.classes
     }
 
     /// Encodes `count` whole steps.
@@ -612,7 +655,7 @@ impl<'c> OnDevice<'c> {
             None => {
                 let (gx, gy) = grid(
                     self.context,
-                    (self.features + 1).div_ceil(WORKGROUP_SIZE as usize),
+                    self.parameter_count().div_ceil(WORKGROUP_SIZE as usize),
                 );
                 for _ in 0..count {
                     self.encode_gradient(&mut pass);
@@ -678,7 +721,7 @@ impl<'c> OnDevice<'c> {
     /// parameters at its end.
     fn read_epoch(&self, encoder: wgpu::CommandEncoder) -> Result<(f64, Vec<f32>)> {
         let control_bytes = std::mem::size_of::<Control>();
-        let parameter_bytes = (self.features + 1) * 4;
+        let parameter_bytes = self.parameter_count() * 4;
         let bytes = self.read(
             encoder,
             &[
@@ -767,23 +810,32 @@ impl<'c> OnDevice<'c> {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             self.encode_gradient(&mut pass);
         }
-        let d = self.features;
+        let count = self.parameter_count();
         let control_bytes = std::mem::size_of::<Control>();
         let bytes = self.read(
             encoder,
             &[
                 (&self.control, control_bytes as u64),
-                (&self.sums, ((d + 2) * 4) as u64),
+                (&self.sums, ((count + 1) * 4) as u64),
             ],
         )?;
         let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[control_bytes..]);
         Ok(RawSums {
-            derivative: values[..=d].iter().map(|&v| f64::from(v)).collect(),
-            loss: f64::from(values[d + 1]),
+            derivative: values[..count].iter().map(|&v| f64::from(v)).collect(),
+            loss: f64::from(values[count]),
             rows: control.batch_rows as usize,
             weight: f64::from(control.batch_weight),
         })
+    }
+}
+
+/// The gradient pass for rows of `classes` margins: gradient.wgsl for one,
+/// gradient_classes.wgsl for many.
+fn pipelines_for_partials(context: &GpuContext, classes: usize) -> &context::Kernel {
+    match classes {
+        1 => &context.pipelines.partials,
+        _ => &context.pipelines.partials_classes,
     }
 }
 
@@ -994,6 +1046,7 @@ impl Engine for GpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        check_classes(spec.objective.loss)?;
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
@@ -1009,12 +1062,13 @@ impl Engine for GpuEngine {
         source: &'s dyn DataSource,
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
+        check_classes(objective.loss)?;
         let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
         let on_device = OnDevice::full_batch(
             &self.context,
             placement,
             objective,
-            vec![0.0; source.features() + 1],
+            vec![0.0; (source.features() + 1) * objective.loss.margins()],
         )?;
         Ok(Box::new(GpuSums { on_device }))
     }
@@ -1069,7 +1123,7 @@ impl EngineRun for GpuRun<'_> {
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        let count = self.on_device.features + 1;
+        let count = self.on_device.parameter_count();
         let values = self.on_device.read_buffer(&self.on_device.state, 3 * count)?;
         let averaging = self.average_from.is_some_and(|from| self.global_step >= from);
         Ok(OptimizerState {
@@ -1123,7 +1177,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, pad0, pad1, pad2);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, pad1, pad2);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 

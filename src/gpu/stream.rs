@@ -59,7 +59,7 @@ impl OnDevice<'_> {
                 })?;
                 let buffers = buffers?;
                 let rows = buffers.y.len();
-                let span = rows_per_group(rows, d);
+                let span = rows_per_group(rows, d, self.classes);
                 let shape = Shape {
                     rows: rows as u32,
                     rows_per_group: span as u32,
@@ -87,7 +87,7 @@ impl OnDevice<'_> {
                     None => {
                         let groups = rows.div_ceil(span);
                         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                        pass.set_pipeline(&context.pipelines.partials.pipeline);
+                        pass.set_pipeline(&super::pipelines_for_partials(context, self.classes).pipeline);
                         pass.set_bind_group(0, &stream.slot_passes[turn % SLOTS], &[]);
                         let (gx, gy) = super::grid(context, groups);
                         pass.dispatch_workgroups(gx, gy, 1);
