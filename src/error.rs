@@ -100,7 +100,7 @@ pub enum Error {
     },
     /// A multinomial loss over fewer than two classes.
     #[error("a multinomial model needs at least 2 classes, got {classes}")]
-    TooFewClasses {
+    InvalidClassCount {
         /// The classes asked for.
         classes: u32,
     },

@@ -676,7 +676,7 @@ impl GradientDescent {
         }
         if let Loss::Multinomial { classes } = loss {
             if classes < 2 {
-                return Err(Error::TooFewClasses { classes });
+                return Err(Error::InvalidClassCount { classes });
             }
             if self.track_parameters {
                 return Err(Error::PerClass {

@@ -392,7 +392,7 @@ fn what_a_multinomial_fit_refuses() {
         GradientDescent::multinomial(1)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::TooFewClasses { classes: 1 }
+        Error::InvalidClassCount { classes: 1 }
     ));
     // Binary logistic regression still wants 0 and 1.
     assert!(matches!(
