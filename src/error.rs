@@ -524,19 +524,54 @@ pub enum Error {
         /// The column.
         column: String,
     },
-    /// A logistic model's target without exactly two distinct values.
+    /// A target read as class labels with fewer than two distinct values.
     #[error(
-        "line {line}: target {column:?} has {count} distinct values ({values}); logistic regression needs exactly two (0 or 1, or two labels such as Yes/No)"
+        "line {line}: target {column:?} has {count} distinct values ({values}); class labels need at least two (0 or 1, or labels such as Yes/No)"
     )]
-    NotTwoClasses {
+    TooFewClasses {
         /// The target column.
         column: String,
-        /// Up to ten of its values.
+        /// Its values (none or one), comma-separated.
         values: String,
         /// How many distinct values it has.
         count: usize,
-        /// The file line of the first row whose value is a third one.
+        /// The file line of the first row of its value (of the first row,
+        /// where it has none).
         line: usize,
+    },
+    /// A target read as class labels with more distinct values than are
+    /// counted.
+    #[error(
+        "target {column:?} has more than {limit} distinct values, more than can be class labels (a numeric target is read as numbers)"
+    )]
+    TooManyClasses {
+        /// The target column.
+        column: String,
+        /// The most classes a target may have.
+        limit: usize,
+    },
+    /// A positive class named for a target of more than two classes.
+    #[error(
+        "the positive class {value:?} was named, but the target has {count} classes; a positive class picks the class read as 1 of two"
+    )]
+    PositiveClassOfClasses {
+        /// The class named.
+        value: String,
+        /// The target's classes.
+        count: usize,
+    },
+    /// A target cell that is not one of the labels the table's encoding
+    /// learnt (a file changed since it was first read).
+    #[error("line {line}: target {column:?} is {value:?}, not one of the labels first read from the file ({labels})")]
+    UnknownLabel {
+        /// The file line.
+        line: usize,
+        /// The target column.
+        column: String,
+        /// The cell.
+        value: String,
+        /// Up to ten of the labels, comma-separated.
+        labels: String,
     },
     /// A positive class that is not one of the target's values.
     #[error("the positive class {value:?} is not among the target's values ({values})")]

@@ -1063,6 +1063,69 @@ fn a_logistic_target_with_three_values_names_them() {
     );
 }
 
+/// A target of more than two labels: `convert` writes their class codes in
+/// sorted order and names every label (past ten, the first and the last),
+/// and `fit --model logistic` refuses it whole and streamed alike.
+#[test]
+fn a_target_of_many_labels_converts_to_codes_and_the_two_class_fit_refuses_it() {
+    let dir = folder("many-labels");
+    let three = dir.join("three.csv");
+    std::fs::write(&three, "x,grade\n1,B\n2,C\n3,A\n4,B\n").unwrap();
+    let three = three.to_str().unwrap();
+    let cleaned = dir.join("clean.csv");
+    let said = succeed(&[
+        "convert",
+        three,
+        cleaned.to_str().unwrap(),
+        "--target",
+        "grade",
+        "--model",
+        "logistic",
+    ]);
+    assert!(
+        said.contains("target:       \"A\" → 0, \"B\" → 1, \"C\" → 2"),
+        "{said}"
+    );
+    let written = std::fs::read_to_string(&cleaned).unwrap();
+    let codes: Vec<&str> = written
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(codes, ["1", "2", "0", "1"]);
+
+    let mut twelve = String::from("x,grade\n");
+    for i in 0..12 {
+        twelve.push_str(&format!("{i},g{:02}\n", 11 - i));
+    }
+    let twelve_path = dir.join("twelve.csv");
+    std::fs::write(&twelve_path, twelve).unwrap();
+    let said = succeed(&[
+        "convert",
+        twelve_path.to_str().unwrap(),
+        dir.join("twelve.npy").to_str().unwrap(),
+        "--target",
+        "grade",
+        "--model",
+        "logistic",
+    ]);
+    assert!(
+        said.contains("\"g00\" → 0, \"g01\" → 1, ") && said.contains("\"g07\" → 7, … 3 more …, \"g11\" → 11"),
+        "{said}"
+    );
+    assert!(!said.contains("g08"), "{said}");
+
+    // Fit: read whole it names the line of the first third class (C),
+    // streamed (a budget smaller than the file) the classes alone.
+    let expected = ["3 distinct values", "A, B, C", "exactly two"];
+    let fit = ["fit", "--data", three, "--target", "grade", "--model", "logistic"];
+    fail_with(&fit, &[&["line 3"][..], &expected].concat());
+    let mut streamed = fit.to_vec();
+    streamed.extend(["--memory-budget", "16B"]);
+    fail_with(&streamed, &expected);
+    assert!(!stderr(&run(&streamed)).contains("line"));
+}
+
 #[test]
 fn sweep_names_the_best_rate_and_clips_runaway_curves() {
     let dir = folder("sweep-best");

@@ -1,7 +1,12 @@
-//! Real tables: text columns one-hot encoded and named, labels mapped,
-//! missing values under each policy, columns left out with their reasons.
+//! Real tables: text columns one-hot encoded and named, labels mapped to
+//! class codes (two or more classes), missing values under each policy,
+//! columns left out with their reasons.
 
-use downhill::table::{read_table, Categorical, DropReason, Dropped, EncodedColumn, Missing, TableOptions};
+use downhill::source::DataSource;
+use downhill::table::{
+    read_table, Categorical, DropReason, Dropped, EncodedColumn, Missing, TableData, TableOptions,
+    MAX_CLASSES,
+};
 use downhill::Error;
 
 const MESSY: &str = "\
@@ -87,10 +92,8 @@ fn dropping_rows_one_hot_text_and_named_reasons() {
         [4.0, 0.0, 0.0, 0.0, 1.0, 0.0, 29.0, 48000.0, 0.0, 1.0, 0.0, 1.0, 0.0]
     );
     let labels = table.encoding.labels.as_ref().unwrap();
-    assert_eq!(
-        (labels.negative.as_str(), labels.positive.as_str()),
-        ("No", "Yes")
-    );
+    assert_eq!(labels.classes, ["No", "Yes"]);
+    assert_eq!((labels.negative(), labels.positive()), (Some("No"), Some("Yes")));
 }
 
 #[test]
@@ -158,20 +161,42 @@ fn the_target_among_the_features_and_a_repeated_feature_are_errors() {
 }
 
 #[test]
-fn labels_need_two_values_and_the_positive_class_can_be_named() {
+fn labels_map_every_class_and_the_positive_class_can_be_named() {
     let path = messy("labels", MESSY);
-    let three = read_table(&path, "city", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
+    // Only `id` is chosen, which misses nothing: all five rows. The cities
+    // Paris, Lyon, Paris, Nice, Lyon sort as Lyon 0, Nice 1, Paris 2.
+    let three = read_table(&path, "city", Some(&["id"]), &options(Missing::Drop)).unwrap();
+    assert_eq!(three.y.to_vec(), [2.0, 0.0, 2.0, 1.0, 0.0]);
+    let labels = three.encoding.labels.as_ref().unwrap();
+    assert_eq!(labels.classes, ["Lyon", "Nice", "Paris"]);
+    assert_eq!(labels.count(), 3);
+    assert_eq!((labels.negative(), labels.positive()), (None, None));
+    // A positive class picks one of two; of three it is an error naming
+    // the class and the count.
+    let named = TableOptions {
+        positive_class: Some("Paris".into()),
+        ..options(Missing::Drop)
+    };
+    let error = read_table(&path, "city", Some(&["id"]), &named).unwrap_err();
+    assert_eq!(
+        error,
+        Error::PositiveClassOfClasses {
+            value: "Paris".into(),
+            count: 3
+        }
+    );
     assert!(
-        matches!(&three, Error::NotTwoClasses { count: 3, values, .. } if values == "Lyon, Nice, Paris"),
-        "{three}"
+        error.to_string().contains("\"Paris\"") && error.to_string().contains("3 classes"),
+        "{error}"
     );
     let flipped = TableOptions {
         positive_class: Some("No".into()),
         ..options(Missing::Drop)
     };
-    // Only `id` is chosen, which misses nothing: all five rows, No → 1.
+    // No → 1.
     let table = read_table(&path, "default", Some(&["id"]), &flipped).unwrap();
     assert_eq!(table.y.to_vec(), [1.0, 0.0, 1.0, 0.0, 1.0]);
+    assert_eq!(table.encoding.labels.unwrap().classes, ["Yes", "No"]);
     let unknown = TableOptions {
         positive_class: Some("Maybe".into()),
         ..options(Missing::Drop)
@@ -184,6 +209,189 @@ fn labels_need_two_values_and_the_positive_class_can_be_named() {
     let numeric = messy("numeric-labels", "x,y\n1,2\n2,1\n3,2\n10,1\n");
     let table = read_table(&numeric, "y", None, &options(Missing::Error)).unwrap();
     assert_eq!(table.y.to_vec(), [1.0, 0.0, 1.0, 0.0]);
+    // And 10, 2, 1 as 2, 1, 0: numeric order, not the text's.
+    let numeric = messy("numeric-classes", "x,y\n1,10\n2,2\n3,1\n4,2\n");
+    let table = read_table(&numeric, "y", None, &options(Missing::Error)).unwrap();
+    assert_eq!(table.y.to_vec(), [2.0, 1.0, 0.0, 1.0]);
+    assert_eq!(table.encoding.labels.unwrap().classes, ["1", "2", "10"]);
+}
+
+#[test]
+fn a_target_of_fewer_than_two_classes_is_an_error_naming_it() {
+    let path = messy("one-class", MESSY);
+    // `constant` holds x on every row.
+    let error = read_table(&path, "constant", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
+    assert_eq!(
+        error,
+        Error::TooFewClasses {
+            column: "constant".into(),
+            values: "x".into(),
+            count: 1,
+            line: 2
+        }
+    );
+    assert!(error.to_string().contains("at least two"), "{error}");
+    // `empty` holds nothing but missing cells.
+    let error = read_table(&path, "empty", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
+    assert_eq!(
+        error,
+        Error::TooFewClasses {
+            column: "empty".into(),
+            values: String::new(),
+            count: 0,
+            line: 2
+        }
+    );
+    assert_eq!(
+        TableData::open(&path, "constant", Some(&["id"]), &options(Missing::Drop)).unwrap_err(),
+        read_table(&path, "constant", Some(&["id"]), &options(Missing::Drop)).unwrap_err()
+    );
+}
+
+/// A target of more distinct values than the survey counts is refused
+/// rather than read as the first ones counted; one of exactly that many is
+/// read.
+#[test]
+fn a_target_of_more_classes_than_are_counted_is_an_error() {
+    let table_of = |name: &str, values: usize| {
+        let mut text = String::from("x,y\n");
+        for i in 0..values {
+            text.push_str(&format!("{},c{i}\n", i % 7));
+        }
+        messy(name, &text)
+    };
+    let beyond = table_of("too-many-classes", MAX_CLASSES + 1);
+    let error = read_table(&beyond, "y", None, &options(Missing::Error)).unwrap_err();
+    assert_eq!(
+        error,
+        Error::TooManyClasses {
+            column: "y".into(),
+            limit: MAX_CLASSES
+        }
+    );
+    assert_eq!(
+        TableData::open(&beyond, "y", None, &options(Missing::Error)).unwrap_err(),
+        error
+    );
+    // One class fewer is read, every row its own class.
+    let at = table_of("most-classes", MAX_CLASSES);
+    let table = read_table(&at, "y", None, &options(Missing::Error)).unwrap();
+    let labels = table.encoding.labels.as_ref().unwrap();
+    assert_eq!(labels.count(), MAX_CLASSES);
+    // Sorted as text: c0, c1, c10, c100, c1000, c1001, …
+    assert_eq!(&labels.classes[..4], ["c0", "c1", "c10", "c100"]);
+    for (row, &code) in table.y.iter().enumerate() {
+        assert_eq!(labels.label(code), Some(format!("c{row}").as_str()));
+    }
+}
+
+/// Three species, one target cell empty: read whole and streamed under
+/// each missing-value policy, the codes are 0, 1, 2 in sorted label order,
+/// and the encoding maps codes back to labels and labels to codes.
+#[test]
+fn three_classes_read_as_codes_in_sorted_order_and_back() {
+    let path = messy(
+        "species",
+        "length,species\n1.5,virginica\n2.0,setosa\n3.0,\n4.5,versicolor\n5.0,setosa\n6.0,virginica\n",
+    );
+    let error = read_table(&path, "species", None, &options(Missing::Error)).unwrap_err();
+    assert_eq!(
+        error,
+        Error::MissingValues {
+            rows: 1,
+            columns: "species".into(),
+            first_line: 4
+        }
+    );
+    assert_eq!(
+        TableData::open(&path, "species", None, &options(Missing::Error)).unwrap_err(),
+        error
+    );
+    for missing in [Missing::Drop, Missing::Mean] {
+        let table = read_table(&path, "species", None, &options(missing)).unwrap();
+        // setosa 0, versicolor 1, virginica 2; the row of line 4 left out.
+        assert_eq!(table.y.to_vec(), [2.0, 0.0, 1.0, 0.0, 2.0], "{missing:?}");
+        assert_eq!(table.lines, [2, 3, 5, 6, 7]);
+        assert_eq!(table.rows_dropped, 1);
+        let encoding = &table.encoding;
+        let labels = encoding.labels.as_ref().unwrap();
+        assert_eq!(labels.classes, ["setosa", "versicolor", "virginica"]);
+        let back: Vec<String> = table.y.iter().map(|&code| encoding.label(code)).collect();
+        assert_eq!(back, ["virginica", "setosa", "versicolor", "setosa", "virginica"]);
+        // A code that is no class reads as its number.
+        assert_eq!(encoding.label(3.0), "3");
+        assert_eq!(encoding.label(0.5), "0.5");
+        assert_eq!(encoding.target_value("versicolor"), Some(1.0));
+        assert_eq!(encoding.target_value(" setosa "), Some(0.0));
+        assert_eq!(encoding.target_value("rose"), None);
+        assert_eq!(encoding.target_value("NA"), None);
+        assert_eq!(labels.code("virginica"), Some(2.0));
+        assert_eq!(labels.code("rose"), None);
+        assert_eq!(labels.label(1.0), Some("versicolor"));
+        for code in [-1.0, 1.5, 3.0, f32::NAN, f32::INFINITY] {
+            assert_eq!(labels.label(code), None, "{code}");
+        }
+        // Streamed, block by block: the same encoding and codes.
+        let streamed = TableData::open(&path, "species", None, &options(missing)).unwrap();
+        assert_eq!(streamed.encoding(), encoding);
+        assert_eq!(streamed.rows(), 5);
+        let block = streamed.block(0, 5).unwrap();
+        assert_eq!(block.y.as_ref(), table.y.as_slice().unwrap());
+        let block = streamed.block(2, 3).unwrap();
+        assert_eq!(block.y.as_ref(), [1.0, 0.0, 2.0]);
+    }
+}
+
+/// Labels saved with a model read back; so do the labels of files written
+/// before there could be more than two classes, `{"negative", "positive"}`.
+#[cfg(feature = "serde")]
+#[test]
+fn labels_are_saved_as_classes_and_the_older_shape_still_reads() {
+    use downhill::table::Labels;
+    let three = Labels {
+        classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
+    };
+    let json = serde_json::to_value(&three).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"classes": ["setosa", "versicolor", "virginica"]})
+    );
+    assert_eq!(serde_json::from_value::<Labels>(json).unwrap(), three);
+    let old: Labels = serde_json::from_str(r#"{"negative": "No", "positive": "Yes"}"#).unwrap();
+    assert_eq!(old.classes, ["No", "Yes"]);
+    assert_eq!((old.code("No"), old.code("Yes")), (Some(0.0), Some(1.0)));
+    for malformed in [
+        r#"{"classes": ["a"]}"#,
+        r#"{"classes": ["a", "b", "a"]}"#,
+        r#"{"negative": "No"}"#,
+        r#"{"classes": ["a", "b"], "negative": "a", "positive": "b"}"#,
+        r#"{"classes": ["a", "b"], "other": 1}"#,
+        r#"{}"#,
+    ] {
+        assert!(serde_json::from_str::<Labels>(malformed).is_err(), "{malformed}");
+    }
+
+    // A model saved with a two-class table's encoding, written in the
+    // older shape, loads with the same labels.
+    use downhill::{Device, Fitted, GradientDescent};
+    let path = messy("saved-labels", MESSY);
+    let table = read_table(&path, "default", Some(&["id"]), &options(Missing::Drop)).unwrap();
+    let fitted = GradientDescent::logistic()
+        .max_epochs(3)
+        .device(Device::Cpu)
+        .fit(table.x.view(), table.y.view())
+        .unwrap()
+        .with_encoding(table.encoding.clone())
+        .unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(&fitted.to_json().unwrap()).unwrap();
+    assert_eq!(
+        json["encoding"]["labels"],
+        serde_json::json!({"classes": ["No", "Yes"]})
+    );
+    json["encoding"]["labels"] = serde_json::json!({"negative": "No", "positive": "Yes"});
+    let old = Fitted::from_json(&json.to_string(), "old.json").unwrap();
+    assert_eq!(old, fitted);
+    assert_eq!(old.encoding().unwrap().label(1.0), "Yes");
 }
 
 #[test]
@@ -226,8 +434,6 @@ fn a_stray_word_in_a_numeric_column_is_an_error_not_a_category() {
 /// table's rows, for each policy, across the CSV index's 4096-row steps.
 #[test]
 fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
-    use downhill::source::DataSource;
-    use downhill::table::TableData;
     let mut text = String::from("city,size,rooms,note,owner,sold\n");
     let cities = ["Lyon", "Nice", "Paris", "Brest"];
     for i in 0..10_000usize {
@@ -291,6 +497,27 @@ fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
         read_table(&path, "sold", None, &options(Missing::Error)).unwrap_err()
     );
     assert!(matches!(error, Error::MissingValues { .. }), "{error}");
-    let error = TableData::open(&path, "city", None, &options(Missing::Drop)).unwrap_err();
-    assert!(matches!(error, Error::NotTwoClasses { count: 4, .. }), "{error}");
+    // The city as the target: four classes, Brest 0, Lyon 1, Nice 2,
+    // Paris 3, the same whole and streamed; rows with a missing city,
+    // size or sold left out.
+    let options = options(Missing::Drop);
+    let whole = read_table(&path, "city", None, &options).unwrap();
+    let streamed = TableData::open(&path, "city", None, &options).unwrap();
+    assert_eq!(
+        whole.encoding.labels.as_ref().unwrap().classes,
+        ["Brest", "Lyon", "Nice", "Paris"]
+    );
+    assert_eq!(streamed.encoding(), &whole.encoding);
+    let codes = [1.0, 2.0, 3.0, 0.0];
+    let expected: Vec<f32> = (0..10_000usize)
+        .filter(|i| i % 97 != 5 && i % 211 != 3 && i % 389 != 7)
+        .map(|i| codes[(i * 7) % 4])
+        .collect();
+    assert_eq!(whole.y.to_vec(), expected);
+    let rows = streamed.rows();
+    assert_eq!(rows, expected.len());
+    for (start, len) in [(0, rows), (4090, 20), (rows - 3, 3)] {
+        let block = streamed.block(start, len).unwrap();
+        assert_eq!(block.y.as_ref(), &expected[start..start + len]);
+    }
 }

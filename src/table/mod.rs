@@ -18,10 +18,14 @@
 //!   the rows that hold them, or filling numeric cells with the column's mean
 //!   (text cells then encode as all zeros); the means are kept in the
 //!   encoding and fill missing cells at prediction time too.
-//! - A logistic model's target with exactly two distinct values (Yes/No,
-//!   true/false, M/B, 1/2, …) is mapped to 0 and 1, the positive class
-//!   being the second in sorted order (numeric order when both are numbers)
-//!   unless named ([`TableOptions::positive_class`]).
+//! - Under [`TableOptions::labels`] (a classifier's target), the K ≥ 2
+//!   distinct values of the target (Yes/No, true/false, M/B, 1/2,
+//!   setosa/versicolor/virginica, …) are mapped to the class codes 0 to
+//!   K − 1 in sorted order (numeric order when every value is a number);
+//!   of exactly two, the positive class is code 1: the second in sorted
+//!   order unless named ([`TableOptions::positive_class`]). The mapping is
+//!   kept as the encoding's [`Labels`]. A target with fewer than two
+//!   values, or more than [`MAX_CLASSES`], is an error.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -36,6 +40,10 @@ mod stream;
 mod survey;
 pub use stream::TableData;
 use survey::Survey;
+
+/// The most classes a target read with [`TableOptions::labels`] may have:
+/// the survey of a table counts the target's distinct values up to this.
+pub const MAX_CLASSES: usize = survey::DISTINCT_COUNTED;
 
 /// How text columns become features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -105,9 +113,11 @@ pub struct TableOptions {
     pub max_categories: usize,
     /// Missing cells: error (default), drop the rows, or fill with means.
     pub missing: Missing,
-    /// Map a two-valued target to 0/1 (for logistic models).
+    /// Map the target's K distinct values (from 2 to [`MAX_CLASSES`]) to
+    /// the class codes 0 to K − 1, in sorted order (for classifiers).
     pub labels: bool,
-    /// The target value that maps to 1; default the second in sorted order.
+    /// Of a target with two values, the one that maps to 1; default the
+    /// second in sorted order. Naming one for more classes is an error.
     pub positive_class: Option<String>,
     /// A column of sample weights, read as numbers and left out of the
     /// features ([`Table::weights`]).
@@ -188,14 +198,107 @@ pub enum EncodedColumn {
     },
 }
 
-/// A two-valued target's labels.
+/// A target's class labels: class code `k` (the target value `k` as an
+/// `f32`, from 0) stands for the label `classes[k]`.
+///
+/// Saved with a model as `{"classes": [...]}`; the shape of older files,
+/// `{"negative": a, "positive": b}`, reads as the classes `[a, b]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "SavedLabels"))]
 pub struct Labels {
-    /// The value read as 0.
-    pub negative: String,
-    /// The value read as 1.
-    pub positive: String,
+    /// The label of each class, in the order of their codes: sorted
+    /// (numerically where every label is a number), except that of two the
+    /// [positive class](TableOptions::positive_class) is code 1.
+    pub classes: Vec<String>,
+}
+
+impl Labels {
+    /// How many classes there are.
+    pub fn count(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// The class code of `label` (surrounding spaces aside), where it is
+    /// one of the labels.
+    pub fn code(&self, label: &str) -> Option<f32> {
+        let label = label.trim();
+        self.classes
+            .iter()
+            .position(|class| class == label)
+            .map(|k| k as f32)
+    }
+
+    /// The label of class code `code`, where it is one (a whole number
+    /// from 0 below [`Labels::count`]).
+    pub fn label(&self, code: f32) -> Option<&str> {
+        let whole = code >= 0.0 && code.fract() == 0.0;
+        whole
+            .then(|| self.classes.get(code as usize))
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// Of two classes, the label read as 0; `None` for more.
+    pub fn negative(&self) -> Option<&str> {
+        (self.count() == 2).then(|| self.classes[0].as_str())
+    }
+
+    /// Of two classes, the label read as 1 (the positive class); `None`
+    /// for more.
+    pub fn positive(&self) -> Option<&str> {
+        (self.count() == 2).then(|| self.classes[1].as_str())
+    }
+}
+
+/// [`Labels`] as a saved model holds them: `classes`, or (files written
+/// before there could be more than two) `negative` and `positive`.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedLabels {
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+    #[serde(default)]
+    negative: Option<String>,
+    #[serde(default)]
+    positive: Option<String>,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<SavedLabels> for Labels {
+    type Error = String;
+
+    fn try_from(saved: SavedLabels) -> std::result::Result<Labels, String> {
+        let classes = match saved {
+            SavedLabels {
+                classes: Some(classes),
+                negative: None,
+                positive: None,
+            } => classes,
+            SavedLabels {
+                classes: None,
+                negative: Some(negative),
+                positive: Some(positive),
+            } => vec![negative, positive],
+            _ => {
+                return Err(
+                    "labels hold either \"classes\" or (an older file) \"negative\" and \"positive\"".into(),
+                )
+            }
+        };
+        if classes.len() < 2 {
+            return Err(format!(
+                "labels name {} classes; there are at least two",
+                classes.len()
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        if let Some(repeated) = classes.iter().find(|class| !seen.insert(class.as_str())) {
+            return Err(format!("the label {repeated:?} names two classes"));
+        }
+        Ok(Labels { classes })
+    }
 }
 
 /// How a table's columns become features: learnt by [`read_table`], kept
@@ -205,7 +308,7 @@ pub struct Labels {
 pub struct Encoding {
     /// The source columns, in the order of their features.
     pub columns: Vec<EncodedColumn>,
-    /// The target's labels, where they were mapped.
+    /// The target's class labels, where they were mapped to class codes.
     pub labels: Option<Labels>,
     /// The target column's name.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -228,7 +331,8 @@ pub struct Table {
     pub feature_names: Vec<String>,
     /// One row per row kept.
     pub x: Array2<f32>,
-    /// The target, mapped to 0/1 where it holds labels.
+    /// The target: the class codes 0 to K − 1 where it holds labels
+    /// ([`Encoding::labels`]), else its numbers.
     pub y: Array1<f32>,
     /// The sample weights of the rows, where
     /// [`TableOptions::weight_column`] names their column (for
@@ -254,7 +358,7 @@ impl Table {
 
     /// Writes the rows as they were read, cleaned: one float32 column per
     /// feature (after one-hot encoding and missing values) and the target
-    /// last (labels as 0 and 1), to `path` by its extension — CSV or
+    /// last (labels as their class codes), to `path` by its extension — CSV or
     /// Parquet with the features' names, or `.npy` as one matrix whose
     /// last column is the target ([`write_source`]).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
@@ -582,8 +686,8 @@ impl Encoding {
         Ok((x, counts, records.iter().map(|(line, _)| *line).collect()))
     }
 
-    /// The target value of `cell` as the model reads it: 0 or 1 for
-    /// labels, else the number; `None` for a missing cell or an unknown
+    /// The target value of `cell` as the model reads it: the class code
+    /// for labels, else the number; `None` for a missing cell or an unknown
     /// label.
     pub fn target_value(&self, cell: &str) -> Option<f32> {
         let cell = cell.trim();
@@ -591,19 +695,17 @@ impl Encoding {
             return None;
         }
         match &self.labels {
-            Some(labels) if cell == labels.positive => Some(1.0),
-            Some(labels) if cell == labels.negative => Some(0.0),
-            Some(_) => None,
+            Some(labels) => labels.code(cell),
             None => number(cell).map(|v| v as f32),
         }
     }
 
-    /// The label of a predicted class (0 or 1), where the target held
-    /// labels; else the number.
+    /// The label of a predicted class code, where the target held labels;
+    /// else (or for a code that is not one of the classes) the number's
+    /// text.
     pub fn label(&self, class: f32) -> String {
-        match &self.labels {
-            Some(labels) if class == 1.0 => labels.positive.clone(),
-            Some(labels) => labels.negative.clone(),
+        match self.labels.as_ref().and_then(|labels| labels.label(class)) {
+            Some(label) => label.to_string(),
             None => class.to_string(),
         }
     }

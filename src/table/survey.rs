@@ -6,7 +6,7 @@
 //! module documentation from these alone, so that a table read whole and
 //! a table streamed from a file larger than memory are encoded the same.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use super::{
@@ -61,8 +61,11 @@ pub(crate) struct Survey {
     labels: bool,
     /// Distinct values counted per column: past the cap on categories.
     distinct_cap: usize,
-    /// The target's distinct values (for labels), each with its first line.
+    /// The target's distinct values (for labels), each with its first
+    /// line, up to [`DISTINCT_COUNTED`].
     target_values: BTreeMap<String, usize>,
+    /// Whether the target has more distinct values than were counted.
+    target_values_beyond: bool,
     target_missing: usize,
     incomplete: Vec<Incomplete>,
     records: usize,
@@ -86,6 +89,8 @@ pub(crate) struct Plan {
     pub(crate) records: usize,
     /// Missing numeric cells of the kept records, filled with means.
     pub(crate) cells_filled: usize,
+    /// The class code of each label, where the target holds labels.
+    pub(crate) codes: HashMap<String, f32>,
 }
 
 impl Survey {
@@ -146,6 +151,7 @@ impl Survey {
             labels: options.labels,
             distinct_cap: DISTINCT_COUNTED.max(options.max_categories.saturating_add(1)),
             target_values: BTreeMap::new(),
+            target_values_beyond: false,
             target_missing: 0,
             incomplete: Vec::new(),
             records: 0,
@@ -186,10 +192,12 @@ impl Survey {
         let target_missing = is_missing(target);
         if target_missing {
             self.target_missing += 1;
-        } else if self.labels
-            && (self.target_values.len() < DISTINCT_COUNTED || self.target_values.contains_key(target))
-        {
-            self.target_values.entry(target.to_string()).or_insert(line);
+        } else if self.labels && !self.target_values.contains_key(target) {
+            if self.target_values.len() < DISTINCT_COUNTED {
+                self.target_values.insert(target.to_string(), line);
+            } else {
+                self.target_values_beyond = true;
+            }
         }
         if target_missing || !missing.is_empty() {
             self.incomplete.push(Incomplete {
@@ -210,6 +218,7 @@ impl Survey {
             chosen,
             columns: surveys,
             target_values,
+            target_values_beyond,
             target_missing,
             incomplete,
             records,
@@ -223,29 +232,40 @@ impl Survey {
             });
         };
 
-        // The target's labels.
+        // The target's labels: its K distinct values as the codes 0..K.
         let labels = if options.labels {
+            let column = header[target_column].clone();
+            if target_values_beyond {
+                return Err(Error::TooManyClasses {
+                    column,
+                    limit: DISTINCT_COUNTED,
+                });
+            }
             let values = sorted_values(target_values.keys().cloned().collect());
-            if values.len() != 2 {
-                // The first row whose value is not one of the first two.
+            if values.len() < 2 {
+                // The first row of its one value, else the first row.
                 let line = values
-                    .iter()
-                    .skip(2)
-                    .filter_map(|v| target_values.get(v))
-                    .min()
+                    .first()
+                    .and_then(|v| target_values.get(v))
                     .copied()
                     .unwrap_or(first_line);
-                return Err(Error::NotTwoClasses {
-                    column: header[target_column].clone(),
-                    values: values.iter().take(10).cloned().collect::<Vec<_>>().join(", "),
+                return Err(Error::TooFewClasses {
+                    column,
+                    values: values.join(", "),
                     count: values.len(),
                     line,
                 });
             }
-            let (negative, positive) = match &options.positive_class {
-                None => (values[0].clone(), values[1].clone()),
-                Some(p) if *p == values[0] => (values[1].clone(), values[0].clone()),
-                Some(p) if *p == values[1] => (values[0].clone(), values[1].clone()),
+            let classes = match &options.positive_class {
+                None => values,
+                Some(p) if values.len() > 2 => {
+                    return Err(Error::PositiveClassOfClasses {
+                        value: p.clone(),
+                        count: values.len(),
+                    })
+                }
+                Some(p) if *p == values[0] => vec![values[1].clone(), values[0].clone()],
+                Some(p) if *p == values[1] => values,
                 Some(p) => {
                     return Err(Error::UnknownPositiveClass {
                         value: p.clone(),
@@ -253,10 +273,21 @@ impl Survey {
                     })
                 }
             };
-            Some(Labels { negative, positive })
+            Some(Labels { classes })
         } else {
             None
         };
+        let codes = labels
+            .as_ref()
+            .map(|labels| {
+                labels
+                    .classes
+                    .iter()
+                    .enumerate()
+                    .map(|(k, label)| (label.clone(), k as f32))
+                    .collect()
+            })
+            .unwrap_or_default();
 
         // Each chosen column: kept as numbers or categories, or left out.
         let mut dropped = Vec::new();
@@ -382,6 +413,7 @@ impl Survey {
             excluded,
             records,
             cells_filled,
+            codes,
         })
     }
 }
@@ -425,12 +457,28 @@ impl Plan {
             })
     }
 
-    /// The target of a kept record's `cell`, on file line `line`: 0/1 for
-    /// labels, else the number.
+    /// The target of a kept record's `cell`, on file line `line`: the
+    /// class code for labels, else the number. The survey saw every label,
+    /// so that an unknown one means the file changed since.
     pub(crate) fn target(&self, line: usize, cell: &str) -> Result<f32> {
         let trimmed = cell.trim();
         match &self.encoding.labels {
-            Some(labels) => Ok(if trimmed == labels.positive { 1.0 } else { 0.0 }),
+            Some(labels) => self
+                .codes
+                .get(trimmed)
+                .copied()
+                .ok_or_else(|| Error::UnknownLabel {
+                    line,
+                    column: self.header[self.target_column].clone(),
+                    value: cell.to_string(),
+                    labels: labels
+                        .classes
+                        .iter()
+                        .take(10)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                }),
             None => number(trimmed)
                 .map(|v| v as f32)
                 .ok_or_else(|| Error::NonNumericCell {
@@ -462,6 +510,7 @@ mod tests {
             excluded: vec![0, 3, 4, 9],
             records: 10,
             cells_filled: 0,
+            codes: HashMap::new(),
         };
         let kept: Vec<usize> = (0..10).filter(|&r| plan.keeps(r)).collect();
         assert_eq!(kept, [1, 2, 5, 6, 7, 8]);

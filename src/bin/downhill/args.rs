@@ -39,7 +39,7 @@ pub struct DataArgs {
     #[arg(long, default_value = "error")]
     pub missing: Missing,
     /// Logistic model: the target value read as 1 [default: the second of
-    /// the two in sorted order].
+    /// the two in sorted order]; a target of more classes takes none.
     #[arg(long, value_name = "VALUE")]
     pub positive_class: Option<String>,
     /// A column of sample weights (numbers at least 0), left out of the
@@ -593,16 +593,49 @@ pub fn describe_table(
         println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
     if let Some(labels) = labels {
-        println!(
-            "target:       {:?} → 0, {:?} → 1",
-            labels.negative, labels.positive
-        );
+        println!("target:       {}", describe_labels(labels));
     }
     if rows_dropped > 0 {
         println!("missing:      {rows_dropped} rows with missing cells left out");
     }
     if cells_filled > 0 {
         println!("missing:      {cells_filled} cells filled with their column's mean");
+    }
+}
+
+/// Labels and their class codes, `"No" → 0, "Yes" → 1`: every one of up to
+/// ten classes, else the first eight, how many more, and the last.
+pub fn describe_labels(labels: &Labels) -> String {
+    const SHOWN: usize = 10;
+    let each = |(k, label): (usize, &String)| format!("{label:?} → {k}");
+    let count = labels.count();
+    let mut parts: Vec<String> = labels.classes.iter().enumerate().take(SHOWN).map(each).collect();
+    if count > SHOWN {
+        parts.truncate(SHOWN - 2);
+        parts.push(format!("… {} more …", count - (SHOWN - 1)));
+        parts.push(each((count - 1, &labels.classes[count - 1])));
+    }
+    parts.join(", ")
+}
+
+/// The logistic model the CLI fits has two classes: a target read as more
+/// labels than that is refused, naming them and, where `line` gives it, the
+/// file line of the first row of a third class. (The table reader maps any
+/// number of classes; this check stands until the CLI fits models of more.)
+pub fn two_classes(args: &DataArgs, encoding: &Encoding, line: Option<usize>) -> Result<(), String> {
+    match &encoding.labels {
+        Some(labels) if labels.count() > 2 => {
+            let values: Vec<&str> = labels.classes.iter().take(10).map(String::as_str).collect();
+            Err(format!(
+                "{}: {}target {:?} has {} distinct values ({}); logistic regression needs exactly two (0 or 1, or two labels such as Yes/No)",
+                args.data.display(),
+                line.map(|line| format!("line {line}: ")).unwrap_or_default(),
+                encoding.target.as_deref().unwrap_or(&args.target),
+                labels.count(),
+                values.join(", ")
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -619,6 +652,12 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         &table_options(args, model),
     )
     .map_err(|e| located(args, e))?;
+    let third = table.y.iter().position(|&code| code >= 2.0);
+    two_classes(
+        args,
+        &table.encoding,
+        third.and_then(|row| table.lines.get(row).copied()),
+    )?;
     describe_table(
         &table.dropped,
         table.encoding.labels.as_ref(),

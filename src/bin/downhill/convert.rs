@@ -27,7 +27,8 @@ pub struct ConvertArgs {
     /// Comma-separated feature columns [default: every other column].
     #[arg(long, value_delimiter = ',', value_name = "a,b,c")]
     features: Option<Vec<String>>,
-    /// linear (the target is a number) or logistic (two labels, written as 0 and 1).
+    /// linear (the target is a number) or logistic (class labels, written as
+    /// their class codes: 0 and 1 for two, 0 to K − 1 in sorted order for K).
     #[arg(long, default_value = "linear")]
     model: Model,
     /// Text columns: onehot (one feature per value, named column=value) or drop.
@@ -41,7 +42,7 @@ pub struct ConvertArgs {
     #[arg(long, default_value = "error")]
     missing: Missing,
     /// Logistic model: the target value written as 1 [default: the second
-    /// of the two in sorted order].
+    /// of the two in sorted order]; a target of more classes takes none.
     #[arg(long, value_name = "VALUE")]
     positive_class: Option<String>,
 }

@@ -15,7 +15,7 @@ use downhill::{
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, load, located, names, open_npy, table_options,
-    FitArgs, LearningRateArg,
+    two_classes, FitArgs, LearningRateArg,
 };
 use crate::report::{self, number};
 
@@ -173,14 +173,15 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
             &table_options(data, args.train.model()),
         )
         .map_err(|e| located(data, e))
-        .map(|table| {
+        .and_then(|table| {
+            two_classes(data, table.encoding(), None)?;
             describe_table(
                 table.dropped(),
                 table.encoding().labels.as_ref(),
                 table.rows_dropped(),
                 table.cells_filled(),
             );
-            Some(Streamed::Table(table))
+            Ok(Some(Streamed::Table(table)))
         })
     };
     match Format::of(&data.data) {
