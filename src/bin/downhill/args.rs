@@ -90,8 +90,9 @@ pub enum PenaltyKind {
 /// How to descend, shared by `fit` and `sweep`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// linear (numbers; mean squared error) or logistic (two labels;
-    /// cross-entropy) [default: the model --loss fits, else linear].
+    /// linear (numbers; mean squared error) or logistic (labels;
+    /// cross-entropy: two classes, or the multinomial model where the target
+    /// holds more) [default: the model --loss fits, else linear].
     #[arg(long = "model", value_name = "MODEL")]
     pub model_arg: Option<Model>,
     /// full (every row per step), sgd (one row per step) or minibatch:N.
@@ -103,9 +104,10 @@ pub struct TrainArgs {
     /// and stops once the gradient's norm is below --tol.
     #[arg(long, default_value = "gd")]
     pub solver: Solver,
-    /// Logistic model: weights of the two classes, multiplying the rows'
-    /// weights: balanced (n / (2 · count), so both classes weigh the same
-    /// in total) or 0=W,1=W for the labels read as 0 and 1.
+    /// Logistic model: weights of the classes, multiplying the rows'
+    /// weights: balanced (n / (K · count) for K classes, so every class
+    /// weighs the same in total) or, for two classes, 0=W,1=W for the
+    /// labels read as 0 and 1.
     #[arg(long, value_name = "balanced|0=W,1=W", value_parser = parse_class_weight)]
     pub class_weight: Option<ClassWeight>,
     /// Averaged SGD: return the mean of the parameters after every step
@@ -618,25 +620,37 @@ pub fn describe_labels(labels: &Labels) -> String {
     parts.join(", ")
 }
 
-/// The logistic model the CLI fits has two classes: a target read as more
-/// labels than that is refused, naming them and, where `line` gives it, the
-/// file line of the first row of a third class. (The table reader maps any
-/// number of classes; this check stands until the CLI fits models of more.)
-pub fn two_classes(args: &DataArgs, encoding: &Encoding, line: Option<usize>) -> Result<(), String> {
-    match &encoding.labels {
-        Some(labels) if labels.count() > 2 => {
-            let values: Vec<&str> = labels.classes.iter().take(10).map(String::as_str).collect();
-            Err(format!(
-                "{}: {}target {:?} has {} distinct values ({}); logistic regression needs exactly two (0 or 1, or two labels such as Yes/No)",
-                args.data.display(),
-                line.map(|line| format!("line {line}: ")).unwrap_or_default(),
-                encoding.target.as_deref().unwrap_or(&args.target),
-                labels.count(),
-                values.join(", ")
-            ))
-        }
-        _ => Ok(()),
+/// The settings for a table whose target `encoding` read: where its labels
+/// are more than two classes, the log loss becomes its K-class form, the
+/// multinomial (scikit-learn's `LogisticRegression` does the same); a loss
+/// of two classes named by --loss, and --plot-path (one margin's path),
+/// are refused for them.
+pub fn for_classes(
+    train: &TrainArgs,
+    descent: GradientDescent,
+    encoding: &Encoding,
+    plotting: bool,
+) -> Result<GradientDescent, String> {
+    let Some(labels) = encoding.labels.as_ref().filter(|labels| labels.count() > 2) else {
+        return Ok(descent);
+    };
+    let target = encoding.target.as_deref().unwrap_or("the target");
+    let classes = labels.count();
+    let loss = train.loss();
+    if loss != Loss::Log {
+        return Err(format!(
+            "{target:?} holds {classes} classes ({}); --loss {} tells two apart: leave --loss out (or give log) to fit the multinomial model",
+            describe_labels(labels),
+            loss.name()
+        ));
     }
+    if plotting {
+        return Err(format!(
+            "--plot-path draws the path of one margin's weights; a model of {classes} classes has {classes} margins"
+        ));
+    }
+    let classes = u32::try_from(classes).map_err(|_| format!("{classes} classes are too many"))?;
+    Ok(descent.loss(Loss::Multinomial { classes }))
 }
 
 /// Reads the CSV named by `args` for `model` (whose target holds labels
@@ -652,12 +666,6 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         &table_options(args, model),
     )
     .map_err(|e| located(args, e))?;
-    let third = table.y.iter().position(|&code| code >= 2.0);
-    two_classes(
-        args,
-        &table.encoding,
-        third.and_then(|row| table.lines.get(row).copied()),
-    )?;
     describe_table(
         &table.dropped,
         table.encoding.labels.as_ref(),

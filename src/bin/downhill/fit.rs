@@ -10,12 +10,12 @@ use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
 use downhill::{
-    reference, ClassWeight, Fitted, GradientDescent, Model, Optimizer, Solver, StopReason, Variant,
+    reference, ClassWeight, Fitted, GradientDescent, Loss, Model, Optimizer, Solver, StopReason, Variant,
 };
 
 use crate::args::{
-    describe_stop, describe_table, explain, fit_with_progress, load, located, names, open_npy, table_options,
-    two_classes, FitArgs, LearningRateArg,
+    describe_stop, describe_table, explain, fit_with_progress, for_classes, load, located, names, open_npy,
+    table_options, FitArgs, LearningRateArg,
 };
 use crate::report::{self, number};
 
@@ -36,10 +36,14 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(args)? {
+            if let Streamed::Table(table) = &streamed {
+                descent = for_classes(&args.train, descent, table.encoding(), false)?;
+            }
             return fit_streamed(args, &descent, &streamed);
         }
     }
     let data = load(&args.data, args.train.model())?;
+    let descent = for_classes(&args.train, descent, &data.encoding, args.plot_path.is_some())?;
     let explain = |e| {
         explain(
             e,
@@ -90,10 +94,11 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         },
     )
     .map_err(explain)?;
-    let scores = report::scores(&fitted, x_fit, y_fit).map_err(explain)?;
+    let labels = data.encoding.labels.as_ref();
+    let scores = report::scores(&fitted, x_fit, y_fit, labels).map_err(explain)?;
     let test_scores = match &split {
         Some(split) => {
-            Some(report::scores(&fitted, split.x_test.view(), split.y_test.view()).map_err(explain)?)
+            Some(report::scores(&fitted, split.x_test.view(), split.y_test.view(), labels).map_err(explain)?)
         }
         None => None,
     };
@@ -173,15 +178,14 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
             &table_options(data, args.train.model()),
         )
         .map_err(|e| located(data, e))
-        .and_then(|table| {
-            two_classes(data, table.encoding(), None)?;
+        .map(|table| {
             describe_table(
                 table.dropped(),
                 table.encoding().labels.as_ref(),
                 table.rows_dropped(),
                 table.cells_filled(),
             );
-            Ok(Some(Streamed::Table(table)))
+            Some(Streamed::Table(table))
         })
     };
     match Format::of(&data.data) {
@@ -236,7 +240,8 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
     )
     .map_err(|e| e.to_string())?;
     let (feature_names, encoding) = streamed.described(&fitted)?;
-    let scores = report::scores_of_source(&fitted, file).map_err(|e| e.to_string())?;
+    let scores =
+        report::scores_of_source(&fitted, file, encoding.labels.as_ref()).map_err(|e| e.to_string())?;
     let described = Described {
         feature_names: &feature_names,
         rows,
@@ -314,8 +319,9 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
         |_| fitted.partial_fit(x.view(), y.view(), epochs),
     )
     .map_err(|e| e.to_string())?;
-    let scores = report::scores(&next, x.view(), y.view()).map_err(|e| e.to_string())?;
     let encoding = encoding.unwrap_or_else(|| numeric_encoding(&feature_names, None, None));
+    let scores =
+        report::scores(&next, x.view(), y.view(), encoding.labels.as_ref()).map_err(|e| e.to_string())?;
     let described = Described {
         feature_names: &feature_names,
         rows: x.nrows(),
@@ -359,15 +365,18 @@ fn report(
     data: &Described,
     fitted: &Fitted,
     elapsed: std::time::Duration,
-    scores: &[(&'static str, String)],
-    held_out: Option<(usize, Vec<(&'static str, String)>)>,
+    scores: &[(String, String)],
+    held_out: Option<(usize, Vec<(String, String)>)>,
     table: Option<&Table>,
 ) -> Result<(), String> {
     let train = &args.train;
     let rate = fitted.settings().optimizer_settings().learning_rate();
+    let model = match fitted.settings().loss_settings() {
+        Loss::Multinomial { classes } => format!("multinomial logistic ({classes} classes)"),
+        _ => fitted.model().to_string(),
+    };
     println!(
-        "{} regression of {:?} on {} rows × {} features of {}",
-        fitted.model(),
+        "{model} regression of {:?} on {} rows × {} features of {}",
         args.data.target,
         data.rows,
         data.features,
@@ -386,6 +395,11 @@ fn report(
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
         loss_scale(fitted)
     );
+    // Wide enough for the longest name (a class's label).
+    let width = scores
+        .iter()
+        .map(|(name, _)| name.chars().count() + 2)
+        .fold(14, usize::max);
     match &held_out {
         Some((held_rows, test_scores)) => {
             println!(
@@ -400,12 +414,12 @@ fn report(
                 }
             );
             for ((name, train), (_, test)) in scores.iter().zip(test_scores) {
-                println!("{:<14}train {train:<12} test {test}", format!("{name}:"));
+                println!("{:<width$}train {train:<12} test {test}", format!("{name}:"));
             }
         }
         _ => {
             for (name, value) in scores {
-                println!("{:<14}{value}", format!("{name}:"));
+                println!("{:<width$}{value}", format!("{name}:"));
             }
         }
     }
@@ -416,7 +430,10 @@ fn report(
         println!("averaged:     the mean of the parameters after every step from step {first_step}");
     }
     match fitted.settings().class_weight_settings() {
-        Some(ClassWeight::Balanced) => println!("class weights: balanced (n / (2 · count) per label)"),
+        Some(ClassWeight::Balanced) => println!(
+            "class weights: balanced (n / ({} · count) per label)",
+            fitted.classes().unwrap_or(2)
+        ),
         Some(ClassWeight::Given { negative, positive }) => {
             println!("class weights: label 0 × {negative}, label 1 × {positive}")
         }
@@ -445,15 +462,41 @@ fn report(
         .max()
         .unwrap_or(4)
         .max(6);
-    println!("  {:<width$}  {:>12}", "(bias)", number(f64::from(fitted.bias())));
-    for (name, &w) in data.feature_names.iter().zip(fitted.weights()) {
-        println!("  {name:<width$}  {:>12}", number(f64::from(w)));
+    // One column per margin: the classes' labels head a multinomial's.
+    let coefficients = fitted.coefficients();
+    if coefficients.ncols() > 1 {
+        let heads: Vec<String> = (0..coefficients.ncols())
+            .map(|k| data.encoding.label(k as f32))
+            .collect();
+        println!(
+            "  {:<width$}  {}",
+            "",
+            heads
+                .iter()
+                .map(|h| format!("{h:>12}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        );
+    }
+    let row = |values: &mut dyn Iterator<Item = f32>| {
+        values
+            .map(|v| format!("{:>12}", number(f64::from(v))))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    println!(
+        "  {:<width$}  {}",
+        "(bias)",
+        row(&mut fitted.intercepts().iter().copied())
+    );
+    for (name, weights) in data.feature_names.iter().zip(coefficients.rows()) {
+        println!("  {name:<width$}  {}", row(&mut weights.iter().copied()));
     }
     if fitted.settings().penalty_settings().l1_strength() > 0.0 {
-        let zeros = fitted.weights().iter().filter(|&&w| w == 0.0).count();
+        let zeros = coefficients.iter().filter(|&&w| w == 0.0).count();
         println!(
             "zeros:        {zeros} of {} weights are exactly 0 (the L1 penalty)",
-            fitted.weights().len()
+            coefficients.len()
         );
     }
 

@@ -64,8 +64,17 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     };
     let explain = |error| explain(error, &names, &lines, &args.data, None);
     let predictions = fitted.predict(x.view()).map_err(explain)?;
+    // One column of class 1's probability for a binary model, one per
+    // class for a multinomial one.
+    let classes = fitted.intercepts().len();
     let probabilities = match (args.proba, fitted.model()) {
-        (true, Model::Logistic) => Some(fitted.predict_proba(x.view()).map_err(explain)?),
+        (true, Model::Logistic) => {
+            let all = fitted.class_probabilities(x.view()).map_err(explain)?;
+            Some(match classes {
+                1 => all.slice(downhill::ndarray::s![.., 1..]).to_owned(),
+                _ => all,
+            })
+        }
         (true, Model::Linear) => return Err("--proba needs a logistic model; this one is linear".into()),
         (false, _) => None,
     };
@@ -88,15 +97,17 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fail = |e: csv::Error| format!("writing the predictions: {e}");
     let mut header: Vec<String> = args.keep.clone().unwrap_or_default();
     header.push("prediction".into());
-    if probabilities.is_some() {
-        header.push("probability".into());
+    match (&probabilities, classes) {
+        (Some(_), 1) => header.push("probability".into()),
+        (Some(_), _) => header.extend((0..classes).map(|k| format!("probability {}", label(k as f32)))),
+        (None, _) => {}
     }
     writer.write_record(&header).map_err(fail)?;
     for (row, &value) in predictions.iter().enumerate() {
         let mut record: Vec<String> = kept.as_ref().map(|k| k[row].clone()).unwrap_or_default();
         record.push(label(value));
         if let Some(p) = &probabilities {
-            record.push(p[row].to_string());
+            record.extend(p.row(row).iter().map(f32::to_string));
         }
         writer.write_record(&record).map_err(fail)?;
     }
@@ -135,7 +146,8 @@ fn print_scores(
     let rows: Vec<usize> = known.iter().map(|&(row, _)| row).collect();
     let y: Array1<f32> = known.iter().map(|&(_, y)| y).collect();
     let x = x.select(downhill::ndarray::Axis(0), &rows);
-    let scores = report::scores(fitted, x.view(), y.view()).map_err(|e| e.to_string())?;
+    let scores =
+        report::scores(fitted, x.view(), y.view(), encoding.labels.as_ref()).map_err(|e| e.to_string())?;
     eprintln!(
         "scores on the {} rows of {} whose target {target:?} is known:",
         rows.len(),

@@ -1,8 +1,9 @@
 //! How the program writes numbers and scores.
 
 use downhill::metrics;
-use downhill::ndarray::{Array1, ArrayView1, ArrayView2};
+use downhill::ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use downhill::source::DataSource;
+use downhill::table::Labels;
 use downhill::{Error, Fitted, Model};
 
 /// Six significant digits, in scientific notation below 1e-4 and from 1e6
@@ -42,22 +43,26 @@ fn trim_zeros(text: &str) -> &str {
 /// lines: R², MSE, RMSE and MAE for the linear model; accuracy, log-loss
 /// (where the loss gives probabilities), precision, recall, F1, ROC AUC
 /// (of the margins) and the confusion matrix for the logistic one (class
-/// 1 positive).
+/// 1 positive); for a multinomial one, accuracy, log-loss, macro F1 and
+/// each class's precision, recall, F1 and rows, named by `labels` where
+/// the target held them.
 pub fn scores(
     fitted: &Fitted,
     x: ArrayView2<f32>,
     y: ArrayView1<f32>,
-) -> Result<Vec<(&'static str, String)>, Error> {
+    labels: Option<&Labels>,
+) -> Result<Vec<(String, String)>, Error> {
     let predicted = fitted.predict(x)?;
-    let margins = fitted.margins(x)?;
-    scores_of(fitted, y, predicted.view(), margins.view())
+    let margins = fitted.class_margins(x)?;
+    scores_of(fitted, y, predicted.view(), margins.view(), labels)
 }
 
 /// The scores of the rows of `source`, predicted block by block.
 pub fn scores_of_source(
     fitted: &Fitted,
     source: &dyn DataSource,
-) -> Result<Vec<(&'static str, String)>, Error> {
+    labels: Option<&Labels>,
+) -> Result<Vec<(String, String)>, Error> {
     const ROWS: usize = 1 << 16;
     let (n, d) = (source.rows(), source.features());
     let (mut y, mut predicted, mut margins) = (
@@ -71,29 +76,34 @@ pub fn scores_of_source(
             .expect("a block holds rows × features values");
         y.extend_from_slice(&block.y);
         predicted.extend(fitted.predict(x)?);
-        margins.extend(fitted.margins(x)?);
+        margins.extend(fitted.class_margins(x)?.iter().copied());
     }
-    let (y, predicted, margins) = (Array1::from(y), Array1::from(predicted), Array1::from(margins));
-    scores_of(fitted, y.view(), predicted.view(), margins.view())
+    let margins =
+        Array2::from_shape_vec((n, fitted.intercepts().len()), margins).expect("a margin per row and class");
+    let (y, predicted) = (Array1::from(y), Array1::from(predicted));
+    scores_of(fitted, y.view(), predicted.view(), margins.view(), labels)
 }
 
 /// The scores of predictions `predicted`, with the `margins` they came
-/// from, of targets `y`.
+/// from (a column per margin), of targets `y`.
 fn scores_of(
     fitted: &Fitted,
     y: ArrayView1<f32>,
     predicted: ArrayView1<f32>,
-    margins: ArrayView1<f32>,
-) -> Result<Vec<(&'static str, String)>, Error> {
+    margins: ArrayView2<f32>,
+    labels: Option<&Labels>,
+) -> Result<Vec<(String, String)>, Error> {
     let p = predicted;
-    Ok(match fitted.model() {
-        Model::Linear => vec![
-            ("R²", number(metrics::r2(y, p)?)),
-            ("MSE", number(metrics::mse(y, p)?)),
-            ("RMSE", number(metrics::rmse(y, p)?)),
-            ("MAE", number(metrics::mae(y, p)?)),
+    let line = |name: &str, value: String| (name.to_string(), value);
+    Ok(match (fitted.model(), margins.ncols()) {
+        (Model::Linear, _) => vec![
+            line("R²", number(metrics::r2(y, p)?)),
+            line("MSE", number(metrics::mse(y, p)?)),
+            line("RMSE", number(metrics::rmse(y, p)?)),
+            line("MAE", number(metrics::mae(y, p)?)),
         ],
-        Model::Logistic => {
+        (Model::Logistic, 1) => {
+            let margins = margins.column(0);
             let counts = metrics::confusion_matrix(y, p)?;
             // The ROC curve ranks the rows: margins rank them as the
             // probabilities do, and exist for every loss.
@@ -103,17 +113,20 @@ fn scores_of(
                 Err(other) => return Err(other),
             };
             let loss = fitted.settings().loss_settings();
-            let mut lines = vec![("accuracy", number(counts.accuracy()))];
+            let mut lines = vec![line("accuracy", number(counts.accuracy()))];
             if loss.prediction(0.0f32).is_some() {
                 let probability = margins.mapv(|z| loss.prediction(z).unwrap_or(z));
-                lines.push(("log-loss", number(metrics::log_loss(y, probability.view())?)));
+                lines.push(line(
+                    "log-loss",
+                    number(metrics::log_loss(y, probability.view())?),
+                ));
             }
             lines.extend([
-                ("precision", number(counts.precision())),
-                ("recall", number(counts.recall())),
-                ("F1", number(counts.f1())),
-                ("ROC AUC", auc),
-                (
+                line("precision", number(counts.precision())),
+                line("recall", number(counts.recall())),
+                line("F1", number(counts.f1())),
+                line("ROC AUC", auc),
+                line(
                     "confusion",
                     format!(
                         "TP {} FP {} TN {} FN {}",
@@ -124,6 +137,39 @@ fn scores_of(
                     ),
                 ),
             ]);
+            lines
+        }
+        (Model::Logistic, classes) => {
+            let loss = fitted.settings().loss_settings();
+            let mut probabilities = Array2::zeros(margins.dim());
+            for (z, mut row) in margins.rows().into_iter().zip(probabilities.rows_mut()) {
+                let row = row.as_slice_mut().expect("a standard-layout row");
+                loss.class_probabilities(&z.to_vec(), row);
+            }
+            let per_class = metrics::per_class(y, p, classes)?;
+            let mut lines = vec![
+                line("accuracy", number(metrics::accuracy(y, p)?)),
+                line(
+                    "log-loss",
+                    number(metrics::cross_entropy(y, probabilities.view())?),
+                ),
+                line("macro F1", number(metrics::macro_f1(&per_class))),
+            ];
+            for (k, scores) in per_class.iter().enumerate() {
+                let label = labels
+                    .and_then(|labels| labels.label(k as f32))
+                    .map_or_else(|| format!("class {k}"), str::to_string);
+                lines.push((
+                    format!("  {label}"),
+                    format!(
+                        "precision {} recall {} F1 {} ({} rows)",
+                        number(scores.precision),
+                        number(scores.recall),
+                        number(scores.f1),
+                        scores.support
+                    ),
+                ));
+            }
             lines
         }
     })

@@ -3,7 +3,7 @@
 use downhill::plot::{self, Curve};
 use downhill::StopReason;
 
-use crate::args::{describe_stop, explain, fit_with_progress, load, LearningRateArg, SweepArgs};
+use crate::args::{describe_stop, explain, fit_with_progress, for_classes, load, LearningRateArg, SweepArgs};
 use crate::report::number;
 
 /// `downhill sweep`.
@@ -37,7 +37,12 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     );
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
-        let descent = args.train.descent(LearningRateArg::Fixed(lr));
+        let descent = for_classes(
+            &args.train,
+            args.train.descent(LearningRateArg::Fixed(lr)),
+            &data.encoding,
+            false,
+        )?;
         let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
             d.fit(data.x.view(), data.y.view())
         })
