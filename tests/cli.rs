@@ -1206,6 +1206,20 @@ fn a_target_of_many_labels_converts_to_codes_and_fits_the_multinomial_model() {
         "{said}"
     );
     assert!(!said.contains("g08"), "{said}");
+    // The .npy file holds the class codes: --model logistic reads codes
+    // 0 … 11 as twelve classes.
+    let said = succeed(&[
+        "fit",
+        "--data",
+        dir.join("twelve.npy").to_str().unwrap(),
+        "--target",
+        "1",
+        "--model",
+        "logistic",
+        "--epochs",
+        "5",
+    ]);
+    assert!(said.contains("multinomial logistic (12 classes)"), "{said}");
 
     // Fit, read whole and streamed (a budget smaller than the file): the
     // same multinomial model, its coefficients headed by the labels.

@@ -631,16 +631,59 @@ pub fn for_classes(
     encoding: &Encoding,
     plotting: bool,
 ) -> Result<GradientDescent, String> {
-    let Some(labels) = encoding.labels.as_ref().filter(|labels| labels.count() > 2) else {
+    match encoding.labels.as_ref().filter(|labels| labels.count() > 2) {
+        Some(labels) => multinomial(
+            train,
+            descent,
+            labels.count(),
+            &format!(
+                "{:?} holds {} classes ({})",
+                encoding.target.as_deref().unwrap_or("the target"),
+                labels.count(),
+                describe_labels(labels)
+            ),
+            plotting,
+        ),
+        None => Ok(descent),
+    }
+}
+
+/// [`for_classes`] for a logistic model's targets `y` given as class codes
+/// (an .npy file's): codes 0, 1, …, K − 1 with K > 2 are K classes.
+pub fn for_class_codes(
+    train: &TrainArgs,
+    descent: GradientDescent,
+    y: &[f32],
+    plotting: bool,
+) -> Result<GradientDescent, String> {
+    if train.model() != Model::Logistic {
         return Ok(descent);
-    };
-    let target = encoding.target.as_deref().unwrap_or("the target");
-    let classes = labels.count();
+    }
+    let is_code = |v: f32| v >= 0.0 && v.fract() == 0.0 && v < u32::MAX as f32;
+    let largest = y.iter().fold(0.0f32, |m, &v| m.max(v));
+    match y.iter().all(|&v| is_code(v)) && largest >= 2.0 {
+        true => {
+            let classes = largest as usize + 1;
+            let said = format!("the target holds class codes 0 … {}", classes - 1);
+            multinomial(train, descent, classes, &said, plotting)
+        }
+        false => Ok(descent),
+    }
+}
+
+/// The multinomial model of `classes` classes (`described` says which) in
+/// place of the log loss; an error for a two-class loss and --plot-path.
+fn multinomial(
+    train: &TrainArgs,
+    descent: GradientDescent,
+    classes: usize,
+    described: &str,
+    plotting: bool,
+) -> Result<GradientDescent, String> {
     let loss = train.loss();
     if loss != Loss::Log {
         return Err(format!(
-            "{target:?} holds {classes} classes ({}); --loss {} tells two apart: leave --loss out (or give log) to fit the multinomial model",
-            describe_labels(labels),
+            "{described}; --loss {} tells two apart: leave --loss out (or give log) to fit the multinomial model",
             loss.name()
         ));
     }

@@ -14,8 +14,8 @@ use downhill::{
 };
 
 use crate::args::{
-    describe_stop, describe_table, explain, fit_with_progress, for_classes, load, located, names, open_npy,
-    table_options, FitArgs, LearningRateArg,
+    describe_stop, describe_table, explain, fit_with_progress, for_class_codes, for_classes, load, located,
+    names, open_npy, table_options, FitArgs, LearningRateArg,
 };
 use crate::report::{self, number};
 
@@ -36,14 +36,23 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(args)? {
-            if let Streamed::Table(table) = &streamed {
-                descent = for_classes(&args.train, descent, table.encoding(), false)?;
-            }
+            descent = match &streamed {
+                Streamed::Table(table) => for_classes(&args.train, descent, table.encoding(), false)?,
+                Streamed::Npy(file) => {
+                    let y = file.y().map_err(|e| e.to_string())?;
+                    for_class_codes(&args.train, descent, &y.to_vec(), false)?
+                }
+                Streamed::Numbers(_) => descent,
+            };
             return fit_streamed(args, &descent, &streamed);
         }
     }
     let data = load(&args.data, args.train.model())?;
-    let descent = for_classes(&args.train, descent, &data.encoding, args.plot_path.is_some())?;
+    let plotting = args.plot_path.is_some();
+    let descent = match &data.encoding.labels {
+        Some(_) => for_classes(&args.train, descent, &data.encoding, plotting)?,
+        None => for_class_codes(&args.train, descent, &data.y.to_vec(), plotting)?,
+    };
     let explain = |e| {
         explain(
             e,
