@@ -55,7 +55,8 @@ fn partials_main(
     var weight_sum = 0.0;
     for (var tile = first; tile < end; tile += TILE_ROWS) {
         let row = tile + row_in_tile;
-        var z: array<f32, MAX_CLASSES>;
+        // Zeroed for every tile: the row's margins start from 0.
+        var z = array<f32, MAX_CLASSES>();
         if row < end {
             let base = row * d;
             for (var j = lane; j < d; j += LANES) {

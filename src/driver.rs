@@ -77,7 +77,7 @@ impl PartialEq for EpochObserver {
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrainingState {
-    /// The weights, then the bias, at the end of the last epoch, on the
+    /// The weights (feature by feature, each margin's), then the biases, at the end of the last epoch, on the
     /// scale the engine saw (standardized where the fit standardized).
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub(crate) parameters: Vec<f32>,
@@ -93,7 +93,7 @@ impl TrainingState {
     pub fn epochs(&self) -> usize {
         self.stop_rules.epochs
     }
-    /// The weights, then the bias, at the end of the last epoch, on the
+    /// The weights (feature by feature, each margin's), then the biases, at the end of the last epoch, on the
     /// scale the engine saw (standardized where the fit standardized).
     pub fn parameters(&self) -> &[f32] {
         &self.parameters
@@ -217,7 +217,7 @@ impl StopRules {
 
 /// How a fit starts.
 pub(crate) enum Start {
-    /// From these parameters (the weights, then the bias) with a fresh
+    /// From these parameters (the weights, then the biases: one, or one per class) with a fresh
     /// optimizer, schedule and order.
     Fresh(Vec<f32>),
     /// Exactly where an earlier fit stopped.
@@ -226,7 +226,7 @@ pub(crate) enum Start {
 
 /// What the driver hands back; parameters on the engine's scale.
 pub(crate) struct Outcome {
-    /// The parameters the run keeps: the weights, then the bias.
+    /// The parameters the run keeps: the weights, then the biases (one, or one per class).
     pub(crate) parameters: Vec<f32>,
     /// This fit's epochs.
     pub(crate) records: Vec<EpochRecord>,

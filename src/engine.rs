@@ -55,7 +55,7 @@ pub(crate) struct RunSpec {
     /// How the driver orders mini-batch epochs (a streamed source needs
     /// blocks kept together).
     pub(crate) shuffle: Shuffle,
-    /// Starting parameters: the weights, then the bias.
+    /// Starting parameters: the weights, then the biases (one, or one per class).
     pub(crate) parameters: Vec<f32>,
     /// Starting optimizer state (fresh, or carried over by a resume).
     pub(crate) state: OptimizerState,
@@ -72,7 +72,7 @@ pub(crate) struct EpochStats {
     pub(crate) loss_sum: f64,
     /// Steps taken.
     pub(crate) steps: usize,
-    /// The parameters at the end of the epoch: the weights, then the bias.
+    /// The parameters at the end of the epoch: the weights, then the biases (one, or one per class).
     pub(crate) parameters: Vec<f32>,
 }
 
@@ -105,7 +105,7 @@ pub(crate) trait Engine {
 
 /// Raw sums over every row of an opened source.
 pub(crate) trait SumsRun {
-    /// The raw sums at `parameters` (the weights, then the bias).
+    /// The raw sums at `parameters` (the weights, then the biases: one, or one per class).
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums>;
 }
 

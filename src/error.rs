@@ -98,8 +98,12 @@ pub enum Error {
         /// The model's classes.
         classes: usize,
     },
-    /// A multinomial loss over fewer than two classes.
-    #[error("a multinomial model needs at least 2 classes, got {classes}")]
+    /// A multinomial loss over fewer than two classes, or more than
+    /// [`crate::table::MAX_CLASSES`].
+    #[error(
+        "a multinomial model needs 2 to {} classes, got {classes}",
+        crate::table::MAX_CLASSES
+    )]
     InvalidClassCount {
         /// The classes asked for.
         classes: u32,

@@ -306,7 +306,7 @@ impl GradientDescent {
         self.solver
     }
 
-    /// Weights of the logistic model's two classes, multiplying each row's
+    /// Weights of the logistic model's classes, multiplying each row's
     /// sample weight: the loss and gradient are then weighted means
     /// Σ sᵢ ℓᵢ / Σ sᵢ. For an imbalanced table, [`ClassWeight::Balanced`]
     /// lets the rare class weigh as much as the common one.
@@ -549,7 +549,9 @@ impl GradientDescent {
         self.seed = seed;
         self
     }
-    /// Start from these parameters (in the original units) instead of zero.
+    /// Start from these parameters (in the original units) instead of zero;
+    /// for a model of one margin (a multinomial fit refuses it with
+    /// [`Error::PerClass`]: resume it instead).
     pub fn warm_start(mut self, weights: impl Into<Array1<f32>>, bias: f32) -> Self {
         self.start = Some(StartFrom::Parameters(weights.into(), bias));
         self
@@ -565,7 +567,8 @@ impl GradientDescent {
         self
     }
     /// Records the parameters at the end of every epoch in
-    /// [`History::parameters`] (off by default).
+    /// [`History::parameters`] (off by default); one margin's, so a
+    /// multinomial fit refuses it ([`Error::PerClass`]).
     pub fn track_parameters(mut self, track: bool) -> Self {
         self.track_parameters = track;
         self
@@ -675,7 +678,7 @@ impl GradientDescent {
             }
         }
         if let Loss::Multinomial { classes } = loss {
-            if classes < 2 {
+            if classes < 2 || classes as usize > crate::table::MAX_CLASSES {
                 return Err(Error::InvalidClassCount { classes });
             }
             if self.track_parameters {
@@ -990,6 +993,14 @@ impl GradientDescent {
                         reason: format!(
                             "the fit resumed from is {}, this one {}",
                             fitted.model, self.model
+                        ),
+                    });
+                }
+                let (before, now) = (fitted.settings.loss_settings(), self.loss_settings());
+                if before != now {
+                    return Err(Error::ResumeMismatch {
+                        reason: format!(
+                            "the fit resumed from minimized the {before} loss, this one the {now}"
                         ),
                     });
                 }

@@ -223,6 +223,8 @@ pub struct ClassScores {
     pub f1: f64,
     /// The rows of the class.
     pub support: usize,
+    /// The rows predicted to be the class.
+    pub predicted: usize,
 }
 
 /// The labels of `values` (named `name` in errors) as classes 0 …
@@ -263,14 +265,21 @@ pub fn per_class(
             recall: ratio(hits, support),
             f1: ratio(2 * hits, predicted + support),
             support,
+            predicted,
         })
         .collect())
 }
 
-/// The mean of the classes' F1 scores, each class counting the same
-/// (scikit-learn's `f1_score(average="macro")`).
+/// The mean of the F1 scores of the classes that are among the rows or
+/// the predictions, each counting the same (scikit-learn's
+/// `f1_score(average="macro")`, whose labels are those of both).
 pub fn macro_f1(scores: &[ClassScores]) -> f64 {
-    scores.iter().map(|s| s.f1).sum::<f64>() / scores.len().max(1) as f64
+    let seen: Vec<f64> = scores
+        .iter()
+        .filter(|s| s.support > 0 || s.predicted > 0)
+        .map(|s| s.f1)
+        .collect();
+    seen.iter().sum::<f64>() / seen.len().max(1) as f64
 }
 
 /// The mean cross-entropy −log p(yᵢ) of labels 0 … K − 1 against rows of

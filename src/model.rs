@@ -18,7 +18,8 @@ use num_traits::Float;
 pub enum Model {
     /// Least squares: h(z) = z, loss = mean squared error.
     Linear,
-    /// Binary logistic regression: h(z) = σ(z), loss = cross-entropy.
+    /// Logistic regression: h(z) = σ(z), loss = cross-entropy, for labels
+    /// 0 and 1; over K classes with [`crate::Loss::Multinomial`].
     Logistic,
 }
 

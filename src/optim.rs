@@ -478,7 +478,7 @@ pub struct OptimizerState {
     /// for the others.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float32s"))]
     pub second_moment: Vec<f32>,
-    /// The running average of the parameters (the weights, then the bias)
+    /// The running average of the parameters (the weights, then the biases: one, or one per class)
     /// where the fit averages them ([`crate::GradientDescent::average`]);
     /// empty otherwise, and until the first step averaged.
     #[cfg_attr(feature = "serde", serde(default, with = "crate::json_numbers::float32s"))]

@@ -1071,6 +1071,75 @@ fn a_two_class_loss_on_three_labels_names_them() {
     );
 }
 
+/// A target that is a measurement (numbers that are not whole, or nearly
+/// one value a row) is refused as class labels; a resume names its target.
+#[test]
+fn a_measurement_is_not_taken_for_class_labels() {
+    let dir = folder("measurement");
+    let decimals = dir.join("decimals.csv");
+    std::fs::write(&decimals, "x,size\n1,0.5\n2,1.25\n3,2\n4,0.5\n5,3\n6,2\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            decimals.to_str().unwrap(),
+            "--target",
+            "size",
+            "--model",
+            "logistic",
+        ],
+        &["size", "not whole", "--model linear"],
+    );
+    let ids = dir.join("ids.csv");
+    let mut text = String::from("x,id\n");
+    for i in 0..120 {
+        text.push_str(&format!("{i},{}\n", 1000 + i % 100));
+    }
+    std::fs::write(&ids, text).unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            ids.to_str().unwrap(),
+            "--target",
+            "id",
+            "--model",
+            "logistic",
+        ],
+        &["100 distinct values among 120 rows", "--model linear"],
+    );
+    // A model resumed on another target column is refused, naming both.
+    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris.csv");
+    let model = dir.join("iris.json");
+    succeed(&[
+        "fit",
+        "--data",
+        iris.to_str().unwrap(),
+        "--target",
+        "species",
+        "--model",
+        "logistic",
+        "--features",
+        "sepal_length,sepal_width,petal_length,petal_width",
+        "--epochs",
+        "3",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    fail_with(
+        &[
+            "fit",
+            "--resume",
+            model.to_str().unwrap(),
+            "--data",
+            iris.to_str().unwrap(),
+            "--target",
+            "weight",
+        ],
+        &["\"species\"", "\"weight\""],
+    );
+}
+
 /// Iris by its species' names, weighted, through the CLI: the multinomial
 /// model with L2 (alpha = 1/(C Σ s) for C = 1) by L-BFGS reaches
 /// scikit-learn's weighted optimum (tests/data/make_multinomial.py), and

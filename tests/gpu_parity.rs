@@ -393,6 +393,39 @@ fn multinomial_runs_match_the_cpu_engine() {
     }
 }
 
+/// The multinomial kernel where its loops turn over more than once: rows
+/// enough for several tiles per workgroup (70,000), more columns than a
+/// workgroup's threads ((30 + 1) × 10 and (8 + 1) × 32 > 256), the most
+/// classes the kernels hold (32), and rows streamed through a device budget
+/// of 16 KB, full batch and mini-batches.
+#[test]
+fn long_wide_and_streamed_multinomial_runs_match_the_cpu_engine() {
+    let Some(context) = common::gpu("long and wide multinomial parity") else {
+        return;
+    };
+    let cases = [
+        (70_000, 30, 10u32, Variant::Full, None),
+        (70_000, 30, 10, Variant::MiniBatch(4096), None),
+        (2_000, 8, 32, Variant::Full, None),
+        (2_000, 8, 32, Variant::MiniBatch(64), None),
+        (3_000, 6, 4, Variant::Full, Some(16u64 << 10)),
+        (3_000, 6, 4, Variant::MiniBatch(50), Some(16 << 10)),
+    ];
+    for (rows, features, classes, variant, budget) in cases {
+        let (x, y) = classes_data(rows, features, classes as usize);
+        let mut settings = descent(Model::Logistic, variant, Optimizer::adam(0.02).into())
+            .loss(Loss::Multinomial { classes })
+            .max_epochs(3);
+        if let Some(bytes) = budget {
+            settings = settings
+                .gpu_memory_budget(bytes)
+                .shuffle(Shuffle::Blocks { rows: 100 });
+        }
+        let what = format!("{rows} × {features}, {classes} classes, {variant:?}, budget {budget:?}");
+        compare_within(&context, settings, (&x, &y, None), &what, RELATIVE);
+    }
+}
+
 #[test]
 fn linear_runs_match_the_cpu_engine() {
     let Some(context) = common::gpu("linear parity") else {

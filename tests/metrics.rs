@@ -210,6 +210,9 @@ fn per_class_scores_and_cross_entropy_by_hand() {
         (four[3].precision, four[3].recall, four[3].support),
         (0.0, 0.0, 0)
     );
+    // … and does not count in the macro F1, as scikit-learn's labels are
+    // those of the rows and the predictions.
+    assert!(close(macro_f1(&four), macro_f1(&scores)));
     assert!(matches!(
         per_class(array![3.0f32].view(), array![0.0f32].view(), 3),
         Err(Error::InvalidClass { row: 0, .. })

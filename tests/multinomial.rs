@@ -394,6 +394,26 @@ fn what_a_multinomial_fit_refuses() {
             .unwrap_err(),
         Error::InvalidClassCount { classes: 1 }
     ));
+    // More classes than a table can name: refused before any allocation.
+    assert!(matches!(
+        GradientDescent::multinomial(u32::MAX)
+            .fit(x.view(), y.view())
+            .unwrap_err(),
+        Error::InvalidClassCount { classes: u32::MAX }
+    ));
+    // A resume under another number of classes (or another loss) is not a
+    // continuation.
+    let three_fitted = three.fit(x.view(), y.view()).unwrap();
+    for other in [GradientDescent::multinomial(4), GradientDescent::logistic()] {
+        let y = ndarray::array![0.0f32, 1.0, 1.0, 0.0];
+        assert!(
+            matches!(
+                other.resume(&three_fitted).fit(x.view(), y.view()).unwrap_err(),
+                Error::ResumeMismatch { .. }
+            ),
+            "a resume from three classes"
+        );
+    }
     // Binary logistic regression still wants 0 and 1.
     assert!(matches!(
         GradientDescent::logistic().fit(x.view(), y.view()).unwrap_err(),

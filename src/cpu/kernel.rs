@@ -127,11 +127,14 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     pub(crate) fn new(features: usize, margins: usize, largest_batch: usize) -> Self {
-        let chunk_rows = if largest_batch >= LARGE_BATCH {
+        let rows = if largest_batch >= LARGE_BATCH {
             LARGE_CHUNK_ROWS
         } else {
             CHUNK_ROWS
         };
+        // Each chunk keeps features × margins sums: with many margins,
+        // longer chunks keep them near a thirty-second of the rows' size.
+        let chunk_rows = rows * margins.div_ceil(4);
         let chunks = largest_batch.div_ceil(chunk_rows).max(1);
         Workspace {
             features,
@@ -145,7 +148,7 @@ impl Workspace {
         }
     }
 
-    /// The raw sums of `rows` at `parameters` (weights, then bias).
+    /// The raw sums of `rows` at `parameters` (weights, then biases).
     pub(crate) fn accumulate(&mut self, data: &Data, parameters: &[f32], rows: Rows) -> &RawSums {
         if self.margins > 1 {
             return self.accumulate_classes(data, parameters, rows);

@@ -119,20 +119,24 @@ struct Chunk {
 /// loop iterations than [`LOOP_BUDGET`] (very wide rows).
 fn rows_per_group(rows: usize, features: usize, classes: usize) -> usize {
     let tiles = rows.div_ceil(MAX_PARTIAL_GROUPS).div_ceil(TILE_ROWS).max(1);
+    tiles.min((LOOP_BUDGET / tile_cost(features, classes)).max(1)) * TILE_ROWS
+}
+
+/// The loop iterations one invocation of the gradient pass runs per tile.
+fn tile_cost(features: usize, classes: usize) -> usize {
     // Per tile: the margin (d/8 per lane), the eight lane sums, and for
     // each block of 256 features the tile's 32 rows; with K margins
     // (gradient_classes.wgsl), K times the margins' products and lane
     // sums, the softmax's three passes over K, and a block of 256 for every
     // 256 of the (d + 1) K columns.
-    let per_tile = match classes {
+    match classes {
         1 => features.div_ceil(8) + 9 + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1),
         k => {
             features.div_ceil(8) * (k + 1)
                 + k * 14
                 + ((features + 1) * k).div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1)
         }
-    };
-    tiles.min((LOOP_BUDGET / per_tile).max(1)) * TILE_ROWS
+    }
 }
 
 /// Steps of steps.wgsl per dispatch within [`LOOP_BUDGET`]: a step costs
@@ -471,6 +475,25 @@ impl<'c> OnDevice<'c> {
             (partial_groups.max(1) * (parameter_count + 2) * 4) as u64,
         );
         let partials_kernel = pipelines_for_partials(context, classes);
+        // A tile beyond lavapipe's loop limit would be cut short without a
+        // word; partial sums beyond a binding would not bind.
+        let cost = tile_cost(d, classes);
+        if context.adapter().is_software() && cost > LOOP_BUDGET {
+            return Err(Error::GpuFailure {
+                reason: format!(
+                    "one tile of {d} features × {classes} margins runs {cost} loop iterations, beyond the {LOOP_BUDGET} a software adapter (lavapipe) runs before it leaves a loop; use the CPU engine"
+                ),
+            });
+        }
+        let partial_bytes = (partial_groups.max(1) * (parameter_count + 2) * 4) as u64;
+        if partial_bytes > max_binding {
+            return Err(Error::GpuFailure {
+                reason: format!(
+                    "the partial sums of {partial_groups} workgroups × {} values ({partial_bytes} bytes) exceed the adapter's largest binding ({max_binding} bytes); use fewer classes or features, or the CPU engine",
+                    parameter_count + 2
+                ),
+            });
+        }
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
@@ -793,7 +816,7 @@ impl<'c> OnDevice<'c> {
         ))
     }
 
-    /// Replaces the parameters on the device (the weights, then the bias).
+    /// Replaces the parameters on the device (the weights, then the biases: one, or one per class).
     fn set_parameters(&self, parameters: &[f32]) {
         self.context
             .queue

@@ -160,7 +160,8 @@ pub struct TrainArgs {
     /// The most epochs to run [default: 1000, stopping earlier once the
     /// parameters settle (--parameter-tol) or the loss stops improving
     /// (--tol); a given --epochs runs that many unless a tolerance is given
-    /// too].
+    /// too]. Under --solver lbfgs, the most iterations [default: 10000; it
+    /// stops by itself at the optimum].
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Early stopping: stop once the epoch loss has improved by less than this
@@ -274,7 +275,8 @@ pub struct PredictArgs {
     /// (IDs), comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "id,name")]
     pub keep: Option<Vec<String>>,
-    /// Logistic model: also write the probability of the positive class.
+    /// Logistic model: also write the probability of the positive class
+    /// (of each class, a column each, for a multinomial model).
     #[arg(long)]
     pub proba: bool,
     /// Write the predictions here as CSV [default: standard output].
@@ -341,6 +343,10 @@ fn parse_class_weight(text: &str) -> Result<ClassWeight, String> {
 
 /// The most epochs when --epochs is not given.
 const DEFAULT_EPOCHS: usize = 1000;
+/// The most L-BFGS iterations when --epochs is not given: it stops by
+/// itself once the gradient reaches its rounding, and ill-conditioned raw
+/// features (digits' pixels) take thousands.
+const DEFAULT_LBFGS_ITERATIONS: usize = 10_000;
 /// Early stopping's tolerance when --epochs is not given: on a standardized
 /// target the loss is about 1 − R², so this stops within about 1e-6 of the
 /// best R² the rate reaches.
@@ -414,7 +420,10 @@ impl std::str::FromStr for BetaArg {
 impl TrainArgs {
     /// --epochs, or the default.
     pub fn max_epochs(&self) -> usize {
-        self.epochs.unwrap_or(DEFAULT_EPOCHS)
+        self.epochs.unwrap_or(match self.solver {
+            Solver::Lbfgs { .. } => DEFAULT_LBFGS_ITERATIONS,
+            Solver::GradientDescent => DEFAULT_EPOCHS,
+        })
     }
 
     /// Whether the stop rules are the defaults: no --epochs, --tol or
@@ -629,16 +638,33 @@ pub fn for_classes(
     train: &TrainArgs,
     descent: GradientDescent,
     encoding: &Encoding,
+    rows: usize,
     plotting: bool,
 ) -> Result<GradientDescent, String> {
+    let target = encoding.target.as_deref().unwrap_or("the target");
+    if let Some(labels) = encoding.labels.as_ref().filter(|labels| labels.count() > 2) {
+        // Numbers that are not whole are a measurement, not classes (as
+        // scikit-learn's "continuous" labels).
+        let fractional = labels.classes.iter().find(|label| {
+            label
+                .parse::<f64>()
+                .is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+        });
+        if let Some(value) = fractional {
+            return Err(format!(
+                "{target:?} holds {} distinct values, numbers such as {value} that are not whole: a logistic model needs class labels; for a number to predict, use --model linear",
+                labels.count()
+            ));
+        }
+        many_per_class(target, labels.count(), rows)?;
+    }
     match encoding.labels.as_ref().filter(|labels| labels.count() > 2) {
         Some(labels) => multinomial(
             train,
             descent,
             labels.count(),
             &format!(
-                "{:?} holds {} classes ({})",
-                encoding.target.as_deref().unwrap_or("the target"),
+                "{target:?} holds {} classes ({})",
                 labels.count(),
                 describe_labels(labels)
             ),
@@ -648,22 +674,41 @@ pub fn for_classes(
     }
 }
 
-/// [`for_classes`] for a logistic model's targets `y` given as class codes
-/// (an .npy file's): codes 0, 1, …, K − 1 with K > 2 are K classes.
+/// Classes a target may have however few rows each holds: a small table
+/// may well hold one row of each.
+const FEW_CLASSES: usize = 50;
+
+/// A target of `classes` classes over `rows` rows: refused where there are
+/// more than [`FEW_CLASSES`] and most would have a single row (an
+/// identifier or a measurement taken for labels).
+fn many_per_class(target: &str, classes: usize, rows: usize) -> Result<(), String> {
+    match classes > FEW_CLASSES && 2 * classes > rows {
+        true => Err(format!(
+            "{target:?} holds {classes} distinct values among {rows} rows: most would be a class of one row; a logistic model needs class labels (for a number to predict, use --model linear)"
+        )),
+        false => Ok(()),
+    }
+}
+
+/// [`for_classes`] for a logistic model's targets given as class codes
+/// (an .npy file's, read by `targets` only for a logistic model): codes
+/// 0, 1, …, K − 1 with K > 2 are K classes.
 pub fn for_class_codes(
     train: &TrainArgs,
     descent: GradientDescent,
-    y: &[f32],
+    targets: impl FnOnce() -> Result<Vec<f32>, String>,
     plotting: bool,
 ) -> Result<GradientDescent, String> {
     if train.model() != Model::Logistic {
         return Ok(descent);
     }
-    let is_code = |v: f32| v >= 0.0 && v.fract() == 0.0 && v < u32::MAX as f32;
+    let y = targets()?;
+    let is_code = |v: f32| v >= 0.0 && v.fract() == 0.0;
     let largest = y.iter().fold(0.0f32, |m, &v| m.max(v));
     match y.iter().all(|&v| is_code(v)) && largest >= 2.0 {
         true => {
             let classes = largest as usize + 1;
+            many_per_class("the target", classes, y.len())?;
             let said = format!("the target holds class codes 0 … {}", classes - 1);
             multinomial(train, descent, classes, &said, plotting)
         }

@@ -37,11 +37,15 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(args)? {
             descent = match &streamed {
-                Streamed::Table(table) => for_classes(&args.train, descent, table.encoding(), false)?,
-                Streamed::Npy(file) => {
-                    let y = file.y().map_err(|e| e.to_string())?;
-                    for_class_codes(&args.train, descent, &y.to_vec(), false)?
+                Streamed::Table(table) => {
+                    for_classes(&args.train, descent, table.encoding(), table.rows(), false)?
                 }
+                Streamed::Npy(file) => for_class_codes(
+                    &args.train,
+                    descent,
+                    || Ok(file.y().map_err(|e| e.to_string())?.to_vec()),
+                    false,
+                )?,
                 Streamed::Numbers(_) => descent,
             };
             return fit_streamed(args, &descent, &streamed);
@@ -50,8 +54,8 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     let data = load(&args.data, args.train.model())?;
     let plotting = args.plot_path.is_some();
     let descent = match &data.encoding.labels {
-        Some(_) => for_classes(&args.train, descent, &data.encoding, plotting)?,
-        None => for_class_codes(&args.train, descent, &data.y.to_vec(), plotting)?,
+        Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), plotting)?,
+        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), plotting)?,
     };
     let explain = |e| {
         explain(
@@ -271,6 +275,15 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
     let fitted = Fitted::load(path).map_err(|e| e.to_string())?;
     let data = &args.data.data;
     let shown = data.display().to_string();
+    // The model continues on the target it was fitted to.
+    let saved_target = fitted.encoding().and_then(|e| e.target.as_deref());
+    if let Some(saved) = saved_target.filter(|&t| Format::of(data) != Format::Npy && t != args.data.target) {
+        return Err(format!(
+            "{} was fitted to the target {saved:?}; --target {:?} would continue it on another: give --target {saved:?}, or fit afresh",
+            path.display(),
+            args.data.target
+        ));
+    }
     let (x, y, feature_names, encoding) = match (Format::of(data), fitted.encoding()) {
         (Format::Npy, saved) => {
             let file = open_npy(&args.data).map_err(|e| e.to_string())?;

@@ -140,6 +140,20 @@ fn print_scores(
         .enumerate()
         .filter_map(|(row, cell)| encoding.target_value(&cell[0]).map(|y| (row, y)))
         .collect();
+    // Targets the model cannot read (a label it never saw) are left out of
+    // the scores, and said so; empty cells are simply unknown.
+    let unreadable: Vec<&str> = cells
+        .iter()
+        .map(|cell| cell[0].as_str())
+        .filter(|cell| !cell.trim().is_empty() && encoding.target_value(cell).is_none())
+        .collect();
+    if let Some(first) = unreadable.first() {
+        eprintln!(
+            "warning: {} rows of {} have a target {target:?} the model cannot read (such as {first:?}, not one of its labels); the scores leave them out",
+            unreadable.len(),
+            args.data.display()
+        );
+    }
     if known.is_empty() {
         return Ok(());
     }
@@ -153,8 +167,12 @@ fn print_scores(
         rows.len(),
         args.data.display()
     );
+    let width = scores
+        .iter()
+        .map(|(name, _)| name.chars().count() + 2)
+        .fold(12, usize::max);
     for (name, value) in scores {
-        eprintln!("  {:<12}{value}", format!("{name}:"));
+        eprintln!("  {:<width$}{value}", format!("{name}:"));
     }
     Ok(())
 }

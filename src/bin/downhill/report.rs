@@ -155,6 +155,9 @@ fn scores_of(
                 ),
                 line("macro F1", number(metrics::macro_f1(&per_class))),
             ];
+            // Every class, so that the lines of two parts (train and
+            // held out) pair up; one absent from both rows and predictions
+            // shows its 0 rows, and does not count in the macro F1.
             for (k, scores) in per_class.iter().enumerate() {
                 let label = labels
                     .and_then(|labels| labels.label(k as f32))

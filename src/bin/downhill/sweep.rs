@@ -3,7 +3,9 @@
 use downhill::plot::{self, Curve};
 use downhill::StopReason;
 
-use crate::args::{describe_stop, explain, fit_with_progress, for_classes, load, LearningRateArg, SweepArgs};
+use crate::args::{
+    describe_stop, explain, fit_with_progress, for_class_codes, for_classes, load, LearningRateArg, SweepArgs,
+};
 use crate::report::number;
 
 /// `downhill sweep`.
@@ -29,7 +31,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     let mut best: Option<(f32, f64)> = None;
     println!(
         "{} regression of {:?}, {} {}, {} epochs at most",
-        args.train.model(),
+        match &data.encoding.labels {
+            Some(labels) if labels.count() > 2 =>
+                format!("multinomial logistic ({} classes)", labels.count()),
+            _ => args.train.model().to_string(),
+        },
         args.data.target,
         args.train.variant,
         args.train.optimizer,
@@ -37,12 +43,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     );
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
-        let descent = for_classes(
-            &args.train,
-            args.train.descent(LearningRateArg::Fixed(lr)),
-            &data.encoding,
-            false,
-        )?;
+        let descent = args.train.descent(LearningRateArg::Fixed(lr));
+        let descent = match &data.encoding.labels {
+            Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false)?,
+            None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false)?,
+        };
         let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
             d.fit(data.x.view(), data.y.view())
         })
