@@ -159,6 +159,33 @@ impl Loss {
         }
     }
 
+    /// [`Loss::row_value`] and [`Loss::row_derivatives`] together: the
+    /// multinomial's softmax is taken once for both (its loss is then
+    /// m + ln Σₖ e^(zₖ − m) − z_y, from the same exponentials).
+    #[inline(always)]
+    pub fn row_value_and_derivatives<T: Float>(self, margins: &[T], y: T, derivatives: &mut [T]) -> T {
+        match self {
+            Loss::Multinomial { .. } => {
+                let largest = margins.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
+                let mut spread = T::zero();
+                for (p, &z) in derivatives.iter_mut().zip(margins) {
+                    *p = (z - largest).exp();
+                    spread = spread + *p;
+                }
+                for p in derivatives.iter_mut() {
+                    *p = *p / spread;
+                }
+                let label = y.to_usize().unwrap_or(0).min(margins.len() - 1);
+                derivatives[label] = derivatives[label] - T::one();
+                largest + spread.ln() - margins[label]
+            }
+            _ => {
+                derivatives[0] = self.derivative(margins[0], y);
+                self.value(margins[0], y)
+            }
+        }
+    }
+
     /// The probabilities of the classes given a row's margins, into
     /// `probabilities`: the softmax for `Multinomial`, (1 − p, p) for a
     /// binary loss with probabilities ([`Loss::prediction`]); `false`
@@ -532,6 +559,15 @@ mod tests {
             let spread: f64 = margins.iter().map(|z| z.exp()).sum();
             let by_hand = -(margins[y as usize].exp() / spread).ln();
             assert!((loss.row_value(&margins, y) - by_hand).abs() < 1e-12);
+        }
+        // The fused form gives the same value and derivatives.
+        let mut fused = [0.0; 3];
+        for y in [0.0, 1.0, 2.0] {
+            let value = loss.row_value_and_derivatives(&margins, y, &mut fused);
+            let mut derivatives = [0.0; 3];
+            loss.row_derivatives(&margins, y, &mut derivatives);
+            assert!((value - loss.row_value(&margins, y)).abs() < 1e-12);
+            assert!(fused.iter().zip(&derivatives).all(|(a, b)| (a - b).abs() < 1e-15));
         }
         // Huge margins neither overflow nor lose the loss.
         assert_eq!(loss.row_value(&[1000.0f32, 0.0, -1000.0], 1.0), 1000.0);

@@ -276,11 +276,11 @@ fn accumulate_classes(
             }
         }
         let (y, weight) = (data.y[i], data.weights.map_or(1.0, |w| w[i]));
-        data.loss.row_derivatives(&margins, y, &mut slopes);
+        let loss = data.loss.row_value_and_derivatives(&margins, y, &mut slopes);
         if data.weights.is_some() {
             slopes.iter_mut().for_each(|g| *g *= weight);
         }
-        loss_sum += f64::from(weight * data.loss.row_value(&margins, y));
+        loss_sum += f64::from(weight * loss);
         weight_sum += f64::from(weight);
         for (b, &g) in biases.iter_mut().zip(&slopes) {
             *b += f64::from(g);
