@@ -98,19 +98,18 @@ pub enum Error {
         /// The model's classes.
         classes: usize,
     },
-    /// A multinomial loss over fewer than two classes, or more than
-    /// [`crate::table::MAX_CLASSES`].
-    #[error(
-        "a multinomial model needs 2 to {} classes, got {classes}",
-        crate::table::MAX_CLASSES
-    )]
+    /// A multinomial loss over fewer than two classes, or more than a
+    /// table can name (`table::MAX_CLASSES`).
+    #[error("a multinomial model needs 2 to {limit} classes, got {classes}")]
     InvalidClassCount {
         /// The classes asked for.
         classes: u32,
+        /// The most there may be.
+        limit: usize,
     },
     /// A method that gives one value per row asked of a model with one
     /// margin per class.
-    #[error("{method} gives one value per row, but this model has {classes} classes: use {instead}")]
+    #[error("{method} works with one margin per row, but this model has {classes} classes (a margin each): use {instead}")]
     PerClass {
         /// The method asked for.
         method: &'static str,

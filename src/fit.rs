@@ -678,8 +678,9 @@ impl GradientDescent {
             }
         }
         if let Loss::Multinomial { classes } = loss {
-            if classes < 2 || classes as usize > crate::table::MAX_CLASSES {
-                return Err(Error::InvalidClassCount { classes });
+            let limit = crate::table::MAX_CLASSES;
+            if classes < 2 || classes as usize > limit {
+                return Err(Error::InvalidClassCount { classes, limit });
             }
             if self.track_parameters {
                 return Err(Error::PerClass {

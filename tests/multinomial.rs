@@ -392,14 +392,17 @@ fn what_a_multinomial_fit_refuses() {
         GradientDescent::multinomial(1)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::InvalidClassCount { classes: 1 }
+        Error::InvalidClassCount { classes: 1, .. }
     ));
     // More classes than a table can name: refused before any allocation.
     assert!(matches!(
         GradientDescent::multinomial(u32::MAX)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::InvalidClassCount { classes: u32::MAX }
+        Error::InvalidClassCount {
+            classes: u32::MAX,
+            ..
+        }
     ));
     // A resume under another number of classes (or another loss) is not a
     // continuation.
