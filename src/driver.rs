@@ -47,7 +47,13 @@ pub(crate) struct TrainingPlan {
     /// Averaged SGD: the first step whose parameters the returned average
     /// takes in.
     pub(crate) average_from: Option<u64>,
+    /// Every how many epochs (counted over the whole history, resumed
+    /// epochs included) the run hands a snapshot to its checkpoint writer.
+    pub(crate) checkpoint_every: Option<usize>,
 }
+
+/// What a run hands its snapshots to: a checkpoint writer.
+pub(crate) type WriteCheckpoint<'a> = &'a dyn Fn(&Outcome) -> Result<()>;
 
 /// A function told of every epoch as it ends: its record and the most
 /// epochs the fit may run.
@@ -225,6 +231,7 @@ pub(crate) enum Start {
 }
 
 /// What the driver hands back; parameters on the engine's scale.
+#[derive(Clone)]
 pub(crate) struct Outcome {
     /// The parameters the run keeps: the weights, then the biases (one, or one per class).
     pub(crate) parameters: Vec<f32>,
@@ -347,7 +354,10 @@ pub(crate) fn starting_point(
     })
 }
 
-/// Runs epochs of `engine` over `source` until a stop rule fires.
+/// Runs epochs of `engine` over `source` until a stop rule fires; every
+/// `plan.checkpoint_every` epochs that the run goes on from, hands
+/// `checkpoint` a snapshot whose state continues it exactly
+/// ([`StopReason::Checkpoint`]).
 pub(crate) fn train(
     engine: &dyn Engine,
     source: &dyn DataSource,
@@ -355,6 +365,7 @@ pub(crate) fn train(
     objective: Objective,
     plan: &TrainingPlan,
     start: Start,
+    checkpoint: Option<WriteCheckpoint>,
 ) -> Result<Outcome> {
     let steps = StepPlan::new(source.rows(), plan.batch_size);
     let (parameters, optimizer_state, mut scheduler, position, mut rules) =
@@ -429,6 +440,31 @@ pub(crate) fn train(
         scheduler.end_epoch(loss);
         match verdict {
             Verdict::Continue => {
+                let due = plan
+                    .checkpoint_every
+                    .is_some_and(|every| rules.epochs % every == 0);
+                if let (true, Some(write)) = (due, checkpoint) {
+                    let optimizer = run.optimizer_state()?;
+                    let kept = match plan.average_from {
+                        Some(_) if !optimizer.average.is_empty() => optimizer.average.clone(),
+                        _ => stats.parameters.clone(),
+                    };
+                    write(&Outcome {
+                        parameters: kept,
+                        records: records.clone(),
+                        stop_reason: StopReason::Checkpoint { epoch: rules.epochs },
+                        best_epoch: None,
+                        gradient_evaluations,
+                        parameter_path: parameter_path.clone(),
+                        state: TrainingState {
+                            parameters: stats.parameters.clone(),
+                            optimizer,
+                            scheduler: scheduler.clone(),
+                            order_position: order.as_ref().map_or(position, BatchOrder::position),
+                            stop_rules: rules.clone(),
+                        },
+                    })?;
+                }
                 previous_start = std::mem::replace(&mut epoch_start, stats.parameters);
             }
             Verdict::Stop(reason @ StopReason::Diverged { .. }) => {

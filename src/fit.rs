@@ -10,7 +10,7 @@ use crate::data::{
     TargetScaling,
 };
 use crate::device::{Device, GPU_MAX_CLASSES};
-use crate::driver::{self, EarlyStopping, EpochObserver, Start, TrainingPlan, TrainingState};
+use crate::driver::{self, EarlyStopping, EpochObserver, Outcome, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
 use crate::error::{Error, Result};
@@ -186,8 +186,20 @@ pub struct GradientDescent {
     on_epoch: Option<EpochObserver>,
     #[cfg_attr(feature = "serde", serde(skip))]
     start: Option<StartFrom>,
+    /// Where and how often the fit writes checkpoints.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    checkpoint: Option<Checkpoint>,
     #[cfg_attr(feature = "serde", serde(skip))]
     gpu_context: Option<ContextHandle>,
+}
+
+/// Where and how often a fit writes its checkpoints.
+#[derive(Debug, Clone, PartialEq)]
+struct Checkpoint {
+    path: std::path::PathBuf,
+    every: usize,
+    /// Saved with each checkpoint, so that it can be resumed on the table.
+    encoding: Option<Encoding>,
 }
 
 /// Where a fit starts when not from zero.
@@ -278,6 +290,7 @@ impl GradientDescent {
             track_parameters: false,
             on_epoch: None,
             start: None,
+            checkpoint: None,
             gpu_context: None,
         }
     }
@@ -566,6 +579,53 @@ impl GradientDescent {
         self.start = Some(StartFrom::Resume(Box::new(fitted.clone())));
         self
     }
+    /// Writes the fit so far to `path` every `every` epochs (counted over
+    /// the whole history, a resumed fit's earlier epochs included), as
+    /// [`Fitted::save`] writes a model: the parameters, the optimizer
+    /// state, the schedule's and the shuffling's positions and the stop
+    /// rules' memory, with [`StopReason::Checkpoint`]. Each write goes to a
+    /// file beside `path` first and is then renamed over it, so an
+    /// interrupted fit leaves its last whole checkpoint. Resuming the
+    /// checkpoint ([`GradientDescent::resume`] with the same settings and
+    /// data, for the epochs left) equals the uninterrupted fit (bit for bit
+    /// on the CPU). Gradient descent only (L-BFGS is
+    /// [`Error::CheckpointOfSolver`]); `every` = 0 is
+    /// [`Error::ZeroCheckpointInterval`].
+    ///
+    /// ```
+    /// use downhill::{Fitted, GradientDescent, StopReason};
+    /// use ndarray::array;
+    /// let x = array![[1.0f32], [2.0], [3.0]];
+    /// let y = array![3.0f32, 5.0, 7.0];
+    /// let path = std::env::temp_dir().join("downhill_checkpoint_doc.json");
+    /// let settings = GradientDescent::linear().max_epochs(10);
+    /// let whole = settings.clone().checkpoint(&path, 4).fit(x.view(), y.view())?;
+    /// let at_eight = Fitted::load(&path)?;
+    /// assert_eq!(at_eight.stop_reason(), StopReason::Checkpoint { epoch: 8 });
+    /// let resumed = settings.max_epochs(2).resume(&at_eight).fit(x.view(), y.view())?;
+    /// assert_eq!(resumed.weights(), whole.weights());
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    #[cfg(feature = "serde")]
+    pub fn checkpoint(mut self, path: impl Into<std::path::PathBuf>, every: usize) -> Self {
+        self.checkpoint = Some(Checkpoint {
+            path: path.into(),
+            every,
+            encoding: None,
+        });
+        self
+    }
+    /// Saves `encoding` (how a table's columns became the features, from
+    /// [`crate::table::read_table`]) with each checkpoint, as
+    /// [`Fitted::with_encoding`] would, so that the checkpoint resumes on
+    /// the table; set after [`GradientDescent::checkpoint`].
+    #[cfg(feature = "serde")]
+    pub fn checkpoint_encoding(mut self, encoding: Encoding) -> Self {
+        if let Some(checkpoint) = &mut self.checkpoint {
+            checkpoint.encoding = Some(encoding);
+        }
+        self
+    }
     /// Records the parameters at the end of every epoch in
     /// [`History::parameters`] (off by default); one margin's, so a
     /// multinomial fit refuses it ([`Error::PerClass`]).
@@ -742,6 +802,14 @@ impl GradientDescent {
                 return Err(Error::AverageOfSolver { solver });
             }
         }
+        if let Some(checkpoint) = &self.checkpoint {
+            if checkpoint.every == 0 {
+                return Err(Error::ZeroCheckpointInterval);
+            }
+            if let Solver::Lbfgs { .. } = self.solver {
+                return Err(Error::CheckpointOfSolver { solver: "lbfgs" });
+            }
+        }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::InvalidL1Ratio { value: ratio });
         }
@@ -785,6 +853,7 @@ impl GradientDescent {
             track_parameters: self.track_parameters,
             on_epoch: self.on_epoch.clone(),
             average_from: self.average,
+            checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
         })
     }
 
@@ -1074,18 +1143,6 @@ impl GradientDescent {
             loss: self.loss_settings(),
             penalty: self.penalty_settings(),
         };
-        let outcome = match self.solver {
-            Solver::GradientDescent => {
-                driver::train(engine.as_ref(), source, held_out, objective, &plan, start)?
-            }
-            Solver::Lbfgs { memory } => {
-                lbfgs::minimize(engine.as_ref(), source, held_out, objective, &plan, memory, start)?
-            }
-        };
-        if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
-            find_non_finite(data)?;
-        }
-
         // One margin's weights and bias in the original units.
         let margin_in_original_units = |weights: Array1<f32>, bias: f32| -> Result<(Array1<f32>, f32)> {
             let (weights, bias) = match &target_scaling {
@@ -1117,48 +1174,93 @@ impl GradientDescent {
             }
             Ok((original, original_biases))
         };
-        let (weights, biases) = original_units(&outcome.parameters)?;
-        // A resumed fit's history continues the earlier one's: its records,
-        // its clock and its tracked parameters.
-        let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
-            (f.history.records.clone(), f.history.parameters.clone())
-        });
-        let seconds_before = records.last().map_or(0.0, |r| r.seconds);
-        records.extend(outcome.records.into_iter().map(|r| EpochRecord {
-            seconds: seconds_before + r.seconds,
-            ..r
-        }));
-        // Tracked only with one margin (refused by `plan` otherwise).
-        for path in &outcome.parameter_path {
-            let (weights, biases) = original_units(path)?;
-            parameters.push((weights.column(0).to_owned(), biases[0]));
+        // The fit, from the driver's outcome: the final one, or a
+        // checkpoint's snapshot.
+        let device = engine.device();
+        let optimizer = plan.optimizer;
+        let to_fitted = |outcome: Outcome| -> Result<Fitted> {
+            let (weights, biases) = original_units(&outcome.parameters)?;
+            // A resumed fit's history continues the earlier one's: its records,
+            // its clock and its tracked parameters.
+            let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
+                (f.history.records.clone(), f.history.parameters.clone())
+            });
+            let seconds_before = records.last().map_or(0.0, |r| r.seconds);
+            records.extend(outcome.records.into_iter().map(|r| EpochRecord {
+                seconds: seconds_before + r.seconds,
+                ..r
+            }));
+            // Tracked only with one margin (refused by `plan` otherwise).
+            for path in &outcome.parameter_path {
+                let (weights, biases) = original_units(path)?;
+                parameters.push((weights.column(0).to_owned(), biases[0]));
+            }
+            let history = History { records, parameters };
+            let mut settings = self.clone();
+            settings.start = None;
+            settings.gpu_context = None;
+            settings.on_epoch = None;
+            settings.checkpoint = None;
+            settings.optimizer = optimizer;
+            // Checked, and not saved: a loaded model's settings equal these.
+            settings.l1_ratio = None;
+            Ok(Fitted {
+                weights,
+                biases,
+                history,
+                stop_reason: outcome.stop_reason,
+                best_epoch: outcome.best_epoch,
+                gradient_evaluations: outcome.gradient_evaluations
+                    + resumed.map_or(0, |f| f.gradient_evaluations),
+                device,
+                standardizer: standardizer.clone(),
+                target_scaling,
+                curvature,
+                encoding: resumed.and_then(|f| f.encoding.clone()),
+                feature_names: resumed.and_then(|f| f.feature_names.clone()),
+                state: outcome.state,
+                model: self.model,
+                settings,
+            })
+        };
+        // Each checkpoint is the fit so far, saved as a model is.
+        #[cfg(feature = "serde")]
+        let write_checkpoint = |snapshot: &Outcome| -> Result<()> {
+            let Some(checkpoint) = &self.checkpoint else {
+                return Ok(());
+            };
+            let fitted = to_fitted(snapshot.clone())?;
+            match &checkpoint.encoding {
+                Some(encoding) => fitted.with_encoding(encoding.clone())?.save(&checkpoint.path),
+                None => fitted.save(&checkpoint.path),
+            }
+        };
+        #[cfg(feature = "serde")]
+        let checkpoint: Option<driver::WriteCheckpoint> = self
+            .checkpoint
+            .as_ref()
+            .map(|_| &write_checkpoint as driver::WriteCheckpoint);
+        #[cfg(not(feature = "serde"))]
+        let checkpoint = None;
+        let outcome = match self.solver {
+            Solver::GradientDescent => driver::train(
+                engine.as_ref(),
+                source,
+                held_out,
+                objective,
+                &plan,
+                start,
+                checkpoint,
+            )?,
+            Solver::Lbfgs { memory } => {
+                lbfgs::minimize(engine.as_ref(), source, held_out, objective, &plan, memory, start)?
+            }
+        };
+        if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
+            find_non_finite(data)?;
         }
-        let history = History { records, parameters };
-        let mut settings = self.clone();
-        settings.start = None;
-        settings.gpu_context = None;
-        settings.on_epoch = None;
-        settings.optimizer = plan.optimizer;
-        // Checked, and not saved: a loaded model's settings equal these.
-        settings.l1_ratio = None;
-        Ok(Fitted {
-            weights,
-            biases,
-            history,
-            stop_reason: outcome.stop_reason,
-            best_epoch: outcome.best_epoch,
-            gradient_evaluations: outcome.gradient_evaluations
-                + resumed.map_or(0, |f| f.gradient_evaluations),
-            device: engine.device(),
-            standardizer,
-            target_scaling,
-            curvature,
-            encoding: resumed.and_then(|f| f.encoding.clone()),
-            feature_names: resumed.and_then(|f| f.feature_names.clone()),
-            state: outcome.state,
-            model: self.model,
-            settings,
-        })
+
+        to_fitted(outcome)
     }
 }
 

@@ -37,6 +37,14 @@ pub enum StopReason {
         /// The last iteration run.
         epoch: usize,
     },
+    /// Not stopped: a checkpoint written while the fit went on
+    /// ([`crate::GradientDescent::checkpoint`]), after `epoch` epochs; its
+    /// parameters are those of that epoch's end, and resuming it continues
+    /// the fit exactly.
+    Checkpoint {
+        /// The epochs run when it was written.
+        epoch: usize,
+    },
 }
 
 impl std::fmt::Display for StopReason {
@@ -49,6 +57,9 @@ impl std::fmt::Display for StopReason {
                 f,
                 "converged to the rounding of float32 sums at iteration {epoch}"
             ),
+            StopReason::Checkpoint { epoch } => {
+                write!(f, "a checkpoint after epoch {epoch}, the fit still running")
+            }
         }
     }
 }

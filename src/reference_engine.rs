@@ -295,7 +295,16 @@ mod tests {
     /// float64 engine.
     fn run_both(source: &dyn DataSource, objective: Objective, plan: &TrainingPlan) -> (Outcome, Outcome) {
         let run = |engine: &dyn Engine| {
-            train(engine, source, None, objective, plan, Start::Fresh(vec![0.0; 4])).unwrap()
+            train(
+                engine,
+                source,
+                None,
+                objective,
+                plan,
+                Start::Fresh(vec![0.0; 4]),
+                None,
+            )
+            .unwrap()
         };
         (run(&CpuEngine::default()), run(&ReferenceEngine))
     }
@@ -387,7 +396,7 @@ mod tests {
                     .unwrap();
                 for (source, what) in [(&rows as &dyn DataSource, "unweighted"), (&weighted, "weighted")] {
                     let run = |engine: &dyn Engine, source: &dyn DataSource| {
-                        train(engine, source, None, objective, &plan, start()).unwrap()
+                        train(engine, source, None, objective, &plan, start(), None).unwrap()
                     };
                     let reference = run(&ReferenceEngine, source);
                     let what = format!("multinomial {what} {rule:?} {variant}");
@@ -475,6 +484,7 @@ mod tests {
                     objective,
                     &plan,
                     Start::Fresh(vec![0.0; 4]),
+                    None,
                 )
                 .unwrap();
                 assert_agree(

@@ -1140,6 +1140,76 @@ fn a_measurement_is_not_taken_for_class_labels() {
     );
 }
 
+/// `--checkpoint` writes the fit every K epochs with the table's encoding;
+/// `fit --resume` of the checkpoint for the epochs left saves the model
+/// the uninterrupted fit saves.
+#[test]
+fn a_checkpoint_resumes_on_the_table_to_the_uninterrupted_fit() {
+    let dir = folder("checkpoint");
+    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris.csv");
+    let iris = iris.to_str().unwrap();
+    let (checkpoint, whole, resumed) = (
+        dir.join("ck.json"),
+        dir.join("whole.json"),
+        dir.join("resumed.json"),
+    );
+    let fit = [
+        "fit",
+        "--data",
+        iris,
+        "--target",
+        "species",
+        "--model",
+        "logistic",
+        "--features",
+        "sepal_length,sepal_width,petal_length,petal_width",
+        "--variant",
+        "minibatch:16",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.02",
+        "--epochs",
+        "10",
+    ];
+    let mut first = fit.to_vec();
+    first.extend([
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--checkpoint-every",
+        "3",
+        "--save",
+    ]);
+    first.push(whole.to_str().unwrap());
+    succeed(&first);
+    let saved = downhill::Fitted::load(&checkpoint).unwrap();
+    assert_eq!(saved.stop_reason(), downhill::StopReason::Checkpoint { epoch: 9 });
+    assert!(
+        saved.encoding().is_some(),
+        "the checkpoint carries the table's encoding"
+    );
+    succeed(&[
+        "fit",
+        "--resume",
+        checkpoint.to_str().unwrap(),
+        "--data",
+        iris,
+        "--target",
+        "species",
+        "--epochs",
+        "1",
+        "--save",
+        resumed.to_str().unwrap(),
+    ]);
+    let (a, b) = (
+        downhill::Fitted::load(&resumed).unwrap(),
+        downhill::Fitted::load(&whole).unwrap(),
+    );
+    assert_eq!(a.coefficients(), b.coefficients());
+    assert_eq!(a.intercepts(), b.intercepts());
+    assert_eq!(a.history().losses(), b.history().losses());
+}
+
 /// Iris by its species' names, weighted, through the CLI: the multinomial
 /// model with L2 (alpha = 1/(C Σ s) for C = 1) by L-BFGS reaches
 /// scikit-learn's weighted optimum (tests/data/make_multinomial.py), and

@@ -250,6 +250,15 @@ pub struct FitArgs {
     /// Save the fitted model as JSON (weights in the units of the CSV).
     #[arg(long, value_name = "model.json")]
     pub save: Option<PathBuf>,
+    /// Write the fit so far to this file every --checkpoint-every epochs
+    /// (as --save writes a model; to a file beside it first, then renamed
+    /// over it, so an interrupted fit leaves its last whole checkpoint).
+    /// Continue it with `fit --resume FILE --data (the same) --epochs N`.
+    #[arg(long, value_name = "checkpoint.json")]
+    pub checkpoint: Option<PathBuf>,
+    /// Epochs between checkpoints.
+    #[arg(long, default_value_t = 10, requires = "checkpoint", value_name = "K")]
+    pub checkpoint_every: usize,
     /// Continue the fit saved in model.json over the rows of --data
     /// (scikit-learn's partial_fit): --epochs more epochs [default: 1] with
     /// the saved settings, state and standardization; the file's columns

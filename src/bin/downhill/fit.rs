@@ -31,15 +31,22 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
     }
+    if let Some(path) = &args.checkpoint {
+        descent = descent.checkpoint(path, args.checkpoint_every);
+    }
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
     // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(args)? {
             descent = match &streamed {
-                Streamed::Table(table) => {
-                    for_classes(&args.train, descent, table.encoding(), table.rows(), false)?
-                }
+                Streamed::Table(table) => for_classes(
+                    &args.train,
+                    descent.checkpoint_encoding(table.encoding().clone()),
+                    table.encoding(),
+                    table.rows(),
+                    false,
+                )?,
                 Streamed::Npy(file) => for_class_codes(
                     &args.train,
                     descent,
@@ -53,6 +60,8 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     }
     let data = load(&args.data, args.train.model())?;
     let plotting = args.plot_path.is_some();
+    // Checkpoints carry the table's encoding, so that they resume on it.
+    let descent = descent.checkpoint_encoding(data.encoding.clone());
     let descent = match &data.encoding.labels {
         Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), plotting)?,
         None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), plotting)?,
@@ -270,6 +279,11 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
     if args.data.weight_column.is_some() {
         return Err(
             "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
+        );
+    }
+    if args.checkpoint.is_some() {
+        return Err(
+            "--checkpoint is written by a fresh fit; fit --resume continues for --epochs and saves with --save".into(),
         );
     }
     let fitted = Fitted::load(path).map_err(|e| e.to_string())?;

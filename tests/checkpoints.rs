@@ -1,0 +1,160 @@
+//! Checkpoints (issue 13, without MPI): a fit writes itself every K epochs,
+//! atomically; a checkpoint resumed for the epochs left equals the
+//! uninterrupted fit bit for bit (on the CPU and the GPU), also after the
+//! fit was interrupted; and the settings it refuses.
+
+mod common;
+
+use std::path::PathBuf;
+
+use downhill::{
+    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Schedule, Solver, StopReason, Synthetic,
+    Variant,
+};
+
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("downhill-checkpoints-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Mini-batch Adam with a step-decay schedule and standardization: every
+/// part of the state a checkpoint must carry (moments, step count,
+/// schedule, shuffling position, stop rules).
+fn settings(model: Model, device: Device) -> GradientDescent {
+    GradientDescent::new(model)
+        .variant(Variant::MiniBatch(16))
+        .optimizer(Optimizer::adam(0.02))
+        .schedule(Schedule::step_decay(4, 0.7))
+        .standardize(true)
+        .l2(0.01)
+        .seed(5)
+        .device(device)
+}
+
+fn everything(f: &Fitted) -> (Vec<f32>, Vec<f32>, Vec<f64>) {
+    (
+        f.coefficients().iter().copied().collect(),
+        f.intercepts().to_vec(),
+        f.history().losses(),
+    )
+}
+
+#[test]
+fn a_checkpoint_resumed_for_the_epochs_left_equals_the_uninterrupted_fit() {
+    let dir = folder("resume");
+    let linear = Synthetic::generate(Model::Linear, 300, 4, 0.3, 2).unwrap();
+    let mut three = Synthetic::generate(Model::Linear, 300, 4, 0.3, 3).unwrap();
+    three.y.mapv_inplace(|v| {
+        if v < -0.5 {
+            0.0
+        } else if v < 0.7 {
+            1.0
+        } else {
+            2.0
+        }
+    });
+    let mut cases = vec![
+        ("linear", settings(Model::Linear, Device::Cpu), &linear),
+        (
+            "multinomial",
+            settings(Model::Logistic, Device::Cpu).loss(Loss::Multinomial { classes: 3 }),
+            &three,
+        ),
+    ];
+    if let Some(context) = common::gpu("checkpoints on the GPU") {
+        let gpu = settings(Model::Linear, Device::Gpu).gpu_context(context);
+        cases.push(("linear on the GPU", gpu, &linear));
+    }
+    for (what, settings, data) in cases {
+        let path = dir.join(format!("{}.json", what.replace(' ', "-")));
+        let whole = settings
+            .clone()
+            .max_epochs(20)
+            .checkpoint(&path, 5)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        // The last checkpoint is the one after epoch 15: after epoch 20 the
+        // fit stopped and returned itself.
+        let checkpoint = Fitted::load(&path).unwrap();
+        assert_eq!(
+            checkpoint.stop_reason(),
+            StopReason::Checkpoint { epoch: 15 },
+            "{what}"
+        );
+        assert_eq!(checkpoint.history().len(), 15, "{what}");
+        assert!(!dir
+            .join(format!("{}.json.partial", what.replace(' ', "-")))
+            .exists());
+        let resumed = settings
+            .max_epochs(5)
+            .resume(&checkpoint)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        // Bit for bit, on the GPU (lavapipe) as on the CPU: the state goes
+        // down and back up as float32, unchanged.
+        assert_eq!(everything(&resumed), everything(&whole), "{what}");
+    }
+}
+
+/// A fit that dies mid-way (here: its epoch observer panics after epoch
+/// 12) leaves its checkpoint of epoch 10 whole; resumed for 10 epochs it
+/// equals the fit that ran 20.
+#[test]
+fn an_interrupted_fit_leaves_a_whole_checkpoint_that_resumes_exactly() {
+    let dir = folder("interrupted");
+    let path = dir.join("fit.json");
+    let data = Synthetic::generate(Model::Logistic, 400, 5, 0.3, 8).unwrap();
+    let base = settings(Model::Logistic, Device::Cpu);
+    let whole = base
+        .clone()
+        .max_epochs(20)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let dying = base
+        .clone()
+        .max_epochs(20)
+        .checkpoint(&path, 5)
+        .on_epoch(|record, _| {
+            if record.epoch == 12 {
+                panic!("killed after epoch 12");
+            }
+        });
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dying.fit(data.x.view(), data.y.view())
+    }));
+    assert!(died.is_err(), "the fit was to die");
+    let checkpoint = Fitted::load(&path).unwrap();
+    assert_eq!(checkpoint.stop_reason(), StopReason::Checkpoint { epoch: 10 });
+    let resumed = base
+        .max_epochs(10)
+        .resume(&checkpoint)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert_eq!(everything(&resumed), everything(&whole));
+}
+
+#[test]
+fn what_checkpoints_refuse() {
+    let dir = folder("refused");
+    let data = Synthetic::generate(Model::Linear, 50, 2, 0.1, 1).unwrap();
+    let fit = |settings: GradientDescent| settings.fit(data.x.view(), data.y.view()).unwrap_err();
+    assert!(matches!(
+        fit(GradientDescent::linear().checkpoint(dir.join("a.json"), 0)),
+        Error::ZeroCheckpointInterval
+    ));
+    assert!(matches!(
+        fit(GradientDescent::linear()
+            .solver(Solver::lbfgs())
+            .checkpoint(dir.join("a.json"), 2)),
+        Error::CheckpointOfSolver { solver: "lbfgs" }
+    ));
+    // A folder that is not there: the first checkpoint's write fails, and
+    // so does the fit, naming the path.
+    let nowhere = dir.join("missing-folder").join("a.json");
+    let error = fit(GradientDescent::linear().max_epochs(5).checkpoint(&nowhere, 2));
+    assert!(
+        matches!(&error, Error::Io { path, .. } if path.contains("missing-folder")),
+        "{error}"
+    );
+}
