@@ -50,6 +50,9 @@ pub(crate) struct TrainingPlan {
     /// Every how many epochs (counted over the whole history, resumed
     /// epochs included) the run hands a snapshot to its checkpoint writer.
     pub(crate) checkpoint_every: Option<usize>,
+    /// Where this process is one rank of a data-parallel fit: what adds
+    /// every rank's sums before each step.
+    pub(crate) reducer: Option<crate::reduce::Reducer>,
 }
 
 /// What a run hands its snapshots to: a checkpoint writer.
@@ -380,6 +383,7 @@ pub(crate) fn train(
             parameters: parameters.clone(),
             state: optimizer_state,
             average_from: plan.average_from,
+            reducer: plan.reducer.clone(),
         },
     )?;
     let mut order = steps

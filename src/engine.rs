@@ -62,6 +62,9 @@ pub(crate) struct RunSpec {
     /// The first step whose parameters the running average takes in, where
     /// the fit averages them.
     pub(crate) average_from: Option<u64>,
+    /// Where the run is one rank of a data-parallel fit: what adds every
+    /// rank's sums before each step ([`crate::reduce`]).
+    pub(crate) reducer: Option<crate::reduce::Reducer>,
 }
 
 /// One epoch as an engine reports it.

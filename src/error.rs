@@ -160,6 +160,13 @@ pub enum Error {
     /// Averaging from step 0: steps count from 1.
     #[error("averaging starts at a step from 1 (1: every step), got 0")]
     ZeroAverageStart,
+    /// A data-parallel fit asked of what does not yet combine its ranks'
+    /// sums.
+    #[error("data-parallel training: {reason}")]
+    Distributed {
+        /// What stands in the way.
+        reason: String,
+    },
     /// A checkpoint every 0 epochs.
     #[error("a checkpoint is written every N epochs, N at least 1; got 0")]
     ZeroCheckpointInterval,

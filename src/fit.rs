@@ -854,6 +854,7 @@ impl GradientDescent {
             on_epoch: self.on_epoch.clone(),
             average_from: self.average,
             checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
+            reducer: None,
         })
     }
 

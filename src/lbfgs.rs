@@ -283,6 +283,11 @@ pub(crate) fn minimize(
     memory: usize,
     start: Start,
 ) -> Result<Outcome> {
+    if plan.reducer.is_some() {
+        return Err(Error::Distributed {
+            reason: "L-BFGS does not yet combine its evaluations across ranks".into(),
+        });
+    }
     let (parameters, optimizer_state, scheduler, position, mut rules) =
         starting_point(start, plan, source, objective.loss.margins())?;
     let epochs_before = rules.epochs;

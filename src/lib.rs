@@ -128,6 +128,9 @@ mod parquet_table;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod read_ahead;
+mod reduce;
+#[cfg(test)]
+mod reduce_tests;
 pub mod reference;
 #[cfg(test)]
 mod reference_engine;

@@ -237,6 +237,11 @@ impl Engine for ReferenceEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        if spec.reducer.is_some() {
+            return Err(crate::error::Error::Distributed {
+                reason: "the float64 engine runs one process".into(),
+            });
+        }
         let block = all_rows(source)?;
         let widen = |v: &[f32]| v.iter().map(|&v| f64::from(v)).collect::<Vec<f64>>();
         let count = spec.parameters.len();

@@ -9,6 +9,7 @@ use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
+use crate::reduce::Reducer;
 use std::borrow::Cow;
 
 use crate::source::{all_rows, Block, DataSource};
@@ -50,6 +51,12 @@ impl Engine for CpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
+        if spec.reducer.is_some() && spec.steps.shuffled {
+            return Err(crate::error::Error::Distributed {
+                reason: "mini-batches need the global order split across ranks, which is to come; use the full batch"
+                    .into(),
+            });
+        }
         if let Some(block_rows) = self.streamed_block_rows(source) {
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
@@ -72,6 +79,7 @@ impl Engine for CpuEngine {
             parameters: spec.parameters,
             state: spec.state,
             average_from: spec.average_from,
+            reducer: spec.reducer,
         }))
     }
 
@@ -176,13 +184,15 @@ struct CpuRun<'s> {
     parameters: Vec<f32>,
     state: OptimizerState,
     average_from: Option<u64>,
+    /// Where this run is one rank of a data-parallel fit.
+    reducer: Option<Reducer>,
 }
 
 impl EngineRun for CpuRun<'_> {
     fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
         // On a worker thread of the pool, the parallel chunks of each step
         // are shared by work stealing instead of a round trip from outside.
-        Ok(rayon::scope(|_| self.epoch_on_pool(order, learning_rate)))
+        rayon::scope(|_| self.epoch_on_pool(order, learning_rate))
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
@@ -191,7 +201,7 @@ impl EngineRun for CpuRun<'_> {
 }
 
 impl CpuRun<'_> {
-    fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> EpochStats {
+    fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
         let data = kernel::Data::new(
             &self.data,
             self.weights.as_deref(),
@@ -199,35 +209,40 @@ impl CpuRun<'_> {
             self.objective.loss,
         );
         let n = self.data.rows();
-        let mut step = |rows: Rows| {
+        let mut step = |rows: Rows| -> Result<f64> {
             let sums = self.workspace.accumulate(&data, &self.parameters, rows);
+            // A rank of a data-parallel fit steps on every rank's sums.
+            let reduced = self.reducer.as_ref().map(|r| r.all_reduce(sums)).transpose()?;
             let (objective, optimizer) = (self.objective, self.optimizer);
-            take_step(
+            Ok(take_step(
                 objective,
                 optimizer,
                 self.average_from,
-                sums,
+                reduced.as_ref().unwrap_or(sums),
                 &mut self.parameters,
                 &mut self.gradient,
                 &mut self.state,
                 learning_rate,
-            )
+            ))
         };
         let (loss_sum, steps) = match order {
-            None => (step(Rows::Contiguous { start: 0, len: n }), 1),
+            None => (step(Rows::Contiguous { start: 0, len: n })?, 1),
             Some(order) => {
                 let batch = self.steps.batch_rows;
-                (0..self.steps.steps_per_epoch()).fold((0.0, 0), |(sum, steps), k| {
+                (0..self.steps.steps_per_epoch()).try_fold((0.0, 0), |(sum, steps), k| {
                     let start = k * batch;
                     let len = batch.min(n - start);
-                    (sum + step(Rows::Permuted { order, start, len }), steps + 1)
-                })
+                    Ok::<_, crate::error::Error>((
+                        sum + step(Rows::Permuted { order, start, len })?,
+                        steps + 1,
+                    ))
+                })?
             }
         };
-        EpochStats {
+        Ok(EpochStats {
             loss_sum,
             steps,
             parameters: self.parameters.clone(),
-        }
+        })
     }
 }

@@ -86,6 +86,8 @@ pub(super) struct StreamedRun<'s> {
     batch_x: Vec<f32>,
     batch_y: Vec<f32>,
     batch_weights: Vec<f32>,
+    /// Where this run is one rank of a data-parallel fit (full batch).
+    reducer: Option<crate::reduce::Reducer>,
 }
 
 impl<'s> StreamedRun<'s> {
@@ -127,6 +129,7 @@ impl<'s> StreamedRun<'s> {
             batch_x: Vec::new(),
             batch_y: Vec::new(),
             batch_weights: Vec::new(),
+            reducer: spec.reducer,
         })
     }
 
@@ -151,6 +154,11 @@ impl<'s> StreamedRun<'s> {
             self.objective.loss,
             &self.parameters,
         )?;
+        // A rank of a data-parallel fit steps on every rank's sums.
+        let sums = match &self.reducer {
+            Some(reducer) => reducer.all_reduce(&sums)?,
+            None => sums,
+        };
         let loss_sum = self.step(&sums, learning_rate);
         Ok(EpochStats {
             loss_sum,

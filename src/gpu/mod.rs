@@ -285,6 +285,7 @@ impl<'c> OnDevice<'c> {
             parameters,
             state,
             average_from: None,
+            reducer: None,
         };
         Self::new(context, placement, &spec)
     }
@@ -1070,6 +1071,11 @@ impl Engine for GpuEngine {
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
         check_classes(spec.objective.loss)?;
+        if spec.reducer.is_some() {
+            return Err(Error::Distributed {
+                reason: "the GPU engine does not yet combine its sums with other ranks'".into(),
+            });
+        }
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
