@@ -74,6 +74,11 @@ struct Control {
 
 const WORKGROUP_SIZE: u32 = 256u;
 
+// The gradient passes (gradient.wgsl, gradient_classes.wgsl) take rows in
+// tiles of TILE_ROWS, LANES threads to a row (TILE_ROWS in src/gpu/mod.rs).
+const TILE_ROWS: u32 = 32u;
+const LANES: u32 = 8u;
+
 // The weights: features × classes.
 fn weight_count(shape: Shape) -> u32 {
     return shape.features * shape.classes;

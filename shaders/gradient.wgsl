@@ -20,9 +20,8 @@
 // are the lanes of a row, and how their partial sums are added, is decided
 // by the entry point: gradient_workgroup.wgsl (workgroup memory, every
 // adapter) or gradient_subgroup.wgsl (subgroup shuffles, where the adapter
-// has subgroups of at least LANES invocations).
-const TILE_ROWS: u32 = 32u;
-const LANES: u32 = 8u;
+// has subgroups of at least LANES invocations). TILE_ROWS and LANES are
+// in common.wgsl, shared with gradient_classes.wgsl.
 
 var<workgroup> tile_derivatives: array<f32, TILE_ROWS>;
 var<workgroup> derivative_sums: array<f32, WORKGROUP_SIZE>;

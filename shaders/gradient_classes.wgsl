@@ -14,10 +14,8 @@
 @group(0) @binding(5) var<storage, read_write> partials: array<f32>;
 
 // As in gradient.wgsl: a tile is TILE_ROWS rows, and LANES neighbouring
-// threads share each row, each reading every LANES-th value of it once
-// and multiplying it by the K weights of its feature.
-const TILE_ROWS: u32 = 32u;
-const LANES: u32 = 8u;
+// threads share each row (common.wgsl), each reading every LANES-th value
+// of it once and multiplying it by the K weights of its feature.
 
 // One lane's share of one class's margin, met in workgroup memory.
 var<workgroup> lane_sums: array<f32, WORKGROUP_SIZE>;

@@ -1553,14 +1553,27 @@ impl Fitted {
     /// `predict_proba`): the softmax of the margins for a multinomial
     /// model, (1 − p, p) for a binary one with probabilities.
     pub fn class_probabilities(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
+        self.probabilities_of_margins(self.class_margins(x)?.view())
+    }
+
+    /// [`Fitted::class_probabilities`] of rows whose margins
+    /// ([`Fitted::class_margins`]) are at hand.
+    pub fn probabilities_of_margins(&self, margins: ArrayView2<f32>) -> Result<Array2<f32>> {
         self.probability_check()?;
         let loss = self.settings.loss_settings();
-        let z = self.class_margins(x)?;
-        let classes = loss.classes().unwrap_or(2);
-        let mut probabilities = Array2::zeros((z.nrows(), classes));
-        for (margins, mut row) in z.rows().into_iter().zip(probabilities.rows_mut()) {
-            let row = row.as_slice_mut().expect("a standard-layout row");
-            loss.class_probabilities(&margins.to_vec(), row);
+        if margins.ncols() != self.biases.len() {
+            return Err(Error::FeatureCountMismatch {
+                expected: self.biases.len(),
+                found: margins.ncols(),
+            });
+        }
+        let mut probabilities = Array2::zeros((margins.nrows(), loss.classes().unwrap_or(2)));
+        for (z, mut row) in margins.rows().into_iter().zip(probabilities.rows_mut()) {
+            let row = row.as_slice_mut().expect("a row of a new array is contiguous");
+            match z.as_slice() {
+                Some(z) => loss.class_probabilities(z, row),
+                None => loss.class_probabilities(&z.to_vec(), row),
+            };
         }
         Ok(probabilities)
     }

@@ -166,15 +166,7 @@ impl Loss {
     pub fn row_value_and_derivatives<T: Float>(self, margins: &[T], y: T, derivatives: &mut [T]) -> T {
         match self {
             Loss::Multinomial { .. } => {
-                let largest = margins.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
-                let mut spread = T::zero();
-                for (p, &z) in derivatives.iter_mut().zip(margins) {
-                    *p = (z - largest).exp();
-                    spread = spread + *p;
-                }
-                for p in derivatives.iter_mut() {
-                    *p = *p / spread;
-                }
+                let (largest, spread) = softmax(margins, derivatives);
                 let label = y.to_usize().unwrap_or(0).min(margins.len() - 1);
                 derivatives[label] = derivatives[label] - T::one();
                 largest + spread.ln() - margins[label]
@@ -434,9 +426,10 @@ impl Loss {
 }
 
 /// softmax(z)ₖ = e^(zₖ − m) / Σ e^(zᵢ − m) into `probabilities`, with m the
-/// largest margin (no exponential overflows).
+/// largest margin (no exponential overflows); returns m and the sum
+/// Σ e^(zᵢ − m), whose logarithm the loss takes.
 #[inline(always)]
-fn softmax<T: Float>(margins: &[T], probabilities: &mut [T]) {
+fn softmax<T: Float>(margins: &[T], probabilities: &mut [T]) -> (T, T) {
     let largest = margins.iter().fold(T::neg_infinity(), |m, &z| m.max(z));
     let mut spread = T::zero();
     for (p, &z) in probabilities.iter_mut().zip(margins) {
@@ -446,6 +439,7 @@ fn softmax<T: Float>(margins: &[T], probabilities: &mut [T]) {
     for p in probabilities.iter_mut() {
         *p = *p / spread;
     }
+    (largest, spread)
 }
 
 impl Model {

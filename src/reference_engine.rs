@@ -381,14 +381,7 @@ mod tests {
             },
         };
         let start = || Start::Fresh(vec![0.0; 4 * 3]);
-        for rule in [
-            Rule::Sgd,
-            Rule::Momentum,
-            Rule::Nesterov,
-            Rule::AdaGrad,
-            Rule::RmsProp,
-            Rule::Adam,
-        ] {
+        for rule in Rule::ALL {
             for variant in [Variant::Full, Variant::MiniBatch(16)] {
                 let plan = GradientDescent::logistic()
                     .loss(loss)

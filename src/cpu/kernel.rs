@@ -119,6 +119,9 @@ pub(crate) struct Workspace {
     /// Σ ℓ′ᵢₖ of each chunk, `margins` values per chunk, where a row has
     /// many margins (one margin's is in `chunk_scalars`).
     chunk_biases: Vec<f64>,
+    /// A row's margins and then its slopes, 2 × `margins` values per chunk
+    /// (scratch of the many-margin path).
+    chunk_rows_scratch: Vec<f32>,
     /// (Σ ℓ′ᵢ, Σ lossᵢ, Σ weightᵢ) of each chunk.
     chunk_scalars: Vec<[f64; 3]>,
     /// The raw sums of the last batch.
@@ -143,6 +146,7 @@ impl Workspace {
             arch: pulp::Arch::new(),
             chunk_sums: vec![0.0; chunks * features * margins],
             chunk_biases: vec![0.0; if margins > 1 { chunks * margins } else { 0 }],
+            chunk_rows_scratch: vec![0.0; if margins > 1 { chunks * 2 * margins } else { 0 }],
             chunk_scalars: vec![[0.0; 3]; chunks],
             sums: RawSums::zeros(features, margins),
         }
@@ -213,21 +217,25 @@ impl Workspace {
         let chunks = batch.div_ceil(chunk_rows);
         let sums = &mut self.chunk_sums[..chunks * width];
         let biases = &mut self.chunk_biases[..chunks * k];
+        let scratch = &mut self.chunk_rows_scratch[..chunks * 2 * k];
         let scalars = &mut self.chunk_scalars[..chunks];
-        let chunk = |c: usize, sums: &mut [f32], biases: &mut [f64], scalars: &mut [f64; 3]| {
+        let chunk = |c: usize, sums: &mut [f32], biases: &mut [f64], scratch: &mut [f32]| {
             let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
             sums.fill(0.0);
             biases.fill(0.0);
-            *scalars = accumulate_classes(data, parameters, k, rows.part(span), sums, biases);
+            accumulate_classes(data, parameters, rows.part(span), (sums, biases), scratch)
         };
         if chunks == 1 {
-            chunk(0, sums, biases, &mut scalars[0]);
+            scalars[0] = chunk(0, sums, biases, scratch);
         } else {
             sums.par_chunks_mut(width)
                 .zip(biases.par_chunks_mut(k))
+                .zip(scratch.par_chunks_mut(2 * k))
                 .zip(scalars.par_iter_mut())
                 .enumerate()
-                .for_each(|(c, ((sums, biases), scalars))| chunk(c, sums, biases, scalars));
+                .for_each(|(c, (((sums, biases), scratch), scalars))| {
+                    *scalars = chunk(c, sums, biases, scratch);
+                });
         }
         let totals = &mut self.sums.derivative;
         totals.fill(0.0);
@@ -253,18 +261,19 @@ impl Workspace {
 /// Adds sᵢ ∂ℓ/∂zᵢₖ xᵢⱼ over `rows` into `sums` (at j·K + k) and
 /// sᵢ ∂ℓ/∂zᵢₖ into `biases`, and returns (0, Σ sᵢ lossᵢ, Σ sᵢ): the K
 /// margins of a row come from one read of it, each feature multiplying the
-/// K weights that follow one another in `parameters`.
+/// K weights that follow one another in `parameters`. `scratch` holds a
+/// row's K margins, then its K slopes.
 fn accumulate_classes(
     data: &Data,
     parameters: &[f32],
-    k: usize,
     rows: Rows,
-    sums: &mut [f32],
-    biases: &mut [f64],
+    (sums, biases): (&mut [f32], &mut [f64]),
+    scratch: &mut [f32],
 ) -> [f64; 3] {
     let d = data.features;
+    let k = biases.len();
     let (weights, bias) = parameters.split_at(d * k);
-    let (mut margins, mut slopes) = (vec![0.0f32; k], vec![0.0f32; k]);
+    let (margins, slopes) = scratch.split_at_mut(k);
     let (mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64);
     for position in 0..rows.len() {
         let i = rows.get(position);
@@ -276,17 +285,17 @@ fn accumulate_classes(
             }
         }
         let (y, weight) = (data.y[i], data.weights.map_or(1.0, |w| w[i]));
-        let loss = data.loss.row_value_and_derivatives(&margins, y, &mut slopes);
+        let loss = data.loss.row_value_and_derivatives(margins, y, slopes);
         if data.weights.is_some() {
             slopes.iter_mut().for_each(|g| *g *= weight);
         }
         loss_sum += f64::from(weight * loss);
         weight_sum += f64::from(weight);
-        for (b, &g) in biases.iter_mut().zip(&slopes) {
+        for (b, &g) in biases.iter_mut().zip(slopes.iter()) {
             *b += f64::from(g);
         }
         for (&xj, s) in x.iter().zip(sums.chunks_exact_mut(k)) {
-            for (s, &g) in s.iter_mut().zip(&slopes) {
+            for (s, &g) in s.iter_mut().zip(slopes.iter()) {
                 *s += g * xj;
             }
         }

@@ -651,36 +651,29 @@ pub fn for_classes(
     plotting: bool,
 ) -> Result<GradientDescent, String> {
     let target = encoding.target.as_deref().unwrap_or("the target");
-    if let Some(labels) = encoding.labels.as_ref().filter(|labels| labels.count() > 2) {
-        // Numbers that are not whole are a measurement, not classes (as
-        // scikit-learn's "continuous" labels).
-        let fractional = labels.classes.iter().find(|label| {
-            label
-                .parse::<f64>()
-                .is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
-        });
-        if let Some(value) = fractional {
-            return Err(format!(
-                "{target:?} holds {} distinct values, numbers such as {value} that are not whole: a logistic model needs class labels; for a number to predict, use --model linear",
-                labels.count()
-            ));
-        }
-        many_per_class(target, labels.count(), rows)?;
+    let Some(labels) = encoding.labels.as_ref().filter(|labels| labels.count() > 2) else {
+        return Ok(descent);
+    };
+    // Numbers that are not whole are a measurement, not classes (as
+    // scikit-learn's "continuous" labels).
+    let fractional = labels.classes.iter().find(|label| {
+        label
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+    });
+    if let Some(value) = fractional {
+        return Err(format!(
+            "{target:?} holds {} distinct values, numbers such as {value} that are not whole: a logistic model needs class labels; for a number to predict, use --model linear",
+            labels.count()
+        ));
     }
-    match encoding.labels.as_ref().filter(|labels| labels.count() > 2) {
-        Some(labels) => multinomial(
-            train,
-            descent,
-            labels.count(),
-            &format!(
-                "{target:?} holds {} classes ({})",
-                labels.count(),
-                describe_labels(labels)
-            ),
-            plotting,
-        ),
-        None => Ok(descent),
-    }
+    many_per_class(target, labels.count(), rows)?;
+    let described = format!(
+        "{target:?} holds {} classes ({})",
+        labels.count(),
+        describe_labels(labels)
+    );
+    multinomial(train, descent, labels.count(), &described, plotting)
 }
 
 /// Classes a target may have however few rows each holds: a small table

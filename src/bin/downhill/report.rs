@@ -140,12 +140,7 @@ fn scores_of(
             lines
         }
         (Model::Logistic, classes) => {
-            let loss = fitted.settings().loss_settings();
-            let mut probabilities = Array2::zeros(margins.dim());
-            for (z, mut row) in margins.rows().into_iter().zip(probabilities.rows_mut()) {
-                let row = row.as_slice_mut().expect("a standard-layout row");
-                loss.class_probabilities(&z.to_vec(), row);
-            }
+            let probabilities = fitted.probabilities_of_margins(margins)?;
             let per_class = metrics::per_class(y, p, classes)?;
             let mut lines = vec![
                 line("accuracy", number(metrics::accuracy(y, p)?)),
