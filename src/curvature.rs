@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::objective::Objective;
 use crate::optim::Optimizer;
+use crate::reduce::Reducer;
 use crate::source::{DataSource, ZeroTargets};
 use nalgebra::DMatrix;
 
@@ -71,14 +72,24 @@ impl Curvature {
 }
 
 /// The extreme curvatures of the squared error on `source`, by the Lanczos
-/// method on `engine`: each step one pass over the rows, with the targets set
+/// method on `engine` (over every rank's rows where `reducer` joins ranks):
+/// each step one pass over the rows, with the targets set
 /// to 0 so that the gradient at v is H v. Directions of zero curvature
 /// (collinear columns) show as Ritz values near 0, which [`extremes`] leaves
 /// out; the iteration ends when both extremes have settled over two steps,
 /// when the Krylov space is exhausted, or after [`MAX_STEPS`].
-pub(crate) fn measure(engine: &dyn Engine, source: &dyn DataSource) -> Result<Curvature> {
+pub(crate) fn measure(
+    engine: &dyn Engine,
+    source: &dyn DataSource,
+    reducer: Option<&Reducer>,
+) -> Result<Curvature> {
     let zero_targets = ZeroTargets::new(source);
-    let mut sums = engine.open_sums(&zero_targets, Objective::unpenalized(crate::loss::Loss::Squared))?;
+    let mut sums = crate::engine::open_sums(
+        engine,
+        &zero_targets,
+        Objective::unpenalized(crate::loss::Loss::Squared),
+        reducer,
+    )?;
     let count = source.features() + 1;
     let mut product = |v: &[f64]| -> Result<Vec<f64>> {
         let parameters: Vec<f32> = v.iter().map(|&x| x as f32).collect();
@@ -242,7 +253,7 @@ mod tests {
         let mut x = data.x.clone();
         x.column_mut(2).mapv_inplace(|v| 5.0 * v + 2.0);
         let source = InMemory::unchecked(x.view(), data.y.view());
-        let found = measure(&CpuEngine::default(), &source).unwrap();
+        let found = measure(&CpuEngine::default(), &source, None).unwrap();
         let values = eigenvalues(&x);
         let (smallest, largest) = (values[0], values[values.len() - 1]);
         assert!(largest / smallest > 20.0, "{values:?}");
@@ -271,6 +282,7 @@ mod tests {
         let found = measure(
             &CpuEngine::default(),
             &InMemory::unchecked(x.view(), data.y.view()),
+            None,
         )
         .unwrap();
         assert!(

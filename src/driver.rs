@@ -12,7 +12,7 @@ use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::schedule::{Schedule, Scheduler};
-use crate::shuffle::{BatchOrder, Shuffle};
+use crate::shuffle::{share_of_batches, BatchOrder, Shuffle};
 use crate::source::DataSource;
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
@@ -53,6 +53,8 @@ pub(crate) struct TrainingPlan {
     /// Where this process is one rank of a data-parallel fit: what adds
     /// every rank's sums before each step.
     pub(crate) reducer: Option<crate::reduce::Reducer>,
+    /// With a reducer: where this rank's rows lie among every rank's.
+    pub(crate) shard: Option<crate::reduce::Shard>,
 }
 
 /// What a run hands its snapshots to: a checkpoint writer.
@@ -386,11 +388,22 @@ pub(crate) fn train(
             reducer: plan.reducer.clone(),
         },
     )?;
+    // A rank of a data-parallel fit draws the order of every rank's rows,
+    // as one process would, and takes its share of each batch.
+    let global_rows = plan.shard.map_or(steps.rows, |s| s.total);
     let mut order = steps
         .shuffled
-        .then(|| BatchOrder::new(steps.rows, plan.shuffle, plan.seed, position));
+        .then(|| BatchOrder::new(global_rows, plan.shuffle, plan.seed, position));
+    let (mut share, mut share_ends) = (Vec::new(), Vec::new());
     let mut held_out_sums = held_out
-        .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.loss)))
+        .map(|rows| {
+            crate::engine::open_sums(
+                engine,
+                rows,
+                Objective::unpenalized(objective.loss),
+                plan.reducer.as_ref(),
+            )
+        })
         .transpose()?;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();
@@ -401,7 +414,15 @@ pub(crate) fn train(
 
     let (stop_reason, kept, best_epoch, last_parameters) = loop {
         let learning_rate = scheduler.learning_rate();
-        let stats = run.run_epoch(order.as_mut().map(|o| o.next_epoch()), learning_rate as f32)?;
+        let stats = match (order.as_mut(), plan.shard) {
+            (Some(order), Some(shard)) => {
+                let batch = plan.batch_size.unwrap_or(global_rows).min(global_rows);
+                let mine = shard.offset..shard.offset + steps.rows;
+                share_of_batches(order.next_epoch(), batch, mine, &mut share, &mut share_ends);
+                run.run_epoch_of_shard(&share, &share_ends, learning_rate as f32)?
+            }
+            (order, _) => run.run_epoch(order.map(|o| o.next_epoch()), learning_rate as f32)?,
+        };
         gradient_evaluations += stats.steps as u64;
         let loss = stats.loss_sum / stats.steps as f64;
         let validation_loss = match &mut held_out_sums {

@@ -119,6 +119,23 @@ pub(crate) trait EngineRun {
     /// full batch.
     fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats>;
 
+    /// Runs the steps of one mini-batch epoch of a rank of a data-parallel
+    /// fit at `learning_rate`: `order` holds, global batch by global batch,
+    /// this rank's rows of each (as indices into its shard), batch k ending
+    /// at `ends[k]`. A batch may hold none of this rank's rows; the rank
+    /// still joins the step with its zero sums.
+    fn run_epoch_of_shard(
+        &mut self,
+        order: &[u32],
+        ends: &[usize],
+        learning_rate: f32,
+    ) -> Result<EpochStats> {
+        let _ = (order, ends, learning_rate);
+        Err(crate::error::Error::Distributed {
+            reason: "this engine takes the full batch only in a data-parallel fit".into(),
+        })
+    }
+
     /// The optimizer's state now.
     fn optimizer_state(&mut self) -> Result<OptimizerState>;
 }
@@ -170,4 +187,36 @@ pub(crate) fn gradient_on(
         validate_features(x)?;
     }
     Ok(gradient)
+}
+
+/// Raw sums over every rank's rows: each of this rank's sums, all-reduced
+/// (the curvature's and L-BFGS's passes).
+pub(crate) struct ReducedSums<'s> {
+    pub(crate) local: Box<dyn SumsRun + 's>,
+    pub(crate) reducer: crate::reduce::Reducer,
+}
+
+impl SumsRun for ReducedSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        let sums = self.local.raw_sums(parameters)?;
+        self.reducer.all_reduce(&sums)
+    }
+}
+
+/// Raw sums of `objective` over `source` on `engine`: over every rank's
+/// rows where `reducer` joins ranks, else over this process's.
+pub(crate) fn open_sums<'s>(
+    engine: &'s dyn Engine,
+    source: &'s dyn crate::source::DataSource,
+    objective: crate::objective::Objective,
+    reducer: Option<&crate::reduce::Reducer>,
+) -> Result<Box<dyn SumsRun + 's>> {
+    let local = engine.open_sums(source, objective)?;
+    Ok(match reducer {
+        Some(reducer) => Box::new(ReducedSums {
+            local,
+            reducer: reducer.clone(),
+        }),
+        None => local,
+    })
 }

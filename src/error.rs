@@ -167,6 +167,26 @@ pub enum Error {
         /// What stands in the way.
         reason: String,
     },
+    /// A rank of a data-parallel fit failed before the fit could go on:
+    /// every rank returns this, naming the first rank that failed.
+    /// Rows named in `cause` count from the start of that rank's shard.
+    #[error("rank {rank} failed: {cause}")]
+    RankFailed {
+        /// The rank that failed.
+        rank: usize,
+        /// Its error.
+        cause: String,
+    },
+    /// A range of rows beyond a source's.
+    #[error("rows {start}..{end} asked of a source of {rows} rows")]
+    RowRange {
+        /// The range's first row.
+        start: usize,
+        /// One past its last row.
+        end: usize,
+        /// The source's rows.
+        rows: usize,
+    },
     /// A checkpoint every 0 epochs.
     #[error("a checkpoint is written every N epochs, N at least 1; got 0")]
     ZeroCheckpointInterval,

@@ -10,6 +10,7 @@ use crate::data::{
     TargetScaling,
 };
 use crate::device::{Device, GPU_MAX_CLASSES};
+use crate::distributed::Collective;
 use crate::driver::{self, EarlyStopping, EpochObserver, Outcome, Start, TrainingPlan, TrainingState};
 use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
@@ -22,6 +23,7 @@ use crate::metrics;
 use crate::model::Model;
 use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
+use crate::reduce::{one_pass_of_ranks, Reducer};
 use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
 use crate::solver::Solver;
@@ -191,6 +193,9 @@ pub struct GradientDescent {
     checkpoint: Option<Checkpoint>,
     #[cfg_attr(feature = "serde", serde(skip))]
     gpu_context: Option<ContextHandle>,
+    /// The ranks of a data-parallel fit this process is one of.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    ranks: Option<Reducer>,
 }
 
 /// Where and how often a fit writes its checkpoints.
@@ -292,6 +297,7 @@ impl GradientDescent {
             start: None,
             checkpoint: None,
             gpu_context: None,
+            ranks: None,
         }
     }
 
@@ -672,6 +678,44 @@ impl GradientDescent {
         self
     }
 
+    /// Makes this process one rank of a data-parallel fit over
+    /// `collective` ([`crate::distributed`]): every rank calls
+    /// [`GradientDescent::fit_source`] (or [`GradientDescent::fit`]) with
+    /// the same settings on its own shard of the rows, in rank order, and
+    /// every rank returns the same fit, that of all the rows. Saves and
+    /// checkpoints are written by rank 0 alone.
+    ///
+    /// Full-batch and mini-batch descent run on the CPU engine of each
+    /// rank ([`Device::Auto`] chooses it); L-BFGS runs on the CPU or the
+    /// GPU. A validation fraction, and mini-batches streamed from a file
+    /// larger than the memory budget, are refused ([`Error::Distributed`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use downhill::distributed::Collective;
+    /// use downhill::GradientDescent;
+    /// use ndarray::array;
+    ///
+    /// /// A job of one rank: the sum over every rank is this rank's values.
+    /// struct Alone;
+    /// impl Collective for Alone {
+    ///     fn rank(&self) -> usize { 0 }
+    ///     fn size(&self) -> usize { 1 }
+    ///     fn all_reduce_sum(&self, _values: &mut [f64]) -> downhill::Result<()> { Ok(()) }
+    /// }
+    ///
+    /// let x = array![[1.0f32], [2.0], [3.0], [4.0]];
+    /// let y = array![3.0f32, 5.0, 7.0, 9.0];
+    /// let settings = GradientDescent::linear().max_epochs(50);
+    /// let alone = settings.clone().distributed(Arc::new(Alone)).fit(x.view(), y.view())?;
+    /// assert_eq!(alone.weights(), settings.fit(x.view(), y.view())?.weights());
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn distributed(mut self, collective: Arc<dyn Collective>) -> Self {
+        self.ranks = Some(Reducer(collective));
+        self
+    }
+
     /// The model fitted.
     pub fn model(&self) -> Model {
         self.model
@@ -855,6 +899,7 @@ impl GradientDescent {
             average_from: self.average,
             checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
             reducer: None,
+            shard: None,
         })
     }
 
@@ -883,6 +928,9 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
     ) -> Result<Fitted> {
+        if self.ranks.is_some() {
+            return self.fit_shard(x, y, weights);
+        }
         let plan = self.plan()?;
         if let Some(weights) = weights {
             if weights.len() != y.len() {
@@ -950,6 +998,28 @@ impl GradientDescent {
         self.fit_prepared(plan, data, held_out, fresh)
     }
 
+    /// A data-parallel fit of this rank's rows `x`, `y` (weighted by
+    /// `weights`): the source path's, which the ranks all take.
+    fn fit_shard(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: Option<ArrayView1<f32>>,
+    ) -> Result<Fitted> {
+        if self.validation_fraction.is_some() {
+            return Err(Error::Distributed {
+                reason:
+                    "a validation fraction holds out rows of one process; hold out rows of each shard instead"
+                        .into(),
+            });
+        }
+        let rows = InMemory::new(x, y)?;
+        match weights {
+            None => self.fit_source(&rows),
+            Some(weights) => self.fit_source(&Weighted::new(&rows, weights.to_vec())?),
+        }
+    }
+
     /// Fits the model to the rows of `source` (a file, or rows of the
     /// caller's own making), read block by block: one pass checks the
     /// targets and, where asked, measures the standardization in float64;
@@ -964,12 +1034,21 @@ impl GradientDescent {
             });
         }
         let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
-        let fresh = one_pass(
-            source,
-            self.loss_settings(),
+        let (features, target) = (
             self.standardize && !resuming,
             self.standardize_target && !resuming,
-        )?;
+        );
+        let fresh = match &self.ranks {
+            None => one_pass(source, self.loss_settings(), features, target)?,
+            Some(ranks) => {
+                if self.validation_fraction.is_some() {
+                    return Err(Error::Distributed {
+                        reason: "a validation fraction holds out rows of one process".into(),
+                    });
+                }
+                one_pass_of_ranks(ranks, source, self.loss_settings(), features, target)?
+            }
+        };
         self.fit_prepared(plan, source, None, fresh)
     }
 
@@ -999,6 +1078,25 @@ impl GradientDescent {
         };
         let (rows, features) = (data.rows(), data.features());
         let margins = self.loss_settings().margins();
+        // A rank of a data-parallel fit learns where its rows lie, and
+        // every rank that the others hold as many features.
+        if let Some(ranks) = &self.ranks {
+            let shard = ranks.shard(rows)?;
+            let widths = ranks.gather(&[features as f64])?;
+            if let Some(rank) = widths.iter().position(|w| w[0] as usize != features) {
+                return Err(Error::RankFailed {
+                    rank,
+                    cause: Error::FeatureCountMismatch {
+                        expected: features,
+                        found: widths[rank][0] as usize,
+                    }
+                    .to_string(),
+                });
+            }
+            plan.reducer = Some(ranks.clone());
+            plan.shard = Some(shard);
+        }
+        let global_rows = plan.shard.map_or(rows, |s| s.total);
         let target_scaling = match (self.standardize_target, &self.start) {
             (false, _) => None,
             (true, Some(StartFrom::Resume(fitted))) => {
@@ -1010,8 +1108,11 @@ impl GradientDescent {
         };
         // More classes than the GPU kernels hold run on the CPU, unless the
         // GPU is asked for by name.
+        // So do the steps of a data-parallel descent (the GPU engine keeps
+        // its steps on the device; L-BFGS combines the ranks' sums on any).
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
+            Device::Auto if self.ranks.is_some() && self.solver == Solver::GradientDescent => Device::Cpu,
             device => device,
         };
         let engine = engine_choice::choose(
@@ -1116,11 +1217,13 @@ impl GradientDescent {
         let descent = self.solver == Solver::GradientDescent;
         let momentum_from_data = descent && self.momentum_from_data();
         let curvature = match descent && self.auto_learning_rate || momentum_from_data {
-            true => Some(curvature::measure(engine.as_ref(), source).map_err(|e| match e {
-                // Non-finite X makes the curvature non-finite: name the value.
-                Error::NoCurvature { .. } => find_non_finite(data).err().unwrap_or(e),
-                other => other,
-            })?),
+            true => Some(
+                curvature::measure(engine.as_ref(), source, plan.reducer.as_ref()).map_err(|e| match e {
+                    // Non-finite X makes the curvature non-finite: name the value.
+                    Error::NoCurvature { .. } => find_non_finite(data).err().unwrap_or(e),
+                    other => other,
+                })?,
+            ),
             false => None,
         };
         if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
@@ -1134,7 +1237,7 @@ impl GradientDescent {
                 self.loss_settings(),
                 fresh.target_mean,
                 curvature,
-                plan.batch_size.map(|b| b.min(rows)),
+                plan.batch_size.map(|b| b.min(global_rows)),
                 features,
                 momentum_from_data,
             );
@@ -1200,6 +1303,7 @@ impl GradientDescent {
             let mut settings = self.clone();
             settings.start = None;
             settings.gpu_context = None;
+            settings.ranks = None;
             settings.on_epoch = None;
             settings.checkpoint = None;
             settings.optimizer = optimizer;
@@ -1230,6 +1334,10 @@ impl GradientDescent {
             let Some(checkpoint) = &self.checkpoint else {
                 return Ok(());
             };
+            // Every rank holds the same fit; rank 0 writes it.
+            if self.ranks.as_ref().is_some_and(|r| r.0.rank() != 0) {
+                return Ok(());
+            }
             let fitted = to_fitted(snapshot.clone())?;
             match &checkpoint.encoding {
                 Some(encoding) => fitted.with_encoding(encoding.clone())?.save(&checkpoint.path),
@@ -1275,7 +1383,7 @@ impl GradientDescent {
             None => Ok(None),
             Some(ClassWeight::Given { negative, positive }) => Ok(Some(vec![negative, positive])),
             Some(ClassWeight::Balanced) => {
-                let (rows, mut counts) = (data.rows(), vec![0usize; classes]);
+                let (mut rows, mut counts) = (data.rows(), vec![0usize; classes]);
                 let block = 1 << 16;
                 for start in (0..rows).step_by(block) {
                     let targets = data.targets(start, block.min(rows - start))?;
@@ -1284,6 +1392,14 @@ impl GradientDescent {
                             *count += 1;
                         }
                     }
+                }
+                // A data-parallel fit weighs the classes of every rank's rows.
+                if let Some(ranks) = &self.ranks {
+                    let mut totals: Vec<f64> =
+                        counts.iter().map(|&c| c as f64).chain([rows as f64]).collect();
+                    ranks.0.all_reduce_sum(&mut totals)?;
+                    rows = totals.pop().unwrap_or_default() as usize;
+                    counts = totals.into_iter().map(|c| c as usize).collect();
                 }
                 let balanced = |count: usize| match count {
                     0 => 0.0,
@@ -1428,8 +1544,10 @@ impl Fitted {
 
     /// The settings that continue this fit for `epochs` epochs over new
     /// rows: resumed, with the rate and momentum it ran with, no
-    /// tolerance and no held-out rows.
-    fn continuation(&self, epochs: usize) -> GradientDescent {
+    /// tolerance and no held-out rows: what [`Fitted::partial_fit`] runs,
+    /// for settings to add to (a data-parallel continuation,
+    /// [`GradientDescent::distributed`]).
+    pub fn continuation(&self, epochs: usize) -> GradientDescent {
         let mut settings = self
             .settings
             .clone()

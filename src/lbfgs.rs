@@ -283,16 +283,18 @@ pub(crate) fn minimize(
     memory: usize,
     start: Start,
 ) -> Result<Outcome> {
-    if plan.reducer.is_some() {
-        return Err(Error::Distributed {
-            reason: "L-BFGS does not yet combine its evaluations across ranks".into(),
-        });
-    }
     let (parameters, optimizer_state, scheduler, position, mut rules) =
         starting_point(start, plan, source, objective.loss.margins())?;
     let epochs_before = rules.epochs;
     let evaluator = Rc::new(Evaluator {
-        sums: RefCell::new(engine.open_sums(source, objective)?),
+        // Every rank evaluates the same points on the sums of all ranks'
+        // rows, so their searches stay step for step the same.
+        sums: RefCell::new(crate::engine::open_sums(
+            engine,
+            source,
+            objective,
+            plan.reducer.as_ref(),
+        )?),
         objective,
         last: RefCell::new(None),
         passes: Cell::new(0),
@@ -403,7 +405,14 @@ pub(crate) fn minimize(
     // The held-out loss of each iteration's parameters, where rows are held
     // out.
     let mut held_out_sums = held_out
-        .map(|rows| engine.open_sums(rows, Objective::unpenalized(objective.loss)))
+        .map(|rows| {
+            crate::engine::open_sums(
+                engine,
+                rows,
+                Objective::unpenalized(objective.loss),
+                plan.reducer.as_ref(),
+            )
+        })
         .transpose()?;
     let narrow = |parameters: &[f64]| parameters.iter().map(|&p| p as f32).collect::<Vec<f32>>();
     let mut records = Vec::with_capacity(iterations.len());

@@ -100,6 +100,7 @@ mod csv_records;
 pub mod curvature;
 pub mod data;
 mod device;
+pub mod distributed;
 mod driver;
 mod engine;
 mod engine_choice;

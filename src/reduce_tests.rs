@@ -4,8 +4,8 @@
 mod threads {
     use std::sync::{Barrier, Mutex};
 
+    use crate::distributed::Collective;
     use crate::error::Result;
-    use crate::reduce::SumsReducer;
 
     /// Ranks that are threads of one process: each writes its values to
     /// its slot, all wait, each adds the slots in rank order, all wait
@@ -13,6 +13,7 @@ mod threads {
     pub(crate) struct ThreadGroup {
         slots: Mutex<Vec<Vec<f64>>>,
         barrier: Barrier,
+        barrier_size: usize,
     }
 
     impl ThreadGroup {
@@ -20,6 +21,7 @@ mod threads {
             ThreadGroup {
                 slots: Mutex::new(vec![Vec::new(); ranks]),
                 barrier: Barrier::new(ranks),
+                barrier_size: ranks,
             }
         }
 
@@ -38,8 +40,16 @@ mod threads {
         rank: usize,
     }
 
-    impl SumsReducer for RankOf {
-        fn all_reduce(&self, values: &mut [f64]) -> Result<()> {
+    impl Collective for RankOf {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+
+        fn size(&self) -> usize {
+            self.group.barrier_size
+        }
+
+        fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
             self.group.slots.lock().expect("no rank panicked")[self.rank] = values.to_vec();
             self.group.barrier.wait();
             {
@@ -54,7 +64,7 @@ mod threads {
     }
 }
 
-mod tests {
+mod engine_steps {
     use std::sync::Arc;
 
     use super::threads::ThreadGroup;
@@ -187,5 +197,173 @@ mod tests {
                 }
             }
         }
+    }
+}
+
+/// The public entry point, `GradientDescent::distributed`, with ranks made
+/// of threads: every statistic before the fit and every step go through
+/// the collective.
+mod fits {
+    use std::sync::Arc;
+
+    use ndarray::{s, Array1, Array2};
+
+    use super::threads::ThreadGroup;
+    use crate::data::Synthetic;
+    use crate::fit::{ClassWeight, Fitted, GradientDescent, Variant};
+    use crate::model::Model;
+    use crate::optim::{Optimizer, Rule};
+    use crate::solver::Solver;
+    use crate::Error;
+
+    /// `settings` fitted by ranks holding `shards` rows of `x`, `y` in
+    /// turn, each rank on its own one-thread pool: every rank's result.
+    fn ranks(
+        settings: &GradientDescent,
+        x: &Array2<f32>,
+        y: &Array1<f32>,
+        shards: &[usize],
+    ) -> Vec<crate::Result<Fitted>> {
+        let group = Arc::new(ThreadGroup::new(shards.len()));
+        std::thread::scope(|scope| {
+            let mut start = 0;
+            let handles: Vec<_> = shards
+                .iter()
+                .enumerate()
+                .map(|(rank, &rows)| {
+                    let (x, y) = (
+                        x.slice(s![start..start + rows, ..]),
+                        y.slice(s![start..start + rows]),
+                    );
+                    start += rows;
+                    let settings = settings.clone().distributed(Arc::new(group.rank(rank)));
+                    scope.spawn(move || {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+                        pool.install(|| settings.fit(x, y))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
+    fn parameters(fitted: &Fitted) -> Vec<f32> {
+        fitted
+            .coefficients()
+            .iter()
+            .chain(fitted.intercepts().iter())
+            .copied()
+            .collect()
+    }
+
+    /// Each setting, on 1, 2 and 3 ranks over uneven shards: every rank
+    /// the same bits; one rank the local fit's bits; more ranks within
+    /// float32 tolerance of it.
+    fn check(name: &str, settings: &GradientDescent, x: &Array2<f32>, y: &Array1<f32>, tolerance: f32) {
+        let local = settings.fit(x.view(), y.view()).unwrap();
+        let n = x.nrows();
+        let alone = ranks(settings, x, y, &[n]).pop().unwrap().unwrap();
+        assert_eq!(
+            parameters(&alone),
+            parameters(&local),
+            "{name}: one rank is the local fit"
+        );
+        assert_eq!(alone.history().len(), local.history().len(), "{name}");
+        assert_eq!(alone.standardizer(), local.standardizer(), "{name}");
+        assert_eq!(alone.curvature(), local.curvature(), "{name}");
+        for shards in [
+            vec![n / 2 + 20, n - n / 2 - 20],
+            vec![n / 6, n - n / 3, n / 6 + n % 6],
+        ] {
+            let fits: Vec<Fitted> = ranks(settings, x, y, &shards)
+                .into_iter()
+                .map(|f| f.unwrap())
+                .collect();
+            for fit in &fits[1..] {
+                assert_eq!(
+                    parameters(fit),
+                    parameters(&fits[0]),
+                    "{name} {shards:?}: ranks agree"
+                );
+            }
+            let largest = parameters(&local).iter().fold(1.0f32, |m, p| m.max(p.abs()));
+            for (a, b) in parameters(&fits[0]).iter().zip(parameters(&local)) {
+                assert!(
+                    (a - b).abs() <= tolerance * largest,
+                    "{name} {shards:?}: {a} vs {b} (of {largest})"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fits_of_uneven_shards_equal_the_fit_of_all_rows() {
+        let linear = Synthetic::generate(Model::Linear, 600, 5, 0.2, 11).unwrap();
+        // Raw scales: the standardization's moments must be all rows'.
+        let mut x = linear.x.clone();
+        x.column_mut(1).mapv_inplace(|v| 40.0 * v + 300.0);
+        let logistic = Synthetic::generate(Model::Logistic, 600, 5, 0.2, 12).unwrap();
+        let classes: Array1<f32> = logistic
+            .x
+            .rows()
+            .into_iter()
+            .map(|r| f32::from(u8::from(r[0] > 0.3) + u8::from(r[1] > 0.0)))
+            .collect();
+        let full = GradientDescent::linear()
+            .standardize(true)
+            .auto_learning_rate(true)
+            .optimizer(Rule::Nesterov.with(0.1, 0.9))
+            .auto_momentum(true)
+            .max_epochs(60);
+        check("linear, full batch, automatic", &full, &x, &linear.y, 1e-5);
+        let batches = GradientDescent::linear()
+            .standardize(true)
+            .variant(Variant::MiniBatch(32))
+            .optimizer(Optimizer::adam(0.01))
+            .max_epochs(8)
+            .seed(3);
+        check("linear, batches of 32, Adam", &batches, &x, &linear.y, 1e-4);
+        let log = GradientDescent::logistic()
+            .standardize(true)
+            .variant(Variant::MiniBatch(50))
+            .class_weight(ClassWeight::Balanced)
+            .l2(0.01)
+            .max_epochs(6);
+        check(
+            "logistic, batches of 50, balanced",
+            &log,
+            &logistic.x,
+            &logistic.y,
+            1e-4,
+        );
+        let lbfgs = GradientDescent::multinomial(3)
+            .standardize(true)
+            .solver(Solver::lbfgs())
+            .l2(0.01)
+            .max_epochs(200);
+        check("multinomial, L-BFGS", &lbfgs, &logistic.x, &classes, 1e-4);
+    }
+
+    #[test]
+    fn a_rank_that_fails_fails_every_rank_naming_it() {
+        let data = Synthetic::generate(Model::Logistic, 90, 3, 0.2, 5).unwrap();
+        let mut y = data.y.clone();
+        y[70] = 0.5; // in the second rank's shard, its row 10
+        let settings = GradientDescent::logistic().max_epochs(3);
+        for (rank, fit) in ranks(&settings, &data.x, &y, &[60, 30]).into_iter().enumerate() {
+            match fit {
+                Err(Error::RankFailed { rank: 1, cause }) => {
+                    assert!(cause.contains("y[10] is 0.5"), "rank {rank}: {cause}")
+                }
+                other => panic!("rank {rank}: {other:?}"),
+            }
+        }
+        let empty = ranks(&settings, &data.x, &data.y, &[90, 0]);
+        assert!(
+            empty
+                .iter()
+                .all(|f| matches!(f, Err(Error::RankFailed { rank: 1, .. }))),
+            "{empty:?}"
+        );
     }
 }

@@ -136,6 +136,31 @@ impl BatchOrder {
     }
 }
 
+/// A rank's share of an epoch's global batches: the rows of `order` (a
+/// permutation of every rank's rows) that lie in `shard` (this rank's
+/// rows, as global indices), cut into batches of `batch` rows, written to
+/// `local` as indices into the shard, batch by batch, and where each batch
+/// ends to `ends`.
+pub(crate) fn share_of_batches(
+    order: &[u32],
+    batch: usize,
+    shard: std::ops::Range<usize>,
+    local: &mut Vec<u32>,
+    ends: &mut Vec<usize>,
+) {
+    local.clear();
+    ends.clear();
+    for rows in order.chunks(batch) {
+        local.extend(
+            rows.iter()
+                .map(|&row| row as usize)
+                .filter(|row| shard.contains(row))
+                .map(|row| (row - shard.start) as u32),
+        );
+        ends.push(local.len());
+    }
+}
+
 fn fill_identity(slots: &mut [u32], first: u32) {
     for (i, slot) in slots.iter_mut().enumerate() {
         *slot = first + i as u32;

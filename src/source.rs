@@ -78,6 +78,71 @@ pub trait DataSource: Sync {
     }
 }
 
+/// A range of a source's rows as a source of its own: one rank's shard of
+/// a file split among the ranks of a data-parallel fit
+/// ([`crate::distributed::shard_of`]). Only the range's rows are read.
+pub struct RowRange<'a> {
+    inner: &'a dyn DataSource,
+    range: std::ops::Range<usize>,
+}
+
+impl<'a> RowRange<'a> {
+    /// Rows `range` of `inner`; [`Error::RowRange`] where the range goes
+    /// beyond its rows.
+    pub fn new(inner: &'a dyn DataSource, range: std::ops::Range<usize>) -> Result<Self> {
+        if range.start > range.end || range.end > inner.rows() {
+            return Err(Error::RowRange {
+                start: range.start,
+                end: range.end,
+                rows: inner.rows(),
+            });
+        }
+        Ok(RowRange { inner, range })
+    }
+}
+
+impl DataSource for RowRange<'_> {
+    fn rows(&self) -> usize {
+        self.range.len()
+    }
+
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        self.inner.block(self.range.start + start, rows)
+    }
+
+    fn resident(&self) -> Option<Block<'_>> {
+        let whole = self.inner.resident()?;
+        let d = self.inner.features();
+        let (from, to) = (self.range.start, self.range.end);
+        Some(Block {
+            x: match whole.x {
+                Cow::Borrowed(x) => Cow::Borrowed(&x[from * d..to * d]),
+                Cow::Owned(x) => Cow::Owned(x[from * d..to * d].to_vec()),
+            },
+            y: match whole.y {
+                Cow::Borrowed(y) => Cow::Borrowed(&y[from..to]),
+                Cow::Owned(y) => Cow::Owned(y[from..to].to_vec()),
+            },
+        })
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        self.inner.targets(self.range.start + start, rows)
+    }
+
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        self.inner.weights(self.range.start + start, rows)
+    }
+
+    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        self.inner.read_into(self.range.start + start, rows, x, y)
+    }
+}
+
 /// Rows `start..start + rows` of `source` read into new buffers through
 /// [`DataSource::read_into`]: the `block` of a source that reads into
 /// buffers natively.
@@ -543,12 +608,84 @@ pub(crate) struct Pass {
     pub(crate) target_mean: f64,
 }
 
+/// The moments one pass over a source measures: each feature's (where
+/// asked for) and the targets'.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PassMoments {
+    columns: Vec<Moments>,
+    targets: Moments,
+}
+
+impl PassMoments {
+    /// The moments as numbers (count, mean, squares for each feature, then
+    /// the targets), for ranks to gather.
+    pub(crate) fn to_numbers(&self) -> Vec<f64> {
+        self.columns
+            .iter()
+            .chain([&self.targets])
+            .flat_map(|m| [m.count, m.mean, m.squares])
+            .collect()
+    }
+
+    /// The moments of [`PassMoments::to_numbers`].
+    pub(crate) fn from_numbers(numbers: &[f64]) -> PassMoments {
+        let mut moments: Vec<Moments> = numbers
+            .chunks_exact(3)
+            .map(|m| Moments {
+                count: m[0],
+                mean: m[1],
+                squares: m[2],
+            })
+            .collect();
+        let targets = moments.pop().unwrap_or_default();
+        PassMoments {
+            columns: moments,
+            targets,
+        }
+    }
+
+    /// The moments of both parts' rows together.
+    pub(crate) fn merge(mut self, other: &PassMoments) -> PassMoments {
+        for (total, part) in self.columns.iter_mut().zip(&other.columns) {
+            *total = total.merge(*part);
+        }
+        self.targets = self.targets.merge(other.targets);
+        self
+    }
+
+    /// What the pass learns: the features' standardization where
+    /// measured, the target's where `target`.
+    pub(crate) fn finish(self, features: bool, target: bool) -> Result<Pass> {
+        let standardizer = match features {
+            true => Some(Standardizer::from_parts(
+                self.columns.iter().map(|m| m.mean as f32).collect(),
+                self.columns.iter().map(Moments::scale).collect(),
+            )?),
+            false => None,
+        };
+        let target = target.then(|| TargetScaling {
+            mean: self.targets.mean as f32,
+            scale: self.targets.scale(),
+        });
+        Ok(Pass {
+            features: standardizer,
+            target,
+            target_mean: self.targets.mean,
+        })
+    }
+}
+
 /// One pass over `source`'s blocks: checks every target (finite; 0 or 1
 /// for the logistic model) and, where asked, measures the features' and
 /// the target's mean and spread in float64, block moments merged as they
 /// come. A non-finite feature is found by the fit itself (its loss is not
 /// finite), not here.
 pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, target: bool) -> Result<Pass> {
+    pass_moments(source, loss, features)?.finish(features, target)
+}
+
+/// The moments of [`one_pass`]: the features' where `features`.
+pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) -> Result<PassMoments> {
     let model = loss.model();
     let (n, d) = (source.rows(), source.features());
     if n == 0 || d == 0 {
@@ -594,22 +731,7 @@ pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, targ
             *total = total.merge(part);
         }
     }
-    let features = match features {
-        true => Some(Standardizer::from_parts(
-            columns.iter().map(|m| m.mean as f32).collect(),
-            columns.iter().map(Moments::scale).collect(),
-        )?),
-        false => None,
-    };
-    let target = target.then(|| TargetScaling {
-        mean: targets.mean as f32,
-        scale: targets.scale(),
-    });
-    Ok(Pass {
-        features,
-        target,
-        target_mean: targets.mean,
-    })
+    Ok(PassMoments { columns, targets })
 }
 
 /// The first non-finite feature of `source`, as the error that names its

@@ -51,12 +51,6 @@ impl Engine for CpuEngine {
     }
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
-        if spec.reducer.is_some() && spec.steps.shuffled {
-            return Err(crate::error::Error::Distributed {
-                reason: "mini-batches need the global order split across ranks, which is to come; use the full batch"
-                    .into(),
-            });
-        }
         if let Some(block_rows) = self.streamed_block_rows(source) {
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
@@ -192,7 +186,17 @@ impl EngineRun for CpuRun<'_> {
     fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
         // On a worker thread of the pool, the parallel chunks of each step
         // are shared by work stealing instead of a round trip from outside.
-        rayon::scope(|_| self.epoch_on_pool(order, learning_rate))
+        let batches = order.map(|order| (order, Batches::Even(self.steps.batch_rows)));
+        rayon::scope(|_| self.epoch_on_pool(batches, learning_rate))
+    }
+
+    fn run_epoch_of_shard(
+        &mut self,
+        order: &[u32],
+        ends: &[usize],
+        learning_rate: f32,
+    ) -> Result<EpochStats> {
+        rayon::scope(|_| self.epoch_on_pool(Some((order, Batches::Ending(ends))), learning_rate))
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
@@ -200,8 +204,35 @@ impl EngineRun for CpuRun<'_> {
     }
 }
 
+/// Where an epoch's batches of ordered rows end.
+#[derive(Clone, Copy)]
+enum Batches<'a> {
+    /// Every `rows` rows (the last batch may have fewer).
+    Even(usize),
+    /// Batch k ends at the k-th position (a rank's share of each global
+    /// batch).
+    Ending(&'a [usize]),
+}
+
+impl<'a> Batches<'a> {
+    /// The start and the length of every batch of `rows` ordered rows.
+    fn spans(self, rows: usize) -> impl Iterator<Item = (usize, usize)> + 'a {
+        let count = match self {
+            Batches::Even(batch) => rows.div_ceil(batch),
+            Batches::Ending(ends) => ends.len(),
+        };
+        (0..count).map(move |k| match self {
+            Batches::Even(batch) => (k * batch, batch.min(rows - k * batch)),
+            Batches::Ending(ends) => {
+                let start = k.checked_sub(1).map_or(0, |previous| ends[previous]);
+                (start, ends[k] - start)
+            }
+        })
+    }
+}
+
 impl CpuRun<'_> {
-    fn epoch_on_pool(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+    fn epoch_on_pool(&mut self, order: Option<(&[u32], Batches)>, learning_rate: f32) -> Result<EpochStats> {
         let data = kernel::Data::new(
             &self.data,
             self.weights.as_deref(),
@@ -227,16 +258,15 @@ impl CpuRun<'_> {
         };
         let (loss_sum, steps) = match order {
             None => (step(Rows::Contiguous { start: 0, len: n })?, 1),
-            Some(order) => {
-                let batch = self.steps.batch_rows;
-                (0..self.steps.steps_per_epoch()).try_fold((0.0, 0), |(sum, steps), k| {
-                    let start = k * batch;
-                    let len = batch.min(n - start);
-                    Ok::<_, crate::error::Error>((
-                        sum + step(Rows::Permuted { order, start, len })?,
-                        steps + 1,
-                    ))
-                })?
+            Some((order, batches)) => {
+                batches
+                    .spans(order.len())
+                    .try_fold((0.0, 0), |(sum, steps), (start, len)| {
+                        Ok::<_, crate::error::Error>((
+                            sum + step(Rows::Permuted { order, start, len })?,
+                            steps + 1,
+                        ))
+                    })?
             }
         };
         Ok(EpochStats {

@@ -15,7 +15,7 @@ use downhill::{
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, for_class_codes, for_classes, load, located,
-    names, open_npy, table_options, FitArgs, LearningRateArg,
+    names, open_npy, table_options, DataArgs, FitArgs, LearningRateArg, TrainArgs,
 };
 use crate::report::{self, number};
 
@@ -38,7 +38,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // from the file unless a step needs their rows in memory (a held-out
     // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
-        if let Some(streamed) = streamed_file(args)? {
+        if let Some(streamed) = streamed_file(&args.data, &args.train, false)? {
             descent = match &streamed {
                 Streamed::Table(table) => for_classes(
                     &args.train,
@@ -129,6 +129,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         rows: data.x.nrows(),
         features: data.x.ncols(),
         encoding: &data.encoding,
+        scored: None,
     };
     let held_out = split
         .as_ref()
@@ -139,7 +140,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
 
 /// A file fitted from the file, block by block where it exceeds the
 /// memory budget.
-enum Streamed {
+pub enum Streamed {
     /// An `.npy` file.
     Npy(NpyData),
     /// A Parquet file of numbers (numeric and boolean columns, no empty
@@ -151,7 +152,7 @@ enum Streamed {
 }
 
 impl Streamed {
-    fn source(&self) -> &dyn DataSource {
+    pub fn source(&self) -> &dyn DataSource {
         match self {
             Streamed::Npy(file) => file,
             Streamed::Numbers(file) => file,
@@ -159,45 +160,52 @@ impl Streamed {
         }
     }
 
+    /// The features' names.
+    pub fn feature_names(&self) -> Result<Vec<String>, String> {
+        Ok(match self {
+            Streamed::Npy(file) => file.feature_names().map_err(|e| e.to_string())?,
+            Streamed::Numbers(file) => file.feature_names().to_vec(),
+            Streamed::Table(file) => file.feature_names(),
+        })
+    }
+
     /// The features' names and the encoding saved with the model. A file
     /// of numbers has no missing cells; the means that fill a missing cell
     /// at prediction time are the fit's standardization means, where it
     /// standardized.
-    fn described(&self, fitted: &Fitted) -> Result<(Vec<String>, Encoding), String> {
+    pub fn described(&self, fitted: &Fitted) -> Result<(Vec<String>, Encoding), String> {
         let means: Option<Vec<f32>> = fitted.standardizer().map(|s| s.mean().to_vec());
-        let numbers = |names: Vec<String>, target: String| {
+        let names = self.feature_names()?;
+        let numbers = |target: String| {
             let encoding = numeric_encoding(&names, means.as_deref(), Some(target));
-            (names, encoding)
+            (names.clone(), encoding)
         };
         Ok(match self {
-            Streamed::Npy(file) => numbers(
-                file.feature_names().map_err(|e| e.to_string())?,
-                file.target_name(),
-            ),
-            Streamed::Numbers(file) => numbers(file.feature_names().to_vec(), file.target_name().to_string()),
-            Streamed::Table(file) => (file.feature_names(), file.encoding().clone()),
+            Streamed::Npy(file) => numbers(file.target_name()),
+            Streamed::Numbers(file) => numbers(file.target_name().to_string()),
+            Streamed::Table(file) => (names.clone(), file.encoding().clone()),
         })
     }
 }
 
-/// The file of `args` as a stream, where it is one: every `.npy` file;
+/// The file of `data` as a stream, where it is one (every file where
+/// `always`): every `.npy` file;
 /// a table file whose rows exceed the memory budget, as numbers where it
 /// is a Parquet file of numbers (without booleans, for a linear model),
 /// else encoded as it is read. A CSV file
 /// streams when it is larger than half the budget (read whole, its text
 /// and its encoded rows are both held), a Parquet table with text when
 /// its cells as text would exceed the budget.
-fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
-    let data = &args.data;
+pub fn streamed_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<Option<Streamed>, String> {
     let features = names(&data.features);
-    let budget = args.train.memory_budget.unwrap_or_else(default_budget);
-    let beyond = |bytes: u64| bytes > budget;
+    let budget = train.memory_budget.unwrap_or_else(default_budget);
+    let beyond = |bytes: u64| always || bytes > budget;
     let open_table = || {
         TableData::open(
             &data.data,
             &data.target,
             features.as_deref(),
-            &table_options(data, args.train.model()),
+            &table_options(data, train.model()),
         )
         .map_err(|e| located(data, e))
         .map(|table| {
@@ -227,9 +235,7 @@ fn streamed_file(args: &FitArgs) -> Result<Option<Streamed>, String> {
             // A logistic target's labels are mapped, and booleans one-hot
             // encoded, by the table reader.
             Ok(file)
-                if args.train.model() == Model::Linear
-                    && !file.has_booleans()
-                    && data.weight_column.is_none() =>
+                if train.model() == Model::Linear && !file.has_booleans() && data.weight_column.is_none() =>
             {
                 let rows = file.rows() as u64;
                 Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
@@ -269,6 +275,7 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
         rows,
         features,
         encoding: &encoding,
+        scored: None,
     };
     report(args, &described, &fitted, elapsed, &scores, None, None)
 }
@@ -363,6 +370,7 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
         rows: x.nrows(),
         features: x.ncols(),
         encoding: &encoding,
+        scored: None,
     };
     report(args, &described, &next, elapsed, &scores, None, None)
 }
@@ -370,7 +378,7 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
 /// The encoding of columns of plain numbers named `names`: nothing to
 /// encode, and a missing cell at prediction time filled with `means` (the
 /// fit's standardization means, where it standardized; else 0).
-fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<String>) -> Encoding {
+pub fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<String>) -> Encoding {
     Encoding {
         columns: names
             .iter()
@@ -386,17 +394,19 @@ fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<Stri
 }
 
 /// What the report says of the data, however it was read.
-struct Described<'a> {
-    feature_names: &'a [String],
-    rows: usize,
-    features: usize,
-    encoding: &'a Encoding,
+pub struct Described<'a> {
+    pub feature_names: &'a [String],
+    pub rows: usize,
+    pub features: usize,
+    pub encoding: &'a Encoding,
+    /// Which rows the scores are of, where not all (a rank's shard).
+    pub scored: Option<String>,
 }
 
 /// Prints the fit's report, draws its plots, saves it, and turns a
 /// divergence into an error. `held_out` holds the held-out rows' count and
 /// scores; `data` the rows, for the loss surface.
-fn report(
+pub fn report(
     args: &FitArgs,
     data: &Described,
     fitted: &Fitted,
@@ -454,6 +464,9 @@ fn report(
             }
         }
         _ => {
+            if let Some(scored) = &data.scored {
+                println!("scored on:    {scored}");
+            }
             for (name, value) in scores {
                 println!("{:<width$}{value}", format!("{name}:"));
             }

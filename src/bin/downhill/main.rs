@@ -6,6 +6,8 @@ mod convert;
 mod demo;
 mod fit;
 mod predict;
+#[cfg(feature = "distributed")]
+mod ranks;
 mod report;
 mod sweep;
 
@@ -44,6 +46,21 @@ enum Command {
     /// steps/s, GB/s of X read and the share of the machine's measured
     /// peak, per device; optionally as JSON.
     Bench(bench::BenchArgs),
+}
+
+impl Command {
+    /// The command as it is typed.
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Demo(_) => "demo",
+            Command::Fit(_) => "fit",
+            Command::Predict(_) => "predict",
+            Command::Sweep(_) => "sweep",
+            Command::Convert(_) => "convert",
+            Command::Bench(_) => "bench",
+        }
+    }
 }
 
 /// Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not
@@ -86,14 +103,33 @@ fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
     let cli = Cli::parse();
     let runtime_dir = quiet_runtime_dir();
-    let result = match cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default())) {
+    let command = cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default()));
+    // Under an MPI launcher, `fit` runs as one rank of the job.
+    #[cfg(feature = "distributed")]
+    let command = match ranks::join() {
+        Err(message) => Err(message),
+        Ok(None) => Ok(command),
+        Ok(Some(mpi)) => match command {
+            Command::Fit(args) => {
+                let code = ranks::fit_exit(&args, &mpi);
+                if let Some(dir) = runtime_dir {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return code;
+            }
+            other => ranks::alone(other.name(), &mpi).map(|()| other),
+        },
+    };
+    #[cfg(not(feature = "distributed"))]
+    let command: Result<Command, String> = Ok(command);
+    let result = command.and_then(|command| match command {
         Command::Demo(args) => demo::demo(&args),
         Command::Fit(args) => fit::fit(&args),
         Command::Predict(args) => predict::predict(&args),
         Command::Sweep(args) => sweep::sweep(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Convert(args) => convert::convert(&args),
-    };
+    });
     if let Some(dir) = runtime_dir {
         let _ = std::fs::remove_dir(dir);
     }

@@ -1,0 +1,235 @@
+//! `mpirun -np N downhill fit …`: the fit as one rank of an MPI job (the
+//! `distributed` feature). Each rank reads its shard of `--data` (its rows
+//! of the one file, or its own file where the path holds `{rank}`), the
+//! ranks fit the model of all the rows together, and rank 0 alone prints,
+//! plots and saves.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use downhill::distributed::{agree, gather, gather_bytes, shard_of, Collective, Mpi};
+use downhill::source::{DataSource, RowRange};
+use downhill::{Error, Fitted, GradientDescent};
+
+use crate::args::{fit_with_progress, for_class_codes, for_classes, FitArgs};
+use crate::fit::{report, streamed_file, Described, Streamed};
+
+/// The MPI job this process is a rank of, where an MPI launcher started it
+/// (Open MPI's, MPICH's or a PMIx launcher's variables are set); `None`
+/// for a process on its own.
+pub fn join() -> Result<Option<Arc<Mpi>>, String> {
+    let launched = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some());
+    match launched {
+        false => Ok(None),
+        true => Mpi::initialize()
+            .map(|mpi| Some(Arc::new(mpi)))
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// How a rank's fit failed.
+pub enum Failure {
+    /// Every rank knows it (the ranks agreed on it, or every rank met the
+    /// same refusal): rank 0 says it, every rank exits.
+    Agreed(String),
+    /// This rank alone knows it, in the middle of the fit, where the
+    /// others wait for it in a collective: it says it and ends the job.
+    Local(String),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::RankFailed { .. } => Failure::Agreed(error.to_string()),
+            other => Failure::Local(other.to_string()),
+        }
+    }
+}
+
+/// `downhill fit` as one rank of `mpi`'s job: its exit code.
+pub fn fit_exit(args: &FitArgs, mpi: &Arc<Mpi>) -> ExitCode {
+    match fit(args, mpi) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Agreed(message)) => {
+            if mpi.rank() == 0 {
+                eprintln!("error: {message}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(Failure::Local(message)) => {
+            eprintln!("error: rank {} of {}: {message}", mpi.rank(), mpi.size());
+            mpi.abort(1)
+        }
+    }
+}
+
+/// A command that runs on one process, refused under a launcher of
+/// several.
+pub fn alone(command: &str, mpi: &Mpi) -> Result<(), String> {
+    match mpi.size() {
+        1 => Ok(()),
+        n => Err(format!(
+            "`downhill {command}` runs on one process; of the commands only `fit` runs over ranks ({n} were started)"
+        )),
+    }
+}
+
+fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
+    let collective: Arc<dyn Collective> = mpi.clone();
+    let ranks = collective.as_ref();
+    let (rank, size) = (ranks.rank(), ranks.size());
+    for (flag, given, instead) in [
+        (
+            "--test-size",
+            args.test_size.is_some(),
+            "hold out a file per rank and score it with `downhill predict`",
+        ),
+        (
+            "--validation-fraction",
+            args.validation_fraction.is_some(),
+            "stop on the training loss (--tolerance)",
+        ),
+        (
+            "--plot-path",
+            args.plot_path.is_some(),
+            "draw it from one process",
+        ),
+    ] {
+        if given {
+            return Err(Failure::Agreed(format!(
+                "{flag} holds out or draws rows of one process, not of a fit over ranks: {instead}"
+            )));
+        }
+    }
+    // Each rank's file: its own where the path names the rank, else the
+    // one file, of which it reads its rows.
+    let own_file = args.data.data.to_string_lossy().contains("{rank}");
+    let mut data = args.data.clone();
+    if own_file {
+        data.data = PathBuf::from(data.data.to_string_lossy().replace("{rank}", &rank.to_string()));
+    }
+    let resumed = args
+        .resume
+        .as_ref()
+        .map(|path| Fitted::load(path).map_err(|e| format!("{}: {e}", path.display())))
+        .transpose();
+    let opened = streamed_file(&data, &args.train, true).and_then(|file| {
+        let file = file.ok_or_else(|| format!("{} cannot be read as a stream", data.data.display()))?;
+        Ok((file, resumed?))
+    });
+    let (file, resumed) = agree(ranks, opened)?;
+    let source = file.source();
+    let range = match own_file {
+        true => 0..source.rows(),
+        false => shard_of(source.rows(), rank, size),
+    };
+    let shard = agree(ranks, RowRange::new(source, range.clone()))?;
+    // Every rank reads the same columns, encoded the same way.
+    let (names, encoding) = match &file {
+        Streamed::Table(table) => (table.feature_names(), Some(table.encoding().clone())),
+        other => (other.feature_names().map_err(Failure::Local)?, None),
+    };
+    same_on_every_rank(
+        ranks,
+        &format!("{names:?} {:?}", encoding.as_ref().map(|e| &e.labels)),
+        |r| format!("rank {r}'s file has other columns (or labels) than rank 0's"),
+    )?;
+    let descent = match &resumed {
+        Some(fitted) => {
+            if let (Some(saved), Some(now)) = (fitted.encoding(), &encoding) {
+                if saved != now {
+                    return Err(Failure::Agreed(format!(
+                        "{} encodes its columns otherwise than the model resumed from was fitted to",
+                        data.data.display()
+                    )));
+                }
+            }
+            fitted.continuation(args.train.epochs.unwrap_or(1))
+        }
+        None => fresh_settings(args, &file).map_err(Failure::Agreed)?,
+    };
+    // Labels read from each rank's own file could make other classes.
+    same_on_every_rank(ranks, &descent.loss_settings().to_string(), |r| {
+        format!("rank {r}'s targets make another model than rank 0's (other classes)")
+    })?;
+    let descent = descent.distributed(Arc::clone(&collective));
+    let started = Instant::now();
+    let (rows, features) = (shard.rows(), shard.features());
+    let total = gather(ranks, &[rows as f64])?
+        .iter()
+        .map(|r| r[0] as usize)
+        .sum::<usize>();
+    let fitted = match rank {
+        0 => {
+            fit_with_progress(
+                &descent,
+                format!("fitting {total} rows × {features} features over {size} ranks"),
+                |descent| descent.fit_source(&shard),
+            )?
+            .0
+        }
+        _ => descent.fit_source(&shard)?,
+    };
+    let elapsed = started.elapsed();
+    if rank != 0 {
+        return Ok(());
+    }
+    let (feature_names, encoding) = file.described(&fitted).map_err(Failure::Agreed)?;
+    let scores = crate::report::scores_of_source(&fitted, &shard, encoding.labels.as_ref())
+        .map_err(|e| Failure::Agreed(e.to_string()))?;
+    let described = Described {
+        feature_names: &feature_names,
+        rows: total,
+        features,
+        encoding: &encoding,
+        scored: Some(format!(
+            "rank 0's {rows} rows of {total} (rows {}..{} of {}); the final loss is all rows'",
+            range.start,
+            range.end,
+            data.data.display()
+        )),
+    };
+    report(args, &described, &fitted, elapsed, &scores, None, None).map_err(Failure::Agreed)
+}
+
+/// The settings of a fresh fit of `file`, as `fit` would make them.
+fn fresh_settings(args: &FitArgs, file: &Streamed) -> Result<GradientDescent, String> {
+    let mut descent = args.train.descent(args.lr);
+    if let Some(path) = &args.checkpoint {
+        descent = descent.checkpoint(path, args.checkpoint_every);
+    }
+    match file {
+        Streamed::Table(table) => for_classes(
+            &args.train,
+            descent.checkpoint_encoding(table.encoding().clone()),
+            table.encoding(),
+            table.rows(),
+            false,
+        ),
+        Streamed::Npy(npy) => for_class_codes(
+            &args.train,
+            descent,
+            || Ok(npy.y().map_err(|e| e.to_string())?.to_vec()),
+            false,
+        ),
+        Streamed::Numbers(_) => Ok(descent),
+    }
+}
+
+/// Refuses, on every rank, where `value` differs between a rank and rank
+/// 0, with `message` of the first such rank.
+fn same_on_every_rank(
+    ranks: &dyn Collective,
+    value: &str,
+    message: impl Fn(usize) -> String,
+) -> Result<(), Failure> {
+    let all = gather_bytes(ranks, value.as_bytes())?;
+    match all.iter().position(|v| *v != all[0]) {
+        None => Ok(()),
+        Some(rank) => Err(Failure::Agreed(message(rank))),
+    }
+}

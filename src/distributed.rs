@@ -1,0 +1,196 @@
+//! Data-parallel training: one fit over rows split among processes
+//! (ranks), each holding its own shard.
+//!
+//! Every rank runs the same fit on its shard with the same settings,
+//! joined by a [`Collective`] ([`GradientDescent::distributed`]). Before
+//! the fit the ranks add up what it needs from all the rows: the row
+//! counts, the standardization's moments, the class counts of balanced
+//! weights and the curvature behind the automatic learning rate and
+//! momentum. Each step, every rank's engine sums its own rows (Σ ℓ′(z)·x,
+//! Σ ℓ′(z), the loss, the weight and the rows: d + 3 numbers for one
+//! margin) and one all-reduce adds them, in float64; every rank then takes
+//! the same step from the same total, so all ranks hold the same
+//! parameters at every step. Mini-batches follow the order one process
+//! would draw over all the rows for the same seed: each rank takes the
+//! rows of every global batch that lie in its shard (a share in proportion
+//! to its rows), and the steps add every rank's share.
+//!
+//! A rank that fails before the fit (an unreadable shard, a bad value)
+//! fails the fit on every rank with [`Error::RankFailed`], naming the rank
+//! and the cause; the ranks agree on it in a collective, so none waits for
+//! ever.
+//!
+//! The `distributed` feature brings [`Mpi`], the collective of an MPI job
+//! (rsmpi over the system's MPI library); without it a caller can join
+//! ranks by any transport implementing [`Collective`].
+//!
+//! [`GradientDescent::distributed`]: crate::GradientDescent::distributed
+//! [`Error::RankFailed`]: crate::Error::RankFailed
+
+use crate::error::Result;
+
+/// The ranks of a data-parallel fit, as one rank sees them.
+pub trait Collective: Send + Sync {
+    /// This rank, from 0 to [`Collective::size`] − 1.
+    fn rank(&self) -> usize;
+    /// The number of ranks.
+    fn size(&self) -> usize;
+    /// Replaces `values` by their sum over every rank (every rank passes
+    /// as many values). Every rank must end with the same bits: the sum is
+    /// taken in one order for all (MPI's reduction algorithms do so).
+    fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
+}
+
+/// Every rank's `local` (each rank passing as many values), in rank order:
+/// one all-reduce of slots that only their own rank fills, exact since
+/// the other ranks add zeros.
+pub fn gather(collective: &dyn Collective, local: &[f64]) -> Result<Vec<Vec<f64>>> {
+    let (rank, size, k) = (collective.rank(), collective.size(), local.len());
+    let mut slots = vec![0.0; size * k];
+    slots[rank * k..(rank + 1) * k].copy_from_slice(local);
+    collective.all_reduce_sum(&mut slots)?;
+    Ok((0..size).map(|r| slots[r * k..(r + 1) * k].to_vec()).collect())
+}
+
+/// Every rank's bytes, in rank order (for small things: names, messages,
+/// encodings).
+pub fn gather_bytes(collective: &dyn Collective, local: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let lengths = gather(collective, &[local.len() as f64])?;
+    let longest = lengths.iter().map(|l| l[0] as usize).max().unwrap_or(0);
+    let mut padded: Vec<f64> = local.iter().map(|&b| f64::from(b)).collect();
+    padded.resize(longest, 0.0);
+    let gathered = gather(collective, &padded)?;
+    Ok(gathered
+        .into_iter()
+        .zip(lengths)
+        .map(|(bytes, length)| bytes[..length[0] as usize].iter().map(|&b| b as u8).collect())
+        .collect())
+}
+
+/// `local` where every rank succeeded; else, on every rank, the error of
+/// the first rank that failed: [`Error::RankFailed`] naming it and its
+/// error. Every rank calls it at the same point, failed or not, so that a
+/// failure (an unreadable shard) ends the fit on all of them instead of
+/// leaving the others waiting in the next collective.
+///
+/// [`Error::RankFailed`]: crate::Error::RankFailed
+pub fn agree<T, E: std::fmt::Display>(
+    collective: &dyn Collective,
+    local: std::result::Result<T, E>,
+) -> Result<T> {
+    // The first byte marks a failure, whatever its message.
+    let mut marked = vec![u8::from(local.is_err())];
+    if let Err(e) = &local {
+        marked.extend(e.to_string().as_bytes());
+    }
+    let all = gather_bytes(collective, &marked)?;
+    match (all.iter().position(|m| m[0] == 1), local) {
+        (None, Ok(value)) => Ok(value),
+        (failed, _) => {
+            let rank = failed.unwrap_or(collective.rank());
+            Err(crate::Error::RankFailed {
+                rank,
+                cause: String::from_utf8_lossy(&all[rank][1..]).into_owned(),
+            })
+        }
+    }
+}
+
+/// The rows of `rows` that rank `rank` of `size` holds when one file is
+/// split among the ranks: consecutive ranges, in rank order, whose sizes
+/// differ by at most one row.
+pub fn shard_of(rows: usize, rank: usize, size: usize) -> std::ops::Range<usize> {
+    let at = |r: usize| (rows as u128 * r as u128 / size.max(1) as u128) as usize;
+    at(rank)..at(rank + 1)
+}
+
+#[cfg(feature = "distributed")]
+pub use mpi_ranks::Mpi;
+
+#[cfg(feature = "distributed")]
+mod mpi_ranks {
+    use std::sync::Mutex;
+
+    use mpi::collective::SystemOperation;
+    use mpi::environment::Universe;
+    use mpi::topology::{Communicator, SimpleCommunicator};
+    use mpi::traits::CommunicatorCollectives;
+
+    use super::Collective;
+    use crate::error::{Error, Result};
+
+    /// The ranks of an MPI job (`mpirun -np N …`): its world communicator.
+    ///
+    /// MPI is started with [`Mpi::initialize`] and finalized when the value
+    /// is dropped; there is one per process. Calls are serialized by a
+    /// lock, so that any thread (a rayon worker running a step) may make
+    /// them.
+    pub struct Mpi {
+        world: Mutex<SimpleCommunicator>,
+        rank: usize,
+        size: usize,
+        // Dropped last: MPI_Finalize.
+        _universe: Universe,
+    }
+
+    // SAFETY: MPI is initialized with `Threading::Serialized` (checked in
+    // `initialize`), which allows calls from any thread one at a time; the
+    // communicator is only reached through the mutex.
+    unsafe impl Send for Mpi {}
+    unsafe impl Sync for Mpi {}
+
+    impl Mpi {
+        /// Starts MPI. Run under `mpirun` the process is one rank of the
+        /// job; run alone it is the only rank. [`Error::Distributed`] where
+        /// MPI is already started or cannot give the threading downhill
+        /// needs.
+        pub fn initialize() -> Result<Mpi> {
+            let (universe, threading) = mpi::initialize_with_threading(mpi::Threading::Serialized)
+                .ok_or_else(|| Error::Distributed {
+                    reason: "MPI was already initialized in this process".into(),
+                })?;
+            if threading < mpi::Threading::Serialized {
+                return Err(Error::Distributed {
+                    reason: format!(
+                        "the MPI library offers {threading:?} threading; downhill needs Serialized"
+                    ),
+                });
+            }
+            let world = universe.world();
+            let (rank, size) = (world.rank() as usize, world.size() as usize);
+            Ok(Mpi {
+                world: Mutex::new(world),
+                rank,
+                size,
+                _universe: universe,
+            })
+        }
+
+        /// Ends every rank of the job at once with `code` (MPI_Abort):
+        /// for a failure in the middle of a fit, where the other ranks
+        /// wait in a collective that this rank will not join.
+        pub fn abort(&self, code: i32) -> ! {
+            let world = self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            world.abort(code)
+        }
+    }
+
+    impl Collective for Mpi {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+
+        fn size(&self) -> usize {
+            self.size
+        }
+
+        fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
+            let local = values.to_vec();
+            let world = self.world.lock().map_err(|_| Error::Distributed {
+                reason: "a thread failed inside an MPI call".into(),
+            })?;
+            world.all_reduce_into(&local[..], values, SystemOperation::sum());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,345 @@
+//! Data-parallel fits under `mpirun` (the `distributed` feature; CI runs
+//! them with Open MPI): 1, 2 and 3 ranks over uneven shards fit the model
+//! of all the rows, one rank bit for bit; a rank that cannot read its shard
+//! fails the job with rank 0 naming it; a rank killed mid-fit ends the job
+//! within a bounded time, its last checkpoint intact, and the checkpoint
+//! resumed equals the uninterrupted fit.
+#![cfg(feature = "distributed")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use downhill::{Fitted, Model, Synthetic};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_downhill");
+/// The longest any job here may take: past it the job has hung.
+const BOUND: Duration = Duration::from_secs(120);
+
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("downhill-distributed-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `mpirun -np ranks downhill args…` (root allowed, where CI runs as root;
+/// more ranks than cores allowed), started in `dir`.
+fn mpirun(dir: &Path, ranks: usize, args: &[&str], marker: &str) -> Child {
+    Command::new("mpirun")
+        .args([
+            "--oversubscribe",
+            "-np",
+            &ranks.to_string(),
+            "-x",
+            "DOWNHILL_TEST_JOB",
+        ])
+        .arg(BINARY)
+        .args(args)
+        .current_dir(dir)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("DOWNHILL_TEST_JOB", marker)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("mpirun runs (Open MPI installed)")
+}
+
+/// The job's output, failing the test where it outlives [`BOUND`].
+fn finish(mut child: Child) -> Output {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > BOUND {
+            child.kill().unwrap();
+            panic!("the job hung past {BOUND:?}: {:?}", child.wait_with_output());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A job that must succeed: its standard output.
+fn succeed(dir: &Path, ranks: usize, args: &[&str]) -> String {
+    let output = finish(mpirun(dir, ranks, args, "succeed"));
+    assert!(
+        output.status.success(),
+        "{ranks} ranks {args:?}: {}\n{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// One process, no launcher.
+fn alone(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(BINARY).args(args).current_dir(dir).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", text(&output.stderr));
+    text(&output.stdout)
+}
+
+/// Rows `rows` of `data` as a CSV table: features x0…, then a target
+/// column `y` that is a number, or a label (`no`/`yes`) for `labels`, and
+/// a text column `kind` that one-hot encodes.
+fn write_csv(path: &Path, data: &Synthetic, rows: std::ops::Range<usize>, labels: bool) {
+    let d = data.x.ncols();
+    let mut text = (0..d).map(|j| format!("x{j},")).collect::<String>() + "kind,y\n";
+    for i in rows {
+        for j in 0..d {
+            text += &format!("{},", data.x[[i, j]]);
+        }
+        text += ["a,", "b,", "c,"][i * 7 % 3];
+        text += &match labels {
+            true => ["no", "yes"][data.y[i] as usize].to_string(),
+            false => data.y[i].to_string(),
+        };
+        text += "\n";
+    }
+    std::fs::write(path, text).unwrap();
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn parameters(path: &Path) -> Vec<f32> {
+    let fitted = Fitted::load(path).unwrap();
+    fitted
+        .coefficients()
+        .iter()
+        .chain(fitted.intercepts().iter())
+        .copied()
+        .collect()
+}
+
+fn close(name: &str, found: &[f32], expected: &[f32], tolerance: f32) {
+    let largest = expected.iter().fold(1.0f32, |m, p| m.max(p.abs()));
+    assert_eq!(found.len(), expected.len(), "{name}");
+    for (a, b) in found.iter().zip(expected) {
+        assert!(
+            (a - b).abs() <= tolerance * largest,
+            "{name}: {a} vs {b} (of {largest}): {found:?} vs {expected:?}"
+        );
+    }
+}
+
+/// Full batch and mini-batches, linear and logistic: one file split among
+/// 1, 2 and 3 ranks, and a file per rank of 700, 2,600 and 1,100 rows,
+/// against one process on all the rows.
+#[test]
+fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
+    let dir = folder("shards");
+    let shards = [0..700, 700..3300, 3300..4400];
+    for (model, labels) in [(Model::Linear, false), (Model::Logistic, true)] {
+        let data = Synthetic::generate(model, 4400, 5, 0.3, 21).unwrap();
+        let name = model.to_string();
+        write_csv(&dir.join(format!("{name}.csv")), &data, 0..4400, labels);
+        for (rank, rows) in shards.iter().enumerate() {
+            write_csv(
+                &dir.join(format!("{name}-{rank}.csv")),
+                &data,
+                rows.clone(),
+                labels,
+            );
+        }
+        for (variant, extra, tolerance) in [
+            ("full", &["--epochs", "60"][..], 1e-5),
+            (
+                "minibatch:64",
+                &["--epochs", "4", "--optimizer", "adam", "--seed", "9"][..],
+                1e-4,
+            ),
+        ] {
+            let common = |data: &str, save: &str| -> Vec<String> {
+                let mut args: Vec<String> = [
+                    "fit",
+                    "--data",
+                    data,
+                    "--target",
+                    "y",
+                    "--model",
+                    &name,
+                    "--variant",
+                    variant,
+                    "--device",
+                    "cpu",
+                    "--save",
+                    save,
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                args.extend(extra.iter().map(|s| s.to_string()));
+                args
+            };
+            let whole = format!("{name}.csv");
+            alone(&dir, &refs(&common(&whole, "alone.json")));
+            let expected = parameters(&dir.join("alone.json"));
+            let case = format!("{name} {variant}");
+            succeed(&dir, 1, &refs(&common(&whole, "one.json")));
+            assert_eq!(
+                parameters(&dir.join("one.json")),
+                expected,
+                "{case}: one rank is one process"
+            );
+            for ranks in [2, 3] {
+                let report = succeed(&dir, ranks, &refs(&common(&whole, "split.json")));
+                assert!(report.contains("rank 0's"), "{report}");
+                close(
+                    &format!("{case}, one file over {ranks} ranks"),
+                    &parameters(&dir.join("split.json")),
+                    &expected,
+                    tolerance,
+                );
+            }
+            let own = format!("{name}-{{rank}}.csv");
+            let report = succeed(&dir, 3, &refs(&common(&own, "own.json")));
+            assert!(report.contains("on 4400 rows"), "{report}");
+            close(
+                &format!("{case}, a file per rank of 700, 2600 and 1100 rows"),
+                &parameters(&dir.join("own.json")),
+                &expected,
+                tolerance,
+            );
+        }
+    }
+}
+
+#[test]
+fn a_rank_that_cannot_read_its_shard_fails_the_job_named_by_rank_0() {
+    let dir = folder("unreadable");
+    let data = Synthetic::generate(Model::Linear, 100, 2, 0.1, 3).unwrap();
+    write_csv(&dir.join("part-0.csv"), &data, 0..50, false);
+    std::fs::write(dir.join("part-1.csv"), "nothing,here\n1,2\n").unwrap();
+    let output = finish(mpirun(
+        &dir,
+        2,
+        &["fit", "--data", "part-{rank}.csv", "--target", "y"],
+        "unreadable",
+    ));
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: rank 1 failed: part-1.csv: no column \"y\""),
+        "{stderr}"
+    );
+    // Said once, by rank 0.
+    assert_eq!(stderr.matches("error: rank 1 failed").count(), 1, "{stderr}");
+}
+
+/// The processes of the job marked `marker` whose MPI rank is `rank`.
+fn processes_of(marker: &str, rank: usize) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(environment) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        let variables: Vec<&[u8]> = environment.split(|&b| b == 0).collect();
+        let has = |wanted: String| variables.contains(&wanted.as_bytes());
+        let exe = std::fs::read_link(entry.path().join("exe")).unwrap_or_default();
+        if has(format!("DOWNHILL_TEST_JOB={marker}"))
+            && has(format!("OMPI_COMM_WORLD_RANK={rank}"))
+            && exe.ends_with("downhill")
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_killed_rank_ends_the_job_and_its_last_checkpoint_resumes_exactly() {
+    let dir = folder("killed");
+    let data = Synthetic::generate(Model::Linear, 60_000, 8, 0.3, 4).unwrap();
+    write_csv(&dir.join("rows.csv"), &data, 0..60_000, false);
+    let fit = |epochs: &str, extra: &[&str]| -> Vec<String> {
+        let mut args: Vec<String> = [
+            "fit",
+            "--data",
+            "rows.csv",
+            "--target",
+            "y",
+            "--variant",
+            "minibatch:32",
+            "--optimizer",
+            "adam",
+            "--seed",
+            "2",
+            "--device",
+            "cpu",
+            "--epochs",
+            epochs,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let marker = format!("killed-{}", std::process::id());
+    let checkpoint = dir.join("ck.json");
+    let job = mpirun(
+        &dir,
+        2,
+        &refs(&fit(
+            "100000",
+            &["--checkpoint", "ck.json", "--checkpoint-every", "2"],
+        )),
+        &marker,
+    );
+    // Wait for a checkpoint, then kill rank 1 outright.
+    let started = Instant::now();
+    while !checkpoint.exists() {
+        assert!(started.elapsed() < BOUND, "no checkpoint was written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let victims = processes_of(&marker, 1);
+    assert_eq!(victims.len(), 1, "rank 1's process: {victims:?}");
+    let killed = Command::new("kill")
+        .args(["-9", &victims[0].to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let killed_at = Instant::now();
+    let output = finish(job);
+    assert!(
+        !output.status.success(),
+        "a job that lost a rank reports failure: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        killed_at.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        killed_at.elapsed()
+    );
+    // The checkpoint is whole, and resumes on the same ranks to equal the
+    // fit that was never interrupted.
+    let saved = Fitted::load(&checkpoint).unwrap();
+    let epoch = saved.history().len();
+    assert!(epoch >= 2 && epoch.is_multiple_of(2), "{epoch}");
+    let more = 3;
+    succeed(
+        &dir,
+        2,
+        &refs(&fit(
+            &more.to_string(),
+            &["--resume", "ck.json", "--save", "resumed.json"],
+        )),
+    );
+    succeed(
+        &dir,
+        2,
+        &refs(&fit(&(epoch + more).to_string(), &["--save", "whole.json"])),
+    );
+    assert_eq!(
+        parameters(&dir.join("resumed.json")),
+        parameters(&dir.join("whole.json")),
+        "resumed at epoch {epoch}"
+    );
+}
