@@ -104,6 +104,34 @@ pub fn shard_of(rows: usize, rank: usize, size: usize) -> std::ops::Range<usize>
     at(rank)..at(rank + 1)
 }
 
+/// The rows that rank `rank` of `size` holds of a file stored in groups
+/// of `groups` rows (Parquet's row groups), whole groups to each rank, in
+/// order: each rank's first group is the one whose start lies nearest its
+/// even share's. `None` where there are fewer groups than ranks (then
+/// [`shard_of`] splits the rows, and ranks share a group's reading).
+pub fn shard_of_groups(groups: &[usize], rank: usize, size: usize) -> Option<std::ops::Range<usize>> {
+    if size == 0 || groups.len() < size {
+        return None;
+    }
+    let mut starts = vec![0usize];
+    for &rows in groups {
+        starts.push(starts.last().copied().unwrap_or(0) + rows);
+    }
+    let total = starts[groups.len()];
+    // The group each rank starts at: the nearest to its share, leaving at
+    // least one group to each rank before and after it.
+    let mut first = vec![0usize; size + 1];
+    first[size] = groups.len();
+    for r in 1..size {
+        let share = (total as u128 * r as u128 / size as u128) as usize;
+        let (lowest, highest) = (first[r - 1] + 1, groups.len() - (size - r));
+        first[r] = (lowest..=highest)
+            .min_by_key(|&g| starts[g].abs_diff(share))
+            .unwrap_or(lowest);
+    }
+    Some(starts[first[rank]]..starts[first[rank + 1]])
+}
+
 #[cfg(feature = "distributed")]
 pub use mpi_ranks::Mpi;
 
@@ -192,5 +220,37 @@ mod mpi_ranks {
             world.all_reduce_into(&local[..], values, SystemOperation::sum());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shard_of, shard_of_groups};
+
+    #[test]
+    fn shards_cover_every_row_once_in_rank_order() {
+        for (rows, size) in [(10, 3), (7, 7), (1_000_003, 4), (2, 3)] {
+            let shards: Vec<_> = (0..size).map(|r| shard_of(rows, r, size)).collect();
+            assert_eq!(shards[0].start, 0);
+            assert_eq!(shards[size - 1].end, rows);
+            for pair in shards.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start);
+                assert!(pair[0].len().abs_diff(pair[1].len()) <= 1, "{shards:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn row_groups_go_whole_to_the_rank_nearest_their_share() {
+        // 10 groups of 100 rows over 3 ranks: shares start at 333 and 666.
+        let groups = [100; 10];
+        let shards: Vec<_> = (0..3).map(|r| shard_of_groups(&groups, r, 3).unwrap()).collect();
+        assert_eq!(shards, vec![0..300, 300..700, 700..1000]);
+        // Uneven groups: every rank still gets one.
+        let groups = [5000, 10, 10, 10];
+        let shards: Vec<_> = (0..4).map(|r| shard_of_groups(&groups, r, 4).unwrap()).collect();
+        assert_eq!(shards, vec![0..5000, 5000..5010, 5010..5020, 5020..5030]);
+        // Fewer groups than ranks: none.
+        assert_eq!(shard_of_groups(&[100, 100], 0, 3), None);
     }
 }

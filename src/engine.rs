@@ -220,3 +220,94 @@ pub(crate) fn open_sums<'s>(
         None => local,
     })
 }
+
+/// One step from the raw sums of a batch: the gradient with the penalty's
+/// smooth part, the update rule, then the L1 part's proximal step; returns
+/// the batch's loss.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn take_step(
+    objective: Objective,
+    optimizer: Optimizer,
+    average_from: Option<u64>,
+    sums: &RawSums,
+    parameters: &mut [f32],
+    gradient: &mut [f32],
+    state: &mut OptimizerState,
+    learning_rate: f32,
+) -> f64 {
+    let loss = objective.gradient(sums, parameters, gradient);
+    optimizer.step(state, parameters, gradient, learning_rate);
+    objective.penalty.shrink(
+        parameters,
+        objective.loss.margins(),
+        &optimizer,
+        state,
+        learning_rate,
+    );
+    if let Some(from) = average_from {
+        crate::optim::average(state, parameters, from);
+    }
+    loss
+}
+
+/// A full-batch run of a data-parallel fit on an engine that keeps its
+/// steps to itself (the GPU's): each step the engine sums this rank's rows
+/// at the parameters, the ranks add their sums, and the step is taken on
+/// the host from the total ([`take_step`]), as the CPU engine takes it.
+pub(crate) struct SummedRun<'s> {
+    pub(crate) sums: Box<dyn SumsRun + 's>,
+    pub(crate) objective: Objective,
+    pub(crate) optimizer: Optimizer,
+    pub(crate) parameters: Vec<f32>,
+    pub(crate) gradient: Vec<f32>,
+    pub(crate) state: OptimizerState,
+    pub(crate) average_from: Option<u64>,
+}
+
+impl<'s> SummedRun<'s> {
+    /// The run of `spec` over `sums` (all ranks' sums); the full batch only.
+    pub(crate) fn new(sums: Box<dyn SumsRun + 's>, spec: RunSpec) -> Result<Self> {
+        if spec.steps.shuffled {
+            return Err(crate::error::Error::Distributed {
+                reason:
+                    "this engine's ranks take the full batch only; run mini-batches on the CPU (--device cpu)"
+                        .into(),
+            });
+        }
+        Ok(SummedRun {
+            sums,
+            objective: spec.objective,
+            optimizer: spec.optimizer,
+            gradient: vec![0.0; spec.parameters.len()],
+            parameters: spec.parameters,
+            state: spec.state,
+            average_from: spec.average_from,
+        })
+    }
+}
+
+impl EngineRun for SummedRun<'_> {
+    fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
+        debug_assert!(order.is_none(), "the full batch");
+        let sums = self.sums.raw_sums(&self.parameters)?;
+        let loss_sum = take_step(
+            self.objective,
+            self.optimizer,
+            self.average_from,
+            &sums,
+            &mut self.parameters,
+            &mut self.gradient,
+            &mut self.state,
+            learning_rate,
+        );
+        Ok(EpochStats {
+            loss_sum,
+            steps: 1,
+            parameters: self.parameters.clone(),
+        })
+    }
+
+    fn optimizer_state(&mut self) -> Result<OptimizerState> {
+        Ok(self.state.clone())
+    }
+}

@@ -685,10 +685,12 @@ impl GradientDescent {
     /// every rank returns the same fit, that of all the rows. Saves and
     /// checkpoints are written by rank 0 alone.
     ///
-    /// Full-batch and mini-batch descent run on the CPU engine of each
-    /// rank ([`Device::Auto`] chooses it); L-BFGS runs on the CPU or the
-    /// GPU. A validation fraction, and mini-batches streamed from a file
-    /// larger than the memory budget, are refused ([`Error::Distributed`]).
+    /// Each rank runs on its own engine: the CPU, or a GPU for the full
+    /// batch and L-BFGS (the device sums the rank's rows each step, the
+    /// host adds every rank's sums and steps); mini-batches run on the CPU
+    /// ([`Device::Auto`] chooses it). A validation fraction, mini-batches
+    /// on a GPU, and mini-batches streamed from a file larger than the
+    /// memory budget are refused ([`Error::Distributed`]).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -1108,11 +1110,11 @@ impl GradientDescent {
         };
         // More classes than the GPU kernels hold run on the CPU, unless the
         // GPU is asked for by name.
-        // So do the steps of a data-parallel descent (the GPU engine keeps
-        // its steps on the device; L-BFGS combines the ranks' sums on any).
+        // So do the mini-batches of a data-parallel fit (a GPU rank sums
+        // the full batch, or L-BFGS's points, for the ranks to add).
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
-            Device::Auto if self.ranks.is_some() && self.solver == Solver::GradientDescent => Device::Cpu,
+            Device::Auto if self.ranks.is_some() && self.variant != Variant::Full => Device::Cpu,
             device => device,
         };
         let engine = engine_choice::choose(

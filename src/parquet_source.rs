@@ -250,6 +250,14 @@ impl ParquetData {
     }
 }
 
+impl ParquetData {
+    /// The rows of each row group, in order: the units a data-parallel fit
+    /// hands out to its ranks ([`crate::distributed::shard_of_groups`]).
+    pub fn row_groups(&self) -> Vec<usize> {
+        self.group_starts.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+}
+
 /// The rows and columns of the Parquet file `path`, from its footer alone.
 pub fn parquet_shape(path: impl AsRef<Path>) -> Result<(usize, usize)> {
     let path = path.as_ref();

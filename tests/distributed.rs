@@ -6,6 +6,8 @@
 //! resumed equals the uninterrupted fit.
 #![cfg(feature = "distributed")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -342,4 +344,82 @@ fn a_killed_rank_ends_the_job_and_its_last_checkpoint_resumes_exactly() {
         parameters(&dir.join("whole.json")),
         "resumed at epoch {epoch}"
     );
+}
+
+/// A Parquet file of numbers hands each rank whole row groups (65,536
+/// rows each as written here) where it has one per rank, else splits its
+/// rows: either way the fit of all the rows.
+#[test]
+fn parquet_row_groups_shared_among_ranks_fit_the_model_of_all_the_rows() {
+    let dir = folder("parquet");
+    let data = Synthetic::generate(Model::Linear, 150_000, 4, 0.3, 8).unwrap();
+    let rows = downhill::source::InMemory::new(data.x.view(), data.y.view()).unwrap();
+    let names: Vec<String> = (0..4).map(|j| format!("x{j}")).collect();
+    downhill::table::write_source(&rows, &names, "y", dir.join("rows.parquet")).unwrap();
+    let fit = |save: &str| -> Vec<String> {
+        [
+            "fit",
+            "--data",
+            "rows.parquet",
+            "--target",
+            "y",
+            "--epochs",
+            "30",
+            "--device",
+            "cpu",
+            "--save",
+            save,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    alone(&dir, &refs(&fit("alone.json")));
+    let expected = parameters(&dir.join("alone.json"));
+    // Three row groups: two ranks take whole groups (65,536 and 84,464
+    // rows), four ranks split the rows.
+    for (ranks, first) in [(2, "rows 0..65536"), (4, "rows 0..37500")] {
+        let report = succeed(&dir, ranks, &refs(&fit("split.json")));
+        assert!(report.contains(first), "{ranks} ranks: {report}");
+        close(
+            &format!("{ranks} ranks"),
+            &parameters(&dir.join("split.json")),
+            &expected,
+            1e-5,
+        );
+    }
+}
+
+/// A GPU on each rank (lavapipe in CI): the device sums its rows each
+/// step, the ranks add their sums, the host steps; the full batch and
+/// L-BFGS equal the CPU's fit of all the rows in one process to float32
+/// rounding.
+#[test]
+fn gpu_ranks_fit_the_model_of_all_the_rows() {
+    if common::gpu("GPU ranks").is_none() {
+        return;
+    }
+    let dir = folder("gpu");
+    let data = Synthetic::generate(Model::Logistic, 3000, 4, 0.3, 17).unwrap();
+    write_csv(&dir.join("rows.csv"), &data, 0..3000, true);
+    for solver in ["gd", "lbfgs"] {
+        let fit = |device: &str, save: &str| -> Vec<String> {
+            [
+                "fit", "--data", "rows.csv", "--target", "y", "--model", "logistic", "--solver", solver,
+                "--epochs", "40", "--l2", "0.01", "--device", device, "--save", save,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        alone(&dir, &refs(&fit("cpu", "cpu.json")));
+        let report = succeed(&dir, 2, &refs(&fit("gpu", "gpu.json")));
+        assert!(report.contains("on gpu"), "{report}");
+        close(
+            &format!("{solver} on GPU ranks"),
+            &parameters(&dir.join("gpu.json")),
+            &parameters(&dir.join("cpu.json")),
+            1e-4,
+        );
+    }
 }

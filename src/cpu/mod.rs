@@ -107,35 +107,6 @@ impl Engine for CpuEngine {
     }
 }
 
-/// One step from the raw sums of a batch: the gradient with the penalty's
-/// smooth part, the update rule, then the L1 part's proximal step; returns
-/// the batch's loss.
-#[allow(clippy::too_many_arguments)]
-fn take_step(
-    objective: Objective,
-    optimizer: Optimizer,
-    average_from: Option<u64>,
-    sums: &RawSums,
-    parameters: &mut [f32],
-    gradient: &mut [f32],
-    state: &mut OptimizerState,
-    learning_rate: f32,
-) -> f64 {
-    let loss = objective.gradient(sums, parameters, gradient);
-    optimizer.step(state, parameters, gradient, learning_rate);
-    objective.penalty.shrink(
-        parameters,
-        objective.loss.margins(),
-        &optimizer,
-        state,
-        learning_rate,
-    );
-    if let Some(from) = average_from {
-        crate::optim::average(state, parameters, from);
-    }
-    loss
-}
-
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
     data: Block<'s>,
@@ -245,7 +216,7 @@ impl CpuRun<'_> {
             // A rank of a data-parallel fit steps on every rank's sums.
             let reduced = self.reducer.as_ref().map(|r| r.all_reduce(sums)).transpose()?;
             let (objective, optimizer) = (self.objective, self.optimizer);
-            Ok(take_step(
+            Ok(crate::engine::take_step(
                 objective,
                 optimizer,
                 self.average_from,

@@ -134,7 +134,7 @@ impl<'s> StreamedRun<'s> {
     }
 
     fn step(&mut self, sums: &RawSums, learning_rate: f32) -> f64 {
-        super::take_step(
+        crate::engine::take_step(
             self.objective,
             self.optimizer,
             self.average_from,
@@ -236,6 +236,20 @@ impl EngineRun for StreamedRun<'_> {
             None => self.full_batch(learning_rate),
             Some(order) => self.mini_batches(order, learning_rate),
         }
+    }
+
+    fn run_epoch_of_shard(
+        &mut self,
+        _order: &[u32],
+        _ends: &[usize],
+        _learning_rate: f32,
+    ) -> Result<EpochStats> {
+        Err(Error::Distributed {
+            reason: format!(
+                "a rank streams its {} rows from the file (beyond the memory budget), and streamed mini-batches are not split among ranks; raise --memory-budget, add ranks, or take the full batch",
+                self.source.rows()
+            ),
+        })
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {

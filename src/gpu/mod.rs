@@ -1071,10 +1071,11 @@ impl Engine for GpuEngine {
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
         check_classes(spec.objective.loss)?;
-        if spec.reducer.is_some() {
-            return Err(Error::Distributed {
-                reason: "the GPU engine does not yet combine its sums with other ranks'".into(),
-            });
+        // A rank of a data-parallel fit: the device sums its rows, the
+        // host adds every rank's sums and steps.
+        if let Some(reducer) = &spec.reducer {
+            let sums = crate::engine::open_sums(self, source, spec.objective, Some(reducer))?;
+            return Ok(Box::new(crate::engine::SummedRun::new(sums, spec)?));
         }
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;

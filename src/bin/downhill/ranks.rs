@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
-use downhill::distributed::{agree, gather, gather_bytes, shard_of, Collective, Mpi};
+use downhill::distributed::{agree, gather, gather_bytes, shard_of, shard_of_groups, Collective, Mpi};
 use downhill::source::{DataSource, RowRange};
 use downhill::{Error, Fitted, GradientDescent};
 
@@ -123,9 +123,13 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     });
     let (file, resumed) = agree(ranks, opened)?;
     let source = file.source();
-    let range = match own_file {
-        true => 0..source.rows(),
-        false => shard_of(source.rows(), rank, size),
+    // A Parquet file of numbers hands out whole row groups where it has
+    // one per rank at least; any other file, consecutive rows.
+    let range = match (own_file, &file) {
+        (true, _) => 0..source.rows(),
+        (false, Streamed::Numbers(parquet)) => shard_of_groups(&parquet.row_groups(), rank, size)
+            .unwrap_or_else(|| shard_of(source.rows(), rank, size)),
+        (false, _) => shard_of(source.rows(), rank, size),
     };
     let shard = agree(ranks, RowRange::new(source, range.clone()))?;
     // Every rank reads the same columns, encoded the same way.
