@@ -20,7 +20,7 @@
 //! and the cause; the ranks agree on it in a collective, so none waits for
 //! ever.
 //!
-//! The `distributed` feature brings [`Mpi`], the collective of an MPI job
+//! The `distributed` feature brings `Mpi`, the collective of an MPI job
 //! (rsmpi over the system's MPI library); without it a caller can join
 //! ranks by any transport implementing [`Collective`].
 //!

@@ -74,6 +74,10 @@
 //!   as SVG or PNG through `plotters`.
 //! - `cli` (default, with `gpu`, `plot` and `serde`): the `downhill`
 //!   command-line program.
+//! - `distributed` (off): `distributed::Mpi`, data-parallel fits over an
+//!   MPI job (rsmpi; needs an MPI library and libclang to build); the
+//!   command-line program runs `fit` as one rank under `mpirun`. Without
+//!   it, [`GradientDescent::distributed`] takes any [`distributed::Collective`].
 //!
 //! ## One training loop
 //!
