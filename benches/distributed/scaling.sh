@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROWS=${ROWS:-10000000}
 FEATURES=${FEATURES:-64}
-EPOCHS=${EPOCHS:-10}
+EPOCHS=${EPOCHS:-20}
 DIR=${DIR:-/tmp/downhill-scaling}
 PYTHON=${PYTHON:-python3}
 BIN=target/release/downhill
@@ -38,7 +38,7 @@ cat "$DIR/x.npy" "$DIR/y.npy" > /dev/null
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"
 echo "data: $ROWS x $FEATURES float32 ($(( ROWS * FEATURES * 4 / 1000000 )) MB of X), $EPOCHS full-batch epochs"
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-3}"); do
     RAYON_NUM_THREADS=1 "$BIN" "${FIT[@]}" --save "$DIR/one.json" > /dev/null
     mpirun -np 2 -x RAYON_NUM_THREADS=1 "$BIN" "${FIT[@]}" --save "$DIR/two.json" > /dev/null
     RAYON_NUM_THREADS=2 "$BIN" "${FIT[@]}" --save "$DIR/threads.json" > /dev/null
@@ -73,5 +73,5 @@ for _ in range(3):
 t = min(times)
 print(f"NumPy gradient X^T(Xw - y) (two passes over X, its BLAS threads): {t:.4f} s, {x.nbytes / 1e9 / t:.2f} GB/s of X per pass pair")
 t = time.perf_counter(); s = x.sum(); t = time.perf_counter() - t
-print(f"NumPy X.sum() (one read of X): {t:.4f} s, {x.nbytes / 1e9 / t:.2f} GB/s")
+print(f"NumPy X.sum() (one read of X on one core): {t:.4f} s, {x.nbytes / 1e9 / t:.2f} GB/s")
 PY
