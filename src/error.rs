@@ -177,6 +177,16 @@ pub enum Error {
         /// Its error.
         cause: String,
     },
+    /// A rank's table file has other columns than another rank's.
+    #[error("rank {rank}'s table has the columns {columns}; rank 0's has {expected}")]
+    ShardColumns {
+        /// The rank whose columns differ.
+        rank: usize,
+        /// Its columns.
+        columns: String,
+        /// Rank 0's (or this rank's) columns.
+        expected: String,
+    },
     /// A range of rows beyond a source's.
     #[error("rows {start}..{end} asked of a source of {rows} rows")]
     RowRange {

@@ -423,3 +423,83 @@ fn gpu_ranks_fit_the_model_of_all_the_rows() {
         );
     }
 }
+
+/// A file per rank whose categories, labels and missing cells differ:
+/// the ranks' surveys add up, so every rank encodes with the category
+/// lists, labels and means of all the files, as one process reading them
+/// as one table does; a rank whose file has other columns is refused.
+#[test]
+fn files_per_rank_with_their_own_categories_encode_as_one_table() {
+    let dir = folder("categories");
+    let header = "size,colour,y\n";
+    // Rank 0 has no "blue"; rank 1 only "yes" and only "blue"; rank 2 a
+    // missing size.
+    let parts = [
+        "1.5,red,no\n2.5,green,yes\n0.5,red,no\n3.0,green,yes\n1.0,red,no\n",
+        "2.0,blue,yes\n2.8,blue,yes\n",
+        "0.7,green,no\n,red,yes\n1.2,blue,no\n2.2,red,yes\n",
+    ];
+    for (rank, rows) in parts.iter().enumerate() {
+        std::fs::write(dir.join(format!("part-{rank}.csv")), format!("{header}{rows}")).unwrap();
+    }
+    std::fs::write(dir.join("all.csv"), format!("{header}{}", parts.concat())).unwrap();
+    let fit = |data: &str, save: &str| -> Vec<String> {
+        [
+            "fit",
+            "--data",
+            data,
+            "--target",
+            "y",
+            "--model",
+            "logistic",
+            "--epochs",
+            "50",
+            "--l2",
+            "0.01",
+            "--missing",
+            "mean",
+            "--device",
+            "cpu",
+            "--save",
+            save,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    alone(&dir, &refs(&fit("all.csv", "alone.json")));
+    let report = succeed(&dir, 3, &refs(&fit("part-{rank}.csv", "ranks.json")));
+    assert!(report.contains("on 11 rows"), "{report}");
+    let (alone, ranks) = (
+        Fitted::load(dir.join("alone.json")).unwrap(),
+        Fitted::load(dir.join("ranks.json")).unwrap(),
+    );
+    assert_eq!(ranks.feature_names(), alone.feature_names());
+    assert_eq!(
+        ranks.encoding().map(|e| &e.labels),
+        alone.encoding().map(|e| &e.labels)
+    );
+    close(
+        "categories of every rank's file",
+        &parameters(&dir.join("ranks.json")),
+        &parameters(&dir.join("alone.json")),
+        1e-5,
+    );
+    // Another column name on rank 1: refused, by rank 0 alone.
+    std::fs::write(dir.join("part-1.csv"), "size,color,y\n2.0,blue,yes\n").unwrap();
+    let output = finish(mpirun(
+        &dir,
+        3,
+        &refs(&fit("part-{rank}.csv", "no.json")),
+        "columns",
+    ));
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("error: rank 1's table has the columns size, color, y; rank 0's has size, colour, y")
+            .count(),
+        1,
+        "{stderr}"
+    );
+}

@@ -40,40 +40,48 @@ impl TableData {
         features: Option<&[&str]>,
         options: &TableOptions,
     ) -> Result<Self> {
+        let surveyed = Surveyed::of(path.as_ref(), target, features, options)?;
+        surveyed.decide(options)
+    }
+
+    /// [`TableData::open`] for one rank of a data-parallel fit whose ranks
+    /// each read their own table file (the same columns, rows of their
+    /// own): every rank surveys its file, the ranks add up what their
+    /// surveys learnt of the columns and the target (counts, sums for the
+    /// means, category and label lists, in rank order), and every rank
+    /// decides the same encoding from the sum. A rank that cannot read its
+    /// file fails every rank ([`Error::RankFailed`]); files with other
+    /// columns are [`Error::ShardColumns`]. Every rank of `collective`
+    /// calls it.
+    #[cfg(feature = "serde")]
+    pub fn open_shard(
+        path: impl AsRef<Path>,
+        target: &str,
+        features: Option<&[&str]>,
+        options: &TableOptions,
+        collective: &dyn crate::distributed::Collective,
+    ) -> Result<Self> {
+        use crate::distributed::{agree, gather_bytes};
         let path = path.as_ref();
-        let wanted: Option<Vec<String>> = features.map(|names| {
-            names
-                .iter()
-                .copied()
-                .chain([target])
-                .chain(options.weight_column.as_deref())
-                .map(|name| name.to_string())
-                .collect()
-        });
-        let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
-        let format = Format::of(path);
-        // The header comes with the first record.
-        let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
-        let mut survey = Survey::new(header, target, features, options)?;
-        let learn = |_, line, record: &csv::StringRecord| {
-            survey.add(line, record);
-            Ok(true)
-        };
-        let csv_index = match format {
-            Format::Csv => index_csv_records(path, learn)?.1,
-            _ => {
-                visit_records(format, path, names.as_deref(), None, learn)?;
-                CsvIndex::new()
-            }
-        };
-        let plan = survey.decide(options, path)?;
-        Ok(TableData {
-            path: path.to_path_buf(),
-            wanted,
-            csv_index,
-            width: plan.encoding.feature_names().len(),
-            plan,
-        })
+        // The cause names the file: each rank reads its own.
+        let surveyed =
+            Surveyed::of(path, target, features, options).map_err(|e| format!("{}: {e}", path.display()));
+        let mut surveyed = agree(collective, surveyed)?;
+        let shared = serde_json::to_vec(&surveyed.survey.shared()).map_err(|e| Error::Distributed {
+            reason: format!("a survey could not be written for the other ranks: {e}"),
+        })?;
+        let all = gather_bytes(collective, &shared)?
+            .iter()
+            .map(|bytes| serde_json::from_slice(bytes))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::Distributed {
+                reason: format!("a rank's survey could not be read: {e}"),
+            })?;
+        surveyed.survey.absorb(&all)?;
+        let decided = surveyed
+            .decide(options)
+            .map_err(|e| format!("{}: {e}", path.display()));
+        agree(collective, decided)
     }
 
     /// How the columns are encoded (the category lists, the means, the
@@ -100,6 +108,63 @@ impl TableData {
     /// Missing numeric cells of the rows kept, filled with means.
     pub fn cells_filled(&self) -> usize {
         self.plan.cells_filled
+    }
+}
+
+/// A table file surveyed, its encoding still to decide.
+struct Surveyed {
+    path: PathBuf,
+    wanted: Option<Vec<String>>,
+    csv_index: CsvIndex,
+    survey: Survey,
+}
+
+impl Surveyed {
+    /// One pass over the table file `path` (see [`TableData::open`]).
+    fn of(path: &Path, target: &str, features: Option<&[&str]>, options: &TableOptions) -> Result<Self> {
+        let wanted: Option<Vec<String>> = features.map(|names| {
+            names
+                .iter()
+                .copied()
+                .chain([target])
+                .chain(options.weight_column.as_deref())
+                .map(|name| name.to_string())
+                .collect()
+        });
+        let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
+        let format = Format::of(path);
+        // The header comes with the first record.
+        let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
+        let mut survey = Survey::new(header, target, features, options)?;
+        let learn = |_, line, record: &csv::StringRecord| {
+            survey.add(line, record);
+            Ok(true)
+        };
+        let csv_index = match format {
+            Format::Csv => index_csv_records(path, learn)?.1,
+            _ => {
+                visit_records(format, path, names.as_deref(), None, learn)?;
+                CsvIndex::new()
+            }
+        };
+        Ok(Surveyed {
+            path: path.to_path_buf(),
+            wanted,
+            csv_index,
+            survey,
+        })
+    }
+
+    /// The table, its encoding decided from the survey.
+    fn decide(self, options: &TableOptions) -> Result<TableData> {
+        let plan = self.survey.decide(options, &self.path)?;
+        Ok(TableData {
+            path: self.path,
+            wanted: self.wanted,
+            csv_index: self.csv_index,
+            width: plan.encoding.feature_names().len(),
+            plan,
+        })
     }
 }
 

@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 pub(crate) const DISTINCT_COUNTED: usize = 10_000;
 
 /// What the pass learns of one chosen column.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct ColumnSurvey {
     /// Cells that are not missing.
     present: usize,
@@ -46,6 +47,21 @@ struct Incomplete {
     columns: Box<[u32]>,
     /// Whether its target is missing.
     target: bool,
+}
+
+/// What a survey learnt of its columns and target, apart from its own
+/// records: what the ranks of a data-parallel fit, each surveying its own
+/// file, add up so that every rank decides the same encoding
+/// ([`Survey::absorb`]).
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub(crate) struct SharedSurvey {
+    header: Vec<String>,
+    chosen: Vec<usize>,
+    columns: Vec<ColumnSurvey>,
+    target_values: BTreeMap<String, usize>,
+    target_values_beyond: bool,
+    target_missing: usize,
 }
 
 /// The pass in progress.
@@ -207,6 +223,74 @@ impl Survey {
                 target: target_missing,
             });
         }
+    }
+
+    /// What this survey shares with other ranks' ([`SharedSurvey`]).
+    pub(crate) fn shared(&self) -> SharedSurvey {
+        SharedSurvey {
+            header: self.header.clone(),
+            chosen: self.chosen.clone(),
+            columns: self.columns.clone(),
+            target_values: self.target_values.clone(),
+            target_values_beyond: self.target_values_beyond,
+            target_missing: self.target_missing,
+        }
+    }
+
+    /// Takes every rank's survey (`all`, in rank order, this one's among
+    /// them) for its columns and target: counts and sums added in rank
+    /// order, category and label lists joined, the first text cell the
+    /// first rank's; this survey's records stay its own. Ranks whose files
+    /// have other columns are [`Error::ShardColumns`].
+    pub(crate) fn absorb(&mut self, all: &[SharedSurvey]) -> Result<()> {
+        // Every rank compares with rank 0, so all refuse alike.
+        let Some(first) = all.first() else {
+            return Ok(());
+        };
+        if let Some((rank, other)) = all
+            .iter()
+            .enumerate()
+            .find(|(_, other)| other.header != first.header || other.chosen != first.chosen)
+        {
+            return Err(Error::ShardColumns {
+                rank,
+                columns: other.header.join(", "),
+                expected: first.header.join(", "),
+            });
+        }
+        let cap = self.distinct_cap;
+        let mut columns: Vec<ColumnSurvey> = vec![ColumnSurvey::default(); self.columns.len()];
+        let (mut target_values, mut beyond, mut target_missing) = (BTreeMap::new(), false, 0);
+        for shard in all {
+            for (total, part) in columns.iter_mut().zip(&shard.columns) {
+                total.present += part.present;
+                total.missing += part.missing;
+                total.numbers += part.numbers;
+                total.sum += part.sum;
+                for value in &part.distinct {
+                    if total.distinct.len() < cap {
+                        total.distinct.insert(value.clone());
+                    }
+                }
+                if total.first_text.is_none() {
+                    total.first_text = part.first_text.clone();
+                }
+            }
+            for (value, &line) in &shard.target_values {
+                if target_values.len() < DISTINCT_COUNTED || target_values.contains_key(value) {
+                    target_values.entry(value.clone()).or_insert(line);
+                } else {
+                    beyond = true;
+                }
+            }
+            beyond |= shard.target_values_beyond;
+            target_missing += shard.target_missing;
+        }
+        self.columns = columns;
+        self.target_values = target_values;
+        self.target_values_beyond = beyond;
+        self.target_missing = target_missing;
+        Ok(())
     }
 
     /// The encoding and the records kept, decided as the module

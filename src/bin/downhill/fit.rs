@@ -39,6 +39,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // split, the loss surface).
     if args.test_size.is_none() && args.plot_path.is_none() {
         if let Some(streamed) = streamed_file(&args.data, &args.train, false)? {
+            streamed.describe();
             descent = match &streamed {
                 Streamed::Table(table) => for_classes(
                     &args.train,
@@ -160,6 +161,18 @@ impl Streamed {
         }
     }
 
+    /// Prints what reading a table left out, filled and mapped.
+    pub fn describe(&self) {
+        if let Streamed::Table(table) = self {
+            describe_table(
+                table.dropped(),
+                table.encoding().labels.as_ref(),
+                table.rows_dropped(),
+                table.cells_filled(),
+            );
+        }
+    }
+
     /// The features' names.
     pub fn feature_names(&self) -> Result<Vec<String>, String> {
         Ok(match self {
@@ -208,15 +221,7 @@ pub fn streamed_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result
             &table_options(data, train.model()),
         )
         .map_err(|e| located(data, e))
-        .map(|table| {
-            describe_table(
-                table.dropped(),
-                table.encoding().labels.as_ref(),
-                table.rows_dropped(),
-                table.cells_filled(),
-            );
-            Some(Streamed::Table(table))
-        })
+        .map(|table| Some(Streamed::Table(table)))
     };
     match Format::of(&data.data) {
         Format::Npy if data.weight_column.is_some() => Err(format!(

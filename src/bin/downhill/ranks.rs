@@ -13,7 +13,14 @@ use downhill::distributed::{agree, gather, gather_bytes, shard_of, shard_of_grou
 use downhill::source::{DataSource, RowRange};
 use downhill::{Error, Fitted, GradientDescent};
 
-use crate::args::{fit_with_progress, for_class_codes, for_classes, FitArgs};
+use downhill::parquet_source::ParquetData;
+use downhill::table::{Format, TableData};
+use downhill::Model;
+
+use crate::args::{
+    fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, DataArgs,
+    FitArgs, TrainArgs,
+};
 use crate::fit::{report, streamed_file, Described, Streamed};
 
 /// The MPI job this process is a rank of, where an MPI launcher started it
@@ -117,11 +124,19 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         .as_ref()
         .map(|path| Fitted::load(path).map_err(|e| format!("{}: {e}", path.display())))
         .transpose();
-    let opened = streamed_file(&data, &args.train, true).and_then(|file| {
-        let file = file.ok_or_else(|| format!("{} cannot be read as a stream", data.data.display()))?;
-        Ok((file, resumed?))
-    });
-    let (file, resumed) = agree(ranks, opened)?;
+    let resumed = agree(ranks, resumed)?;
+    let file = match own_file {
+        true => open_own_file(&data, &args.train, ranks)?,
+        false => agree(
+            ranks,
+            streamed_file(&data, &args.train, true).and_then(|file| {
+                file.ok_or_else(|| format!("{} cannot be read as a stream", data.data.display()))
+            }),
+        )?,
+    };
+    if rank == 0 {
+        file.describe();
+    }
     let source = file.source();
     // A Parquet file of numbers hands out whole row groups where it has
     // one per rank at least; any other file, consecutive rows.
@@ -198,6 +213,43 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         )),
     };
     report(args, &described, &fitted, elapsed, &scores, None, None).map_err(Failure::Agreed)
+}
+
+/// This rank's own file (`--data` naming `{rank}`), read as every rank
+/// reads its own: an `.npy` file as numbers; a Parquet file of numbers as
+/// numbers where every rank's is one; any other table surveyed by every
+/// rank and encoded as their surveys decide together (the category lists,
+/// the means and the labels of all the files).
+fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> Result<Streamed, Failure> {
+    let format = Format::of(&data.data);
+    if format == Format::Npy {
+        return Ok(agree(ranks, open_npy(data).map(Streamed::Npy))?);
+    }
+    let features = names(&data.features);
+    if format == Format::Parquet && train.model() == Model::Linear && data.weight_column.is_none() {
+        let numbers = ParquetData::open(&data.data, &data.target, features.as_deref())
+            .ok()
+            .filter(|file| !file.has_booleans());
+        let all_numbers = gather(ranks, &[f64::from(u8::from(numbers.is_some()))])?
+            .iter()
+            .all(|flag| flag[0] == 1.0);
+        if let (true, Some(file)) = (all_numbers, numbers) {
+            return Ok(Streamed::Numbers(file));
+        }
+    }
+    let table = TableData::open_shard(
+        &data.data,
+        &data.target,
+        features.as_deref(),
+        &table_options(data, train.model()),
+        ranks,
+    )
+    .map_err(|e| match e {
+        Error::RankFailed { .. } => Failure::from(e),
+        Error::ShardColumns { .. } => Failure::Agreed(e.to_string()),
+        other => Failure::Agreed(located(data, other)),
+    })?;
+    Ok(Streamed::Table(table))
 }
 
 /// The settings of a fresh fit of `file`, as `fit` would make them.
