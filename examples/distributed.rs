@@ -22,7 +22,7 @@ fn main() -> Result<(), downhill::Error> {
     let (rank, size) = (mpi.rank(), mpi.size());
     let data = Synthetic::generate(Model::Linear, 100_000, 8, 0.1, 7)?;
     let all = InMemory::new(data.x.view(), data.y.view())?;
-    let mine = RowRange::new(&all, shard_of(all.rows(), rank, size))?;
+    let mine = RowRange::new(&all, shard_of(all.rows(), rank, size).unwrap_or_default())?;
     let settings = GradientDescent::linear()
         .variant(Variant::MiniBatch(256))
         .optimizer(Optimizer::adam(0.01))

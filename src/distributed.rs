@@ -36,8 +36,15 @@ pub trait Collective: Send + Sync {
     /// The number of ranks.
     fn size(&self) -> usize;
     /// Replaces `values` by their sum over every rank (every rank passes
-    /// as many values). Every rank must end with the same bits: the sum is
-    /// taken in one order for all (MPI's reduction algorithms do so).
+    /// as many values). Every rank must end with the same bits. The MPI
+    /// standard advises, without requiring, that a reduction give every
+    /// rank the same result; Open MPI's algorithms (recursive doubling,
+    /// ring, reduce-scatter then gather) do. A fit checks after every epoch
+    /// that all ranks hold the same parameters and fails with
+    /// [`Error::Distributed`] where they do not, rather than let them
+    /// drift apart.
+    ///
+    /// [`Error::Distributed`]: crate::Error::Distributed
     fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()>;
 }
 
@@ -46,6 +53,11 @@ pub trait Collective: Send + Sync {
 /// the other ranks add zeros.
 pub fn gather(collective: &dyn Collective, local: &[f64]) -> Result<Vec<Vec<f64>>> {
     let (rank, size, k) = (collective.rank(), collective.size(), local.len());
+    if rank >= size {
+        return Err(crate::Error::Distributed {
+            reason: format!("the collective says this is rank {rank} of {size}"),
+        });
+    }
     let mut slots = vec![0.0; size * k];
     slots[rank * k..(rank + 1) * k].copy_from_slice(local);
     collective.all_reduce_sum(&mut slots)?;
@@ -98,10 +110,11 @@ pub fn agree<T, E: std::fmt::Display>(
 
 /// The rows of `rows` that rank `rank` of `size` holds when one file is
 /// split among the ranks: consecutive ranges, in rank order, whose sizes
-/// differ by at most one row.
-pub fn shard_of(rows: usize, rank: usize, size: usize) -> std::ops::Range<usize> {
-    let at = |r: usize| (rows as u128 * r as u128 / size.max(1) as u128) as usize;
-    at(rank)..at(rank + 1)
+/// differ by at most one row (empty where there are fewer rows than
+/// ranks). `None` unless `rank < size`.
+pub fn shard_of(rows: usize, rank: usize, size: usize) -> Option<std::ops::Range<usize>> {
+    let at = |r: usize| (rows as u128 * r as u128 / size as u128) as usize;
+    (rank < size).then(|| at(rank)..at(rank + 1))
 }
 
 /// The rows that rank `rank` of `size` holds of a file stored in groups
@@ -110,7 +123,7 @@ pub fn shard_of(rows: usize, rank: usize, size: usize) -> std::ops::Range<usize>
 /// even share's. `None` where there are fewer groups than ranks (then
 /// [`shard_of`] splits the rows, and ranks share a group's reading).
 pub fn shard_of_groups(groups: &[usize], rank: usize, size: usize) -> Option<std::ops::Range<usize>> {
-    if size == 0 || groups.len() < size {
+    if rank >= size || groups.len() < size {
         return None;
     }
     let mut starts = vec![0usize];
@@ -150,7 +163,8 @@ mod mpi_ranks {
     /// The ranks of an MPI job (`mpirun -np N …`): its world communicator.
     ///
     /// MPI is started with [`Mpi::initialize`] and finalized when the value
-    /// is dropped; there is one per process. Calls are serialized by a
+    /// is dropped; there is one per process, and the thread that made it
+    /// should drop it (the last clone of an `Arc<Mpi>`), as MPI asks. Calls are serialized by a
     /// lock, so that any thread (a rayon worker running a step) may make
     /// them.
     pub struct Mpi {
@@ -198,8 +212,9 @@ mod mpi_ranks {
         /// for a failure in the middle of a fit, where the other ranks
         /// wait in a collective that this rank will not join.
         pub fn abort(&self, code: i32) -> ! {
-            let world = self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            world.abort(code)
+            // Not through the lock: another thread may hold it, waiting in
+            // a collective that will never end.
+            SimpleCommunicator::world().abort(code)
         }
     }
 
@@ -214,9 +229,9 @@ mod mpi_ranks {
 
         fn all_reduce_sum(&self, values: &mut [f64]) -> Result<()> {
             let local = values.to_vec();
-            let world = self.world.lock().map_err(|_| Error::Distributed {
-                reason: "a thread failed inside an MPI call".into(),
-            })?;
+            // A thread that panicked in a call left MPI as it was: go on,
+            // as every other rank does.
+            let world = self.world.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             world.all_reduce_into(&local[..], values, SystemOperation::sum());
             Ok(())
         }
@@ -230,7 +245,7 @@ mod tests {
     #[test]
     fn shards_cover_every_row_once_in_rank_order() {
         for (rows, size) in [(10, 3), (7, 7), (1_000_003, 4), (2, 3)] {
-            let shards: Vec<_> = (0..size).map(|r| shard_of(rows, r, size)).collect();
+            let shards: Vec<_> = (0..size).map(|r| shard_of(rows, r, size).unwrap()).collect();
             assert_eq!(shards[0].start, 0);
             assert_eq!(shards[size - 1].end, rows);
             for pair in shards.windows(2) {
@@ -250,7 +265,10 @@ mod tests {
         let groups = [5000, 10, 10, 10];
         let shards: Vec<_> = (0..4).map(|r| shard_of_groups(&groups, r, 4).unwrap()).collect();
         assert_eq!(shards, vec![0..5000, 5000..5010, 5010..5020, 5020..5030]);
-        // Fewer groups than ranks: none.
+        // Fewer groups than ranks, or no such rank: none.
         assert_eq!(shard_of_groups(&[100, 100], 0, 3), None);
+        assert_eq!(shard_of_groups(&[100, 100], 2, 2), None);
+        assert_eq!(shard_of(10, 3, 3), None);
+        assert_eq!(shard_of(10, 0, 0), None);
     }
 }

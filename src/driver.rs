@@ -375,7 +375,7 @@ pub(crate) fn train(
     let steps = StepPlan::new(source.rows(), plan.batch_size);
     let (parameters, optimizer_state, mut scheduler, position, mut rules) =
         starting_point(start, plan, source, objective.loss.margins())?;
-    let mut run = engine.open(
+    let run = engine.open(
         source,
         RunSpec {
             objective,
@@ -387,7 +387,12 @@ pub(crate) fn train(
             average_from: plan.average_from,
             reducer: plan.reducer.clone(),
         },
-    )?;
+    );
+    // Every rank learns whether every rank could open its run.
+    let mut run = match &plan.reducer {
+        Some(reducer) => reducer.agree(run)?,
+        None => run?,
+    };
     // A rank of a data-parallel fit draws the order of every rank's rows,
     // as one process would, and takes its share of each batch.
     let global_rows = plan.shard.map_or(steps.rows, |s| s.total);
@@ -425,6 +430,9 @@ pub(crate) fn train(
         };
         gradient_evaluations += stats.steps as u64;
         let loss = stats.loss_sum / stats.steps as f64;
+        if let Some(reducer) = &plan.reducer {
+            reducer.same_on_every_rank(rules.epochs + 1, &stats.parameters, loss)?;
+        }
         let validation_loss = match &mut held_out_sums {
             Some(sums) => sums.raw_sums(&stats.parameters)?.mean_loss(),
             None => None,

@@ -199,7 +199,8 @@ pub(crate) struct ReducedSums<'s> {
 impl SumsRun for ReducedSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
         let sums = self.local.raw_sums(parameters)?;
-        self.reducer.all_reduce(&sums)
+        let total = self.reducer.all_reduce(&sums)?;
+        self.reducer.checked(total)
     }
 }
 
@@ -211,7 +212,11 @@ pub(crate) fn open_sums<'s>(
     objective: crate::objective::Objective,
     reducer: Option<&crate::reduce::Reducer>,
 ) -> Result<Box<dyn SumsRun + 's>> {
-    let local = engine.open_sums(source, objective)?;
+    // Every rank learns whether every rank could open its rows.
+    let local = match reducer {
+        Some(reducer) => reducer.agree(engine.open_sums(source, objective))?,
+        None => engine.open_sums(source, objective)?,
+    };
     Ok(match reducer {
         Some(reducer) => Box::new(ReducedSums {
             local,

@@ -930,8 +930,8 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
     ) -> Result<Fitted> {
-        if self.ranks.is_some() {
-            return self.fit_shard(x, y, weights);
+        if let Some(ranks) = &self.ranks {
+            return self.fit_shard(ranks, x, y, weights);
         }
         let plan = self.plan()?;
         if let Some(weights) = weights {
@@ -1004,22 +1004,37 @@ impl GradientDescent {
     /// `weights`): the source path's, which the ranks all take.
     fn fit_shard(
         &self,
+        ranks: &Reducer,
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
     ) -> Result<Fitted> {
-        if self.validation_fraction.is_some() {
-            return Err(Error::Distributed {
-                reason:
-                    "a validation fraction holds out rows of one process; hold out rows of each shard instead"
-                        .into(),
-            });
-        }
-        let rows = InMemory::new(x, y)?;
-        match weights {
+        // Every rank checks its rows and weights, and all learn of any
+        // rank's bad ones.
+        let rows = ranks.agree(InMemory::new(x, y))?;
+        let weighted = ranks.agree(weights.map(|w| Weighted::new(&rows, w.to_vec())).transpose())?;
+        match &weighted {
             None => self.fit_source(&rows),
-            Some(weights) => self.fit_source(&Weighted::new(&rows, weights.to_vec())?),
+            Some(weighted) => self.fit_source(weighted),
         }
+    }
+
+    /// A hash of the settings every rank of a data-parallel fit must share
+    /// (not the observer, the context, the checkpoint's path, the device
+    /// or the memory budgets, which are each rank's own).
+    fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut shared = self.clone();
+        shared.on_epoch = None;
+        shared.gpu_context = None;
+        shared.ranks = None;
+        shared.checkpoint = None;
+        shared.device = Device::Auto;
+        shared.memory_budget = None;
+        shared.gpu_memory_budget = None;
+        let mut hasher = std::hash::DefaultHasher::new();
+        format!("{shared:?}").hash(&mut hasher);
+        hasher.finish()
     }
 
     /// Fits the model to the rows of `source` (a file, or rows of the
@@ -1029,6 +1044,17 @@ impl GradientDescent {
     /// budget, else block by block ([`GradientDescent::memory_budget`]).
     /// A validation fraction needs the rows in memory ([`GradientDescent::fit`]).
     pub fn fit_source(&self, source: &dyn DataSource) -> Result<Fitted> {
+        // A rank's first collective: all ranks fit the same settings on
+        // rows of as many features.
+        if let Some(ranks) = &self.ranks {
+            ranks.enter(self.fingerprint(), source.features())?;
+            if self.validation_fraction.is_some() {
+                return Err(Error::Distributed {
+                    reason: "a validation fraction holds out rows of one process; hold out rows of each shard instead"
+                        .into(),
+                });
+            }
+        }
         let plan = self.plan()?;
         if self.validation_fraction.is_some() {
             return Err(Error::NotWithSource {
@@ -1042,14 +1068,7 @@ impl GradientDescent {
         );
         let fresh = match &self.ranks {
             None => one_pass(source, self.loss_settings(), features, target)?,
-            Some(ranks) => {
-                if self.validation_fraction.is_some() {
-                    return Err(Error::Distributed {
-                        reason: "a validation fraction holds out rows of one process".into(),
-                    });
-                }
-                one_pass_of_ranks(ranks, source, self.loss_settings(), features, target)?
-            }
+            Some(ranks) => one_pass_of_ranks(ranks, source, self.loss_settings(), features, target)?,
         };
         self.fit_prepared(plan, source, None, fresh)
     }
@@ -1095,6 +1114,9 @@ impl GradientDescent {
                     .to_string(),
                 });
             }
+            if shard.total > u32::MAX as usize {
+                return Err(Error::TooManyRows { rows: shard.total });
+            }
             plan.reducer = Some(ranks.clone());
             plan.shard = Some(shard);
         }
@@ -1122,7 +1144,11 @@ impl GradientDescent {
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
             self.gpu_memory_budget,
-        )?;
+        );
+        let engine = match &self.ranks {
+            Some(ranks) => ranks.agree(engine)?,
+            None => engine?,
+        };
         let resumed = match &self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
             _ => None,
@@ -1222,7 +1248,7 @@ impl GradientDescent {
             true => Some(
                 curvature::measure(engine.as_ref(), source, plan.reducer.as_ref()).map_err(|e| match e {
                     // Non-finite X makes the curvature non-finite: name the value.
-                    Error::NoCurvature { .. } => find_non_finite(data).err().unwrap_or(e),
+                    Error::NoCurvature { .. } => self.non_finite(data).err().unwrap_or(e),
                     other => other,
                 })?,
             ),
@@ -1336,14 +1362,19 @@ impl GradientDescent {
             let Some(checkpoint) = &self.checkpoint else {
                 return Ok(());
             };
-            // Every rank holds the same fit; rank 0 writes it.
-            if self.ranks.as_ref().is_some_and(|r| r.0.rank() != 0) {
-                return Ok(());
-            }
-            let fitted = to_fitted(snapshot.clone())?;
-            match &checkpoint.encoding {
-                Some(encoding) => fitted.with_encoding(encoding.clone())?.save(&checkpoint.path),
-                None => fitted.save(&checkpoint.path),
+            let write = || -> Result<()> {
+                let fitted = to_fitted(snapshot.clone())?;
+                match &checkpoint.encoding {
+                    Some(encoding) => fitted.with_encoding(encoding.clone())?.save(&checkpoint.path),
+                    None => fitted.save(&checkpoint.path),
+                }
+            };
+            // Every rank holds the same fit: rank 0 writes it, and all
+            // learn whether it could.
+            match &self.ranks {
+                None => write(),
+                Some(ranks) if ranks.0.rank() == 0 => ranks.agree(write()),
+                Some(ranks) => ranks.agree(Ok(())),
             }
         };
         #[cfg(feature = "serde")]
@@ -1368,7 +1399,7 @@ impl GradientDescent {
             }
         };
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
-            find_non_finite(data)?;
+            self.non_finite(data)?;
         }
 
         to_fitted(outcome)
@@ -1376,6 +1407,15 @@ impl GradientDescent {
 }
 
 impl GradientDescent {
+    /// The first non-finite feature of `data` as the error naming it: on
+    /// a rank of a data-parallel fit, every rank learns of it.
+    fn non_finite(&self, data: &dyn DataSource) -> Result<()> {
+        match &self.ranks {
+            Some(ranks) => ranks.agree(find_non_finite(data)),
+            None => find_non_finite(data),
+        }
+    }
+
     /// The factor of each class's label (0, 1, …) that the class weights
     /// ask for, where they ask: `Balanced` counts the labels of `data` (one
     /// pass over its targets).
@@ -1385,16 +1425,24 @@ impl GradientDescent {
             None => Ok(None),
             Some(ClassWeight::Given { negative, positive }) => Ok(Some(vec![negative, positive])),
             Some(ClassWeight::Balanced) => {
-                let (mut rows, mut counts) = (data.rows(), vec![0usize; classes]);
-                let block = 1 << 16;
-                for start in (0..rows).step_by(block) {
-                    let targets = data.targets(start, block.min(rows - start))?;
-                    for &y in targets.iter() {
-                        if let Some(count) = counts.get_mut(y as usize) {
-                            *count += 1;
+                let mut rows = data.rows();
+                let count = || -> Result<Vec<usize>> {
+                    let mut counts = vec![0usize; classes];
+                    let block = 1 << 16;
+                    for start in (0..rows).step_by(block) {
+                        let targets = data.targets(start, block.min(rows - start))?;
+                        for &y in targets.iter() {
+                            if let Some(count) = counts.get_mut(y as usize) {
+                                *count += 1;
+                            }
                         }
                     }
-                }
+                    Ok(counts)
+                };
+                let mut counts = match &self.ranks {
+                    Some(ranks) => ranks.agree(count())?,
+                    None => count()?,
+                };
                 // A data-parallel fit weighs the classes of every rank's rows.
                 if let Some(ranks) = &self.ranks {
                     let mut totals: Vec<f64> =

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::distributed::Collective;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::objective::RawSums;
 
 /// The ranks of a data-parallel fit, shared by its plan.
@@ -63,6 +63,80 @@ impl Reducer {
     /// the first that failed ([`crate::distributed::agree`]).
     pub(crate) fn agree<T>(&self, local: Result<T>) -> Result<T> {
         crate::distributed::agree(self.0.as_ref(), local)
+    }
+
+    /// The first collective of a fit: every rank's settings (their
+    /// `fingerprint`) and feature count must be rank 0's, and the
+    /// collective must name this rank among its ranks. Every rank fails
+    /// alike where they are not ([`Error::Distributed`]).
+    pub(crate) fn enter(&self, fingerprint: u64, features: usize) -> Result<()> {
+        let (high, low) = ((fingerprint >> 32) as f64, (fingerprint & 0xffff_ffff) as f64);
+        let all = self.gather(&[high, low, features as f64])?;
+        if let Some(rank) = all.iter().position(|a| a[2] != all[0][2]) {
+            return Err(Error::Distributed {
+                reason: format!(
+                    "rank {rank}'s rows have {} features, rank 0's {}",
+                    all[rank][2], all[0][2]
+                ),
+            });
+        }
+        if let Some(rank) = all.iter().position(|a| a[..2] != all[0][..2]) {
+            return Err(Error::Distributed {
+                reason: format!(
+                    "rank {rank} fits with other settings (or from another start) than rank 0; every rank must fit the same settings"
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks that every rank holds the same `parameters` and `loss` after
+    /// epoch `epoch`, as the same step from the same sums gives: where the
+    /// MPI library's sums differed between ranks they would drift apart,
+    /// and their stop rules could part ways.
+    pub(crate) fn same_on_every_rank(&self, epoch: usize, parameters: &[f32], loss: f64) -> Result<()> {
+        let bits = parameters
+            .iter()
+            .map(|p| u64::from(p.to_bits()))
+            .chain([loss.to_bits()]);
+        match self.first_other(bits)? {
+            None => Ok(()),
+            Some(rank) => Err(Error::Distributed {
+                reason: format!(
+                    "after epoch {epoch} rank {rank} holds other parameters than rank 0: the MPI library's sums differ between ranks"
+                ),
+            }),
+        }
+    }
+
+    /// The first rank whose `bits` differ from rank 0's (compared by a
+    /// hash, in one small gather).
+    fn first_other(&self, bits: impl Iterator<Item = u64>) -> Result<Option<usize>> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::hash::DefaultHasher::new();
+        bits.for_each(|b| b.hash(&mut hasher));
+        let print = hasher.finish();
+        let all = self.gather(&[(print >> 32) as f64, (print & 0xffff_ffff) as f64])?;
+        Ok(all.iter().position(|a| *a != all[0]))
+    }
+
+    /// `sums` after the all-reduce, checked to be the same on every rank
+    /// (for the evaluations that a search builds on: the curvature's and
+    /// L-BFGS's, one small gather beside a pass over the rows).
+    pub(crate) fn checked(&self, sums: RawSums) -> Result<RawSums> {
+        let bits = sums
+            .derivative
+            .iter()
+            .chain([&sums.loss, &sums.weight])
+            .map(|v| v.to_bits());
+        match self.first_other(bits)? {
+            None => Ok(sums),
+            Some(rank) => Err(Error::Distributed {
+                reason: format!(
+                    "rank {rank}'s sum over every rank differs from rank 0's: the MPI library's sums differ between ranks"
+                ),
+            }),
+        }
     }
 
     /// Where this rank's `rows` lie among every rank's.

@@ -247,6 +247,26 @@ mod fits {
         })
     }
 
+    /// Each rank its own settings and rows, each on its own pool: every
+    /// rank's result.
+    fn ranks_each(jobs: Vec<(GradientDescent, Array2<f32>, Array1<f32>)>) -> Vec<crate::Result<Fitted>> {
+        let group = Arc::new(ThreadGroup::new(jobs.len()));
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = jobs
+                .into_iter()
+                .enumerate()
+                .map(|(rank, (settings, x, y))| {
+                    let settings = settings.distributed(Arc::new(group.rank(rank)));
+                    scope.spawn(move || {
+                        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+                        pool.install(|| settings.fit(x.view(), y.view()))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    }
+
     fn parameters(fitted: &Fitted) -> Vec<f32> {
         fitted
             .coefficients()
@@ -365,5 +385,45 @@ mod fits {
                 .all(|f| matches!(f, Err(Error::RankFailed { rank: 1, .. }))),
             "{empty:?}"
         );
+    }
+
+    /// What a rank cannot know alone fails every rank alike, instead of
+    /// leaving the others waiting in a collective: other settings, rows of
+    /// another width, a non-finite feature found after the fit started.
+    #[test]
+    fn ranks_that_differ_fail_alike_instead_of_waiting() {
+        let data = Synthetic::generate(Model::Linear, 80, 3, 0.2, 9).unwrap();
+        let (x, y) = (data.x.clone(), data.y.clone());
+        let settings = GradientDescent::linear().max_epochs(3);
+        let other_seed = ranks_each(vec![
+            (settings.clone(), x.clone(), y.clone()),
+            (settings.clone().seed(8), x.clone(), y.clone()),
+        ]);
+        for fit in &other_seed {
+            assert!(
+                matches!(fit, Err(Error::Distributed { reason }) if reason.contains("rank 1 fits with other settings")),
+                "{fit:?}"
+            );
+        }
+        let narrow = x.slice(s![.., ..2]).to_owned();
+        let other_width = ranks_each(vec![
+            (settings.clone(), x.clone(), y.clone()),
+            (settings.clone(), narrow, y.clone()),
+        ]);
+        for fit in &other_width {
+            assert!(
+                matches!(fit, Err(Error::Distributed { reason }) if reason.contains("rank 1's rows have 2 features, rank 0's 3")),
+                "{fit:?}"
+            );
+        }
+        let mut bad = x.clone();
+        bad[[5, 1]] = f32::NAN;
+        let non_finite = ranks_each(vec![(settings.clone(), x.clone(), y.clone()), (settings, bad, y)]);
+        for fit in &non_finite {
+            assert!(
+                matches!(fit, Err(Error::RankFailed { rank: 1, cause }) if cause.contains("NaN")),
+                "{fit:?}"
+            );
+        }
     }
 }

@@ -99,6 +99,19 @@ impl<'a> RowRange<'a> {
         }
         Ok(RowRange { inner, range })
     }
+
+    /// The inner source's index of this range's row `start`, where rows
+    /// `start..start + rows` lie within the range.
+    fn at(&self, start: usize, rows: usize) -> Result<usize> {
+        match start.checked_add(rows) {
+            Some(end) if end <= self.range.len() => Ok(self.range.start + start),
+            _ => Err(Error::RowRange {
+                start,
+                end: start.saturating_add(rows),
+                rows: self.range.len(),
+            }),
+        }
+    }
 }
 
 impl DataSource for RowRange<'_> {
@@ -111,7 +124,7 @@ impl DataSource for RowRange<'_> {
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        self.inner.block(self.range.start + start, rows)
+        self.inner.block(self.at(start, rows)?, rows)
     }
 
     fn resident(&self) -> Option<Block<'_>> {
@@ -131,15 +144,15 @@ impl DataSource for RowRange<'_> {
     }
 
     fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
-        self.inner.targets(self.range.start + start, rows)
+        self.inner.targets(self.at(start, rows)?, rows)
     }
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
-        self.inner.weights(self.range.start + start, rows)
+        self.inner.weights(self.at(start, rows)?, rows)
     }
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        self.inner.read_into(self.range.start + start, rows, x, y)
+        self.inner.read_into(self.at(start, rows)?, rows, x, y)
     }
 }
 

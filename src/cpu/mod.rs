@@ -52,6 +52,14 @@ impl Engine for CpuEngine {
 
     fn open<'s>(&'s self, source: &'s dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 's>> {
         if let Some(block_rows) = self.streamed_block_rows(source) {
+            if spec.reducer.is_some() && spec.steps.shuffled {
+                return Err(crate::error::Error::Distributed {
+                    reason: format!(
+                        "this rank streams its {} rows from the file (beyond the memory budget), and streamed mini-batches are not split among ranks; raise --memory-budget, add ranks, or take the full batch",
+                        source.rows()
+                    ),
+                });
+            }
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
         let data = all_rows(source)?;

@@ -238,20 +238,6 @@ impl EngineRun for StreamedRun<'_> {
         }
     }
 
-    fn run_epoch_of_shard(
-        &mut self,
-        _order: &[u32],
-        _ends: &[usize],
-        _learning_rate: f32,
-    ) -> Result<EpochStats> {
-        Err(Error::Distributed {
-            reason: format!(
-                "a rank streams its {} rows from the file (beyond the memory budget), and streamed mini-batches are not split among ranks; raise --memory-budget, add ranks, or take the full batch",
-                self.source.rows()
-            ),
-        })
-    }
-
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
         Ok(self.state.clone())
     }

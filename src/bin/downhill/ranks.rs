@@ -112,6 +112,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             )));
         }
     }
+    if args.resume.is_some() && args.checkpoint.is_some() {
+        return Err(Failure::Agreed(
+            "--checkpoint is written by a fresh fit; fit --resume continues for --epochs and saves with --save".into(),
+        ));
+    }
     // Each rank's file: its own where the path names the rank, else the
     // one file, of which it reads its rows.
     let own_file = args.data.data.to_string_lossy().contains("{rank}");
@@ -143,8 +148,9 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     let range = match (own_file, &file) {
         (true, _) => 0..source.rows(),
         (false, Streamed::Numbers(parquet)) => shard_of_groups(&parquet.row_groups(), rank, size)
-            .unwrap_or_else(|| shard_of(source.rows(), rank, size)),
-        (false, _) => shard_of(source.rows(), rank, size),
+            .or_else(|| shard_of(source.rows(), rank, size))
+            .unwrap_or_default(),
+        (false, _) => shard_of(source.rows(), rank, size).unwrap_or_default(),
     };
     let shard = agree(ranks, RowRange::new(source, range.clone()))?;
     // Every rank reads the same columns, encoded the same way.
@@ -157,31 +163,29 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         &format!("{names:?} {:?}", encoding.as_ref().map(|e| &e.labels)),
         |r| format!("rank {r}'s file has other columns (or labels) than rank 0's"),
     )?;
+    let (rows, features) = (shard.rows(), shard.features());
+    let total = gather(ranks, &[rows as f64])?
+        .iter()
+        .map(|r| r[0] as usize)
+        .sum::<usize>();
+    // Decided by each rank from its own rows' labels: agreed.
     let descent = match &resumed {
-        Some(fitted) => {
-            if let (Some(saved), Some(now)) = (fitted.encoding(), &encoding) {
-                if saved != now {
-                    return Err(Failure::Agreed(format!(
-                        "{} encodes its columns otherwise than the model resumed from was fitted to",
-                        data.data.display()
-                    )));
-                }
-            }
-            fitted.continuation(args.train.epochs.unwrap_or(1))
-        }
-        None => fresh_settings(args, &file).map_err(Failure::Agreed)?,
+        Some(fitted) => match (fitted.encoding(), &encoding) {
+            (Some(saved), Some(now)) if saved != now => Err(format!(
+                "{} encodes its columns otherwise than the model resumed from was fitted to",
+                data.data.display()
+            )),
+            _ => Ok(fitted.continuation(args.train.epochs.unwrap_or(1))),
+        },
+        None => fresh_settings(args, &file, total),
     };
+    let descent = agree(ranks, descent)?;
     // Labels read from each rank's own file could make other classes.
     same_on_every_rank(ranks, &descent.loss_settings().to_string(), |r| {
         format!("rank {r}'s targets make another model than rank 0's (other classes)")
     })?;
     let descent = descent.distributed(Arc::clone(&collective));
     let started = Instant::now();
-    let (rows, features) = (shard.rows(), shard.features());
-    let total = gather(ranks, &[rows as f64])?
-        .iter()
-        .map(|r| r[0] as usize)
-        .sum::<usize>();
     let fitted = match rank {
         0 => {
             fit_with_progress(
@@ -252,8 +256,9 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
     Ok(Streamed::Table(table))
 }
 
-/// The settings of a fresh fit of `file`, as `fit` would make them.
-fn fresh_settings(args: &FitArgs, file: &Streamed) -> Result<GradientDescent, String> {
+/// The settings of a fresh fit of `file`, as `fit` would make them, for
+/// `rows` rows over every rank.
+fn fresh_settings(args: &FitArgs, file: &Streamed, rows: usize) -> Result<GradientDescent, String> {
     let mut descent = args.train.descent(args.lr);
     if let Some(path) = &args.checkpoint {
         descent = descent.checkpoint(path, args.checkpoint_every);
@@ -263,7 +268,7 @@ fn fresh_settings(args: &FitArgs, file: &Streamed) -> Result<GradientDescent, St
             &args.train,
             descent.checkpoint_encoding(table.encoding().clone()),
             table.encoding(),
-            table.rows(),
+            rows,
             false,
         ),
         Streamed::Npy(npy) => for_class_codes(
