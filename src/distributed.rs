@@ -81,11 +81,12 @@ pub fn gather_bytes(collective: &dyn Collective, local: &[u8]) -> Result<Vec<Vec
 
 /// `local` where every rank succeeded; else, on every rank, the error of
 /// the first rank that failed: [`Error::RankFailed`] naming it and its
-/// error. Every rank calls it at the same point, failed or not, so that a
+/// error, or [`Error::EveryRankFailed`] where every rank failed alike. Every rank calls it at the same point, failed or not, so that a
 /// failure (an unreadable shard) ends the fit on all of them instead of
 /// leaving the others waiting in the next collective.
 ///
 /// [`Error::RankFailed`]: crate::Error::RankFailed
+/// [`Error::EveryRankFailed`]: crate::Error::EveryRankFailed
 pub fn agree<T, E: std::fmt::Display>(
     collective: &dyn Collective,
     local: std::result::Result<T, E>,
@@ -100,10 +101,13 @@ pub fn agree<T, E: std::fmt::Display>(
         (None, Ok(value)) => Ok(value),
         (failed, _) => {
             let rank = failed.unwrap_or(collective.rank());
-            Err(crate::Error::RankFailed {
-                rank,
-                cause: String::from_utf8_lossy(&all[rank][1..]).into_owned(),
-            })
+            let cause = String::from_utf8_lossy(&all[rank][1..]).into_owned();
+            // The same failure on every rank (one file that all read) is
+            // the file's, not a rank's.
+            match all.iter().all(|m| *m == all[rank]) {
+                true => Err(crate::Error::EveryRankFailed { cause }),
+                false => Err(crate::Error::RankFailed { rank, cause }),
+            }
         }
     }
 }

@@ -259,6 +259,8 @@ pub(crate) fn take_step(
 /// steps to itself (the GPU's): each step the engine sums this rank's rows
 /// at the parameters, the ranks add their sums, and the step is taken on
 /// the host from the total ([`take_step`]), as the CPU engine takes it.
+// Only the GPU engine runs its steps apart from the rows' sums.
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 pub(crate) struct SummedRun<'s> {
     pub(crate) sums: Box<dyn SumsRun + 's>,
     pub(crate) objective: Objective,
@@ -269,6 +271,7 @@ pub(crate) struct SummedRun<'s> {
     pub(crate) average_from: Option<u64>,
 }
 
+#[cfg_attr(not(feature = "gpu"), allow(dead_code))]
 impl<'s> SummedRun<'s> {
     /// The run of `spec` over `sums` (all ranks' sums); the full batch only.
     pub(crate) fn new(sums: Box<dyn SumsRun + 's>, spec: RunSpec) -> Result<Self> {

@@ -187,6 +187,18 @@ pub enum Error {
         /// Rank 0's (or this rank's) columns.
         expected: String,
     },
+    /// Every rank of a data-parallel fit failed alike (reading the one
+    /// file they share, say): the cause, as one process would say it.
+    #[error("{cause}")]
+    EveryRankFailed {
+        /// The error every rank met.
+        cause: String,
+    },
+    /// A rank of a data-parallel fit holds no rows.
+    #[error(
+        "its shard holds no rows: run fewer ranks than there are rows, and give every rank's own file a row"
+    )]
+    EmptyShard,
     /// A range of rows beyond a source's.
     #[error("rows {start}..{end} asked of a source of {rows} rows")]
     RowRange {

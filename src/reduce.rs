@@ -159,7 +159,11 @@ pub(crate) fn one_pass_of_ranks(
     target: bool,
 ) -> Result<crate::source::Pass> {
     use crate::source::{pass_moments, PassMoments};
-    let local = reducer.agree(pass_moments(source, loss, features))?;
+    let local = match source.rows() {
+        0 => Err(Error::EmptyShard),
+        _ => pass_moments(source, loss, features),
+    };
+    let local = reducer.agree(local)?;
     reducer
         .gather(&local.to_numbers())?
         .iter()

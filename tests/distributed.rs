@@ -485,6 +485,28 @@ fn files_per_rank_with_their_own_categories_encode_as_one_table() {
         &parameters(&dir.join("alone.json")),
         1e-5,
     );
+    // A checkpoint of these files resumes on them exactly: their shared
+    // encoding is the saved one.
+    let mut checkpointed = fit("part-{rank}.csv", "unused.json");
+    checkpointed.truncate(checkpointed.len() - 2);
+    checkpointed.extend(["--checkpoint", "ck.json", "--checkpoint-every", "25"].map(String::from));
+    succeed(&dir, 3, &refs(&checkpointed));
+    let mut resumed = fit("part-{rank}.csv", "resumed.json");
+    resumed.extend(["--resume", "ck.json"].map(String::from));
+    let epochs = resumed.iter().position(|a| a == "--epochs").unwrap() + 1;
+    resumed[epochs] = "10".into();
+    succeed(&dir, 3, &refs(&resumed));
+    // The last checkpoint is of the last epoch the run went on from: 25.
+    let at = Fitted::load(dir.join("ck.json")).unwrap().history().len();
+    assert_eq!(at, 25);
+    let mut whole = fit("part-{rank}.csv", "whole.json");
+    whole[epochs] = (at + 10).to_string();
+    succeed(&dir, 3, &refs(&whole));
+    assert_eq!(
+        parameters(&dir.join("resumed.json")),
+        parameters(&dir.join("whole.json")),
+        "a file per rank, resumed at epoch {at}"
+    );
     // Another column name on rank 1: refused, by rank 0 alone.
     std::fs::write(dir.join("part-1.csv"), "size,color,y\n2.0,blue,yes\n").unwrap();
     let output = finish(mpirun(

@@ -84,6 +84,31 @@ impl TableData {
         agree(collective, decided)
     }
 
+    /// This table read with `encoding` (a saved model's, whose means fill
+    /// the missing cells), where the table's columns encode to the same
+    /// features and labels; else [`Error::ResumeMismatch`] saying how
+    /// they differ.
+    pub fn with_encoding(mut self, encoding: Encoding) -> Result<Self> {
+        let (now, saved) = (self.plan.encoding.feature_names(), encoding.feature_names());
+        if now != saved || self.plan.encoding.labels != encoding.labels {
+            let labels = |e: &Encoding| {
+                e.labels
+                    .as_ref()
+                    .map_or(String::new(), |l| format!(", labels {}", l.classes.join(", ")))
+            };
+            let reason = format!(
+                "the table encodes to the features {}{}; the model's are {}{}",
+                now.join(", "),
+                labels(&self.plan.encoding),
+                saved.join(", "),
+                labels(&encoding)
+            );
+            return Err(Error::ResumeMismatch { reason });
+        }
+        self.plan.encoding = encoding;
+        Ok(self)
+    }
+
     /// How the columns are encoded (the category lists, the means, the
     /// labels), as [`read_table`] would have learnt it.
     pub fn encoding(&self) -> &Encoding {

@@ -19,10 +19,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// The CSV file and its columns.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// CSV file with a header row.
+    /// CSV or Parquet file with a header row, or an .npy matrix. Under
+    /// mpirun (the distributed build), each rank trains on its share of
+    /// the rows, or on its own file where the path holds {rank}.
     #[arg(long, value_name = "FILE.csv")]
     pub data: PathBuf,
-    /// The column to predict.
+    /// The column to predict (for .npy data, the .npy file of targets;
+    /// {rank} as in --data).
     #[arg(long, value_name = "COLUMN")]
     pub target: String,
     /// Comma-separated feature columns [default: every other column].

@@ -164,11 +164,19 @@ impl Streamed {
     /// Prints what reading a table left out, filled and mapped.
     pub fn describe(&self) {
         if let Streamed::Table(table) = self {
+            self.describe_with(table.rows_dropped(), table.cells_filled());
+        }
+    }
+
+    /// [`Streamed::describe`] with the rows left out and the cells filled
+    /// counted elsewhere (over every rank's rows).
+    pub fn describe_with(&self, rows_dropped: usize, cells_filled: usize) {
+        if let Streamed::Table(table) = self {
             describe_table(
                 table.dropped(),
                 table.encoding().labels.as_ref(),
-                table.rows_dropped(),
-                table.cells_filled(),
+                rows_dropped,
+                cells_filled,
             );
         }
     }

@@ -51,7 +51,7 @@ pub enum Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Self {
         match error {
-            Error::RankFailed { .. } => Failure::Agreed(error.to_string()),
+            Error::RankFailed { .. } | Error::EveryRankFailed { .. } => Failure::Agreed(error.to_string()),
             other => Failure::Local(other.to_string()),
         }
     }
@@ -98,7 +98,7 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         (
             "--validation-fraction",
             args.validation_fraction.is_some(),
-            "stop on the training loss (--tolerance)",
+            "stop on the training loss (--tol)",
         ),
         (
             "--plot-path",
@@ -122,7 +122,9 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     let own_file = args.data.data.to_string_lossy().contains("{rank}");
     let mut data = args.data.clone();
     if own_file {
-        data.data = PathBuf::from(data.data.to_string_lossy().replace("{rank}", &rank.to_string()));
+        let named = |text: &str| text.replace("{rank}", &rank.to_string());
+        data.data = PathBuf::from(named(&data.data.to_string_lossy()));
+        data.target = named(&data.target);
     }
     let resumed = args
         .resume
@@ -139,8 +141,25 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             }),
         )?,
     };
+    // A resumed fit reads a table with the saved encoding (its means
+    // fill the missing cells), where the table encodes to its features.
+    let file = match (resumed.as_ref().and_then(Fitted::encoding), file) {
+        (Some(saved), Streamed::Table(table)) => table
+            .with_encoding(saved.clone())
+            .map(Streamed::Table)
+            .map_err(|e| format!("{}: {e}", data.data.display())),
+        (_, file) => Ok(file),
+    };
+    let file = agree(ranks, file)?;
+    // What reading left out and filled, counted over every rank.
+    let counts = match &file {
+        Streamed::Table(table) => [table.rows_dropped() as f64, table.cells_filled() as f64],
+        _ => [0.0; 2],
+    };
+    let counts = gather(ranks, &counts)?;
     if rank == 0 {
-        file.describe();
+        let total = |k: usize| counts.iter().map(|c| c[k] as usize).sum::<usize>();
+        file.describe_with(total(0), total(1));
     }
     let source = file.source();
     // A Parquet file of numbers hands out whole row groups where it has
@@ -154,15 +173,10 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     };
     let shard = agree(ranks, RowRange::new(source, range.clone()))?;
     // Every rank reads the same columns, encoded the same way.
-    let (names, encoding) = match &file {
-        Streamed::Table(table) => (table.feature_names(), Some(table.encoding().clone())),
-        other => (other.feature_names().map_err(Failure::Local)?, None),
-    };
-    same_on_every_rank(
-        ranks,
-        &format!("{names:?} {:?}", encoding.as_ref().map(|e| &e.labels)),
-        |r| format!("rank {r}'s file has other columns (or labels) than rank 0's"),
-    )?;
+    let names = agree(ranks, file.feature_names())?;
+    same_on_every_rank(ranks, &names.join(", "), |r, theirs, ours| {
+        format!("rank {r}'s file has the features {theirs}; rank 0's has {ours}")
+    })?;
     let (rows, features) = (shard.rows(), shard.features());
     let total = gather(ranks, &[rows as f64])?
         .iter()
@@ -170,19 +184,13 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         .sum::<usize>();
     // Decided by each rank from its own rows' labels: agreed.
     let descent = match &resumed {
-        Some(fitted) => match (fitted.encoding(), &encoding) {
-            (Some(saved), Some(now)) if saved != now => Err(format!(
-                "{} encodes its columns otherwise than the model resumed from was fitted to",
-                data.data.display()
-            )),
-            _ => Ok(fitted.continuation(args.train.epochs.unwrap_or(1))),
-        },
+        Some(fitted) => Ok(fitted.continuation(args.train.epochs.unwrap_or(1))),
         None => fresh_settings(args, &file, total),
     };
     let descent = agree(ranks, descent)?;
     // Labels read from each rank's own file could make other classes.
-    same_on_every_rank(ranks, &descent.loss_settings().to_string(), |r| {
-        format!("rank {r}'s targets make another model than rank 0's (other classes)")
+    same_on_every_rank(ranks, &descent.loss_settings().to_string(), |r, theirs, ours| {
+        format!("rank {r}'s targets make the {theirs} loss, rank 0's the {ours} (other classes)")
     })?;
     let descent = descent.distributed(Arc::clone(&collective));
     let started = Instant::now();
@@ -249,8 +257,9 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
         ranks,
     )
     .map_err(|e| match e {
-        Error::RankFailed { .. } => Failure::from(e),
-        Error::ShardColumns { .. } => Failure::Agreed(e.to_string()),
+        Error::RankFailed { .. } | Error::EveryRankFailed { .. } | Error::ShardColumns { .. } => {
+            Failure::Agreed(e.to_string())
+        }
         other => Failure::Agreed(located(data, other)),
     })?;
     Ok(Streamed::Table(table))
@@ -282,15 +291,19 @@ fn fresh_settings(args: &FitArgs, file: &Streamed, rows: usize) -> Result<Gradie
 }
 
 /// Refuses, on every rank, where `value` differs between a rank and rank
-/// 0, with `message` of the first such rank.
+/// 0, with `message` of the first such rank, its value and rank 0's.
 fn same_on_every_rank(
     ranks: &dyn Collective,
     value: &str,
-    message: impl Fn(usize) -> String,
+    message: impl Fn(usize, &str, &str) -> String,
 ) -> Result<(), Failure> {
     let all = gather_bytes(ranks, value.as_bytes())?;
     match all.iter().position(|v| *v != all[0]) {
         None => Ok(()),
-        Some(rank) => Err(Failure::Agreed(message(rank))),
+        Some(rank) => Err(Failure::Agreed(message(
+            rank,
+            &String::from_utf8_lossy(&all[rank]),
+            &String::from_utf8_lossy(&all[0]),
+        ))),
     }
 }
