@@ -53,8 +53,8 @@ struct Incomplete {
 /// records: what the ranks of a data-parallel fit, each surveying its own
 /// file, add up so that every rank decides the same encoding
 /// ([`Survey::absorb`]).
-#[derive(Debug, Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg(feature = "serde")]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SharedSurvey {
     header: Vec<String>,
     chosen: Vec<usize>,
@@ -226,6 +226,7 @@ impl Survey {
     }
 
     /// What this survey shares with other ranks' ([`SharedSurvey`]).
+    #[cfg(feature = "serde")]
     pub(crate) fn shared(&self) -> SharedSurvey {
         SharedSurvey {
             header: self.header.clone(),
@@ -242,6 +243,7 @@ impl Survey {
     /// order, category and label lists joined, the first text cell the
     /// first rank's; this survey's records stay its own. Ranks whose files
     /// have other columns are [`Error::ShardColumns`].
+    #[cfg(feature = "serde")]
     pub(crate) fn absorb(&mut self, all: &[SharedSurvey]) -> Result<()> {
         // Every rank compares with rank 0, so all refuse alike.
         let Some(first) = all.first() else {
