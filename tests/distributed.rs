@@ -525,3 +525,63 @@ fn files_per_rank_with_their_own_categories_encode_as_one_table() {
         "{stderr}"
     );
 }
+
+/// Where a column of numbers holds text in one rank's file, the error
+/// names that rank and its file; a fit of chosen columns with missing
+/// cells resumes under mpirun on its saved columns and means, as one
+/// process resumes it.
+#[test]
+fn errors_name_the_rank_s_file_and_resumes_keep_the_saved_columns() {
+    let dir = folder("named");
+    let header = "size,colour,note,y\n";
+    let good = "1.5,red,x,2.0\n2.5,green,y,3.1\n0.5,red,z,1.2\n";
+    std::fs::write(dir.join("bad-0.csv"), format!("{header}{good}")).unwrap();
+    std::fs::write(dir.join("bad-1.csv"), format!("{header}{good}")).unwrap();
+    std::fs::write(dir.join("bad-2.csv"), format!("{header}{good}oops,red,w,2.2\n")).unwrap();
+    let output = finish(mpirun(
+        &dir,
+        3,
+        &["fit", "--data", "bad-{rank}.csv", "--target", "y"],
+        "named",
+    ));
+    let stderr = text(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: rank 2 failed: bad-2.csv: line 5, column \"size\": \"oops\" is not a number"),
+        "{stderr}"
+    );
+    // Chosen columns, a missing cell filled with the mean.
+    let data = Synthetic::generate(Model::Linear, 400, 3, 0.2, 6).unwrap();
+    write_csv(&dir.join("rows.csv"), &data, 0..400, false);
+    let text = std::fs::read_to_string(dir.join("rows.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    let comma = lines[2].find(',').unwrap();
+    lines[2] = lines[2][comma..].to_string(); // x0 of the second row empty
+    std::fs::write(dir.join("rows.csv"), lines.join("\n") + "\n").unwrap();
+    let chosen = ["--data", "rows.csv", "--target", "y", "--device", "cpu"];
+    let mut first: Vec<&str> = vec!["fit"];
+    first.extend(chosen);
+    first.extend([
+        "--features",
+        "x0,x2,kind",
+        "--missing",
+        "mean",
+        "--epochs",
+        "12",
+        "--checkpoint",
+        "ck.json",
+        "--checkpoint-every",
+        "5",
+    ]);
+    alone(&dir, &first);
+    let mut resume: Vec<&str> = vec!["fit", "--resume", "ck.json", "--epochs", "4"];
+    resume.extend(chosen);
+    succeed(&dir, 2, &[&resume[..], &["--save", "ranks.json"]].concat());
+    alone(&dir, &[&resume[..], &["--save", "alone.json"]].concat());
+    close(
+        "resumed on its saved columns",
+        &parameters(&dir.join("ranks.json")),
+        &parameters(&dir.join("alone.json")),
+        1e-5,
+    );
+}

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 #[cfg(doc)]
 use super::read_table;
+#[cfg(feature = "serde")]
+use super::survey::SharedSurvey;
 use super::survey::{Plan, Survey};
 use super::{visit_records, ApplyCounts, Dropped, Encoding, Format, TableOptions};
 use crate::csv_records::{index_csv_records, CsvIndex};
@@ -64,10 +66,17 @@ impl TableData {
         use crate::distributed::{agree, gather_bytes};
         let path = path.as_ref();
         // The cause names the file: each rank reads its own.
-        let surveyed =
-            Surveyed::of(path, target, features, options).map_err(|e| format!("{}: {e}", path.display()));
+        let named = |e: Error| {
+            let (text, file) = (e.to_string(), path.display().to_string());
+            match text.contains(&file) {
+                true => text,
+                false => format!("{file}: {text}"),
+            }
+        };
+        let surveyed = Surveyed::of(path, target, features, options).map_err(named);
         let mut surveyed = agree(collective, surveyed)?;
-        let shared = serde_json::to_vec(&surveyed.survey.shared()).map_err(|e| Error::Distributed {
+        let file = path.display().to_string();
+        let shared = serde_json::to_vec(&surveyed.survey.shared(&file)).map_err(|e| Error::Distributed {
             reason: format!("a survey could not be written for the other ranks: {e}"),
         })?;
         let all = gather_bytes(collective, &shared)?
@@ -77,10 +86,24 @@ impl TableData {
             .map_err(|e| Error::Distributed {
                 reason: format!("a rank's survey could not be read: {e}"),
             })?;
-        surveyed.survey.absorb(&all)?;
-        let decided = surveyed
-            .decide(options)
-            .map_err(|e| format!("{}: {e}", path.display()));
+        let text_from = surveyed.survey.absorb(&all)?;
+        // Every rank decides from the same sums, so fails alike, but for
+        // what its own records hold (missing cells).
+        let decided = match surveyed.decide(options) {
+            Ok(table) => Ok(table),
+            Err(Error::NonNumericCell { line, column, value }) => {
+                // The first text cell of a column of numbers: its rank's file.
+                let rank = text_from.get(&column).copied().unwrap_or(0);
+                let file = all.get(rank).map_or(&file, |s: &SharedSurvey| &s.file);
+                let cell = Error::NonNumericCell { line, column, value };
+                return Err(Error::RankFailed {
+                    rank,
+                    cause: format!("{file}: {cell}"),
+                });
+            }
+            Err(e @ (Error::MissingValues { .. } | Error::EmptyFile { .. })) => Err(format!("{file}: {e}")),
+            Err(e) => Err(e.to_string()),
+        };
         agree(collective, decided)
     }
 

@@ -56,6 +56,8 @@ struct Incomplete {
 #[cfg(feature = "serde")]
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SharedSurvey {
+    /// The rank's file, as errors name it.
+    pub(crate) file: String,
     header: Vec<String>,
     chosen: Vec<usize>,
     columns: Vec<ColumnSurvey>,
@@ -227,8 +229,9 @@ impl Survey {
 
     /// What this survey shares with other ranks' ([`SharedSurvey`]).
     #[cfg(feature = "serde")]
-    pub(crate) fn shared(&self) -> SharedSurvey {
+    pub(crate) fn shared(&self, file: &str) -> SharedSurvey {
         SharedSurvey {
+            file: file.to_string(),
             header: self.header.clone(),
             chosen: self.chosen.clone(),
             columns: self.columns.clone(),
@@ -242,12 +245,13 @@ impl Survey {
     /// them) for its columns and target: counts and sums added in rank
     /// order, category and label lists joined, the first text cell the
     /// first rank's; this survey's records stay its own. Ranks whose files
-    /// have other columns are [`Error::ShardColumns`].
+    /// have other columns are [`Error::ShardColumns`]. Returns the rank
+    /// whose file holds each column's first text cell, by column name.
     #[cfg(feature = "serde")]
-    pub(crate) fn absorb(&mut self, all: &[SharedSurvey]) -> Result<()> {
+    pub(crate) fn absorb(&mut self, all: &[SharedSurvey]) -> Result<BTreeMap<String, usize>> {
         // Every rank compares with rank 0, so all refuse alike.
         let Some(first) = all.first() else {
-            return Ok(());
+            return Ok(BTreeMap::new());
         };
         if let Some((rank, other)) = all
             .iter()
@@ -263,8 +267,9 @@ impl Survey {
         let cap = self.distinct_cap;
         let mut columns: Vec<ColumnSurvey> = vec![ColumnSurvey::default(); self.columns.len()];
         let (mut target_values, mut beyond, mut target_missing) = (BTreeMap::new(), false, 0);
-        for shard in all {
-            for (total, part) in columns.iter_mut().zip(&shard.columns) {
+        let mut text_from = BTreeMap::new();
+        for (rank, shard) in all.iter().enumerate() {
+            for ((total, part), &c) in columns.iter_mut().zip(&shard.columns).zip(&self.chosen) {
                 total.present += part.present;
                 total.missing += part.missing;
                 total.numbers += part.numbers;
@@ -274,8 +279,9 @@ impl Survey {
                         total.distinct.insert(value.clone());
                     }
                 }
-                if total.first_text.is_none() {
+                if total.first_text.is_none() && part.first_text.is_some() {
                     total.first_text = part.first_text.clone();
+                    text_from.insert(self.header[c].clone(), rank);
                 }
             }
             for (value, &line) in &shard.target_values {
@@ -292,7 +298,7 @@ impl Survey {
         self.target_values = target_values;
         self.target_values_beyond = beyond;
         self.target_missing = target_missing;
-        Ok(())
+        Ok(text_from)
     }
 
     /// The encoding and the records kept, decided as the module

@@ -14,7 +14,7 @@ use downhill::source::{DataSource, RowRange};
 use downhill::{Error, Fitted, GradientDescent};
 
 use downhill::parquet_source::ParquetData;
-use downhill::table::{Format, TableData};
+use downhill::table::{Format, Missing, TableData};
 use downhill::Model;
 
 use crate::args::{
@@ -112,6 +112,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             )));
         }
     }
+    if args.resume.is_some() && args.data.weight_column.is_some() {
+        return Err(Failure::Agreed(
+            "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
+        ));
+    }
     if args.resume.is_some() && args.checkpoint.is_some() {
         return Err(Failure::Agreed(
             "--checkpoint is written by a fresh fit; fit --resume continues for --epochs and saves with --save".into(),
@@ -132,6 +137,12 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         .map(|path| Fitted::load(path).map_err(|e| format!("{}: {e}", path.display())))
         .transpose();
     let resumed = agree(ranks, resumed)?;
+    // A resumed fit reads the columns its model was fitted to, its means
+    // filling missing cells, as `fit --resume` on one process does.
+    if let Some(saved) = resumed.as_ref().and_then(Fitted::encoding) {
+        data.features = Some(saved.column_names().into_iter().map(String::from).collect());
+        data.missing = Missing::Mean;
+    }
     let file = match own_file {
         true => open_own_file(&data, &args.train, ranks)?,
         false => agree(
@@ -151,14 +162,18 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         (_, file) => Ok(file),
     };
     let file = agree(ranks, file)?;
-    // What reading left out and filled, counted over every rank.
+    // What reading left out and filled: of every rank's file, or of the
+    // one file that every rank surveyed whole.
     let counts = match &file {
         Streamed::Table(table) => [table.rows_dropped() as f64, table.cells_filled() as f64],
         _ => [0.0; 2],
     };
     let counts = gather(ranks, &counts)?;
     if rank == 0 {
-        let total = |k: usize| counts.iter().map(|c| c[k] as usize).sum::<usize>();
+        let total = |k: usize| match own_file {
+            true => counts.iter().map(|c| c[k] as usize).sum::<usize>(),
+            false => counts[0][k] as usize,
+        };
         file.describe_with(total(0), total(1));
     }
     let source = file.source();
@@ -193,6 +208,22 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         format!("rank {r}'s targets make the {theirs} loss, rank 0's the {ours} (other classes)")
     })?;
     let descent = descent.distributed(Arc::clone(&collective));
+    // A rank's failure names its own file, where each has one.
+    let with_file = |e: Error| match e {
+        Error::RankFailed { rank, cause } if own_file => {
+            let file = args
+                .data
+                .data
+                .to_string_lossy()
+                .replace("{rank}", &rank.to_string());
+            let cause = match cause.contains(&file) {
+                true => cause,
+                false => format!("{file}: {cause}"),
+            };
+            Error::RankFailed { rank, cause }
+        }
+        other => other,
+    };
     let started = Instant::now();
     let fitted = match rank {
         0 => {
@@ -200,10 +231,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
                 &descent,
                 format!("fitting {total} rows × {features} features over {size} ranks"),
                 |descent| descent.fit_source(&shard),
-            )?
+            )
+            .map_err(with_file)?
             .0
         }
-        _ => descent.fit_source(&shard)?,
+        _ => descent.fit_source(&shard).map_err(with_file)?,
     };
     let elapsed = started.elapsed();
     if rank != 0 {
