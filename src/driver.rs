@@ -400,16 +400,7 @@ pub(crate) fn train(
         .shuffled
         .then(|| BatchOrder::new(global_rows, plan.shuffle, plan.seed, position));
     let (mut share, mut share_ends) = (Vec::new(), Vec::new());
-    let mut held_out_sums = held_out
-        .map(|rows| {
-            crate::engine::open_sums(
-                engine,
-                rows,
-                Objective::unpenalized(objective.loss),
-                plan.reducer.as_ref(),
-            )
-        })
-        .transpose()?;
+    let mut held_out_sums = crate::engine::open_held_out(engine, held_out, objective, plan.reducer.as_ref())?;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();
     let mut previous_start = parameters;

@@ -319,3 +319,16 @@ impl EngineRun for SummedRun<'_> {
         Ok(self.state.clone())
     }
 }
+
+/// The unpenalized loss's sums over the held-out rows, where rows are held
+/// out (over every rank's where `reducer` joins ranks).
+pub(crate) fn open_held_out<'s>(
+    engine: &'s dyn Engine,
+    held_out: Option<&'s dyn DataSource>,
+    objective: Objective,
+    reducer: Option<&crate::reduce::Reducer>,
+) -> Result<Option<Box<dyn SumsRun + 's>>> {
+    held_out
+        .map(|rows| open_sums(engine, rows, Objective::unpenalized(objective.loss), reducer))
+        .transpose()
+}

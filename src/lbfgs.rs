@@ -404,16 +404,7 @@ pub(crate) fn minimize(
 
     // The held-out loss of each iteration's parameters, where rows are held
     // out.
-    let mut held_out_sums = held_out
-        .map(|rows| {
-            crate::engine::open_sums(
-                engine,
-                rows,
-                Objective::unpenalized(objective.loss),
-                plan.reducer.as_ref(),
-            )
-        })
-        .transpose()?;
+    let mut held_out_sums = crate::engine::open_held_out(engine, held_out, objective, plan.reducer.as_ref())?;
     let narrow = |parameters: &[f64]| parameters.iter().map(|&p| p as f32).collect::<Vec<f32>>();
     let mut records = Vec::with_capacity(iterations.len());
     let mut parameter_path = Vec::new();
