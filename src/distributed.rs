@@ -81,7 +81,8 @@ pub fn gather_bytes(collective: &dyn Collective, local: &[u8]) -> Result<Vec<Vec
 
 /// `local` where every rank succeeded; else, on every rank, the error of
 /// the first rank that failed: [`Error::RankFailed`] naming it and its
-/// error, or [`Error::EveryRankFailed`] where every rank failed alike. Every rank calls it at the same point, failed or not, so that a
+/// error, or [`Error::EveryRankFailed`] where every rank failed alike.
+/// Every rank calls it at the same point, failed or not, so that a
 /// failure (an unreadable shard) ends the fit on all of them instead of
 /// leaving the others waiting in the next collective.
 ///

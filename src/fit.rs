@@ -1099,21 +1099,10 @@ impl GradientDescent {
         };
         let (rows, features) = (data.rows(), data.features());
         let margins = self.loss_settings().margins();
-        // A rank of a data-parallel fit learns where its rows lie, and
-        // every rank that the others hold as many features.
+        // A rank of a data-parallel fit learns where its rows lie (that
+        // every rank has as many features, `Reducer::enter` checked).
         if let Some(ranks) = &self.ranks {
             let shard = ranks.shard(rows)?;
-            let widths = ranks.gather(&[features as f64])?;
-            if let Some(rank) = widths.iter().position(|w| w[0] as usize != features) {
-                return Err(Error::RankFailed {
-                    rank,
-                    cause: Error::FeatureCountMismatch {
-                        expected: features,
-                        found: widths[rank][0] as usize,
-                    }
-                    .to_string(),
-                });
-            }
             if shard.total > u32::MAX as usize {
                 return Err(Error::TooManyRows { rows: shard.total });
             }

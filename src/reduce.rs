@@ -70,7 +70,7 @@ impl Reducer {
     /// collective must name this rank among its ranks. Every rank fails
     /// alike where they are not ([`Error::Distributed`]).
     pub(crate) fn enter(&self, fingerprint: u64, features: usize) -> Result<()> {
-        let (high, low) = ((fingerprint >> 32) as f64, (fingerprint & 0xffff_ffff) as f64);
+        let [high, low] = halves(fingerprint);
         let all = self.gather(&[high, low, features as f64])?;
         if let Some(rank) = all.iter().position(|a| a[2] != all[0][2]) {
             return Err(Error::Distributed {
@@ -115,8 +115,7 @@ impl Reducer {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::hash::DefaultHasher::new();
         bits.for_each(|b| b.hash(&mut hasher));
-        let print = hasher.finish();
-        let all = self.gather(&[(print >> 32) as f64, (print & 0xffff_ffff) as f64])?;
+        let all = self.gather(&halves(hasher.finish()))?;
         Ok(all.iter().position(|a| *a != all[0]))
     }
 
@@ -146,6 +145,11 @@ impl Reducer {
         let total = counts.iter().map(|c| c[0] as usize).sum();
         Ok(Shard { offset, total })
     }
+}
+
+/// A 64-bit hash as two numbers that float64 holds exactly, for a gather.
+fn halves(print: u64) -> [f64; 2] {
+    [(print >> 32) as f64, (print & 0xffff_ffff) as f64]
 }
 
 /// [`crate::source::one_pass`] over every rank's rows: each rank measures

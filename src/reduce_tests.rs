@@ -224,27 +224,20 @@ mod fits {
         y: &Array1<f32>,
         shards: &[usize],
     ) -> Vec<crate::Result<Fitted>> {
-        let group = Arc::new(ThreadGroup::new(shards.len()));
-        std::thread::scope(|scope| {
-            let mut start = 0;
-            let handles: Vec<_> = shards
-                .iter()
-                .enumerate()
-                .map(|(rank, &rows)| {
-                    let (x, y) = (
-                        x.slice(s![start..start + rows, ..]),
-                        y.slice(s![start..start + rows]),
-                    );
-                    start += rows;
-                    let settings = settings.clone().distributed(Arc::new(group.rank(rank)));
-                    scope.spawn(move || {
-                        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-                        pool.install(|| settings.fit(x, y))
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        })
+        let mut start = 0;
+        let jobs = shards
+            .iter()
+            .map(|&rows| {
+                let rows = start..start + rows;
+                start = rows.end;
+                (
+                    settings.clone(),
+                    x.slice(s![rows.clone(), ..]).to_owned(),
+                    y.slice(s![rows]).to_owned(),
+                )
+            })
+            .collect();
+        ranks_each(jobs)
     }
 
     /// Each rank its own settings and rows, each on its own pool: every

@@ -103,6 +103,10 @@ fn write_csv(path: &Path, data: &Synthetic, rows: std::ops::Range<usize>, labels
     std::fs::write(path, text).unwrap();
 }
 
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -156,7 +160,7 @@ fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
             ),
         ] {
             let common = |data: &str, save: &str| -> Vec<String> {
-                let mut args: Vec<String> = [
+                let mut args = strings(&[
                     "fit",
                     "--data",
                     data,
@@ -170,11 +174,8 @@ fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
                     "cpu",
                     "--save",
                     save,
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                args.extend(extra.iter().map(|s| s.to_string()));
+                ]);
+                args.extend(strings(extra));
                 args
             };
             let whole = format!("{name}.csv");
@@ -261,7 +262,7 @@ fn a_killed_rank_ends_the_job_and_its_last_checkpoint_resumes_exactly() {
     let data = Synthetic::generate(Model::Linear, 60_000, 8, 0.3, 4).unwrap();
     write_csv(&dir.join("rows.csv"), &data, 0..60_000, false);
     let fit = |epochs: &str, extra: &[&str]| -> Vec<String> {
-        let mut args: Vec<String> = [
+        let mut args = strings(&[
             "fit",
             "--data",
             "rows.csv",
@@ -277,11 +278,8 @@ fn a_killed_rank_ends_the_job_and_its_last_checkpoint_resumes_exactly() {
             "cpu",
             "--epochs",
             epochs,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        args.extend(extra.iter().map(|s| s.to_string()));
+        ]);
+        args.extend(strings(extra));
         args
     };
     let marker = format!("killed-{}", std::process::id());
@@ -357,7 +355,7 @@ fn parquet_row_groups_shared_among_ranks_fit_the_model_of_all_the_rows() {
     let names: Vec<String> = (0..4).map(|j| format!("x{j}")).collect();
     downhill::table::write_source(&rows, &names, "y", dir.join("rows.parquet")).unwrap();
     let fit = |save: &str| -> Vec<String> {
-        [
+        strings(&[
             "fit",
             "--data",
             "rows.parquet",
@@ -369,10 +367,7 @@ fn parquet_row_groups_shared_among_ranks_fit_the_model_of_all_the_rows() {
             "cpu",
             "--save",
             save,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     alone(&dir, &refs(&fit("alone.json")));
     let expected = parameters(&dir.join("alone.json"));
@@ -404,13 +399,10 @@ fn gpu_ranks_fit_the_model_of_all_the_rows() {
     write_csv(&dir.join("rows.csv"), &data, 0..3000, true);
     for solver in ["gd", "lbfgs"] {
         let fit = |device: &str, save: &str| -> Vec<String> {
-            [
+            strings(&[
                 "fit", "--data", "rows.csv", "--target", "y", "--model", "logistic", "--solver", solver,
                 "--epochs", "40", "--l2", "0.01", "--device", device, "--save", save,
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect()
+            ])
         };
         alone(&dir, &refs(&fit("cpu", "cpu.json")));
         let report = succeed(&dir, 2, &refs(&fit("gpu", "gpu.json")));
@@ -444,7 +436,7 @@ fn files_per_rank_with_their_own_categories_encode_as_one_table() {
     }
     std::fs::write(dir.join("all.csv"), format!("{header}{}", parts.concat())).unwrap();
     let fit = |data: &str, save: &str| -> Vec<String> {
-        [
+        strings(&[
             "fit",
             "--data",
             data,
@@ -462,10 +454,7 @@ fn files_per_rank_with_their_own_categories_encode_as_one_table() {
             "cpu",
             "--save",
             save,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        ])
     };
     alone(&dir, &refs(&fit("all.csv", "alone.json")));
     let report = succeed(&dir, 3, &refs(&fit("part-{rank}.csv", "ranks.json")));

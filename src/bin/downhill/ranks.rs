@@ -127,9 +127,8 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     let own_file = args.data.data.to_string_lossy().contains("{rank}");
     let mut data = args.data.clone();
     if own_file {
-        let named = |text: &str| text.replace("{rank}", &rank.to_string());
-        data.data = PathBuf::from(named(&data.data.to_string_lossy()));
-        data.target = named(&data.target);
+        data.data = PathBuf::from(of_rank(&data.data.to_string_lossy(), rank));
+        data.target = of_rank(&data.target, rank);
     }
     let resumed = args
         .resume
@@ -211,11 +210,7 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     // A rank's failure names its own file, where each has one.
     let with_file = |e: Error| match e {
         Error::RankFailed { rank, cause } if own_file => {
-            let file = args
-                .data
-                .data
-                .to_string_lossy()
-                .replace("{rank}", &rank.to_string());
+            let file = of_rank(&args.data.data.to_string_lossy(), rank);
             let cause = match cause.contains(&file) {
                 true => cause,
                 false => format!("{file}: {cause}"),
@@ -257,6 +252,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         )),
     };
     report(args, &described, &fitted, elapsed, &scores, None, None).map_err(Failure::Agreed)
+}
+
+/// A path or name with `{rank}` read as rank `rank`'s.
+fn of_rank(pattern: &str, rank: usize) -> String {
+    pattern.replace("{rank}", &rank.to_string())
 }
 
 /// This rank's own file (`--data` naming `{rank}`), read as every rank
