@@ -420,3 +420,148 @@ mod fits {
         }
     }
 }
+
+/// Scores of rows held in parts ([`crate::metrics::Scoring::over_ranks`])
+/// against the scores of all rows in one process, which tests/metrics.rs
+/// checks by hand.
+mod scores_over_ranks {
+    use std::sync::Arc;
+    use std::thread;
+
+    use ndarray::{s, Array1, Array2};
+
+    use super::threads::ThreadGroup;
+    use crate::error::Error;
+    use crate::metrics::{ConfusionMatrix, Scoring};
+
+    /// Every score of rows `y`, `predicted` (labels: 0 … 2, with a
+    /// probability column per class), one process's or over ranks.
+    #[derive(Debug)]
+    struct Scores {
+        regression: [f64; 4],
+        accuracy: f64,
+        log_loss: f64,
+        confusion: ConfusionMatrix,
+        per_class: Vec<(f64, f64, f64, usize, usize)>,
+        cross_entropy: f64,
+    }
+
+    fn scores(
+        scoring: Scoring,
+        y: &Array1<f32>,
+        predicted: &Array1<f32>,
+        probabilities: &Array2<f32>,
+    ) -> Result<Scores, Error> {
+        let (y, p) = (y.view(), predicted.view());
+        let binary = |v: &Array1<f32>| v.mapv(|c| f32::from(c > 1.0));
+        let (y01, p01) = (binary(&y.to_owned()), binary(&p.to_owned()));
+        Ok(Scores {
+            regression: [
+                scoring.r2(y, p)?,
+                scoring.mse(y, p)?,
+                scoring.rmse(y, p)?,
+                scoring.mae(y, p)?,
+            ],
+            accuracy: scoring.accuracy(y, p)?,
+            log_loss: scoring.log_loss(y01.view(), probabilities.column(2))?,
+            confusion: scoring.confusion_matrix(y01.view(), p01.view())?,
+            per_class: scoring
+                .per_class(y, p, 3)?
+                .iter()
+                .map(|c| (c.precision, c.recall, c.f1, c.support, c.predicted))
+                .collect(),
+            cross_entropy: scoring.cross_entropy(y, probabilities.view())?,
+        })
+    }
+
+    /// The scores over ranks holding `shards` rows each, in rank order.
+    fn over_ranks(
+        y: &Array1<f32>,
+        predicted: &Array1<f32>,
+        probabilities: &Array2<f32>,
+        shards: &[usize],
+    ) -> Vec<Result<Scores, Error>> {
+        let group = Arc::new(ThreadGroup::new(shards.len()));
+        let mut start = 0;
+        let handles: Vec<_> = shards
+            .iter()
+            .enumerate()
+            .map(|(rank, &rows)| {
+                let rows = start..start + rows;
+                start = rows.end;
+                let (y, predicted) = (
+                    y.slice(s![rows.clone()]).to_owned(),
+                    predicted.slice(s![rows.clone()]).to_owned(),
+                );
+                let probabilities = probabilities.slice(s![rows, ..]).to_owned();
+                let rank = group.rank(rank);
+                thread::spawn(move || scores(Scoring::over_ranks(&rank), &y, &predicted, &probabilities))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no rank panicked"))
+            .collect()
+    }
+
+    fn rows() -> (Array1<f32>, Array1<f32>, Array2<f32>) {
+        let n = 97;
+        let y: Array1<f32> = (0..n).map(|i| ((i * 7) % 3) as f32).collect();
+        let predicted: Array1<f32> = (0..n).map(|i| ((i * 5 + i / 4) % 3) as f32).collect();
+        let probabilities = Array2::from_shape_fn((n, 3), |(i, k)| {
+            let weights = [1.0 + (i % 5) as f32, 2.0 + (i % 3) as f32, 1.5 + (i % 7) as f32];
+            weights[k] / weights.iter().sum::<f32>()
+        });
+        (y, predicted, probabilities)
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn the_scores_of_shards_are_the_scores_of_all_rows() {
+        let (y, predicted, probabilities) = rows();
+        let whole = scores(Scoring::local(), &y, &predicted, &probabilities).unwrap();
+        // Uneven shards, one of them empty.
+        for shards in [&[97][..], &[40, 57], &[10, 0, 60, 27]] {
+            for part in over_ranks(&y, &predicted, &probabilities, shards) {
+                let part = part.unwrap();
+                let case = format!("{shards:?}: {part:?} vs {whole:?}");
+                for (a, b) in part.regression.iter().zip(&whole.regression) {
+                    assert!(close(*a, *b), "{case}");
+                }
+                assert!(close(part.log_loss, whole.log_loss), "{case}");
+                assert!(close(part.cross_entropy, whole.cross_entropy), "{case}");
+                // Counts and their ratios are exact.
+                assert_eq!(part.accuracy, whole.accuracy, "{case}");
+                assert_eq!(part.confusion, whole.confusion, "{case}");
+                assert_eq!(part.per_class, whole.per_class, "{case}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_rank_with_an_invalid_label_fails_every_rank_and_no_rows_is_empty() {
+        let (mut y, predicted, probabilities) = rows();
+        y[50] = 7.0; // rank 1's row 10
+        for part in over_ranks(&y, &predicted, &probabilities, &[40, 57]) {
+            assert!(
+                matches!(&part, Err(Error::RankFailed { rank: 1, cause }) if cause.contains("7")),
+                "{part:?}"
+            );
+        }
+        let none = Array1::<f32>::zeros(0);
+        let group = Arc::new(ThreadGroup::new(2));
+        let handles: Vec<_> = (0..2)
+            .map(|rank| {
+                let (rank, none) = (group.rank(rank), none.clone());
+                thread::spawn(move || Scoring::over_ranks(&rank).mse(none.view(), none.view()))
+            })
+            .collect();
+        for handle in handles {
+            let mse = handle.join().unwrap();
+            assert!(matches!(mse, Err(Error::EmptyData { rows: 0, .. })), "{mse:?}");
+        }
+    }
+}

@@ -135,6 +135,43 @@ fn close(name: &str, found: &[f32], expected: &[f32], tolerance: f32) {
 /// Full batch and mini-batches, linear and logistic: one file split among
 /// 1, 2 and 3 ranks, and a file per rank of 700, 2,600 and 1,100 rows,
 /// against one process on all the rows.
+/// The value of the report line `name: value`.
+fn score(report: &str, name: &str) -> Option<String> {
+    report.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key.trim() == name).then(|| value.trim().to_string())
+    })
+}
+
+/// The scores a job of ranks reports (of all its rows) are those one
+/// process reports of all `rows` rows, to the tolerance of the ranks'
+/// parameters.
+fn same_scores(case: &str, ranks: &str, alone: &str, rows: usize) {
+    let number = |report: &str, name: &str| score(report, name).map(|v| v.parse::<f64>().unwrap());
+    for (name, tolerance) in [
+        ("R²", 1e-4),
+        ("MSE", 1e-3),
+        ("log-loss", 1e-3),
+        ("accuracy", 2.0 / rows as f64),
+    ] {
+        match (number(ranks, name), number(alone, name)) {
+            (Some(a), Some(b)) => assert!(
+                (a - b).abs() <= tolerance * b.abs().max(1.0),
+                "{case}: {name} {a} over ranks, {b} alone"
+            ),
+            (None, None) => {}
+            other => panic!("{case}: {name} {other:?}\n{ranks}\n{alone}"),
+        }
+    }
+    if let Some(confusion) = score(ranks, "confusion") {
+        let counted: usize = confusion
+            .split_whitespace()
+            .filter_map(|word| word.parse::<usize>().ok())
+            .sum();
+        assert_eq!(counted, rows, "{case}: {confusion}");
+    }
+}
+
 #[test]
 fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
     let dir = folder("shards");
@@ -179,7 +216,7 @@ fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
                 args
             };
             let whole = format!("{name}.csv");
-            alone(&dir, &refs(&common(&whole, "alone.json")));
+            let single = alone(&dir, &refs(&common(&whole, "alone.json")));
             let expected = parameters(&dir.join("alone.json"));
             let case = format!("{name} {variant}");
             succeed(&dir, 1, &refs(&common(&whole, "one.json")));
@@ -190,7 +227,13 @@ fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
             );
             for ranks in [2, 3] {
                 let report = succeed(&dir, ranks, &refs(&common(&whole, "split.json")));
-                assert!(report.contains("rank 0's"), "{report}");
+                assert!(
+                    report.contains(&format!(
+                        "scored on:    all 4400 rows, over {ranks} ranks (rank 0 read rows 0.."
+                    )),
+                    "{report}"
+                );
+                same_scores(&case, &report, &single, 4400);
                 close(
                     &format!("{case}, one file over {ranks} ranks"),
                     &parameters(&dir.join("split.json")),
@@ -201,6 +244,7 @@ fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
             let own = format!("{name}-{{rank}}.csv");
             let report = succeed(&dir, 3, &refs(&common(&own, "own.json")));
             assert!(report.contains("on 4400 rows"), "{report}");
+            same_scores(&case, &report, &single, 4400);
             close(
                 &format!("{case}, a file per rank of 700, 2600 and 1100 rows"),
                 &parameters(&dir.join("own.json")),

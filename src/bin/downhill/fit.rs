@@ -4,6 +4,7 @@ use std::path::Path;
 
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
+use downhill::metrics::Scoring;
 use downhill::npy::NpyData;
 use downhill::parquet_source::{parquet_shape, ParquetData};
 use downhill::plot::{self, Curve, ParameterPath};
@@ -281,8 +282,8 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
     )
     .map_err(|e| e.to_string())?;
     let (feature_names, encoding) = streamed.described(&fitted)?;
-    let scores =
-        report::scores_of_source(&fitted, file, encoding.labels.as_ref()).map_err(|e| e.to_string())?;
+    let scores = report::scores_of_source(&fitted, file, encoding.labels.as_ref(), Scoring::local())
+        .map_err(|e| e.to_string())?;
     let described = Described {
         feature_names: &feature_names,
         rows,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use downhill::distributed::{agree, gather, gather_bytes, shard_of, shard_of_groups, Collective, Mpi};
+use downhill::metrics::Scoring;
 use downhill::source::{DataSource, RowRange};
 use downhill::{Error, Fitted, GradientDescent};
 
@@ -233,19 +234,24 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
         _ => descent.fit_source(&shard).map_err(with_file)?,
     };
     let elapsed = started.elapsed();
+    // Every rank scores its own rows; rank 0 reports the scores of all.
+    let (feature_names, encoding) = agree(ranks, file.described(&fitted))?;
+    let scores = crate::report::scores_of_source(
+        &fitted,
+        &shard,
+        encoding.labels.as_ref(),
+        Scoring::over_ranks(ranks),
+    )?;
     if rank != 0 {
         return Ok(());
     }
-    let (feature_names, encoding) = file.described(&fitted).map_err(Failure::Agreed)?;
-    let scores = crate::report::scores_of_source(&fitted, &shard, encoding.labels.as_ref())
-        .map_err(|e| Failure::Agreed(e.to_string()))?;
     let described = Described {
         feature_names: &feature_names,
         rows: total,
         features,
         encoding: &encoding,
         scored: Some(format!(
-            "rank 0's {rows} rows of {total} (rows {}..{} of {}); the final loss is all rows'",
+            "all {total} rows, over {size} ranks (rank 0 read rows {}..{} of {})",
             range.start,
             range.end,
             data.data.display()

@@ -1,6 +1,6 @@
 //! How the program writes numbers and scores.
 
-use downhill::metrics;
+use downhill::metrics::{self, Scoring};
 use downhill::ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use downhill::source::DataSource;
 use downhill::table::Labels;
@@ -54,34 +54,56 @@ pub fn scores(
 ) -> Result<Vec<(String, String)>, Error> {
     let predicted = fitted.predict(x)?;
     let margins = fitted.class_margins(x)?;
-    scores_of(fitted, y, predicted.view(), margins.view(), labels)
+    scores_of(
+        fitted,
+        y,
+        predicted.view(),
+        margins.view(),
+        labels,
+        Scoring::local(),
+    )
 }
 
-/// The scores of the rows of `source`, predicted block by block.
+/// The scores of the rows of `source`, predicted block by block. Over
+/// ranks (`scoring`), every rank passes its own rows and gets the scores
+/// of all of them, but for the ROC AUC, which rank 0 scores on its rows.
 pub fn scores_of_source(
     fitted: &Fitted,
     source: &dyn DataSource,
     labels: Option<&Labels>,
+    scoring: Scoring,
 ) -> Result<Vec<(String, String)>, Error> {
     const ROWS: usize = 1 << 16;
     let (n, d) = (source.rows(), source.features());
-    let (mut y, mut predicted, mut margins) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    for start in (0..n).step_by(ROWS) {
-        let block = source.block(start, ROWS.min(n - start))?;
-        let x = ArrayView2::from_shape((block.rows(), d), &block.x)
-            .expect("a block holds rows × features values");
-        y.extend_from_slice(&block.y);
-        predicted.extend(fitted.predict(x)?);
-        margins.extend(fitted.class_margins(x)?.iter().copied());
-    }
+    let read = || -> Result<_, Error> {
+        let (mut y, mut predicted, mut margins) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for start in (0..n).step_by(ROWS) {
+            let block = source.block(start, ROWS.min(n - start))?;
+            let x = ArrayView2::from_shape((block.rows(), d), &block.x)
+                .expect("a block holds rows × features values");
+            y.extend_from_slice(&block.y);
+            predicted.extend(fitted.predict(x)?);
+            margins.extend(fitted.class_margins(x)?.iter().copied());
+        }
+        Ok((y, predicted, margins))
+    };
+    // A rank that cannot read its rows fails every rank before they sum.
+    let (y, predicted, margins) = scoring.agree(read())?;
     let margins =
         Array2::from_shape_vec((n, fitted.intercepts().len()), margins).expect("a margin per row and class");
     let (y, predicted) = (Array1::from(y), Array1::from(predicted));
-    scores_of(fitted, y.view(), predicted.view(), margins.view(), labels)
+    scores_of(
+        fitted,
+        y.view(),
+        predicted.view(),
+        margins.view(),
+        labels,
+        scoring,
+    )
 }
 
 /// The scores of predictions `predicted`, with the `margins` they came
@@ -92,40 +114,47 @@ fn scores_of(
     predicted: ArrayView1<f32>,
     margins: ArrayView2<f32>,
     labels: Option<&Labels>,
+    scoring: Scoring,
 ) -> Result<Vec<(String, String)>, Error> {
     let p = predicted;
     let line = |name: &str, value: String| (name.to_string(), value);
     Ok(match (fitted.model(), margins.ncols()) {
         (Model::Linear, _) => vec![
-            line("R²", number(metrics::r2(y, p)?)),
-            line("MSE", number(metrics::mse(y, p)?)),
-            line("RMSE", number(metrics::rmse(y, p)?)),
-            line("MAE", number(metrics::mae(y, p)?)),
+            line("R²", number(scoring.r2(y, p)?)),
+            line("MSE", number(scoring.mse(y, p)?)),
+            line("RMSE", number(scoring.rmse(y, p)?)),
+            line("MAE", number(scoring.mae(y, p)?)),
         ],
         (Model::Logistic, 1) => {
             let margins = margins.column(0);
-            let counts = metrics::confusion_matrix(y, p)?;
-            // The ROC curve ranks the rows: margins rank them as the
-            // probabilities do, and exist for every loss.
-            let auc = match metrics::roc_auc(y, margins) {
-                Ok(auc) => number(auc),
-                Err(Error::SingleClass { label }) => format!("undefined (every label is {label})"),
-                Err(other) => return Err(other),
+            let counts = scoring.confusion_matrix(y, p)?;
+            // The ROC curve ranks the rows against each other, which a sum
+            // over ranks cannot do: over ranks, rank 0 scores its own rows
+            // (the other ranks do not report). Margins rank the rows as
+            // the probabilities do, and exist for every loss.
+            let auc_name = match scoring.rank() {
+                None => "ROC AUC",
+                Some(_) => "ROC AUC (rank 0's rows)",
             };
             let loss = fitted.settings().loss_settings();
             let mut lines = vec![line("accuracy", number(counts.accuracy()))];
             if loss.prediction(0.0f32).is_some() {
                 let probability = margins.mapv(|z| loss.prediction(z).unwrap_or(z));
-                lines.push(line(
-                    "log-loss",
-                    number(metrics::log_loss(y, probability.view())?),
-                ));
+                lines.push(line("log-loss", number(scoring.log_loss(y, probability.view())?)));
             }
+            // After the sums, so that rank 0 failing here leaves no rank
+            // waiting.
+            let auc = match (scoring.rank(), metrics::roc_auc(y, margins)) {
+                (Some(rank), _) if rank > 0 => String::new(),
+                (_, Ok(auc)) => number(auc),
+                (_, Err(Error::SingleClass { label })) => format!("undefined (every label is {label})"),
+                (_, Err(other)) => return Err(other),
+            };
             lines.extend([
                 line("precision", number(counts.precision())),
                 line("recall", number(counts.recall())),
                 line("F1", number(counts.f1())),
-                line("ROC AUC", auc),
+                line(auc_name, auc),
                 line(
                     "confusion",
                     format!(
@@ -141,12 +170,12 @@ fn scores_of(
         }
         (Model::Logistic, classes) => {
             let probabilities = fitted.probabilities_of_margins(margins)?;
-            let per_class = metrics::per_class(y, p, classes)?;
+            let per_class = scoring.per_class(y, p, classes)?;
             let mut lines = vec![
-                line("accuracy", number(metrics::accuracy(y, p)?)),
+                line("accuracy", number(scoring.accuracy(y, p)?)),
                 line(
                     "log-loss",
-                    number(metrics::cross_entropy(y, probabilities.view())?),
+                    number(scoring.cross_entropy(y, probabilities.view())?),
                 ),
                 line("macro F1", number(metrics::macro_f1(&per_class))),
             ];
