@@ -556,6 +556,31 @@ pub enum Error {
         /// The cell as written.
         value: String,
     },
+    /// A text column named among the features with more distinct values
+    /// than the cap on categories (a column not named is left out
+    /// instead).
+    #[error(
+        "column {column:?}, named among the features, holds text with {values} distinct values, more than the cap of {cap} categories (line {line}: {value:?}){}",
+        written_with_separators(value)
+    )]
+    TooManyCategories {
+        /// The column's name.
+        column: String,
+        /// Its distinct values (counted up to a bound).
+        values: usize,
+        /// The cap.
+        cap: usize,
+        /// The file line of its first cell that is not a number.
+        line: usize,
+        /// That cell as written.
+        value: String,
+    },
+    /// A table whose feature columns were all left out.
+    #[error("no feature column is left: {dropped}")]
+    NoFeatureLeft {
+        /// Each column left out, with why.
+        dropped: String,
+    },
     /// A CSV row with more or fewer cells than the header.
     #[error("line {line} has {found} cells but the header has {expected}")]
     RaggedRow {
@@ -578,6 +603,16 @@ pub enum Error {
     WeightAsFeature {
         /// The column.
         column: String,
+    },
+    /// A column whose name the table's header holds twice.
+    #[error("the header names two columns {column:?} (columns {first} and {second}); rename one")]
+    RepeatedColumn {
+        /// The name.
+        column: String,
+        /// The first column of that name, counted from 1.
+        first: usize,
+        /// The second.
+        second: usize,
     },
     /// A feature column named twice.
     #[error("column {column:?} is named twice among the features")]
@@ -643,7 +678,7 @@ pub enum Error {
         values: String,
     },
     /// Missing cells under the policy that refuses them.
-    #[error("{rows} rows have missing values (columns: {columns}; the first on line {first_line}); choose --missing drop to leave those rows out or --missing mean to fill numbers with the column's mean")]
+    #[error("{} missing values (columns: {columns}; the first on line {first_line}); choose --missing drop to leave those rows out or --missing mean to fill numbers with the column's mean (and encode text as none of its values)", match rows { 1 => "1 row has".to_string(), _ => format!("{rows} rows have") })]
     MissingValues {
         /// Rows with a missing cell.
         rows: usize,
@@ -735,5 +770,19 @@ impl Error {
             | Error::MalformedModel { path, .. } => Some(path),
             _ => None,
         }
+    }
+}
+
+/// A hint where `value` is a number written with thousands separators
+/// (`2,414,342`), which reads as text.
+fn written_with_separators(value: &str) -> &'static str {
+    let digits: String = value
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | ' ' | '\''))
+        .collect();
+    match digits != value.trim() && digits.parse::<f64>().is_ok() {
+        true => "; numbers with thousands separators read as text: write them without",
+        false => "; raise the cap on categories to one-hot encode it",
     }
 }

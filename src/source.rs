@@ -736,6 +736,14 @@ pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) 
         loss.check_targets(block.y.iter().copied(), start)?;
         targets = targets.merge(Moments::of(block.y.iter().map(|&v| f64::from(v))));
         let x = &block.x;
+        // Named here, or the moments would report a NaN mean instead.
+        if let Some((at, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(Error::NonFiniteFeature {
+                row: start + at / d,
+                column: at % d,
+                value,
+            });
+        }
         let merged: Vec<Moments> = (0..columns.len())
             .into_par_iter()
             .map(|j| Moments::of((0..rows).map(move |i| f64::from(x[i * d + j]))))

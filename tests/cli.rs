@@ -1040,8 +1040,8 @@ fn a_real_table_with_text_columns_labels_and_missing_cells() {
         let p: f64 = row[2].parse().unwrap();
         assert_eq!(p > 0.5, row[1] == "Yes", "{out}");
     }
-    assert!(err.contains("1 cells of") && err.contains("not seen"), "{err}");
-    assert!(err.contains("1 missing cells"), "{err}");
+    assert!(err.contains("1 cell with values the model had not seen"), "{err}");
+    assert!(err.contains("1 cell missing, filled"), "{err}");
     assert!(err.contains("accuracy:") && err.contains("ROC AUC:"), "{err}");
 }
 
@@ -1619,6 +1619,68 @@ fn parquet_and_npy_files_fit_and_predict_like_csv() {
         ],
         &["formats_int.npy", "dtype '<i8'"],
     );
+    // An .npy file has no column names to choose features by.
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            &data("formats_x32.npy"),
+            "--target",
+            &data("formats_y.npy"),
+            "--features",
+            "x0,x2",
+        ],
+        &[
+            "formats_x32.npy",
+            "--features",
+            "an .npy file's columns are all features",
+        ],
+    );
+}
+
+/// `predict` says which cells it filled, left blank or did not know, one
+/// warning each, on standard error.
+#[test]
+fn predict_counts_missing_and_unseen_cells_in_its_warnings() {
+    let dir = folder("predict-warnings");
+    let train = dir.join("train.csv");
+    let mut text = String::from("age,city,y\n");
+    for i in 0..40 {
+        let city = ["Lyon", "Nice", "Paris"][i % 3];
+        text.push_str(&format!("{},{city},{}\n", 20 + i, (i * 7) % 11));
+    }
+    std::fs::write(&train, text).unwrap();
+    let model = dir.join("model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "y",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let later = dir.join("later.csv");
+    std::fs::write(&later, "city,age\nRome,30\nParis,\n,41\n,NA\n").unwrap();
+    let output = run(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        later.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let warnings = stderr(&output);
+    for expected in [
+        "later.csv: 1 cell with values the model had not seen, encoded as all zeros",
+        "later.csv: 2 cells missing, filled with the means saved with the model",
+        "later.csv: 2 cells of text columns missing, encoded as none of their values (zeros)",
+    ] {
+        assert!(warnings.contains(expected), "{expected}\n{warnings}");
+    }
+    assert_eq!(stdout(&output).lines().count(), 5, "{}", stdout(&output));
 }
 
 /// `bench --write` makes .npy files block by block; `fit` reads them

@@ -362,3 +362,34 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
         }
     );
 }
+
+#[test]
+fn a_non_finite_feature_of_a_streamed_file_is_named_by_row_and_column() {
+    use downhill::npy::NpyData;
+    let (mut x, y) = data(Model::Linear);
+    x[[2500, 4]] = f32::INFINITY;
+    let dir = std::env::temp_dir().join(format!("downhill-streaming-nan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (x_path, y_path) = (dir.join("x.npy"), dir.join("y.npy"));
+    ndarray_npy::write_npy(&x_path, &x).unwrap();
+    ndarray_npy::write_npy(&y_path, &y).unwrap();
+    let file = NpyData::open(&x_path, &y_path).unwrap();
+    // Standardized or not: the first pass over the rows finds it.
+    for standardize in [true, false] {
+        let error = descent(Model::Linear)
+            .standardize(standardize)
+            .memory_budget(TINY)
+            .fit_source(&file)
+            .unwrap_err();
+        assert_eq!(
+            error,
+            Error::NonFiniteFeature {
+                row: 2500,
+                column: 4,
+                value: f32::INFINITY
+            },
+            "standardize {standardize}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -398,15 +398,20 @@ fn labels_are_saved_as_classes_and_the_older_shape_still_reads() {
 fn applying_an_encoding_counts_unseen_values_and_fills_missing_numbers() {
     let path = messy("apply", MESSY);
     let table = read_table(&path, "default", Some(&["age", "city"]), &options(Missing::Mean)).unwrap();
-    let later = messy("later", "city,extra,age\nRome,1,30\nParis,2,\nLyon,3,40\n");
+    let later = messy(
+        "later",
+        "city,extra,age\nRome,1,30\nParis,2,\nLyon,3,40\nNA,4,50\n",
+    );
     let (x, counts, lines) = table.encoding.apply(&later).unwrap();
     assert_eq!(counts.unseen, 1);
     assert_eq!(counts.filled, 1);
-    assert_eq!(lines, [2, 3, 4]);
+    assert_eq!(counts.blank, 1);
+    assert_eq!(lines, [2, 3, 4, 5]);
     // Columns: age, city=Lyon, city=Nice, city=Paris.
     assert_eq!(x.row(0).to_vec(), [30.0, 0.0, 0.0, 0.0]);
     assert_eq!(x.row(1).to_vec(), [39.75, 0.0, 0.0, 1.0]);
     assert_eq!(x.row(2).to_vec(), [40.0, 1.0, 0.0, 0.0]);
+    assert_eq!(x.row(3).to_vec(), [50.0, 0.0, 0.0, 0.0]);
     let without = messy("without", "age\n30\n");
     assert!(matches!(
         table.encoding.apply(&without),
@@ -468,6 +473,7 @@ fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
         assert_eq!(streamed.dropped(), whole.dropped.as_slice());
         assert_eq!(streamed.rows_dropped(), whole.rows_dropped);
         assert_eq!(streamed.cells_filled(), whole.cells_filled);
+        assert_eq!(streamed.text_cells_blank(), whole.text_cells_blank);
         assert_eq!(streamed.rows(), whole.y.len());
         let d = streamed.features();
         let rows = streamed.rows();
@@ -520,4 +526,122 @@ fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
         let block = streamed.block(start, len).unwrap();
         assert_eq!(block.y.as_ref(), &expected[start..start + len]);
     }
+}
+
+#[test]
+fn missing_text_cells_filled_under_mean_are_counted_apart_from_numbers() {
+    // Bob's age and Cid's income are numbers; Eve's empty city is text.
+    let text = MESSY.replace("5,Eve,51,75000,No,Lyon", "5,Eve,51,75000,No,");
+    let path = messy("text-missing", &text);
+    let table = read_table(
+        &path,
+        "default",
+        Some(&["age", "income", "city"]),
+        &options(Missing::Mean),
+    )
+    .unwrap();
+    assert_eq!((table.cells_filled, table.text_cells_blank), (2, 1));
+    // Columns: age, income, city=Lyon, city=Nice, city=Paris.
+    assert_eq!(table.x.row(4).to_vec()[2..], [0.0, 0.0, 0.0]);
+    let streamed = TableData::open(
+        &path,
+        "default",
+        Some(&["age", "income", "city"]),
+        &options(Missing::Mean),
+    )
+    .unwrap();
+    assert_eq!((streamed.cells_filled(), streamed.text_cells_blank()), (2, 1));
+}
+
+#[test]
+fn a_header_that_names_a_column_twice_is_an_error_naming_both() {
+    let path = messy("twice", "income,age,income,y\n1,2,3,4\n5,6,7,8\n9,1,2,3\n");
+    let repeated = Error::RepeatedColumn {
+        column: "income".into(),
+        first: 1,
+        second: 3,
+    };
+    // Every column a feature, or the one named: either could be meant.
+    assert_eq!(
+        read_table(&path, "y", None, &TableOptions::default()).unwrap_err(),
+        repeated
+    );
+    assert_eq!(
+        read_table(&path, "y", Some(&["income"]), &TableOptions::default()).unwrap_err(),
+        repeated
+    );
+    assert_eq!(
+        TableData::open(&path, "y", None, &TableOptions::default()).unwrap_err(),
+        repeated
+    );
+    // A column of another name is read.
+    let table = read_table(&path, "y", Some(&["age"]), &TableOptions::default()).unwrap();
+    assert_eq!(table.x.column(0).to_vec(), [2.0, 6.0, 1.0]);
+}
+
+#[test]
+fn a_named_text_column_past_the_cap_is_an_error_not_left_out() {
+    let mut text = String::from("income,age,y\n");
+    for i in 0..60 {
+        // Thousands separators make the numbers text.
+        text.push_str(&format!("\"{},{:03}\",{},{}\n", 10 + i, i * 7, 20 + i % 9, i % 5));
+    }
+    let path = messy("separators", &text);
+    let err = read_table(&path, "y", Some(&["income", "age"]), &TableOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::TooManyCategories {
+            column: "income".into(),
+            values: 60,
+            cap: 50,
+            line: 2,
+            value: "10,000".into(),
+        }
+    );
+    assert!(err.to_string().contains("thousands separators"), "{err}");
+    // Not named, it is left out with its reason.
+    let table = read_table(&path, "y", None, &TableOptions::default()).unwrap();
+    assert_eq!(table.feature_names, ["age"]);
+    assert_eq!(
+        table.dropped,
+        [Dropped {
+            column: "income".into(),
+            reason: DropReason::TooManyCategories { values: 60, cap: 50 },
+        }]
+    );
+}
+
+#[test]
+fn features_that_are_all_left_out_are_an_error_naming_each_reason() {
+    let path = messy("none-left", MESSY);
+    let err = read_table(
+        &path,
+        "default",
+        Some(&["constant", "empty"]),
+        &options(Missing::Mean),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::NoFeatureLeft {
+            dropped: "left out \"constant\" (constant), \"empty\" (every cell is missing)".into()
+        }
+    );
+}
+
+#[test]
+fn numeric_labels_are_compared_as_numbers() {
+    let path = messy("numeric-labels", "x,y\n1,0.0\n2,1.0\n3,1\n4, 0 \n5,1.00\n");
+    let table = read_table(&path, "y", None, &options(Missing::Error)).unwrap();
+    let labels = table.encoding.labels.as_ref().unwrap();
+    assert_eq!(labels.classes, ["0", "1"]);
+    assert_eq!(table.y.to_vec(), [0.0, 1.0, 1.0, 0.0, 1.0]);
+    assert_eq!(labels.code("1.0"), Some(1.0));
+    // The positive class named in another spelling of the number.
+    let options = TableOptions {
+        positive_class: Some("0.0".into()),
+        ..options(Missing::Error)
+    };
+    let flipped = read_table(&path, "y", None, &options).unwrap();
+    assert_eq!(flipped.y.to_vec(), [1.0, 0.0, 0.0, 1.0, 0.0]);
 }

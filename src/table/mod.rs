@@ -9,19 +9,25 @@
 //!   in a numeric column, not a category).
 //! - Text columns are one-hot encoded ([`Categorical::OneHot`]): one column
 //!   per value, named `column=value`, values in sorted order; a column with
-//!   more distinct values than [`TableOptions::max_categories`] is left out.
+//!   more distinct values than [`TableOptions::max_categories`] is left out,
+//!   but one named among the features is [`Error::TooManyCategories`].
 //!   At prediction time an unseen value encodes as all zeros and is counted.
+//! - A header that names a column in use twice is
+//!   [`Error::RepeatedColumn`].
 //! - Every column left out is named with its reason ([`Dropped`]): text
 //!   under [`Categorical::Drop`], too many categories, all missing,
 //!   constant.
 //! - Missing values follow [`Missing`]: an error that counts them, dropping
 //!   the rows that hold them, or filling numeric cells with the column's mean
 //!   (text cells then encode as all zeros); the means are kept in the
-//!   encoding and fill missing cells at prediction time too.
+//!   encoding and fill missing cells at prediction time too. Both kinds of
+//!   cells are counted ([`Table::cells_filled`],
+//!   [`Table::text_cells_blank`]).
 //! - Under [`TableOptions::labels`] (a classifier's target), the K ≥ 2
 //!   distinct values of the target (Yes/No, true/false, M/B, 1/2,
 //!   setosa/versicolor/virginica, …) are mapped to the class codes 0 to
-//!   K − 1 in sorted order (numeric order when every value is a number);
+//!   K − 1 in sorted order (numeric order when every value is a number;
+//!   numbers compare as numbers, so `1` and `1.0` are one label);
 //!   of exactly two, the positive class is code 1: the second in sorted
 //!   order unless named ([`TableOptions::positive_class`]). The mapping is
 //!   kept as the encoding's [`Labels`]. A target with fewer than two
@@ -219,13 +225,14 @@ impl Labels {
         self.classes.len()
     }
 
-    /// The class code of `label` (surrounding spaces aside), where it is
-    /// one of the labels.
+    /// The class code of `label` (surrounding spaces aside, numbers
+    /// compared as numbers: `1.0` is label `1`), where it is one of the
+    /// labels.
     pub fn code(&self, label: &str) -> Option<f32> {
-        let label = label.trim();
+        let label = label_key(label);
         self.classes
             .iter()
-            .position(|class| class == label)
+            .position(|class| label_key(class) == label)
             .map(|k| k as f32)
     }
 
@@ -322,6 +329,9 @@ pub struct ApplyCounts {
     pub unseen: usize,
     /// Missing numeric cells filled with the saved mean.
     pub filled: usize,
+    /// Missing text cells, encoded as none of their column's values
+    /// (zeros).
+    pub blank: usize,
 }
 
 /// A table read by [`read_table`].
@@ -346,6 +356,9 @@ pub struct Table {
     pub rows_dropped: usize,
     /// Missing numeric cells filled with means.
     pub cells_filled: usize,
+    /// Missing text cells, encoded as none of their column's values
+    /// (zeros).
+    pub text_cells_blank: usize,
     /// The 1-based file line of each row kept.
     pub lines: Vec<usize>,
 }
@@ -499,14 +512,32 @@ pub fn read_columns(path: impl AsRef<Path>, names: &[&str]) -> Result<Vec<Vec<St
         .collect())
 }
 
+/// The position of column `name` in `header`; a name that the header
+/// holds twice is [`Error::RepeatedColumn`], as either could be meant.
 fn column_index(header: &[String], name: &str) -> Result<usize> {
-    header
-        .iter()
-        .position(|h| h == name.trim())
-        .ok_or_else(|| Error::MissingColumn {
+    let mut found = header.iter().enumerate().filter(|(_, h)| *h == name.trim());
+    match (found.next(), found.next()) {
+        (Some((first, _)), None) => Ok(first),
+        (Some((first, _)), Some((second, _))) => Err(Error::RepeatedColumn {
+            column: header[first].clone(),
+            first: first + 1,
+            second: second + 1,
+        }),
+        (None, _) => Err(Error::MissingColumn {
             name: name.to_string(),
             available: header.join(", "),
-        })
+        }),
+    }
+}
+
+/// A target cell as a label: a number as its shortest form (so that `1`,
+/// `1.0` and ` 1 ` are one class), any other text trimmed.
+pub(crate) fn label_key(cell: &str) -> String {
+    let cell = cell.trim();
+    match number(cell) {
+        Some(value) => value.to_string(),
+        None => cell.to_string(),
+    }
 }
 
 fn number(cell: &str) -> Option<f64> {
@@ -571,6 +602,7 @@ pub fn read_table(
         weights,
         rows_dropped: records.len() - kept.len(),
         cells_filled: counts.filled,
+        text_cells_blank: counts.blank,
         lines: kept.iter().map(|&i| records[i].0).collect(),
         encoding: plan.encoding,
         dropped: plan.dropped,
@@ -653,7 +685,9 @@ impl Encoding {
                 }
                 EncodedColumn::OneHot { values, .. } => {
                     let cell = cell.trim();
-                    if !is_missing(cell) {
+                    if is_missing(cell) {
+                        counts.blank += 1;
+                    } else {
                         match values.iter().position(|v| v == cell) {
                             Some(position) => row[j + position] = 1.0,
                             None => counts.unseen += 1,

@@ -157,6 +157,12 @@ impl TableData {
     pub fn cells_filled(&self) -> usize {
         self.plan.cells_filled
     }
+
+    /// Missing text cells of the rows kept, encoded as none of their
+    /// column's values (all zeros).
+    pub fn text_cells_blank(&self) -> usize {
+        self.plan.text_cells_blank
+    }
 }
 
 /// A table file surveyed, its encoding still to decide.

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use super::{
-    column_index, is_missing, number, sorted_values, Categorical, DropReason, Dropped, EncodedColumn,
-    Encoding, Labels, Missing, TableOptions,
+    column_index, is_missing, label_key, number, sorted_values, Categorical, DropReason, Dropped,
+    EncodedColumn, Encoding, Labels, Missing, TableOptions,
 };
 use crate::error::{Error, Result};
 
@@ -75,6 +75,8 @@ pub(crate) struct Survey {
     weight_column: Option<usize>,
     /// The feature columns asked for (indices into the header).
     chosen: Vec<usize>,
+    /// Whether the features were named (else every column is one).
+    named: bool,
     columns: Vec<ColumnSurvey>,
     labels: bool,
     /// Distinct values counted per column: past the cap on categories.
@@ -107,6 +109,9 @@ pub(crate) struct Plan {
     pub(crate) records: usize,
     /// Missing numeric cells of the kept records, filled with means.
     pub(crate) cells_filled: usize,
+    /// Missing text cells of the kept records, encoded as none of their
+    /// column's values.
+    pub(crate) text_cells_blank: usize,
     /// The class code of each label, where the target holds labels.
     pub(crate) codes: HashMap<String, f32>,
 }
@@ -156,9 +161,16 @@ impl Survey {
                 }
                 columns
             }
-            None => (0..header.len())
-                .filter(|&c| c != target_column && Some(c) != weight_column)
-                .collect(),
+            None => {
+                let columns: Vec<usize> = (0..header.len())
+                    .filter(|&c| c != target_column && Some(c) != weight_column)
+                    .collect();
+                // Every column is a feature: none may share its name.
+                for &c in &columns {
+                    column_index(&header, &header[c])?;
+                }
+                columns
+            }
         };
         Ok(Survey {
             columns: chosen.iter().map(|_| ColumnSurvey::default()).collect(),
@@ -166,6 +178,7 @@ impl Survey {
             target_column,
             weight_column,
             chosen,
+            named: features.is_some(),
             labels: options.labels,
             distinct_cap: DISTINCT_COUNTED.max(options.max_categories.saturating_add(1)),
             target_values: BTreeMap::new(),
@@ -208,11 +221,12 @@ impl Survey {
         }
         let target = record.get(self.target_column).unwrap_or("").trim();
         let target_missing = is_missing(target);
+        let label = || label_key(target);
         if target_missing {
             self.target_missing += 1;
-        } else if self.labels && !self.target_values.contains_key(target) {
+        } else if self.labels && !self.target_values.contains_key(&label()) {
             if self.target_values.len() < DISTINCT_COUNTED {
-                self.target_values.insert(target.to_string(), line);
+                self.target_values.insert(label(), line);
             } else {
                 self.target_values_beyond = true;
             }
@@ -308,6 +322,7 @@ impl Survey {
             header,
             target_column,
             chosen,
+            named,
             columns: surveys,
             target_values,
             target_values_beyond,
@@ -356,8 +371,8 @@ impl Survey {
                         count: values.len(),
                     })
                 }
-                Some(p) if *p == values[0] => vec![values[1].clone(), values[0].clone()],
-                Some(p) if *p == values[1] => values,
+                Some(p) if label_key(p) == values[0] => vec![values[1].clone(), values[0].clone()],
+                Some(p) if label_key(p) == values[1] => values,
                 Some(p) => {
                     return Err(Error::UnknownPositiveClass {
                         value: p.clone(),
@@ -419,6 +434,16 @@ impl Survey {
                     reason: DropReason::Text,
                 });
                 continue;
+            } else if survey.distinct.len() > options.max_categories && named {
+                // A column asked for is never left out quietly.
+                let (line, value) = survey.first_text.clone().expect("some cell is not a number");
+                return Err(Error::TooManyCategories {
+                    column: name,
+                    values: survey.distinct.len(),
+                    cap: options.max_categories,
+                    line,
+                    value,
+                });
             } else if survey.distinct.len() > options.max_categories {
                 dropped.push(Dropped {
                     column: name,
@@ -438,9 +463,15 @@ impl Survey {
             kept[k] = true;
         }
         if columns.is_empty() {
-            return Err(Error::MissingColumn {
-                name: "(any usable feature column)".into(),
-                available: header.join(", "),
+            let dropped: Vec<String> = dropped
+                .iter()
+                .map(|d| format!("{:?} ({})", d.column, d.reason))
+                .collect();
+            return Err(Error::NoFeatureLeft {
+                dropped: match dropped.is_empty() {
+                    true => "the table has no column besides the target".into(),
+                    false => format!("left out {}", dropped.join(", ")),
+                },
             });
         }
 
@@ -479,18 +510,30 @@ impl Survey {
                 missing: "rows without missing values",
             });
         }
-        // Numeric cells filled in the records kept.
-        let numeric: Vec<bool> = {
+        // Missing cells of the records kept: numbers filled with means,
+        // text encoded as none of its column's values.
+        let numeric: Vec<Option<bool>> = {
             let mut encoded = columns.iter();
             kept.iter()
-                .map(|&kept| kept && matches!(encoded.next(), Some(EncodedColumn::Numeric { .. })))
+                .map(|&kept| match kept {
+                    true => Some(matches!(encoded.next(), Some(EncodedColumn::Numeric { .. }))),
+                    false => None,
+                })
                 .collect()
         };
-        let cells_filled = incomplete
-            .iter()
-            .filter(|row| excluded.binary_search(&row.record).is_err())
-            .map(|row| row.columns.iter().filter(|&&k| numeric[k as usize]).count())
-            .sum();
+        let missing_of = |numbers: bool| -> usize {
+            incomplete
+                .iter()
+                .filter(|row| excluded.binary_search(&row.record).is_err())
+                .map(|row| {
+                    row.columns
+                        .iter()
+                        .filter(|&&k| numeric[k as usize] == Some(numbers))
+                        .count()
+                })
+                .sum()
+        };
+        let (cells_filled, text_cells_blank) = (missing_of(true), missing_of(false));
         Ok(Plan {
             encoding: Encoding {
                 columns,
@@ -505,6 +548,7 @@ impl Survey {
             excluded,
             records,
             cells_filled,
+            text_cells_blank,
             codes,
         })
     }
@@ -557,7 +601,7 @@ impl Plan {
         match &self.encoding.labels {
             Some(labels) => self
                 .codes
-                .get(trimmed)
+                .get(&label_key(trimmed))
                 .copied()
                 .ok_or_else(|| Error::UnknownLabel {
                     line,
@@ -602,6 +646,7 @@ mod tests {
             excluded: vec![0, 3, 4, 9],
             records: 10,
             cells_filled: 0,
+            text_cells_blank: 0,
             codes: HashMap::new(),
         };
         let kept: Vec<usize> = (0..10).filter(|&r| plan.keeps(r)).collect();

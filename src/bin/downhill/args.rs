@@ -38,7 +38,8 @@ pub struct DataArgs {
     #[arg(long, default_value_t = 50)]
     pub max_categories: usize,
     /// Missing cells (empty, NA, NaN, null, ?): error, drop (the rows) or
-    /// mean (fill numbers with the column's mean).
+    /// mean (fill numbers with the column's mean; a text cell encodes as
+    /// none of its column's values).
     #[arg(long, default_value = "error")]
     pub missing: Missing,
     /// Logistic model: the target value read as 1 [default: the second of
@@ -610,7 +611,7 @@ pub fn describe_table(
     dropped: &[Dropped],
     labels: Option<&Labels>,
     rows_dropped: usize,
-    cells_filled: usize,
+    [cells_filled, text_cells_blank]: [usize; 2],
 ) {
     for dropped in dropped {
         println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
@@ -622,7 +623,24 @@ pub fn describe_table(
         println!("missing:      {rows_dropped} rows with missing cells left out");
     }
     if cells_filled > 0 {
-        println!("missing:      {cells_filled} cells filled with their column's mean");
+        println!(
+            "missing:      {} filled with their column's mean",
+            cells(cells_filled)
+        );
+    }
+    if text_cells_blank > 0 {
+        println!(
+            "missing:      {} of text columns encoded as none of their values (zeros)",
+            cells(text_cells_blank)
+        );
+    }
+}
+
+/// `count` cells, in words: "1 cell", "2 cells".
+pub fn cells(count: usize) -> String {
+    match count {
+        1 => "1 cell".into(),
+        _ => format!("{count} cells"),
     }
 }
 
@@ -763,7 +781,7 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         &table.dropped,
         table.encoding.labels.as_ref(),
         table.rows_dropped,
-        table.cells_filled,
+        [table.cells_filled, table.text_cells_blank],
     );
     Ok(table)
 }
@@ -773,12 +791,6 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
 /// named x0, x1, … by their column.
 fn load_npy(args: &DataArgs) -> Result<Table, Error> {
     let data = open_npy(args)?;
-    if args.features.is_some() || args.weight_column.is_some() {
-        return Err(Error::MalformedFile {
-            path: args.data.display().to_string(),
-            reason: "--features and --weight-column name CSV or Parquet columns; an .npy file's columns are all features".into(),
-        });
-    }
     let (x, y) = (data.x()?.into_owned(), data.y()?.into_owned());
     let feature_names = data.feature_names()?;
     let columns = feature_names
@@ -803,6 +815,7 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
         dropped: Vec::new(),
         rows_dropped: 0,
         cells_filled: 0,
+        text_cells_blank: 0,
         lines,
     })
 }
@@ -810,6 +823,12 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
 /// The `.npy` data `--data` and `--target` name: `--target` is the
 /// targets' file (`y.npy`) or the target's column by its index (from 0).
 pub fn open_npy(args: &DataArgs) -> Result<NpyData, Error> {
+    if args.features.is_some() || args.weight_column.is_some() {
+        return Err(Error::MalformedFile {
+            path: args.data.display().to_string(),
+            reason: "--features and --weight-column name CSV or Parquet columns; an .npy file's columns are all features".into(),
+        });
+    }
     let data = match Format::of(&args.target) {
         Format::Npy => NpyData::open(&args.data, &args.target)?,
         _ => {

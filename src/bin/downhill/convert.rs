@@ -38,7 +38,8 @@ pub struct ConvertArgs {
     #[arg(long, default_value_t = 50)]
     max_categories: usize,
     /// Missing cells (empty, NA, NaN, null, ?): error, drop (the rows) or
-    /// mean (fill numbers with the column's mean).
+    /// mean (fill numbers with the column's mean; a text cell encodes as
+    /// none of its column's values).
     #[arg(long, default_value = "error")]
     missing: Missing,
     /// Logistic model: the target value written as 1 [default: the second
@@ -101,7 +102,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
                     table.dropped(),
                     table.encoding().labels.as_ref(),
                     table.rows_dropped(),
-                    table.cells_filled(),
+                    [table.cells_filled(), table.text_cells_blank()],
                 );
                 let names = table.feature_names();
                 let target = table

@@ -11,7 +11,8 @@ use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
 use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
 use downhill::{
-    reference, ClassWeight, Fitted, GradientDescent, Loss, Model, Optimizer, Solver, StopReason, Variant,
+    reference, ClassWeight, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Solver, StopReason,
+    Variant,
 };
 
 use crate::args::{
@@ -165,20 +166,47 @@ impl Streamed {
     /// Prints what reading a table left out, filled and mapped.
     pub fn describe(&self) {
         if let Streamed::Table(table) = self {
-            self.describe_with(table.rows_dropped(), table.cells_filled());
+            self.describe_with(
+                table.rows_dropped(),
+                [table.cells_filled(), table.text_cells_blank()],
+            );
         }
     }
 
     /// [`Streamed::describe`] with the rows left out and the cells filled
     /// counted elsewhere (over every rank's rows).
-    pub fn describe_with(&self, rows_dropped: usize, cells_filled: usize) {
+    pub fn describe_with(&self, rows_dropped: usize, filled: [usize; 2]) {
         if let Streamed::Table(table) = self {
             describe_table(
                 table.dropped(),
                 table.encoding().labels.as_ref(),
                 rows_dropped,
-                cells_filled,
+                filled,
             );
+        }
+    }
+
+    /// `error` of a fit of this file (`path`), naming the row and the
+    /// feature of a value that is not finite. Rows count from 0: a
+    /// streamed table's kept rows are not its lines, and an `.npy` file
+    /// or a Parquet file of numbers has no lines.
+    pub fn explain(&self, error: Error, path: &Path) -> String {
+        let file = path.display();
+        let name = |column: usize| {
+            self.feature_names()
+                .ok()
+                .and_then(|names| names.get(column).cloned())
+                .unwrap_or_else(|| format!("x{column}"))
+        };
+        match error {
+            Error::NonFiniteFeature { row, column, value } => format!(
+                "{file}: row {row} (counted from 0), feature {:?}: {value} is not a finite number",
+                name(column)
+            ),
+            Error::NonFiniteTarget { row, value } => {
+                format!("{file}: row {row} (counted from 0): the target {value} is not a finite number")
+            }
+            other => other.to_string(),
         }
     }
 
@@ -280,7 +308,7 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
         format!("fitting {rows} rows × {features} features"),
         |descent| descent.fit_source(file),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| streamed.explain(e, &args.data.data))?;
     let (feature_names, encoding) = streamed.described(&fitted)?;
     let scores = report::scores_of_source(&fitted, file, encoding.labels.as_ref(), Scoring::local())
         .map_err(|e| e.to_string())?;

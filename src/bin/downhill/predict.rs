@@ -9,7 +9,7 @@ use downhill::ndarray::Array1;
 use downhill::table::Format;
 use downhill::{Fitted, Model};
 
-use crate::args::{explain, PredictArgs};
+use crate::args::{cells, explain, PredictArgs};
 use crate::report;
 
 /// The cells of the columns `names` of the data file, row by row.
@@ -33,17 +33,23 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         }
         Some(encoding) => {
             let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
-            if counts.unseen > 0 {
-                eprintln!(
-                    "warning: {} cells of {file} hold values the model had not seen; they encode as all zeros",
-                    counts.unseen
-                );
-            }
-            if counts.filled > 0 {
-                eprintln!(
-                    "warning: {} missing cells of {file} were filled with the means saved with the model",
-                    counts.filled
-                );
+            for (count, what) in [
+                (
+                    counts.unseen,
+                    "with values the model had not seen, encoded as all zeros",
+                ),
+                (
+                    counts.filled,
+                    "missing, filled with the means saved with the model",
+                ),
+                (
+                    counts.blank,
+                    "of text columns missing, encoded as none of their values (zeros)",
+                ),
+            ] {
+                if count > 0 {
+                    eprintln!("warning: {file}: {} {what}", cells(count));
+                }
             }
             (x, lines, encoding.feature_names())
         }

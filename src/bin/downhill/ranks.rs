@@ -165,8 +165,12 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     // What reading left out and filled: of every rank's file, or of the
     // one file that every rank surveyed whole.
     let counts = match &file {
-        Streamed::Table(table) => [table.rows_dropped() as f64, table.cells_filled() as f64],
-        _ => [0.0; 2],
+        Streamed::Table(table) => [
+            table.rows_dropped() as f64,
+            table.cells_filled() as f64,
+            table.text_cells_blank() as f64,
+        ],
+        _ => [0.0; 3],
     };
     let counts = gather(ranks, &counts)?;
     if rank == 0 {
@@ -174,7 +178,7 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             true => counts.iter().map(|c| c[k] as usize).sum::<usize>(),
             false => counts[0][k] as usize,
         };
-        file.describe_with(total(0), total(1));
+        file.describe_with(total(0), [total(1), total(2)]);
     }
     let source = file.source();
     // A Parquet file of numbers hands out whole row groups where it has
