@@ -158,11 +158,16 @@ fn extremes(diagonal: &[f64], off_diagonal: &[f64]) -> Result<Curvature> {
         return Err(Error::NoCurvature { value: largest });
     }
     let floor = largest / MAX_CONDITION;
-    let smallest = values
-        .iter()
-        .copied()
-        .filter(|&v| v >= floor)
-        .fold(largest, f64::min);
+    let above = values.iter().copied().filter(|&v| v >= floor);
+    let smallest = match (above.clone().count(), k) {
+        // L alone above the floor of two or more: every other direction
+        // cannot be the zero curvature of collinear columns (a design of
+        // rank one is a constant column, which tables leave out), so the
+        // curvatures span more than MAX_CONDITION, as raw scales far
+        // apart make them.
+        (1, 2..) => floor,
+        _ => above.fold(largest, f64::min),
+    };
     Ok(Curvature { largest, smallest })
 }
 
@@ -293,6 +298,29 @@ mod tests {
             (found.smallest - values[1]).abs() <= 1e-3 * values[1],
             "{found:?} vs {values:?}"
         );
+    }
+
+    #[test]
+    fn curvatures_far_apart_are_not_taken_for_a_condition_number_of_one() {
+        // Columns on scales 1000 and 0.001: κ about 1e12, far past the
+        // most the momentum is set for, which is what the fit must see.
+        let data = Synthetic::generate(Model::Linear, 400, 2, 0.1, 4).unwrap();
+        let mut x = data.x.clone();
+        x.column_mut(0).mapv_inplace(|v| 1000.0 * v);
+        x.column_mut(1).mapv_inplace(|v| 0.001 * v);
+        let values = eigenvalues(&x);
+        assert!(values[2] / values[0] > 1e10, "{values:?}");
+        let found = measure(
+            &CpuEngine::default(),
+            &InMemory::unchecked(x.view(), data.y.view()),
+            None,
+        )
+        .unwrap();
+        assert!(
+            (found.largest - values[2]).abs() <= 1e-3 * values[2],
+            "{found:?} vs {values:?}"
+        );
+        assert_eq!(found.condition_number(), MAX_CONDITION, "{found:?} vs {values:?}");
     }
 
     #[test]

@@ -1638,6 +1638,48 @@ fn parquet_and_npy_files_fit_and_predict_like_csv() {
     );
 }
 
+/// A rate whose loss stalls far above where it started is not stable,
+/// though neither the divergence rule nor the tolerance's "converged"
+/// caught it: the start is the loss at zero parameters, ln 3 for three
+/// classes.
+#[test]
+fn sweep_judges_stability_against_the_loss_at_the_start() {
+    let out = succeed(&[
+        "sweep",
+        "--data",
+        "tests/data/iris.csv",
+        "--target",
+        "species",
+        "--features",
+        "sepal_length,sepal_width,petal_length,petal_width",
+        "--model",
+        "logistic",
+        "--variant",
+        "minibatch:16",
+        "--optimizer",
+        "adam",
+        "--lrs",
+        "100,0.1",
+        "--device",
+        "cpu",
+    ]);
+    let row = |lr: &str| {
+        out.lines()
+            .find(|line| line.split_whitespace().next() == Some(lr))
+            .unwrap_or_else(|| panic!("no row for {lr}: {out}"))
+            .to_string()
+    };
+    assert!(!row("0.1").contains('←'), "{out}");
+    assert!(
+        row("100").contains("UNSTABLE") || row("100").contains("DIVERGED"),
+        "{out}"
+    );
+    assert!(
+        out.contains("largest stable learning rate: 0.1 (it and every smaller rate neither diverged nor ended above the loss at the start, 1.09861)"),
+        "{out}"
+    );
+}
+
 /// `predict` says which cells it filled, left blank or did not know, one
 /// warning each, on standard error.
 #[test]

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use downhill::curvature::MAX_CONDITION;
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::metrics::Scoring;
@@ -669,6 +670,14 @@ fn describe_momentum(fitted: &Fitted) -> Option<String> {
     let beta = number(f64::from(momentum.beta));
     Some(
         match (fitted.settings().momentum_from_data(), fitted.curvature()) {
+            (true, Some(curvature)) if curvature.condition_number() >= MAX_CONDITION => format!(
+                "{beta} (auto, for the condition number {}, the most it is set for: the curvatures span more{})",
+                number(MAX_CONDITION),
+                match fitted.standardizer() {
+                    Some(_) => "",
+                    None => "; standardizing the features would bring them closer",
+                }
+            ),
             (true, Some(curvature)) => format!(
                 "{beta} (auto, from the curvature's condition number {})",
                 number(curvature.condition_number())

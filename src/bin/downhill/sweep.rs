@@ -1,7 +1,7 @@
 //! `downhill sweep`: one fit per learning rate, the table and the curves.
 
 use downhill::plot::{self, Curve};
-use downhill::StopReason;
+use downhill::{Optimizer, Solver, StopReason, Variant};
 
 use crate::args::{
     describe_stop, explain, fit_with_progress, for_class_codes, for_classes, load, LearningRateArg, SweepArgs,
@@ -26,8 +26,28 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
             Some(&args.data.target),
         )
     };
+    let with_classes = |descent| match &data.encoding.labels {
+        Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false),
+        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false),
+    };
+    // The loss where every run starts: one full-batch epoch of plain
+    // descent at a rate too small to move the parameters.
+    let start = {
+        let descent = args
+            .train
+            .descent(LearningRateArg::Fixed(1.0))
+            .solver(Solver::GradientDescent)
+            .optimizer(Optimizer::sgd(f32::MIN_POSITIVE))
+            .auto_learning_rate(false)
+            .auto_momentum(false)
+            .variant(Variant::Full)
+            .max_epochs(1);
+        let fitted = with_classes(descent)?
+            .fit(data.x.view(), data.y.view())
+            .map_err(explain)?;
+        fitted.history().losses().first().copied().unwrap_or(f64::NAN)
+    };
     let mut runs = Vec::new();
-    let mut stable: Option<f32> = None;
     let mut best: Option<(f32, f64)> = None;
     println!(
         "{} regression of {:?}, {} {}, {} epochs at most",
@@ -43,11 +63,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     );
     println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
-        let descent = args.train.descent(LearningRateArg::Fixed(lr));
-        let descent = match &data.encoding.labels {
-            Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false)?,
-            None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false)?,
-        };
+        let descent = with_classes(args.train.descent(LearningRateArg::Fixed(lr)))?;
         let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
             d.fit(data.x.view(), data.y.view())
         })
@@ -56,7 +72,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         // A loss that ends above where it started has not diverged by the
         // stop rule's factor yet, but it is not stable either.
         let losses = fitted.history().losses();
-        let growing = !diverged && losses.last() > losses.first();
+        let growing = !diverged && losses.last().is_some_and(|&last| last > start);
         println!(
             "{lr:>12}  {:>14}  {:>8}  {}{}",
             number(fitted.history().final_loss().unwrap_or(f64::NAN)),
@@ -70,9 +86,6 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
                 ""
             }
         );
-        if !diverged && !growing && stable.is_none_or(|s| lr > s) {
-            stable = Some(lr);
-        }
         let last = fitted.history().final_loss().unwrap_or(f64::NAN);
         if !diverged && last.is_finite() && best.is_none_or(|(_, loss)| last < loss) {
             best = Some((lr, last));
@@ -86,11 +99,27 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         ),
         None => println!("no learning rate ended without diverging"),
     }
+    // Stable: below every rate that diverged or ended above the start.
+    let unstable = runs
+        .iter()
+        .filter(|(_, _, diverged, growing)| *diverged || *growing)
+        .map(|(lr, ..)| *lr)
+        .fold(f32::INFINITY, f32::min);
+    let stable = runs
+        .iter()
+        .map(|(lr, ..)| *lr)
+        .filter(|&lr| lr < unstable)
+        .reduce(f32::max);
     match stable {
         Some(lr) => {
-            println!("largest stable learning rate: {lr} (neither diverged nor ended above its first loss)")
+            println!(
+                "largest stable learning rate: {lr} (it and every smaller rate neither diverged nor ended above the loss at the start, {})",
+                number(start)
+            )
         }
-        None => println!("every learning rate diverged; try smaller ones"),
+        None => println!(
+            "the smallest learning rate diverged or ended above the loss at the start; try smaller ones"
+        ),
     }
     if let Some(path) = &args.plot {
         // Curves that run away leave the plot at 10 × the largest first
