@@ -59,6 +59,7 @@ pub(crate) fn visit_csv_records(
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
+        .delimiter(delimiter_of(path).map_err(|e| io(&e))?)
         .from_path(path)
         .map_err(|e| io(&e))?;
     let header: Vec<String> = reader
@@ -110,6 +111,19 @@ pub(crate) fn visit_csv_records(
         }
         index += 1;
     }
+}
+
+/// The delimiter of the CSV file `path`, from its header line: a comma
+/// where the line holds one, else a semicolon (as spreadsheets write CSV
+/// where the comma is the decimal mark) or a tab where it holds one.
+fn delimiter_of(path: &Path) -> std::io::Result<u8> {
+    use std::io::BufRead;
+    let mut header = Vec::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_until(b'\n', &mut header)?;
+    Ok([b',', b';', b'\t']
+        .into_iter()
+        .find(|delimiter| header.contains(delimiter))
+        .unwrap_or(b','))
 }
 
 /// [`visit_csv_records`] over every record, also returning the file's

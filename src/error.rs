@@ -547,7 +547,10 @@ pub enum Error {
         available: String,
     },
     /// A cell of a numeric column that is not a number.
-    #[error("line {line}, column {column:?}: {value:?} is not a number")]
+    #[error(
+        "line {line}, column {column:?}: {value:?} is not a number{}",
+        decimal_comma(value)
+    )]
     NonNumericCell {
         /// 1-based line of the file (the header is line 1).
         line: usize,
@@ -580,6 +583,16 @@ pub enum Error {
     NoFeatureLeft {
         /// Each column left out, with why.
         dropped: String,
+    },
+    /// A regression's target cell that is not a number.
+    #[error("line {line}: the target {column:?} holds {value:?}, not a number{}; a regression's target is numbers, and a classifier (the logistic model) reads labels", decimal_comma(value))]
+    TextTarget {
+        /// 1-based line of the file (the header is line 1).
+        line: usize,
+        /// The target column's name.
+        column: String,
+        /// The cell as written.
+        value: String,
     },
     /// A CSV row with more or fewer cells than the header.
     #[error("line {line} has {found} cells but the header has {expected}")]
@@ -784,5 +797,14 @@ fn written_with_separators(value: &str) -> &'static str {
     match digits != value.trim() && digits.parse::<f64>().is_ok() {
         true => "; numbers with thousands separators read as text: write them without",
         false => "; raise the cap on categories to one-hot encode it",
+    }
+}
+
+/// A hint where `value` is a number written with a decimal comma (`2,5`).
+fn decimal_comma(value: &str) -> &'static str {
+    let value = value.trim();
+    match value.matches(',').count() == 1 && value.replace(',', ".").parse::<f64>().is_ok() {
+        true => " (a decimal comma? numbers are read with a decimal point)",
+        false => "",
     }
 }

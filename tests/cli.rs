@@ -1028,7 +1028,7 @@ fn a_real_table_with_text_columns_labels_and_missing_cells() {
     assert!(output.status.success(), "{}", stderr(&output));
     let (out, err) = (stdout(&output), stderr(&output));
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[0], "id,prediction,probability");
+    assert_eq!(lines[0], "id,prediction,probability Yes");
     let rows: Vec<Vec<&str>> = lines[1..].iter().map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["N1", "N2", "N3"]);
     assert_eq!(
@@ -1677,6 +1677,107 @@ fn sweep_judges_stability_against_the_loss_at_the_start() {
     assert!(
         out.contains("largest stable learning rate: 0.1 (it and every smaller rate neither diverged nor ended above the loss at the start, 1.09861)"),
         "{out}"
+    );
+}
+
+/// Hints where a user's first try is off: a 0/1 target fitted as a
+/// number, weights per label for more than two classes, a plot file of a
+/// format not written, class codes with a gap; the binary probability's
+/// column names its class.
+#[test]
+fn first_tries_that_are_off_get_a_hint() {
+    let dir = folder("hints");
+    let csv = dir.join("binary.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..60 {
+        text.push_str(&format!("{},{},{}\n", i % 7, (i * 3) % 11, u8::from(i % 7 > 3)));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let csv = csv.to_str().unwrap();
+    let out = succeed(&["fit", "--data", csv, "--target", "y", "--device", "cpu"]);
+    assert!(out.contains("--model logistic fits a classifier"), "{out}");
+    let logistic = succeed(&[
+        "fit", "--data", csv, "--target", "y", "--model", "logistic", "--device", "cpu",
+    ]);
+    assert!(!logistic.contains("note:"), "{logistic}");
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            "tests/data/iris.csv",
+            "--target",
+            "species",
+            "--model",
+            "logistic",
+            "--class-weight",
+            "0=1,1=5",
+        ],
+        &[
+            "--class-weight 0=W,1=W weighs the two classes",
+            "3 classes",
+            "--class-weight balanced",
+        ],
+    );
+    let jpg = dir.join("loss.jpg");
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "y",
+            "--device",
+            "cpu",
+            "--plot",
+            jpg.to_str().unwrap(),
+        ],
+        &["name the file .svg or .png"],
+    );
+    assert!(!jpg.exists());
+    let model = dir.join("binary.json");
+    succeed(&[
+        "fit",
+        "--data",
+        csv,
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let predicted = succeed(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv,
+        "--proba",
+    ]);
+    assert_eq!(
+        predicted.lines().next(),
+        Some("prediction,probability 1"),
+        "{predicted}"
+    );
+    // Class codes 0, 1, 2 and 5: no row holds 3 or 4.
+    let x = downhill::ndarray::Array2::from_shape_fn((40, 2), |(i, j)| (i * (j + 2) % 9) as f32);
+    let codes = downhill::ndarray::Array1::from_shape_fn(40, |i| [0.0f32, 1.0, 2.0, 5.0][i % 4]);
+    let (x_path, y_path) = (dir.join("x.npy"), dir.join("codes.npy"));
+    ndarray_npy::write_npy(&x_path, &x).unwrap();
+    ndarray_npy::write_npy(&y_path, &codes).unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            x_path.to_str().unwrap(),
+            "--target",
+            y_path.to_str().unwrap(),
+            "--model",
+            "logistic",
+        ],
+        &["class codes run from 0 to 5, but no row holds 3, 4"],
     );
 }
 

@@ -645,3 +645,43 @@ fn numeric_labels_are_compared_as_numbers() {
     let flipped = read_table(&path, "y", None, &options).unwrap();
     assert_eq!(flipped.y.to_vec(), [1.0, 0.0, 0.0, 1.0, 0.0]);
 }
+
+#[test]
+fn semicolons_and_tabs_separate_cells_where_the_header_has_no_comma() {
+    for (name, separator) in [("semicolons", ";"), ("tabs", "\t")] {
+        let text = ["city;age;y", "New York, NY;30;1.5", "Paris;41;2.5", "Lyon;52;3.5"]
+            .map(|line| line.replace(';', separator))
+            .join("\n");
+        let path = messy(name, &text);
+        let table = read_table(&path, "y", None, &TableOptions::default()).unwrap();
+        assert_eq!(
+            table.feature_names,
+            ["city=Lyon", "city=New York, NY", "city=Paris", "age"],
+            "{name}"
+        );
+        assert_eq!(table.y.to_vec(), [1.5, 2.5, 3.5], "{name}");
+    }
+    // A decimal comma is not read as a number, and the error says why.
+    let path = messy("decimal-comma", "age;y\n30;1,5\n41;2,5\n");
+    let err = read_table(&path, "y", None, &TableOptions::default()).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"1,5\", not a number (a decimal comma?"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_text_target_of_a_regression_is_an_error_that_points_to_the_classifier() {
+    let path = messy("text-target", "x,kind\n1,setosa\n2,virginica\n");
+    let err = read_table(&path, "kind", None, &TableOptions::default()).unwrap_err();
+    assert_eq!(
+        err,
+        Error::TextTarget {
+            line: 2,
+            column: "kind".into(),
+            value: "setosa".into()
+        }
+    );
+    assert!(err.to_string().contains("reads labels"), "{err}");
+}

@@ -70,7 +70,17 @@ fn on_canvas(
             ));
         }
     }
-    let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
+    let png = match extension.as_deref() {
+        Some("png") => true,
+        Some("svg") => false,
+        _ => {
+            return Err(failure(
+                path,
+                "a plot is written as SVG or PNG: name the file .svg or .png".to_string(),
+            ))
+        }
+    };
     if png {
         draw_png(BitMapBackend::new(path, SIZE).into_drawing_area()).map_err(|e| failure(path, e))
     } else {

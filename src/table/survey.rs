@@ -617,7 +617,7 @@ impl Plan {
                 }),
             None => number(trimmed)
                 .map(|v| v as f32)
-                .ok_or_else(|| Error::NonNumericCell {
+                .ok_or_else(|| Error::TextTarget {
                     line,
                     column: self.header[self.target_column].clone(),
                     value: cell.to_string(),

@@ -689,6 +689,13 @@ pub fn for_classes(
         ));
     }
     many_per_class(target, labels.count(), rows)?;
+    if let Some(ClassWeight::Given { .. }) = train.class_weight {
+        return Err(format!(
+            "--class-weight 0=W,1=W weighs the two classes of a binary target; {target:?} holds {} classes ({}): use --class-weight balanced",
+            labels.count(),
+            describe_labels(labels)
+        ));
+    }
     let described = format!(
         "{target:?} holds {} classes ({})",
         labels.count(),
@@ -732,6 +739,23 @@ pub fn for_class_codes(
         true => {
             let classes = largest as usize + 1;
             many_per_class("the target", classes, y.len())?;
+            // A code without rows is a class the model cannot learn, and
+            // would count in the macro F1: codes must run 0 … K − 1.
+            let mut present = vec![false; classes];
+            for &v in &y {
+                present[v as usize] = true;
+            }
+            let absent: Vec<String> = (0..classes)
+                .filter(|&k| !present[k])
+                .map(|k| k.to_string())
+                .collect();
+            if !absent.is_empty() {
+                return Err(format!(
+                    "the target's class codes run from 0 to {}, but no row holds {}: number the classes 0 … K − 1 without gaps, or give the labels in a CSV or Parquet column, which are mapped to codes",
+                    classes - 1,
+                    absent.join(", ")
+                ));
+            }
             let said = format!("the target holds class codes 0 … {}", classes - 1);
             multinomial(train, descent, classes, &said, plotting)
         }

@@ -63,6 +63,9 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         }
     }
     let data = load(&args.data, args.train.model())?;
+    if args.train.model_arg.is_none() && args.train.loss.is_none() && only_zeros_and_ones(&data.y) {
+        println!("note:         the target holds only 0 and 1; --model logistic fits a classifier");
+    }
     let plotting = args.plot_path.is_some();
     // Checkpoints carry the table's encoding, so that they resume on it.
     let descent = descent.checkpoint_encoding(data.encoding.clone());
@@ -659,6 +662,12 @@ fn describe_rate(fitted: &Fitted, asked: LearningRateArg) -> String {
         }
         _ => rate,
     }
+}
+
+/// Whether every target is 0 or 1, both present: a class label that the
+/// default linear model would fit as a number.
+fn only_zeros_and_ones(y: &downhill::ndarray::Array1<f32>) -> bool {
+    y.iter().all(|&v| v == 0.0 || v == 1.0) && y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)
 }
 
 /// The momentum factor the fit ran with, where its rule has one, and where

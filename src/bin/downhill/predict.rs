@@ -104,7 +104,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let mut header: Vec<String> = args.keep.clone().unwrap_or_default();
     header.push("prediction".into());
     match (&probabilities, classes) {
-        (Some(_), 1) => header.push("probability".into()),
+        (Some(_), 1) => header.push(format!("probability {}", label(1.0))),
         (Some(_), _) => header.extend((0..classes).map(|k| format!("probability {}", label(k as f32)))),
         (None, _) => {}
     }
