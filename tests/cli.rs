@@ -1817,7 +1817,7 @@ fn predict_counts_missing_and_unseen_cells_in_its_warnings() {
     assert!(output.status.success(), "{}", stderr(&output));
     let warnings = stderr(&output);
     for expected in [
-        "later.csv: 1 cell with values the model had not seen, encoded as all zeros",
+        "later.csv: 1 cell with values the model had not seen (the first city=\"Rome\", line 2), encoded as all zeros",
         "later.csv: 2 cells missing, filled with the means saved with the model",
         "later.csv: 2 cells of text columns missing, encoded as none of their values (zeros)",
     ] {

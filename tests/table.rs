@@ -404,6 +404,7 @@ fn applying_an_encoding_counts_unseen_values_and_fills_missing_numbers() {
     );
     let (x, counts, lines) = table.encoding.apply(&later).unwrap();
     assert_eq!(counts.unseen, 1);
+    assert_eq!(counts.first_unseen, Some((2, "city".into(), "Rome".into())));
     assert_eq!(counts.filled, 1);
     assert_eq!(counts.blank, 1);
     assert_eq!(lines, [2, 3, 4, 5]);

@@ -323,10 +323,12 @@ pub struct Encoding {
 }
 
 /// What [`Encoding::apply`] met on the way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApplyCounts {
     /// Text cells whose value the encoding had not seen (encoded as zeros).
     pub unseen: usize,
+    /// The first of them: its file line, column and value.
+    pub first_unseen: Option<(usize, String, String)>,
     /// Missing numeric cells filled with the saved mean.
     pub filled: usize,
     /// Missing text cells, encoded as none of their column's values
@@ -683,14 +685,19 @@ impl Encoding {
                     };
                     j += 1;
                 }
-                EncodedColumn::OneHot { values, .. } => {
+                EncodedColumn::OneHot { name, values } => {
                     let cell = cell.trim();
                     if is_missing(cell) {
                         counts.blank += 1;
                     } else {
                         match values.iter().position(|v| v == cell) {
                             Some(position) => row[j + position] = 1.0,
-                            None => counts.unseen += 1,
+                            None => {
+                                counts.unseen += 1;
+                                counts
+                                    .first_unseen
+                                    .get_or_insert_with(|| (line, name.clone(), cell.to_string()));
+                            }
                         }
                     }
                     j += values.len();

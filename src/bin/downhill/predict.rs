@@ -33,11 +33,14 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         }
         Some(encoding) => {
             let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
-            for (count, what) in [
-                (
-                    counts.unseen,
-                    "with values the model had not seen, encoded as all zeros",
+            let unseen = match &counts.first_unseen {
+                Some((line, column, value)) => format!(
+                    "with values the model had not seen (the first {column}={value:?}, line {line}), encoded as all zeros"
                 ),
+                None => String::new(),
+            };
+            for (count, what) in [
+                (counts.unseen, unseen.as_str()),
                 (
                     counts.filled,
                     "missing, filled with the means saved with the model",
