@@ -518,6 +518,11 @@ pub fn report(
             }
         }
     }
+    if separated_without_penalty(fitted, scores) {
+        println!(
+            "note:         the fit separates the classes: without a penalty the weights grow with every epoch; --l2 (scikit-learn's default is 1e-4) settles them"
+        );
+    }
     if let Some(column) = &args.data.weight_column {
         println!("weights:      column {column:?} (a weighted mean of the rows' losses)");
     }
@@ -668,6 +673,20 @@ fn describe_rate(fitted: &Fitted, asked: LearningRateArg) -> String {
 /// default linear model would fit as a number.
 fn only_zeros_and_ones(y: &downhill::ndarray::Array1<f32>) -> bool {
     y.iter().all(|&v| v == 0.0 || v == 1.0) && y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)
+}
+
+/// Whether a classifier without a penalty ran to the epoch limit with
+/// every training row right (its `scores`' accuracy 1): on separable
+/// classes the log loss has no minimum, and the weights grow for ever.
+fn separated_without_penalty(fitted: &Fitted, scores: &[(String, String)]) -> bool {
+    let unpenalized = fitted.settings().penalty_settings() == downhill::Penalty::L2(0.0);
+    let all_right = scores
+        .iter()
+        .any(|(name, value)| name == "accuracy" && value == "1");
+    fitted.model() == Model::Logistic
+        && unpenalized
+        && all_right
+        && fitted.stop_reason() == StopReason::MaxEpochs
 }
 
 /// The momentum factor the fit ran with, where its rule has one, and where
