@@ -2,7 +2,9 @@
 //! whose target is a column named by its index. float32 files in C order
 //! are used in place (the operating system pages them in as the engines
 //! read, and out again under memory pressure); float64 files are converted
-//! to float32 as they are opened.
+//! to float32 as they are opened. Files in Fortran order (what
+//! `np.save(path, dataframe.to_numpy())` writes) are read too: a block of
+//! rows is gathered from each column's stretch of the file.
 
 use std::fs::File;
 use std::path::Path;
@@ -157,30 +159,20 @@ impl Mapped {
         }
     }
 
-    /// The dimensions of a C-order array of `D` dimensions, read in place.
+    /// The dimensions of an array of `D` dimensions, read in place.
     fn dim<D: Dimension>(&self) -> Result<D::Pattern> {
-        let (dim, standard) = match self.floats_in_place::<D>()? {
-            Floats::Single(view) => (view.dim(), view.is_standard_layout()),
-            Floats::Double(view) => (view.dim(), view.is_standard_layout()),
-        };
-        match standard {
-            true => Ok(dim),
-            false => Err(Error::UnsupportedNpy {
-                path: self.path.clone(),
-                found: "Fortran order; C order is read (numpy.ascontiguousarray)".into(),
-            }),
-        }
+        Ok(match self.floats_in_place::<D>()? {
+            Floats::Single(view) => view.dim(),
+            Floats::Double(view) => view.dim(),
+        })
     }
 
-    /// Refuses Fortran order, whose rows are not contiguous.
-    fn c_order<'a, D: Dimension>(&self, array: CowArray<'a, f32, D>) -> Result<CowArray<'a, f32, D>> {
-        if array.ndim() > 1 && !array.is_standard_layout() {
-            return Err(Error::UnsupportedNpy {
-                path: self.path.clone(),
-                found: "Fortran order; C order is read (numpy.ascontiguousarray)".into(),
-            });
+    /// `array` in C order: as it is, or a copy of a Fortran-order file's.
+    fn c_order<'a, D: Dimension>(&self, array: CowArray<'a, f32, D>) -> CowArray<'a, f32, D> {
+        match array.is_standard_layout() {
+            true => array,
+            false => CowArray::from(array.as_standard_layout().into_owned()),
         }
-        Ok(array)
     }
 }
 
@@ -265,7 +257,7 @@ impl NpyData {
     }
 
     fn matrix(&self) -> Result<CowArray<'_, f32, Ix2>> {
-        self.x.c_order(self.x.floats::<Ix2>()?)
+        Ok(self.x.c_order(self.x.floats::<Ix2>()?))
     }
 
     fn targets(&self) -> Result<CowArray<'_, f32, Ix1>> {
@@ -319,7 +311,7 @@ impl NpyData {
 /// A 2-D file's rows as float32 features (a copy), for predictions.
 pub fn read_features(path: impl AsRef<Path>) -> Result<Array2<f32>> {
     let mapped = Mapped::open(path.as_ref())?;
-    let x = mapped.c_order(mapped.floats::<Ix2>()?)?;
+    let x = mapped.c_order(mapped.floats::<Ix2>()?);
     Ok(x.into_owned())
 }
 
@@ -363,9 +355,10 @@ impl NpyData {
 
 impl DataSource for NpyData {
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        // Only a float32 X without a target column is read in place.
+        // Only a float32 X in C order without a target column is read in
+        // place.
         let view = match self.x.floats_in_place::<Ix2>()? {
-            Floats::Single(view) if self.target.is_none() => view,
+            Floats::Single(view) if self.target.is_none() && view.is_standard_layout() => view,
             _ => return self.block(start, rows).map(|block| block.copy_into(x, y)),
         };
         let targets = self.block_targets(start, rows, &Floats::Single(view))?;
@@ -399,7 +392,7 @@ impl DataSource for NpyData {
         let range = s![start..start + rows, ..];
         let matrix = self.x.floats_in_place::<Ix2>()?;
         let x: Cow<'_, [f32]> = match (&matrix, self.target) {
-            (Floats::Single(view), None) => Cow::Owned(
+            (Floats::Single(view), None) if view.is_standard_layout() => Cow::Owned(
                 self.x.read(
                     (*view)
                         .slice_move(range)
@@ -407,10 +400,11 @@ impl DataSource for NpyData {
                         .expect("C-order rows are contiguous"),
                 )?,
             ),
-            (Floats::Single(view), Some(target)) => Cow::Owned(
+            // The rows in order, however the file lays them out.
+            (Floats::Single(view), target) => Cow::Owned(
                 view.slice(range)
                     .indexed_iter()
-                    .filter(|((_, j), _)| *j != target)
+                    .filter(|((_, j), _)| Some(*j) != target)
                     .map(|(_, &v)| v)
                     .collect(),
             ),
