@@ -252,13 +252,22 @@ mod tests {
         values
     }
 
+    /// The curvatures that [`measure`] finds on the CPU engine.
+    fn measured(x: &Array2<f32>, y: &ndarray::Array1<f32>) -> Curvature {
+        measure(
+            &CpuEngine::default(),
+            &InMemory::unchecked(x.view(), y.view()),
+            None,
+        )
+        .unwrap()
+    }
+
     #[test]
     fn lanczos_finds_the_extreme_eigenvalues_of_the_hessian() {
         let data = Synthetic::generate(Model::Linear, 500, 4, 0.1, 3).unwrap();
         let mut x = data.x.clone();
         x.column_mut(2).mapv_inplace(|v| 5.0 * v + 2.0);
-        let source = InMemory::unchecked(x.view(), data.y.view());
-        let found = measure(&CpuEngine::default(), &source, None).unwrap();
+        let found = measured(&x, &data.y);
         let values = eigenvalues(&x);
         let (smallest, largest) = (values[0], values[values.len() - 1]);
         assert!(largest / smallest > 20.0, "{values:?}");
@@ -284,12 +293,7 @@ mod tests {
         });
         let values = eigenvalues(&x);
         assert!(values[0].abs() < 1e-9 * values[5], "{values:?}");
-        let found = measure(
-            &CpuEngine::default(),
-            &InMemory::unchecked(x.view(), data.y.view()),
-            None,
-        )
-        .unwrap();
+        let found = measured(&x, &data.y);
         assert!(
             (found.largest - values[5]).abs() <= 1e-3 * values[5],
             "{found:?} vs {values:?}"
@@ -310,12 +314,7 @@ mod tests {
         x.column_mut(1).mapv_inplace(|v| 0.001 * v);
         let values = eigenvalues(&x);
         assert!(values[2] / values[0] > 1e10, "{values:?}");
-        let found = measure(
-            &CpuEngine::default(),
-            &InMemory::unchecked(x.view(), data.y.view()),
-            None,
-        )
-        .unwrap();
+        let found = measured(&x, &data.y);
         assert!(
             (found.largest - values[2]).abs() <= 1e-3 * values[2],
             "{found:?} vs {values:?}"
