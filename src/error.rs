@@ -431,6 +431,18 @@ pub enum Error {
         /// The fraction given.
         value: f64,
     },
+    /// A validation fraction (held out for early stopping) outside (0, 1).
+    #[error("the validation fraction must lie strictly between 0 and 1, got {value}")]
+    InvalidValidationFraction {
+        /// The fraction given.
+        value: f64,
+    },
+    /// The column of sample weights named as the target.
+    #[error("column {column:?} is the target; it cannot also hold the sample weights")]
+    TargetAsWeights {
+        /// The column.
+        column: String,
+    },
     /// `max_epochs(0)`.
     #[error("max_epochs must be at least 1, got 0")]
     ZeroEpochs,
@@ -794,9 +806,15 @@ fn written_with_separators(value: &str) -> &'static str {
         .chars()
         .filter(|c| !matches!(c, ',' | '_' | ' ' | '\''))
         .collect();
-    match digits != value.trim() && digits.parse::<f64>().is_ok() {
-        true => "; numbers with thousands separators read as text: write them without",
-        false => "; raise the cap on categories to one-hot encode it",
+    // One comma not followed by a group of three digits is a decimal mark.
+    let decimal = match value.trim().split_once(',') {
+        Some((_, after)) => !after.contains(',') && after.len() != 3,
+        None => false,
+    };
+    match (digits != value.trim() && digits.parse::<f64>().is_ok(), decimal) {
+        (true, true) => "; numbers with a decimal comma read as text: write them with a decimal point",
+        (true, false) => "; numbers with thousands separators read as text: write them without",
+        (false, _) => "; raise the cap on categories to one-hot encode it",
     }
 }
 

@@ -761,7 +761,7 @@ impl GradientDescent {
         }
         if let Some(fraction) = self.validation_fraction {
             if !(fraction > 0.0 && fraction < 1.0) {
-                return Err(Error::InvalidTestFraction { value: fraction });
+                return Err(Error::InvalidValidationFraction { value: fraction });
             }
         }
         if self.standardize_target && self.model != Model::Linear {

@@ -1609,6 +1609,12 @@ fn parquet_and_npy_files_fit_and_predict_like_csv() {
         &data("formats_x64.npy"),
     ]);
     assert_eq!(predicted.lines().count(), 61);
+    // The model of a matrix's column 3 predicts from the same matrix: its
+    // features' columns are taken by name, the target's left out.
+    assert_eq!(
+        succeed(&["predict", "--model", npy_model, "--data", &data("formats_xy.npy")]),
+        predicted
+    );
     fail_with(
         &[
             "fit",
@@ -1785,6 +1791,91 @@ fn first_tries_that_are_off_get_a_hint() {
             "logistic",
         ],
         &["class codes run from 0 to 5, but no row holds 3, 4"],
+    );
+}
+
+/// `--validation-fraction` on the default full batch stops on the
+/// held-out loss: the saved history shows the parameters kept are of the
+/// epoch of its lowest held-out loss, and the fit ran the patience (5)
+/// epochs past it.
+#[test]
+fn a_validation_fraction_stops_the_default_fit_on_the_held_out_loss() {
+    let dir = folder("validation");
+    let model = dir.join("early.json");
+    let out = succeed(&[
+        "fit",
+        "--data",
+        "examples/data/diabetes.csv",
+        "--target",
+        "target",
+        "--features",
+        "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6",
+        "--missing",
+        "mean",
+        "--validation-fraction",
+        "0.2",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(
+        out.contains("early stop:   on the loss of 20 % of the rows, held out (seed 0)"),
+        "{out}"
+    );
+    let saved = read_json(&model);
+    let held_out: Vec<f64> = saved["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["validation_loss"].as_f64().unwrap())
+        .collect();
+    let lowest = (0..held_out.len())
+        .min_by(|&a, &b| held_out[a].total_cmp(&held_out[b]))
+        .unwrap();
+    let (best, last) = (lowest + 1, held_out.len());
+    assert_eq!(last, best + 5, "{held_out:?}");
+    assert!(
+        out.contains(&format!(
+            "stopped:      early at epoch {last}: the held-out loss stopped improving (parameters of epoch {best}, its lowest)"
+        )),
+        "{out}"
+    );
+}
+
+/// Messages name the option that is off, and the file and line of a bad
+/// cell.
+#[test]
+fn messages_name_the_option_the_file_and_the_line() {
+    let dir = folder("messages");
+    let csv = dir.join("counts.csv");
+    std::fs::write(&csv, "a,n,w\n1,3,1\n2,-1,1\n3,4,2\n").unwrap();
+    let csv = csv.to_str().unwrap();
+    fail_with(
+        &["fit", "--data", csv, "--target", "n", "--loss", "poisson"],
+        &["line 3 of", "counts.csv", "target \"n\" is -1", "Poisson"],
+    );
+    fail_with(
+        &["fit", "--data", csv, "--target", "n", "--weight-column", "n"],
+        &["column \"n\" is the target; it cannot also hold the sample weights"],
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv,
+            "--target",
+            "n",
+            "--validation-fraction",
+            "1",
+        ],
+        &["the validation fraction must lie strictly between 0 and 1, got 1"],
+    );
+    fail_with(
+        &[
+            "sweep", "--data", csv, "--target", "a", "--solver", "lbfgs", "--lrs", "0.1,1",
+        ],
+        &["sweep compares learning rates, which L-BFGS does not take"],
     );
 }
 

@@ -131,7 +131,7 @@ fn early_stopping_on_held_out_rows_watches_their_loss() {
     assert!((mse - lowest).abs() <= 1e-4 * lowest, "{mse} vs {lowest}");
     assert!(matches!(
         GradientDescent::linear().validation_fraction(1.0).validate(),
-        Err(downhill::Error::InvalidTestFraction { .. })
+        Err(downhill::Error::InvalidValidationFraction { value }) if value == 1.0
     ));
 }
 

@@ -132,7 +132,7 @@ impl Survey {
             .map(|name| column_index(&header, name))
             .transpose()?;
         if weight_column == Some(target_column) {
-            return Err(Error::TargetAsFeature {
+            return Err(Error::TargetAsWeights {
                 column: header[target_column].clone(),
             });
         }

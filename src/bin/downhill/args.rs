@@ -463,6 +463,16 @@ impl TrainArgs {
             .or_else(|| (self.default_stopping() && !self.parameters_settle()).then_some(DEFAULT_TOLERANCE))
     }
 
+    /// The tolerance of early stopping on held-out rows
+    /// (--validation-fraction): --tol, else the default tolerance where no
+    /// stop rule is given, whatever the variant, since the held-out loss is
+    /// what the user asked to watch.
+    pub fn held_out_tolerance(&self) -> Option<f64> {
+        self.tol.or_else(|| {
+            (self.solver == Solver::GradientDescent && self.default_stopping()).then_some(DEFAULT_TOLERANCE)
+        })
+    }
+
     /// --parameter-tol, or by default convergence of the parameters where
     /// they settle.
     pub fn parameter_tolerance(&self) -> Option<f64> {
@@ -888,6 +898,11 @@ pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, tar
                 target.unwrap_or_default()
             )
         }
+        Error::NegativePoissonTarget { row, value } if target.is_some() => format!(
+            "line {} of {file}: target {:?} is {value}; the Poisson loss fits counts or rates of at least 0",
+            line(row),
+            target.unwrap_or_default()
+        ),
         Error::NonFiniteFeature { row, column, value } => format!(
             "line {} of {file}: column {:?} is {value}, not a finite number",
             line(row),
@@ -938,7 +953,16 @@ pub fn fit_with_progress(
 /// The stop reason, and whose parameters the fit kept.
 pub fn describe_stop(fitted: &Fitted) -> String {
     let stop = fitted.stop_reason();
+    let held_out = fitted
+        .history()
+        .records()
+        .iter()
+        .any(|r| r.validation_loss.is_some());
     match (stop, fitted.best_epoch()) {
+        (StopReason::Converged { epoch }, Some(best)) if held_out => format!(
+            "early at epoch {epoch}: the held-out loss stopped improving (parameters of epoch {best}, its lowest)"
+        ),
+        (_, Some(best)) if held_out => format!("{stop} (parameters of epoch {best}, the lowest held-out loss)"),
         (_, Some(best)) => format!("{stop} (parameters of epoch {best}, the lowest loss)"),
         (StopReason::Diverged { .. }, None) => format!("{stop} (parameters are the last finite ones)"),
         _ => stop.to_string(),

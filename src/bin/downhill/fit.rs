@@ -33,6 +33,9 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         .track_parameters(args.plot_path.is_some());
     if let Some(fraction) = args.validation_fraction {
         descent = descent.validation_fraction(fraction);
+        if let Some(tolerance) = args.train.held_out_tolerance() {
+            descent = descent.tolerance(tolerance);
+        }
     }
     if let Some(path) = &args.checkpoint {
         descent = descent.checkpoint(path, args.checkpoint_every);
@@ -465,6 +468,7 @@ pub fn report(
     let rate = fitted.settings().optimizer_settings().learning_rate();
     let model = match fitted.settings().loss_settings() {
         Loss::Multinomial { classes } => format!("multinomial logistic ({classes} classes)"),
+        Loss::Poisson => "Poisson (log link)".to_string(),
         _ => fitted.model().to_string(),
     };
     println!(
@@ -475,6 +479,13 @@ pub fn report(
         args.data.data.display()
     );
     println!("stopped:      {}", describe_stop(fitted));
+    if let Some(fraction) = args.validation_fraction {
+        println!(
+            "early stop:   on the loss of {} % of the rows, held out (seed {}); the fit saw the others",
+            number(100.0 * fraction),
+            args.train.seed
+        );
+    }
     let lbfgs = matches!(fitted.settings().solver_settings(), Solver::Lbfgs { .. });
     println!(
         "{}{} ({} gradient evaluations)",

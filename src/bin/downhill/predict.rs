@@ -7,7 +7,7 @@ use std::path::Path;
 use downhill::data::read_csv;
 use downhill::ndarray::Array1;
 use downhill::table::Format;
-use downhill::{Fitted, Model};
+use downhill::{Error, Fitted, Model};
 
 use crate::args::{cells, explain, PredictArgs};
 use crate::report;
@@ -27,8 +27,30 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         // An .npy file's columns are the features in order.
         _ if npy => {
             let x = downhill::npy::read_features(&args.data).map_err(|e| e.to_string())?;
+            // A matrix that holds more columns than the model's features
+            // (its target's, as a fit of `--target K` left out): the
+            // features' own columns, by their names x0, x1, ….
+            let columns: Vec<usize> = match fitted.feature_names() {
+                Some(names) if x.ncols() > names.len() => names
+                    .iter()
+                    .map(|name| {
+                        name.strip_prefix('x')
+                            .and_then(|j| j.parse().ok())
+                            .filter(|&j| j < x.ncols())
+                    })
+                    .collect::<Option<_>>()
+                    .unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let x = match columns.is_empty() {
+                true => x,
+                false => x.select(downhill::ndarray::Axis(1), &columns),
+            };
             let lines = (1..=x.nrows()).collect();
-            let names = (0..x.ncols()).map(|j| format!("x{j}")).collect();
+            let names = match columns.is_empty() {
+                true => (0..x.ncols()).map(|j| format!("x{j}")).collect(),
+                false => columns.iter().map(|j| format!("x{j}")).collect(),
+            };
             (x, lines, names)
         }
         Some(encoding) => {
@@ -71,7 +93,10 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             (x, lines, features.to_vec())
         }
     };
-    let explain = |error| explain(error, &names, &lines, &args.data, None);
+    let explain = |error| match error {
+        Error::FeatureCountMismatch { .. } => format!("{file}: {error}"),
+        error => explain(error, &names, &lines, &args.data, None),
+    };
     let predictions = fitted.predict(x.view()).map_err(explain)?;
     // One column of class 1's probability for a binary model, one per
     // class for a multinomial one.

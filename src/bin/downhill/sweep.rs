@@ -17,6 +17,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
     }
+    if let Solver::Lbfgs { .. } = args.train.solver {
+        return Err("sweep compares learning rates, which L-BFGS does not take (its line search sets each step); fit --solver lbfgs runs it once".into());
+    }
     let explain = |e| {
         explain(
             e,
