@@ -107,7 +107,9 @@ impl std::str::FromStr for Variant {
 pub enum ClassWeight {
     /// n / (K · countₖ) for the class of label k of K, counted over the rows
     /// fitted: scikit-learn's `class_weight="balanced"`, under which every
-    /// class weighs the same in total.
+    /// class weighs the same in total. Rows are counted one each, also
+    /// beside sample weights, as `SGDClassifier` counts them
+    /// (`LogisticRegression` sums the sample weights instead).
     Balanced,
     /// The weights of labels 0 and 1.
     Given {
