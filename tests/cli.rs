@@ -1843,6 +1843,36 @@ fn a_validation_fraction_stops_the_default_fit_on_the_held_out_loss() {
     );
 }
 
+/// `fit --resume` goes on with the saved settings; options it does not
+/// read are named in a warning rather than dropped silently.
+#[test]
+fn resume_names_the_options_it_does_not_apply() {
+    let dir = folder("resume-options");
+    let csv = exact_csv(&dir);
+    let (csv, model) = (csv.to_str().unwrap(), dir.join("first.json"));
+    let model = model.to_str().unwrap();
+    succeed(&[
+        "fit", "--data", csv, "--target", "y", "--epochs", "3", "--device", "cpu", "--save", model,
+    ]);
+    let resumed = |extra: &[&str]| {
+        let mut args = vec![
+            "fit", "--resume", model, "--data", csv, "--target", "y", "--epochs", "2",
+        ];
+        args.extend(extra);
+        let output = run(&args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stderr(&output)
+    };
+    assert!(!resumed(&[]).contains("warning"));
+    let warned = resumed(&["--lr", "5", "--optimizer", "sgd", "--device", "cpu"]);
+    assert!(
+        warned.contains(
+            "continues the saved fit with its own settings; --lr, --optimizer, --device not applied"
+        ),
+        "{warned}"
+    );
+}
+
 /// Messages name the option that is off, and the file and line of a bad
 /// cell.
 #[test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use downhill::npy::NpyData;
 use downhill::optim::Rule;
 use downhill::table::{
-    read_table, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table, TableOptions,
+    read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table,
+    TableOptions,
 };
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver,
@@ -263,6 +264,10 @@ pub struct FitArgs {
     /// Epochs between checkpoints.
     #[arg(long, default_value_t = 10, requires = "checkpoint", value_name = "K")]
     pub checkpoint_every: usize,
+    /// The options given on the command line (their ids), as against
+    /// their defaults: filled by `main` from clap's matches.
+    #[arg(skip)]
+    pub given: Vec<String>,
     /// Continue the fit saved in model.json over the rows of --data
     /// (scikit-learn's partial_fit): --epochs more epochs [default: 1] with
     /// the saved settings, state and standardization; the file's columns
@@ -643,6 +648,32 @@ pub fn describe_table(
             "missing:      {} of text columns encoded as none of their values (zeros)",
             cells(text_cells_blank)
         );
+    }
+}
+
+/// Warns of the cells of `file` that a saved encoding met unseen, missing
+/// or blank (`Encoding::apply`'s counts), one line each.
+pub fn warn_of_cells(file: &str, counts: &ApplyCounts) {
+    let unseen = match &counts.first_unseen {
+        Some((line, column, value)) => format!(
+            "with values the model had not seen (the first {column}={value:?}, line {line}), encoded as all zeros"
+        ),
+        None => String::new(),
+    };
+    for (count, what) in [
+        (counts.unseen, unseen.as_str()),
+        (
+            counts.filled,
+            "missing, filled with the means saved with the model",
+        ),
+        (
+            counts.blank,
+            "of text columns missing, encoded as none of their values (zeros)",
+        ),
+    ] {
+        if count > 0 {
+            eprintln!("warning: {file}: {} {what}", cells(count));
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use downhill::{
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, for_class_codes, for_classes, load, located,
-    names, open_npy, table_options, DataArgs, FitArgs, LearningRateArg, TrainArgs,
+    names, open_npy, table_options, warn_of_cells, DataArgs, FitArgs, LearningRateArg, TrainArgs,
 };
 use crate::report::{self, number};
 
@@ -329,9 +329,23 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
     report(args, &described, &fitted, elapsed, &scores, None, None)
 }
 
-/// `fit --resume model.json`: the saved fit continued over the rows of
-/// `--data`, encoded as the saved model's columns were.
-fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
+/// The flag of `fit`'s option of id `id`: `--lr` for `lr`; `None` for
+/// the id of a group of options.
+fn flag_of(id: &str) -> Option<String> {
+    let command = <FitArgs as clap::Args>::augment_args(clap::Command::new("fit"));
+    let flag = command
+        .get_arguments()
+        .find(|arg| arg.get_id() == id)
+        .and_then(|arg| arg.get_long())
+        .map(|long| format!("--{long}"));
+    flag
+}
+
+/// What `fit --resume` refuses (options it cannot honour), and a warning
+/// naming the options it does not read, which the saved fit's own
+/// settings replace (a command run again with `--resume` added still
+/// runs, but not silently).
+pub fn refuse_with_resume(args: &FitArgs) -> Result<Option<String>, String> {
     if args.data.weight_column.is_some() {
         return Err(
             "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
@@ -341,6 +355,29 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
         return Err(
             "--checkpoint is written by a fresh fit; fit --resume continues for --epochs and saves with --save".into(),
         );
+    }
+    // The saved fit goes on with its own settings: any other option would
+    // be silently ignored.
+    const CONTINUED: [&str; 6] = ["resume", "data", "target", "epochs", "save", "plot"];
+    let ignored: Vec<String> = args
+        .given
+        .iter()
+        .filter(|id| !CONTINUED.contains(&id.as_str()))
+        .filter_map(|id| flag_of(id))
+        .collect();
+    Ok((!ignored.is_empty()).then(|| {
+        format!(
+            "warning: fit --resume continues the saved fit with its own settings; {} not applied (it reads --data, --target, --epochs, --save and --plot; fit afresh to change the others)",
+            ignored.join(", ")
+        )
+    }))
+}
+
+/// `fit --resume model.json`: the saved fit continued over the rows of
+/// `--data`, encoded as the saved model's columns were.
+fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
+    if let Some(warning) = refuse_with_resume(args)? {
+        eprintln!("{warning}");
     }
     let fitted = Fitted::load(path).map_err(|e| e.to_string())?;
     let data = &args.data.data;
@@ -375,12 +412,7 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
         }
         (_, Some(encoding)) => {
             let (x, counts, lines) = encoding.apply(data).map_err(|e| format!("{shown}: {e}"))?;
-            if counts.unseen > 0 {
-                eprintln!(
-                    "warning: {} cells of {shown} hold values the model had not seen; they encode as all zeros",
-                    counts.unseen
-                );
-            }
+            warn_of_cells(&shown, &counts);
             let target = encoding.target.clone().unwrap_or_else(|| args.data.target.clone());
             let cells = downhill::table::read_columns(data, &[target.as_str()]).map_err(|e| format!("{shown}: {e}"))?;
             let y = cells

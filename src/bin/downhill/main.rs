@@ -13,7 +13,8 @@ mod sweep;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Gradient descent for linear and logistic regression, on the CPU and the
 /// GPU: fit CSV data, predict, compare learning rates, benchmark.
@@ -101,7 +102,16 @@ fn end_quietly_on_closed_pipe() {
 
 fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // What `fit` was given on the command line, as against its defaults.
+    if let (Some(Command::Fit(args)), Some(("fit", given))) = (&mut cli.command, matches.subcommand()) {
+        args.given = given
+            .ids()
+            .filter(|id| given.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+            .map(|id| id.to_string())
+            .collect();
+    }
     let runtime_dir = quiet_runtime_dir();
     let command = cli.command.unwrap_or(Command::Demo(demo::DemoArgs::default()));
     // Under an MPI launcher, `fit` runs as one rank of the job.

@@ -9,7 +9,7 @@ use downhill::ndarray::Array1;
 use downhill::table::Format;
 use downhill::{Error, Fitted, Model};
 
-use crate::args::{cells, explain, PredictArgs};
+use crate::args::{explain, warn_of_cells, PredictArgs};
 use crate::report;
 
 /// The cells of the columns `names` of the data file, row by row.
@@ -55,27 +55,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         }
         Some(encoding) => {
             let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
-            let unseen = match &counts.first_unseen {
-                Some((line, column, value)) => format!(
-                    "with values the model had not seen (the first {column}={value:?}, line {line}), encoded as all zeros"
-                ),
-                None => String::new(),
-            };
-            for (count, what) in [
-                (counts.unseen, unseen.as_str()),
-                (
-                    counts.filled,
-                    "missing, filled with the means saved with the model",
-                ),
-                (
-                    counts.blank,
-                    "of text columns missing, encoded as none of their values (zeros)",
-                ),
-            ] {
-                if count > 0 {
-                    eprintln!("warning: {file}: {} {what}", cells(count));
-                }
-            }
+            warn_of_cells(&file, &counts);
             (x, lines, encoding.feature_names())
         }
         None => {

@@ -22,7 +22,7 @@ use crate::args::{
     fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, DataArgs,
     FitArgs, TrainArgs,
 };
-use crate::fit::{report, streamed_file, Described, Streamed};
+use crate::fit::{refuse_with_resume, report, streamed_file, Described, Streamed};
 
 /// The MPI job this process is a rank of, where an MPI launcher started it
 /// (Open MPI's, MPICH's or a PMIx launcher's variables are set); `None`
@@ -113,15 +113,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             )));
         }
     }
-    if args.resume.is_some() && args.data.weight_column.is_some() {
-        return Err(Failure::Agreed(
-            "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
-        ));
-    }
-    if args.resume.is_some() && args.checkpoint.is_some() {
-        return Err(Failure::Agreed(
-            "--checkpoint is written by a fresh fit; fit --resume continues for --epochs and saves with --save".into(),
-        ));
+    if args.resume.is_some() {
+        match refuse_with_resume(args).map_err(Failure::Agreed)? {
+            Some(warning) if rank == 0 => eprintln!("{warning}"),
+            _ => {}
+        }
     }
     // Each rank's file: its own where the path names the rank, else the
     // one file, of which it reads its rows.
