@@ -437,6 +437,13 @@ pub enum Error {
         /// The fraction given.
         value: f64,
     },
+    /// A positive class named where the target is read as numbers, not as
+    /// a classifier's labels.
+    #[error("the positive class {value:?} names a label of a classifier's target, but this target is read as numbers: the logistic model reads labels")]
+    PositiveClassOfNumbers {
+        /// The positive class given.
+        value: String,
+    },
     /// The column of sample weights named as the target.
     #[error("column {column:?} is the target; it cannot also hold the sample weights")]
     TargetAsWeights {

@@ -1774,6 +1774,34 @@ fn first_tries_that_are_off_get_a_hint() {
         Some("prediction,probability 1"),
         "{predicted}"
     );
+    // The separated classes' probabilities run far below 1e-4: written
+    // in scientific notation, and read back to the same float32.
+    let probabilities: Vec<&str> = predicted
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert!(probabilities.iter().any(|p| p.contains("e-")), "{predicted}");
+    assert!(
+        !probabilities.iter().any(|p| p.starts_with("0.0000")),
+        "{predicted}"
+    );
+    for p in &probabilities {
+        let value: f32 = p.parse().unwrap();
+        assert_eq!(value.to_string().parse::<f32>().unwrap(), value);
+    }
+    fail_with(
+        &["fit", "--data", csv, "--target", "y", "--positive-class", "1"],
+        &[
+            "the positive class \"1\" names a label of a classifier's target",
+            "the logistic model reads labels",
+        ],
+    );
+    let lbfgs = succeed(&[
+        "fit", "--data", csv, "--target", "y", "--model", "logistic", "--solver", "lbfgs", "--l2", "0.01",
+        "--device", "cpu",
+    ]);
+    assert!(lbfgs.contains("stopped:      converged at iteration"), "{lbfgs}");
     // Class codes 0, 1, 2 and 5: no row holds 3 or 4.
     let x = downhill::ndarray::Array2::from_shape_fn((40, 2), |(i, j)| (i * (j + 2) % 9) as f32);
     let codes = downhill::ndarray::Array1::from_shape_fn(40, |i| [0.0f32, 1.0, 2.0, 5.0][i % 4]);

@@ -686,3 +686,16 @@ fn a_text_target_of_a_regression_is_an_error_that_points_to_the_classifier() {
     );
     assert!(err.to_string().contains("reads labels"), "{err}");
 }
+
+#[test]
+fn a_positive_class_of_a_target_read_as_numbers_is_an_error() {
+    let path = messy("positive-numbers", MESSY);
+    let options = TableOptions {
+        positive_class: Some("Yes".into()),
+        ..TableOptions::default()
+    };
+    assert_eq!(
+        read_table(&path, "age", Some(&["income"]), &options).unwrap_err(),
+        Error::PositiveClassOfNumbers { value: "Yes".into() }
+    );
+}

@@ -125,6 +125,9 @@ impl Survey {
         features: Option<&[&str]>,
         options: &TableOptions,
     ) -> Result<Self> {
+        if let (Some(value), false) = (&options.positive_class, options.labels) {
+            return Err(Error::PositiveClassOfNumbers { value: value.clone() });
+        }
         let target_column = column_index(&header, target)?;
         let weight_column = options
             .weight_column

@@ -995,6 +995,10 @@ pub fn describe_stop(fitted: &Fitted) -> String {
         ),
         (_, Some(best)) if held_out => format!("{stop} (parameters of epoch {best}, the lowest held-out loss)"),
         (_, Some(best)) => format!("{stop} (parameters of epoch {best}, the lowest loss)"),
+        // L-BFGS counts iterations, as its other stop reasons say.
+        (StopReason::Converged { epoch }, None) if matches!(fitted.settings().solver_settings(), Solver::Lbfgs { .. }) => {
+            format!("converged at iteration {epoch}")
+        }
         (StopReason::Diverged { .. }, None) => format!("{stop} (parameters are the last finite ones)"),
         _ => stop.to_string(),
     }

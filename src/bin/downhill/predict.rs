@@ -18,6 +18,15 @@ fn read_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>, Strin
     downhill::table::read_columns(path, &names).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// A probability as the shortest text that reads back to it, in
+/// scientific notation below 1e-4 (rather than two dozen zeros).
+fn probability_text(p: f32) -> String {
+    match p != 0.0 && p.abs() < 1e-4 {
+        true => format!("{p:e}"),
+        false => p.to_string(),
+    }
+}
+
 /// `downhill predict`.
 pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
@@ -121,7 +130,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         let mut record: Vec<String> = kept.as_ref().map(|k| k[row].clone()).unwrap_or_default();
         record.push(label(value));
         if let Some(p) = &probabilities {
-            record.extend(p.row(row).iter().map(f32::to_string));
+            record.extend(p.row(row).iter().map(|&p| probability_text(p)));
         }
         writer.write_record(&record).map_err(fail)?;
     }
