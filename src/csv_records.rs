@@ -113,17 +113,33 @@ pub(crate) fn visit_csv_records(
     }
 }
 
-/// The delimiter of the CSV file `path`, from its header line: a comma
-/// where the line holds one, else a semicolon (as spreadsheets write CSV
-/// where the comma is the decimal mark) or a tab where it holds one.
+/// The delimiter of the CSV file `path`, from its header line: of a
+/// comma, a semicolon (as spreadsheets write CSV where the comma is the
+/// decimal mark) and a tab, the one that splits it into the most cells,
+/// quotes respected; a comma where none splits it.
 fn delimiter_of(path: &Path) -> std::io::Result<u8> {
     use std::io::BufRead;
     let mut header = Vec::new();
     std::io::BufReader::new(std::fs::File::open(path)?).read_until(b'\n', &mut header)?;
+    let cells = |delimiter: u8| {
+        csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(delimiter)
+            .from_reader(header.as_slice())
+            .records()
+            .next()
+            .and_then(|record| record.ok())
+            .map_or(0, |record| record.len())
+    };
+    // The first of the most: a comma wins a tie.
     Ok([b',', b';', b'\t']
         .into_iter()
-        .find(|delimiter| header.contains(delimiter))
-        .unwrap_or(b','))
+        .map(|delimiter| (delimiter, cells(delimiter)))
+        .fold((b',', 0), |best, (delimiter, count)| match count > best.1 {
+            true => (delimiter, count),
+            false => best,
+        })
+        .0)
 }
 
 /// [`visit_csv_records`] over every record, also returning the file's

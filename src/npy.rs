@@ -263,7 +263,11 @@ impl NpyData {
     fn targets(&self) -> Result<CowArray<'_, f32, Ix1>> {
         match (&self.y, self.target) {
             (Some(y), _) => y.floats::<Ix1>(),
-            (None, Some(column)) => Ok(CowArray::from(self.matrix()?.column(column).to_owned())),
+            // The column alone, in place: not a copy of the matrix.
+            (None, Some(column)) => Ok(CowArray::from(match self.x.floats_in_place::<Ix2>()? {
+                Floats::Single(view) => view.column(column).to_owned(),
+                Floats::Double(view) => view.column(column).mapv(|v| v as f32),
+            })),
             (None, None) => unreachable!("a target file or a target column"),
         }
     }
@@ -289,8 +293,7 @@ impl NpyData {
     /// The names of the features: `x0`, `x1`, … by their column in the X
     /// file (the target's column skipped).
     pub fn feature_names(&self) -> Result<Vec<String>> {
-        let columns = self.matrix()?.ncols();
-        Ok((0..columns)
+        Ok((0..self.shape.1)
             .filter(|&j| Some(j) != self.target)
             .map(|j| format!("x{j}"))
             .collect())

@@ -1743,10 +1743,13 @@ fn first_tries_that_are_off_get_a_hint() {
             "cpu",
             "--plot",
             jpg.to_str().unwrap(),
+            "--save",
+            dir.join("unsaved.json").to_str().unwrap(),
         ],
         &["name the file .svg or .png"],
     );
-    assert!(!jpg.exists());
+    // Refused before the fit: neither the plot nor the model is written.
+    assert!(!jpg.exists() && !dir.join("unsaved.json").exists());
     let model = dir.join("binary.json");
     succeed(&[
         "fit",

@@ -132,9 +132,6 @@ fn close(name: &str, found: &[f32], expected: &[f32], tolerance: f32) {
     }
 }
 
-/// Full batch and mini-batches, linear and logistic: one file split among
-/// 1, 2 and 3 ranks, and a file per rank of 700, 2,600 and 1,100 rows,
-/// against one process on all the rows.
 /// The value of the report line `name: value`.
 fn score(report: &str, name: &str) -> Option<String> {
     report.lines().find_map(|line| {
@@ -148,6 +145,7 @@ fn score(report: &str, name: &str) -> Option<String> {
 /// parameters.
 fn same_scores(case: &str, ranks: &str, alone: &str, rows: usize) {
     let number = |report: &str, name: &str| score(report, name).map(|v| v.parse::<f64>().unwrap());
+    let mut compared = 0;
     for (name, tolerance) in [
         ("R²", 1e-4),
         ("MSE", 1e-3),
@@ -155,14 +153,19 @@ fn same_scores(case: &str, ranks: &str, alone: &str, rows: usize) {
         ("accuracy", 2.0 / rows as f64),
     ] {
         match (number(ranks, name), number(alone, name)) {
-            (Some(a), Some(b)) => assert!(
-                (a - b).abs() <= tolerance * b.abs().max(1.0),
-                "{case}: {name} {a} over ranks, {b} alone"
-            ),
+            (Some(a), Some(b)) => {
+                assert!(
+                    (a - b).abs() <= tolerance * b.abs().max(1.0),
+                    "{case}: {name} {a} over ranks, {b} alone"
+                );
+                compared += 1;
+            }
             (None, None) => {}
             other => panic!("{case}: {name} {other:?}\n{ranks}\n{alone}"),
         }
     }
+    // A linear model's R² and MSE, or a logistic one's log-loss and accuracy.
+    assert_eq!(compared, 2, "{case}\n{ranks}");
     if let Some(confusion) = score(ranks, "confusion") {
         let counted: usize = confusion
             .split_whitespace()
@@ -172,6 +175,9 @@ fn same_scores(case: &str, ranks: &str, alone: &str, rows: usize) {
     }
 }
 
+/// Full batch and mini-batches, linear and logistic: one file split among
+/// 1, 2 and 3 ranks, and a file per rank of 700, 2,600 and 1,100 rows,
+/// against one process on all the rows.
 #[test]
 fn ranks_of_uneven_shards_fit_the_model_of_all_the_rows() {
     let dir = folder("shards");
@@ -458,6 +464,40 @@ fn gpu_ranks_fit_the_model_of_all_the_rows() {
             1e-4,
         );
     }
+}
+
+/// A model saved from `.npy` files over ranks resumes over ranks on them
+/// (the files' columns are the features: none are chosen by name) to the
+/// fit one process continues.
+#[test]
+fn an_npy_fit_over_ranks_resumes_over_ranks() {
+    let dir = folder("npy-resume");
+    let data = Synthetic::generate(Model::Linear, 900, 3, 0.2, 23).unwrap();
+    ndarray_npy::write_npy(dir.join("x.npy"), &data.x).unwrap();
+    ndarray_npy::write_npy(dir.join("y.npy"), &data.y).unwrap();
+    let fit = |epochs: &str, extra: &[&str]| -> Vec<String> {
+        let mut args = strings(&[
+            "fit", "--data", "x.npy", "--target", "y.npy", "--epochs", epochs, "--device", "cpu",
+        ]);
+        args.extend(strings(extra));
+        args
+    };
+    succeed(&dir, 2, &refs(&fit("3", &["--save", "first.json"])));
+    succeed(
+        &dir,
+        2,
+        &refs(&fit("2", &["--resume", "first.json", "--save", "ranks.json"])),
+    );
+    alone(
+        &dir,
+        &refs(&fit("2", &["--resume", "first.json", "--save", "alone.json"])),
+    );
+    close(
+        "an .npy fit resumed over ranks",
+        &parameters(&dir.join("ranks.json")),
+        &parameters(&dir.join("alone.json")),
+        1e-5,
+    );
 }
 
 /// A file per rank whose categories, labels and missing cells differ:

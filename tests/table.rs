@@ -578,6 +578,11 @@ fn a_header_that_names_a_column_twice_is_an_error_naming_both() {
     // A column of another name is read.
     let table = read_table(&path, "y", Some(&["age"]), &TableOptions::default()).unwrap();
     assert_eq!(table.x.column(0).to_vec(), [2.0, 6.0, 1.0]);
+    // Unnamed columns, as trailing delimiters leave, are empty and left
+    // out, not a repeated name.
+    let trailing = messy("trailing", "a,b,y,,\n1,2,3,,\n4,5,7,,\n2,9,1,,\n");
+    let table = read_table(&trailing, "y", None, &TableOptions::default()).unwrap();
+    assert_eq!(table.feature_names, ["a", "b"]);
 }
 
 #[test]
@@ -650,14 +655,25 @@ fn numeric_labels_are_compared_as_numbers() {
 #[test]
 fn semicolons_and_tabs_separate_cells_where_the_header_has_no_comma() {
     for (name, separator) in [("semicolons", ";"), ("tabs", "\t")] {
-        let text = ["city;age;y", "New York, NY;30;1.5", "Paris;41;2.5", "Lyon;52;3.5"]
-            .map(|line| line.replace(';', separator))
-            .join("\n");
+        // A quoted comma in the header does not make it comma-separated.
+        let text = [
+            "\"city, town\";age;y",
+            "New York, NY;30;1.5",
+            "Paris;41;2.5",
+            "Lyon;52;3.5",
+        ]
+        .map(|line| line.replace(';', separator))
+        .join("\n");
         let path = messy(name, &text);
         let table = read_table(&path, "y", None, &TableOptions::default()).unwrap();
         assert_eq!(
             table.feature_names,
-            ["city=Lyon", "city=New York, NY", "city=Paris", "age"],
+            [
+                "city, town=Lyon",
+                "city, town=New York, NY",
+                "city, town=Paris",
+                "age"
+            ],
             "{name}"
         );
         assert_eq!(table.y.to_vec(), [1.5, 2.5, 3.5], "{name}");

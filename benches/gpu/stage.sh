@@ -75,7 +75,7 @@ find "$stage" -mindepth 1 -maxdepth 1 ! -name out -exec rm -rf {} +
 
 echo "== binary: $binary"
 if command -v strip >/dev/null 2>&1; then
-    # The release profile keeps debug info (tens of MB); symbols stay.
+    # Debug info, where a profile kept it, is tens of MB; symbols stay.
     strip --strip-debug -o "$stage/downhill" "$binary"
 else
     echo "warning: no strip here; the binary is copied with its debug info" >&2

@@ -55,13 +55,10 @@ fn failure(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Draws with `draw` on an SVG or PNG canvas at `path`.
-fn on_canvas(
-    path: &Path,
-    draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String>,
-    draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
-) -> Result<()> {
-    register_font()?;
+/// Whether a plot can be written at `path`: its folder exists and its
+/// extension is `.svg` or `.png` (any case); `Ok(true)` for PNG. For a
+/// caller to check before the work whose plot it is.
+pub fn check_path(path: &Path) -> Result<bool> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
             return Err(failure(
@@ -71,16 +68,24 @@ fn on_canvas(
         }
     }
     let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    let png = match extension.as_deref() {
-        Some("png") => true,
-        Some("svg") => false,
-        _ => {
-            return Err(failure(
-                path,
-                "a plot is written as SVG or PNG: name the file .svg or .png".to_string(),
-            ))
-        }
-    };
+    match extension.as_deref() {
+        Some("png") => Ok(true),
+        Some("svg") => Ok(false),
+        _ => Err(failure(
+            path,
+            "a plot is written as SVG or PNG: name the file .svg or .png",
+        )),
+    }
+}
+
+/// Draws with `draw` on an SVG or PNG canvas at `path`.
+fn on_canvas(
+    path: &Path,
+    draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String>,
+    draw_png: impl FnOnce(DrawingArea<BitMapBackend, Shift>) -> std::result::Result<(), String>,
+) -> Result<()> {
+    register_font()?;
+    let png = check_path(path)?;
     if png {
         draw_png(BitMapBackend::new(path, SIZE).into_drawing_area()).map_err(|e| failure(path, e))
     } else {

@@ -168,9 +168,23 @@ impl Survey {
                 let columns: Vec<usize> = (0..header.len())
                     .filter(|&c| c != target_column && Some(c) != weight_column)
                     .collect();
-                // Every column is a feature: none may share its name.
+                // Every column is a feature: none may share its name (but
+                // unnamed ones, as trailing delimiters leave, which are
+                // empty and left out).
+                let mut first_of: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
                 for &c in &columns {
-                    column_index(&header, &header[c])?;
+                    let name = header[c].as_str();
+                    if name.is_empty() {
+                        continue;
+                    }
+                    if let Some(&first) = first_of.get(name) {
+                        return Err(Error::RepeatedColumn {
+                            column: name.to_string(),
+                            first: first + 1,
+                            second: c + 1,
+                        });
+                    }
+                    first_of.insert(name, c);
                 }
                 columns
             }

@@ -763,12 +763,15 @@ fn many_per_class(target: &str, classes: usize, rows: usize) -> Result<(), Strin
 
 /// [`for_classes`] for a logistic model's targets given as class codes
 /// (an .npy file's, read by `targets` only for a logistic model): codes
-/// 0, 1, …, K − 1 with K > 2 are K classes.
+/// 0, 1, …, K − 1 with K > 2 are K classes. `all_rows`: whether the
+/// targets are all the fit's (else one rank's file, whose missing codes
+/// another rank's may hold).
 pub fn for_class_codes(
     train: &TrainArgs,
     descent: GradientDescent,
     targets: impl FnOnce() -> Result<Vec<f32>, String>,
     plotting: bool,
+    all_rows: bool,
 ) -> Result<GradientDescent, String> {
     if train.model() != Model::Logistic {
         return Ok(descent);
@@ -790,7 +793,7 @@ pub fn for_class_codes(
                 .filter(|&k| !present[k])
                 .map(|k| k.to_string())
                 .collect();
-            if !absent.is_empty() {
+            if all_rows && !absent.is_empty() {
                 return Err(format!(
                     "the target's class codes run from 0 to {}, but no row holds {}: number the classes 0 … K − 1 without gaps, or give the labels in a CSV or Parquet column, which are mapped to codes",
                     classes - 1,

@@ -24,6 +24,10 @@ use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
+    // A plot that cannot be written fails before the fit, not after it.
+    for path in [&args.plot, &args.plot_path].into_iter().flatten() {
+        plot::check_path(path).map_err(|e| e.to_string())?;
+    }
     if let Some(path) = &args.resume {
         return fit_resumed(args, path);
     }
@@ -59,6 +63,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                     descent,
                     || Ok(file.y().map_err(|e| e.to_string())?.to_vec()),
                     false,
+                    true,
                 )?,
                 Streamed::Numbers(_) => descent,
             };
@@ -74,7 +79,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     let descent = descent.checkpoint_encoding(data.encoding.clone());
     let descent = match &data.encoding.labels {
         Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), plotting)?,
-        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), plotting)?,
+        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), plotting, true)?,
     };
     let explain = |e| {
         explain(
@@ -358,7 +363,7 @@ pub fn refuse_with_resume(args: &FitArgs) -> Result<Option<String>, String> {
     }
     // The saved fit goes on with its own settings: any other option would
     // be silently ignored.
-    const CONTINUED: [&str; 6] = ["resume", "data", "target", "epochs", "save", "plot"];
+    const CONTINUED: [&str; 7] = ["resume", "data", "target", "epochs", "save", "plot", "log_scale"];
     let ignored: Vec<String> = args
         .given
         .iter()
@@ -367,7 +372,7 @@ pub fn refuse_with_resume(args: &FitArgs) -> Result<Option<String>, String> {
         .collect();
     Ok((!ignored.is_empty()).then(|| {
         format!(
-            "warning: fit --resume continues the saved fit with its own settings; {} not applied (it reads --data, --target, --epochs, --save and --plot; fit afresh to change the others)",
+            "warning: fit --resume continues the saved fit with its own settings; {} not applied (it reads --data, --target, --epochs, --save, --plot and --log-scale; fit afresh to change the others)",
             ignored.join(", ")
         )
     }))
@@ -511,7 +516,12 @@ pub fn report(
         args.data.data.display()
     );
     println!("stopped:      {}", describe_stop(fitted));
-    if let Some(fraction) = args.validation_fraction {
+    let watched = fitted
+        .history()
+        .records()
+        .iter()
+        .any(|r| r.validation_loss.is_some());
+    if let (Some(fraction), true) = (args.validation_fraction, watched) {
         println!(
             "early stop:   on the loss of {} % of the rows, held out (seed {}); the fit saw the others",
             number(100.0 * fraction),
@@ -718,15 +728,16 @@ fn only_zeros_and_ones(y: &downhill::ndarray::Array1<f32>) -> bool {
     y.iter().all(|&v| v == 0.0 || v == 1.0) && y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)
 }
 
-/// Whether a classifier without a penalty ran to the epoch limit with
-/// every training row right (its `scores`' accuracy 1): on separable
-/// classes the log loss has no minimum, and the weights grow for ever.
+/// Whether a binary log-loss fit without a penalty ran to the epoch limit
+/// with every training row right (no false positive or negative in its
+/// `scores`' confusion counts): on separable classes the log loss has no
+/// minimum, and the weights grow for ever.
 fn separated_without_penalty(fitted: &Fitted, scores: &[(String, String)]) -> bool {
     let unpenalized = fitted.settings().penalty_settings() == downhill::Penalty::L2(0.0);
     let all_right = scores
         .iter()
-        .any(|(name, value)| name == "accuracy" && value == "1");
-    fitted.model() == Model::Logistic
+        .any(|(name, value)| name == "confusion" && value.contains(" FP 0 ") && value.ends_with(" FN 0"));
+    fitted.settings().loss_settings() == Loss::Log
         && unpenalized
         && all_right
         && fitted.stop_reason() == StopReason::MaxEpochs
@@ -741,7 +752,8 @@ fn describe_momentum(fitted: &Fitted) -> Option<String> {
     let beta = number(f64::from(momentum.beta));
     Some(
         match (fitted.settings().momentum_from_data(), fitted.curvature()) {
-            (true, Some(curvature)) if curvature.condition_number() >= MAX_CONDITION => format!(
+            // (L / (L / cap) may round just below the cap.)
+            (true, Some(curvature)) if curvature.condition_number() >= MAX_CONDITION * (1.0 - 1e-9) => format!(
                 "{beta} (auto, for the condition number {}, the most it is set for: the curvatures span more{})",
                 number(MAX_CONDITION),
                 match fitted.standardizer() {

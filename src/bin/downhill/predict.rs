@@ -36,19 +36,22 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         // An .npy file's columns are the features in order.
         _ if npy => {
             let x = downhill::npy::read_features(&args.data).map_err(|e| e.to_string())?;
-            // A matrix that holds more columns than the model's features
-            // (its target's, as a fit of `--target K` left out): the
-            // features' own columns, by their names x0, x1, ….
-            let columns: Vec<usize> = match fitted.feature_names() {
-                Some(names) if x.ncols() > names.len() => names
-                    .iter()
-                    .map(|name| {
-                        name.strip_prefix('x')
-                            .and_then(|j| j.parse().ok())
-                            .filter(|&j| j < x.ncols())
-                    })
-                    .collect::<Option<_>>()
-                    .unwrap_or_default(),
+            // The matrix a fit of `--target K` read, its target's column
+            // K with the features x0, x1, … around it: the features'
+            // columns. Any other shape is the model's to check.
+            let target = fitted.encoding().and_then(|e| e.target.as_deref());
+            let left_out = target
+                .and_then(|t| t.strip_prefix('x'))
+                .and_then(|k| k.parse::<usize>().ok());
+            let columns: Vec<usize> = match (left_out, fitted.feature_names()) {
+                (Some(k), Some(names)) if k < x.ncols() && x.ncols() == names.len() + 1 => {
+                    let around: Vec<usize> = (0..x.ncols()).filter(|&j| j != k).collect();
+                    let named: Vec<String> = around.iter().map(|j| format!("x{j}")).collect();
+                    match named == names {
+                        true => around,
+                        false => Vec::new(),
+                    }
+                }
                 _ => Vec::new(),
             };
             let x = match columns.is_empty() {

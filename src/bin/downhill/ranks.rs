@@ -113,6 +113,16 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             )));
         }
     }
+    // Rank 0 writes the plots: a path that cannot take one fails every
+    // rank before the fit.
+    let plots: Result<(), Error> = match rank {
+        0 => [&args.plot, &args.plot_path]
+            .into_iter()
+            .flatten()
+            .try_for_each(|path| downhill::plot::check_path(path).map(|_| ())),
+        _ => Ok(()),
+    };
+    agree(ranks, plots)?;
     if args.resume.is_some() {
         match refuse_with_resume(args).map_err(Failure::Agreed)? {
             Some(warning) if rank == 0 => eprintln!("{warning}"),
@@ -135,9 +145,12 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     let resumed = agree(ranks, resumed)?;
     // A resumed fit reads the columns its model was fitted to, its means
     // filling missing cells, as `fit --resume` on one process does.
+    // (An .npy file's columns are the features, without names to choose.)
     if let Some(saved) = resumed.as_ref().and_then(Fitted::encoding) {
-        data.features = Some(saved.column_names().into_iter().map(String::from).collect());
-        data.missing = Missing::Mean;
+        if Format::of(&data.data) != Format::Npy {
+            data.features = Some(saved.column_names().into_iter().map(String::from).collect());
+            data.missing = Missing::Mean;
+        }
     }
     let file = match own_file {
         true => open_own_file(&data, &args.train, ranks)?,
@@ -200,7 +213,7 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     // Decided by each rank from its own rows' labels: agreed.
     let descent = match &resumed {
         Some(fitted) => Ok(fitted.continuation(args.train.epochs.unwrap_or(1))),
-        None => fresh_settings(args, &file, total),
+        None => fresh_settings(args, &file, total, own_file),
     };
     let descent = agree(ranks, descent)?;
     // Labels read from each rank's own file could make other classes.
@@ -305,7 +318,12 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
 
 /// The settings of a fresh fit of `file`, as `fit` would make them, for
 /// `rows` rows over every rank.
-fn fresh_settings(args: &FitArgs, file: &Streamed, rows: usize) -> Result<GradientDescent, String> {
+fn fresh_settings(
+    args: &FitArgs,
+    file: &Streamed,
+    rows: usize,
+    own_file: bool,
+) -> Result<GradientDescent, String> {
     let mut descent = args.train.descent(args.lr);
     if let Some(path) = &args.checkpoint {
         descent = descent.checkpoint(path, args.checkpoint_every);
@@ -323,6 +341,7 @@ fn fresh_settings(args: &FitArgs, file: &Streamed, rows: usize) -> Result<Gradie
             descent,
             || Ok(npy.y().map_err(|e| e.to_string())?.to_vec()),
             false,
+            !own_file,
         ),
         Streamed::Numbers(_) => Ok(descent),
     }

@@ -148,7 +148,10 @@ fn scores_of(
                 (Some(rank), _) if rank > 0 => String::new(),
                 (_, Ok(auc)) => number(auc),
                 (_, Err(Error::SingleClass { label })) => format!("undefined (every label is {label})"),
-                (_, Err(other)) => return Err(other),
+                // Over ranks, rank 0 alone would fail: the others have
+                // ended well.
+                (Some(_), Err(other)) => format!("undefined ({other})"),
+                (None, Err(other)) => return Err(other),
             };
             lines.extend([
                 line("precision", number(counts.precision())),

@@ -13,6 +13,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     if args.data.weight_column.is_some() {
         return Err("--weight-column is not read by sweep; compare rates with unweighted fits".into());
     }
+    if let Some(path) = &args.plot {
+        plot::check_path(path).map_err(|e| e.to_string())?;
+    }
     let data = load(&args.data, args.train.model())?;
     if args.lrs.is_empty() {
         return Err("--lrs needs at least one learning rate".into());
@@ -31,7 +34,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     };
     let with_classes = |descent| match &data.encoding.labels {
         Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false),
-        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false),
+        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false, true),
     };
     // The loss where every run starts: one full-batch epoch of plain
     // descent at a rate too small to move the parameters.
