@@ -534,11 +534,11 @@ fn column_index(header: &[String], name: &str) -> Result<usize> {
 
 /// A target cell as a label: a number as its shortest form (so that `1`,
 /// `1.0` and ` 1 ` are one class), any other text trimmed.
-pub(crate) fn label_key(cell: &str) -> String {
+pub(crate) fn label_key(cell: &str) -> std::borrow::Cow<'_, str> {
     let cell = cell.trim();
     match number(cell) {
-        Some(value) => value.to_string(),
-        None => cell.to_string(),
+        Some(value) => value.to_string().into(),
+        None => cell.into(),
     }
 }
 

@@ -238,12 +238,11 @@ impl Survey {
         }
         let target = record.get(self.target_column).unwrap_or("").trim();
         let target_missing = is_missing(target);
-        let label = || label_key(target);
         if target_missing {
             self.target_missing += 1;
-        } else if self.labels && !self.target_values.contains_key(&label()) {
+        } else if self.labels && !self.target_values.contains_key(label_key(target).as_ref()) {
             if self.target_values.len() < DISTINCT_COUNTED {
-                self.target_values.insert(label(), line);
+                self.target_values.insert(label_key(target).into_owned(), line);
             } else {
                 self.target_values_beyond = true;
             }
@@ -618,7 +617,7 @@ impl Plan {
         match &self.encoding.labels {
             Some(labels) => self
                 .codes
-                .get(&label_key(trimmed))
+                .get(label_key(trimmed).as_ref())
                 .copied()
                 .ok_or_else(|| Error::UnknownLabel {
                     line,

@@ -984,14 +984,20 @@ pub fn fit_with_progress(
     fitted.map(|f| (f, started.elapsed()))
 }
 
-/// The stop reason, and whose parameters the fit kept.
-pub fn describe_stop(fitted: &Fitted) -> String {
-    let stop = fitted.stop_reason();
-    let held_out = fitted
+/// Whether the fit watched the loss of held-out rows (a validation
+/// fraction), as its history records.
+pub fn watched_held_out(fitted: &Fitted) -> bool {
+    fitted
         .history()
         .records()
         .iter()
-        .any(|r| r.validation_loss.is_some());
+        .any(|r| r.validation_loss.is_some())
+}
+
+/// The stop reason, and whose parameters the fit kept.
+pub fn describe_stop(fitted: &Fitted) -> String {
+    let stop = fitted.stop_reason();
+    let held_out = watched_held_out(fitted);
     match (stop, fitted.best_epoch()) {
         (StopReason::Converged { epoch }, Some(best)) if held_out => format!(
             "early at epoch {epoch}: the held-out loss stopped improving (parameters of epoch {best}, its lowest)"

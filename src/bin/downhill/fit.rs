@@ -18,16 +18,14 @@ use downhill::{
 
 use crate::args::{
     describe_stop, describe_table, explain, fit_with_progress, for_class_codes, for_classes, load, located,
-    names, open_npy, table_options, warn_of_cells, DataArgs, FitArgs, LearningRateArg, TrainArgs,
+    names, open_npy, table_options, warn_of_cells, watched_held_out, DataArgs, FitArgs, LearningRateArg,
+    TrainArgs,
 };
 use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
-    // A plot that cannot be written fails before the fit, not after it.
-    for path in [&args.plot, &args.plot_path].into_iter().flatten() {
-        plot::check_path(path).map_err(|e| e.to_string())?;
-    }
+    check_plot_paths(args).map_err(|e| e.to_string())?;
     if let Some(path) = &args.resume {
         return fit_resumed(args, path);
     }
@@ -346,11 +344,21 @@ fn flag_of(id: &str) -> Option<String> {
     flag
 }
 
+/// Whether the plots asked for (`--plot`, `--plot-path`) can be written:
+/// checked before the fit, so that a path that cannot take one fails
+/// before the work, not after it.
+pub fn check_plot_paths(args: &FitArgs) -> Result<(), Error> {
+    [&args.plot, &args.plot_path]
+        .into_iter()
+        .flatten()
+        .try_for_each(|path| plot::check_path(path).map(|_| ()))
+}
+
 /// What `fit --resume` refuses (options it cannot honour), and a warning
 /// naming the options it does not read, which the saved fit's own
 /// settings replace (a command run again with `--resume` added still
 /// runs, but not silently).
-pub fn refuse_with_resume(args: &FitArgs) -> Result<Option<String>, String> {
+pub fn check_resume_options(args: &FitArgs) -> Result<Option<String>, String> {
     if args.data.weight_column.is_some() {
         return Err(
             "--weight-column is not read by fit --resume; resume without it, or fit afresh with it".into(),
@@ -381,7 +389,7 @@ pub fn refuse_with_resume(args: &FitArgs) -> Result<Option<String>, String> {
 /// `fit --resume model.json`: the saved fit continued over the rows of
 /// `--data`, encoded as the saved model's columns were.
 fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
-    if let Some(warning) = refuse_with_resume(args)? {
+    if let Some(warning) = check_resume_options(args)? {
         eprintln!("{warning}");
     }
     let fitted = Fitted::load(path).map_err(|e| e.to_string())?;
@@ -516,12 +524,7 @@ pub fn report(
         args.data.data.display()
     );
     println!("stopped:      {}", describe_stop(fitted));
-    let watched = fitted
-        .history()
-        .records()
-        .iter()
-        .any(|r| r.validation_loss.is_some());
-    if let (Some(fraction), true) = (args.validation_fraction, watched) {
+    if let (Some(fraction), true) = (args.validation_fraction, watched_held_out(fitted)) {
         println!(
             "early stop:   on the loss of {} % of the rows, held out (seed {}); the fit saw the others",
             number(100.0 * fraction),

@@ -39,30 +39,33 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             // The matrix a fit of `--target K` read, its target's column
             // K with the features x0, x1, … around it: the features'
             // columns. Any other shape is the model's to check.
-            let target = fitted.encoding().and_then(|e| e.target.as_deref());
-            let left_out = target
+            let left_out = fitted
+                .encoding()
+                .and_then(|e| e.target.as_deref())
                 .and_then(|t| t.strip_prefix('x'))
                 .and_then(|k| k.parse::<usize>().ok());
-            let columns: Vec<usize> = match (left_out, fitted.feature_names()) {
-                (Some(k), Some(names)) if k < x.ncols() && x.ncols() == names.len() + 1 => {
-                    let around: Vec<usize> = (0..x.ncols()).filter(|&j| j != k).collect();
-                    let named: Vec<String> = around.iter().map(|j| format!("x{j}")).collect();
-                    match named == names {
-                        true => around,
-                        false => Vec::new(),
+            // Every column, unless the features are exactly the others.
+            let mut columns: Vec<usize> = (0..x.ncols()).collect();
+            let mut names: Vec<String> = columns.iter().map(|j| format!("x{j}")).collect();
+            if let (Some(k), Some(features)) = (left_out, fitted.feature_names()) {
+                if k < x.ncols() && features.len() + 1 == x.ncols() {
+                    let around: Vec<String> = names
+                        .iter()
+                        .enumerate()
+                        .filter(|&(j, _)| j != k)
+                        .map(|(_, n)| n.clone())
+                        .collect();
+                    if around == features {
+                        columns.remove(k);
+                        names = around;
                     }
                 }
-                _ => Vec::new(),
-            };
-            let x = match columns.is_empty() {
+            }
+            let x = match columns.len() == x.ncols() {
                 true => x,
                 false => x.select(downhill::ndarray::Axis(1), &columns),
             };
             let lines = (1..=x.nrows()).collect();
-            let names = match columns.is_empty() {
-                true => (0..x.ncols()).map(|j| format!("x{j}")).collect(),
-                false => columns.iter().map(|j| format!("x{j}")).collect(),
-            };
             (x, lines, names)
         }
         Some(encoding) => {

@@ -22,7 +22,7 @@ use crate::args::{
     fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, DataArgs,
     FitArgs, TrainArgs,
 };
-use crate::fit::{refuse_with_resume, report, streamed_file, Described, Streamed};
+use crate::fit::{check_plot_paths, check_resume_options, report, streamed_file, Described, Streamed};
 
 /// The MPI job this process is a rank of, where an MPI launcher started it
 /// (Open MPI's, MPICH's or a PMIx launcher's variables are set); `None`
@@ -115,16 +115,13 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     }
     // Rank 0 writes the plots: a path that cannot take one fails every
     // rank before the fit.
-    let plots: Result<(), Error> = match rank {
-        0 => [&args.plot, &args.plot_path]
-            .into_iter()
-            .flatten()
-            .try_for_each(|path| downhill::plot::check_path(path).map(|_| ())),
+    let plots = match rank {
+        0 => check_plot_paths(args),
         _ => Ok(()),
     };
     agree(ranks, plots)?;
     if args.resume.is_some() {
-        match refuse_with_resume(args).map_err(Failure::Agreed)? {
+        match check_resume_options(args).map_err(Failure::Agreed)? {
             Some(warning) if rank == 0 => eprintln!("{warning}"),
             _ => {}
         }
