@@ -311,10 +311,30 @@ const GROUP: usize = 4;
 /// when rows come from a permutation (the hardware cannot guess them).
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
+/// The most rows whose margins, slopes and losses are computed together:
+/// the loss then runs on whole SIMD vectors of rows, its `match` once a
+/// block. A multiple of every SIMD width (16 float32 lanes at most).
+const BLOCK_ROWS: usize = 64;
+
+/// SIMD vectors of rows per block: few, so that the reads of X go on
+/// evenly between the loss's arithmetic rather than in bursts.
+const BLOCK_VECTORS: usize = 1;
+
+/// A block's rows are read twice (for the margins, then for Σ ℓ′ᵢ xᵢ): at
+/// most this many bytes of them, so that the second read finds them in
+/// the L1 cache.
+const BLOCK_BYTES: usize = 16 << 10;
+
+/// Rows per block for rows of `features` values: a multiple of `GROUP`.
+fn block_rows(features: usize) -> usize {
+    (BLOCK_BYTES / (4 * features.max(1))).clamp(GROUP, BLOCK_ROWS) / GROUP * GROUP
+}
+
 /// Adds sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ sᵢ ℓ′ᵢ,
 /// Σ sᵢ lossᵢ, Σ sᵢ), where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b and sᵢ the row's
 /// sample weight (1 without weights: the products are then exact, and the
-/// sums those of unweighted rows bit for bit).
+/// sums those of unweighted rows bit for bit). The three scalar sums are
+/// added row by row in float64.
 ///
 /// The SIMD width is chosen at run time by `pulp`; a machine always takes
 /// the same path, so its results are reproducible bit for bit.
@@ -343,6 +363,15 @@ struct Accumulate<'a> {
     sums: &'a mut [f32],
 }
 
+/// A block's rows and what the pass computes of each.
+struct BlockScratch {
+    index: [usize; BLOCK_ROWS],
+    margins: [f32; BLOCK_ROWS],
+    targets: [f32; BLOCK_ROWS],
+    slopes: [f32; BLOCK_ROWS],
+    losses: [f32; BLOCK_ROWS],
+}
+
 impl WithSimd for Accumulate<'_> {
     type Output = [f64; 3];
 
@@ -357,60 +386,115 @@ impl WithSimd for Accumulate<'_> {
         } = self;
         let d = data.features;
         let row = |i: usize| &data.x[i * d..(i + 1) * d];
-        let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
-        let mut derivative_at = |z: f32, i: usize| {
-            let y = data.y[i];
-            let (derivative, loss) = (data.loss.derivative(z, y), data.loss.value(z, y));
-            let (derivative, loss, weight) = match data.weights {
-                None => (derivative, loss, 1.0),
-                Some(weights) => (weights[i] * derivative, weights[i] * loss, weights[i]),
-            };
-            derivative_sum += f64::from(derivative);
-            loss_sum += f64::from(loss);
-            weight_sum += f64::from(weight);
-            derivative
-        };
         let fetch_ahead = |k: usize| {
             if let Some(ahead) = rows.ahead(k) {
                 prefetch(row(ahead));
                 prefetch(&data.y[ahead..=ahead]);
             }
         };
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        let per_block = (lanes * BLOCK_VECTORS).max(GROUP).min(block_rows(d));
+        let tail = Tail::<S>::new(weights);
+        // The sums of the features past the whole vectors, in the last
+        // lanes: kept in a register, since storing them into `sums` would
+        // overlap the store of the vector before (a stall on every row).
+        let mut tail_sums = simd.splat_f32s(0.0);
+        let mut block = BlockScratch {
+            index: [0; BLOCK_ROWS],
+            margins: [0.0; BLOCK_ROWS],
+            targets: [0.0; BLOCK_ROWS],
+            slopes: [0.0; BLOCK_ROWS],
+            losses: [0.0; BLOCK_ROWS],
+        };
+        let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
         let len = rows.len();
-        let grouped = len - len % GROUP;
-        for start in (0..grouped).step_by(GROUP) {
-            for k in start..start + GROUP {
-                fetch_ahead(k);
+        let mut first = 0;
+        while first < len {
+            let count = per_block.min(len - first);
+            let grouped = count - count % GROUP;
+            let index = &mut block.index[..count];
+            for (k, i) in index.iter_mut().enumerate() {
+                *i = rows.get(first + k);
             }
-            let index = [
-                rows.get(start),
-                rows.get(start + 1),
-                rows.get(start + 2),
-                rows.get(start + 3),
-            ];
-            let xs = [row(index[0]), row(index[1]), row(index[2]), row(index[3])];
-            let z = dot_group(simd, &xs, weights);
-            let derivative = [
-                derivative_at(z[0] + bias, index[0]),
-                derivative_at(z[1] + bias, index[1]),
-                derivative_at(z[2] + bias, index[2]),
-                derivative_at(z[3] + bias, index[3]),
-            ];
-            add_group(simd, derivative, &xs, sums);
+            // The margins, four rows at a time.
+            for start in (0..grouped).step_by(GROUP) {
+                for k in start..start + GROUP {
+                    fetch_ahead(first + k);
+                }
+                let xs = [
+                    row(index[start]),
+                    row(index[start + 1]),
+                    row(index[start + 2]),
+                    row(index[start + 3]),
+                ];
+                let z = dot_group(simd, &xs, weights, &tail);
+                for (margin, z) in block.margins[start..start + GROUP].iter_mut().zip(z) {
+                    *margin = z + bias;
+                }
+            }
+            for (k, &i) in index.iter().enumerate().skip(grouped) {
+                fetch_ahead(first + k);
+                block.margins[k] = dot(simd, row(i), weights, &tail) + bias;
+            }
+            for (target, &i) in block.targets.iter_mut().zip(index.iter()) {
+                *target = data.y[i];
+            }
+            // The slopes and losses of whole vectors of rows.
+            let vectors = count.next_multiple_of(lanes);
+            super::row_losses::slopes_and_losses(
+                simd,
+                data.loss,
+                &block.margins[..vectors],
+                &block.targets[..vectors],
+                &mut block.slopes[..vectors],
+                &mut block.losses[..vectors],
+            );
+            let (slopes, losses) = (&mut block.slopes[..count], &block.losses[..count]);
+            match data.weights {
+                None => {
+                    for (&slope, &loss) in slopes.iter().zip(losses) {
+                        derivative_sum += f64::from(slope);
+                        loss_sum += f64::from(loss);
+                    }
+                    weight_sum += count as f64;
+                }
+                Some(row_weights) => {
+                    for ((slope, &loss), &i) in slopes.iter_mut().zip(losses).zip(index.iter()) {
+                        let weight = row_weights[i];
+                        *slope *= weight;
+                        derivative_sum += f64::from(*slope);
+                        loss_sum += f64::from(weight * loss);
+                        weight_sum += f64::from(weight);
+                    }
+                }
+            }
+            // Σ ℓ′ᵢ xᵢ over the block's rows, now in the cache.
+            for start in (0..grouped).step_by(GROUP) {
+                let xs = [
+                    row(index[start]),
+                    row(index[start + 1]),
+                    row(index[start + 2]),
+                    row(index[start + 3]),
+                ];
+                let slope = [
+                    slopes[start],
+                    slopes[start + 1],
+                    slopes[start + 2],
+                    slopes[start + 3],
+                ];
+                add_group(simd, slope, &xs, sums, &tail, &mut tail_sums);
+            }
+            for (&slope, &i) in slopes.iter().zip(index.iter()).skip(grouped) {
+                add_row(simd, slope, row(i), sums, &tail, &mut tail_sums);
+            }
+            first += count;
         }
-        for k in grouped..len {
-            fetch_ahead(k);
-            let i = rows.get(k);
-            let x = row(i);
-            let derivative = derivative_at(dot(simd, x, weights) + bias, i);
-            let (sum_head, sum_tail) = S::as_mut_simd_f32s(sums);
-            let (x_head, x_tail) = S::as_simd_f32s(x);
-            let r = simd.splat_f32s(derivative);
-            for (s, &xv) in sum_head.iter_mut().zip(x_head) {
-                *s = simd.add_f32s(*s, simd.mul_f32s(r, xv));
-            }
-            for (s, &xj) in sum_tail.iter_mut().zip(x_tail) {
-                *s += derivative * xj;
+        if tail.overlapping {
+            let mut lanes_out = [0.0f32; 16];
+            S::as_mut_simd_f32s(&mut lanes_out[..lanes]).0[0] = tail_sums;
+            let past = d % lanes;
+            for (s, &t) in sums[d - past..].iter_mut().zip(&lanes_out[lanes - past..lanes]) {
+                *s += t;
             }
         }
         [derivative_sum, loss_sum, weight_sum]
@@ -432,18 +516,76 @@ fn prefetch(values: &[f32]) {
     let _ = values;
 }
 
+/// The last `lanes` features of a row as one vector, where a row has that
+/// many: the features past the whole vectors (d mod lanes of them) are
+/// read together with the ones before them, whose lanes are masked off.
+/// Rows of fewer features than a vector are taken a feature at a time.
+struct Tail<S: Simd> {
+    /// Where the last vector of a row starts: d − lanes.
+    start: usize,
+    /// The weights of the features past the whole vectors, in the last
+    /// lanes; 0 in the lanes that repeat features already counted.
+    weights: S::f32s,
+    /// 1 in those last lanes, 0 in the others.
+    mask: S::f32s,
+    /// Whether rows have features past their whole vectors, and enough
+    /// for one vector.
+    overlapping: bool,
+}
+
+impl<S: Simd> Tail<S> {
+    #[inline(always)]
+    fn new(w: &[f32]) -> Self {
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        let d = w.len();
+        let past = d % lanes;
+        let overlapping = past > 0 && d >= lanes;
+        let mut weights = [0.0f32; 16];
+        let mut mask = [0.0f32; 16];
+        if overlapping {
+            weights[lanes - past..lanes].copy_from_slice(&w[d - past..]);
+            mask[lanes - past..lanes].fill(1.0);
+        }
+        Tail {
+            start: d.saturating_sub(lanes),
+            weights: vector::<S>(&weights[..lanes]),
+            mask: vector::<S>(&mask[..lanes]),
+            overlapping,
+        }
+    }
+}
+
+/// The vector of the first lanes of `values`.
+#[inline(always)]
+fn vector<S: Simd>(values: &[f32]) -> S::f32s {
+    S::as_simd_f32s(values).0[0]
+}
+
 /// The dot products of `GROUP` rows with `w`, as independent SIMD chains.
 #[inline(always)]
-fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32]) -> [f32; GROUP] {
+fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32], tail: &Tail<S>) -> [f32; GROUP] {
     let (w_head, w_tail) = S::as_simd_f32s(w);
     let [h0, h1, h2, h3] = simd_heads::<S>(rows);
     let zero = simd.splat_f32s(0.0);
     let (mut a0, mut a1, mut a2, mut a3) = (zero, zero, zero, zero);
     for ((((&wv, &x0), &x1), &x2), &x3) in w_head.iter().zip(h0).zip(h1).zip(h2).zip(h3) {
-        a0 = simd.add_f32s(a0, simd.mul_f32s(x0, wv));
-        a1 = simd.add_f32s(a1, simd.mul_f32s(x1, wv));
-        a2 = simd.add_f32s(a2, simd.mul_f32s(x2, wv));
-        a3 = simd.add_f32s(a3, simd.mul_f32s(x3, wv));
+        a0 = simd.mul_add_e_f32s(x0, wv, a0);
+        a1 = simd.mul_add_e_f32s(x1, wv, a1);
+        a2 = simd.mul_add_e_f32s(x2, wv, a2);
+        a3 = simd.mul_add_e_f32s(x3, wv, a3);
+    }
+    if tail.overlapping {
+        let last = |k: usize| vector::<S>(&rows[k][tail.start..]);
+        a0 = simd.mul_add_e_f32s(last(0), tail.weights, a0);
+        a1 = simd.mul_add_e_f32s(last(1), tail.weights, a1);
+        a2 = simd.mul_add_e_f32s(last(2), tail.weights, a2);
+        a3 = simd.mul_add_e_f32s(last(3), tail.weights, a3);
+        return [
+            simd.reduce_sum_f32s(a0),
+            simd.reduce_sum_f32s(a1),
+            simd.reduce_sum_f32s(a2),
+            simd.reduce_sum_f32s(a3),
+        ];
     }
     let tail_start = w.len() - w_tail.len();
     let tail = |k: usize| -> f32 { rows[k][tail_start..].iter().zip(w_tail).map(|(x, w)| x * w).sum() };
@@ -457,9 +599,15 @@ fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32]) -> [f32; GROUP
 
 /// sums ← sums + Σₖ derivativeₖ rowsₖ, the four products added pairwise.
 #[inline(always)]
-fn add_group<S: Simd>(simd: S, derivative: [f32; GROUP], rows: &[&[f32]; GROUP], sums: &mut [f32]) {
+fn add_group<S: Simd>(
+    simd: S,
+    derivative: [f32; GROUP],
+    rows: &[&[f32]; GROUP],
+    sums: &mut [f32],
+    tail: &Tail<S>,
+    tail_sums: &mut S::f32s,
+) {
     let [q0, q1, q2, q3] = derivative;
-    let (s_head, s_tail) = S::as_mut_simd_f32s(sums);
     let [h0, h1, h2, h3] = simd_heads::<S>(rows);
     let (v0, v1, v2, v3) = (
         simd.splat_f32s(q0),
@@ -467,15 +615,56 @@ fn add_group<S: Simd>(simd: S, derivative: [f32; GROUP], rows: &[&[f32]; GROUP],
         simd.splat_f32s(q2),
         simd.splat_f32s(q3),
     );
+    let add = |s: S::f32s, [x0, x1, x2, x3]: [S::f32s; GROUP], [v0, v1, v2, v3]: [S::f32s; GROUP]| {
+        let pair01 = simd.mul_add_e_f32s(v1, x1, simd.mul_f32s(v0, x0));
+        let pair23 = simd.mul_add_e_f32s(v3, x3, simd.mul_f32s(v2, x2));
+        simd.add_f32s(s, simd.add_f32s(pair01, pair23))
+    };
+    let (s_head, s_tail) = S::as_mut_simd_f32s(sums);
     for ((((s, &x0), &x1), &x2), &x3) in s_head.iter_mut().zip(h0).zip(h1).zip(h2).zip(h3) {
-        let pair01 = simd.add_f32s(simd.mul_f32s(v0, x0), simd.mul_f32s(v1, x1));
-        let pair23 = simd.add_f32s(simd.mul_f32s(v2, x2), simd.mul_f32s(v3, x3));
-        *s = simd.add_f32s(*s, simd.add_f32s(pair01, pair23));
+        *s = add(*s, [x0, x1, x2, x3], [v0, v1, v2, v3]);
+    }
+    if tail.overlapping {
+        let last = |k: usize| vector::<S>(&rows[k][tail.start..]);
+        let masked = [
+            simd.mul_f32s(v0, tail.mask),
+            simd.mul_f32s(v1, tail.mask),
+            simd.mul_f32s(v2, tail.mask),
+            simd.mul_f32s(v3, tail.mask),
+        ];
+        *tail_sums = add(*tail_sums, [last(0), last(1), last(2), last(3)], masked);
+        return;
     }
     let tail_start = rows[0].len() - s_tail.len();
     for (j, s) in s_tail.iter_mut().enumerate() {
         let j = tail_start + j;
         *s += (q0 * rows[0][j] + q1 * rows[1][j]) + (q2 * rows[2][j] + q3 * rows[3][j]);
+    }
+}
+
+/// sums ← sums + derivative · x.
+#[inline(always)]
+fn add_row<S: Simd>(
+    simd: S,
+    derivative: f32,
+    x: &[f32],
+    sums: &mut [f32],
+    tail: &Tail<S>,
+    tail_sums: &mut S::f32s,
+) {
+    let r = simd.splat_f32s(derivative);
+    let (sum_head, sum_tail) = S::as_mut_simd_f32s(sums);
+    let (x_head, x_tail) = S::as_simd_f32s(x);
+    for (s, &xv) in sum_head.iter_mut().zip(x_head) {
+        *s = simd.mul_add_e_f32s(r, xv, *s);
+    }
+    if tail.overlapping {
+        let masked = simd.mul_f32s(r, tail.mask);
+        *tail_sums = simd.mul_add_e_f32s(masked, vector::<S>(&x[tail.start..]), *tail_sums);
+        return;
+    }
+    for (s, &xj) in sum_tail.iter_mut().zip(x_tail) {
+        *s += derivative * xj;
     }
 }
 
@@ -490,15 +679,19 @@ fn simd_heads<'r, S: Simd>(rows: &[&'r [f32]; GROUP]) -> [&'r [S::f32s]; GROUP] 
     ]
 }
 
-/// a · b with one SIMD accumulator.
+/// x · w with one SIMD accumulator.
 #[inline(always)]
-fn dot<S: Simd>(simd: S, a: &[f32], b: &[f32]) -> f32 {
-    let (a_head, a_tail) = S::as_simd_f32s(a);
-    let (b_head, b_tail) = S::as_simd_f32s(b);
+fn dot<S: Simd>(simd: S, x: &[f32], w: &[f32], tail: &Tail<S>) -> f32 {
+    let (x_head, x_tail) = S::as_simd_f32s(x);
+    let (w_head, w_tail) = S::as_simd_f32s(w);
     let mut acc = simd.splat_f32s(0.0);
-    for (&x, &y) in a_head.iter().zip(b_head) {
-        acc = simd.add_f32s(acc, simd.mul_f32s(x, y));
+    for (&a, &b) in x_head.iter().zip(w_head) {
+        acc = simd.mul_add_e_f32s(a, b, acc);
     }
-    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
-    simd.reduce_sum_f32s(acc) + tail
+    if tail.overlapping {
+        acc = simd.mul_add_e_f32s(vector::<S>(&x[tail.start..]), tail.weights, acc);
+        return simd.reduce_sum_f32s(acc);
+    }
+    let rest: f32 = x_tail.iter().zip(w_tail).map(|(x, w)| x * w).sum();
+    simd.reduce_sum_f32s(acc) + rest
 }

@@ -2,6 +2,8 @@
 //! chunks of rows with rayon.
 
 mod kernel;
+mod row_losses;
+mod simd_math;
 mod stream;
 
 use crate::device::Device;
