@@ -312,22 +312,21 @@ const GROUP: usize = 4;
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
 /// The most rows whose margins, slopes and losses are computed together:
-/// the loss then runs on whole SIMD vectors of rows, its `match` once a
-/// block. A multiple of every SIMD width (16 float32 lanes at most).
-const BLOCK_ROWS: usize = 64;
-
-/// SIMD vectors of rows per block: few, so that the reads of X go on
-/// evenly between the loss's arithmetic rather than in bursts.
-const BLOCK_VECTORS: usize = 1;
+/// one SIMD vector of them (16 float32 lanes at most), so that the loss
+/// runs on a whole vector of rows, its `match` once a block, while the
+/// reads of X go on evenly between its arithmetic rather than in bursts.
+const BLOCK_ROWS: usize = 16;
 
 /// A block's rows are read twice (for the margins, then for Σ ℓ′ᵢ xᵢ): at
 /// most this many bytes of them, so that the second read finds them in
 /// the L1 cache.
 const BLOCK_BYTES: usize = 16 << 10;
 
-/// Rows per block for rows of `features` values: a multiple of `GROUP`.
-fn block_rows(features: usize) -> usize {
-    (BLOCK_BYTES / (4 * features.max(1))).clamp(GROUP, BLOCK_ROWS) / GROUP * GROUP
+/// Rows per block of `lanes` float32 lanes for rows of `features`
+/// values: a vector of rows, and a multiple of `GROUP`.
+fn block_rows(lanes: usize, features: usize) -> usize {
+    let cached = (BLOCK_BYTES / (4 * features.max(1))).max(GROUP);
+    lanes.clamp(GROUP, BLOCK_ROWS).min(cached) / GROUP * GROUP
 }
 
 /// Adds sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ sᵢ ℓ′ᵢ,
@@ -393,7 +392,7 @@ impl WithSimd for Accumulate<'_> {
             }
         };
         let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
-        let per_block = (lanes * BLOCK_VECTORS).max(GROUP).min(block_rows(d));
+        let per_block = block_rows(lanes, d);
         let tail = Tail::<S>::new(weights);
         // The sums of the features past the whole vectors, in the last
         // lanes: kept in a register, since storing them into `sums` would
