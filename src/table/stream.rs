@@ -9,12 +9,18 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use ndarray::{Array1, Array2};
+
+use super::cell::Record;
 #[cfg(doc)]
 use super::read_table;
 #[cfg(feature = "serde")]
 use super::survey::SharedSurvey;
 use super::survey::{Plan, Survey};
-use super::{visit_records, ApplyCounts, Dropped, Encoding, Format, TableOptions};
+use super::{
+    after_reading_through, header_of, visit_records, ApplyCounts, Dropped, Encoding, Format, Table,
+    TableOptions,
+};
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
 use crate::source::{check_weights, read_block, Block, DataSource};
@@ -163,6 +169,228 @@ impl TableData {
     pub fn text_cells_blank(&self) -> usize {
         self.plan.text_cells_blank
     }
+
+    /// Every row kept, encoded: the [`Table`] that [`read_table`] returns.
+    /// Reads the file once more, encoding each kept record straight into
+    /// its row of the matrix: a CSV file record by record, a Parquet file
+    /// by row groups decoded and encoded in parallel, each into its own
+    /// rows.
+    pub fn read_whole(self) -> Result<Table> {
+        let (n, d) = (self.plan.rows(), self.width);
+        let mut x = Array2::zeros((n, d));
+        let mut y = Array1::zeros(n);
+        let mut weights = self.plan.weight_column.map(|_| Array1::zeros(n));
+        let mut lines = vec![0; n];
+        let rows = Rows {
+            x: x.as_slice_mut().expect("a new standard array is contiguous"),
+            y: y.as_slice_mut().expect("a new array is contiguous"),
+            weights: weights
+                .as_mut()
+                .map(|w| w.as_slice_mut().expect("a new array is contiguous")),
+            lines: &mut lines,
+        };
+        let counts = match Format::of(&self.path) {
+            #[cfg(feature = "parquet")]
+            Format::Parquet => self.encode_groups(rows)?,
+            _ => self.encode_records(rows)?,
+        };
+        let TableData { plan, .. } = self;
+        Ok(Table {
+            feature_names: plan.encoding.feature_names(),
+            x,
+            y,
+            weights,
+            rows_dropped: plan.excluded.len(),
+            cells_filled: counts.filled,
+            text_cells_blank: counts.blank,
+            lines,
+            encoding: plan.encoding,
+            dropped: plan.dropped,
+        })
+    }
+
+    /// Encodes kept record `record` (on file line `line`) into row `k` of
+    /// `rows`.
+    fn encode_record(
+        &self,
+        record: &dyn Record,
+        line: usize,
+        rows: &mut Rows<'_>,
+        k: usize,
+        counts: &mut ApplyCounts,
+    ) -> Result<()> {
+        let (plan, d) = (&self.plan, self.width);
+        let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+        plan.encoding
+            .encode_row(cells, &mut rows.x[k * d..(k + 1) * d], counts, line)?;
+        rows.y[k] = plan.target(line, record.cell(plan.target_column))?;
+        if let (Some(weights), Some(column)) = (&mut rows.weights, plan.weight_column) {
+            weights[k] = plan.number(line, column, record.cell(column))?;
+        }
+        rows.lines[k] = line;
+        Ok(())
+    }
+
+    /// [`TableData::read_whole`]'s rows, record by record from the first.
+    fn encode_records(&self, mut rows: Rows<'_>) -> Result<ApplyCounts> {
+        let plan = &self.plan;
+        let n = plan.rows();
+        let mut counts = ApplyCounts::default();
+        let names: Option<Vec<&str>> = self
+            .wanted
+            .as_ref()
+            .map(|w| w.iter().map(String::as_str).collect());
+        let mut k = 0;
+        visit_records(
+            Format::of(&self.path),
+            &self.path,
+            names.as_deref(),
+            None,
+            |record_index, line, record| {
+                if k == n {
+                    return Ok(false);
+                }
+                if plan.keeps(record_index) {
+                    self.encode_record(record, line, &mut rows, k, &mut counts)?;
+                    k += 1;
+                }
+                Ok(true)
+            },
+        )?;
+        if k < n {
+            return Err(self.changed(format!("{n} rows were surveyed and {k} read")));
+        }
+        Ok(counts)
+    }
+
+    /// [`TableData::read_whole`]'s rows of a Parquet file: each row group
+    /// decoded and encoded on its own thread into the rows its kept
+    /// records take; a batch of number columns without empty cells is
+    /// written column by column, any other record by record. The first
+    /// error in file order is the one returned.
+    #[cfg(feature = "parquet")]
+    fn encode_groups(&self, rows: Rows<'_>) -> Result<ApplyCounts> {
+        use rayon::prelude::*;
+
+        let plan = &self.plan;
+        let names: Option<Vec<&str>> = self
+            .wanted
+            .as_ref()
+            .map(|w| w.iter().map(String::as_str).collect());
+        let file = crate::parquet_table::ParquetTable::open(&self.path, names.as_deref())?;
+        let starts = file.group_starts();
+        if file.rows() != plan.records || file.header() != plan.header.as_slice() {
+            return Err(self.changed(format!(
+                "{} rows were surveyed and the file holds {}",
+                plan.records,
+                file.rows()
+            )));
+        }
+        // Each group's share of the rows kept.
+        let kept_before = |record: usize| record - plan.excluded.partition_point(|&e| e < record);
+        let mut shares = Vec::with_capacity(starts.len() - 1);
+        let mut rest = rows;
+        for group in starts.windows(2) {
+            let (share, others) = rest.split(kept_before(group[1]) - kept_before(group[0]), self.width);
+            shares.push(share);
+            rest = others;
+        }
+        let numbers_only = plan
+            .encoding
+            .columns
+            .iter()
+            .all(|column| matches!(column, super::EncodedColumn::Numeric { .. }));
+        let counted: Vec<Result<ApplyCounts>> = shares
+            .into_par_iter()
+            .enumerate()
+            .map(|(group, mut share)| {
+                let mut counts = ApplyCounts::default();
+                let mut k = 0;
+                file.visit_group(group, |start, batch| {
+                    let records = batch.rows();
+                    let none_left_out = plan.excluded[plan.excluded.partition_point(|&e| e < start)..]
+                        .first()
+                        .is_none_or(|&e| e >= start + records);
+                    let written = numbers_only
+                        && none_left_out
+                        && plan.column_sources.iter().enumerate().all(|(j, &c)| {
+                            let from = k * self.width + j;
+                            batch.write_numbers(c, &mut share.x[from..], self.width)
+                        });
+                    for i in 0..records {
+                        let record = start + i;
+                        if !plan.keeps(record) {
+                            continue;
+                        }
+                        let line = record + 1;
+                        let row = batch.row(i);
+                        if written {
+                            share.y[k] = plan.target(line, row.cell(plan.target_column))?;
+                            if let (Some(weights), Some(column)) = (&mut share.weights, plan.weight_column) {
+                                weights[k] = plan.number(line, column, row.cell(column))?;
+                            }
+                            share.lines[k] = line;
+                        } else {
+                            self.encode_record(&row, line, &mut share, k, &mut counts)?;
+                        }
+                        k += 1;
+                    }
+                    Ok(())
+                })?;
+                Ok(counts)
+            })
+            .collect();
+        let mut total = ApplyCounts::default();
+        for counts in counted {
+            let counts = counts?;
+            total.filled += counts.filled;
+            total.blank += counts.blank;
+        }
+        Ok(total)
+    }
+
+    /// The error of a file that no longer holds what its survey read.
+    fn changed(&self, reason: String) -> Error {
+        Error::TruncatedFile {
+            path: self.path.display().to_string(),
+            reason,
+        }
+    }
+}
+
+/// The rows [`TableData::read_whole`] fills, or a share of them.
+struct Rows<'a> {
+    /// Row-major, as wide as the features.
+    x: &'a mut [f32],
+    y: &'a mut [f32],
+    weights: Option<&'a mut [f32]>,
+    lines: &'a mut [usize],
+}
+
+impl<'a> Rows<'a> {
+    /// The first `rows` rows (of `width` features), and the others.
+    #[cfg(feature = "parquet")]
+    fn split(self, rows: usize, width: usize) -> (Rows<'a>, Rows<'a>) {
+        let (x, x_rest) = self.x.split_at_mut(rows * width);
+        let (y, y_rest) = self.y.split_at_mut(rows);
+        let (lines, lines_rest) = self.lines.split_at_mut(rows);
+        let (weights, weights_rest) = match self.weights {
+            Some(weights) => {
+                let (w, rest) = weights.split_at_mut(rows);
+                (Some(w), Some(rest))
+            }
+            None => (None, None),
+        };
+        (
+            Rows { x, y, weights, lines },
+            Rows {
+                x: x_rest,
+                y: y_rest,
+                weights: weights_rest,
+                lines: lines_rest,
+            },
+        )
+    }
 }
 
 /// A table file surveyed, its encoding still to decide.
@@ -187,15 +415,17 @@ impl Surveyed {
         });
         let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
         let format = Format::of(path);
-        // The header comes with the first record.
-        let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
-        let mut survey = Survey::new(header, target, features, options)?;
-        let learn = |_, line, record: &csv::StringRecord| {
+        let header = header_of(format, path, names.as_deref())?;
+        // Errors of the header come after those of reading the file, as
+        // when the table reader held the file before it surveyed it.
+        let mut survey = Survey::new(header, target, features, options)
+            .map_err(|e| after_reading_through(e, format, path, names.as_deref()))?;
+        let mut learn = |_, line, record: &dyn Record| {
             survey.add(line, record);
             Ok(true)
         };
         let csv_index = match format {
-            Format::Csv => index_csv_records(path, learn)?.1,
+            Format::Csv => index_csv_records(path, |i, line, record| learn(i, line, record))?.1,
             _ => {
                 visit_records(format, path, names.as_deref(), None, learn)?;
                 CsvIndex::new()
@@ -258,7 +488,7 @@ impl DataSource for TableData {
                 Some(from),
                 |record_index, line, record| {
                     if plan.keeps(record_index) {
-                        weights.push(plan.number(line, column, &record[column])?);
+                        weights.push(plan.number(line, column, record.cell(column))?);
                     }
                     Ok(weights.len() < rows)
                 },
@@ -295,10 +525,10 @@ impl DataSource for TableData {
             Some(from),
             |record_index, line, record| {
                 if plan.keeps(record_index) {
-                    let cells = plan.column_sources.iter().map(|&c| &record[c]);
+                    let cells = plan.column_sources.iter().map(|&c| record.cell(c));
                     plan.encoding
                         .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
-                    y[done] = plan.target(line, &record[plan.target_column])?;
+                    y[done] = plan.target(line, record.cell(plan.target_column))?;
                     done += 1;
                 }
                 Ok(done < rows)
