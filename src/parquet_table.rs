@@ -180,6 +180,56 @@ impl ParquetTable {
         Ok(())
     }
 
+    /// Calls `each(first row, batch)` for the decoded batches of every row
+    /// group, in order. The batches are decoded on a thread of their own,
+    /// one batch ahead, so that decoding and `each` take a core each.
+    pub(crate) fn visit_batches(
+        &self,
+        mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let groups: Vec<usize> = (0..self.group_starts.len() - 1).collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
+            let reader = scope.spawn(move || {
+                let batches = match self.reader(groups, 0) {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                };
+                for batch in batches {
+                    let batch = batch.map_err(|e| self.malformed(&e));
+                    // A receiver that hung up has met an error of its own.
+                    if send.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut row = 0;
+            let mut visited = Ok(());
+            for batch in receive.iter() {
+                visited = batch.and_then(|batch| {
+                    each(row, &TypedBatch::of(&batch))?;
+                    row += batch.num_rows();
+                    Ok(())
+                });
+                if visited.is_err() {
+                    break;
+                }
+            }
+            drop(receive);
+            reader.join().map_err(|_| Error::Io {
+                path: self.shown.clone(),
+                reason: "the thread that decodes the file panicked".into(),
+            })?;
+            visited
+        })
+    }
+
     /// Calls `each(first row, batch)` for the decoded batches of row group
     /// `group`, in order.
     pub(crate) fn visit_group(
@@ -241,6 +291,65 @@ impl<'a> TypedBatch<'a> {
     /// Row `row` as a record.
     pub(crate) fn row(&self, row: usize) -> BatchRow<'_, 'a> {
         BatchRow { columns: self, row }
+    }
+
+    /// Whether every cell of column `column` is a number as the table
+    /// reader reads one (see [`TypedBatch::each_number`]).
+    pub(crate) fn plain_numbers(&self, column: usize) -> bool {
+        fn no_nulls<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>) -> bool {
+            values.null_count() == 0
+        }
+        match self.columns.get(column) {
+            Some(Typed::Float32(values)) => {
+                no_nulls(*values) && values.values().iter().all(|v| v.is_finite())
+            }
+            Some(Typed::Float64(values)) => {
+                no_nulls(*values) && values.values().iter().all(|v| v.is_finite())
+            }
+            Some(Typed::Int8(values)) => no_nulls(*values),
+            Some(Typed::Int16(values)) => no_nulls(*values),
+            Some(Typed::Int32(values)) => no_nulls(*values),
+            Some(Typed::Int64(values)) => no_nulls(*values),
+            Some(Typed::UInt8(values)) => no_nulls(*values),
+            Some(Typed::UInt16(values)) => no_nulls(*values),
+            Some(Typed::UInt32(values)) => no_nulls(*values),
+            Some(Typed::UInt64(values)) => no_nulls(*values),
+            _ => false,
+        }
+    }
+
+    /// Calls `each` with the cell of each row of column `column`, in
+    /// order, where [`TypedBatch::plain_numbers`] holds: a
+    /// [`Cell::Number`] or [`Cell::Integer`] each, read column by column
+    /// rather than row by row.
+    pub(crate) fn each_number(&self, column: usize, mut each: impl FnMut(Cell<'static>)) {
+        fn integers<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>, each: &mut impl FnMut(Cell<'static>))
+        where
+            T::Native: Into<i128>,
+        {
+            values
+                .values()
+                .iter()
+                .for_each(|&v| each(Cell::Integer(v.into())));
+        }
+        match self.columns.get(column) {
+            Some(Typed::Float32(values)) => {
+                values
+                    .values()
+                    .iter()
+                    .for_each(|&v| each(Cell::Number(f64::from(v))));
+            }
+            Some(Typed::Float64(values)) => values.values().iter().for_each(|&v| each(Cell::Number(v))),
+            Some(Typed::Int8(values)) => integers(values, &mut each),
+            Some(Typed::Int16(values)) => integers(values, &mut each),
+            Some(Typed::Int32(values)) => integers(values, &mut each),
+            Some(Typed::Int64(values)) => integers(values, &mut each),
+            Some(Typed::UInt8(values)) => integers(values, &mut each),
+            Some(Typed::UInt16(values)) => integers(values, &mut each),
+            Some(Typed::UInt32(values)) => integers(values, &mut each),
+            Some(Typed::UInt64(values)) => integers(values, &mut each),
+            _ => {}
+        }
     }
 
     /// Writes column `column`'s values into every `stride`-th value of

@@ -46,7 +46,7 @@ pub(crate) mod cell;
 mod stream;
 mod survey;
 use cell::{Cell, Record};
-pub use stream::TableData;
+pub use stream::{Opened, TableData};
 
 /// The most classes a target read with [`TableOptions::labels`] may have:
 /// the survey of a table counts the target's distinct values up to this.

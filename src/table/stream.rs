@@ -170,6 +170,24 @@ impl TableData {
         self.plan.text_cells_blank
     }
 
+    /// The bytes [`TableData::read_whole`] holds: the float32 matrix and
+    /// targets, the weights where there are, and each row's line.
+    pub fn whole_bytes(&self) -> u64 {
+        let weights = u64::from(self.plan.weight_column.is_some());
+        let line = std::mem::size_of::<usize>() as u64;
+        self.plan.rows() as u64 * (4 * (self.width as u64 + 1 + weights) + line)
+    }
+
+    /// The table read whole where [`TableData::whole_bytes`] is within
+    /// `budget` bytes, else left to stream: the choice made once, from
+    /// the survey that opening the table took.
+    pub fn read_within(self, budget: u64) -> Result<Opened> {
+        match self.whole_bytes() <= budget {
+            true => self.read_whole().map(Opened::Whole),
+            false => Ok(Opened::Streamed(self)),
+        }
+    }
+
     /// Every row kept, encoded: the [`Table`] that [`read_table`] returns.
     /// Reads the file once more, encoding each kept record straight into
     /// its row of the matrix: a CSV file record by record, a Parquet file
@@ -358,6 +376,15 @@ impl TableData {
     }
 }
 
+/// A table file as [`TableData::read_within`] chose to read it.
+#[derive(Debug)]
+pub enum Opened {
+    /// Read whole: its rows fit the budget.
+    Whole(Table),
+    /// Beyond the budget: encoded block by block as it is read.
+    Streamed(TableData),
+}
+
 /// The rows [`TableData::read_whole`] fills, or a share of them.
 struct Rows<'a> {
     /// Row-major, as wide as the features.
@@ -426,6 +453,16 @@ impl Surveyed {
         };
         let csv_index = match format {
             Format::Csv => index_csv_records(path, |i, line, record| learn(i, line, record))?.1,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => {
+                // Batch by batch, decoded on a thread of its own.
+                let file = crate::parquet_table::ParquetTable::open(path, names.as_deref())?;
+                file.visit_batches(|first, batch| {
+                    survey.add_batch(first, batch);
+                    Ok(())
+                })?;
+                CsvIndex::new()
+            }
             _ => {
                 visit_records(format, path, names.as_deref(), None, learn)?;
                 CsvIndex::new()

@@ -273,18 +273,7 @@ impl Survey {
         if target_missing {
             self.target_missing += 1;
         } else if self.labels {
-            let bits = target.label_bits();
-            if !bits.is_some_and(|bits| self.target_numbers.contains(&bits)) {
-                let key = target.label_key();
-                if !self.target_values.contains_key(key.as_ref()) {
-                    if self.target_values.len() < DISTINCT_COUNTED {
-                        self.target_values.insert(key.into_owned(), line);
-                        self.target_numbers.extend(bits);
-                    } else {
-                        self.target_values_beyond = true;
-                    }
-                }
-            }
+            self.learn_label(target, line);
         }
         if target_missing || !missing.is_empty() {
             self.incomplete.push(Incomplete {
@@ -293,6 +282,65 @@ impl Survey {
                 columns: missing.into_boxed_slice(),
                 target: target_missing,
             });
+        }
+    }
+
+    /// Learns from the records of a Parquet batch whose first record is
+    /// record `first` of the file (on line `first + 1`), as [`Survey::add`]
+    /// would from each: column by column where no chosen cell and no
+    /// target is missing and every chosen cell is a number (each column's
+    /// sum still in file order), else record by record.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn add_batch(&mut self, first: usize, batch: &crate::parquet_table::TypedBatch<'_>) {
+        let records = batch.rows();
+        let plain =
+            self.chosen.iter().all(|&c| batch.plain_numbers(c)) && batch.plain_numbers(self.target_column);
+        if !plain || records == 0 {
+            for i in 0..records {
+                self.add(first + i + 1, &batch.row(i));
+            }
+            return;
+        }
+        self.first_line.get_or_insert(first + 1);
+        self.records += records;
+        let cap = self.distinct_cap;
+        for (&c, survey) in self.chosen.iter().zip(&mut self.columns) {
+            survey.present += records;
+            survey.numbers += records;
+            batch.each_number(c, |cell| {
+                survey.sum += cell.number().unwrap_or(0.0);
+                if survey.distinct.len() < cap {
+                    if let Some(key) = cell.number_key() {
+                        if survey.numbers_counted.insert(key) {
+                            survey.distinct.insert(cell.text().into_owned());
+                        }
+                    }
+                }
+            });
+        }
+        if self.labels {
+            let mut line = first + 1;
+            batch.each_number(self.target_column, |target| {
+                self.learn_label(target, line);
+                line += 1;
+            });
+        }
+    }
+
+    /// Learns the label of a target cell that is not missing, on line `line`.
+    fn learn_label(&mut self, target: Cell<'_>, line: usize) {
+        let bits = target.label_bits();
+        if bits.is_some_and(|bits| self.target_numbers.contains(&bits)) {
+            return;
+        }
+        let key = target.label_key();
+        if !self.target_values.contains_key(key.as_ref()) {
+            if self.target_values.len() < DISTINCT_COUNTED {
+                self.target_values.insert(key.into_owned(), line);
+                self.target_numbers.extend(bits);
+            } else {
+                self.target_values_beyond = true;
+            }
         }
     }
 
