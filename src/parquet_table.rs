@@ -58,6 +58,16 @@ pub(crate) struct ParquetTable {
     group_starts: Vec<usize>,
 }
 
+impl std::fmt::Debug for ParquetTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetTable")
+            .field("path", &self.shown)
+            .field("header", &self.header)
+            .field("rows", &self.rows())
+            .finish_non_exhaustive()
+    }
+}
+
 impl ParquetTable {
     /// Opens `path` for the columns `wanted` (every column when `None`):
     /// an unknown name is [`Error::MissingColumn`], a column of a type the

@@ -23,6 +23,8 @@ use super::{
 };
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
+#[cfg(feature = "parquet")]
+use crate::parquet_table::ParquetTable;
 use crate::source::{check_weights, read_block, Block, DataSource};
 
 /// A table file's rows, encoded as they are read.
@@ -33,6 +35,11 @@ pub struct TableData {
     wanted: Option<Vec<String>>,
     /// Where CSV records start (empty for Parquet).
     csv_index: CsvIndex,
+    /// A Parquet file as it was opened for the survey: its footer, read
+    /// once, serves every later read. (Boxed: the footer's schema and
+    /// metadata would double the size of a table's every holder.)
+    #[cfg(feature = "parquet")]
+    parquet: Option<Box<ParquetTable>>,
     plan: Plan,
     width: usize,
 }
@@ -254,27 +261,17 @@ impl TableData {
         let plan = &self.plan;
         let n = plan.rows();
         let mut counts = ApplyCounts::default();
-        let names: Option<Vec<&str>> = self
-            .wanted
-            .as_ref()
-            .map(|w| w.iter().map(String::as_str).collect());
         let mut k = 0;
-        visit_records(
-            Format::of(&self.path),
-            &self.path,
-            names.as_deref(),
-            None,
-            |record_index, line, record| {
-                if k == n {
-                    return Ok(false);
-                }
-                if plan.keeps(record_index) {
-                    self.encode_record(record, line, &mut rows, k, &mut counts)?;
-                    k += 1;
-                }
-                Ok(true)
-            },
-        )?;
+        self.visit_from(0, |record_index, line, record| {
+            if k == n {
+                return Ok(false);
+            }
+            if plan.keeps(record_index) {
+                self.encode_record(record, line, &mut rows, k, &mut counts)?;
+                k += 1;
+            }
+            Ok(true)
+        })?;
         if k < n {
             return Err(self.changed(format!("{n} rows were surveyed and {k} read")));
         }
@@ -291,15 +288,13 @@ impl TableData {
         use rayon::prelude::*;
 
         let plan = &self.plan;
-        let names: Option<Vec<&str>> = self
-            .wanted
-            .as_ref()
-            .map(|w| w.iter().map(String::as_str).collect());
-        let file = crate::parquet_table::ParquetTable::open(&self.path, names.as_deref())?;
+        let Some(file) = &self.parquet else {
+            return self.encode_records(rows);
+        };
         let starts = file.group_starts();
-        if file.rows() != plan.records || file.header() != plan.header.as_slice() {
+        if file.rows() != plan.records {
             return Err(self.changed(format!(
-                "{} rows were surveyed and the file holds {}",
+                "{} rows were surveyed and the footer counts {}",
                 plan.records,
                 file.rows()
             )));
@@ -340,6 +335,12 @@ impl TableData {
                         if !plan.keeps(record) {
                             continue;
                         }
+                        if k == share.y.len() {
+                            // More rows than the footer said the group holds.
+                            return Err(
+                                self.changed(format!("row group {group} holds more rows than surveyed"))
+                            );
+                        }
                         let line = record + 1;
                         let row = batch.row(i);
                         if written {
@@ -367,6 +368,36 @@ impl TableData {
         Ok(total)
     }
 
+    /// Calls `each(record index, line, record)` for the records from record
+    /// `first` on, until it returns `false`: a Parquet file's through its
+    /// footer as it was read, a CSV file's from the indexed position
+    /// nearest before `first`.
+    fn visit_from(
+        &self,
+        first: usize,
+        each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
+    ) -> Result<()> {
+        #[cfg(feature = "parquet")]
+        {
+            if let Some(file) = &self.parquet {
+                return file.visit(first, each);
+            }
+        }
+        let names: Option<Vec<&str>> = self
+            .wanted
+            .as_ref()
+            .map(|w| w.iter().map(String::as_str).collect());
+        let from = (first, &self.csv_index);
+        visit_records(
+            Format::of(&self.path),
+            &self.path,
+            names.as_deref(),
+            Some(from),
+            each,
+        )
+        .map(|_| ())
+    }
+
     /// The error of a file that no longer holds what its survey read.
     fn changed(&self, reason: String) -> Error {
         Error::TruncatedFile {
@@ -377,6 +408,8 @@ impl TableData {
 }
 
 /// A table file as [`TableData::read_within`] chose to read it.
+// Made once per file and taken apart at once: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Opened {
     /// Read whole: its rows fit the budget.
@@ -425,6 +458,8 @@ struct Surveyed {
     path: PathBuf,
     wanted: Option<Vec<String>>,
     csv_index: CsvIndex,
+    #[cfg(feature = "parquet")]
+    parquet: Option<Box<ParquetTable>>,
     survey: Survey,
 }
 
@@ -442,6 +477,18 @@ impl Surveyed {
         });
         let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
         let format = Format::of(path);
+        // A Parquet file's footer, read once for every read to come.
+        #[cfg(feature = "parquet")]
+        let parquet = match format {
+            Format::Parquet => Some(Box::new(ParquetTable::open(path, names.as_deref())?)),
+            _ => None,
+        };
+        #[cfg(feature = "parquet")]
+        let header = match &parquet {
+            Some(file) => file.header().to_vec(),
+            None => header_of(format, path, names.as_deref())?,
+        };
+        #[cfg(not(feature = "parquet"))]
         let header = header_of(format, path, names.as_deref())?;
         // Errors of the header come after those of reading the file, as
         // when the table reader held the file before it surveyed it.
@@ -456,11 +503,12 @@ impl Surveyed {
             #[cfg(feature = "parquet")]
             Format::Parquet => {
                 // Batch by batch, decoded on a thread of its own.
-                let file = crate::parquet_table::ParquetTable::open(path, names.as_deref())?;
-                file.visit_batches(|first, batch| {
-                    survey.add_batch(first, batch);
-                    Ok(())
-                })?;
+                if let Some(file) = &parquet {
+                    file.visit_batches(|first, batch| {
+                        survey.add_batch(first, batch);
+                        Ok(())
+                    })?;
+                }
                 CsvIndex::new()
             }
             _ => {
@@ -472,6 +520,8 @@ impl Surveyed {
             path: path.to_path_buf(),
             wanted,
             csv_index,
+            #[cfg(feature = "parquet")]
+            parquet,
             survey,
         })
     }
@@ -483,6 +533,8 @@ impl Surveyed {
             path: self.path,
             wanted: self.wanted,
             csv_index: self.csv_index,
+            #[cfg(feature = "parquet")]
+            parquet: self.parquet,
             width: plan.encoding.feature_names().len(),
             plan,
         })
@@ -513,23 +565,12 @@ impl DataSource for TableData {
         let mut weights = Vec::with_capacity(rows);
         if rows > 0 {
             let plan = &self.plan;
-            let names: Option<Vec<&str>> = self
-                .wanted
-                .as_ref()
-                .map(|w| w.iter().map(String::as_str).collect());
-            let from = (plan.record_of(start), &self.csv_index);
-            visit_records(
-                Format::of(&self.path),
-                &self.path,
-                names.as_deref(),
-                Some(from),
-                |record_index, line, record| {
-                    if plan.keeps(record_index) {
-                        weights.push(plan.number(line, column, record.cell(column))?);
-                    }
-                    Ok(weights.len() < rows)
-                },
-            )?;
+            self.visit_from(plan.record_of(start), |record_index, line, record| {
+                if plan.keeps(record_index) {
+                    weights.push(plan.number(line, column, record.cell(column))?);
+                }
+                Ok(weights.len() < rows)
+            })?;
         }
         check_weights(&weights, start)?;
         Ok(Some(Cow::Owned(weights)))
@@ -549,28 +590,16 @@ impl DataSource for TableData {
         let plan = &self.plan;
         let mut counts = ApplyCounts::default();
         let mut done = 0;
-        let names: Option<Vec<&str>> = self
-            .wanted
-            .as_ref()
-            .map(|w| w.iter().map(String::as_str).collect());
-        let from = (plan.record_of(start), &self.csv_index);
-        let format = Format::of(&self.path);
-        visit_records(
-            format,
-            &self.path,
-            names.as_deref(),
-            Some(from),
-            |record_index, line, record| {
-                if plan.keeps(record_index) {
-                    let cells = plan.column_sources.iter().map(|&c| record.cell(c));
-                    plan.encoding
-                        .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
-                    y[done] = plan.target(line, record.cell(plan.target_column))?;
-                    done += 1;
-                }
-                Ok(done < rows)
-            },
-        )?;
+        self.visit_from(plan.record_of(start), |record_index, line, record| {
+            if plan.keeps(record_index) {
+                let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+                plan.encoding
+                    .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
+                y[done] = plan.target(line, record.cell(plan.target_column))?;
+                done += 1;
+            }
+            Ok(done < rows)
+        })?;
         if done < rows {
             return Err(Error::TruncatedFile {
                 path: self.path.display().to_string(),
