@@ -143,7 +143,12 @@ impl ParquetTable {
     /// row `offset` of the first, on this file's footer as it was read.
     /// Each reader opens the file anew: the readers of one descriptor
     /// share its position, and row groups are read on several threads.
-    fn reader(&self, groups: Vec<usize>, offset: usize) -> Result<ParquetRecordBatchReader> {
+    fn reader(
+        &self,
+        groups: Vec<usize>,
+        offset: usize,
+        batch_rows: usize,
+    ) -> Result<ParquetRecordBatchReader> {
         let file = File::open(&self.path).map_err(|e| Error::Io {
             path: self.shown.clone(),
             reason: e.to_string(),
@@ -155,7 +160,7 @@ impl ParquetTable {
             .with_projection(mask)
             .with_row_groups(groups)
             .with_offset(offset)
-            .with_batch_size(BATCH_ROWS)
+            .with_batch_size(batch_rows)
             .build()
             .map_err(|e| self.malformed(&e))
     }
@@ -177,7 +182,7 @@ impl ParquetTable {
             return Ok(());
         }
         let mut row = first;
-        for batch in self.reader(groups, first - self.group_starts[from])? {
+        for batch in self.reader(groups, first - self.group_starts[from], BLOCK_BATCH_ROWS)? {
             let batch = batch.map_err(|e| self.malformed(&e))?;
             let columns = TypedBatch::of(&batch);
             for k in 0..batch.num_rows() {
@@ -204,7 +209,7 @@ impl ParquetTable {
         std::thread::scope(|scope| {
             let (send, receive) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
             let reader = scope.spawn(move || {
-                let batches = match self.reader(groups, 0) {
+                let batches = match self.reader(groups, 0, BATCH_ROWS) {
                     Ok(reader) => reader,
                     Err(e) => {
                         let _ = send.send(Err(e));
@@ -248,7 +253,7 @@ impl ParquetTable {
         mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<()>,
     ) -> Result<()> {
         let mut row = self.group_starts[group];
-        for batch in self.reader(vec![group], 0)? {
+        for batch in self.reader(vec![group], 0, BATCH_ROWS)? {
             let batch = batch.map_err(|e| self.malformed(&e))?;
             each(row, &TypedBatch::of(&batch))?;
             row += batch.num_rows();
@@ -272,10 +277,15 @@ impl ParquetTable {
     }
 }
 
-/// Rows per decoded batch: large enough that the per-batch costs vanish,
-/// small enough that a batch's columns stay in cache while they are
-/// written into the rows.
+/// Rows per decoded batch of a pass over whole row groups: large enough
+/// that the per-batch costs vanish, small enough that a batch's columns
+/// stay in cache while they are written into the rows.
 const BATCH_ROWS: usize = 8192;
+
+/// Rows per decoded batch from a given row on (a streamed block): arrow's
+/// default, as before, since a block of a few rows would otherwise decode
+/// [`BATCH_ROWS`] rows to use a few.
+const BLOCK_BATCH_ROWS: usize = 1024;
 
 /// A decoded batch's columns (the header's), each resolved once to its
 /// type.
