@@ -1,121 +1,558 @@
 //! Parquet files as the rows of a table: the chosen columns (a projection,
 //! so that others are never decoded), read row group by row group through
-//! arrow-rs, each cell turned into the text a CSV file would hold, so that
-//! the table reader treats them exactly as it treats a CSV file's: numbers
-//! (integers and floats, float32 values written exactly), text and
-//! dictionary-encoded text (categories), booleans (`true`/`false`), and
-//! nulls (missing). A row's "line" in messages is its position in the
-//! file, counted from 1.
+//! arrow-rs, each cell handed to the table reader as the typed value its
+//! Arrow array holds ([`Cell`]): numbers (integers and floats) as numbers,
+//! text and dictionary-encoded text as text (categories), booleans as
+//! booleans, nulls as missing. No number is written as text and parsed
+//! back; the table reader treats each typed cell exactly as the text a
+//! CSV file of the same table holds. A row's "line" in messages is its
+//! position in the file, counted from 1.
 
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type,
     UInt8Type,
 };
-use arrow_array::{Array, ArrowPrimitiveType};
+use arrow_array::{Array, ArrowPrimitiveType, BooleanArray, PrimitiveArray, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 
 use crate::error::{Error, Result};
 use crate::source::DataSource;
+use crate::table::cell::{Cell, Record};
 
 /// Calls `each(row index, line, record)` for the rows of the columns
 /// `wanted` (every column when `None`) of a Parquet file, from row `first`
 /// on (decoding only the row groups from the one that holds it), until
-/// `each` returns `false`; returns the header.
+/// `each` returns `false`; returns the header. A record's cells are the
+/// header's columns.
 pub(crate) fn visit_records(
     path: &Path,
     wanted: Option<&[&str]>,
     first: usize,
-    mut each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+    each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
 ) -> Result<Vec<String>> {
-    let shown = path.display().to_string();
-    let malformed = |e: &dyn std::fmt::Display| reader_error(&shown, e);
-    let file = open_checked(path)?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(file, reader_options())
-        .map_err(|e| malformed(&e))?;
-    let schema = builder.schema().clone();
-    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let indices: Vec<usize> = match wanted {
-        None => (0..names.len()).collect(),
-        Some(wanted) => {
-            let mut indices = Vec::new();
-            for name in wanted {
-                let index =
-                    names
-                        .iter()
-                        .position(|n| n == name.trim())
-                        .ok_or_else(|| Error::MissingColumn {
-                            name: name.to_string(),
-                            available: names.join(", "),
+    let file = ParquetTable::open(path, wanted)?;
+    file.visit(first, each)?;
+    Ok(file.header)
+}
+
+/// A Parquet file opened for the table reader: its footer read once, the
+/// columns wanted (a projection), their names (the header) and where each
+/// row group starts.
+pub(crate) struct ParquetTable {
+    path: PathBuf,
+    shown: String,
+    metadata: ArrowReaderMetadata,
+    /// The projected root columns, in file order.
+    indices: Vec<usize>,
+    header: Vec<String>,
+    /// The first row of each row group, and the rows of the file last.
+    group_starts: Vec<usize>,
+}
+
+impl std::fmt::Debug for ParquetTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParquetTable")
+            .field("path", &self.shown)
+            .field("header", &self.header)
+            .field("rows", &self.rows())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParquetTable {
+    /// Opens `path` for the columns `wanted` (every column when `None`):
+    /// an unknown name is [`Error::MissingColumn`], a column of a type the
+    /// table reader does not read [`Error::UnsupportedColumnType`].
+    pub(crate) fn open(path: &Path, wanted: Option<&[&str]>) -> Result<Self> {
+        let shown = path.display().to_string();
+        let file = open_checked(path)?;
+        let metadata =
+            ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
+        let schema = metadata.schema().clone();
+        let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let indices: Vec<usize> =
+            match wanted {
+                None => (0..names.len()).collect(),
+                Some(wanted) => {
+                    let mut indices = Vec::new();
+                    for name in wanted {
+                        let index = names.iter().position(|n| n == name.trim()).ok_or_else(|| {
+                            Error::MissingColumn {
+                                name: name.to_string(),
+                                available: names.join(", "),
+                            }
                         })?;
-                if !indices.contains(&index) {
-                    indices.push(index);
+                        if !indices.contains(&index) {
+                            indices.push(index);
+                        }
+                    }
+                    indices.sort_unstable();
+                    indices
+                }
+            };
+        for &index in &indices {
+            let field = schema.field(index);
+            if !supported(field.data_type()) {
+                return Err(Error::UnsupportedColumnType {
+                    path: shown,
+                    column: field.name().clone(),
+                    data_type: field.data_type().to_string(),
+                });
+            }
+        }
+        let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
+        let mut group_starts = vec![0usize];
+        for group in metadata.metadata().row_groups() {
+            group_starts.push(group_starts.last().copied().unwrap_or(0) + group.num_rows() as usize);
+        }
+        Ok(ParquetTable {
+            path: path.to_path_buf(),
+            shown,
+            metadata,
+            indices,
+            header,
+            group_starts,
+        })
+    }
+
+    /// The names of the columns read, in file order.
+    pub(crate) fn header(&self) -> &[String] {
+        &self.header
+    }
+
+    /// The first row of each row group, and the rows of the file last.
+    pub(crate) fn group_starts(&self) -> &[usize] {
+        &self.group_starts
+    }
+
+    /// The reader's error, naming this file.
+    fn malformed(&self, e: &dyn std::fmt::Display) -> Error {
+        reader_error(&self.shown, e)
+    }
+
+    /// A reader of the projected columns of the row groups `groups`, from
+    /// row `offset` of the first, on this file's footer as it was read.
+    /// Each reader opens the file anew: the readers of one descriptor
+    /// share its position, and row groups are read on several threads.
+    fn reader(
+        &self,
+        groups: Vec<usize>,
+        offset: usize,
+        batch_rows: usize,
+    ) -> Result<ParquetRecordBatchReader> {
+        let file = File::open(&self.path).map_err(|e| Error::Io {
+            path: self.shown.clone(),
+            reason: e.to_string(),
+        })?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
+        // Projection by root column: nested columns are refused at open.
+        let mask = ProjectionMask::roots(builder.parquet_schema(), self.indices.iter().copied());
+        builder
+            .with_projection(mask)
+            .with_row_groups(groups)
+            .with_offset(offset)
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| self.malformed(&e))
+    }
+
+    /// Calls `each(row index, line, record)` for the rows from row `first`
+    /// on, in order, until `each` returns `false`.
+    pub(crate) fn visit(
+        &self,
+        first: usize,
+        mut each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
+    ) -> Result<()> {
+        // The row groups from the one that holds row `first`.
+        let from = self
+            .group_starts
+            .partition_point(|&s| s <= first)
+            .saturating_sub(1);
+        let groups: Vec<usize> = (from..self.group_starts.len() - 1).collect();
+        if groups.is_empty() || first >= self.rows() {
+            return Ok(());
+        }
+        let mut row = first;
+        for batch in self.reader(groups, first - self.group_starts[from], BLOCK_BATCH_ROWS)? {
+            let batch = batch.map_err(|e| self.malformed(&e))?;
+            let columns = TypedBatch::of(&batch);
+            for k in 0..batch.num_rows() {
+                if !each(row, row + 1, &columns.row(k))? {
+                    return Ok(());
+                }
+                row += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `each(first row, batch)` for the decoded batches of every row
+    /// group, in order. The batches are decoded on a thread of their own,
+    /// one batch ahead, so that decoding and `each` take a core each.
+    pub(crate) fn visit_batches(
+        &self,
+        mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let groups: Vec<usize> = (0..self.group_starts.len() - 1).collect();
+        if groups.is_empty() {
+            return Ok(());
+        }
+        std::thread::scope(|scope| {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Result<RecordBatch>>(1);
+            let reader = scope.spawn(move || {
+                let batches = match self.reader(groups, 0, BATCH_ROWS) {
+                    Ok(reader) => reader,
+                    Err(e) => {
+                        let _ = send.send(Err(e));
+                        return;
+                    }
+                };
+                for batch in batches {
+                    let batch = batch.map_err(|e| self.malformed(&e));
+                    // A receiver that hung up has met an error of its own.
+                    if send.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut row = 0;
+            let mut visited = Ok(());
+            for batch in receive.iter() {
+                visited = batch.and_then(|batch| {
+                    each(row, &TypedBatch::of(&batch))?;
+                    row += batch.num_rows();
+                    Ok(())
+                });
+                if visited.is_err() {
+                    break;
                 }
             }
-            indices.sort_unstable();
-            indices
+            drop(receive);
+            reader.join().map_err(|_| Error::Io {
+                path: self.shown.clone(),
+                reason: "the thread that decodes the file panicked".into(),
+            })?;
+            visited
+        })
+    }
+
+    /// Calls `each(first row, batch)` for the decoded batches of row group
+    /// `group`, in order.
+    pub(crate) fn visit_group(
+        &self,
+        group: usize,
+        mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<()>,
+    ) -> Result<()> {
+        let mut row = self.group_starts[group];
+        for batch in self.reader(vec![group], 0, BATCH_ROWS)? {
+            let batch = batch.map_err(|e| self.malformed(&e))?;
+            each(row, &TypedBatch::of(&batch))?;
+            row += batch.num_rows();
         }
-    };
-    for &index in &indices {
-        let field = schema.field(index);
-        if !supported(field.data_type()) {
-            return Err(Error::UnsupportedColumnType {
-                path: shown,
-                column: field.name().clone(),
-                data_type: field.data_type().to_string(),
+        if row != self.group_starts[group + 1] {
+            return Err(Error::TruncatedFile {
+                path: self.shown.clone(),
+                reason: format!(
+                    "row group {group} holds {} rows by the footer and {} were read",
+                    self.group_starts[group + 1] - self.group_starts[group],
+                    row - self.group_starts[group]
+                ),
             });
         }
+        Ok(())
     }
-    let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
-    // Projection by root column: nested columns are refused above.
-    let mask = ProjectionMask::roots(builder.parquet_schema(), indices.iter().copied());
-    // The row groups from the one that holds row `first`.
-    let mut group_start = 0;
-    let mut groups = Vec::new();
-    for (g, group) in builder.metadata().row_groups().iter().enumerate() {
-        let rows = group.num_rows() as usize;
-        if !groups.is_empty() || group_start + rows > first {
-            groups.push(g);
-        } else {
-            group_start += rows;
+
+    /// The rows of the file, by its footer.
+    pub(crate) fn rows(&self) -> usize {
+        self.group_starts.last().copied().unwrap_or(0)
+    }
+}
+
+/// Rows per decoded batch of a pass over whole row groups: large enough
+/// that the per-batch costs vanish, small enough that a batch's columns
+/// stay in cache while they are written into the rows.
+const BATCH_ROWS: usize = 8192;
+
+/// Rows per decoded batch from a given row on (a streamed block): arrow's
+/// default, as before, since a block of a few rows would otherwise decode
+/// [`BATCH_ROWS`] rows to use a few.
+const BLOCK_BATCH_ROWS: usize = 1024;
+
+/// A decoded batch's columns (the header's), each resolved once to its
+/// type.
+pub(crate) struct TypedBatch<'a> {
+    columns: Vec<Typed<'a>>,
+    rows: usize,
+}
+
+impl<'a> TypedBatch<'a> {
+    /// The columns of `batch`, of the types [`supported`] admits.
+    pub(crate) fn of(batch: &'a RecordBatch) -> Self {
+        TypedBatch {
+            columns: batch.columns().iter().map(|c| Typed::of(c.as_ref())).collect(),
+            rows: batch.num_rows(),
         }
     }
-    if groups.is_empty() {
-        return Ok(header);
+
+    /// The batch's rows.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
     }
-    let reader = builder
-        .with_projection(mask)
-        .with_row_groups(groups)
-        .with_offset(first - group_start)
-        .build()
-        .map_err(|e| malformed(&e))?;
-    let mut row = first;
-    let mut record = csv::StringRecord::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| malformed(&e))?;
-        let columns: Vec<Vec<String>> = batch
-            .columns()
-            .iter()
-            .map(|column| cells(column.as_ref()))
-            .collect();
-        for k in 0..batch.num_rows() {
-            record.clear();
-            for column in &columns {
-                record.push_field(&column[k]);
+
+    /// Row `row` as a record.
+    pub(crate) fn row(&self, row: usize) -> BatchRow<'_, 'a> {
+        BatchRow { columns: self, row }
+    }
+
+    /// Whether every cell of column `column` is a number as the table
+    /// reader reads one (see [`TypedBatch::each_number`]).
+    pub(crate) fn plain_numbers(&self, column: usize) -> bool {
+        fn no_nulls<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>) -> bool {
+            values.null_count() == 0
+        }
+        match self.columns.get(column) {
+            Some(Typed::Float32(values)) => {
+                no_nulls(*values) && values.values().iter().all(|v| v.is_finite())
             }
-            if !each(row, row + 1, &record)? {
-                return Ok(header);
+            Some(Typed::Float64(values)) => {
+                no_nulls(*values) && values.values().iter().all(|v| v.is_finite())
             }
-            row += 1;
+            Some(Typed::Int8(values)) => no_nulls(*values),
+            Some(Typed::Int16(values)) => no_nulls(*values),
+            Some(Typed::Int32(values)) => no_nulls(*values),
+            Some(Typed::Int64(values)) => no_nulls(*values),
+            Some(Typed::UInt8(values)) => no_nulls(*values),
+            Some(Typed::UInt16(values)) => no_nulls(*values),
+            Some(Typed::UInt32(values)) => no_nulls(*values),
+            Some(Typed::UInt64(values)) => no_nulls(*values),
+            _ => false,
         }
     }
-    Ok(header)
+
+    /// Calls `each` with the cell of each row of column `column`, in
+    /// order, where [`TypedBatch::plain_numbers`] holds: a
+    /// [`Cell::Number`] or [`Cell::Integer`] each, read column by column
+    /// rather than row by row.
+    pub(crate) fn each_number(&self, column: usize, mut each: impl FnMut(Cell<'static>)) {
+        fn integers<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>, each: &mut impl FnMut(Cell<'static>))
+        where
+            T::Native: Into<i128>,
+        {
+            values
+                .values()
+                .iter()
+                .for_each(|&v| each(Cell::Integer(v.into())));
+        }
+        match self.columns.get(column) {
+            Some(Typed::Float32(values)) => {
+                values
+                    .values()
+                    .iter()
+                    .for_each(|&v| each(Cell::Number(f64::from(v))));
+            }
+            Some(Typed::Float64(values)) => values.values().iter().for_each(|&v| each(Cell::Number(v))),
+            Some(Typed::Int8(values)) => integers(values, &mut each),
+            Some(Typed::Int16(values)) => integers(values, &mut each),
+            Some(Typed::Int32(values)) => integers(values, &mut each),
+            Some(Typed::Int64(values)) => integers(values, &mut each),
+            Some(Typed::UInt8(values)) => integers(values, &mut each),
+            Some(Typed::UInt16(values)) => integers(values, &mut each),
+            Some(Typed::UInt32(values)) => integers(values, &mut each),
+            Some(Typed::UInt64(values)) => integers(values, &mut each),
+            _ => {}
+        }
+    }
+
+    /// Writes column `column`'s values into every `stride`-th value of
+    /// `out` from its start, as the table reader reads a number cell (the
+    /// float64 it stands for, rounded to float32), where every value of
+    /// the column is a number: no null, no float that is not finite, no
+    /// text or boolean. Returns whether it was; where it was not, some
+    /// values may have been written, and the cells are to be read one by
+    /// one.
+    pub(crate) fn write_numbers(&self, column: usize, out: &mut [f32], stride: usize) -> bool {
+        fn floats<T: ArrowPrimitiveType>(
+            values: &PrimitiveArray<T>,
+            out: &mut [f32],
+            stride: usize,
+            to_f64: impl Fn(T::Native) -> f64,
+        ) -> bool {
+            if values.null_count() > 0 {
+                return false;
+            }
+            let mut finite = true;
+            for (slot, &value) in out.iter_mut().step_by(stride).zip(values.values().iter()) {
+                let value = to_f64(value);
+                finite &= value.is_finite();
+                *slot = value as f32;
+            }
+            finite
+        }
+        fn integers<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>, out: &mut [f32], stride: usize) -> bool
+        where
+            T::Native: Into<i128>,
+        {
+            if values.null_count() > 0 {
+                return false;
+            }
+            for (slot, &value) in out.iter_mut().step_by(stride).zip(values.values().iter()) {
+                // Through the float64 the integer rounds to, as its digits
+                // parse: rounding straight to float32 could differ.
+                let value: i128 = value.into();
+                *slot = value as f64 as f32;
+            }
+            true
+        }
+        match self.columns.get(column) {
+            Some(Typed::Float32(values)) => floats(values, out, stride, f64::from),
+            Some(Typed::Float64(values)) => floats(values, out, stride, |v| v),
+            Some(Typed::Int8(values)) => integers(values, out, stride),
+            Some(Typed::Int16(values)) => integers(values, out, stride),
+            Some(Typed::Int32(values)) => integers(values, out, stride),
+            Some(Typed::Int64(values)) => integers(values, out, stride),
+            Some(Typed::UInt8(values)) => integers(values, out, stride),
+            Some(Typed::UInt16(values)) => integers(values, out, stride),
+            Some(Typed::UInt32(values)) => integers(values, out, stride),
+            Some(Typed::UInt64(values)) => integers(values, out, stride),
+            _ => false,
+        }
+    }
+}
+
+/// One row of a [`TypedBatch`] as a record.
+pub(crate) struct BatchRow<'b, 'a> {
+    columns: &'b TypedBatch<'a>,
+    row: usize,
+}
+
+impl Record for BatchRow<'_, '_> {
+    fn cell(&self, column: usize) -> Cell<'_> {
+        self.columns
+            .columns
+            .get(column)
+            .map_or(Cell::Missing, |typed| typed.cell(self.row))
+    }
+}
+
+/// An Arrow array of a supported type, resolved to its type once so that
+/// each cell is one branch away.
+enum Typed<'a> {
+    Null,
+    Bool(&'a BooleanArray),
+    Int8(&'a PrimitiveArray<Int8Type>),
+    Int16(&'a PrimitiveArray<Int16Type>),
+    Int32(&'a PrimitiveArray<Int32Type>),
+    Int64(&'a PrimitiveArray<Int64Type>),
+    UInt8(&'a PrimitiveArray<UInt8Type>),
+    UInt16(&'a PrimitiveArray<UInt16Type>),
+    UInt32(&'a PrimitiveArray<UInt32Type>),
+    UInt64(&'a PrimitiveArray<UInt64Type>),
+    Float32(&'a PrimitiveArray<Float32Type>),
+    Float64(&'a PrimitiveArray<Float64Type>),
+    Utf8(&'a arrow_array::StringArray),
+    LargeUtf8(&'a arrow_array::LargeStringArray),
+    Utf8View(&'a arrow_array::StringViewArray),
+    /// A dictionary: each row's key into the values; the array itself for
+    /// its nulls.
+    Dictionary {
+        array: &'a dyn Array,
+        keys: Vec<usize>,
+        values: Box<Typed<'a>>,
+    },
+}
+
+impl<'a> Typed<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        match array.data_type() {
+            DataType::Boolean => Typed::Bool(array.as_boolean()),
+            DataType::Int8 => Typed::Int8(array.as_primitive()),
+            DataType::Int16 => Typed::Int16(array.as_primitive()),
+            DataType::Int32 => Typed::Int32(array.as_primitive()),
+            DataType::Int64 => Typed::Int64(array.as_primitive()),
+            DataType::UInt8 => Typed::UInt8(array.as_primitive()),
+            DataType::UInt16 => Typed::UInt16(array.as_primitive()),
+            DataType::UInt32 => Typed::UInt32(array.as_primitive()),
+            DataType::UInt64 => Typed::UInt64(array.as_primitive()),
+            DataType::Float32 => Typed::Float32(array.as_primitive()),
+            DataType::Float64 => Typed::Float64(array.as_primitive()),
+            DataType::Utf8 => Typed::Utf8(array.as_string()),
+            DataType::LargeUtf8 => Typed::LargeUtf8(array.as_string()),
+            DataType::Utf8View => Typed::Utf8View(array.as_string_view()),
+            DataType::Dictionary(_, _) => {
+                let dictionary = array.as_any_dictionary();
+                Typed::Dictionary {
+                    array,
+                    keys: dictionary.normalized_keys(),
+                    values: Box::new(Typed::of(dictionary.values().as_ref())),
+                }
+            }
+            // Null, and (refused before reading) any other type: cells
+            // with no value.
+            _ => Typed::Null,
+        }
+    }
+
+    /// The cell of row `i`.
+    fn cell(&self, i: usize) -> Cell<'a> {
+        fn integer<T: ArrowPrimitiveType>(values: &PrimitiveArray<T>, i: usize) -> Cell<'static>
+        where
+            T::Native: Into<i128>,
+        {
+            match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::Integer(values.value(i).into()),
+            }
+        }
+        match self {
+            Typed::Null => Cell::Missing,
+            Typed::Bool(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::Bool(values.value(i)),
+            },
+            Typed::Int8(values) => integer(values, i),
+            Typed::Int16(values) => integer(values, i),
+            Typed::Int32(values) => integer(values, i),
+            Typed::Int64(values) => integer(values, i),
+            Typed::UInt8(values) => integer(values, i),
+            Typed::UInt16(values) => integer(values, i),
+            Typed::UInt32(values) => integer(values, i),
+            Typed::UInt64(values) => integer(values, i),
+            Typed::Float32(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                // The float64 that equals the float32 exactly.
+                false => Cell::float(f64::from(values.value(i))),
+            },
+            Typed::Float64(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::float(values.value(i)),
+            },
+            Typed::Utf8(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::Text(values.value(i)),
+            },
+            Typed::LargeUtf8(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::Text(values.value(i)),
+            },
+            Typed::Utf8View(values) => match values.is_null(i) {
+                true => Cell::Missing,
+                false => Cell::Text(values.value(i)),
+            },
+            Typed::Dictionary { array, keys, values } => match array.is_null(i) {
+                true => Cell::Missing,
+                false => values.cell(keys[i]),
+            },
+        }
+    }
 }
 
 /// How files are opened: with their page index where they have one, so
@@ -204,82 +641,6 @@ pub(crate) fn numeric(data_type: &DataType) -> bool {
             | DataType::Float32
             | DataType::Float64
     )
-}
-
-/// Each cell of a column of a supported type as CSV text ("" for a null).
-fn cells(array: &dyn Array) -> Vec<String> {
-    fn numbers<T: ArrowPrimitiveType>(array: &dyn Array, text: impl Fn(T::Native) -> String) -> Vec<String> {
-        let values = array.as_primitive::<T>();
-        (0..values.len())
-            .map(|i| match values.is_null(i) {
-                true => String::new(),
-                false => text(values.value(i)),
-            })
-            .collect()
-    }
-    fn integers<T: ArrowPrimitiveType>(array: &dyn Array) -> Vec<String>
-    where
-        T::Native: ToString,
-    {
-        numbers::<T>(array, |v| v.to_string())
-    }
-    match array.data_type() {
-        DataType::Null => vec![String::new(); array.len()],
-        DataType::Boolean => {
-            let values = array.as_boolean();
-            (0..values.len())
-                .map(|i| match values.is_null(i) {
-                    true => String::new(),
-                    false => values.value(i).to_string(),
-                })
-                .collect()
-        }
-        DataType::Int8 => integers::<Int8Type>(array),
-        DataType::Int16 => integers::<Int16Type>(array),
-        DataType::Int32 => integers::<Int32Type>(array),
-        DataType::Int64 => integers::<Int64Type>(array),
-        DataType::UInt8 => integers::<UInt8Type>(array),
-        DataType::UInt16 => integers::<UInt16Type>(array),
-        DataType::UInt32 => integers::<UInt32Type>(array),
-        DataType::UInt64 => integers::<UInt64Type>(array),
-        // The float64 that equals the float32 exactly, written so that it
-        // reads back exactly: the table's float64 parse then rounds to the
-        // same float32.
-        DataType::Float32 => numbers::<Float32Type>(array, |v| f64::from(v).to_string()),
-        DataType::Float64 => numbers::<Float64Type>(array, |v| v.to_string()),
-        DataType::Utf8 => text(array.as_string::<i32>()),
-        DataType::LargeUtf8 => text(array.as_string::<i64>()),
-        DataType::Utf8View => {
-            let values = array.as_string_view();
-            (0..values.len())
-                .map(|i| match values.is_null(i) {
-                    true => String::new(),
-                    false => values.value(i).to_string(),
-                })
-                .collect()
-        }
-        DataType::Dictionary(_, _) => {
-            let dictionary = array.as_any_dictionary();
-            let values = cells(dictionary.values().as_ref());
-            let keys = dictionary.normalized_keys();
-            (0..array.len())
-                .map(|i| match array.is_null(i) {
-                    true => String::new(),
-                    false => values[keys[i]].clone(),
-                })
-                .collect()
-        }
-        other => unreachable!("{other} is refused before reading"),
-    }
-}
-
-fn text<O: arrow_array::OffsetSizeTrait>(values: &arrow_array::GenericStringArray<O>) -> Vec<String> {
-    (0..values.len())
-        .map(|i| match values.is_null(i) {
-            true => String::new(),
-            false => values.value(i).to_string(),
-        })
-        .collect()
 }
 
 /// Writes the rows of `source` as a Parquet file of float32 columns named

@@ -355,3 +355,35 @@ fn a_parquet_table_with_text_streams_encoded_block_by_block() {
         assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{a} {b}");
     }
 }
+
+/// The library chooses between reading a table whole and streaming it
+/// from the survey that opening it took: within the bytes its rows take
+/// read whole (read_table's table), a byte short of them streamed (the
+/// same rows, block by block), CSV and Parquet alike.
+#[test]
+fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
+    use downhill::source::DataSource;
+    use downhill::table::{Opened, TableData};
+    let options = TableOptions {
+        missing: downhill::table::Missing::Mean,
+        ..TableOptions::default()
+    };
+    for name in ["formats.csv", "formats.parquet"] {
+        let whole = read_table(data(name), "y", None, &options).unwrap();
+        let open = || TableData::open(data(name), "y", None, &options).unwrap();
+        let bytes = open().whole_bytes();
+        match open().read_within(bytes).unwrap() {
+            Opened::Whole(table) => assert_eq!(table, whole, "{name}"),
+            Opened::Streamed(_) => panic!("{name} streamed within the bytes of its rows"),
+        }
+        match open().read_within(bytes - 1).unwrap() {
+            Opened::Streamed(table) => {
+                assert_eq!(table.rows(), whole.x.nrows(), "{name}");
+                let block = table.block(0, table.rows()).unwrap();
+                assert_eq!(block.x.as_ref(), whole.x.as_slice().unwrap(), "{name}");
+                assert_eq!(block.y.as_ref(), whole.y.as_slice().unwrap(), "{name}");
+            }
+            Opened::Whole(_) => panic!("{name} read whole beyond the bytes of its rows"),
+        }
+    }
+}

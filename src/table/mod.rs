@@ -38,14 +38,15 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
-use crate::csv_records::{collect_records, visit_csv_records, CsvIndex, Records};
+use crate::csv_records::{visit_csv_records, CsvIndex};
 use crate::error::{Error, Result};
 use crate::source::DataSource;
 
+pub(crate) mod cell;
 mod stream;
 mod survey;
-pub use stream::TableData;
-use survey::Survey;
+use cell::{Cell, Record};
+pub use stream::{Opened, TableData};
 
 /// The most classes a target read with [`TableOptions::labels`] may have:
 /// the survey of a table counts the target's distinct values up to this.
@@ -464,29 +465,21 @@ impl Format {
     }
 }
 
-/// The header and records of a table file, CSV or Parquet by its
-/// extension: of the columns `wanted` where the format can leave the others
-/// unread (Parquet), else of every column.
-pub(crate) fn read_records(path: &Path, wanted: Option<&[&str]>) -> Result<(Vec<String>, Records)> {
-    collect_records(path, |each| {
-        visit_records(Format::of(path), path, wanted, None, each)
-    })
-}
-
 /// Calls `each(record index, line, record)` for the records of the table
 /// file `path` in `format`, of the columns `wanted` where the format can
 /// leave the others unread (Parquet), from record `from.0` on where `from`
 /// is given (with the CSV file's index), until `each` returns `false`;
-/// returns the header.
+/// returns the header. A record's cells are the header's columns: text
+/// from a CSV file, typed values from a Parquet file.
 pub(crate) fn visit_records(
     format: Format,
     path: &Path,
     wanted: Option<&[&str]>,
     from: Option<(usize, &CsvIndex)>,
-    each: impl FnMut(usize, usize, &csv::StringRecord) -> Result<bool>,
+    mut each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
 ) -> Result<Vec<String>> {
     match format {
-        Format::Csv => visit_csv_records(path, from, each),
+        Format::Csv => visit_csv_records(path, from, |i, line, record| each(i, line, record)),
         #[cfg(feature = "parquet")]
         Format::Parquet => {
             crate::parquet_table::visit_records(path, wanted, from.map_or(0, |(first, _)| first), each)
@@ -500,18 +493,96 @@ pub(crate) fn visit_records(
     }
 }
 
-/// The cells of the columns `names` of a table file (CSV or Parquet, by its
-/// extension), row by row.
-pub fn read_columns(path: impl AsRef<Path>, names: &[&str]) -> Result<Vec<Vec<String>>> {
-    let (header, records) = read_records(path.as_ref(), Some(names))?;
-    let columns: Vec<usize> = names
+/// The header of a table file (see [`visit_records`]): a CSV file's read
+/// with its first record.
+fn header_of(format: Format, path: &Path, wanted: Option<&[&str]>) -> Result<Vec<String>> {
+    match format {
+        // From the footer alone.
+        #[cfg(feature = "parquet")]
+        Format::Parquet => Ok(crate::parquet_table::ParquetTable::open(path, wanted)?
+            .header()
+            .to_vec()),
+        _ => visit_records(format, path, wanted, None, |_, _, _| Ok(false)),
+    }
+}
+
+/// `error`, found before the file was read to its end, unless reading it
+/// to its end fails first (the reader's error, or a file without records):
+/// the error a reader that held every record before using any would give,
+/// as the table reader did, so that its messages stay the same.
+fn after_reading_through(error: Error, format: Format, path: &Path, wanted: Option<&[&str]>) -> Error {
+    let mut any = false;
+    let read = visit_records(format, path, wanted, None, |_, _, _| {
+        any = true;
+        Ok(true)
+    });
+    match (read, any) {
+        (Err(first), _) => first,
+        (Ok(_), false) => no_rows(path),
+        (Ok(_), true) => error,
+    }
+}
+
+/// A file with a header and no records.
+fn no_rows(path: &Path) -> Error {
+    Error::EmptyFile {
+        path: path.display().to_string(),
+        missing: "data rows",
+    }
+}
+
+/// Visits every record of a table file (see [`visit_records`]) with
+/// `each` until it fails, then reads on to the end: the reader's errors
+/// first, then a file without records, then `each`'s first error.
+fn visit_all(
+    format: Format,
+    path: &Path,
+    wanted: Option<&[&str]>,
+    mut each: impl FnMut(usize, usize, &dyn Record) -> Result<()>,
+) -> Result<()> {
+    let (mut failed, mut any) = (None, false);
+    visit_records(format, path, wanted, None, |i, line, record| {
+        any = true;
+        if failed.is_none() {
+            failed = each(i, line, record).err();
+        }
+        Ok(true)
+    })?;
+    match (failed, any) {
+        (_, false) => Err(no_rows(path)),
+        (Some(e), true) => Err(e),
+        (None, true) => Ok(()),
+    }
+}
+
+/// The positions of the columns `names` in the header of the table file
+/// `path`, and the header.
+fn columns_of(format: Format, path: &Path, names: &[&str]) -> Result<Vec<usize>> {
+    let header = header_of(format, path, Some(names))?;
+    names
         .iter()
         .map(|name| column_index(&header, name))
-        .collect::<Result<_>>()?;
-    Ok(records
-        .iter()
-        .map(|(_, record)| columns.iter().map(|&c| record[c].to_string()).collect())
-        .collect())
+        .collect::<Result<_>>()
+        .map_err(|e| after_reading_through(e, format, path, Some(names)))
+}
+
+/// The cells of the columns `names` of a table file (CSV or Parquet, by its
+/// extension), row by row, as text: a CSV file's cells as written, a
+/// Parquet file's as a CSV file of the same table holds them.
+pub fn read_columns(path: impl AsRef<Path>, names: &[&str]) -> Result<Vec<Vec<String>>> {
+    let (path, format) = (path.as_ref(), Format::of(path.as_ref()));
+    let columns = columns_of(format, path, names)?;
+    let mut rows = Vec::new();
+    visit_all(format, path, Some(names), |_, _, record| {
+        rows.push(
+            columns
+                .iter()
+                .map(|&c| record.cell(c).text().into_owned())
+                .collect(),
+        );
+        Ok(())
+    })?;
+    Ok(rows)
 }
 
 /// The position of column `name` in `header`; a name that the header
@@ -555,60 +626,21 @@ fn sorted_values(values: BTreeSet<String>) -> Vec<String> {
     values
 }
 
-/// Reads a CSV file with a header row into features and a target, as the
-/// module documentation says. `features` names the columns to use (default:
-/// every column but the target); naming the target among them, or a column
-/// twice, is an error.
+/// Reads a CSV or Parquet file with a header row into features and a
+/// target, as the module documentation says. `features` names the columns
+/// to use (default: every column but the target); naming the target among
+/// them, or a column twice, is an error.
+///
+/// The file is read twice, record by record, and never held: once to
+/// survey its columns (every decision of the encoding), once to encode
+/// the rows kept straight into the matrix.
 pub fn read_table(
     path: impl AsRef<Path>,
     target: &str,
     features: Option<&[&str]>,
     options: &TableOptions,
 ) -> Result<Table> {
-    let wanted: Option<Vec<&str>> = features.map(|names| {
-        names
-            .iter()
-            .copied()
-            .chain([target])
-            .chain(options.weight_column.as_deref())
-            .collect()
-    });
-    let (header, records) = read_records(path.as_ref(), wanted.as_deref())?;
-    let mut survey = Survey::new(header, target, features, options)?;
-    for (line, record) in &records {
-        survey.add(*line, record);
-    }
-    let plan = survey.decide(options, path.as_ref())?;
-    let kept: Vec<usize> = (0..records.len()).filter(|&i| plan.keeps(i)).collect();
-    let width = plan.encoding.feature_names().len();
-    let mut x = Array2::zeros((kept.len(), width));
-    let mut y = Array1::zeros(kept.len());
-    let mut weights = plan.weight_column.map(|_| Array1::zeros(kept.len()));
-    let mut counts = ApplyCounts::default();
-    for (k, ((&i, mut row), target)) in kept.iter().zip(x.rows_mut()).zip(y.iter_mut()).enumerate() {
-        let (line, record) = &records[i];
-        let cells = plan.column_sources.iter().map(|&c| &record[c]);
-        let row = row
-            .as_slice_mut()
-            .expect("rows of a standard array are contiguous");
-        plan.encoding.encode_row(cells, row, &mut counts, *line)?;
-        *target = plan.target(*line, &record[plan.target_column])?;
-        if let (Some(weights), Some(column)) = (&mut weights, plan.weight_column) {
-            weights[k] = plan.number(*line, column, &record[column])?;
-        }
-    }
-    Ok(Table {
-        feature_names: plan.encoding.feature_names(),
-        x,
-        y,
-        weights,
-        rows_dropped: records.len() - kept.len(),
-        cells_filled: counts.filled,
-        text_cells_blank: counts.blank,
-        lines: kept.iter().map(|&i| records[i].0).collect(),
-        encoding: plan.encoding,
-        dropped: plan.dropped,
-    })
+    TableData::open(path, target, features, options)?.read_whole()
 }
 
 impl Encoding {
@@ -636,32 +668,13 @@ impl Encoding {
             .collect()
     }
 
-    /// Encodes rows of cells, one per source column in order; `line_of(k)`
-    /// names the file line of row k in errors.
-    fn encode(
-        &self,
-        rows: &[Vec<&str>],
-        line_of: impl Fn(usize) -> usize,
-    ) -> Result<(Array2<f32>, ApplyCounts)> {
-        let width = self.feature_names().len();
-        let mut x = Array2::zeros((rows.len(), width));
-        let mut counts = ApplyCounts::default();
-        for (k, (cells, mut row)) in rows.iter().zip(x.rows_mut()).enumerate() {
-            let row = row
-                .as_slice_mut()
-                .expect("rows of a standard array are contiguous");
-            self.encode_row(cells.iter().copied(), row, &mut counts, line_of(k))?;
-        }
-        Ok((x, counts))
-    }
-
     /// Encodes one row's `cells`, one per source column in order, into
     /// `row` (as long as the features; zeros where no one-hot value is
     /// set), counting filled and unseen cells; `line` names the file line
     /// in errors.
     pub(crate) fn encode_row<'a>(
         &self,
-        cells: impl IntoIterator<Item = &'a str>,
+        cells: impl IntoIterator<Item = Cell<'a>>,
         row: &mut [f32],
         counts: &mut ApplyCounts,
         line: usize,
@@ -671,32 +684,33 @@ impl Encoding {
         for (column, cell) in self.columns.iter().zip(cells) {
             match column {
                 EncodedColumn::Numeric { name, mean } => {
-                    row[j] = if is_missing(cell) {
+                    row[j] = if cell.is_missing() {
                         counts.filled += 1;
                         *mean
                     } else {
-                        number(cell)
+                        cell.number()
                             .map(|v| v as f32)
                             .ok_or_else(|| Error::NonNumericCell {
                                 line,
                                 column: name.clone(),
-                                value: cell.to_string(),
+                                value: cell.text().into_owned(),
                             })?
                     };
                     j += 1;
                 }
                 EncodedColumn::OneHot { name, values } => {
-                    let cell = cell.trim();
-                    if is_missing(cell) {
+                    if cell.is_missing() {
                         counts.blank += 1;
                     } else {
-                        match values.iter().position(|v| v == cell) {
+                        let text = cell.text();
+                        let text = text.trim();
+                        match values.iter().position(|v| v == text) {
                             Some(position) => row[j + position] = 1.0,
                             None => {
                                 counts.unseen += 1;
                                 counts
                                     .first_unseen
-                                    .get_or_insert_with(|| (line, name.clone(), cell.to_string()));
+                                    .get_or_insert_with(|| (line, name.clone(), text.to_string()));
                             }
                         }
                     }
@@ -707,24 +721,30 @@ impl Encoding {
         Ok(())
     }
 
-    /// Encodes the rows of a CSV file with the columns this encoding was
-    /// learnt from (found by name, in any order, among others); a missing
-    /// numeric cell takes the saved mean, an unseen text value encodes as
-    /// zeros, and both are counted.
+    /// Encodes the rows of a CSV or Parquet file with the columns this
+    /// encoding was learnt from (found by name, in any order, among
+    /// others); a missing numeric cell takes the saved mean, an unseen text
+    /// value encodes as zeros, and both are counted. Returns the rows, the
+    /// counts and each row's file line.
     pub fn apply(&self, path: impl AsRef<Path>) -> Result<(Array2<f32>, ApplyCounts, Vec<usize>)> {
+        let (path, format) = (path.as_ref(), Format::of(path.as_ref()));
         let names = self.column_names();
-        let (header, records) = read_records(path.as_ref(), Some(names.as_slice()))?;
-        let sources: Vec<usize> = self
-            .column_names()
-            .iter()
-            .map(|name| column_index(&header, name))
-            .collect::<Result<_>>()?;
-        let rows: Vec<Vec<&str>> = records
-            .iter()
-            .map(|(_, r)| sources.iter().map(|&c| &r[c]).collect())
-            .collect();
-        let (x, counts) = self.encode(&rows, |k| records[k].0)?;
-        Ok((x, counts, records.iter().map(|(line, _)| *line).collect()))
+        let sources = columns_of(format, path, &names)?;
+        let width = self.feature_names().len();
+        let (mut x, mut lines, mut counts) = (Vec::new(), Vec::new(), ApplyCounts::default());
+        let mut row = vec![0.0; width];
+        visit_all(format, path, Some(&names), |_, line, record| {
+            let cells = sources.iter().map(|&c| record.cell(c));
+            self.encode_row(cells, &mut row, &mut counts, line)?;
+            x.extend_from_slice(&row);
+            lines.push(line);
+            Ok(())
+        })?;
+        let x = Array2::from_shape_vec((lines.len(), width), x).map_err(|e| Error::MalformedFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok((x, counts, lines))
     }
 
     /// The target value of `cell` as the model reads it: the class code

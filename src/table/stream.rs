@@ -9,14 +9,22 @@
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
+use ndarray::{Array1, Array2};
+
+use super::cell::Record;
 #[cfg(doc)]
 use super::read_table;
 #[cfg(feature = "serde")]
 use super::survey::SharedSurvey;
 use super::survey::{Plan, Survey};
-use super::{visit_records, ApplyCounts, Dropped, Encoding, Format, TableOptions};
+use super::{
+    after_reading_through, header_of, visit_records, ApplyCounts, Dropped, Encoding, Format, Table,
+    TableOptions,
+};
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
+#[cfg(feature = "parquet")]
+use crate::parquet_table::ParquetTable;
 use crate::source::{check_weights, read_block, Block, DataSource};
 
 /// A table file's rows, encoded as they are read.
@@ -27,6 +35,11 @@ pub struct TableData {
     wanted: Option<Vec<String>>,
     /// Where CSV records start (empty for Parquet).
     csv_index: CsvIndex,
+    /// A Parquet file as it was opened for the survey: its footer, read
+    /// once, serves every later read. (Boxed: the footer's schema and
+    /// metadata would double the size of a table's every holder.)
+    #[cfg(feature = "parquet")]
+    parquet: Option<Box<ParquetTable>>,
     plan: Plan,
     width: usize,
 }
@@ -163,6 +176,281 @@ impl TableData {
     pub fn text_cells_blank(&self) -> usize {
         self.plan.text_cells_blank
     }
+
+    /// The bytes [`TableData::read_whole`] holds: the float32 matrix and
+    /// targets, the weights where there are, and each row's line.
+    pub fn whole_bytes(&self) -> u64 {
+        let weights = u64::from(self.plan.weight_column.is_some());
+        let line = std::mem::size_of::<usize>() as u64;
+        self.plan.rows() as u64 * (4 * (self.width as u64 + 1 + weights) + line)
+    }
+
+    /// The table read whole where [`TableData::whole_bytes`] is within
+    /// `budget` bytes, else left to stream: the choice made once, from
+    /// the survey that opening the table took.
+    pub fn read_within(self, budget: u64) -> Result<Opened> {
+        match self.whole_bytes() <= budget {
+            true => self.read_whole().map(Opened::Whole),
+            false => Ok(Opened::Streamed(self)),
+        }
+    }
+
+    /// Every row kept, encoded: the [`Table`] that [`read_table`] returns.
+    /// Reads the file once more, encoding each kept record straight into
+    /// its row of the matrix: a CSV file record by record, a Parquet file
+    /// by row groups decoded and encoded in parallel, each into its own
+    /// rows.
+    pub fn read_whole(self) -> Result<Table> {
+        let (n, d) = (self.plan.rows(), self.width);
+        let mut x = Array2::zeros((n, d));
+        let mut y = Array1::zeros(n);
+        let mut weights = self.plan.weight_column.map(|_| Array1::zeros(n));
+        let mut lines = vec![0; n];
+        let rows = Rows {
+            x: x.as_slice_mut().expect("a new standard array is contiguous"),
+            y: y.as_slice_mut().expect("a new array is contiguous"),
+            weights: weights
+                .as_mut()
+                .map(|w| w.as_slice_mut().expect("a new array is contiguous")),
+            lines: &mut lines,
+        };
+        let counts = match Format::of(&self.path) {
+            #[cfg(feature = "parquet")]
+            Format::Parquet => self.encode_groups(rows)?,
+            _ => self.encode_records(rows)?,
+        };
+        let TableData { plan, .. } = self;
+        Ok(Table {
+            feature_names: plan.encoding.feature_names(),
+            x,
+            y,
+            weights,
+            rows_dropped: plan.excluded.len(),
+            cells_filled: counts.filled,
+            text_cells_blank: counts.blank,
+            lines,
+            encoding: plan.encoding,
+            dropped: plan.dropped,
+        })
+    }
+
+    /// Encodes kept record `record` (on file line `line`) into row `k` of
+    /// `rows`.
+    fn encode_record(
+        &self,
+        record: &dyn Record,
+        line: usize,
+        rows: &mut Rows<'_>,
+        k: usize,
+        counts: &mut ApplyCounts,
+    ) -> Result<()> {
+        let (plan, d) = (&self.plan, self.width);
+        let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+        plan.encoding
+            .encode_row(cells, &mut rows.x[k * d..(k + 1) * d], counts, line)?;
+        rows.y[k] = plan.target(line, record.cell(plan.target_column))?;
+        if let (Some(weights), Some(column)) = (&mut rows.weights, plan.weight_column) {
+            weights[k] = plan.number(line, column, record.cell(column))?;
+        }
+        rows.lines[k] = line;
+        Ok(())
+    }
+
+    /// [`TableData::read_whole`]'s rows, record by record from the first.
+    fn encode_records(&self, mut rows: Rows<'_>) -> Result<ApplyCounts> {
+        let plan = &self.plan;
+        let n = plan.rows();
+        let mut counts = ApplyCounts::default();
+        let mut k = 0;
+        self.visit_from(0, |record_index, line, record| {
+            if k == n {
+                return Ok(false);
+            }
+            if plan.keeps(record_index) {
+                self.encode_record(record, line, &mut rows, k, &mut counts)?;
+                k += 1;
+            }
+            Ok(true)
+        })?;
+        if k < n {
+            return Err(self.changed(format!("{n} rows were surveyed and {k} read")));
+        }
+        Ok(counts)
+    }
+
+    /// [`TableData::read_whole`]'s rows of a Parquet file: each row group
+    /// decoded and encoded on its own thread into the rows its kept
+    /// records take; a batch of number columns without empty cells is
+    /// written column by column, any other record by record. The first
+    /// error in file order is the one returned.
+    #[cfg(feature = "parquet")]
+    fn encode_groups(&self, rows: Rows<'_>) -> Result<ApplyCounts> {
+        use rayon::prelude::*;
+
+        let plan = &self.plan;
+        let Some(file) = &self.parquet else {
+            return self.encode_records(rows);
+        };
+        let starts = file.group_starts();
+        if file.rows() != plan.records {
+            return Err(self.changed(format!(
+                "{} rows were surveyed and the footer counts {}",
+                plan.records,
+                file.rows()
+            )));
+        }
+        // Each group's share of the rows kept.
+        let kept_before = |record: usize| record - plan.excluded.partition_point(|&e| e < record);
+        let mut shares = Vec::with_capacity(starts.len() - 1);
+        let mut rest = rows;
+        for group in starts.windows(2) {
+            let (share, others) = rest.split(kept_before(group[1]) - kept_before(group[0]), self.width);
+            shares.push(share);
+            rest = others;
+        }
+        let numbers_only = plan
+            .encoding
+            .columns
+            .iter()
+            .all(|column| matches!(column, super::EncodedColumn::Numeric { .. }));
+        let counted: Vec<Result<ApplyCounts>> = shares
+            .into_par_iter()
+            .enumerate()
+            .map(|(group, mut share)| {
+                let mut counts = ApplyCounts::default();
+                let mut k = 0;
+                file.visit_group(group, |start, batch| {
+                    let records = batch.rows();
+                    let none_left_out = plan.excluded[plan.excluded.partition_point(|&e| e < start)..]
+                        .first()
+                        .is_none_or(|&e| e >= start + records);
+                    let written = numbers_only
+                        && none_left_out
+                        && plan.column_sources.iter().enumerate().all(|(j, &c)| {
+                            let from = k * self.width + j;
+                            batch.write_numbers(c, &mut share.x[from..], self.width)
+                        });
+                    for i in 0..records {
+                        let record = start + i;
+                        if !plan.keeps(record) {
+                            continue;
+                        }
+                        if k == share.y.len() {
+                            // More rows than the footer said the group holds.
+                            return Err(
+                                self.changed(format!("row group {group} holds more rows than surveyed"))
+                            );
+                        }
+                        let line = record + 1;
+                        let row = batch.row(i);
+                        if written {
+                            share.y[k] = plan.target(line, row.cell(plan.target_column))?;
+                            if let (Some(weights), Some(column)) = (&mut share.weights, plan.weight_column) {
+                                weights[k] = plan.number(line, column, row.cell(column))?;
+                            }
+                            share.lines[k] = line;
+                        } else {
+                            self.encode_record(&row, line, &mut share, k, &mut counts)?;
+                        }
+                        k += 1;
+                    }
+                    Ok(())
+                })?;
+                Ok(counts)
+            })
+            .collect();
+        let mut total = ApplyCounts::default();
+        for counts in counted {
+            let counts = counts?;
+            total.filled += counts.filled;
+            total.blank += counts.blank;
+        }
+        Ok(total)
+    }
+
+    /// Calls `each(record index, line, record)` for the records from record
+    /// `first` on, until it returns `false`: a Parquet file's through its
+    /// footer as it was read, a CSV file's from the indexed position
+    /// nearest before `first`.
+    fn visit_from(
+        &self,
+        first: usize,
+        each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
+    ) -> Result<()> {
+        #[cfg(feature = "parquet")]
+        {
+            if let Some(file) = &self.parquet {
+                return file.visit(first, each);
+            }
+        }
+        let names: Option<Vec<&str>> = self
+            .wanted
+            .as_ref()
+            .map(|w| w.iter().map(String::as_str).collect());
+        let from = (first, &self.csv_index);
+        visit_records(
+            Format::of(&self.path),
+            &self.path,
+            names.as_deref(),
+            Some(from),
+            each,
+        )
+        .map(|_| ())
+    }
+
+    /// The error of a file that no longer holds what its survey read.
+    fn changed(&self, reason: String) -> Error {
+        Error::TruncatedFile {
+            path: self.path.display().to_string(),
+            reason,
+        }
+    }
+}
+
+/// A table file as [`TableData::read_within`] chose to read it.
+// Made once per file and taken apart at once: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum Opened {
+    /// Read whole: its rows fit the budget.
+    Whole(Table),
+    /// Beyond the budget: encoded block by block as it is read.
+    Streamed(TableData),
+}
+
+/// The rows [`TableData::read_whole`] fills, or a share of them.
+struct Rows<'a> {
+    /// Row-major, as wide as the features.
+    x: &'a mut [f32],
+    y: &'a mut [f32],
+    weights: Option<&'a mut [f32]>,
+    lines: &'a mut [usize],
+}
+
+impl<'a> Rows<'a> {
+    /// The first `rows` rows (of `width` features), and the others.
+    #[cfg(feature = "parquet")]
+    fn split(self, rows: usize, width: usize) -> (Rows<'a>, Rows<'a>) {
+        let (x, x_rest) = self.x.split_at_mut(rows * width);
+        let (y, y_rest) = self.y.split_at_mut(rows);
+        let (lines, lines_rest) = self.lines.split_at_mut(rows);
+        let (weights, weights_rest) = match self.weights {
+            Some(weights) => {
+                let (w, rest) = weights.split_at_mut(rows);
+                (Some(w), Some(rest))
+            }
+            None => (None, None),
+        };
+        (
+            Rows { x, y, weights, lines },
+            Rows {
+                x: x_rest,
+                y: y_rest,
+                weights: weights_rest,
+                lines: lines_rest,
+            },
+        )
+    }
 }
 
 /// A table file surveyed, its encoding still to decide.
@@ -170,6 +458,8 @@ struct Surveyed {
     path: PathBuf,
     wanted: Option<Vec<String>>,
     csv_index: CsvIndex,
+    #[cfg(feature = "parquet")]
+    parquet: Option<Box<ParquetTable>>,
     survey: Survey,
 }
 
@@ -187,15 +477,40 @@ impl Surveyed {
         });
         let names: Option<Vec<&str>> = wanted.as_ref().map(|w| w.iter().map(String::as_str).collect());
         let format = Format::of(path);
-        // The header comes with the first record.
-        let header = visit_records(format, path, names.as_deref(), None, |_, _, _| Ok(false))?;
-        let mut survey = Survey::new(header, target, features, options)?;
-        let learn = |_, line, record: &csv::StringRecord| {
+        // A Parquet file's footer, read once for every read to come.
+        #[cfg(feature = "parquet")]
+        let parquet = match format {
+            Format::Parquet => Some(Box::new(ParquetTable::open(path, names.as_deref())?)),
+            _ => None,
+        };
+        #[cfg(feature = "parquet")]
+        let header = match &parquet {
+            Some(file) => file.header().to_vec(),
+            None => header_of(format, path, names.as_deref())?,
+        };
+        #[cfg(not(feature = "parquet"))]
+        let header = header_of(format, path, names.as_deref())?;
+        // Errors of the header come after those of reading the file, as
+        // when the table reader held the file before it surveyed it.
+        let mut survey = Survey::new(header, target, features, options)
+            .map_err(|e| after_reading_through(e, format, path, names.as_deref()))?;
+        let mut learn = |_, line, record: &dyn Record| {
             survey.add(line, record);
             Ok(true)
         };
         let csv_index = match format {
-            Format::Csv => index_csv_records(path, learn)?.1,
+            Format::Csv => index_csv_records(path, |i, line, record| learn(i, line, record))?.1,
+            #[cfg(feature = "parquet")]
+            Format::Parquet => {
+                // Batch by batch, decoded on a thread of its own.
+                if let Some(file) = &parquet {
+                    file.visit_batches(|first, batch| {
+                        survey.add_batch(first, batch);
+                        Ok(())
+                    })?;
+                }
+                CsvIndex::new()
+            }
             _ => {
                 visit_records(format, path, names.as_deref(), None, learn)?;
                 CsvIndex::new()
@@ -205,6 +520,8 @@ impl Surveyed {
             path: path.to_path_buf(),
             wanted,
             csv_index,
+            #[cfg(feature = "parquet")]
+            parquet,
             survey,
         })
     }
@@ -216,6 +533,8 @@ impl Surveyed {
             path: self.path,
             wanted: self.wanted,
             csv_index: self.csv_index,
+            #[cfg(feature = "parquet")]
+            parquet: self.parquet,
             width: plan.encoding.feature_names().len(),
             plan,
         })
@@ -246,23 +565,12 @@ impl DataSource for TableData {
         let mut weights = Vec::with_capacity(rows);
         if rows > 0 {
             let plan = &self.plan;
-            let names: Option<Vec<&str>> = self
-                .wanted
-                .as_ref()
-                .map(|w| w.iter().map(String::as_str).collect());
-            let from = (plan.record_of(start), &self.csv_index);
-            visit_records(
-                Format::of(&self.path),
-                &self.path,
-                names.as_deref(),
-                Some(from),
-                |record_index, line, record| {
-                    if plan.keeps(record_index) {
-                        weights.push(plan.number(line, column, &record[column])?);
-                    }
-                    Ok(weights.len() < rows)
-                },
-            )?;
+            self.visit_from(plan.record_of(start), |record_index, line, record| {
+                if plan.keeps(record_index) {
+                    weights.push(plan.number(line, column, record.cell(column))?);
+                }
+                Ok(weights.len() < rows)
+            })?;
         }
         check_weights(&weights, start)?;
         Ok(Some(Cow::Owned(weights)))
@@ -282,28 +590,16 @@ impl DataSource for TableData {
         let plan = &self.plan;
         let mut counts = ApplyCounts::default();
         let mut done = 0;
-        let names: Option<Vec<&str>> = self
-            .wanted
-            .as_ref()
-            .map(|w| w.iter().map(String::as_str).collect());
-        let from = (plan.record_of(start), &self.csv_index);
-        let format = Format::of(&self.path);
-        visit_records(
-            format,
-            &self.path,
-            names.as_deref(),
-            Some(from),
-            |record_index, line, record| {
-                if plan.keeps(record_index) {
-                    let cells = plan.column_sources.iter().map(|&c| &record[c]);
-                    plan.encoding
-                        .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
-                    y[done] = plan.target(line, &record[plan.target_column])?;
-                    done += 1;
-                }
-                Ok(done < rows)
-            },
-        )?;
+        self.visit_from(plan.record_of(start), |record_index, line, record| {
+            if plan.keeps(record_index) {
+                let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+                plan.encoding
+                    .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
+                y[done] = plan.target(line, record.cell(plan.target_column))?;
+                done += 1;
+            }
+            Ok(done < rows)
+        })?;
         if done < rows {
             return Err(Error::TruncatedFile {
                 path: self.path.display().to_string(),

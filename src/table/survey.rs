@@ -6,12 +6,13 @@
 //! module documentation from these alone, so that a table read whole and
 //! a table streamed from a file larger than memory are encoded the same.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
+use super::cell::{Cell, NumberKey, Record};
 use super::{
-    column_index, is_missing, label_key, number, sorted_values, Categorical, DropReason, Dropped,
-    EncodedColumn, Encoding, Labels, Missing, TableOptions,
+    column_index, label_key, number, sorted_values, Categorical, DropReason, Dropped, EncodedColumn,
+    Encoding, Labels, Missing, TableOptions,
 };
 use crate::error::{Error, Result};
 
@@ -35,6 +36,10 @@ struct ColumnSurvey {
     distinct: BTreeSet<String>,
     /// The first present cell that is not a number: its line and text.
     first_text: Option<(usize, String)>,
+    /// The number cells whose text `distinct` holds: so that a typed
+    /// number is written as text once per distinct value, not per cell.
+    #[cfg_attr(feature = "serde", serde(skip))]
+    numbers_counted: HashSet<NumberKey>,
 }
 
 /// A record with a missing cell among the chosen columns or the target.
@@ -87,6 +92,9 @@ pub(crate) struct Survey {
     /// Whether the target has more distinct values than were counted.
     target_values_beyond: bool,
     target_missing: usize,
+    /// The number labels `target_values` holds, by their float64's bits:
+    /// so that a typed target is written as text once per label.
+    target_numbers: HashSet<u64>,
     incomplete: Vec<Incomplete>,
     records: usize,
     first_line: Option<usize>,
@@ -114,6 +122,9 @@ pub(crate) struct Plan {
     pub(crate) text_cells_blank: usize,
     /// The class code of each label, where the target holds labels.
     pub(crate) codes: HashMap<String, f32>,
+    /// The class code of each label that is a number, by its float64's
+    /// bits: a typed target cell's code without writing it as text.
+    pub(crate) number_codes: HashMap<u64, f32>,
 }
 
 impl Survey {
@@ -201,6 +212,7 @@ impl Survey {
             target_values: BTreeMap::new(),
             target_values_beyond: false,
             target_missing: 0,
+            target_numbers: HashSet::new(),
             incomplete: Vec::new(),
             records: 0,
             first_line: None,
@@ -209,43 +221,59 @@ impl Survey {
 
     /// Learns from the next record, found on file line `line`; its cells
     /// are the header's columns.
-    pub(crate) fn add(&mut self, line: usize, record: &csv::StringRecord) {
+    pub(crate) fn add(&mut self, line: usize, record: &dyn Record) {
         let index = self.records;
         self.records += 1;
         self.first_line.get_or_insert(line);
         let mut missing = Vec::new();
         for (k, (&c, survey)) in self.chosen.iter().zip(&mut self.columns).enumerate() {
-            let cell = record.get(c).unwrap_or("").trim();
-            if is_missing(cell) {
+            let cell = record.cell(c);
+            if cell.is_missing() {
                 survey.missing += 1;
                 missing.push(k as u32);
                 continue;
             }
             survey.present += 1;
-            match number(cell) {
+            match cell.number() {
                 Some(value) => {
                     survey.numbers += 1;
                     survey.sum += value;
                 }
                 None if survey.first_text.is_none() => {
-                    survey.first_text = Some((line, record.get(c).unwrap_or("").to_string()));
+                    survey.first_text = Some((line, cell.text().into_owned()));
                 }
                 None => {}
             }
-            if survey.distinct.len() < self.distinct_cap && !survey.distinct.contains(cell) {
-                survey.distinct.insert(cell.to_string());
+            if survey.distinct.len() >= self.distinct_cap {
+                continue;
+            }
+            match (cell, cell.number_key()) {
+                (Cell::Text(text), _) => {
+                    let text = text.trim();
+                    if !survey.distinct.contains(text) {
+                        survey.distinct.insert(text.to_string());
+                    }
+                }
+                (_, Some(key)) => {
+                    // A number's text has no spaces to trim.
+                    if survey.numbers_counted.insert(key) {
+                        survey.distinct.insert(cell.text().into_owned());
+                    }
+                }
+                _ => {
+                    let text = cell.text();
+                    if !survey.distinct.contains(text.as_ref()) {
+                        survey.distinct.insert(text.into_owned());
+                    }
+                }
             }
         }
-        let target = record.get(self.target_column).unwrap_or("").trim();
-        let target_missing = is_missing(target);
+        let target = record.cell(self.target_column);
+        let target_missing = target.is_missing();
         if target_missing {
             self.target_missing += 1;
-        } else if self.labels && !self.target_values.contains_key(label_key(target).as_ref()) {
-            if self.target_values.len() < DISTINCT_COUNTED {
-                self.target_values.insert(label_key(target).into_owned(), line);
-            } else {
-                self.target_values_beyond = true;
-            }
+        } else if self.labels {
+            self.learn_label(target, line);
         }
         if target_missing || !missing.is_empty() {
             self.incomplete.push(Incomplete {
@@ -254,6 +282,65 @@ impl Survey {
                 columns: missing.into_boxed_slice(),
                 target: target_missing,
             });
+        }
+    }
+
+    /// Learns from the records of a Parquet batch whose first record is
+    /// record `first` of the file (on line `first + 1`), as [`Survey::add`]
+    /// would from each: column by column where no chosen cell and no
+    /// target is missing and every chosen cell is a number (each column's
+    /// sum still in file order), else record by record.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn add_batch(&mut self, first: usize, batch: &crate::parquet_table::TypedBatch<'_>) {
+        let records = batch.rows();
+        let plain =
+            self.chosen.iter().all(|&c| batch.plain_numbers(c)) && batch.plain_numbers(self.target_column);
+        if !plain || records == 0 {
+            for i in 0..records {
+                self.add(first + i + 1, &batch.row(i));
+            }
+            return;
+        }
+        self.first_line.get_or_insert(first + 1);
+        self.records += records;
+        let cap = self.distinct_cap;
+        for (&c, survey) in self.chosen.iter().zip(&mut self.columns) {
+            survey.present += records;
+            survey.numbers += records;
+            batch.each_number(c, |cell| {
+                survey.sum += cell.number().unwrap_or(0.0);
+                if survey.distinct.len() < cap {
+                    if let Some(key) = cell.number_key() {
+                        if survey.numbers_counted.insert(key) {
+                            survey.distinct.insert(cell.text().into_owned());
+                        }
+                    }
+                }
+            });
+        }
+        if self.labels {
+            let mut line = first + 1;
+            batch.each_number(self.target_column, |target| {
+                self.learn_label(target, line);
+                line += 1;
+            });
+        }
+    }
+
+    /// Learns the label of a target cell that is not missing, on line `line`.
+    fn learn_label(&mut self, target: Cell<'_>, line: usize) {
+        let bits = target.label_bits();
+        if bits.is_some_and(|bits| self.target_numbers.contains(&bits)) {
+            return;
+        }
+        let key = target.label_key();
+        if !self.target_values.contains_key(key.as_ref()) {
+            if self.target_values.len() < DISTINCT_COUNTED {
+                self.target_values.insert(key.into_owned(), line);
+                self.target_numbers.extend(bits);
+            } else {
+                self.target_values_beyond = true;
+            }
         }
     }
 
@@ -411,6 +498,7 @@ impl Survey {
                     .collect()
             })
             .unwrap_or_default();
+        let number_codes = codes_of_numbers(&codes);
 
         // Each chosen column: kept as numbers or categories, or left out.
         let mut dropped = Vec::new();
@@ -566,8 +654,19 @@ impl Survey {
             cells_filled,
             text_cells_blank,
             codes,
+            number_codes,
         })
     }
+}
+
+/// The codes of the labels that are numbers, by their float64's bits. A
+/// label is the shortest text of its number ([`label_key`]), so a number
+/// cell's label is one of them exactly when its bits are.
+fn codes_of_numbers(codes: &HashMap<String, f32>) -> HashMap<u64, f32> {
+    codes
+        .iter()
+        .filter_map(|(label, &code)| number(label).map(|value| (value.to_bits(), code)))
+        .collect()
 }
 
 impl Plan {
@@ -599,30 +698,30 @@ impl Plan {
     }
 
     /// The number in `cell` of `column` on file line `line`.
-    pub(crate) fn number(&self, line: usize, column: usize, cell: &str) -> Result<f32> {
-        number(cell.trim())
+    pub(crate) fn number(&self, line: usize, column: usize, cell: Cell<'_>) -> Result<f32> {
+        cell.number()
             .map(|v| v as f32)
             .ok_or_else(|| Error::NonNumericCell {
                 line,
                 column: self.header[column].clone(),
-                value: cell.to_string(),
+                value: cell.text().into_owned(),
             })
     }
 
     /// The target of a kept record's `cell`, on file line `line`: the
     /// class code for labels, else the number. The survey saw every label,
     /// so that an unknown one means the file changed since.
-    pub(crate) fn target(&self, line: usize, cell: &str) -> Result<f32> {
-        let trimmed = cell.trim();
+    pub(crate) fn target(&self, line: usize, cell: Cell<'_>) -> Result<f32> {
         match &self.encoding.labels {
-            Some(labels) => self
-                .codes
-                .get(label_key(trimmed).as_ref())
-                .copied()
-                .ok_or_else(|| Error::UnknownLabel {
+            Some(labels) => {
+                let code = match cell.label_bits() {
+                    Some(bits) => self.number_codes.get(&bits),
+                    None => self.codes.get(cell.label_key().as_ref()),
+                };
+                code.copied().ok_or_else(|| Error::UnknownLabel {
                     line,
                     column: self.header[self.target_column].clone(),
-                    value: cell.to_string(),
+                    value: cell.text().into_owned(),
                     labels: labels
                         .classes
                         .iter()
@@ -630,14 +729,13 @@ impl Plan {
                         .cloned()
                         .collect::<Vec<_>>()
                         .join(", "),
-                }),
-            None => number(trimmed)
-                .map(|v| v as f32)
-                .ok_or_else(|| Error::TextTarget {
-                    line,
-                    column: self.header[self.target_column].clone(),
-                    value: cell.to_string(),
-                }),
+                })
+            }
+            None => cell.number().map(|v| v as f32).ok_or_else(|| Error::TextTarget {
+                line,
+                column: self.header[self.target_column].clone(),
+                value: cell.text().into_owned(),
+            }),
         }
     }
 }
@@ -664,6 +762,7 @@ mod tests {
             cells_filled: 0,
             text_cells_blank: 0,
             codes: HashMap::new(),
+            number_codes: HashMap::new(),
         };
         let kept: Vec<usize> = (0..10).filter(|&r| plan.keeps(r)).collect();
         assert_eq!(kept, [1, 2, 5, 6, 7, 8]);

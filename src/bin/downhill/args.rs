@@ -845,13 +845,18 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
         &table_options(args, model),
     )
     .map_err(|e| located(args, e))?;
+    Ok(described(table))
+}
+
+/// `table`, having said what reading it made of the columns.
+pub fn described(table: Table) -> Table {
     describe_table(
         &table.dropped,
         table.encoding.labels.as_ref(),
         table.rows_dropped,
         [table.cells_filled, table.text_cells_blank],
     );
-    Ok(table)
+    table
 }
 
 /// An `.npy` matrix as a table: `--target` names the targets' file

@@ -7,19 +7,19 @@ use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::metrics::Scoring;
 use downhill::npy::NpyData;
-use downhill::parquet_source::{parquet_shape, ParquetData};
+use downhill::parquet_source::ParquetData;
 use downhill::plot::{self, Curve, ParameterPath};
 use downhill::source::DataSource;
-use downhill::table::{EncodedColumn, Encoding, Format, Table, TableData};
+use downhill::table::{EncodedColumn, Encoding, Format, Opened, Table, TableData};
 use downhill::{
     reference, ClassWeight, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Solver, StopReason,
     Variant,
 };
 
 use crate::args::{
-    describe_stop, describe_table, explain, fit_with_progress, for_class_codes, for_classes, load, located,
-    names, open_npy, table_options, warn_of_cells, watched_held_out, DataArgs, FitArgs, LearningRateArg,
-    TrainArgs,
+    describe_stop, describe_table, described, explain, fit_with_progress, for_class_codes, for_classes, load,
+    located, names, open_npy, table_options, warn_of_cells, watched_held_out, DataArgs, FitArgs,
+    LearningRateArg, TrainArgs,
 };
 use crate::report::{self, number};
 
@@ -44,31 +44,40 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     }
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
-    // split, the loss surface).
+    // split, the loss surface); a table within the budget is read whole
+    // on the survey that chose so.
+    let mut surveyed = None;
     if args.test_size.is_none() && args.plot_path.is_none() {
-        if let Some(streamed) = streamed_file(&args.data, &args.train, false)? {
-            streamed.describe();
-            descent = match &streamed {
-                Streamed::Table(table) => for_classes(
-                    &args.train,
-                    descent.checkpoint_encoding(table.encoding().clone()),
-                    table.encoding(),
-                    table.rows(),
-                    false,
-                )?,
-                Streamed::Npy(file) => for_class_codes(
-                    &args.train,
-                    descent,
-                    || Ok(file.y().map_err(|e| e.to_string())?.to_vec()),
-                    false,
-                    true,
-                )?,
-                Streamed::Numbers(_) => descent,
-            };
-            return fit_streamed(args, &descent, &streamed);
+        match opened_file(&args.data, &args.train, false)? {
+            Some(Read::Streamed(streamed)) => {
+                streamed.describe();
+                descent = match &streamed {
+                    Streamed::Table(table) => for_classes(
+                        &args.train,
+                        descent.checkpoint_encoding(table.encoding().clone()),
+                        table.encoding(),
+                        table.rows(),
+                        false,
+                    )?,
+                    Streamed::Npy(file) => for_class_codes(
+                        &args.train,
+                        descent,
+                        || Ok(file.y().map_err(|e| e.to_string())?.to_vec()),
+                        false,
+                        true,
+                    )?,
+                    Streamed::Numbers(_) => descent,
+                };
+                return fit_streamed(args, &descent, &streamed);
+            }
+            Some(Read::Whole(table)) => surveyed = Some(described(table)),
+            None => {}
         }
     }
-    let data = load(&args.data, args.train.model())?;
+    let data = match surveyed {
+        Some(table) => table,
+        None => load(&args.data, args.train.model())?,
+    };
     if args.train.model_arg.is_none() && args.train.loss.is_none() && only_zeros_and_ones(&data.y) {
         println!("note:         the target holds only 0 and 1; --model logistic fits a classifier");
     }
@@ -153,6 +162,8 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
 
 /// A file fitted from the file, block by block where it exceeds the
 /// memory budget.
+// One per fit, taken apart where it is made: its size costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Streamed {
     /// An `.npy` file.
     Npy(NpyData),
@@ -249,64 +260,77 @@ impl Streamed {
 }
 
 /// The file of `data` as a stream, where it is one (every file where
-/// `always`): every `.npy` file;
-/// a table file whose rows exceed the memory budget, as numbers where it
-/// is a Parquet file of numbers (without booleans, for a linear model),
-/// else encoded as it is read. A CSV file
-/// streams when it is larger than half the budget (read whole, its text
-/// and its encoded rows are both held), a Parquet table with text when
-/// its cells as text would exceed the budget.
+/// `always`): see [`opened_file`]. The ranks of a data-parallel fit read
+/// their files so.
+#[cfg(feature = "distributed")]
 pub fn streamed_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<Option<Streamed>, String> {
+    Ok(match opened_file(data, train, always)? {
+        Some(Read::Streamed(streamed)) => Some(streamed),
+        // Read whole only where the rows fit, which `always` rules out.
+        Some(Read::Whole(_)) | None => None,
+    })
+}
+
+/// A data file as `fit` reads it.
+pub enum Read {
+    /// Fitted from the file, block by block where it exceeds the budget.
+    Streamed(Streamed),
+    /// A table read whole, on the survey that chose to.
+    Whole(Table),
+}
+
+/// The file of `data` as `fit` reads it (streamed, every file where
+/// `always`): every `.npy` file streams; a Parquet file of numbers (without
+/// booleans, for a linear model) whose rows exceed the memory budget
+/// streams as numbers; any other table is surveyed once, and the library
+/// reads it whole where its encoded rows fit the budget, else leaves it to
+/// stream ([`TableData::read_within`]).
+pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<Option<Read>, String> {
     let features = names(&data.features);
     let budget = train.memory_budget.unwrap_or_else(default_budget);
-    let beyond = |bytes: u64| always || bytes > budget;
     let open_table = || {
-        TableData::open(
+        let table = TableData::open(
             &data.data,
             &data.target,
             features.as_deref(),
             &table_options(data, train.model()),
         )
-        .map_err(|e| located(data, e))
-        .map(|table| Some(Streamed::Table(table)))
+        .map_err(|e| located(data, e))?;
+        if always {
+            return Ok(Some(Read::Streamed(Streamed::Table(table))));
+        }
+        Ok(Some(
+            match table.read_within(budget).map_err(|e| located(data, e))? {
+                Opened::Whole(table) => Read::Whole(table),
+                Opened::Streamed(table) => Read::Streamed(Streamed::Table(table)),
+            },
+        ))
     };
     match Format::of(&data.data) {
         Format::Npy if data.weight_column.is_some() => Err(format!(
             "{}: --weight-column names a CSV or Parquet column; an .npy file's columns are all features",
             data.data.display()
         )),
-        Format::Npy => Ok(Some(Streamed::Npy(open_npy(data).map_err(|e| e.to_string())?))),
-        Format::Csv => {
-            let size = std::fs::metadata(&data.data).map_or(0, |m| m.len());
-            match beyond(2 * size) {
-                true => open_table(),
-                false => Ok(None),
+        Format::Npy => Ok(Some(Read::Streamed(Streamed::Npy(
+            open_npy(data).map_err(|e| e.to_string())?,
+        )))),
+        Format::Csv => open_table(),
+        // A logistic target's labels are mapped, and booleans one-hot
+        // encoded, by the table reader.
+        Format::Parquet if train.model() == Model::Linear && data.weight_column.is_none() => {
+            match ParquetData::open(&data.data, &data.target, features.as_deref()) {
+                Ok(file)
+                    if !file.has_booleans()
+                        && (always || 4 * file.rows() as u64 * (file.features() as u64 + 1) > budget) =>
+                {
+                    Ok(Some(Read::Streamed(Streamed::Numbers(file))))
+                }
+                _ => open_table(),
             }
         }
-        Format::Parquet => match ParquetData::open(&data.data, &data.target, features.as_deref()) {
-            // A logistic target's labels are mapped, and booleans one-hot
-            // encoded, by the table reader.
-            Ok(file)
-                if train.model() == Model::Linear && !file.has_booleans() && data.weight_column.is_none() =>
-            {
-                let rows = file.rows() as u64;
-                Ok(beyond(4 * rows * (file.features() as u64 + 1)).then_some(Streamed::Numbers(file)))
-            }
-            _ => {
-                let (rows, columns) = parquet_shape(&data.data).unwrap_or((0, 0));
-                let columns = features.as_ref().map_or(columns, |chosen| chosen.len() + 1) as u64;
-                match beyond(TEXT_CELL_BYTES * rows as u64 * columns) {
-                    true => open_table(),
-                    false => Ok(None),
-                }
-            }
-        },
+        Format::Parquet => open_table(),
     }
 }
-
-/// What one cell of a table read whole costs as text (a `String` and its
-/// bytes), for the choice to stream a Parquet table.
-const TEXT_CELL_BYTES: u64 = 32;
 
 /// A file fitted from the file: read block by block where it exceeds the
 /// memory budget, its scores summed block by block too.
