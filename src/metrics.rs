@@ -7,6 +7,7 @@
 //! once, as sums over rows, for both.
 
 use ndarray::ArrayView1;
+use rayon::prelude::*;
 
 use crate::distributed::{agree, Collective};
 use crate::error::{Error, Result};
@@ -439,18 +440,25 @@ pub fn roc_auc(y_true: ArrayView1<f32>, score: ArrayView1<f32>) -> Result<f64> {
     if positives == 0 || negatives == 0 {
         return Err(Error::SingleClass { label: y_true[0] });
     }
-    let mut order: Vec<usize> = (0..score.len()).collect();
-    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    // The scores with their labels, sorted by value (in parallel, and by
+    // the values themselves rather than through an index: millions of rows
+    // are scored after a large fit). Ties are grouped below, so the order
+    // within them does not matter.
+    let mut scored: Vec<(f32, bool)> = score.iter().zip(y_true).map(|(&s, &t)| (s, t == 1.0)).collect();
+    scored.par_sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     // Sum of the positives' ranks, ties sharing their mean rank.
     let mut rank_sum = 0.0f64;
     let mut start = 0;
-    while start < order.len() {
+    while start < scored.len() {
         let mut end = start + 1;
-        while end < order.len() && score[order[end]] == score[order[start]] {
+        while end < scored.len() && scored[end].0 == scored[start].0 {
             end += 1;
         }
         let mean_rank = (start + 1 + end) as f64 / 2.0;
-        let tied_positives = order[start..end].iter().filter(|&&i| y_true[i] == 1.0).count();
+        let tied_positives = scored[start..end]
+            .iter()
+            .filter(|&&(_, positive)| positive)
+            .count();
         rank_sum += mean_rank * tied_positives as f64;
         start = end;
     }
