@@ -1654,6 +1654,13 @@ impl Fitted {
             });
         }
         validate_features(x)?;
+        if self.weights.ncols() == 1 {
+            // One margin: a dot product per row, rows in parallel (a matrix
+            // product of one column would first copy x into packed panels).
+            let (w, b) = (self.weights.column(0), self.biases[0]);
+            let z = ndarray::Zip::from(x.rows()).par_map_collect(|row| row.dot(&w) + b);
+            return Ok(z.insert_axis(ndarray::Axis(1)));
+        }
         Ok(x.dot(&self.weights) + &self.biases)
     }
 
