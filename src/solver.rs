@@ -16,7 +16,7 @@ pub enum Solver {
     /// Gradient descent: the variant, optimizer and schedule of the builder.
     #[default]
     GradientDescent,
-    /// Limited-memory BFGS with a Moré–Thuente line search (argmin's), on
+    /// Limited-memory BFGS with a Wolfe line search (src/lbfgs.rs), on
     /// the full-batch gradient. Each iteration is one record of the
     /// history; every evaluation is one pass over the rows on the engine,
     /// of which only the d + 1 gradient and the loss come back. It needs a
