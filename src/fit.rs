@@ -1657,7 +1657,10 @@ impl Fitted {
         if self.weights.ncols() == 1 {
             // One margin: a dot product per row, rows in parallel (a matrix
             // product of one column would first copy x into packed panels).
+            // Rows made contiguous first, so that every layout of the same
+            // values sums in the same order.
             let (w, b) = (self.weights.column(0), self.biases[0]);
+            let x = x.as_standard_layout();
             let z = ndarray::Zip::from(x.rows()).par_map_collect(|row| row.dot(&w) + b);
             return Ok(z.insert_axis(ndarray::Axis(1)));
         }

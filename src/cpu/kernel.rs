@@ -694,3 +694,151 @@ fn dot<S: Simd>(simd: S, x: &[f32], w: &[f32], tail: &Tail<S>) -> f32 {
     let rest: f32 = x_tail.iter().zip(w_tail).map(|(x, w)| x * w).sum();
     simd.reduce_sum_f32s(acc) + rest
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::borrow::Cow;
+
+    /// Sums in float64 from the float64 definitions of the loss, over
+    /// `order`, and the scale of their float32 rounding.
+    struct Reference {
+        /// Σ sᵢ ℓ′ᵢ xᵢ per feature, then Σ sᵢ ℓ′ᵢ.
+        sums: Vec<f64>,
+        loss: f64,
+        /// Per sum, Σ over rows of the magnitude its float32 terms may be
+        /// off by per unit of rounding: |sᵢ ℓ′ᵢ xᵢⱼ|, plus |xᵢⱼ| times
+        /// the slope's change over the margin's rounding (|ℓ″| ≤ 2 times
+        /// Σₖ |xᵢₖ wₖ|).
+        scales: Vec<f64>,
+        loss_scale: f64,
+    }
+
+    fn reference(
+        x: &[f32],
+        y: &[f32],
+        weights: Option<&[f32]>,
+        d: usize,
+        parameters: &[f32],
+        order: &[usize],
+        loss: Loss,
+    ) -> Reference {
+        let mut sums = vec![0.0f64; d + 1];
+        let mut scales = vec![0.0f64; d + 1];
+        let (mut loss_sum, mut loss_scale) = (0.0, 0.0);
+        for &i in order {
+            let row = &x[i * d..(i + 1) * d];
+            let z: f64 = row
+                .iter()
+                .zip(parameters)
+                .map(|(&a, &b)| f64::from(a) * f64::from(b))
+                .sum::<f64>()
+                + f64::from(parameters[d]);
+            let magnitude: f64 = row
+                .iter()
+                .zip(parameters)
+                .map(|(&a, &b)| (f64::from(a) * f64::from(b)).abs())
+                .sum::<f64>()
+                + f64::from(parameters[d]).abs();
+            let s = weights.map_or(1.0, |w| f64::from(w[i]));
+            let slope = s * loss.derivative(z, f64::from(y[i]));
+            let value = s * loss.value(z, f64::from(y[i]));
+            let slope_scale = slope.abs() + 2.0 * s * magnitude;
+            for ((total, scale), &x) in sums.iter_mut().zip(&mut scales).zip(row.iter().chain([&1.0])) {
+                *total += slope * f64::from(x);
+                *scale += slope_scale * f64::from(x).abs();
+            }
+            loss_sum += value;
+            loss_scale += value.abs() + slope.abs() * magnitude;
+        }
+        Reference {
+            sums,
+            loss: loss_sum,
+            scales,
+            loss_scale,
+        }
+    }
+
+    /// Rows of every width from 1 to 40 (so of fewer features than a
+    /// vector, of whole vectors, and with features past them), batches of
+    /// lengths that are not multiples of four, rows in order and permuted,
+    /// with and without weights: the pass equals the float64 sums to
+    /// float32 precision. The bound is the rounding of float32 sums of a
+    /// chunk's rows (CHUNK_ROWS additions) of products of d-term dot
+    /// products: (CHUNK_ROWS + d + 8) ε times the sum of the terms'
+    /// magnitudes.
+    #[test]
+    fn the_pass_is_the_float64_sums_for_every_width() {
+        let mut state = 12345u64;
+        let mut uniform = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f64 / (1u64 << 24) as f64) as f32
+        };
+        for d in 1..=40 {
+            let rows = 203;
+            let x: Vec<f32> = (0..rows * d).map(|_| 4.0 * uniform() - 2.0).collect();
+            let labels: Vec<f32> = (0..rows)
+                .map(|_| if uniform() < 0.5 { 0.0 } else { 1.0 })
+                .collect();
+            let targets: Vec<f32> = (0..rows).map(|_| 3.0 * uniform() - 1.5).collect();
+            let weights: Vec<f32> = (0..rows).map(|_| 2.0 * uniform()).collect();
+            let parameters: Vec<f32> = (0..=d)
+                .map(|_| (2.0 * uniform() - 1.0) / (d as f32).sqrt())
+                .collect();
+            let order: Vec<u32> = (0..rows as u32).map(|i| (i * 37 + 11) % rows as u32).collect();
+            for (loss, y) in [
+                (Loss::Squared, &targets),
+                (Loss::Log, &labels),
+                (Loss::Huber { epsilon: 0.5 }, &targets),
+            ] {
+                let block = Block {
+                    x: Cow::Borrowed(&x),
+                    y: Cow::Borrowed(y),
+                };
+                for row_weights in [None, Some(weights.as_slice())] {
+                    let data = Data::new(&block, row_weights, d, loss);
+                    for (rows_of, len) in [(None, rows), (Some(&order), 131), (None, 7)] {
+                        let (chosen, positions): (Rows, Vec<usize>) = match rows_of {
+                            None => (
+                                Rows::Contiguous {
+                                    start: 5,
+                                    len: len - 5,
+                                },
+                                (5..len).collect(),
+                            ),
+                            Some(order) => (
+                                Rows::Permuted { order, start: 3, len },
+                                order[3..3 + len].iter().map(|&i| i as usize).collect(),
+                            ),
+                        };
+                        let mut workspace = Workspace::new(d, 1, rows);
+                        let got = workspace.accumulate(&data, &parameters, chosen).clone();
+                        let expected = reference(&x, y, row_weights, d, &parameters, &positions, loss);
+                        let what = format!(
+                            "{loss:?}, {d} features, {len} rows, weighted {}",
+                            row_weights.is_some()
+                        );
+                        let rounding = (CHUNK_ROWS + d + 8) as f64 * f64::from(f32::EPSILON);
+                        for (j, ((&g, &e), &scale)) in got
+                            .derivative
+                            .iter()
+                            .zip(&expected.sums)
+                            .zip(&expected.scales)
+                            .enumerate()
+                        {
+                            assert!(
+                                (g - e).abs() <= rounding * scale,
+                                "{what}: sum {j}: {g} against {e}"
+                            );
+                        }
+                        let loss_error = (got.loss - expected.loss).abs();
+                        assert!(loss_error <= rounding * expected.loss_scale, "{what}: loss sum");
+                        assert_eq!(got.rows, positions.len(), "{what}");
+                    }
+                }
+            }
+        }
+    }
+}
