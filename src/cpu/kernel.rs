@@ -311,11 +311,16 @@ const GROUP: usize = 4;
 /// when rows come from a permutation (the hardware cannot guess them).
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
+/// SIMD vectors of rows per block: two, so that the loss's long chain of
+/// dependent operations (eˣ, a division, ln(1 + x)) runs for two vectors
+/// side by side, while the reads of X still go on evenly between its
+/// arithmetic rather than in bursts.
+const BLOCK_VECTORS: usize = 2;
+
 /// The most rows whose margins, slopes and losses are computed together:
-/// one SIMD vector of them (16 float32 lanes at most), so that the loss
-/// runs on a whole vector of rows, its `match` once a block, while the
-/// reads of X go on evenly between its arithmetic rather than in bursts.
-const BLOCK_ROWS: usize = 16;
+/// `BLOCK_VECTORS` SIMD vectors of them (16 float32 lanes at most), so
+/// that the loss runs on whole vectors of rows, its `match` once a block.
+const BLOCK_ROWS: usize = BLOCK_VECTORS * 16;
 
 /// A block's rows are read twice (for the margins, then for Σ ℓ′ᵢ xᵢ): at
 /// most this many bytes of them, so that the second read finds them in
@@ -323,10 +328,10 @@ const BLOCK_ROWS: usize = 16;
 const BLOCK_BYTES: usize = 16 << 10;
 
 /// Rows per block of `lanes` float32 lanes for rows of `features`
-/// values: a vector of rows, and a multiple of `GROUP`.
+/// values: `BLOCK_VECTORS` vectors of rows, and a multiple of `GROUP`.
 fn block_rows(lanes: usize, features: usize) -> usize {
     let cached = (BLOCK_BYTES / (4 * features.max(1))).max(GROUP);
-    lanes.clamp(GROUP, BLOCK_ROWS).min(cached) / GROUP * GROUP
+    (BLOCK_VECTORS * lanes).clamp(GROUP, BLOCK_ROWS).min(cached) / GROUP * GROUP
 }
 
 /// Adds sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ sᵢ ℓ′ᵢ,
