@@ -12,8 +12,6 @@
 
 use std::borrow::Cow;
 
-use super::{is_missing, label_key, number};
-
 /// One cell of a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Cell<'a> {
@@ -132,9 +130,34 @@ impl Record for csv::StringRecord {
     }
 }
 
+/// Whether a cell's text stands for a missing value.
+pub fn is_missing(cell: &str) -> bool {
+    let cell = cell.trim();
+    cell.is_empty()
+        || cell == "?"
+        || ["na", "n/a", "nan", "null"]
+            .iter()
+            .any(|token| cell.eq_ignore_ascii_case(token))
+}
+
+/// A target cell as a label: a number as its shortest form (so that `1`,
+/// `1.0` and ` 1 ` are one class), any other text trimmed.
+pub(crate) fn label_key(cell: &str) -> Cow<'_, str> {
+    let cell = cell.trim();
+    match number(cell) {
+        Some(value) => value.to_string().into(),
+        None => cell.into(),
+    }
+}
+
+/// A cell's text as a finite number, where it is one.
+pub(crate) fn number(cell: &str) -> Option<f64> {
+    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::table::cell::*;
 
     /// Each typed cell reads as the text the Parquet reader used to write
     /// for it, whatever the reader asks of it.

@@ -45,6 +45,9 @@ use crate::source::DataSource;
 pub(crate) mod cell;
 mod stream;
 mod survey;
+
+pub use cell::is_missing;
+use cell::{label_key, number};
 use cell::{Cell, Record};
 pub use stream::{Opened, TableData};
 
@@ -429,16 +432,6 @@ pub fn write_source(
     }
 }
 
-/// Whether a cell stands for a missing value.
-pub fn is_missing(cell: &str) -> bool {
-    let cell = cell.trim();
-    cell.is_empty()
-        || cell == "?"
-        || ["na", "n/a", "nan", "null"]
-            .iter()
-            .any(|token| cell.eq_ignore_ascii_case(token))
-}
-
 /// A data file's format, by its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -601,20 +594,6 @@ fn column_index(header: &[String], name: &str) -> Result<usize> {
             available: header.join(", "),
         }),
     }
-}
-
-/// A target cell as a label: a number as its shortest form (so that `1`,
-/// `1.0` and ` 1 ` are one class), any other text trimmed.
-pub(crate) fn label_key(cell: &str) -> std::borrow::Cow<'_, str> {
-    let cell = cell.trim();
-    match number(cell) {
-        Some(value) => value.to_string().into(),
-        None => cell.into(),
-    }
-}
-
-fn number(cell: &str) -> Option<f64> {
-    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
 /// Sorted numerically where every value is a number, else as text.
