@@ -30,7 +30,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
-use crate::parquet_table::{numeric, open_checked, reader_error, reader_options};
+use crate::parquet_table::{numeric, open_footer, reader_error};
 use crate::source::{read_block, Block, DataSource};
 
 /// A Parquet file's chosen numeric columns: features and a target.
@@ -71,9 +71,7 @@ impl ParquetData {
     pub fn open(path: impl AsRef<Path>, target: &str, features: Option<&[&str]>) -> Result<Self> {
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let file = open_checked(path)?;
-        let metadata =
-            ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
+        let (file, metadata) = open_footer(path)?;
         let schema = metadata.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let find = |name: &str| {
@@ -260,11 +258,7 @@ impl ParquetData {
 
 /// The rows and columns of the Parquet file `path`, from its footer alone.
 pub fn parquet_shape(path: impl AsRef<Path>) -> Result<(usize, usize)> {
-    let path = path.as_ref();
-    let shown = path.display().to_string();
-    let file = open_checked(path)?;
-    let metadata =
-        ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
+    let (_, metadata) = open_footer(path.as_ref())?;
     Ok((
         metadata.metadata().file_metadata().num_rows() as usize,
         metadata.schema().fields().len(),

@@ -74,9 +74,7 @@ impl ParquetTable {
     /// table reader does not read [`Error::UnsupportedColumnType`].
     pub(crate) fn open(path: &Path, wanted: Option<&[&str]>) -> Result<Self> {
         let shown = path.display().to_string();
-        let file = open_checked(path)?;
-        let metadata =
-            ArrowReaderMetadata::load(&file, reader_options()).map_err(|e| reader_error(&shown, &e))?;
+        let (_, metadata) = open_footer(path)?;
         let schema = metadata.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let indices: Vec<usize> =
@@ -577,6 +575,14 @@ pub(crate) fn reader_error(path: &str, e: &dyn std::fmt::Display) -> Error {
             reason,
         }
     }
+}
+
+/// Opens a Parquet file and reads its footer (schema, row groups).
+pub(crate) fn open_footer(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
+    let file = open_checked(path)?;
+    let metadata = ArrowReaderMetadata::load(&file, reader_options())
+        .map_err(|e| reader_error(&path.display().to_string(), &e))?;
+    Ok((file, metadata))
 }
 
 /// Opens a Parquet file, refusing one that lacks its footer.
