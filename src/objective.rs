@@ -236,15 +236,15 @@ impl Objective {
         // A batch whose rows all weigh 0 moves nothing.
         let scale = if sums.weight > 0.0 { 1.0 / sums.weight } else { 0.0 };
         let of = |value: f64| T::from(value).expect("an f64 converts to every float");
-        for ((g, &sum), &w) in gradient[..d]
-            .iter_mut()
-            .zip(&sums.derivative[..d])
-            .zip(&parameters[..d])
-        {
-            *g = of(scale * sum) + self.penalty.derivative(w);
-        }
-        for (g, &sum) in gradient[d..].iter_mut().zip(&sums.derivative[d..]) {
+        for (g, &sum) in gradient.iter_mut().zip(&sums.derivative) {
             *g = of(scale * sum);
+        }
+        // Apart, and only where there is one: a step on a row or a few
+        // costs about as much as these loops.
+        if self.penalty.l2_strength() != 0.0 {
+            for (g, &w) in gradient[..d].iter_mut().zip(&parameters[..d]) {
+                *g = *g + self.penalty.derivative(w);
+            }
         }
         sums.loss * scale + self.penalty.value(&parameters[..d])
     }

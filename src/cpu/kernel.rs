@@ -160,28 +160,30 @@ impl Workspace {
         let (d, arch, chunk_rows) = (self.features, self.arch, self.chunk_rows);
         let (weights, bias) = (&parameters[..d], parameters[d]);
         let batch = rows.len();
-        let chunks = batch.div_ceil(chunk_rows);
+        let chunks = if batch <= chunk_rows {
+            1
+        } else {
+            batch.div_ceil(chunk_rows)
+        };
         let sums = &mut self.chunk_sums[..chunks * d];
         let scalars = &mut self.chunk_scalars[..chunks];
-        let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 3]| {
-            let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
-            sums.fill(0.0);
-            *scalars = accumulate(arch, data, weights, bias, rows.part(span), sums);
-        };
+        let totals = &mut self.sums.derivative;
         if chunks == 1 {
-            chunk(0, sums, &mut scalars[0]);
+            // The one chunk's sums are the batch's, widened as they are
+            // made.
+            scalars[0] = accumulate(arch, data, weights, bias, rows, sums, Some(&mut totals[..d]));
         } else {
+            let chunk = |c: usize, sums: &mut [f32], scalars: &mut [f64; 3]| {
+                let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
+                *scalars = accumulate(arch, data, weights, bias, rows.part(span), sums, None);
+            };
             sums.par_chunks_mut(d)
                 .zip(scalars.par_iter_mut())
                 .enumerate()
                 .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
         }
 
-        let totals = &mut self.sums.derivative;
         let [derivative_sum, loss_sum, weight_sum] = if chunks == 1 {
-            for (total, &sum) in totals.iter_mut().zip(&self.chunk_sums[..d]) {
-                *total = f64::from(sum);
-            }
             scalars[0]
         } else {
             totals.fill(0.0);
@@ -334,11 +336,12 @@ fn block_rows(lanes: usize, features: usize) -> usize {
     (BLOCK_VECTORS * lanes).clamp(GROUP, BLOCK_ROWS).min(cached) / GROUP * GROUP
 }
 
-/// Adds sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` and returns (Σ sᵢ ℓ′ᵢ,
-/// Σ sᵢ lossᵢ, Σ sᵢ), where ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b and sᵢ the row's
-/// sample weight (1 without weights: the products are then exact, and the
-/// sums those of unweighted rows bit for bit). The three scalar sums are
-/// added row by row in float64.
+/// Writes Σ sᵢ ℓ′ᵢ xᵢ over `rows` into `sums` (and into `widened` in
+/// float64, where given) and returns (Σ sᵢ ℓ′ᵢ, Σ sᵢ lossᵢ, Σ sᵢ), where
+/// ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b and sᵢ the row's sample weight (1 without
+/// weights: the products are then exact, and the sums those of unweighted
+/// rows bit for bit). The three scalar sums are added row by row in
+/// float64.
 ///
 /// The SIMD width is chosen at run time by `pulp`; a machine always takes
 /// the same path, so its results are reproducible bit for bit.
@@ -349,6 +352,7 @@ fn accumulate(
     bias: f32,
     rows: Rows,
     sums: &mut [f32],
+    widened: Option<&mut [f64]>,
 ) -> [f64; 3] {
     arch.dispatch(Accumulate {
         data,
@@ -356,6 +360,7 @@ fn accumulate(
         bias,
         rows,
         sums,
+        widened,
     })
 }
 
@@ -365,6 +370,7 @@ struct Accumulate<'a> {
     bias: f32,
     rows: Rows<'a>,
     sums: &'a mut [f32],
+    widened: Option<&'a mut [f64]>,
 }
 
 /// A block's rows and what the pass computes of each.
@@ -387,7 +393,9 @@ impl WithSimd for Accumulate<'_> {
             bias,
             rows,
             sums,
+            widened,
         } = self;
+        sums.fill(0.0);
         let d = data.features;
         let row = |i: usize| &data.x[i * d..(i + 1) * d];
         let fetch_ahead = |k: usize| {
@@ -396,13 +404,38 @@ impl WithSimd for Accumulate<'_> {
                 prefetch(&data.y[ahead..=ahead]);
             }
         };
-        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
-        let per_block = block_rows(lanes, d);
         let tail = Tail::<S>::new(weights);
         // The sums of the features past the whole vectors, in the last
         // lanes: kept in a register, since storing them into `sums` would
         // overlap the store of the vector before (a stall on every row).
         let mut tail_sums = simd.splat_f32s(0.0);
+        let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
+        let len = rows.len();
+        if len < GROUP {
+            // A batch of a row or a few (stochastic steps): each row on
+            // its own, with no block to stage it through. Its slope and
+            // loss come out bit for bit as a block would give them.
+            for k in 0..len {
+                fetch_ahead(k);
+                let i = rows.get(k);
+                let z = dot(simd, row(i), weights, &tail) + bias;
+                let (mut slope, mut loss) = super::row_losses::slope_and_loss(simd, data.loss, z, data.y[i]);
+                let weight = data.weights.map_or(1.0, |w| w[i]);
+                if data.weights.is_some() {
+                    slope *= weight;
+                    loss *= weight;
+                }
+                derivative_sum += f64::from(slope);
+                loss_sum += f64::from(loss);
+                weight_sum += f64::from(weight);
+                add_row(simd, slope, row(i), sums, &tail, &mut tail_sums);
+            }
+            add_tail_sums(simd, tail_sums, &tail, sums);
+            widen(sums, widened);
+            return [derivative_sum, loss_sum, weight_sum];
+        }
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        let per_block = block_rows(lanes, d);
         let mut block = BlockScratch {
             index: [0; BLOCK_ROWS],
             margins: [0.0; BLOCK_ROWS],
@@ -410,8 +443,6 @@ impl WithSimd for Accumulate<'_> {
             slopes: [0.0; BLOCK_ROWS],
             losses: [0.0; BLOCK_ROWS],
         };
-        let (mut derivative_sum, mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64, 0.0f64);
-        let len = rows.len();
         let mut first = 0;
         while first < len {
             let count = per_block.min(len - first);
@@ -493,15 +524,35 @@ impl WithSimd for Accumulate<'_> {
             }
             first += count;
         }
-        if tail.overlapping {
-            let mut lanes_out = [0.0f32; 16];
-            S::as_mut_simd_f32s(&mut lanes_out[..lanes]).0[0] = tail_sums;
-            let past = d % lanes;
-            for (s, &t) in sums[d - past..].iter_mut().zip(&lanes_out[lanes - past..lanes]) {
-                *s += t;
-            }
-        }
+        add_tail_sums(simd, tail_sums, &tail, sums);
+        widen(sums, widened);
         [derivative_sum, loss_sum, weight_sum]
+    }
+}
+
+/// Copies `sums` into `widened` in float64, where it is given.
+#[inline(always)]
+fn widen(sums: &[f32], widened: Option<&mut [f64]>) {
+    if let Some(widened) = widened {
+        for (wide, &sum) in widened.iter_mut().zip(sums) {
+            *wide = f64::from(sum);
+        }
+    }
+}
+
+/// Adds the sums of the features past a row's whole vectors, kept in the
+/// last lanes of `tail_sums`, into `sums`.
+#[inline(always)]
+fn add_tail_sums<S: Simd>(_simd: S, tail_sums: S::f32s, tail: &Tail<S>, sums: &mut [f32]) {
+    if tail.overlapping {
+        let lanes = std::mem::size_of::<S::f32s>() / std::mem::size_of::<f32>();
+        let mut lanes_out = [0.0f32; 16];
+        S::as_mut_simd_f32s(&mut lanes_out[..lanes]).0[0] = tail_sums;
+        let d = sums.len();
+        let past = d % lanes;
+        for (s, &t) in sums[d - past..].iter_mut().zip(&lanes_out[lanes - past..lanes]) {
+            *s += t;
+        }
     }
 }
 
@@ -766,7 +817,8 @@ mod tests {
 
     /// Rows of every width from 1 to 40 (so of fewer features than a
     /// vector, of whole vectors, and with features past them), batches of
-    /// lengths that are not multiples of four, rows in order and permuted,
+    /// lengths that are not multiples of four (and of one to three rows,
+    /// which take no block), rows in order and permuted,
     /// with and without weights: the pass equals the float64 sums to
     /// float32 precision. The bound is the rounding of float32 sums of a
     /// chunk's rows (CHUNK_ROWS additions) of products of d-term dot
@@ -804,7 +856,13 @@ mod tests {
                 };
                 for row_weights in [None, Some(weights.as_slice())] {
                     let data = Data::new(&block, row_weights, d, loss);
-                    for (rows_of, len) in [(None, rows), (Some(&order), 131), (None, 7)] {
+                    for (rows_of, len) in [
+                        (None, rows),
+                        (Some(&order), 131),
+                        (None, 7),
+                        (Some(&order), 1),
+                        (Some(&order), 3),
+                    ] {
                         let (chosen, positions): (Rows, Vec<usize>) = match rows_of {
                             None => (
                                 Rows::Contiguous {

@@ -52,6 +52,32 @@ pub(crate) fn slopes_and_losses<S: Simd>(
     }
 }
 
+/// ℓ′(z, y) and ℓ(z, y) of one row, by the operations of
+/// [`slopes_and_losses`] on its lane: a row gets the same bits whichever
+/// of the two evaluates it.
+#[inline(always)]
+pub(crate) fn slope_and_loss<S: Simd>(simd: S, loss: Loss, z: f32, y: f32) -> (f32, f32) {
+    match loss {
+        // The lane operations of the vector form, in scalar IEEE
+        // arithmetic (the same rounding).
+        Loss::Squared => {
+            let r = z - y;
+            (r * 2.0, r * r)
+        }
+        Loss::Log => {
+            let (slope, value) = logistic(simd, simd.splat_f32s(z), simd.splat_f32s(y));
+            (first_lane::<S>(slope), first_lane::<S>(value))
+        }
+        other => (other.derivative(z, y), other.value(z, y)),
+    }
+}
+
+/// The first lane of a vector.
+#[inline(always)]
+fn first_lane<S: Simd>(v: S::f32s) -> f32 {
+    bytemuck::cast_slice::<S::f32s, f32>(std::slice::from_ref(&v))[0]
+}
+
 /// σ(z) − y and max(z, 0) − y z + ln(1 + e^−|z|), from one e = e^−|z|:
 /// σ(z) = 1 / (1 + e) for z ≥ 0, e / (1 + e) below.
 #[inline(always)]
@@ -193,6 +219,55 @@ mod tests {
                     loss.value(z, y).to_bits(),
                     "{loss:?} loss at {z}, {y}"
                 );
+            }
+        }
+    }
+
+    struct Rows<'a> {
+        loss: Loss,
+        margins: &'a [f32],
+        targets: &'a [f32],
+    }
+
+    impl WithSimd for Rows<'_> {
+        type Output = Vec<(f32, f32)>;
+        fn with_simd<S: Simd>(self, simd: S) -> Self::Output {
+            self.margins
+                .iter()
+                .zip(self.targets)
+                .map(|(&z, &y)| slope_and_loss(simd, self.loss, z, y))
+                .collect()
+        }
+    }
+
+    #[test]
+    fn one_row_gets_the_bits_of_its_lane_in_a_block() {
+        let (margins, targets) = points();
+        for loss in [
+            Loss::Squared,
+            Loss::Log,
+            Loss::Huber { epsilon: 1.0 },
+            Loss::Hinge,
+            Loss::ModifiedHuber,
+            Loss::Poisson,
+        ] {
+            let (block, rows) = (
+                Block {
+                    loss,
+                    margins: &margins,
+                    targets: &targets,
+                },
+                Rows {
+                    loss,
+                    margins: &margins,
+                    targets: &targets,
+                },
+            );
+            let ((slopes, losses), one_by_one) = (Arch::new().dispatch(block), Arch::new().dispatch(rows));
+            for (i, &(slope, value)) in one_by_one.iter().enumerate() {
+                let (z, y) = (margins[i], targets[i]);
+                assert_eq!(slope.to_bits(), slopes[i].to_bits(), "{loss:?} slope at {z}, {y}");
+                assert_eq!(value.to_bits(), losses[i].to_bits(), "{loss:?} loss at {z}, {y}");
             }
         }
     }
