@@ -549,6 +549,24 @@ pub enum Error {
         /// What the system said.
         reason: String,
     },
+    /// A file could not be written (it is left as it was, or absent:
+    /// [`crate::atomic_file`]).
+    #[error("cannot write {path}: {reason}")]
+    Write {
+        /// The file.
+        path: String,
+        /// What the system said.
+        reason: String,
+    },
+    /// An output file that is also one of the run's inputs: writing it
+    /// would destroy the input.
+    #[error("{path} is the {input} file; write to another file")]
+    OutputIsInput {
+        /// The file.
+        path: String,
+        /// Which input it is (the option that names it).
+        input: String,
+    },
     /// A CSV file without a header row or without data rows.
     #[error("{path} has no {missing}")]
     EmptyFile {
@@ -796,6 +814,8 @@ impl Error {
             | Error::TargetColumnOutOfRange { path, .. }
             | Error::UnknownFormat { path }
             | Error::Io { path, .. }
+            | Error::Write { path, .. }
+            | Error::OutputIsInput { path, .. }
             | Error::EmptyFile { path, .. }
             | Error::Plot { path, .. }
             | Error::UnknownSchemaVersion { path, .. }

@@ -99,6 +99,7 @@
 pub use ndarray;
 
 mod adapter;
+pub mod atomic_file;
 mod cpu;
 mod csv_records;
 pub mod curvature;

@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use ndarray::{s, Array2, ArrayView, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Dimension, Ix1, Ix2};
 use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
+use crate::atomic_file::AtomicFile;
 use crate::error::{Error, Result};
 use crate::source::{Block, DataSource};
 
@@ -443,8 +444,15 @@ pub fn write_synthetic(
         return Err(Error::EmptyData { rows, features });
     }
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
-    let mut x_map = create_mapped(x_path, &[rows, features])?;
-    let mut y_map = create_mapped(y_path, &[rows])?;
+    let shape = |rows: usize, columns: usize| {
+        rows.checked_mul(columns)
+            .and_then(|cells| cells.checked_mul(4))
+            .map(|_| vec![rows, columns])
+            .ok_or(Error::EmptyData { rows, features })
+    };
+    let (x_file, y_file) = (AtomicFile::create(x_path)?, AtomicFile::create(y_path)?);
+    let mut x_map = create_mapped(&x_file, &shape(rows, features)?)?;
+    let mut y_map = create_mapped(&y_file, &[rows])?;
     let malformed = |path: &Path, e: &dyn std::fmt::Display| Error::MalformedFile {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -452,34 +460,44 @@ pub fn write_synthetic(
     let x = ArrayViewMut2::<f32>::view_mut_npy(&mut x_map).map_err(|e| malformed(x_path, &e))?;
     let y = ArrayViewMut1::<f32>::view_mut_npy(&mut y_map).map_err(|e| malformed(y_path, &e))?;
     let parameters = crate::Synthetic::fill(model, noise, seed, x, y);
-    for (map, path) in [(&x_map, x_path), (&y_map, y_path)] {
-        map.flush().map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+    for (map, file) in [(&x_map, &x_file), (&y_map, &y_file)] {
+        map.flush().map_err(|e| file.error(e))?;
     }
+    drop((x_map, y_map));
+    x_file.commit()?;
+    y_file.commit()?;
     Ok(parameters)
 }
 
-/// Creates the float32 `.npy` file `path` of `shape`, zeroed, and maps it
-/// for writing in place.
-fn create_mapped(path: &Path, shape: &[usize]) -> Result<memmap2::MmapMut> {
-    let shown = path.display().to_string();
-    let io = |e: &dyn std::fmt::Display| Error::Io {
-        path: shown.clone(),
-        reason: e.to_string(),
-    };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(|e| io(&e))?;
-    ndarray_npy::write_zeroed_npy::<f32, _>(&file, shape.to_vec()).map_err(|e| io(&e))?;
+/// Makes `output` a float32 `.npy` file of `shape`, zeroed, with its
+/// blocks on the disk, and maps it for writing in place.
+fn create_mapped(output: &AtomicFile, shape: &[usize]) -> Result<memmap2::MmapMut> {
+    let file = output.temporary_file();
+    ndarray_npy::write_zeroed_npy::<f32, _>(file, shape.to_vec()).map_err(|e| output.error(e))?;
+    reserve_blocks(file).map_err(|e| output.error(e))?;
     // SAFETY: the file was just created by this process and is mapped
     // once, for writing by the caller.
-    unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(|e| io(&e))
+    unsafe { memmap2::MmapMut::map_mut(file) }.map_err(|e| output.error(e))
+}
+
+/// Allocates the disk blocks of the whole of `file` (zeroed), so that
+/// writing through a memory map cannot find the disk full: a sparse file
+/// whose pages find no block on the disk would kill the process by SIGBUS.
+fn reserve_blocks(file: &std::fs::File) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::io::AsRawFd;
+        let length = file.metadata()?.len();
+        let length = libc::off_t::try_from(length).map_err(std::io::Error::other)?;
+        // SAFETY: the descriptor belongs to a live, open file.
+        let code = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, length) };
+        if code != 0 {
+            return Err(std::io::Error::from_raw_os_error(code));
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+    Ok(())
 }
 
 /// Writes the rows of `source` to `path` as one float32 matrix whose last
@@ -488,7 +506,8 @@ fn create_mapped(path: &Path, shape: &[usize]) -> Result<memmap2::MmapMut> {
 pub(crate) fn write_matrix(source: &dyn DataSource, path: &Path, block_rows: usize) -> Result<()> {
     use ndarray_npy::ViewMutNpyExt;
     let (n, d) = (source.rows(), source.features());
-    let mut map = create_mapped(path, &[n, d + 1])?;
+    let output = AtomicFile::create(path)?;
+    let mut map = create_mapped(&output, &[n, d + 1])?;
     {
         let mut matrix = ArrayViewMut2::<f32>::view_mut_npy(&mut map).map_err(|e| Error::MalformedFile {
             path: path.display().to_string(),
@@ -509,8 +528,7 @@ pub(crate) fn write_matrix(source: &dyn DataSource, path: &Path, block_rows: usi
             }
         }
     }
-    map.flush().map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
+    map.flush().map_err(|e| output.error(e))?;
+    drop(map);
+    output.commit()
 }

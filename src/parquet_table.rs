@@ -667,7 +667,7 @@ pub(crate) fn write_source(
     use parquet::file::properties::WriterProperties;
 
     let shown = path.display().to_string();
-    let failed = |e: &dyn std::fmt::Display| Error::Io {
+    let failed = |e: &dyn std::fmt::Display| Error::Write {
         path: shown.clone(),
         reason: e.to_string(),
     };
@@ -677,7 +677,8 @@ pub(crate) fn write_source(
             .map(|name| Field::new(name, DataType::Float32, false))
             .collect::<Vec<_>>(),
     ));
-    let file = File::create(path).map_err(|e| failed(&e))?;
+    let mut output = crate::atomic_file::AtomicFile::create(path)?;
+    let file = output.file();
     let block_rows = block_rows.max(1);
     let properties = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
@@ -699,5 +700,5 @@ pub(crate) fn write_source(
         writer.write(&batch).map_err(|e| failed(&e))?;
     }
     writer.close().map_err(|e| failed(&e))?;
-    Ok(())
+    output.commit()
 }

@@ -124,8 +124,8 @@ impl Fitted {
         })
     }
 
-    /// Writes the model to `path` as JSON (see [`Fitted::to_json`]): to
-    /// `path` + `.partial` first, then renamed over `path`.
+    /// Writes the model to `path` as JSON (see [`Fitted::to_json`]), whole
+    /// or not at all ([`crate::atomic_file`]).
     ///
     /// ```
     /// use downhill::{Fitted, GradientDescent};
@@ -140,18 +140,12 @@ impl Fitted {
     /// # Ok::<(), downhill::Error>(())
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let failed = |e: std::io::Error| Error::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        };
-        // Written beside the file, then renamed over it: a reader (or a
-        // fit interrupted mid-write) never sees half a model.
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = std::path::PathBuf::from(partial);
-        std::fs::write(&partial, self.to_json()?).map_err(failed)?;
-        std::fs::rename(&partial, path).map_err(failed)
+        let json = self.to_json()?;
+        // A reader (or a fit interrupted mid-write) never sees half a model.
+        crate::atomic_file::write_atomically(path, |file| {
+            use std::io::Write;
+            file.write_all(json.as_bytes())
+        })
     }
 
     /// Reads a model written by [`Fitted::save`].

@@ -154,7 +154,7 @@ fn what_checkpoints_refuse() {
     let nowhere = dir.join("missing-folder").join("a.json");
     let error = fit(GradientDescent::linear().max_epochs(5).checkpoint(&nowhere, 2));
     assert!(
-        matches!(&error, Error::Io { path, .. } if path.contains("missing-folder")),
+        matches!(&error, Error::Write { path, .. } if path.contains("missing-folder")),
         "{error}"
     );
 }

@@ -2115,10 +2115,7 @@ fn convert_refuses_to_write_over_its_input() {
     let text = "a,b,y\n1,2,3\n2,1,4\n3,5,1\n";
     std::fs::write(&csv, text).unwrap();
     let path = csv.to_str().unwrap();
-    fail_with(
-        &["convert", path, path, "--target", "y"],
-        &["both the input and the output"],
-    );
+    fail_with(&["convert", path, path, "--target", "y"], &["is the input file"]);
     assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
 }
 
@@ -2356,4 +2353,247 @@ fn weight_column_and_class_weights_reach_the_weighted_optimum() {
         ],
         &["label \"2\""],
     );
+}
+
+/// Every output that is also an input is refused before anything is
+/// written, the input left as it was: `predict --output` over its `--data`
+/// or `--model`, and `fit --save` or `--checkpoint` over its `--data`
+/// (through a link too).
+#[test]
+fn outputs_never_overwrite_inputs() {
+    let dir = folder("output-is-input");
+    let csv = exact_csv(&dir);
+    let data = csv.to_str().unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let model = dir.join("model.json");
+    let model_path = model.to_str().unwrap();
+    succeed(&[
+        "fit",
+        "--data",
+        data,
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--save",
+        model_path,
+    ]);
+    let saved = std::fs::read_to_string(&model).unwrap();
+    let link = dir.join("link.csv");
+    std::os::unix::fs::symlink(&csv, &link).unwrap();
+    for (output, input) in [
+        (data, "--data"),
+        (model_path, "--model"),
+        (link.to_str().unwrap(), "--data"),
+    ] {
+        fail_with(
+            &[
+                "predict", "--model", model_path, "--data", data, "--output", output,
+            ],
+            &[output, &format!("is the {input} file")],
+        );
+    }
+    for flag in ["--save", "--checkpoint"] {
+        fail_with(
+            &[
+                "fit",
+                "--data",
+                data,
+                "--target",
+                "y",
+                "--features",
+                "a,b",
+                flag,
+                data,
+            ],
+            &[data, "is the --data file"],
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&csv).unwrap(), text);
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), saved);
+}
+
+/// A fit that diverges is an error and does not replace the model that
+/// `--save` names.
+#[test]
+fn a_diverged_fit_keeps_the_saved_model() {
+    let dir = folder("diverged-save");
+    let csv = exploding_csv(&dir);
+    let data = csv.to_str().unwrap();
+    let model = dir.join("model.json");
+    let path = model.to_str().unwrap();
+    let base = [
+        "fit",
+        "--data",
+        data,
+        "--target",
+        "price",
+        "--standardize",
+        "--device",
+        "cpu",
+        "--save",
+        path,
+    ];
+    succeed(&base);
+    let good = std::fs::read_to_string(&model).unwrap();
+    let diverging: Vec<&str> = base
+        .iter()
+        .copied()
+        .chain(["--lr", "0.75", "--epochs", "5000"])
+        .collect();
+    let output = run(&diverging);
+    assert!(!output.status.success(), "{}", stdout(&output));
+    assert!(!stdout(&output).contains("saved"), "{}", stdout(&output));
+    assert!(stderr(&output).contains("not written"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&model).unwrap(), good);
+}
+
+/// The outputs are checked before the fit: a `--save` into a missing
+/// folder fails at once, with "cannot write".
+#[test]
+fn an_output_that_cannot_be_written_fails_before_the_fit() {
+    let dir = folder("unwritable-save");
+    let csv = exact_csv(&dir);
+    let missing = dir.join("no-such-folder").join("model.json");
+    for flag in ["--save", "--checkpoint"] {
+        fail_with(
+            &[
+                "fit",
+                "--data",
+                csv.to_str().unwrap(),
+                "--target",
+                "y",
+                "--features",
+                "a,b",
+                flag,
+                missing.to_str().unwrap(),
+            ],
+            &["cannot write", missing.to_str().unwrap()],
+        );
+    }
+}
+
+/// A 1 MB file system (tmpfs, where this process may mount one): every
+/// writer that finds the disk full fails with a message, never a signal,
+/// and leaves the file that was there, and no temporary file beside it.
+#[test]
+fn a_full_disk_leaves_the_old_files() {
+    let dir = folder("full-disk");
+    let small = dir.join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs", small.to_str().unwrap()])
+        .output();
+    if !matches!(&mounted, Ok(output) if output.status.success()) {
+        eprintln!("skipped: this process cannot mount a 1 MB tmpfs ({mounted:?})");
+        return;
+    }
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(&small);
+    // 40,000 rows × 12 features of random digits: 2 MB as float32 (and
+    // as Parquet, which cannot compress them), more as text.
+    let mut state = 987654321u64;
+    let mut text = (0..12).map(|j| format!("x{j},")).collect::<String>() + "y\n";
+    for _ in 0..40_000 {
+        let row: Vec<String> = (0..13)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:.6}", (state >> 11) as f64 / (1u64 << 53) as f64)
+            })
+            .collect();
+        text.push_str(&row.join(","));
+        text.push('\n');
+    }
+    let csv = dir.join("big.csv");
+    std::fs::write(&csv, &text).unwrap();
+    let model = small.join("model.json");
+    let fit_small = exact_csv(&dir);
+    succeed(&[
+        "fit",
+        "--data",
+        fit_small.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let old_model = std::fs::read(&model).unwrap();
+    for name in ["out.npy", "out.csv", "out.parquet"] {
+        let out = small.join(name);
+        std::fs::write(&out, "the old file").unwrap();
+        let output = run(&[
+            "convert",
+            csv.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--target",
+            "y",
+        ]);
+        assert_eq!(output.status.code(), Some(1), "{name}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains("cannot write"),
+            "{name}: {}",
+            stderr(&output)
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "the old file", "{name}");
+        std::fs::remove_file(&out).unwrap();
+    }
+    // The predictions of 40,000 rows take more than the space left.
+    let predictions = small.join("predictions.csv");
+    std::fs::write(&predictions, "the old file").unwrap();
+    let big_model = dir.join("big-model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--save",
+        big_model.to_str().unwrap(),
+    ]);
+    let filler = small.join("filler");
+    std::fs::write(&filler, vec![0u8; 900_000]).unwrap();
+    let output = run(&[
+        "predict",
+        "--model",
+        big_model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--output",
+        predictions.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(&predictions).unwrap(), "the old file");
+    // And a model: the disk filled to its last bytes.
+    std::fs::remove_file(&predictions).unwrap();
+    {
+        use std::io::Write;
+        let mut filler = std::fs::File::create(small.join("filler2")).unwrap();
+        while filler.write_all(&[0u8; 4096]).is_ok() {}
+    }
+    let output = run(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert_eq!(std::fs::read(&model).unwrap(), old_model);
+    let mut left: Vec<String> = std::fs::read_dir(&small)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["filler", "filler2", "model.json"]);
 }

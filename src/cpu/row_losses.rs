@@ -75,7 +75,7 @@ pub(crate) fn slope_and_loss<S: Simd>(simd: S, loss: Loss, z: f32, y: f32) -> (f
 /// The first lane of a vector.
 #[inline(always)]
 fn first_lane<S: Simd>(v: S::f32s) -> f32 {
-    bytemuck::cast_slice::<S::f32s, f32>(std::slice::from_ref(&v))[0]
+    pulp::bytemuck::cast_slice::<S::f32s, f32>(std::slice::from_ref(&v))[0]
 }
 
 /// σ(z) − y and max(z, 0) − y z + ln(1 + e^−|z|), from one e = e^−|z|:

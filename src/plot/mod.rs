@@ -55,9 +55,10 @@ fn failure(path: &Path, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Whether a plot can be written at `path`: its folder exists and its
-/// extension is `.svg` or `.png` (any case); `Ok(true)` for PNG. For a
-/// caller to check before the work whose plot it is.
+/// Whether a plot can be written at `path`: its folder exists and takes
+/// a new file, and its extension is `.svg` or `.png` (any case);
+/// `Ok(true)` for PNG. For a caller to check before the work whose plot it
+/// is.
 pub fn check_path(path: &Path) -> Result<bool> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
@@ -68,17 +69,23 @@ pub fn check_path(path: &Path) -> Result<bool> {
         }
     }
     let extension = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("png") => Ok(true),
-        Some("svg") => Ok(false),
-        _ => Err(failure(
-            path,
-            "a plot is written as SVG or PNG: name the file .svg or .png",
-        )),
-    }
+    let png = match extension.as_deref() {
+        Some("png") => true,
+        Some("svg") => false,
+        _ => {
+            return Err(failure(
+                path,
+                "a plot is written as SVG or PNG: name the file .svg or .png",
+            ))
+        }
+    };
+    crate::atomic_file::check_writable(path)?;
+    Ok(png)
 }
 
-/// Draws with `draw` on an SVG or PNG canvas at `path`.
+/// Draws with `draw` on an SVG or PNG canvas at `path`, written whole or
+/// not at all ([`crate::atomic_file`]): the canvas draws into a temporary
+/// file, which replaces `path` once the drawing is complete.
 fn on_canvas(
     path: &Path,
     draw_svg: impl FnOnce(DrawingArea<SVGBackend, Shift>) -> std::result::Result<(), String>,
@@ -86,11 +93,14 @@ fn on_canvas(
 ) -> Result<()> {
     register_font()?;
     let png = check_path(path)?;
+    let file = crate::atomic_file::AtomicFile::create(path)?;
+    let canvas = file.temporary_path();
     if png {
-        draw_png(BitMapBackend::new(path, SIZE).into_drawing_area()).map_err(|e| failure(path, e))
+        draw_png(BitMapBackend::new(canvas, SIZE).into_drawing_area()).map_err(|e| failure(path, e))?;
     } else {
-        draw_svg(SVGBackend::new(path, SIZE).into_drawing_area()).map_err(|e| failure(path, e))
+        draw_svg(SVGBackend::new(canvas, SIZE).into_drawing_area()).map_err(|e| failure(path, e))?;
     }
+    file.commit()
 }
 
 /// A tick label of at most about eight characters: three significant

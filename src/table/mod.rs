@@ -38,6 +38,7 @@ use std::path::Path;
 
 use ndarray::{Array1, Array2};
 
+use crate::atomic_file::AtomicFile;
 use crate::csv_records::{visit_csv_records, CsvIndex};
 use crate::error::{Error, Result};
 use crate::source::DataSource;
@@ -394,7 +395,8 @@ const WRITE_ROWS: usize = 1 << 16;
 /// is written without holding it: one float32 column per feature named
 /// `feature_names` and the target last named `target_name`, as CSV or
 /// Parquet (a row group per block), or `.npy` as one matrix whose last
-/// column is the target.
+/// column is the target. The file is written whole or not at all
+/// ([`crate::atomic_file`]).
 pub fn write_source(
     source: &dyn DataSource,
     feature_names: &[String],
@@ -403,7 +405,7 @@ pub fn write_source(
 ) -> Result<()> {
     let path = path.as_ref();
     let shown = path.display().to_string();
-    let io = |e: &dyn std::fmt::Display| Error::Io {
+    let io = |e: &dyn std::fmt::Display| Error::Write {
         path: shown.clone(),
         reason: e.to_string(),
     };
@@ -412,16 +414,24 @@ pub fn write_source(
     let (n, d) = (source.rows(), source.features());
     match Format::of(path) {
         Format::Csv => {
-            let mut writer = csv::Writer::from_path(path).map_err(|e| io(&e))?;
-            writer.write_record(&names).map_err(|e| io(&e))?;
-            for start in (0..n).step_by(WRITE_ROWS) {
-                let block = source.block(start, WRITE_ROWS.min(n - start))?;
-                for (row, target) in block.x.chunks_exact(d.max(1)).zip(block.y.iter()) {
-                    let cells = row.iter().chain([target]).map(|v| v.to_string());
-                    writer.write_record(cells).map_err(|e| io(&e))?;
+            let mut file = AtomicFile::create(path)?;
+            {
+                let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file.file()));
+                writer.write_record(&names).map_err(|e| io(&e))?;
+                for start in (0..n).step_by(WRITE_ROWS) {
+                    let block = source.block(start, WRITE_ROWS.min(n - start))?;
+                    for (row, target) in block.x.chunks_exact(d.max(1)).zip(block.y.iter()) {
+                        let cells = row.iter().chain([target]).map(|v| v.to_string());
+                        writer.write_record(cells).map_err(|e| io(&e))?;
+                    }
                 }
+                writer
+                    .into_inner()
+                    .map_err(|e| io(&e))?
+                    .into_inner()
+                    .map_err(|e| io(e.error()))?;
             }
-            writer.flush().map_err(|e| io(&e))
+            file.commit()
         }
         #[cfg(feature = "parquet")]
         Format::Parquet => crate::parquet_table::write_source(source, &names, path, WRITE_ROWS),

@@ -205,7 +205,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let generation_seconds = started.elapsed().as_secs_f64();
     eprintln!("generated in {generation_seconds:.1} s (not counted)");
     if let Some(folder) = &args.dump_data {
-        dump(folder, &data).map_err(|e| format!("writing {}: {e}", folder.display()))?;
+        dump(folder, &data)?;
     }
 
     let x = data.x.as_slice().expect("generated data are contiguous");
@@ -350,7 +350,11 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             runs,
         };
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))?;
+        downhill::atomic_file::write_atomically(path, |file| {
+            use std::io::Write;
+            file.write_all(text.as_bytes())
+        })
+        .map_err(|e| e.to_string())?;
         println!("\nwrote {}", path.display());
     }
     Ok(())
@@ -406,18 +410,24 @@ fn gpu_machine(x_bytes: u64) -> Result<(GpuMachine, std::sync::Arc<downhill::Gpu
     ))
 }
 
-fn dump(folder: &std::path::Path, data: &Synthetic) -> std::io::Result<()> {
+/// The rows as raw little-endian float32 files, each written whole or not
+/// at all.
+fn dump(folder: &std::path::Path, data: &Synthetic) -> Result<(), String> {
     use std::io::Write;
-    std::fs::create_dir_all(folder)?;
+    std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     for (name, values) in [
         ("x.f32", data.x.as_slice().expect("contiguous")),
         ("y.f32", data.y.as_slice().expect("contiguous")),
     ] {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(folder.join(name))?);
-        for chunk in values.chunks(1 << 16) {
-            let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
-            file.write_all(&bytes)?;
-        }
+        downhill::atomic_file::write_atomically(folder.join(name), |file| {
+            let mut file = std::io::BufWriter::new(file);
+            for chunk in values.chunks(1 << 16) {
+                let bytes: Vec<u8> = chunk.iter().flat_map(|v| v.to_le_bytes()).collect();
+                file.write_all(&bytes)?;
+            }
+            file.flush()
+        })
+        .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -56,16 +56,8 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         return Err("an .npy file is already a matrix of numbers: nothing to convert".into());
     }
     // The output is written while the input is read block by block.
-    let same = |a: &std::path::Path, b: &std::path::Path| match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same(&args.input, &args.output) {
-        return Err(format!(
-            "{} is both the input and the output; write the cleaned table to another file",
-            args.output.display()
-        ));
-    }
+    downhill::atomic_file::check_output(&args.output, &[(&args.input, "input")])
+        .map_err(|e| e.to_string())?;
     let data = DataArgs {
         data: args.input.clone(),
         target: args.target.clone(),

@@ -25,7 +25,7 @@ use crate::report::{self, number};
 
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
-    check_plot_paths(args).map_err(|e| e.to_string())?;
+    check_output_paths(args).map_err(|e| e.to_string())?;
     if let Some(path) = &args.resume {
         return fit_resumed(args, path);
     }
@@ -368,10 +368,15 @@ fn flag_of(id: &str) -> Option<String> {
     flag
 }
 
-/// Whether the plots asked for (`--plot`, `--plot-path`) can be written:
-/// checked before the fit, so that a path that cannot take one fails
-/// before the work, not after it.
-pub fn check_plot_paths(args: &FitArgs) -> Result<(), Error> {
+/// Whether the files the fit writes (`--plot`, `--plot-path`, `--save`,
+/// `--checkpoint`) can be written, and are not its `--data`: checked
+/// before the fit, so that a path that cannot take one fails before the
+/// work, not after it.
+pub fn check_output_paths(args: &FitArgs) -> Result<(), Error> {
+    let outputs = [&args.plot, &args.plot_path, &args.save, &args.checkpoint];
+    for path in outputs.into_iter().flatten() {
+        downhill::atomic_file::check_output(path, &[(&args.data.data, "--data")])?;
+    }
     [&args.plot, &args.plot_path]
         .into_iter()
         .flatten()
@@ -702,14 +707,7 @@ pub fn report(
         plot_path(args, table, fitted, path)?;
         println!("loss surface: {}", path.display());
     }
-    if let Some(path) = &args.save {
-        fitted
-            .clone()
-            .with_encoding(data.encoding.clone())
-            .and_then(|named| named.save(path))
-            .map_err(|e| e.to_string())?;
-        println!("saved:        {}", path.display());
-    }
+    // A diverged fit is never saved: the file keeps the model it held.
     if let StopReason::Diverged { epoch } = fitted.stop_reason() {
         let rate = fitted
             .history()
@@ -717,10 +715,22 @@ pub fn report(
             .get(epoch - 1)
             .map_or(f64::from(rate), |r| r.learning_rate);
         return Err(format!(
-            "the fit diverged at epoch {epoch} with learning rate {}; try a smaller --lr{}, or compare rates with downhill sweep",
+            "the fit diverged at epoch {epoch} with learning rate {}; try a smaller --lr{}, or compare rates with downhill sweep{}",
             number(rate),
-            if train.scaled() { "" } else { ", dropping --no-standardize" }
+            if train.scaled() { "" } else { ", dropping --no-standardize" },
+            match &args.save {
+                Some(path) => format!(" ({} not written)", path.display()),
+                None => String::new(),
+            }
         ));
+    }
+    if let Some(path) = &args.save {
+        fitted
+            .clone()
+            .with_encoding(data.encoding.clone())
+            .and_then(|named| named.save(path))
+            .map_err(|e| e.to_string())?;
+        println!("saved:        {}", path.display());
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use downhill::atomic_file::{check_output, AtomicFile};
 use downhill::data::read_csv;
 use downhill::ndarray::Array1;
 use downhill::table::Format;
@@ -29,6 +30,10 @@ fn probability_text(p: f32) -> String {
 
 /// `downhill predict`.
 pub fn predict(args: &PredictArgs) -> Result<(), String> {
+    if let Some(output) = &args.output {
+        check_output(output, &[(&args.data, "--data"), (&args.model, "--model")])
+            .map_err(|e| e.to_string())?;
+    }
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
     let file = args.data.display().to_string();
     let npy = Format::of(&args.data) == Format::Npy;
@@ -116,10 +121,16 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         _ => class.to_string(),
     };
 
-    let output: Box<dyn std::io::Write> = match &args.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-        ),
+    // A file is written whole or not at all: a kill or a full disk leaves
+    // the file that was there.
+    let mut file = args
+        .output
+        .as_ref()
+        .map(AtomicFile::create)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    let output: Box<dyn std::io::Write + '_> = match &mut file {
+        Some(file) => Box::new(std::io::BufWriter::new(file.file())),
         None => Box::new(std::io::stdout().lock()),
     };
     let mut writer = csv::Writer::from_writer(output);
@@ -143,6 +154,10 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     writer
         .flush()
         .map_err(|e| format!("writing the predictions: {e}"))?;
+    drop(writer);
+    if let Some(file) = file {
+        file.commit().map_err(|e| e.to_string())?;
+    }
     if let Some(path) = &args.output {
         eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
     }

@@ -22,7 +22,7 @@ use crate::args::{
     fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, DataArgs,
     FitArgs, TrainArgs,
 };
-use crate::fit::{check_plot_paths, check_resume_options, report, streamed_file, Described, Streamed};
+use crate::fit::{check_output_paths, check_resume_options, report, streamed_file, Described, Streamed};
 
 /// The MPI job this process is a rank of, where an MPI launcher started it
 /// (Open MPI's, MPICH's or a PMIx launcher's variables are set); `None`
@@ -113,10 +113,10 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             )));
         }
     }
-    // Rank 0 writes the plots: a path that cannot take one fails every
-    // rank before the fit.
+    // Rank 0 writes the plots and the model: a path that cannot take one
+    // fails every rank before the fit.
     let plots = match rank {
-        0 => check_plot_paths(args),
+        0 => check_output_paths(args),
         _ => Ok(()),
     };
     agree(ranks, plots)?;
