@@ -600,7 +600,8 @@ pub enum Error {
     /// than the cap on categories (a column not named is left out
     /// instead).
     #[error(
-        "column {column:?}, named among the features, holds text with {values} distinct values, more than the cap of {cap} categories (line {line}: {value:?}){}",
+        "column {column:?}, named among the features, holds text with {} distinct values, more than the cap of {cap} categories (line {line}: {value:?}){}",
+        crate::table::distinct_count(*values, *cap),
         written_with_separators(value)
     )]
     TooManyCategories {
@@ -615,6 +616,27 @@ pub enum Error {
         /// That cell as written.
         value: String,
     },
+    /// A table whose one-hot encoded text columns alone take more than the
+    /// memory budget as a dense matrix.
+    #[error(
+        "one-hot encoding makes a {rows} × {width} float32 matrix of {:.2} GB, beyond the memory budget of {:.2} GB (--memory-budget); the widest text column is {column:?} with {values} values: lower the cap on categories (--max-categories) or leave the column out (--features)",
+        *bytes as f64 / 1e9,
+        *budget as f64 / 1e9
+    )]
+    OneHotBeyondBudget {
+        /// The text column with the most values.
+        column: String,
+        /// Its values (features).
+        values: usize,
+        /// The table's rows.
+        rows: usize,
+        /// Its features, once encoded.
+        width: usize,
+        /// The bytes of the matrix.
+        bytes: u64,
+        /// The memory budget in bytes.
+        budget: u64,
+    },
     /// A table whose feature columns were all left out.
     #[error("no feature column is left: {dropped}")]
     NoFeatureLeft {
@@ -622,7 +644,7 @@ pub enum Error {
         dropped: String,
     },
     /// A regression's target cell that is not a number.
-    #[error("line {line}: the target {column:?} holds {value:?}, not a number{}; a regression's target is numbers, and a classifier (the logistic model) reads labels", decimal_comma(value))]
+    #[error("line {line}: the target {column:?} holds {value:?}, not a number{}; a regression's target is numbers, and a classifier reads labels (--model logistic, GradientDescent::logistic)", decimal_comma(value))]
     TextTarget {
         /// 1-based line of the file (the header is line 1).
         line: usize,
@@ -726,6 +748,23 @@ pub enum Error {
         value: String,
         /// The target's values.
         values: String,
+    },
+    /// Rows whose only missing cell is the target, under the policy that
+    /// refuses missing cells.
+    #[error("{} no value in the target {column:?} (the first on line {first_line}) and no other missing cell; a target is never filled: --missing drop or --missing mean leaves those rows out", match rows { 1 => "1 row has".to_string(), _ => format!("{rows} rows have") })]
+    MissingTargets {
+        /// Rows without a target.
+        rows: usize,
+        /// The target column.
+        column: String,
+        /// The file line of the first such row.
+        first_line: usize,
+    },
+    /// Several problems of one table, found by one survey of it.
+    #[error("{} problems with the table:\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    TableProblems {
+        /// Each problem, as it would be reported alone.
+        problems: Vec<Error>,
     },
     /// Missing cells under the policy that refuses them.
     #[error("{} missing values (columns: {columns}; the first on line {first_line}); choose --missing drop to leave those rows out or --missing mean to fill numbers with the column's mean (and encode text as none of its values)", match rows { 1 => "1 row has".to_string(), _ => format!("{rows} rows have") })]
@@ -841,7 +880,7 @@ fn written_with_separators(value: &str) -> &'static str {
     match (digits != value.trim() && digits.parse::<f64>().is_ok(), decimal) {
         (true, true) => "; numbers with a decimal comma read as text: write them with a decimal point",
         (true, false) => "; numbers with thousands separators read as text: write them without",
-        (false, _) => "; raise the cap on categories to one-hot encode it",
+        (false, _) => "; raise the cap on categories (--max-categories, TableOptions::max_categories) to one-hot encode it",
     }
 }
 

@@ -2597,3 +2597,70 @@ fn a_full_disk_leaves_the_old_files() {
     left.sort();
     assert_eq!(left, ["filler", "filler2", "model.json"]);
 }
+
+/// A table's problems come in one message, each as it would alone; a
+/// target missing in rows without any other missing cell is said so; the
+/// hints name the options that change them.
+#[test]
+fn a_table_s_problems_come_at_once_and_name_their_options() {
+    let dir = folder("table-problems");
+    let both = dir.join("both.csv");
+    std::fs::write(&both, "a,b,y\n1,2,3\n2,,4\n3,1,x\n4,2,5\n5,3,6\n").unwrap();
+    let output = run(&["fit", "--data", both.to_str().unwrap(), "--target", "y"]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(message.contains("2 problems with the table"), "{message}");
+    assert!(message.contains("holds \"x\", not a number"), "{message}");
+    assert!(message.contains("--model logistic"), "{message}");
+    assert!(message.contains("missing values (columns: b"), "{message}");
+    let target_only = dir.join("target-only.csv");
+    std::fs::write(&target_only, "a,b,y\n1,2,3\n2,1,4\n3,1,\n4,2,5\n5,3,6\n").unwrap();
+    fail_with(
+        &["fit", "--data", target_only.to_str().unwrap(), "--target", "y"],
+        &[
+            "1 row has no value in the target \"y\"",
+            "line 4",
+            "no other missing cell",
+        ],
+    );
+    // A text column past the count the survey keeps: "at least", and the
+    // option named; forced in, a one-hot matrix beyond the memory budget
+    // is refused before it is built, with its size.
+    let wide = dir.join("wide.csv");
+    let mut text = String::from("name,a,y\n");
+    for i in 0..12_000 {
+        text.push_str(&format!("n{i},{},{}\n", i % 7, (i * 13) % 11));
+    }
+    std::fs::write(&wide, text).unwrap();
+    let out = succeed(&[
+        "fit",
+        "--data",
+        wide.to_str().unwrap(),
+        "--target",
+        "y",
+        "--epochs",
+        "1",
+    ]);
+    assert!(
+        out.contains("at least 10000 distinct values, more than the cap of 50 (--max-categories)"),
+        "{out}"
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            wide.to_str().unwrap(),
+            "--target",
+            "y",
+            "--max-categories",
+            "100000",
+            "--memory-budget",
+            "100MB",
+        ],
+        &[
+            "12000 × 12001 float32 matrix of 0.58 GB",
+            "--max-categories",
+            "\"name\" with 12000 values",
+        ],
+    );
+}

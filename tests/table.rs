@@ -295,11 +295,12 @@ fn three_classes_read_as_codes_in_sorted_order_and_back() {
         "length,species\n1.5,virginica\n2.0,setosa\n3.0,\n4.5,versicolor\n5.0,setosa\n6.0,virginica\n",
     );
     let error = read_table(&path, "species", None, &options(Missing::Error)).unwrap_err();
+    // The only missing cell is a target: said so (issue 23).
     assert_eq!(
         error,
-        Error::MissingValues {
+        Error::MissingTargets {
             rows: 1,
-            columns: "species".into(),
+            column: "species".into(),
             first_line: 4
         }
     );

@@ -171,11 +171,25 @@ impl std::fmt::Display for DropReason {
         match self {
             DropReason::Text => write!(f, "text (categorical columns are dropped as asked)"),
             DropReason::TooManyCategories { values, cap } => {
-                write!(f, "{values} distinct values, more than the cap of {cap}")
+                write!(
+                    f,
+                    "{} distinct values, more than the cap of {cap} (--max-categories)",
+                    distinct_count(*values, *cap)
+                )
             }
             DropReason::AllMissing => write!(f, "every cell is missing"),
             DropReason::Constant => write!(f, "constant"),
         }
+    }
+}
+
+/// `values` distinct values of a column, said as "at least" where the
+/// survey stopped counting them (at [`survey::DISTINCT_COUNTED`], or past
+/// a larger `cap`).
+pub(crate) fn distinct_count(values: usize, cap: usize) -> String {
+    match values >= survey::DISTINCT_COUNTED.max(cap.saturating_add(1)) {
+        true => format!("at least {values}"),
+        false => values.to_string(),
     }
 }
 
@@ -622,14 +636,18 @@ fn sorted_values(values: BTreeSet<String>) -> Vec<String> {
 ///
 /// The file is read twice, record by record, and never held: once to
 /// survey its columns (every decision of the encoding), once to encode
-/// the rows kept straight into the matrix.
+/// the rows kept straight into the matrix. A table whose one-hot columns
+/// make the matrix larger than the default memory budget is refused
+/// ([`TableData::check_width`]).
 pub fn read_table(
     path: impl AsRef<Path>,
     target: &str,
     features: Option<&[&str]>,
     options: &TableOptions,
 ) -> Result<Table> {
-    TableData::open(path, target, features, options)?.read_whole()
+    let table = TableData::open(path, target, features, options)?;
+    table.check_width(crate::memory::default_budget())?;
+    table.read_whole()
 }
 
 impl Encoding {

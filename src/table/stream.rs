@@ -18,8 +18,8 @@ use super::read_table;
 use super::survey::SharedSurvey;
 use super::survey::{Plan, Survey};
 use super::{
-    after_reading_through, header_of, visit_records, ApplyCounts, Dropped, Encoding, Format, Table,
-    TableOptions,
+    after_reading_through, header_of, visit_records, ApplyCounts, Dropped, EncodedColumn, Encoding, Format,
+    Table, TableOptions,
 };
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
@@ -114,7 +114,9 @@ impl TableData {
                     cause: format!("{file}: {cell}"),
                 });
             }
-            Err(e @ (Error::MissingValues { .. } | Error::EmptyFile { .. })) => Err(format!("{file}: {e}")),
+            Err(
+                e @ (Error::MissingValues { .. } | Error::MissingTargets { .. } | Error::EmptyFile { .. }),
+            ) => Err(format!("{file}: {e}")),
             Err(e) => Err(e.to_string()),
         };
         agree(collective, decided)
@@ -185,10 +187,46 @@ impl TableData {
         self.plan.rows() as u64 * (4 * (self.width as u64 + 1 + weights) + line)
     }
 
+    /// Refuses a table whose one-hot columns alone take more than `budget`
+    /// bytes as a dense float32 matrix: every value of such a column is a
+    /// column of every row, mostly zeros, which no fit should stream
+    /// through (until sparse columns exist). The error names the widest
+    /// such column and the sizes.
+    pub fn check_width(&self, budget: u64) -> Result<()> {
+        let one_hot = || {
+            self.plan
+                .encoding
+                .columns
+                .iter()
+                .filter_map(|column| match column {
+                    EncodedColumn::OneHot { name, values } => Some((name, values.len())),
+                    EncodedColumn::Numeric { .. } => None,
+                })
+        };
+        let one_hot_width: usize = one_hot().map(|(_, values)| values).sum();
+        let one_hot_bytes = 4 * self.plan.rows() as u64 * one_hot_width as u64;
+        let bytes = self.whole_bytes();
+        match one_hot().max_by_key(|&(_, values)| values) {
+            Some((column, values)) if one_hot_bytes > budget => Err(Error::OneHotBeyondBudget {
+                column: column.clone(),
+                values,
+                rows: self.plan.rows(),
+                width: self.width,
+                bytes,
+                budget,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// The table read whole where [`TableData::whole_bytes`] is within
     /// `budget` bytes, else left to stream: the choice made once, from
     /// the survey that opening the table took.
+    ///
+    /// A table made wider than the budget allows by one-hot columns is
+    /// refused ([`TableData::check_width`]).
     pub fn read_within(self, budget: u64) -> Result<Opened> {
+        self.check_width(budget)?;
         match self.whole_bytes() <= budget {
             true => self.read_whole().map(Opened::Whole),
             false => Ok(Opened::Streamed(self)),

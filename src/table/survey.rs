@@ -92,6 +92,9 @@ pub(crate) struct Survey {
     /// Whether the target has more distinct values than were counted.
     target_values_beyond: bool,
     target_missing: usize,
+    /// A regression target's first cell that is not a number, with its
+    /// line: reported with the table's other problems.
+    target_first_text: Option<(usize, String)>,
     /// The number labels `target_values` holds, by their float64's bits:
     /// so that a typed target is written as text once per label.
     target_numbers: HashSet<u64>,
@@ -212,6 +215,7 @@ impl Survey {
             target_values: BTreeMap::new(),
             target_values_beyond: false,
             target_missing: 0,
+            target_first_text: None,
             target_numbers: HashSet::new(),
             incomplete: Vec::new(),
             records: 0,
@@ -274,6 +278,8 @@ impl Survey {
             self.target_missing += 1;
         } else if self.labels {
             self.learn_label(target, line);
+        } else if self.target_first_text.is_none() && target.number().is_none() {
+            self.target_first_text = Some((line, target.text().into_owned()));
         }
         if target_missing || !missing.is_empty() {
             self.incomplete.push(Incomplete {
@@ -415,6 +421,9 @@ impl Survey {
         self.target_values = target_values;
         self.target_values_beyond = beyond;
         self.target_missing = target_missing;
+        // Each rank meets its own text in the target when it encodes its
+        // rows; the table's problems agreed here are those of all ranks.
+        self.target_first_text = None;
         Ok(text_from)
     }
 
@@ -430,6 +439,7 @@ impl Survey {
             target_values,
             target_values_beyond,
             target_missing,
+            target_first_text,
             incomplete,
             records,
             first_line,
@@ -500,6 +510,15 @@ impl Survey {
             .unwrap_or_default();
         let number_codes = codes_of_numbers(&codes);
 
+        // The table's problems, all reported at once.
+        let mut problems = Vec::new();
+        if let Some((line, value)) = target_first_text {
+            problems.push(Error::TextTarget {
+                line,
+                column: header[target_column].clone(),
+                value,
+            });
+        }
         // Each chosen column: kept as numbers or categories, or left out.
         let mut dropped = Vec::new();
         let mut columns = Vec::new();
@@ -521,11 +540,12 @@ impl Survey {
             let (numbers, present) = (survey.numbers, survey.present);
             if numbers < present && 2 * numbers >= present {
                 let (line, value) = survey.first_text.clone().expect("some cell is not a number");
-                return Err(Error::NonNumericCell {
+                problems.push(Error::NonNumericCell {
                     line,
                     column: name,
                     value,
                 });
+                continue;
             }
             if numbers == present {
                 columns.push(EncodedColumn::Numeric {
@@ -541,13 +561,14 @@ impl Survey {
             } else if survey.distinct.len() > options.max_categories && named {
                 // A column asked for is never left out quietly.
                 let (line, value) = survey.first_text.clone().expect("some cell is not a number");
-                return Err(Error::TooManyCategories {
+                problems.push(Error::TooManyCategories {
                     column: name,
                     values: survey.distinct.len(),
                     cap: options.max_categories,
                     line,
                     value,
                 });
+                continue;
             } else if survey.distinct.len() > options.max_categories {
                 dropped.push(Dropped {
                     column: name,
@@ -566,7 +587,7 @@ impl Survey {
             column_sources.push(c);
             kept[k] = true;
         }
-        if columns.is_empty() {
+        if columns.is_empty() && problems.is_empty() {
             let dropped: Vec<String> = dropped
                 .iter()
                 .map(|d| format!("{:?} ({})", d.column, d.reason))
@@ -592,13 +613,30 @@ impl Survey {
                 .zip(&kept)
                 .filter(|((_, survey), &kept)| kept && survey.missing > 0)
                 .map(|((&c, _), _)| header[c].as_str())
-                .chain((target_missing > 0).then(|| header[target_column].as_str()))
                 .collect();
-            return Err(Error::MissingValues {
-                rows: affected.len(),
-                columns: affected_columns.join(", "),
-                first_line: affected[0].line,
+            problems.push(match affected_columns.is_empty() {
+                // Rows without a target are left out under any other
+                // choice of --missing: no target is ever filled.
+                true => Error::MissingTargets {
+                    rows: affected.len(),
+                    column: header[target_column].clone(),
+                    first_line: affected[0].line,
+                },
+                false => Error::MissingValues {
+                    rows: affected.len(),
+                    columns: affected_columns
+                        .into_iter()
+                        .chain((target_missing > 0).then(|| header[target_column].as_str()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    first_line: affected[0].line,
+                },
             });
+        }
+        match problems.len() {
+            0 => {}
+            1 => return Err(problems.remove(0)),
+            _ => return Err(Error::TableProblems { problems }),
         }
         let excluded: Vec<usize> = match options.missing {
             Missing::Drop => affected.iter().map(|row| row.record).collect(),

@@ -297,6 +297,7 @@ pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<O
         )
         .map_err(|e| located(data, e))?;
         if always {
+            table.check_width(budget).map_err(|e| located(data, e))?;
             return Ok(Some(Read::Streamed(Streamed::Table(table))));
         }
         Ok(Some(
