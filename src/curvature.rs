@@ -196,17 +196,7 @@ pub(crate) fn automatic_rate(
     features: usize,
     momentum_from_data: bool,
 ) -> f32 {
-    // The loss's curvature is at most its second derivative's bound times
-    // the squared error's half (whose second derivative is 2). Poisson's,
-    // e^z, is the predicted mean: near the optimum about the targets' mean
-    // (at least 1, its value at the start z = 0), doubled for the rows
-    // predicted above it. The kinked losses (hinge, ε-insensitive) take
-    // the squared error's scale.
-    let bound = match loss {
-        Loss::Poisson => 2.0 * target_mean.max(1.0),
-        _ => loss.curvature_bound().unwrap_or(2.0),
-    };
-    let smoothness = curvature.largest * bound / 2.0;
+    let smoothness = curvature.largest * loss_scale(loss, target_mean);
     // The log loss's bound (1/4) holds only where σ = 1/2: twice the
     // classic 1/L step is stable where the fit is (the table above).
     let plain_full_batch = match loss {
@@ -223,6 +213,46 @@ pub(crate) fn automatic_rate(
         Optimizer::RmsProp(_) | Optimizer::Adam(_) => 0.01,
     };
     rate as f32
+}
+
+/// The loss's curvature per unit of the squared error's: its second
+/// derivative's bound over the squared error's (2). Poisson's, e^z, is
+/// the predicted mean: near the optimum about the targets' mean (at least
+/// 1, its value at the start z = 0), doubled for the rows predicted above
+/// it. The kinked losses (hinge, ε-insensitive) take the squared error's
+/// scale.
+fn loss_scale(loss: Loss, target_mean: f64) -> f64 {
+    let bound = match loss {
+        Loss::Poisson => 2.0 * target_mean.max(1.0),
+        _ => loss.curvature_bound().unwrap_or(2.0),
+    };
+    bound / 2.0
+}
+
+/// The momentum factor for a learning rate η given by hand (the rate is
+/// not chosen for the β of [`automatic_momentum`], which may then
+/// diverge): the heavy ball's best for that rate on a quadratic whose
+/// curvature spans [μ, L], max((1 − √(ημ))², (1 − √(ηL))²) (Polyak), and
+/// for Nesterov's form, which is stable only while ηL < 2(1 + β)/(1 + 2β),
+/// at most nine tenths of the β that bound allows.
+pub(crate) fn momentum_for_rate(
+    curvature: &Curvature,
+    loss: Loss,
+    target_mean: f64,
+    rate: f32,
+    nesterov: bool,
+) -> f32 {
+    let scale = f64::from(rate) * loss_scale(loss, target_mean);
+    let (low, high) = (
+        curvature.largest / curvature.condition_number() * scale,
+        curvature.largest * scale,
+    );
+    let polyak = (1.0 - low.sqrt()).powi(2).max((1.0 - high.sqrt()).powi(2));
+    let beta = match nesterov && high > 1.0 {
+        true => polyak.min(0.9 * (2.0 - high).max(0.0) / (2.0 * (high - 1.0))),
+        false => polyak,
+    };
+    beta.clamp(0.0, 0.99) as f32
 }
 
 /// Nesterov's momentum for a quadratic whose curvature spans the measured

@@ -734,8 +734,17 @@ impl GradientDescent {
         self.optimizer
     }
 
+    /// Whether the fit chooses its learning rate from the data
+    /// ([`GradientDescent::auto_learning_rate`]).
+    pub fn learning_rate_from_data(&self) -> bool {
+        self.auto_learning_rate
+    }
+
     /// Whether the fit chooses its momentum factor from the data: asked for
-    /// with [`GradientDescent::auto_momentum`], on the full batch.
+    /// with [`GradientDescent::auto_momentum`], on the full batch. With a
+    /// rate given by hand, β is the best for that rate
+    /// (max((1 − √(ημ))², (1 − √(ηL))²), bounded for Nesterov's form where it
+    /// would be unstable), else (√κ − 1)/(√κ + 1) for the rate 1/L.
     pub fn momentum_from_data(&self) -> bool {
         self.auto_momentum && self.variant == Variant::Full
     }
@@ -1246,9 +1255,18 @@ impl GradientDescent {
             false => None,
         };
         if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
-            plan.optimizer = plan
-                .optimizer
-                .with_momentum(curvature::automatic_momentum(curvature));
+            let beta = match (self.auto_learning_rate, plan.optimizer) {
+                // A rate given by hand: β for that rate.
+                (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
+                    curvature,
+                    self.loss_settings(),
+                    fresh.target_mean,
+                    momentum.learning_rate,
+                    momentum.nesterov,
+                ),
+                _ => curvature::automatic_momentum(curvature),
+            };
+            plan.optimizer = plan.optimizer.with_momentum(beta);
         }
         if let (true, Some(curvature)) = (descent && self.auto_learning_rate, &curvature) {
             let rate = curvature::automatic_rate(

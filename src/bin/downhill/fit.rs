@@ -42,6 +42,11 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     if let Some(path) = &args.checkpoint {
         descent = descent.checkpoint(path, args.checkpoint_every);
     }
+    // Every option is checked before the data is read.
+    descent.validate().map_err(|e| e.to_string())?;
+    if let Some(value) = args.test_size.filter(|&f| !(f > 0.0 && f < 1.0)) {
+        return Err(downhill::Error::InvalidTestFraction { value }.to_string());
+    }
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
     // split, the loss surface); a table within the budget is read whole
@@ -569,9 +574,10 @@ pub fn report(
         fitted.gradient_evaluations()
     );
     println!(
-        "final loss:   {}{}",
+        "final loss:   {}{}; {}",
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
-        loss_scale(fitted)
+        loss_scale(fitted),
+        whose_loss(fitted, args.train.variant)
     );
     // Wide enough for the longest name (a class's label).
     let width = scores
@@ -606,7 +612,7 @@ pub fn report(
     }
     if separated_without_penalty(fitted, scores) {
         println!(
-            "note:         the fit separates the classes: without a penalty the weights grow with every epoch; --l2 (scikit-learn's default is 1e-4) settles them"
+            "note:         the fit separates the classes: without a penalty the weights grow with every epoch; --l2 (scikit-learn's default is 1e-4) settles them, and --solver lbfgs then reaches that optimum in a few passes"
         );
     }
     if let Some(column) = &args.data.weight_column {
@@ -736,6 +742,22 @@ pub fn report(
     Ok(())
 }
 
+/// Which parameters the final loss was taken at, and which the scores
+/// below it are of: they differ, so a report that sets them side by side
+/// says so.
+fn whose_loss(fitted: &Fitted, variant: Variant) -> String {
+    let epochs = fitted.history().len();
+    let taken = match (fitted.settings().solver_settings(), variant) {
+        (Solver::Lbfgs { .. }, _) => format!("at iteration {epochs}'s parameters"),
+        (_, Variant::Full) => format!("epoch {epochs}'s, at the parameters before its step"),
+        _ => format!("the mean of epoch {epochs}'s batch losses, as its steps ran"),
+    };
+    match fitted.best_epoch() {
+        Some(best) => format!("{taken}; the scores are of epoch {best}'s parameters"),
+        None => format!("{taken}; the scores are of the final parameters"),
+    }
+}
+
 /// On which scale the fit's loss was taken.
 fn loss_scale(fitted: &Fitted) -> &'static str {
     match (fitted.standardizer().is_some(), fitted.target_scaling().is_some()) {
@@ -749,8 +771,21 @@ fn loss_scale(fitted: &Fitted) -> &'static str {
 /// The rate the fit ran with, and where it came from.
 fn describe_rate(fitted: &Fitted, asked: LearningRateArg) -> String {
     let rate = number(f64::from(fitted.settings().optimizer_settings().learning_rate()));
-    match (asked, fitted.curvature()) {
-        (LearningRateArg::Auto, Some(curvature)) => {
+    let optimizer = fitted.settings().optimizer_settings();
+    match (asked, fitted.curvature(), optimizer) {
+        // The adaptive rules' automatic rates are fixed: their steps scale
+        // themselves.
+        (
+            LearningRateArg::Auto,
+            Some(_),
+            Optimizer::AdaGrad(_) | Optimizer::RmsProp(_) | Optimizer::Adam(_),
+        ) => {
+            format!(
+                "{rate} (auto: the fixed rate for {}, whose steps scale themselves)",
+                optimizer.name()
+            )
+        }
+        (LearningRateArg::Auto, Some(curvature), _) => {
             format!(
                 "{rate} (auto, from the loss's largest curvature {})",
                 number(curvature.largest)
@@ -766,17 +801,21 @@ fn only_zeros_and_ones(y: &downhill::ndarray::Array1<f32>) -> bool {
     y.iter().all(|&v| v == 0.0 || v == 1.0) && y.iter().any(|&v| v == 0.0) && y.iter().any(|&v| v == 1.0)
 }
 
-/// Whether a binary log-loss fit without a penalty ran to the epoch limit
-/// with every training row right (no false positive or negative in its
-/// `scores`' confusion counts): on separable classes the log loss has no
-/// minimum, and the weights grow for ever.
+/// Whether a log-loss fit (binary or multinomial) without a penalty ran
+/// to the epoch limit with every training row right (no false positive or
+/// negative in its `scores`' confusion counts, or an accuracy of 1): on
+/// separable classes the log loss has no minimum, and the weights grow for
+/// ever.
 fn separated_without_penalty(fitted: &Fitted, scores: &[(String, String)]) -> bool {
     let unpenalized = fitted.settings().penalty_settings() == downhill::Penalty::L2(0.0);
-    let all_right = scores
-        .iter()
-        .any(|(name, value)| name == "confusion" && value.contains(" FP 0 ") && value.ends_with(" FN 0"));
-    fitted.settings().loss_settings() == Loss::Log
-        && unpenalized
+    let all_right = scores.iter().any(|(name, value)| {
+        (name == "confusion" && value.contains(" FP 0 ") && value.ends_with(" FN 0"))
+            || (name == "accuracy" && value == "1")
+    });
+    matches!(
+        fitted.settings().loss_settings(),
+        Loss::Log | Loss::Multinomial { .. }
+    ) && unpenalized
         && all_right
         && fitted.stop_reason() == StopReason::MaxEpochs
 }
@@ -788,8 +827,14 @@ fn describe_momentum(fitted: &Fitted) -> Option<String> {
         return None;
     };
     let beta = number(f64::from(momentum.beta));
+    let rate_given = !fitted.settings().learning_rate_from_data();
     Some(
         match (fitted.settings().momentum_from_data(), fitted.curvature()) {
+            (true, Some(curvature)) if rate_given => format!(
+                "{beta} (auto, for the learning rate given and the curvatures from {} to {})",
+                number(curvature.largest / curvature.condition_number()),
+                number(curvature.largest)
+            ),
             // (L / (L / cap) may round just below the cap.)
             (true, Some(curvature)) if curvature.condition_number() >= MAX_CONDITION * (1.0 - 1e-9) => format!(
                 "{beta} (auto, for the condition number {}, the most it is set for: the curvatures span more{})",
