@@ -541,6 +541,30 @@ pub enum Error {
     /// Class probabilities were asked of a linear model.
     #[error("predict_proba needs a logistic model; this one is linear")]
     NotLogistic,
+    /// A data or model file that is not a regular file (a named pipe, a
+    /// character device such as /dev/zero or /dev/stdin on a terminal, a
+    /// directory, a socket): readers open such files more than once and
+    /// seek in them, and a stream would hang them or never end.
+    #[error(
+        "{path} is a {kind}, not a regular file: data and model files are read more than once and must be regular (seekable) files; write the stream to a file first (such as `cat … > data.csv`)"
+    )]
+    NotARegularFile {
+        /// The path given.
+        path: String,
+        /// What it is: "pipe (FIFO)", "character device", "directory", ...
+        kind: &'static str,
+    },
+    /// A saved model larger than any model this crate writes: it would be
+    /// read whole into memory.
+    #[error("{path} holds {bytes} bytes, more than the {limit} bytes a saved model may take; is it a model saved by downhill?")]
+    ModelFileTooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// The most a model file may hold.
+        limit: u64,
+    },
     /// A file could not be opened or read.
     #[error("cannot read {path}: {reason}")]
     Io {
@@ -796,6 +820,8 @@ impl Error {
             | Error::TargetColumnOutOfRange { path, .. }
             | Error::UnknownFormat { path }
             | Error::Io { path, .. }
+            | Error::NotARegularFile { path, .. }
+            | Error::ModelFileTooLarge { path, .. }
             | Error::EmptyFile { path, .. }
             | Error::Plot { path, .. }
             | Error::UnknownSchemaVersion { path, .. }

@@ -28,6 +28,9 @@ struct Mapped {
 impl Mapped {
     fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
+        // A map of a device or a pipe fails or, for /dev/zero, reads zeros
+        // without end.
+        crate::input_file::regular_file_size(path)?;
         let file = File::open(path).map_err(|e| Error::Io {
             path: shown.clone(),
             reason: e.to_string(),

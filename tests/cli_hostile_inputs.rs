@@ -1,0 +1,155 @@
+//! Issue 23's hostile inputs to the `downhill` program: each ended in a
+//! panic, a crash, a hang or a silent wrong answer, and now ends in one
+//! line of error (exit 1) that names the value, or in a right answer.
+#![cfg(feature = "cli")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_downhill");
+
+/// A fresh folder for one test.
+fn folder(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("downhill-hostile-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
+/// `args` for a message, each cut to 60 characters (a test passes a name
+/// of 70,000).
+fn shown(args: &[&str]) -> String {
+    let cut: Vec<String> = args.iter().map(|a| a.chars().take(60).collect()).collect();
+    format!("{cut:?}")
+}
+
+/// Runs the program with `args`, killed after 60 s: a hang fails the
+/// test instead of stalling the suite. Its output is read as it comes, so
+/// that a long report never fills the pipe.
+fn run_with(args: &[&str], stdin: Stdio, stdout: Stdio) -> Output {
+    use std::io::Read;
+    let mut child = Command::new(BINARY)
+        .args(args)
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).expect("the pipe reads");
+            }
+            bytes
+        })
+    };
+    let out = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let err = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited on") {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} hung for 60 s", shown(args));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: out.join().expect("stdout read"),
+        stderr: err.join().expect("stderr read"),
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    run_with(args, Stdio::null(), Stdio::piped())
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The run failed with exit status 1 (not a panic's 101, not a signal)
+/// and an error line holding every part of `expected`.
+fn assert_fails_with(output: &Output, args: &[&str], expected: &[&str]) {
+    let message = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{}: {message}", shown(args));
+    assert!(!message.contains("panicked"), "{message}");
+    let line = message
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or_else(|| panic!("no error line in {message:?}"));
+    for part in expected {
+        assert!(line.contains(part), "{line:?} lacks {part:?}");
+    }
+}
+
+fn fail_with(args: &[&str], expected: &[&str]) {
+    assert_fails_with(&run(args), args, expected);
+}
+
+/// 20 rows of y = 2a + 1 and a label a > 10, under the column names given.
+fn small_csv(dir: &Path, a: &str) -> PathBuf {
+    let mut csv = format!("{a},y,label\n");
+    for i in 0..20 {
+        csv.push_str(&format!("{i},{},{}\n", 2 * i + 1, u8::from(i > 10)));
+    }
+    let path = dir.join("small.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+#[test]
+fn streams_and_devices_as_data_or_model_are_refused_at_once() {
+    let dir = folder("not-regular");
+    let csv = small_csv(&dir, "a");
+    let fifo = dir.join("pipe.csv");
+    let made = Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|status| status.success()) {
+        // Nothing writes to the pipe: opening it would block for ever.
+        let fifo = fifo.to_str().unwrap();
+        fail_with(
+            &["fit", "--data", fifo, "--target", "y"],
+            &[fifo, "pipe (FIFO)", "regular (seekable) file"],
+        );
+    } else {
+        eprintln!("no mkfifo: the named pipe is not tried");
+    }
+    fail_with(
+        &["fit", "--data", "/dev/zero", "--target", "y"],
+        &["/dev/zero is a character device", "regular (seekable) file"],
+    );
+    let folder_path = dir.to_str().unwrap();
+    fail_with(
+        &["fit", "--data", folder_path, "--target", "y"],
+        &["is a directory"],
+    );
+    // Standard input as a pipe, as `cat data.csv | downhill fit --data /dev/stdin` gives it.
+    let args = ["fit", "--data", "/dev/stdin", "--target", "y"];
+    let output = run_with(&args, Stdio::piped(), Stdio::piped());
+    assert_fails_with(&output, &args, &["/dev/stdin", "not a regular file"]);
+    let csv = csv.to_str().unwrap();
+    fail_with(
+        &["predict", "--model", "/dev/zero", "--data", csv],
+        &["/dev/zero is a character device"],
+    );
+    // A sparse file of just over 1 GiB is refused before it is read.
+    let huge = dir.join("huge.json");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len((1 << 30) + 1)
+        .unwrap();
+    fail_with(
+        &["predict", "--model", huge.to_str().unwrap(), "--data", csv],
+        &[
+            "1073741825 bytes",
+            "more than the 1073741824 bytes a saved model may take",
+        ],
+    );
+}
+
