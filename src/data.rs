@@ -463,14 +463,42 @@ impl Synthetic {
     /// Rows are generated in parallel blocks, each from its own ChaCha
     /// stream, so the data depend on the seed alone.
     pub fn generate(model: Model, rows: usize, features: usize, noise: f32, seed: u64) -> Result<Self> {
-        if rows == 0 || features == 0 {
-            return Err(Error::EmptyData { rows, features });
-        }
-        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(rows * features))
+        let values = Self::x_bytes(rows, features)? / 4;
+        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(values))
             .expect("the length is rows × features");
         let mut y = Array1::from(huge_page_zeros(rows));
         let (weights, bias) = Self::fill(model, noise, seed, x.view_mut(), y.view_mut());
         Ok(Synthetic { x, y, weights, bias })
+    /// The bytes of X (float32) for `rows` × `features`:
+    /// [`Error::EmptyData`] for no rows or features, and
+    /// [`Error::ShapeOverflow`] where the values or their bytes (with y's)
+    /// do not fit in `usize` (ndarray would panic on the shape).
+    pub fn x_bytes(rows: usize, features: usize) -> Result<usize> {
+        if rows == 0 || features == 0 {
+            return Err(Error::EmptyData { rows, features });
+        }
+        features
+            .checked_add(1)
+            .and_then(|columns| rows.checked_mul(columns))
+            .and_then(|values| values.checked_mul(std::mem::size_of::<f32>()))
+            .ok_or(Error::ShapeOverflow { rows, features })?;
+        Ok(rows * features * std::mem::size_of::<f32>())
+    }
+
+    /// [`Synthetic::x_bytes`], refused with [`Error::BeyondMemoryBudget`]
+    /// where X would take more than `budget` bytes: generating it would
+    /// abort the process on a failed allocation, or swap for hours.
+    pub fn check_within(rows: usize, features: usize, budget: u64) -> Result<usize> {
+        let bytes = Self::x_bytes(rows, features)?;
+        if bytes as u64 > budget {
+            return Err(Error::BeyondMemoryBudget {
+                rows,
+                features,
+                bytes: bytes as u64,
+                budget,
+            });
+        }
+        Ok(bytes)
     }
 
     /// Fills `x` and `y` (as many rows) with the data [`Synthetic::generate`]

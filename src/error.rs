@@ -565,6 +565,31 @@ pub enum Error {
         /// The most a model file may hold.
         limit: u64,
     },
+    /// A shape whose values, or bytes, overflow the machine's address
+    /// space (`usize`).
+    #[error("{rows} rows × {features} features is more values than this machine can address")]
+    ShapeOverflow {
+        /// Rows asked for.
+        rows: usize,
+        /// Features asked for.
+        features: usize,
+    },
+    /// Data that would be built in memory beyond the memory budget.
+    #[error(
+        "{rows} rows × {features} features of float32 take {} GB, more than the memory budget of {} GB (half the machine's memory); ask for fewer rows or features",
+        gigabytes(*bytes),
+        gigabytes(*budget)
+    )]
+    BeyondMemoryBudget {
+        /// Rows asked for.
+        rows: usize,
+        /// Features asked for.
+        features: usize,
+        /// The bytes they take.
+        bytes: u64,
+        /// The memory budget, in bytes.
+        budget: u64,
+    },
     /// A file could not be opened or read.
     #[error("cannot read {path}: {reason}")]
     Io {
@@ -849,6 +874,11 @@ fn written_with_separators(value: &str) -> &'static str {
         (true, false) => "; numbers with thousands separators read as text: write them without",
         (false, _) => "; raise the cap on categories to one-hot encode it",
     }
+}
+
+/// Bytes as gigabytes (of 10⁹ bytes) with two decimals.
+fn gigabytes(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / 1e9)
 }
 
 /// A hint where `value` is a number written with a decimal comma (`2,5`).

@@ -442,9 +442,8 @@ pub fn write_synthetic(
     y_path: impl AsRef<Path>,
 ) -> Result<(ndarray::Array1<f32>, f32)> {
     use ndarray_npy::ViewMutNpyExt;
-    if rows == 0 || features == 0 {
-        return Err(Error::EmptyData { rows, features });
-    }
+    // No rows, or a shape whose bytes overflow, before any file is made.
+    crate::Synthetic::x_bytes(rows, features)?;
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
     let mut x_map = create_mapped(x_path, &[rows, features])?;
     let mut y_map = create_mapped(y_path, &[rows])?;

@@ -102,6 +102,40 @@ fn small_csv(dir: &Path, a: &str) -> PathBuf {
     let path = dir.join("small.csv");
     std::fs::write(&path, csv).unwrap();
     path
+#[test]
+fn bench_shapes_that_overflow_or_exceed_the_memory_budget_are_refused_before_allocating() {
+    fail_with(
+        &[
+            "bench",
+            "--rows",
+            "4294967296",
+            "--features",
+            "4294967296",
+            "--device",
+            "cpu",
+        ],
+        &[
+            "4294967296 rows × 4294967296 features",
+            "more values than this machine can address",
+        ],
+    );
+    // 400 TB of X: beyond any machine's budget (half its memory).
+    fail_with(
+        &[
+            "bench",
+            "--rows",
+            "100000000",
+            "--features",
+            "1000000",
+            "--device",
+            "cpu",
+        ],
+        &[
+            "100000000 rows × 1000000 features",
+            "400000.00 GB",
+            "memory budget",
+        ],
+    );
 }
 
 #[test]

@@ -190,7 +190,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    let x_bytes = (args.rows * args.features * 4) as u64;
+    // Refused before anything is allocated: a shape that overflows, or
+    // X beyond the memory budget that `fit` streams within.
+    let x_bytes = Synthetic::check_within(args.rows, args.features, downhill::memory::default_budget())
+        .map_err(|e| e.to_string())? as u64;
     eprintln!(
         "generating {} rows × {} features ({:.2} GB of X), {} model, seed {} ...",
         args.rows,
