@@ -93,6 +93,17 @@ fn fail_with(args: &[&str], expected: &[&str]) {
     assert_fails_with(&run(args), args, expected);
 }
 
+fn succeed(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "{} failed: {}",
+        shown(args),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
 /// 20 rows of y = 2a + 1 and a label a > 10, under the column names given.
 fn small_csv(dir: &Path, a: &str) -> PathBuf {
     let mut csv = format!("{a},y,label\n");
@@ -102,6 +113,45 @@ fn small_csv(dir: &Path, a: &str) -> PathBuf {
     let path = dir.join("small.csv");
     std::fs::write(&path, csv).unwrap();
     path
+#[test]
+fn a_column_name_of_70000_characters_is_reported_without_a_panic() {
+    let dir = folder("long-name");
+    let name = "a".repeat(70_000);
+    let csv = small_csv(&dir, &name);
+    let csv = csv.to_str().unwrap();
+    let common = ["fit", "--data", csv, "--device", "cpu", "--features", &name];
+    let linear = succeed(&[&common[..], &["--target", "y"]].concat());
+    assert!(linear.contains(&name), "the coefficient names its column");
+    let logistic = succeed(&[&common[..], &["--target", "label", "--model", "logistic"]].concat());
+    assert!(logistic.contains(&name), "the coefficient names its column");
+}
+
+#[test]
+fn fit_and_sweep_into_a_full_device_fail_with_a_message() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let dir = folder("dev-full");
+    let csv = small_csv(&dir, "a");
+    let csv = csv.to_str().unwrap();
+    let commands: [&[&str]; 2] = [
+        &["fit", "--data", csv, "--target", "y", "--device", "cpu"],
+        &[
+            "sweep", "--data", csv, "--target", "y", "--lrs", "0.01,0.1", "--epochs", "5", "--device", "cpu",
+        ],
+    ];
+    for args in commands {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = run_with(args, Stdio::null(), Stdio::from(full));
+        assert_fails_with(
+            &output,
+            args,
+            &["cannot write the report to standard output", "space"],
+        );
+    }
+}
+
 #[test]
 fn bench_shapes_that_overflow_or_exceed_the_memory_budget_are_refused_before_allocating() {
     fail_with(

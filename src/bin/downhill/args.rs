@@ -629,22 +629,22 @@ pub fn describe_table(
     [cells_filled, text_cells_blank]: [usize; 2],
 ) {
     for dropped in dropped {
-        println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
+        say!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
     if let Some(labels) = labels {
-        println!("target:       {}", describe_labels(labels));
+        say!("target:       {}", describe_labels(labels));
     }
     if rows_dropped > 0 {
-        println!("missing:      {rows_dropped} rows with missing cells left out");
+        say!("missing:      {rows_dropped} rows with missing cells left out");
     }
     if cells_filled > 0 {
-        println!(
+        say!(
             "missing:      {} filled with their column's mean",
             cells(cells_filled)
         );
     }
     if text_cells_blank > 0 {
-        println!(
+        say!(
             "missing:      {} of text columns encoded as none of their values (zeros)",
             cells(text_cells_blank)
         );
