@@ -590,6 +590,26 @@ pub enum Error {
         /// The memory budget, in bytes.
         budget: u64,
     },
+    /// A fitted coefficient that is infinite or NaN once expressed in the
+    /// data's own units: the features' scales lie beyond what float32
+    /// holds (un-standardizing divides by their spread).
+    #[error(
+        "the fitted {} is {value} in the data's units: it overflows float32 because {}",
+        coefficient_name(*feature, *margin, *margins),
+        overflow_hint(*standardized)
+    )]
+    CoefficientOverflow {
+        /// The feature (column of X) of the weight; `None` for the bias.
+        feature: Option<usize>,
+        /// The margin (class of a multinomial model; 0 otherwise).
+        margin: usize,
+        /// The margins of the model.
+        margins: usize,
+        /// The value in the data's units.
+        value: f32,
+        /// Whether the fit standardized the features.
+        standardized: bool,
+    },
     /// A file could not be opened or read.
     #[error("cannot read {path}: {reason}")]
     Io {
@@ -879,6 +899,25 @@ fn written_with_separators(value: &str) -> &'static str {
 /// Bytes as gigabytes (of 10⁹ bytes) with two decimals.
 fn gigabytes(bytes: u64) -> String {
     format!("{:.2}", bytes as f64 / 1e9)
+}
+
+/// A coefficient as the library names it: `bias`, `weights[j]`, or with
+/// the margin of a multinomial model, `weights[j, k]` and `bias[k]`.
+fn coefficient_name(feature: Option<usize>, margin: usize, margins: usize) -> String {
+    match (feature, margins > 1) {
+        (None, false) => "bias".into(),
+        (None, true) => format!("bias[{margin}]"),
+        (Some(j), false) => format!("weights[{j}]"),
+        (Some(j), true) => format!("weights[{j}, {margin}]"),
+    }
+}
+
+/// Why a coefficient overflows, and what to do about it.
+fn overflow_hint(standardized: bool) -> &'static str {
+    match standardized {
+        true => "the features' scales are too small or too large for float32 (a weight in the data's units is the standardized one divided by its feature's spread); rescale those features towards units near 1",
+        false => "the features' or the target's scales are too small or too large for float32; standardize the features (leave out --no-standardize; GradientDescent::standardize(true)) or rescale them towards units near 1",
+    }
 }
 
 /// A hint where `value` is a number written with a decimal comma (`2,5`).

@@ -237,3 +237,39 @@ fn streams_and_devices_as_data_or_model_are_refused_at_once() {
     );
 }
 
+#[test]
+fn coefficients_beyond_float32_are_an_error_naming_the_column() {
+    let dir = folder("overflow");
+    // The table: tiny features, huge targets.
+    let csv = dir.join("tiny.csv");
+    std::fs::write(
+        &csv,
+        "a,y\n1e-30,1e10\n2e-30,3e10\n3e-30,2e10\n4e-30,5e10\n5e-30,4e10\n",
+    )
+    .unwrap();
+    let save = dir.join("model.json");
+    let (csv, save) = (csv.to_str().unwrap(), save.to_str().unwrap());
+    fail_with(
+        &[
+            "fit", "--data", csv, "--target", "y", "--device", "cpu", "--save", save,
+        ],
+        &["column \"a\"", "weights[0]", "overflows float32", "rescale"],
+    );
+    assert!(!Path::new(save).exists(), "an overflowed fit is not saved");
+    // Subnormal features.
+    let subnormal = dir.join("subnormal.csv");
+    std::fs::write(&subnormal, "a,y\n1e-40,1\n2e-40,3\n3e-40,2\n4e-40,5\n5e-40,4\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            subnormal.to_str().unwrap(),
+            "--target",
+            "y",
+            "--device",
+            "cpu",
+        ],
+        &["column \"a\"", "overflows float32"],
+    );
+}
+

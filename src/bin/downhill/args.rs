@@ -924,6 +924,12 @@ pub fn open_npy(args: &DataArgs) -> Result<NpyData, Error> {
 pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, target: Option<&str>) -> String {
     let line = |row: usize| lines.get(row).copied().unwrap_or(row + 2);
     let file = path.display();
+    // The weight by its column's name.
+    if let Error::CoefficientOverflow { feature: Some(j), .. } = &error {
+        if let Some(name) = names.get(*j) {
+            return format!("column {name:?}: {error}");
+        }
+    }
     match error {
         Error::InvalidLabel { row, value } if target.is_some() => format!(
             "line {} of {file}: target {:?} is {value}; logistic regression needs 0 or 1",
