@@ -18,6 +18,22 @@ use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 use crate::error::{Error, Result};
 use crate::source::{Block, DataSource};
 
+/// Where the data of an `.npy` file begin: after the magic string, the
+/// version, the header's length (two bytes in version 1, four after) and
+/// the header. 0 for bytes too short to say.
+fn data_offset(bytes: &[u8]) -> usize {
+    let length = |at: std::ops::Range<usize>| {
+        bytes
+            .get(at)
+            .map(|b| b.iter().rev().fold(0usize, |n, &d| n << 8 | d as usize))
+    };
+    match bytes.get(6) {
+        Some(1) => length(8..10).map_or(0, |n| 10 + n),
+        Some(_) => length(8..12).map_or(0, |n| 12 + n),
+        None => 0,
+    }
+}
+
 /// A memory-mapped `.npy` file.
 struct Mapped {
     path: String,
@@ -136,10 +152,16 @@ impl Mapped {
     fn error(&self, error: ViewNpyError) -> Error {
         let path = self.path.clone();
         match error {
-            ViewNpyError::MissingBytes(missing) => Error::TruncatedFile {
-                path,
-                reason: format!("{missing} bytes of data missing"),
-            },
+            ViewNpyError::MissingBytes(missing) => {
+                let held = self.map.len().saturating_sub(data_offset(&self.map));
+                Error::TruncatedFile {
+                    path,
+                    reason: format!(
+                        "its header's shape needs {} bytes of data, the file holds {held}: {missing} bytes missing",
+                        held + missing
+                    ),
+                }
+            }
             ViewNpyError::WrongDescriptor(descriptor) => Error::UnsupportedNpy {
                 path,
                 found: format!("dtype {descriptor}; float32 and float64 are read"),

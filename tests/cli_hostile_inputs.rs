@@ -273,3 +273,45 @@ fn coefficients_beyond_float32_are_an_error_naming_the_column() {
     );
 }
 
+/// An .npy file of float32 of `rows` × `columns`, 0, 1, 2, … in C order.
+fn npy(rows: usize, columns: usize) -> Vec<u8> {
+    let mut header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': ({rows}, {columns}), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in 0..rows * columns {
+        bytes.extend_from_slice(&(v as f32).to_le_bytes());
+    }
+    bytes
+}
+
+#[test]
+fn an_npy_file_cut_short_names_the_bytes_its_header_needs_and_holds() {
+    let dir = folder("npy-cut");
+    let whole = npy(10, 4);
+    assert_eq!(whole.len(), 128 + 160);
+    let cut = dir.join("cut.npy");
+    std::fs::write(&cut, &whole[..200]).unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            cut.to_str().unwrap(),
+            "--target",
+            "3",
+            "--device",
+            "cpu",
+        ],
+        &[
+            "cut.npy",
+            "cut short",
+            "needs 160 bytes of data, the file holds 72",
+            "88 bytes missing",
+        ],
+    );
+}
+
