@@ -610,6 +610,24 @@ pub enum Error {
         /// Whether the fit standardized the features.
         standardized: bool,
     },
+    /// A stratified split that leaves a class out of one of its parts.
+    #[error(
+        "the split of {rows} rows into {train_rows} for training and {test_rows} held out leaves class {class} (rows of it: {class_rows}) out of the {part} part; every class must be in both: change the test size, or add rows of that class"
+    )]
+    ClassMissingFromSplit {
+        /// The class (label code) left out.
+        class: f32,
+        /// Its rows in the data.
+        class_rows: usize,
+        /// "training" or "held-out".
+        part: &'static str,
+        /// Rows in all.
+        rows: usize,
+        /// Rows for training.
+        train_rows: usize,
+        /// Rows held out.
+        test_rows: usize,
+    },
     /// A file could not be opened or read.
     #[error("cannot read {path}: {reason}")]
     Io {

@@ -113,6 +113,8 @@ fn small_csv(dir: &Path, a: &str) -> PathBuf {
     let path = dir.join("small.csv");
     std::fs::write(&path, csv).unwrap();
     path
+}
+
 #[test]
 fn a_column_name_of_70000_characters_is_reported_without_a_panic() {
     let dir = folder("long-name");
@@ -315,3 +317,25 @@ fn an_npy_file_cut_short_names_the_bytes_its_header_needs_and_holds() {
     );
 }
 
+#[test]
+fn a_held_out_split_that_takes_a_class_from_training_is_refused() {
+    let dir = folder("split-class");
+    let csv = dir.join("four.csv");
+    std::fs::write(&csv, "a,label\n1,no\n2,no\n3,no\n4,yes\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "label",
+            "--model",
+            "logistic",
+            "--test-size",
+            "0.5",
+            "--device",
+            "cpu",
+        ],
+        &["4 rows", "training part", "\"yes\""],
+    );
+}

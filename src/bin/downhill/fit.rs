@@ -110,7 +110,13 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             )
         })
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // The class by its label, as the table writes it.
+            Error::ClassMissingFromSplit { class, .. } if data.encoding.labels.is_some() => {
+                format!("{e} (class {class} is {:?})", data.encoding.label(class))
+            }
+            e => e.to_string(),
+        })?;
     let (x_fit, y_fit) = match &split {
         Some(split) => (split.x_train.view(), split.y_train.view()),
         None => (data.x.view(), data.y.view()),
