@@ -56,6 +56,8 @@ pub(crate) fn visit_csv_records(
         path: shown.clone(),
         reason: e.to_string(),
     };
+    // Opened twice below (the delimiter is sniffed first): a pipe would hang.
+    crate::input_file::regular_file_size(path)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

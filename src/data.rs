@@ -369,7 +369,9 @@ pub struct Split {
 /// shuffle; with
 /// `stratify`, the fraction is taken from each distinct target value apart
 /// (scikit-learn's `train_test_split(stratify=y)`), so that both parts keep
-/// the classes' proportions.
+/// the classes' proportions; a class that rounding leaves out of either
+/// part (a class of one row, or a fraction too small for a rare class) is
+/// [`Error::ClassMissingFromSplit`].
 ///
 /// ```
 /// use downhill::data::train_test_split;
@@ -404,17 +406,26 @@ pub fn train_test_split(
         });
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let classes: Vec<f32> = match stratify {
+        true => {
+            let mut values: Vec<f32> = y.iter().copied().collect();
+            values.sort_by(f32::total_cmp);
+            values.dedup();
+            values
+        }
+        false => Vec::new(),
+    };
     let groups: Vec<Vec<usize>> = if stratify {
-        let mut values: Vec<f32> = y.iter().copied().collect();
-        values.sort_by(f32::total_cmp);
-        values.dedup();
-        values
+        classes
             .iter()
             .map(|v| (0..y.len()).filter(|&i| y[i] == *v).collect())
             .collect()
     } else {
         vec![(0..y.len()).collect()]
     };
+    // A stratified split is a classifier's: each part keeps every class,
+    // or the fit never sees a class it is scored on (or the other way).
+    let class_rows: Vec<usize> = groups.iter().map(Vec::len).collect();
     let mut test_rows = Vec::new();
     for mut group in groups {
         rand::seq::SliceRandom::shuffle(group.as_mut_slice(), &mut rng);
@@ -432,6 +443,24 @@ pub fn train_test_split(
     let mut is_test = vec![false; y.len()];
     test_rows.iter().for_each(|&i| is_test[i] = true);
     let train_rows: Vec<usize> = (0..y.len()).filter(|&i| !is_test[i]).collect();
+    if stratify {
+        for (&class, &rows_of_class) in classes.iter().zip(&class_rows) {
+            let held = test_rows.iter().filter(|&&i| y[i] == class).count();
+            let part = match held {
+                0 => "held-out",
+                _ if held == rows_of_class => "training",
+                _ => continue,
+            };
+            return Err(Error::ClassMissingFromSplit {
+                class,
+                class_rows: rows_of_class,
+                part,
+                rows: y.len(),
+                train_rows: train_rows.len(),
+                test_rows: test_rows.len(),
+            });
+        }
+    }
     Ok(Split {
         x_train: x.select(Axis(0), &train_rows),
         y_train: y.select(Axis(0), &train_rows),
@@ -463,14 +492,44 @@ impl Synthetic {
     /// Rows are generated in parallel blocks, each from its own ChaCha
     /// stream, so the data depend on the seed alone.
     pub fn generate(model: Model, rows: usize, features: usize, noise: f32, seed: u64) -> Result<Self> {
-        if rows == 0 || features == 0 {
-            return Err(Error::EmptyData { rows, features });
-        }
-        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(rows * features))
+        let values = Self::x_bytes(rows, features)? / 4;
+        let mut x = Array2::from_shape_vec((rows, features), huge_page_zeros(values))
             .expect("the length is rows × features");
         let mut y = Array1::from(huge_page_zeros(rows));
         let (weights, bias) = Self::fill(model, noise, seed, x.view_mut(), y.view_mut());
         Ok(Synthetic { x, y, weights, bias })
+    }
+
+    /// The bytes of X (float32) for `rows` × `features`:
+    /// [`Error::EmptyData`] for no rows or features, and
+    /// [`Error::ShapeOverflow`] where the values or their bytes (with y's)
+    /// do not fit in `usize` (ndarray would panic on the shape).
+    pub fn x_bytes(rows: usize, features: usize) -> Result<usize> {
+        if rows == 0 || features == 0 {
+            return Err(Error::EmptyData { rows, features });
+        }
+        features
+            .checked_add(1)
+            .and_then(|columns| rows.checked_mul(columns))
+            .and_then(|values| values.checked_mul(std::mem::size_of::<f32>()))
+            .ok_or(Error::ShapeOverflow { rows, features })?;
+        Ok(rows * features * std::mem::size_of::<f32>())
+    }
+
+    /// [`Synthetic::x_bytes`], refused with [`Error::BeyondMemoryBudget`]
+    /// where X would take more than `budget` bytes: generating it would
+    /// abort the process on a failed allocation, or swap for hours.
+    pub fn check_within(rows: usize, features: usize, budget: u64) -> Result<usize> {
+        let bytes = Self::x_bytes(rows, features)?;
+        if bytes as u64 > budget {
+            return Err(Error::BeyondMemoryBudget {
+                rows,
+                features,
+                bytes: bytes as u64,
+                budget,
+            });
+        }
+        Ok(bytes)
     }
 
     /// Fills `x` and `y` (as many rows) with the data [`Synthetic::generate`]

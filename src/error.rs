@@ -541,6 +541,93 @@ pub enum Error {
     /// Class probabilities were asked of a linear model.
     #[error("predict_proba needs a logistic model; this one is linear")]
     NotLogistic,
+    /// A data or model file that is not a regular file (a named pipe, a
+    /// character device such as /dev/zero or /dev/stdin on a terminal, a
+    /// directory, a socket): readers open such files more than once and
+    /// seek in them, and a stream would hang them or never end.
+    #[error(
+        "{path} is a {kind}, not a regular file: data and model files are read more than once and must be regular (seekable) files; write the stream to a file first (such as `cat … > data.csv`)"
+    )]
+    NotARegularFile {
+        /// The path given.
+        path: String,
+        /// What it is: "pipe (FIFO)", "character device", "directory", ...
+        kind: &'static str,
+    },
+    /// A saved model larger than any model this crate writes: it would be
+    /// read whole into memory.
+    #[error("{path} holds {bytes} bytes, more than the {limit} bytes a saved model may take; is it a model saved by downhill?")]
+    ModelFileTooLarge {
+        /// The file.
+        path: String,
+        /// Its size.
+        bytes: u64,
+        /// The most a model file may hold.
+        limit: u64,
+    },
+    /// A shape whose values, or bytes, overflow the machine's address
+    /// space (`usize`).
+    #[error("{rows} rows × {features} features is more values than this machine can address")]
+    ShapeOverflow {
+        /// Rows asked for.
+        rows: usize,
+        /// Features asked for.
+        features: usize,
+    },
+    /// Data that would be built in memory beyond the memory budget.
+    #[error(
+        "{rows} rows × {features} features of float32 take {} GB, more than the memory budget of {} GB (half the machine's memory); ask for fewer rows or features",
+        gigabytes(*bytes),
+        gigabytes(*budget)
+    )]
+    BeyondMemoryBudget {
+        /// Rows asked for.
+        rows: usize,
+        /// Features asked for.
+        features: usize,
+        /// The bytes they take.
+        bytes: u64,
+        /// The memory budget, in bytes.
+        budget: u64,
+    },
+    /// A fitted coefficient that is infinite or NaN once expressed in the
+    /// data's own units: the features' scales lie beyond what float32
+    /// holds (un-standardizing divides by their spread).
+    #[error(
+        "the fitted {} is {value} in the data's units: it overflows float32 because {}",
+        coefficient_name(*feature, *margin, *margins),
+        overflow_hint(*standardized)
+    )]
+    CoefficientOverflow {
+        /// The feature (column of X) of the weight; `None` for the bias.
+        feature: Option<usize>,
+        /// The margin (class of a multinomial model; 0 otherwise).
+        margin: usize,
+        /// The margins of the model.
+        margins: usize,
+        /// The value in the data's units.
+        value: f32,
+        /// Whether the fit standardized the features.
+        standardized: bool,
+    },
+    /// A stratified split that leaves a class out of one of its parts.
+    #[error(
+        "the split of {rows} rows into {train_rows} for training and {test_rows} held out leaves class {class} (rows of it: {class_rows}) out of the {part} part; every class must be in both: change the test size, or add rows of that class"
+    )]
+    ClassMissingFromSplit {
+        /// The class (label code) left out.
+        class: f32,
+        /// Its rows in the data.
+        class_rows: usize,
+        /// "training" or "held-out".
+        part: &'static str,
+        /// Rows in all.
+        rows: usize,
+        /// Rows for training.
+        train_rows: usize,
+        /// Rows held out.
+        test_rows: usize,
+    },
     /// A file could not be opened or read.
     #[error("cannot read {path}: {reason}")]
     Io {
@@ -855,6 +942,8 @@ impl Error {
             | Error::Io { path, .. }
             | Error::Write { path, .. }
             | Error::OutputIsInput { path, .. }
+            | Error::NotARegularFile { path, .. }
+            | Error::ModelFileTooLarge { path, .. }
             | Error::EmptyFile { path, .. }
             | Error::Plot { path, .. }
             | Error::UnknownSchemaVersion { path, .. }
@@ -881,6 +970,30 @@ fn written_with_separators(value: &str) -> &'static str {
         (true, true) => "; numbers with a decimal comma read as text: write them with a decimal point",
         (true, false) => "; numbers with thousands separators read as text: write them without",
         (false, _) => "; raise the cap on categories (--max-categories, TableOptions::max_categories) to one-hot encode it",
+    }
+}
+
+/// Bytes as gigabytes (of 10⁹ bytes) with two decimals.
+fn gigabytes(bytes: u64) -> String {
+    format!("{:.2}", bytes as f64 / 1e9)
+}
+
+/// A coefficient as the library names it: `bias`, `weights[j]`, or with
+/// the margin of a multinomial model, `weights[j, k]` and `bias[k]`.
+fn coefficient_name(feature: Option<usize>, margin: usize, margins: usize) -> String {
+    match (feature, margins > 1) {
+        (None, false) => "bias".into(),
+        (None, true) => format!("bias[{margin}]"),
+        (Some(j), false) => format!("weights[{j}]"),
+        (Some(j), true) => format!("weights[{j}, {margin}]"),
+    }
+}
+
+/// Why a coefficient overflows, and what to do about it.
+fn overflow_hint(standardized: bool) -> &'static str {
+    match standardized {
+        true => "the features' scales are too small or too large for float32 (a weight in the data's units is the standardized one divided by its feature's spread); rescale those features towards units near 1",
+        false => "the features' or the target's scales are too small or too large for float32; standardize the features (leave out --no-standardize; GradientDescent::standardize(true)) or rescale them towards units near 1",
     }
 }
 

@@ -1321,6 +1321,12 @@ impl GradientDescent {
         let optimizer = plan.optimizer;
         let to_fitted = |outcome: Outcome| -> Result<Fitted> {
             let (weights, biases) = original_units(&outcome.parameters)?;
+            // Finite parameters that overflow in the data's units would
+            // print as ±inf, score NaN and save as nulls: an error, not a
+            // model. (A diverged fit is reported as such.)
+            if !matches!(outcome.stop_reason, StopReason::Diverged { .. }) {
+                check_finite_coefficients(&weights, &biases, standardizer.is_some())?;
+            }
             // A resumed fit's history continues the earlier one's: its records,
             // its clock and its tracked parameters.
             let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
@@ -1819,4 +1825,25 @@ pub fn gradient(
         w,
         b,
     )
+}
+
+/// [`Error::CoefficientOverflow`] for the first weight (feature by
+/// feature, margin by margin) or bias that is not finite in the data's
+/// units; `standardized` says whether un-standardizing made it so.
+fn check_finite_coefficients(weights: &Array2<f32>, biases: &Array1<f32>, standardized: bool) -> Result<()> {
+    let margins = biases.len();
+    let overflow = |feature, margin, value| Error::CoefficientOverflow {
+        feature,
+        margin,
+        margins,
+        value,
+        standardized,
+    };
+    if let Some(((j, k), &value)) = weights.indexed_iter().find(|(_, w)| !w.is_finite()) {
+        return Err(overflow(Some(j), k, value));
+    }
+    match biases.iter().position(|b| !b.is_finite()) {
+        Some(k) => Err(overflow(None, k, biases[k])),
+        None => Ok(()),
+    }
 }

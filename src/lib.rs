@@ -111,6 +111,7 @@ mod engine;
 mod engine_choice;
 mod error;
 mod fit;
+mod input_file;
 // The one place the `gpu` feature is decided: without it the GPU engine
 // keeps its types and entry points, which report `Error::GpuUnavailable`.
 #[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]

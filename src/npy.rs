@@ -19,6 +19,22 @@ use crate::atomic_file::AtomicFile;
 use crate::error::{Error, Result};
 use crate::source::{Block, DataSource};
 
+/// Where the data of an `.npy` file begin: after the magic string, the
+/// version, the header's length (two bytes in version 1, four after) and
+/// the header. 0 for bytes too short to say.
+fn data_offset(bytes: &[u8]) -> usize {
+    let length = |at: std::ops::Range<usize>| {
+        bytes
+            .get(at)
+            .map(|b| b.iter().rev().fold(0usize, |n, &d| n << 8 | d as usize))
+    };
+    match bytes.get(6) {
+        Some(1) => length(8..10).map_or(0, |n| 10 + n),
+        Some(_) => length(8..12).map_or(0, |n| 12 + n),
+        None => 0,
+    }
+}
+
 /// A memory-mapped `.npy` file.
 struct Mapped {
     path: String,
@@ -29,6 +45,9 @@ struct Mapped {
 impl Mapped {
     fn open(path: &Path) -> Result<Self> {
         let shown = path.display().to_string();
+        // A map of a device or a pipe fails or, for /dev/zero, reads zeros
+        // without end.
+        crate::input_file::regular_file_size(path)?;
         let file = File::open(path).map_err(|e| Error::Io {
             path: shown.clone(),
             reason: e.to_string(),
@@ -134,10 +153,16 @@ impl Mapped {
     fn error(&self, error: ViewNpyError) -> Error {
         let path = self.path.clone();
         match error {
-            ViewNpyError::MissingBytes(missing) => Error::TruncatedFile {
-                path,
-                reason: format!("{missing} bytes of data missing"),
-            },
+            ViewNpyError::MissingBytes(missing) => {
+                let held = self.map.len().saturating_sub(data_offset(&self.map));
+                Error::TruncatedFile {
+                    path,
+                    reason: format!(
+                        "its header's shape needs {} bytes of data, the file holds {held}: {missing} bytes missing",
+                        held + missing
+                    ),
+                }
+            }
             ViewNpyError::WrongDescriptor(descriptor) => Error::UnsupportedNpy {
                 path,
                 found: format!("dtype {descriptor}; float32 and float64 are read"),
@@ -440,9 +465,8 @@ pub fn write_synthetic(
     y_path: impl AsRef<Path>,
 ) -> Result<(ndarray::Array1<f32>, f32)> {
     use ndarray_npy::ViewMutNpyExt;
-    if rows == 0 || features == 0 {
-        return Err(Error::EmptyData { rows, features });
-    }
+    // No rows, or a shape whose bytes overflow, before any file is made.
+    crate::Synthetic::x_bytes(rows, features)?;
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
     let shape = |rows: usize, columns: usize| {
         rows.checked_mul(columns)

@@ -588,6 +588,9 @@ pub(crate) fn open_footer(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
 /// Opens a Parquet file, refusing one that lacks its footer.
 pub(crate) fn open_checked(path: &Path) -> Result<File> {
     let shown = path.display().to_string();
+    // Row groups are read through fresh opens of the path, and the footer
+    // lies at the end: a stream cannot be read so.
+    crate::input_file::regular_file_size(path)?;
     let file = File::open(path).map_err(|e| Error::Io {
         path: shown.clone(),
         reason: e.to_string(),

@@ -13,6 +13,11 @@ use crate::driver::TrainingState;
 use crate::error::{Error, Result};
 use crate::fit::{Fitted, GradientDescent};
 use crate::history::{EpochRecord, History, StopReason};
+
+/// The most bytes a saved model may take: it is read whole into memory
+/// before it is parsed, and a model of a million features takes some tens
+/// of megabytes, so a larger file is another kind of file.
+pub(crate) const MAX_MODEL_BYTES: u64 = 1 << 30;
 use crate::model::Model;
 use crate::table::Encoding;
 
@@ -152,6 +157,17 @@ impl Fitted {
     pub fn load(path: impl AsRef<Path>) -> Result<Fitted> {
         let path = path.as_ref();
         let shown = path.display().to_string();
+        // The file is read whole: nothing but a regular file of a bounded
+        // size (/dev/zero would fill memory).
+        if let Some(bytes) = crate::input_file::regular_file_size(path)? {
+            if bytes > MAX_MODEL_BYTES {
+                return Err(Error::ModelFileTooLarge {
+                    path: shown,
+                    bytes,
+                    limit: MAX_MODEL_BYTES,
+                });
+            }
+        }
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
             path: shown.clone(),
             reason: e.to_string(),

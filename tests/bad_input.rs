@@ -848,3 +848,24 @@ fn without_the_gpu_feature_gpu_is_an_error_and_auto_runs_on_the_cpu() {
         .expect("valid data");
     assert_eq!(fitted.device(), Device::Cpu);
 }
+
+#[test]
+fn coefficients_that_overflow_float32_in_the_data_units_are_an_error() {
+    // Standardized, the fit is easy; back in the data's units the weight
+    // is about 1e10 / 1.4e-30, beyond float32.
+    let x = array![[1e-30f32], [2e-30], [3e-30], [4e-30], [5e-30]];
+    let y = array![1e10f32, 3e10, 2e10, 5e10, 4e10];
+    let descent = GradientDescent::linear()
+        .standardize(true)
+        .standardize_target(true);
+    match descent.fit(x.view(), y.view()) {
+        Err(Error::CoefficientOverflow {
+            feature: Some(0),
+            margin: 0,
+            margins: 1,
+            value,
+            standardized: true,
+        }) => assert!(!value.is_finite(), "{value}"),
+        other => panic!("{:?}", other.err()),
+    }
+}

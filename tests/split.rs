@@ -72,3 +72,30 @@ fn bad_fractions_and_shapes_are_errors() {
         1
     );
 }
+
+#[test]
+fn a_stratified_split_that_leaves_a_class_out_of_a_part_is_refused() {
+    // One row of class 1: rounding holds it out, and training lacks it.
+    let x = Array2::<f32>::zeros((4, 1));
+    let y = Array1::from(vec![0.0f32, 0.0, 0.0, 1.0]);
+    match train_test_split(x.view(), y.view(), 0.5, 0, true) {
+        Err(Error::ClassMissingFromSplit {
+            class,
+            part,
+            rows: 4,
+            train_rows: 1,
+            test_rows: 3,
+            class_rows: 1,
+        }) => assert_eq!((class, part), (1.0, "training")),
+        other => panic!("{other:?}"),
+    }
+    // Two rows of class 1 in 40: a tenth of them rounds to none held out.
+    let x = Array2::<f32>::zeros((40, 1));
+    let y = Array1::from_shape_fn(40, |i| if i < 2 { 1.0 } else { 0.0 });
+    match train_test_split(x.view(), y.view(), 0.1, 0, true) {
+        Err(Error::ClassMissingFromSplit { class, part, .. }) => assert_eq!((class, part), (1.0, "held-out")),
+        other => panic!("{other:?}"),
+    }
+    // Unstratified (a regression's) splits keep their rows as before.
+    assert!(train_test_split(x.view(), y.view(), 0.1, 0, false).is_ok());
+}

@@ -629,22 +629,22 @@ pub fn describe_table(
     [cells_filled, text_cells_blank]: [usize; 2],
 ) {
     for dropped in dropped {
-        println!("left out:     column {:?}: {}", dropped.column, dropped.reason);
+        say!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
     if let Some(labels) = labels {
-        println!("target:       {}", describe_labels(labels));
+        say!("target:       {}", describe_labels(labels));
     }
     if rows_dropped > 0 {
-        println!("missing:      {rows_dropped} rows with missing cells left out");
+        say!("missing:      {rows_dropped} rows with missing cells left out");
     }
     if cells_filled > 0 {
-        println!(
+        say!(
             "missing:      {} filled with their column's mean",
             cells(cells_filled)
         );
     }
     if text_cells_blank > 0 {
-        println!(
+        say!(
             "missing:      {} of text columns encoded as none of their values (zeros)",
             cells(text_cells_blank)
         );
@@ -924,6 +924,12 @@ pub fn open_npy(args: &DataArgs) -> Result<NpyData, Error> {
 pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, target: Option<&str>) -> String {
     let line = |row: usize| lines.get(row).copied().unwrap_or(row + 2);
     let file = path.display();
+    // The weight by its column's name.
+    if let Error::CoefficientOverflow { feature: Some(j), .. } = &error {
+        if let Some(name) = names.get(*j) {
+            return format!("column {name:?}: {error}");
+        }
+    }
     match error {
         Error::InvalidLabel { row, value } if target.is_some() => format!(
             "line {} of {file}: target {:?} is {value}; logistic regression needs 0 or 1",

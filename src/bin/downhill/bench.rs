@@ -190,7 +190,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
-    let x_bytes = (args.rows * args.features * 4) as u64;
+    // Refused before anything is allocated: a shape that overflows, or
+    // X beyond the memory budget that `fit` streams within.
+    let x_bytes = Synthetic::check_within(args.rows, args.features, downhill::memory::default_budget())
+        .map_err(|e| e.to_string())? as u64;
     eprintln!(
         "generating {} rows × {} features ({:.2} GB of X), {} model, seed {} ...",
         args.rows,
@@ -221,17 +224,23 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         host_read_gb_per_s: gb(host_read),
         gpu: gpu.as_ref().map(|(m, _)| m.clone()),
     };
-    println!(
+    say!(
         "machine: {} ({} cores), host read bandwidth {:.1} GB/s",
-        machine.cpu_model, machine.cpu_cores, machine.host_read_gb_per_s
+        machine.cpu_model,
+        machine.cpu_cores,
+        machine.host_read_gb_per_s
     );
     if let Some(gpu) = &machine.gpu {
-        println!(
+        say!(
             "GPU: {} ({}, {}, {}), copy bandwidth {:.1} GB/s (read + write)",
-            gpu.adapter, gpu.backend, gpu.device_type, gpu.driver, gpu.copy_gb_per_s
+            gpu.adapter,
+            gpu.backend,
+            gpu.device_type,
+            gpu.driver,
+            gpu.copy_gb_per_s
         );
         if gpu.x_buffers > 1 {
-            println!(
+            say!(
                 "X ({:.2} GB) exceeds the adapter's largest binding ({:.2} GB): split across {} buffers",
                 gb(x_bytes as f64),
                 gb(gpu.largest_binding_bytes as f64),
@@ -239,9 +248,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             );
         }
         if gpu.device_type == "Cpu" {
-            println!(
-                "note: a software adapter runs the shaders on the CPU; its timings say nothing about a GPU"
-            );
+            say!("note: a software adapter runs the shaders on the CPU; its timings say nothing about a GPU");
         }
     }
 
@@ -313,19 +320,25 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         } else {
             "host read"
         };
-        println!(
+        say!(
             "\n{} ({} epochs per run; % of the {peak} bandwidth)",
             device.name(),
             args.epochs
         );
-        println!(
+        say!(
             "{:>8} {:>12} {:>14} {:>12} {:>8} {:>7} {:>12}",
-            "batch", "shuffle", "samples/s", "steps/s", "GB/s", "% peak", "final loss"
+            "batch",
+            "shuffle",
+            "samples/s",
+            "steps/s",
+            "GB/s",
+            "% peak",
+            "final loss"
         );
         for run in runs.iter().filter(|r| r.device == device.name()) {
             match &run.error {
-                Some(error) => println!("{:>8} {:>12} skipped: {error}", run.batch_size, run.shuffle),
-                None => println!(
+                Some(error) => say!("{:>8} {:>12} skipped: {error}", run.batch_size, run.shuffle),
+                None => say!(
                     "{:>8} {:>12} {:>14.4e} {:>12.4e} {:>8.2} {:>7.1} {:>12.6}",
                     run.batch_size,
                     run.shuffle,
@@ -355,7 +368,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             file.write_all(text.as_bytes())
         })
         .map_err(|e| e.to_string())?;
-        println!("\nwrote {}", path.display());
+        say!("\nwrote {}", path.display());
     }
     Ok(())
 }
@@ -376,7 +389,7 @@ fn write(args: &BenchArgs, folder: &std::path::Path) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let bytes = (args.rows * (args.features + 1) * 4) as f64;
-    println!(
+    say!(
         "wrote {} and {} ({} rows × {} features, {:.2} GB) in {:.1} s",
         x_path.display(),
         y_path.display(),

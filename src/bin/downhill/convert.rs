@@ -107,7 +107,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         };
     write_source(source.as_ref(), &feature_names, &target_name, &args.output).map_err(|e| e.to_string())?;
     let (rows, features) = (source.rows(), source.features());
-    println!(
+    say!(
         "wrote {}: {rows} rows × {features} features and the target {target_name:?}{}",
         args.output.display(),
         match Format::of(&args.output) {

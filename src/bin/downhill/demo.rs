@@ -63,13 +63,13 @@ fn parameters(fitted: &Fitted) -> Vec<f64> {
 /// `Device::Auto` chooses, a software adapter only when asked for.
 fn choose_gpu(device: Device) -> Result<Option<Arc<GpuContext>>, String> {
     if device == Device::Cpu {
-        println!("running on the CPU, as asked");
+        say!("running on the CPU, as asked");
         return Ok(None);
     }
     match GpuContext::shared() {
         Ok(context) if device == Device::Gpu || !context.adapter().is_software() => {
             let adapter = context.adapter();
-            println!(
+            say!(
                 "running on the GPU: {adapter}{}",
                 if adapter.is_software() {
                     " — a software adapter, so this checks results, not speed"
@@ -80,7 +80,7 @@ fn choose_gpu(device: Device) -> Result<Option<Arc<GpuContext>>, String> {
             Ok(Some(context))
         }
         Ok(context) => {
-            println!(
+            say!(
                 "the only GPU adapter is a software one ({}); running on the CPU (--device gpu runs on it anyway)",
                 context.adapter()
             );
@@ -88,7 +88,7 @@ fn choose_gpu(device: Device) -> Result<Option<Arc<GpuContext>>, String> {
         }
         Err(error) if device == Device::Gpu => Err(error.to_string()),
         Err(error) => {
-            println!("no GPU ({error}); running on the CPU");
+            say!("no GPU ({error}); running on the CPU");
             Ok(None)
         }
     }
@@ -97,12 +97,13 @@ fn choose_gpu(device: Device) -> Result<Option<Arc<GpuContext>>, String> {
 pub fn demo(args: &DemoArgs) -> Result<(), String> {
     let data = Synthetic::generate(Model::Linear, args.rows, args.features, 0.1, args.seed)
         .map_err(|e| e.to_string())?;
-    println!(
+    say!(
         "downhill demo: linear regression on {} rows × {} features, y = x·w + b + noise(σ = 0.1)",
-        args.rows, args.features
+        args.rows,
+        args.features
     );
     let context = choose_gpu(args.device)?;
-    println!();
+    say!();
     let (exact_weights, exact_bias) =
         reference::least_squares(data.x.view(), data.y.view(), 0.0).map_err(|e| e.to_string())?;
     let runs = [
@@ -138,7 +139,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         let fitted = on_device
             .fit(data.x.view(), data.y.view())
             .map_err(|e| e.to_string())?;
-        println!(
+        say!(
             "{name} on {}: {} steps, {}",
             fitted.device(),
             fitted.gradient_evaluations(),
@@ -150,7 +151,7 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
             .iter()
             .map(|l| format!("{l:.4}"))
             .collect();
-        println!("  loss per epoch: {}", losses.join(" "));
+        say!("  loss per epoch: {}", losses.join(" "));
         if fitted.device() == Device::Gpu {
             let cpu = descent
                 .device(Device::Cpu)
@@ -158,19 +159,19 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             let losses = largest_relative_difference(fitted.history().losses(), cpu.history().losses());
             let coefficients = largest_relative_difference(parameters(&fitted), parameters(&cpu));
-            println!(
+            say!(
                 "  against the CPU engine on the same seed: losses within {losses:.1e}, coefficients within {coefficients:.1e} (relative) {}",
                 if losses <= 1e-4 && coefficients <= 1e-4 { "✓" } else { "✗ MISMATCH" }
             );
         }
-        println!();
+        say!();
         fits.push((name, fitted));
     }
 
-    println!("{:<38} bias and weights", "coefficients");
+    say!("{:<38} bias and weights", "coefficients");
     let row = |name: &str, values: Vec<f64>| {
         let values: Vec<String> = values.iter().map(|w| format!("{w:>8.4}")).collect();
-        println!("{name:<38} {}", values.join(" "));
+        say!("{name:<38} {}", values.join(" "));
     };
     row(
         "true (generating)",
@@ -198,6 +199,6 @@ pub fn demo(args: &DemoArgs) -> Result<(), String> {
         .collect();
     plot::loss_curves(&args.plot, "downhill demo: loss per epoch", &curves, true)
         .map_err(|e| e.to_string())?;
-    println!("\nloss curves: {}", args.plot.display());
+    say!("\nloss curves: {}", args.plot.display());
     Ok(())
 }

@@ -84,7 +84,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         None => load(&args.data, args.train.model())?,
     };
     if args.train.model_arg.is_none() && args.train.loss.is_none() && only_zeros_and_ones(&data.y) {
-        println!("note:         the target holds only 0 and 1; --model logistic fits a classifier");
+        say!("note:         the target holds only 0 and 1; --model logistic fits a classifier");
     }
     let plotting = args.plot_path.is_some();
     // Checkpoints carry the table's encoding, so that they resume on it.
@@ -115,7 +115,13 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
             )
         })
         .transpose()
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            // The class by its label, as the table writes it.
+            Error::ClassMissingFromSplit { class, .. } if data.encoding.labels.is_some() => {
+                format!("{e} (class {class} is {:?})", data.encoding.label(class))
+            }
+            e => e.to_string(),
+        })?;
     let (x_fit, y_fit) = match &split {
         Some(split) => (split.x_train.view(), split.y_train.view()),
         None => (data.x.view(), data.y.view()),
@@ -551,29 +557,29 @@ pub fn report(
         Loss::Poisson => "Poisson (log link)".to_string(),
         _ => fitted.model().to_string(),
     };
-    println!(
+    say!(
         "{model} regression of {:?} on {} rows × {} features of {}",
         args.data.target,
         data.rows,
         data.features,
         args.data.data.display()
     );
-    println!("stopped:      {}", describe_stop(fitted));
+    say!("stopped:      {}", describe_stop(fitted));
     if let (Some(fraction), true) = (args.validation_fraction, watched_held_out(fitted)) {
-        println!(
+        say!(
             "early stop:   on the loss of {} % of the rows, held out (seed {}); the fit saw the others",
             number(100.0 * fraction),
             args.train.seed
         );
     }
     let lbfgs = matches!(fitted.settings().solver_settings(), Solver::Lbfgs { .. });
-    println!(
+    say!(
         "{}{} ({} gradient evaluations)",
         if lbfgs { "iterations:   " } else { "epochs:       " },
         fitted.history().len(),
         fitted.gradient_evaluations()
     );
-    println!(
+    say!(
         "final loss:   {}{}; {}",
         number(fitted.history().final_loss().unwrap_or(f64::NAN)),
         loss_scale(fitted),
@@ -583,10 +589,11 @@ pub fn report(
     let width = scores
         .iter()
         .map(|(name, _)| name.chars().count() + 2)
-        .fold(14, usize::max);
+        .fold(14, usize::max)
+        .min(report::MAX_NAME_WIDTH);
     match &held_out {
         Some((held_rows, test_scores)) => {
-            println!(
+            say!(
                 "held out:     {} of {} rows (seed {}{})",
                 held_rows,
                 data.rows,
@@ -598,69 +605,69 @@ pub fn report(
                 }
             );
             for ((name, train), (_, test)) in scores.iter().zip(test_scores) {
-                println!("{:<width$}train {train:<12} test {test}", format!("{name}:"));
+                say!("{:<width$}train {train:<12} test {test}", format!("{name}:"));
             }
         }
         _ => {
             if let Some(scored) = &data.scored {
-                println!("scored on:    {scored}");
+                say!("scored on:    {scored}");
             }
             for (name, value) in scores {
-                println!("{:<width$}{value}", format!("{name}:"));
+                say!("{:<width$}{value}", format!("{name}:"));
             }
         }
     }
     if separated_without_penalty(fitted, scores) {
-        println!(
+        say!(
             "note:         the fit separates the classes: without a penalty the weights grow with every epoch; --l2 (scikit-learn's default is 1e-4) settles them, and --solver lbfgs then reaches that optimum in a few passes"
         );
     }
     if let Some(column) = &args.data.weight_column {
-        println!("weights:      column {column:?} (a weighted mean of the rows' losses)");
+        say!("weights:      column {column:?} (a weighted mean of the rows' losses)");
     }
     if let Some(first_step) = fitted.settings().average_settings() {
-        println!("averaged:     the mean of the parameters after every step from step {first_step}");
+        say!("averaged:     the mean of the parameters after every step from step {first_step}");
     }
     match fitted.settings().class_weight_settings() {
-        Some(ClassWeight::Balanced) => println!(
+        Some(ClassWeight::Balanced) => say!(
             "class weights: balanced (n / ({} · count) per label)",
             fitted.classes().unwrap_or(2)
         ),
         Some(ClassWeight::Given { negative, positive }) => {
-            println!("class weights: label 0 × {negative}, label 1 × {positive}")
+            say!("class weights: label 0 × {negative}, label 1 × {positive}")
         }
         None => {}
     }
     match fitted.settings().solver_settings() {
-        Solver::Lbfgs { memory } => println!("solver:       L-BFGS, memory {memory}"),
+        Solver::Lbfgs { memory } => say!("solver:       L-BFGS, memory {memory}"),
         Solver::GradientDescent => {
-            println!("learning rate: {}", describe_rate(fitted, args.lr));
+            say!("learning rate: {}", describe_rate(fitted, args.lr));
             if let Some(momentum) = describe_momentum(fitted) {
-                println!("momentum:     {momentum}");
+                say!("momentum:     {momentum}");
             }
         }
     }
-    println!(
+    say!(
         "time:         {:.3} s on {}{}",
         elapsed.as_secs_f64(),
         fitted.device(),
         software_note(fitted)
     );
-    println!("coefficients (units of the CSV):");
+    say!("coefficients (units of the CSV):");
     let width = data
         .feature_names
         .iter()
-        .map(|n| n.len())
+        .map(|n| n.chars().count())
         .max()
         .unwrap_or(4)
-        .max(6);
+        .clamp(6, report::MAX_NAME_WIDTH);
     // One column per margin: the classes' labels head a multinomial's.
     let coefficients = fitted.coefficients();
     if coefficients.ncols() > 1 {
         let heads: Vec<String> = (0..coefficients.ncols())
             .map(|k| data.encoding.label(k as f32))
             .collect();
-        println!(
+        say!(
             "  {:<width$}  {}",
             "",
             heads
@@ -676,17 +683,17 @@ pub fn report(
             .collect::<Vec<_>>()
             .join("  ")
     };
-    println!(
+    say!(
         "  {:<width$}  {}",
         "(bias)",
         row(&mut fitted.intercepts().iter().copied())
     );
     for (name, weights) in data.feature_names.iter().zip(coefficients.rows()) {
-        println!("  {name:<width$}  {}", row(&mut weights.iter().copied()));
+        say!("  {name:<width$}  {}", row(&mut weights.iter().copied()));
     }
     if fitted.settings().penalty_settings().l1_strength() > 0.0 {
         let zeros = coefficients.iter().filter(|&&w| w == 0.0).count();
-        println!(
+        say!(
             "zeros:        {zeros} of {} weights are exactly 0 (the L1 penalty)",
             coefficients.len()
         );
@@ -708,11 +715,11 @@ pub fn report(
         let (low, high) = finite.fold((f64::INFINITY, 0.0f64), |(lo, hi), &l| (lo.min(l), hi.max(l)));
         let log = train.log_scale || high > 100.0 * low;
         plot::loss_curves(path, "loss per epoch", &[curve], log).map_err(|e| e.to_string())?;
-        println!("loss curve:   {}", path.display());
+        say!("loss curve:   {}", path.display());
     }
     if let (Some(path), Some(table)) = (&args.plot_path, table) {
         plot_path(args, table, fitted, path)?;
-        println!("loss surface: {}", path.display());
+        say!("loss surface: {}", path.display());
     }
     // A diverged fit is never saved: the file keeps the model it held.
     if let StopReason::Diverged { epoch } = fitted.stop_reason() {
@@ -737,7 +744,7 @@ pub fn report(
             .with_encoding(data.encoding.clone())
             .and_then(|named| named.save(path))
             .map_err(|e| e.to_string())?;
-        println!("saved:        {}", path.display());
+        say!("saved:        {}", path.display());
     }
     Ok(())
 }

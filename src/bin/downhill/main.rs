@@ -1,5 +1,15 @@
 //! The `downhill` command-line program: demo, fit, predict, sweep, convert and bench.
 
+/// `println!` that never panics: see [`report::say`].
+macro_rules! say {
+    () => {
+        $crate::report::say(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::report::say(format_args!($($arg)*))
+    };
+}
+
 mod args;
 mod bench;
 mod convert;
@@ -143,6 +153,9 @@ fn main() -> ExitCode {
     if let Some(dir) = runtime_dir {
         let _ = std::fs::remove_dir(dir);
     }
+    // A report that could not be written fails the command, after it has
+    // done the rest of its work (a model asked for is still saved).
+    let result = result.and_then(|()| report::stdout_failure().map_or(Ok(()), Err));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

@@ -214,7 +214,8 @@ fn print_scores(
     let width = scores
         .iter()
         .map(|(name, _)| name.chars().count() + 2)
-        .fold(12, usize::max);
+        .fold(12, usize::max)
+        .min(report::MAX_NAME_WIDTH);
     for (name, value) in scores {
         eprintln!("  {:<width$}{value}", format!("{name}:"));
     }

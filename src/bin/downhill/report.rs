@@ -6,6 +6,44 @@ use downhill::source::DataSource;
 use downhill::table::Labels;
 use downhill::{Error, Fitted, Model};
 
+/// The widest column that names are padded to in a report: a longer name
+/// (a header cell of 65,536 characters is a valid CSV) stretches its own
+/// line instead of every line, and a width beyond what `format!` takes
+/// (u16) would panic.
+pub const MAX_NAME_WIDTH: usize = 64;
+
+/// The first failure to write to standard output, kept for `main` to
+/// report as an error (exit 1).
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Writes `line` and a newline to standard output, as `println!` does but
+/// without its panic when the write fails (`> /dev/full`, a full disk):
+/// the first failure is kept for [`stdout_failure`] and later lines are
+/// dropped. A closed pipe never reaches here: SIGPIPE ends the program
+/// quietly first (`end_quietly_on_closed_pipe` in main.rs), for every
+/// command alike.
+pub fn say(line: std::fmt::Arguments) {
+    use std::io::Write;
+    if STDOUT_FAILURE.get().is_some() {
+        return;
+    }
+    let mut text = std::fmt::format(line);
+    text.push('\n');
+    if let Err(e) = std::io::stdout().lock().write_all(text.as_bytes()) {
+        let _ = STDOUT_FAILURE.set(format!("cannot write the report to standard output: {e}"));
+    }
+}
+
+/// The first failure to write to standard output since the program
+/// started, after flushing what is still buffered.
+pub fn stdout_failure() -> Option<String> {
+    use std::io::Write;
+    if let (None, Err(e)) = (STDOUT_FAILURE.get(), std::io::stdout().lock().flush()) {
+        let _ = STDOUT_FAILURE.set(format!("cannot write the report to standard output: {e}"));
+    }
+    STDOUT_FAILURE.get().cloned()
+}
+
 /// Six significant digits, in scientific notation below 1e-4 and from 1e6
 /// (as C's and Python's `%.6g`), trailing zeros dropped.
 pub fn number(value: f64) -> String {

@@ -55,7 +55,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
     };
     let mut runs = Vec::new();
     let mut best: Option<(f32, f64)> = None;
-    println!(
+    say!(
         "{} regression of {:?}, {} {}, {} epochs at most",
         match &data.encoding.labels {
             Some(labels) if labels.count() > 2 =>
@@ -67,7 +67,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         args.train.optimizer,
         args.train.max_epochs()
     );
-    println!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
+    say!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
     for &lr in &args.lrs {
         let descent = with_classes(args.train.descent(LearningRateArg::Fixed(lr)))?;
         let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
@@ -79,7 +79,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         // stop rule's factor yet, but it is not stable either.
         let losses = fitted.history().losses();
         let growing = !diverged && losses.last().is_some_and(|&last| last > start);
-        println!(
+        say!(
             "{lr:>12}  {:>14}  {:>8}  {}{}",
             number(fitted.history().final_loss().unwrap_or(f64::NAN)),
             fitted.history().len(),
@@ -99,11 +99,11 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         runs.push((lr, fitted.history().losses(), diverged, growing));
     }
     match best {
-        Some((lr, loss)) => println!(
+        Some((lr, loss)) => say!(
             "best learning rate: {lr} (the lowest final loss, {}, of the runs that did not diverge)",
             number(loss)
         ),
-        None => println!("no learning rate ended without diverging"),
+        None => say!("no learning rate ended without diverging"),
     }
     // Stable: below every rate that diverged or ended above the start.
     let unstable = runs
@@ -118,14 +118,14 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         .reduce(f32::max);
     match stable {
         Some(lr) => {
-            println!(
+            say!(
                 "largest stable learning rate: {lr} (it and every smaller rate neither diverged nor ended above the loss at the start, {})",
                 number(start)
             )
         }
-        None => println!(
-            "the smallest learning rate diverged or ended above the loss at the start; try smaller ones"
-        ),
+        None => {
+            say!("the smallest learning rate diverged or ended above the loss at the start; try smaller ones")
+        }
     }
     if let Some(path) = &args.plot {
         // Curves that run away leave the plot at 10 × the largest first
@@ -162,7 +162,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
             .collect();
         plot::loss_curves(path, "loss per epoch by learning rate (log scale)", &curves, true)
             .map_err(|e| e.to_string())?;
-        println!("loss curves: {}", path.display());
+        say!("loss curves: {}", path.display());
     }
     Ok(())
 }
