@@ -956,20 +956,12 @@ impl Error {
 /// A hint where `value` is a number written with thousands separators
 /// (`2,414,342`), which reads as text.
 fn written_with_separators(value: &str) -> &'static str {
-    let digits: String = value
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ',' | '_' | ' ' | '\''))
-        .collect();
-    // One comma not followed by a group of three digits is a decimal mark.
-    let decimal = match value.trim().split_once(',') {
-        Some((_, after)) => !after.contains(',') && after.len() != 3,
-        None => false,
-    };
-    match (digits != value.trim() && digits.parse::<f64>().is_ok(), decimal) {
-        (true, true) => "; numbers with a decimal comma read as text: write them with a decimal point",
-        (true, false) => "; numbers with thousands separators read as text: write them without",
-        (false, _) => "; raise the cap on categories (--max-categories, TableOptions::max_categories) to one-hot encode it",
+    use crate::table::NumberWriting;
+    match crate::table::number_written_as_text(value) {
+        Some(NumberWriting::DecimalComma) => "; numbers with a decimal comma read as text: write them with a decimal point",
+        Some(NumberWriting::Separators) => "; numbers with thousands separators read as text: write them without",
+        Some(NumberWriting::Hexadecimal) => "; hexadecimal numbers read as text: write them in decimal",
+        None => "; raise the cap on categories (--max-categories, TableOptions::max_categories) to one-hot encode it",
     }
 }
 

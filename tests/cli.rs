@@ -2669,3 +2669,85 @@ fn a_table_s_problems_come_at_once_and_name_their_options() {
         ],
     );
 }
+
+/// `predict --missing`: mean (the default) fills a row's missing cells
+/// with the saved means and says how to choose otherwise; drop leaves the
+/// rows out (the kept columns and the scores with them); error refuses,
+/// naming the first line.
+#[test]
+fn predict_chooses_what_missing_cells_become() {
+    let dir = folder("predict-missing");
+    let train = dir.join("train.csv");
+    std::fs::write(
+        &train,
+        "id,a,b,y\n1,1,2,3\n2,2,1,4\n3,3,1,5\n4,4,2,7\n5,5,3,9\n6,6,2,9\n",
+    )
+    .unwrap();
+    let model = dir.join("model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let new = dir.join("new.csv");
+    std::fs::write(&new, "id,a,b,y\n7,1,,3\n8,2,1,4\n9,,1,5\n").unwrap();
+    let (model, new) = (model.to_str().unwrap(), new.to_str().unwrap());
+    let filled = run(&["predict", "--model", model, "--data", new, "--keep", "id"]);
+    assert!(filled.status.success(), "{}", stderr(&filled));
+    assert_eq!(stdout(&filled).lines().count(), 4, "{}", stdout(&filled));
+    assert!(
+        stderr(&filled).contains("--missing drop leaves such rows out"),
+        "{}",
+        stderr(&filled)
+    );
+    let dropped = run(&[
+        "predict",
+        "--model",
+        model,
+        "--data",
+        new,
+        "--keep",
+        "id",
+        "--missing",
+        "drop",
+    ]);
+    assert!(dropped.status.success(), "{}", stderr(&dropped));
+    let lines: Vec<String> = stdout(&dropped).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[1].starts_with("8,"), "{lines:?}");
+    assert!(
+        stderr(&dropped).contains("scores on the 1 rows"),
+        "{}",
+        stderr(&dropped)
+    );
+    fail_with(
+        &["predict", "--model", model, "--data", new, "--missing", "error"],
+        &["2 rows have missing cells", "line 2", "--missing drop"],
+    );
+}
+
+/// A text column of numbers written with separators is one-hot encoded,
+/// as asked, with a warning that says how they are written.
+#[test]
+fn numbers_written_as_text_are_warned_of() {
+    let dir = folder("numbers-as-text");
+    let csv = dir.join("prices.csv");
+    std::fs::write(
+        &csv,
+        "price,a,y\n\"1,000\",1,3\n\"2,500\",2,4\n\"1,200\",3,5\n\"3,000\",4,7\n",
+    )
+    .unwrap();
+    let output = run(&["fit", "--data", csv.to_str().unwrap(), "--target", "y"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("column \"price\" holds numbers with thousands separators"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -155,9 +155,74 @@ pub(crate) fn number(cell: &str) -> Option<f64> {
     cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
+/// How a number is written where a cell reads as text but holds one: with
+/// a decimal comma (`2,5`), with thousands separators (`1,000`, `1 000`,
+/// `1_000`, `1'000`), or in hexadecimal (`0x10`). `None` for a number as
+/// the reader takes it, and for text that is no number.
+pub fn number_written_as_text(cell: &str) -> Option<NumberWriting> {
+    let cell = cell.trim();
+    if number(cell).is_some() {
+        return None;
+    }
+    if let Some(hex) = cell.strip_prefix("0x").or_else(|| cell.strip_prefix("0X")) {
+        return u64::from_str_radix(hex, 16)
+            .ok()
+            .map(|_| NumberWriting::Hexadecimal);
+    }
+    let digits: String = cell
+        .chars()
+        .filter(|c| !matches!(c, ',' | '_' | ' ' | '\''))
+        .collect();
+    if digits == cell || number(&digits).is_none() {
+        return None;
+    }
+    // One comma not followed by a group of three digits is a decimal mark.
+    match cell.split_once(',') {
+        Some((_, after)) if !after.contains(',') && after.len() != 3 => Some(NumberWriting::DecimalComma),
+        _ => Some(NumberWriting::Separators),
+    }
+}
+
+/// How a number written as text is written ([`number_written_as_text`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberWriting {
+    /// `2,5` for 2.5.
+    DecimalComma,
+    /// `1,000` or `1 000` for 1000.
+    Separators,
+    /// `0x10` for 16.
+    Hexadecimal,
+}
+
+impl std::fmt::Display for NumberWriting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NumberWriting::DecimalComma => "numbers with a decimal comma",
+            NumberWriting::Separators => "numbers with thousands separators",
+            NumberWriting::Hexadecimal => "hexadecimal numbers",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::table::cell::*;
+
+    #[test]
+    fn numbers_written_as_text_are_told_apart_from_text_and_numbers() {
+        for (cell, expected) in [
+            ("2,5", Some(NumberWriting::DecimalComma)),
+            ("1,000", Some(NumberWriting::Separators)),
+            ("1 000 000", Some(NumberWriting::Separators)),
+            ("0x10", Some(NumberWriting::Hexadecimal)),
+            ("12.5", None),
+            ("red", None),
+            ("a,b", None),
+            ("0xZZ", None),
+        ] {
+            assert_eq!(number_written_as_text(cell), expected, "{cell}");
+        }
+    }
 
     /// Each typed cell reads as the text the Parquet reader used to write
     /// for it, whatever the reader asks of it.

@@ -47,7 +47,7 @@ pub(crate) mod cell;
 mod stream;
 mod survey;
 
-pub use cell::is_missing;
+pub use cell::{is_missing, number_written_as_text, NumberWriting};
 use cell::{label_key, number};
 use cell::{Cell, Record};
 pub use stream::{Opened, TableData};
@@ -353,6 +353,8 @@ pub struct ApplyCounts {
     /// Missing text cells, encoded as none of their column's values
     /// (zeros).
     pub blank: usize,
+    /// The rows (from 0) with a missing cell, filled or blank.
+    pub rows_with_missing: Vec<usize>,
 }
 
 /// A table read by [`read_table`].
@@ -742,7 +744,11 @@ impl Encoding {
         let mut row = vec![0.0; width];
         visit_all(format, path, Some(&names), |_, line, record| {
             let cells = sources.iter().map(|&c| record.cell(c));
+            let missing_before = counts.filled + counts.blank;
             self.encode_row(cells, &mut row, &mut counts, line)?;
+            if counts.filled + counts.blank > missing_before {
+                counts.rows_with_missing.push(lines.len());
+            }
             x.extend_from_slice(&row);
             lines.push(line);
             Ok(())

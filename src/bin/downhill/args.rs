@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use downhill::npy::NpyData;
 use downhill::optim::Rule;
 use downhill::table::{
-    read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format, Labels, Missing, Table,
-    TableOptions,
+    number_written_as_text, read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format,
+    Labels, Missing, Table, TableOptions,
 };
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver,
@@ -300,6 +300,11 @@ pub struct PredictArgs {
     /// Write the predictions here as CSV [default: standard output].
     #[arg(long, value_name = "predictions.csv")]
     pub output: Option<PathBuf>,
+    /// Rows with missing cells: mean (fill numbers with the means saved
+    /// with the model, text as none of its values), drop (leave the rows
+    /// out of the predictions) or error.
+    #[arg(long, default_value = "mean")]
+    pub missing: Missing,
 }
 
 /// Arguments of `downhill sweep`.
@@ -624,14 +629,31 @@ pub fn located(args: &DataArgs, e: Error) -> String {
 /// labels, the rows and cells touched by missing values.
 pub fn describe_table(
     dropped: &[Dropped],
-    labels: Option<&Labels>,
+    encoding: &Encoding,
     rows_dropped: usize,
     [cells_filled, text_cells_blank]: [usize; 2],
 ) {
     for dropped in dropped {
         say!("left out:     column {:?}: {}", dropped.column, dropped.reason);
     }
-    if let Some(labels) = labels {
+    // A text column whose values are numbers written otherwise is one-hot
+    // encoded as asked, but rarely what was meant.
+    for column in &encoding.columns {
+        if let EncodedColumn::OneHot { name, values } = column {
+            let written = values
+                .iter()
+                .map(|v| number_written_as_text(v))
+                .collect::<Vec<_>>();
+            if let (Some(Some(how)), true) = (written.first(), written.iter().all(Option::is_some)) {
+                eprintln!(
+                    "warning: column {name:?} holds {how} ({:?}, …), read as text and one-hot encoded ({} features); write them as plain numbers to read them as one",
+                    values[0],
+                    values.len()
+                );
+            }
+        }
+    }
+    if let Some(labels) = encoding.labels.as_ref() {
         say!("target:       {}", describe_labels(labels));
     }
     if rows_dropped > 0 {
@@ -654,6 +676,11 @@ pub fn describe_table(
 /// Warns of the cells of `file` that a saved encoding met unseen, missing
 /// or blank (`Encoding::apply`'s counts), one line each.
 pub fn warn_of_cells(file: &str, counts: &ApplyCounts) {
+    // A fit under --missing drop never saw such rows: the choice is the
+    // user's, and named.
+    let choice = "(predict --missing drop leaves such rows out, --missing error refuses them)";
+    let filled = format!("missing, filled with the means saved with the model {choice}");
+    let blank = format!("of text columns missing, encoded as none of their values (zeros) {choice}");
     let unseen = match &counts.first_unseen {
         Some((line, column, value)) => format!(
             "with values the model had not seen (the first {column}={value:?}, line {line}), encoded as all zeros"
@@ -662,14 +689,8 @@ pub fn warn_of_cells(file: &str, counts: &ApplyCounts) {
     };
     for (count, what) in [
         (counts.unseen, unseen.as_str()),
-        (
-            counts.filled,
-            "missing, filled with the means saved with the model",
-        ),
-        (
-            counts.blank,
-            "of text columns missing, encoded as none of their values (zeros)",
-        ),
+        (counts.filled, filled.as_str()),
+        (counts.blank, blank.as_str()),
     ] {
         if count > 0 {
             eprintln!("warning: {file}: {} {what}", cells(count));
@@ -852,7 +873,7 @@ pub fn load(args: &DataArgs, model: Model) -> Result<Table, String> {
 pub fn described(table: Table) -> Table {
     describe_table(
         &table.dropped,
-        table.encoding.labels.as_ref(),
+        &table.encoding,
         table.rows_dropped,
         [table.cells_filled, table.text_cells_blank],
     );

@@ -92,7 +92,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
                 .map_err(|e| located(&data, e))?;
                 describe_table(
                     table.dropped(),
-                    table.encoding().labels.as_ref(),
+                    table.encoding(),
                     table.rows_dropped(),
                     [table.cells_filled(), table.text_cells_blank()],
                 );

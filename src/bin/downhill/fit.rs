@@ -209,12 +209,7 @@ impl Streamed {
     /// counted elsewhere (over every rank's rows).
     pub fn describe_with(&self, rows_dropped: usize, filled: [usize; 2]) {
         if let Streamed::Table(table) = self {
-            describe_table(
-                table.dropped(),
-                table.encoding().labels.as_ref(),
-                rows_dropped,
-                filled,
-            );
+            describe_table(table.dropped(), table.encoding(), rows_dropped, filled);
         }
     }
 

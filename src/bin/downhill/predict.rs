@@ -7,7 +7,7 @@ use std::path::Path;
 use downhill::atomic_file::{check_output, AtomicFile};
 use downhill::data::read_csv;
 use downhill::ndarray::Array1;
-use downhill::table::Format;
+use downhill::table::{Format, Missing};
 use downhill::{Error, Fitted, Model};
 
 use crate::args::{explain, warn_of_cells, PredictArgs};
@@ -37,6 +37,8 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
     let file = args.data.display().to_string();
     let npy = Format::of(&args.data) == Format::Npy;
+    // Rows left out under --missing drop (indices from 0, ascending).
+    let mut dropped: Vec<usize> = Vec::new();
     let (x, lines, names) = match fitted.encoding() {
         // An .npy file's columns are the features in order.
         _ if npy => {
@@ -75,7 +77,24 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         }
         Some(encoding) => {
             let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
-            warn_of_cells(&file, &counts);
+            let incomplete = &counts.rows_with_missing;
+            match (args.missing, incomplete.first()) {
+                (Missing::Error, Some(&first)) => {
+                    return Err(format!(
+                        "{file}: {} rows have missing cells (the first on line {}); predict --missing mean fills them with the means saved with the model, --missing drop leaves those rows out",
+                        incomplete.len(),
+                        lines[first]
+                    ))
+                }
+                (Missing::Drop, Some(_)) => {
+                    eprintln!(
+                        "warning: {file}: {} rows with missing cells left out of the predictions (--missing drop)",
+                        incomplete.len()
+                    );
+                    dropped = incomplete.clone();
+                }
+                _ => warn_of_cells(&file, &counts),
+            }
             (x, lines, encoding.feature_names())
         }
         None => {
@@ -92,6 +111,17 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             let lines = (0..x.nrows()).map(|row| row + 2).collect();
             (x, lines, features.to_vec())
         }
+    };
+    // The rows predicted: all but those left out.
+    let predicted: Vec<usize> = (0..x.nrows())
+        .filter(|row| dropped.binary_search(row).is_err())
+        .collect();
+    let (x, lines) = match dropped.is_empty() {
+        true => (x, lines),
+        false => (
+            x.select(downhill::ndarray::Axis(0), &predicted),
+            predicted.iter().map(|&row| lines[row]).collect(),
+        ),
     };
     let explain = |error| match error {
         Error::FeatureCountMismatch { .. } => format!("{file}: {error}"),
@@ -113,7 +143,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         (false, _) => None,
     };
     let kept = match &args.keep {
-        Some(columns) => Some(read_columns(&args.data, columns)?),
+        Some(columns) => Some(only_rows(read_columns(&args.data, columns)?, &dropped)),
         None => None,
     };
     let label = |class: f32| match (fitted.model(), fitted.encoding()) {
@@ -161,7 +191,16 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     if let Some(path) = &args.output {
         eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
     }
-    print_scores(args, &fitted, &x)
+    print_scores(args, &fitted, &x, &dropped)
+}
+
+/// `rows` without those at the indices `dropped` (ascending).
+fn only_rows<T>(rows: Vec<T>, dropped: &[usize]) -> Vec<T> {
+    rows.into_iter()
+        .enumerate()
+        .filter(|(row, _)| dropped.binary_search(row).is_err())
+        .map(|(_, cells)| cells)
+        .collect()
 }
 
 /// The scores of the predictions where the file holds the target column.
@@ -169,6 +208,7 @@ fn print_scores(
     args: &PredictArgs,
     fitted: &Fitted,
     x: &downhill::ndarray::Array2<f32>,
+    dropped: &[usize],
 ) -> Result<(), String> {
     let Some(encoding) = fitted.encoding() else {
         return Ok(());
@@ -179,6 +219,7 @@ fn print_scores(
     let Ok(cells) = read_columns(&args.data, std::slice::from_ref(target)) else {
         return Ok(());
     };
+    let cells = only_rows(cells, dropped);
     let known: Vec<(usize, f32)> = cells
         .iter()
         .enumerate()
