@@ -14,6 +14,8 @@ use std::borrow::Cow;
 
 /// One cell of a record.
 #[derive(Debug, Clone, Copy, PartialEq)]
+// Only Parquet's typed columns make the cells other than text.
+#[cfg_attr(not(feature = "parquet"), allow(dead_code))]
 pub(crate) enum Cell<'a> {
     /// Text: every CSV cell, a Parquet string, a float that is not finite.
     Text(&'a str),
@@ -41,6 +43,7 @@ pub(crate) enum NumberKey {
 
 impl<'a> Cell<'a> {
     /// A float's cell: a number where finite, else the text it was read as.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub(crate) fn float(value: f64) -> Cell<'static> {
         if value.is_finite() {
             Cell::Number(value)

@@ -525,6 +525,25 @@ fn header_of(format: Format, path: &Path, wanted: Option<&[&str]>) -> Result<Vec
     }
 }
 
+/// The header of a file that has a record after it, else the error of a
+/// file without records: known before anything is built for the header's
+/// columns (a header of millions of names and no rows ends at once).
+fn header_with_records(format: Format, path: &Path, wanted: Option<&[&str]>) -> Result<Vec<String>> {
+    #[cfg(feature = "parquet")]
+    if format == Format::Parquet {
+        return header_of(format, path, wanted);
+    }
+    let mut any = false;
+    let header = visit_records(format, path, wanted, None, |_, _, _| {
+        any = true;
+        Ok(false)
+    })?;
+    match any {
+        true => Ok(header),
+        false => Err(no_rows(path)),
+    }
+}
+
 /// `error`, found before the file was read to its end, unless reading it
 /// to its end fails first (the reader's error, or a file without records):
 /// the error a reader that held every record before using any would give,

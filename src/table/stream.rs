@@ -18,8 +18,8 @@ use super::read_table;
 use super::survey::SharedSurvey;
 use super::survey::{Plan, Survey};
 use super::{
-    after_reading_through, header_of, visit_records, ApplyCounts, Dropped, EncodedColumn, Encoding, Format,
-    Table, TableOptions,
+    after_reading_through, header_with_records, visit_records, ApplyCounts, Dropped, EncodedColumn, Encoding,
+    Format, Table, TableOptions,
 };
 use crate::csv_records::{index_csv_records, CsvIndex};
 use crate::error::{Error, Result};
@@ -524,10 +524,10 @@ impl Surveyed {
         #[cfg(feature = "parquet")]
         let header = match &parquet {
             Some(file) => file.header().to_vec(),
-            None => header_of(format, path, names.as_deref())?,
+            None => header_with_records(format, path, names.as_deref())?,
         };
         #[cfg(not(feature = "parquet"))]
-        let header = header_of(format, path, names.as_deref())?;
+        let header = header_with_records(format, path, names.as_deref())?;
         // Errors of the header come after those of reading the file, as
         // when the table reader held the file before it surveyed it.
         let mut survey = Survey::new(header, target, features, options)
