@@ -49,19 +49,29 @@ impl AtomicFile {
             .extension()
             .map(|e| format!(".partial.{}", e.to_string_lossy()))
             .unwrap_or_else(|| ".partial".into());
-        let temporary = tempfile::Builder::new()
-            .prefix(&format!(".{}.", name.to_string_lossy()))
-            .suffix(&suffix)
-            .tempfile_in(&folder)
-            .map_err(|e| Error::Write {
-                path: path.display().to_string(),
-                // The kind alone: the system's message would name the
-                // temporary file, which the user never asked for.
-                reason: match folder.is_dir() {
-                    false => format!("the folder {} does not exist", folder.display()),
-                    true => format!("cannot create a file in {}: {}", folder.display(), e.kind()),
-                },
-            })?;
+        let prefix = format!(".{}.", name.to_string_lossy());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(&suffix);
+        // The permissions a file created in place would get: those of the
+        // file replaced, else read and write for all as the umask allows
+        // (a temporary file is otherwise its owner's alone).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(match std::fs::metadata(&path) {
+                Ok(old) => old.permissions(),
+                Err(_) => std::fs::Permissions::from_mode(0o666),
+            });
+        }
+        let temporary = builder.tempfile_in(&folder).map_err(|e| Error::Write {
+            path: path.display().to_string(),
+            // The kind alone: the system's message would name the
+            // temporary file, which the user never asked for.
+            reason: match folder.is_dir() {
+                false => format!("the folder {} does not exist", folder.display()),
+                true => format!("cannot create a file in {}: {}", folder.display(), e.kind()),
+            },
+        })?;
         Ok(AtomicFile { temporary, path })
     }
 
@@ -212,6 +222,27 @@ mod tests {
             "{error}"
         );
         check_output(&folder.path().join("model.json"), &[(&data, "--data")]).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_file_gets_the_permissions_of_one_created_in_place_and_a_replaced_one_keeps_its_own() {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = tempfile::tempdir().unwrap();
+        let (fresh, plain) = (folder.path().join("fresh.json"), folder.path().join("plain.json"));
+        std::fs::write(&plain, "made in place").unwrap();
+        let in_place = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+        write_atomically(&fresh, |_| Ok(())).unwrap();
+        assert_eq!(
+            std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            in_place
+        );
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_atomically(&plain, |_| Ok(())).unwrap();
+        assert_eq!(
+            std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
     }
 
     #[test]
