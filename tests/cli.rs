@@ -2751,3 +2751,54 @@ fn numbers_written_as_text_are_warned_of() {
         stderr(&output)
     );
 }
+
+/// Four fits checkpointing to one path at every epoch: each writes its
+/// own temporary file and renames it, so none fails (they shared one
+/// `.partial` name, and three in four lost their file to another's rename
+/// when this test was written).
+#[test]
+fn fits_checkpointing_to_one_path_all_finish() {
+    let dir = folder("shared-checkpoint");
+    let csv = exact_csv(&dir);
+    let checkpoint = dir.join("ck.json");
+    let args = [
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--variant",
+        "minibatch:4",
+        "--epochs",
+        "1000",
+        "--checkpoint",
+        checkpoint.to_str().unwrap(),
+        "--checkpoint-every",
+        "1",
+    ];
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(BINARY)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().contains("partial")),
+        "{names:?}"
+    );
+    read_json(&checkpoint);
+}
