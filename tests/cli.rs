@@ -2802,3 +2802,49 @@ fn fits_checkpointing_to_one_path_all_finish() {
     );
     read_json(&checkpoint);
 }
+
+/// `convert` killed while it writes leaves the file that was there: the
+/// rows go to a temporary file, renamed over the output only when whole.
+#[test]
+fn a_killed_convert_leaves_the_old_output() {
+    let dir = folder("killed-convert");
+    let mut text = String::from("a,b,c,y\n");
+    for i in 0..300_000u64 {
+        text.push_str(&format!(
+            "{},{},{},{}\n",
+            i % 97,
+            (i * 7) % 89,
+            (i * 13) % 83,
+            i % 2
+        ));
+    }
+    let csv = dir.join("big.csv");
+    std::fs::write(&csv, text).unwrap();
+    for name in ["out.npy", "out.csv", "out.parquet"] {
+        let out = dir.join(name);
+        std::fs::write(&out, "the old file").unwrap();
+        let mut child = Command::new(BINARY)
+            .args([
+                "convert",
+                csv.to_str().unwrap(),
+                out.to_str().unwrap(),
+                "--target",
+                "y",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Mid-way: the survey and the writing of a million rows take
+        // longer than this on any machine this runs on.
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let written = std::fs::read(&out).unwrap();
+        match status.success() {
+            // Finished before the kill: the new file.
+            true => assert_ne!(written, b"the old file", "{name}"),
+            false => assert_eq!(written, b"the old file", "{name}"),
+        }
+    }
+}
