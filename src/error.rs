@@ -688,7 +688,7 @@ pub enum Error {
     /// instead).
     #[error(
         "column {column:?}, named among the features, holds text with {} distinct values, more than the cap of {cap} categories (line {line}: {value:?}){}",
-        crate::table::distinct_count(*values, *cap),
+        crate::table::cell::distinct_count(*values, *cap),
         written_with_separators(value)
     )]
     TooManyCategories {
@@ -956,8 +956,8 @@ impl Error {
 /// A hint where `value` is a number written with thousands separators
 /// (`2,414,342`), which reads as text.
 fn written_with_separators(value: &str) -> &'static str {
-    use crate::table::NumberWriting;
-    match crate::table::number_written_as_text(value) {
+    use crate::table::cell::{number_written_as_text, NumberWriting};
+    match number_written_as_text(value) {
         Some(NumberWriting::DecimalComma) => "; numbers with a decimal comma read as text: write them with a decimal point",
         Some(NumberWriting::Separators) => "; numbers with thousands separators read as text: write them without",
         Some(NumberWriting::Hexadecimal) => "; hexadecimal numbers read as text: write them in decimal",

@@ -153,6 +153,21 @@ pub(crate) fn label_key(cell: &str) -> Cow<'_, str> {
     }
 }
 
+/// Distinct values counted per column (and for the target), unless the
+/// cap on categories asks for more: enough for any category list, bounded
+/// for columns of numbers with millions of values.
+pub(crate) const DISTINCT_COUNTED: usize = 10_000;
+
+/// `values` distinct values of a column, said as "at least" where the
+/// survey stopped counting them (at [`DISTINCT_COUNTED`], or past a larger
+/// `cap`).
+pub(crate) fn distinct_count(values: usize, cap: usize) -> String {
+    match values >= DISTINCT_COUNTED.max(cap.saturating_add(1)) {
+        true => format!("at least {values}"),
+        false => values.to_string(),
+    }
+}
+
 /// A cell's text as a finite number, where it is one.
 pub(crate) fn number(cell: &str) -> Option<f64> {
     cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())

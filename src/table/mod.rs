@@ -174,22 +174,12 @@ impl std::fmt::Display for DropReason {
                 write!(
                     f,
                     "{} distinct values, more than the cap of {cap} (--max-categories)",
-                    distinct_count(*values, *cap)
+                    cell::distinct_count(*values, *cap)
                 )
             }
             DropReason::AllMissing => write!(f, "every cell is missing"),
             DropReason::Constant => write!(f, "constant"),
         }
-    }
-}
-
-/// `values` distinct values of a column, said as "at least" where the
-/// survey stopped counting them (at [`survey::DISTINCT_COUNTED`], or past
-/// a larger `cap`).
-pub(crate) fn distinct_count(values: usize, cap: usize) -> String {
-    match values >= survey::DISTINCT_COUNTED.max(cap.saturating_add(1)) {
-        true => format!("at least {values}"),
-        false => values.to_string(),
     }
 }
 

@@ -16,10 +16,7 @@ use super::{
 };
 use crate::error::{Error, Result};
 
-/// Distinct values counted per column (and for the target), unless the
-/// cap on categories asks for more: enough for any category list, bounded
-/// for columns of numbers with millions of values.
-pub(crate) const DISTINCT_COUNTED: usize = 10_000;
+pub(crate) use super::cell::DISTINCT_COUNTED;
 
 /// What the pass learns of one chosen column.
 #[derive(Debug, Default, Clone)]

@@ -14,7 +14,8 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         return Err("--weight-column is not read by sweep; compare rates with unweighted fits".into());
     }
     if let Some(path) = &args.plot {
-        downhill::atomic_file::check_output(path, &[(&args.data.data, "--data")]).map_err(|e| e.to_string())?;
+        downhill::atomic_file::check_output(path, &[(&args.data.data, "--data")])
+            .map_err(|e| e.to_string())?;
         plot::check_path(path).map_err(|e| e.to_string())?;
     }
     let data = load(&args.data, args.train.model())?;
