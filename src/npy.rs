@@ -126,9 +126,11 @@ impl Mapped {
     /// The file as an array of `D` dimensions of float32 or float64, in
     /// place.
     fn floats_in_place<D: Dimension>(&self) -> Result<Floats<'_, D>> {
+        self.refuse_unaddressable::<f32>()?;
         match self.view::<f32, D>() {
             Ok(view) => Ok(Floats::Single(view)),
             Err(ViewNpyError::WrongDescriptor(_)) => {
+                self.refuse_unaddressable::<f64>()?;
                 let view = self.view::<f64, D>().map_err(|e| self.error(e))?;
                 Ok(Floats::Double(view))
             }
@@ -147,6 +149,33 @@ impl Mapped {
 
     fn view<T: ViewElement, D: Dimension>(&self) -> std::result::Result<ArrayView<'_, T, D>, ViewNpyError> {
         ArrayView::<T, D>::view_npy(&self.map)
+    }
+
+    /// A header whose shape, its zero dimensions aside, is more bytes of
+    /// `T` than memory can address is [`Error::MalformedFile`] naming the
+    /// shape: ndarray-npy checks the product of the dimensions, which a
+    /// zero makes small (`(0, 2**63)`), and then panics where ndarray
+    /// refuses the view. A header that does not parse is left to
+    /// ndarray-npy's own error.
+    fn refuse_unaddressable<T>(&self) -> Result<()> {
+        let Ok(header) = ndarray_npy::npy::header::Header::from_reader(&mut &self.map[..]) else {
+            return Ok(());
+        };
+        let bytes = header
+            .shape
+            .iter()
+            .filter(|&&d| d > 0)
+            .try_fold(std::mem::size_of::<T>(), |product, &d| product.checked_mul(d));
+        match bytes {
+            Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
+            _ => Err(Error::MalformedFile {
+                path: self.path.clone(),
+                reason: format!(
+                    "the shape {:?} is more values than memory can address",
+                    header.shape
+                ),
+            }),
+        }
     }
 
     /// The typed error for what the npy reader found.
@@ -247,6 +276,7 @@ impl NpyData {
             target: None,
         };
         data.shape = data.x.dim::<Ix2>()?;
+        data.refuse_no_rows()?;
         let rows = data.shape.0;
         let targets = match &data.y {
             Some(y) => y.dim::<Ix1>()?,
@@ -271,6 +301,7 @@ impl NpyData {
             target: Some(target),
         };
         data.shape = data.x.dim::<Ix2>()?;
+        data.refuse_no_rows()?;
         let columns = data.shape.1;
         if target >= columns {
             return Err(Error::TargetColumnOutOfRange {
@@ -280,6 +311,20 @@ impl NpyData {
             });
         }
         Ok(data)
+    }
+
+    /// A file of no rows is [`Error::EmptyFile`]: it holds no data, and
+    /// its columns are a number the header claims that no byte of the
+    /// file bounds (`(0, 2**62)` is a valid header of an empty file),
+    /// which a reader that named them would allocate.
+    fn refuse_no_rows(&self) -> Result<()> {
+        match self.shape.0 {
+            0 => Err(Error::EmptyFile {
+                path: self.x.path.clone(),
+                missing: "data rows",
+            }),
+            _ => Ok(()),
+        }
     }
 
     fn matrix(&self) -> Result<CowArray<'_, f32, Ix2>> {

@@ -30,7 +30,7 @@ use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReader
 use parquet::arrow::ProjectionMask;
 
 use crate::error::{Error, Result};
-use crate::parquet_table::{numeric, open_footer, reader_error};
+use crate::parquet_table::{numeric, open_footer, Batches};
 use crate::source::{read_block, Block, DataSource};
 
 /// A Parquet file's chosen numeric columns: features and a target.
@@ -201,14 +201,10 @@ impl ParquetData {
     /// The first null of root column `column` in row group `group`, counted
     /// from the group's first row.
     fn first_null(&self, group: usize, column: usize) -> Result<Option<usize>> {
-        let malformed = |e: &dyn std::fmt::Display| reader_error(&self.path, e);
-        let reader = self
-            .reader([column], vec![group])?
-            .build()
-            .map_err(|e| malformed(&e))?;
+        let reader = Batches::build(self.reader([column], vec![group])?, &self.path)?;
         let mut seen = 0;
         for batch in reader {
-            let batch = batch.map_err(|e| malformed(&e))?;
+            let batch = batch?;
             let values = batch.column(0);
             if let Some(row) = (0..values.len()).find(|&i| values.is_null(i)) {
                 return Ok(Some(seen + row));
@@ -338,16 +334,14 @@ impl DataSource for ParquetData {
         }
         let first = self.group_starts.partition_point(|&s| s <= start) - 1;
         let last = self.group_starts.partition_point(|&s| s < start + rows) - 1;
-        let malformed = |e: &dyn std::fmt::Display| reader_error(&self.path, e);
-        let reader = self
+        let builder = self
             .reader(self.projected.iter().copied(), (first..=last).collect())?
             .with_offset(start - self.group_starts[first])
-            .with_limit(rows)
-            .build()
-            .map_err(|e| malformed(&e))?;
+            .with_limit(rows);
+        let reader = Batches::build(builder, &self.path)?;
         let mut done = 0;
         for batch in reader {
-            let batch = batch.map_err(|e| malformed(&e))?;
+            let batch = batch?;
             let n = batch.num_rows().min(rows - done);
             let empty_cell = |position: usize, row: usize| Error::NullInStreamedColumn {
                 path: self.path.clone(),

@@ -132,21 +132,11 @@ impl ParquetTable {
         &self.group_starts
     }
 
-    /// The reader's error, naming this file.
-    fn malformed(&self, e: &dyn std::fmt::Display) -> Error {
-        reader_error(&self.shown, e)
-    }
-
     /// A reader of the projected columns of the row groups `groups`, from
     /// row `offset` of the first, on this file's footer as it was read.
     /// Each reader opens the file anew: the readers of one descriptor
     /// share its position, and row groups are read on several threads.
-    fn reader(
-        &self,
-        groups: Vec<usize>,
-        offset: usize,
-        batch_rows: usize,
-    ) -> Result<ParquetRecordBatchReader> {
+    fn reader(&self, groups: Vec<usize>, offset: usize, batch_rows: usize) -> Result<Batches> {
         let file = File::open(&self.path).map_err(|e| Error::Io {
             path: self.shown.clone(),
             reason: e.to_string(),
@@ -154,13 +144,12 @@ impl ParquetTable {
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, self.metadata.clone());
         // Projection by root column: nested columns are refused at open.
         let mask = ProjectionMask::roots(builder.parquet_schema(), self.indices.iter().copied());
-        builder
+        let builder = builder
             .with_projection(mask)
             .with_row_groups(groups)
             .with_offset(offset)
-            .with_batch_size(batch_rows)
-            .build()
-            .map_err(|e| self.malformed(&e))
+            .with_batch_size(batch_rows);
+        Batches::build(builder, &self.shown)
     }
 
     /// Calls `each(row index, line, record)` for the rows from row `first`
@@ -181,7 +170,7 @@ impl ParquetTable {
         }
         let mut row = first;
         for batch in self.reader(groups, first - self.group_starts[from], BLOCK_BATCH_ROWS)? {
-            let batch = batch.map_err(|e| self.malformed(&e))?;
+            let batch = batch?;
             let columns = TypedBatch::of(&batch);
             for k in 0..batch.num_rows() {
                 if !each(row, row + 1, &columns.row(k))? {
@@ -215,7 +204,6 @@ impl ParquetTable {
                     }
                 };
                 for batch in batches {
-                    let batch = batch.map_err(|e| self.malformed(&e));
                     // A receiver that hung up has met an error of its own.
                     if send.send(batch).is_err() {
                         return;
@@ -252,7 +240,7 @@ impl ParquetTable {
     ) -> Result<()> {
         let mut row = self.group_starts[group];
         for batch in self.reader(vec![group], 0, BATCH_ROWS)? {
-            let batch = batch.map_err(|e| self.malformed(&e))?;
+            let batch = batch?;
             each(row, &TypedBatch::of(&batch))?;
             row += batch.num_rows();
         }
@@ -573,6 +561,60 @@ pub(crate) fn reader_error(path: &str, e: &dyn std::fmt::Display) -> Error {
         Error::MalformedFile {
             path: path.to_string(),
             reason,
+        }
+    }
+}
+
+/// The batches of a Parquet reader, its errors naming the file. A panic
+/// of the decoder (arrow-rs panics on some corrupt pages: a page encoded
+/// with a dictionary that the column chunk lacks) ends the batches with
+/// [`Error::MalformedFile`] saying so, rather than ending the process.
+pub(crate) struct Batches {
+    /// `None` once the decoder has panicked: its state is then unknown.
+    reader: Option<ParquetRecordBatchReader>,
+    path: String,
+}
+
+impl Batches {
+    /// The reader `builder` builds, its errors (and panics: building reads
+    /// the column chunks' byte ranges, which arrow-rs asserts are not
+    /// negative) naming the file `path`.
+    pub(crate) fn build(builder: ParquetRecordBatchReaderBuilder<File>, path: &str) -> Result<Self> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.build())) {
+            Ok(built) => Ok(Batches {
+                reader: Some(built.map_err(|e| reader_error(path, &e))?),
+                path: path.to_string(),
+            }),
+            Err(panic) => Err(decoder_panicked(path, &*panic)),
+        }
+    }
+}
+
+/// A panic of the Parquet decoder on the file `path`, as the error it
+/// should have been.
+fn decoder_panicked(path: &str, panic: &(dyn std::any::Any + Send)) -> Error {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("no message");
+    Error::MalformedFile {
+        path: path.to_string(),
+        reason: format!("the Parquet decoder failed on this file ({message})"),
+    }
+}
+
+impl Iterator for Batches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        let reader = self.reader.as_mut()?;
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next())) {
+            Ok(batch) => batch.map(|batch| batch.map_err(|e| reader_error(&self.path, &e))),
+            Err(panic) => {
+                self.reader = None;
+                Some(Err(decoder_panicked(&self.path, &*panic)))
+            }
         }
     }
 }
