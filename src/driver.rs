@@ -22,6 +22,18 @@ pub(crate) struct EarlyStopping {
     pub(crate) patience: usize,
 }
 
+/// What a mini-batch run under early stopping does when its loss stops
+/// improving: multiply the learning rate by `factor` and go on, `times`
+/// times, before it stops (scikit-learn's `learning_rate='adaptive'`). A
+/// mini-batch's epoch loss is noisy at a constant rate: its failing to
+/// improve says the run reached the noise of that rate, not the optimum;
+/// each cut brings the noise down with the rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct RateCuts {
+    pub(crate) times: usize,
+    pub(crate) factor: f64,
+}
+
 /// Checked hyperparameters: what the driver needs besides the data.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TrainingPlan {
@@ -34,6 +46,9 @@ pub(crate) struct TrainingPlan {
     /// The most epochs this fit runs.
     pub(crate) max_epochs: usize,
     pub(crate) early_stopping: Option<EarlyStopping>,
+    /// What early stopping does first with a mini-batch whose loss stopped
+    /// improving (nothing for the full batch).
+    pub(crate) rate_cuts: RateCuts,
     /// Convergence of the parameters: the run stops once, for `patience`
     /// epochs in a row, no parameter moved by more than this times the
     /// largest parameter's magnitude.
@@ -113,6 +128,11 @@ impl TrainingState {
     pub fn optimizer_state(&self) -> &OptimizerState {
         &self.optimizer
     }
+    /// How many times early stopping has cut a mini-batch run's learning
+    /// rate ([`crate::GradientDescent::rate_cuts`]).
+    pub fn rate_cuts(&self) -> usize {
+        self.stop_rules.rate_cuts
+    }
 }
 
 /// What the stop rules remember from epoch to epoch.
@@ -138,6 +158,9 @@ pub(crate) struct StopRules {
     /// tolerance.
     #[cfg_attr(feature = "serde", serde(default))]
     pub(crate) epochs_settled: usize,
+    /// The cuts of the learning rate made so far ([`RateCuts`]).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) rate_cuts: usize,
     /// The parameters the best loss belongs to.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::optional_float32s"))]
     pub(crate) best_parameters: Option<Vec<f32>>,
@@ -197,17 +220,37 @@ impl StopRules {
             }
             if self.epochs_without_improvement >= rule.patience {
                 let best = best_before.min(loss);
-                return Verdict::StopAtBest(if self.loss_ran_away(best, loss, rule) {
-                    StopReason::Diverged { epoch }
+                // A mini-batch's loss that stopped improving, or rose, at
+                // this rate: cut the rate and wait the patience again,
+                // until the cuts run out.
+                let noisy = plan.batch_size.is_some();
+                if noisy && self.rate_cuts < plan.rate_cuts.times {
+                    self.rate_cuts += 1;
+                    self.epochs_without_improvement = 0;
+                } else if self.loss_ran_away(best, loss, rule) {
+                    return Verdict::StopAtBest(StopReason::Diverged { epoch });
+                } else if noisy {
+                    return Verdict::StopAtBest(StopReason::StoppedImproving { epoch });
                 } else {
-                    StopReason::Converged { epoch }
-                });
+                    return Verdict::StopAtBest(StopReason::Converged { epoch });
+                }
             }
         }
         if epochs_this_fit >= plan.max_epochs {
             return Verdict::Stop(StopReason::MaxEpochs);
         }
         Verdict::Continue
+    }
+
+    /// What the cuts made so far multiply the schedule's learning rate by.
+    fn rate_factor(&self, plan: &TrainingPlan) -> f64 {
+        match self.rate_cuts {
+            0 => 1.0,
+            cuts => plan
+                .rate_cuts
+                .factor
+                .powi(i32::try_from(cuts).unwrap_or(i32::MAX)),
+        }
     }
 
     /// Whether a run that stopped improving did so because its loss rose:
@@ -409,7 +452,7 @@ pub(crate) fn train(
     let mut parameter_path = Vec::new();
 
     let (stop_reason, kept, best_epoch, last_parameters) = loop {
-        let learning_rate = scheduler.learning_rate();
+        let learning_rate = scheduler.learning_rate() * rules.rate_factor(plan);
         let stats = match (order.as_mut(), plan.shard) {
             (Some(order), Some(shard)) => {
                 let batch = plan.batch_size.unwrap_or(global_rows).min(global_rows);

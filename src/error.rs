@@ -465,6 +465,13 @@ pub enum Error {
         /// The factor given.
         value: f64,
     },
+    /// A factor of the learning rate's cuts outside (0, 1)
+    /// ([`crate::GradientDescent::rate_cuts`]).
+    #[error("the factor of the learning rate's cuts must lie between 0 and 1 (exclusive), got {value}")]
+    InvalidRateCut {
+        /// The factor given.
+        value: f64,
+    },
     /// `patience(0)`.
     #[error("patience must be at least 1 epoch, got 0")]
     ZeroPatience,

@@ -11,7 +11,9 @@ use crate::data::{
 };
 use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::distributed::Collective;
-use crate::driver::{self, EarlyStopping, EpochObserver, Outcome, Start, TrainingPlan, TrainingState};
+use crate::driver::{
+    self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
+};
 use crate::engine::{gradient_on, Gradient};
 use crate::engine_choice;
 use crate::error::{Error, Result};
@@ -36,6 +38,22 @@ use crate::table::Encoding;
 /// The seed of the per-epoch permutations when none is set, in the library
 /// and on the command line.
 pub const DEFAULT_SEED: u64 = 0;
+
+/// How many times a mini-batch run under early stopping cuts its learning
+/// rate, when its loss stops improving, before it stops
+/// ([`GradientDescent::rate_cuts`]).
+pub const DEFAULT_RATE_CUTS: usize = 3;
+
+/// What each of those cuts multiplies the learning rate by.
+pub const DEFAULT_RATE_CUT_FACTOR: f64 = 0.5;
+
+fn default_rate_cuts() -> usize {
+    DEFAULT_RATE_CUTS
+}
+
+fn default_rate_cut_factor() -> f64 {
+    DEFAULT_RATE_CUT_FACTOR
+}
 
 /// Which rows each step uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -176,6 +194,10 @@ pub struct GradientDescent {
     #[cfg_attr(feature = "serde", serde(default))]
     parameter_tolerance: Option<f64>,
     patience: usize,
+    #[cfg_attr(feature = "serde", serde(default = "default_rate_cuts"))]
+    rate_cuts: usize,
+    #[cfg_attr(feature = "serde", serde(default = "default_rate_cut_factor"))]
+    rate_cut_factor: f64,
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     divergence_factor: f64,
     seed: u64,
@@ -291,6 +313,8 @@ impl GradientDescent {
             memory_budget: None,
             gpu_memory_budget: None,
             patience: 5,
+            rate_cuts: DEFAULT_RATE_CUTS,
+            rate_cut_factor: DEFAULT_RATE_CUT_FACTOR,
             divergence_factor: 1e6,
             seed: DEFAULT_SEED,
             device: Device::Auto,
@@ -535,6 +559,23 @@ impl GradientDescent {
     /// Epochs without enough improvement before early stopping (default 5).
     pub fn patience(mut self, patience: usize) -> Self {
         self.patience = patience;
+        self
+    }
+    /// What early stopping does with a mini-batch (or stochastic) run whose
+    /// loss stopped improving (default [`DEFAULT_RATE_CUTS`] times
+    /// [`DEFAULT_RATE_CUT_FACTOR`]): multiply the learning rate by
+    /// `factor` and wait the patience again, `times` times, before it stops
+    /// as [`StopReason::StoppedImproving`] (scikit-learn's
+    /// `learning_rate='adaptive'`). A mini-batch's epoch loss at a constant
+    /// rate stops improving once the run reaches the noise of that rate,
+    /// which can lie far from the optimum; each cut brings the noise down.
+    /// `times` 0 stops at the first stall. The full batch, whose loss has
+    /// no noise, stops at once ([`StopReason::Converged`]). The cuts
+    /// multiply the schedule's rate; the history records the rate used.
+    /// `factor` must lie in (0, 1) ([`Error::InvalidRateCut`]).
+    pub fn rate_cuts(mut self, times: usize, factor: f64) -> Self {
+        self.rate_cuts = times;
+        self.rate_cut_factor = factor;
         self
     }
     /// A loss larger than this factor times the first epoch's counts as
@@ -891,6 +932,11 @@ impl GradientDescent {
             None => Ok(None),
         };
         let early_stopping = rule(self.tolerance)?;
+        if !(self.rate_cut_factor > 0.0 && self.rate_cut_factor < 1.0) {
+            return Err(Error::InvalidRateCut {
+                value: self.rate_cut_factor,
+            });
+        }
         let parameter_tolerance = rule(self.parameter_tolerance)?;
         if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
             return Err(Error::InvalidDivergenceFactor {
@@ -904,6 +950,10 @@ impl GradientDescent {
             schedule: self.schedule,
             max_epochs: self.max_epochs,
             early_stopping,
+            rate_cuts: RateCuts {
+                times: self.rate_cuts,
+                factor: self.rate_cut_factor,
+            },
             parameter_tolerance,
             divergence_factor: self.divergence_factor,
             seed: self.seed,

@@ -8,10 +8,25 @@ use ndarray::Array1;
 #[cfg_attr(feature = "serde", serde(tag = "kind", rename_all = "snake_case"))]
 pub enum StopReason {
     /// The epoch loss improved by less than the tolerance for `patience`
-    /// epochs in a row while staying near its best; `epoch` is the last one
+    /// epochs in a row while staying near its best (the full batch, whose
+    /// loss has no noise, or a held-out loss; a mini-batch's own loss stops
+    /// as [`StopReason::StoppedImproving`]); or the parameter tolerance or
+    /// L-BFGS's gradient tolerance was met; `epoch` is the last one
     /// run (1-based). The parameters are those of the best epoch
     /// ([`crate::Fitted::best_epoch`]).
     Converged {
+        /// The last epoch run.
+        epoch: usize,
+    },
+    /// A mini-batch (or stochastic) run under early stopping: its epoch
+    /// loss, noisy with the batches, improved by less than the tolerance for
+    /// `patience` epochs in a row after the learning rate had already been
+    /// cut as many times as the rule allows
+    /// ([`crate::GradientDescent::rate_cuts`]), while staying near its
+    /// best. Not a proof of convergence: the loss stopped improving at the
+    /// last rate. `epoch` is the last one run (1-based); the parameters are
+    /// those of the best epoch ([`crate::Fitted::best_epoch`]).
+    StoppedImproving {
         /// The last epoch run.
         epoch: usize,
     },
@@ -51,6 +66,9 @@ impl std::fmt::Display for StopReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StopReason::Converged { epoch } => write!(f, "converged at epoch {epoch}"),
+            StopReason::StoppedImproving { epoch } => {
+                write!(f, "the loss stopped improving at epoch {epoch}")
+            }
             StopReason::MaxEpochs => write!(f, "reached the epoch limit"),
             StopReason::Diverged { epoch } => write!(f, "diverged at epoch {epoch}"),
             StopReason::RoundingLimit { epoch } => write!(

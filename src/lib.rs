@@ -156,7 +156,10 @@ pub use device::Device;
 pub use driver::TrainingState;
 pub use engine::Gradient;
 pub use error::{Error, Result};
-pub use fit::{gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_SEED};
+pub use fit::{
+    gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR,
+    DEFAULT_SEED,
+};
 pub use gpu::{GpuContext, GpuData};
 pub use history::{EpochRecord, History, StopReason};
 pub use loss::Loss;

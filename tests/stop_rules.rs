@@ -190,3 +190,111 @@ fn the_parameter_tolerance_stops_once_the_parameters_settle_for_the_patience() {
         assert!((f64::from(*found) - expected).abs() <= 1e-3 * expected.abs().max(1.0));
     }
 }
+
+/// Where a mini-batch Adam fit's parameters wander around the optimum at
+/// learning rate `rate` (issue 23): near it, the mean gradient is about 0,
+/// so Adam's second moment is the variance σ_g² of a coordinate's batch
+/// gradient and its steps are `rate` · (noise)/σ_g: a preconditioned SGD
+/// whose parameter j settles with variance `rate` · σ_g / (2 h_j), h_j the
+/// curvature. For the squared error on standard-normal features (h = 2 per
+/// coordinate, bias included) with residuals of standard deviation σ, a
+/// row's gradient 2 x r has standard deviation 2σ and a batch of B rows'
+/// σ_g = 2σ/√B (rows drawn with replacement); each coordinate then adds
+/// h_j/2 · variance = `rate` · σ/(2√B) to the expected loss, and the d + 1
+/// coordinates `(d + 1) · rate · σ / (2√B)`. The fit draws a permutation
+/// every epoch instead, whose batch gradients at the optimum sum to zero
+/// over the epoch: its epochs end nearer the optimum than that, so this
+/// expected excess bounds where an epoch's end lands at that rate.
+fn adam_noise_floor(rate: f64, coordinates: usize, sigma: f64, batch: usize) -> f64 {
+    coordinates as f64 * rate * sigma / (2.0 * (batch as f64).sqrt())
+}
+
+/// The float64 loss of `fitted`'s parameters on `x`, `y`.
+fn loss_at(fitted: &downhill::Fitted, x: &Array2<f32>, y: &Array1<f32>) -> f64 {
+    reference::gradient(
+        Model::Linear,
+        x.view(),
+        y.view(),
+        fitted.weights(),
+        fitted.bias(),
+        0.0,
+    )
+    .unwrap()
+    .loss
+}
+
+#[test]
+fn a_mini_batch_adam_fit_under_early_stopping_ends_within_the_noise_of_its_cut_rate() {
+    let (rows, features, sigma, batch, rate) = (4096, 4, 1.0, 32, 0.01);
+    let data = Synthetic::generate(Model::Linear, rows, features, sigma as f32, 0).unwrap();
+    let optimum = GradientDescent::linear()
+        .solver(downhill::Solver::lbfgs())
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let best = loss_at(&optimum, &data.x, &data.y);
+    // The library's defaults but for the variant, the rate, and early
+    // stopping at the command line's tolerance (1e-7).
+    let fitted = GradientDescent::linear()
+        .variant(downhill::Variant::MiniBatch(batch))
+        .optimizer(Optimizer::adam(rate as f32))
+        .tolerance(1e-7)
+        .max_epochs(1000)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let excess = loss_at(&fitted, &data.x, &data.y) - best;
+    // The default rule halves the rate 3 times before it stops: within the
+    // noise of rate / 8. (Stopping at the first stall, at the full rate,
+    // left it 20 times that far.)
+    let floor = adam_noise_floor(rate / 8.0, features + 1, sigma, batch);
+    assert!(
+        excess <= floor,
+        "excess loss {excess:.3e} over the optimum {best:.6}, the noise at rate/8 {floor:.3e}; {} after {} epochs",
+        fitted.stop_reason(),
+        fitted.history().len()
+    );
+    let rates: Vec<f64> = fitted
+        .history()
+        .records()
+        .iter()
+        .map(|r| r.learning_rate)
+        .collect();
+    assert_eq!(fitted.training_state().rate_cuts(), 3);
+    assert!((rates[rates.len() - 1] - rate / 8.0).abs() < 1e-9, "{rates:?}");
+}
+
+#[test]
+fn a_mini_batch_whose_noisy_loss_stops_improving_does_not_say_converged() {
+    let data = Synthetic::generate(Model::Linear, 1000, 3, 1.0, 5).unwrap();
+    let fitted = GradientDescent::linear()
+        .variant(downhill::Variant::MiniBatch(16))
+        .optimizer(Optimizer::adam(0.05))
+        .tolerance(1e-7)
+        .max_epochs(5000)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    let said = fitted.stop_reason().to_string();
+    assert!(
+        fitted.history().len() < 5000,
+        "the patience rule stopped it: {said}"
+    );
+    assert!(!said.contains("converged"), "{said}");
+    assert!(said.contains("the loss stopped improving"), "{said}");
+    let json = fitted.to_json().unwrap();
+    assert!(json.contains("stopped_improving"), "{json}");
+    // The full batch's loss has no noise: its stall is convergence, as before.
+    let full = GradientDescent::linear()
+        .optimizer(Optimizer::sgd(0.1))
+        .tolerance(1e-7)
+        .max_epochs(5000)
+        .device(Device::Cpu)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert!(
+        matches!(full.stop_reason(), StopReason::Converged { .. }),
+        "{}",
+        full.stop_reason()
+    );
+}
