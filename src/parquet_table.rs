@@ -182,6 +182,33 @@ impl ParquetTable {
         Ok(())
     }
 
+    /// Calls `each(its first row, batch)` for the decoded batches from row
+    /// `first` on, in order, until it returns `false`: [`ParquetTable::visit`]
+    /// a batch at a time.
+    pub(crate) fn visit_batches_from(
+        &self,
+        first: usize,
+        mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<bool>,
+    ) -> Result<()> {
+        let from = self
+            .group_starts
+            .partition_point(|&s| s <= first)
+            .saturating_sub(1);
+        let groups: Vec<usize> = (from..self.group_starts.len() - 1).collect();
+        if groups.is_empty() || first >= self.rows() {
+            return Ok(());
+        }
+        let mut row = first;
+        for batch in self.reader(groups, first - self.group_starts[from], BLOCK_BATCH_ROWS)? {
+            let batch = batch?;
+            if !each(row, &TypedBatch::of(&batch))? {
+                return Ok(());
+            }
+            row += batch.num_rows();
+        }
+        Ok(())
+    }
+
     /// Calls `each(first row, batch)` for the decoded batches of every row
     /// group, in order. The batches are decoded on a thread of their own,
     /// one batch ahead, so that decoding and `each` take a core each.

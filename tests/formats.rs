@@ -387,3 +387,60 @@ fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
         }
     }
 }
+
+/// A Parquet table of number columns streams a decoded batch at a time:
+/// blocks that start inside a row group, cross from one group to the
+/// next, or hold rows left out for missing cells (NaN, under
+/// `Missing::Drop`) equal the rows the table read whole holds.
+#[test]
+fn a_parquet_table_of_numbers_streams_the_rows_it_reads_whole() {
+    use downhill::source::{DataSource, InMemory};
+    use downhill::table::{write_source, Missing, Opened, TableData};
+    let n = 150_000;
+    let mut x = Array2::<f32>::zeros((n, 3));
+    for i in 0..n {
+        x[[i, 0]] = (i % 7) as f32;
+        x[[i, 1]] = ((i * 3) % 11) as f32;
+        x[[i, 2]] = i as f32 * 1e-3;
+    }
+    x[[70_000, 0]] = f32::NAN;
+    x[[140_001, 0]] = f32::NAN;
+    let y = Array1::from_iter((0..n).map(|i| (i % 5) as f32));
+    let source = InMemory::new(x.view(), y.view()).unwrap();
+    let dir = std::env::temp_dir().join(format!("downhill-formats-{}-numbers", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("numbers.parquet");
+    let names = ["a", "b", "c"].map(String::from);
+    write_source(&source, &names, "y", &path).unwrap();
+    let options = TableOptions {
+        missing: Missing::Drop,
+        ..TableOptions::default()
+    };
+    let whole = read_table(&path, "y", None, &options).unwrap();
+    assert_eq!(whole.x.nrows(), n - 2);
+    let table = TableData::open(&path, "y", None, &options).unwrap();
+    let Opened::Streamed(table) = table.read_within(1).unwrap() else {
+        panic!("read whole within a budget of one byte");
+    };
+    let rows = table.rows();
+    for (start, len) in [
+        (0, rows),
+        (65_000, 1_000),
+        (69_990, 30),
+        (139_990, 30),
+        (rows - 5, 5),
+    ] {
+        let block = table.block(start, len).unwrap();
+        let expected_x = whole.x.slice(ndarray::s![start..start + len, ..]);
+        assert_eq!(
+            block.x.as_ref(),
+            expected_x.as_standard_layout().as_slice().unwrap(),
+            "{start}+{len}"
+        );
+        assert_eq!(
+            block.y.as_ref(),
+            whole.y.slice(ndarray::s![start..start + len]).to_vec().as_slice(),
+            "{start}+{len}"
+        );
+    }
+}

@@ -436,6 +436,75 @@ impl TableData {
         .map(|_| ())
     }
 
+    /// Whether every feature is a number column (no one-hot column).
+    fn numbers_only(&self) -> bool {
+        self.plan
+            .encoding
+            .columns
+            .iter()
+            .all(|column| matches!(column, EncodedColumn::Numeric { .. }))
+    }
+
+    /// [`TableData::read_into`] for a Parquet table of number columns: a
+    /// decoded batch with no record left out is written column by column
+    /// (as [`TableData::read_whole`] writes it), any other record by
+    /// record.
+    #[cfg(feature = "parquet")]
+    fn read_groups_into(
+        &self,
+        file: &crate::parquet_table::ParquetTable,
+        start: usize,
+        rows: usize,
+        x: &mut [f32],
+        y: &mut [f32],
+    ) -> Result<()> {
+        let (plan, d) = (&self.plan, self.width);
+        let mut counts = ApplyCounts::default();
+        let mut done = 0;
+        file.visit_batches_from(plan.record_of(start), |first, batch| {
+            let records = batch.rows();
+            let none_left_out = plan.excluded[plan.excluded.partition_point(|&e| e < first)..]
+                .first()
+                .is_none_or(|&e| e >= first + records);
+            // The rows of this batch that the block takes.
+            let taken = records.min(rows - done);
+            let written = none_left_out
+                && plan
+                    .column_sources
+                    .iter()
+                    .enumerate()
+                    .all(|(j, &c)| batch.write_numbers(c, &mut x[done * d + j..(done + taken) * d], d));
+            for i in 0..records {
+                let record = first + i;
+                if done == rows {
+                    break;
+                }
+                if !plan.keeps(record) {
+                    continue;
+                }
+                let (line, row) = (record + 1, batch.row(i));
+                if !written {
+                    let cells = plan.column_sources.iter().map(|&c| row.cell(c));
+                    plan.encoding
+                        .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
+                }
+                y[done] = plan.target(line, row.cell(plan.target_column))?;
+                done += 1;
+            }
+            Ok(done < rows)
+        })?;
+        if done < rows {
+            return Err(Error::TruncatedFile {
+                path: self.path.display().to_string(),
+                reason: format!(
+                    "{rows} rows were asked for from row {} and {done} read",
+                    start + 1
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// The error of a file that no longer holds what its survey read.
     fn changed(&self, reason: String) -> Error {
         Error::TruncatedFile {
@@ -626,6 +695,10 @@ impl DataSource for TableData {
             return Ok(());
         }
         let plan = &self.plan;
+        #[cfg(feature = "parquet")]
+        if let (Some(file), true) = (&self.parquet, self.numbers_only()) {
+            return self.read_groups_into(file, start, rows, x, y);
+        }
         let mut counts = ApplyCounts::default();
         let mut done = 0;
         self.visit_from(plan.record_of(start), |record_index, line, record| {

@@ -179,10 +179,13 @@ pub enum Streamed {
     /// An `.npy` file.
     Npy(NpyData),
     /// A Parquet file of numbers (numeric and boolean columns, no empty
-    /// cells): decoded straight into rows.
+    /// cells), decoded straight into rows: a rank's share of a
+    /// data-parallel fit, by whole row groups. A single process reads
+    /// every table, Parquet included, through [`Streamed::Table`].
+    #[cfg_attr(not(feature = "distributed"), allow(dead_code))]
     Numbers(ParquetData),
-    /// A CSV or Parquet table with text, labels or missing cells: encoded
-    /// as it is read.
+    /// A CSV or Parquet table, encoded as it is read (a table of number
+    /// columns a decoded batch at a time).
     Table(TableData),
 }
 
@@ -286,11 +289,9 @@ pub enum Read {
 }
 
 /// The file of `data` as `fit` reads it (streamed, every file where
-/// `always`): every `.npy` file streams; a Parquet file of numbers (without
-/// booleans, for a linear model) whose rows exceed the memory budget
-/// streams as numbers; any other table is surveyed once, and the library
-/// reads it whole where its encoded rows fit the budget, else leaves it to
-/// stream ([`TableData::read_within`]).
+/// `always`): every `.npy` file streams; every table, CSV or Parquet, is
+/// surveyed once, and the library reads it whole where its encoded rows
+/// fit the budget, else leaves it to stream ([`TableData::read_within`]).
 pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<Option<Read>, String> {
     let features = names(&data.features);
     let budget = train.memory_budget.unwrap_or_else(default_budget);
@@ -322,19 +323,8 @@ pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<O
             open_npy(data).map_err(|e| e.to_string())?,
         )))),
         Format::Csv => open_table(),
-        // A logistic target's labels are mapped, and booleans one-hot
-        // encoded, by the table reader.
-        Format::Parquet if train.model() == Model::Linear && data.weight_column.is_none() => {
-            match ParquetData::open(&data.data, &data.target, features.as_deref()) {
-                Ok(file)
-                    if !file.has_booleans()
-                        && (always || 4 * file.rows() as u64 * (file.features() as u64 + 1) > budget) =>
-                {
-                    Ok(Some(Read::Streamed(Streamed::Numbers(file))))
-                }
-                _ => open_table(),
-            }
-        }
+        // One path for every table: the library chooses between reading
+        // it whole and streaming it, from the survey that opening it took.
         Format::Parquet => open_table(),
     }
 }
