@@ -149,9 +149,11 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
             data.missing = Missing::Mean;
         }
     }
-    let file = match own_file {
-        true => open_own_file(&data, &args.train, ranks)?,
-        false => agree(
+    let file = match (own_file, parquet_numbers(&data, &args.train)) {
+        (true, _) => open_own_file(&data, &args.train, ranks)?,
+        // One file of numbers: the ranks share it by whole row groups.
+        (false, Some(numbers)) => Streamed::Numbers(numbers),
+        (false, None) => agree(
             ranks,
             streamed_file(&data, &args.train, true).and_then(|file| {
                 file.ok_or_else(|| format!("{} cannot be read as a stream", data.data.display()))
@@ -270,6 +272,19 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     report(args, &described, &fitted, elapsed, &scores, None, None).map_err(Failure::Agreed)
 }
 
+/// The Parquet file of `data` as numbers, where it is one (number columns
+/// without booleans, for a linear model without a weight column), which
+/// ranks share by whole row groups.
+fn parquet_numbers(data: &DataArgs, train: &TrainArgs) -> Option<ParquetData> {
+    let plain = Format::of(&data.data) == Format::Parquet
+        && train.model() == Model::Linear
+        && data.weight_column.is_none();
+    plain
+        .then(|| ParquetData::open(&data.data, &data.target, names(&data.features).as_deref()).ok())
+        .flatten()
+        .filter(|file| !file.has_booleans())
+}
+
 /// A path or name with `{rank}` read as rank `rank`'s.
 fn of_rank(pattern: &str, rank: usize) -> String {
     pattern.replace("{rank}", &rank.to_string())
@@ -286,10 +301,8 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
         return Ok(agree(ranks, open_npy(data).map(Streamed::Npy))?);
     }
     let features = names(&data.features);
-    if format == Format::Parquet && train.model() == Model::Linear && data.weight_column.is_none() {
-        let numbers = ParquetData::open(&data.data, &data.target, features.as_deref())
-            .ok()
-            .filter(|file| !file.has_booleans());
+    if format == Format::Parquet {
+        let numbers = parquet_numbers(data, train);
         let all_numbers = gather(ranks, &[f64::from(u8::from(numbers.is_some()))])?
             .iter()
             .all(|flag| flag[0] == 1.0);
