@@ -553,7 +553,11 @@ pub enum Error {
     /// directory, a socket): readers open such files more than once and
     /// seek in them, and a stream would hang them or never end.
     #[error(
-        "{path} is a {kind}, not a regular file: data and model files are read more than once and must be regular (seekable) files; write the stream to a file first (such as `cat … > data.csv`)"
+        "{path} is a {kind}, not a regular file: {}",
+        match *kind {
+            "directory" => "name a file in it",
+            _ => "data and model files are read more than once and must be regular (seekable) files; write the stream to a file first (such as `cat … > data.csv`)",
+        }
     )]
     NotARegularFile {
         /// The path given.

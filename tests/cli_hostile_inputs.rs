@@ -213,7 +213,7 @@ fn streams_and_devices_as_data_or_model_are_refused_at_once() {
     let folder_path = dir.to_str().unwrap();
     fail_with(
         &["fit", "--data", folder_path, "--target", "y"],
-        &["is a directory"],
+        &["is a directory", "name a file in it"],
     );
     // Standard input as a pipe, as `cat data.csv | downhill fit --data /dev/stdin` gives it.
     let args = ["fit", "--data", "/dev/stdin", "--target", "y"];
