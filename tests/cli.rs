@@ -2848,3 +2848,46 @@ fn a_killed_convert_leaves_the_old_output() {
         }
     }
 }
+
+/// A corrupt Parquet page panics inside the decoder; the library reports
+/// it as an error, and the program prints that error alone: no panic
+/// message before it (unless RUST_BACKTRACE asks for the default report).
+#[test]
+fn a_panic_the_library_catches_prints_nothing_but_the_error() {
+    let dir = folder("caught-panic");
+    let train = dir.join("train.csv");
+    std::fs::write(&train, "x1,y\n1,2\n2,4\n3,6\n4,8\n").unwrap();
+    let model = dir.join("model.json");
+    succeed(&[
+        "fit",
+        "--data",
+        train.to_str().unwrap(),
+        "--target",
+        "y",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    let corrupt =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/definition_levels_past_the_page.parquet");
+    let output = run_with(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--data",
+            corrupt.to_str().unwrap(),
+            "--keep",
+            "y",
+        ],
+        &[("RUST_BACKTRACE", None)],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(!message.contains("panicked"), "{message}");
+    assert_eq!(
+        message.lines().filter(|l| !l.trim().is_empty()).count(),
+        1,
+        "{message}"
+    );
+    assert!(message.contains("the Parquet decoder failed"), "{message}");
+}

@@ -110,8 +110,42 @@ fn end_quietly_on_closed_pipe() {
     }
 }
 
+/// The message of the last panic, kept rather than printed: the library
+/// catches the panics of the Parquet decoder on a corrupt file and reports
+/// them as errors ([`downhill::Error::MalformedFile`]), and the default
+/// hook would print each first. A panic that ends the program is printed
+/// by [`main`].
+static PANIC_MESSAGE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn keep_panic_messages() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut kept) = PANIC_MESSAGE.lock() {
+            *kept = Some(info.to_string());
+        }
+    }));
+}
+
 fn main() -> ExitCode {
     end_quietly_on_closed_pipe();
+    // With RUST_BACKTRACE set, the default hook's report and backtrace.
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        keep_panic_messages();
+    }
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => {
+            let message = PANIC_MESSAGE.lock().ok().and_then(|kept| kept.clone());
+            eprintln!(
+                "error: downhill panicked, which is a bug; please report it with the command that did this: {}",
+                message.unwrap_or_default()
+            );
+            ExitCode::from(101)
+        }
+    }
+}
+
+/// The command line's command, run.
+fn run() -> ExitCode {
     let matches = Cli::command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // What `fit` was given on the command line, as against its defaults.

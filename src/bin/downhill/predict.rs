@@ -76,7 +76,11 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             (x, lines, names)
         }
         Some(encoding) => {
-            let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| format!("{file}: {e}"))?;
+            // An error that names its file already is not prefixed twice.
+            let (x, counts, lines) = encoding.apply(&args.data).map_err(|e| match e.file() {
+                Some(_) => e.to_string(),
+                None => format!("{file}: {e}"),
+            })?;
             let incomplete = &counts.rows_with_missing;
             match (args.missing, incomplete.first()) {
                 (Missing::Error, Some(&first)) => {
