@@ -108,9 +108,18 @@ impl ParquetTable {
             }
         }
         let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
+        // A footer may lie: a negative count, or counts past any file,
+        // would wrap into row ranges that no table holds.
         let mut group_starts = vec![0usize];
-        for group in metadata.metadata().row_groups() {
-            group_starts.push(group_starts.last().copied().unwrap_or(0) + group.num_rows() as usize);
+        for (k, group) in metadata.metadata().row_groups().iter().enumerate() {
+            let start = usize::try_from(group.num_rows())
+                .ok()
+                .and_then(|rows| group_starts.last().copied().unwrap_or(0).checked_add(rows))
+                .ok_or_else(|| Error::MalformedFile {
+                    path: shown.clone(),
+                    reason: format!("its footer counts {} rows in row group {k}", group.num_rows()),
+                })?;
+            group_starts.push(start);
         }
         Ok(ParquetTable {
             path: path.to_path_buf(),
