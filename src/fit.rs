@@ -47,10 +47,13 @@ pub const DEFAULT_RATE_CUTS: usize = 3;
 /// What each of those cuts multiplies the learning rate by.
 pub const DEFAULT_RATE_CUT_FACTOR: f64 = 0.5;
 
+// Saved settings of files older than the rate cuts read with the defaults.
+#[cfg(feature = "serde")]
 fn default_rate_cuts() -> usize {
     DEFAULT_RATE_CUTS
 }
 
+#[cfg(feature = "serde")]
 fn default_rate_cut_factor() -> f64 {
     DEFAULT_RATE_CUT_FACTOR
 }

@@ -168,37 +168,25 @@ impl ParquetTable {
         first: usize,
         mut each: impl FnMut(usize, usize, &dyn Record) -> Result<bool>,
     ) -> Result<()> {
-        // The row groups from the one that holds row `first`.
-        let from = self
-            .group_starts
-            .partition_point(|&s| s <= first)
-            .saturating_sub(1);
-        let groups: Vec<usize> = (from..self.group_starts.len() - 1).collect();
-        if groups.is_empty() || first >= self.rows() {
-            return Ok(());
-        }
-        let mut row = first;
-        for batch in self.reader(groups, first - self.group_starts[from], BLOCK_BATCH_ROWS)? {
-            let batch = batch?;
-            let columns = TypedBatch::of(&batch);
-            for k in 0..batch.num_rows() {
-                if !each(row, row + 1, &columns.row(k))? {
-                    return Ok(());
+        self.visit_batches_from(first, |start, batch| {
+            for k in 0..batch.rows() {
+                let row = start + k;
+                if !each(row, row + 1, &batch.row(k))? {
+                    return Ok(false);
                 }
-                row += 1;
             }
-        }
-        Ok(())
+            Ok(true)
+        })
     }
 
     /// Calls `each(its first row, batch)` for the decoded batches from row
-    /// `first` on, in order, until it returns `false`: [`ParquetTable::visit`]
-    /// a batch at a time.
+    /// `first` on, in order, until it returns `false`.
     pub(crate) fn visit_batches_from(
         &self,
         first: usize,
         mut each: impl FnMut(usize, &TypedBatch<'_>) -> Result<bool>,
     ) -> Result<()> {
+        // The row groups from the one that holds row `first`.
         let from = self
             .group_starts
             .partition_point(|&s| s <= first)

@@ -448,7 +448,8 @@ impl TableData {
     /// [`TableData::read_into`] for a Parquet table of number columns: a
     /// decoded batch with no record left out is written column by column
     /// (as [`TableData::read_whole`] writes it), any other record by
-    /// record.
+    /// record. Returns the rows read (fewer than `rows` where the file
+    /// ends first).
     #[cfg(feature = "parquet")]
     fn read_groups_into(
         &self,
@@ -457,7 +458,7 @@ impl TableData {
         rows: usize,
         x: &mut [f32],
         y: &mut [f32],
-    ) -> Result<()> {
+    ) -> Result<usize> {
         let (plan, d) = (&self.plan, self.width);
         let mut counts = ApplyCounts::default();
         let mut done = 0;
@@ -493,16 +494,7 @@ impl TableData {
             }
             Ok(done < rows)
         })?;
-        if done < rows {
-            return Err(Error::TruncatedFile {
-                path: self.path.display().to_string(),
-                reason: format!(
-                    "{rows} rows were asked for from row {} and {done} read",
-                    start + 1
-                ),
-            });
-        }
-        Ok(())
+        Ok(done)
     }
 
     /// The error of a file that no longer holds what its survey read.
@@ -696,29 +688,39 @@ impl DataSource for TableData {
         }
         let plan = &self.plan;
         #[cfg(feature = "parquet")]
-        if let (Some(file), true) = (&self.parquet, self.numbers_only()) {
-            return self.read_groups_into(file, start, rows, x, y);
-        }
-        let mut counts = ApplyCounts::default();
-        let mut done = 0;
-        self.visit_from(plan.record_of(start), |record_index, line, record| {
-            if plan.keeps(record_index) {
-                let cells = plan.column_sources.iter().map(|&c| record.cell(c));
-                plan.encoding
-                    .encode_row(cells, &mut x[done * d..(done + 1) * d], &mut counts, line)?;
-                y[done] = plan.target(line, record.cell(plan.target_column))?;
-                done += 1;
+        let batched = match (&self.parquet, self.numbers_only()) {
+            (Some(file), true) => Some(self.read_groups_into(file, start, rows, x, y)?),
+            _ => None,
+        };
+        #[cfg(not(feature = "parquet"))]
+        let batched = None;
+        let done = match batched {
+            Some(done) => done,
+            None => {
+                let mut counts = ApplyCounts::default();
+                let mut done = 0;
+                self.visit_from(plan.record_of(start), |record_index, line, record| {
+                    if plan.keeps(record_index) {
+                        let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+                        plan.encoding.encode_row(
+                            cells,
+                            &mut x[done * d..(done + 1) * d],
+                            &mut counts,
+                            line,
+                        )?;
+                        y[done] = plan.target(line, record.cell(plan.target_column))?;
+                        done += 1;
+                    }
+                    Ok(done < rows)
+                })?;
+                done
             }
-            Ok(done < rows)
-        })?;
+        };
         if done < rows {
-            return Err(Error::TruncatedFile {
-                path: self.path.display().to_string(),
-                reason: format!(
-                    "{rows} rows were asked for from row {} and {done} read",
-                    start + 1
-                ),
-            });
+            return Err(self.changed(format!(
+                "{rows} rows were asked for from row {} and {done} read",
+                start + 1
+            )));
         }
         Ok(())
     }
