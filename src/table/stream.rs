@@ -437,6 +437,7 @@ impl TableData {
     }
 
     /// Whether every feature is a number column (no one-hot column).
+    #[cfg(feature = "parquet")]
     fn numbers_only(&self) -> bool {
         self.plan
             .encoding
