@@ -2809,7 +2809,7 @@ fn fits_checkpointing_to_one_path_all_finish() {
 fn a_killed_convert_leaves_the_old_output() {
     let dir = folder("killed-convert");
     let mut text = String::from("a,b,c,y\n");
-    for i in 0..300_000u64 {
+    for i in 0..1_000_000u64 {
         text.push_str(&format!(
             "{},{},{},{}\n",
             i % 97,
@@ -2821,6 +2821,19 @@ fn a_killed_convert_leaves_the_old_output() {
     let csv = dir.join("big.csv");
     std::fs::write(&csv, text).unwrap();
     for name in ["out.npy", "out.csv", "out.parquet"] {
+        // What an uninterrupted convert writes: a kill that lands after the
+        // rename (but before the process exits) leaves this, not the old file.
+        let finished = dir.join(format!("finished-{name}"));
+        let started = std::time::Instant::now();
+        succeed(&[
+            "convert",
+            csv.to_str().unwrap(),
+            finished.to_str().unwrap(),
+            "--target",
+            "y",
+        ]);
+        let whole_run = started.elapsed();
+        let finished = std::fs::read(&finished).unwrap();
         let out = dir.join(name);
         std::fs::write(&out, "the old file").unwrap();
         let mut child = Command::new(BINARY)
@@ -2835,16 +2848,36 @@ fn a_killed_convert_leaves_the_old_output() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        // Mid-way: the survey and the writing of a million rows take
-        // longer than this on any machine this runs on.
-        std::thread::sleep(std::time::Duration::from_millis(150));
+        // Late in the run, when the rows are being written: the kill lands
+        // mid-write on a machine as fast as the uninterrupted run was.
+        std::thread::sleep(whole_run.mul_f64(0.7));
         let _ = child.kill();
         let status = child.wait().unwrap();
         let written = std::fs::read(&out).unwrap();
-        match status.success() {
-            // Finished before the kill: the new file.
-            true => assert_ne!(written, b"the old file", "{name}"),
-            false => assert_eq!(written, b"the old file", "{name}"),
+        if status.success() {
+            assert!(
+                written == finished,
+                "{name}: a finished convert wrote something else"
+            );
+        } else {
+            // Killed: the old file, or the whole new one if the kill came
+            // after the rename; never a part of either.
+            assert!(
+                written == b"the old file" || written == finished,
+                "{name}: a killed convert left {} bytes that are neither the old file nor the finished one",
+                written.len()
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .filter(|file| file.ends_with(".partial") || file.contains(".partial."))
+            .collect();
+        // A SIGKILL can leave the hidden temporary file (nothing can remove
+        // it); it never takes the output's name.
+        for file in &leftovers {
+            assert!(file.starts_with('.'), "{name}: {file}");
         }
     }
 }
