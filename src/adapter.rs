@@ -13,6 +13,48 @@ pub struct GpuOptions {
     /// has subgroup operations (tests use it to run both paths on one
     /// adapter).
     pub workgroup_memory_only: bool,
+    /// Which generation of the kernels runs the steps: the current ones,
+    /// or the previous ones kept selectable until a GPU has measured both
+    /// (`downhill bench --kernels`).
+    pub kernels: KernelGeneration,
+}
+
+/// A generation of the GPU kernels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KernelGeneration {
+    /// The kernels built for real GPUs: the full batch's sums kept in
+    /// registers, its shape fixed when the pipeline is built, vector loads.
+    #[default]
+    Current,
+    /// The kernels before them: tiles of 32 rows whose sums are added into
+    /// memory after each tile.
+    Legacy,
+}
+
+impl KernelGeneration {
+    /// The generation's name, as `downhill bench --kernels` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelGeneration::Current => "current",
+            KernelGeneration::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::str::FromStr for KernelGeneration {
+    type Err = crate::Error;
+
+    fn from_str(text: &str) -> crate::Result<Self> {
+        match text {
+            "current" => Ok(KernelGeneration::Current),
+            "legacy" => Ok(KernelGeneration::Legacy),
+            _ => Err(crate::Error::UnknownName {
+                what: "kernel generation",
+                name: text.to_string(),
+                expected: "current or legacy",
+            }),
+        }
+    }
 }
 
 /// The adapter a context runs on, as wgpu describes it.

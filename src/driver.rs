@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use crate::engine::{Engine, RunSpec, StepPlan};
+use crate::engine::{Engine, RunSpec, StepPlan, WorkCounts};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
@@ -289,6 +289,8 @@ pub(crate) struct Outcome {
     /// The epoch whose parameters are kept, when early stopping chose them.
     pub(crate) best_epoch: Option<usize>,
     pub(crate) gradient_evaluations: u64,
+    /// What the engine did to run this fit's epochs.
+    pub(crate) work: WorkCounts,
     /// The parameters at the end of each epoch, when the plan tracks them.
     pub(crate) parameter_path: Vec<Vec<f32>>,
     pub(crate) state: TrainingState,
@@ -449,20 +451,26 @@ pub(crate) fn train(
     let mut previous_start = parameters;
     let mut records = Vec::with_capacity(plan.max_epochs.min(1 << 16));
     let mut gradient_evaluations = 0u64;
+    let mut work = WorkCounts::default();
     let mut parameter_path = Vec::new();
 
     let (stop_reason, kept, best_epoch, last_parameters) = loop {
         let learning_rate = scheduler.learning_rate() * rules.rate_factor(plan);
-        let stats = match (order.as_mut(), plan.shard) {
-            (Some(order), Some(shard)) => {
+        let shuffling = Instant::now();
+        let epoch_order = order.as_mut().map(|o| o.next_epoch());
+        let shuffle_seconds = shuffling.elapsed().as_secs_f64();
+        let stats = match (epoch_order, plan.shard) {
+            (Some(epoch_order), Some(shard)) => {
                 let batch = plan.batch_size.unwrap_or(global_rows).min(global_rows);
                 let mine = shard.offset..shard.offset + steps.rows;
-                share_of_batches(order.next_epoch(), batch, mine, &mut share, &mut share_ends);
+                share_of_batches(epoch_order, batch, mine, &mut share, &mut share_ends);
                 run.run_epoch_of_shard(&share, &share_ends, learning_rate as f32)?
             }
-            (order, _) => run.run_epoch(order.map(|o| o.next_epoch()), learning_rate as f32)?,
+            (epoch_order, _) => run.run_epoch(epoch_order, learning_rate as f32)?,
         };
         gradient_evaluations += stats.steps as u64;
+        work.add(&stats.work);
+        work.shuffle_seconds += shuffle_seconds;
         let loss = stats.loss_sum / stats.steps as f64;
         if let Some(reducer) = &plan.reducer {
             reducer.same_on_every_rank(rules.epochs + 1, &stats.parameters, loss)?;
@@ -522,6 +530,7 @@ pub(crate) fn train(
                         stop_reason: StopReason::Checkpoint { epoch: rules.epochs },
                         best_epoch: None,
                         gradient_evaluations,
+                        work,
                         parameter_path: parameter_path.clone(),
                         state: TrainingState {
                             parameters: stats.parameters.clone(),
@@ -580,6 +589,7 @@ pub(crate) fn train(
         stop_reason,
         best_epoch,
         gradient_evaluations,
+        work,
         parameter_path,
         state,
     })

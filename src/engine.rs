@@ -77,6 +77,90 @@ pub(crate) struct EpochStats {
     pub(crate) steps: usize,
     /// The parameters at the end of the epoch: the weights, then the biases (one, or one per class).
     pub(crate) parameters: Vec<f32>,
+    /// What the engine did to run the epoch.
+    pub(crate) work: WorkCounts,
+}
+
+/// What an engine did to run a fit's epochs, counted by the engine as it
+/// ran them: the structural figures a benchmark reports beside its times
+/// (a GPU step's dispatches, the round trips to the host, the bytes of X
+/// the kernels read), which, unlike times, a test can check on any
+/// machine.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WorkCounts {
+    /// Epochs counted.
+    pub epochs: u64,
+    /// Steps (parameter updates) counted.
+    pub steps: u64,
+    /// Compute dispatches recorded on the GPU (0 on the CPU).
+    pub dispatches: u64,
+    /// Command buffers submitted to the GPU's queue (0 on the CPU).
+    pub submissions: u64,
+    /// Reads from the GPU that the host waited for (0 on the CPU).
+    pub readbacks: u64,
+    /// Bytes written to the GPU while the epochs ran: rows' orders,
+    /// streamed blocks, the loop's control values (0 on the CPU).
+    pub uploaded_bytes: u64,
+    /// Bytes of X the kernels read from memory, as the kernels are
+    /// designed to read them: each row of a step once (a second read of it
+    /// from the cache within the step is not counted), and once more where
+    /// a step first copies its rows together (a gather).
+    pub x_bytes_read: u64,
+    /// Seconds the host spent drawing the epochs' row orders (the
+    /// shuffle), inside the fit's time.
+    pub shuffle_seconds: f64,
+}
+
+impl WorkCounts {
+    /// The counts of one epoch of `steps` steps.
+    pub(crate) fn epoch(steps: usize) -> Self {
+        WorkCounts {
+            epochs: 1,
+            steps: steps as u64,
+            ..WorkCounts::default()
+        }
+    }
+
+    /// These counts, as those of one epoch of `steps` steps.
+    pub(crate) fn with_epoch(self, steps: usize) -> Self {
+        WorkCounts {
+            epochs: 1,
+            steps: steps as u64,
+            ..self
+        }
+    }
+
+    /// These counts with `other`'s added.
+    pub(crate) fn add(&mut self, other: &WorkCounts) {
+        self.epochs += other.epochs;
+        self.steps += other.steps;
+        self.dispatches += other.dispatches;
+        self.submissions += other.submissions;
+        self.readbacks += other.readbacks;
+        self.uploaded_bytes += other.uploaded_bytes;
+        self.x_bytes_read += other.x_bytes_read;
+        self.shuffle_seconds += other.shuffle_seconds;
+    }
+
+    /// Dispatches per step.
+    pub fn dispatches_per_step(&self) -> f64 {
+        self.dispatches as f64 / self.steps.max(1) as f64
+    }
+
+    /// Submissions per epoch.
+    pub fn submissions_per_epoch(&self) -> f64 {
+        self.submissions as f64 / self.epochs.max(1) as f64
+    }
+
+    /// Readbacks per epoch.
+    pub fn readbacks_per_epoch(&self) -> f64 {
+        self.readbacks as f64 / self.epochs.max(1) as f64
+    }
+
+    /// Bytes of X read per epoch.
+    pub fn x_bytes_per_epoch(&self) -> f64 {
+        self.x_bytes_read as f64 / self.epochs.max(1) as f64
+    }
 }
 
 /// An engine: where steps run.
@@ -312,6 +396,7 @@ impl EngineRun for SummedRun<'_> {
             loss_sum,
             steps: 1,
             parameters: self.parameters.clone(),
+            work: WorkCounts::epoch(1),
         })
     }
 

@@ -14,7 +14,7 @@ use crate::distributed::Collective;
 use crate::driver::{
     self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
 };
-use crate::engine::{gradient_on, Gradient};
+use crate::engine::{gradient_on, Gradient, WorkCounts};
 use crate::engine_choice;
 use crate::error::{Error, Result};
 use crate::gpu::GpuContext;
@@ -1413,6 +1413,7 @@ impl GradientDescent {
                 best_epoch: outcome.best_epoch,
                 gradient_evaluations: outcome.gradient_evaluations
                     + resumed.map_or(0, |f| f.gradient_evaluations),
+                work: outcome.work,
                 device,
                 standardizer: standardizer.clone(),
                 target_scaling,
@@ -1542,6 +1543,7 @@ pub struct Fitted {
     pub(crate) stop_reason: StopReason,
     pub(crate) best_epoch: Option<usize>,
     pub(crate) gradient_evaluations: u64,
+    pub(crate) work: WorkCounts,
     pub(crate) device: Device,
     pub(crate) standardizer: Option<Standardizer>,
     pub(crate) target_scaling: Option<TargetScaling>,
@@ -1601,6 +1603,12 @@ impl Fitted {
     /// Batch gradients evaluated (one per step).
     pub fn gradient_evaluations(&self) -> u64 {
         self.gradient_evaluations
+    }
+    /// What the engine did to run this fit's epochs (not those of the fit
+    /// it resumed): dispatches, submissions and readbacks on the GPU, bytes
+    /// of X read, seconds spent shuffling.
+    pub fn work(&self) -> WorkCounts {
+        self.work
     }
     /// The device that ran the fit: `Cpu` or `Gpu`.
     pub fn device(&self) -> Device {

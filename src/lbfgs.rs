@@ -34,7 +34,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
-use crate::engine::{Engine, SumsRun};
+use crate::engine::{Engine, SumsRun, WorkCounts};
 use crate::error::Result;
 use crate::history::{EpochRecord, StopReason};
 use crate::objective::{Objective, RawSums};
@@ -614,6 +614,7 @@ pub(crate) fn minimize(
             stop_reason: StopReason::Diverged { epoch: rules.epochs },
             best_epoch: None,
             gradient_evaluations: 1,
+            work: WorkCounts::epoch(1),
             parameter_path: Vec::new(),
             state: TrainingState {
                 parameters,
@@ -732,12 +733,19 @@ pub(crate) fn minimize(
         _ => last.clone(),
     };
     debug_assert!(rules.epochs - epochs_before == records.len());
+    let epochs = records.len() as u64;
     Ok(Outcome {
         parameters: kept,
         records,
         stop_reason,
         best_epoch: None,
         gradient_evaluations: passes,
+        // A pass over the rows is a step here.
+        work: WorkCounts {
+            epochs,
+            steps: passes,
+            ..WorkCounts::default()
+        },
         parameter_path,
         state: TrainingState {
             parameters: last,

@@ -149,12 +149,12 @@ mod solver;
 pub mod source;
 pub mod table;
 
-pub use adapter::{AdapterSummary, GpuOptions};
+pub use adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use curvature::Curvature;
 pub use data::{Standardizer, Synthetic, TargetScaling};
 pub use device::Device;
 pub use driver::TrainingState;
-pub use engine::Gradient;
+pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
 pub use fit::{
     gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR,

@@ -177,6 +177,7 @@ impl EngineRun for ReferenceRun {
             loss_sum,
             steps,
             parameters: self.theta.iter().map(|&v| v as f32).collect(),
+            work: crate::engine::WorkCounts::epoch(steps),
         })
     }
 

@@ -337,6 +337,8 @@ impl Fitted {
             stop_reason: saved.stop_reason,
             best_epoch: saved.best_epoch,
             gradient_evaluations: saved.gradient_evaluations,
+            // Not saved: what the engine did belongs to the run, not the model.
+            work: crate::engine::WorkCounts::default(),
             device: saved.device,
             standardizer,
             target_scaling,

@@ -7,7 +7,7 @@ mod simd_math;
 mod stream;
 
 use crate::device::Device;
-use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
+use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
@@ -237,6 +237,7 @@ impl CpuRun<'_> {
                 learning_rate,
             ))
         };
+        let row_bytes = (4 * self.features) as u64;
         let (loss_sum, steps) = match order {
             None => (step(Rows::Contiguous { start: 0, len: n })?, 1),
             Some((order, batches)) => {
@@ -250,10 +251,16 @@ impl CpuRun<'_> {
                     })?
             }
         };
+        // Each row of the epoch is read once, by the step that takes it.
+        let rows_read = order.map_or(n, |(order, _)| order.len()) as u64;
         Ok(EpochStats {
             loss_sum,
             steps,
             parameters: self.parameters.clone(),
+            work: WorkCounts {
+                x_bytes_read: rows_read * row_bytes,
+                ..WorkCounts::epoch(steps)
+            },
         })
     }
 }

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 
 use super::kernel::{self, Rows, Workspace};
-use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
+use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
@@ -164,6 +164,10 @@ impl<'s> StreamedRun<'s> {
             loss_sum,
             steps: 1,
             parameters: self.parameters.clone(),
+            work: WorkCounts {
+                x_bytes_read: (self.source.rows() * self.source.features() * 4) as u64,
+                ..WorkCounts::epoch(1)
+            },
         })
     }
 
@@ -221,10 +225,16 @@ impl<'s> StreamedRun<'s> {
                 loss_sum += self.step(&sums, learning_rate);
                 steps += 1;
             }
+            // Each row is read from its block into the batch, then by the
+            // kernel from the batch.
             Ok(EpochStats {
                 loss_sum,
                 steps,
                 parameters: self.parameters.clone(),
+                work: WorkCounts {
+                    x_bytes_read: 2 * (order.len() * features * 4) as u64,
+                    ..WorkCounts::epoch(steps)
+                },
             })
         })
     }

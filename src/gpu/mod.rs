@@ -6,6 +6,7 @@
 mod context;
 mod stream;
 
+use std::cell::Cell;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ pub use context::GpuContext;
 
 use crate::data::{validate_parameters, validate_training_data};
 use crate::device::{Device, GPU_MAX_CLASSES};
-use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun};
+use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
@@ -231,6 +232,8 @@ impl Placement<'_, '_> {
 struct OnDevice<'c> {
     context: &'c GpuContext,
     kernels: StepKernels,
+    /// Rows of the whole data set.
+    rows: usize,
     features: usize,
     /// Margins per row (the classes of a multinomial loss, else 1).
     classes: usize,
@@ -245,6 +248,9 @@ struct OnDevice<'c> {
     /// Where the rows do not fit the device: the source they are streamed
     /// from, block by block.
     stream: Option<stream::Stream<'c>>,
+    /// What has been dispatched, submitted, written and read back since
+    /// the counts were last taken.
+    work: Cell<WorkCounts>,
 }
 
 /// The bind groups of each kernel a step dispatches.
@@ -619,6 +625,7 @@ impl<'c> OnDevice<'c> {
         Ok(OnDevice {
             context,
             kernels,
+            rows: n,
             features: d,
             classes,
             steps_per_epoch,
@@ -630,7 +637,41 @@ impl<'c> OnDevice<'c> {
             order,
             step_bind_groups,
             stream,
+            work: Cell::new(WorkCounts::default()),
         })
+    }
+
+    /// Adds to the counts of work done.
+    fn count(&self, add: impl FnOnce(&mut WorkCounts)) {
+        let mut work = self.work.get();
+        add(&mut work);
+        self.work.set(work);
+    }
+
+    /// The work counted since the last call, and the counts back to zero.
+    fn take_work(&self) -> WorkCounts {
+        self.work.take()
+    }
+
+    /// Records a dispatch of `groups` workgroups, laid out by [`grid`].
+    fn dispatch(&self, pass: &mut wgpu::ComputePass, groups: usize) {
+        let (gx, gy) = grid(self.context, groups);
+        pass.dispatch_workgroups(gx, gy, 1);
+        self.count(|work| work.dispatches += 1);
+    }
+
+    /// Writes `bytes` into `buffer` through the queue (before the next
+    /// submission), and counts them.
+    fn upload(&self, buffer: &wgpu::Buffer, bytes: &[u8]) {
+        self.context.queue.write_buffer(buffer, 0, bytes);
+        self.count(|work| work.uploaded_bytes += bytes.len() as u64);
+    }
+
+    /// Submits `encoder`, counting the submission.
+    fn submit(&self, what: &str, encoder: wgpu::CommandEncoder) -> Result<wgpu::SubmissionIndex> {
+        self.count(|work| work.submissions += 1);
+        self.context
+            .checked(what, || self.context.queue.submit([encoder.finish()]))
     }
 
     /// Encodes the gradient pass and the reduction of one step.
@@ -639,23 +680,20 @@ impl<'c> OnDevice<'c> {
         let groups = &self.step_bind_groups;
         if self.kernels == StepKernels::Gathered {
             pass.set_pipeline(&pipelines.gather.pipeline);
-            let (gx, gy) = grid(self.context, groups.gather_groups);
             for bind_group in &groups.gather {
                 pass.set_bind_group(0, bind_group, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
+                self.dispatch(pass, groups.gather_groups);
             }
         }
         pass.set_pipeline(&pipelines_for_partials(self.context, self.classes).pipeline);
         for (bind_group, workgroups) in &groups.partials {
-            let (gx, gy) = grid(self.context, *workgroups);
             pass.set_bind_group(0, bind_group, &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
+            self.dispatch(pass, *workgroups);
         }
         pass.set_pipeline(&pipelines.reduce.pipeline);
         pass.set_bind_group(0, &groups.reduce, &[]);
         // A workgroup per column: the parameters', then the loss's.
-        let (gx, gy) = grid(self.context, self.parameter_count() + 1);
-        pass.dispatch_workgroups(gx, gy, 1);
+        self.dispatch(pass, self.parameter_count() + 1);
     }
 
     /// The weights (features × classes), then the biases.
@@ -673,19 +711,16 @@ impl<'c> OnDevice<'c> {
                 pass.set_pipeline(&pipelines.steps.pipeline);
                 pass.set_bind_group(0, steps, &[]);
                 for _ in 0..count.div_ceil(self.steps_per_dispatch) {
-                    pass.dispatch_workgroups(1, 1, 1);
+                    self.dispatch(&mut pass, 1);
                 }
             }
             None => {
-                let (gx, gy) = grid(
-                    self.context,
-                    self.parameter_count().div_ceil(WORKGROUP_SIZE as usize),
-                );
+                let update_groups = self.parameter_count().div_ceil(WORKGROUP_SIZE as usize);
                 for _ in 0..count {
                     self.encode_gradient(&mut pass);
                     pass.set_pipeline(&pipelines.update.pipeline);
                     pass.set_bind_group(0, &groups.update, &[]);
-                    pass.dispatch_workgroups(gx, gy, 1);
+                    self.dispatch(&mut pass, update_groups);
                 }
             }
         }
@@ -701,15 +736,14 @@ impl<'c> OnDevice<'c> {
         global_step: u64,
     ) -> Result<(f64, Vec<f32>)> {
         let context = self.context;
-        let queue = &context.queue;
         let control = Control {
             global_step: global_step.min(STEP_CAP) as u32,
             learning_rate,
             ..Control::default()
         };
-        queue.write_buffer(&self.control, 0, bytemuck::bytes_of(&control));
+        self.upload(&self.control, bytemuck::bytes_of(&control));
         if let (Some(buffer), Some(order)) = (&self.order, order) {
-            queue.write_buffer(buffer, 0, bytemuck::cast_slice(order));
+            self.upload(buffer, bytemuck::cast_slice(order));
         }
         if let Some(stream) = &self.stream {
             self.stream_epoch(stream, order)?;
@@ -735,7 +769,7 @@ impl<'c> OnDevice<'c> {
                     &mut encoder,
                     context.device.create_command_encoder(&Default::default()),
                 );
-                context.checked("running an epoch", || queue.submit([full.finish()]))?;
+                self.submit("running an epoch", full)?;
             }
         }
         self.read_epoch(encoder)
@@ -775,9 +809,8 @@ impl<'c> OnDevice<'c> {
             encoder.copy_buffer_to_buffer(buffer, 0, &staging, offset, bytes);
             offset += bytes;
         }
-        context.checked("running on the device", || {
-            context.queue.submit([encoder.finish()])
-        })?;
+        self.submit("running on the device", encoder)?;
+        self.count(|work| work.readbacks += 1);
         let (sender, receiver) = mpsc::channel();
         staging.map_async(wgpu::MapMode::Read, .., move |outcome| {
             let _ = sender.send(outcome);
@@ -819,9 +852,7 @@ impl<'c> OnDevice<'c> {
 
     /// Replaces the parameters on the device (the weights, then the biases: one, or one per class).
     fn set_parameters(&self, parameters: &[f32]) {
-        self.context
-            .queue
-            .write_buffer(&self.params, 0, bytemuck::cast_slice(parameters));
+        self.upload(&self.params, bytemuck::cast_slice(parameters));
     }
 
     /// The raw sums of every row at the current parameters (no update).
@@ -1145,10 +1176,22 @@ impl EngineRun for GpuRun<'_> {
         let (loss_sum, parameters) = self.on_device.run_epoch(order, learning_rate, self.global_step)?;
         let steps = self.on_device.steps_per_epoch;
         self.global_step += steps as u64;
+        let on_device = &self.on_device;
+        let x_bytes = (on_device.rows * on_device.features * 4) as u64;
+        // A gathered step reads its rows twice from memory: to copy them
+        // together, then to sum them.
+        let reads_per_row = match on_device.kernels {
+            StepKernels::Gathered => 2,
+            StepKernels::Full | StepKernels::Fused => 1,
+        };
         Ok(EpochStats {
             loss_sum,
             steps,
             parameters,
+            work: WorkCounts {
+                x_bytes_read: reads_per_row * x_bytes,
+                ..on_device.take_work().with_epoch(steps)
+            },
         })
     }
 

@@ -41,7 +41,6 @@ impl OnDevice<'_> {
     /// every step of the epoch in `order`.
     pub(super) fn stream_epoch(&self, stream: &Stream, order: Option<&[u32]>) -> Result<()> {
         let context = self.context;
-        let queue = &context.queue;
         let (source, block_rows, d) = (stream.source, stream.block_rows, self.features);
         let n = source.rows();
         let sequence = match order {
@@ -70,14 +69,14 @@ impl OnDevice<'_> {
                 let slot = &stream.slots[turn % SLOTS];
                 // The writes take effect before the next submission and after
                 // every earlier one, which used the block this slot held.
-                queue.write_buffer(&slot.x, 0, bytemuck::cast_slice(&buffers.x));
+                self.upload(&slot.x, bytemuck::cast_slice(&buffers.x));
                 if stream.base.weighted == 1 && buffers.weights.is_none() {
                     // Weights for some blocks and not others.
                     return Err(Error::WeightCountMismatch { rows, weights: 0 });
                 }
                 let targets = super::targets_and_weights(&buffers.y, buffers.weights.as_deref());
-                queue.write_buffer(&slot.y, 0, bytemuck::cast_slice(&targets));
-                queue.write_buffer(&slot.shape, 0, bytemuck::bytes_of(&shape));
+                self.upload(&slot.y, bytemuck::cast_slice(&targets));
+                self.upload(&slot.shape, bytemuck::bytes_of(&shape));
                 // The data is in wgpu's staging memory: the reader may refill
                 // the buffers.
                 let _ = give_back.send(buffers);
@@ -89,8 +88,7 @@ impl OnDevice<'_> {
                         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                         pass.set_pipeline(&super::pipelines_for_partials(context, self.classes).pipeline);
                         pass.set_bind_group(0, &stream.slot_passes[turn % SLOTS], &[]);
-                        let (gx, gy) = super::grid(context, groups);
-                        pass.dispatch_workgroups(gx, gy, 1);
+                        self.dispatch(&mut pass, groups);
                         group_offset += groups;
                     }
                     Some(_) => {
@@ -104,7 +102,7 @@ impl OnDevice<'_> {
                         steps_done = through;
                     }
                 }
-                let submitted = context.checked("streaming a block", || queue.submit([encoder.finish()]))?;
+                let submitted = self.submit("streaming a block", encoder)?;
                 // Wait for the block before this one, so that the staging
                 // memory of at most two blocks is in flight.
                 if let Some(earlier) = previous.replace(submitted) {

@@ -41,6 +41,7 @@ pub fn gpu_split(what: &str) -> Option<Arc<GpuContext>> {
         GpuContext::with_options(GpuOptions {
             x_chunk_bytes: Some(64 * 4 * 4),
             workgroup_memory_only: true,
+            ..GpuOptions::default()
         })
     });
     context_or_skip(context, what)

@@ -1,0 +1,99 @@
+//! The structural figures the engines count as they run (dispatches,
+//! submissions, readbacks, bytes of X read), checked against what each
+//! path is designed to do: figures a benchmark prints beside its times,
+//! and that, unlike times, hold on any adapter.
+
+mod common;
+
+use downhill::{Device, GradientDescent, Model, Optimizer, Synthetic, Variant, WorkCounts};
+
+const ROWS: usize = 3_000;
+const FEATURES: usize = 12;
+
+fn fit_counts(
+    device: Device,
+    variant: Variant,
+    epochs: usize,
+    context: Option<&std::sync::Arc<downhill::GpuContext>>,
+) -> WorkCounts {
+    let data = Synthetic::generate(Model::Linear, ROWS, FEATURES, 0.1, 3).expect("valid sizes");
+    let mut descent = GradientDescent::new(Model::Linear)
+        .variant(variant)
+        .optimizer(Optimizer::sgd(0.01))
+        .max_epochs(epochs)
+        .device(device);
+    if let Some(context) = context {
+        descent = descent.gpu_context(context.clone());
+    }
+    let fitted = descent.fit(data.x.view(), data.y.view()).expect("a fit");
+    assert_eq!(fitted.history().len(), epochs, "every epoch ran");
+    fitted.work()
+}
+
+const X_BYTES: f64 = (ROWS * FEATURES * 4) as f64;
+
+#[test]
+fn the_cpu_reads_each_row_once_an_epoch() {
+    for variant in [Variant::Full, Variant::MiniBatch(64), Variant::Stochastic] {
+        let work = fit_counts(Device::Cpu, variant, 3, None);
+        assert_eq!(work.epochs, 3, "{variant:?}");
+        assert_eq!(work.x_bytes_per_epoch(), X_BYTES, "{variant:?}");
+        assert_eq!(
+            (work.dispatches, work.submissions, work.readbacks),
+            (0, 0, 0),
+            "{variant:?}"
+        );
+    }
+}
+
+#[test]
+fn the_gpu_full_batch_reads_x_once_in_one_submission_and_one_readback() {
+    for (context, what) in [
+        (common::gpu("work counts, full batch"), "one buffer"),
+        (common::gpu_split("work counts, full batch on split X"), "split X"),
+    ] {
+        let Some(context) = context else { continue };
+        let work = fit_counts(Device::Gpu, Variant::Full, 4, Some(&context));
+        assert_eq!(work.steps, 4, "{what}");
+        assert_eq!(
+            work.x_bytes_per_epoch(),
+            X_BYTES,
+            "{what}: each byte of X once an epoch"
+        );
+        assert_eq!(
+            work.submissions_per_epoch(),
+            1.0,
+            "{what}: one submission an epoch"
+        );
+        assert_eq!(work.readbacks_per_epoch(), 1.0, "{what}: one readback an epoch");
+        assert!(
+            work.dispatches_per_step() >= 2.0,
+            "{what}: a gradient and an update at least"
+        );
+    }
+}
+
+#[test]
+fn small_batches_on_one_buffer_take_many_steps_per_dispatch() {
+    let Some(context) = common::gpu("work counts, small batches") else {
+        return;
+    };
+    let work = fit_counts(Device::Gpu, Variant::MiniBatch(32), 2, Some(&context));
+    let steps_per_epoch = ROWS.div_ceil(32) as u64;
+    assert_eq!(work.steps, 2 * steps_per_epoch);
+    assert_eq!(work.x_bytes_per_epoch(), X_BYTES);
+    assert!(
+        work.dispatches_per_step() < 0.5,
+        "{} dispatches for {} steps",
+        work.dispatches,
+        work.steps
+    );
+    assert_eq!(work.readbacks_per_epoch(), 1.0);
+    // The epoch's permutation and the loop's control values, nothing more.
+    let order_bytes = (ROWS * 4) as f64;
+    assert!(
+        work.uploaded_bytes as f64 / 2.0 < order_bytes + 1024.0,
+        "{} bytes uploaded",
+        work.uploaded_bytes
+    );
+}
