@@ -472,6 +472,36 @@ fn runs_on_x_split_across_buffers_match_the_cpu_engine() {
     }
 }
 
+/// The legacy kernel generation, kept selectable until a GPU has measured
+/// both: its gradient pass (full batch and gathered batches, one buffer of
+/// X and many, with weights) still matches the CPU engine.
+#[test]
+fn the_legacy_kernels_match_the_cpu_engine() {
+    let (Some(context), Some(split)) = (
+        common::gpu_legacy("legacy kernel parity"),
+        common::gpu_split_legacy("legacy kernel parity across buffers"),
+    ) else {
+        return;
+    };
+    for context in [&context, &split] {
+        for model in [Model::Linear, Model::Logistic] {
+            for variant in [Variant::Full, Variant::MiniBatch(300)] {
+                check(context, model, variant, 403, 12);
+            }
+        }
+        let (x, y) = data(Model::Logistic, 203, 5);
+        let weights = Array1::from_shape_fn(203, |i| [0.0f32, 0.5, 1.0, 3.0][i % 4]);
+        let settings = descent(Model::Logistic, Variant::Full, Optimizer::adam(0.01).into());
+        compare_within(
+            context,
+            settings,
+            (&x, &y, Some(&weights)),
+            "legacy weighted",
+            RELATIVE,
+        );
+    }
+}
+
 #[test]
 fn batches_larger_than_one_workgroup_match_the_cpu_engine() {
     let Some(context) = common::gpu("large-batch parity") else {

@@ -1,10 +1,12 @@
 //! The GPU context: instance, adapter, device, queue and compiled pipelines,
 //! built once and shared by every fit that runs on it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::adapter::{AdapterSummary, GpuOptions};
+use super::specialized::RowsShape;
+use crate::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 use crate::error::{Error, Result};
 
 /// The share of the device's memory the default GPU budget takes; the
@@ -34,7 +36,7 @@ pub(crate) struct Pipelines {
 
 /// How a kernel binds one buffer.
 #[derive(Debug, Clone, Copy)]
-enum Access {
+pub(crate) enum Access {
     Uniform,
     Read,
     ReadWrite,
@@ -44,7 +46,7 @@ use Access::{Read, ReadWrite, Uniform};
 /// The bindings of each kernel, numbered from 0 in this order; they mirror
 /// the `@binding` declarations of its WGSL file, and pipeline creation
 /// fails where the two disagree.
-const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
+pub(crate) const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
 const REDUCE: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite];
 const UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite];
 const GATHER: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite];
@@ -95,6 +97,10 @@ pub struct GpuContext {
     pub(crate) pipelines: Pipelines,
     pub(crate) limits: wgpu::Limits,
     pub(crate) x_chunk_bytes: u64,
+    /// Which kernels the fits on this context run.
+    pub(crate) generation: KernelGeneration,
+    /// The pipelines of gradient_rows.wgsl built so far, one per shape.
+    pub(crate) specialized: Mutex<HashMap<RowsShape, Arc<Kernel>>>,
     summary: AdapterSummary,
     lost: Arc<Mutex<Option<String>>>,
 }
@@ -203,6 +209,8 @@ impl GpuContext {
             pipelines,
             limits,
             x_chunk_bytes,
+            generation: options.kernels,
+            specialized: Mutex::new(HashMap::new()),
             summary,
             lost,
         })
@@ -354,29 +362,59 @@ const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 /// path needs subgroups at least this large.
 const SUBGROUP_LANES: u32 = 8;
 
+impl GpuContext {
+    /// Compiles the kernel `name` from `source` (after the declarations
+    /// every kernel shares) with its entry point and bindings; without
+    /// zeroing its workgroup memory where it writes before it reads.
+    pub(crate) fn build_kernel(
+        &self,
+        name: &str,
+        source: &str,
+        entry: &str,
+        bindings: &[Access],
+        zero_workgroup_memory: bool,
+    ) -> Result<Kernel> {
+        build_kernel(&self.device, name, source, entry, bindings, zero_workgroup_memory)
+    }
+}
+
+fn build_kernel(
+    device: &wgpu::Device,
+    name: &str,
+    source: &str,
+    entry: &str,
+    bindings: &[Access],
+    zero_workgroup_memory: bool,
+) -> Result<Kernel> {
+    catch_errors(device, &format!("compiling {name}"), || {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(name),
+            source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}").into()),
+        });
+        let layout = bind_group_layout(device, name, bindings);
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(name),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(name),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                zero_initialize_workgroup_memory: zero_workgroup_memory,
+                ..Default::default()
+            },
+            cache: None,
+        });
+        Kernel { pipeline, layout }
+    })
+}
+
 fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
     let kernel = |name: &str, source: &str, entry: &str, bindings: &[Access]| -> Result<Kernel> {
-        catch_errors(device, &format!("compiling {name}"), || {
-            let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some(name),
-                source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}").into()),
-            });
-            let layout = bind_group_layout(device, name, bindings);
-            let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: Some(name),
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-            let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(name),
-                layout: Some(&pipeline_layout),
-                module: &module,
-                entry_point: Some(entry),
-                compilation_options: Default::default(),
-                cache: None,
-            });
-            Kernel { pipeline, layout }
-        })
+        build_kernel(device, name, source, entry, bindings, true)
     };
     Ok(Pipelines {
         partials: if subgroups {

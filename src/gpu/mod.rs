@@ -4,6 +4,7 @@
 //! the epoch loss that the stop rules need. The kernels are in shaders/.
 
 mod context;
+mod specialized;
 mod stream;
 
 use std::cell::Cell;
@@ -17,6 +18,7 @@ use wgpu::util::DeviceExt;
 
 pub use context::GpuContext;
 
+use crate::adapter::KernelGeneration;
 use crate::data::{validate_parameters, validate_training_data};
 use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun, WorkCounts};
@@ -105,10 +107,52 @@ enum StepKernels {
     Fused,
 }
 
+/// The gradient pass a fit's steps run.
+enum PartialsPass {
+    /// gradient.wgsl (one margin) or gradient_classes.wgsl (many), compiled
+    /// with the context: the legacy generation, and the current one's pass
+    /// for many margins and very wide rows.
+    Legacy,
+    /// gradient_rows.wgsl built for the fit's shape.
+    Rows(specialized::RowsShape, Arc<context::Kernel>),
+}
+
+impl PartialsPass {
+    /// The pass of the context's kernel generation for rows of `features`
+    /// values, `classes` margins and loss `loss`.
+    fn choose(context: &GpuContext, features: usize, classes: usize, loss: Loss) -> Result<Self> {
+        let shape = match context.generation {
+            KernelGeneration::Current => {
+                specialized::RowsShape::new(context, features, classes, loss_code(loss))
+            }
+            KernelGeneration::Legacy => None,
+        };
+        Ok(match shape {
+            Some(shape) => PartialsPass::Rows(shape, shape.kernel(context)?),
+            None => PartialsPass::Legacy,
+        })
+    }
+
+    fn kernel<'a>(&'a self, context: &'a GpuContext, classes: usize) -> &'a context::Kernel {
+        match self {
+            PartialsPass::Legacy => pipelines_for_partials(context, classes),
+            PartialsPass::Rows(_, kernel) => kernel,
+        }
+    }
+
+    /// Rows each workgroup sums in a pass over `rows` rows of a pass over
+    /// `total_rows` (the buffer's rows, of all the rows).
+    fn rows_per_group(&self, rows: usize, total_rows: usize, features: usize, classes: usize) -> usize {
+        match self {
+            PartialsPass::Legacy => rows_per_group(rows, features, classes),
+            PartialsPass::Rows(shape, _) => shape.rows_per_group(total_rows),
+        }
+    }
+}
+
 /// One buffer of whole rows of X, with its targets and the uniform that
 /// says which rows they are.
 struct Chunk {
-    rows: usize,
     x: wgpu::Buffer,
     y: wgpu::Buffer,
     shape: wgpu::Buffer,
@@ -232,6 +276,8 @@ impl Placement<'_, '_> {
 struct OnDevice<'c> {
     context: &'c GpuContext,
     kernels: StepKernels,
+    /// The gradient pass over rows.
+    partials_pass: PartialsPass,
     /// Rows of the whole data set.
     rows: usize,
     features: usize,
@@ -253,10 +299,23 @@ struct OnDevice<'c> {
     work: Cell<WorkCounts>,
 }
 
+/// A buffer of X's own partial sums, copied into their place among all
+/// of them before the reduction.
+struct PartialCopy {
+    from: wgpu::Buffer,
+    /// Where they go in the buffer of all partial sums, in bytes.
+    offset: u64,
+    bytes: u64,
+}
+
 /// The bind groups of each kernel a step dispatches.
 struct StepBindGroups {
     /// Gradient pass per buffer of rows: (bind group, workgroups).
     partials: Vec<(wgpu::BindGroup, usize)>,
+    /// Where each buffer of X has its own partial sums: their copies.
+    partial_copies: Vec<PartialCopy>,
+    /// Every workgroup's partial sums, which the reduction adds.
+    all_partials: wgpu::Buffer,
     /// Gather per buffer of X.
     gather: Vec<wgpu::BindGroup>,
     gather_groups: usize,
@@ -337,6 +396,16 @@ impl<'c> OnDevice<'c> {
             }
             true => StepKernels::Gathered,
         };
+        let partials_pass = PartialsPass::choose(context, d, classes, start.objective.loss)?;
+        // The current pass over X in several buffers writes each buffer's
+        // partial sums into a buffer of their own, so that nothing orders
+        // the buffers' dispatches (wgpu puts a barrier between dispatches
+        // that write one buffer); they are copied together for the
+        // reduction.
+        let partials_per_chunk = matches!(partials_pass, PartialsPass::Rows(..))
+            && kernels == StepKernels::Full
+            && streamed_rows.is_none()
+            && rows_per_chunk < n;
         let (code, beta1, beta2, eps) = optimizer_code(&start.optimizer);
         let base = Shape {
             rows: as_u32(n, "rows")?,
@@ -403,11 +472,13 @@ impl<'c> OnDevice<'c> {
         };
         let mut chunks = Vec::new();
         // Workgroups of the gradient pass over every row (the full batch),
-        // each with its own partial sums.
+        // each with its own partial sums: where each buffer of X has its
+        // own buffer of them, (the first slot in the whole, slots).
         let mut group_offset = 0usize;
+        let mut chunk_slots = Vec::new();
         for start in (0..n).step_by(rows_per_chunk) {
             let rows = rows_per_chunk.min(n - start);
-            let span = rows_per_group(rows, d, classes);
+            let span = partials_pass.rows_per_group(rows, n, d, classes);
             if streamed_rows.is_none() {
                 let block = source.block(start, rows)?;
                 let x = init("x", bytemuck::cast_slice(&block.x), storage);
@@ -428,19 +499,23 @@ impl<'c> OnDevice<'c> {
                 let shape = shape_buffer(&Shape {
                     rows: rows as u32,
                     rows_per_group: span as u32,
-                    group_offset: group_offset as u32,
+                    group_offset: if partials_per_chunk {
+                        0
+                    } else {
+                        group_offset as u32
+                    },
                     chunk_start: start as u32,
                     ..base
                 });
-                chunks.push(Chunk { rows, x, y, shape });
+                chunks.push(Chunk { x, y, shape });
             }
+            chunk_slots.push((group_offset, rows.div_ceil(span)));
             group_offset += rows.div_ceil(span);
         }
         if streamed_rows.is_some() {
             // Empty slots (no rows) until the first block arrives.
             for _ in 0..stream::SLOTS {
                 chunks.push(Chunk {
-                    rows: 0,
                     x: empty("x slot", (rows_per_chunk * d * 4) as u64),
                     y: empty("y slot", (rows_per_chunk * y_stride * 4) as u64),
                     shape: shape_buffer(&Shape { rows: 0, ..base }),
@@ -448,7 +523,7 @@ impl<'c> OnDevice<'c> {
             }
         }
 
-        let batch_span = rows_per_group(batch, d, classes);
+        let batch_span = partials_pass.rows_per_group(batch, batch, d, classes);
         let partial_groups = match kernels {
             StepKernels::Full => group_offset,
             StepKernels::Gathered => batch.div_ceil(batch_span),
@@ -481,11 +556,12 @@ impl<'c> OnDevice<'c> {
             "partial sums",
             (partial_groups.max(1) * (parameter_count + 2) * 4) as u64,
         );
-        let partials_kernel = pipelines_for_partials(context, classes);
+        let partials_kernel = partials_pass.kernel(context, classes);
         // A tile beyond lavapipe's loop limit would be cut short without a
         // word; partial sums beyond a binding would not bind.
         let cost = tile_cost(d, classes);
-        if context.adapter().is_software() && cost > LOOP_BUDGET {
+        let legacy = matches!(partials_pass, PartialsPass::Legacy);
+        if legacy && context.adapter().is_software() && cost > LOOP_BUDGET {
             return Err(Error::GpuFailure {
                 reason: format!(
                     "one tile of {d} features × {classes} margins runs {cost} loop iterations, beyond the {LOOP_BUDGET} a software adapter (lavapipe) runs before it leaves a loop; use the CPU engine"
@@ -523,16 +599,29 @@ impl<'c> OnDevice<'c> {
         // A bind group holds the buffers it names: the chunks and the batch
         // buffers live as long as the bind groups do.
         let mut partial_groups_per_pass = Vec::new();
+        let mut partial_copies = Vec::new();
         let mut gather = Vec::new();
+        let slot_bytes = ((parameter_count + 2) * 4) as u64;
         match kernels {
             StepKernels::Full => {
-                for chunk in &chunks {
+                for (chunk, &(first_slot, slots)) in chunks.iter().zip(&chunk_slots) {
+                    let own;
+                    let written = if partials_per_chunk {
+                        own = empty("partial sums of a buffer of X", slots as u64 * slot_bytes);
+                        partial_copies.push(PartialCopy {
+                            from: own.clone(),
+                            offset: first_slot as u64 * slot_bytes,
+                            bytes: slots as u64 * slot_bytes,
+                        });
+                        &own
+                    } else {
+                        &partials
+                    };
                     let group = bind(
                         partials_kernel,
-                        &[&chunk.shape, &chunk.x, &chunk.y, &params, &control, &partials],
+                        &[&chunk.shape, &chunk.x, &chunk.y, &params, &control, written],
                     );
-                    partial_groups_per_pass
-                        .push((group, chunk.rows.div_ceil(rows_per_group(chunk.rows, d, classes))));
+                    partial_groups_per_pass.push((group, slots));
                 }
             }
             StepKernels::Gathered => {
@@ -608,6 +697,8 @@ impl<'c> OnDevice<'c> {
         };
         let step_bind_groups = StepBindGroups {
             partials: partial_groups_per_pass,
+            partial_copies,
+            all_partials: partials.clone(),
             gather,
             gather_groups: (batch * d)
                 .div_ceil(WORKGROUP_SIZE as usize)
@@ -625,6 +716,7 @@ impl<'c> OnDevice<'c> {
         Ok(OnDevice {
             context,
             kernels,
+            partials_pass,
             rows: n,
             features: d,
             classes,
@@ -674,8 +766,42 @@ impl<'c> OnDevice<'c> {
             .checked(what, || self.context.queue.submit([encoder.finish()]))
     }
 
-    /// Encodes the gradient pass and the reduction of one step.
-    fn encode_gradient(&self, pass: &mut wgpu::ComputePass) {
+    /// Encodes the gradient pass and the reduction of one step: in one
+    /// compute pass, or, where each buffer of X has partial sums of its
+    /// own, the gradient pass, their copies, and the reduction in a pass
+    /// of its own.
+    fn encode_gradient(&self, encoder: &mut wgpu::CommandEncoder) {
+        if self.step_bind_groups.partial_copies.is_empty() {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            self.encode_partials(&mut pass);
+            self.encode_reduce(&mut pass);
+            return;
+        }
+        self.encode_copied_partials(encoder);
+        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        self.encode_reduce(&mut pass);
+    }
+
+    /// Encodes the gradient pass over each buffer of X into its own
+    /// partial sums, then their copies among all of them.
+    fn encode_copied_partials(&self, encoder: &mut wgpu::CommandEncoder) {
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            self.encode_partials(&mut pass);
+        }
+        for copy in &self.step_bind_groups.partial_copies {
+            encoder.copy_buffer_to_buffer(
+                &copy.from,
+                0,
+                &self.step_bind_groups.all_partials,
+                copy.offset,
+                copy.bytes,
+            );
+        }
+    }
+
+    /// Encodes the gradient pass of one step (after the gather of its rows).
+    fn encode_partials(&self, pass: &mut wgpu::ComputePass) {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
         if self.kernels == StepKernels::Gathered {
@@ -685,11 +811,17 @@ impl<'c> OnDevice<'c> {
                 self.dispatch(pass, groups.gather_groups);
             }
         }
-        pass.set_pipeline(&pipelines_for_partials(self.context, self.classes).pipeline);
+        pass.set_pipeline(&self.partials_pass.kernel(self.context, self.classes).pipeline);
         for (bind_group, workgroups) in &groups.partials {
             pass.set_bind_group(0, bind_group, &[]);
             self.dispatch(pass, *workgroups);
         }
+    }
+
+    /// Encodes the reduction of the gradient pass's partial sums.
+    fn encode_reduce(&self, pass: &mut wgpu::ComputePass) {
+        let pipelines = &self.context.pipelines;
+        let groups = &self.step_bind_groups;
         pass.set_pipeline(&pipelines.reduce.pipeline);
         pass.set_bind_group(0, &groups.reduce, &[]);
         // A workgroup per column: the parameters', then the loss's.
@@ -705,22 +837,35 @@ impl<'c> OnDevice<'c> {
     fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, count: usize) {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
-        let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+        let update_groups = self.parameter_count().div_ceil(WORKGROUP_SIZE as usize);
+        let update = |pass: &mut wgpu::ComputePass| {
+            pass.set_pipeline(&pipelines.update.pipeline);
+            pass.set_bind_group(0, &groups.update, &[]);
+            self.dispatch(pass, update_groups);
+        };
         match &groups.steps {
             Some(steps) => {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                 pass.set_pipeline(&pipelines.steps.pipeline);
                 pass.set_bind_group(0, steps, &[]);
                 for _ in 0..count.div_ceil(self.steps_per_dispatch) {
                     self.dispatch(&mut pass, 1);
                 }
             }
-            None => {
-                let update_groups = self.parameter_count().div_ceil(WORKGROUP_SIZE as usize);
+            None if groups.partial_copies.is_empty() => {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
                 for _ in 0..count {
-                    self.encode_gradient(&mut pass);
-                    pass.set_pipeline(&pipelines.update.pipeline);
-                    pass.set_bind_group(0, &groups.update, &[]);
-                    self.dispatch(&mut pass, update_groups);
+                    self.encode_partials(&mut pass);
+                    self.encode_reduce(&mut pass);
+                    update(&mut pass);
+                }
+            }
+            None => {
+                for _ in 0..count {
+                    self.encode_copied_partials(encoder);
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                    self.encode_reduce(&mut pass);
+                    update(&mut pass);
                 }
             }
         }
@@ -861,10 +1006,7 @@ impl<'c> OnDevice<'c> {
             self.stream_epoch(stream, None)?;
         }
         let mut encoder = self.context.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            self.encode_gradient(&mut pass);
-        }
+        self.encode_gradient(&mut encoder);
         let count = self.parameter_count();
         let control_bytes = std::mem::size_of::<Control>();
         let bytes = self.read(

@@ -12,7 +12,7 @@
 //! block it runs the steps whose rows have all arrived, gathering them
 //! from the slots that hold the last three blocks.
 
-use super::{rows_per_group, Chunk, OnDevice, Shape};
+use super::{Chunk, OnDevice, Shape};
 use crate::error::{Error, Result};
 use crate::read_ahead::{block_sequence, read_ahead};
 use crate::source::DataSource;
@@ -58,7 +58,7 @@ impl OnDevice<'_> {
                 })?;
                 let buffers = buffers?;
                 let rows = buffers.y.len();
-                let span = rows_per_group(rows, d, self.classes);
+                let span = self.partials_pass.rows_per_group(rows, n, d, self.classes);
                 let shape = Shape {
                     rows: rows as u32,
                     rows_per_group: span as u32,
@@ -86,7 +86,7 @@ impl OnDevice<'_> {
                     None => {
                         let groups = rows.div_ceil(span);
                         let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                        pass.set_pipeline(&super::pipelines_for_partials(context, self.classes).pipeline);
+                        pass.set_pipeline(&self.partials_pass.kernel(context, self.classes).pipeline);
                         pass.set_bind_group(0, &stream.slot_passes[turn % SLOTS], &[]);
                         self.dispatch(&mut pass, groups);
                         group_offset += groups;

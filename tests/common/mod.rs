@@ -60,6 +60,33 @@ pub fn gpu_workgroup_memory(what: &str) -> Option<Arc<GpuContext>> {
     context_or_skip(context, what)
 }
 
+/// A context running the legacy kernel generation
+/// ([`downhill::KernelGeneration::Legacy`]), kept selectable until a GPU
+/// has measured both.
+pub fn gpu_legacy(what: &str) -> Option<Arc<GpuContext>> {
+    static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
+    let context = CONTEXT.get_or_init(|| {
+        GpuContext::with_options(GpuOptions {
+            kernels: downhill::KernelGeneration::Legacy,
+            ..GpuOptions::default()
+        })
+    });
+    context_or_skip(context, what)
+}
+
+/// [`gpu_split`] on the legacy kernel generation.
+pub fn gpu_split_legacy(what: &str) -> Option<Arc<GpuContext>> {
+    static CONTEXT: OnceLock<downhill::Result<Arc<GpuContext>>> = OnceLock::new();
+    let context = CONTEXT.get_or_init(|| {
+        GpuContext::with_options(GpuOptions {
+            x_chunk_bytes: Some(64 * 4 * 4),
+            workgroup_memory_only: true,
+            kernels: downhill::KernelGeneration::Legacy,
+        })
+    });
+    context_or_skip(context, what)
+}
+
 /// |actual − expected| ≤ relative·|expected| + absolute, element by element.
 pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], relative: f64, absolute: f64) {
     assert_eq!(actual.len(), expected.len(), "{what}: lengths differ");
