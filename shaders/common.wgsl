@@ -51,8 +51,12 @@ struct Shape {
     // The parameters are features × classes weights (feature by feature),
     // then one bias per class.
     classes: u32,
-    pad1: u32,
-    pad2: u32,
+    // Steps whose rows gather.wgsl copies together in one dispatch: 1 for
+    // a gathered batch, steps_per_dispatch for a window of steps.wgsl.
+    steps_per_window: u32,
+    // 1 when steps.wgsl reads its rows from a gathered window, in their
+    // order, rather than from X through the permutation.
+    windowed: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host

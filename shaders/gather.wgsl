@@ -1,7 +1,8 @@
-// Copies the rows of the current mini-batch, named by the epoch's
-// permutation, into one contiguous buffer, so that the gradient pass reads
-// them as it reads a chunk of X. Runs once per buffer of X: each run copies
-// the rows that buffer holds.
+// Copies the rows of the current mini-batch (or of the next
+// shape.steps_per_window steps), named by the epoch's permutation, into one
+// contiguous buffer, so that the gradient pass (or steps.wgsl) reads them
+// as it reads a chunk of X. Runs once per buffer of X: each run copies the
+// rows that buffer holds.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -20,7 +21,8 @@ fn gather_main(
     let d = shape.features;
     let step = control.epoch_step;
     let first = step * shape.batch_size;
-    let values = batch_len(shape, step) * d;
+    let rows = min(shape.steps_per_window * shape.batch_size, shape.total_rows - first);
+    let values = rows * d;
     let threads = groups.x * groups.y * WORKGROUP_SIZE;
     for (var e = flat_group(group_id, groups) * WORKGROUP_SIZE + thread; e < values; e += threads) {
         let k = e / d;

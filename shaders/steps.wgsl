@@ -5,6 +5,9 @@
 // gradient (a thread per parameter, assemble_gradient), the loss
 // (assemble_loss), and the update (apply_rule, as update.wgsl). A dispatch runs up
 // to shape.steps_per_dispatch steps and never crosses the end of an epoch.
+// Where X is in one buffer, the rows come from it through the permutation;
+// where it is split (shape.windowed), gather.wgsl first copies the rows of
+// the dispatch's steps into a window, which x and y then bind.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
@@ -49,7 +52,11 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         let first_row = (start + s) * shape.batch_size;
         let len = min(shape.batch_size, shape.total_rows - first_row);
         if thread < len {
-            let row = order[first_row + thread];
+            // The window holds the dispatch's rows in their order.
+            var row = s * shape.batch_size + thread;
+            if shape.windowed == 0u {
+                row = order[first_row + thread];
+            }
             batch_rows[thread] = row;
             var dot = 0.0;
             for (var j = 0u; j < d; j++) {

@@ -16,6 +16,15 @@ fn fit_counts(
     epochs: usize,
     context: Option<&std::sync::Arc<downhill::GpuContext>>,
 ) -> WorkCounts {
+    fit(device, variant, epochs, context).work()
+}
+
+fn fit(
+    device: Device,
+    variant: Variant,
+    epochs: usize,
+    context: Option<&std::sync::Arc<downhill::GpuContext>>,
+) -> downhill::Fitted {
     let data = Synthetic::generate(Model::Linear, ROWS, FEATURES, 0.1, 3).expect("valid sizes");
     let mut descent = GradientDescent::new(Model::Linear)
         .variant(variant)
@@ -27,7 +36,7 @@ fn fit_counts(
     }
     let fitted = descent.fit(data.x.view(), data.y.view()).expect("a fit");
     assert_eq!(fitted.history().len(), epochs, "every epoch ran");
-    fitted.work()
+    fitted
 }
 
 const X_BYTES: f64 = (ROWS * FEATURES * 4) as f64;
@@ -96,4 +105,44 @@ fn small_batches_on_one_buffer_take_many_steps_per_dispatch() {
         "{} bytes uploaded",
         work.uploaded_bytes
     );
+}
+
+/// X split in two buffers, as 10,000,000 × 64 float32 (2.56 GB) is on
+/// every adapter (a binding holds at most 2 GiB): batches of 32 still take
+/// the fast path, many steps to a dispatch after one gather of their rows,
+/// not the gathered path's five dispatches a step; and the fits match the
+/// CPU engine's.
+#[test]
+fn small_batches_on_x_split_in_two_take_the_fast_path() {
+    let split = common::gpu_with(
+        "work counts, small batches on X split in two",
+        downhill::GpuOptions {
+            x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
+            ..downhill::GpuOptions::default()
+        },
+    );
+    let Some(context) = split else { return };
+    let fitted = fit(Device::Gpu, Variant::MiniBatch(32), 2, Some(&context));
+    let on_cpu = fit(Device::Cpu, Variant::MiniBatch(32), 2, None);
+    // The same steps in float32 on both: parity as tests/gpu_parity.rs
+    // holds it (1e-4 relative, 1e-5 absolute).
+    common::assert_close(
+        "split X, batch 32",
+        &common::parameters(&fitted),
+        &common::parameters(&on_cpu),
+        1e-4,
+        1e-5,
+    );
+    let gpu = fitted.work();
+    let steps_per_epoch = ROWS.div_ceil(32) as u64;
+    assert_eq!(gpu.steps, 2 * steps_per_epoch);
+    assert!(
+        gpu.dispatches_per_step() < 0.25,
+        "{} dispatches for {} steps",
+        gpu.dispatches,
+        gpu.steps
+    );
+    // Each row read twice: gathered into the window, then by its step.
+    assert_eq!(gpu.x_bytes_per_epoch(), 2.0 * X_BYTES);
+    assert_eq!(gpu.readbacks_per_epoch(), 1.0);
 }

@@ -51,6 +51,10 @@ const LOOP_BUDGET: usize = 60_000;
 const STEP_CAP: u64 = 1 << 24;
 /// Steps of the other paths encoded per submission.
 const STEPS_PER_SUBMISSION: usize = 512;
+/// The most bytes of rows (X and y) one window of gathered rows holds for
+/// steps.wgsl where X is split across buffers: enough for thousands of
+/// small steps per dispatch, small beside any GPU's memory.
+const WINDOW_BYTES: u64 = 64 << 20;
 
 /// Mirrors `Shape` in shaders/common.wgsl.
 #[repr(C)]
@@ -78,8 +82,8 @@ struct Shape {
     weighted: u32,
     average_from: u32,
     classes: u32,
-    pad1: u32,
-    pad2: u32,
+    steps_per_window: u32,
+    windowed: u32,
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -385,16 +389,27 @@ impl<'c> OnDevice<'c> {
             .min(y_rows)
             .min(n);
         let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
+        // Small steps run many to a dispatch (steps.wgsl): from X itself in
+        // one buffer, or, in the current generation, from a window of rows
+        // gathered from X's buffers once per dispatch.
+        let fusable = classes == 1 && batch <= WORKGROUP_SIZE as usize && d + 2 <= WORKGROUP_SIZE as usize;
+        let windowed = fusable
+            && !single_chunk
+            && streamed_rows.is_none()
+            && context.generation == KernelGeneration::Current;
         let kernels = match start.steps.shuffled {
             false => StepKernels::Full,
-            true if classes == 1
-                && single_chunk
-                && batch <= WORKGROUP_SIZE as usize
-                && d + 2 <= WORKGROUP_SIZE as usize =>
-            {
-                StepKernels::Fused
-            }
+            true if fusable && (single_chunk || windowed) => StepKernels::Fused,
             true => StepKernels::Gathered,
+        };
+        let windowed = windowed && kernels == StepKernels::Fused;
+        // Steps per dispatch of steps.wgsl: within the loop budget, and
+        // where rows are gathered, a window of at most WINDOW_BYTES.
+        let window_rows_limit =
+            (WINDOW_BYTES.min(max_binding) / (row_bytes + 4 * y_stride as u64)).max(1) as usize;
+        let fused_steps = match windowed {
+            true => steps_per_dispatch(batch, d).min((window_rows_limit / batch.max(1)).max(1)),
+            false => steps_per_dispatch(batch, d),
         };
         let partials_pass = PartialsPass::choose(context, d, classes, start.objective.loss)?;
         // The current pass over X in several buffers writes each buffer's
@@ -425,7 +440,7 @@ impl<'c> OnDevice<'c> {
             beta1,
             beta2,
             eps,
-            steps_per_dispatch: steps_per_dispatch(batch, d) as u32,
+            steps_per_dispatch: fused_steps as u32,
             loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
             weighted: u32::from(weighted),
             // 0: not averaging (steps count from 1).
@@ -441,8 +456,8 @@ impl<'c> OnDevice<'c> {
                 None => 0,
             },
             classes: classes as u32,
-            pad1: 0,
-            pad2: 0,
+            steps_per_window: if windowed { fused_steps as u32 } else { 1 },
+            windowed: u32::from(windowed),
         };
 
         let storage =
@@ -661,18 +676,32 @@ impl<'c> OnDevice<'c> {
         let steps = match kernels {
             StepKernels::Fused => {
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
-                let chunk = &chunks[0];
+                let (x, y) = match windowed {
+                    true => {
+                        let window_rows = (fused_steps * batch).min(n);
+                        let window_x = empty("window x", (window_rows * d * 4) as u64);
+                        let window_y = empty("window y", (window_rows * y_stride * 4) as u64);
+                        for chunk in &chunks {
+                            gather.push(bind(
+                                &pipelines.gather,
+                                &[
+                                    &chunk.shape,
+                                    &chunk.x,
+                                    &chunk.y,
+                                    order,
+                                    &control,
+                                    &window_x,
+                                    &window_y,
+                                ],
+                            ));
+                        }
+                        (window_x, window_y)
+                    }
+                    false => (chunks[0].x.clone(), chunks[0].y.clone()),
+                };
                 Some(bind(
                     &pipelines.steps,
-                    &[
-                        &step_uniform,
-                        &chunk.x,
-                        &chunk.y,
-                        order,
-                        &control,
-                        &params,
-                        &state,
-                    ],
+                    &[&step_uniform, &x, &y, order, &control, &params, &state],
                 ))
             }
             _ => None,
@@ -700,7 +729,7 @@ impl<'c> OnDevice<'c> {
             partial_copies,
             all_partials: partials.clone(),
             gather,
-            gather_groups: (batch * d)
+            gather_groups: (base.steps_per_window as usize * batch * d)
                 .div_ceil(WORKGROUP_SIZE as usize)
                 .min(MAX_GATHER_GROUPS),
             reduce: bind(
@@ -846,9 +875,18 @@ impl<'c> OnDevice<'c> {
         match &groups.steps {
             Some(steps) => {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                pass.set_pipeline(&pipelines.steps.pipeline);
-                pass.set_bind_group(0, steps, &[]);
                 for _ in 0..count.div_ceil(self.steps_per_dispatch) {
+                    // Where X is split: the window of the dispatch's rows
+                    // first, gathered from each buffer.
+                    if !groups.gather.is_empty() {
+                        pass.set_pipeline(&pipelines.gather.pipeline);
+                        for bind_group in &groups.gather {
+                            pass.set_bind_group(0, bind_group, &[]);
+                            self.dispatch(&mut pass, groups.gather_groups);
+                        }
+                    }
+                    pass.set_pipeline(&pipelines.steps.pipeline);
+                    pass.set_bind_group(0, steps, &[]);
                     self.dispatch(&mut pass, 1);
                 }
             }
@@ -1322,10 +1360,8 @@ impl EngineRun for GpuRun<'_> {
         let x_bytes = (on_device.rows * on_device.features * 4) as u64;
         // A gathered step reads its rows twice from memory: to copy them
         // together, then to sum them.
-        let reads_per_row = match on_device.kernels {
-            StepKernels::Gathered => 2,
-            StepKernels::Full | StepKernels::Fused => 1,
-        };
+        let gathered = !on_device.step_bind_groups.gather.is_empty();
+        let reads_per_row = if gathered { 2 } else { 1 };
         Ok(EpochStats {
             loss_sum,
             steps,
@@ -1392,7 +1428,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, pad1, pad2);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 

@@ -60,6 +60,12 @@ pub fn gpu_workgroup_memory(what: &str) -> Option<Arc<GpuContext>> {
     context_or_skip(context, what)
 }
 
+/// A context built with `options`, new on each call (tests that need an
+/// unusual layout of X make their own).
+pub fn gpu_with(what: &str, options: GpuOptions) -> Option<Arc<GpuContext>> {
+    context_or_skip(&GpuContext::with_options(options), what)
+}
+
 /// A context running the legacy kernel generation
 /// ([`downhill::KernelGeneration::Legacy`]), kept selectable until a GPU
 /// has measured both.
