@@ -1532,7 +1532,7 @@ impl GradientDescent {
 
 /// A fitted model: its parameters in the units of the data it was given,
 /// how the fit went, and what a resumed fit continues from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Fitted {
     pub(crate) model: Model,
     /// features × margins (one column but for the multinomial loss).
@@ -1552,6 +1552,48 @@ pub struct Fitted {
     pub(crate) feature_names: Option<Vec<String>>,
     pub(crate) settings: GradientDescent,
     pub(crate) state: TrainingState,
+}
+
+/// Two fits are equal when their models, histories and states are: what
+/// the engine did to run them ([`Fitted::work`]) belongs to the run, is not
+/// saved, and is not compared (a saved model reads back equal).
+impl PartialEq for Fitted {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field named, so that a new one is not left out unseen.
+        let Fitted {
+            model,
+            weights,
+            biases,
+            history,
+            stop_reason,
+            best_epoch,
+            gradient_evaluations,
+            work: _,
+            device,
+            standardizer,
+            target_scaling,
+            curvature,
+            encoding,
+            feature_names,
+            settings,
+            state,
+        } = self;
+        *model == other.model
+            && *weights == other.weights
+            && *biases == other.biases
+            && *history == other.history
+            && *stop_reason == other.stop_reason
+            && *best_epoch == other.best_epoch
+            && *gradient_evaluations == other.gradient_evaluations
+            && *device == other.device
+            && *standardizer == other.standardizer
+            && *target_scaling == other.target_scaling
+            && *curvature == other.curvature
+            && *encoding == other.encoding
+            && *feature_names == other.feature_names
+            && *settings == other.settings
+            && *state == other.state
+    }
 }
 
 impl Fitted {
