@@ -2038,6 +2038,241 @@ fn bench_writes_npy_files_that_fit_streams_through_a_small_budget() {
     }
 }
 
+/// `bench --json` into `dir`: the printed tables and the JSON.
+fn bench_report(dir: &Path, args: &[&str]) -> (String, serde_json::Value) {
+    let json = dir.join("bench.json");
+    let mut all = vec!["bench", "--json", json.to_str().unwrap()];
+    all.extend_from_slice(args);
+    let out = succeed(&all);
+    (out, read_json(&json))
+}
+
+/// A run's figures agree with its own epoch times and work counts: the
+/// median of the timed epochs (the warm-up left out) gives the rates, their
+/// sum the total, and the counts cover every epoch, the warm-up included.
+fn check_bench_run(run: &serde_json::Value, rows: usize, x_bytes: f64, timed: usize) {
+    let what = format!("{run}");
+    assert!(run["error"].is_null(), "{what}");
+    assert_eq!(run["epochs"], timed, "{what}");
+    assert_eq!(run["warmup_epochs"], 1, "{what}");
+    let epochs: Vec<f64> = run["epoch_seconds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_f64().unwrap())
+        .collect();
+    assert_eq!(epochs.len(), timed, "{what}");
+    assert!(epochs.iter().all(|&s| s > 0.0), "{what}");
+    let mut sorted = epochs.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = if timed % 2 == 1 {
+        sorted[timed / 2]
+    } else {
+        (sorted[timed / 2 - 1] + sorted[timed / 2]) / 2.0
+    };
+    let field = |name: &str| {
+        run[name]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no {name} in {what}"))
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+    assert!(close(field("median_epoch_seconds"), median), "{what}");
+    assert!(close(field("seconds"), epochs.iter().sum()), "{what}");
+    assert!(close(field("samples_per_s"), rows as f64 / median), "{what}");
+    let steps = field("steps_per_epoch");
+    assert!(close(field("steps_per_s"), steps / median), "{what}");
+    assert!(close(field("us_per_step"), 1e6 * median / steps), "{what}");
+    assert!(close(field("gb_per_s"), x_bytes / 1e9 / median), "{what}");
+    let batch = run["batch_size"].as_str().unwrap();
+    let expected_steps = match batch {
+        "full" => 1,
+        size => rows.div_ceil(size.parse::<usize>().unwrap()),
+    };
+    assert_eq!(steps, expected_steps as f64, "{what}");
+    let work = &run["work"];
+    assert_eq!(work["epochs"], timed + 1, "{what}");
+    assert_eq!(work["steps"], (timed + 1) * expected_steps, "{what}");
+    let per_epoch = |count: &str| work[count].as_f64().unwrap() / (timed + 1) as f64;
+    assert!(
+        close(field("submissions_per_epoch"), per_epoch("submissions")),
+        "{what}"
+    );
+    assert!(
+        close(field("readbacks_per_epoch"), per_epoch("readbacks")),
+        "{what}"
+    );
+    assert!(
+        close(field("x_bytes_read_per_epoch"), per_epoch("x_bytes_read")),
+        "{what}"
+    );
+    assert!(
+        close(field("x_reads_per_epoch"), per_epoch("x_bytes_read") / x_bytes),
+        "{what}"
+    );
+    assert!(
+        close(field("shuffle_seconds_per_epoch"), per_epoch("shuffle_seconds")),
+        "{what}"
+    );
+    assert!(
+        close(
+            field("dispatches_per_step"),
+            work["dispatches"].as_f64().unwrap() / ((timed + 1) * expected_steps) as f64
+        ),
+        "{what}"
+    );
+    assert!(field("final_loss").is_finite(), "{what}");
+}
+
+/// `bench` times the epochs after a warm-up epoch (the median for the
+/// rates), says so, and prints and writes the work the engine counted; on
+/// the CPU there is no kernel generation and no GPU work.
+#[test]
+fn bench_reports_median_epochs_after_a_warm_up_and_the_work_counted() {
+    let dir = folder("bench-cpu");
+    let (rows, features, timed) = (5000, 4, 3);
+    let (out, report) = bench_report(
+        &dir,
+        &[
+            "--rows",
+            "5000",
+            "--features",
+            "4",
+            "--epochs",
+            "3",
+            "--batch-sizes",
+            "64,full",
+            "--device",
+            "cpu",
+        ],
+    );
+    for expected in [
+        "3 timed epochs per run after 1 warm-up epoch",
+        "times exclude the warm-up epoch",
+        "rates from the median epoch",
+        "epoch ms",
+        "total s",
+        "µs/step",
+        "samples/s",
+        "GB/s",
+        "% peak",
+        "shuffle ms",
+        "dispatches/step",
+        "submissions/epoch",
+        "readbacks/epoch",
+        "X read/epoch",
+        "1.00× X",
+        "counts include the warm-up epoch",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from\n{out}");
+    }
+    assert!(!out.contains("÷"), "no kernel ratio without a GPU run\n{out}");
+    assert_eq!(report["warmup_epochs"], 1);
+    assert_eq!(report["epochs"], timed);
+    assert_eq!(report["kernels"], serde_json::json!([]));
+    let x_bytes = (rows * features * 4) as f64;
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{report}");
+    for run in runs {
+        assert_eq!(run["device"], "cpu");
+        assert!(run["kernels"].is_null(), "{run}");
+        check_bench_run(run, rows, x_bytes, timed);
+        // The CPU reads each row once an epoch and talks to no GPU.
+        assert_eq!(run["x_reads_per_epoch"], 1.0, "{run}");
+        for count in ["dispatches", "submissions", "readbacks", "uploaded_bytes"] {
+            assert_eq!(run["work"][count], 0, "{count}: {run}");
+        }
+    }
+    fail_with(
+        &["bench", "--device", "cpu", "--kernels", "current,newest"],
+        &["newest", "current or legacy"],
+    );
+}
+
+/// On the GPU, `--kernels current,legacy` runs each configuration once per
+/// kernel generation, names the generation in the table and the JSON, and
+/// gives current ÷ legacy per configuration; the full batch's structure is
+/// one submission and one readback an epoch, X read once.
+#[test]
+fn bench_runs_each_gpu_configuration_once_per_kernel_generation() {
+    if common::gpu("bench --kernels on the GPU").is_none() {
+        return;
+    }
+    let dir = folder("bench-gpu");
+    let (rows, features, timed) = (3000, 4, 2);
+    let (out, report) = bench_report(
+        &dir,
+        &[
+            "--rows",
+            "3000",
+            "--features",
+            "4",
+            "--epochs",
+            "2",
+            "--batch-sizes",
+            "64,full",
+            "--device",
+            "gpu",
+            "--kernels",
+            "current,legacy",
+        ],
+    );
+    for expected in [
+        "times exclude the warm-up epoch and the upload of X",
+        "% peak: of the GPU copy bandwidth",
+        "current ÷ legacy",
+        "dispatches/step",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing from\n{out}");
+    }
+    assert_eq!(report["kernels"], serde_json::json!(["current", "legacy"]));
+    let x_bytes = (rows * features * 4) as f64;
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{report}");
+    for batch in ["64", "full"] {
+        let of = |kernels: &str| {
+            runs.iter()
+                .find(|r| r["batch_size"] == batch && r["kernels"] == kernels)
+                .unwrap_or_else(|| panic!("no {kernels} run of batch {batch}: {report}"))
+        };
+        let (current, legacy) = (of("current"), of("legacy"));
+        for run in [current, legacy] {
+            assert_eq!(run["device"], "gpu");
+            check_bench_run(run, rows, x_bytes, timed);
+            assert!(run["dispatches_per_step"].as_f64().unwrap() > 0.0, "{run}");
+            if batch == "full" {
+                assert_eq!(run["submissions_per_epoch"], 1.0, "{run}");
+                assert_eq!(run["readbacks_per_epoch"], 1.0, "{run}");
+                assert_eq!(run["x_reads_per_epoch"], 1.0, "{run}");
+            }
+        }
+        // Both generations fit the same data the same way.
+        let (a, b) = (
+            current["final_loss"].as_f64().unwrap(),
+            legacy["final_loss"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() <= 1e-3 * b.abs(), "{a} vs {b}");
+        // The ratio line of this configuration: batch, shuffle, ratio.
+        let shuffle = current["shuffle"].as_str().unwrap();
+        let ratio = out
+            .lines()
+            .skip_while(|l| !l.contains("current ÷ legacy kernels"))
+            .find(|l| l.split_whitespace().take(2).eq([batch, shuffle]))
+            .unwrap_or_else(|| panic!("no ratio line for batch {batch}\n{out}"));
+        let printed: f64 = ratio
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .trim_end_matches('×')
+            .parse()
+            .unwrap();
+        let expected = current["samples_per_s"].as_f64().unwrap() / legacy["samples_per_s"].as_f64().unwrap();
+        assert!(
+            (printed - expected).abs() <= 5e-4 * expected + 1e-3,
+            "{printed} vs {expected}\n{out}"
+        );
+    }
+}
+
 /// `convert` cleans a table once (one-hot text, mean-filled cells, labels
 /// as 0/1) into Parquet, `.npy` or CSV; each fits to the same coefficients
 /// as the original table.

@@ -3,8 +3,8 @@
 # the repository root with the .gpu-bench/ that benches/gpu/stage.sh made:
 #
 #   benches/gpu/run.sh [--allow-software] [--rows N] [--features D] [--epochs E]
-#       [--batch-sizes LIST] [--models LIST] [--devices LIST] [--out DIR]
-#       [--unpack auto|root|local|local-all|none] [--keep-data]
+#       [--batch-sizes LIST] [--models LIST] [--devices LIST] [--kernels LIST]
+#       [--out DIR] [--unpack auto|root|local|local-all|none] [--keep-data]
 #
 # 1. Makes the Vulkan loader and the libraries NVIDIA's Vulkan driver needs
 #    available from .gpu-bench/*.deb, only those the machine lacks: unpacked
@@ -15,19 +15,27 @@
 #    Cpu), it points VK_DRIVER_FILES and VK_ICD_FILENAMES at NVIDIA's ICD
 #    JSON and tries again. A software adapter ends the run (exit 3) unless
 #    --allow-software is given: its timings are not GPU numbers.
-# 3. Per model: `downhill bench --device cpu,gpu --json --dump-data`, then
-#    the PyTorch CUDA peers (torch_peers.py) on the same bytes (skipped and
-#    marked so where PyTorch or CUDA is missing).
-# 4. Prints one table per model and writes every JSON (probe, downhill's,
-#    the peers', summary.json, summary.md) into $OUT (default .gpu-bench/out).
+# 3. Per model: `downhill bench --device cpu,gpu --kernels current,legacy
+#    --json --dump-data` (each GPU run once per kernel generation, in the
+#    same call), then the PyTorch CUDA peers (torch_peers.py: eager, and a
+#    CUDA graph per step for batches up to 4096) on the same bytes (skipped
+#    and marked so where PyTorch or CUDA is missing). Both time the same
+#    way: data on the device, one warm-up epoch, the median timed epoch.
+# 4. Prints the tables per model (throughput with current ÷ legacy and the
+#    ratios to PyTorch, the structural figures) and writes every JSON
+#    (probe, downhill's, the peers', summary.json, summary.md) into $OUT
+#    (default .gpu-bench/out).
 #
 # Options (and the environment variables that set their defaults):
 #   --rows N            DOWNHILL_BENCH_ROWS, default 10000000
 #   --features D        DOWNHILL_BENCH_FEATURES, default 64
-#   --epochs E          DOWNHILL_BENCH_EPOCHS, default 3
+#   --epochs E          DOWNHILL_BENCH_EPOCHS, default 3 (timed, after one
+#                       warm-up epoch)
 #   --batch-sizes LIST  DOWNHILL_BENCH_BATCH_SIZES, default 32,256,4096,65536,full
 #   --models LIST       DOWNHILL_BENCH_MODELS, default linear,logistic
 #   --devices LIST      DOWNHILL_BENCH_DEVICES, default cpu,gpu (gpu required)
+#   --kernels LIST      DOWNHILL_BENCH_KERNELS, default current,legacy: the
+#                       GPU kernel generations, each run in the same call
 #   --out DIR           OUT, default .gpu-bench/out
 #   --unpack MODE       DOWNHILL_GPU_UNPACK, default auto (root if possible,
 #                       else local); local-all unpacks every package locally
@@ -54,6 +62,7 @@ epochs=${DOWNHILL_BENCH_EPOCHS:-3}
 batch_sizes=${DOWNHILL_BENCH_BATCH_SIZES:-32,256,4096,65536,full}
 models=${DOWNHILL_BENCH_MODELS:-linear,logistic}
 devices=${DOWNHILL_BENCH_DEVICES:-cpu,gpu}
+kernels=${DOWNHILL_BENCH_KERNELS:-current,legacy}
 out=${OUT:-$stage/out}
 unpack=${DOWNHILL_GPU_UNPACK:-auto}
 allow_software=${DOWNHILL_ALLOW_SOFTWARE:-0}
@@ -76,6 +85,7 @@ while [ "$#" -gt 0 ]; do
         --batch-sizes) need_value "$@"; batch_sizes=$2; shift 2 ;;
         --models) need_value "$@"; models=$2; shift 2 ;;
         --devices) need_value "$@"; devices=$2; shift 2 ;;
+        --kernels) need_value "$@"; kernels=$2; shift 2 ;;
         --out) need_value "$@"; out=$2; shift 2 ;;
         --unpack) need_value "$@"; unpack=$2; shift 2 ;;
         --allow-software) allow_software=1; shift ;;
@@ -99,6 +109,13 @@ for model in "${model_list[@]}"; do
     case $model in
         linear|logistic) ;;
         *) echo "run.sh: unknown model '$model' in --models (linear, logistic)" >&2; exit 2 ;;
+    esac
+done
+IFS=, read -r -a kernel_list <<<"$kernels"
+for generation in "${kernel_list[@]}"; do
+    case $generation in
+        current|legacy) ;;
+        *) echo "run.sh: unknown kernel generation '$generation' in --kernels (current, legacy)" >&2; exit 2 ;;
     esac
 done
 case $unpack in
@@ -401,12 +418,12 @@ data_root=$stage/data
 peer_failures=0
 for model in "${model_list[@]}"; do
     data=$data_root/$model
-    section "downhill bench: $model, $rows × $features, batch sizes $batch_sizes, $epochs epochs, devices $devices"
+    section "downhill bench: $model, $rows × $features, batch sizes $batch_sizes, $epochs epochs, devices $devices, kernels $kernels"
     rm -rf "$data"
     mkdir -p "$data"
     "$bin" bench --rows "$rows" --features "$features" --model "$model" \
-        --batch-sizes "$batch_sizes" --epochs "$epochs" --device "$devices" --lr 0.001 \
-        --json "$out/downhill-$model.json" --dump-data "$data"
+        --batch-sizes "$batch_sizes" --epochs "$epochs" --device "$devices" --kernels "$kernels" \
+        --lr 0.001 --json "$out/downhill-$model.json" --dump-data "$data"
 
     section "PyTorch peers: $model"
     if ! "$python" "$peers_script" --data "$data" --rows "$rows" --features "$features" \

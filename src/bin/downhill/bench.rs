@@ -1,10 +1,23 @@
 //! `downhill bench`: throughput of one or more devices across batch sizes
 //! on seeded synthetic data, against the machine's measured peak.
+//!
+//! The clock of a run starts with the data already on the device: every
+//! run takes one warm-up epoch first, and the figures come from the epochs
+//! after it (the median epoch for the rates), so that neither the upload
+//! nor a first epoch's one-off costs (pipelines built, pages touched) are
+//! counted, and one slow epoch cannot move the rate. Beside the times, each
+//! run reports what the engine counted it did (dispatches per step, round
+//! trips per epoch, bytes of X read), figures that do not depend on the
+//! machine's speed.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
-use downhill::{Device, GradientDescent, Model, Optimizer, Shuffle, Synthetic, Variant};
+use downhill::{
+    Device, Fitted, GpuContext, GpuOptions, GradientDescent, KernelGeneration, Model, Optimizer, Shuffle,
+    Synthetic, Variant,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -32,12 +45,18 @@ pub struct BenchArgs {
     /// none (one run each; the full batch runs once).
     #[arg(long, default_value = "rows", value_delimiter = ',')]
     shuffle: Vec<Shuffle>,
-    /// Epochs per run; the throughput is averaged over them.
+    /// Timed epochs per run, after one untimed warm-up epoch; the rates
+    /// are those of the median timed epoch.
     #[arg(long, default_value_t = 3)]
     epochs: usize,
     /// Comma-separated devices: `cpu`, `gpu`.
     #[arg(long, default_value = "cpu,gpu", value_delimiter = ',')]
     device: Vec<Device>,
+    /// Comma-separated generations of the GPU kernels: `current`,
+    /// `legacy`. Each GPU run is made once per generation; with both, the
+    /// output gives current ÷ legacy per configuration.
+    #[arg(long, default_value = "current", value_delimiter = ',')]
+    kernels: Vec<KernelGeneration>,
     /// Learning rate of the plain SGD runs (small enough for batch 1 on
     /// standard-normal features).
     #[arg(long, default_value_t = 0.001)]
@@ -79,20 +98,91 @@ struct GpuMachine {
     x_buffers: usize,
 }
 
+/// Untimed epochs at the start of every run: the first epoch of a fit pays
+/// once for what the later ones reuse (pipelines built on first use, pages
+/// and caches touched), which is not the cost of an epoch.
+const WARM_UP_EPOCHS: usize = 1;
+
+/// One configuration's result, as the JSON holds it.
 #[derive(Serialize)]
 struct Run {
     device: String,
+    /// The generation of the GPU kernels; `None` for the CPU.
+    kernels: Option<String>,
     batch_size: String,
     shuffle: String,
-    epochs: usize,
-    seconds: f64,
-    samples_per_s: f64,
-    steps_per_s: f64,
-    gb_per_s: f64,
-    percent_of_peak: f64,
-    final_loss: f64,
+    /// What was measured; absent where the run could not be made.
+    #[serde(flatten)]
+    measured: Option<Measured>,
     /// Why the run could not be made, where it could not.
     error: Option<String>,
+}
+
+/// The times and the counted work of a run that was made.
+#[derive(Serialize)]
+struct Measured {
+    /// Timed epochs: those after the warm-up.
+    epochs: usize,
+    /// Untimed epochs before them.
+    warmup_epochs: usize,
+    steps_per_epoch: f64,
+    /// Each timed epoch's seconds (the host's shuffle included).
+    epoch_seconds: Vec<f64>,
+    /// The median of `epoch_seconds`: what the rates below are from.
+    median_epoch_seconds: f64,
+    /// The timed epochs' seconds together.
+    seconds: f64,
+    /// Median epoch / steps per epoch.
+    us_per_step: f64,
+    samples_per_s: f64,
+    steps_per_s: f64,
+    /// X's size / median epoch.
+    gb_per_s: f64,
+    /// `gb_per_s` as a percentage of the device's measured peak (host
+    /// read bandwidth; GPU copy bandwidth, read + write).
+    percent_of_peak: f64,
+    /// Seconds per epoch the host spent drawing the row orders (inside
+    /// the epoch times).
+    shuffle_seconds_per_epoch: f64,
+    dispatches_per_step: f64,
+    submissions_per_epoch: f64,
+    readbacks_per_epoch: f64,
+    /// Bytes of X read per epoch, as the kernels are designed to read them.
+    x_bytes_read_per_epoch: f64,
+    /// `x_bytes_read_per_epoch` as a multiple of X's size.
+    x_reads_per_epoch: f64,
+    uploaded_bytes_per_epoch: f64,
+    /// The engine's counts over every epoch, the warm-up included.
+    work: Work,
+    final_loss: f64,
+}
+
+/// [`downhill::WorkCounts`] as the JSON holds it.
+#[derive(Serialize)]
+struct Work {
+    epochs: u64,
+    steps: u64,
+    dispatches: u64,
+    submissions: u64,
+    readbacks: u64,
+    uploaded_bytes: u64,
+    x_bytes_read: u64,
+    shuffle_seconds: f64,
+}
+
+impl From<downhill::WorkCounts> for Work {
+    fn from(counts: downhill::WorkCounts) -> Self {
+        Work {
+            epochs: counts.epochs,
+            steps: counts.steps,
+            dispatches: counts.dispatches,
+            submissions: counts.submissions,
+            readbacks: counts.readbacks,
+            uploaded_bytes: counts.uploaded_bytes,
+            x_bytes_read: counts.x_bytes_read,
+            shuffle_seconds: counts.shuffle_seconds,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -101,6 +191,13 @@ struct Report {
     features: usize,
     model: String,
     x_bytes: u64,
+    /// How the runs were timed, in words.
+    timing: String,
+    /// Timed epochs per run, as asked.
+    epochs: usize,
+    warmup_epochs: usize,
+    /// The GPU kernel generations run (none without a GPU run).
+    kernels: Vec<String>,
     generation_seconds: f64,
     machine: Machine,
     runs: Vec<Run>,
@@ -161,6 +258,118 @@ fn gb(bytes: f64) -> f64 {
     bytes / 1e9
 }
 
+/// The median of `values` (not empty): the middle one, or the mean of the
+/// two middle ones.
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 1 {
+        sorted[middle]
+    } else {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    }
+}
+
+/// The figures of a finished fit of `rows` rows and `x_bytes` bytes of X,
+/// against a peak of `peak_gb_per_s`: times from the epochs after the
+/// warm-up, work from the engine's counts.
+fn measure(fitted: &Fitted, rows: usize, x_bytes: u64, peak_gb_per_s: f64) -> Result<Measured, String> {
+    let records = fitted.history().records();
+    if records.len() <= WARM_UP_EPOCHS {
+        return Err(format!(
+            "the fit stopped after {} epoch(s) ({}): none after the warm-up to time",
+            records.len(),
+            fitted.stop_reason()
+        ));
+    }
+    // Each record's seconds run from the fit's start, so an epoch's time
+    // is the difference from the record before it; the warm-up epoch's
+    // record is only the start of the first timed one.
+    let epoch_seconds: Vec<f64> = records[WARM_UP_EPOCHS - 1..]
+        .windows(2)
+        .map(|pair| pair[1].seconds - pair[0].seconds)
+        .collect();
+    let median_epoch_seconds = median(&epoch_seconds);
+    let work = fitted.work();
+    let epochs_counted = work.epochs.max(1) as f64;
+    // Every epoch of a plan takes the same number of steps.
+    let steps_per_epoch = work.steps as f64 / epochs_counted;
+    let gb_per_s = gb(x_bytes as f64) / median_epoch_seconds;
+    Ok(Measured {
+        epochs: epoch_seconds.len(),
+        warmup_epochs: WARM_UP_EPOCHS,
+        steps_per_epoch,
+        seconds: epoch_seconds.iter().sum(),
+        median_epoch_seconds,
+        epoch_seconds,
+        us_per_step: 1e6 * median_epoch_seconds / steps_per_epoch,
+        samples_per_s: rows as f64 / median_epoch_seconds,
+        steps_per_s: steps_per_epoch / median_epoch_seconds,
+        gb_per_s,
+        percent_of_peak: 100.0 * gb_per_s / peak_gb_per_s,
+        shuffle_seconds_per_epoch: work.shuffle_seconds / epochs_counted,
+        dispatches_per_step: work.dispatches_per_step(),
+        submissions_per_epoch: work.submissions_per_epoch(),
+        readbacks_per_epoch: work.readbacks_per_epoch(),
+        x_bytes_read_per_epoch: work.x_bytes_per_epoch(),
+        x_reads_per_epoch: work.x_bytes_per_epoch() / x_bytes as f64,
+        uploaded_bytes_per_epoch: work.uploaded_bytes as f64 / epochs_counted,
+        work: work.into(),
+        final_loss: fitted.history().final_loss().unwrap_or(f64::NAN),
+    })
+}
+
+/// `bytes` in B, KB, MB or GB (powers of 1000), for the tables.
+fn byte_size(bytes: f64) -> String {
+    match bytes {
+        b if b >= 1e9 => format!("{:.2} GB", b / 1e9),
+        b if b >= 1e6 => format!("{:.2} MB", b / 1e6),
+        b if b >= 1e3 => format!("{:.2} KB", b / 1e3),
+        b => format!("{b:.0} B"),
+    }
+}
+
+/// A count per step or per epoch for the tables: whole numbers as they
+/// are, fractions to two decimals, and those too small for two decimals (a
+/// few dispatches per epoch of hundreds of steps) in scientific notation
+/// rather than as a misleading 0.00.
+fn count(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 0.01 {
+        format!("{value:.2}")
+    } else {
+        format!("{value:.2e}")
+    }
+}
+
+/// The kernel generations of `--kernels`, each once, in the order given.
+fn kernel_generations(asked: &[KernelGeneration]) -> Vec<KernelGeneration> {
+    let mut generations = Vec::new();
+    for &generation in asked {
+        if !generations.contains(&generation) {
+            generations.push(generation);
+        }
+    }
+    generations
+}
+
+/// A GPU context whose steps run `kernels`: the one every GPU fit shares
+/// for the default generation, as `fit` uses it; a context of its own for
+/// another.
+fn gpu_context(kernels: KernelGeneration) -> Result<Arc<GpuContext>, String> {
+    let context = if kernels == KernelGeneration::default() {
+        GpuContext::shared()
+    } else {
+        GpuContext::with_options(GpuOptions {
+            kernels,
+            ..GpuOptions::default()
+        })
+    };
+    context.map_err(|e| format!("no GPU context for the {} kernels: {e}", kernels.name()))
+}
+
 /// Runs the benchmark and prints its tables.
 pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let model = args.model;
@@ -190,6 +399,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     if args.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
+    let generations = kernel_generations(&args.kernels);
     // Refused before anything is allocated: a shape that overflows, or
     // X beyond the memory budget that `fit` streams within.
     let x_bytes = Synthetic::check_within(args.rows, args.features, downhill::memory::default_budget())
@@ -214,7 +424,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     let x = data.x.as_slice().expect("generated data are contiguous");
     let host_read = host_read_bandwidth(x);
     let gpu = if args.device.contains(&Device::Gpu) {
-        Some(gpu_machine(x_bytes)?)
+        Some(gpu_machine(x_bytes, &generations)?)
     } else {
         None
     };
@@ -253,61 +463,63 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     }
 
     let devices = args.device.clone();
-    let progress = ProgressBar::new((devices.len() * variants.len()) as u64);
+    // The configurations of a device: on the GPU, each batch size once per
+    // kernel generation, the generations of one batch size one after the
+    // other so that both see the machine in the same state.
+    // Each as indices into `variants` and `generations` (none on the CPU).
+    let configurations = |device: Device| -> Vec<(usize, Option<usize>)> {
+        (0..variants.len())
+            .flat_map(|v| match device {
+                Device::Gpu => (0..generations.len()).map(|g| (v, Some(g))).collect(),
+                _ => vec![(v, None)],
+            })
+            .collect()
+    };
+    let total: usize = devices.iter().map(|&d| configurations(d).len()).sum();
+    let progress = ProgressBar::new(total as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} runs, {elapsed} {msg}").expect("a valid template"),
     );
     let mut runs = Vec::new();
     for &device in &devices {
-        for (name, variant, shuffle) in &variants {
-            progress.set_message(format!("{} batch {name} {shuffle}", device.name()));
+        for (v, generation) in configurations(device) {
+            let (name, variant, shuffle) = &variants[v];
+            let kernels = generation.map(|g| generations[g]);
+            progress.set_message(format!(
+                "{}{} batch {name} {shuffle}",
+                device.name(),
+                kernels.map_or(String::new(), |k| format!(" {}", k.name()))
+            ));
             let mut descent = GradientDescent::new(model)
                 .variant(*variant)
                 .shuffle(*shuffle)
                 .optimizer(Optimizer::sgd(args.lr))
-                .max_epochs(args.epochs)
+                .max_epochs(WARM_UP_EPOCHS + args.epochs)
                 .divergence_factor(f64::INFINITY)
                 .seed(args.seed)
                 .device(device);
-            if let (Device::Gpu, Some((_, context))) = (device, &gpu) {
-                descent = descent.gpu_context(context.clone());
+            if let (Some(g), Some((_, contexts))) = (generation, &gpu) {
+                descent = descent.gpu_context(contexts[g].clone());
             }
             let peak = match device {
                 Device::Gpu => gpu.as_ref().map_or(f64::NAN, |(m, _)| m.copy_gb_per_s),
                 _ => gb(host_read),
             };
-            runs.push(match descent.fit(data.x.view(), data.y.view()) {
-                Ok(fitted) => {
-                    let seconds = fitted.history().records().last().map_or(f64::NAN, |r| r.seconds);
-                    let epochs = fitted.history().len();
-                    let gb_per_s = gb((x_bytes * epochs as u64) as f64) / seconds;
-                    Run {
-                        device: device.name().into(),
-                        batch_size: name.clone(),
-                        shuffle: shuffle.to_string(),
-                        epochs,
-                        seconds,
-                        samples_per_s: (args.rows * epochs) as f64 / seconds,
-                        steps_per_s: fitted.gradient_evaluations() as f64 / seconds,
-                        gb_per_s,
-                        percent_of_peak: 100.0 * gb_per_s / peak,
-                        final_loss: fitted.history().final_loss().unwrap_or(f64::NAN),
-                        error: None,
-                    }
-                }
-                Err(error) => Run {
-                    device: device.name().into(),
-                    batch_size: name.clone(),
-                    shuffle: shuffle.to_string(),
-                    epochs: 0,
-                    seconds: f64::NAN,
-                    samples_per_s: f64::NAN,
-                    steps_per_s: f64::NAN,
-                    gb_per_s: f64::NAN,
-                    percent_of_peak: f64::NAN,
-                    final_loss: f64::NAN,
-                    error: Some(error.to_string()),
-                },
+            let measured = descent
+                .fit(data.x.view(), data.y.view())
+                .map_err(|e| e.to_string())
+                .and_then(|fitted| measure(&fitted, args.rows, x_bytes, peak));
+            let (measured, error) = match measured {
+                Ok(measured) => (Some(measured), None),
+                Err(error) => (None, Some(error)),
+            };
+            runs.push(Run {
+                device: device.name().into(),
+                kernels: kernels.map(|k| k.name().to_string()),
+                batch_size: name.clone(),
+                shuffle: shuffle.to_string(),
+                measured,
+                error,
             });
             progress.inc(1);
         }
@@ -315,41 +527,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
     progress.finish_and_clear();
 
     for device in &devices {
-        let peak = if *device == Device::Gpu {
-            "GPU copy"
-        } else {
-            "host read"
-        };
-        say!(
-            "\n{} ({} epochs per run; % of the {peak} bandwidth)",
-            device.name(),
-            args.epochs
-        );
-        say!(
-            "{:>8} {:>12} {:>14} {:>12} {:>8} {:>7} {:>12}",
-            "batch",
-            "shuffle",
-            "samples/s",
-            "steps/s",
-            "GB/s",
-            "% peak",
-            "final loss"
-        );
-        for run in runs.iter().filter(|r| r.device == device.name()) {
-            match &run.error {
-                Some(error) => say!("{:>8} {:>12} skipped: {error}", run.batch_size, run.shuffle),
-                None => say!(
-                    "{:>8} {:>12} {:>14.4e} {:>12.4e} {:>8.2} {:>7.1} {:>12.6}",
-                    run.batch_size,
-                    run.shuffle,
-                    run.samples_per_s,
-                    run.steps_per_s,
-                    run.gb_per_s,
-                    run.percent_of_peak,
-                    run.final_loss
-                ),
-            }
-        }
+        print_tables(device, args.epochs, x_bytes, &runs);
+    }
+    if devices.contains(&Device::Gpu) {
+        print_kernel_ratios(&runs, &generations);
     }
 
     if let Some(path) = &args.json {
@@ -358,6 +539,17 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             features: args.features,
             model: args.model.to_string(),
             x_bytes,
+            timing: format!(
+                "{WARM_UP_EPOCHS} untimed warm-up epoch, then the timed epochs; the clock starts with the \
+                 data on the device (the upload is not timed); rates from the median timed epoch"
+            ),
+            epochs: args.epochs,
+            warmup_epochs: WARM_UP_EPOCHS,
+            kernels: if devices.contains(&Device::Gpu) {
+                generations.iter().map(|k| k.name().to_string()).collect()
+            } else {
+                Vec::new()
+            },
             generation_seconds,
             machine,
             runs,
@@ -371,6 +563,163 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         say!("\nwrote {}", path.display());
     }
     Ok(())
+}
+
+/// The kernel generation of a run as the tables show it (`-` for the CPU).
+fn kernels_cell(run: &Run) -> &str {
+    run.kernels.as_deref().unwrap_or("-")
+}
+
+/// `device`'s two tables: the times, then the work the engine counted.
+fn print_tables(device: &Device, timed_epochs: usize, x_bytes: u64, runs: &[Run]) {
+    let (peak, excluded) = if *device == Device::Gpu {
+        ("GPU copy", "the warm-up epoch and the upload of X")
+    } else {
+        ("host read", "the warm-up epoch")
+    };
+    let runs: Vec<&Run> = runs.iter().filter(|r| r.device == device.name()).collect();
+    say!(
+        "\n{} ({timed_epochs} timed epochs per run after {WARM_UP_EPOCHS} warm-up epoch; times exclude {excluded})",
+        device.name()
+    );
+    say!(
+        "rates from the median epoch; epoch ms: the median epoch, the host's shuffle included (shuffle ms: \
+         the shuffle alone); total s: the timed epochs; GB/s: X's size / median epoch; % peak: of the {peak} \
+         bandwidth"
+    );
+    say!(
+        "{:>8} {:>8} {:>12} {:>10} {:>9} {:>10} {:>12} {:>12} {:>8} {:>7} {:>10} {:>12}",
+        "batch",
+        "kernels",
+        "shuffle",
+        "epoch ms",
+        "total s",
+        "µs/step",
+        "samples/s",
+        "steps/s",
+        "GB/s",
+        "% peak",
+        "shuffle ms",
+        "final loss"
+    );
+    for run in &runs {
+        match (&run.measured, &run.error) {
+            (Some(m), _) => say!(
+                "{:>8} {:>8} {:>12} {:>10.3} {:>9.4} {:>10.2} {:>12.4e} {:>12.4e} {:>8.2} {:>7.1} {:>10.3} {:>12.6}",
+                run.batch_size,
+                kernels_cell(run),
+                run.shuffle,
+                1e3 * m.median_epoch_seconds,
+                m.seconds,
+                m.us_per_step,
+                m.samples_per_s,
+                m.steps_per_s,
+                m.gb_per_s,
+                m.percent_of_peak,
+                1e3 * m.shuffle_seconds_per_epoch,
+                m.final_loss
+            ),
+            (None, error) => say!(
+                "{:>8} {:>8} {:>12} skipped: {}",
+                run.batch_size,
+                kernels_cell(run),
+                run.shuffle,
+                error.as_deref().unwrap_or("no result")
+            ),
+        }
+    }
+    say!(
+        "\n{}: work per run, as the engine counted it (the counts include the warm-up epoch; \
+         per-step and per-epoch figures do not depend on it)",
+        device.name()
+    );
+    say!(
+        "{:>8} {:>8} {:>12} {:>15} {:>17} {:>15} {:>12} {:>14}",
+        "batch",
+        "kernels",
+        "shuffle",
+        "dispatches/step",
+        "submissions/epoch",
+        "readbacks/epoch",
+        "X read/epoch",
+        "uploaded/epoch"
+    );
+    for run in &runs {
+        if let Some(m) = &run.measured {
+            say!(
+                "{:>8} {:>8} {:>12} {:>15} {:>17} {:>15} {:>12} {:>14}",
+                run.batch_size,
+                kernels_cell(run),
+                run.shuffle,
+                count(m.dispatches_per_step),
+                count(m.submissions_per_epoch),
+                count(m.readbacks_per_epoch),
+                format!("{:.2}× X", m.x_reads_per_epoch),
+                byte_size(m.uploaded_bytes_per_epoch)
+            );
+        }
+    }
+    // X beyond the GPU's memory budget is streamed through it every
+    // epoch: then the upload is part of each epoch, timed with it.
+    let streamed = runs
+        .iter()
+        .filter(|r| {
+            r.measured
+                .as_ref()
+                .is_some_and(|m| m.uploaded_bytes_per_epoch >= x_bytes as f64)
+        })
+        .count();
+    if streamed > 0 {
+        say!(
+            "note: {streamed} run(s) uploaded X every epoch (uploaded/epoch ≥ X: X streamed through a memory \
+             budget); their epoch times include that upload"
+        );
+    }
+}
+
+/// Where both kernel generations ran: each GPU configuration's samples/s
+/// with the current kernels over those with the legacy ones.
+fn print_kernel_ratios(runs: &[Run], generations: &[KernelGeneration]) {
+    let (new, old) = (KernelGeneration::Current, KernelGeneration::Legacy);
+    if !(generations.contains(&new) && generations.contains(&old)) {
+        return;
+    }
+    let samples_per_s = |kernels: KernelGeneration, batch: &str, shuffle: &str| {
+        runs.iter()
+            .find(|r| {
+                r.device == Device::Gpu.name()
+                    && r.kernels.as_deref() == Some(kernels.name())
+                    && r.batch_size == batch
+                    && r.shuffle == shuffle
+            })
+            .and_then(|r| r.measured.as_ref())
+            .map(|m| m.samples_per_s)
+    };
+    say!(
+        "\ngpu: {} ÷ {} kernels, samples/s of the median epochs (above 1: the {} kernels are faster)",
+        new.name(),
+        old.name(),
+        new.name()
+    );
+    say!(
+        "{:>8} {:>12} {:>18}",
+        "batch",
+        "shuffle",
+        format!("{} ÷ {}", new.name(), old.name())
+    );
+    for run in runs
+        .iter()
+        .filter(|r| r.device == Device::Gpu.name() && r.kernels.as_deref() == Some(new.name()))
+    {
+        let ratio = match (
+            samples_per_s(new, &run.batch_size, &run.shuffle),
+            samples_per_s(old, &run.batch_size, &run.shuffle),
+        ) {
+            (Some(new), Some(old)) => format!("{:.3}×", new / old),
+            _ => "-".into(),
+        };
+        say!("{:>8} {:>12} {:>18}", run.batch_size, run.shuffle, ratio);
+    }
 }
 
 /// `--write FOLDER`: the data as .npy files, made in place.
@@ -401,26 +750,41 @@ fn write(args: &BenchArgs, folder: &std::path::Path) -> Result<(), String> {
     Ok(())
 }
 
-fn gpu_machine(x_bytes: u64) -> Result<(GpuMachine, std::sync::Arc<downhill::GpuContext>), String> {
-    let context = downhill::GpuContext::shared().map_err(|e| e.to_string())?;
+/// The GPU's description and peak, measured on the first context, and a
+/// context per kernel generation, in the order of `generations`.
+fn gpu_machine(
+    x_bytes: u64,
+    generations: &[KernelGeneration],
+) -> Result<(GpuMachine, Vec<Arc<GpuContext>>), String> {
+    let contexts = generations
+        .iter()
+        .map(|&kernels| gpu_context(kernels))
+        .collect::<Result<Vec<_>, String>>()?;
+    let context = contexts.first().ok_or("--kernels names no kernel generation")?;
     let adapter = context.adapter();
+    // A ratio between generations means something only on one adapter.
+    if let Some(other) = contexts.iter().find(|c| c.adapter() != adapter) {
+        return Err(format!(
+            "the kernel generations' contexts took different adapters ({} and {}): their ratio would compare adapters",
+            adapter.name,
+            other.adapter().name
+        ));
+    }
     // Large enough that the submission's fixed cost is lost in the copy.
     let copy = context
         .copy_bandwidth(x_bytes.clamp(64 << 20, 1 << 30))
         .map_err(|e| e.to_string())?;
     let binding = adapter.max_binding_bytes;
-    Ok((
-        GpuMachine {
-            adapter: adapter.name.clone(),
-            backend: adapter.backend.clone(),
-            device_type: adapter.device_type.clone(),
-            driver: adapter.driver.clone(),
-            copy_gb_per_s: gb(copy),
-            largest_binding_bytes: binding,
-            x_buffers: x_bytes.div_ceil(binding) as usize,
-        },
-        context,
-    ))
+    let machine = GpuMachine {
+        adapter: adapter.name.clone(),
+        backend: adapter.backend.clone(),
+        device_type: adapter.device_type.clone(),
+        driver: adapter.driver.clone(),
+        copy_gb_per_s: gb(copy),
+        largest_binding_bytes: binding,
+        x_buffers: x_bytes.div_ceil(binding) as usize,
+    };
+    Ok((machine, contexts))
 }
 
 /// The rows as raw little-endian float32 files, each written whole or not
