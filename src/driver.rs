@@ -446,6 +446,8 @@ pub(crate) fn train(
         .then(|| BatchOrder::new(global_rows, plan.shuffle, plan.seed, position));
     let (mut share, mut share_ends) = (Vec::new(), Vec::new());
     let mut held_out_sums = crate::engine::open_held_out(engine, held_out, objective, plan.reducer.as_ref())?;
+    // On the CPU the drawing would take a core from the epoch itself.
+    let draw_ahead = engine.device() == crate::device::Device::Gpu;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();
     let mut previous_start = parameters;
@@ -457,16 +459,40 @@ pub(crate) fn train(
     let (stop_reason, kept, best_epoch, last_parameters) = loop {
         let learning_rate = scheduler.learning_rate() * rules.rate_factor(plan);
         let shuffling = Instant::now();
-        let epoch_order = order.as_mut().map(|o| o.next_epoch());
-        let shuffle_seconds = shuffling.elapsed().as_secs_f64();
-        let stats = match (epoch_order, plan.shard) {
-            (Some(epoch_order), Some(shard)) => {
+        let (stats, shuffle_seconds) = match (order.as_mut(), plan.shard) {
+            // An engine whose epochs run on the GPU: the next epoch's order
+            // is drawn while this one runs. The time not hidden (an order
+            // drawn before the first epoch, or longer than an epoch) counts
+            // as the shuffle's.
+            (Some(order), None) if draw_ahead => {
+                let mut epoch_seconds = 0.0;
+                let stats = order.run_drawing_ahead(|epoch_order| {
+                    let running = Instant::now();
+                    let stats = run.run_epoch(Some(epoch_order), learning_rate as f32);
+                    epoch_seconds = running.elapsed().as_secs_f64();
+                    stats
+                })?;
+                (
+                    stats,
+                    (shuffling.elapsed().as_secs_f64() - epoch_seconds).max(0.0),
+                )
+            }
+            (Some(order), Some(shard)) => {
+                let epoch_order = order.next_epoch();
+                let shuffle_seconds = shuffling.elapsed().as_secs_f64();
                 let batch = plan.batch_size.unwrap_or(global_rows).min(global_rows);
                 let mine = shard.offset..shard.offset + steps.rows;
                 share_of_batches(epoch_order, batch, mine, &mut share, &mut share_ends);
-                run.run_epoch_of_shard(&share, &share_ends, learning_rate as f32)?
+                (
+                    run.run_epoch_of_shard(&share, &share_ends, learning_rate as f32)?,
+                    shuffle_seconds,
+                )
             }
-            (epoch_order, _) => run.run_epoch(epoch_order, learning_rate as f32)?,
+            (order, _) => {
+                let epoch_order = order.map(|o| o.next_epoch());
+                let shuffle_seconds = shuffling.elapsed().as_secs_f64();
+                (run.run_epoch(epoch_order, learning_rate as f32)?, shuffle_seconds)
+            }
         };
         gradient_evaluations += stats.steps as u64;
         work.add(&stats.work);

@@ -86,6 +86,13 @@ pub(crate) struct BatchOrder {
     rng: ChaCha8Rng,
     order: Vec<u32>,
     blocks: Vec<u32>,
+    /// Where `order` holds an epoch's order drawn ahead while the last one
+    /// ran ([`BatchOrder::run_drawing_ahead`]): the generator's position
+    /// before it was drawn, which [`BatchOrder::position`] reports until
+    /// the order is used.
+    ahead: Option<u64>,
+    /// The buffer of the last epoch's order, for the next one drawn ahead.
+    spare: Vec<u32>,
 }
 
 impl BatchOrder {
@@ -101,11 +108,46 @@ impl BatchOrder {
             rng,
             order: vec![0; rows],
             blocks: vec![0; blocks],
+            ahead: None,
+            spare: Vec::new(),
         }
     }
 
     /// The order of the next epoch.
     pub(crate) fn next_epoch(&mut self) -> &[u32] {
+        if self.ahead.take().is_some() {
+            return &self.order;
+        }
+        self.draw()
+    }
+
+    /// Runs `epoch` on the next epoch's order while another thread draws
+    /// the order of the epoch after it, so that the host's shuffle leaves
+    /// the critical path of an engine whose epochs run elsewhere (the
+    /// GPU). The orders are those [`BatchOrder::next_epoch`] would give.
+    pub(crate) fn run_drawing_ahead<T>(&mut self, epoch: impl FnOnce(&[u32]) -> T) -> T {
+        self.next_epoch();
+        let rows = self.order.len();
+        let current = std::mem::replace(&mut self.order, std::mem::take(&mut self.spare));
+        self.order.resize(rows, 0);
+        let before = self.position();
+        let outcome = std::thread::scope(|scope| {
+            let drawing = scope.spawn(|| {
+                self.draw();
+            });
+            let outcome = epoch(&current);
+            if let Err(panic) = drawing.join() {
+                std::panic::resume_unwind(panic);
+            }
+            outcome
+        });
+        self.ahead = Some(before);
+        self.spare = current;
+        outcome
+    }
+
+    /// Draws the next epoch's order into `self.order`.
+    fn draw(&mut self) -> &[u32] {
         let rows = self.order.len();
         match self.shuffle {
             Shuffle::Rows => {
@@ -130,9 +172,10 @@ impl BatchOrder {
         &self.order
     }
 
-    /// Words the generator has produced.
+    /// Words the generator has produced for the orders used so far.
     pub(crate) fn position(&self) -> u64 {
-        u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX)
+        self.ahead
+            .unwrap_or_else(|| u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX))
     }
 }
 
@@ -218,6 +261,27 @@ mod tests {
         assert_ne!(rows[0], rows[1]);
         let identity: Vec<u32> = (0..50).collect();
         assert_eq!(epochs(Shuffle::None, 50, 3, 2), vec![identity.clone(), identity]);
+    }
+
+    /// Drawing each next order while an epoch runs gives the orders, and
+    /// the positions a checkpoint records (a resumed fit starts there),
+    /// that drawing them in turn gives; the two ways mix.
+    #[test]
+    fn orders_drawn_ahead_are_the_orders_drawn_in_turn() {
+        for shuffle in [Shuffle::Rows, Shuffle::Blocks { rows: 6 }, Shuffle::None] {
+            let mut in_turn = BatchOrder::new(41, shuffle, 9, 0);
+            let mut ahead = BatchOrder::new(41, shuffle, 9, 0);
+            for epoch in 0..5 {
+                let expected = in_turn.next_epoch().to_vec();
+                let expected_position = in_turn.position();
+                let got = match epoch {
+                    3 => ahead.next_epoch().to_vec(),
+                    _ => ahead.run_drawing_ahead(|order| order.to_vec()),
+                };
+                assert_eq!(got, expected, "{shuffle:?} epoch {epoch}");
+                assert_eq!(ahead.position(), expected_position, "{shuffle:?} epoch {epoch}");
+            }
+        }
     }
 
     #[test]
