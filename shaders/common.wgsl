@@ -57,6 +57,12 @@ struct Shape {
     // 1 when steps.wgsl reads its rows from a gathered window, in their
     // order, rather than from X through the permutation.
     windowed: u32,
+    // ln beta1 and ln beta2, computed by the host in float64 (Adam's bias
+    // correction, rule.wgsl); 0 where a beta is 0.
+    log_beta1: f32,
+    log_beta2: f32,
+    pad1: u32,
+    pad2: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host

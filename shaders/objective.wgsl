@@ -25,15 +25,24 @@ const MAX_CLASSES: u32 = 32u;
 // derivatives ∂ℓ/∂zₖ = softmax(z)ₖ − [k = y].
 fn multinomial_loss_and_slopes(classes: u32, z: ptr<function, array<f32, MAX_CLASSES>>, y: f32) -> f32 {
     var largest = (*z)[0];
+    var first_largest = 0u;
     for (var k = 1u; k < classes; k++) {
-        largest = max(largest, (*z)[k]);
+        if (*z)[k] > largest {
+            largest = (*z)[k];
+            first_largest = k;
+        }
     }
-    var spread = 0.0;
+    // Σ e^(zₖ − max) = 1 + rest, with the rest summed apart so that
+    // ln(1 + rest) keeps its digits when the rest is small.
+    var rest = 0.0;
     for (var k = 0u; k < classes; k++) {
-        spread += exp((*z)[k] - largest);
+        if k != first_largest {
+            rest += exp((*z)[k] - largest);
+        }
     }
+    let spread = 1.0 + rest;
     let label = min(u32(max(y, 0.0)), classes - 1u);
-    let loss = largest + log(spread) - (*z)[label];
+    let loss = largest + log1p(rest) - (*z)[label];
     for (var k = 0u; k < classes; k++) {
         var one_hot = 0.0;
         if k == label {
@@ -52,12 +61,34 @@ fn sigmoid(z: f32) -> f32 {
     return e / (1.0 + e);
 }
 
-// ln(1 + e) for e in [0, 1], without losing small e (WGSL has no log1p).
-fn log1p_small(e: f32) -> f32 {
-    if e < 1e-4 {
-        return e * (1.0 - e * (0.5 - e / 3.0));
+// ln(1 + e) for e > −1 to within a few ulp relative. WGSL has no log1p,
+// and its log is bounded only in absolute terms (2⁻²¹) on [0.5, 2], so
+// log(1 + e) can lose every digit of a small e. On e ∈ [−0.5, 1] this is
+// ln(1 + e) = 2 atanh(t), t = e / (2 + e), |t| ≤ 1/3, whose odd series to
+// t¹⁷ leaves a truncation below 2⁻²⁹ relative; its operations (a division,
+// then multiplications and additions of terms each under a ninth of the
+// last) are correctly rounded to within 2.5 ulp each, so the whole is within
+// about 8 ulp. Beyond, 1 + e is outside [0.5, 2], where log is within 3 ulp.
+fn log1p(e: f32) -> f32 {
+    if e < -0.5 || e > 1.0 {
+        return log(1.0 + e);
     }
-    return log(1.0 + e);
+    let t = e / (2.0 + e);
+    let t2 = t * t;
+    var series = 1.0 / 17.0;
+    for (var k = 15.0; k > 2.0; k -= 2.0) {
+        series = 1.0 / k + t2 * series;
+    }
+    return 2.0 * t * (1.0 + t2 * series);
+}
+
+// ln y to within a few ulp relative: through log1p near 1 (y − 1 is exact
+// there), where log's bound is only absolute.
+fn precise_log(y: f32) -> f32 {
+    if y >= 0.5 && y <= 2.0 {
+        return log1p(y - 1.0);
+    }
+    return log(y);
 }
 
 // The loss of one row with margin z and target y (the table of src/loss.rs;
@@ -69,7 +100,7 @@ fn sample_loss(shape: Shape, z: f32, y: f32) -> f32 {
     switch shape.loss {
         case LOSS_LOG: {
             // Never overflows.
-            return max(z, 0.0) - y * z + log1p_small(exp(-abs(z)));
+            return max(z, 0.0) - y * z + log1p(exp(-abs(z)));
         }
         case LOSS_HUBER: {
             if abs(r) <= e {
@@ -88,7 +119,7 @@ fn sample_loss(shape: Shape, z: f32, y: f32) -> f32 {
             // Half the deviance: 0 where e^z = y.
             var constant = 0.0;
             if y > 0.0 {
-                constant = y * log(y) - y;
+                constant = y * precise_log(y) - y;
             }
             return exp(z) - y * z + constant;
         }

@@ -9,12 +9,31 @@ const RULE_NESTEROV: u32 = 2u;
 const RULE_ADAGRAD: u32 = 3u;
 const RULE_RMSPROP: u32 = 4u;
 
-// beta^step, with 0^step = 0 (pow(0, x) is undefined in WGSL).
-fn power_of(beta: f32, step: u32) -> f32 {
-    if beta == 0.0 {
-        return 0.0;
+// eˣ − 1 to within a few ulp relative (WGSL has no expm1, and exp(x) − 1
+// cancels near 0): Taylor's series to x¹² where |x| < 1/2 (what it leaves
+// is under 2⁻⁴⁴ relative), else exp(x) − 1, whose cancellation is at most
+// a factor e^½/(e^½ − 1) ≈ 2.5 on exp's 3 + 2|x| ulp there.
+fn expm1(x: f32) -> f32 {
+    if abs(x) >= 0.5 {
+        return exp(x) - 1.0;
     }
-    return pow(beta, f32(step));
+    var series = 1.0;
+    for (var k = 12.0; k > 1.0; k -= 1.0) {
+        series = 1.0 + x / k * series;
+    }
+    return x * series;
+}
+
+// Adam's bias correction 1 − βˢᵗᵉᵖ, as −expm1(step · ln β) with ln β from
+// the host in float64 (Shape.log_beta1, log_beta2): pow(β, step) goes
+// through log2(β), which WGSL bounds only in absolute terms (2⁻²¹) near 1,
+// a 3·10⁻⁴ relative error at β = 0.999; and 1 − βˢᵗᵉᵖ cancels. β = 0
+// corrects nothing.
+fn bias_correction(beta: f32, log_beta: f32, step: u32) -> f32 {
+    if beta == 0.0 {
+        return 1.0;
+    }
+    return -expm1(f32(step) * log_beta);
 }
 
 fn apply_rule(
@@ -50,8 +69,8 @@ fn apply_rule(
             // Adam with bias correction.
             *first = shape.beta1 * *first + (1.0 - shape.beta1) * gradient;
             *second = shape.beta2 * *second + (1.0 - shape.beta2) * gradient * gradient;
-            let first_correction = 1.0 - power_of(shape.beta1, step);
-            let second_correction_sqrt = sqrt(1.0 - power_of(shape.beta2, step));
+            let first_correction = bias_correction(shape.beta1, shape.log_beta1, step);
+            let second_correction_sqrt = sqrt(bias_correction(shape.beta2, shape.log_beta2, step));
             let denominator = sqrt(*second) / second_correction_sqrt + shape.eps;
             return theta - learning_rate / first_correction * *first / denominator;
         }
@@ -75,7 +94,7 @@ fn unit_step(shape: Shape, second: f32, learning_rate: f32, step: u32) -> f32 {
             return learning_rate / (sqrt(second) + shape.eps);
         }
         default: {
-            let second_correction_sqrt = sqrt(1.0 - power_of(shape.beta2, step));
+            let second_correction_sqrt = sqrt(bias_correction(shape.beta2, shape.log_beta2, step));
             return learning_rate / (sqrt(second) / second_correction_sqrt + shape.eps);
         }
     }

@@ -172,3 +172,36 @@ fn uploaded_data_serve_many_gradients() {
         })
     ));
 }
+
+/// The logistic loss of a row keeps its digits where ln(1 + e⁻ᶻ) is small:
+/// one row at margin z > 0 labelled 1 has loss ln(1 + e⁻ᶻ) exactly (its
+/// other terms cancel to 0), summed and divided by one weight without
+/// rounding. WGSL bounds exp to 3 + 2|x| ulp and the kernels' log1p
+/// (objective.wgsl) to about 8, passed on with a factor of at most 1; the
+/// bound below is their sum with 2 ulp to spare, an ulp taken as 2⁻²³ of
+/// the value. (Before, log(1 + e) was bounded only by 2⁻²¹ absolute: 7·10⁻⁵
+/// relative at z = 5 on a conforming adapter, though lavapipe's log is
+/// closer than WGSL requires and would not show it.)
+#[test]
+fn the_logistic_loss_keeps_its_digits_at_large_margins() {
+    let Some(context) = common::gpu("logistic loss digits") else {
+        return;
+    };
+    let x = Array2::<f32>::zeros((1, 1));
+    let y = Array1::from_elem(1, 1.0f32);
+    let data = context
+        .upload(Model::Logistic, x.view(), y.view())
+        .expect("upload");
+    for z in [1e-3f32, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 9.0, 15.0] {
+        let gradient = data.gradient(Array1::zeros(1).view(), z).expect("a gradient");
+        let expected = (-f64::from(z)).exp().ln_1p();
+        let ulps = 3.0 + 2.0 * f64::from(z) + 8.0 + 2.0;
+        let bound = ulps * 2f64.powi(-23);
+        let error = (gradient.loss - expected).abs() / expected;
+        assert!(
+            error <= bound,
+            "z {z}: loss {} against {expected}: {error:.2e} relative, bound {bound:.2e}",
+            gradient.loss
+        );
+    }
+}

@@ -84,6 +84,10 @@ struct Shape {
     classes: u32,
     steps_per_window: u32,
     windowed: u32,
+    log_beta1: f32,
+    log_beta2: f32,
+    pad1: u32,
+    pad2: u32,
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -202,6 +206,15 @@ fn grid(context: &GpuContext, groups: usize) -> (u32, u32) {
     let groups = groups.max(1);
     let x = groups.min(per_dimension);
     (x as u32, groups.div_ceil(x) as u32)
+}
+
+/// ln β in float64, rounded to float32 (0 for β = 0, which the kernels
+/// treat apart).
+fn natural_log(beta: f32) -> f32 {
+    match beta > 0.0 {
+        true => f64::from(beta).ln() as f32,
+        false => 0.0,
+    }
 }
 
 fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
@@ -458,6 +471,10 @@ impl<'c> OnDevice<'c> {
             classes: classes as u32,
             steps_per_window: if windowed { fused_steps as u32 } else { 1 },
             windowed: u32::from(windowed),
+            log_beta1: natural_log(beta1),
+            log_beta2: natural_log(beta2),
+            pad1: 0,
+            pad2: 0,
         };
 
         let storage =
@@ -1428,7 +1445,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed, log_beta1, log_beta2, pad1, pad2);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 
