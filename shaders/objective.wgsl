@@ -75,10 +75,16 @@ fn log1p(e: f32) -> f32 {
     }
     let t = e / (2.0 + e);
     let t2 = t * t;
-    var series = 1.0 / 17.0;
-    for (var k = 15.0; k > 2.0; k -= 2.0) {
-        series = 1.0 / k + t2 * series;
-    }
+    // Horner's form, written out: a loop here would count against
+    // lavapipe's limit of loop iterations per invocation (LOOP_BUDGET in
+    // src/gpu/mod.rs) for every row.
+    var series = 1.0 / 15.0 + t2 / 17.0;
+    series = 1.0 / 13.0 + t2 * series;
+    series = 1.0 / 11.0 + t2 * series;
+    series = 1.0 / 9.0 + t2 * series;
+    series = 1.0 / 7.0 + t2 * series;
+    series = 1.0 / 5.0 + t2 * series;
+    series = 1.0 / 3.0 + t2 * series;
     return 2.0 * t * (1.0 + t2 * series);
 }
 

@@ -17,10 +17,20 @@ fn expm1(x: f32) -> f32 {
     if abs(x) >= 0.5 {
         return exp(x) - 1.0;
     }
-    var series = 1.0;
-    for (var k = 12.0; k > 1.0; k -= 1.0) {
-        series = 1.0 + x / k * series;
-    }
+    // Horner's form, written out: a loop here would count against
+    // lavapipe's limit of loop iterations per invocation (LOOP_BUDGET in
+    // src/gpu/mod.rs) in every step of steps.wgsl.
+    var series = 1.0 + x / 12.0;
+    series = 1.0 + x / 11.0 * series;
+    series = 1.0 + x / 10.0 * series;
+    series = 1.0 + x / 9.0 * series;
+    series = 1.0 + x / 8.0 * series;
+    series = 1.0 + x / 7.0 * series;
+    series = 1.0 + x / 6.0 * series;
+    series = 1.0 + x / 5.0 * series;
+    series = 1.0 + x / 4.0 * series;
+    series = 1.0 + x / 3.0 * series;
+    series = 1.0 + x / 2.0 * series;
     return x * series;
 }
 
