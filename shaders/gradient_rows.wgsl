@@ -55,6 +55,11 @@ fn rows_body(position: u32, group: u32) {
     let end = min(first + shape.rows_per_group, rows);
     let stride = 1u + shape.weighted;
     let bias = params[FEATURES];
+    // Where x binds a window of several steps' gathered rows: this step's.
+    var window_first = 0u;
+    if shape.windowed == 1u {
+        window_first = (control.epoch_step % shape.steps_per_window) * shape.batch_size;
+    }
     // The loss is a constant of this pipeline: the driver folds its switch.
     var objective = shape;
     objective.loss = LOSS;
@@ -85,7 +90,7 @@ fn rows_body(position: u32, group: u32) {
                 let p = lane + s * ROW_THREADS;
                 xs[u][s] = Packet(0.0);
                 if row < end && p < PACKETS {
-                    xs[u][s] = x[row * PACKETS + p];
+                    xs[u][s] = x[(window_first + row) * PACKETS + p];
                 }
                 partial[u] += packet_dot(xs[u][s], weights[s]);
             }
@@ -96,10 +101,10 @@ fn rows_body(position: u32, group: u32) {
             let z = row_sum(partial[u], position) + bias;
             var slope = 0.0;
             if row < end {
-                let target_value = y[row * stride];
+                let target_value = y[(window_first + row) * stride];
                 var weight = 1.0;
                 if shape.weighted == 1u {
-                    weight = y[row * stride + 1u];
+                    weight = y[(window_first + row) * stride + 1u];
                 }
                 slope = weight * loss_derivative(objective, z, target_value);
                 if lane == 0u {

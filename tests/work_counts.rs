@@ -146,3 +146,47 @@ fn small_batches_on_x_split_in_two_take_the_fast_path() {
     assert_eq!(gpu.x_bytes_per_epoch(), 2.0 * X_BYTES);
     assert_eq!(gpu.readbacks_per_epoch(), 1.0);
 }
+
+/// Batches past the fused kernel's size (here 500 rows) on X split in two:
+/// the rows of many steps gathered once into a window, then per step the
+/// gradient pass and one dispatch that reduces and updates, about two
+/// dispatches a step where the legacy path takes five (a gather per buffer,
+/// the gradient, the reduction, the update); and the fit matches the CPU's.
+#[test]
+fn larger_batches_on_x_split_in_two_take_two_dispatches_a_step() {
+    let options = |kernels| downhill::GpuOptions {
+        x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
+        kernels,
+        ..downhill::GpuOptions::default()
+    };
+    let (Some(current), Some(legacy)) = (
+        common::gpu_with(
+            "larger batches on X split in two",
+            options(downhill::KernelGeneration::Current),
+        ),
+        common::gpu_with(
+            "larger batches on X split in two, legacy",
+            options(downhill::KernelGeneration::Legacy),
+        ),
+    ) else {
+        return;
+    };
+    let fitted = fit(Device::Gpu, Variant::MiniBatch(500), 2, Some(&current));
+    let on_cpu = fit(Device::Cpu, Variant::MiniBatch(500), 2, None);
+    common::assert_close(
+        "split X, batch 500",
+        &common::parameters(&fitted),
+        &common::parameters(&on_cpu),
+        1e-4,
+        1e-5,
+    );
+    let steps_per_epoch = ROWS.div_ceil(500) as f64;
+    let work = fitted.work();
+    // Per epoch: one gather per buffer of X, then two dispatches a step.
+    assert_eq!(
+        work.dispatches_per_step(),
+        (2.0 * steps_per_epoch + 2.0) / steps_per_epoch
+    );
+    let old = fit_counts(Device::Gpu, Variant::MiniBatch(500), 2, Some(&legacy));
+    assert_eq!(old.dispatches_per_step(), 5.0);
+}

@@ -30,6 +30,7 @@ pub(crate) struct Pipelines {
     pub(crate) partials_classes: Kernel,
     pub(crate) reduce: Kernel,
     pub(crate) update: Kernel,
+    pub(crate) reduce_update: Kernel,
     pub(crate) gather: Kernel,
     pub(crate) steps: Kernel,
 }
@@ -453,6 +454,12 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             "update.wgsl",
             include_str!("../../shaders/update.wgsl"),
             "update_main",
+            UPDATE,
+        )?,
+        reduce_update: kernel(
+            "reduce_update.wgsl",
+            include_str!("../../shaders/reduce_update.wgsl"),
+            "reduce_update_main",
             UPDATE,
         )?,
         gather: kernel(

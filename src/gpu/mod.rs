@@ -302,6 +302,8 @@ struct OnDevice<'c> {
     classes: usize,
     steps_per_epoch: usize,
     steps_per_dispatch: usize,
+    /// Steps whose rows one gather copies (1 but for windows of them).
+    steps_per_window: usize,
     params: wgpu::Buffer,
     state: wgpu::Buffer,
     control: wgpu::Buffer,
@@ -338,6 +340,9 @@ struct StepBindGroups {
     gather_groups: usize,
     reduce: wgpu::BindGroup,
     update: wgpu::BindGroup,
+    /// Where a step's reduction and update run as one dispatch
+    /// (reduce_update.wgsl): gathered batches of the current generation.
+    reduce_update: Option<wgpu::BindGroup>,
     steps: Option<wgpu::BindGroup>,
 }
 
@@ -402,6 +407,7 @@ impl<'c> OnDevice<'c> {
             .min(y_rows)
             .min(n);
         let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
+        let partials_pass = PartialsPass::choose(context, d, classes, start.objective.loss)?;
         // Small steps run many to a dispatch (steps.wgsl): from X itself in
         // one buffer, or, in the current generation, from a window of rows
         // gathered from X's buffers once per dispatch.
@@ -424,7 +430,17 @@ impl<'c> OnDevice<'c> {
             true => steps_per_dispatch(batch, d).min((window_rows_limit / batch.max(1)).max(1)),
             false => steps_per_dispatch(batch, d),
         };
-        let partials_pass = PartialsPass::choose(context, d, classes, start.objective.loss)?;
+        // Larger batches in the current generation: the rows of several
+        // steps gathered at once into a window that the gradient pass reads
+        // step by step (gradient_rows.wgsl), at most WINDOW_BYTES of them
+        // (one step's at least).
+        let gathered_steps = match kernels == StepKernels::Gathered
+            && matches!(partials_pass, PartialsPass::Rows(..))
+            && streamed_rows.is_none()
+        {
+            true => (window_rows_limit / batch.max(1)).clamp(1, steps_per_epoch.max(1)),
+            false => 1,
+        };
         // The current pass over X in several buffers writes each buffer's
         // partial sums into a buffer of their own, so that nothing orders
         // the buffers' dispatches (wgpu puts a barrier between dispatches
@@ -469,8 +485,8 @@ impl<'c> OnDevice<'c> {
                 None => 0,
             },
             classes: classes as u32,
-            steps_per_window: if windowed { fused_steps as u32 } else { 1 },
-            windowed: u32::from(windowed),
+            steps_per_window: if windowed { fused_steps } else { gathered_steps } as u32,
+            windowed: u32::from(windowed || gathered_steps > 1),
             log_beta1: natural_log(beta1),
             log_beta2: natural_log(beta2),
             pad1: 0,
@@ -657,7 +673,8 @@ impl<'c> OnDevice<'c> {
                 }
             }
             StepKernels::Gathered => {
-                let batch_bytes = (batch * d * 4) as u64;
+                let window_rows = (gathered_steps * batch).min(n.max(batch));
+                let batch_bytes = (window_rows * d * 4) as u64;
                 if batch_bytes > max_binding {
                     return Err(Error::GpuFailure {
                         reason: format!(
@@ -666,7 +683,7 @@ impl<'c> OnDevice<'c> {
                     });
                 }
                 let batch_x = empty("batch x", batch_bytes);
-                let batch_y = empty("batch y", (batch * y_stride * 4) as u64);
+                let batch_y = empty("batch y", (window_rows * y_stride * 4) as u64);
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
                 for chunk in &chunks {
                     gather.push(bind(
@@ -757,6 +774,17 @@ impl<'c> OnDevice<'c> {
                 &pipelines.update,
                 &[&step_uniform, &sums, &control, &params, &state],
             ),
+            // A batch's few partial sums: reduced and applied in one
+            // dispatch (loop iterations per thread within the budget).
+            reduce_update: (kernels == StepKernels::Gathered
+                && matches!(partials_pass, PartialsPass::Rows(..))
+                && 3 * partial_groups * parameter_count.div_ceil(WORKGROUP_SIZE as usize) <= LOOP_BUDGET / 4)
+                .then(|| {
+                    bind(
+                        &pipelines.reduce_update,
+                        &[&step_uniform, &partials, &control, &params, &state],
+                    )
+                }),
             steps,
         };
         Ok(OnDevice {
@@ -768,6 +796,7 @@ impl<'c> OnDevice<'c> {
             classes,
             steps_per_epoch,
             steps_per_dispatch: base.steps_per_dispatch as usize,
+            steps_per_window: base.steps_per_window as usize,
             params,
             state,
             control,
@@ -819,7 +848,7 @@ impl<'c> OnDevice<'c> {
     fn encode_gradient(&self, encoder: &mut wgpu::CommandEncoder) {
         if self.step_bind_groups.partial_copies.is_empty() {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            self.encode_partials(&mut pass);
+            self.encode_partials(&mut pass, true);
             self.encode_reduce(&mut pass);
             return;
         }
@@ -833,7 +862,7 @@ impl<'c> OnDevice<'c> {
     fn encode_copied_partials(&self, encoder: &mut wgpu::CommandEncoder) {
         {
             let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-            self.encode_partials(&mut pass);
+            self.encode_partials(&mut pass, true);
         }
         for copy in &self.step_bind_groups.partial_copies {
             encoder.copy_buffer_to_buffer(
@@ -846,11 +875,12 @@ impl<'c> OnDevice<'c> {
         }
     }
 
-    /// Encodes the gradient pass of one step (after the gather of its rows).
-    fn encode_partials(&self, pass: &mut wgpu::ComputePass) {
+    /// Encodes the gradient pass of one step, after the gather of its rows
+    /// where `gather` says (the first step of a window of them).
+    fn encode_partials(&self, pass: &mut wgpu::ComputePass, gather: bool) {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
-        if self.kernels == StepKernels::Gathered {
+        if self.kernels == StepKernels::Gathered && gather {
             pass.set_pipeline(&pipelines.gather.pipeline);
             for bind_group in &groups.gather {
                 pass.set_bind_group(0, bind_group, &[]);
@@ -879,8 +909,8 @@ impl<'c> OnDevice<'c> {
         (self.features + 1) * self.classes
     }
 
-    /// Encodes `count` whole steps.
-    fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, count: usize) {
+    /// Encodes `count` whole steps, from step `first` of the epoch.
+    fn encode_steps(&self, encoder: &mut wgpu::CommandEncoder, first: usize, count: usize) {
         let pipelines = &self.context.pipelines;
         let groups = &self.step_bind_groups;
         let update_groups = self.parameter_count().div_ceil(WORKGROUP_SIZE as usize);
@@ -909,10 +939,20 @@ impl<'c> OnDevice<'c> {
             }
             None if groups.partial_copies.is_empty() => {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                for _ in 0..count {
-                    self.encode_partials(&mut pass);
-                    self.encode_reduce(&mut pass);
-                    update(&mut pass);
+                let window = self.steps_per_window.max(1);
+                for step in first..first + count {
+                    self.encode_partials(&mut pass, step % window == 0);
+                    match &groups.reduce_update {
+                        Some(reduce_update) => {
+                            pass.set_pipeline(&pipelines.reduce_update.pipeline);
+                            pass.set_bind_group(0, reduce_update, &[]);
+                            self.dispatch(&mut pass, 1);
+                        }
+                        None => {
+                            self.encode_reduce(&mut pass);
+                            update(&mut pass);
+                        }
+                    }
                 }
             }
             None => {
@@ -950,7 +990,7 @@ impl<'c> OnDevice<'c> {
             let mut encoder = context.device.create_command_encoder(&Default::default());
             if order.is_none() {
                 // Every block's partial sums are in: reduce them and step.
-                self.encode_steps(&mut encoder, 1);
+                self.encode_steps(&mut encoder, 0, 1);
             }
             return self.read_epoch(encoder);
         }
@@ -962,7 +1002,7 @@ impl<'c> OnDevice<'c> {
         let mut done = 0;
         while done < self.steps_per_epoch {
             let count = per_submission.min(self.steps_per_epoch - done);
-            self.encode_steps(&mut encoder, count);
+            self.encode_steps(&mut encoder, done, count);
             done += count;
             if done < self.steps_per_epoch {
                 let full = std::mem::replace(

@@ -98,7 +98,7 @@ impl OnDevice<'_> {
                         } else {
                             rows_read / batch
                         };
-                        self.encode_steps(&mut encoder, through - steps_done);
+                        self.encode_steps(&mut encoder, steps_done, through - steps_done);
                         steps_done = through;
                     }
                 }
