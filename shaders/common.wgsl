@@ -89,6 +89,12 @@ const WORKGROUP_SIZE: u32 = 256u;
 const TILE_ROWS: u32 = 32u;
 const LANES: u32 = 8u;
 
+// Whether the objective has a penalty: without one, its sums over the
+// weights (Σθ², Σ|θ|) are not taken.
+fn penalized(shape: Shape) -> bool {
+    return shape.l2_strength != 0.0 || shape.l1_strength != 0.0;
+}
+
 // The weights: features × classes.
 fn weight_count(shape: Shape) -> u32 {
     return shape.features * shape.classes;

@@ -48,7 +48,7 @@ fn reduce_main(
     weights[thread] = weight_acc;
     var square_acc = 0.0;
     var magnitude_acc = 0.0;
-    if column == p {
+    if column == p && penalized(shape) {
         for (var j = thread; j < weight_count(shape); j += WORKGROUP_SIZE) {
             square_acc += params[j] * params[j];
             magnitude_acc += abs(params[j]);

@@ -42,9 +42,11 @@ fn reduce_update_main(@builtin(local_invocation_index) thread: u32) {
     // gradient: thread t reads the weights it alone writes below.
     var square_acc = 0.0;
     var magnitude_acc = 0.0;
-    for (var j = thread; j < weight_count(shape); j += WORKGROUP_SIZE) {
-        square_acc += params[j] * params[j];
-        magnitude_acc += abs(params[j]);
+    if penalized(shape) {
+        for (var j = thread; j < weight_count(shape); j += WORKGROUP_SIZE) {
+            square_acc += params[j] * params[j];
+            magnitude_acc += abs(params[j]);
+        }
     }
     squares[thread] = square_acc;
     magnitudes[thread] = magnitude_acc;

@@ -102,9 +102,11 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
             }
             var squares = 0.0;
             var magnitudes = 0.0;
-            for (var j = 0u; j < d; j++) {
-                squares += theta[j] * theta[j];
-                magnitudes += abs(theta[j]);
+            if penalized(shape) {
+                for (var j = 0u; j < d; j++) {
+                    squares += theta[j] * theta[j];
+                    magnitudes += abs(theta[j]);
+                }
             }
             kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, total_weight, squares, magnitudes));
         }
