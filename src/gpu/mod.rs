@@ -51,6 +51,9 @@ const LOOP_BUDGET: usize = 60_000;
 const STEP_CAP: u64 = 1 << 24;
 /// Steps of the other paths encoded per submission.
 const STEPS_PER_SUBMISSION: usize = 512;
+/// The most partial sums per column reduce_update.wgsl adds (a thread
+/// adds a column's alone, one after another).
+const MAX_REDUCE_UPDATE_GROUPS: usize = 256;
 /// The most bytes of rows (X and y) one window of gathered rows holds for
 /// steps.wgsl where X is split across buffers: enough for thousands of
 /// small steps per dispatch, small beside any GPU's memory.
@@ -775,9 +778,12 @@ impl<'c> OnDevice<'c> {
                 &[&step_uniform, &sums, &control, &params, &state],
             ),
             // A batch's few partial sums: reduced and applied in one
-            // dispatch (loop iterations per thread within the budget).
+            // dispatch, whose one workgroup adds each column's alone (more
+            // than a few hundred are faster added by reduce.wgsl's
+            // workgroup per column).
             reduce_update: (kernels == StepKernels::Gathered
                 && matches!(partials_pass, PartialsPass::Rows(..))
+                && partial_groups <= MAX_REDUCE_UPDATE_GROUPS
                 && 3 * partial_groups * parameter_count.div_ceil(WORKGROUP_SIZE as usize) <= LOOP_BUDGET / 4)
                 .then(|| {
                     bind(
