@@ -37,7 +37,7 @@ pub(crate) struct Pipelines {
 
 /// How a kernel binds one buffer.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Access {
+enum Access {
     Uniform,
     Read,
     ReadWrite,
@@ -47,7 +47,7 @@ use Access::{Read, ReadWrite, Uniform};
 /// The bindings of each kernel, numbered from 0 in this order; they mirror
 /// the `@binding` declarations of its WGSL file, and pipeline creation
 /// fails where the two disagree.
-pub(crate) const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
+const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
 const REDUCE: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite];
 const UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite];
 const GATHER: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite];
@@ -364,18 +364,28 @@ const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 const SUBGROUP_LANES: u32 = 8;
 
 impl GpuContext {
-    /// Compiles the kernel `name` from `source` (after the declarations
-    /// every kernel shares) with its entry point and bindings; without
-    /// zeroing its workgroup memory where it writes before it reads.
-    pub(crate) fn build_kernel(
-        &self,
-        name: &str,
-        source: &str,
-        entry: &str,
-        bindings: &[Access],
-        zero_workgroup_memory: bool,
-    ) -> Result<Kernel> {
-        build_kernel(&self.device, name, source, entry, bindings, zero_workgroup_memory)
+    /// The gradient pass of gradient_rows.wgsl for `shape`, built on first
+    /// use and kept (its workgroup memory is written before it is read, so
+    /// not zeroed).
+    pub(crate) fn rows_kernel(&self, shape: &RowsShape) -> Result<Arc<Kernel>> {
+        let mut built = self
+            .specialized
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(kernel) = built.get(shape) {
+            return Ok(Arc::clone(kernel));
+        }
+        let kernel = build_kernel(
+            &self.device,
+            &shape.label(),
+            &shape.source(),
+            "partials_main",
+            PARTIALS,
+            false,
+        )?;
+        let kernel = Arc::new(kernel);
+        built.insert(*shape, Arc::clone(&kernel));
+        Ok(kernel)
     }
 }
 

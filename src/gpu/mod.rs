@@ -134,12 +134,12 @@ impl PartialsPass {
     fn choose(context: &GpuContext, features: usize, classes: usize, loss: Loss) -> Result<Self> {
         let shape = match context.generation {
             KernelGeneration::Current => {
-                specialized::RowsShape::new(context, features, classes, loss_code(loss))
+                specialized::RowsShape::new(context.adapter(), features, classes, loss_code(loss))
             }
             KernelGeneration::Legacy => None,
         };
         Ok(match shape {
-            Some(shape) => PartialsPass::Rows(shape, shape.kernel(context)?),
+            Some(shape) => PartialsPass::Rows(shape, context.rows_kernel(&shape)?),
             None => PartialsPass::Legacy,
         })
     }
@@ -652,6 +652,20 @@ impl<'c> OnDevice<'c> {
         let mut partial_groups_per_pass = Vec::new();
         let mut partial_copies = Vec::new();
         let mut gather = Vec::new();
+        // The gather from each buffer of X into `x` and `y` (a batch, or a
+        // window of several steps' batches).
+        let gathers_into =
+            |order: &wgpu::Buffer, x: &wgpu::Buffer, y: &wgpu::Buffer| -> Vec<wgpu::BindGroup> {
+                chunks
+                    .iter()
+                    .map(|chunk| {
+                        bind(
+                            &pipelines.gather,
+                            &[&chunk.shape, &chunk.x, &chunk.y, order, &control, x, y],
+                        )
+                    })
+                    .collect()
+            };
         let slot_bytes = ((parameter_count + 2) * 4) as u64;
         match kernels {
             StepKernels::Full => {
@@ -688,20 +702,7 @@ impl<'c> OnDevice<'c> {
                 let batch_x = empty("batch x", batch_bytes);
                 let batch_y = empty("batch y", (window_rows * y_stride * 4) as u64);
                 let order = order.as_ref().expect("mini-batch plans have a permutation");
-                for chunk in &chunks {
-                    gather.push(bind(
-                        &pipelines.gather,
-                        &[
-                            &chunk.shape,
-                            &chunk.x,
-                            &chunk.y,
-                            order,
-                            &control,
-                            &batch_x,
-                            &batch_y,
-                        ],
-                    ));
-                }
+                gather = gathers_into(order, &batch_x, &batch_y);
                 let group = bind(
                     partials_kernel,
                     &[&step_uniform, &batch_x, &batch_y, &params, &control, &partials],
@@ -718,20 +719,7 @@ impl<'c> OnDevice<'c> {
                         let window_rows = (fused_steps * batch).min(n);
                         let window_x = empty("window x", (window_rows * d * 4) as u64);
                         let window_y = empty("window y", (window_rows * y_stride * 4) as u64);
-                        for chunk in &chunks {
-                            gather.push(bind(
-                                &pipelines.gather,
-                                &[
-                                    &chunk.shape,
-                                    &chunk.x,
-                                    &chunk.y,
-                                    order,
-                                    &control,
-                                    &window_x,
-                                    &window_y,
-                                ],
-                            ));
-                        }
+                        gather = gathers_into(order, &window_x, &window_y);
                         (window_x, window_y)
                     }
                     false => (chunks[0].x.clone(), chunks[0].y.clone()),

@@ -2,14 +2,11 @@
 //! (shaders/gradient_rows.wgsl), built for one shape of rows: the feature
 //! count, the loss and the width of a load are constants of its pipeline,
 //! so that the GPU's compiler unrolls its loops and keeps the weights and
-//! the sums in registers. Pipelines are built on first use and kept by the
-//! context, one per shape.
+//! the sums in registers. The context builds a pipeline per shape on first
+//! use and keeps it ([`super::GpuContext`]'s `rows_kernel`).
 
-use std::sync::Arc;
-
-use super::context::{Kernel, PARTIALS};
-use super::{GpuContext, LOOP_BUDGET, WORKGROUP_SIZE};
-use crate::error::Result;
+use super::{LOOP_BUDGET, WORKGROUP_SIZE};
+use crate::adapter::AdapterSummary;
 
 /// The most threads that share a row: a warp of NVIDIA's, and the
 /// smallest subgroup of most GPUs that have subgroups of 32 or more.
@@ -50,9 +47,10 @@ pub(crate) struct RowsShape {
 }
 
 impl RowsShape {
-    /// The pass for rows of `features` values and one margin, or `None`
-    /// where the legacy pass takes them (many margins, very wide rows).
-    pub(crate) fn new(context: &GpuContext, features: usize, classes: usize, loss: u32) -> Option<Self> {
+    /// The pass for rows of `features` values and one margin on `adapter`,
+    /// or `None` where the legacy pass takes them (many margins, very wide
+    /// rows).
+    pub(crate) fn new(adapter: &AdapterSummary, features: usize, classes: usize, loss: u32) -> Option<Self> {
         if classes != 1 || features == 0 {
             return None;
         }
@@ -63,8 +61,7 @@ impl RowsShape {
         if slots > MAX_SLOTS {
             return None;
         }
-        let summary = context.adapter();
-        let subgroups = summary.uses_subgroups && summary.subgroup_sizes.0 as usize >= row_threads;
+        let subgroups = adapter.uses_subgroups && adapter.subgroup_sizes.0 as usize >= row_threads;
         Some(RowsShape {
             features,
             packet_width,
@@ -110,9 +107,9 @@ impl RowsShape {
             * round
     }
 
-    /// The kernel's source: the shape's constants, then the shared
-    /// declarations, the pass and its entry point.
-    fn source(&self) -> String {
+    /// The kernel's source: the shape's constants, the pass and its entry
+    /// point (the context puts the shared declarations before them).
+    pub(crate) fn source(&self) -> String {
         let (packet, helpers) = match self.packet_width {
             4 => (
                 "vec4<f32>",
@@ -152,26 +149,14 @@ impl RowsShape {
         )
     }
 
-    /// The pipeline of this shape, built on first use and kept by the
-    /// context.
-    pub(crate) fn kernel(&self, context: &GpuContext) -> Result<Arc<Kernel>> {
-        let mut built = context
-            .specialized
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(kernel) = built.get(self) {
-            return Ok(Arc::clone(kernel));
-        }
-        let name = format!(
+    /// The kernel's name in wgpu's messages.
+    pub(crate) fn label(&self) -> String {
+        format!(
             "gradient_rows.wgsl ({} features, {}-wide loads, {} threads a row{})",
             self.features,
             self.packet_width,
             self.row_threads,
             if self.subgroups { ", subgroups" } else { "" }
-        );
-        let kernel =
-            Arc::new(context.build_kernel(&name, &self.source(), "partials_main", PARTIALS, false)?);
-        built.insert(*self, Arc::clone(&kernel));
-        Ok(kernel)
+        )
     }
 }
