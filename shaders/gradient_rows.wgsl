@@ -51,6 +51,12 @@ fn rows_body(position: u32, group: u32) {
     if shape.rows_from_control == 1u {
         rows = batch_len(shape, control.epoch_step);
     }
+    // A grid laid out in two dimensions may hold more workgroups than the
+    // rows need: those past the last span leave at once (the whole
+    // workgroup, before any barrier), writing no slot of another's.
+    if group > 0u && group * shape.rows_per_group >= rows {
+        return;
+    }
     let first = min(group * shape.rows_per_group, rows);
     let end = min(first + shape.rows_per_group, rows);
     let stride = 1u + shape.weighted;

@@ -46,6 +46,9 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         first_step = control.epoch_step;
     }
     let start = workgroupUniformLoad(&first_step);
+    // Every thread has read control before the loss's thread writes it at
+    // the end (workgroup barriers order workgroup memory only).
+    storageBarrier();
     let steps = min(shape.steps_per_dispatch, shape.steps_per_epoch - start);
 
     for (var s = 0u; s < steps; s++) {

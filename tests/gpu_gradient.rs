@@ -205,3 +205,24 @@ fn the_logistic_loss_keeps_its_digits_at_large_margins() {
         );
     }
 }
+
+/// Rows shared by 4, 8, 16 and 32 threads (5 to 300 features, loaded four
+/// or one at a time) match the float64 reference on both ways the threads
+/// of a row add their sums: subgroup shuffles where the adapter has wide
+/// enough subgroups (lavapipe's are 8 wide, so it runs the wider shapes
+/// through workgroup memory; a GPU with subgroups of 32 runs them all by
+/// shuffles) and workgroup memory.
+#[test]
+fn every_width_of_row_matches_by_shuffles_and_by_workgroup_memory() {
+    let (Some(shuffles), Some(memory)) = (
+        common::gpu("row widths by shuffles"),
+        common::gpu_workgroup_memory("row widths by workgroup memory"),
+    ) else {
+        return;
+    };
+    for context in [&shuffles, &memory] {
+        for features in [5, 13, 20, 36, 64, 100, 300] {
+            check(context, Model::Logistic, 3_001, features);
+        }
+    }
+}
