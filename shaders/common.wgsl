@@ -71,9 +71,6 @@ struct Control {
     epoch_step: u32,
     global_step: u32,
     learning_rate: f32,
-    // Compensated (Kahan) sum of the batch losses of the epoch.
-    loss_sum: f32,
-    loss_compensation: f32,
     // Rows of the batch the last reduction summed, and their total weight
     // (the rows, unweighted): reduce.wgsl writes them, update.wgsl divides
     // by the weight.
@@ -134,11 +131,4 @@ fn averaged(shape: Shape, mean: f32, theta: f32, step: u32) -> f32 {
     }
     let k = f32(step - shape.average_from + 1u);
     return mean + (theta - mean) / k;
-}
-
-fn kahan_add(sum: ptr<function, f32>, compensation: ptr<function, f32>, value: f32) {
-    let corrected = value - *compensation;
-    let total = *sum + corrected;
-    *compensation = (total - *sum) - corrected;
-    *sum = total;
 }

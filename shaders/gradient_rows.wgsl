@@ -52,9 +52,12 @@ fn rows_body(position: u32, group: u32) {
         rows = batch_len(shape, control.epoch_step);
     }
     // A grid laid out in two dimensions may hold more workgroups than the
-    // rows need: those past the last span leave at once (the whole
-    // workgroup, before any barrier), writing no slot of another's.
-    if group > 0u && group * shape.rows_per_group >= rows {
+    // slots of the pass (one per span of shape.rows, the buffer's rows or a
+    // whole batch's): those leave at once (the whole workgroup, before any
+    // barrier), writing no slot of another's. A slot whose span this step
+    // leaves empty (the epoch's short last batch) is still written, with
+    // zeros, for the reduction adds every slot.
+    if group > 0u && group * shape.rows_per_group >= shape.rows {
         return;
     }
     let first = min(group * shape.rows_per_group, rows);

@@ -1,7 +1,7 @@
 // Adds the partial-sum slots of gradient.wgsl into the batch's raw sums by
 // a tree in workgroup memory (no float atomics, fixed order): one workgroup
 // per column. The loss column also turns the batch's raw loss into its
-// loss (assemble_loss, with the penalty), adds it to the epoch's sum and
+// loss (assemble_loss, with the penalty), writes it as the step's and
 // counts the step. update.wgsl turns the raw sums into the gradient.
 //
 // sums holds Σ s ℓ′ x (features × classes values), Σ s ℓ′ (classes
@@ -15,6 +15,8 @@
 @group(0) @binding(2) var<storage, read> params: array<f32>;
 @group(0) @binding(3) var<storage, read_write> control: Control;
 @group(0) @binding(4) var<storage, read_write> sums: array<f32>;
+// The loss of each step of the epoch, which the host adds in float64.
+@group(0) @binding(5) var<storage, read_write> step_losses: array<f32>;
 
 var<workgroup> column_sums: array<f32, WORKGROUP_SIZE>;
 var<workgroup> squares: array<f32, WORKGROUP_SIZE>;
@@ -81,11 +83,7 @@ fn reduce_main(
             total_weight = weights[0];
         }
         control.batch_weight = total_weight;
-        var loss_sum = control.loss_sum;
-        var compensation = control.loss_compensation;
-        kahan_add(&loss_sum, &compensation, assemble_loss(shape, column_sums[0], total_weight, squares[0], magnitudes[0]));
-        control.loss_sum = loss_sum;
-        control.loss_compensation = compensation;
+        step_losses[control.epoch_step] = assemble_loss(shape, column_sums[0], total_weight, squares[0], magnitudes[0]);
         control.global_step = next_step(control.global_step);
     }
 }

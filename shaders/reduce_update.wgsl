@@ -13,6 +13,8 @@
 @group(0) @binding(2) var<storage, read_write> control: Control;
 @group(0) @binding(3) var<storage, read_write> params: array<f32>;
 @group(0) @binding(4) var<storage, read_write> state: array<f32>;
+// The loss of each step of the epoch, which the host adds in float64.
+@group(0) @binding(5) var<storage, read_write> step_losses: array<f32>;
 
 var<workgroup> squares: array<f32, WORKGROUP_SIZE>;
 var<workgroup> magnitudes: array<f32, WORKGROUP_SIZE>;
@@ -84,11 +86,7 @@ fn reduce_update_main(@builtin(local_invocation_index) thread: u32) {
         }
         control.batch_rows = rows;
         control.batch_weight = total_weight;
-        var epoch_loss = control.loss_sum;
-        var compensation = control.loss_compensation;
-        kahan_add(&epoch_loss, &compensation, assemble_loss(shape, loss_sum, total_weight, squares[0], magnitudes[0]));
-        control.loss_sum = epoch_loss;
-        control.loss_compensation = compensation;
+        step_losses[epoch_step] = assemble_loss(shape, loss_sum, total_weight, squares[0], magnitudes[0]);
         control.global_step = step;
         control.epoch_step = epoch_step + 1u;
     }

@@ -16,6 +16,8 @@
 @group(0) @binding(4) var<storage, read_write> control: Control;
 @group(0) @binding(5) var<storage, read_write> params: array<f32>;
 @group(0) @binding(6) var<storage, read_write> state: array<f32>;
+// The loss of each step of the epoch, which the host adds in float64.
+@group(0) @binding(7) var<storage, read_write> step_losses: array<f32>;
 
 var<workgroup> theta: array<f32, WORKGROUP_SIZE>;
 var<workgroup> derivatives: array<f32, WORKGROUP_SIZE>;
@@ -40,8 +42,6 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
     }
     let learning_rate = control.learning_rate;
     let global_step = control.global_step;
-    var loss_sum = control.loss_sum;
-    var compensation = control.loss_compensation;
     if thread == 0u {
         first_step = control.epoch_step;
     }
@@ -111,7 +111,7 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
                     magnitudes += abs(theta[j]);
                 }
             }
-            kahan_add(&loss_sum, &compensation, assemble_loss(shape, acc, total_weight, squares, magnitudes));
+            step_losses[start + s] = assemble_loss(shape, acc, total_weight, squares, magnitudes);
         }
         workgroupBarrier();
         if thread < count {
@@ -130,8 +130,6 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         state[2u * count + thread] = mean;
     }
     if thread == loss_owner {
-        control.loss_sum = loss_sum;
-        control.loss_compensation = compensation;
         control.global_step = min(global_step, STEP_CAP - steps) + steps;
         control.epoch_step = start + steps;
     }

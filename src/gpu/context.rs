@@ -48,10 +48,13 @@ use Access::{Read, ReadWrite, Uniform};
 /// the `@binding` declarations of its WGSL file, and pipeline creation
 /// fails where the two disagree.
 const PARTIALS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
-const REDUCE: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite];
+const REDUCE: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite];
 const UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite];
 const GATHER: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite, ReadWrite];
-const STEPS: &[Access] = &[Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite];
+const STEPS: &[Access] = &[
+    Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
+];
+const REDUCE_UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite];
 
 fn bind_group_layout(device: &wgpu::Device, name: &str, bindings: &[Access]) -> wgpu::BindGroupLayout {
     let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
@@ -470,7 +473,7 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             "reduce_update.wgsl",
             include_str!("../../shaders/reduce_update.wgsl"),
             "reduce_update_main",
-            UPDATE,
+            REDUCE_UPDATE,
         )?,
         gather: kernel(
             "gather.wgsl",

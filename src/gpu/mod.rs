@@ -100,8 +100,6 @@ struct Control {
     epoch_step: u32,
     global_step: u32,
     learning_rate: f32,
-    loss_sum: f32,
-    loss_compensation: f32,
     batch_rows: u32,
     batch_weight: f32,
     pad1: u32,
@@ -311,6 +309,8 @@ struct OnDevice<'c> {
     state: wgpu::Buffer,
     control: wgpu::Buffer,
     sums: wgpu::Buffer,
+    /// The loss of each step of an epoch, added on the host in float64.
+    step_losses: wgpu::Buffer,
     order: Option<wgpu::Buffer>,
     step_bind_groups: StepBindGroups,
     /// Where the rows do not fit the device: the source they are streamed
@@ -602,6 +602,7 @@ impl<'c> OnDevice<'c> {
         );
         let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
         let sums = empty("raw sums", ((parameter_count + 1) * 4) as u64);
+        let step_losses = empty("step losses", (steps_per_epoch.max(1) * 4) as u64);
         // Σ ℓ′ x, Σ ℓ′ (per class), Σ loss and Σ weight per workgroup.
         let partials = empty(
             "partial sums",
@@ -726,7 +727,16 @@ impl<'c> OnDevice<'c> {
                 };
                 Some(bind(
                     &pipelines.steps,
-                    &[&step_uniform, &x, &y, order, &control, &params, &state],
+                    &[
+                        &step_uniform,
+                        &x,
+                        &y,
+                        order,
+                        &control,
+                        &params,
+                        &state,
+                        &step_losses,
+                    ],
                 ))
             }
             _ => None,
@@ -759,7 +769,7 @@ impl<'c> OnDevice<'c> {
                 .min(MAX_GATHER_GROUPS),
             reduce: bind(
                 &pipelines.reduce,
-                &[&step_uniform, &partials, &params, &control, &sums],
+                &[&step_uniform, &partials, &params, &control, &sums, &step_losses],
             ),
             update: bind(
                 &pipelines.update,
@@ -776,7 +786,7 @@ impl<'c> OnDevice<'c> {
                 .then(|| {
                     bind(
                         &pipelines.reduce_update,
-                        &[&step_uniform, &partials, &control, &params, &state],
+                        &[&step_uniform, &partials, &control, &params, &state, &step_losses],
                     )
                 }),
             steps,
@@ -795,6 +805,7 @@ impl<'c> OnDevice<'c> {
             state,
             control,
             sums,
+            step_losses,
             order,
             step_bind_groups,
             stream,
@@ -1012,18 +1023,22 @@ impl<'c> OnDevice<'c> {
     /// Submits `encoder` and reads back the epoch's loss sum and the
     /// parameters at its end.
     fn read_epoch(&self, encoder: wgpu::CommandEncoder) -> Result<(f64, Vec<f32>)> {
-        let control_bytes = std::mem::size_of::<Control>();
         let parameter_bytes = self.parameter_count() * 4;
+        let loss_bytes = self.steps_per_epoch * 4;
         let bytes = self.read(
             encoder,
             &[
-                (&self.control, control_bytes as u64),
                 (&self.params, parameter_bytes as u64),
+                (&self.step_losses, loss_bytes as u64),
             ],
         )?;
-        let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
-        let parameters = bytemuck::pod_collect_to_vec(&bytes[control_bytes..]);
-        Ok((f64::from(control.loss_sum), parameters))
+        let parameters = bytemuck::pod_collect_to_vec(&bytes[..parameter_bytes]);
+        // Added here in float64, in step order: a compensated sum on the
+        // device is not one a driver's compiler must keep (WGSL cannot
+        // forbid it to reassociate).
+        let step_losses: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[parameter_bytes..]);
+        let loss_sum = step_losses.iter().map(|&loss| f64::from(loss)).sum();
+        Ok((loss_sum, parameters))
     }
 
     /// Submits `encoder` with copies of the first bytes of each buffer of
@@ -1485,8 +1500,8 @@ mod tests {
 
     #[test]
     fn control_has_the_same_layout_in_rust_and_wgsl() {
-        let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, loss_sum,
-            loss_compensation, batch_rows, batch_weight, pad1);
+        let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, batch_rows,
+            batch_weight, pad1);
         assert_eq!(rust, wgsl_layout("Control"));
     }
 }
