@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::specialized::RowsShape;
+use super::WORKGROUP_SIZE;
 use crate::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 use crate::error::{Error, Result};
 
@@ -180,6 +181,9 @@ impl GpuContext {
             .map_err(|e| Error::GpuUnavailable {
                 reason: format!("adapter {} refused a device: {e}", info.name),
             })?;
+        // Where the adapter forms partial subgroups (drivers before Vulkan
+        // 1.3 may), the kernels take workgroup memory instead.
+        let uses_subgroups = uses_subgroups && subgroups_fill_workgroups(&device, &queue)?;
         let lost = Arc::new(Mutex::new(None));
         let lost_record = Arc::clone(&lost);
         device.set_device_lost_callback(move |reason, message| {
@@ -488,4 +492,134 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             STEPS,
         )?,
     })
+}
+
+/// Whether the adapter forms the subgroups of a workgroup of
+/// `WORKGROUP_SIZE` invocations as the subgroup kernels assume: full
+/// subgroups of one size, so that `subgroup_id · subgroup_size +
+/// subgroup_invocation_id` numbers the workgroup's invocations once each.
+/// Vulkan promises it from 1.3 on; an older driver may form partial
+/// subgroups, where the kernels would add the wrong lanes. A dispatch at
+/// context creation asks the adapter itself.
+fn subgroups_fill_workgroups(device: &wgpu::Device, queue: &wgpu::Queue) -> Result<bool> {
+    const SOURCE: &str = "
+@group(0) @binding(0) var<storage, read_write> seen: array<u32>;
+@compute @workgroup_size(256)
+fn probe_main(
+    @builtin(local_invocation_index) thread: u32,
+    @builtin(subgroup_id) subgroup: u32,
+    @builtin(subgroup_size) size: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+) {
+    seen[thread] = subgroup * size + lane;
+    seen[256u + thread] = size;
+}";
+    let values = 2 * WORKGROUP_SIZE as u64;
+    let seen = catch_errors(device, "probing the adapter's subgroups", || {
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some("subgroup probe"),
+            source: wgpu::ShaderSource::Wgsl(SOURCE.into()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("subgroup probe"),
+            layout: None,
+            module: &module,
+            entry_point: Some("probe_main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let seen = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("subgroup probe"),
+            size: values * 4,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            mapped_at_creation: false,
+        });
+        let readback = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("subgroup probe readback"),
+            size: values * 4,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let bind_group = device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout: &pipeline.get_bind_group_layout(0),
+            entries: &[wgpu::BindGroupEntry {
+                binding: 0,
+                resource: seen.as_entire_binding(),
+            }],
+        });
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(&pipeline);
+            pass.set_bind_group(0, &bind_group, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        encoder.copy_buffer_to_buffer(&seen, 0, &readback, 0, values * 4);
+        queue.submit([encoder.finish()]);
+        readback
+    })?;
+    let (sender, receiver) = std::sync::mpsc::channel();
+    seen.map_async(wgpu::MapMode::Read, .., move |outcome| {
+        let _ = sender.send(outcome);
+    });
+    device
+        .poll(wgpu::PollType::Wait {
+            submission_index: None,
+            timeout: Some(WAIT_LIMIT),
+        })
+        .map_err(|e| Error::GpuUnavailable {
+            reason: format!("probing the adapter's subgroups: {e}"),
+        })?;
+    let mapped = receiver
+        .recv_timeout(WAIT_LIMIT)
+        .map_err(|_| Error::GpuUnavailable {
+            reason: "probing the adapter's subgroups: the readback never arrived".into(),
+        })?;
+    mapped.map_err(|e| Error::GpuUnavailable {
+        reason: format!("probing the adapter's subgroups: {e}"),
+    })?;
+    let numbers: Vec<u32> = {
+        let view = seen.get_mapped_range(..).map_err(|e| Error::GpuUnavailable {
+            reason: format!("probing the adapter's subgroups: {e}"),
+        })?;
+        bytemuck::pod_collect_to_vec(&view)
+    };
+    let (positions, sizes) = numbers.split_at(WORKGROUP_SIZE as usize);
+    Ok(subgroups_number_each_invocation_once(positions, sizes))
+}
+
+/// Whether the positions the probe saw (`subgroup_id · subgroup_size +
+/// subgroup_invocation_id` per invocation) number the workgroup's
+/// invocations once each, in subgroups of one power-of-two size of at least
+/// [`SUBGROUP_LANES`].
+fn subgroups_number_each_invocation_once(positions: &[u32], sizes: &[u32]) -> bool {
+    let mut sorted = positions.to_vec();
+    sorted.sort_unstable();
+    let numbered_once = sorted.iter().enumerate().all(|(i, &p)| p as usize == i);
+    let one_size = sizes
+        .iter()
+        .all(|&s| s == sizes[0] && s >= SUBGROUP_LANES && s.is_power_of_two());
+    numbered_once && one_size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subgroups_number_each_invocation_once;
+
+    /// Full subgroups of 32 pass; a workgroup cut into subgroups of 32 and
+    /// partial ones (a driver before Vulkan 1.3 may), whose positions
+    /// repeat and run past the workgroup, does not; nor do mixed sizes.
+    #[test]
+    fn only_full_subgroups_of_one_size_pass_the_probe() {
+        let full: Vec<u32> = (0..256).collect();
+        assert!(subgroups_number_each_invocation_once(&full, &[32; 256]));
+        // 24 invocations per subgroup of size 32: ids 0..10, lanes 0..24.
+        let partial: Vec<u32> = (0..256u32).map(|i| (i / 24) * 32 + i % 24).collect();
+        assert!(!subgroups_number_each_invocation_once(&partial, &[32; 256]));
+        let mut mixed = [32u32; 256];
+        mixed[255] = 16;
+        assert!(!subgroups_number_each_invocation_once(&full, &mixed));
+        assert!(!subgroups_number_each_invocation_once(&full, &[4; 256]));
+    }
 }
