@@ -45,6 +45,12 @@ fn partials_main(
     let columns = parameter_count(shape);
     let slot = (shape.group_offset + group) * (columns + 2u);
     let stride = 1u + shape.weighted;
+    // Where x binds a window of several steps' gathered rows: this step's
+    // start in it.
+    var window_first = 0u;
+    if shape.windowed == 1u {
+        window_first = (control.epoch_step % shape.steps_per_window) * shape.batch_size;
+    }
 
     for (var c = thread; c < columns; c += WORKGROUP_SIZE) {
         partials[slot + c] = 0.0;
@@ -56,7 +62,7 @@ fn partials_main(
         // Zeroed for every tile: the row's margins start from 0.
         var z = array<f32, MAX_CLASSES>();
         if row < end {
-            let base = row * d;
+            let base = (window_first + row) * d;
             for (var j = lane; j < d; j += LANES) {
                 let value = x[base + j];
                 for (var k = 0u; k < classes; k++) {
@@ -85,10 +91,10 @@ fn partials_main(
                 }
                 weight = 1.0;
                 if shape.weighted == 1u {
-                    weight = y[row * stride + 1u];
+                    weight = y[(window_first + row) * stride + 1u];
                 }
                 // z becomes ∂ℓ/∂z.
-                loss_sum += weight * multinomial_loss_and_slopes(classes, &z, y[row * stride]);
+                loss_sum += weight * multinomial_loss_and_slopes(classes, &z, y[(window_first + row) * stride]);
                 weight_sum += weight;
             }
             for (var k = 0u; k < classes; k++) {
@@ -106,7 +112,7 @@ fn partials_main(
             for (var r = 0u; r < tile_len; r++) {
                 var value = 1.0;
                 if j < d {
-                    value = x[(tile + r) * d + j];
+                    value = x[(window_first + tile + r) * d + j];
                 }
                 acc += tile_slopes[r * MAX_CLASSES + k] * value;
             }

@@ -437,13 +437,13 @@ impl<'c> OnDevice<'c> {
         // steps gathered at once into a window that the gradient pass reads
         // step by step (gradient_rows.wgsl), at most WINDOW_BYTES of them
         // (one step's at least).
-        let gathered_steps = match kernels == StepKernels::Gathered
-            && matches!(partials_pass, PartialsPass::Rows(..))
-            && streamed_rows.is_none()
-        {
-            true => (window_rows_limit / batch.max(1)).clamp(1, steps_per_epoch.max(1)),
-            false => 1,
-        };
+        let windows_of_batches = context.generation == KernelGeneration::Current
+            && (matches!(partials_pass, PartialsPass::Rows(..)) || classes > 1);
+        let gathered_steps =
+            match kernels == StepKernels::Gathered && windows_of_batches && streamed_rows.is_none() {
+                true => (window_rows_limit / batch.max(1)).clamp(1, steps_per_epoch.max(1)),
+                false => 1,
+            };
         // The current pass over X in several buffers writes each buffer's
         // partial sums into a buffer of their own, so that nothing orders
         // the buffers' dispatches (wgpu puts a barrier between dispatches
@@ -780,7 +780,7 @@ impl<'c> OnDevice<'c> {
             // than a few hundred are faster added by reduce.wgsl's
             // workgroup per column).
             reduce_update: (kernels == StepKernels::Gathered
-                && matches!(partials_pass, PartialsPass::Rows(..))
+                && windows_of_batches
                 && partial_groups <= MAX_REDUCE_UPDATE_GROUPS
                 && 3 * partial_groups * parameter_count.div_ceil(WORKGROUP_SIZE as usize) <= LOOP_BUDGET / 4)
                 .then(|| {
