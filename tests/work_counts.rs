@@ -190,3 +190,67 @@ fn larger_batches_on_x_split_in_two_take_two_dispatches_a_step() {
     let old = fit_counts(Device::Gpu, Variant::MiniBatch(500), 2, Some(&legacy));
     assert_eq!(old.dispatches_per_step(), 5.0);
 }
+
+/// Three classes in batches of 64 on X split in two: the gathered windows
+/// and the one-dispatch reduction and update serve many margins too, about
+/// two dispatches a step (the legacy path: five), and the fit matches the
+/// CPU's.
+#[test]
+fn many_classes_on_x_split_in_two_take_two_dispatches_a_step() {
+    let options = downhill::GpuOptions {
+        x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
+        ..downhill::GpuOptions::default()
+    };
+    let Some(context) = common::gpu_with("three classes on X split in two", options) else {
+        return;
+    };
+    let data = Synthetic::generate(Model::Linear, ROWS, FEATURES, 0.1, 3).expect("valid sizes");
+    // Three classes by the sign and size of the first feature.
+    let labels = data.x.column(0).mapv(|v| {
+        if v < -0.4 {
+            0.0
+        } else if v < 0.4 {
+            1.0
+        } else {
+            2.0
+        }
+    });
+    let descent = GradientDescent::multinomial(3)
+        .variant(Variant::MiniBatch(64))
+        .optimizer(Optimizer::sgd(0.05))
+        .max_epochs(2);
+    let on_gpu = descent
+        .clone()
+        .device(Device::Gpu)
+        .gpu_context(context)
+        .fit(data.x.view(), labels.view())
+        .expect("a GPU fit");
+    let on_cpu = descent
+        .device(Device::Cpu)
+        .fit(data.x.view(), labels.view())
+        .expect("a CPU fit");
+    // Every class's weights and intercept.
+    let all = |fitted: &downhill::Fitted| -> Vec<f64> {
+        fitted
+            .coefficients()
+            .iter()
+            .chain(fitted.intercepts().iter())
+            .map(|&v| f64::from(v))
+            .collect()
+    };
+    common::assert_close(
+        "three classes, split X, batch 64",
+        &all(&on_gpu),
+        &all(&on_cpu),
+        1e-4,
+        1e-5,
+    );
+    let steps_per_epoch = ROWS.div_ceil(64) as f64;
+    let work = on_gpu.work();
+    // Per epoch: one gather per buffer of X (one window holds the epoch),
+    // then two dispatches a step.
+    assert_eq!(
+        work.dispatches_per_step(),
+        (2.0 * steps_per_epoch + 2.0) / steps_per_epoch
+    );
+}
