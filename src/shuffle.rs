@@ -1,11 +1,10 @@
-//! The row order of mini-batch epochs: drawn by the driver from the fit's
-//! seed, the same for every engine, so that their runs can be compared
+//! The row order of mini-batch epochs: drawn by the driver from one seeded
+//! generator, the same for every engine, so that their runs can be compared
 //! step by step, and continued exactly by a resumed fit.
 
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -16,11 +15,8 @@ use crate::error::{Error, Result};
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Shuffle {
-    /// A pseudo-random permutation of all rows each epoch, keyed by the
-    /// seed and the epoch (a four-round Feistel network over 0..n, as
-    /// TensorFlow's `index_shuffle` and Grain draw theirs): a batch gathers
-    /// rows from anywhere in the data, and each row's place is computed on
-    /// its own, so an epoch's order is drawn in parallel.
+    /// A uniform permutation of all rows each epoch (Fisher–Yates over
+    /// 0..n): a batch gathers rows from anywhere in the data.
     #[default]
     Rows,
     /// The rows cut into consecutive blocks of `rows` (the last may be
@@ -83,17 +79,11 @@ impl std::str::FromStr for Shuffle {
     }
 }
 
-/// The row order of each epoch: for [`Shuffle::Rows`] a permutation keyed
-/// by the fit's seed and the epoch's number, for [`Shuffle::Blocks`] drawn
-/// from a ChaCha8 generator seeded by the fit's seed; either way continued
-/// exactly by a resumed fit (from the epochs drawn, or the generator's
-/// word position).
+/// The row order of each epoch, drawn from a ChaCha8 generator seeded by
+/// the fit's seed and kept at its word position across resumes.
 pub(crate) struct BatchOrder {
     shuffle: Shuffle,
-    seed: u64,
     rng: ChaCha8Rng,
-    /// Epochs whose order has been drawn (the position of `Shuffle::Rows`).
-    epochs: u64,
     order: Vec<u32>,
     blocks: Vec<u32>,
     /// Where `order` holds an epoch's order drawn ahead while the last one
@@ -108,18 +98,14 @@ pub(crate) struct BatchOrder {
 impl BatchOrder {
     pub(crate) fn new(rows: usize, shuffle: Shuffle, seed: u64, position: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        if shuffle != Shuffle::Rows {
-            rng.set_word_pos(u128::from(position));
-        }
+        rng.set_word_pos(u128::from(position));
         let blocks = match shuffle {
             Shuffle::Blocks { rows: block } => rows.div_ceil(block.max(1)),
             _ => 0,
         };
         BatchOrder {
             shuffle,
-            seed,
             rng,
-            epochs: position,
             order: vec![0; rows],
             blocks: vec![0; blocks],
             ahead: None,
@@ -165,13 +151,8 @@ impl BatchOrder {
         let rows = self.order.len();
         match self.shuffle {
             Shuffle::Rows => {
-                let permutation = RowPermutation::new(rows as u64, self.seed, self.epochs);
-                self.order
-                    .par_iter_mut()
-                    .with_min_len(1 << 14)
-                    .enumerate()
-                    .for_each(|(i, place)| *place = permutation.apply(i as u64) as u32);
-                self.epochs += 1;
+                fill_identity(&mut self.order, 0);
+                self.order.shuffle(&mut self.rng);
             }
             Shuffle::None => fill_identity(&mut self.order, 0),
             Shuffle::Blocks { rows: block } => {
@@ -191,13 +172,10 @@ impl BatchOrder {
         &self.order
     }
 
-    /// Where the orders used so far leave the drawing: epochs drawn for
-    /// [`Shuffle::Rows`], the generator's words for the others.
+    /// Words the generator has produced for the orders used so far.
     pub(crate) fn position(&self) -> u64 {
-        self.ahead.unwrap_or_else(|| match self.shuffle {
-            Shuffle::Rows => self.epochs,
-            _ => u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX),
-        })
+        self.ahead
+            .unwrap_or_else(|| u64::try_from(self.rng.get_word_pos()).unwrap_or(u64::MAX))
     }
 }
 
@@ -224,60 +202,6 @@ pub(crate) fn share_of_batches(
         );
         ends.push(local.len());
     }
-}
-
-/// A keyed pseudo-random permutation of 0..rows: a four-round Feistel
-/// network over the smallest even number of bits that holds `rows`, walked
-/// again from any value past `rows - 1` until it lands inside (cycle
-/// walking: the domain is less than four times `rows`, so a few steps at
-/// most on average). Four rounds of a keyed mixing function make a
-/// pseudo-random permutation (Luby and Rackoff).
-struct RowPermutation {
-    rows: u64,
-    half_bits: u32,
-    keys: [u64; 4],
-}
-
-impl RowPermutation {
-    fn new(rows: u64, seed: u64, epoch: u64) -> Self {
-        let bits = (64 - rows.saturating_sub(1).leading_zeros()).max(2);
-        let mut state = mix(seed ^ mix(epoch.wrapping_add(0x9e37_79b9_7f4a_7c15)));
-        let keys = [0; 4].map(|_: u64| {
-            state = mix(state);
-            state
-        });
-        RowPermutation {
-            rows,
-            half_bits: bits.div_ceil(2),
-            keys,
-        }
-    }
-
-    /// The place of row `i` (< rows).
-    fn apply(&self, i: u64) -> u64 {
-        let mut value = self.round_trip(i);
-        while value >= self.rows {
-            value = self.round_trip(value);
-        }
-        value
-    }
-
-    fn round_trip(&self, value: u64) -> u64 {
-        let mask = (1u64 << self.half_bits) - 1;
-        let (mut left, mut right) = (value >> self.half_bits, value & mask);
-        for key in self.keys {
-            (left, right) = (right, left ^ (mix(right ^ key) & mask));
-        }
-        (left << self.half_bits) | right
-    }
-}
-
-/// SplitMix64's finalizer: a bijective mix of 64 bits.
-fn mix(value: u64) -> u64 {
-    let mut z = value.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 fn fill_identity(slots: &mut [u32], first: u32) {
@@ -356,44 +280,6 @@ mod tests {
                 };
                 assert_eq!(got, expected, "{shuffle:?} epoch {epoch}");
                 assert_eq!(ahead.position(), expected_position, "{shuffle:?} epoch {epoch}");
-            }
-        }
-    }
-
-    /// The keyed order is a permutation at every size, including those
-    /// just past a power of two (where cycle walking works hardest), and
-    /// changes with the epoch and the seed.
-    #[test]
-    fn keyed_orders_are_permutations_of_every_size() {
-        for rows in [1usize, 2, 3, 5, 7, 8, 9, 15, 16, 17, 100, 1000, 4097, 65_537] {
-            let orders = epochs(Shuffle::Rows, rows, 3, 3);
-            for order in &orders {
-                assert!(is_permutation(order), "{rows} rows");
-            }
-            if rows > 8 {
-                assert_ne!(orders[0], orders[1], "{rows} rows");
-                assert_ne!(orders[0], epochs(Shuffle::Rows, rows, 4, 1)[0], "{rows} rows");
-            }
-        }
-    }
-
-    /// Every row lands in every place about equally often: over 4,000
-    /// epochs of 10 rows each (row, place) count is near 400; a count's
-    /// binomial standard deviation is 19, and the bound is 5 of them.
-    #[test]
-    fn keyed_orders_spread_every_row_over_every_place() {
-        let mut counts = [[0u32; 10]; 10];
-        for order in epochs(Shuffle::Rows, 10, 11, 4000) {
-            for (place, &row) in order.iter().enumerate() {
-                counts[row as usize][place] += 1;
-            }
-        }
-        for (row, places) in counts.iter().enumerate() {
-            for (place, &count) in places.iter().enumerate() {
-                assert!(
-                    (305..=495).contains(&count),
-                    "row {row} at {place}: {count} times"
-                );
             }
         }
     }
