@@ -12,11 +12,13 @@ use crate::adapter::AdapterSummary;
 /// smallest subgroup of most GPUs that have subgroups of 32 or more.
 const MAX_ROW_THREADS: usize = 32;
 
-/// The most packets one thread holds of a row (its registers hold as many
-/// weights and as many sums, for two rows in flight): rows up to
-/// 32 × 16 × 4 = 2,048 features (512 where they are read a value at a
-/// time) take this pass; wider ones the legacy pass.
-const MAX_SLOTS: usize = 16;
+/// The most packets one thread holds of a row: it keeps as many weights,
+/// as many sums and two rows' worth in registers, 16 floats a packet of
+/// four, so eight keep a thread at 128 floats, under the 255 registers an
+/// NVIDIA thread can hold (sixteen would spill). Rows up to 32 × 8 × 4 =
+/// 1,024 features (256 where they are read a value at a time) take this
+/// pass; wider ones the legacy pass.
+const MAX_SLOTS: usize = 8;
 
 /// Rows each group of threads reads before it uses any (UNROLL in
 /// gradient_rows.wgsl).
