@@ -41,6 +41,29 @@ fn fit(
 
 const X_BYTES: f64 = (ROWS * FEATURES * 4) as f64;
 
+/// A context whose buffers of X hold half the rows, as 10,000,000 × 64
+/// float32 (2.56 GB) is split on every adapter (a binding holds at most
+/// 2 GiB), running the kernels of `kernels`.
+fn split_in_two(
+    what: &str,
+    kernels: downhill::KernelGeneration,
+) -> Option<std::sync::Arc<downhill::GpuContext>> {
+    common::gpu_with(
+        what,
+        downhill::GpuOptions {
+            x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
+            kernels,
+            ..downhill::GpuOptions::default()
+        },
+    )
+}
+
+/// The same steps in float32 on both engines: parity as tests/gpu_parity.rs
+/// holds it (1e-4 relative, 1e-5 absolute).
+fn assert_matches_cpu(what: &str, on_gpu: &[f64], on_cpu: &[f64]) {
+    common::assert_close(what, on_gpu, on_cpu, 1e-4, 1e-5);
+}
+
 #[test]
 fn the_cpu_reads_each_row_once_an_epoch() {
     for variant in [Variant::Full, Variant::MiniBatch(64), Variant::Stochastic] {
@@ -114,24 +137,18 @@ fn small_batches_on_one_buffer_take_many_steps_per_dispatch() {
 /// CPU engine's.
 #[test]
 fn small_batches_on_x_split_in_two_take_the_fast_path() {
-    let split = common::gpu_with(
-        "work counts, small batches on X split in two",
-        downhill::GpuOptions {
-            x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
-            ..downhill::GpuOptions::default()
-        },
-    );
-    let Some(context) = split else { return };
+    let Some(context) = split_in_two(
+        "small batches on X split in two",
+        downhill::KernelGeneration::Current,
+    ) else {
+        return;
+    };
     let fitted = fit(Device::Gpu, Variant::MiniBatch(32), 2, Some(&context));
     let on_cpu = fit(Device::Cpu, Variant::MiniBatch(32), 2, None);
-    // The same steps in float32 on both: parity as tests/gpu_parity.rs
-    // holds it (1e-4 relative, 1e-5 absolute).
-    common::assert_close(
+    assert_matches_cpu(
         "split X, batch 32",
         &common::parameters(&fitted),
         &common::parameters(&on_cpu),
-        1e-4,
-        1e-5,
     );
     let gpu = fitted.work();
     let steps_per_epoch = ROWS.div_ceil(32) as u64;
@@ -154,31 +171,24 @@ fn small_batches_on_x_split_in_two_take_the_fast_path() {
 /// the gradient, the reduction, the update); and the fit matches the CPU's.
 #[test]
 fn larger_batches_on_x_split_in_two_take_two_dispatches_a_step() {
-    let options = |kernels| downhill::GpuOptions {
-        x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
-        kernels,
-        ..downhill::GpuOptions::default()
-    };
     let (Some(current), Some(legacy)) = (
-        common::gpu_with(
+        split_in_two(
             "larger batches on X split in two",
-            options(downhill::KernelGeneration::Current),
+            downhill::KernelGeneration::Current,
         ),
-        common::gpu_with(
+        split_in_two(
             "larger batches on X split in two, legacy",
-            options(downhill::KernelGeneration::Legacy),
+            downhill::KernelGeneration::Legacy,
         ),
     ) else {
         return;
     };
     let fitted = fit(Device::Gpu, Variant::MiniBatch(500), 2, Some(&current));
     let on_cpu = fit(Device::Cpu, Variant::MiniBatch(500), 2, None);
-    common::assert_close(
+    assert_matches_cpu(
         "split X, batch 500",
         &common::parameters(&fitted),
         &common::parameters(&on_cpu),
-        1e-4,
-        1e-5,
     );
     let steps_per_epoch = ROWS.div_ceil(500) as f64;
     let work = fitted.work();
@@ -197,11 +207,10 @@ fn larger_batches_on_x_split_in_two_take_two_dispatches_a_step() {
 /// CPU's.
 #[test]
 fn many_classes_on_x_split_in_two_take_two_dispatches_a_step() {
-    let options = downhill::GpuOptions {
-        x_chunk_bytes: Some((ROWS * FEATURES * 4 / 2 + 64) as u64),
-        ..downhill::GpuOptions::default()
-    };
-    let Some(context) = common::gpu_with("three classes on X split in two", options) else {
+    let Some(context) = split_in_two(
+        "three classes on X split in two",
+        downhill::KernelGeneration::Current,
+    ) else {
         return;
     };
     let data = Synthetic::generate(Model::Linear, ROWS, FEATURES, 0.1, 3).expect("valid sizes");
@@ -238,13 +247,7 @@ fn many_classes_on_x_split_in_two_take_two_dispatches_a_step() {
             .map(|&v| f64::from(v))
             .collect()
     };
-    common::assert_close(
-        "three classes, split X, batch 64",
-        &all(&on_gpu),
-        &all(&on_cpu),
-        1e-4,
-        1e-5,
-    );
+    assert_matches_cpu("three classes, split X, batch 64", &all(&on_gpu), &all(&on_cpu));
     let steps_per_epoch = ROWS.div_ceil(64) as f64;
     let work = on_gpu.work();
     // Per epoch: one gather per buffer of X (one window holds the epoch),

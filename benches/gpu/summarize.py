@@ -92,16 +92,8 @@ def ours(report, run):
         return None, run["error"]
     if "median_epoch_seconds" not in run:
         return None, "no median_epoch_seconds: a downhill bench from before the median-epoch timing; stage again"
-    median = run["median_epoch_seconds"]
-    copy = report["machine"]["gpu"]["copy_gb_per_s"] * 1e9
     return {
-        "samples_per_s": report["rows"] / median,
-        "median_epoch_seconds": median,
-        "seconds": run["seconds"],
-        "epochs": run["epochs"],
-        "us_per_step": 1e6 * median / run["steps_per_epoch"],
-        "gb_per_s": report["x_bytes"] / median / 1e9,
-        "percent_of_copy": 100.0 * report["x_bytes"] / median / copy,
+        **timing_figures(report, run),
         "shuffle_seconds_per_epoch": run["shuffle_seconds_per_epoch"],
         "final_loss": run["final_loss"],
         "structure": {key: run[key] for key in (
@@ -110,8 +102,8 @@ def ours(report, run):
     }, None
 
 
-def peer_figures(report, run, cuda_copy):
-    """A peer's figures, recomputed from its raw fields."""
+def timing_figures(report, run):
+    """The figures of a run's median epoch, ours or a peer's alike."""
     median = run["median_epoch_seconds"]
     gb_per_s = report["x_bytes"] / median / 1e9
     return {
@@ -122,7 +114,15 @@ def peer_figures(report, run, cuda_copy):
         "us_per_step": 1e6 * median / run["steps_per_epoch"],
         "gb_per_s": gb_per_s,
         "percent_of_copy": 100.0 * gb_per_s / report["machine"]["gpu"]["copy_gb_per_s"],
-        "percent_of_cuda_copy": 100.0 * gb_per_s / cuda_copy if cuda_copy else None,
+    }
+
+
+def peer_figures(report, run, cuda_copy):
+    """A peer's figures, recomputed from its raw fields."""
+    figures = timing_figures(report, run)
+    return {
+        **figures,
+        "percent_of_cuda_copy": 100.0 * figures["gb_per_s"] / cuda_copy if cuda_copy else None,
         "loss_after": run.get("loss_after"),
     }
 
