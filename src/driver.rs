@@ -51,7 +51,8 @@ pub(crate) struct TrainingPlan {
     pub(crate) rate_cuts: RateCuts,
     /// Convergence of the parameters: the run stops once, for `patience`
     /// epochs in a row, no parameter moved by more than this times the
-    /// largest parameter's magnitude.
+    /// largest parameter's magnitude, or all came back to where they were
+    /// two epochs before ([`Moved::settled`]).
     pub(crate) parameter_tolerance: Option<EarlyStopping>,
     pub(crate) divergence_factor: f64,
     pub(crate) seed: u64,
@@ -183,7 +184,7 @@ impl StopRules {
         &mut self,
         loss: f64,
         watch: f64,
-        moved: f64,
+        moved: Moved,
         plan: &TrainingPlan,
         epochs_this_fit: usize,
     ) -> Verdict {
@@ -195,7 +196,7 @@ impl StopRules {
             return Verdict::Stop(StopReason::Diverged { epoch });
         }
         if let Some(rule) = plan.parameter_tolerance {
-            self.epochs_settled = match moved <= rule.tolerance {
+            self.epochs_settled = match moved.settled(rule.tolerance) {
                 true => self.epochs_settled + 1,
                 false => 0,
             };
@@ -305,6 +306,29 @@ fn last_finite(epoch_start: Vec<f32>, previous_start: Vec<f32>) -> Vec<f32> {
         epoch_start
     } else {
         previous_start
+    }
+}
+
+/// How far the parameters moved by the end of an epoch.
+#[derive(Debug, Clone, Copy)]
+struct Moved {
+    /// Over the epoch ([`relative_change`] from its start).
+    epoch: f64,
+    /// Over the last two epochs (0 where the parameters are exactly those
+    /// of two epochs before).
+    two_epochs: f64,
+}
+
+impl Moved {
+    /// Whether the parameters have settled under `tolerance`: they moved
+    /// less than it over the epoch, or they came back exactly to where
+    /// they were two epochs before. The latter is the float32 rounding's
+    /// own fixed cycle: near the optimum an update can alternate between
+    /// two neighbouring floats for ever, each epoch moving a unit in the
+    /// last place, which a tolerance finer than float32's resolution would
+    /// never call settled.
+    fn settled(self, tolerance: f64) -> bool {
+        self.epoch <= tolerance || self.two_epochs == 0.0
     }
 }
 
@@ -505,7 +529,10 @@ pub(crate) fn train(
             Some(sums) => sums.raw_sums(&stats.parameters)?.mean_loss(),
             None => None,
         };
-        let moved = relative_change(&epoch_start, &stats.parameters);
+        let moved = Moved {
+            epoch: relative_change(&epoch_start, &stats.parameters),
+            two_epochs: relative_change(&previous_start, &stats.parameters),
+        };
         let verdict = rules.judge(
             loss,
             validation_loss.unwrap_or(loss),
@@ -619,4 +646,33 @@ pub(crate) fn train(
         parameter_path,
         state,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parameters that alternate exactly between two states have settled
+    /// under any tolerance; parameters that creep a unit in the last place
+    /// an epoch in one direction (slow progress, not a cycle) have not,
+    /// under a tolerance finer than that; coarser tolerances are what they
+    /// were.
+    #[test]
+    fn an_exact_two_epoch_cycle_is_settled_and_slow_progress_is_not() {
+        for largest in [1.0f32, 1.2849088, -1.8051287, 3.0e5, 7.5e-4] {
+            let up = |ulps: u32| f32::from_bits(largest.to_bits() + ulps);
+            let state = |value: f32| [value, 0.25 * largest];
+            let cycle = Moved {
+                epoch: relative_change(&state(up(1)), &state(largest)),
+                two_epochs: relative_change(&state(largest), &state(largest)),
+            };
+            assert!(cycle.settled(1e-12), "{largest}: {cycle:?}");
+            let creeping = Moved {
+                epoch: relative_change(&state(up(1)), &state(up(2))),
+                two_epochs: relative_change(&state(largest), &state(up(2))),
+            };
+            assert!(!creeping.settled(1e-12), "{largest}: {creeping:?}");
+            assert!(creeping.settled(1e-3) && cycle.settled(1e-3));
+        }
+    }
 }

@@ -554,7 +554,10 @@ impl GradientDescent {
     /// SAG criterion). Suited to the full batch, where the loss, taken row
     /// by row in float32, stops showing progress long before the parameters
     /// in ill-conditioned directions settle; a mini-batch's parameters keep
-    /// moving with its noise.
+    /// moving with its noise. Parameters that come back exactly to where
+    /// they were two epochs before have settled too: near the optimum the
+    /// float32 update can alternate between neighbouring floats for ever,
+    /// which a tolerance finer than float32's resolution would not see.
     pub fn parameter_tolerance(mut self, tolerance: f64) -> Self {
         self.parameter_tolerance = Some(tolerance);
         self
