@@ -7,6 +7,7 @@ use std::ops::Range;
 use pulp::{Simd, WithSimd};
 use rayon::prelude::*;
 
+use super::lane_sums::{sums_of_four, FourLanes};
 use crate::loss::Loss;
 use crate::objective::RawSums;
 use crate::source::Block;
@@ -340,8 +341,10 @@ fn block_rows(lanes: usize, features: usize) -> usize {
 /// float64, where given) and returns (Σ sᵢ ℓ′ᵢ, Σ sᵢ lossᵢ, Σ sᵢ), where
 /// ℓ′ᵢ = dℓ/dz at zᵢ = xᵢ·w + b and sᵢ the row's sample weight (1 without
 /// weights: the products are then exact, and the sums those of unweighted
-/// rows bit for bit). The three scalar sums are added row by row in
-/// float64.
+/// rows bit for bit). The three scalar sums are added in float64: row by
+/// row, or for unweighted rows in blocks, in four chains ([`FourLanes`]).
+/// A row's margin sums its dot product's lanes in pulp's order whether it
+/// is reduced alone or with three others ([`sums_of_four`]).
 ///
 /// The SIMD width is chosen at run time by `pulp`; a machine always takes
 /// the same path, so its results are reproducible bit for bit.
@@ -443,6 +446,8 @@ impl WithSimd for Accumulate<'_> {
             slopes: [0.0; BLOCK_ROWS],
             losses: [0.0; BLOCK_ROWS],
         };
+        // Unweighted rows' slopes and losses, in four float64 chains each.
+        let (mut derivative_lanes, mut loss_lanes) = (FourLanes::default(), FourLanes::default());
         let mut first = 0;
         while first < len {
             let count = per_block.min(len - first);
@@ -487,10 +492,8 @@ impl WithSimd for Accumulate<'_> {
             let (slopes, losses) = (&mut block.slopes[..count], &block.losses[..count]);
             match data.weights {
                 None => {
-                    for (&slope, &loss) in slopes.iter().zip(losses) {
-                        derivative_sum += f64::from(slope);
-                        loss_sum += f64::from(loss);
-                    }
+                    derivative_lanes.add(simd, slopes);
+                    loss_lanes.add(simd, losses);
                     weight_sum += count as f64;
                 }
                 Some(row_weights) => {
@@ -526,7 +529,11 @@ impl WithSimd for Accumulate<'_> {
         }
         add_tail_sums(simd, tail_sums, &tail, sums);
         widen(sums, widened);
-        [derivative_sum, loss_sum, weight_sum]
+        [
+            derivative_sum + derivative_lanes.total(),
+            loss_sum + loss_lanes.total(),
+            weight_sum,
+        ]
     }
 }
 
@@ -635,21 +642,12 @@ fn dot_group<S: Simd>(simd: S, rows: &[&[f32]; GROUP], w: &[f32], tail: &Tail<S>
         a1 = simd.mul_add_e_f32s(last(1), tail.weights, a1);
         a2 = simd.mul_add_e_f32s(last(2), tail.weights, a2);
         a3 = simd.mul_add_e_f32s(last(3), tail.weights, a3);
-        return [
-            simd.reduce_sum_f32s(a0),
-            simd.reduce_sum_f32s(a1),
-            simd.reduce_sum_f32s(a2),
-            simd.reduce_sum_f32s(a3),
-        ];
+        return sums_of_four(simd, [a0, a1, a2, a3]);
     }
     let tail_start = w.len() - w_tail.len();
     let tail = |k: usize| -> f32 { rows[k][tail_start..].iter().zip(w_tail).map(|(x, w)| x * w).sum() };
-    [
-        simd.reduce_sum_f32s(a0) + tail(0),
-        simd.reduce_sum_f32s(a1) + tail(1),
-        simd.reduce_sum_f32s(a2) + tail(2),
-        simd.reduce_sum_f32s(a3) + tail(3),
-    ]
+    let [s0, s1, s2, s3] = sums_of_four(simd, [a0, a1, a2, a3]);
+    [s0 + tail(0), s1 + tail(1), s2 + tail(2), s3 + tail(3)]
 }
 
 /// sums ← sums + Σₖ derivativeₖ rowsₖ, the four products added pairwise.

@@ -2,6 +2,7 @@
 //! chunks of rows with rayon.
 
 mod kernel;
+mod lane_sums;
 mod row_losses;
 mod simd_math;
 mod stream;
