@@ -6,6 +6,17 @@ use std::sync::{Arc, OnceLock};
 
 use downhill::{GpuContext, GpuOptions};
 
+/// The repository's root: this package's folder, or the one above it for
+/// the command-line program's package (cli/), whose tests share these
+/// helpers and the data under tests/.
+pub fn repository() -> std::path::PathBuf {
+    let package = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    match package.join("tests/data").is_dir() {
+        true => package.to_path_buf(),
+        false => package.join(".."),
+    }
+}
+
 /// Whether a missing adapter must fail the test run (CI sets it).
 fn gpu_required() -> bool {
     std::env::var("DOWNHILL_REQUIRE_GPU").is_ok_and(|v| v == "1")
@@ -108,7 +119,7 @@ pub fn assert_close(what: &str, actual: &[f64], expected: &[f64], relative: f64,
 
 /// tests/data/logistic.csv: its five features, labels and sample weights.
 pub fn logistic_table() -> (ndarray::Array2<f32>, ndarray::Array1<f32>, ndarray::Array1<f32>) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
+    let path = repository().join("tests/data/logistic.csv");
     let features = ["x0", "x1", "x2", "x3", "x4"];
     let data = downhill::data::read_csv(&path, Some("y"), Some(&features)).unwrap();
     let weights = downhill::data::read_csv(&path, None, Some(&["weight"]))
@@ -122,7 +133,7 @@ pub fn logistic_table() -> (ndarray::Array2<f32>, ndarray::Array1<f32>, ndarray:
 /// tests/data/logistic_expected.csv: rows of (C, weighted, alpha,
 /// intercept, weights…), scikit-learn's optima.
 pub fn logistic_expected() -> ndarray::Array2<f32> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv");
+    let path = repository().join("tests/data/logistic_expected.csv");
     downhill::data::read_csv(path, None, None).unwrap().x
 }
 

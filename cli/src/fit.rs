@@ -136,7 +136,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                 .zip(held)
                 .filter(|(_, held)| !held)
                 .map(|(&w, _)| w)
-                .collect::<ndarray::Array1<f32>>()
+                .collect::<downhill::ndarray::Array1<f32>>()
         }
         None => weights.clone(),
     });

@@ -1,13 +1,15 @@
 //! Issue 23's hostile inputs to the `downhill` program: each ended in a
 //! panic, a crash, a hang or a silent wrong answer, and now ends in one
 //! line of error (exit 1) that names the value, or in a right answer.
-#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_downhill");
+/// The repository's root, where the test data lies and where the program
+/// runs (as it did when the program was part of the library's package).
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// A fresh folder for one test.
 fn folder(test: &str) -> PathBuf {
@@ -30,6 +32,7 @@ fn shown(args: &[&str]) -> String {
 fn run_with(args: &[&str], stdin: Stdio, stdout: Stdio) -> Output {
     use std::io::Read;
     let mut child = Command::new(BINARY)
+        .current_dir(ROOT)
         .args(args)
         .stdin(stdin)
         .stdout(stdout)

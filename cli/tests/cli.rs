@@ -1,12 +1,14 @@
 //! The `downhill` program driven as a user would: fit → save → predict on
 //! CSV files whose answers are known, bad CSV files, and the plots it
 //! writes (parsed as SVG, decoded as PNG).
-#![cfg(feature = "cli")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_downhill");
+/// The repository's root, where the test data lies and where the program
+/// runs (as it did when the program was part of the library's package).
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// A fresh folder for one test.
 fn folder(test: &str) -> PathBuf {
@@ -17,7 +19,11 @@ fn folder(test: &str) -> PathBuf {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BINARY).args(args).output().expect("the binary runs")
+    Command::new(BINARY)
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .expect("the binary runs")
 }
 
 fn stderr(output: &Output) -> String {
@@ -622,11 +628,12 @@ fn predict_gives_the_library_s_predictions_and_names_bad_model_files() {
     );
 }
 
-#[path = "common/mod.rs"]
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 fn run_with(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
     let mut command = Command::new(BINARY);
+    command.current_dir(ROOT);
     command.args(args);
     for (name, value) in env {
         match value {
@@ -1114,7 +1121,7 @@ fn a_measurement_is_not_taken_for_class_labels() {
         &["100 distinct values among 120 rows", "--model linear"],
     );
     // A model resumed on another target column is refused, naming both.
-    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris.csv");
+    let iris = Path::new(ROOT).join("tests/data/iris.csv");
     let model = dir.join("iris.json");
     succeed(&[
         "fit",
@@ -1151,7 +1158,7 @@ fn a_measurement_is_not_taken_for_class_labels() {
 #[test]
 fn a_checkpoint_resumes_on_the_table_to_the_uninterrupted_fit() {
     let dir = folder("checkpoint");
-    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris.csv");
+    let iris = Path::new(ROOT).join("tests/data/iris.csv");
     let iris = iris.to_str().unwrap();
     let (checkpoint, whole, resumed) = (
         dir.join("ck.json"),
@@ -1222,7 +1229,7 @@ fn a_checkpoint_resumes_on_the_table_to_the_uninterrupted_fit() {
 #[test]
 fn iris_by_name_fits_the_multinomial_model_and_predicts_each_class() {
     let dir = folder("iris");
-    let iris = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris.csv");
+    let iris = Path::new(ROOT).join("tests/data/iris.csv");
     let iris = iris.to_str().unwrap();
     let model = dir.join("iris.json");
     // Σ s = 50 · (1 + 2 + 3) over the 150 rows.
@@ -1253,9 +1260,7 @@ fn iris_by_name_fits_the_multinomial_model_and_predicts_each_class() {
         "{said}"
     );
     let fitted = downhill::Fitted::load(&model).unwrap();
-    let expected =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/iris_expected.csv"))
-            .unwrap();
+    let expected = std::fs::read_to_string(Path::new(ROOT).join("tests/data/iris_expected.csv")).unwrap();
     let weighted: Vec<Vec<f64>> = expected
         .lines()
         .skip(1)
@@ -1498,6 +1503,7 @@ fn a_closed_pipe_ends_the_program_quietly() {
     let csv = dir.join("many.csv");
     std::fs::write(&csv, text).unwrap();
     let mut child = Command::new(BINARY)
+        .current_dir(ROOT)
         .args([
             "fit",
             "--data",
@@ -1530,7 +1536,7 @@ fn a_closed_pipe_ends_the_program_quietly() {
 #[test]
 fn parquet_and_npy_files_fit_and_predict_like_csv() {
     let data = |name: &str| {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
+        Path::new(ROOT)
             .join("tests/data")
             .join(name)
             .to_str()
@@ -2474,9 +2480,7 @@ fn the_loss_picks_its_model_and_reports_what_it_gives() {
 fn weight_column_and_class_weights_reach_the_weighted_optimum() {
     let dir = folder("weights");
     // tests/data/logistic.csv with its labels as text.
-    let source =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv"))
-            .unwrap();
+    let source = std::fs::read_to_string(Path::new(ROOT).join("tests/data/logistic.csv")).unwrap();
     let mut text = String::new();
     for (i, line) in source.lines().enumerate() {
         let mut cells: Vec<&str> = line.split(',').collect();
@@ -2491,10 +2495,7 @@ fn weight_column_and_class_weights_reach_the_weighted_optimum() {
     let model = dir.join("model.json");
     // scikit-learn's LogisticRegression(C=1, sample_weight=weight):
     // tests/data/logistic_expected.csv, last row (make_logistic.py).
-    let expected = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic_expected.csv"),
-    )
-    .unwrap();
+    let expected = std::fs::read_to_string(Path::new(ROOT).join("tests/data/logistic_expected.csv")).unwrap();
     let row: Vec<f64> = expected
         .lines()
         .nth(4)
@@ -3016,6 +3017,7 @@ fn fits_checkpointing_to_one_path_all_finish() {
     let children: Vec<_> = (0..4)
         .map(|_| {
             Command::new(BINARY)
+                .current_dir(ROOT)
                 .args(args)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::piped())
@@ -3072,6 +3074,7 @@ fn a_killed_convert_leaves_the_old_output() {
         let out = dir.join(name);
         std::fs::write(&out, "the old file").unwrap();
         let mut child = Command::new(BINARY)
+            .current_dir(ROOT)
             .args([
                 "convert",
                 csv.to_str().unwrap(),
@@ -3135,8 +3138,7 @@ fn a_panic_the_library_catches_prints_nothing_but_the_error() {
         "--save",
         model.to_str().unwrap(),
     ]);
-    let corrupt =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz/definition_levels_past_the_page.parquet");
+    let corrupt = Path::new(ROOT).join("tests/data/fuzz/definition_levels_past_the_page.parquet");
     let output = run_with(
         &[
             "predict",

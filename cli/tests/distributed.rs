@@ -6,6 +6,7 @@
 //! resumed equals the uninterrupted fit.
 #![cfg(feature = "distributed")]
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::{Path, PathBuf};
