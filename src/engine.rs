@@ -122,6 +122,7 @@ impl WorkCounts {
     }
 
     /// These counts, as those of one epoch of `steps` steps.
+    #[cfg(feature = "gpu")]
     pub(crate) fn with_epoch(self, steps: usize) -> Self {
         WorkCounts {
             epochs: 1,

@@ -1,9 +1,16 @@
 //! # downhill
 //!
-//! Gradient descent for linear regression (mean squared error) and logistic
-//! regression (cross-entropy): full-batch, stochastic and mini-batch, with
-//! momentum, Nesterov, AdaGrad, RMSProp and Adam, learning-rate schedules,
-//! early stopping, divergence detection, standardization and a loss history.
+//! Linear models fitted by gradient descent on the CPU and the GPU:
+//! full-batch, stochastic and mini-batch descent with SGD, momentum,
+//! Nesterov, AdaGrad, RMSProp and Adam (and averaged SGD), or L-BFGS
+//! ([`Solver`]); learning-rate schedules, early stopping, divergence
+//! detection, standardization and a loss history. Ten losses ([`Loss`]: the
+//! squared error and the logistic loss, robust and margin losses, Poisson,
+//! and the multinomial cross-entropy of K classes), L2, L1 and elastic-net
+//! penalties ([`Penalty`]), sample and class weights; data from ndarray
+//! arrays or, streamed when larger than memory, from CSV and (with the
+//! `npy` and `parquet` features) `.npy` and Parquet files. The `downhill`
+//! command-line program is a package of its own (`cli/` in the repository).
 //!
 //! ## Overview
 //!

@@ -2,6 +2,8 @@
 //! atomically; a checkpoint resumed for the epochs left equals the
 //! uninterrupted fit bit for bit (on the CPU and the GPU), also after the
 //! fit was interrupted; and the settings it refuses.
+// Checkpoints are saved models: the serde feature.
+#![cfg(feature = "serde")]
 
 mod common;
 

@@ -343,6 +343,7 @@ fn balanced_class_weights_equal_the_per_row_weights_they_stand_for() {
 /// probabilities; a resumed fit equals the uninterrupted one bit for bit on
 /// the CPU.
 #[test]
+#[cfg(feature = "serde")] // saved models
 fn a_multinomial_model_saves_loads_and_resumes_exactly() {
     let (x, y, _) = read_classes("iris.csv", "species", Some("weight"));
     let settings = GradientDescent::multinomial(3)

@@ -265,6 +265,7 @@ fn a_mini_batch_adam_fit_under_early_stopping_ends_within_the_noise_of_its_cut_r
 }
 
 #[test]
+#[cfg(feature = "serde")] // the saved model
 fn a_mini_batch_whose_noisy_loss_stops_improving_does_not_say_converged() {
     let data = Synthetic::generate(Model::Linear, 1000, 3, 1.0, 5).unwrap();
     let fitted = GradientDescent::linear()

@@ -364,6 +364,7 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
 }
 
 #[test]
+#[cfg(feature = "npy")] // a .npy file
 fn a_non_finite_feature_of_a_streamed_file_is_named_by_row_and_column() {
     use downhill::npy::NpyData;
     let (mut x, y) = data(Model::Linear);
