@@ -42,13 +42,13 @@ impl KernelGeneration {
 }
 
 impl std::str::FromStr for KernelGeneration {
-    type Err = crate::Error;
+    type Err = crate::error::Error;
 
-    fn from_str(text: &str) -> crate::Result<Self> {
+    fn from_str(text: &str) -> crate::error::Result<Self> {
         match text {
             "current" => Ok(KernelGeneration::Current),
             "legacy" => Ok(KernelGeneration::Legacy),
-            _ => Err(crate::Error::UnknownName {
+            _ => Err(crate::error::Error::UnknownName {
                 what: "kernel generation",
                 name: text.to_string(),
                 expected: "current or legacy",

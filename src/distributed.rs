@@ -54,7 +54,7 @@ pub trait Collective: Send + Sync {
 pub fn gather(collective: &dyn Collective, local: &[f64]) -> Result<Vec<Vec<f64>>> {
     let (rank, size, k) = (collective.rank(), collective.size(), local.len());
     if rank >= size {
-        return Err(crate::Error::Distributed {
+        return Err(crate::error::Error::Distributed {
             reason: format!("the collective says this is rank {rank} of {size}"),
         });
     }
@@ -106,8 +106,8 @@ pub fn agree<T, E: std::fmt::Display>(
             // The same failure on every rank (one file that all read) is
             // the file's, not a rank's.
             match all.iter().all(|m| *m == all[rank]) {
-                true => Err(crate::Error::EveryRankFailed { cause }),
-                false => Err(crate::Error::RankFailed { rank, cause }),
+                true => Err(crate::error::Error::EveryRankFailed { cause }),
+                false => Err(crate::error::Error::RankFailed { rank, cause }),
             }
         }
     }

@@ -501,7 +501,7 @@ impl DataSource for NpyData {
 /// weights and bias that generated it. The rows equal
 /// `Synthetic::generate(model, rows, features, noise, seed)`'s.
 pub fn write_synthetic(
-    model: crate::Model,
+    model: crate::model::Model,
     rows: usize,
     features: usize,
     noise: f32,
@@ -511,7 +511,7 @@ pub fn write_synthetic(
 ) -> Result<(ndarray::Array1<f32>, f32)> {
     use ndarray_npy::ViewMutNpyExt;
     // No rows, or a shape whose bytes overflow, before any file is made.
-    crate::Synthetic::x_bytes(rows, features)?;
+    crate::data::Synthetic::x_bytes(rows, features)?;
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
     let shape = |rows: usize, columns: usize| {
         rows.checked_mul(columns)
@@ -528,7 +528,7 @@ pub fn write_synthetic(
     };
     let x = ArrayViewMut2::<f32>::view_mut_npy(&mut x_map).map_err(|e| malformed(x_path, &e))?;
     let y = ArrayViewMut1::<f32>::view_mut_npy(&mut y_map).map_err(|e| malformed(y_path, &e))?;
-    let parameters = crate::Synthetic::fill(model, noise, seed, x, y);
+    let parameters = crate::data::Synthetic::fill(model, noise, seed, x, y);
     for (map, file) in [(&x_map, &x_file), (&y_map, &y_file)] {
         map.flush().map_err(|e| file.error(e))?;
     }

@@ -210,11 +210,11 @@ mod fits {
 
     use super::threads::ThreadGroup;
     use crate::data::Synthetic;
+    use crate::error::Error;
     use crate::fit::{ClassWeight, Fitted, GradientDescent, Variant};
     use crate::model::Model;
     use crate::optim::{Optimizer, Rule};
     use crate::solver::Solver;
-    use crate::Error;
 
     /// `settings` fitted by ranks holding `shards` rows of `x`, `y` in
     /// turn, each rank on its own one-thread pool: every rank's result.
@@ -223,7 +223,7 @@ mod fits {
         x: &Array2<f32>,
         y: &Array1<f32>,
         shards: &[usize],
-    ) -> Vec<crate::Result<Fitted>> {
+    ) -> Vec<crate::error::Result<Fitted>> {
         let mut start = 0;
         let jobs = shards
             .iter()
@@ -242,7 +242,9 @@ mod fits {
 
     /// Each rank its own settings and rows, each on its own pool: every
     /// rank's result.
-    fn ranks_each(jobs: Vec<(GradientDescent, Array2<f32>, Array1<f32>)>) -> Vec<crate::Result<Fitted>> {
+    fn ranks_each(
+        jobs: Vec<(GradientDescent, Array2<f32>, Array1<f32>)>,
+    ) -> Vec<crate::error::Result<Fitted>> {
         let group = Arc::new(ThreadGroup::new(jobs.len()));
         std::thread::scope(|scope| {
             let handles: Vec<_> = jobs
