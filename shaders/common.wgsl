@@ -79,12 +79,9 @@ struct Control {
     pad1: u32,
 }
 
-const WORKGROUP_SIZE: u32 = 256u;
-
-// The gradient passes (gradient.wgsl, gradient_classes.wgsl) take rows in
-// tiles of TILE_ROWS, LANES threads to a row (TILE_ROWS in src/gpu/mod.rs).
-const TILE_ROWS: u32 = 32u;
-const LANES: u32 = 8u;
+// WORKGROUP_SIZE, TILE_ROWS (rows per tile of the legacy gradient passes),
+// LANES (threads to a row there), STEP_CAP and MAX_CLASSES come from the
+// engine (src/gpu/shared.rs), which declares them before this file.
 
 // Whether the objective has a penalty: without one, its sums over the
 // weights (Σθ², Σ|θ|) are not taken.
@@ -102,9 +99,6 @@ fn parameter_count(shape: Shape) -> u32 {
     return (shape.features + 1u) * shape.classes;
 }
 
-// Updates counted beyond this are counted as this: Adam's β^step is 0 in
-// f32 long before, so nothing changes, and the u32 counter never wraps.
-const STEP_CAP: u32 = 16777216u;
 
 // The count of the update after `step` updates.
 fn next_step(step: u32) -> u32 {

@@ -4,21 +4,11 @@
 // batch's raw sums into its gradient and loss, and the L1 part's proximal
 // step. Mirrors src/loss.rs and src/objective.rs.
 
-const LOSS_SQUARED: u32 = 0u;
-const LOSS_LOG: u32 = 1u;
-const LOSS_HUBER: u32 = 2u;
-const LOSS_EPSILON_INSENSITIVE: u32 = 3u;
-const LOSS_SQUARED_EPSILON_INSENSITIVE: u32 = 4u;
-const LOSS_POISSON: u32 = 5u;
-const LOSS_HINGE: u32 = 6u;
-const LOSS_SQUARED_HINGE: u32 = 7u;
-const LOSS_MODIFIED_HUBER: u32 = 8u;
-// Reads K margins a row: multinomial_loss_and_slopes, not sample_loss.
-const LOSS_MULTINOMIAL: u32 = 9u;
+// The losses' codes (LOSS_SQUARED, LOSS_LOG, …, LOSS_MULTINOMIAL) come from
+// the engine (src/gpu/shared.rs).
 
-// The most classes whose margins a kernel holds for one row (MAX_CLASSES
-// in src/gpu/mod.rs).
-const MAX_CLASSES: u32 = 32u;
+// MAX_CLASSES, the most classes whose margins a kernel holds for one row,
+// comes from the engine (src/gpu/shared.rs).
 
 // The multinomial loss of a row with margins z (the first `classes`) and
 // label y: log Σ e^(zₖ) − z_y (src/loss.rs); z is left holding its

@@ -3,11 +3,8 @@
 // `gradient` already holds the derivative of the penalty's squared part (the
 // L1 part follows the rule: shrink in objective.wgsl); `step` counts updates from 1.
 
-const RULE_SGD: u32 = 0u;
-const RULE_MOMENTUM: u32 = 1u;
-const RULE_NESTEROV: u32 = 2u;
-const RULE_ADAGRAD: u32 = 3u;
-const RULE_RMSPROP: u32 = 4u;
+// The rules' codes (RULE_SGD, …, RULE_ADAM) come from the engine
+// (src/gpu/shared.rs).
 
 // eˣ − 1 to within a few ulp relative (WGSL has no expm1, and exp(x) − 1
 // cancels near 0): Taylor's series to x¹² where |x| < 1/2 (what it leaves

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use super::shared::{wgsl_header, LANES, WORKGROUP_SIZE};
 use super::specialized::RowsShape;
-use super::WORKGROUP_SIZE;
 use crate::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 use crate::error::{Error, Result};
 
@@ -165,7 +165,7 @@ impl GpuContext {
         let limits = adapter.limits();
         let uses_subgroups = !options.workgroup_memory_only
             && adapter.features().contains(wgpu::Features::SUBGROUP)
-            && info.subgroup_min_size >= SUBGROUP_LANES;
+            && info.subgroup_min_size >= LANES;
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("downhill"),
@@ -366,10 +366,6 @@ const OBJECTIVE: &str = include_str!("../../shaders/objective.wgsl");
 const RULE: &str = include_str!("../../shaders/rule.wgsl");
 const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
 
-/// The lanes that share a row in gradient.wgsl (LANES there): the subgroup
-/// path needs subgroups at least this large.
-const SUBGROUP_LANES: u32 = 8;
-
 impl GpuContext {
     /// The gradient pass of gradient_rows.wgsl for `shape`, built on first
     /// use and kept (its workgroup memory is written before it is read, so
@@ -407,7 +403,9 @@ fn build_kernel(
     catch_errors(device, &format!("compiling {name}"), || {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(name),
-            source: wgpu::ShaderSource::Wgsl(format!("{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}").into()),
+            source: wgpu::ShaderSource::Wgsl(
+                format!("{}{COMMON}\n{OBJECTIVE}\n{RULE}\n{source}", wgsl_header()).into(),
+            ),
         });
         let layout = bind_group_layout(device, name, bindings);
         let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -592,14 +590,14 @@ fn probe_main(
 /// Whether the positions the probe saw (`subgroup_id · subgroup_size +
 /// subgroup_invocation_id` per invocation) number the workgroup's
 /// invocations once each, in subgroups of one power-of-two size of at least
-/// [`SUBGROUP_LANES`].
+/// [`LANES`].
 fn subgroups_number_each_invocation_once(positions: &[u32], sizes: &[u32]) -> bool {
     let mut sorted = positions.to_vec();
     sorted.sort_unstable();
     let numbered_once = sorted.iter().enumerate().all(|(i, &p)| p as usize == i);
     let one_size = sizes
         .iter()
-        .all(|&s| s == sizes[0] && s >= SUBGROUP_LANES && s.is_power_of_two());
+        .all(|&s| s == sizes[0] && s >= LANES && s.is_power_of_two());
     numbered_once && one_size
 }
 

@@ -4,6 +4,7 @@
 //! the epoch loss that the stop rules need. The kernels are in shaders/.
 
 mod context;
+mod shared;
 mod specialized;
 mod stream;
 
@@ -29,11 +30,8 @@ use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
 use crate::shuffle::Shuffle;
 use crate::source::{DataSource, InMemory};
+use shared::{loss_code, rule_code, LANES, STEP_CAP, TILE_ROWS, WORKGROUP_SIZE};
 
-/// Threads per workgroup in every kernel (WORKGROUP_SIZE in common.wgsl).
-const WORKGROUP_SIZE: u32 = 256;
-/// Rows per tile of gradient.wgsl: spans of rows are multiples of it.
-const TILE_ROWS: usize = 32;
 /// The most workgroups one gradient pass over a buffer uses; each sums a
 /// fixed span of rows, so any number of rows fits one dispatch.
 const MAX_PARTIAL_GROUPS: usize = 1024;
@@ -47,8 +45,6 @@ const MAX_STEPS_PER_DISPATCH: usize = 4096;
 /// bounded by this budget (on every adapter: a dispatch then still runs
 /// dozens of steps or more).
 const LOOP_BUDGET: usize = 60_000;
-/// Updates counted beyond this count as this (STEP_CAP in common.wgsl).
-const STEP_CAP: u64 = 1 << 24;
 /// Steps of the other paths encoded per submission.
 const STEPS_PER_SUBMISSION: usize = 512;
 /// The most partial sums per column reduce_update.wgsl adds (a thread
@@ -184,7 +180,11 @@ fn tile_cost(features: usize, classes: usize) -> usize {
     // sums, the softmax's three passes over K, and a block of 256 for every
     // 256 of the (d + 1) K columns.
     match classes {
-        1 => features.div_ceil(8) + 9 + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1),
+        1 => {
+            features.div_ceil(LANES as usize)
+                + 9
+                + features.div_ceil(WORKGROUP_SIZE as usize) * (TILE_ROWS + 1)
+        }
         k => {
             features.div_ceil(8) * (k + 1)
                 + k * 14
@@ -218,32 +218,16 @@ fn natural_log(beta: f32) -> f32 {
     }
 }
 
+/// The update rule's code and its β₁, β₂ (or α) and ε as `Shape` holds them.
 fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
-    match *optimizer {
-        Optimizer::Sgd(_) => (0, 0.0, 0.0, 0.0),
-        Optimizer::Momentum(o) if o.nesterov => (2, o.beta, 0.0, 0.0),
-        Optimizer::Momentum(o) => (1, o.beta, 0.0, 0.0),
-        Optimizer::AdaGrad(o) => (3, 0.0, 0.0, o.eps),
-        Optimizer::RmsProp(o) => (4, 0.0, o.alpha, o.eps),
-        Optimizer::Adam(o) => (5, o.beta1, o.beta2, o.eps),
-    }
-}
-
-/// The loss's code as the shaders read it (`Shape::loss`; the LOSS_
-/// constants of objective.wgsl).
-fn loss_code(loss: Loss) -> u32 {
-    match loss {
-        Loss::Squared => 0,
-        Loss::Log => 1,
-        Loss::Huber { .. } => 2,
-        Loss::EpsilonInsensitive { .. } => 3,
-        Loss::SquaredEpsilonInsensitive { .. } => 4,
-        Loss::Poisson => 5,
-        Loss::Hinge => 6,
-        Loss::SquaredHinge => 7,
-        Loss::ModifiedHuber => 8,
-        Loss::Multinomial { .. } => 9,
-    }
+    let (beta1, beta2, eps) = match *optimizer {
+        Optimizer::Sgd(_) => (0.0, 0.0, 0.0),
+        Optimizer::Momentum(o) => (o.beta, 0.0, 0.0),
+        Optimizer::AdaGrad(o) => (0.0, 0.0, o.eps),
+        Optimizer::RmsProp(o) => (0.0, o.alpha, o.eps),
+        Optimizer::Adam(o) => (o.beta1, o.beta2, o.eps),
+    };
+    (rule_code(optimizer), beta1, beta2, eps)
 }
 
 /// Refuses a loss with more margins per row than the kernels hold.
@@ -1462,8 +1446,8 @@ mod tests {
     /// (name, offset) of every member of the WGSL struct `name` in
     /// shaders/common.wgsl, and its size.
     fn wgsl_layout(name: &str) -> (Vec<(String, usize)>, usize) {
-        let module = naga::front::wgsl::parse_str(include_str!("../../shaders/common.wgsl"))
-            .expect("common.wgsl parses");
+        let source = super::shared::wgsl_header() + include_str!("../../shaders/common.wgsl");
+        let module = naga::front::wgsl::parse_str(&source).expect("common.wgsl parses");
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(module.to_ctx()).expect("the types lay out");
         let (handle, ty) = module

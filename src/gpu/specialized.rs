@@ -5,7 +5,8 @@
 //! the sums in registers. The context builds a pipeline per shape on first
 //! use and keeps it ([`super::GpuContext`]'s `rows_kernel`).
 
-use super::{LOOP_BUDGET, WORKGROUP_SIZE};
+use super::shared::WORKGROUP_SIZE;
+use super::LOOP_BUDGET;
 use crate::adapter::AdapterSummary;
 
 /// The most threads that share a row: a warp of NVIDIA's, and the
