@@ -262,12 +262,6 @@ pub enum Error {
         /// Rows per streamed block.
         block_rows: usize,
     },
-    /// A memory budget that is not a positive size.
-    #[error("the memory budget {value:?} is not a size such as 512MB or 2GB")]
-    InvalidMemoryBudget {
-        /// The text given.
-        value: String,
-    },
     /// A setting that needs the rows in memory, asked of a fit on a source.
     #[error("{setting} needs the rows in memory: use GradientDescent::fit, or leave it out")]
     NotWithSource {

@@ -333,7 +333,31 @@ pub struct SweepArgs {
 }
 
 fn parse_budget(text: &str) -> Result<u64, String> {
-    downhill::memory::parse_bytes(text).map_err(|e| e.to_string())
+    parse_bytes(text).ok_or_else(|| format!("the memory budget {text:?} is not a size such as 512MB or 2GB"))
+}
+
+/// Bytes written as a number with a unit: `512MB`, `1.5GB`, `64KB`, or a
+/// bare number of bytes (units of 1000; `MiB` and `GiB` of 1024); `None`
+/// for anything else or under one byte.
+fn parse_bytes(text: &str) -> Option<u64> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => f64::NAN,
+    };
+    let bytes = number.parse::<f64>().map(|n| n * factor).unwrap_or(f64::NAN);
+    (bytes.is_finite() && bytes >= 1.0).then_some(bytes as u64)
 }
 
 fn parse_schedule(text: &str) -> Result<ScheduleArg, String> {
@@ -1106,5 +1130,28 @@ pub fn describe_stop(fitted: &Fitted) -> String {
         }
         (StopReason::Diverged { .. }, None) => format!("{stop} (parameters are the last finite ones)"),
         _ => stop.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_with_their_units() {
+        assert_eq!(parse_bytes("1GB"), Some(1_000_000_000));
+        assert_eq!(parse_bytes("512 MB"), Some(512_000_000));
+        assert_eq!(parse_bytes("1.5gb"), Some(1_500_000_000));
+        assert_eq!(parse_bytes("2GiB"), Some(2 << 30));
+        assert_eq!(parse_bytes("4096"), Some(4096));
+        for bad in ["", "GB", "1 parsec", "-1GB", "0"] {
+            assert_eq!(parse_bytes(bad), None, "{bad}");
+            assert_eq!(
+                parse_budget(bad),
+                Err(format!(
+                    "the memory budget {bad:?} is not a size such as 512MB or 2GB"
+                ))
+            );
+        }
     }
 }
