@@ -1,36 +1,6 @@
-//! A learning rate and a momentum from the data: the extreme curvatures of
-//! the loss, measured on the engine itself by the Lanczos method, and the
-//! settings each optimizer takes from them.
-//!
-//! The squared error's Hessian over the features and the bias column is
-//! H = (2/n) X₁ᵀX₁ (X₁ = [X 1]); the log-loss's is at most X₁ᵀX₁/(4n) = H/8,
-//! reached at margins 0 (where a fit starts) and lower everywhere else. With
-//! L the largest eigenvalue of H (squared error) or of that bound
-//! (log-loss), full-batch descent on the squared error lowers the loss every
-//! epoch for rates below 2/L; on the log-loss it does so up to about 4/L
-//! (measured at condition numbers 1 and 100: 3.97/L and 2.76/L), its
-//! gradient growing only linearly away from the optimum. The rates chosen
-//! (`automatic_rate`), about half the largest stable one in each case
-//! (tests/auto_rate.rs):
-//!
-//! | optimizer | rate |
-//! |---|---|
-//! | SGD, full batch | 1/L for the squared error, 2/L for the log-loss |
-//! | SGD, batches of b rows | (1/L) · b / (b + d + 1), d features: a single row's curvature can reach (d + 1) times the mean's on standardized data |
-//! | momentum and Nesterov, full batch, β from the data | 1/L for either loss |
-//! | momentum and Nesterov, β given | the SGD rate times (1 − β), as the velocity sums 1/(1 − β) steps |
-//! | AdaGrad | 0.1 |
-//! | RMSProp, Adam | 0.01 (their steps are about the rate in the parameters' units, which standardized data keep near 1) |
-//!
-//! The momentum from the data (`automatic_momentum`) is Nesterov's for a
-//! quadratic whose curvature spans [μ, L]: β = (√κ − 1)/(√κ + 1) with
-//! κ = L/μ, which brings the error down by about 1 − 1/√κ an epoch at the
-//! rate 1/L where plain descent manages 1 − 1/κ. Heavy-ball momentum takes
-//! the same β: at the rate 1/L every eigenvalue of H then lies where its
-//! error turns at the radius √β. μ is the smallest curvature that is not
-//! (numerically) zero: columns that add up to another, as a one-hot
-//! encoding's do, leave directions of zero curvature along which the
-//! gradient never moves, and κ is held at most [`MAX_CONDITION`].
+//! The extreme curvatures of the loss, measured on the engine by the
+//! Lanczos method, and the learning rate and momentum each optimizer takes
+//! from them: documented at [`Curvature`].
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -45,29 +15,64 @@ use nalgebra::DMatrix;
 const MAX_STEPS: usize = 40;
 /// Relative change of both extremes below which the iteration stops.
 const SETTLED: f64 = 1e-3;
-/// The largest condition number the momentum is set for: curvatures below
-/// L / MAX_CONDITION are taken for the zero curvature of collinear columns
-/// (the engines' float32 products leave them at about 1e-6 L).
-pub const MAX_CONDITION: f64 = 1e4;
-
 /// The extreme curvatures of the squared error on the (scaled) rows: the
 /// largest and the smallest non-zero eigenvalue of (2/n) X₁ᵀX₁, X₁ the rows
 /// with a column of ones for the bias.
+///
+/// A learning rate and a momentum from the data: the extreme curvatures of
+/// the loss, measured on the engine itself by the Lanczos method, and the
+/// settings each optimizer takes from them.
+///
+/// The squared error's Hessian over the features and the bias column is
+/// H = (2/n) X₁ᵀX₁ (X₁ = [X 1]); the log-loss's is at most X₁ᵀX₁/(4n) = H/8,
+/// reached at margins 0 (where a fit starts) and lower everywhere else. With
+/// L the largest eigenvalue of H (squared error) or of that bound
+/// (log-loss), full-batch descent on the squared error lowers the loss every
+/// epoch for rates below 2/L; on the log-loss it does so up to about 4/L
+/// (measured at condition numbers 1 and 100: 3.97/L and 2.76/L), its
+/// gradient growing only linearly away from the optimum. The rates chosen
+/// (`automatic_rate`), about half the largest stable one in each case
+/// (tests/auto_rate.rs):
+///
+/// | optimizer | rate |
+/// |---|---|
+/// | SGD, full batch | 1/L for the squared error, 2/L for the log-loss |
+/// | SGD, batches of b rows | (1/L) · b / (b + d + 1), d features: a single row's curvature can reach (d + 1) times the mean's on standardized data |
+/// | momentum and Nesterov, full batch, β from the data | 1/L for either loss |
+/// | momentum and Nesterov, β given | the SGD rate times (1 − β), as the velocity sums 1/(1 − β) steps |
+/// | AdaGrad | 0.1 |
+/// | RMSProp, Adam | 0.01 (their steps are about the rate in the parameters' units, which standardized data keep near 1) |
+///
+/// The momentum from the data (`automatic_momentum`) is Nesterov's for a
+/// quadratic whose curvature spans [μ, L]: β = (√κ − 1)/(√κ + 1) with
+/// κ = L/μ, which brings the error down by about 1 − 1/√κ an epoch at the
+/// rate 1/L where plain descent manages 1 − 1/κ. Heavy-ball momentum takes
+/// the same β: at the rate 1/L every eigenvalue of H then lies where its
+/// error turns at the radius √β. μ is the smallest curvature that is not
+/// (numerically) zero: columns that add up to another, as a one-hot
+/// encoding's do, leave directions of zero curvature along which the
+/// gradient never moves, and κ is held at most [`Curvature::MAX_CONDITION`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Curvature {
     /// The largest eigenvalue, L.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub largest: f64,
-    /// The smallest eigenvalue above L / [`MAX_CONDITION`], μ.
+    /// The smallest eigenvalue above L / [`Curvature::MAX_CONDITION`], μ.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub smallest: f64,
 }
 
 impl Curvature {
-    /// κ = L / μ, at most [`MAX_CONDITION`].
+    /// The largest condition number the momentum is set for: curvatures
+    /// below L / MAX_CONDITION are taken for the zero curvature of
+    /// collinear columns (the engines' float32 products leave them at
+    /// about 1e-6 L).
+    pub const MAX_CONDITION: f64 = 1e4;
+
+    /// κ = L / μ, at most [`Curvature::MAX_CONDITION`].
     pub fn condition_number(&self) -> f64 {
-        (self.largest / self.smallest).min(MAX_CONDITION)
+        (self.largest / self.smallest).min(Self::MAX_CONDITION)
     }
 }
 
@@ -157,7 +162,7 @@ fn extremes(diagonal: &[f64], off_diagonal: &[f64]) -> Result<Curvature> {
     if !(largest.is_finite() && largest > 0.0) {
         return Err(Error::NoCurvature { value: largest });
     }
-    let floor = largest / MAX_CONDITION;
+    let floor = largest / Curvature::MAX_CONDITION;
     let above = values.iter().copied().filter(|&v| v >= floor);
     let smallest = match (above.clone().count(), k) {
         // L alone above the floor of two or more: every other direction
@@ -349,7 +354,11 @@ mod tests {
             (found.largest - values[2]).abs() <= 1e-3 * values[2],
             "{found:?} vs {values:?}"
         );
-        assert_eq!(found.condition_number(), MAX_CONDITION, "{found:?} vs {values:?}");
+        assert_eq!(
+            found.condition_number(),
+            Curvature::MAX_CONDITION,
+            "{found:?} vs {values:?}"
+        );
     }
 
     #[test]
@@ -397,6 +406,6 @@ mod tests {
             largest: 1.0,
             smallest: 1e-9,
         };
-        assert_eq!(flat.condition_number(), MAX_CONDITION);
+        assert_eq!(flat.condition_number(), Curvature::MAX_CONDITION);
     }
 }

@@ -504,7 +504,7 @@ impl GradientDescent {
     /// the largest curvature L of the loss, measured on the engine by
     /// Lanczos steps (one pass over the (scaled) rows each, at most 40),
     /// gives 1/L for plain
-    /// full-batch descent, with the rules of [`crate::curvature`] for
+    /// full-batch descent, with the rules of [`Curvature`](crate::Curvature) for
     /// mini-batches, momentum and the adaptive rules.
     /// [`Fitted::curvature`] says what was measured and
     /// [`Fitted::settings`] holds the rate chosen.

@@ -109,7 +109,7 @@ mod adapter;
 pub mod atomic_file;
 mod cpu;
 mod csv_records;
-pub mod curvature;
+mod curvature;
 pub mod data;
 mod device;
 pub mod distributed;
@@ -134,7 +134,7 @@ mod model;
 #[cfg(feature = "npy")]
 pub mod npy;
 mod objective;
-pub mod optim;
+mod optim;
 #[cfg(feature = "parquet")]
 pub mod parquet_source;
 #[cfg(feature = "parquet")]
@@ -150,7 +150,7 @@ pub mod reference;
 mod reference_engine;
 #[cfg(feature = "serde")]
 mod saved;
-pub mod schedule;
+mod schedule;
 mod shuffle;
 mod solver;
 pub mod source;
@@ -172,7 +172,7 @@ pub use history::{EpochRecord, History, StopReason};
 pub use loss::Loss;
 pub use model::{sigmoid, Model};
 pub use objective::Penalty;
-pub use optim::{Optimizer, OptimizerState};
+pub use optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 #[cfg(feature = "serde")]
 pub use saved::SCHEMA_VERSION;
 pub use schedule::Schedule;

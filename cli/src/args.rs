@@ -6,14 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use downhill::npy::NpyData;
-use downhill::optim::Rule;
 use downhill::table::{
     number_written_as_text, read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format,
     Labels, Missing, Table, TableOptions,
 };
 use downhill::{
-    ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Schedule, Shuffle, Solver,
-    StopReason, Variant,
+    ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Rule, Schedule, Shuffle,
+    Solver, StopReason, Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 

@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-use downhill::curvature::MAX_CONDITION;
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::metrics::Scoring;
@@ -828,9 +827,9 @@ fn describe_momentum(fitted: &Fitted) -> Option<String> {
                 number(curvature.largest)
             ),
             // (L / (L / cap) may round just below the cap.)
-            (true, Some(curvature)) if curvature.condition_number() >= MAX_CONDITION * (1.0 - 1e-9) => format!(
+            (true, Some(curvature)) if curvature.condition_number() >= downhill::Curvature::MAX_CONDITION * (1.0 - 1e-9) => format!(
                 "{beta} (auto, for the condition number {}, the most it is set for: the curvatures span more{})",
-                number(MAX_CONDITION),
+                number(downhill::Curvature::MAX_CONDITION),
                 match fitted.standardizer() {
                     Some(_) => "",
                     None => "; standardizing the features would bring them closer",
