@@ -271,10 +271,10 @@ pub(crate) fn automatic_momentum(curvature: &Curvature) -> f32 {
 mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
-    use crate::data::Synthetic;
     use crate::model::Model;
     use crate::optim::Rule;
     use crate::source::InMemory;
+    use crate::synthetic::Synthetic;
     use ndarray::Array2;
 
     /// The eigenvalues of (2/n) X₁ᵀX₁ in float64, by nalgebra, ascending.

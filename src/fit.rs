@@ -5,10 +5,7 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::curvature::{self, Curvature};
-use crate::data::{
-    train_test_split, validate_features, validate_parameters, validate_targets_of, Standardizer,
-    TargetScaling,
-};
+use crate::data::{train_test_split, validate_features, validate_parameters, validate_targets_of};
 use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::distributed::Collective;
 use crate::driver::{
@@ -26,6 +23,7 @@ use crate::model::Model;
 use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::reduce::{one_pass_of_ranks, Reducer};
+use crate::scaling::{Standardizer, TargetScaling};
 use crate::schedule::Schedule;
 use crate::shuffle::Shuffle;
 use crate::solver::Solver;

@@ -150,15 +150,16 @@ pub mod reference;
 mod reference_engine;
 #[cfg(feature = "serde")]
 mod saved;
+mod scaling;
 mod schedule;
 mod shuffle;
 mod solver;
 pub mod source;
+mod synthetic;
 pub mod table;
 
 pub use adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use curvature::Curvature;
-pub use data::{Standardizer, Synthetic, TargetScaling};
 pub use device::Device;
 pub use driver::TrainingState;
 pub use engine::{Gradient, WorkCounts};
@@ -175,6 +176,8 @@ pub use objective::Penalty;
 pub use optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 #[cfg(feature = "serde")]
 pub use saved::SCHEMA_VERSION;
+pub use scaling::{Standardizer, TargetScaling};
 pub use schedule::Schedule;
 pub use shuffle::Shuffle;
 pub use solver::{Solver, DEFAULT_LBFGS_MEMORY};
+pub use synthetic::Synthetic;

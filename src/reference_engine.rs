@@ -289,13 +289,13 @@ impl Engine for ReferenceEngine {
 mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
-    use crate::data::Synthetic;
     use crate::driver::{train, Outcome, Start, TrainingPlan};
     use crate::fit::{GradientDescent, Variant};
     use crate::model::Model;
     use crate::objective::Penalty;
     use crate::optim::Rule;
     use crate::source::InMemory;
+    use crate::synthetic::Synthetic;
 
     /// The same fit from zero (3 features) on the CPU engine and on the
     /// float64 engine.

@@ -7,12 +7,12 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::curvature::Curvature;
-use crate::data::{Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::TrainingState;
 use crate::error::{Error, Result};
 use crate::fit::{Fitted, GradientDescent};
 use crate::history::{EpochRecord, History, StopReason};
+use crate::scaling::{Standardizer, TargetScaling};
 
 /// The most bytes a saved model may take: it is read whole into memory
 /// before it is parsed, and a model of a million features takes some tens

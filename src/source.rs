@@ -11,10 +11,10 @@ use std::borrow::Cow;
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rayon::prelude::*;
 
-use crate::data::{Standardizer, TargetScaling};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
+use crate::scaling::{Standardizer, TargetScaling};
 
 /// Rows `start..start + rows` of a source.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@
 
 mod common;
 
-use downhill::data::Synthetic;
 use downhill::reference::least_squares;
+use downhill::Synthetic;
 use downhill::{Device, Error, Fitted, GradientDescent, Model, Optimizer, Solver, Variant};
 
 /// The bias, then the weights.

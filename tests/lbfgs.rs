@@ -9,8 +9,8 @@ mod common;
 
 use common::{assert_near, logistic_expected, parameters};
 
-use downhill::data::Synthetic;
 use downhill::reference::least_squares;
+use downhill::Synthetic;
 use downhill::{
     Device, Error, GradientDescent, Loss, Model, Optimizer, Penalty, Solver, StopReason, Variant,
 };

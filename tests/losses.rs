@@ -8,7 +8,8 @@ mod common;
 
 use std::path::Path;
 
-use downhill::data::{read_csv, Synthetic};
+use downhill::data::read_csv;
+use downhill::Synthetic;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Schedule, Solver, StopReason,
 };

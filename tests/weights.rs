@@ -8,8 +8,8 @@ mod common;
 
 use common::{assert_near, logistic_expected, parameters};
 
-use downhill::data::Synthetic;
 use downhill::source::{DataSource, InMemory, Weighted};
+use downhill::Synthetic;
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Model, Optimizer, Penalty, Solver, Variant,
 };
