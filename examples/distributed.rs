@@ -13,8 +13,8 @@
 
 use std::sync::Arc;
 
+use downhill::data::source::{DataSource, InMemory, RowRange};
 use downhill::distributed::{shard_of, Collective, Mpi};
-use downhill::source::{DataSource, InMemory, RowRange};
 use downhill::{Device, GradientDescent, Model, Optimizer, Synthetic, Variant};
 
 fn main() -> Result<(), downhill::Error> {

@@ -2,13 +2,13 @@
 //! Lanczos method, and the learning rate and momentum each optimizer takes
 //! from them: documented at [`Curvature`].
 
+use crate::data::source::{DataSource, ZeroTargets};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::objective::Objective;
 use crate::optim::Optimizer;
 use crate::reduce::Reducer;
-use crate::source::{DataSource, ZeroTargets};
 use nalgebra::DMatrix;
 
 /// Lanczos steps at most; each reads every row once.
@@ -271,10 +271,10 @@ pub(crate) fn automatic_momentum(curvature: &Curvature) -> f32 {
 mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
+    use crate::data::source::InMemory;
+    use crate::data::synthetic::Synthetic;
     use crate::model::Model;
     use crate::optim::Rule;
-    use crate::source::InMemory;
-    use crate::synthetic::Synthetic;
     use ndarray::Array2;
 
     /// The eigenvalues of (2/n) X₁ᵀX₁ in float64, by nalgebra, ascending.

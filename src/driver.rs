@@ -6,14 +6,14 @@
 
 use std::time::Instant;
 
+use crate::data::shuffle::{share_of_batches, BatchOrder, Shuffle};
+use crate::data::source::DataSource;
 use crate::engine::{Engine, RunSpec, StepPlan, WorkCounts};
 use crate::error::{Error, Result};
 use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerState};
 use crate::schedule::{Schedule, Scheduler};
-use crate::shuffle::{share_of_batches, BatchOrder, Shuffle};
-use crate::source::DataSource;
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
 #[derive(Debug, Clone, Copy, PartialEq)]

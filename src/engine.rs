@@ -7,14 +7,14 @@
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
+use crate::data::shuffle::Shuffle;
+use crate::data::source::{DataSource, InMemory};
 use crate::data::{validate_features, validate_parameters, validate_targets};
 use crate::device::Device;
 use crate::error::Result;
 use crate::model::Model;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
-use crate::shuffle::Shuffle;
-use crate::source::{DataSource, InMemory};
 
 /// How the rows of an epoch are split into steps, derived once per fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -293,7 +293,7 @@ impl SumsRun for ReducedSums<'_> {
 /// rows where `reducer` joins ranks, else over this process's.
 pub(crate) fn open_sums<'s>(
     engine: &'s dyn Engine,
-    source: &'s dyn crate::source::DataSource,
+    source: &'s dyn crate::data::source::DataSource,
     objective: crate::objective::Objective,
     reducer: Option<&crate::reduce::Reducer>,
 ) -> Result<Box<dyn SumsRun + 's>> {

@@ -693,7 +693,7 @@ pub enum Error {
     /// instead).
     #[error(
         "column {column:?}, named among the features, holds text with {} distinct values, more than the cap of {cap} categories (line {line}: {value:?}){}",
-        crate::table::cell::distinct_count(*values, *cap),
+        crate::data::table::cell::distinct_count(*values, *cap),
         written_with_separators(value)
     )]
     TooManyCategories {
@@ -961,7 +961,7 @@ impl Error {
 /// A hint where `value` is a number written with thousands separators
 /// (`2,414,342`), which reads as text.
 fn written_with_separators(value: &str) -> &'static str {
-    use crate::table::cell::{number_written_as_text, NumberWriting};
+    use crate::data::table::cell::{number_written_as_text, NumberWriting};
     match number_written_as_text(value) {
         Some(NumberWriting::DecimalComma) => "; numbers with a decimal comma read as text: write them with a decimal point",
         Some(NumberWriting::Separators) => "; numbers with thousands separators read as text: write them without",

@@ -5,6 +5,13 @@ use std::sync::Arc;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::curvature::{self, Curvature};
+use crate::data::scaling::{Standardizer, TargetScaling};
+use crate::data::shuffle::Shuffle;
+use crate::data::source::{
+    check_weights, find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized,
+    Weighted,
+};
+use crate::data::table::Encoding;
 use crate::data::{train_test_split, validate_features, validate_parameters, validate_targets_of};
 use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::distributed::Collective;
@@ -23,15 +30,8 @@ use crate::model::Model;
 use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::reduce::{one_pass_of_ranks, Reducer};
-use crate::scaling::{Standardizer, TargetScaling};
 use crate::schedule::Schedule;
-use crate::shuffle::Shuffle;
 use crate::solver::Solver;
-use crate::source::{
-    check_weights, find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized,
-    Weighted,
-};
-use crate::table::Encoding;
 
 /// The seed of the per-epoch permutations when none is set, in the library
 /// and on the command line.
@@ -669,7 +669,7 @@ impl GradientDescent {
         self
     }
     /// Saves `encoding` (how a table's columns became the features, from
-    /// [`crate::table::read_table`]) with each checkpoint, as
+    /// [`crate::data::table::read_table`]) with each checkpoint, as
     /// [`Fitted::with_encoding`] would, so that the checkpoint resumes on
     /// the table; set after [`GradientDescent::checkpoint`].
     #[cfg(feature = "serde")]
@@ -840,7 +840,7 @@ impl GradientDescent {
             }
         }
         if let Loss::Multinomial { classes } = loss {
-            let limit = crate::table::MAX_CLASSES;
+            let limit = crate::data::table::MAX_CLASSES;
             if classes < 2 || classes as usize > limit {
                 return Err(Error::InvalidClassCount { classes, limit });
             }
@@ -1735,7 +1735,7 @@ impl Fitted {
         &self.state
     }
     /// How a table's columns became this model's features, where the
-    /// model was fitted to a table read by [`crate::table::read_table`].
+    /// model was fitted to a table read by [`crate::data::table::read_table`].
     pub fn encoding(&self) -> Option<&Encoding> {
         self.encoding.as_ref()
     }

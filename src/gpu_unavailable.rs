@@ -8,12 +8,12 @@ use std::sync::Arc;
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::adapter::{AdapterSummary, GpuOptions};
+use crate::data::source::DataSource;
 use crate::device::Device;
 use crate::engine::{Engine, EngineRun, Gradient, RunSpec, SumsRun};
 use crate::error::{Error, Result};
 use crate::model::Model;
 use crate::objective::Objective;
-use crate::source::DataSource;
 
 fn unavailable() -> Error {
     Error::GpuUnavailable {

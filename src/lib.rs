@@ -108,7 +108,6 @@ pub use ndarray;
 mod adapter;
 pub mod atomic_file;
 mod cpu;
-mod csv_records;
 mod curvature;
 pub mod data;
 mod device;
@@ -118,7 +117,6 @@ mod engine;
 mod engine_choice;
 mod error;
 mod fit;
-mod input_file;
 // The one place the `gpu` feature is decided: without it the GPU engine
 // keeps its types and entry points, which report `Error::GpuUnavailable`.
 #[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
@@ -131,17 +129,10 @@ mod loss;
 pub mod memory;
 pub mod metrics;
 mod model;
-#[cfg(feature = "npy")]
-pub mod npy;
 mod objective;
 mod optim;
-#[cfg(feature = "parquet")]
-pub mod parquet_source;
-#[cfg(feature = "parquet")]
-mod parquet_table;
 #[cfg(feature = "plot")]
 pub mod plot;
-mod read_ahead;
 mod reduce;
 #[cfg(test)]
 mod reduce_tests;
@@ -150,16 +141,14 @@ pub mod reference;
 mod reference_engine;
 #[cfg(feature = "serde")]
 mod saved;
-mod scaling;
 mod schedule;
-mod shuffle;
 mod solver;
-pub mod source;
-mod synthetic;
-pub mod table;
 
 pub use adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use curvature::Curvature;
+pub use data::scaling::{Standardizer, TargetScaling};
+pub use data::shuffle::Shuffle;
+pub use data::synthetic::Synthetic;
 pub use device::Device;
 pub use driver::TrainingState;
 pub use engine::{Gradient, WorkCounts};
@@ -176,8 +165,5 @@ pub use objective::Penalty;
 pub use optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 #[cfg(feature = "serde")]
 pub use saved::SCHEMA_VERSION;
-pub use scaling::{Standardizer, TargetScaling};
 pub use schedule::Schedule;
-pub use shuffle::Shuffle;
 pub use solver::{Solver, DEFAULT_LBFGS_MEMORY};
-pub use synthetic::Synthetic;

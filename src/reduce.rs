@@ -152,17 +152,17 @@ fn halves(print: u64) -> [f64; 2] {
     [(print >> 32) as f64, (print & 0xffff_ffff) as f64]
 }
 
-/// [`crate::source::one_pass`] over every rank's rows: each rank measures
+/// [`crate::data::source::one_pass`] over every rank's rows: each rank measures
 /// its shard, the ranks agree that all succeeded, and every rank merges
 /// the moments in rank order (so all hold the same standardization).
 pub(crate) fn one_pass_of_ranks(
     reducer: &Reducer,
-    source: &dyn crate::source::DataSource,
+    source: &dyn crate::data::source::DataSource,
     loss: crate::loss::Loss,
     features: bool,
     target: bool,
-) -> Result<crate::source::Pass> {
-    use crate::source::{pass_moments, PassMoments};
+) -> Result<crate::data::source::Pass> {
+    use crate::data::source::{pass_moments, PassMoments};
     let local = match source.rows() {
         0 => Err(Error::EmptyShard),
         _ => pass_moments(source, loss, features),

@@ -69,6 +69,8 @@ mod engine_steps {
 
     use super::threads::ThreadGroup;
     use crate::cpu::CpuEngine;
+    use crate::data::source::InMemory;
+    use crate::data::synthetic::Synthetic;
     use crate::driver::{train, Outcome, Start};
     use crate::fit::GradientDescent;
     use crate::loss::Loss;
@@ -76,8 +78,6 @@ mod engine_steps {
     use crate::objective::{Objective, Penalty};
     use crate::optim::Rule;
     use crate::reduce::Reducer;
-    use crate::source::InMemory;
-    use crate::synthetic::Synthetic;
 
     /// A full-batch fit split over `shards` (row counts) as ranks of one
     /// thread group: each rank's outcome.
@@ -209,12 +209,12 @@ mod fits {
     use ndarray::{s, Array1, Array2};
 
     use super::threads::ThreadGroup;
+    use crate::data::synthetic::Synthetic;
     use crate::error::Error;
     use crate::fit::{ClassWeight, Fitted, GradientDescent, Variant};
     use crate::model::Model;
     use crate::optim::{Optimizer, Rule};
     use crate::solver::Solver;
-    use crate::synthetic::Synthetic;
 
     /// `settings` fitted by ranks holding `shards` rows of `x`, `y` in
     /// turn, each rank on its own one-thread pool: every rank's result.

@@ -3,12 +3,12 @@
 //! engines, it proves the engine trait and is an independent reference for
 //! the fast CPU engine.
 
+use crate::data::source::{all_rows, DataSource};
 use crate::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
-use crate::source::{all_rows, DataSource};
 
 pub(crate) struct ReferenceEngine;
 
@@ -289,13 +289,13 @@ impl Engine for ReferenceEngine {
 mod tests {
     use super::*;
     use crate::cpu::CpuEngine;
+    use crate::data::source::InMemory;
+    use crate::data::synthetic::Synthetic;
     use crate::driver::{train, Outcome, Start, TrainingPlan};
     use crate::fit::{GradientDescent, Variant};
     use crate::model::Model;
     use crate::objective::Penalty;
     use crate::optim::Rule;
-    use crate::source::InMemory;
-    use crate::synthetic::Synthetic;
 
     /// The same fit from zero (3 features) on the CPU engine and on the
     /// float64 engine.
@@ -344,7 +344,7 @@ mod tests {
         fn features(&self) -> usize {
             self.0.features()
         }
-        fn block(&self, start: usize, rows: usize) -> Result<crate::source::Block<'_>> {
+        fn block(&self, start: usize, rows: usize) -> Result<crate::data::source::Block<'_>> {
             self.0.block(start, rows)
         }
         fn weights(&self, start: usize, rows: usize) -> Result<Option<std::borrow::Cow<'_, [f32]>>> {
@@ -358,8 +358,8 @@ mod tests {
     /// net, resident and streamed.
     #[test]
     fn multinomial_runs_match_the_float64_engine() {
+        use crate::data::source::Weighted;
         use crate::loss::Loss;
-        use crate::source::Weighted;
         let data = Synthetic::generate(Model::Linear, 240, 3, 0.5, 5).unwrap();
         // Three classes of 50, 70 and 120 rows, by the target's quantiles.
         // (A class of a third of the rows would start its bias's gradient
@@ -387,7 +387,7 @@ mod tests {
                 let plan = GradientDescent::logistic()
                     .loss(loss)
                     .variant(variant)
-                    .shuffle(crate::shuffle::Shuffle::Blocks { rows: 40 })
+                    .shuffle(crate::data::shuffle::Shuffle::Blocks { rows: 40 })
                     .optimizer(rule.with(0.05, 0.9))
                     .max_epochs(10)
                     .seed(3)
@@ -441,8 +441,8 @@ mod tests {
     /// full batch and mini-batches, resident and streamed.
     #[test]
     fn weighted_rows_match_the_float64_engine() {
+        use crate::data::source::Weighted;
         use crate::loss::Loss;
-        use crate::source::Weighted;
         for loss in [
             Loss::Squared,
             Loss::Log,
@@ -460,7 +460,7 @@ mod tests {
             for variant in [Variant::Full, Variant::MiniBatch(16)] {
                 let plan = GradientDescent::new(model)
                     .variant(variant)
-                    .shuffle(crate::shuffle::Shuffle::Blocks { rows: 40 })
+                    .shuffle(crate::data::shuffle::Shuffle::Blocks { rows: 40 })
                     .loss(loss)
                     .optimizer(Rule::Adam.with(0.02, 0.9))
                     .max_epochs(15)

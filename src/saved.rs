@@ -7,19 +7,19 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::curvature::Curvature;
+use crate::data::scaling::{Standardizer, TargetScaling};
 use crate::device::Device;
 use crate::driver::TrainingState;
 use crate::error::{Error, Result};
 use crate::fit::{Fitted, GradientDescent};
 use crate::history::{EpochRecord, History, StopReason};
-use crate::scaling::{Standardizer, TargetScaling};
 
 /// The most bytes a saved model may take: it is read whole into memory
 /// before it is parsed, and a model of a million features takes some tens
 /// of megabytes, so a larger file is another kind of file.
 pub(crate) const MAX_MODEL_BYTES: u64 = 1 << 30;
+use crate::data::table::Encoding;
 use crate::model::Model;
-use crate::table::Encoding;
 
 /// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
 pub const SCHEMA_VERSION: u32 = 3;
@@ -159,7 +159,7 @@ impl Fitted {
         let shown = path.display().to_string();
         // The file is read whole: nothing but a regular file of a bounded
         // size (/dev/zero would fill memory).
-        if let Some(bytes) = crate::input_file::regular_file_size(path)? {
+        if let Some(bytes) = crate::data::input_file::regular_file_size(path)? {
             if bytes > MAX_MODEL_BYTES {
                 return Err(Error::ModelFileTooLarge {
                     path: shown,

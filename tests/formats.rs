@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use downhill::npy::NpyData;
-use downhill::table::{read_table, Format, TableOptions};
+use downhill::data::npy::NpyData;
+use downhill::data::table::{read_table, Format, TableOptions};
 use downhill::{Device, Error, Fitted, GradientDescent, Optimizer};
 use ndarray::{Array1, Array2, ShapeBuilder};
 
@@ -101,7 +101,7 @@ fn npy_files_give_the_csv_s_rows_and_the_same_fit() {
 /// and a fit streamed through a small budget equals the fit in memory.
 #[test]
 fn npy_files_in_fortran_order_read_row_blocks_like_c_order() {
-    use downhill::source::DataSource;
+    use downhill::data::source::DataSource;
     let dir = std::env::temp_dir().join(format!("downhill-fortran-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (rows, columns) = (1000, 4);
@@ -230,8 +230,8 @@ fn broken_and_unsupported_files_have_their_own_errors() {
 /// and mini-batches over blocks bit for bit.
 #[test]
 fn a_parquet_file_of_numbers_streams_block_by_block() {
-    use downhill::parquet_source::ParquetData;
-    use downhill::source::DataSource;
+    use downhill::data::parquet_source::ParquetData;
+    use downhill::data::source::DataSource;
     use downhill::{Shuffle, Variant};
     let options = TableOptions::default();
     let features = ["x1", "x2", "count"];
@@ -287,7 +287,7 @@ fn a_parquet_file_of_numbers_streams_block_by_block() {
 
 #[test]
 fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
-    use downhill::parquet_source::ParquetData;
+    use downhill::data::parquet_source::ParquetData;
     match ParquetData::open(data("formats.parquet"), "y", None) {
         Err(Error::TextInStreamedColumn { path, column, .. }) => {
             assert!(path.ends_with("formats.parquet"));
@@ -324,8 +324,8 @@ fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
 /// same fit within float32 rounding.
 #[test]
 fn a_parquet_table_with_text_streams_encoded_block_by_block() {
-    use downhill::source::DataSource;
-    use downhill::table::TableData;
+    use downhill::data::source::DataSource;
+    use downhill::data::table::TableData;
     let options = TableOptions::default();
     let whole = read_table(data("formats.parquet"), "y", None, &options).unwrap();
     let streamed = TableData::open(data("formats.parquet"), "y", None, &options).unwrap();
@@ -362,10 +362,10 @@ fn a_parquet_table_with_text_streams_encoded_block_by_block() {
 /// same rows, block by block), CSV and Parquet alike.
 #[test]
 fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
-    use downhill::source::DataSource;
-    use downhill::table::{Opened, TableData};
+    use downhill::data::source::DataSource;
+    use downhill::data::table::{Opened, TableData};
     let options = TableOptions {
-        missing: downhill::table::Missing::Mean,
+        missing: downhill::data::table::Missing::Mean,
         ..TableOptions::default()
     };
     for name in ["formats.csv", "formats.parquet"] {
@@ -394,8 +394,8 @@ fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
 /// `Missing::Drop`) equal the rows the table read whole holds.
 #[test]
 fn a_parquet_table_of_numbers_streams_the_rows_it_reads_whole() {
-    use downhill::source::{DataSource, InMemory};
-    use downhill::table::{write_source, Missing, Opened, TableData};
+    use downhill::data::source::{DataSource, InMemory};
+    use downhill::data::table::{write_source, Missing, Opened, TableData};
     let n = 150_000;
     let mut x = Array2::<f32>::zeros((n, 3));
     for i in 0..n {

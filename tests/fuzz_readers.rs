@@ -21,10 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use downhill::npy::{read_features, NpyData};
-use downhill::parquet_source::{parquet_shape, ParquetData};
-use downhill::source::{DataSource, InMemory};
-use downhill::table::{
+use downhill::data::npy::{read_features, NpyData};
+use downhill::data::parquet_source::{parquet_shape, ParquetData};
+use downhill::data::source::{DataSource, InMemory};
+use downhill::data::table::{
     read_columns, read_table, write_source, Categorical, Encoding, Missing, Opened, TableData, TableOptions,
 };
 use downhill::{Device, Error, Fitted, GradientDescent};

@@ -4,7 +4,8 @@
 //! lib.rs, and through it to every module, which hides cycles between
 //! files from `module-cycles`. Doc links may name the root's re-exports;
 //! code may not. A group import from the root (`use crate::{a, b}`) is
-//! refused as well: name each module's path.
+//! refused as well: name each module's path. And a folder says what its
+//! files may import: src/data/ nothing above the data layer.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -99,5 +100,39 @@ fn the_check_finds_root_paths_in_code_only() {
             (2, "{".to_string()),
             (3, "error".to_string())
         ]
+    );
+}
+
+/// The modules of the crate root that the files of src/data/ may import:
+/// the data layer stands below the engines, the driver and the estimator.
+const DATA_MAY_IMPORT: [&str; 7] = [
+    "data",
+    "error",
+    "model",
+    "loss",
+    "memory",
+    "atomic_file",
+    "distributed",
+];
+
+#[test]
+fn the_data_layer_imports_nothing_above_it() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/data");
+    let mut files = Vec::new();
+    sources(&data, &mut files);
+    assert!(files.len() > 10, "{files:?}");
+    let mut above = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        for (line, name) in root_paths(&text) {
+            if !DATA_MAY_IMPORT.contains(&name.as_str()) {
+                above.push(format!("{}:{line}: crate::{name}", file.display()));
+            }
+        }
+    }
+    assert!(
+        above.is_empty(),
+        "the data layer imports from above it:\n{}",
+        above.join("\n")
     );
 }

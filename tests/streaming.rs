@@ -141,7 +141,7 @@ fn the_curvature_and_held_out_rows_stream_too() {
 #[cfg(feature = "npy")]
 #[test]
 fn an_npy_file_streamed_through_a_small_budget_fits_like_the_arrays() {
-    use downhill::npy::NpyData;
+    use downhill::data::npy::NpyData;
     let (x, y) = data(Model::Linear);
     let dir = std::env::temp_dir().join(format!("downhill-streaming-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -181,7 +181,7 @@ fn an_npy_file_streamed_through_a_small_budget_fits_like_the_arrays() {
 #[cfg(feature = "npy")]
 #[test]
 fn synthetic_data_written_to_npy_files_equals_the_generated_arrays() {
-    use downhill::npy::{write_synthetic, NpyData};
+    use downhill::data::npy::{write_synthetic, NpyData};
     let dir = std::env::temp_dir().join(format!("downhill-synthetic-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (x_path, y_path) = (dir.join("x.npy"), dir.join("y.npy"));
@@ -205,7 +205,7 @@ mod common;
 #[cfg(all(feature = "npy", feature = "gpu"))]
 #[test]
 fn an_npy_file_fits_on_the_gpu_like_on_the_cpu() {
-    use downhill::npy::NpyData;
+    use downhill::data::npy::NpyData;
     let Some(context) = common::gpu("an npy source on the GPU") else {
         return;
     };
@@ -366,7 +366,7 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
 #[test]
 #[cfg(feature = "npy")] // a .npy file
 fn a_non_finite_feature_of_a_streamed_file_is_named_by_row_and_column() {
-    use downhill::npy::NpyData;
+    use downhill::data::npy::NpyData;
     let (mut x, y) = data(Model::Linear);
     x[[2500, 4]] = f32::INFINITY;
     let dir = std::env::temp_dir().join(format!("downhill-streaming-nan-{}", std::process::id()));

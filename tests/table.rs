@@ -2,8 +2,8 @@
 //! class codes (two or more classes), missing values under each policy,
 //! columns left out with their reasons.
 
-use downhill::source::DataSource;
-use downhill::table::{
+use downhill::data::source::DataSource;
+use downhill::data::table::{
     read_table, Categorical, DropReason, Dropped, EncodedColumn, Missing, TableData, TableOptions,
     MAX_CLASSES,
 };
@@ -348,7 +348,7 @@ fn three_classes_read_as_codes_in_sorted_order_and_back() {
 #[cfg(feature = "serde")]
 #[test]
 fn labels_are_saved_as_classes_and_the_older_shape_still_reads() {
-    use downhill::table::Labels;
+    use downhill::data::table::Labels;
     let three = Labels {
         classes: vec!["setosa".into(), "versicolor".into(), "virginica".into()],
     };

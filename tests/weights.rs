@@ -8,7 +8,7 @@ mod common;
 
 use common::{assert_near, logistic_expected, parameters};
 
-use downhill::source::{DataSource, InMemory, Weighted};
+use downhill::data::source::{DataSource, InMemory, Weighted};
 use downhill::Synthetic;
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Model, Optimizer, Penalty, Solver, Variant,
@@ -256,14 +256,14 @@ fn bad_weights_each_have_their_own_error() {
     // A source of the caller's making whose weights are short is an error,
     // not a panic, on every engine.
     struct ShortWeights<'a>(InMemory<'a>);
-    impl downhill::source::DataSource for ShortWeights<'_> {
+    impl downhill::data::source::DataSource for ShortWeights<'_> {
         fn rows(&self) -> usize {
             self.0.rows()
         }
         fn features(&self) -> usize {
             self.0.features()
         }
-        fn block(&self, start: usize, rows: usize) -> downhill::Result<downhill::source::Block<'_>> {
+        fn block(&self, start: usize, rows: usize) -> downhill::Result<downhill::data::source::Block<'_>> {
             self.0.block(start, rows)
         }
         fn weights(&self, _: usize, rows: usize) -> downhill::Result<Option<std::borrow::Cow<'_, [f32]>>> {
@@ -391,7 +391,7 @@ fn the_gpu_weighs_rows_as_the_cpu_does() {
 
 #[test]
 fn a_table_read_block_by_block_gives_the_same_weights() {
-    use downhill::table::{read_table, TableData, TableOptions};
+    use downhill::data::table::{read_table, TableData, TableOptions};
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/logistic.csv");
     let options = TableOptions {
         weight_column: Some("weight".into()),

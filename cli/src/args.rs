@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use downhill::npy::NpyData;
-use downhill::table::{
+use downhill::data::npy::NpyData;
+use downhill::data::table::{
     number_written_as_text, read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format,
     Labels, Missing, Table, TableOptions,
 };

@@ -727,7 +727,7 @@ fn write(args: &BenchArgs, folder: &std::path::Path) -> Result<(), String> {
     std::fs::create_dir_all(folder).map_err(|e| format!("cannot create {}: {e}", folder.display()))?;
     let (x_path, y_path) = (folder.join("x.npy"), folder.join("y.npy"));
     let started = Instant::now();
-    downhill::npy::write_synthetic(
+    downhill::data::npy::write_synthetic(
         args.model,
         args.rows,
         args.features,

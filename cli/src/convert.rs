@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use downhill::source::DataSource;
-use downhill::table::{write_source, Categorical, Format, Missing, TableData};
+use downhill::data::source::DataSource;
+use downhill::data::table::{write_source, Categorical, Format, Missing, TableData};
 use downhill::Model;
 
 use crate::args::{describe_table, located, names, open_npy, table_options, DataArgs};

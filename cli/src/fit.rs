@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
+use downhill::data::npy::NpyData;
+use downhill::data::parquet_source::ParquetData;
+use downhill::data::source::DataSource;
+use downhill::data::table::{EncodedColumn, Encoding, Format, Opened, Table, TableData};
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::metrics::Scoring;
-use downhill::npy::NpyData;
-use downhill::parquet_source::ParquetData;
 use downhill::plot::{self, Curve, ParameterPath};
-use downhill::source::DataSource;
-use downhill::table::{EncodedColumn, Encoding, Format, Opened, Table, TableData};
 use downhill::{
     reference, ClassWeight, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Solver, StopReason,
     Variant,
@@ -452,7 +452,7 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
             let (x, counts, lines) = encoding.apply(data).map_err(|e| format!("{shown}: {e}"))?;
             warn_of_cells(&shown, &counts);
             let target = encoding.target.clone().unwrap_or_else(|| args.data.target.clone());
-            let cells = downhill::table::read_columns(data, &[target.as_str()]).map_err(|e| format!("{shown}: {e}"))?;
+            let cells = downhill::data::table::read_columns(data, &[target.as_str()]).map_err(|e| format!("{shown}: {e}"))?;
             let y = cells
                 .iter()
                 .zip(&lines)

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use downhill::atomic_file::{check_output, AtomicFile};
 use downhill::data::read_csv;
+use downhill::data::table::{Format, Missing};
 use downhill::ndarray::Array1;
-use downhill::table::{Format, Missing};
 use downhill::{Error, Fitted, Model};
 
 use crate::args::{explain, warn_of_cells, PredictArgs};
@@ -16,7 +16,7 @@ use crate::report;
 /// The cells of the columns `names` of the data file, row by row.
 fn read_columns(path: &Path, names: &[String]) -> Result<Vec<Vec<String>>, String> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    downhill::table::read_columns(path, &names).map_err(|e| format!("{}: {e}", path.display()))
+    downhill::data::table::read_columns(path, &names).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// A probability as the shortest text that reads back to it, in
@@ -42,7 +42,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let (x, lines, names) = match fitted.encoding() {
         // An .npy file's columns are the features in order.
         _ if npy => {
-            let x = downhill::npy::read_features(&args.data).map_err(|e| e.to_string())?;
+            let x = downhill::data::npy::read_features(&args.data).map_err(|e| e.to_string())?;
             // The matrix a fit of `--target K` read, its target's column
             // K with the features x0, x1, … around it: the features'
             // columns. Any other shape is the model's to check.

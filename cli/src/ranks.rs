@@ -9,13 +9,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use downhill::data::source::{DataSource, RowRange};
 use downhill::distributed::{agree, gather, gather_bytes, shard_of, shard_of_groups, Collective, Mpi};
 use downhill::metrics::Scoring;
-use downhill::source::{DataSource, RowRange};
 use downhill::{Error, Fitted, GradientDescent};
 
-use downhill::parquet_source::ParquetData;
-use downhill::table::{Format, Missing, TableData};
+use downhill::data::parquet_source::ParquetData;
+use downhill::data::table::{Format, Missing, TableData};
 use downhill::Model;
 
 use crate::args::{

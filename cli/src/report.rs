@@ -1,9 +1,9 @@
 //! How the program writes numbers and scores.
 
+use downhill::data::source::DataSource;
+use downhill::data::table::Labels;
 use downhill::metrics::{self, Scoring};
 use downhill::ndarray::{Array1, Array2, ArrayView1, ArrayView2};
-use downhill::source::DataSource;
-use downhill::table::Labels;
 use downhill::{Error, Fitted, Model};
 
 /// The widest column that names are padded to in a report: a longer name

@@ -402,9 +402,9 @@ fn a_killed_rank_ends_the_job_and_its_last_checkpoint_resumes_exactly() {
 fn parquet_row_groups_shared_among_ranks_fit_the_model_of_all_the_rows() {
     let dir = folder("parquet");
     let data = Synthetic::generate(Model::Linear, 150_000, 4, 0.3, 8).unwrap();
-    let rows = downhill::source::InMemory::new(data.x.view(), data.y.view()).unwrap();
+    let rows = downhill::data::source::InMemory::new(data.x.view(), data.y.view()).unwrap();
     let names: Vec<String> = (0..4).map(|j| format!("x{j}")).collect();
-    downhill::table::write_source(&rows, &names, "y", dir.join("rows.parquet")).unwrap();
+    downhill::data::table::write_source(&rows, &names, "y", dir.join("rows.parquet")).unwrap();
     let fit = |save: &str| -> Vec<String> {
         strings(&[
             "fit",

@@ -15,7 +15,7 @@ use crate::optim::{Optimizer, OptimizerState};
 use crate::reduce::Reducer;
 use std::borrow::Cow;
 
-use crate::source::{all_rows, Block, DataSource};
+use crate::data::source::{all_rows, Block, DataSource};
 use kernel::{Rows, Workspace};
 
 /// The CPU engine. A source it cannot borrow whole (a file, or rows scaled
@@ -36,15 +36,16 @@ impl Default for CpuEngine {
 
 impl CpuEngine {
     /// Rows per streamed block, where `source` must be streamed: the
-    /// blocks a stream holds at once ([`crate::read_ahead::BUFFERS`]) fit the budget.
+    /// blocks a stream holds at once ([`crate::data::read_ahead::BUFFERS`]) fit the budget.
     fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
         if source.resident().is_some() {
             return None;
         }
         let row_bytes = 4 * (source.features() as u64 + 1);
         let bytes = row_bytes * source.rows() as u64;
-        (bytes > self.memory_budget)
-            .then(|| (self.memory_budget / (crate::read_ahead::BUFFERS as u64 * row_bytes)).max(1) as usize)
+        (bytes > self.memory_budget).then(|| {
+            (self.memory_budget / (crate::data::read_ahead::BUFFERS as u64 * row_bytes)).max(1) as usize
+        })
     }
 }
 
@@ -66,7 +67,7 @@ impl Engine for CpuEngine {
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
         let data = all_rows(source)?;
-        let weights = crate::source::weights_of(source, 0, source.rows())?;
+        let weights = crate::data::source::weights_of(source, 0, source.rows())?;
         let workspace = Workspace::new(
             source.features(),
             spec.objective.loss.margins(),
@@ -106,7 +107,7 @@ impl Engine for CpuEngine {
             }));
         }
         let data = all_rows(source)?;
-        let weights = crate::source::weights_of(source, 0, source.rows())?;
+        let weights = crate::data::source::weights_of(source, 0, source.rows())?;
         let workspace = Workspace::new(source.features(), objective.loss.margins(), data.rows());
         Ok(Box::new(CpuSums {
             data,

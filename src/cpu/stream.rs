@@ -1,5 +1,5 @@
 //! Sources larger than the memory budget, streamed block by block: a
-//! reader thread ([`crate::read_ahead`]) reads ahead while the pool
+//! reader thread ([`crate::data::read_ahead`]) reads ahead while the pool
 //! computes on the current block.
 //!
 //! A full-batch epoch adds the raw sums of every block, then steps once.
@@ -12,13 +12,13 @@
 use std::borrow::Cow;
 
 use super::kernel::{self, Rows, Workspace};
+use crate::data::read_ahead::{block_sequence, read_ahead, Buffers};
+use crate::data::shuffle::Shuffle;
+use crate::data::source::{Block, DataSource};
 use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
-use crate::read_ahead::{block_sequence, read_ahead, Buffers};
-use crate::shuffle::Shuffle;
-use crate::source::{Block, DataSource};
 
 /// The raw sums of every row of `source` at `parameters`, block by block.
 fn sums_over_blocks(

@@ -20,6 +20,8 @@ use wgpu::util::DeviceExt;
 pub use context::GpuContext;
 
 use crate::adapter::KernelGeneration;
+use crate::data::shuffle::Shuffle;
+use crate::data::source::{DataSource, InMemory};
 use crate::data::{validate_parameters, validate_training_data};
 use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun, WorkCounts};
@@ -28,8 +30,6 @@ use crate::loss::Loss;
 use crate::model::Model;
 use crate::objective::{Objective, RawSums};
 use crate::optim::{Optimizer, OptimizerState};
-use crate::shuffle::Shuffle;
-use crate::source::{DataSource, InMemory};
 use shared::{loss_code, rule_code, LANES, STEP_CAP, TILE_ROWS, WORKGROUP_SIZE};
 
 /// The most workgroups one gradient pass over a buffer uses; each sums a
@@ -517,7 +517,7 @@ impl<'c> OnDevice<'c> {
             if streamed_rows.is_none() {
                 let block = source.block(start, rows)?;
                 let x = init("x", bytemuck::cast_slice(&block.x), storage);
-                let weights = crate::source::weights_of(source, start, rows)?;
+                let weights = crate::data::source::weights_of(source, start, rows)?;
                 if weighted && weights.is_none() {
                     // Weights for some rows and not others.
                     return Err(Error::WeightCountMismatch { rows, weights: 0 });
@@ -1291,7 +1291,7 @@ impl GpuEngine {
             self.device_budget / (stream::SLOTS as u64 * row_bytes),
             // The reader's buffers, and wgpu's staging copies of the two
             // blocks in flight.
-            self.host_budget / ((crate::read_ahead::BUFFERS + 2) as u64 * row_bytes),
+            self.host_budget / ((crate::data::read_ahead::BUFFERS + 2) as u64 * row_bytes),
             self.context.x_chunk_bytes / (4 * d),
             STREAM_BLOCK_BYTES / (4 * d),
         ]

@@ -1,8 +1,8 @@
 //! Rows that do not fit the device's memory budget, streamed through it
-//! every epoch: a reader thread ([`crate::read_ahead`]) reads block k+1
+//! every epoch: a reader thread ([`crate::data::read_ahead`]) reads block k+1
 //! from the source while block k is uploaded into one of [`SLOTS`] device
 //! buffers and computed on, so the device holds [`SLOTS`] blocks and the
-//! host [`crate::read_ahead::BUFFERS`] whatever the source's size.
+//! host [`crate::data::read_ahead::BUFFERS`] whatever the source's size.
 //!
 //! A full-batch epoch runs the gradient pass over each block as it
 //! arrives, each block's workgroups writing their own partial sums, then
@@ -13,9 +13,9 @@
 //! from the slots that hold the last three blocks.
 
 use super::{Chunk, OnDevice, Shape};
+use crate::data::read_ahead::{block_sequence, read_ahead};
+use crate::data::source::DataSource;
 use crate::error::{Error, Result};
-use crate::read_ahead::{block_sequence, read_ahead};
-use crate::source::DataSource;
 
 /// Blocks held on the device at once. A batch no longer than a block
 /// spans at most three blocks (two whole ones and, between them, the short

@@ -16,8 +16,8 @@ use ndarray::{s, Array2, ArrayView, ArrayViewMut1, ArrayViewMut2, Axis, CowArray
 use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
 use crate::atomic_file::AtomicFile;
+use crate::data::source::{Block, DataSource};
 use crate::error::{Error, Result};
-use crate::source::{Block, DataSource};
 
 /// Where the data of an `.npy` file begin: after the magic string, the
 /// version, the header's length (two bytes in version 1, four after) and
@@ -47,7 +47,7 @@ impl Mapped {
         let shown = path.display().to_string();
         // A map of a device or a pipe fails or, for /dev/zero, reads zeros
         // without end.
-        crate::input_file::regular_file_size(path)?;
+        crate::data::input_file::regular_file_size(path)?;
         let file = File::open(path).map_err(|e| Error::Io {
             path: shown.clone(),
             reason: e.to_string(),
@@ -76,7 +76,7 @@ impl Mapped {
         // Fresh pages, backed by huge pages where the system allows: a
         // block of hundreds of megabytes would otherwise take a page fault
         // every 4 KB.
-        let mut copy = crate::synthetic::huge_page_zeros(values.len());
+        let mut copy = crate::data::synthetic::huge_page_zeros(values.len());
         self.read_into(values, &mut copy)?;
         Ok(copy)
     }
@@ -511,7 +511,7 @@ pub fn write_synthetic(
 ) -> Result<(ndarray::Array1<f32>, f32)> {
     use ndarray_npy::ViewMutNpyExt;
     // No rows, or a shape whose bytes overflow, before any file is made.
-    crate::synthetic::Synthetic::x_bytes(rows, features)?;
+    crate::data::synthetic::Synthetic::x_bytes(rows, features)?;
     let (x_path, y_path) = (x_path.as_ref(), y_path.as_ref());
     let shape = |rows: usize, columns: usize| {
         rows.checked_mul(columns)
@@ -528,7 +528,7 @@ pub fn write_synthetic(
     };
     let x = ArrayViewMut2::<f32>::view_mut_npy(&mut x_map).map_err(|e| malformed(x_path, &e))?;
     let y = ArrayViewMut1::<f32>::view_mut_npy(&mut y_map).map_err(|e| malformed(y_path, &e))?;
-    let parameters = crate::synthetic::Synthetic::fill(model, noise, seed, x, y);
+    let parameters = crate::data::synthetic::Synthetic::fill(model, noise, seed, x, y);
     for (map, file) in [(&x_map, &x_file), (&y_map, &y_file)] {
         map.flush().map_err(|e| file.error(e))?;
     }

@@ -39,9 +39,9 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 
 use crate::atomic_file::AtomicFile;
-use crate::csv_records::{visit_csv_records, CsvIndex};
+use crate::data::csv_records::{visit_csv_records, CsvIndex};
+use crate::data::source::DataSource;
 use crate::error::{Error, Result};
-use crate::source::DataSource;
 
 pub(crate) mod cell;
 mod stream;
@@ -388,7 +388,7 @@ impl Table {
     /// Parquet with the features' names, or `.npy` as one matrix whose
     /// last column is the target ([`write_source`]).
     pub fn write(&self, path: impl AsRef<Path>) -> Result<()> {
-        let rows = crate::source::InMemory::unchecked(self.x.view(), self.y.view());
+        let rows = crate::data::source::InMemory::unchecked(self.x.view(), self.y.view());
         write_source(&rows, &self.feature_names, &self.target_name(), path)
     }
 }
@@ -440,9 +440,9 @@ pub fn write_source(
             file.commit()
         }
         #[cfg(feature = "parquet")]
-        Format::Parquet => crate::parquet_table::write_source(source, &names, path, WRITE_ROWS),
+        Format::Parquet => crate::data::parquet_table::write_source(source, &names, path, WRITE_ROWS),
         #[cfg(feature = "npy")]
-        Format::Npy => crate::npy::write_matrix(source, path, WRITE_ROWS),
+        Format::Npy => crate::data::npy::write_matrix(source, path, WRITE_ROWS),
         #[allow(unreachable_patterns)]
         _ => Err(Error::UnknownFormat { path: shown }),
     }
@@ -455,7 +455,7 @@ pub enum Format {
     Csv,
     /// Apache Parquet (`.parquet`, `.pq`).
     Parquet,
-    /// A NumPy array (`.npy`); see [`crate::npy`].
+    /// A NumPy array (`.npy`); see [`crate::data::npy`].
     Npy,
 }
 
@@ -491,7 +491,7 @@ pub(crate) fn visit_records(
         Format::Csv => visit_csv_records(path, from, |i, line, record| each(i, line, record)),
         #[cfg(feature = "parquet")]
         Format::Parquet => {
-            crate::parquet_table::visit_records(path, wanted, from.map_or(0, |(first, _)| first), each)
+            crate::data::parquet_table::visit_records(path, wanted, from.map_or(0, |(first, _)| first), each)
         }
         _ => {
             let _ = (wanted, each);
@@ -508,7 +508,7 @@ fn header_of(format: Format, path: &Path, wanted: Option<&[&str]>) -> Result<Vec
     match format {
         // From the footer alone.
         #[cfg(feature = "parquet")]
-        Format::Parquet => Ok(crate::parquet_table::ParquetTable::open(path, wanted)?
+        Format::Parquet => Ok(crate::data::parquet_table::ParquetTable::open(path, wanted)?
             .header()
             .to_vec()),
         _ => visit_records(format, path, wanted, None, |_, _, _| Ok(false)),

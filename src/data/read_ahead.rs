@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
+use crate::data::source::{Block, DataSource};
 use crate::error::{Error, Result};
-use crate::source::{Block, DataSource};
 
 /// Blocks held at once: the one computed on, one read and waiting, one
 /// being read. A streamed block is the budget over this many.
@@ -64,7 +64,7 @@ pub(crate) fn read_ahead<'scope>(
             let count = block_rows.min(rows - start);
             let read = source
                 .read_into(start, count, &mut buffers.x, &mut buffers.y)
-                .and_then(|()| crate::source::weights_of(source, start, count))
+                .and_then(|()| crate::data::source::weights_of(source, start, count))
                 .map(|weights| match (weights, &mut buffers.weights) {
                     (None, kept) => *kept = None,
                     (Some(weights), Some(kept)) => {

@@ -1,4 +1,23 @@
-//! Input validation, the train/test split and CSV loading.
+//! The data layer: where rows come from (sources; CSV, `.npy` and Parquet
+//! files; tables of typed columns), what is done to them before an engine
+//! sees them (validation, standardization, the train/test split, the row
+//! order of an epoch), and synthetic data. This file holds the validation,
+//! the split and numeric CSV.
+
+pub(crate) mod csv_records;
+pub(crate) mod input_file;
+#[cfg(feature = "npy")]
+pub mod npy;
+#[cfg(feature = "parquet")]
+pub mod parquet_source;
+#[cfg(feature = "parquet")]
+pub(crate) mod parquet_table;
+pub(crate) mod read_ahead;
+pub(crate) mod scaling;
+pub(crate) mod shuffle;
+pub mod source;
+pub(crate) mod synthetic;
+pub mod table;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
@@ -289,7 +308,7 @@ pub fn read_csv(
     target: Option<&str>,
     features: Option<&[&str]>,
 ) -> Result<CsvData> {
-    let (header, records) = crate::csv_records::read_csv_records(path.as_ref())?;
+    let (header, records) = crate::data::csv_records::read_csv_records(path.as_ref())?;
     let column = |name: &str| {
         header
             .iter()

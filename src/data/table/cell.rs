@@ -224,7 +224,7 @@ impl std::fmt::Display for NumberWriting {
 
 #[cfg(test)]
 mod tests {
-    use crate::table::cell::*;
+    use crate::data::table::cell::*;
 
     #[test]
     fn numbers_written_as_text_are_told_apart_from_text_and_numbers() {

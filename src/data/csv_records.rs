@@ -1,6 +1,6 @@
 //! The records of a CSV file, read one at a time: the one reader of CSV
 //! text that the numeric reader ([`crate::data::read_csv`]) and the table
-//! reader ([`crate::table`]) share, with an index of where records start
+//! reader ([`crate::data::table`]) share, with an index of where records start
 //! so that a streamed table can read from any row.
 
 use std::path::Path;
@@ -57,7 +57,7 @@ pub(crate) fn visit_csv_records(
         reason: e.to_string(),
     };
     // Opened twice below (the delimiter is sniffed first): a pipe would hang.
-    crate::input_file::regular_file_size(path)?;
+    crate::data::input_file::regular_file_size(path)?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)

@@ -21,11 +21,11 @@ use super::{
     after_reading_through, header_with_records, visit_records, ApplyCounts, Dropped, EncodedColumn, Encoding,
     Format, Table, TableOptions,
 };
-use crate::csv_records::{index_csv_records, CsvIndex};
-use crate::error::{Error, Result};
+use crate::data::csv_records::{index_csv_records, CsvIndex};
 #[cfg(feature = "parquet")]
-use crate::parquet_table::ParquetTable;
-use crate::source::{check_weights, read_block, Block, DataSource};
+use crate::data::parquet_table::ParquetTable;
+use crate::data::source::{check_weights, read_block, Block, DataSource};
+use crate::error::{Error, Result};
 
 /// A table file's rows, encoded as they are read.
 #[derive(Debug)]
@@ -454,7 +454,7 @@ impl TableData {
     #[cfg(feature = "parquet")]
     fn read_groups_into(
         &self,
-        file: &crate::parquet_table::ParquetTable,
+        file: &crate::data::parquet_table::ParquetTable,
         start: usize,
         rows: usize,
         x: &mut [f32],

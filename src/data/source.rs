@@ -2,7 +2,7 @@
 //! rows (X row-major and y; a weight per row can join `Block` later without
 //! touching the engines' contract). Engines read nothing else, so data need
 //! not lie in one slice: the user's arrays, rows scaled as they are read,
-//! a memory-mapped `.npy` file ([`crate::npy::NpyData`]) or a source of the
+//! a memory-mapped `.npy` file ([`crate::data::npy::NpyData`]) or a source of the
 //! caller's own making, fitted with
 //! [`GradientDescent::fit_source`](crate::GradientDescent::fit_source).
 
@@ -11,10 +11,10 @@ use std::borrow::Cow;
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
 use rayon::prelude::*;
 
+use crate::data::scaling::{Standardizer, TargetScaling};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
 use crate::model::Model;
-use crate::scaling::{Standardizer, TargetScaling};
 
 /// Rows `start..start + rows` of a source.
 #[derive(Debug, Clone)]
@@ -400,7 +400,7 @@ impl DataSource for ZeroTargets<'_> {
 /// are then weighted means, Σ sᵢ ℓᵢ / Σ sᵢ (scikit-learn's `sample_weight`).
 ///
 /// ```
-/// use downhill::source::{InMemory, Weighted};
+/// use downhill::data::source::{InMemory, Weighted};
 /// use downhill::GradientDescent;
 /// use ndarray::array;
 ///

@@ -4,11 +4,11 @@
 //! groups that hold its rows, straight into float32, without the text
 //! cells of the table reader. Columns must hold numbers (integers, floats)
 //! or booleans, with no empty cells: a table with text columns or missing
-//! values is cleaned once by `downhill convert` (or [`crate::table::Table::write`])
+//! values is cleaned once by `downhill convert` (or [`crate::data::table::Table::write`])
 //! into such a file.
 //!
 //! ```no_run
-//! use downhill::parquet_source::ParquetData;
+//! use downhill::data::parquet_source::ParquetData;
 //! use downhill::GradientDescent;
 //! let file = ParquetData::open("big.parquet", "price", None)?;
 //! let fitted = GradientDescent::linear().standardize(true).fit_source(&file)?;
@@ -29,9 +29,9 @@ use num_traits::AsPrimitive;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
+use crate::data::parquet_table::{numeric, open_footer, Batches};
+use crate::data::source::{read_block, Block, DataSource};
 use crate::error::{Error, Result};
-use crate::parquet_table::{numeric, open_footer, Batches};
-use crate::source::{read_block, Block, DataSource};
 
 /// A Parquet file's chosen numeric columns: features and a target.
 pub struct ParquetData {

@@ -294,7 +294,7 @@ impl Survey {
     /// target is missing and every chosen cell is a number (each column's
     /// sum still in file order), else record by record.
     #[cfg(feature = "parquet")]
-    pub(crate) fn add_batch(&mut self, first: usize, batch: &crate::parquet_table::TypedBatch<'_>) {
+    pub(crate) fn add_batch(&mut self, first: usize, batch: &crate::data::parquet_table::TypedBatch<'_>) {
         let records = batch.rows();
         let plain =
             self.chosen.iter().all(|&c| batch.plain_numbers(c)) && batch.plain_numbers(self.target_column);

@@ -24,9 +24,9 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::PageIndexPolicy;
 
+use crate::data::source::DataSource;
+use crate::data::table::cell::{Cell, Record};
 use crate::error::{Error, Result};
-use crate::source::DataSource;
-use crate::table::cell::{Cell, Record};
 
 /// Calls `each(row index, line, record)` for the rows of the columns
 /// `wanted` (every column when `None`) of a Parquet file, from row `first`
@@ -656,7 +656,7 @@ pub(crate) fn open_checked(path: &Path) -> Result<File> {
     let shown = path.display().to_string();
     // Row groups are read through fresh opens of the path, and the footer
     // lies at the end: a stream cannot be read so.
-    crate::input_file::regular_file_size(path)?;
+    crate::data::input_file::regular_file_size(path)?;
     let file = File::open(path).map_err(|e| Error::Io {
         path: shown.clone(),
         reason: e.to_string(),
