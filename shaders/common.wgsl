@@ -2,7 +2,7 @@
 // rule.wgsl, to each kernel's source.
 
 // What a dispatch needs to know about the data and the fit; fixed for a fit
-// (one copy per buffer of rows). Mirrors `Shape` in src/gpu/mod.rs.
+// (one copy per buffer of rows). Mirrors `Shape` in src/engine/gpu/mod.rs.
 struct Shape {
     // Rows held by the bound buffer of X.
     rows: u32,
@@ -81,7 +81,7 @@ struct Control {
 
 // WORKGROUP_SIZE, TILE_ROWS (rows per tile of the legacy gradient passes),
 // LANES (threads to a row there), STEP_CAP and MAX_CLASSES come from the
-// engine (src/gpu/shared.rs), which declares them before this file.
+// engine (src/engine/gpu/shared.rs), which declares them before this file.
 
 // Whether the objective has a penalty: without one, its sums over the
 // weights (Σθ², Σ|θ|) are not taken.

@@ -4,7 +4,7 @@
 // and writes one slot of partial raw sums, Σ sᵢ ℓ′ᵢ xᵢ (FEATURES values),
 // Σ sᵢ ℓ′ᵢ, Σ sᵢ lossᵢ and Σ sᵢ, which reduce.wgsl adds.
 //
-// The host prepends the shape it was built for (src/gpu/specialized.rs),
+// The host prepends the shape it was built for (src/engine/gpu/specialized.rs),
 // so that loops have constant trip counts, unroll, and keep the weights and
 // the sums in registers:
 //   const FEATURES: u32      features of a row

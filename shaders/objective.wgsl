@@ -5,10 +5,10 @@
 // step. Mirrors src/loss.rs and src/objective.rs.
 
 // The losses' codes (LOSS_SQUARED, LOSS_LOG, …, LOSS_MULTINOMIAL) come from
-// the engine (src/gpu/shared.rs).
+// the engine (src/engine/gpu/shared.rs).
 
 // MAX_CLASSES, the most classes whose margins a kernel holds for one row,
-// comes from the engine (src/gpu/shared.rs).
+// comes from the engine (src/engine/gpu/shared.rs).
 
 // The multinomial loss of a row with margins z (the first `classes`) and
 // label y: log Σ e^(zₖ) − z_y (src/loss.rs); z is left holding its
@@ -67,7 +67,7 @@ fn log1p(e: f32) -> f32 {
     let t2 = t * t;
     // Horner's form, written out: a loop here would count against
     // lavapipe's limit of loop iterations per invocation (LOOP_BUDGET in
-    // src/gpu/mod.rs) for every row.
+    // src/engine/gpu/mod.rs) for every row.
     var series = 1.0 / 15.0 + t2 / 17.0;
     series = 1.0 / 13.0 + t2 * series;
     series = 1.0 / 11.0 + t2 * series;

@@ -4,7 +4,7 @@
 // L1 part follows the rule: shrink in objective.wgsl); `step` counts updates from 1.
 
 // The rules' codes (RULE_SGD, …, RULE_ADAM) come from the engine
-// (src/gpu/shared.rs).
+// (src/engine/gpu/shared.rs).
 
 // eˣ − 1 to within a few ulp relative (WGSL has no expm1, and exp(x) − 1
 // cancels near 0): Taylor's series to x¹² where |x| < 1/2 (what it leaves
@@ -16,7 +16,7 @@ fn expm1(x: f32) -> f32 {
     }
     // Horner's form, written out: a loop here would count against
     // lavapipe's limit of loop iterations per invocation (LOOP_BUDGET in
-    // src/gpu/mod.rs) in every step of steps.wgsl.
+    // src/engine/gpu/mod.rs) in every step of steps.wgsl.
     var series = 1.0 + x / 12.0;
     series = 1.0 + x / 11.0 * series;
     series = 1.0 + x / 10.0 * series;

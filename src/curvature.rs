@@ -270,9 +270,9 @@ pub(crate) fn automatic_momentum(curvature: &Curvature) -> f32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::CpuEngine;
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
+    use crate::engine::cpu::CpuEngine;
     use crate::model::Model;
     use crate::optim::Rule;
     use ndarray::Array2;

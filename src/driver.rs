@@ -471,7 +471,7 @@ pub(crate) fn train(
     let (mut share, mut share_ends) = (Vec::new(), Vec::new());
     let mut held_out_sums = crate::engine::open_held_out(engine, held_out, objective, plan.reducer.as_ref())?;
     // On the CPU the drawing would take a core from the epoch itself.
-    let draw_ahead = engine.device() == crate::device::Device::Gpu;
+    let draw_ahead = engine.device() == crate::engine::device::Device::Gpu;
     let started = Instant::now();
     let mut epoch_start = parameters.clone();
     let mut previous_start = parameters;

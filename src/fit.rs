@@ -13,15 +13,15 @@ use crate::data::source::{
 };
 use crate::data::table::Encoding;
 use crate::data::{train_test_split, validate_features, validate_parameters, validate_targets_of};
-use crate::device::{Device, GPU_MAX_CLASSES};
 use crate::distributed::Collective;
 use crate::driver::{
     self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
 };
+use crate::engine::choice;
+use crate::engine::device::{Device, GPU_MAX_CLASSES};
+use crate::engine::gpu::GpuContext;
 use crate::engine::{gradient_on, Gradient, WorkCounts};
-use crate::engine_choice;
 use crate::error::{Error, Result};
-use crate::gpu::GpuContext;
 use crate::history::{EpochRecord, History, StopReason};
 use crate::lbfgs;
 use crate::loss::Loss;
@@ -1193,7 +1193,7 @@ impl GradientDescent {
             Device::Auto if self.ranks.is_some() && self.variant != Variant::Full => Device::Cpu,
             device => device,
         };
-        let engine = engine_choice::choose(
+        let engine = choice::choose(
             device,
             self.gpu_context.as_ref().map(|handle| &handle.0),
             self.memory_budget,
@@ -1922,7 +1922,7 @@ pub fn gradient(
     b: f32,
 ) -> Result<Gradient> {
     gradient_on(
-        engine_choice::choose(*device, None, None, None)?.as_ref(),
+        choice::choose(*device, None, None, None)?.as_ref(),
         model,
         x,
         y,

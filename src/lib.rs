@@ -105,22 +105,14 @@
 
 pub use ndarray;
 
-mod adapter;
 pub mod atomic_file;
-mod cpu;
 mod curvature;
 pub mod data;
-mod device;
 pub mod distributed;
 mod driver;
 mod engine;
-mod engine_choice;
 mod error;
 mod fit;
-// The one place the `gpu` feature is decided: without it the GPU engine
-// keeps its types and entry points, which report `Error::GpuUnavailable`.
-#[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
-mod gpu;
 mod history;
 #[cfg(feature = "serde")]
 mod json_numbers;
@@ -137,27 +129,25 @@ mod reduce;
 #[cfg(test)]
 mod reduce_tests;
 pub mod reference;
-#[cfg(test)]
-mod reference_engine;
 #[cfg(feature = "serde")]
 mod saved;
 mod schedule;
 mod solver;
 
-pub use adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use curvature::Curvature;
 pub use data::scaling::{Standardizer, TargetScaling};
 pub use data::shuffle::Shuffle;
 pub use data::synthetic::Synthetic;
-pub use device::Device;
 pub use driver::TrainingState;
+pub use engine::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
+pub use engine::device::Device;
+pub use engine::gpu::{GpuContext, GpuData};
 pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
 pub use fit::{
     gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR,
     DEFAULT_SEED,
 };
-pub use gpu::{GpuContext, GpuData};
 pub use history::{EpochRecord, History, StopReason};
 pub use loss::Loss;
 pub use model::{sigmoid, Model};

@@ -68,10 +68,10 @@ mod engine_steps {
     use std::sync::Arc;
 
     use super::threads::ThreadGroup;
-    use crate::cpu::CpuEngine;
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
     use crate::driver::{train, Outcome, Start};
+    use crate::engine::cpu::CpuEngine;
     use crate::fit::GradientDescent;
     use crate::loss::Loss;
     use crate::model::Model;

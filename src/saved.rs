@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::curvature::Curvature;
 use crate::data::scaling::{Standardizer, TargetScaling};
-use crate::device::Device;
 use crate::driver::TrainingState;
+use crate::engine::device::Device;
 use crate::error::{Error, Result};
 use crate::fit::{Fitted, GradientDescent};
 use crate::history::{EpochRecord, History, StopReason};

@@ -4,7 +4,7 @@
 //! the fast CPU engine.
 
 use crate::data::source::{all_rows, DataSource};
-use crate::device::Device;
+use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};
@@ -288,10 +288,10 @@ impl Engine for ReferenceEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::CpuEngine;
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
     use crate::driver::{train, Outcome, Start, TrainingPlan};
+    use crate::engine::cpu::CpuEngine;
     use crate::fit::{GradientDescent, Variant};
     use crate::model::Model;
     use crate::objective::Penalty;

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::adapter::{AdapterSummary, GpuOptions};
 use crate::data::source::DataSource;
-use crate::device::Device;
+use crate::engine::adapter::{AdapterSummary, GpuOptions};
+use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, Gradient, RunSpec, SumsRun};
 use crate::error::{Error, Result};
 use crate::model::Model;

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use crate::cpu::CpuEngine;
-use crate::device::Device;
+use crate::engine::cpu::CpuEngine;
+use crate::engine::device::Device;
+use crate::engine::gpu::{GpuContext, GpuEngine};
 use crate::engine::Engine;
 use crate::error::Result;
-use crate::gpu::{GpuContext, GpuEngine};
 use crate::memory::default_budget;
 
 impl Device {

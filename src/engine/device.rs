@@ -1,5 +1,5 @@
 //! Where a fit runs: the public [`Device`] choice
-//! ([`crate::engine_choice`] picks the engine for it).
+//! ([`crate::engine::choice`] picks the engine for it).
 
 use crate::error::{Error, Result};
 

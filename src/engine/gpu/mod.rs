@@ -19,11 +19,11 @@ use wgpu::util::DeviceExt;
 
 pub use context::GpuContext;
 
-use crate::adapter::KernelGeneration;
 use crate::data::shuffle::Shuffle;
 use crate::data::source::{DataSource, InMemory};
 use crate::data::{validate_parameters, validate_training_data};
-use crate::device::{Device, GPU_MAX_CLASSES};
+use crate::engine::adapter::KernelGeneration;
+use crate::engine::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::loss::Loss;
@@ -1446,7 +1446,7 @@ mod tests {
     /// (name, offset) of every member of the WGSL struct `name` in
     /// shaders/common.wgsl, and its size.
     fn wgsl_layout(name: &str) -> (Vec<(String, usize)>, usize) {
-        let source = super::shared::wgsl_header() + include_str!("../../shaders/common.wgsl");
+        let source = super::shared::wgsl_header() + include_str!("../../../shaders/common.wgsl");
         let module = naga::front::wgsl::parse_str(&source).expect("common.wgsl parses");
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(module.to_ctx()).expect("the types lay out");

@@ -5,12 +5,23 @@
 //! stopping, rollback, history). Adding an engine is one module that
 //! implements [`Engine`] and [`EngineRun`].
 
+pub(crate) mod adapter;
+pub(crate) mod choice;
+pub(crate) mod cpu;
+pub(crate) mod device;
+// The one place the `gpu` feature is decided: without it the GPU engine
+// keeps its types and entry points, which report `Error::GpuUnavailable`.
+#[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
+pub(crate) mod gpu;
+#[cfg(test)]
+mod reference_engine;
+
 use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use crate::data::shuffle::Shuffle;
 use crate::data::source::{DataSource, InMemory};
 use crate::data::{validate_features, validate_parameters, validate_targets};
-use crate::device::Device;
+use crate::engine::device::Device;
 use crate::error::Result;
 use crate::model::Model;
 use crate::objective::{Objective, RawSums};

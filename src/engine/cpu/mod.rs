@@ -7,7 +7,7 @@ mod row_losses;
 mod simd_math;
 mod stream;
 
-use crate::device::Device;
+use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::Result;
 use crate::objective::{Objective, RawSums};

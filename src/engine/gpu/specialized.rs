@@ -7,7 +7,7 @@
 
 use super::shared::WORKGROUP_SIZE;
 use super::LOOP_BUDGET;
-use crate::adapter::AdapterSummary;
+use crate::engine::adapter::AdapterSummary;
 
 /// The most threads that share a row: a warp of NVIDIA's, and the
 /// smallest subgroup of most GPUs that have subgroups of 32 or more.
@@ -130,8 +130,8 @@ impl RowsShape {
             ),
         };
         let entry = match self.subgroups {
-            true => include_str!("../../shaders/gradient_rows_subgroup.wgsl"),
-            false => include_str!("../../shaders/gradient_rows_workgroup.wgsl"),
+            true => include_str!("../../../shaders/gradient_rows_subgroup.wgsl"),
+            false => include_str!("../../../shaders/gradient_rows_workgroup.wgsl"),
         };
         format!(
             "const FEATURES: u32 = {features}u;\n\
@@ -148,7 +148,7 @@ impl RowsShape {
             threads = self.row_threads,
             slots = self.slots,
             loss = self.loss,
-            body = include_str!("../../shaders/gradient_rows.wgsl"),
+            body = include_str!("../../../shaders/gradient_rows.wgsl"),
         )
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::shared::{wgsl_header, LANES, WORKGROUP_SIZE};
 use super::specialized::RowsShape;
-use crate::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
+use crate::engine::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 use crate::error::{Error, Result};
 
 /// The share of the device's memory the default GPU budget takes; the
@@ -361,10 +361,10 @@ async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> 
         })
 }
 
-const COMMON: &str = include_str!("../../shaders/common.wgsl");
-const OBJECTIVE: &str = include_str!("../../shaders/objective.wgsl");
-const RULE: &str = include_str!("../../shaders/rule.wgsl");
-const GRADIENT: &str = include_str!("../../shaders/gradient.wgsl");
+const COMMON: &str = include_str!("../../../shaders/common.wgsl");
+const OBJECTIVE: &str = include_str!("../../../shaders/objective.wgsl");
+const RULE: &str = include_str!("../../../shaders/rule.wgsl");
+const GRADIENT: &str = include_str!("../../../shaders/gradient.wgsl");
 
 impl GpuContext {
     /// The gradient pass of gradient_rows.wgsl for `shape`, built on first
@@ -438,13 +438,13 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             // SUBGROUP feature; it does not parse `enable subgroups;` yet.
             let source = format!(
                 "{GRADIENT}\n{}",
-                include_str!("../../shaders/gradient_subgroup.wgsl")
+                include_str!("../../../shaders/gradient_subgroup.wgsl")
             );
             kernel("gradient.wgsl (subgroups)", &source, "partials_main", PARTIALS)?
         } else {
             let source = format!(
                 "{GRADIENT}\n{}",
-                include_str!("../../shaders/gradient_workgroup.wgsl")
+                include_str!("../../../shaders/gradient_workgroup.wgsl")
             );
             kernel(
                 "gradient.wgsl (workgroup memory)",
@@ -455,37 +455,37 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
         },
         partials_classes: kernel(
             "gradient_classes.wgsl",
-            include_str!("../../shaders/gradient_classes.wgsl"),
+            include_str!("../../../shaders/gradient_classes.wgsl"),
             "partials_main",
             PARTIALS,
         )?,
         reduce: kernel(
             "reduce.wgsl",
-            include_str!("../../shaders/reduce.wgsl"),
+            include_str!("../../../shaders/reduce.wgsl"),
             "reduce_main",
             REDUCE,
         )?,
         update: kernel(
             "update.wgsl",
-            include_str!("../../shaders/update.wgsl"),
+            include_str!("../../../shaders/update.wgsl"),
             "update_main",
             UPDATE,
         )?,
         reduce_update: kernel(
             "reduce_update.wgsl",
-            include_str!("../../shaders/reduce_update.wgsl"),
+            include_str!("../../../shaders/reduce_update.wgsl"),
             "reduce_update_main",
             REDUCE_UPDATE,
         )?,
         gather: kernel(
             "gather.wgsl",
-            include_str!("../../shaders/gather.wgsl"),
+            include_str!("../../../shaders/gather.wgsl"),
             "gather_main",
             GATHER,
         )?,
         steps: kernel(
             "steps.wgsl",
-            include_str!("../../shaders/steps.wgsl"),
+            include_str!("../../../shaders/steps.wgsl"),
             "steps_main",
             STEPS,
         )?,

@@ -3,7 +3,7 @@
 //! name, which the context puts before every shader it compiles. No shader
 //! declares them, and no comment has to keep two copies in step.
 
-use crate::device::GPU_MAX_CLASSES;
+use crate::engine::device::GPU_MAX_CLASSES;
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 
