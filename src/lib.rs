@@ -106,17 +106,13 @@
 pub use ndarray;
 
 pub mod atomic_file;
-mod curvature;
 pub mod data;
 pub mod distributed;
-mod driver;
 mod engine;
 mod error;
-mod fit;
-mod history;
+mod estimator;
 #[cfg(feature = "serde")]
 mod json_numbers;
-mod lbfgs;
 mod loss;
 pub mod memory;
 pub mod metrics;
@@ -129,31 +125,28 @@ mod reduce;
 #[cfg(test)]
 mod reduce_tests;
 pub mod reference;
-#[cfg(feature = "serde")]
-mod saved;
-mod schedule;
-mod solver;
+mod train;
 
-pub use curvature::Curvature;
 pub use data::scaling::{Standardizer, TargetScaling};
 pub use data::shuffle::Shuffle;
 pub use data::synthetic::Synthetic;
-pub use driver::TrainingState;
 pub use engine::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use engine::device::Device;
 pub use engine::gpu::{GpuContext, GpuData};
 pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
-pub use fit::{
+pub use estimator::fit::{
     gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR,
     DEFAULT_SEED,
 };
-pub use history::{EpochRecord, History, StopReason};
+#[cfg(feature = "serde")]
+pub use estimator::saved::SCHEMA_VERSION;
 pub use loss::Loss;
 pub use model::{sigmoid, Model};
 pub use objective::Penalty;
 pub use optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
-#[cfg(feature = "serde")]
-pub use saved::SCHEMA_VERSION;
-pub use schedule::Schedule;
-pub use solver::{Solver, DEFAULT_LBFGS_MEMORY};
+pub use train::curvature::Curvature;
+pub use train::driver::TrainingState;
+pub use train::history::{EpochRecord, History, StopReason};
+pub use train::schedule::Schedule;
+pub use train::solver::{Solver, DEFAULT_LBFGS_MEMORY};

@@ -70,14 +70,14 @@ mod engine_steps {
     use super::threads::ThreadGroup;
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
-    use crate::driver::{train, Outcome, Start};
     use crate::engine::cpu::CpuEngine;
-    use crate::fit::GradientDescent;
+    use crate::estimator::fit::GradientDescent;
     use crate::loss::Loss;
     use crate::model::Model;
     use crate::objective::{Objective, Penalty};
     use crate::optim::Rule;
     use crate::reduce::Reducer;
+    use crate::train::driver::{train, Outcome, Start};
 
     /// A full-batch fit split over `shards` (row counts) as ranks of one
     /// thread group: each rank's outcome.
@@ -130,7 +130,7 @@ mod engine_steps {
         })
     }
 
-    fn plan(loss: Loss) -> crate::driver::TrainingPlan {
+    fn plan(loss: Loss) -> crate::train::driver::TrainingPlan {
         GradientDescent::logistic()
             .loss(loss)
             .optimizer(Rule::Nesterov.with(0.5, 0.9))
@@ -211,10 +211,10 @@ mod fits {
     use super::threads::ThreadGroup;
     use crate::data::synthetic::Synthetic;
     use crate::error::Error;
-    use crate::fit::{ClassWeight, Fitted, GradientDescent, Variant};
+    use crate::estimator::fit::{ClassWeight, Fitted, GradientDescent, Variant};
     use crate::model::Model;
     use crate::optim::{Optimizer, Rule};
-    use crate::solver::Solver;
+    use crate::train::solver::Solver;
 
     /// `settings` fitted by ranks holding `shards` rows of `x`, `y` in
     /// turn, each rank on its own one-thread pool: every rank's result.

@@ -363,7 +363,7 @@ impl Standardized<'_> {
 
 /// Another source's rows with every target 0: the gradient of the squared
 /// error at parameters v is then (2/n) XᵀX v exactly, the curvature times v
-/// (how [`crate::curvature`] measures it without the targets' rounding).
+/// (how [`crate::train::curvature`] measures it without the targets' rounding).
 pub(crate) struct ZeroTargets<'a> {
     inner: &'a dyn DataSource,
 }

@@ -1,4 +1,4 @@
-//! The contract between the one training loop ([`crate::driver`]) and the
+//! The contract between the one training loop ([`crate::train::driver`]) and the
 //! engines that run its steps. An engine opens a run on a data source with
 //! an objective, an optimizer and a step plan; the driver then asks it for
 //! one epoch at a time and decides everything else (order, learning rate,

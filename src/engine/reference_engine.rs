@@ -290,12 +290,12 @@ mod tests {
     use super::*;
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
-    use crate::driver::{train, Outcome, Start, TrainingPlan};
     use crate::engine::cpu::CpuEngine;
-    use crate::fit::{GradientDescent, Variant};
+    use crate::estimator::fit::{GradientDescent, Variant};
     use crate::model::Model;
     use crate::objective::Penalty;
     use crate::optim::Rule;
+    use crate::train::driver::{train, Outcome, Start, TrainingPlan};
 
     /// The same fit from zero (3 features) on the CPU engine and on the
     /// float64 engine.

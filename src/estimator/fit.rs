@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
-use crate::curvature::{self, Curvature};
 use crate::data::scaling::{Standardizer, TargetScaling};
 use crate::data::shuffle::Shuffle;
 use crate::data::source::{
@@ -14,24 +13,25 @@ use crate::data::source::{
 use crate::data::table::Encoding;
 use crate::data::{train_test_split, validate_features, validate_parameters, validate_targets_of};
 use crate::distributed::Collective;
-use crate::driver::{
-    self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
-};
 use crate::engine::choice;
 use crate::engine::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::gpu::GpuContext;
 use crate::engine::{gradient_on, Gradient, WorkCounts};
 use crate::error::{Error, Result};
-use crate::history::{EpochRecord, History, StopReason};
-use crate::lbfgs;
 use crate::loss::Loss;
 use crate::metrics;
 use crate::model::Model;
 use crate::objective::{Objective, Penalty};
 use crate::optim::Optimizer;
 use crate::reduce::{one_pass_of_ranks, Reducer};
-use crate::schedule::Schedule;
-use crate::solver::Solver;
+use crate::train::curvature::{self, Curvature};
+use crate::train::driver::{
+    self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
+};
+use crate::train::history::{EpochRecord, History, StopReason};
+use crate::train::lbfgs;
+use crate::train::schedule::Schedule;
+use crate::train::solver::Solver;
 
 /// The seed of the per-epoch permutations when none is set, in the library
 /// and on the command line.

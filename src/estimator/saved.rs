@@ -6,13 +6,13 @@ use std::path::Path;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use crate::curvature::Curvature;
 use crate::data::scaling::{Standardizer, TargetScaling};
-use crate::driver::TrainingState;
 use crate::engine::device::Device;
 use crate::error::{Error, Result};
-use crate::fit::{Fitted, GradientDescent};
-use crate::history::{EpochRecord, History, StopReason};
+use crate::estimator::fit::{Fitted, GradientDescent};
+use crate::train::curvature::Curvature;
+use crate::train::driver::TrainingState;
+use crate::train::history::{EpochRecord, History, StopReason};
 
 /// The most bytes a saved model may take: it is read whole into memory
 /// before it is parsed, and a model of a million features takes some tens

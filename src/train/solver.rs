@@ -1,5 +1,5 @@
 //! Which method minimizes the objective: gradient descent under the one
-//! training loop ([`crate::driver`]), or L-BFGS ([`crate::lbfgs`]) on the
+//! training loop ([`crate::train::driver`]), or L-BFGS ([`crate::train::lbfgs`]) on the
 //! same engines' full-batch gradient.
 
 use crate::error::{Error, Result};

@@ -10,10 +10,10 @@ use crate::data::shuffle::{share_of_batches, BatchOrder, Shuffle};
 use crate::data::source::DataSource;
 use crate::engine::{Engine, RunSpec, StepPlan, WorkCounts};
 use crate::error::{Error, Result};
-use crate::history::{EpochRecord, StopReason};
 use crate::objective::Objective;
 use crate::optim::{Optimizer, OptimizerState};
-use crate::schedule::{Schedule, Scheduler};
+use crate::train::history::{EpochRecord, StopReason};
+use crate::train::schedule::{Schedule, Scheduler};
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
 #[derive(Debug, Clone, Copy, PartialEq)]

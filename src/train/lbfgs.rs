@@ -34,11 +34,11 @@ use std::time::Instant;
 use rayon::prelude::*;
 
 use crate::data::source::DataSource;
-use crate::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
 use crate::engine::{Engine, SumsRun, WorkCounts};
 use crate::error::Result;
-use crate::history::{EpochRecord, StopReason};
 use crate::objective::{Objective, RawSums};
+use crate::train::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
+use crate::train::history::{EpochRecord, StopReason};
 
 /// The most passes one line search may take; MINPACK's Moré–Thuente
 /// stops at 20 evaluations as well.

@@ -1,0 +1,12 @@
+//! The training layer: the one loop that runs every gradient-descent fit
+//! ([`driver`]), L-BFGS ([`lbfgs`]), the solvers' settings, schedules, the
+//! history of a fit and the automatic rates from the loss's curvature. It
+//! runs engines and never names one; the estimator above it builds what it
+//! runs.
+
+pub(crate) mod curvature;
+pub(crate) mod driver;
+pub(crate) mod history;
+pub(crate) mod lbfgs;
+pub(crate) mod schedule;
+pub(crate) mod solver;
