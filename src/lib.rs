@@ -113,12 +113,9 @@ mod error;
 mod estimator;
 #[cfg(feature = "serde")]
 mod json_numbers;
-mod loss;
+mod math;
 pub mod memory;
 pub mod metrics;
-mod model;
-mod objective;
-mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
 mod reduce;
@@ -141,10 +138,10 @@ pub use estimator::fit::{
 };
 #[cfg(feature = "serde")]
 pub use estimator::saved::SCHEMA_VERSION;
-pub use loss::Loss;
-pub use model::{sigmoid, Model};
-pub use objective::Penalty;
-pub use optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
+pub use math::loss::Loss;
+pub use math::model::{sigmoid, Model};
+pub use math::objective::Penalty;
+pub use math::optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 pub use train::curvature::Curvature;
 pub use train::driver::TrainingState;
 pub use train::history::{EpochRecord, History, StopReason};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::distributed::Collective;
 use crate::error::{Error, Result};
-use crate::objective::RawSums;
+use crate::math::objective::RawSums;
 
 /// The ranks of a data-parallel fit, shared by its plan.
 #[derive(Clone)]
@@ -158,7 +158,7 @@ fn halves(print: u64) -> [f64; 2] {
 pub(crate) fn one_pass_of_ranks(
     reducer: &Reducer,
     source: &dyn crate::data::source::DataSource,
-    loss: crate::loss::Loss,
+    loss: crate::math::loss::Loss,
     features: bool,
     target: bool,
 ) -> Result<crate::data::source::Pass> {

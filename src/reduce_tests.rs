@@ -72,10 +72,10 @@ mod engine_steps {
     use crate::data::synthetic::Synthetic;
     use crate::engine::cpu::CpuEngine;
     use crate::estimator::fit::GradientDescent;
-    use crate::loss::Loss;
-    use crate::model::Model;
-    use crate::objective::{Objective, Penalty};
-    use crate::optim::Rule;
+    use crate::math::loss::Loss;
+    use crate::math::model::Model;
+    use crate::math::objective::{Objective, Penalty};
+    use crate::math::optim::Rule;
     use crate::reduce::Reducer;
     use crate::train::driver::{train, Outcome, Start};
 
@@ -212,8 +212,8 @@ mod fits {
     use crate::data::synthetic::Synthetic;
     use crate::error::Error;
     use crate::estimator::fit::{ClassWeight, Fitted, GradientDescent, Variant};
-    use crate::model::Model;
-    use crate::optim::{Optimizer, Rule};
+    use crate::math::model::Model;
+    use crate::math::optim::{Optimizer, Rule};
     use crate::train::solver::Solver;
 
     /// `settings` fitted by ranks holding `shards` rows of `x`, `y` in

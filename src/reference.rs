@@ -7,7 +7,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 
 use crate::data::{validate_parameters, validate_training_data};
 use crate::error::Result;
-use crate::model::Model;
+use crate::math::model::Model;
 
 /// A gradient and loss in float64.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,8 +25,8 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::loss::Loss;
-use crate::model::Model;
+use crate::math::loss::Loss;
+use crate::math::model::Model;
 
 /// Rows per parallel task in the scans over X. Fixed, so that every result
 /// is the same whatever the number of threads.

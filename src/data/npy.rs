@@ -501,7 +501,7 @@ impl DataSource for NpyData {
 /// weights and bias that generated it. The rows equal
 /// `Synthetic::generate(model, rows, features, noise, seed)`'s.
 pub fn write_synthetic(
-    model: crate::model::Model,
+    model: crate::math::model::Model,
     rows: usize,
     features: usize,
     noise: f32,

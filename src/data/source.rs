@@ -13,8 +13,8 @@ use rayon::prelude::*;
 
 use crate::data::scaling::{Standardizer, TargetScaling};
 use crate::error::{Error, Result};
-use crate::loss::Loss;
-use crate::model::Model;
+use crate::math::loss::Loss;
+use crate::math::model::Model;
 
 /// Rows `start..start + rows` of a source.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::data::SCAN_ROWS;
 use crate::error::{Error, Result};
-use crate::model::{sigmoid, Model};
+use crate::math::model::{sigmoid, Model};
 
 /// Seeded synthetic data with known parameters.
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@ use crate::engine::adapter::{AdapterSummary, GpuOptions};
 use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, Gradient, RunSpec, SumsRun};
 use crate::error::{Error, Result};
-use crate::model::Model;
-use crate::objective::Objective;
+use crate::math::model::Model;
+use crate::math::objective::Objective;
 
 fn unavailable() -> Error {
     Error::GpuUnavailable {

@@ -23,9 +23,9 @@ use crate::data::source::{DataSource, InMemory};
 use crate::data::{validate_features, validate_parameters, validate_targets};
 use crate::engine::device::Device;
 use crate::error::Result;
-use crate::model::Model;
-use crate::objective::{Objective, RawSums};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::model::Model;
+use crate::math::objective::{Objective, RawSums};
+use crate::math::optim::{Optimizer, OptimizerState};
 
 /// How the rows of an epoch are split into steps, derived once per fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,7 +274,7 @@ pub(crate) fn gradient_on(
     validate_targets(model, x, y)?;
     validate_parameters(w, b, x.ncols())?;
     let source = InMemory::unchecked(x, y);
-    let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
+    let objective = Objective::unpenalized(crate::math::loss::Loss::default_for(model));
     let mut parameters = w.to_vec();
     parameters.push(b);
     let sums = engine.raw_sums(&source, &objective, &parameters)?;
@@ -305,7 +305,7 @@ impl SumsRun for ReducedSums<'_> {
 pub(crate) fn open_sums<'s>(
     engine: &'s dyn Engine,
     source: &'s dyn crate::data::source::DataSource,
-    objective: crate::objective::Objective,
+    objective: crate::math::objective::Objective,
     reducer: Option<&crate::reduce::Reducer>,
 ) -> Result<Box<dyn SumsRun + 's>> {
     // Every rank learns whether every rank could open its rows.
@@ -346,7 +346,7 @@ pub(crate) fn take_step(
         learning_rate,
     );
     if let Some(from) = average_from {
-        crate::optim::average(state, parameters, from);
+        crate::math::optim::average(state, parameters, from);
     }
     loss
 }

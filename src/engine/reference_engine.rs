@@ -7,8 +7,8 @@ use crate::data::source::{all_rows, DataSource};
 use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun};
 use crate::error::Result;
-use crate::objective::{Objective, RawSums};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::objective::{Objective, RawSums};
+use crate::math::optim::{Optimizer, OptimizerState};
 
 pub(crate) struct ReferenceEngine;
 
@@ -292,9 +292,9 @@ mod tests {
     use crate::data::synthetic::Synthetic;
     use crate::engine::cpu::CpuEngine;
     use crate::estimator::fit::{GradientDescent, Variant};
-    use crate::model::Model;
-    use crate::objective::Penalty;
-    use crate::optim::Rule;
+    use crate::math::model::Model;
+    use crate::math::objective::Penalty;
+    use crate::math::optim::Rule;
     use crate::train::driver::{train, Outcome, Start, TrainingPlan};
 
     /// The same fit from zero (3 features) on the CPU engine and on the
@@ -359,7 +359,7 @@ mod tests {
     #[test]
     fn multinomial_runs_match_the_float64_engine() {
         use crate::data::source::Weighted;
-        use crate::loss::Loss;
+        use crate::math::loss::Loss;
         let data = Synthetic::generate(Model::Linear, 240, 3, 0.5, 5).unwrap();
         // Three classes of 50, 70 and 120 rows, by the target's quantiles.
         // (A class of a third of the rows would start its bias's gradient
@@ -427,7 +427,7 @@ mod tests {
                 .seed(3)
                 .plan()
                 .unwrap();
-            let objective = Objective::unpenalized(crate::loss::Loss::Log);
+            let objective = Objective::unpenalized(crate::math::loss::Loss::Log);
             let (fast, reference) = run_both(&source, objective, &plan);
             assert_agree(&fast, &reference, &format!("averaged {variant}"));
             assert_eq!(
@@ -442,7 +442,7 @@ mod tests {
     #[test]
     fn weighted_rows_match_the_float64_engine() {
         use crate::data::source::Weighted;
-        use crate::loss::Loss;
+        use crate::math::loss::Loss;
         for loss in [
             Loss::Squared,
             Loss::Log,
@@ -510,7 +510,7 @@ mod tests {
     /// the reference engine, gives the CPU engine's epochs.
     #[test]
     fn every_loss_matches_the_float64_engine() {
-        use crate::loss::Loss;
+        use crate::math::loss::Loss;
         let losses = [
             Loss::Huber { epsilon: 0.5 },
             Loss::EpsilonInsensitive { epsilon: 0.2 },
@@ -578,7 +578,7 @@ mod tests {
                         .plan()
                         .unwrap();
                     let objective = Objective {
-                        loss: crate::loss::Loss::default_for(model),
+                        loss: crate::math::loss::Loss::default_for(model),
                         penalty,
                     };
                     let (fast, reference) = run_both(&source, objective, &plan);

@@ -18,11 +18,11 @@ use crate::engine::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::gpu::GpuContext;
 use crate::engine::{gradient_on, Gradient, WorkCounts};
 use crate::error::{Error, Result};
-use crate::loss::Loss;
+use crate::math::loss::Loss;
+use crate::math::model::Model;
+use crate::math::objective::{Objective, Penalty};
+use crate::math::optim::Optimizer;
 use crate::metrics;
-use crate::model::Model;
-use crate::objective::{Objective, Penalty};
-use crate::optim::Optimizer;
 use crate::reduce::{one_pass_of_ranks, Reducer};
 use crate::train::curvature::{self, Curvature};
 use crate::train::driver::{

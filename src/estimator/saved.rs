@@ -19,7 +19,7 @@ use crate::train::history::{EpochRecord, History, StopReason};
 /// of megabytes, so a larger file is another kind of file.
 pub(crate) const MAX_MODEL_BYTES: u64 = 1 << 30;
 use crate::data::table::Encoding;
-use crate::model::Model;
+use crate::math::model::Model;
 
 /// The schema version [`Fitted::save`] writes and [`Fitted::load`] reads.
 pub const SCHEMA_VERSION: u32 = 3;

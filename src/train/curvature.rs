@@ -5,9 +5,9 @@
 use crate::data::source::{DataSource, ZeroTargets};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::loss::Loss;
-use crate::objective::Objective;
-use crate::optim::Optimizer;
+use crate::math::loss::Loss;
+use crate::math::objective::Objective;
+use crate::math::optim::Optimizer;
 use crate::reduce::Reducer;
 use nalgebra::DMatrix;
 
@@ -92,7 +92,7 @@ pub(crate) fn measure(
     let mut sums = crate::engine::open_sums(
         engine,
         &zero_targets,
-        Objective::unpenalized(crate::loss::Loss::Squared),
+        Objective::unpenalized(crate::math::loss::Loss::Squared),
         reducer,
     )?;
     let count = source.features() + 1;
@@ -273,8 +273,8 @@ mod tests {
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
     use crate::engine::cpu::CpuEngine;
-    use crate::model::Model;
-    use crate::optim::Rule;
+    use crate::math::model::Model;
+    use crate::math::optim::Rule;
     use ndarray::Array2;
 
     /// The eigenvalues of (2/n) X₁ᵀX₁ in float64, by nalgebra, ascending.

@@ -10,8 +10,8 @@ use crate::data::shuffle::{share_of_batches, BatchOrder, Shuffle};
 use crate::data::source::DataSource;
 use crate::engine::{Engine, RunSpec, StepPlan, WorkCounts};
 use crate::error::{Error, Result};
-use crate::objective::Objective;
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::objective::Objective;
+use crate::math::optim::{Optimizer, OptimizerState};
 use crate::train::history::{EpochRecord, StopReason};
 use crate::train::schedule::{Schedule, Scheduler};
 

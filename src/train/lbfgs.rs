@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use crate::data::source::DataSource;
 use crate::engine::{Engine, SumsRun, WorkCounts};
 use crate::error::Result;
-use crate::objective::{Objective, RawSums};
+use crate::math::objective::{Objective, RawSums};
 use crate::train::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
 use crate::train::history::{EpochRecord, StopReason};
 

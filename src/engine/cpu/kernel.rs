@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use super::lane_sums::{sums_of_four, FourLanes};
 use crate::data::source::Block;
-use crate::loss::Loss;
-use crate::objective::RawSums;
+use crate::math::loss::Loss;
+use crate::math::objective::RawSums;
 
 /// The rows a pass reads: X row-major and contiguous, y, and the model
 /// whose loss is summed.

@@ -10,8 +10,8 @@ mod stream;
 use crate::engine::device::Device;
 use crate::engine::{Engine, EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::Result;
-use crate::objective::{Objective, RawSums};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::objective::{Objective, RawSums};
+use crate::math::optim::{Optimizer, OptimizerState};
 use crate::reduce::Reducer;
 use std::borrow::Cow;
 

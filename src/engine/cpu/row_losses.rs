@@ -1,6 +1,6 @@
 //! The slopes ℓ′(zᵢ, yᵢ) and losses ℓ(zᵢ, yᵢ) of a block of rows at once,
 //! in SIMD: the CPU engine's float32 evaluation of the definitions in
-//! [`crate::loss`]. The squared error and the logistic loss, the two that
+//! [`crate::math::loss`]. The squared error and the logistic loss, the two that
 //! large fits run, are written for vectors here (the logistic loss with
 //! [`super::simd_math`]'s eˣ and ln(1 + x)); every other loss is
 //! evaluated row by row through [`Loss::derivative`] and [`Loss::value`]
@@ -10,7 +10,7 @@
 use pulp::Simd;
 
 use super::simd_math::{exp, ln_1p_unit};
-use crate::loss::Loss;
+use crate::math::loss::Loss;
 
 /// Writes ℓ′(zᵢ, yᵢ) into `slopes` and ℓ(zᵢ, yᵢ) into `losses` for every
 /// i of `margins`. All four slices have one length, a whole number of

@@ -17,15 +17,15 @@ use crate::data::shuffle::Shuffle;
 use crate::data::source::{Block, DataSource};
 use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
-use crate::objective::{Objective, RawSums};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::objective::{Objective, RawSums};
+use crate::math::optim::{Optimizer, OptimizerState};
 
 /// The raw sums of every row of `source` at `parameters`, block by block.
 fn sums_over_blocks(
     source: &dyn DataSource,
     block_rows: usize,
     workspace: &mut Workspace,
-    loss: crate::loss::Loss,
+    loss: crate::math::loss::Loss,
     parameters: &[f32],
 ) -> Result<RawSums> {
     let features = source.features();

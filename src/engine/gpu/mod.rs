@@ -26,10 +26,10 @@ use crate::engine::adapter::KernelGeneration;
 use crate::engine::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{Engine, EngineRun, EpochStats, Gradient, RunSpec, StepPlan, SumsRun, WorkCounts};
 use crate::error::{Error, Result};
-use crate::loss::Loss;
-use crate::model::Model;
-use crate::objective::{Objective, RawSums};
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::loss::Loss;
+use crate::math::model::Model;
+use crate::math::objective::{Objective, RawSums};
+use crate::math::optim::{Optimizer, OptimizerState};
 use shared::{loss_code, rule_code, LANES, STEP_CAP, TILE_ROWS, WORKGROUP_SIZE};
 
 /// The most workgroups one gradient pass over a buffer uses; each sums a
@@ -1190,7 +1190,7 @@ impl GpuContext {
     pub fn upload(&self, model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<GpuData<'_>> {
         validate_training_data(model, x, y)?;
         let source = InMemory::unchecked(x, y);
-        let objective = Objective::unpenalized(crate::loss::Loss::default_for(model));
+        let objective = Objective::unpenalized(crate::math::loss::Loss::default_for(model));
         let on_device = OnDevice::full_batch(
             self,
             Placement::Upload(&source),

@@ -4,8 +4,8 @@
 //! declares them, and no comment has to keep two copies in step.
 
 use crate::engine::device::GPU_MAX_CLASSES;
-use crate::loss::Loss;
-use crate::optim::Optimizer;
+use crate::math::loss::Loss;
+use crate::math::optim::Optimizer;
 
 /// Declares each constant in Rust and lists it for [`wgsl_header`].
 macro_rules! shared_with_the_shaders {

@@ -26,8 +26,8 @@
 
 use num_traits::Float;
 
-use crate::loss::Loss;
-use crate::optim::{Optimizer, OptimizerState};
+use crate::math::loss::Loss;
+use crate::math::optim::{Optimizer, OptimizerState};
 
 /// The penalty on the weights; the bias is never penalized.
 ///

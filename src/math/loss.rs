@@ -38,7 +38,7 @@
 
 use num_traits::Float;
 
-use crate::model::{sigmoid, Model};
+use crate::math::model::{sigmoid, Model};
 
 /// The loss of one row, by the margin z and the target y.
 #[derive(Debug, Clone, Copy, PartialEq)]
