@@ -29,7 +29,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 /// Gradient descent for linear and logistic regression, on the CPU and the
 /// GPU: fit CSV data, predict, compare learning rates, benchmark.
 #[derive(Parser)]
-#[command(version, about, long_about = None)]
+#[command(name = "downhill", version, about, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

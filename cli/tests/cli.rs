@@ -3161,3 +3161,12 @@ fn a_panic_the_library_catches_prints_nothing_but_the_error() {
     );
     assert!(message.contains("the Parquet decoder failed"), "{message}");
 }
+
+/// The program calls itself `downhill`, whatever its package is named.
+#[test]
+fn the_program_names_itself_downhill() {
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("downhill "), "{text}");
+}
