@@ -1062,7 +1062,7 @@ pub fn fit_with_progress(
 ) -> Result<(Fitted, Duration), Error> {
     // Hidden until its first epoch, so that it never shows an empty loss.
     let bar = ProgressBar::with_draw_target(
-        Some(descent.max_epochs_setting() as u64),
+        Some(descent.max_epochs_settings() as u64),
         indicatif::ProgressDrawTarget::hidden(),
     );
     bar.set_style(

@@ -770,7 +770,7 @@ impl GradientDescent {
         self.model
     }
     /// The most epochs a fit runs.
-    pub fn max_epochs_setting(&self) -> usize {
+    pub fn max_epochs_settings(&self) -> usize {
         self.max_epochs
     }
     /// The update rule and its learning rate (in a [`Fitted::settings`],
