@@ -33,6 +33,25 @@ pub enum Shuffle {
 }
 
 impl Shuffle {
+    /// Rows per block of a source streamed through an engine that holds
+    /// blocks of at most `fitting` rows: the shuffle's own blocks where
+    /// its steps are `shuffled` (they must fit), else `fitting`. A row
+    /// permutation cannot be streamed. The one rule of both engines.
+    pub(crate) fn streamed_block_rows(self, shuffled: bool, fitting: usize, rows: usize) -> Result<usize> {
+        match (shuffled, self) {
+            (false, _) | (true, Shuffle::None) => Ok(fitting),
+            (true, Shuffle::Blocks { rows }) if rows <= fitting => Ok(rows),
+            (true, Shuffle::Blocks { rows }) => Err(Error::ShuffleBlocksBeyondBudget {
+                rows,
+                budget_rows: fitting,
+            }),
+            (true, Shuffle::Rows) => Err(Error::StreamingNeedsBlocks {
+                rows,
+                budget_rows: fitting,
+            }),
+        }
+    }
+
     /// Checks the block size.
     pub fn validate(self) -> Result<()> {
         match self {

@@ -40,6 +40,49 @@ impl Block<'_> {
     }
 }
 
+/// The methods of [`DataSource`] that a wrapper around another source
+/// (its field `inner`) passes on unchanged, written once.
+macro_rules! pass_on_to_inner {
+    (rows) => {
+        fn rows(&self) -> usize {
+            self.inner.rows()
+        }
+    };
+    (features) => {
+        fn features(&self) -> usize {
+            self.inner.features()
+        }
+    };
+    (block) => {
+        fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+            self.inner.block(start, rows)
+        }
+    };
+    (resident) => {
+        fn resident(&self) -> Option<Block<'_>> {
+            self.inner.resident()
+        }
+    };
+    (targets) => {
+        fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+            self.inner.targets(start, rows)
+        }
+    };
+    (weights) => {
+        fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+            self.inner.weights(start, rows)
+        }
+    };
+    (read_into) => {
+        fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+            self.inner.read_into(start, rows, x, y)
+        }
+    };
+    ($($method:ident),+) => {
+        $(pass_on_to_inner!($method);)+
+    };
+}
+
 /// Rows of a data set, read in blocks. Engines read a source whole when
 /// it fits the memory budget, else block by block (any `start` and `rows`
 /// within the source, in any order the shuffle asks for), from several
@@ -115,12 +158,10 @@ impl<'a> RowRange<'a> {
 }
 
 impl DataSource for RowRange<'_> {
+    pass_on_to_inner!(features);
+
     fn rows(&self) -> usize {
         self.range.len()
-    }
-
-    fn features(&self) -> usize {
-        self.inner.features()
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
@@ -280,13 +321,7 @@ impl<'a> Standardized<'a> {
 const TRANSFORM_ROWS: usize = 4096;
 
 impl DataSource for Standardized<'_> {
-    fn rows(&self) -> usize {
-        self.inner.rows()
-    }
-
-    fn features(&self) -> usize {
-        self.inner.features()
-    }
+    pass_on_to_inner!(rows, features, weights);
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
@@ -319,10 +354,6 @@ impl DataSource for Standardized<'_> {
             }
             None => targets,
         })
-    }
-
-    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
-        self.inner.weights(start, rows)
     }
 
     /// The inner source's rows read into the engine's buffers, then scaled
@@ -375,13 +406,7 @@ impl<'a> ZeroTargets<'a> {
 }
 
 impl DataSource for ZeroTargets<'_> {
-    fn rows(&self) -> usize {
-        self.inner.rows()
-    }
-
-    fn features(&self) -> usize {
-        self.inner.features()
-    }
+    pass_on_to_inner!(rows, features, weights);
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
@@ -389,10 +414,6 @@ impl DataSource for ZeroTargets<'_> {
             x: block.x,
             y: Cow::Owned(vec![0.0; rows]),
         })
-    }
-
-    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
-        self.inner.weights(start, rows)
     }
 }
 
@@ -467,25 +488,7 @@ impl<'a> ClassWeighted<'a> {
 }
 
 impl DataSource for ClassWeighted<'_> {
-    fn rows(&self) -> usize {
-        self.inner.rows()
-    }
-
-    fn features(&self) -> usize {
-        self.inner.features()
-    }
-
-    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        self.inner.block(start, rows)
-    }
-
-    fn resident(&self) -> Option<Block<'_>> {
-        self.inner.resident()
-    }
-
-    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
-        self.inner.targets(start, rows)
-    }
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         let targets = self.inner.targets(start, rows)?;
@@ -499,10 +502,6 @@ impl DataSource for ClassWeighted<'_> {
                 .collect(),
             None => targets.iter().map(|&y| factor(y)).collect(),
         })))
-    }
-
-    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        self.inner.read_into(start, rows, x, y)
     }
 }
 
@@ -537,32 +536,10 @@ pub(crate) fn check_weights(weights: &[f32], first_row: usize) -> Result<()> {
 }
 
 impl DataSource for Weighted<'_> {
-    fn rows(&self) -> usize {
-        self.inner.rows()
-    }
-
-    fn features(&self) -> usize {
-        self.inner.features()
-    }
-
-    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        self.inner.block(start, rows)
-    }
-
-    fn resident(&self) -> Option<Block<'_>> {
-        self.inner.resident()
-    }
-
-    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
-        self.inner.targets(start, rows)
-    }
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         Ok(Some(Cow::Borrowed(&self.weights[start..start + rows])))
-    }
-
-    fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
-        self.inner.read_into(start, rows, x, y)
     }
 }
 

@@ -13,10 +13,9 @@ use std::borrow::Cow;
 
 use super::kernel::{self, Rows, Workspace};
 use crate::data::read_ahead::{block_sequence, read_ahead, Buffers};
-use crate::data::shuffle::Shuffle;
 use crate::data::source::{Block, DataSource};
 use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::math::objective::{Objective, RawSums};
 use crate::math::optim::{Optimizer, OptimizerState};
 
@@ -94,22 +93,9 @@ impl<'s> StreamedRun<'s> {
     /// A run of `spec` on `source`, read in blocks of `block_rows` rows
     /// (the shuffle's blocks for mini-batches).
     pub(super) fn new(source: &'s dyn DataSource, spec: RunSpec, block_rows: usize) -> Result<Self> {
-        let block_rows = match (spec.steps.shuffled, spec.shuffle) {
-            (false, _) | (true, Shuffle::None) => block_rows,
-            (true, Shuffle::Blocks { rows }) if rows <= block_rows => rows,
-            (true, Shuffle::Blocks { rows }) => {
-                return Err(Error::ShuffleBlocksBeyondBudget {
-                    rows,
-                    budget_rows: block_rows,
-                })
-            }
-            (true, Shuffle::Rows) => {
-                return Err(Error::StreamingNeedsBlocks {
-                    rows: source.rows(),
-                    budget_rows: block_rows,
-                })
-            }
-        };
+        let block_rows = spec
+            .shuffle
+            .streamed_block_rows(spec.steps.shuffled, block_rows, source.rows())?;
         let features = source.features();
         Ok(StreamedRun {
             source,

@@ -1299,22 +1299,7 @@ impl GpuEngine {
         .min()
         .unwrap_or(1)
         .max(1) as usize;
-        let block_rows = match (steps.shuffled, shuffle) {
-            (false, _) | (true, Shuffle::None) => fitting,
-            (true, Shuffle::Blocks { rows }) if rows <= fitting => rows,
-            (true, Shuffle::Blocks { rows }) => {
-                return Err(Error::ShuffleBlocksBeyondBudget {
-                    rows,
-                    budget_rows: fitting,
-                })
-            }
-            (true, Shuffle::Rows) => {
-                return Err(Error::StreamingNeedsBlocks {
-                    rows: source.rows(),
-                    budget_rows: fitting,
-                })
-            }
-        };
+        let block_rows = shuffle.streamed_block_rows(steps.shuffled, fitting, source.rows())?;
         if steps.shuffled && steps.batch_rows > block_rows {
             return Err(Error::BatchBeyondBlock {
                 batch: steps.batch_rows,
