@@ -78,14 +78,7 @@ impl Engine for CpuEngine {
             weights,
             features: source.features(),
             workspace,
-            gradient: vec![0.0; spec.parameters.len()],
-            objective: spec.objective,
-            optimizer: spec.optimizer,
-            steps: spec.steps,
-            parameters: spec.parameters,
-            state: spec.state,
-            average_from: spec.average_from,
-            reducer: spec.reducer,
+            stepper: Stepper::new(spec),
         }))
     }
 
@@ -147,13 +140,10 @@ impl SumsRun for CpuSums<'_> {
     }
 }
 
-/// A run on the CPU: the rows in memory, the parameters and the optimizer
-/// state on the host.
-struct CpuRun<'s> {
-    data: Block<'s>,
-    weights: Option<Cow<'s, [f32]>>,
-    features: usize,
-    workspace: Workspace,
+/// What a CPU run carries from step to step, in memory or streamed: the
+/// parameters, the optimizer and its state, and how a batch's raw sums
+/// become a step.
+struct Stepper {
     gradient: Vec<f32>,
     objective: Objective,
     optimizer: Optimizer,
@@ -165,11 +155,52 @@ struct CpuRun<'s> {
     reducer: Option<Reducer>,
 }
 
+impl Stepper {
+    fn new(spec: RunSpec) -> Self {
+        Stepper {
+            gradient: vec![0.0; spec.parameters.len()],
+            objective: spec.objective,
+            optimizer: spec.optimizer,
+            steps: spec.steps,
+            parameters: spec.parameters,
+            state: spec.state,
+            average_from: spec.average_from,
+            reducer: spec.reducer,
+        }
+    }
+
+    /// One step on a batch's `sums` (every rank's, where this run is one
+    /// rank of a data-parallel fit): the batch's loss sum.
+    fn step(&mut self, sums: &RawSums, learning_rate: f32) -> Result<f64> {
+        let reduced = self.reducer.as_ref().map(|r| r.all_reduce(sums)).transpose()?;
+        Ok(crate::engine::take_step(
+            self.objective,
+            self.optimizer,
+            self.average_from,
+            reduced.as_ref().unwrap_or(sums),
+            &mut self.parameters,
+            &mut self.gradient,
+            &mut self.state,
+            learning_rate,
+        ))
+    }
+}
+
+/// A run on the CPU: the rows in memory, the parameters and the optimizer
+/// state on the host.
+struct CpuRun<'s> {
+    data: Block<'s>,
+    weights: Option<Cow<'s, [f32]>>,
+    features: usize,
+    workspace: Workspace,
+    stepper: Stepper,
+}
+
 impl EngineRun for CpuRun<'_> {
     fn run_epoch(&mut self, order: Option<&[u32]>, learning_rate: f32) -> Result<EpochStats> {
         // On a worker thread of the pool, the parallel chunks of each step
         // are shared by work stealing instead of a round trip from outside.
-        let batches = order.map(|order| (order, Batches::Even(self.steps.batch_rows)));
+        let batches = order.map(|order| (order, Batches::Even(self.stepper.steps.batch_rows)));
         rayon::scope(|_| self.epoch_on_pool(batches, learning_rate))
     }
 
@@ -183,7 +214,7 @@ impl EngineRun for CpuRun<'_> {
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        Ok(self.state.clone())
+        Ok(self.stepper.state.clone())
     }
 }
 
@@ -220,24 +251,12 @@ impl CpuRun<'_> {
             &self.data,
             self.weights.as_deref(),
             self.features,
-            self.objective.loss,
+            self.stepper.objective.loss,
         );
         let n = self.data.rows();
         let mut step = |rows: Rows| -> Result<f64> {
-            let sums = self.workspace.accumulate(&data, &self.parameters, rows);
-            // A rank of a data-parallel fit steps on every rank's sums.
-            let reduced = self.reducer.as_ref().map(|r| r.all_reduce(sums)).transpose()?;
-            let (objective, optimizer) = (self.objective, self.optimizer);
-            Ok(crate::engine::take_step(
-                objective,
-                optimizer,
-                self.average_from,
-                reduced.as_ref().unwrap_or(sums),
-                &mut self.parameters,
-                &mut self.gradient,
-                &mut self.state,
-                learning_rate,
-            ))
+            let sums = self.workspace.accumulate(&data, &self.stepper.parameters, rows);
+            self.stepper.step(sums, learning_rate)
         };
         let row_bytes = (4 * self.features) as u64;
         let (loss_sum, steps) = match order {
@@ -258,7 +277,7 @@ impl CpuRun<'_> {
         Ok(EpochStats {
             loss_sum,
             steps,
-            parameters: self.parameters.clone(),
+            parameters: self.stepper.parameters.clone(),
             work: WorkCounts {
                 x_bytes_read: rows_read * row_bytes,
                 ..WorkCounts::epoch(steps)

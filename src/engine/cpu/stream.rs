@@ -12,12 +12,13 @@
 use std::borrow::Cow;
 
 use super::kernel::{self, Rows, Workspace};
+use super::Stepper;
 use crate::data::read_ahead::{block_sequence, read_ahead, Buffers};
 use crate::data::source::{Block, DataSource};
-use crate::engine::{EngineRun, EpochStats, RunSpec, StepPlan, SumsRun, WorkCounts};
+use crate::engine::{EngineRun, EpochStats, RunSpec, SumsRun, WorkCounts};
 use crate::error::Result;
 use crate::math::objective::{Objective, RawSums};
-use crate::math::optim::{Optimizer, OptimizerState};
+use crate::math::optim::OptimizerState;
 
 /// The raw sums of every row of `source` at `parameters`, block by block.
 fn sums_over_blocks(
@@ -74,19 +75,11 @@ pub(super) struct StreamedRun<'s> {
     source: &'s dyn DataSource,
     block_rows: usize,
     workspace: Workspace,
-    gradient: Vec<f32>,
-    objective: Objective,
-    optimizer: Optimizer,
-    steps: StepPlan,
-    parameters: Vec<f32>,
-    state: OptimizerState,
-    average_from: Option<u64>,
+    stepper: Stepper,
     /// A batch's rows gathered from their blocks.
     batch_x: Vec<f32>,
     batch_y: Vec<f32>,
     batch_weights: Vec<f32>,
-    /// Where this run is one rank of a data-parallel fit (full batch).
-    reducer: Option<crate::reduce::Reducer>,
 }
 
 impl<'s> StreamedRun<'s> {
@@ -105,31 +98,11 @@ impl<'s> StreamedRun<'s> {
                 spec.objective.loss.margins(),
                 spec.steps.batch_rows.min(block_rows),
             ),
-            gradient: vec![0.0; spec.parameters.len()],
-            objective: spec.objective,
-            optimizer: spec.optimizer,
-            steps: spec.steps,
-            parameters: spec.parameters,
-            state: spec.state,
-            average_from: spec.average_from,
+            stepper: Stepper::new(spec),
             batch_x: Vec::new(),
             batch_y: Vec::new(),
             batch_weights: Vec::new(),
-            reducer: spec.reducer,
         })
-    }
-
-    fn step(&mut self, sums: &RawSums, learning_rate: f32) -> f64 {
-        crate::engine::take_step(
-            self.objective,
-            self.optimizer,
-            self.average_from,
-            sums,
-            &mut self.parameters,
-            &mut self.gradient,
-            &mut self.state,
-            learning_rate,
-        )
     }
 
     fn full_batch(&mut self, learning_rate: f32) -> Result<EpochStats> {
@@ -137,19 +110,14 @@ impl<'s> StreamedRun<'s> {
             self.source,
             self.block_rows,
             &mut self.workspace,
-            self.objective.loss,
-            &self.parameters,
+            self.stepper.objective.loss,
+            &self.stepper.parameters,
         )?;
-        // A rank of a data-parallel fit steps on every rank's sums.
-        let sums = match &self.reducer {
-            Some(reducer) => reducer.all_reduce(&sums)?,
-            None => sums,
-        };
-        let loss_sum = self.step(&sums, learning_rate);
+        let loss_sum = self.stepper.step(&sums, learning_rate)?;
         Ok(EpochStats {
             loss_sum,
             steps: 1,
-            parameters: self.parameters.clone(),
+            parameters: self.stepper.parameters.clone(),
             work: WorkCounts {
                 x_bytes_read: (self.source.rows() * self.source.features() * 4) as u64,
                 ..WorkCounts::epoch(1)
@@ -160,15 +128,15 @@ impl<'s> StreamedRun<'s> {
     fn mini_batches(&mut self, order: &[u32], learning_rate: f32) -> Result<EpochStats> {
         let (source, block_rows, features) = (self.source, self.block_rows, self.source.features());
         let sequence = block_sequence(order, source.rows(), block_rows)?;
-        let loss = self.objective.loss;
+        let loss = self.stepper.objective.loss;
         std::thread::scope(|scope| {
             let (receiver, give_back) = read_ahead(scope, source, block_rows, sequence);
             // The block the current rows come from; the order never returns
             // to one it has left.
             let mut held: Option<(usize, Buffers)> = None;
             let (mut loss_sum, mut steps) = (0.0, 0);
-            let batch = self.steps.batch_rows;
-            for k in 0..self.steps.steps_per_epoch() {
+            let batch = self.stepper.steps.batch_rows;
+            for k in 0..self.stepper.steps.steps_per_epoch() {
                 let rows = &order[k * batch..(k * batch + batch).min(order.len())];
                 self.batch_x.clear();
                 self.batch_y.clear();
@@ -205,10 +173,10 @@ impl<'s> StreamedRun<'s> {
                     start: 0,
                     len: rows.len(),
                 };
-                let parameters = &self.parameters;
+                let parameters = &self.stepper.parameters;
                 let workspace = &mut self.workspace;
                 let sums = rayon::scope(|_| workspace.accumulate(&data, parameters, span).clone());
-                loss_sum += self.step(&sums, learning_rate);
+                loss_sum += self.stepper.step(&sums, learning_rate)?;
                 steps += 1;
             }
             // Each row is read from its block into the batch, then by the
@@ -216,7 +184,7 @@ impl<'s> StreamedRun<'s> {
             Ok(EpochStats {
                 loss_sum,
                 steps,
-                parameters: self.parameters.clone(),
+                parameters: self.stepper.parameters.clone(),
                 work: WorkCounts {
                     x_bytes_read: 2 * (order.len() * features * 4) as u64,
                     ..WorkCounts::epoch(steps)
@@ -235,6 +203,6 @@ impl EngineRun for StreamedRun<'_> {
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        Ok(self.state.clone())
+        Ok(self.stepper.state.clone())
     }
 }
