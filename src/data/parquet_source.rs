@@ -29,7 +29,7 @@ use num_traits::AsPrimitive;
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 
-use crate::data::parquet_table::{numeric, open_footer, Batches};
+use crate::data::parquet_table::{column_index, numeric, open_footer, Batches};
 use crate::data::source::{read_block, Block, DataSource};
 use crate::error::{Error, Result};
 
@@ -74,15 +74,7 @@ impl ParquetData {
         let (file, metadata) = open_footer(path)?;
         let schema = metadata.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let find = |name: &str| {
-            names
-                .iter()
-                .position(|n| n == name.trim())
-                .ok_or_else(|| Error::MissingColumn {
-                    name: name.to_string(),
-                    available: names.join(", "),
-                })
-        };
+        let find = |name: &str| column_index(&names, name);
         let target_column = find(target)?;
         let feature_columns: Vec<usize> = match features {
             Some(chosen) => {

@@ -77,26 +77,20 @@ impl ParquetTable {
         let (_, metadata) = open_footer(path)?;
         let schema = metadata.schema().clone();
         let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-        let indices: Vec<usize> =
-            match wanted {
-                None => (0..names.len()).collect(),
-                Some(wanted) => {
-                    let mut indices = Vec::new();
-                    for name in wanted {
-                        let index = names.iter().position(|n| n == name.trim()).ok_or_else(|| {
-                            Error::MissingColumn {
-                                name: name.to_string(),
-                                available: names.join(", "),
-                            }
-                        })?;
-                        if !indices.contains(&index) {
-                            indices.push(index);
-                        }
+        let indices: Vec<usize> = match wanted {
+            None => (0..names.len()).collect(),
+            Some(wanted) => {
+                let mut indices = Vec::new();
+                for name in wanted {
+                    let index = column_index(&names, name)?;
+                    if !indices.contains(&index) {
+                        indices.push(index);
                     }
-                    indices.sort_unstable();
-                    indices
                 }
-            };
+                indices.sort_unstable();
+                indices
+            }
+        };
         for &index in &indices {
             let field = schema.field(index);
             if !supported(field.data_type()) {
@@ -641,6 +635,18 @@ impl Iterator for Batches {
             }
         }
     }
+}
+
+/// The index of the column `name` (spaces around it ignored) among a
+/// file's column `names`, or [`Error::MissingColumn`] listing them.
+pub(crate) fn column_index(names: &[String], name: &str) -> Result<usize> {
+    names
+        .iter()
+        .position(|n| n == name.trim())
+        .ok_or_else(|| Error::MissingColumn {
+            name: name.to_string(),
+            available: names.join(", "),
+        })
 }
 
 /// Opens a Parquet file and reads its footer (schema, row groups).
