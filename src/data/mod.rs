@@ -39,7 +39,7 @@ pub(crate) const SCAN_ROWS: usize = 4096;
 /// A non-finite value in X makes the loss of any pass over its row
 /// non-finite, so the engines find it for free; [`validate_features`] then
 /// names it. This spares large data a pass over X.
-pub fn validate_targets(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
+pub(crate) fn validate_targets(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
     validate_rows(x, y)?;
     let is_label = |v: f32| v == 0.0 || v == 1.0;
     if model == Model::Logistic && !y.fold(true, |ok, &v| ok & is_label(v)) {
@@ -95,14 +95,14 @@ fn validate_rows(x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
 }
 
 /// Every check of [`validate_targets`] and the finiteness of X.
-pub fn validate_training_data(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
+pub(crate) fn validate_training_data(model: Model, x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
     validate_targets(model, x, y)?;
     validate_features(x)
 }
 
 /// Checks that X is not empty and holds only finite values; the error names
 /// the first offending entry in row-major order.
-pub fn validate_features(x: ArrayView2<f32>) -> Result<()> {
+pub(crate) fn validate_features(x: ArrayView2<f32>) -> Result<()> {
     if x.nrows() == 0 || x.ncols() == 0 {
         return Err(Error::EmptyData {
             rows: x.nrows(),
