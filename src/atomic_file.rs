@@ -45,6 +45,14 @@ impl AtomicFile {
             path: path.display().to_string(),
             reason: "the path names no file".into(),
         })?;
+        // Found now, before a run whose output it is, rather than by the
+        // rename at its end.
+        if path.is_dir() {
+            return Err(Error::Write {
+                path: path.display().to_string(),
+                reason: "it is a folder: name a file in it".into(),
+            });
+        }
         let suffix = path
             .extension()
             .map(|e| format!(".partial.{}", e.to_string_lossy()))
@@ -165,6 +173,19 @@ pub fn check_output(output: &Path, inputs: &[(&Path, &str)]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use crate::atomic_file::*;
+
+    #[test]
+    fn a_folder_is_no_output_and_is_found_before_the_run() {
+        let folder = tempfile::tempdir().unwrap();
+        let error = check_output(folder.path(), &[]).unwrap_err();
+        assert_eq!(
+            error,
+            crate::error::Error::Write {
+                path: folder.path().display().to_string(),
+                reason: "it is a folder: name a file in it".into(),
+            }
+        );
+    }
 
     #[test]
     fn an_uncommitted_file_leaves_the_old_one_and_no_temporary() {

@@ -75,16 +75,20 @@
 //! - `gpu` (default): the GPU engine and `GpuContext`. Without it the same
 //!   types exist, `GpuContext::new` and `Device::Gpu` are
 //!   [`Error::GpuUnavailable`], and `Device::Auto` runs on the CPU.
-//! - `serde` (default, with `cli`): [`Fitted::save`], [`Fitted::load`] and
-//!   resumable fits through a versioned JSON schema (docs/MODEL_FORMAT.md).
-//! - `plot` (default, with `cli`): [`plot`], loss curves and loss surfaces
-//!   as SVG or PNG through `plotters`.
-//! - `cli` (default, with `gpu`, `plot` and `serde`): the `downhill`
-//!   command-line program.
+//! - `serde` (off): [`Fitted::save`], [`Fitted::load`] and resumable fits
+//!   through a versioned JSON schema (docs/MODEL_FORMAT.md).
+//! - `npy` (off): `data::npy`, `.npy` files memory-mapped.
+//! - `parquet` (off): Parquet files, as a numeric source
+//!   (`data::parquet_source`) and as tables (`data::table`).
+//! - `plot` (off): `plot`, loss curves and loss surfaces as SVG or PNG
+//!   through `plotters`.
 //! - `distributed` (off): `distributed::Mpi`, data-parallel fits over an
 //!   MPI job (rsmpi; needs an MPI library and libclang to build); the
 //!   command-line program runs `fit` as one rank under `mpirun`. Without
 //!   it, [`GradientDescent::distributed`] takes any [`distributed::Collective`].
+//!
+//! The `downhill` command-line program is a package of its own in the
+//! repository (`cli/`), with every feature but `distributed` on.
 //!
 //! ## One training loop
 //!

@@ -332,7 +332,9 @@ pub struct SweepArgs {
 }
 
 fn parse_budget(text: &str) -> Result<u64, String> {
-    parse_bytes(text).ok_or_else(|| format!("the memory budget {text:?} is not a size such as 512MB or 2GB"))
+    parse_bytes(text).ok_or_else(|| {
+        format!("the memory budget {text:?} is not a size of at least one byte, such as 512MB or 2GB")
+    })
 }
 
 /// Bytes written as a number with a unit: `512MB`, `1.5GB`, `64KB`, or a
@@ -1148,7 +1150,7 @@ mod tests {
             assert_eq!(
                 parse_budget(bad),
                 Err(format!(
-                    "the memory budget {bad:?} is not a size such as 512MB or 2GB"
+                    "the memory budget {bad:?} is not a size of at least one byte, such as 512MB or 2GB"
                 ))
             );
         }

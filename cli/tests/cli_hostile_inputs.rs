@@ -218,6 +218,28 @@ fn streams_and_devices_as_data_or_model_are_refused_at_once() {
         &["fit", "--data", folder_path, "--target", "y"],
         &["is a directory", "name a file in it"],
     );
+    // A folder to save into is refused before the fit, which prints
+    // nothing of its report.
+    let args = [
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--save",
+        folder_path,
+    ];
+    let output = run(&args);
+    assert_fails_with(
+        &output,
+        &args,
+        &[folder_path, "it is a folder", "name a file in it"],
+    );
+    assert!(
+        !text(&output.stdout).contains("epochs"),
+        "{}",
+        text(&output.stdout)
+    );
     // Standard input as a pipe, as `cat data.csv | downhill fit --data /dev/stdin` gives it.
     let args = ["fit", "--data", "/dev/stdin", "--target", "y"];
     let output = run_with(&args, Stdio::piped(), Stdio::piped());
