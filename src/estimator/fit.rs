@@ -1138,56 +1138,11 @@ impl GradientDescent {
         self.fit_prepared(plan, source, None, fresh)
     }
 
-    /// The fit on `data`, with `held_out` rows where asked for and the
-    /// statistics `fresh` measured on `data` (unused when resuming).
-    fn fit_prepared(
-        &self,
-        mut plan: TrainingPlan,
-        data: &dyn DataSource,
-        held_out_data: Option<&dyn DataSource>,
-        fresh: Pass,
-    ) -> Result<Fitted> {
-        // Class weights multiply the rows' own weights, on the held-out
-        // rows too.
-        let factors = self.class_factors(data)?;
-        let class_weighted = factors.clone().map(|f| ClassWeighted::new(data, f));
-        let held_out_class_weighted = factors
-            .zip(held_out_data)
-            .map(|(f, rows)| ClassWeighted::new(rows, f));
-        let data: &dyn DataSource = match &class_weighted {
-            Some(weighted) => weighted,
-            None => data,
-        };
-        let held_out_data: Option<&dyn DataSource> = match &held_out_class_weighted {
-            Some(weighted) => Some(weighted),
-            None => held_out_data,
-        };
-        let (rows, features) = (data.rows(), data.features());
-        let margins = self.loss_settings().margins();
-        // A rank of a data-parallel fit learns where its rows lie (that
-        // every rank has as many features, `Reducer::enter` checked).
-        if let Some(ranks) = &self.ranks {
-            let shard = ranks.shard(rows)?;
-            if shard.total > u32::MAX as usize {
-                return Err(Error::TooManyRows { rows: shard.total });
-            }
-            plan.reducer = Some(ranks.clone());
-            plan.shard = Some(shard);
-        }
-        let global_rows = plan.shard.map_or(rows, |s| s.total);
-        let target_scaling = match (self.standardize_target, &self.start) {
-            (false, _) => None,
-            (true, Some(StartFrom::Resume(fitted))) => {
-                Some(fitted.target_scaling.ok_or_else(|| Error::ResumeMismatch {
-                    reason: "the fit resumed from did not standardize its target; this one does".into(),
-                })?)
-            }
-            (true, _) => fresh.target,
-        };
-        // More classes than the GPU kernels hold run on the CPU, unless the
-        // GPU is asked for by name.
-        // So do the mini-batches of a data-parallel fit (a GPU rank sums
-        // the full batch, or L-BFGS's points, for the ranks to add).
+    /// The engine of the fit: more classes than the GPU kernels hold run on
+    /// the CPU, unless the GPU is asked for by name, and so do the
+    /// mini-batches of a data-parallel fit (a GPU rank sums the full batch,
+    /// or L-BFGS's points, for the ranks to add). Every rank agrees on it.
+    fn choose_engine(&self, margins: usize) -> Result<Box<dyn crate::engine::Engine>> {
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
             Device::Auto if self.ranks.is_some() && self.variant != Variant::Full => Device::Cpu,
@@ -1199,13 +1154,28 @@ impl GradientDescent {
             self.memory_budget,
             self.gpu_memory_budget,
         );
-        let engine = match &self.ranks {
-            Some(ranks) => ranks.agree(engine)?,
-            None => engine?,
-        };
-        let resumed = match &self.start {
-            Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
-            _ => None,
+        match &self.ranks {
+            Some(ranks) => ranks.agree(engine),
+            None => engine,
+        }
+    }
+
+    /// The features' standardization and the target's scaling the fit
+    /// runs on: those of the fit it resumes (which must have asked for the
+    /// same), else those measured on the data (`fresh`).
+    fn scalings(
+        &self,
+        resumed: Option<&Fitted>,
+        fresh: &Pass,
+    ) -> Result<(Option<Standardizer>, Option<TargetScaling>)> {
+        let target_scaling = match (self.standardize_target, &self.start) {
+            (false, _) => None,
+            (true, Some(StartFrom::Resume(fitted))) => {
+                Some(fitted.target_scaling.ok_or_else(|| Error::ResumeMismatch {
+                    reason: "the fit resumed from did not standardize its target; this one does".into(),
+                })?)
+            }
+            (true, _) => fresh.target,
         };
         let standardizer = match resumed {
             Some(fitted) if self.standardize => {
@@ -1218,9 +1188,23 @@ impl GradientDescent {
                     reason: "the fit resumed from standardized; this one does not".into(),
                 })
             }
-            _ => fresh.features,
+            _ => fresh.features.clone(),
         };
-        let start = match &self.start {
+        Ok((standardizer, target_scaling))
+    }
+
+    /// Where the fit starts, on the scale the engine sees: zeros, the
+    /// parameters of a warm start (checked, then scaled), or the state of
+    /// the fit it resumes, which must be of the same model, loss,
+    /// averaging, update rule and scaling.
+    fn starting_point(
+        &self,
+        features: usize,
+        margins: usize,
+        standardizer: Option<&Standardizer>,
+        target_scaling: Option<&TargetScaling>,
+    ) -> Result<Start> {
+        Ok(match &self.start {
             None => Start::Fresh(vec![0.0; (features + 1) * margins]),
             Some(StartFrom::Parameters(..)) if margins > 1 => {
                 return Err(Error::PerClass {
@@ -1231,11 +1215,11 @@ impl GradientDescent {
             }
             Some(StartFrom::Parameters(weights, bias)) => {
                 validate_parameters(weights.view(), *bias, features)?;
-                let (weights, bias) = match &standardizer {
+                let (weights, bias) = match standardizer {
                     Some(s) => s.to_standardized(weights.view(), *bias)?,
                     None => (weights.clone(), *bias),
                 };
-                let (weights, bias) = match &target_scaling {
+                let (weights, bias) = match target_scaling {
                     Some(t) => t.to_scaled(weights.view(), bias),
                     None => (weights, bias),
                 };
@@ -1279,8 +1263,53 @@ impl GradientDescent {
                 }
                 Start::Resume(Box::new(fitted.state.clone()))
             }
-        };
+        })
+    }
 
+    /// The fit on `data`, with `held_out` rows where asked for and the
+    /// statistics `fresh` measured on `data` (unused when resuming).
+    fn fit_prepared(
+        &self,
+        mut plan: TrainingPlan,
+        data: &dyn DataSource,
+        held_out_data: Option<&dyn DataSource>,
+        fresh: Pass,
+    ) -> Result<Fitted> {
+        // Class weights multiply the rows' own weights, on the held-out
+        // rows too.
+        let factors = self.class_factors(data)?;
+        let class_weighted = factors.clone().map(|f| ClassWeighted::new(data, f));
+        let held_out_class_weighted = factors
+            .zip(held_out_data)
+            .map(|(f, rows)| ClassWeighted::new(rows, f));
+        let data: &dyn DataSource = match &class_weighted {
+            Some(weighted) => weighted,
+            None => data,
+        };
+        let held_out_data: Option<&dyn DataSource> = match &held_out_class_weighted {
+            Some(weighted) => Some(weighted),
+            None => held_out_data,
+        };
+        let (rows, features) = (data.rows(), data.features());
+        let margins = self.loss_settings().margins();
+        // A rank of a data-parallel fit learns where its rows lie (that
+        // every rank has as many features, `Reducer::enter` checked).
+        if let Some(ranks) = &self.ranks {
+            let shard = ranks.shard(rows)?;
+            if shard.total > u32::MAX as usize {
+                return Err(Error::TooManyRows { rows: shard.total });
+            }
+            plan.reducer = Some(ranks.clone());
+            plan.shard = Some(shard);
+        }
+        let global_rows = plan.shard.map_or(rows, |s| s.total);
+        let resumed = match &self.start {
+            Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
+            _ => None,
+        };
+        let (standardizer, target_scaling) = self.scalings(resumed, &fresh)?;
+        let start = self.starting_point(features, margins, standardizer.as_ref(), target_scaling.as_ref())?;
+        let engine = self.choose_engine(margins)?;
         let standardized = (standardizer.is_some() || target_scaling.is_some())
             .then(|| Standardized::new(data, standardizer.as_ref(), target_scaling));
         let source: &dyn DataSource = match &standardized {
