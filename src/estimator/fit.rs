@@ -1266,6 +1266,62 @@ impl GradientDescent {
         })
     }
 
+    /// The learning rate and momentum the fit takes from the data, where
+    /// asked for (gradient descent only: L-BFGS has no learning rate to
+    /// choose), set in `plan`; the loss's curvature they come from. `data`
+    /// is the rows before scaling (to name a non-finite value), `source`
+    /// what the engine reads, `global_rows` every rank's rows.
+    fn automatic_settings(
+        &self,
+        plan: &mut TrainingPlan,
+        engine: &dyn crate::engine::Engine,
+        source: &dyn DataSource,
+        data: &dyn DataSource,
+        fresh: &Pass,
+        global_rows: usize,
+    ) -> Result<Option<Curvature>> {
+        let features = source.features();
+        let descent = self.solver == Solver::GradientDescent;
+        let momentum_from_data = descent && self.momentum_from_data();
+        let curvature = match descent && self.auto_learning_rate || momentum_from_data {
+            true => Some(
+                curvature::measure(engine, source, plan.reducer.as_ref()).map_err(|e| match e {
+                    // Non-finite X makes the curvature non-finite: name the value.
+                    Error::NoCurvature { .. } => self.non_finite(data).err().unwrap_or(e),
+                    other => other,
+                })?,
+            ),
+            false => None,
+        };
+        if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
+            let beta = match (self.auto_learning_rate, plan.optimizer) {
+                // A rate given by hand: β for that rate.
+                (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
+                    curvature,
+                    self.loss_settings(),
+                    fresh.target_mean,
+                    momentum.learning_rate,
+                    momentum.nesterov,
+                ),
+                _ => curvature::automatic_momentum(curvature),
+            };
+            plan.optimizer = plan.optimizer.with_momentum(beta);
+        }
+        if let (true, Some(curvature)) = (descent && self.auto_learning_rate, &curvature) {
+            let rate = curvature::automatic_rate(
+                &plan.optimizer,
+                self.loss_settings(),
+                fresh.target_mean,
+                curvature,
+                plan.batch_size.map(|b| b.min(global_rows)),
+                features,
+                momentum_from_data,
+            );
+            plan.optimizer = plan.optimizer.with_learning_rate(rate);
+        }
+        Ok(curvature)
+    }
+
     /// The fit on `data`, with `held_out` rows where asked for and the
     /// statistics `fresh` measured on `data` (unused when resuming).
     fn fit_prepared(
@@ -1324,45 +1380,8 @@ impl GradientDescent {
             (Some(standardized), _) => Some(standardized),
             (None, rows) => rows,
         };
-        // L-BFGS has no learning rate to choose.
-        let descent = self.solver == Solver::GradientDescent;
-        let momentum_from_data = descent && self.momentum_from_data();
-        let curvature = match descent && self.auto_learning_rate || momentum_from_data {
-            true => Some(
-                curvature::measure(engine.as_ref(), source, plan.reducer.as_ref()).map_err(|e| match e {
-                    // Non-finite X makes the curvature non-finite: name the value.
-                    Error::NoCurvature { .. } => self.non_finite(data).err().unwrap_or(e),
-                    other => other,
-                })?,
-            ),
-            false => None,
-        };
-        if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
-            let beta = match (self.auto_learning_rate, plan.optimizer) {
-                // A rate given by hand: β for that rate.
-                (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
-                    curvature,
-                    self.loss_settings(),
-                    fresh.target_mean,
-                    momentum.learning_rate,
-                    momentum.nesterov,
-                ),
-                _ => curvature::automatic_momentum(curvature),
-            };
-            plan.optimizer = plan.optimizer.with_momentum(beta);
-        }
-        if let (true, Some(curvature)) = (descent && self.auto_learning_rate, &curvature) {
-            let rate = curvature::automatic_rate(
-                &plan.optimizer,
-                self.loss_settings(),
-                fresh.target_mean,
-                curvature,
-                plan.batch_size.map(|b| b.min(global_rows)),
-                features,
-                momentum_from_data,
-            );
-            plan.optimizer = plan.optimizer.with_learning_rate(rate);
-        }
+        let curvature =
+            self.automatic_settings(&mut plan, engine.as_ref(), source, data, &fresh, global_rows)?;
         let objective = Objective {
             loss: self.loss_settings(),
             penalty: self.penalty_settings(),
