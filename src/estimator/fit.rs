@@ -1386,94 +1386,18 @@ impl GradientDescent {
             loss: self.loss_settings(),
             penalty: self.penalty_settings(),
         };
-        // One margin's weights and bias in the original units.
-        let margin_in_original_units = |weights: Array1<f32>, bias: f32| -> Result<(Array1<f32>, f32)> {
-            let (weights, bias) = match &target_scaling {
-                Some(t) => t.to_original(weights.view(), bias),
-                None => (weights, bias),
-            };
-            match &standardizer {
-                Some(s) => s.to_original(weights.view(), bias),
-                None => Ok((weights, bias)),
-            }
+        let assembly = Assembly {
+            settings: self,
+            resumed,
+            standardizer: standardizer.as_ref(),
+            target_scaling,
+            curvature,
+            device: engine.device(),
+            optimizer: plan.optimizer,
+            features,
+            margins,
         };
-        // The weights (features × margins) and the biases in the original
-        // units.
-        let original_units = |parameters: &[f32]| -> Result<(Array2<f32>, Array1<f32>)> {
-            if parameters.len() != (features + 1) * margins {
-                return Err(Error::FeatureCountMismatch {
-                    expected: (features + 1) * margins,
-                    found: parameters.len(),
-                });
-            }
-            let (weights, biases) = parameters.split_at(features * margins);
-            let weights = ArrayView2::from_shape((features, margins), weights).expect("features × margins");
-            let mut original = Array2::zeros((features, margins));
-            let mut original_biases = Array1::zeros(margins);
-            for k in 0..margins {
-                let (w, b) = margin_in_original_units(weights.column(k).to_owned(), biases[k])?;
-                original.column_mut(k).assign(&w);
-                original_biases[k] = b;
-            }
-            Ok((original, original_biases))
-        };
-        // The fit, from the driver's outcome: the final one, or a
-        // checkpoint's snapshot.
-        let device = engine.device();
-        let optimizer = plan.optimizer;
-        let to_fitted = |outcome: Outcome| -> Result<Fitted> {
-            let (weights, biases) = original_units(&outcome.parameters)?;
-            // Finite parameters that overflow in the data's units would
-            // print as ±inf, score NaN and save as nulls: an error, not a
-            // model. (A diverged fit is reported as such.)
-            if !matches!(outcome.stop_reason, StopReason::Diverged { .. }) {
-                check_finite_coefficients(&weights, &biases, standardizer.is_some())?;
-            }
-            // A resumed fit's history continues the earlier one's: its records,
-            // its clock and its tracked parameters.
-            let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
-                (f.history.records.clone(), f.history.parameters.clone())
-            });
-            let seconds_before = records.last().map_or(0.0, |r| r.seconds);
-            records.extend(outcome.records.into_iter().map(|r| EpochRecord {
-                seconds: seconds_before + r.seconds,
-                ..r
-            }));
-            // Tracked only with one margin (refused by `plan` otherwise).
-            for path in &outcome.parameter_path {
-                let (weights, biases) = original_units(path)?;
-                parameters.push((weights.column(0).to_owned(), biases[0]));
-            }
-            let history = History { records, parameters };
-            let mut settings = self.clone();
-            settings.start = None;
-            settings.gpu_context = None;
-            settings.ranks = None;
-            settings.on_epoch = None;
-            settings.checkpoint = None;
-            settings.optimizer = optimizer;
-            // Checked, and not saved: a loaded model's settings equal these.
-            settings.l1_ratio = None;
-            Ok(Fitted {
-                weights,
-                biases,
-                history,
-                stop_reason: outcome.stop_reason,
-                best_epoch: outcome.best_epoch,
-                gradient_evaluations: outcome.gradient_evaluations
-                    + resumed.map_or(0, |f| f.gradient_evaluations),
-                work: outcome.work,
-                device,
-                standardizer: standardizer.clone(),
-                target_scaling,
-                curvature,
-                encoding: resumed.and_then(|f| f.encoding.clone()),
-                feature_names: resumed.and_then(|f| f.feature_names.clone()),
-                state: outcome.state,
-                model: self.model,
-                settings,
-            })
-        };
+        let to_fitted = |outcome: Outcome| assembly.fitted(outcome);
         // Each checkpoint is the fit so far, saved as a model is.
         #[cfg(feature = "serde")]
         let write_checkpoint = |snapshot: &Outcome| -> Result<()> {
@@ -1521,6 +1445,115 @@ impl GradientDescent {
         }
 
         to_fitted(outcome)
+    }
+}
+
+/// What turns the driver's outcome into a [`Fitted`]: the fit's settings
+/// and what it learned besides its parameters.
+struct Assembly<'a> {
+    settings: &'a GradientDescent,
+    /// The fit this one resumes, whose history it continues.
+    resumed: Option<&'a Fitted>,
+    standardizer: Option<&'a Standardizer>,
+    target_scaling: Option<TargetScaling>,
+    curvature: Option<Curvature>,
+    device: Device,
+    /// The update rule as the fit ran it (its rate and momentum chosen).
+    optimizer: Optimizer,
+    features: usize,
+    margins: usize,
+}
+
+impl Assembly<'_> {
+    /// One margin's weights and bias in the original units.
+    fn margin_in_original_units(&self, weights: Array1<f32>, bias: f32) -> Result<(Array1<f32>, f32)> {
+        let (weights, bias) = match &self.target_scaling {
+            Some(t) => t.to_original(weights.view(), bias),
+            None => (weights, bias),
+        };
+        match self.standardizer {
+            Some(s) => s.to_original(weights.view(), bias),
+            None => Ok((weights, bias)),
+        }
+    }
+
+    /// The weights (features × margins) and the biases in the original
+    /// units.
+    fn original_units(&self, parameters: &[f32]) -> Result<(Array2<f32>, Array1<f32>)> {
+        let (features, margins) = (self.features, self.margins);
+        if parameters.len() != (features + 1) * margins {
+            return Err(Error::FeatureCountMismatch {
+                expected: (features + 1) * margins,
+                found: parameters.len(),
+            });
+        }
+        let (weights, biases) = parameters.split_at(features * margins);
+        let weights = ArrayView2::from_shape((features, margins), weights).expect("features × margins");
+        let mut original = Array2::zeros((features, margins));
+        let mut original_biases = Array1::zeros(margins);
+        for k in 0..margins {
+            let (w, b) = self.margin_in_original_units(weights.column(k).to_owned(), biases[k])?;
+            original.column_mut(k).assign(&w);
+            original_biases[k] = b;
+        }
+        Ok((original, original_biases))
+    }
+
+    /// The fit, from the driver's outcome: the final one, or a
+    /// checkpoint's snapshot.
+    fn fitted(&self, outcome: Outcome) -> Result<Fitted> {
+        let (weights, biases) = self.original_units(&outcome.parameters)?;
+        // Finite parameters that overflow in the data's units would
+        // print as ±inf, score NaN and save as nulls: an error, not a
+        // model. (A diverged fit is reported as such.)
+        if !matches!(outcome.stop_reason, StopReason::Diverged { .. }) {
+            check_finite_coefficients(&weights, &biases, self.standardizer.is_some())?;
+        }
+        let resumed = self.resumed;
+        // A resumed fit's history continues the earlier one's: its records,
+        // its clock and its tracked parameters.
+        let (mut records, mut parameters) = resumed.map_or_else(Default::default, |f| {
+            (f.history.records.clone(), f.history.parameters.clone())
+        });
+        let seconds_before = records.last().map_or(0.0, |r| r.seconds);
+        records.extend(outcome.records.into_iter().map(|r| EpochRecord {
+            seconds: seconds_before + r.seconds,
+            ..r
+        }));
+        // Tracked only with one margin (refused by `plan` otherwise).
+        for path in &outcome.parameter_path {
+            let (weights, biases) = self.original_units(path)?;
+            parameters.push((weights.column(0).to_owned(), biases[0]));
+        }
+        let history = History { records, parameters };
+        let mut settings = self.settings.clone();
+        settings.start = None;
+        settings.gpu_context = None;
+        settings.ranks = None;
+        settings.on_epoch = None;
+        settings.checkpoint = None;
+        settings.optimizer = self.optimizer;
+        // Checked, and not saved: a loaded model's settings equal these.
+        settings.l1_ratio = None;
+        Ok(Fitted {
+            weights,
+            biases,
+            history,
+            stop_reason: outcome.stop_reason,
+            best_epoch: outcome.best_epoch,
+            gradient_evaluations: outcome.gradient_evaluations
+                + resumed.map_or(0, |f| f.gradient_evaluations),
+            work: outcome.work,
+            device: self.device,
+            standardizer: self.standardizer.cloned(),
+            target_scaling: self.target_scaling,
+            curvature: self.curvature,
+            encoding: resumed.and_then(|f| f.encoding.clone()),
+            feature_names: resumed.and_then(|f| f.feature_names.clone()),
+            state: outcome.state,
+            model: self.settings.model,
+            settings,
+        })
     }
 }
 
