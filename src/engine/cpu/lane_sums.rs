@@ -72,33 +72,24 @@ impl FourLanes {
     /// multiple of four in the sequence.
     #[inline(always)]
     pub(crate) fn add<S: Simd>(&mut self, simd: S, values: &[f32]) {
-        let whole = values.len() / 4 * 4;
+        let mut rest = values;
         #[cfg(target_arch = "x86_64")]
         if let Some(v3) = as_v3(simd) {
             use std::arch::x86_64::{__m128, __m256d};
+            let whole = values.len() / 4 * 4;
             let mut lanes: __m256d = pulp::cast(self.0);
             for four in values[..whole].chunks_exact(4) {
                 let four: __m128 = pulp::cast(<[f32; 4]>::try_from(four).expect("four values"));
                 lanes = v3.avx._mm256_add_pd(lanes, v3.avx._mm256_cvtps_pd(four));
             }
             self.0 = pulp::cast(lanes);
-            self.add_each(&values[whole..]);
-            return;
+            rest = &values[whole..];
         }
         let _ = simd;
-        for four in values[..whole].chunks_exact(4) {
+        for four in rest.chunks(4) {
             for (lane, &v) in self.0.iter_mut().zip(four) {
                 *lane += f64::from(v);
             }
-        }
-        self.add_each(&values[whole..]);
-    }
-
-    /// Adds fewer than four values, the first into lane 0.
-    #[inline(always)]
-    fn add_each(&mut self, values: &[f32]) {
-        for (lane, &v) in self.0.iter_mut().zip(values) {
-            *lane += f64::from(v);
         }
     }
 
