@@ -147,7 +147,7 @@ pub use math::model::{sigmoid, Model};
 pub use math::objective::Penalty;
 pub use math::optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 pub use train::curvature::Curvature;
-pub use train::driver::TrainingState;
 pub use train::history::{EpochRecord, History, StopReason};
 pub use train::schedule::Schedule;
 pub use train::solver::{Solver, DEFAULT_LBFGS_MEMORY};
+pub use train::state::TrainingState;

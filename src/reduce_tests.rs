@@ -77,7 +77,8 @@ mod engine_steps {
     use crate::math::objective::{Objective, Penalty};
     use crate::math::optim::Rule;
     use crate::reduce::Reducer;
-    use crate::train::driver::{train, Outcome, Start};
+    use crate::train::driver::{train, Outcome};
+    use crate::train::state::Start;
 
     /// A full-batch fit split over `shards` (row counts) as ranks of one
     /// thread group: each rank's outcome.
@@ -130,7 +131,7 @@ mod engine_steps {
         })
     }
 
-    fn plan(loss: Loss) -> crate::train::driver::TrainingPlan {
+    fn plan(loss: Loss) -> crate::train::plan::TrainingPlan {
         GradientDescent::logistic()
             .loss(loss)
             .optimizer(Rule::Nesterov.with(0.5, 0.9))

@@ -295,7 +295,9 @@ mod tests {
     use crate::math::model::Model;
     use crate::math::objective::Penalty;
     use crate::math::optim::Rule;
-    use crate::train::driver::{train, Outcome, Start, TrainingPlan};
+    use crate::train::driver::{train, Outcome};
+    use crate::train::plan::TrainingPlan;
+    use crate::train::state::Start;
 
     /// The same fit from zero (3 features) on the CPU engine and on the
     /// float64 engine.

@@ -25,13 +25,13 @@ use crate::math::optim::Optimizer;
 use crate::metrics;
 use crate::reduce::{one_pass_of_ranks, Reducer};
 use crate::train::curvature::{self, Curvature};
-use crate::train::driver::{
-    self, EarlyStopping, EpochObserver, Outcome, RateCuts, Start, TrainingPlan, TrainingState,
-};
+use crate::train::driver::{self, Outcome};
 use crate::train::history::{EpochRecord, History, StopReason};
 use crate::train::lbfgs;
+use crate::train::plan::{EarlyStopping, EpochObserver, RateCuts, TrainingPlan};
 use crate::train::schedule::Schedule;
 use crate::train::solver::Solver;
+use crate::train::state::{Start, TrainingState};
 
 /// The seed of the per-epoch permutations when none is set, in the library
 /// and on the command line.
@@ -502,7 +502,7 @@ impl GradientDescent {
     /// the largest curvature L of the loss, measured on the engine by
     /// Lanczos steps (one pass over the (scaled) rows each, at most 40),
     /// gives 1/L for plain
-    /// full-batch descent, with the rules of [`Curvature`](crate::Curvature) for
+    /// full-batch descent, with the rules of [`Curvature`] for
     /// mini-batches, momentum and the adaptive rules.
     /// [`Fitted::curvature`] says what was measured and
     /// [`Fitted::settings`] holds the rate chosen.

@@ -11,8 +11,8 @@ use crate::engine::device::Device;
 use crate::error::{Error, Result};
 use crate::estimator::fit::{Fitted, GradientDescent};
 use crate::train::curvature::Curvature;
-use crate::train::driver::TrainingState;
 use crate::train::history::{EpochRecord, History, StopReason};
+use crate::train::state::TrainingState;
 
 /// The most bytes a saved model may take: it is read whole into memory
 /// before it is parsed, and a model of a million features takes some tens

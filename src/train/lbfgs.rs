@@ -37,8 +37,10 @@ use crate::data::source::DataSource;
 use crate::engine::{Engine, SumsRun, WorkCounts};
 use crate::error::Result;
 use crate::math::objective::{Objective, RawSums};
-use crate::train::driver::{starting_point, Outcome, Start, TrainingPlan, TrainingState};
+use crate::train::driver::Outcome;
 use crate::train::history::{EpochRecord, StopReason};
+use crate::train::plan::TrainingPlan;
+use crate::train::state::{starting_point, Start, TrainingState};
 
 /// The most passes one line search may take; MINPACK's Moré–Thuente
 /// stops at 20 evaluations as well.

@@ -8,5 +8,8 @@ pub(crate) mod curvature;
 pub(crate) mod driver;
 pub(crate) mod history;
 pub(crate) mod lbfgs;
+pub(crate) mod plan;
 pub(crate) mod schedule;
 pub(crate) mod solver;
+pub(crate) mod state;
+pub(crate) mod stop_rules;
