@@ -212,12 +212,6 @@ pub enum Error {
     /// A checkpoint every 0 epochs.
     #[error("a checkpoint is written every N epochs, N at least 1; got 0")]
     ZeroCheckpointInterval,
-    /// Checkpoints asked of a solver that writes none.
-    #[error("{solver} writes no checkpoints: it runs to its optimum in one go; checkpoint gradient descent")]
-    CheckpointOfSolver {
-        /// The solver.
-        solver: &'static str,
-    },
     /// Averaged parameters asked of a solver that takes no SGD steps.
     #[error("the {solver} solver does not average its iterates; averaging is for gradient descent")]
     AverageOfSolver {

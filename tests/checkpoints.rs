@@ -1,7 +1,8 @@
 //! Checkpoints (issue 13, without MPI): a fit writes itself every K epochs,
 //! atomically; a checkpoint resumed for the epochs left equals the
 //! uninterrupted fit bit for bit (on the CPU and the GPU), also after the
-//! fit was interrupted; and the settings it refuses.
+//! fit was interrupted, under gradient descent and L-BFGS (issue 24); and
+//! the settings it refuses.
 // Checkpoints are saved models: the serde feature.
 #![cfg(feature = "serde")]
 
@@ -136,6 +137,152 @@ fn an_interrupted_fit_leaves_a_whole_checkpoint_that_resumes_exactly() {
     assert_eq!(everything(&resumed), everything(&whole));
 }
 
+/// L-BFGS with mixed column scales (its change of variables matters) and
+/// a penalty: a binary, a three-class and a least-squares fit.
+fn lbfgs_cases() -> Vec<(&'static str, GradientDescent, Synthetic)> {
+    let mut binary = Synthetic::generate(Model::Logistic, 400, 5, 0.3, 8).unwrap();
+    binary.x.column_mut(2).mapv_inplace(|v| 1000.0 * v + 50.0);
+    let mut three = Synthetic::generate(Model::Linear, 300, 4, 0.3, 3).unwrap();
+    three.y.mapv_inplace(|v| {
+        if v < -0.5 {
+            0.0
+        } else if v < 0.7 {
+            1.0
+        } else {
+            2.0
+        }
+    });
+    let mut linear = Synthetic::generate(Model::Linear, 300, 6, 0.3, 4).unwrap();
+    linear.x.column_mut(0).mapv_inplace(|v| 0.001 * v);
+    let lbfgs = |model: Model| {
+        GradientDescent::new(model)
+            .solver(Solver::lbfgs())
+            .l2(1e-3)
+            .device(Device::Cpu)
+    };
+    vec![
+        ("binary", lbfgs(Model::Logistic), binary),
+        (
+            "multinomial",
+            lbfgs(Model::Logistic).loss(Loss::Multinomial { classes: 3 }),
+            three,
+        ),
+        ("least squares", lbfgs(Model::Linear), linear),
+    ]
+}
+
+/// An L-BFGS checkpoint carries the curvature pairs, the change of
+/// variables and the test of progress: resumed, the fit goes on exactly as
+/// the uninterrupted one, to the same iterate, loss history and stop
+/// (cut by the iteration limit, or stopping by itself later).
+#[test]
+fn an_lbfgs_checkpoint_resumed_equals_the_uninterrupted_fit() {
+    let dir = folder("lbfgs");
+    for (what, settings, data) in lbfgs_cases() {
+        let path = dir.join(format!("{}.json", what.replace(' ', "-")));
+        // Cut at iteration 12: the checkpoint of iteration 10 resumed for 2.
+        let cut = settings
+            .clone()
+            .max_epochs(12)
+            .checkpoint(&path, 5)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        assert_eq!(cut.stop_reason(), StopReason::MaxEpochs, "{what}");
+        let checkpoint = Fitted::load(&path).unwrap();
+        assert_eq!(
+            checkpoint.stop_reason(),
+            StopReason::Checkpoint { epoch: 10 },
+            "{what}"
+        );
+        let resumed = settings
+            .clone()
+            .max_epochs(2)
+            .resume(&checkpoint)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        assert_eq!(everything(&resumed), everything(&cut), "{what}");
+        assert_eq!(resumed.stop_reason(), cut.stop_reason(), "{what}");
+        // To its own stop: the last checkpoint before it, resumed.
+        let whole = settings
+            .clone()
+            .checkpoint(&path, 3)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        let iterations = whole.history().len();
+        assert!(
+            matches!(
+                whole.stop_reason(),
+                StopReason::Converged { .. } | StopReason::RoundingLimit { .. }
+            ) && iterations > 6,
+            "{what}: {:?} after {iterations}",
+            whole.stop_reason()
+        );
+        // The last checkpoint: of the last iteration that was a multiple
+        // of 3 and that the run went on from.
+        let checkpoint = Fitted::load(&path).unwrap();
+        let StopReason::Checkpoint { epoch: at } = checkpoint.stop_reason() else {
+            panic!("{what}: {:?}", checkpoint.stop_reason());
+        };
+        assert!(
+            at % 3 == 0 && at + 3 >= iterations && at <= iterations,
+            "{what}: {at} of {iterations}"
+        );
+        let resumed = settings
+            .resume(&checkpoint)
+            .fit(data.x.view(), data.y.view())
+            .unwrap();
+        assert_eq!(everything(&resumed), everything(&whole), "{what}");
+        assert_eq!(resumed.stop_reason(), whole.stop_reason(), "{what}");
+    }
+}
+
+/// L-BFGS runs under the one loop: the observer is told of each iteration
+/// as it happens, after the checkpoint of the iteration before was
+/// written and before the next; a fit that dies there leaves that
+/// checkpoint whole, and it resumes to the uninterrupted fit.
+#[test]
+fn an_lbfgs_fit_is_observed_as_it_runs_and_resumes_after_dying() {
+    let dir = folder("lbfgs-observed");
+    let (what, settings, data) = lbfgs_cases().swap_remove(0);
+    let path = dir.join("fit.json");
+    let whole = settings
+        .clone()
+        .max_epochs(9)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    // What the file held when each iteration was told.
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (observed, told_of) = (path.clone(), std::sync::Arc::clone(&told));
+    let dying = settings
+        .clone()
+        .max_epochs(9)
+        .checkpoint(&path, 1)
+        .on_epoch(move |record, _| {
+            let written = Fitted::load(&observed).ok().map(|f| f.stop_reason());
+            told_of.lock().unwrap().push((record.epoch, written));
+            if record.epoch == 6 {
+                panic!("killed at iteration 6");
+            }
+        });
+    let died = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        dying.fit(data.x.view(), data.y.view())
+    }));
+    assert!(died.is_err(), "{what}: the fit was to die");
+    // Iteration k is told while the file holds iteration k − 1.
+    let expected: Vec<_> = (1..=6)
+        .map(|k| (k, (k > 1).then_some(StopReason::Checkpoint { epoch: k - 1 })))
+        .collect();
+    assert_eq!(*told.lock().unwrap(), expected);
+    let checkpoint = Fitted::load(&path).unwrap();
+    assert_eq!(checkpoint.stop_reason(), StopReason::Checkpoint { epoch: 5 });
+    let resumed = settings
+        .max_epochs(4)
+        .resume(&checkpoint)
+        .fit(data.x.view(), data.y.view())
+        .unwrap();
+    assert_eq!(everything(&resumed), everything(&whole), "{what}");
+}
+
 #[test]
 fn what_checkpoints_refuse() {
     let dir = folder("refused");
@@ -144,12 +291,6 @@ fn what_checkpoints_refuse() {
     assert!(matches!(
         fit(GradientDescent::linear().checkpoint(dir.join("a.json"), 0)),
         Error::ZeroCheckpointInterval
-    ));
-    assert!(matches!(
-        fit(GradientDescent::linear()
-            .solver(Solver::lbfgs())
-            .checkpoint(dir.join("a.json"), 2)),
-        Error::CheckpointOfSolver { solver: "lbfgs" }
     ));
     // A folder that is not there: the first checkpoint's write fails, and
     // so does the fit, naming the path.

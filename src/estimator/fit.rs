@@ -27,7 +27,6 @@ use crate::reduce::{one_pass_of_ranks, Reducer};
 use crate::train::curvature::{self, Curvature};
 use crate::train::driver::{self, Outcome};
 use crate::train::history::{EpochRecord, History, StopReason};
-use crate::train::lbfgs;
 use crate::train::plan::{EarlyStopping, EpochObserver, RateCuts, TrainingPlan};
 use crate::train::schedule::Schedule;
 use crate::train::solver::Solver;
@@ -636,14 +635,13 @@ impl GradientDescent {
     /// the whole history, a resumed fit's earlier epochs included), as
     /// [`Fitted::save`] writes a model: the parameters, the optimizer
     /// state, the schedule's and the shuffling's positions and the stop
-    /// rules' memory, with [`StopReason::Checkpoint`]. Each write goes to a
+    /// rules' memory (under L-BFGS, its curvature pairs; an epoch is then
+    /// an iteration), with [`StopReason::Checkpoint`]. Each write goes to a
     /// file beside `path` first and is then renamed over it, so an
     /// interrupted fit leaves its last whole checkpoint. Resuming the
     /// checkpoint ([`GradientDescent::resume`] with the same settings and
     /// data, for the epochs left) equals the uninterrupted fit (bit for bit
-    /// on the CPU). Gradient descent only (L-BFGS is
-    /// [`Error::CheckpointOfSolver`]); `every` = 0 is
-    /// [`Error::ZeroCheckpointInterval`].
+    /// on the CPU). `every` = 0 is [`Error::ZeroCheckpointInterval`].
     ///
     /// ```
     /// use downhill::{Fitted, GradientDescent, StopReason};
@@ -908,9 +906,6 @@ impl GradientDescent {
             if checkpoint.every == 0 {
                 return Err(Error::ZeroCheckpointInterval);
             }
-            if let Solver::Lbfgs { .. } = self.solver {
-                return Err(Error::CheckpointOfSolver { solver: "lbfgs" });
-            }
         }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
             return Err(Error::InvalidL1Ratio { value: ratio });
@@ -948,6 +943,7 @@ impl GradientDescent {
             });
         }
         Ok(TrainingPlan {
+            solver: self.solver,
             batch_size: self.variant.batch_size(),
             shuffle: self.shuffle,
             optimizer: self.optimizer,
@@ -1426,20 +1422,15 @@ impl GradientDescent {
             .map(|_| &write_checkpoint as driver::WriteCheckpoint);
         #[cfg(not(feature = "serde"))]
         let checkpoint = None;
-        let outcome = match self.solver {
-            Solver::GradientDescent => driver::train(
-                engine.as_ref(),
-                source,
-                held_out,
-                objective,
-                &plan,
-                start,
-                checkpoint,
-            )?,
-            Solver::Lbfgs { memory } => {
-                lbfgs::minimize(engine.as_ref(), source, held_out, objective, &plan, memory, start)?
-            }
-        };
+        let outcome = driver::train(
+            engine.as_ref(),
+            source,
+            held_out,
+            objective,
+            &plan,
+            start,
+            checkpoint,
+        )?;
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
             self.non_finite(data)?;
         }

@@ -1,20 +1,25 @@
-//! The one training loop. Every engine runs under it: the driver draws the
-//! row order of each epoch, sets the learning rate from the schedule, asks
-//! the engine for one epoch, records the history, decides when to stop,
-//! and picks the parameters a stopped run keeps. Engines only run steps
-//! ([`crate::engine`]).
+//! The one training loop. Every solver runs under it
+//! ([`crate::train::method::Method`]): gradient descent's epochs and
+//! L-BFGS's iterations alike. The solver supplies one iterate at a time;
+//! the driver records the history, evaluates the held-out rows, tells the
+//! observer, tracks the parameters, judges each iteration by the stop
+//! rules, writes checkpoints and picks the parameters a stopped run keeps.
+//! Engines only run steps and passes ([`crate::engine`]).
 
 use std::time::Instant;
 
-use crate::data::shuffle::{share_of_batches, BatchOrder};
 use crate::data::source::DataSource;
-use crate::engine::{Engine, RunSpec, StepPlan, WorkCounts};
+use crate::engine::{Engine, WorkCounts};
 use crate::error::Result;
 use crate::math::objective::Objective;
+use crate::train::descent::Descent;
 use crate::train::history::{EpochRecord, StopReason};
+use crate::train::lbfgs::Lbfgs;
+use crate::train::method::{Iterate, Method};
 use crate::train::plan::TrainingPlan;
+use crate::train::solver::Solver;
 use crate::train::state::{starting_point, Start, TrainingState};
-use crate::train::stop_rules::{last_finite, relative_change, Moved, Verdict};
+use crate::train::stop_rules::{last_finite, relative_change, Ending, Moved, StopRules, Verdict};
 
 /// What a run hands its snapshots to: a checkpoint writer.
 pub(crate) type WriteCheckpoint<'a> = &'a dyn Fn(&Outcome) -> Result<()>;
@@ -37,9 +42,44 @@ pub(crate) struct Outcome {
     pub(crate) state: TrainingState,
 }
 
-/// Runs epochs of `engine` over `source` until a stop rule fires; every
-/// `plan.checkpoint_every` epochs that the run goes on from, hands
-/// `checkpoint` a snapshot whose state continues it exactly
+/// What a run has gathered so far, besides the method's own state.
+struct Progress {
+    rules: StopRules,
+    /// This fit's epochs.
+    records: Vec<EpochRecord>,
+    gradient_evaluations: u64,
+    work: WorkCounts,
+    parameter_path: Vec<Vec<f32>>,
+}
+
+impl Progress {
+    /// The run so far, ended (or checkpointed) for `reason`, handing back
+    /// the parameters the stop rules `chose` as the method keeps them;
+    /// `last` are the parameters it would continue from.
+    fn outcome(
+        &self,
+        method: &mut dyn Method,
+        reason: StopReason,
+        chose: Vec<f32>,
+        last: Vec<f32>,
+    ) -> Result<Outcome> {
+        let state = method.state(last, self.rules.clone())?;
+        Ok(Outcome {
+            parameters: method.kept(reason, chose, &state),
+            records: self.records.clone(),
+            stop_reason: reason,
+            best_epoch: None,
+            gradient_evaluations: self.gradient_evaluations,
+            work: self.work,
+            parameter_path: self.parameter_path.clone(),
+            state,
+        })
+    }
+}
+
+/// Runs `plan.solver` over `source` on `engine` from `start` until a stop
+/// rule fires; every `plan.checkpoint_every` epochs that the run goes on
+/// from, hands `checkpoint` a snapshot whose state continues it exactly
 /// ([`StopReason::Checkpoint`]).
 pub(crate) fn train(
     engine: &dyn Engine,
@@ -50,209 +90,121 @@ pub(crate) fn train(
     start: Start,
     checkpoint: Option<WriteCheckpoint>,
 ) -> Result<Outcome> {
-    let steps = StepPlan::new(source.rows(), plan.batch_size);
-    let (parameters, optimizer_state, mut scheduler, position, mut rules) =
-        starting_point(start, plan, source, objective.loss.margins())?;
-    let run = engine.open(
-        source,
-        RunSpec {
-            objective,
-            optimizer: plan.optimizer,
-            steps,
-            shuffle: plan.shuffle,
-            parameters: parameters.clone(),
-            state: optimizer_state,
-            average_from: plan.average_from,
-            reducer: plan.reducer.clone(),
-        },
-    );
-    // Every rank learns whether every rank could open its run.
-    let mut run = match &plan.reducer {
-        Some(reducer) => reducer.agree(run)?,
-        None => run?,
+    let start = starting_point(start, plan, source, objective.loss.margins())?;
+    let mut method: Box<dyn Method + '_> = match plan.solver {
+        Solver::GradientDescent => Box::new(Descent::open(engine, source, objective, plan, &start)?),
+        Solver::Lbfgs { memory } => Box::new(Lbfgs::open(engine, source, objective, plan, memory, &start)?),
     };
-    // A rank of a data-parallel fit draws the order of every rank's rows,
-    // as one process would, and takes its share of each batch.
-    let global_rows = plan.shard.map_or(steps.rows, |s| s.total);
-    let mut order = steps
-        .shuffled
-        .then(|| BatchOrder::new(global_rows, plan.shuffle, plan.seed, position));
-    let (mut share, mut share_ends) = (Vec::new(), Vec::new());
     let mut held_out_sums = crate::engine::open_held_out(engine, held_out, objective, plan.reducer.as_ref())?;
-    // On the CPU the drawing would take a core from the epoch itself.
-    let draw_ahead = engine.device() == crate::engine::device::Device::Gpu;
     let started = Instant::now();
-    let mut epoch_start = parameters.clone();
-    let mut previous_start = parameters;
-    let mut records = Vec::with_capacity(plan.max_epochs.min(1 << 16));
-    let mut gradient_evaluations = 0u64;
-    let mut work = WorkCounts::default();
-    let mut parameter_path = Vec::new();
-
-    let (stop_reason, kept, best_epoch, last_parameters) = loop {
-        let learning_rate = scheduler.learning_rate() * rules.rate_factor(plan);
-        let shuffling = Instant::now();
-        let (stats, shuffle_seconds) = match (order.as_mut(), plan.shard) {
-            // An engine whose epochs run on the GPU: the next epoch's order
-            // is drawn while this one runs. The time not hidden (an order
-            // drawn before the first epoch, or longer than an epoch) counts
-            // as the shuffle's.
-            (Some(order), None) if draw_ahead => {
-                let mut epoch_seconds = 0.0;
-                let stats = order.run_drawing_ahead(|epoch_order| {
-                    let running = Instant::now();
-                    let stats = run.run_epoch(Some(epoch_order), learning_rate as f32);
-                    epoch_seconds = running.elapsed().as_secs_f64();
-                    stats
-                })?;
-                (
-                    stats,
-                    (shuffling.elapsed().as_secs_f64() - epoch_seconds).max(0.0),
-                )
-            }
-            (Some(order), Some(shard)) => {
-                let epoch_order = order.next_epoch();
-                let shuffle_seconds = shuffling.elapsed().as_secs_f64();
-                let batch = plan.batch_size.unwrap_or(global_rows).min(global_rows);
-                let mine = shard.offset..shard.offset + steps.rows;
-                share_of_batches(epoch_order, batch, mine, &mut share, &mut share_ends);
-                (
-                    run.run_epoch_of_shard(&share, &share_ends, learning_rate as f32)?,
-                    shuffle_seconds,
-                )
-            }
-            (order, _) => {
-                let epoch_order = order.map(|o| o.next_epoch());
-                let shuffle_seconds = shuffling.elapsed().as_secs_f64();
-                (run.run_epoch(epoch_order, learning_rate as f32)?, shuffle_seconds)
-            }
+    let mut epoch_start = start.parameters;
+    let mut previous_start = epoch_start.clone();
+    let mut run = Progress {
+        rules: start.stop_rules,
+        records: Vec::with_capacity(plan.max_epochs.min(1 << 16)),
+        gradient_evaluations: 0,
+        work: WorkCounts::default(),
+        parameter_path: Vec::new(),
+    };
+    loop {
+        let iteration = method.iterate(run.rules.rate_factor(plan))?;
+        run.gradient_evaluations += iteration.gradient_evaluations;
+        run.work.add(&iteration.work);
+        let Some(Iterate {
+            parameters,
+            loss,
+            loss_at_start,
+            learning_rate,
+        }) = iteration.reached
+        else {
+            // The method can go no further from where it stands.
+            let ending = iteration.ending.unwrap_or(Ending::RoundingLimit);
+            let last = epoch_start.clone();
+            return run.outcome(
+                method.as_mut(),
+                ending.reason(run.rules.epochs),
+                epoch_start,
+                last,
+            );
         };
-        gradient_evaluations += stats.steps as u64;
-        work.add(&stats.work);
-        work.shuffle_seconds += shuffle_seconds;
-        let loss = stats.loss_sum / stats.steps as f64;
         if let Some(reducer) = &plan.reducer {
-            reducer.same_on_every_rank(rules.epochs + 1, &stats.parameters, loss)?;
+            reducer.same_on_every_rank(run.rules.epochs + 1, &parameters, loss)?;
         }
         let validation_loss = match &mut held_out_sums {
-            Some(sums) => sums.raw_sums(&stats.parameters)?.mean_loss(),
+            Some(sums) => sums.raw_sums(&parameters)?.mean_loss(),
             None => None,
         };
         let moved = Moved {
-            epoch: relative_change(&epoch_start, &stats.parameters),
-            two_epochs: relative_change(&previous_start, &stats.parameters),
+            epoch: relative_change(&epoch_start, &parameters),
+            two_epochs: relative_change(&previous_start, &parameters),
         };
+        let rules = &mut run.rules;
         let verdict = rules.judge(
             loss,
             validation_loss.unwrap_or(loss),
             moved,
+            iteration.ending,
             plan,
-            records.len() + 1,
+            run.records.len() + 1,
         );
-        records.push(EpochRecord {
+        let record = EpochRecord {
             epoch: rules.epochs,
             loss,
             validation_loss,
             learning_rate,
+            step_length: Some(distance(&epoch_start, &parameters)),
             seconds: started.elapsed().as_secs_f64(),
-        });
-        if let (Some(observer), Some(record)) = (&plan.on_epoch, records.last()) {
-            (observer.0)(record, plan.max_epochs);
+        };
+        if let Some(observer) = &plan.on_epoch {
+            (observer.0)(&record, plan.max_epochs);
         }
+        run.records.push(record);
         if plan.track_parameters {
-            parameter_path.push(stats.parameters.clone());
+            run.parameter_path.push(parameters.clone());
         }
         if rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
-            // The full batch's loss is taken at the start of its epoch; a
-            // mini-batch epoch's along the way, so its end stands for it; a
-            // held-out loss at the end of the epoch.
-            rules.best_parameters = Some(if steps.shuffled || validation_loss.is_some() {
-                stats.parameters.clone()
-            } else {
-                epoch_start.clone()
+            // A held-out loss is taken at the end of the epoch.
+            rules.best_parameters = Some(match loss_at_start && validation_loss.is_none() {
+                true => epoch_start.clone(),
+                false => parameters.clone(),
             });
         }
-        // The schedule moves on even after the last epoch, so that a
-        // resumed fit starts from the next epoch's rate.
-        scheduler.end_epoch(loss);
-        match verdict {
+        let (reason, chose, best_epoch) = match verdict {
             Verdict::Continue => {
+                let epoch = rules.epochs;
                 let due = plan
                     .checkpoint_every
-                    .is_some_and(|every| rules.epochs % every == 0);
+                    .is_some_and(|every| epoch.is_multiple_of(every));
                 if let (true, Some(write)) = (due, checkpoint) {
-                    let optimizer = run.optimizer_state()?;
-                    let kept = match plan.average_from {
-                        Some(_) if !optimizer.average.is_empty() => optimizer.average.clone(),
-                        _ => stats.parameters.clone(),
-                    };
-                    write(&Outcome {
-                        parameters: kept,
-                        records: records.clone(),
-                        stop_reason: StopReason::Checkpoint { epoch: rules.epochs },
-                        best_epoch: None,
-                        gradient_evaluations,
-                        work,
-                        parameter_path: parameter_path.clone(),
-                        state: TrainingState {
-                            parameters: stats.parameters.clone(),
-                            optimizer,
-                            scheduler: scheduler.clone(),
-                            order_position: order.as_ref().map_or(position, BatchOrder::position),
-                            stop_rules: rules.clone(),
-                        },
-                    })?;
+                    let reason = StopReason::Checkpoint { epoch };
+                    write(&run.outcome(method.as_mut(), reason, parameters.clone(), parameters.clone())?)?;
                 }
-                previous_start = std::mem::replace(&mut epoch_start, stats.parameters);
+                previous_start = std::mem::replace(&mut epoch_start, parameters);
+                continue;
             }
             Verdict::Stop(reason @ StopReason::Diverged { .. }) => {
-                break (
-                    reason,
-                    last_finite(epoch_start, previous_start),
-                    None,
-                    stats.parameters,
-                )
+                (reason, last_finite(epoch_start, previous_start), None)
             }
-            Verdict::Stop(reason) => break (reason, stats.parameters.clone(), None, stats.parameters),
+            Verdict::Stop(reason) => (reason, parameters.clone(), None),
             Verdict::StopAtBest(reason) => match (&rules.best_parameters, rules.best) {
                 (Some(best_parameters), Some((_, best_epoch))) => {
-                    break (
-                        reason,
-                        best_parameters.clone(),
-                        Some(best_epoch),
-                        stats.parameters,
-                    )
+                    (reason, best_parameters.clone(), Some(best_epoch))
                 }
-                _ => break (reason, stats.parameters.clone(), None, stats.parameters),
+                _ => (reason, parameters.clone(), None),
             },
-        }
-    };
-    let optimizer = run.optimizer_state()?;
-    // An averaged fit returns the average, where it has begun and is
-    // finite (a diverged run keeps its last finite parameters).
-    let kept = match (plan.average_from, &stop_reason) {
-        (Some(_), StopReason::Diverged { .. }) => kept,
-        (Some(_), _) if !optimizer.average.is_empty() && optimizer.average.iter().all(|v| v.is_finite()) => {
-            optimizer.average.clone()
-        }
-        _ => kept,
-    };
-    let best_epoch = best_epoch.filter(|_| plan.average_from.is_none());
-    let state = TrainingState {
-        parameters: last_parameters,
-        optimizer,
-        scheduler,
-        order_position: order.as_ref().map_or(position, BatchOrder::position),
-        stop_rules: rules,
-    };
-    Ok(Outcome {
-        parameters: kept,
-        records,
-        stop_reason,
-        best_epoch,
-        gradient_evaluations,
-        work,
-        parameter_path,
-        state,
-    })
+        };
+        let mut outcome = run.outcome(method.as_mut(), reason, chose, parameters)?;
+        // An averaged fit's parameters are no one epoch's.
+        outcome.best_epoch = best_epoch.filter(|_| plan.average_from.is_none());
+        return Ok(outcome);
+    }
+}
+
+/// The Euclidean distance between two parameter vectors.
+fn distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }

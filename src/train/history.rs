@@ -104,9 +104,18 @@ pub struct EpochRecord {
     )]
     pub validation_loss: Option<f64>,
     /// The learning rate used during the epoch; for L-BFGS
-    /// ([`crate::Solver::Lbfgs`]), the length of the iteration's step.
+    /// ([`crate::Solver::Lbfgs`]), the step its line search took, as a
+    /// multiple of the iteration's direction.
     #[cfg_attr(feature = "serde", serde(with = "crate::json_numbers::float64"))]
     pub learning_rate: f64,
+    /// How far the epoch moved the parameters (weights and biases, on the
+    /// scale the engine saw): the Euclidean length of its step; `None` in a
+    /// history saved before it was recorded.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::json_numbers::optional_float64")
+    )]
+    pub step_length: Option<f64>,
     /// Seconds from the start of the fit to the end of this epoch.
     pub seconds: f64,
 }

@@ -5,6 +5,7 @@ use crate::data::shuffle::Shuffle;
 use crate::math::optim::Optimizer;
 use crate::train::history::EpochRecord;
 use crate::train::schedule::Schedule;
+use crate::train::solver::Solver;
 
 /// Early stopping as scikit-learn's `tol` and `n_iter_no_change`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +29,8 @@ pub(crate) struct RateCuts {
 /// Checked hyperparameters: what the driver needs besides the data.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct TrainingPlan {
+    /// The method that minimizes the objective.
+    pub(crate) solver: Solver,
     /// Rows per step; `None` for the full batch.
     pub(crate) batch_size: Option<usize>,
     /// The row order of mini-batch epochs.
@@ -36,6 +39,7 @@ pub(crate) struct TrainingPlan {
     pub(crate) schedule: Schedule,
     /// The most epochs this fit runs.
     pub(crate) max_epochs: usize,
+    /// Early stopping; under L-BFGS, its tolerance is the gradient's.
     pub(crate) early_stopping: Option<EarlyStopping>,
     /// What early stopping does first with a mini-batch whose loss stopped
     /// improving (nothing for the full batch).

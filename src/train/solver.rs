@@ -1,6 +1,7 @@
-//! Which method minimizes the objective: gradient descent under the one
-//! training loop ([`crate::train::driver`]), or L-BFGS ([`crate::train::lbfgs`]) on the
-//! same engines' full-batch gradient.
+//! Which method minimizes the objective: gradient descent
+//! ([`crate::train::descent`]) or L-BFGS ([`crate::train::lbfgs`]) on the
+//! same engines' full-batch gradient, both under the one training loop
+//! ([`crate::train::driver`]).
 
 use crate::error::{Error, Result};
 
@@ -16,7 +17,7 @@ pub enum Solver {
     /// Gradient descent: the variant, optimizer and schedule of the builder.
     #[default]
     GradientDescent,
-    /// Limited-memory BFGS with a Wolfe line search (src/lbfgs.rs), on
+    /// Limited-memory BFGS with a Wolfe line search (src/train/lbfgs/), on
     /// the full-batch gradient. Each iteration is one record of the
     /// history; every evaluation is one pass over the rows on the engine,
     /// of which only the d + 1 gradient and the loss come back. It needs a

@@ -4,14 +4,15 @@
 use crate::data::source::DataSource;
 use crate::error::{Error, Result};
 use crate::math::optim::OptimizerState;
+use crate::train::lbfgs::memory::LbfgsState;
 use crate::train::plan::TrainingPlan;
 use crate::train::schedule::Scheduler;
 use crate::train::stop_rules::StopRules;
 
 /// Everything a fit needs to continue exactly where it stopped: the
 /// parameters on the scale the engine saw, the optimizer state, the
-/// schedule's position, the position of the shuffling generator and the
-/// stop rules' memory. [`crate::Fitted::training_state`] returns it and
+/// schedule's position, the position of the shuffling generator, the stop
+/// rules' memory and, under L-BFGS, its curvature pairs. [`crate::Fitted::training_state`] returns it and
 /// [`crate::GradientDescent::resume`] continues from it.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -25,6 +26,10 @@ pub struct TrainingState {
     /// Words the shuffling generator had produced.
     pub(crate) order_position: u64,
     pub(crate) stop_rules: StopRules,
+    /// What an L-BFGS run remembers besides its parameters (none for
+    /// gradient descent, or in a file saved before it was kept).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub(crate) lbfgs: Option<LbfgsState>,
 }
 
 impl TrainingState {
@@ -58,23 +63,25 @@ pub(crate) enum Start {
 }
 
 /// Where a fit starts: its parameters, optimizer state, scheduler, the
-/// position of the shuffling generator and the stop rules' memory; a
-/// resumed state is checked against `source`, `plan` and the `margins`
-/// per row of the loss.
+/// position of the shuffling generator, the stop rules' memory and what
+/// L-BFGS remembers; a resumed state is checked against `source`, `plan`
+/// and the `margins` per row of the loss (what L-BFGS remembers, by the
+/// method that takes it, [`crate::train::lbfgs`]).
 pub(crate) fn starting_point(
     start: Start,
     plan: &TrainingPlan,
     source: &dyn DataSource,
     margins: usize,
-) -> Result<(Vec<f32>, OptimizerState, Scheduler, u64, StopRules)> {
+) -> Result<TrainingState> {
     Ok(match start {
-        Start::Fresh(parameters) => (
-            parameters.clone(),
-            plan.optimizer.initial_state(parameters.len()),
-            Scheduler::new(plan.schedule, plan.optimizer.learning_rate()),
-            0,
-            StopRules::default(),
-        ),
+        Start::Fresh(parameters) => TrainingState {
+            optimizer: plan.optimizer.initial_state(parameters.len()),
+            parameters,
+            scheduler: Scheduler::new(plan.schedule, plan.optimizer.learning_rate()),
+            order_position: 0,
+            stop_rules: StopRules::default(),
+            lbfgs: None,
+        },
         Start::Resume(state) => {
             let state = *state;
             if state.parameters.len() != (source.features() + 1) * margins {
@@ -120,15 +127,12 @@ pub(crate) fn starting_point(
                     reason: format!("the saved optimizer state does not fit {}", plan.optimizer),
                 });
             }
-            (
-                state.parameters,
-                state.optimizer,
-                state
+            TrainingState {
+                scheduler: state
                     .scheduler
                     .continued(plan.schedule, plan.optimizer.learning_rate()),
-                state.order_position,
-                state.stop_rules,
-            )
+                ..state
+            }
         }
     })
 }

@@ -4,6 +4,7 @@
 
 use crate::train::history::StopReason;
 use crate::train::plan::{EarlyStopping, TrainingPlan};
+use crate::train::solver::Solver;
 
 /// What the stop rules remember from epoch to epoch.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -36,6 +37,26 @@ pub(crate) struct StopRules {
     pub(crate) best_parameters: Option<Vec<f32>>,
 }
 
+/// Why a method ends a run by itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Ending {
+    /// Its own convergence test was met (L-BFGS's gradient tolerance).
+    Converged,
+    /// The float32 sums no longer tell better points from worse
+    /// ([`StopReason::RoundingLimit`]).
+    RoundingLimit,
+}
+
+impl Ending {
+    /// The stop reason, after `epoch` epochs (1-based).
+    pub(crate) fn reason(self, epoch: usize) -> StopReason {
+        match self {
+            Ending::Converged => StopReason::Converged { epoch },
+            Ending::RoundingLimit => StopReason::RoundingLimit { epoch },
+        }
+    }
+}
+
 /// How an epoch ended, in the stop rules' eyes.
 pub(crate) enum Verdict {
     Continue,
@@ -47,13 +68,14 @@ pub(crate) enum Verdict {
 impl StopRules {
     /// Judges an epoch by its training `loss` (divergence), the loss the
     /// stop rules `watch` (the held-out loss where there is one, else the
-    /// training loss) and how far its parameters `moved` (the largest change
-    /// of one over the largest magnitude).
+    /// training loss), how far its parameters `moved` (the largest change
+    /// of one over the largest magnitude) and the method's own `ending`.
     pub(crate) fn judge(
         &mut self,
         loss: f64,
         watch: f64,
         moved: Moved,
+        ending: Option<Ending>,
         plan: &TrainingPlan,
         epochs_this_fit: usize,
     ) -> Verdict {
@@ -63,6 +85,9 @@ impl StopRules {
         // Divergence is decided before anything else.
         if !loss.is_finite() || (first_loss > 0.0 && loss > plan.divergence_factor * first_loss) {
             return Verdict::Stop(StopReason::Diverged { epoch });
+        }
+        if let Some(ending) = ending {
+            return Verdict::Stop(ending.reason(epoch));
         }
         if let Some(rule) = plan.parameter_tolerance {
             self.epochs_settled = match moved.settled(rule.tolerance) {
@@ -78,7 +103,11 @@ impl StopRules {
         if loss < best_before {
             self.best = Some((loss, epoch));
         }
-        if let Some(rule) = plan.early_stopping {
+        // L-BFGS's tolerance is its gradient's, which it judges itself.
+        let early_stopping = plan
+            .early_stopping
+            .filter(|_| plan.solver == Solver::GradientDescent);
+        if let Some(rule) = early_stopping {
             self.recent.push(loss);
             // A resumed fit may have kept a longer window than this one's.
             let excess = self.recent.len().saturating_sub(rule.patience + 1);
