@@ -136,12 +136,13 @@ pub use engine::device::Device;
 pub use engine::gpu::{GpuContext, GpuData};
 pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
-pub use estimator::fit::{
-    gradient, ClassWeight, Fitted, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR,
-    DEFAULT_SEED,
-};
+pub use estimator::fit::gradient;
+pub use estimator::fitted::Fitted;
 #[cfg(feature = "serde")]
 pub use estimator::saved::SCHEMA_VERSION;
+pub use estimator::settings::{
+    ClassWeight, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR, DEFAULT_SEED,
+};
 pub use math::loss::Loss;
 pub use math::model::{sigmoid, Model};
 pub use math::objective::Penalty;

@@ -71,7 +71,7 @@ mod engine_steps {
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
     use crate::engine::cpu::CpuEngine;
-    use crate::estimator::fit::GradientDescent;
+    use crate::estimator::settings::GradientDescent;
     use crate::math::loss::Loss;
     use crate::math::model::Model;
     use crate::math::objective::{Objective, Penalty};
@@ -212,7 +212,8 @@ mod fits {
     use super::threads::ThreadGroup;
     use crate::data::synthetic::Synthetic;
     use crate::error::Error;
-    use crate::estimator::fit::{ClassWeight, Fitted, GradientDescent, Variant};
+    use crate::estimator::fitted::Fitted;
+    use crate::estimator::settings::{ClassWeight, GradientDescent, Variant};
     use crate::math::model::Model;
     use crate::math::optim::{Optimizer, Rule};
     use crate::train::solver::Solver;

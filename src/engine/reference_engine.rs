@@ -291,7 +291,7 @@ mod tests {
     use crate::data::source::InMemory;
     use crate::data::synthetic::Synthetic;
     use crate::engine::cpu::CpuEngine;
-    use crate::estimator::fit::{GradientDescent, Variant};
+    use crate::estimator::settings::{GradientDescent, Variant};
     use crate::math::model::Model;
     use crate::math::objective::Penalty;
     use crate::math::optim::Rule;

@@ -1,8 +1,10 @@
-//! The estimator: the `GradientDescent` builder checked into a plan,
-//! `fit` (the engine chosen, the data scaled, the solver run, the units
-//! converted back) and the `Fitted` model, saved and loaded with the
-//! `serde` feature.
+//! The estimator: the `GradientDescent` builder and its checks
+//! ([`settings`]), fitting (the engine chosen, the data scaled, the solver
+//! run, the units converted back: [`fit`]) and the `Fitted` model
+//! ([`fitted`]), saved and loaded with the `serde` feature ([`saved`]).
 
 pub(crate) mod fit;
+pub(crate) mod fitted;
 #[cfg(feature = "serde")]
 pub(crate) mod saved;
+pub(crate) mod settings;
