@@ -136,8 +136,9 @@ mod engine_steps {
             .loss(loss)
             .optimizer(Rule::Nesterov.with(0.5, 0.9))
             .max_epochs(40)
-            .plan()
+            .check()
             .unwrap()
+            .training
     }
 
     fn objective(loss: Loss) -> Objective {

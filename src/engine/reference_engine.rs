@@ -393,8 +393,9 @@ mod tests {
                     .optimizer(rule.with(0.05, 0.9))
                     .max_epochs(10)
                     .seed(3)
-                    .plan()
-                    .unwrap();
+                    .check()
+                    .unwrap()
+                    .training;
                 for (source, what) in [(&rows as &dyn DataSource, "unweighted"), (&weighted, "weighted")] {
                     let run = |engine: &dyn Engine, source: &dyn DataSource| {
                         train(engine, source, None, objective, &plan, start(), None).unwrap()
@@ -427,8 +428,9 @@ mod tests {
                 .average(9)
                 .max_epochs(15)
                 .seed(3)
-                .plan()
-                .unwrap();
+                .check()
+                .unwrap()
+                .training;
             let objective = Objective::unpenalized(crate::math::loss::Loss::Log);
             let (fast, reference) = run_both(&source, objective, &plan);
             assert_agree(&fast, &reference, &format!("averaged {variant}"));
@@ -467,8 +469,9 @@ mod tests {
                     .optimizer(Rule::Adam.with(0.02, 0.9))
                     .max_epochs(15)
                     .seed(3)
-                    .plan()
-                    .unwrap();
+                    .check()
+                    .unwrap()
+                    .training;
                 let objective = Objective {
                     loss,
                     penalty: Penalty::L2(0.01),
@@ -499,8 +502,9 @@ mod tests {
             let plan = GradientDescent::new(model)
                 .loss(loss)
                 .max_epochs(5)
-                .plan()
-                .unwrap();
+                .check()
+                .unwrap()
+                .training;
             let objective = Objective::unpenalized(loss);
             let (weighted, _) = run_both(&source, objective, &plan);
             let (plain, _) = run_both(&rows, objective, &plan);
@@ -536,8 +540,9 @@ mod tests {
                     .optimizer(Rule::Nesterov.with(0.02, 0.9))
                     .max_epochs(15)
                     .seed(3)
-                    .plan()
-                    .unwrap();
+                    .check()
+                    .unwrap()
+                    .training;
                 let objective = Objective {
                     loss,
                     penalty: Penalty::L2(0.01),
@@ -577,8 +582,9 @@ mod tests {
                         .penalty(penalty)
                         .max_epochs(15)
                         .seed(3)
-                        .plan()
-                        .unwrap();
+                        .check()
+                        .unwrap()
+                        .training;
                     let objective = Objective {
                         loss: crate::math::loss::Loss::default_for(model),
                         penalty,

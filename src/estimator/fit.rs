@@ -15,16 +15,14 @@ use crate::engine::device::{Device, GPU_MAX_CLASSES};
 use crate::engine::{gradient_on, Gradient};
 use crate::error::{Error, Result};
 use crate::estimator::fitted::Fitted;
-use crate::estimator::settings::{ClassWeight, GradientDescent, Resumed, StartFrom, Variant};
+use crate::estimator::settings::{Checked, ClassWeight, GradientDescent, Resumed, StartFrom};
 use crate::math::model::Model;
-use crate::math::objective::Objective;
 use crate::math::optim::Optimizer;
 use crate::reduce::{one_pass_of_ranks, Reducer};
 use crate::train::curvature::{self, Curvature};
 use crate::train::driver::{self, Outcome};
 use crate::train::history::{EpochRecord, History, StopReason};
 use crate::train::plan::TrainingPlan;
-use crate::train::solver::Solver;
 use crate::train::state::Start;
 
 impl GradientDescent {
@@ -56,71 +54,7 @@ impl GradientDescent {
         if let Some(ranks) = &self.ranks {
             return self.fit_shard(ranks, x, y, weights);
         }
-        let plan = self.plan()?;
-        if let Some(weights) = weights {
-            if weights.len() != y.len() {
-                return Err(Error::WeightCountMismatch {
-                    rows: y.len(),
-                    weights: weights.len(),
-                });
-            }
-            // Every weight, held-out rows' too, named by its row here.
-            let weights = weights.to_vec();
-            check_weights(&weights, 0)?;
-        }
-        validate_targets_of(self.loss_settings(), x, y)?;
-        // Held-out rows, where asked for: the fit sees the others only.
-        let split = self
-            .validation_fraction
-            .map(|fraction| train_test_split(x, y, fraction, self.seed, self.model == Model::Logistic))
-            .transpose()?;
-        let (x, y) = match &split {
-            Some(split) => (split.x_train.view(), split.y_train.view()),
-            None => (x, y),
-        };
-        // The weights of the training and the held-out rows.
-        let (train_weights, test_weights) = match (weights, &split) {
-            (None, _) => (None, None),
-            (Some(weights), None) => (Some(weights.to_vec()), None),
-            (Some(weights), Some(split)) => {
-                let mut held = vec![false; weights.len()];
-                split.test_rows.iter().for_each(|&i| held[i] = true);
-                let (test, train): (Vec<_>, Vec<_>) = weights.iter().zip(&held).partition(|(_, &h)| h);
-                (
-                    Some(train.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
-                    Some(test.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
-                )
-            }
-        };
-        let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
-        let fresh = Pass {
-            features: (self.standardize && !resuming)
-                .then(|| Standardizer::fit(x))
-                .transpose()?,
-            target: (self.standardize_target && !resuming)
-                .then(|| TargetScaling::fit(y))
-                .transpose()?,
-            target_mean: y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len().max(1) as f64,
-        };
-        let data = InMemory::unchecked(x, y);
-        let held_out = split
-            .as_ref()
-            .map(|s| InMemory::unchecked(s.x_test.view(), s.y_test.view()));
-        let weighted = train_weights.map(|w| Weighted::new(&data, w)).transpose()?;
-        let held_out_weighted = match (&held_out, test_weights) {
-            (Some(rows), Some(weights)) => Some(Weighted::held_out(rows, weights)),
-            _ => None,
-        };
-        let data: &dyn DataSource = match &weighted {
-            Some(weighted) => weighted,
-            None => &data,
-        };
-        let held_out: Option<&dyn DataSource> = match (&held_out_weighted, &held_out) {
-            (Some(weighted), _) => Some(weighted),
-            (None, Some(rows)) => Some(rows),
-            (None, None) => None,
-        };
-        self.fit_prepared(plan, data, held_out, fresh)
+        self.check()?.fit_arrays(x, y, weights)
     }
 
     /// A data-parallel fit of this rank's rows `x`, `y` (weighted by
@@ -178,7 +112,89 @@ impl GradientDescent {
                 });
             }
         }
-        let plan = self.plan()?;
+        self.check()?.fit_source(source)
+    }
+}
+
+/// Fitting's steps, each reading the checked settings alone.
+impl Checked<'_> {
+    /// The fit of rows `x` and targets `y` in memory, each row weighing
+    /// `weights` where given: held-out rows drawn, the scalings measured.
+    fn fit_arrays(
+        self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: Option<ArrayView1<f32>>,
+    ) -> Result<Fitted> {
+        if let Some(weights) = weights {
+            if weights.len() != y.len() {
+                return Err(Error::WeightCountMismatch {
+                    rows: y.len(),
+                    weights: weights.len(),
+                });
+            }
+            // Every weight, held-out rows' too, named by its row here.
+            let weights = weights.to_vec();
+            check_weights(&weights, 0)?;
+        }
+        validate_targets_of(self.objective.loss, x, y)?;
+        // Held-out rows, where asked for: the fit sees the others only.
+        let split = self
+            .validation_fraction
+            .map(|fraction| train_test_split(x, y, fraction, self.seed, self.model == Model::Logistic))
+            .transpose()?;
+        let (x, y) = match &split {
+            Some(split) => (split.x_train.view(), split.y_train.view()),
+            None => (x, y),
+        };
+        // The weights of the training and the held-out rows.
+        let (train_weights, test_weights) = match (weights, &split) {
+            (None, _) => (None, None),
+            (Some(weights), None) => (Some(weights.to_vec()), None),
+            (Some(weights), Some(split)) => {
+                let mut held = vec![false; weights.len()];
+                split.test_rows.iter().for_each(|&i| held[i] = true);
+                let (test, train): (Vec<_>, Vec<_>) = weights.iter().zip(&held).partition(|(_, &h)| h);
+                (
+                    Some(train.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
+                    Some(test.into_iter().map(|(&w, _)| w).collect::<Vec<f32>>()),
+                )
+            }
+        };
+        let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
+        let fresh = Pass {
+            features: (self.standardize && !resuming)
+                .then(|| Standardizer::fit(x))
+                .transpose()?,
+            target: (self.standardize_target && !resuming)
+                .then(|| TargetScaling::fit(y))
+                .transpose()?,
+            target_mean: y.iter().map(|&v| f64::from(v)).sum::<f64>() / y.len().max(1) as f64,
+        };
+        let data = InMemory::unchecked(x, y);
+        let held_out = split
+            .as_ref()
+            .map(|s| InMemory::unchecked(s.x_test.view(), s.y_test.view()));
+        let weighted = train_weights.map(|w| Weighted::new(&data, w)).transpose()?;
+        let held_out_weighted = match (&held_out, test_weights) {
+            (Some(rows), Some(weights)) => Some(Weighted::held_out(rows, weights)),
+            _ => None,
+        };
+        let data: &dyn DataSource = match &weighted {
+            Some(weighted) => weighted,
+            None => &data,
+        };
+        let held_out: Option<&dyn DataSource> = match (&held_out_weighted, &held_out) {
+            (Some(weighted), _) => Some(weighted),
+            (None, Some(rows)) => Some(rows),
+            (None, None) => None,
+        };
+        self.fit_prepared(data, held_out, fresh)
+    }
+
+    /// The fit of the rows of `source`, read block by block: one pass
+    /// checks the targets and measures the scalings.
+    fn fit_source(self, source: &dyn DataSource) -> Result<Fitted> {
         if self.validation_fraction.is_some() {
             return Err(Error::NotWithSource {
                 setting: "validation_fraction",
@@ -189,11 +205,11 @@ impl GradientDescent {
             self.standardize && !resuming,
             self.standardize_target && !resuming,
         );
-        let fresh = match &self.ranks {
-            None => one_pass(source, self.loss_settings(), features, target)?,
-            Some(ranks) => one_pass_of_ranks(ranks, source, self.loss_settings(), features, target)?,
+        let fresh = match self.ranks {
+            None => one_pass(source, self.objective.loss, features, target)?,
+            Some(ranks) => one_pass_of_ranks(ranks, source, self.objective.loss, features, target)?,
         };
-        self.fit_prepared(plan, source, None, fresh)
+        self.fit_prepared(source, None, fresh)
     }
 
     /// The engine of the fit: more classes than the GPU kernels hold run on
@@ -203,16 +219,16 @@ impl GradientDescent {
     fn choose_engine(&self, margins: usize) -> Result<Box<dyn crate::engine::Engine>> {
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
-            Device::Auto if self.ranks.is_some() && self.variant != Variant::Full => Device::Cpu,
+            Device::Auto if self.ranks.is_some() && self.training.batch_size.is_some() => Device::Cpu,
             device => device,
         };
         let engine = choice::choose(
             device,
-            self.gpu_context.as_ref().map(|handle| &handle.0),
+            self.gpu_context,
             self.memory_budget,
             self.gpu_memory_budget,
         );
-        match &self.ranks {
+        match self.ranks {
             Some(ranks) => ranks.agree(engine),
             None => engine,
         }
@@ -226,7 +242,7 @@ impl GradientDescent {
         resumed: Option<&Resumed>,
         fresh: &Pass,
     ) -> Result<(Option<Standardizer>, Option<TargetScaling>)> {
-        let target_scaling = match (self.standardize_target, &self.start) {
+        let target_scaling = match (self.standardize_target, self.start) {
             (false, _) => None,
             (true, Some(StartFrom::Resume(fitted))) => {
                 Some(fitted.target_scaling.ok_or_else(|| Error::ResumeMismatch {
@@ -262,7 +278,7 @@ impl GradientDescent {
         standardizer: Option<&Standardizer>,
         target_scaling: Option<&TargetScaling>,
     ) -> Result<Start> {
-        Ok(match &self.start {
+        Ok(match self.start {
             None => Start::Fresh(vec![0.0; (features + 1) * margins]),
             Some(StartFrom::Parameters(..)) if margins > 1 => {
                 return Err(Error::PerClass {
@@ -292,7 +308,7 @@ impl GradientDescent {
                         ),
                     });
                 }
-                let (before, now) = (fitted.settings.loss_settings(), self.loss_settings());
+                let (before, now) = (fitted.settings.loss_settings(), self.objective.loss);
                 if before != now {
                     return Err(Error::ResumeMismatch {
                         reason: format!(
@@ -305,15 +321,16 @@ impl GradientDescent {
                         reason: "the fit resumed from standardized its target; this one does not".into(),
                     });
                 }
-                if fitted.settings.average.is_some() && fitted.settings.average != self.average {
+                let average = self.training.average_from;
+                if fitted.settings.average.is_some() && fitted.settings.average != average {
                     return Err(Error::ResumeMismatch {
                         reason: format!(
                             "the fit resumed from averaged from step {:?}, this one {:?}",
-                            fitted.settings.average, self.average
+                            fitted.settings.average, average
                         ),
                     });
                 }
-                let (before, now) = (fitted.settings.optimizer.name(), self.optimizer.name());
+                let (before, now) = (fitted.settings.optimizer.name(), self.training.optimizer.name());
                 if before != now {
                     return Err(Error::ResumeMismatch {
                         reason: format!("the fit resumed from ran {before}, this one {now}"),
@@ -339,9 +356,8 @@ impl GradientDescent {
         global_rows: usize,
     ) -> Result<Option<Curvature>> {
         let features = source.features();
-        let descent = self.solver == Solver::GradientDescent;
-        let momentum_from_data = descent && self.momentum_from_data();
-        let curvature = match descent && self.auto_learning_rate || momentum_from_data {
+        let momentum_from_data = self.momentum_from_data;
+        let curvature = match self.learning_rate_from_data || momentum_from_data {
             true => Some(
                 curvature::measure(engine, source, plan.reducer.as_ref()).map_err(|e| match e {
                     // Non-finite X makes the curvature non-finite: name the value.
@@ -352,11 +368,11 @@ impl GradientDescent {
             false => None,
         };
         if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
-            let beta = match (self.auto_learning_rate, plan.optimizer) {
+            let beta = match (self.learning_rate_from_data, plan.optimizer) {
                 // A rate given by hand: β for that rate.
                 (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
                     curvature,
-                    self.loss_settings(),
+                    self.objective.loss,
                     fresh.target_mean,
                     momentum.learning_rate,
                     momentum.nesterov,
@@ -365,10 +381,10 @@ impl GradientDescent {
             };
             plan.optimizer = plan.optimizer.with_momentum(beta);
         }
-        if let (true, Some(curvature)) = (descent && self.auto_learning_rate, &curvature) {
+        if let (true, Some(curvature)) = (self.learning_rate_from_data, &curvature) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
-                self.loss_settings(),
+                self.objective.loss,
                 fresh.target_mean,
                 curvature,
                 plan.batch_size.map(|b| b.min(global_rows)),
@@ -384,7 +400,6 @@ impl GradientDescent {
     /// statistics `fresh` measured on `data` (unused when resuming).
     fn fit_prepared(
         &self,
-        mut plan: TrainingPlan,
         data: &dyn DataSource,
         held_out_data: Option<&dyn DataSource>,
         fresh: Pass,
@@ -405,10 +420,11 @@ impl GradientDescent {
             None => held_out_data,
         };
         let (rows, features) = (data.rows(), data.features());
-        let margins = self.loss_settings().margins();
+        let margins = self.objective.loss.margins();
+        let mut plan = self.training.clone();
         // A rank of a data-parallel fit learns where its rows lie (that
         // every rank has as many features, `Reducer::enter` checked).
-        if let Some(ranks) = &self.ranks {
+        if let Some(ranks) = self.ranks {
             let shard = ranks.shard(rows)?;
             if shard.total > u32::MAX as usize {
                 return Err(Error::TooManyRows { rows: shard.total });
@@ -417,7 +433,7 @@ impl GradientDescent {
             plan.shard = Some(shard);
         }
         let global_rows = plan.shard.map_or(rows, |s| s.total);
-        let resumed = match &self.start {
+        let resumed = match self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
             _ => None,
         };
@@ -440,12 +456,9 @@ impl GradientDescent {
         };
         let curvature =
             self.automatic_settings(&mut plan, engine.as_ref(), source, data, &fresh, global_rows)?;
-        let objective = Objective {
-            loss: self.loss_settings(),
-            penalty: self.penalty_settings(),
-        };
+        let objective = self.objective;
         let assembly = Assembly {
-            settings: self,
+            settings: self.settings,
             resumed,
             standardizer: standardizer.as_ref(),
             target_scaling,
@@ -459,7 +472,7 @@ impl GradientDescent {
         // Each checkpoint is the fit so far, saved as a model is.
         #[cfg(feature = "serde")]
         let write_checkpoint = |snapshot: &Outcome| -> Result<()> {
-            let Some(checkpoint) = &self.checkpoint else {
+            let Some(checkpoint) = self.checkpoint else {
                 return Ok(());
             };
             let write = || -> Result<()> {
@@ -471,7 +484,7 @@ impl GradientDescent {
             };
             // Every rank holds the same fit: rank 0 writes it, and all
             // learn whether it could.
-            match &self.ranks {
+            match self.ranks {
                 None => write(),
                 Some(ranks) if ranks.0.rank() == 0 => ranks.agree(write()),
                 Some(ranks) => ranks.agree(Ok(())),
@@ -498,6 +511,59 @@ impl GradientDescent {
         }
 
         to_fitted(outcome)
+    }
+
+    /// The first non-finite feature of `data` as the error naming it: on
+    /// a rank of a data-parallel fit, every rank learns of it.
+    fn non_finite(&self, data: &dyn DataSource) -> Result<()> {
+        match self.ranks {
+            Some(ranks) => ranks.agree(find_non_finite(data)),
+            None => find_non_finite(data),
+        }
+    }
+
+    /// The factor of each class's label (0, 1, …) that the class weights
+    /// ask for, where they ask: `Balanced` counts the labels of `data` (one
+    /// pass over its targets).
+    fn class_factors(&self, data: &dyn DataSource) -> Result<Option<Vec<f32>>> {
+        let classes = self.objective.loss.classes().unwrap_or(2);
+        match self.class_weight {
+            None => Ok(None),
+            Some(ClassWeight::Given { negative, positive }) => Ok(Some(vec![negative, positive])),
+            Some(ClassWeight::Balanced) => {
+                let mut rows = data.rows();
+                let count = || -> Result<Vec<usize>> {
+                    let mut counts = vec![0usize; classes];
+                    let block = 1 << 16;
+                    for start in (0..rows).step_by(block) {
+                        let targets = data.targets(start, block.min(rows - start))?;
+                        for &y in targets.iter() {
+                            if let Some(count) = counts.get_mut(y as usize) {
+                                *count += 1;
+                            }
+                        }
+                    }
+                    Ok(counts)
+                };
+                let mut counts = match self.ranks {
+                    Some(ranks) => ranks.agree(count())?,
+                    None => count()?,
+                };
+                // A data-parallel fit weighs the classes of every rank's rows.
+                if let Some(ranks) = self.ranks {
+                    let mut totals: Vec<f64> =
+                        counts.iter().map(|&c| c as f64).chain([rows as f64]).collect();
+                    ranks.0.all_reduce_sum(&mut totals)?;
+                    rows = totals.pop().unwrap_or_default() as usize;
+                    counts = totals.into_iter().map(|c| c as usize).collect();
+                }
+                let balanced = |count: usize| match count {
+                    0 => 0.0,
+                    _ => (rows as f64 / (classes as f64 * count as f64)) as f32,
+                };
+                Ok(Some(counts.into_iter().map(balanced).collect()))
+            }
+        }
     }
 }
 
@@ -607,61 +673,6 @@ impl Assembly<'_> {
             model: self.settings.model,
             settings,
         })
-    }
-}
-
-impl GradientDescent {
-    /// The first non-finite feature of `data` as the error naming it: on
-    /// a rank of a data-parallel fit, every rank learns of it.
-    fn non_finite(&self, data: &dyn DataSource) -> Result<()> {
-        match &self.ranks {
-            Some(ranks) => ranks.agree(find_non_finite(data)),
-            None => find_non_finite(data),
-        }
-    }
-
-    /// The factor of each class's label (0, 1, …) that the class weights
-    /// ask for, where they ask: `Balanced` counts the labels of `data` (one
-    /// pass over its targets).
-    fn class_factors(&self, data: &dyn DataSource) -> Result<Option<Vec<f32>>> {
-        let classes = self.loss_settings().classes().unwrap_or(2);
-        match self.class_weight {
-            None => Ok(None),
-            Some(ClassWeight::Given { negative, positive }) => Ok(Some(vec![negative, positive])),
-            Some(ClassWeight::Balanced) => {
-                let mut rows = data.rows();
-                let count = || -> Result<Vec<usize>> {
-                    let mut counts = vec![0usize; classes];
-                    let block = 1 << 16;
-                    for start in (0..rows).step_by(block) {
-                        let targets = data.targets(start, block.min(rows - start))?;
-                        for &y in targets.iter() {
-                            if let Some(count) = counts.get_mut(y as usize) {
-                                *count += 1;
-                            }
-                        }
-                    }
-                    Ok(counts)
-                };
-                let mut counts = match &self.ranks {
-                    Some(ranks) => ranks.agree(count())?,
-                    None => count()?,
-                };
-                // A data-parallel fit weighs the classes of every rank's rows.
-                if let Some(ranks) = &self.ranks {
-                    let mut totals: Vec<f64> =
-                        counts.iter().map(|&c| c as f64).chain([rows as f64]).collect();
-                    ranks.0.all_reduce_sum(&mut totals)?;
-                    rows = totals.pop().unwrap_or_default() as usize;
-                    counts = totals.into_iter().map(|c| c as usize).collect();
-                }
-                let balanced = |count: usize| match count {
-                    0 => 0.0,
-                    _ => (rows as f64 / (classes as f64 * count as f64)) as f32,
-                };
-                Ok(Some(counts.into_iter().map(balanced).collect()))
-            }
-        }
     }
 }
 

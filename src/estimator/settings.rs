@@ -14,7 +14,7 @@ use crate::engine::gpu::GpuContext;
 use crate::error::{Error, Result};
 use crate::math::loss::Loss;
 use crate::math::model::Model;
-use crate::math::objective::Penalty;
+use crate::math::objective::{Objective, Penalty};
 use crate::math::optim::Optimizer;
 use crate::reduce::Reducer;
 use crate::train::history::{EpochRecord, History};
@@ -790,10 +790,12 @@ impl GradientDescent {
 
     /// Checks every hyperparameter, without data.
     pub fn validate(&self) -> Result<()> {
-        self.plan().map(|_| ())
+        self.check().map(|_| ())
     }
 
-    pub(crate) fn plan(&self) -> Result<TrainingPlan> {
+    /// The settings checked, once, into what fitting reads
+    /// ([`Checked`]); the first setting that cannot be run is the error.
+    pub(crate) fn check(&self) -> Result<Checked<'_>> {
         if self.variant == Variant::MiniBatch(0) {
             return Err(Error::ZeroBatchSize);
         }
@@ -938,7 +940,7 @@ impl GradientDescent {
                 value: self.divergence_factor,
             });
         }
-        Ok(TrainingPlan {
+        let training = TrainingPlan {
             solver: self.solver,
             batch_size: self.variant.batch_size(),
             shuffle: self.shuffle,
@@ -959,6 +961,67 @@ impl GradientDescent {
             checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
             reducer: None,
             shard: None,
+        };
+        let descent = self.solver == Solver::GradientDescent;
+        Ok(Checked {
+            settings: self,
+            training,
+            model: self.model,
+            objective: Objective {
+                loss,
+                penalty: self.penalty_settings(),
+            },
+            standardize: self.standardize,
+            standardize_target: self.standardize_target,
+            validation_fraction: self.validation_fraction,
+            seed: self.seed,
+            learning_rate_from_data: descent && self.auto_learning_rate,
+            momentum_from_data: descent && self.momentum_from_data(),
+            class_weight: self.class_weight,
+            start: self.start.as_ref(),
+            device: self.device,
+            gpu_context: self.gpu_context.as_ref().map(|handle| &handle.0),
+            memory_budget: self.memory_budget,
+            gpu_memory_budget: self.gpu_memory_budget,
+            checkpoint: self.checkpoint.as_ref(),
+            ranks: self.ranks.as_ref(),
         })
     }
+}
+
+/// The settings of a fit, checked once ([`GradientDescent::check`]):
+/// everything fitting reads, none of it to be checked again (linfa's
+/// `ParamGuard` is the model). Fitting (fit.rs) is a short sequence of
+/// named steps over it.
+pub(crate) struct Checked<'g> {
+    /// The settings as given, which the fitted model keeps.
+    pub(super) settings: &'g GradientDescent,
+    /// What the driver runs; the learning rate and momentum are set from
+    /// the data where asked, the shard where the fit is one rank's.
+    pub(crate) training: TrainingPlan,
+    pub(super) model: Model,
+    pub(super) objective: Objective,
+    /// Whether the features are standardized, and the target scaled.
+    pub(super) standardize: bool,
+    pub(super) standardize_target: bool,
+    /// The fraction of rows held out, drawn with `seed`.
+    pub(super) validation_fraction: Option<f64>,
+    pub(super) seed: u64,
+    /// Whether the learning rate, and the momentum, come from the loss's
+    /// curvature (gradient descent only: L-BFGS has neither).
+    pub(super) learning_rate_from_data: bool,
+    pub(super) momentum_from_data: bool,
+    pub(super) class_weight: Option<ClassWeight>,
+    pub(super) start: Option<&'g StartFrom>,
+    /// Where to run, and the memory the engines may take.
+    pub(super) device: Device,
+    pub(super) gpu_context: Option<&'g Arc<GpuContext>>,
+    pub(super) memory_budget: Option<u64>,
+    pub(super) gpu_memory_budget: Option<u64>,
+    /// Where and how often checkpoints are written (with the `serde`
+    /// feature, which writes them).
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(super) checkpoint: Option<&'g Checkpoint>,
+    /// The ranks of a data-parallel fit this process is one of.
+    pub(super) ranks: Option<&'g Reducer>,
 }
