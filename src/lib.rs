@@ -61,7 +61,7 @@
 //! with a deterministic tree reduction, small batches run thousands of
 //! steps per dispatch, and one small readback per epoch brings the loss and
 //! the parameters.
-//! Where no adapter exists it returns [`Error::GpuUnavailable`] saying what
+//! Where no adapter exists it returns [`crate::EngineError::GpuUnavailable`] saying what
 //! was tried. Its runs match the CPU engine's on the same seed, epoch by
 //! epoch, to float32 rounding.
 //!
@@ -74,7 +74,7 @@
 //!
 //! - `gpu` (default): the GPU engine and `GpuContext`. Without it the same
 //!   types exist, `GpuContext::new` and `Device::Gpu` are
-//!   [`Error::GpuUnavailable`], and `Device::Auto` runs on the CPU.
+//!   [`crate::EngineError::GpuUnavailable`], and `Device::Auto` runs on the CPU.
 //! - `serde` (off): [`Fitted::save`], [`Fitted::load`] and resumable fits
 //!   through a versioned JSON schema (docs/MODEL_FORMAT.md).
 //! - `npy` (off): `data::npy`, `.npy` files memory-mapped.
@@ -128,14 +128,17 @@ mod reduce_tests;
 pub mod reference;
 mod train;
 
+pub use data::error::DataError;
 pub use data::scaling::{Standardizer, TargetScaling};
 pub use data::shuffle::Shuffle;
 pub use data::synthetic::Synthetic;
 pub use engine::adapter::{AdapterSummary, GpuOptions, KernelGeneration};
 pub use engine::device::Device;
+pub use engine::error::EngineError;
 pub use engine::gpu::{GpuContext, GpuData};
 pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
+pub use estimator::error::EstimatorError;
 pub use estimator::fit::gradient;
 pub use estimator::fitted::Fitted;
 #[cfg(feature = "serde")]
@@ -143,11 +146,13 @@ pub use estimator::saved::SCHEMA_VERSION;
 pub use estimator::settings::{
     ClassWeight, GradientDescent, Variant, DEFAULT_RATE_CUTS, DEFAULT_RATE_CUT_FACTOR, DEFAULT_SEED,
 };
+pub use math::error::MathError;
 pub use math::loss::Loss;
 pub use math::model::{sigmoid, Model};
 pub use math::objective::Penalty;
 pub use math::optim::{AdaGrad, Adam, Momentum, Optimizer, OptimizerState, RmsProp, Rule, Sgd};
 pub use train::curvature::Curvature;
+pub use train::error::TrainError;
 pub use train::history::{EpochRecord, History, StopReason};
 pub use train::schedule::Schedule;
 pub use train::solver::{Solver, DEFAULT_LBFGS_MEMORY};

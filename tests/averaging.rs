@@ -7,6 +7,7 @@
 mod common;
 
 use downhill::reference::least_squares;
+use downhill::EstimatorError;
 use downhill::Synthetic;
 use downhill::{Device, Error, Fitted, GradientDescent, Model, Optimizer, Solver, Variant};
 
@@ -163,10 +164,10 @@ fn averaging_settings_are_checked() {
     let fit = |settings: GradientDescent| settings.fit(data.x.view(), data.y.view());
     assert_eq!(
         fit(GradientDescent::linear().average(0)).unwrap_err(),
-        Error::ZeroAverageStart
+        Error::Estimator(EstimatorError::ZeroAverageStart)
     );
     assert_eq!(
         fit(GradientDescent::linear().average(1).solver(Solver::lbfgs())).unwrap_err(),
-        Error::AverageOfSolver { solver: "lbfgs" }
+        Error::Estimator(EstimatorError::AverageOfSolver { solver: "lbfgs" })
     );
 }

@@ -5,6 +5,7 @@
 use downhill::{
     gradient, reference, Device, Error, GradientDescent, Model, Optimizer, Schedule, StopReason, Variant,
 };
+use downhill::{DataError, EstimatorError, MathError, TrainError};
 use ndarray::{array, Array1, Array2};
 
 fn xy() -> (Array2<f32>, Array1<f32>) {
@@ -64,7 +65,7 @@ fn nan_in_x_names_its_row_and_column() {
     for model in [Model::Linear, Model::Logistic] {
         let err = fit_data_err(model, x.clone(), y.clone());
         assert!(
-            matches!(err, Error::NonFiniteFeature { row: 2, column: 1, value } if value.is_nan()),
+            matches!(err, Error::Data(DataError::NonFiniteFeature { row: 2, column: 1, value }) if value.is_nan()),
             "{err:?}"
         );
     }
@@ -76,20 +77,20 @@ fn infinity_in_x_names_its_row_and_column() {
     x[[1, 0]] = f32::INFINITY;
     assert_eq!(
         fit_data_err(Model::Linear, x.clone(), y.clone()),
-        Error::NonFiniteFeature {
+        Error::Data(DataError::NonFiniteFeature {
             row: 1,
             column: 0,
             value: f32::INFINITY
-        }
+        })
     );
     x[[1, 0]] = f32::NEG_INFINITY;
     assert_eq!(
         fit_data_err(Model::Logistic, x, y),
-        Error::NonFiniteFeature {
+        Error::Data(DataError::NonFiniteFeature {
             row: 1,
             column: 0,
             value: f32::NEG_INFINITY
-        }
+        })
     );
 }
 
@@ -107,7 +108,7 @@ fn non_finite_x_is_found_with_every_variant_and_with_standardize() {
         let err = descent.fit(x.view(), y.view()).expect_err("X holds a NaN");
         // The first offending entry in row-major order.
         assert!(
-            matches!(err, Error::NonFiniteFeature { row: 0, column: 1, value } if value.is_nan()),
+            matches!(err, Error::Data(DataError::NonFiniteFeature { row: 0, column: 1, value }) if value.is_nan()),
             "{err:?}"
         );
     }
@@ -126,11 +127,11 @@ fn infinite_x_is_found_by_the_logistic_model_from_a_warm_start() {
                 .expect_err("X holds an infinity");
             assert_eq!(
                 err,
-                Error::NonFiniteFeature {
+                Error::Data(DataError::NonFiniteFeature {
                     row: 1,
                     column: 1,
                     value
-                },
+                }),
                 "labels {labels}"
             );
         }
@@ -145,11 +146,11 @@ fn non_finite_x_among_many_rows_is_found() {
     x[[9_500, 0]] = f32::NAN;
     assert_eq!(
         fit_data_err(Model::Linear, x, y),
-        Error::NonFiniteFeature {
+        Error::Data(DataError::NonFiniteFeature {
             row: 9_001,
             column: 2,
             value: f32::NEG_INFINITY
-        }
+        })
     );
 }
 
@@ -159,7 +160,7 @@ fn nan_in_y_names_its_row() {
     y[1] = f32::NAN;
     let err = fit_data_err(Model::Linear, x, y);
     assert!(
-        matches!(err, Error::NonFiniteTarget { row: 1, value } if value.is_nan()),
+        matches!(err, Error::Data(DataError::NonFiniteTarget { row: 1, value }) if value.is_nan()),
         "{err:?}"
     );
 }
@@ -170,10 +171,10 @@ fn infinity_in_y_names_its_row() {
     y[2] = f32::NEG_INFINITY;
     assert_eq!(
         fit_data_err(Model::Linear, x, y),
-        Error::NonFiniteTarget {
+        Error::Data(DataError::NonFiniteTarget {
             row: 2,
             value: f32::NEG_INFINITY
-        }
+        })
     );
 }
 
@@ -197,7 +198,7 @@ fn nan_label_for_logistic_is_a_non_finite_target() {
     y[0] = f32::NAN;
     let err = fit_data_err(Model::Logistic, x, y);
     assert!(
-        matches!(err, Error::NonFiniteTarget { row: 0, value } if value.is_nan()),
+        matches!(err, Error::Data(DataError::NonFiniteTarget { row: 0, value }) if value.is_nan()),
         "{err:?}"
     );
 }
@@ -206,7 +207,7 @@ fn nan_label_for_logistic_is_a_non_finite_target() {
 fn zero_batch_size() {
     assert_eq!(
         fit_err(GradientDescent::linear().variant(Variant::MiniBatch(0))),
-        Error::ZeroBatchSize
+        Error::Estimator(EstimatorError::ZeroBatchSize)
     );
 }
 
@@ -214,13 +215,13 @@ fn zero_batch_size() {
 fn non_finite_learning_rate() {
     let err = fit_err(GradientDescent::linear().optimizer(Optimizer::sgd(f32::NAN)));
     assert!(
-        matches!(err, Error::InvalidLearningRate { value } if value.is_nan()),
+        matches!(err, Error::Math(MathError::InvalidLearningRate { value }) if value.is_nan()),
         "{err:?}"
     );
     for value in [f32::INFINITY, f32::NEG_INFINITY] {
         assert_eq!(
             fit_err(GradientDescent::linear().optimizer(Optimizer::adam(value))),
-            Error::InvalidLearningRate { value }
+            Error::Math(MathError::InvalidLearningRate { value })
         );
     }
 }
@@ -241,7 +242,7 @@ fn non_positive_learning_rate() {
         for optimizer in optimizers(value) {
             assert_eq!(
                 fit_err(GradientDescent::linear().optimizer(optimizer)),
-                Error::InvalidLearningRate { value },
+                Error::Math(MathError::InvalidLearningRate { value }),
                 "{optimizer:?}"
             );
         }
@@ -252,22 +253,22 @@ fn non_positive_learning_rate() {
 fn negative_or_nan_penalty() {
     assert_eq!(
         fit_err(GradientDescent::linear().l2(-0.5)),
-        Error::InvalidPenalty {
+        Error::Estimator(EstimatorError::InvalidPenalty {
             part: "L2",
             value: -0.5
-        }
+        })
     );
     let err = fit_err(GradientDescent::linear().l2(f32::NAN));
     assert!(
-        matches!(err, Error::InvalidPenalty { value, .. } if value.is_nan()),
+        matches!(err, Error::Estimator(EstimatorError::InvalidPenalty { value, .. }) if value.is_nan()),
         "{err:?}"
     );
     assert_eq!(
         fit_err(GradientDescent::linear().l2(f32::INFINITY)),
-        Error::InvalidPenalty {
+        Error::Estimator(EstimatorError::InvalidPenalty {
             part: "L2",
             value: f32::INFINITY
-        }
+        })
     );
     // Zero is no penalty at all.
     assert!(GradientDescent::linear().l2(0.0).validate().is_ok());
@@ -277,7 +278,7 @@ fn negative_or_nan_penalty() {
 fn zero_epochs() {
     assert_eq!(
         fit_err(GradientDescent::linear().max_epochs(0)),
-        Error::ZeroEpochs
+        Error::Estimator(EstimatorError::ZeroEpochs)
     );
 }
 
@@ -286,12 +287,12 @@ fn invalid_tolerance() {
     for value in [-1e-3, f64::INFINITY] {
         assert_eq!(
             fit_err(GradientDescent::linear().tolerance(value)),
-            Error::InvalidTolerance { value }
+            Error::Estimator(EstimatorError::InvalidTolerance { value })
         );
     }
     let err = fit_err(GradientDescent::linear().tolerance(f64::NAN));
     assert!(
-        matches!(err, Error::InvalidTolerance { value } if value.is_nan()),
+        matches!(err, Error::Estimator(EstimatorError::InvalidTolerance { value }) if value.is_nan()),
         "{err:?}"
     );
     assert!(GradientDescent::linear().tolerance(0.0).validate().is_ok());
@@ -306,7 +307,7 @@ fn zero_rows_per_shuffle_block() {
                 .variant(Variant::MiniBatch(4))
                 .shuffle(shuffle)
         ),
-        Error::ZeroBlockRows
+        Error::Data(DataError::ZeroBlockRows)
     );
 }
 
@@ -315,7 +316,7 @@ fn invalid_parameter_tolerance() {
     for value in [-1e-3, f64::INFINITY] {
         assert_eq!(
             fit_err(GradientDescent::linear().parameter_tolerance(value)),
-            Error::InvalidTolerance { value }
+            Error::Estimator(EstimatorError::InvalidTolerance { value })
         );
     }
     assert!(GradientDescent::linear()
@@ -328,11 +329,11 @@ fn invalid_parameter_tolerance() {
 fn zero_patience() {
     assert_eq!(
         fit_err(GradientDescent::linear().tolerance(1e-4).patience(0)),
-        Error::ZeroPatience
+        Error::Estimator(EstimatorError::ZeroPatience)
     );
     assert_eq!(
         fit_err(GradientDescent::linear().parameter_tolerance(1e-4).patience(0)),
-        Error::ZeroPatience
+        Error::Estimator(EstimatorError::ZeroPatience)
     );
 }
 
@@ -345,7 +346,7 @@ fn a_momentum_from_the_data_needs_a_momentum_rule() {
     for (optimizer, rule) in rules {
         assert_eq!(
             fit_err(GradientDescent::linear().optimizer(optimizer).auto_momentum(true)),
-            Error::MomentumOfRule { rule: rule.into() }
+            Error::Estimator(EstimatorError::MomentumOfRule { rule: rule.into() })
         );
     }
     let nesterov = GradientDescent::linear().optimizer(Optimizer::nesterov(0.1, 0.5));
@@ -389,25 +390,25 @@ fn invalid_optimizer_constants() {
     for (optimizer, name, value, expected) in cases {
         assert_eq!(
             fit_err(GradientDescent::linear().optimizer(optimizer)),
-            Error::InvalidOptimizerConstant {
+            Error::Math(MathError::InvalidOptimizerConstant {
                 name,
                 value,
                 expected
-            },
+            }),
             "{optimizer:?}"
         );
         assert_eq!(
             optimizer.validate(),
-            Err(Error::InvalidOptimizerConstant {
+            Err(Error::Math(MathError::InvalidOptimizerConstant {
                 name,
                 value,
                 expected
-            })
+            }))
         );
     }
     let err = fit_err(GradientDescent::linear().optimizer(Optimizer::adam(0.1).betas(0.9, f32::NAN)));
     assert!(
-        matches!(err, Error::InvalidOptimizerConstant { name: "beta2", value, .. } if value.is_nan()),
+        matches!(err, Error::Math(MathError::InvalidOptimizerConstant { name: "beta2", value, .. }) if value.is_nan()),
         "{err:?}"
     );
     // A momentum of 0 is plain gradient descent, and allowed.
@@ -437,17 +438,17 @@ fn invalid_schedule_parameters() {
     for (schedule, name, value, expected) in cases {
         assert_eq!(
             fit_err(GradientDescent::linear().schedule(schedule)),
-            Error::InvalidScheduleParameter {
+            Error::Train(TrainError::InvalidScheduleParameter {
                 name,
                 value,
                 expected
-            },
+            }),
             "{schedule:?}"
         );
     }
     let err = fit_err(GradientDescent::linear().schedule(Schedule::exponential(f64::NAN)));
     assert!(
-        matches!(err, Error::InvalidScheduleParameter { name: "gamma", value, .. } if value.is_nan()),
+        matches!(err, Error::Train(TrainError::InvalidScheduleParameter { name: "gamma", value, .. }) if value.is_nan()),
         "{err:?}"
     );
 }
@@ -457,12 +458,12 @@ fn invalid_divergence_factor() {
     for value in [1.0, 0.5, -2.0] {
         assert_eq!(
             fit_err(GradientDescent::linear().divergence_factor(value)),
-            Error::InvalidDivergenceFactor { value }
+            Error::Estimator(EstimatorError::InvalidDivergenceFactor { value })
         );
     }
     let err = fit_err(GradientDescent::linear().divergence_factor(f64::NAN));
     assert!(
-        matches!(err, Error::InvalidDivergenceFactor { value } if value.is_nan()),
+        matches!(err, Error::Estimator(EstimatorError::InvalidDivergenceFactor { value }) if value.is_nan()),
         "{err:?}"
     );
     assert!(GradientDescent::linear()
@@ -486,15 +487,15 @@ fn warm_start_with_the_wrong_length() {
 fn warm_start_with_nan() {
     let err = fit_err(GradientDescent::linear().warm_start(array![1.0f32, f32::NAN], 0.0));
     assert!(
-        matches!(&err, Error::NonFiniteParameter { name, value } if name == "weights[1]" && value.is_nan()),
+        matches!(&err, Error::Data(DataError::NonFiniteParameter { name, value }) if name == "weights[1]" && value.is_nan()),
         "{err:?}"
     );
     assert_eq!(
         fit_err(GradientDescent::linear().warm_start(array![1.0f32, 2.0], f32::INFINITY)),
-        Error::NonFiniteParameter {
+        Error::Data(DataError::NonFiniteParameter {
             name: "bias".into(),
             value: f32::INFINITY
-        }
+        })
     );
 }
 
@@ -546,11 +547,11 @@ fn predict_with_non_finite_features() {
     let bad = array![[1.0f32, 2.0], [f32::INFINITY, 0.0]];
     assert_eq!(
         fitted.predict(bad.view()),
-        Err(Error::NonFiniteFeature {
+        Err(Error::Data(DataError::NonFiniteFeature {
             row: 1,
             column: 0,
             value: f32::INFINITY
-        })
+        }))
     );
 }
 
@@ -575,7 +576,10 @@ fn score_with_bad_targets() {
 fn predict_proba_on_a_linear_model() {
     let (x, y) = xy();
     let fitted = linear_fit(&x, &y);
-    assert_eq!(fitted.predict_proba(x.view()), Err(Error::NotLogistic));
+    assert_eq!(
+        fitted.predict_proba(x.view()),
+        Err(Error::Estimator(EstimatorError::NotLogistic))
+    );
 }
 
 #[test]
@@ -618,7 +622,7 @@ fn gradient_with_bad_input() {
     )
     .expect_err("a NaN weight");
     assert!(
-        matches!(&err, Error::NonFiniteParameter { name, value } if name == "weights[1]" && value.is_nan()),
+        matches!(&err, Error::Data(DataError::NonFiniteParameter { name, value }) if name == "weights[1]" && value.is_nan()),
         "{err:?}"
     );
     assert_eq!(
@@ -630,29 +634,29 @@ fn gradient_with_bad_input() {
             w.view(),
             f32::NEG_INFINITY
         ),
-        Err(Error::NonFiniteParameter {
+        Err(Error::Data(DataError::NonFiniteParameter {
             name: "bias".into(),
             value: f32::NEG_INFINITY
-        })
+        }))
     );
     let mut bad_x = x.clone();
     bad_x[[2, 1]] = f32::INFINITY;
     assert_eq!(
         gradient(&cpu, Model::Linear, bad_x.view(), y.view(), w.view(), 0.0),
-        Err(Error::NonFiniteFeature {
+        Err(Error::Data(DataError::NonFiniteFeature {
             row: 2,
             column: 1,
             value: f32::INFINITY
-        })
+        }))
     );
     let mut bad_y = y.clone();
     bad_y[0] = f32::INFINITY;
     assert_eq!(
         gradient(&cpu, Model::Linear, x.view(), bad_y.view(), w.view(), 0.0),
-        Err(Error::NonFiniteTarget {
+        Err(Error::Data(DataError::NonFiniteTarget {
             row: 0,
             value: f32::INFINITY
-        })
+        }))
     );
     assert_eq!(
         gradient(
@@ -693,11 +697,11 @@ fn gradient_with_zero_weights_still_finds_non_finite_x() {
             array![0.0f32, 0.0].view(),
             0.0
         ),
-        Err(Error::NonFiniteFeature {
+        Err(Error::Data(DataError::NonFiniteFeature {
             row: 1,
             column: 1,
             value: f32::INFINITY
-        })
+        }))
     );
 }
 
@@ -719,11 +723,11 @@ fn reference_functions_with_bad_input() {
             0.0,
             0.0
         ),
-        Err(Error::NonFiniteFeature {
+        Err(Error::Data(DataError::NonFiniteFeature {
             row: 0,
             column: 0,
             value: f32::INFINITY
-        })
+        }))
     );
 }
 
@@ -731,7 +735,7 @@ fn reference_functions_with_bad_input() {
 fn hyperparameters_are_checked_without_data() {
     assert_eq!(
         GradientDescent::linear().max_epochs(0).validate(),
-        Err(Error::ZeroEpochs)
+        Err(Error::Estimator(EstimatorError::ZeroEpochs))
     );
     assert_eq!(GradientDescent::linear().validate(), Ok(()));
 }
@@ -838,7 +842,7 @@ fn badly_scaled_data_stop_with_diverged_and_keep_finite_parameters() {
 fn without_the_gpu_feature_gpu_is_an_error_and_auto_runs_on_the_cpu() {
     let err = fit_err(GradientDescent::linear().device(Device::Gpu));
     assert!(
-        matches!(&err, Error::GpuUnavailable { reason } if reason.contains("gpu")),
+        matches!(&err, Error::Engine(downhill::EngineError::GpuUnavailable { reason }) if reason.contains("gpu")),
         "{err:?}"
     );
     let (x, y) = xy();

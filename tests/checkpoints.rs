@@ -8,6 +8,7 @@
 
 mod common;
 
+use downhill::EstimatorError;
 use std::path::PathBuf;
 
 use downhill::{
@@ -290,7 +291,7 @@ fn what_checkpoints_refuse() {
     let fit = |settings: GradientDescent| settings.fit(data.x.view(), data.y.view()).unwrap_err();
     assert!(matches!(
         fit(GradientDescent::linear().checkpoint(dir.join("a.json"), 0)),
-        Error::ZeroCheckpointInterval
+        Error::Estimator(EstimatorError::ZeroCheckpointInterval)
     ));
     // A folder that is not there: the first checkpoint's write fails, and
     // so does the fit, naming the path.

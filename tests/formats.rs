@@ -4,6 +4,7 @@
 //! error naming the file (and the column).
 #![cfg(all(feature = "npy", feature = "parquet"))]
 
+use downhill::DataError;
 use std::path::{Path, PathBuf};
 
 use downhill::data::npy::NpyData;
@@ -175,38 +176,42 @@ fn broken_and_unsupported_files_have_their_own_errors() {
     let options = TableOptions::default();
     let cut = truncated("formats.parquet", 3000);
     match read_table(&cut, "y", None, &options) {
-        Err(Error::TruncatedFile { path, .. }) => assert!(path.ends_with("formats.parquet")),
+        Err(Error::Data(DataError::TruncatedFile { path, .. })) => assert!(path.ends_with("formats.parquet")),
         other => panic!("{other:?}"),
     }
     let cut = truncated("formats_x64.npy", 1000);
     match NpyData::open(&cut, data("formats_y.npy")) {
-        Err(Error::TruncatedFile { path, reason }) => {
+        Err(Error::Data(DataError::TruncatedFile { path, reason })) => {
             assert!(path.ends_with("formats_x64.npy"));
             assert!(reason.contains("568 bytes"), "{reason}");
         }
         other => panic!("{:?}", other.err()),
     }
     match NpyData::open(data("formats_int.npy"), data("formats_y.npy")) {
-        Err(Error::UnsupportedNpy { found, .. }) => assert!(found.contains("<i8"), "{found}"),
+        Err(Error::Data(DataError::UnsupportedNpy { found, .. })) => {
+            assert!(found.contains("<i8"), "{found}")
+        }
         other => panic!("{:?}", other.err()),
     }
     // A 1-D file where a matrix belongs.
     match NpyData::open(data("formats_y.npy"), data("formats_y.npy")) {
-        Err(Error::UnsupportedNpy { found, .. }) => assert!(found.contains("1 dimensions"), "{found}"),
+        Err(Error::Data(DataError::UnsupportedNpy { found, .. })) => {
+            assert!(found.contains("1 dimensions"), "{found}")
+        }
         other => panic!("{:?}", other.err()),
     }
     match NpyData::open_matrix(data("formats_xy.npy"), 4) {
-        Err(Error::TargetColumnOutOfRange {
+        Err(Error::Data(DataError::TargetColumnOutOfRange {
             index: 4, columns: 4, ..
-        }) => {}
+        })) => {}
         other => panic!("{:?}", other.err()),
     }
     match read_table(data("formats_dates.parquet"), "y", None, &options) {
-        Err(Error::UnsupportedColumnType {
+        Err(Error::Data(DataError::UnsupportedColumnType {
             path,
             column,
             data_type,
-        }) => {
+        })) => {
             assert!(path.ends_with("formats_dates.parquet"));
             assert_eq!(column, "day");
             assert!(data_type.starts_with("Timestamp"), "{data_type}");
@@ -218,7 +223,7 @@ fn broken_and_unsupported_files_have_their_own_errors() {
     assert_eq!(kept.feature_names, ["x1"]);
     // Rows where columns of another length belong.
     match NpyData::open(data("formats_x64.npy"), data("formats_int.npy")) {
-        Err(Error::UnsupportedNpy { .. }) => {}
+        Err(Error::Data(DataError::UnsupportedNpy { .. })) => {}
         other => panic!("{:?}", other.err()),
     }
 }
@@ -289,18 +294,18 @@ fn a_parquet_file_of_numbers_streams_block_by_block() {
 fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
     use downhill::data::parquet_source::ParquetData;
     match ParquetData::open(data("formats.parquet"), "y", None) {
-        Err(Error::TextInStreamedColumn { path, column, .. }) => {
+        Err(Error::Data(DataError::TextInStreamedColumn { path, column, .. })) => {
             assert!(path.ends_with("formats.parquet"));
             assert_eq!(column, "city");
         }
         other => panic!("{other:?}"),
     }
     match ParquetData::open(data("formats_dates.parquet"), "y", None) {
-        Err(Error::UnsupportedColumnType { column, .. }) => assert_eq!(column, "day"),
+        Err(Error::Data(DataError::UnsupportedColumnType { column, .. })) => assert_eq!(column, "day"),
         other => panic!("{other:?}"),
     }
     match ParquetData::open(data("formats_nulls.parquet"), "y", None) {
-        Err(Error::NullInStreamedColumn { path, column, row }) => {
+        Err(Error::Data(DataError::NullInStreamedColumn { path, column, row })) => {
             assert!(path.ends_with("formats_nulls.parquet"));
             assert_eq!((column.as_str(), row), ("x1", 38));
         }
@@ -309,11 +314,11 @@ fn a_parquet_file_streamed_as_numbers_refuses_text_and_empty_cells() {
     // Without the column that has empty cells, the file opens.
     assert!(ParquetData::open(data("formats_nulls.parquet"), "y", Some(&["x2", "count"])).is_ok());
     match ParquetData::open(truncated("formats.parquet", 3000), "y", None) {
-        Err(Error::TruncatedFile { .. }) => {}
+        Err(Error::Data(DataError::TruncatedFile { .. })) => {}
         other => panic!("{other:?}"),
     }
     match ParquetData::open(data("formats.parquet"), "price", None) {
-        Err(Error::MissingColumn { name, .. }) => assert_eq!(name, "price"),
+        Err(Error::Data(DataError::MissingColumn { name, .. })) => assert_eq!(name, "price"),
         other => panic!("{other:?}"),
     }
 }

@@ -15,6 +15,7 @@
 //! `proptest-regressions/fuzz_readers.txt` and tried first on every run.
 #![cfg(all(feature = "npy", feature = "parquet", feature = "serde"))]
 
+use downhill::DataError;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -978,7 +979,7 @@ fn npy_of_a_shape_beyond_memory_is_refused() {
         ("open_matrix", NpyData::open_matrix(&path, 0).map(|_| ())),
     ] {
         match opened {
-            Err(Error::MalformedFile { reason, .. }) => {
+            Err(Error::Data(DataError::MalformedFile { reason, .. })) => {
                 assert!(reason.contains("9223372036854775808"), "{what}: {reason}")
             }
             other => panic!("{what}: {other:?}"),
@@ -1004,7 +1005,7 @@ fn npy_of_no_rows_and_countless_columns_is_refused() {
     // Before the fix: opened, and `feature_names` asked for 2^32 + 1 names.
     for opened in [NpyData::open_matrix(&wide, 0), NpyData::open(&wide, &no_targets)] {
         match opened {
-            Err(Error::EmptyFile { path, missing }) => {
+            Err(Error::Data(DataError::EmptyFile { path, missing })) => {
                 assert_eq!((path.as_str(), missing), (wide.to_str().unwrap(), "data rows"))
             }
             Err(other) => panic!("{other}"),
@@ -1028,7 +1029,7 @@ fn parquet_whose_levels_run_past_their_page_is_malformed() {
     // readers refuse the file's date column first).
     let path = fuzz_data("definition_levels_past_the_page.parquet");
     let malformed = |what: &str, result: downhill::Result<()>| match result {
-        Err(Error::MalformedFile { reason, .. }) => {
+        Err(Error::Data(DataError::MalformedFile { reason, .. })) => {
             assert!(reason.contains("out of bounds"), "{what}: {reason}")
         }
         other => panic!("{what}: {other:?}"),
@@ -1048,7 +1049,9 @@ fn parquet_whose_footer_counts_negative_rows_is_malformed() {
         ..TableOptions::default()
     };
     match read_table(&path, "y", None, &options) {
-        Err(Error::MalformedFile { reason, .. }) => assert!(reason.contains("-17 rows"), "{reason}"),
+        Err(Error::Data(DataError::MalformedFile { reason, .. })) => {
+            assert!(reason.contains("-17 rows"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
 }

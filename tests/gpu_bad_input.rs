@@ -4,6 +4,7 @@
 
 mod common;
 
+use downhill::{DataError, EstimatorError};
 use std::sync::Arc;
 
 use downhill::{gradient, Device, Error, GpuContext, GradientDescent, Model, Optimizer, StopReason, Variant};
@@ -82,7 +83,7 @@ fn bad_data_gets_the_cpu_engine_errors() {
             x.clone(),
             y.clone()
         ),
-        Error::ZeroBatchSize
+        Error::Estimator(EstimatorError::ZeroBatchSize)
     );
     assert_same_error(
         &context,
@@ -108,11 +109,11 @@ fn non_finite_x_is_found_on_every_gpu_path() {
     };
     let (mut x, y) = regression(300);
     x[[211, 1]] = f32::NAN;
-    let expected = Error::NonFiniteFeature {
+    let expected = Error::Data(DataError::NonFiniteFeature {
         row: 211,
         column: 1,
         value: f32::NAN,
-    };
+    });
     for context in [&context, &split] {
         for variant in [
             Variant::Full,

@@ -6,6 +6,7 @@
 
 mod common;
 
+use downhill::DataError;
 use std::sync::Arc;
 
 use downhill::{reference, GpuContext, Model, Synthetic};
@@ -165,11 +166,11 @@ fn uploaded_data_serve_many_gradients() {
     bad_x[[3, 4]] = f32::INFINITY;
     assert!(matches!(
         context.upload(Model::Logistic, bad_x.view(), data.y.view()),
-        Err(downhill::Error::NonFiniteFeature {
+        Err(downhill::Error::Data(DataError::NonFiniteFeature {
             row: 3,
             column: 4,
             ..
-        })
+        }))
     ));
 }
 

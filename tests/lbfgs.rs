@@ -8,6 +8,7 @@
 mod common;
 
 use common::{assert_near, logistic_expected, parameters};
+use downhill::{DataError, EstimatorError, TrainError};
 
 use downhill::reference::least_squares;
 use downhill::Synthetic;
@@ -186,19 +187,22 @@ fn lbfgs_refuses_what_it_cannot_minimize() {
     let fit = |settings: GradientDescent| settings.device(Device::Cpu).fit(x.view(), y.view());
     assert!(matches!(
         fit(lbfgs(Model::Logistic).variant(Variant::MiniBatch(32))),
-        Err(Error::SolverOfVariant { solver: "lbfgs", ref variant }) if variant == "minibatch:32"
+        Err(Error::Estimator(EstimatorError::SolverOfVariant { solver: "lbfgs", ref variant })) if variant == "minibatch:32"
     ));
     assert!(matches!(
         fit(lbfgs(Model::Logistic).loss(Loss::Hinge)),
-        Err(Error::SolverOfLoss { loss: "hinge", .. })
+        Err(Error::Estimator(EstimatorError::SolverOfLoss {
+            loss: "hinge",
+            ..
+        }))
     ));
     assert!(matches!(
         fit(lbfgs(Model::Logistic).penalty(Penalty::ElasticNet { alpha: 0.1, l1_ratio: 0.5 })),
-        Err(Error::SolverOfPenalty { l1, .. }) if l1 == 0.05
+        Err(Error::Estimator(EstimatorError::SolverOfPenalty { l1, .. })) if l1 == 0.05
     ));
     assert!(matches!(
         fit(GradientDescent::logistic().solver(Solver::Lbfgs { memory: 0 })),
-        Err(Error::ZeroLbfgsMemory)
+        Err(Error::Train(TrainError::ZeroLbfgsMemory))
     ));
     // The smooth margin losses are accepted.
     let fitted = fit(lbfgs(Model::Logistic)
@@ -216,11 +220,11 @@ fn non_finite_data_is_named_not_minimized() {
     assert!(
         matches!(
             result,
-            Err(Error::NonFiniteFeature {
+            Err(Error::Data(DataError::NonFiniteFeature {
                 row: 7,
                 column: 2,
                 ..
-            })
+            }))
         ),
         "{result:?}"
     );

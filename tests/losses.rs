@@ -6,6 +6,7 @@
 
 mod common;
 
+use downhill::{EstimatorError, MathError};
 use std::path::Path;
 
 use downhill::data::read_csv;
@@ -115,37 +116,49 @@ fn poisson_refuses_negative_targets_and_a_standardized_target() {
         .device(Device::Cpu)
         .fit(x.view(), y.view())
         .unwrap_err();
-    assert_eq!(error, Error::NegativePoissonTarget { row: 7, value: -1.0 });
+    assert_eq!(
+        error,
+        Error::Math(MathError::NegativePoissonTarget { row: 7, value: -1.0 })
+    );
     let error = GradientDescent::linear()
         .loss(Loss::Poisson)
         .standardize_target(true)
         .fit(x.view(), y.view())
         .unwrap_err();
-    assert_eq!(error, Error::TargetScalingOfLoss { loss: "poisson" });
+    assert_eq!(
+        error,
+        Error::Estimator(EstimatorError::TargetScalingOfLoss { loss: "poisson" })
+    );
     let error = GradientDescent::linear()
         .loss(Loss::Hinge)
         .fit(x.view(), y.view())
         .unwrap_err();
     assert_eq!(
         error,
-        Error::LossOfModel {
+        Error::Estimator(EstimatorError::LossOfModel {
             loss: "hinge",
             fits: "logistic",
             model: "linear"
-        }
+        })
     );
     let error = GradientDescent::linear()
         .loss(Loss::Huber { epsilon: -1.0 })
         .fit(x.view(), y.view())
         .unwrap_err();
-    assert_eq!(error, Error::InvalidEpsilon { value: -1.0 });
+    assert_eq!(
+        error,
+        Error::Estimator(EstimatorError::InvalidEpsilon { value: -1.0 })
+    );
     // Huber at ε = 0 would be the zero loss; the ε-insensitive loss at 0
     // is the absolute error.
     let error = GradientDescent::linear()
         .loss(Loss::Huber { epsilon: 0.0 })
         .fit(x.view(), y.view())
         .unwrap_err();
-    assert_eq!(error, Error::InvalidEpsilon { value: 0.0 });
+    assert_eq!(
+        error,
+        Error::Estimator(EstimatorError::InvalidEpsilon { value: 0.0 })
+    );
     assert!(GradientDescent::linear()
         .loss(Loss::EpsilonInsensitive { epsilon: 0.0 })
         .max_epochs(2)
@@ -279,7 +292,7 @@ fn the_hinge_with_l2_reaches_linear_svcs_objective() {
         );
         assert_eq!(
             fitted.predict_proba(x.view()),
-            Err(Error::NoProbability { loss: "hinge" })
+            Err(Error::Estimator(EstimatorError::NoProbability { loss: "hinge" }))
         );
     }
 }

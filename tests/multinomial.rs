@@ -7,6 +7,7 @@
 
 mod common;
 
+use downhill::EstimatorError;
 use std::path::Path;
 
 use ndarray::{Array1, Array2, Axis};
@@ -393,17 +394,17 @@ fn what_a_multinomial_fit_refuses() {
         GradientDescent::multinomial(1)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::InvalidClassCount { classes: 1, .. }
+        Error::Estimator(EstimatorError::InvalidClassCount { classes: 1, .. })
     ));
     // More classes than a table can name: refused before any allocation.
     assert!(matches!(
         GradientDescent::multinomial(u32::MAX)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::InvalidClassCount {
+        Error::Estimator(EstimatorError::InvalidClassCount {
             classes: u32::MAX,
             ..
-        }
+        })
     ));
     // A resume under another number of classes (or another loss) is not a
     // continuation.
@@ -429,10 +430,10 @@ fn what_a_multinomial_fit_refuses() {
             .warm_start(ndarray::array![0.0f32, 0.0], 0.0)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::PerClass {
+        Error::Estimator(EstimatorError::PerClass {
             method: "warm_start",
             ..
-        }
+        })
     ));
     assert!(matches!(
         three
@@ -443,11 +444,11 @@ fn what_a_multinomial_fit_refuses() {
             })
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::PerClass {
+        Error::Estimator(EstimatorError::PerClass {
             method: "ClassWeight::Given",
             classes: 3,
             ..
-        }
+        })
     ));
     assert!(matches!(
         three
@@ -455,27 +456,27 @@ fn what_a_multinomial_fit_refuses() {
             .track_parameters(true)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::PerClass {
+        Error::Estimator(EstimatorError::PerClass {
             method: "track_parameters",
             ..
-        }
+        })
     ));
     let fitted = three.fit(x.view(), y.view()).unwrap();
     assert!(matches!(
         fitted.margins(x.view()).unwrap_err(),
-        Error::PerClass {
+        Error::Estimator(EstimatorError::PerClass {
             method: "margins",
             instead: "class_margins",
             ..
-        }
+        })
     ));
     assert!(matches!(
         fitted.predict_proba(x.view()).unwrap_err(),
-        Error::PerClass {
+        Error::Estimator(EstimatorError::PerClass {
             method: "predict_proba",
             instead: "class_probabilities",
             ..
-        }
+        })
     ));
     assert_eq!(fitted.class_margins(x.view()).unwrap().dim(), (4, 3));
     // Too few features for the model, named.

@@ -3,6 +3,7 @@
 //! variable is read when the shared context is first built.
 #![cfg(feature = "gpu")]
 
+use downhill::EngineError;
 use downhill::{gradient, Device, Error, GradientDescent, Model};
 use ndarray::array;
 
@@ -18,10 +19,13 @@ fn no_adapter_is_an_error_for_gpu_and_a_cpu_fallback_for_auto() {
         .fit(x.view(), y.view())
         .expect_err("no adapter matches");
     assert!(
-        matches!(&error, Error::GpuUnavailable { reason } if reason.contains("no adapter is called this")),
+        matches!(&error, Error::Engine(EngineError::GpuUnavailable { reason }) if reason.contains("no adapter is called this")),
         "{error:?}"
     );
-    assert!(matches!(Device::Gpu.resolve(), Err(Error::GpuUnavailable { .. })));
+    assert!(matches!(
+        Device::Gpu.resolve(),
+        Err(Error::Engine(EngineError::GpuUnavailable { .. }))
+    ));
     assert!(matches!(
         gradient(
             &Device::Gpu,
@@ -31,7 +35,7 @@ fn no_adapter_is_an_error_for_gpu_and_a_cpu_fallback_for_auto() {
             array![0.0f32].view(),
             0.0
         ),
-        Err(Error::GpuUnavailable { .. })
+        Err(Error::Engine(EngineError::GpuUnavailable { .. }))
     ));
 
     let fitted = GradientDescent::linear()

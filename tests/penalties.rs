@@ -5,6 +5,7 @@
 
 mod common;
 
+use downhill::EstimatorError;
 use std::path::Path;
 
 use downhill::data::read_csv;
@@ -117,17 +118,20 @@ fn bad_penalties_are_named() {
     };
     assert_eq!(
         fit(Penalty::L1(-0.5)),
-        Error::InvalidPenalty {
+        Error::Estimator(EstimatorError::InvalidPenalty {
             part: "L1",
             value: -0.5
-        }
+        })
     );
-    assert!(matches!(fit(Penalty::L1(f32::NAN)), Error::InvalidPenalty { .. }));
+    assert!(matches!(
+        fit(Penalty::L1(f32::NAN)),
+        Error::Estimator(EstimatorError::InvalidPenalty { .. })
+    ));
     assert_eq!(
         fit(Penalty::ElasticNet {
             alpha: 0.1,
             l1_ratio: 1.5
         }),
-        Error::InvalidL1Ratio { value: 1.5 }
+        Error::Estimator(EstimatorError::InvalidL1Ratio { value: 1.5 })
     );
 }

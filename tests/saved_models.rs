@@ -3,6 +3,7 @@
 //! have their own error; a fit resumed from a saved one continues exactly.
 #![cfg(feature = "serde")]
 
+use downhill::EstimatorError;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Model, Optimizer, Schedule, StopReason, Synthetic, Variant,
 };
@@ -112,18 +113,21 @@ fn an_unknown_version_and_a_truncated_file_have_their_own_errors() {
     );
     assert!(matches!(
         Fitted::from_json(&future, "future.json"),
-        Err(Error::UnknownSchemaVersion { found, supported, .. }) if found == "99" && supported == downhill::SCHEMA_VERSION
+        Err(Error::Estimator(EstimatorError::UnknownSchemaVersion { found, supported, .. })) if found == "99" && supported == downhill::SCHEMA_VERSION
     ));
     let path = temp("truncated.json");
     std::fs::write(&path, &text[..text.len() / 2]).unwrap();
-    assert!(matches!(Fitted::load(&path), Err(Error::MalformedModel { .. })));
+    assert!(matches!(
+        Fitted::load(&path),
+        Err(Error::Estimator(EstimatorError::MalformedModel { .. }))
+    ));
     assert!(matches!(
         Fitted::load(temp("missing.json")),
         Err(Error::Io { .. })
     ));
     assert!(matches!(
         Fitted::from_json("{\"format\": \"something else\"}", "other.json"),
-        Err(Error::MalformedModel { .. })
+        Err(Error::Estimator(EstimatorError::MalformedModel { .. }))
     ));
 }
 
@@ -313,15 +317,15 @@ fn inconsistent_lengths_in_a_file_are_refused_not_a_panic() {
     };
     assert!(matches!(
         edited(&|j| j["training_state"]["stop_rules"]["best_parameters"] = serde_json::json!([1.0, 2.0])),
-        Err(Error::MalformedModel { .. })
+        Err(Error::Estimator(EstimatorError::MalformedModel { .. }))
     ));
     assert!(matches!(
         edited(&|j| j["training_state"]["optimizer"]["first_moment"] = serde_json::json!([0.0])),
-        Err(Error::MalformedModel { .. })
+        Err(Error::Estimator(EstimatorError::MalformedModel { .. }))
     ));
     assert!(matches!(
         edited(&|j| j["options"]["model"] = serde_json::json!("logistic")),
-        Err(Error::MalformedModel { .. })
+        Err(Error::Estimator(EstimatorError::MalformedModel { .. }))
     ));
     assert!(edited(&|_| {}).is_ok());
 }

@@ -1,6 +1,7 @@
 //! Held-out rows: a seeded split, stratified on request.
 
 use downhill::data::train_test_split;
+use downhill::DataError;
 use downhill::Error;
 use ndarray::{Array1, Array2};
 
@@ -49,7 +50,7 @@ fn bad_fractions_and_shapes_are_errors() {
     for fraction in [0.0, 1.0, -0.5, f64::NAN] {
         assert!(matches!(
             train_test_split(x.view(), y.view(), fraction, 0, false),
-            Err(Error::InvalidTestFraction { .. })
+            Err(Error::Data(DataError::InvalidTestFraction { .. }))
         ));
     }
     assert!(matches!(
@@ -79,21 +80,23 @@ fn a_stratified_split_that_leaves_a_class_out_of_a_part_is_refused() {
     let x = Array2::<f32>::zeros((4, 1));
     let y = Array1::from(vec![0.0f32, 0.0, 0.0, 1.0]);
     match train_test_split(x.view(), y.view(), 0.5, 0, true) {
-        Err(Error::ClassMissingFromSplit {
+        Err(Error::Data(DataError::ClassMissingFromSplit {
             class,
             part,
             rows: 4,
             train_rows: 1,
             test_rows: 3,
             class_rows: 1,
-        }) => assert_eq!((class, part), (1.0, "training")),
+        })) => assert_eq!((class, part), (1.0, "training")),
         other => panic!("{other:?}"),
     }
     // Two rows of class 1 in 40: a tenth of them rounds to none held out.
     let x = Array2::<f32>::zeros((40, 1));
     let y = Array1::from_shape_fn(40, |i| if i < 2 { 1.0 } else { 0.0 });
     match train_test_split(x.view(), y.view(), 0.1, 0, true) {
-        Err(Error::ClassMissingFromSplit { class, part, .. }) => assert_eq!((class, part), (1.0, "held-out")),
+        Err(Error::Data(DataError::ClassMissingFromSplit { class, part, .. })) => {
+            assert_eq!((class, part), (1.0, "held-out"))
+        }
         other => panic!("{other:?}"),
     }
     // Unstratified (a regression's) splits keep their rows as before.

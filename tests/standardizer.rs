@@ -1,6 +1,7 @@
 //! Standardization: the moments it learns, the transform, and the mapping
 //! of parameters between standardized and original units.
 
+use downhill::DataError;
 use downhill::{Error, Standardizer};
 use ndarray::{array, Array1, Array2};
 
@@ -125,10 +126,10 @@ fn wrong_feature_counts_and_bad_data_are_errors() {
     bad[[3, 1]] = f32::NEG_INFINITY;
     assert_eq!(
         Standardizer::fit(bad.view()),
-        Err(Error::NonFiniteFeature {
+        Err(Error::Data(DataError::NonFiniteFeature {
             row: 3,
             column: 1,
             value: f32::NEG_INFINITY
-        })
+        }))
     );
 }

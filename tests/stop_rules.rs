@@ -1,6 +1,7 @@
 //! The stop rules that decide between convergence and divergence under
 //! early stopping, and the parameters a stopped run keeps.
 
+use downhill::EstimatorError;
 use downhill::{reference, Device, GradientDescent, Model, Optimizer, StopReason, Synthetic};
 use ndarray::{Array1, Array2};
 
@@ -131,7 +132,7 @@ fn early_stopping_on_held_out_rows_watches_their_loss() {
     assert!((mse - lowest).abs() <= 1e-4 * lowest, "{mse} vs {lowest}");
     assert!(matches!(
         GradientDescent::linear().validation_fraction(1.0).validate(),
-        Err(downhill::Error::InvalidValidationFraction { value }) if value == 1.0
+        Err(downhill::Error::Estimator(EstimatorError::InvalidValidationFraction { value })) if value == 1.0
     ));
 }
 

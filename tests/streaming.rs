@@ -5,6 +5,7 @@
 //! another grouping), and mini-batches over `Shuffle::Blocks` gather the
 //! same rows in the same order, so they match bit for bit.
 
+use downhill::DataError;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Model, Optimizer, Shuffle, StopReason, Synthetic, Variant,
 };
@@ -83,7 +84,10 @@ fn streamed_mini_batches_need_an_order_that_keeps_blocks_together() {
         .fit(x.view(), y.view())
         .unwrap_err();
     assert!(
-        matches!(error, Error::StreamingNeedsBlocks { rows: 3001, .. }),
+        matches!(
+            error,
+            Error::Data(DataError::StreamingNeedsBlocks { rows: 3001, .. })
+        ),
         "{error}"
     );
     // Shuffle blocks larger than the budget's blocks (48 rows of 7 floats
@@ -96,10 +100,10 @@ fn streamed_mini_batches_need_an_order_that_keeps_blocks_together() {
         .unwrap_err();
     assert_eq!(
         error,
-        Error::ShuffleBlocksBeyondBudget {
+        Error::Data(DataError::ShuffleBlocksBeyondBudget {
             rows: 100,
             budget_rows: 48
-        }
+        })
     );
 }
 
@@ -171,9 +175,9 @@ fn an_npy_file_streamed_through_a_small_budget_fits_like_the_arrays() {
         .unwrap_err();
     assert_eq!(
         error,
-        Error::NotWithSource {
+        Error::Estimator(downhill::EstimatorError::NotWithSource {
             setting: "validation_fraction"
-        }
+        })
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -332,7 +336,10 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
         .fit(x.view(), y.view())
         .unwrap_err();
     assert!(
-        matches!(rows, Error::StreamingNeedsBlocks { rows: 3001, .. }),
+        matches!(
+            rows,
+            Error::Data(DataError::StreamingNeedsBlocks { rows: 3001, .. })
+        ),
         "{rows}"
     );
     let long = on_gpu
@@ -343,10 +350,10 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
         .unwrap_err();
     assert_eq!(
         long,
-        Error::BatchBeyondBlock {
+        Error::Engine(downhill::EngineError::BatchBeyondBlock {
             batch: 40,
             block_rows: 30
-        }
+        })
     );
     // 4 KB over three slots of 8 floats a row: blocks of 42 rows at most.
     let beyond = on_gpu
@@ -356,10 +363,10 @@ fn streamed_mini_batches_on_the_gpu_need_blocks_at_least_a_batch_long() {
         .unwrap_err();
     assert_eq!(
         beyond,
-        Error::ShuffleBlocksBeyondBudget {
+        Error::Data(DataError::ShuffleBlocksBeyondBudget {
             rows: 100,
             budget_rows: 42
-        }
+        })
     );
 }
 
@@ -384,11 +391,11 @@ fn a_non_finite_feature_of_a_streamed_file_is_named_by_row_and_column() {
             .unwrap_err();
         assert_eq!(
             error,
-            Error::NonFiniteFeature {
+            Error::Data(DataError::NonFiniteFeature {
                 row: 2500,
                 column: 4,
                 value: f32::INFINITY
-            },
+            }),
             "standardize {standardize}"
         );
     }

@@ -7,6 +7,7 @@ use downhill::data::table::{
     read_table, Categorical, DropReason, Dropped, EncodedColumn, Missing, TableData, TableOptions,
     MAX_CLASSES,
 };
+use downhill::DataError;
 use downhill::Error;
 
 const MESSY: &str = "\
@@ -38,11 +39,11 @@ fn missing_cells_are_an_error_that_counts_them_by_default() {
     let err = read_table(&path, "default", None, &options(Missing::Error)).unwrap_err();
     assert_eq!(
         err,
-        Error::MissingValues {
+        Error::Data(DataError::MissingValues {
             rows: 2,
             columns: "age, income".into(),
             first_line: 3
-        }
+        })
     );
     assert!(err.to_string().contains("--missing drop") && err.to_string().contains("--missing mean"));
 }
@@ -152,11 +153,11 @@ fn the_target_among_the_features_and_a_repeated_feature_are_errors() {
     let opts = options(Missing::Drop);
     assert!(matches!(
         read_table(&path, "default", Some(&["age", "default"]), &opts),
-        Err(Error::TargetAsFeature { column }) if column == "default"
+        Err(Error::Data(DataError::TargetAsFeature { column })) if column == "default"
     ));
     assert!(matches!(
         read_table(&path, "default", Some(&["age", "age"]), &opts),
-        Err(Error::RepeatedFeature { column }) if column == "age"
+        Err(Error::Data(DataError::RepeatedFeature { column })) if column == "age"
     ));
 }
 
@@ -180,10 +181,10 @@ fn labels_map_every_class_and_the_positive_class_can_be_named() {
     let error = read_table(&path, "city", Some(&["id"]), &named).unwrap_err();
     assert_eq!(
         error,
-        Error::PositiveClassOfClasses {
+        Error::Data(DataError::PositiveClassOfClasses {
             value: "Paris".into(),
             count: 3
-        }
+        })
     );
     assert!(
         error.to_string().contains("\"Paris\"") && error.to_string().contains("3 classes"),
@@ -203,7 +204,7 @@ fn labels_map_every_class_and_the_positive_class_can_be_named() {
     };
     assert!(matches!(
         read_table(&path, "default", Some(&["id"]), &unknown),
-        Err(Error::UnknownPositiveClass { .. })
+        Err(Error::Data(DataError::UnknownPositiveClass { .. }))
     ));
     // Numbers 1 and 2 sort numerically: 2 is the positive class.
     let numeric = messy("numeric-labels", "x,y\n1,2\n2,1\n3,2\n10,1\n");
@@ -223,24 +224,24 @@ fn a_target_of_fewer_than_two_classes_is_an_error_naming_it() {
     let error = read_table(&path, "constant", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
     assert_eq!(
         error,
-        Error::TooFewClasses {
+        Error::Data(DataError::TooFewClasses {
             column: "constant".into(),
             values: "x".into(),
             count: 1,
             line: 2
-        }
+        })
     );
     assert!(error.to_string().contains("at least two"), "{error}");
     // `empty` holds nothing but missing cells.
     let error = read_table(&path, "empty", Some(&["id"]), &options(Missing::Drop)).unwrap_err();
     assert_eq!(
         error,
-        Error::TooFewClasses {
+        Error::Data(DataError::TooFewClasses {
             column: "empty".into(),
             values: String::new(),
             count: 0,
             line: 2
-        }
+        })
     );
     assert_eq!(
         TableData::open(&path, "constant", Some(&["id"]), &options(Missing::Drop)).unwrap_err(),
@@ -264,10 +265,10 @@ fn a_target_of_more_classes_than_are_counted_is_an_error() {
     let error = read_table(&beyond, "y", None, &options(Missing::Error)).unwrap_err();
     assert_eq!(
         error,
-        Error::TooManyClasses {
+        Error::Data(DataError::TooManyClasses {
             column: "y".into(),
             limit: MAX_CLASSES
-        }
+        })
     );
     assert_eq!(
         TableData::open(&beyond, "y", None, &options(Missing::Error)).unwrap_err(),
@@ -298,11 +299,11 @@ fn three_classes_read_as_codes_in_sorted_order_and_back() {
     // The only missing cell is a target: said so (issue 23).
     assert_eq!(
         error,
-        Error::MissingTargets {
+        Error::Data(DataError::MissingTargets {
             rows: 1,
             column: "species".into(),
             first_line: 4
-        }
+        })
     );
     assert_eq!(
         TableData::open(&path, "species", None, &options(Missing::Error)).unwrap_err(),
@@ -417,7 +418,7 @@ fn applying_an_encoding_counts_unseen_values_and_fills_missing_numbers() {
     let without = messy("without", "age\n30\n");
     assert!(matches!(
         table.encoding.apply(&without),
-        Err(Error::MissingColumn { .. })
+        Err(Error::Data(DataError::MissingColumn { .. }))
     ));
 }
 
@@ -426,11 +427,11 @@ fn a_stray_word_in_a_numeric_column_is_an_error_not_a_category() {
     let path = messy("typo", "a,b,y\n1,2,3\n2,three,5\n3,5,8\n");
     assert_eq!(
         read_table(&path, "y", None, &TableOptions::default()).unwrap_err(),
-        Error::NonNumericCell {
+        Error::Data(DataError::NonNumericCell {
             line: 3,
             column: "b".into(),
             value: "three".into()
-        }
+        })
     );
 }
 
@@ -504,7 +505,10 @@ fn a_table_streamed_block_by_block_equals_the_table_read_whole() {
         error,
         read_table(&path, "sold", None, &options(Missing::Error)).unwrap_err()
     );
-    assert!(matches!(error, Error::MissingValues { .. }), "{error}");
+    assert!(
+        matches!(error, Error::Data(DataError::MissingValues { .. })),
+        "{error}"
+    );
     // The city as the target: four classes, Brest 0, Lyon 1, Nice 2,
     // Paris 3, the same whole and streamed; rows with a missing city,
     // size or sold left out.
@@ -558,11 +562,11 @@ fn missing_text_cells_filled_under_mean_are_counted_apart_from_numbers() {
 #[test]
 fn a_header_that_names_a_column_twice_is_an_error_naming_both() {
     let path = messy("twice", "income,age,income,y\n1,2,3,4\n5,6,7,8\n9,1,2,3\n");
-    let repeated = Error::RepeatedColumn {
+    let repeated = Error::Data(DataError::RepeatedColumn {
         column: "income".into(),
         first: 1,
         second: 3,
-    };
+    });
     // Every column a feature, or the one named: either could be meant.
     assert_eq!(
         read_table(&path, "y", None, &TableOptions::default()).unwrap_err(),
@@ -597,13 +601,13 @@ fn a_named_text_column_past_the_cap_is_an_error_not_left_out() {
     let err = read_table(&path, "y", Some(&["income", "age"]), &TableOptions::default()).unwrap_err();
     assert_eq!(
         err,
-        Error::TooManyCategories {
+        Error::Data(DataError::TooManyCategories {
             column: "income".into(),
             values: 60,
             cap: 50,
             line: 2,
             value: "10,000".into(),
-        }
+        })
     );
     assert!(err.to_string().contains("thousands separators"), "{err}");
     // Not named, it is left out with its reason.
@@ -630,9 +634,9 @@ fn features_that_are_all_left_out_are_an_error_naming_each_reason() {
     .unwrap_err();
     assert_eq!(
         err,
-        Error::NoFeatureLeft {
+        Error::Data(DataError::NoFeatureLeft {
             dropped: "left out \"constant\" (constant), \"empty\" (every cell is missing)".into()
-        }
+        })
     );
 }
 
@@ -695,11 +699,11 @@ fn a_text_target_of_a_regression_is_an_error_that_points_to_the_classifier() {
     let err = read_table(&path, "kind", None, &TableOptions::default()).unwrap_err();
     assert_eq!(
         err,
-        Error::TextTarget {
+        Error::Data(DataError::TextTarget {
             line: 2,
             column: "kind".into(),
             value: "setosa".into()
-        }
+        })
     );
     assert!(err.to_string().contains("reads labels"), "{err}");
 }
@@ -713,6 +717,6 @@ fn a_positive_class_of_a_target_read_as_numbers_is_an_error() {
     };
     assert_eq!(
         read_table(&path, "age", Some(&["income"]), &options).unwrap_err(),
-        Error::PositiveClassOfNumbers { value: "Yes".into() }
+        Error::Data(DataError::PositiveClassOfNumbers { value: "Yes".into() })
     );
 }

@@ -2,6 +2,7 @@
 //! in the target's units, and raw scales stop mattering to the learning rate.
 
 use downhill::{reference, Device, Error, GradientDescent, Model, Optimizer, TargetScaling};
+use downhill::{DataError, EstimatorError};
 use ndarray::{Array1, Array2};
 
 /// Features around 1e3, 1e4 and 1e5 with spreads a tenth of that, a target
@@ -123,7 +124,7 @@ fn the_target_scaling_is_the_population_mean_and_deviation() {
     assert_eq!(constant.scale, 1.0);
     assert!(matches!(
         TargetScaling::fit(ndarray::array![1.0f32, f32::NAN].view()),
-        Err(Error::NonFiniteTarget { row: 1, .. })
+        Err(Error::Data(DataError::NonFiniteTarget { row: 1, .. }))
     ));
 }
 
@@ -135,7 +136,7 @@ fn a_logistic_target_is_not_scaled() {
         GradientDescent::new(Model::Logistic)
             .standardize_target(true)
             .fit(x.view(), y.view()),
-        Err(Error::TargetScalingOfLabels)
+        Err(Error::Estimator(EstimatorError::TargetScalingOfLabels))
     ));
 }
 

@@ -7,6 +7,7 @@
 mod common;
 
 use common::{assert_near, logistic_expected, parameters};
+use downhill::EstimatorError;
 
 use downhill::data::source::{DataSource, InMemory, Weighted};
 use downhill::Synthetic;
@@ -211,7 +212,7 @@ fn bad_weights_each_have_their_own_error() {
             .class_weight(ClassWeight::Balanced)
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::ClassWeightOfModel { model: "linear" }
+        Error::Estimator(EstimatorError::ClassWeightOfModel { model: "linear" })
     );
     assert_eq!(
         GradientDescent::logistic()
@@ -221,10 +222,10 @@ fn bad_weights_each_have_their_own_error() {
             })
             .fit(x.view(), y.view())
             .unwrap_err(),
-        Error::InvalidClassWeight {
+        Error::Estimator(EstimatorError::InvalidClassWeight {
             label: 1.0,
             weight: f32::INFINITY
-        }
+        })
     );
     // A held-out row's bad weight is named by its row in the caller's data.
     let held_out_negative = GradientDescent::logistic().validation_fraction(0.5).fit_weighted(

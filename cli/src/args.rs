@@ -2,6 +2,7 @@
 //! types, and what both do with them: load the CSV, build the descent, fit
 //! with a spinner, explain errors by line and column.
 
+use downhill::{DataError, MathError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -991,20 +992,22 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
 /// targets' file (`y.npy`) or the target's column by its index (from 0).
 pub fn open_npy(args: &DataArgs) -> Result<NpyData, Error> {
     if args.features.is_some() || args.weight_column.is_some() {
-        return Err(Error::MalformedFile {
+        return Err(Error::Data(DataError::MalformedFile {
             path: args.data.display().to_string(),
             reason: "--features and --weight-column name CSV or Parquet columns; an .npy file's columns are all features".into(),
-        });
+        }));
     }
     let data = match Format::of(&args.target) {
         Format::Npy => NpyData::open(&args.data, &args.target)?,
         _ => {
-            let index = args.target.trim().parse().map_err(|_| Error::MalformedFile {
-                path: args.data.display().to_string(),
-                reason: format!(
-                    "--target {:?} is neither a column index (from 0) nor a .npy file of targets",
-                    args.target
-                ),
+            let index = args.target.trim().parse().map_err(|_| {
+                Error::Data(DataError::MalformedFile {
+                    path: args.data.display().to_string(),
+                    reason: format!(
+                        "--target {:?} is neither a column index (from 0) nor a .npy file of targets",
+                        args.target
+                    ),
+                })
             })?;
             NpyData::open_matrix(&args.data, index)?
         }
@@ -1030,19 +1033,19 @@ pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, tar
             line(row),
             target.unwrap_or_default()
         ),
-        Error::NonFiniteTarget { row, value } if target.is_some() => {
+        Error::Data(DataError::NonFiniteTarget { row, value }) if target.is_some() => {
             format!(
                 "line {} of {file}: target {:?} is {value}, not a finite number",
                 line(row),
                 target.unwrap_or_default()
             )
         }
-        Error::NegativePoissonTarget { row, value } if target.is_some() => format!(
+        Error::Math(MathError::NegativePoissonTarget { row, value }) if target.is_some() => format!(
             "line {} of {file}: target {:?} is {value}; the Poisson loss fits counts or rates of at least 0",
             line(row),
             target.unwrap_or_default()
         ),
-        Error::NonFiniteFeature { row, column, value } => format!(
+        Error::Data(DataError::NonFiniteFeature { row, column, value }) => format!(
             "line {} of {file}: column {:?} is {value}, not a finite number",
             line(row),
             names[column]

@@ -1,5 +1,6 @@
 //! `downhill fit`: one fit of a CSV file, its report, plots and saved model.
 
+use downhill::DataError;
 use std::path::Path;
 
 use downhill::data::npy::NpyData;
@@ -44,7 +45,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
     // Every option is checked before the data is read.
     descent.validate().map_err(|e| e.to_string())?;
     if let Some(value) = args.test_size.filter(|&f| !(f > 0.0 && f < 1.0)) {
-        return Err(downhill::Error::InvalidTestFraction { value }.to_string());
+        return Err(downhill::Error::Data(DataError::InvalidTestFraction { value }).to_string());
     }
     // An .npy file, and a table file larger than the memory budget, stream
     // from the file unless a step needs their rows in memory (a held-out
@@ -116,7 +117,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
         .transpose()
         .map_err(|e| match e {
             // The class by its label, as the table writes it.
-            Error::ClassMissingFromSplit { class, .. } if data.encoding.labels.is_some() => {
+            Error::Data(DataError::ClassMissingFromSplit { class, .. }) if data.encoding.labels.is_some() => {
                 format!("{e} (class {class} is {:?})", data.encoding.label(class))
             }
             e => e.to_string(),
@@ -228,11 +229,11 @@ impl Streamed {
                 .unwrap_or_else(|| format!("x{column}"))
         };
         match error {
-            Error::NonFiniteFeature { row, column, value } => format!(
+            Error::Data(DataError::NonFiniteFeature { row, column, value }) => format!(
                 "{file}: row {row} (counted from 0), feature {:?}: {value} is not a finite number",
                 name(column)
             ),
-            Error::NonFiniteTarget { row, value } => {
+            Error::Data(DataError::NonFiniteTarget { row, value }) => {
                 format!("{file}: row {row} (counted from 0): the target {value} is not a finite number")
             }
             other => other.to_string(),

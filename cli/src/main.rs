@@ -112,7 +112,7 @@ fn end_quietly_on_closed_pipe() {
 
 /// The message of the last panic, kept rather than printed: the library
 /// catches the panics of the Parquet decoder on a corrupt file and reports
-/// them as errors ([`downhill::Error::MalformedFile`]), and the default
+/// them as errors ([`downhill::DataError::MalformedFile`]), and the default
 /// hook would print each first. A panic that ends the program is printed
 /// by [`main`].
 static PANIC_MESSAGE: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);

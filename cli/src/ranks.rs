@@ -4,6 +4,7 @@
 //! ranks fit the model of all the rows together, and rank 0 alone prints,
 //! plots and saves.
 
+use downhill::DataError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -318,9 +319,9 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
         ranks,
     )
     .map_err(|e| match e {
-        Error::RankFailed { .. } | Error::EveryRankFailed { .. } | Error::ShardColumns { .. } => {
-            Failure::Agreed(e.to_string())
-        }
+        Error::RankFailed { .. }
+        | Error::EveryRankFailed { .. }
+        | Error::Data(DataError::ShardColumns { .. }) => Failure::Agreed(e.to_string()),
         other => Failure::Agreed(located(data, other)),
     })?;
     Ok(Streamed::Table(table))

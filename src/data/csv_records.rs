@@ -3,6 +3,7 @@
 //! reader ([`crate::data::table`]) share, with an index of where records start
 //! so that a streamed table can read from any row.
 
+use crate::data::error::DataError;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -11,7 +12,7 @@ use crate::error::{Error, Result};
 pub(crate) type Records = Vec<(usize, csv::StringRecord)>;
 
 /// The header and every record that `visit` passes to the callback it is
-/// given; a file without records is [`Error::EmptyFile`].
+/// given; a file without records is [`crate::DataError::EmptyFile`].
 pub(crate) fn collect_records(
     path: &Path,
     visit: impl FnOnce(&mut dyn FnMut(usize, usize, &csv::StringRecord) -> Result<bool>) -> Result<Vec<String>>,
@@ -22,10 +23,10 @@ pub(crate) fn collect_records(
         Ok(true)
     })?;
     if records.is_empty() {
-        return Err(Error::EmptyFile {
+        return Err(Error::Data(DataError::EmptyFile {
             path: path.display().to_string(),
             missing: "data rows",
-        });
+        }));
     }
     Ok((header, records))
 }
@@ -45,7 +46,7 @@ pub(crate) const CSV_INDEX_ROWS: usize = 4096;
 /// Calls `each(record index, line, record)` for the records of the CSV
 /// file `path` in order, from record `from.0` on where `from` gives it and
 /// the file's index, until `each` returns `false`; returns the header. A
-/// record of another width than the header is [`Error::RaggedRow`].
+/// record of another width than the header is [`crate::DataError::RaggedRow`].
 pub(crate) fn visit_csv_records(
     path: &Path,
     from: Option<(usize, &CsvIndex)>,
@@ -71,10 +72,10 @@ pub(crate) fn visit_csv_records(
         .map(|name| name.trim().to_string())
         .collect();
     if header.is_empty() || header.iter().all(String::is_empty) {
-        return Err(Error::EmptyFile {
+        return Err(Error::Data(DataError::EmptyFile {
             path: shown,
             missing: "header row",
-        });
+        }));
     }
     let (first, mut index) = match from {
         Some((first, positions)) => {
@@ -102,11 +103,11 @@ pub(crate) fn visit_csv_records(
         }
         let line = record.position().map_or(index + 2, |p| p.line() as usize);
         if record.len() != header.len() {
-            return Err(Error::RaggedRow {
+            return Err(Error::Data(DataError::RaggedRow {
                 line,
                 expected: header.len(),
                 found: record.len(),
-            });
+            }));
         }
         if index >= first && !each(index, line, &record)? {
             return Ok(header);

@@ -5,12 +5,13 @@
 //! and seek in it; a named pipe would block the second open for ever,
 //! /dev/zero would be read without end, and /dev/stdin reads only once.
 
+use crate::data::error::DataError;
 use std::path::Path;
 
 use crate::error::{Error, Result};
 
 /// The size of `path` in bytes where it is a regular file (symbolic links
-/// followed); [`Error::NotARegularFile`] where it is anything else. A path
+/// followed); [`crate::DataError::NotARegularFile`] where it is anything else. A path
 /// whose metadata cannot be read passes (`None`): opening it then says why
 /// (no such file, no permission) as it always has.
 pub(crate) fn regular_file_size(path: &Path) -> Result<Option<u64>> {
@@ -21,10 +22,10 @@ pub(crate) fn regular_file_size(path: &Path) -> Result<Option<u64>> {
     if file_type.is_file() {
         return Ok(Some(metadata.len()));
     }
-    Err(Error::NotARegularFile {
+    Err(Error::Data(DataError::NotARegularFile {
         path: path.display().to_string(),
         kind: kind_of(&file_type),
-    })
+    }))
 }
 
 /// What a file that is not a regular one is, in words.
@@ -59,10 +60,10 @@ mod tests {
     fn devices_and_directories_are_refused_and_regular_files_pass() {
         for (path, kind) in [("/dev/zero", "character device"), ("/", "directory")] {
             match regular_file_size(Path::new(path)) {
-                Err(Error::NotARegularFile {
+                Err(Error::Data(DataError::NotARegularFile {
                     path: named,
                     kind: found,
-                }) => {
+                })) => {
                     assert_eq!((named.as_str(), found), (path, kind))
                 }
                 other => panic!("{path}: {other:?}"),

@@ -5,6 +5,7 @@
 //! the split and numeric CSV.
 
 pub(crate) mod csv_records;
+pub(crate) mod error;
 pub(crate) mod input_file;
 #[cfg(feature = "npy")]
 pub mod npy;
@@ -19,6 +20,7 @@ pub mod source;
 pub(crate) mod synthetic;
 pub mod table;
 
+use crate::data::error::DataError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -89,7 +91,7 @@ fn validate_rows(x: ArrayView2<f32>, y: ArrayView1<f32>) -> Result<()> {
             .enumerate()
             .find(|(_, v)| !v.is_finite())
             .expect("fold saw one");
-        return Err(Error::NonFiniteTarget { row, value });
+        return Err(Error::Data(DataError::NonFiniteTarget { row, value }));
     }
     Ok(())
 }
@@ -116,10 +118,12 @@ pub(crate) fn validate_features(x: ArrayView2<f32>) -> Result<()> {
         .find_map_first(|(chunk, rows)| {
             rows.indexed_iter()
                 .find(|(_, v)| !v.is_finite())
-                .map(|((row, column), &value)| Error::NonFiniteFeature {
-                    row: chunk * SCAN_ROWS + row,
-                    column,
-                    value,
+                .map(|((row, column), &value)| {
+                    Error::Data(DataError::NonFiniteFeature {
+                        row: chunk * SCAN_ROWS + row,
+                        column,
+                        value,
+                    })
                 })
         });
     first_bad.map_or(Ok(()), Err)
@@ -134,16 +138,16 @@ pub(crate) fn validate_parameters(weights: ArrayView1<f32>, bias: f32, features:
         });
     }
     if let Some((i, &value)) = weights.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-        return Err(Error::NonFiniteParameter {
+        return Err(Error::Data(DataError::NonFiniteParameter {
             name: format!("weights[{i}]"),
             value,
-        });
+        }));
     }
     if !bias.is_finite() {
-        return Err(Error::NonFiniteParameter {
+        return Err(Error::Data(DataError::NonFiniteParameter {
             name: "bias".into(),
             value: bias,
-        });
+        }));
     }
     Ok(())
 }
@@ -171,7 +175,7 @@ pub struct Split {
 /// (scikit-learn's `train_test_split(stratify=y)`), so that both parts keep
 /// the classes' proportions; a class that rounding leaves out of either
 /// part (a class of one row, or a fraction too small for a rare class) is
-/// [`Error::ClassMissingFromSplit`].
+/// [`crate::DataError::ClassMissingFromSplit`].
 ///
 /// ```
 /// use downhill::data::train_test_split;
@@ -197,7 +201,9 @@ pub fn train_test_split(
         });
     }
     if !(test_fraction > 0.0 && test_fraction < 1.0) {
-        return Err(Error::InvalidTestFraction { value: test_fraction });
+        return Err(Error::Data(DataError::InvalidTestFraction {
+            value: test_fraction,
+        }));
     }
     if x.nrows() < 2 {
         return Err(Error::EmptyData {
@@ -251,14 +257,14 @@ pub fn train_test_split(
                 _ if held == rows_of_class => "training",
                 _ => continue,
             };
-            return Err(Error::ClassMissingFromSplit {
+            return Err(Error::Data(DataError::ClassMissingFromSplit {
                 class,
                 class_rows: rows_of_class,
                 part,
                 rows: y.len(),
                 train_rows: train_rows.len(),
                 test_rows: test_rows.len(),
-            });
+            }));
         }
     }
     Ok(Split {
@@ -310,13 +316,12 @@ pub fn read_csv(
 ) -> Result<CsvData> {
     let (header, records) = crate::data::csv_records::read_csv_records(path.as_ref())?;
     let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::MissingColumn {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            Error::Data(DataError::MissingColumn {
                 name: name.to_string(),
                 available: header.join(", "),
             })
+        })
     };
     let target_column = target.map(column).transpose()?;
     let feature_columns: Vec<usize> = match features {
@@ -330,17 +335,19 @@ pub fn read_csv(
             .collect(),
     };
     if feature_columns.is_empty() {
-        return Err(Error::MissingColumn {
+        return Err(Error::Data(DataError::MissingColumn {
             name: "(any numeric feature column)".into(),
             available: header.join(", "),
-        });
+        }));
     }
     let cell = |line: usize, record: &csv::StringRecord, c: usize| -> Result<f32> {
         let text = record[c].trim();
-        text.parse::<f32>().map_err(|_| Error::NonNumericCell {
-            line,
-            column: header[c].clone(),
-            value: record[c].to_string(),
+        text.parse::<f32>().map_err(|_| {
+            Error::Data(DataError::NonNumericCell {
+                line,
+                column: header[c].clone(),
+                value: record[c].to_string(),
+            })
         })
     };
     let mut x = Array2::zeros((records.len(), feature_columns.len()));

@@ -6,6 +6,7 @@
 //! `np.save(path, dataframe.to_numpy())` writes) are read too: a block of
 //! rows is gathered from each column's stretch of the file.
 
+use crate::data::error::DataError;
 use std::fs::File;
 use std::path::Path;
 
@@ -152,7 +153,7 @@ impl Mapped {
     }
 
     /// A header whose shape, its zero dimensions aside, is more bytes of
-    /// `T` than memory can address is [`Error::MalformedFile`] naming the
+    /// `T` than memory can address is [`crate::DataError::MalformedFile`] naming the
     /// shape: ndarray-npy checks the product of the dimensions, which a
     /// zero makes small (`(0, 2**63)`), and then panics where ndarray
     /// refuses the view. A header that does not parse is left to
@@ -168,13 +169,13 @@ impl Mapped {
             .try_fold(std::mem::size_of::<T>(), |product, &d| product.checked_mul(d));
         match bytes {
             Some(bytes) if bytes <= isize::MAX as usize => Ok(()),
-            _ => Err(Error::MalformedFile {
+            _ => Err(Error::Data(DataError::MalformedFile {
                 path: self.path.clone(),
                 reason: format!(
                     "the shape {:?} is more values than memory can address",
                     header.shape
                 ),
-            }),
+            })),
         }
     }
 
@@ -184,33 +185,33 @@ impl Mapped {
         match error {
             ViewNpyError::MissingBytes(missing) => {
                 let held = self.map.len().saturating_sub(data_offset(&self.map));
-                Error::TruncatedFile {
+                Error::Data(DataError::TruncatedFile {
                     path,
                     reason: format!(
                         "its header's shape needs {} bytes of data, the file holds {held}: {missing} bytes missing",
                         held + missing
                     ),
-                }
+                })
             }
-            ViewNpyError::WrongDescriptor(descriptor) => Error::UnsupportedNpy {
+            ViewNpyError::WrongDescriptor(descriptor) => Error::Data(DataError::UnsupportedNpy {
                 path,
                 found: format!("dtype {descriptor}; float32 and float64 are read"),
-            },
-            ViewNpyError::WrongNdim(expected, found) => Error::UnsupportedNpy {
+            }),
+            ViewNpyError::WrongNdim(expected, found) => Error::Data(DataError::UnsupportedNpy {
                 path,
                 found: format!(
                     "{found} dimensions where {} are read",
                     expected.map_or("1 or 2".to_string(), |e| e.to_string())
                 ),
-            },
-            ViewNpyError::NonNativeEndian => Error::UnsupportedNpy {
+            }),
+            ViewNpyError::NonNativeEndian => Error::Data(DataError::UnsupportedNpy {
                 path,
                 found: "big-endian data".into(),
-            },
-            other => Error::MalformedFile {
+            }),
+            other => Error::Data(DataError::MalformedFile {
                 path,
                 reason: other.to_string(),
-            },
+            }),
         }
     }
 
@@ -304,25 +305,25 @@ impl NpyData {
         data.refuse_no_rows()?;
         let columns = data.shape.1;
         if target >= columns {
-            return Err(Error::TargetColumnOutOfRange {
+            return Err(Error::Data(DataError::TargetColumnOutOfRange {
                 path: data.x.path.clone(),
                 index: target,
                 columns,
-            });
+            }));
         }
         Ok(data)
     }
 
-    /// A file of no rows is [`Error::EmptyFile`]: it holds no data, and
+    /// A file of no rows is [`crate::DataError::EmptyFile`]: it holds no data, and
     /// its columns are a number the header claims that no byte of the
     /// file bounds (`(0, 2**62)` is a valid header of an empty file),
     /// which a reader that named them would allocate.
     fn refuse_no_rows(&self) -> Result<()> {
         match self.shape.0 {
-            0 => Err(Error::EmptyFile {
+            0 => Err(Error::Data(DataError::EmptyFile {
                 path: self.x.path.clone(),
                 missing: "data rows",
-            }),
+            })),
             _ => Ok(()),
         }
     }
@@ -522,9 +523,11 @@ pub fn write_synthetic(
     let (x_file, y_file) = (AtomicFile::create(x_path)?, AtomicFile::create(y_path)?);
     let mut x_map = create_mapped(&x_file, &shape(rows, features)?)?;
     let mut y_map = create_mapped(&y_file, &[rows])?;
-    let malformed = |path: &Path, e: &dyn std::fmt::Display| Error::MalformedFile {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+    let malformed = |path: &Path, e: &dyn std::fmt::Display| {
+        Error::Data(DataError::MalformedFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
     };
     let x = ArrayViewMut2::<f32>::view_mut_npy(&mut x_map).map_err(|e| malformed(x_path, &e))?;
     let y = ArrayViewMut1::<f32>::view_mut_npy(&mut y_map).map_err(|e| malformed(y_path, &e))?;
@@ -578,9 +581,11 @@ pub(crate) fn write_matrix(source: &dyn DataSource, path: &Path, block_rows: usi
     let output = AtomicFile::create(path)?;
     let mut map = create_mapped(&output, &[n, d + 1])?;
     {
-        let mut matrix = ArrayViewMut2::<f32>::view_mut_npy(&mut map).map_err(|e| Error::MalformedFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let mut matrix = ArrayViewMut2::<f32>::view_mut_npy(&mut map).map_err(|e| {
+            Error::Data(DataError::MalformedFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
         })?;
         for start in (0..n).step_by(block_rows.max(1)) {
             let rows = block_rows.min(n - start);

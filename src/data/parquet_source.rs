@@ -15,6 +15,7 @@
 //! # Ok::<(), downhill::Error>(())
 //! ```
 
+use crate::data::error::DataError;
 use std::fs::File;
 use std::path::Path;
 
@@ -66,8 +67,8 @@ impl ParquetData {
     /// the features (default: every other column). Reads the footer only,
     /// and the columns whose statistics count empty cells, to name the
     /// first. Text, categories and other types are
-    /// [`Error::TextInStreamedColumn`] or [`Error::UnsupportedColumnType`];
-    /// an empty cell is [`Error::NullInStreamedColumn`].
+    /// [`crate::DataError::TextInStreamedColumn`] or [`crate::DataError::UnsupportedColumnType`];
+    /// an empty cell is [`crate::DataError::NullInStreamedColumn`].
     pub fn open(path: impl AsRef<Path>, target: &str, features: Option<&[&str]>) -> Result<Self> {
         let path = path.as_ref();
         let shown = path.display().to_string();
@@ -82,14 +83,14 @@ impl ParquetData {
                 for name in chosen {
                     let c = find(name)?;
                     if c == target_column {
-                        return Err(Error::TargetAsFeature {
+                        return Err(Error::Data(DataError::TargetAsFeature {
                             column: names[c].clone(),
-                        });
+                        }));
                     }
                     if columns.contains(&c) {
-                        return Err(Error::RepeatedFeature {
+                        return Err(Error::Data(DataError::RepeatedFeature {
                             column: names[c].clone(),
-                        });
+                        }));
                     }
                     columns.push(c);
                 }
@@ -116,16 +117,16 @@ impl ParquetData {
                 _ => false,
             };
             return Err(match text {
-                true => Error::TextInStreamedColumn {
+                true => Error::Data(DataError::TextInStreamedColumn {
                     path: shown,
                     column: field.name().clone(),
                     data_type: data_type.to_string(),
-                },
-                false => Error::UnsupportedColumnType {
+                }),
+                false => Error::Data(DataError::UnsupportedColumnType {
                     path: shown,
                     column: field.name().clone(),
                     data_type: data_type.to_string(),
-                },
+                }),
             });
         }
         let parquet = metadata.metadata();
@@ -146,10 +147,10 @@ impl ParquetData {
             metadata,
         };
         if data.rows() == 0 {
-            return Err(Error::EmptyFile {
+            return Err(Error::Data(DataError::EmptyFile {
                 path: shown,
                 missing: "data rows",
-            });
+            }));
         }
         data.refuse_empty_cells()?;
         Ok(data)
@@ -179,11 +180,11 @@ impl ParquetData {
                     continue;
                 }
                 if let Some(row) = self.first_null(group_index, root)? {
-                    return Err(Error::NullInStreamedColumn {
+                    return Err(Error::Data(DataError::NullInStreamedColumn {
                         path: self.path.clone(),
                         column: self.metadata.schema().field(root).name().clone(),
                         row: self.group_starts[group_index] + row + 1,
-                    });
+                    }));
                 }
             }
         }
@@ -335,15 +336,17 @@ impl DataSource for ParquetData {
         for batch in reader {
             let batch = batch?;
             let n = batch.num_rows().min(rows - done);
-            let empty_cell = |position: usize, row: usize| Error::NullInStreamedColumn {
-                path: self.path.clone(),
-                column: self
-                    .metadata
-                    .schema()
-                    .field(self.projected[position])
-                    .name()
-                    .clone(),
-                row: start + done + row + 1,
+            let empty_cell = |position: usize, row: usize| {
+                Error::Data(DataError::NullInStreamedColumn {
+                    path: self.path.clone(),
+                    column: self
+                        .metadata
+                        .schema()
+                        .field(self.projected[position])
+                        .name()
+                        .clone(),
+                    row: start + done + row + 1,
+                })
             };
             for (j, &position) in self.feature_positions.iter().enumerate() {
                 let column = batch.column(position).slice(0, n);
@@ -359,14 +362,14 @@ impl DataSource for ParquetData {
             }
         }
         if done < rows {
-            return Err(Error::TruncatedFile {
+            return Err(Error::Data(DataError::TruncatedFile {
                 path: self.path.clone(),
                 reason: format!(
                     "rows {}..{} were asked for and {done} read",
                     start + 1,
                     start + rows
                 ),
-            });
+            }));
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 //! CSV file of the same table holds. A row's "line" in messages is its
 //! position in the file, counted from 1.
 
+use crate::data::error::DataError;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -70,8 +71,8 @@ impl std::fmt::Debug for ParquetTable {
 
 impl ParquetTable {
     /// Opens `path` for the columns `wanted` (every column when `None`):
-    /// an unknown name is [`Error::MissingColumn`], a column of a type the
-    /// table reader does not read [`Error::UnsupportedColumnType`].
+    /// an unknown name is [`crate::DataError::MissingColumn`], a column of a type the
+    /// table reader does not read [`crate::DataError::UnsupportedColumnType`].
     pub(crate) fn open(path: &Path, wanted: Option<&[&str]>) -> Result<Self> {
         let shown = path.display().to_string();
         let (_, metadata) = open_footer(path)?;
@@ -94,11 +95,11 @@ impl ParquetTable {
         for &index in &indices {
             let field = schema.field(index);
             if !supported(field.data_type()) {
-                return Err(Error::UnsupportedColumnType {
+                return Err(Error::Data(DataError::UnsupportedColumnType {
                     path: shown,
                     column: field.name().clone(),
                     data_type: field.data_type().to_string(),
-                });
+                }));
             }
         }
         let header: Vec<String> = indices.iter().map(|&i| names[i].clone()).collect();
@@ -109,9 +110,11 @@ impl ParquetTable {
             let start = usize::try_from(group.num_rows())
                 .ok()
                 .and_then(|rows| group_starts.last().copied().unwrap_or(0).checked_add(rows))
-                .ok_or_else(|| Error::MalformedFile {
-                    path: shown.clone(),
-                    reason: format!("its footer counts {} rows in row group {k}", group.num_rows()),
+                .ok_or_else(|| {
+                    Error::Data(DataError::MalformedFile {
+                        path: shown.clone(),
+                        reason: format!("its footer counts {} rows in row group {k}", group.num_rows()),
+                    })
                 })?;
             group_starts.push(start);
         }
@@ -263,14 +266,14 @@ impl ParquetTable {
             row += batch.num_rows();
         }
         if row != self.group_starts[group + 1] {
-            return Err(Error::TruncatedFile {
+            return Err(Error::Data(DataError::TruncatedFile {
                 path: self.shown.clone(),
                 reason: format!(
                     "row group {group} holds {} rows by the footer and {} were read",
                     self.group_starts[group + 1] - self.group_starts[group],
                     row - self.group_starts[group]
                 ),
-            });
+            }));
         }
         Ok(())
     }
@@ -565,28 +568,28 @@ pub(crate) fn reader_options() -> ArrowReaderOptions {
     ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional)
 }
 
-/// The reader's error for the file `path`: [`Error::TruncatedFile`] where
-/// it says the file ends early, else [`Error::MalformedFile`].
+/// The reader's error for the file `path`: [`crate::DataError::TruncatedFile`] where
+/// it says the file ends early, else [`crate::DataError::MalformedFile`].
 pub(crate) fn reader_error(path: &str, e: &dyn std::fmt::Display) -> Error {
     let reason = e.to_string();
     // The reader's words for a file that ends early.
     if reason.contains("EOF") || reason.contains("too small") || reason.contains("Insufficient") {
-        Error::TruncatedFile {
+        Error::Data(DataError::TruncatedFile {
             path: path.to_string(),
             reason,
-        }
+        })
     } else {
-        Error::MalformedFile {
+        Error::Data(DataError::MalformedFile {
             path: path.to_string(),
             reason,
-        }
+        })
     }
 }
 
 /// The batches of a Parquet reader, its errors naming the file. A panic
 /// of the decoder (arrow-rs panics on some corrupt pages: a page encoded
 /// with a dictionary that the column chunk lacks) ends the batches with
-/// [`Error::MalformedFile`] saying so, rather than ending the process.
+/// [`crate::DataError::MalformedFile`] saying so, rather than ending the process.
 pub(crate) struct Batches {
     /// `None` once the decoder has panicked: its state is then unknown.
     reader: Option<ParquetRecordBatchReader>,
@@ -616,10 +619,10 @@ fn decoder_panicked(path: &str, panic: &(dyn std::any::Any + Send)) -> Error {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("no message");
-    Error::MalformedFile {
+    Error::Data(DataError::MalformedFile {
         path: path.to_string(),
         reason: format!("the Parquet decoder failed on this file ({message})"),
-    }
+    })
 }
 
 impl Iterator for Batches {
@@ -638,15 +641,14 @@ impl Iterator for Batches {
 }
 
 /// The index of the column `name` (spaces around it ignored) among a
-/// file's column `names`, or [`Error::MissingColumn`] listing them.
+/// file's column `names`, or [`crate::DataError::MissingColumn`] listing them.
 pub(crate) fn column_index(names: &[String], name: &str) -> Result<usize> {
-    names
-        .iter()
-        .position(|n| n == name.trim())
-        .ok_or_else(|| Error::MissingColumn {
+    names.iter().position(|n| n == name.trim()).ok_or_else(|| {
+        Error::Data(DataError::MissingColumn {
             name: name.to_string(),
             available: names.join(", "),
         })
+    })
 }
 
 /// Opens a Parquet file and reads its footer (schema, row groups).
@@ -668,7 +670,7 @@ pub(crate) fn open_checked(path: &Path) -> Result<File> {
         reason: e.to_string(),
     })?;
     if let Some(reason) = cut_short(&file) {
-        return Err(Error::TruncatedFile { path: shown, reason });
+        return Err(Error::Data(DataError::TruncatedFile { path: shown, reason }));
     }
     Ok(file)
 }

@@ -4,6 +4,7 @@
 //! so at most [`BUFFERS`] blocks are held at a time whatever the source's
 //! size.
 
+use crate::data::error::DataError;
 use std::borrow::Cow;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
@@ -85,7 +86,7 @@ pub(crate) fn read_ahead<'scope>(
 /// The blocks of `block_rows` rows of a source of `rows` rows in the order
 /// the rows of `order` first appear in them: what a streamed mini-batch
 /// epoch reads. An order that returns to a block it has left (one that
-/// does not keep blocks together) is [`Error::StreamingNeedsBlocks`].
+/// does not keep blocks together) is [`crate::DataError::StreamingNeedsBlocks`].
 pub(crate) fn block_sequence(order: &[u32], rows: usize, block_rows: usize) -> Result<Vec<usize>> {
     let mut sequence: Vec<usize> = Vec::new();
     let mut seen = vec![false; rows.div_ceil(block_rows)];
@@ -93,10 +94,10 @@ pub(crate) fn block_sequence(order: &[u32], rows: usize, block_rows: usize) -> R
         let block = row as usize / block_rows;
         if sequence.last() != Some(&block) {
             if std::mem::replace(&mut seen[block], true) {
-                return Err(Error::StreamingNeedsBlocks {
+                return Err(Error::Data(DataError::StreamingNeedsBlocks {
                     rows,
                     budget_rows: block_rows,
-                });
+                }));
             }
             sequence.push(block);
         }
@@ -114,10 +115,10 @@ mod tests {
         assert_eq!(block_sequence(&[1, 0, 3, 2, 4], 5, 2).unwrap(), vec![0, 1, 2]);
         assert_eq!(
             block_sequence(&[0, 2, 1, 3], 4, 2),
-            Err(Error::StreamingNeedsBlocks {
+            Err(Error::Data(DataError::StreamingNeedsBlocks {
                 rows: 4,
                 budget_rows: 2
-            })
+            }))
         );
     }
 }

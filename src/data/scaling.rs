@@ -2,6 +2,7 @@
 //! ([`Standardizer`]), the target's scaling ([`TargetScaling`]), and fitted
 //! parameters mapped between the scaled and the original units.
 
+use crate::data::error::DataError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
@@ -83,20 +84,20 @@ impl Standardizer {
             });
         }
         if let Some((i, &value)) = mean.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteParameter {
+            return Err(Error::Data(DataError::NonFiniteParameter {
                 name: format!("mean[{i}]"),
                 value,
-            });
+            }));
         }
         if let Some((i, &value)) = scale
             .iter()
             .enumerate()
             .find(|(_, &v)| !(v.is_finite() && v > 0.0))
         {
-            return Err(Error::NonFiniteParameter {
+            return Err(Error::Data(DataError::NonFiniteParameter {
                 name: format!("scale[{i}]"),
                 value,
-            });
+            }));
         }
         Ok(Standardizer { mean, scale })
     }
@@ -183,7 +184,7 @@ impl TargetScaling {
             return Err(Error::EmptyData { rows: 0, features: 1 });
         }
         if let Some((row, &value)) = y.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteTarget { row, value });
+            return Err(Error::Data(DataError::NonFiniteTarget { row, value }));
         }
         let n = y.len() as f64;
         let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;

@@ -2,6 +2,7 @@
 //! generator, the same for every engine, so that their runs can be compared
 //! step by step, and continued exactly by a resumed fit.
 
+use crate::data::error::DataError;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -41,21 +42,21 @@ impl Shuffle {
         match (shuffled, self) {
             (false, _) | (true, Shuffle::None) => Ok(fitting),
             (true, Shuffle::Blocks { rows }) if rows <= fitting => Ok(rows),
-            (true, Shuffle::Blocks { rows }) => Err(Error::ShuffleBlocksBeyondBudget {
+            (true, Shuffle::Blocks { rows }) => Err(Error::Data(DataError::ShuffleBlocksBeyondBudget {
                 rows,
                 budget_rows: fitting,
-            }),
-            (true, Shuffle::Rows) => Err(Error::StreamingNeedsBlocks {
+            })),
+            (true, Shuffle::Rows) => Err(Error::Data(DataError::StreamingNeedsBlocks {
                 rows,
                 budget_rows: fitting,
-            }),
+            })),
         }
     }
 
     /// Checks the block size.
     pub fn validate(self) -> Result<()> {
         match self {
-            Shuffle::Blocks { rows: 0 } => Err(Error::ZeroBlockRows),
+            Shuffle::Blocks { rows: 0 } => Err(Error::Data(DataError::ZeroBlockRows)),
             _ => Ok(()),
         }
     }
@@ -320,7 +321,10 @@ mod tests {
         for shuffle in [Shuffle::Rows, Shuffle::Blocks { rows: 4096 }, Shuffle::None] {
             assert_eq!(shuffle.to_string().parse::<Shuffle>().unwrap(), shuffle);
         }
-        assert_eq!("blocks:0".parse::<Shuffle>(), Err(Error::ZeroBlockRows));
+        assert_eq!(
+            "blocks:0".parse::<Shuffle>(),
+            Err(Error::Data(DataError::ZeroBlockRows))
+        );
         assert!(matches!(
             "blocks".parse::<Shuffle>(),
             Err(Error::UnknownName { .. })

@@ -6,6 +6,7 @@
 //! caller's own making, fitted with
 //! [`GradientDescent::fit_source`](crate::GradientDescent::fit_source).
 
+use crate::data::error::DataError;
 use std::borrow::Cow;
 
 use ndarray::{ArrayView1, ArrayView2, CowArray, Ix1, Ix2};
@@ -130,15 +131,15 @@ pub struct RowRange<'a> {
 }
 
 impl<'a> RowRange<'a> {
-    /// Rows `range` of `inner`; [`Error::RowRange`] where the range goes
+    /// Rows `range` of `inner`; [`crate::DataError::RowRange`] where the range goes
     /// beyond its rows.
     pub fn new(inner: &'a dyn DataSource, range: std::ops::Range<usize>) -> Result<Self> {
         if range.start > range.end || range.end > inner.rows() {
-            return Err(Error::RowRange {
+            return Err(Error::Data(DataError::RowRange {
                 start: range.start,
                 end: range.end,
                 rows: inner.rows(),
-            });
+            }));
         }
         Ok(RowRange { inner, range })
     }
@@ -148,11 +149,11 @@ impl<'a> RowRange<'a> {
     fn at(&self, start: usize, rows: usize) -> Result<usize> {
         match start.checked_add(rows) {
             Some(end) if end <= self.range.len() => Ok(self.range.start + start),
-            _ => Err(Error::RowRange {
+            _ => Err(Error::Data(DataError::RowRange {
                 start,
                 end: start.saturating_add(rows),
                 rows: self.range.len(),
-            }),
+            })),
         }
     }
 }
@@ -698,10 +699,10 @@ pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) 
         };
         for (k, &value) in block.y.iter().enumerate() {
             if !value.is_finite() {
-                return Err(Error::NonFiniteTarget {
+                return Err(Error::Data(DataError::NonFiniteTarget {
                     row: start + k,
                     value,
-                });
+                }));
             }
             if model == Model::Logistic && loss.margins() == 1 && value != 0.0 && value != 1.0 {
                 return Err(Error::InvalidLabel {
@@ -715,11 +716,11 @@ pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) 
         let x = &block.x;
         // Named here, or the moments would report a NaN mean instead.
         if let Some((at, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteFeature {
+            return Err(Error::Data(DataError::NonFiniteFeature {
                 row: start + at / d,
                 column: at % d,
                 value,
-            });
+            }));
         }
         let merged: Vec<Moments> = (0..columns.len())
             .into_par_iter()
@@ -739,11 +740,11 @@ pub(crate) fn find_non_finite(source: &dyn DataSource) -> Result<()> {
     for start in (0..n).step_by(PASS_ROWS) {
         let block = source.block(start, PASS_ROWS.min(n - start))?;
         if let Some((at, &value)) = block.x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(Error::NonFiniteFeature {
+            return Err(Error::Data(DataError::NonFiniteFeature {
                 row: start + at / d,
                 column: at % d,
                 value,
-            });
+            }));
         }
     }
     Ok(())

@@ -1,6 +1,7 @@
 //! Seeded synthetic data with known parameters ([`Synthetic`]), in
 //! memory that asks for huge pages where the system has them.
 
+use crate::data::error::DataError;
 use ndarray::{Array1, Array2, Axis};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -43,7 +44,7 @@ impl Synthetic {
 
     /// The bytes of X (float32) for `rows` × `features`:
     /// [`Error::EmptyData`] for no rows or features, and
-    /// [`Error::ShapeOverflow`] where the values or their bytes (with y's)
+    /// [`crate::DataError::ShapeOverflow`] where the values or their bytes (with y's)
     /// do not fit in `usize` (ndarray would panic on the shape).
     pub fn x_bytes(rows: usize, features: usize) -> Result<usize> {
         if rows == 0 || features == 0 {
@@ -53,22 +54,22 @@ impl Synthetic {
             .checked_add(1)
             .and_then(|columns| rows.checked_mul(columns))
             .and_then(|values| values.checked_mul(std::mem::size_of::<f32>()))
-            .ok_or(Error::ShapeOverflow { rows, features })?;
+            .ok_or(Error::Data(DataError::ShapeOverflow { rows, features }))?;
         Ok(rows * features * std::mem::size_of::<f32>())
     }
 
-    /// [`Synthetic::x_bytes`], refused with [`Error::BeyondMemoryBudget`]
+    /// [`Synthetic::x_bytes`], refused with [`crate::DataError::BeyondMemoryBudget`]
     /// where X would take more than `budget` bytes: generating it would
     /// abort the process on a failed allocation, or swap for hours.
     pub fn check_within(rows: usize, features: usize, budget: u64) -> Result<usize> {
         let bytes = Self::x_bytes(rows, features)?;
         if bytes as u64 > budget {
-            return Err(Error::BeyondMemoryBudget {
+            return Err(Error::Data(DataError::BeyondMemoryBudget {
                 rows,
                 features,
                 bytes: bytes as u64,
                 budget,
-            });
+            }));
         }
         Ok(bytes)
     }

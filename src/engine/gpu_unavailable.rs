@@ -1,7 +1,8 @@
 //! The GPU engine of a build without the `gpu` feature: the same types and
-//! entry points, each of which returns [`Error::GpuUnavailable`], so that
+//! entry points, each of which returns [`crate::EngineError::GpuUnavailable`], so that
 //! nothing else in the crate depends on the feature.
 
+use crate::engine::error::EngineError;
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -16,9 +17,9 @@ use crate::math::model::Model;
 use crate::math::objective::Objective;
 
 fn unavailable() -> Error {
-    Error::GpuUnavailable {
+    Error::Engine(EngineError::GpuUnavailable {
         reason: "downhill was built without its `gpu` feature".into(),
-    }
+    })
 }
 
 /// A GPU ready to run fits; without the `gpu` feature none can be built.
@@ -28,17 +29,17 @@ pub struct GpuContext {
 }
 
 impl GpuContext {
-    /// Always [`Error::GpuUnavailable`] in this build.
+    /// Always [`crate::EngineError::GpuUnavailable`] in this build.
     pub fn new() -> Result<Arc<GpuContext>> {
         Err(unavailable())
     }
 
-    /// Always [`Error::GpuUnavailable`] in this build.
+    /// Always [`crate::EngineError::GpuUnavailable`] in this build.
     pub fn with_options(_options: GpuOptions) -> Result<Arc<GpuContext>> {
         Err(unavailable())
     }
 
-    /// Always [`Error::GpuUnavailable`] in this build.
+    /// Always [`crate::EngineError::GpuUnavailable`] in this build.
     pub fn shared() -> Result<Arc<GpuContext>> {
         Err(unavailable())
     }

@@ -9,8 +9,9 @@ pub(crate) mod adapter;
 pub(crate) mod choice;
 pub(crate) mod cpu;
 pub(crate) mod device;
+pub(crate) mod error;
 // The one place the `gpu` feature is decided: without it the GPU engine
-// keeps its types and entry points, which report `Error::GpuUnavailable`.
+// keeps its types and entry points, which report `EngineError::GpuUnavailable`.
 #[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
 pub(crate) mod gpu;
 #[cfg(test)]

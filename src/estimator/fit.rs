@@ -2,6 +2,8 @@
 //! the scalings), the engine chosen, the solver run, and the outcome turned
 //! into a [`Fitted`].
 
+use crate::estimator::error::EstimatorError;
+use crate::train::error::TrainError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::data::scaling::{Standardizer, TargetScaling};
@@ -196,9 +198,9 @@ impl Checked<'_> {
     /// checks the targets and measures the scalings.
     fn fit_source(self, source: &dyn DataSource) -> Result<Fitted> {
         if self.validation_fraction.is_some() {
-            return Err(Error::NotWithSource {
+            return Err(Error::Estimator(EstimatorError::NotWithSource {
                 setting: "validation_fraction",
-            });
+            }));
         }
         let resuming = matches!(self.start, Some(StartFrom::Resume(_)));
         let (features, target) = (
@@ -281,11 +283,11 @@ impl Checked<'_> {
         Ok(match self.start {
             None => Start::Fresh(vec![0.0; (features + 1) * margins]),
             Some(StartFrom::Parameters(..)) if margins > 1 => {
-                return Err(Error::PerClass {
+                return Err(Error::Estimator(EstimatorError::PerClass {
                     method: "warm_start",
                     classes: margins,
                     instead: "resume",
-                })
+                }))
             }
             Some(StartFrom::Parameters(weights, bias)) => {
                 validate_parameters(weights.view(), *bias, features)?;
@@ -361,7 +363,7 @@ impl Checked<'_> {
             true => Some(
                 curvature::measure(engine, source, plan.reducer.as_ref()).map_err(|e| match e {
                     // Non-finite X makes the curvature non-finite: name the value.
-                    Error::NoCurvature { .. } => self.non_finite(data).err().unwrap_or(e),
+                    Error::Train(TrainError::NoCurvature { .. }) => self.non_finite(data).err().unwrap_or(e),
                     other => other,
                 })?,
             ),

@@ -1,5 +1,6 @@
 //! What a fit returns: [`Fitted`], the model with its history and state.
 
+use crate::estimator::error::EstimatorError;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::data::scaling::{Standardizer, TargetScaling};
@@ -311,11 +312,11 @@ impl Fitted {
     fn one_margin(&self, method: &'static str, instead: &'static str) -> Result<()> {
         match self.weights.ncols() {
             1 => Ok(()),
-            classes => Err(Error::PerClass {
+            classes => Err(Error::Estimator(EstimatorError::PerClass {
                 method,
                 classes,
                 instead,
-            }),
+            })),
         }
     }
 
@@ -389,11 +390,13 @@ impl Fitted {
     /// An error unless the model gives probabilities.
     fn probability_check(&self) -> Result<()> {
         if self.model != Model::Logistic {
-            return Err(Error::NotLogistic);
+            return Err(Error::Estimator(EstimatorError::NotLogistic));
         }
         let loss = self.settings.loss_settings();
         if loss.margins() == 1 && loss.prediction(0.0f32).is_none() {
-            return Err(Error::NoProbability { loss: loss.name() });
+            return Err(Error::Estimator(EstimatorError::NoProbability {
+                loss: loss.name(),
+            }));
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Saved models: [`Fitted::save`] and [`Fitted::load`] through serde, in a
 //! versioned JSON schema (docs/MODEL_FORMAT.md).
 
+use crate::estimator::error::EstimatorError;
 use std::path::Path;
 
 use ndarray::{Array1, Array2};
@@ -124,9 +125,11 @@ impl Fitted {
             history: self.history.records.clone(),
             training_state: self.state.clone(),
         };
-        serde_json::to_string_pretty(&saved).map_err(|e| Error::MalformedModel {
-            path: "(in memory)".into(),
-            reason: e.to_string(),
+        serde_json::to_string_pretty(&saved).map_err(|e| {
+            Error::Estimator(EstimatorError::MalformedModel {
+                path: "(in memory)".into(),
+                reason: e.to_string(),
+            })
         })
     }
 
@@ -162,11 +165,11 @@ impl Fitted {
         // size (/dev/zero would fill memory).
         if let Some(bytes) = crate::data::input_file::regular_file_size(path)? {
             if bytes > MAX_MODEL_BYTES {
-                return Err(Error::ModelFileTooLarge {
+                return Err(Error::Estimator(EstimatorError::ModelFileTooLarge {
                     path: shown,
                     bytes,
                     limit: MAX_MODEL_BYTES,
-                });
+                }));
             }
         }
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
@@ -178,9 +181,11 @@ impl Fitted {
 
     /// Reads a model from JSON text; `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> Result<Fitted> {
-        let malformed = |reason: String| Error::MalformedModel {
-            path: origin.to_string(),
-            reason,
+        let malformed = |reason: String| {
+            Error::Estimator(EstimatorError::MalformedModel {
+                path: origin.to_string(),
+                reason,
+            })
         };
         // The version is read first, so that a file of another version is
         // named as such rather than as a file with odd fields.
@@ -196,11 +201,11 @@ impl Fitted {
                     .as_u64()
                     .is_some_and(|v| (1..=u64::from(SCHEMA_VERSION)).contains(&v)) => {}
             Some(version) => {
-                return Err(Error::UnknownSchemaVersion {
+                return Err(Error::Estimator(EstimatorError::UnknownSchemaVersion {
                     path: origin.to_string(),
                     found: version.to_string(),
                     supported: SCHEMA_VERSION,
-                })
+                }))
             }
             None => return Err(malformed("no \"version\" field".into())),
         }

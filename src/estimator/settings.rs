@@ -1,6 +1,7 @@
 //! The builder: `GradientDescent`, its settings, and their checks into
 //! the plan a fit runs ([`TrainingPlan`]).
 
+use crate::estimator::error::EstimatorError;
 use std::sync::Arc;
 
 use ndarray::Array1;
@@ -96,7 +97,7 @@ impl std::str::FromStr for Variant {
             _ => text.strip_prefix("minibatch:").unwrap_or(text),
         };
         match size.parse::<usize>() {
-            Ok(0) => Err(Error::ZeroBatchSize),
+            Ok(0) => Err(Error::Estimator(EstimatorError::ZeroBatchSize)),
             Ok(size) => Ok(Variant::MiniBatch(size)),
             Err(_) => Err(Error::UnknownName {
                 what: "variant",
@@ -521,7 +522,7 @@ impl GradientDescent {
     /// of the loss's largest and smallest curvatures, measured on the engine
     /// as for [`GradientDescent::auto_learning_rate`] (whose rate is then
     /// 1/L). An error with another optimizer
-    /// ([`Error::MomentumOfRule`]).
+    /// ([`crate::EstimatorError::MomentumOfRule`]).
     pub fn auto_momentum(mut self, auto: bool) -> Self {
         self.auto_momentum = auto;
         self
@@ -581,7 +582,7 @@ impl GradientDescent {
     /// `times` 0 stops at the first stall. The full batch, whose loss has
     /// no noise, stops at once ([`StopReason::Converged`](crate::StopReason::Converged)). The cuts
     /// multiply the schedule's rate; the history records the rate used.
-    /// `factor` must lie in (0, 1) ([`Error::InvalidRateCut`]).
+    /// `factor` must lie in (0, 1) ([`crate::EstimatorError::InvalidRateCut`]).
     pub fn rate_cuts(mut self, times: usize, factor: f64) -> Self {
         self.rate_cuts = times;
         self.rate_cut_factor = factor;
@@ -622,7 +623,7 @@ impl GradientDescent {
     }
     /// Start from these parameters (in the original units) instead of zero;
     /// for a model of one margin (a multinomial fit refuses it with
-    /// [`Error::PerClass`]: resume it instead).
+    /// [`crate::EstimatorError::PerClass`]: resume it instead).
     pub fn warm_start(mut self, weights: impl Into<Array1<f32>>, bias: f32) -> Self {
         self.start = Some(StartFrom::Parameters(weights.into(), bias));
         self
@@ -637,7 +638,7 @@ impl GradientDescent {
     /// interrupted fit leaves its last whole checkpoint. Resuming the
     /// checkpoint ([`GradientDescent::resume`] with the same settings and
     /// data, for the epochs left) equals the uninterrupted fit (bit for bit
-    /// on the CPU). `every` = 0 is [`Error::ZeroCheckpointInterval`].
+    /// on the CPU). `every` = 0 is [`crate::EstimatorError::ZeroCheckpointInterval`].
     ///
     /// ```
     /// use downhill::{Fitted, GradientDescent, StopReason};
@@ -675,7 +676,7 @@ impl GradientDescent {
     }
     /// Records the parameters at the end of every epoch in
     /// [`History::parameters`] (off by default); one margin's, so a
-    /// multinomial fit refuses it ([`Error::PerClass`]).
+    /// multinomial fit refuses it ([`crate::EstimatorError::PerClass`]).
     pub fn track_parameters(mut self, track: bool) -> Self {
         self.track_parameters = track;
         self
@@ -797,7 +798,7 @@ impl GradientDescent {
     /// ([`Checked`]); the first setting that cannot be run is the error.
     pub(crate) fn check(&self) -> Result<Checked<'_>> {
         if self.variant == Variant::MiniBatch(0) {
-            return Err(Error::ZeroBatchSize);
+            return Err(Error::Estimator(EstimatorError::ZeroBatchSize));
         }
         self.shuffle.validate()?;
         // An automatic rate replaces the optimizer's, which is not checked.
@@ -807,71 +808,83 @@ impl GradientDescent {
         }
         self.schedule.validate()?;
         if self.auto_momentum && !matches!(self.optimizer, Optimizer::Momentum(_)) {
-            return Err(Error::MomentumOfRule {
+            return Err(Error::Estimator(EstimatorError::MomentumOfRule {
                 rule: self.optimizer.name().to_string(),
-            });
+            }));
         }
         if let Some(fraction) = self.validation_fraction {
             if !(fraction > 0.0 && fraction < 1.0) {
-                return Err(Error::InvalidValidationFraction { value: fraction });
+                return Err(Error::Estimator(EstimatorError::InvalidValidationFraction {
+                    value: fraction,
+                }));
             }
         }
         if self.standardize_target && self.model != Model::Linear {
-            return Err(Error::TargetScalingOfLabels);
+            return Err(Error::Estimator(EstimatorError::TargetScalingOfLabels));
         }
         let loss = self.loss_settings();
         if loss.model() != self.model {
-            return Err(Error::LossOfModel {
+            return Err(Error::Estimator(EstimatorError::LossOfModel {
                 loss: loss.name(),
                 fits: loss.model().name(),
                 model: self.model.name(),
-            });
+            }));
         }
         if let Some(epsilon) = loss.epsilon() {
             // Huber's quadratic part needs room: at ε = 0 the loss is 0.
             let least_ok = matches!(loss, Loss::Huber { .. }) && epsilon > 0.0
                 || !matches!(loss, Loss::Huber { .. }) && epsilon >= 0.0;
             if !(epsilon.is_finite() && least_ok) {
-                return Err(Error::InvalidEpsilon { value: epsilon });
+                return Err(Error::Estimator(EstimatorError::InvalidEpsilon {
+                    value: epsilon,
+                }));
             }
         }
         if let Loss::Multinomial { classes } = loss {
             let limit = crate::data::table::MAX_CLASSES;
             if classes < 2 || classes as usize > limit {
-                return Err(Error::InvalidClassCount { classes, limit });
+                return Err(Error::Estimator(EstimatorError::InvalidClassCount {
+                    classes,
+                    limit,
+                }));
             }
             if self.track_parameters {
-                return Err(Error::PerClass {
+                return Err(Error::Estimator(EstimatorError::PerClass {
                     method: "track_parameters",
                     classes: classes as usize,
                     instead: "on_epoch",
-                });
+                }));
             }
         }
         if self.standardize_target && loss == Loss::Poisson {
-            return Err(Error::TargetScalingOfLoss { loss: loss.name() });
+            return Err(Error::Estimator(EstimatorError::TargetScalingOfLoss {
+                loss: loss.name(),
+            }));
         }
         self.solver.validate()?;
         if self.average == Some(0) {
-            return Err(Error::ZeroAverageStart);
+            return Err(Error::Estimator(EstimatorError::ZeroAverageStart));
         }
         if let Some(class_weight) = self.class_weight {
             if self.model != Model::Logistic {
-                return Err(Error::ClassWeightOfModel {
+                return Err(Error::Estimator(EstimatorError::ClassWeightOfModel {
                     model: self.model.name(),
-                });
+                }));
             }
             if let (ClassWeight::Given { .. }, Some(classes @ 3..)) = (class_weight, loss.classes()) {
-                return Err(Error::PerClass {
+                return Err(Error::Estimator(EstimatorError::PerClass {
                     method: "ClassWeight::Given",
                     classes,
                     instead: "ClassWeight::Balanced",
-                });
+                }));
             }
             if let ClassWeight::Given { negative, positive } = class_weight {
                 for (label, weight) in [(0.0, negative), (1.0, positive)] {
                     if !(weight.is_finite() && weight >= 0.0) {
-                        return Err(Error::InvalidClassWeight { label, weight });
+                        return Err(Error::Estimator(EstimatorError::InvalidClassWeight {
+                            label,
+                            weight,
+                        }));
                     }
                 }
                 if negative == 0.0 && positive == 0.0 {
@@ -882,46 +895,51 @@ impl GradientDescent {
         if let Solver::Lbfgs { .. } = self.solver {
             let solver = "lbfgs";
             if self.variant != Variant::Full {
-                return Err(Error::SolverOfVariant {
+                return Err(Error::Estimator(EstimatorError::SolverOfVariant {
                     solver,
                     variant: self.variant.to_string(),
-                });
+                }));
             }
             if !loss.is_smooth() {
-                return Err(Error::SolverOfLoss {
+                return Err(Error::Estimator(EstimatorError::SolverOfLoss {
                     solver,
                     loss: loss.name(),
-                });
+                }));
             }
             if self.l1 != 0.0 {
-                return Err(Error::SolverOfPenalty { solver, l1: self.l1 });
+                return Err(Error::Estimator(EstimatorError::SolverOfPenalty {
+                    solver,
+                    l1: self.l1,
+                }));
             }
             if self.average.is_some() {
-                return Err(Error::AverageOfSolver { solver });
+                return Err(Error::Estimator(EstimatorError::AverageOfSolver { solver }));
             }
         }
         if let Some(checkpoint) = &self.checkpoint {
             if checkpoint.every == 0 {
-                return Err(Error::ZeroCheckpointInterval);
+                return Err(Error::Estimator(EstimatorError::ZeroCheckpointInterval));
             }
         }
         if let Some(ratio) = self.l1_ratio.filter(|r| !(0.0..=1.0).contains(r)) {
-            return Err(Error::InvalidL1Ratio { value: ratio });
+            return Err(Error::Estimator(EstimatorError::InvalidL1Ratio { value: ratio }));
         }
         for (part, value) in [("L2", self.l2), ("L1", self.l1)] {
             if !(value.is_finite() && value >= 0.0) {
-                return Err(Error::InvalidPenalty { part, value });
+                return Err(Error::Estimator(EstimatorError::InvalidPenalty { part, value }));
             }
         }
         if self.max_epochs == 0 {
-            return Err(Error::ZeroEpochs);
+            return Err(Error::Estimator(EstimatorError::ZeroEpochs));
         }
         // A tolerance, where given, with the patience it waits.
         let rule = |tolerance: Option<f64>| match tolerance {
             Some(tolerance) if !(tolerance.is_finite() && tolerance >= 0.0) => {
-                Err(Error::InvalidTolerance { value: tolerance })
+                Err(Error::Estimator(EstimatorError::InvalidTolerance {
+                    value: tolerance,
+                }))
             }
-            Some(_) if self.patience == 0 => Err(Error::ZeroPatience),
+            Some(_) if self.patience == 0 => Err(Error::Estimator(EstimatorError::ZeroPatience)),
             Some(tolerance) => Ok(Some(EarlyStopping {
                 tolerance,
                 patience: self.patience,
@@ -930,15 +948,15 @@ impl GradientDescent {
         };
         let early_stopping = rule(self.tolerance)?;
         if !(self.rate_cut_factor > 0.0 && self.rate_cut_factor < 1.0) {
-            return Err(Error::InvalidRateCut {
+            return Err(Error::Estimator(EstimatorError::InvalidRateCut {
                 value: self.rate_cut_factor,
-            });
+            }));
         }
         let parameter_tolerance = rule(self.parameter_tolerance)?;
         if self.divergence_factor.is_nan() || self.divergence_factor <= 1.0 {
-            return Err(Error::InvalidDivergenceFactor {
+            return Err(Error::Estimator(EstimatorError::InvalidDivergenceFactor {
                 value: self.divergence_factor,
-            });
+            }));
         }
         let training = TrainingPlan {
             solver: self.solver,

@@ -36,6 +36,7 @@
 //! whatever their number, and are what the engines call where a loss may
 //! have many.
 
+use crate::math::error::MathError;
 use num_traits::Float;
 
 use crate::math::model::{sigmoid, Model};
@@ -354,7 +355,7 @@ impl Loss {
 
     /// Checks targets `y` (the first being row `first`) against what the
     /// loss reads: Poisson's counts or rates are at least 0
-    /// ([`crate::Error::NegativePoissonTarget`]); a multinomial label is a
+    /// ([`crate::crate::MathError::NegativePoissonTarget`]); a multinomial label is a
     /// class 0 … K − 1 ([`crate::Error::InvalidClass`]).
     pub(crate) fn check_targets(
         self,
@@ -374,10 +375,10 @@ impl Loss {
         }
         if self == Loss::Poisson {
             if let Some((k, value)) = y.into_iter().enumerate().find(|(_, v)| *v < 0.0) {
-                return Err(crate::error::Error::NegativePoissonTarget {
+                return Err(crate::error::Error::Math(MathError::NegativePoissonTarget {
                     row: first + k,
                     value,
-                });
+                }));
             }
         }
         Ok(())

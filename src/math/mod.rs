@@ -5,6 +5,7 @@
 //! ([`optim`]). It imports nothing of the crate but its errors and the
 //! JSON form of numbers.
 
+pub(crate) mod error;
 pub(crate) mod loss;
 pub(crate) mod model;
 pub(crate) mod objective;

@@ -11,6 +11,7 @@
 //! be mirrored on another engine and compared element by element.
 
 use crate::error::{Error, Result};
+use crate::math::error::MathError;
 
 /// Plain stochastic gradient descent: θ ← θ − η g.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -231,7 +232,9 @@ impl Optimizer {
     pub fn validate(&self) -> Result<()> {
         let learning_rate = self.learning_rate();
         if !(learning_rate.is_finite() && learning_rate > 0.0) {
-            return Err(Error::InvalidLearningRate { value: learning_rate });
+            return Err(Error::Math(MathError::InvalidLearningRate {
+                value: learning_rate,
+            }));
         }
         match *self {
             Optimizer::Sgd(_) => Ok(()),
@@ -507,11 +510,11 @@ fn unit_interval(name: &'static str, value: f32) -> Result<()> {
     if (0.0..1.0).contains(&value) {
         Ok(())
     } else {
-        Err(Error::InvalidOptimizerConstant {
+        Err(Error::Math(MathError::InvalidOptimizerConstant {
             name,
             value,
             expected: "[0, 1)",
-        })
+        }))
     }
 }
 
@@ -519,10 +522,10 @@ fn positive(name: &'static str, value: f32) -> Result<()> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
-        Err(Error::InvalidOptimizerConstant {
+        Err(Error::Math(MathError::InvalidOptimizerConstant {
             name,
             value,
             expected: "(0, ∞)",
-        })
+        }))
     }
 }

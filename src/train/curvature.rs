@@ -9,6 +9,7 @@ use crate::math::loss::Loss;
 use crate::math::objective::Objective;
 use crate::math::optim::Optimizer;
 use crate::reduce::Reducer;
+use crate::train::error::TrainError;
 use nalgebra::DMatrix;
 
 /// Lanczos steps at most; each reads every row once.
@@ -103,7 +104,7 @@ pub(crate) fn measure(
         let hv: Vec<f64> = raw.derivative.iter().map(|s| s / n).collect();
         match hv.iter().all(|x| x.is_finite()) {
             true => Ok(hv),
-            false => Err(Error::NoCurvature { value: f64::NAN }),
+            false => Err(Error::Train(TrainError::NoCurvature { value: f64::NAN })),
         }
     };
     // A fixed start with no symmetry that an eigenvector could be
@@ -160,7 +161,7 @@ fn extremes(diagonal: &[f64], off_diagonal: &[f64]) -> Result<Curvature> {
     let values = tridiagonal.symmetric_eigenvalues();
     let largest = values.max();
     if !(largest.is_finite() && largest > 0.0) {
-        return Err(Error::NoCurvature { value: largest });
+        return Err(Error::Train(TrainError::NoCurvature { value: largest }));
     }
     let floor = largest / Curvature::MAX_CONDITION;
     let above = values.iter().copied().filter(|&v| v >= floor);

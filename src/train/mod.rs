@@ -8,6 +8,7 @@
 pub(crate) mod curvature;
 pub(crate) mod descent;
 pub(crate) mod driver;
+pub(crate) mod error;
 pub(crate) mod history;
 pub(crate) mod lbfgs;
 pub(crate) mod method;

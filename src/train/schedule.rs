@@ -12,6 +12,7 @@
 //! | `reduce_on_plateau(factor, patience)` | multiplied by `factor` after more than `patience` epochs without a relative improvement of 1e-4 | PyTorch `ReduceLROnPlateau` |
 
 use crate::error::{Error, Result};
+use crate::train::error::TrainError;
 
 /// How the learning rate changes from epoch to epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -90,11 +91,11 @@ impl Schedule {
     /// Checks every parameter.
     pub fn validate(&self) -> Result<()> {
         let invalid = |name, value: f64, expected| {
-            Err(Error::InvalidScheduleParameter {
+            Err(Error::Train(TrainError::InvalidScheduleParameter {
                 name,
                 value,
                 expected,
-            })
+            }))
         };
         match *self {
             Schedule::Constant => Ok(()),

@@ -4,6 +4,7 @@
 //! ([`crate::train::driver`]).
 
 use crate::error::{Error, Result};
+use crate::train::error::TrainError;
 
 /// The memory of L-BFGS when none is given: the last 10 steps, as SciPy's
 /// `L-BFGS-B` (scikit-learn's `lbfgs` solver) keeps.
@@ -41,7 +42,7 @@ impl Solver {
     /// Checks the settings.
     pub fn validate(self) -> Result<()> {
         match self {
-            Solver::Lbfgs { memory: 0 } => Err(Error::ZeroLbfgsMemory),
+            Solver::Lbfgs { memory: 0 } => Err(Error::Train(TrainError::ZeroLbfgsMemory)),
             _ => Ok(()),
         }
     }
@@ -97,7 +98,10 @@ mod tests {
         ] {
             assert_eq!(solver.to_string().parse::<Solver>().unwrap(), solver);
         }
-        assert!(matches!("lbfgs:0".parse::<Solver>(), Err(Error::ZeroLbfgsMemory)));
+        assert!(matches!(
+            "lbfgs:0".parse::<Solver>(),
+            Err(Error::Train(TrainError::ZeroLbfgsMemory))
+        ));
         assert!(matches!(
             "newton".parse::<Solver>(),
             Err(Error::UnknownName { what: "solver", .. })

@@ -10,10 +10,10 @@
 //! - Text columns are one-hot encoded ([`Categorical::OneHot`]): one column
 //!   per value, named `column=value`, values in sorted order; a column with
 //!   more distinct values than [`TableOptions::max_categories`] is left out,
-//!   but one named among the features is [`Error::TooManyCategories`].
+//!   but one named among the features is [`crate::DataError::TooManyCategories`].
 //!   At prediction time an unseen value encodes as all zeros and is counted.
 //! - A header that names a column in use twice is
-//!   [`Error::RepeatedColumn`].
+//!   [`crate::DataError::RepeatedColumn`].
 //! - Every column left out is named with its reason ([`Dropped`]): text
 //!   under [`Categorical::Drop`], too many categories, all missing,
 //!   constant.
@@ -33,6 +33,7 @@
 //!   kept as the encoding's [`Labels`]. A target with fewer than two
 //!   values, or more than [`MAX_CLASSES`], is an error.
 
+use crate::data::error::DataError;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -444,7 +445,7 @@ pub fn write_source(
         #[cfg(feature = "npy")]
         Format::Npy => crate::data::npy::write_matrix(source, path, WRITE_ROWS),
         #[allow(unreachable_patterns)]
-        _ => Err(Error::UnknownFormat { path: shown }),
+        _ => Err(Error::Data(DataError::UnknownFormat { path: shown })),
     }
 }
 
@@ -495,9 +496,9 @@ pub(crate) fn visit_records(
         }
         _ => {
             let _ = (wanted, each);
-            Err(Error::UnknownFormat {
+            Err(Error::Data(DataError::UnknownFormat {
                 path: path.display().to_string(),
-            })
+            }))
         }
     }
 }
@@ -553,10 +554,10 @@ fn after_reading_through(error: Error, format: Format, path: &Path, wanted: Opti
 
 /// A file with a header and no records.
 fn no_rows(path: &Path) -> Error {
-    Error::EmptyFile {
+    Error::Data(DataError::EmptyFile {
         path: path.display().to_string(),
         missing: "data rows",
-    }
+    })
 }
 
 /// Visits every record of a table file (see [`visit_records`]) with
@@ -614,20 +615,20 @@ pub fn read_columns(path: impl AsRef<Path>, names: &[&str]) -> Result<Vec<Vec<St
 }
 
 /// The position of column `name` in `header`; a name that the header
-/// holds twice is [`Error::RepeatedColumn`], as either could be meant.
+/// holds twice is [`crate::DataError::RepeatedColumn`], as either could be meant.
 fn column_index(header: &[String], name: &str) -> Result<usize> {
     let mut found = header.iter().enumerate().filter(|(_, h)| *h == name.trim());
     match (found.next(), found.next()) {
         (Some((first, _)), None) => Ok(first),
-        (Some((first, _)), Some((second, _))) => Err(Error::RepeatedColumn {
+        (Some((first, _)), Some((second, _))) => Err(Error::Data(DataError::RepeatedColumn {
             column: header[first].clone(),
             first: first + 1,
             second: second + 1,
-        }),
-        (None, _) => Err(Error::MissingColumn {
+        })),
+        (None, _) => Err(Error::Data(DataError::MissingColumn {
             name: name.to_string(),
             available: header.join(", "),
-        }),
+        })),
     }
 }
 
@@ -706,13 +707,13 @@ impl Encoding {
                         counts.filled += 1;
                         *mean
                     } else {
-                        cell.number()
-                            .map(|v| v as f32)
-                            .ok_or_else(|| Error::NonNumericCell {
+                        cell.number().map(|v| v as f32).ok_or_else(|| {
+                            Error::Data(DataError::NonNumericCell {
                                 line,
                                 column: name.clone(),
                                 value: cell.text().into_owned(),
-                            })?
+                            })
+                        })?
                     };
                     j += 1;
                 }
@@ -762,9 +763,11 @@ impl Encoding {
             lines.push(line);
             Ok(())
         })?;
-        let x = Array2::from_shape_vec((lines.len(), width), x).map_err(|e| Error::MalformedFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
+        let x = Array2::from_shape_vec((lines.len(), width), x).map_err(|e| {
+            Error::Data(DataError::MalformedFile {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })
         })?;
         Ok((x, counts, lines))
     }

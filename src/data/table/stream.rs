@@ -6,6 +6,7 @@
 //! record); each block then reads the records that hold its rows and
 //! encodes them exactly as [`read_table`] encodes the whole table.
 
+use crate::data::error::DataError;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +67,7 @@ impl TableData {
     /// means, category and label lists, in rank order), and every rank
     /// decides the same encoding from the sum. A rank that cannot read its
     /// file fails every rank ([`Error::RankFailed`]); files with other
-    /// columns are [`Error::ShardColumns`]. Every rank of `collective`
+    /// columns are [`crate::DataError::ShardColumns`]. Every rank of `collective`
     /// calls it.
     #[cfg(feature = "serde")]
     pub fn open_shard(
@@ -104,18 +105,20 @@ impl TableData {
         // what its own records hold (missing cells).
         let decided = match surveyed.decide(options) {
             Ok(table) => Ok(table),
-            Err(Error::NonNumericCell { line, column, value }) => {
+            Err(Error::Data(DataError::NonNumericCell { line, column, value })) => {
                 // The first text cell of a column of numbers: its rank's file.
                 let rank = text_from.get(&column).copied().unwrap_or(0);
                 let file = all.get(rank).map_or(&file, |s: &SharedSurvey| &s.file);
-                let cell = Error::NonNumericCell { line, column, value };
+                let cell = Error::Data(DataError::NonNumericCell { line, column, value });
                 return Err(Error::RankFailed {
                     rank,
                     cause: format!("{file}: {cell}"),
                 });
             }
             Err(
-                e @ (Error::MissingValues { .. } | Error::MissingTargets { .. } | Error::EmptyFile { .. }),
+                e @ (Error::Data(DataError::MissingValues { .. })
+                | Error::Data(DataError::MissingTargets { .. })
+                | Error::Data(DataError::EmptyFile { .. })),
             ) => Err(format!("{file}: {e}")),
             Err(e) => Err(e.to_string()),
         };
@@ -207,14 +210,16 @@ impl TableData {
         let one_hot_bytes = 4 * self.plan.rows() as u64 * one_hot_width as u64;
         let bytes = self.whole_bytes();
         match one_hot().max_by_key(|&(_, values)| values) {
-            Some((column, values)) if one_hot_bytes > budget => Err(Error::OneHotBeyondBudget {
-                column: column.clone(),
-                values,
-                rows: self.plan.rows(),
-                width: self.width,
-                bytes,
-                budget,
-            }),
+            Some((column, values)) if one_hot_bytes > budget => {
+                Err(Error::Data(DataError::OneHotBeyondBudget {
+                    column: column.clone(),
+                    values,
+                    rows: self.plan.rows(),
+                    width: self.width,
+                    bytes,
+                    budget,
+                }))
+            }
             _ => Ok(()),
         }
     }
@@ -500,10 +505,10 @@ impl TableData {
 
     /// The error of a file that no longer holds what its survey read.
     fn changed(&self, reason: String) -> Error {
-        Error::TruncatedFile {
+        Error::Data(DataError::TruncatedFile {
             path: self.path.display().to_string(),
             reason,
-        }
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 //! module documentation from these alone, so that a table read whole and
 //! a table streamed from a file larger than memory are encoded the same.
 
+use crate::data::error::DataError;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -137,7 +138,9 @@ impl Survey {
         options: &TableOptions,
     ) -> Result<Self> {
         if let (Some(value), false) = (&options.positive_class, options.labels) {
-            return Err(Error::PositiveClassOfNumbers { value: value.clone() });
+            return Err(Error::Data(DataError::PositiveClassOfNumbers {
+                value: value.clone(),
+            }));
         }
         let target_column = column_index(&header, target)?;
         let weight_column = options
@@ -146,9 +149,9 @@ impl Survey {
             .map(|name| column_index(&header, name))
             .transpose()?;
         if weight_column == Some(target_column) {
-            return Err(Error::TargetAsWeights {
+            return Err(Error::Data(DataError::TargetAsWeights {
                 column: header[target_column].clone(),
-            });
+            }));
         }
         let chosen: Vec<usize> = match features {
             Some(names) => {
@@ -157,19 +160,19 @@ impl Survey {
                 for name in names {
                     let c = column_index(&header, name)?;
                     if c == target_column {
-                        return Err(Error::TargetAsFeature {
+                        return Err(Error::Data(DataError::TargetAsFeature {
                             column: header[c].clone(),
-                        });
+                        }));
                     }
                     if Some(c) == weight_column {
-                        return Err(Error::WeightAsFeature {
+                        return Err(Error::Data(DataError::WeightAsFeature {
                             column: header[c].clone(),
-                        });
+                        }));
                     }
                     if !seen.insert(c) {
-                        return Err(Error::RepeatedFeature {
+                        return Err(Error::Data(DataError::RepeatedFeature {
                             column: header[c].clone(),
-                        });
+                        }));
                     }
                     columns.push(c);
                 }
@@ -189,11 +192,11 @@ impl Survey {
                         continue;
                     }
                     if let Some(&first) = first_of.get(name) {
-                        return Err(Error::RepeatedColumn {
+                        return Err(Error::Data(DataError::RepeatedColumn {
                             column: name.to_string(),
                             first: first + 1,
                             second: c + 1,
-                        });
+                        }));
                     }
                     first_of.insert(name, c);
                 }
@@ -365,7 +368,7 @@ impl Survey {
     /// them) for its columns and target: counts and sums added in rank
     /// order, category and label lists joined, the first text cell the
     /// first rank's; this survey's records stay its own. Ranks whose files
-    /// have other columns are [`Error::ShardColumns`]. Returns the rank
+    /// have other columns are [`crate::DataError::ShardColumns`]. Returns the rank
     /// whose file holds each column's first text cell, by column name.
     #[cfg(feature = "serde")]
     pub(crate) fn absorb(&mut self, all: &[SharedSurvey]) -> Result<BTreeMap<String, usize>> {
@@ -378,11 +381,11 @@ impl Survey {
             .enumerate()
             .find(|(_, other)| other.header != first.header || other.chosen != first.chosen)
         {
-            return Err(Error::ShardColumns {
+            return Err(Error::Data(DataError::ShardColumns {
                 rank,
                 columns: other.header.join(", "),
                 expected: first.header.join(", "),
-            });
+            }));
         }
         let cap = self.distinct_cap;
         let mut columns: Vec<ColumnSurvey> = vec![ColumnSurvey::default(); self.columns.len()];
@@ -443,20 +446,20 @@ impl Survey {
             ..
         } = self;
         let Some(first_line) = first_line else {
-            return Err(Error::EmptyFile {
+            return Err(Error::Data(DataError::EmptyFile {
                 path: path.display().to_string(),
                 missing: "data rows",
-            });
+            }));
         };
 
         // The target's labels: its K distinct values as the codes 0..K.
         let labels = if options.labels {
             let column = header[target_column].clone();
             if target_values_beyond {
-                return Err(Error::TooManyClasses {
+                return Err(Error::Data(DataError::TooManyClasses {
                     column,
                     limit: DISTINCT_COUNTED,
-                });
+                }));
             }
             let values = sorted_values(target_values.keys().cloned().collect());
             if values.len() < 2 {
@@ -466,28 +469,28 @@ impl Survey {
                     .and_then(|v| target_values.get(v))
                     .copied()
                     .unwrap_or(first_line);
-                return Err(Error::TooFewClasses {
+                return Err(Error::Data(DataError::TooFewClasses {
                     column,
                     values: values.join(", "),
                     count: values.len(),
                     line,
-                });
+                }));
             }
             let classes = match &options.positive_class {
                 None => values,
                 Some(p) if values.len() > 2 => {
-                    return Err(Error::PositiveClassOfClasses {
+                    return Err(Error::Data(DataError::PositiveClassOfClasses {
                         value: p.clone(),
                         count: values.len(),
-                    })
+                    }))
                 }
                 Some(p) if label_key(p) == values[0] => vec![values[1].clone(), values[0].clone()],
                 Some(p) if label_key(p) == values[1] => values,
                 Some(p) => {
-                    return Err(Error::UnknownPositiveClass {
+                    return Err(Error::Data(DataError::UnknownPositiveClass {
                         value: p.clone(),
                         values: values.join(", "),
-                    })
+                    }))
                 }
             };
             Some(Labels { classes })
@@ -510,7 +513,7 @@ impl Survey {
         // The table's problems, all reported at once.
         let mut problems = Vec::new();
         if let Some((line, value)) = target_first_text {
-            problems.push(Error::TextTarget {
+            problems.push(DataError::TextTarget {
                 line,
                 column: header[target_column].clone(),
                 value,
@@ -537,7 +540,7 @@ impl Survey {
             let (numbers, present) = (survey.numbers, survey.present);
             if numbers < present && 2 * numbers >= present {
                 let (line, value) = survey.first_text.clone().expect("some cell is not a number");
-                problems.push(Error::NonNumericCell {
+                problems.push(DataError::NonNumericCell {
                     line,
                     column: name,
                     value,
@@ -558,7 +561,7 @@ impl Survey {
             } else if survey.distinct.len() > options.max_categories && named {
                 // A column asked for is never left out quietly.
                 let (line, value) = survey.first_text.clone().expect("some cell is not a number");
-                problems.push(Error::TooManyCategories {
+                problems.push(DataError::TooManyCategories {
                     column: name,
                     values: survey.distinct.len(),
                     cap: options.max_categories,
@@ -589,12 +592,13 @@ impl Survey {
                 .iter()
                 .map(|d| format!("{:?} ({})", d.column, d.reason))
                 .collect();
-            return Err(Error::NoFeatureLeft {
+            return Err(DataError::NoFeatureLeft {
                 dropped: match dropped.is_empty() {
                     true => "the table has no column besides the target".into(),
                     false => format!("left out {}", dropped.join(", ")),
                 },
-            });
+            }
+            .into());
         }
 
         // Missing cells in the kept columns and the target.
@@ -614,12 +618,12 @@ impl Survey {
             problems.push(match affected_columns.is_empty() {
                 // Rows without a target are left out under any other
                 // choice of --missing: no target is ever filled.
-                true => Error::MissingTargets {
+                true => DataError::MissingTargets {
                     rows: affected.len(),
                     column: header[target_column].clone(),
                     first_line: affected[0].line,
                 },
-                false => Error::MissingValues {
+                false => DataError::MissingValues {
                     rows: affected.len(),
                     columns: affected_columns
                         .into_iter()
@@ -632,8 +636,8 @@ impl Survey {
         }
         match problems.len() {
             0 => {}
-            1 => return Err(problems.remove(0)),
-            _ => return Err(Error::TableProblems { problems }),
+            1 => return Err(problems.remove(0).into()),
+            _ => return Err(DataError::TableProblems { problems }.into()),
         }
         let excluded: Vec<usize> = match options.missing {
             Missing::Drop => affected.iter().map(|row| row.record).collect(),
@@ -644,10 +648,10 @@ impl Survey {
                 .collect(),
         };
         if excluded.len() == records {
-            return Err(Error::EmptyFile {
+            return Err(Error::Data(DataError::EmptyFile {
                 path: path.display().to_string(),
                 missing: "rows without missing values",
-            });
+            }));
         }
         // Missing cells of the records kept: numbers filled with means,
         // text encoded as none of its column's values.
@@ -734,13 +738,13 @@ impl Plan {
 
     /// The number in `cell` of `column` on file line `line`.
     pub(crate) fn number(&self, line: usize, column: usize, cell: Cell<'_>) -> Result<f32> {
-        cell.number()
-            .map(|v| v as f32)
-            .ok_or_else(|| Error::NonNumericCell {
+        cell.number().map(|v| v as f32).ok_or_else(|| {
+            Error::Data(DataError::NonNumericCell {
                 line,
                 column: self.header[column].clone(),
                 value: cell.text().into_owned(),
             })
+        })
     }
 
     /// The target of a kept record's `cell`, on file line `line`: the
@@ -753,23 +757,27 @@ impl Plan {
                     Some(bits) => self.number_codes.get(&bits),
                     None => self.codes.get(cell.label_key().as_ref()),
                 };
-                code.copied().ok_or_else(|| Error::UnknownLabel {
+                code.copied().ok_or_else(|| {
+                    Error::Data(DataError::UnknownLabel {
+                        line,
+                        column: self.header[self.target_column].clone(),
+                        value: cell.text().into_owned(),
+                        labels: labels
+                            .classes
+                            .iter()
+                            .take(10)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+                })
+            }
+            None => cell.number().map(|v| v as f32).ok_or_else(|| {
+                Error::Data(DataError::TextTarget {
                     line,
                     column: self.header[self.target_column].clone(),
                     value: cell.text().into_owned(),
-                    labels: labels
-                        .classes
-                        .iter()
-                        .take(10)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
                 })
-            }
-            None => cell.number().map(|v| v as f32).ok_or_else(|| Error::TextTarget {
-                line,
-                column: self.header[self.target_column].clone(),
-                value: cell.text().into_owned(),
             }),
         }
     }

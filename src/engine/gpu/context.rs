@@ -1,6 +1,7 @@
 //! The GPU context: instance, adapter, device, queue and compiled pipelines,
 //! built once and shared by every fit that runs on it.
 
+use crate::engine::error::EngineError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -178,8 +179,10 @@ impl GpuContext {
                 ..Default::default()
             })
             .await
-            .map_err(|e| Error::GpuUnavailable {
-                reason: format!("adapter {} refused a device: {e}", info.name),
+            .map_err(|e| {
+                Error::Engine(EngineError::GpuUnavailable {
+                    reason: format!("adapter {} refused a device: {e}", info.name),
+                })
             })?;
         // Where the adapter forms partial subgroups (drivers before Vulkan
         // 1.3 may), the kernels take workgroup memory instead.
@@ -238,22 +241,24 @@ impl GpuContext {
             timeout: Some(WAIT_LIMIT),
         });
         self.check_lost()?;
-        outcome.map(|_| ()).map_err(|e| Error::GpuFailure {
-            reason: format!("waiting for the device: {e}"),
+        outcome.map(|_| ()).map_err(|e| {
+            Error::Engine(EngineError::GpuFailure {
+                reason: format!("waiting for the device: {e}"),
+            })
         })
     }
 
     pub(crate) fn check_lost(&self) -> Result<()> {
         match self.lost.lock().ok().and_then(|record| record.clone()) {
-            Some(reason) => Err(Error::GpuFailure {
+            Some(reason) => Err(Error::Engine(EngineError::GpuFailure {
                 reason: format!("the device was lost ({reason})"),
-            }),
+            })),
             None => Ok(()),
         }
     }
 
     /// Runs `work` under the device's error scopes and turns what they
-    /// catch, or a lost device, into [`Error::GpuFailure`].
+    /// catch, or a lost device, into [`crate::EngineError::GpuFailure`].
     pub(crate) fn checked<T>(&self, what: &str, work: impl FnOnce() -> T) -> Result<T> {
         let value = catch_errors(&self.device, what, work);
         self.check_lost()?;
@@ -262,7 +267,7 @@ impl GpuContext {
 }
 
 /// Runs `work` under validation, out-of-memory and internal error scopes
-/// and turns what they catch into [`Error::GpuFailure`].
+/// and turns what they catch into [`crate::EngineError::GpuFailure`].
 fn catch_errors<T>(device: &wgpu::Device, what: &str, work: impl FnOnce() -> T) -> Result<T> {
     let internal = device.push_error_scope(wgpu::ErrorFilter::Internal);
     let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
@@ -272,9 +277,9 @@ fn catch_errors<T>(device: &wgpu::Device, what: &str, work: impl FnOnce() -> T) 
     let memory = pollster::block_on(memory.pop());
     let internal = pollster::block_on(internal.pop());
     match validation.or(memory).or(internal) {
-        Some(error) => Err(Error::GpuFailure {
+        Some(error) => Err(Error::Engine(EngineError::GpuFailure {
             reason: format!("{what}: {error}"),
-        }),
+        })),
         None => Ok(value),
     }
 }
@@ -320,11 +325,11 @@ fn check_backend_variable() -> Result<()> {
     };
     for name in value.to_lowercase().split(',').map(str::trim) {
         if !BACKEND_NAMES.contains(&name) {
-            return Err(Error::GpuUnavailable {
+            return Err(Error::Engine(EngineError::GpuUnavailable {
                 reason: format!(
                     "WGPU_BACKEND={value:?} names {name:?}, which is not a backend; use vulkan, metal, dx12 or gl (comma-separated)"
                 ),
-            });
+            }));
         }
     }
     Ok(())
@@ -339,12 +344,12 @@ async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> 
         return adapters
             .into_iter()
             .find(|a| a.get_info().name.to_lowercase().contains(&wanted.to_lowercase()))
-            .ok_or_else(|| Error::GpuUnavailable {
+            .ok_or_else(|| Error::Engine(EngineError::GpuUnavailable {
                 reason: format!(
                     "WGPU_ADAPTER_NAME={wanted:?} matches none of the adapters found on backends {backends:?}: [{}]",
                     names.join(", ")
                 ),
-            });
+            }));
     }
     instance
         .request_adapter(&wgpu::RequestAdapterOptions {
@@ -354,11 +359,11 @@ async fn choose_adapter(instance: &wgpu::Instance, backends: wgpu::Backends) -> 
             ..Default::default()
         })
         .await
-        .map_err(|e| Error::GpuUnavailable {
+        .map_err(|e| Error::Engine(EngineError::GpuUnavailable {
             reason: format!(
                 "no adapter on backends {backends:?} ({e}); on Linux without a GPU, install Mesa's lavapipe (apt-get install mesa-vulkan-drivers libvulkan1)"
             ),
-        })
+        }))
 }
 
 const COMMON: &str = include_str!("../../../shaders/common.wgsl");
@@ -566,20 +571,26 @@ fn probe_main(
             submission_index: None,
             timeout: Some(WAIT_LIMIT),
         })
-        .map_err(|e| Error::GpuUnavailable {
-            reason: format!("probing the adapter's subgroups: {e}"),
+        .map_err(|e| {
+            Error::Engine(EngineError::GpuUnavailable {
+                reason: format!("probing the adapter's subgroups: {e}"),
+            })
         })?;
-    let mapped = receiver
-        .recv_timeout(WAIT_LIMIT)
-        .map_err(|_| Error::GpuUnavailable {
+    let mapped = receiver.recv_timeout(WAIT_LIMIT).map_err(|_| {
+        Error::Engine(EngineError::GpuUnavailable {
             reason: "probing the adapter's subgroups: the readback never arrived".into(),
-        })?;
-    mapped.map_err(|e| Error::GpuUnavailable {
-        reason: format!("probing the adapter's subgroups: {e}"),
+        })
+    })?;
+    mapped.map_err(|e| {
+        Error::Engine(EngineError::GpuUnavailable {
+            reason: format!("probing the adapter's subgroups: {e}"),
+        })
     })?;
     let numbers: Vec<u32> = {
-        let view = seen.get_mapped_range(..).map_err(|e| Error::GpuUnavailable {
-            reason: format!("probing the adapter's subgroups: {e}"),
+        let view = seen.get_mapped_range(..).map_err(|e| {
+            Error::Engine(EngineError::GpuUnavailable {
+                reason: format!("probing the adapter's subgroups: {e}"),
+            })
         })?;
         bytemuck::pod_collect_to_vec(&view)
     };

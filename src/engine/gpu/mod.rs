@@ -8,6 +8,7 @@ mod shared;
 mod specialized;
 mod stream;
 
+use crate::engine::error::EngineError;
 use std::cell::Cell;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -233,17 +234,19 @@ fn optimizer_code(optimizer: &Optimizer) -> (u32, f32, f32, f32) {
 /// Refuses a loss with more margins per row than the kernels hold.
 fn check_classes(loss: Loss) -> Result<()> {
     match loss.margins() {
-        margins if margins > GPU_MAX_CLASSES => Err(Error::TooManyClassesForGpu {
+        margins if margins > GPU_MAX_CLASSES => Err(Error::Engine(EngineError::TooManyClassesForGpu {
             classes: margins,
             limit: GPU_MAX_CLASSES,
-        }),
+        })),
         _ => Ok(()),
     }
 }
 
 fn as_u32(value: usize, what: &str) -> Result<u32> {
-    u32::try_from(value).map_err(|_| Error::GpuFailure {
-        reason: format!("{what} = {value} does not fit the kernels' 32-bit indices"),
+    u32::try_from(value).map_err(|_| {
+        Error::Engine(EngineError::GpuFailure {
+            reason: format!("{what} = {value} does not fit the kernels' 32-bit indices"),
+        })
     })
 }
 
@@ -378,11 +381,11 @@ impl<'c> OnDevice<'c> {
         let row_bytes = (d * 4) as u64;
         let max_binding = context.adapter().max_binding_bytes;
         if row_bytes > max_binding {
-            return Err(Error::GpuFailure {
+            return Err(Error::Engine(EngineError::GpuFailure {
                 reason: format!(
                     "one row of {d} features ({row_bytes} bytes) exceeds the adapter's largest binding ({max_binding} bytes)"
                 ),
-            });
+            }));
         }
         let batch = start.steps.batch_rows;
         let steps_per_epoch = start.steps.steps_per_epoch();
@@ -462,11 +465,11 @@ impl<'c> OnDevice<'c> {
             // 0: not averaging (steps count from 1).
             average_from: match start.average_from {
                 Some(from) if from > STEP_CAP => {
-                    return Err(Error::GpuFailure {
+                    return Err(Error::Engine(EngineError::GpuFailure {
                         reason: format!(
                             "averaging from step {from}: the GPU counts steps up to {STEP_CAP}; average from an earlier step or on the CPU"
                         ),
-                    })
+                    }))
                 }
                 Some(from) => from.max(1) as u32,
                 None => 0,
@@ -598,20 +601,20 @@ impl<'c> OnDevice<'c> {
         let cost = tile_cost(d, classes);
         let legacy = matches!(partials_pass, PartialsPass::Legacy);
         if legacy && context.adapter().is_software() && cost > LOOP_BUDGET {
-            return Err(Error::GpuFailure {
+            return Err(Error::Engine(EngineError::GpuFailure {
                 reason: format!(
                     "one tile of {d} features × {classes} margins runs {cost} loop iterations, beyond the {LOOP_BUDGET} a software adapter (lavapipe) runs before it leaves a loop; use the CPU engine"
                 ),
-            });
+            }));
         }
         let partial_bytes = (partial_groups.max(1) * (parameter_count + 2) * 4) as u64;
         if partial_bytes > max_binding {
-            return Err(Error::GpuFailure {
+            return Err(Error::Engine(EngineError::GpuFailure {
                 reason: format!(
                     "the partial sums of {partial_groups} workgroups × {} values ({partial_bytes} bytes) exceed the adapter's largest binding ({max_binding} bytes); use fewer classes or features, or the CPU engine",
                     parameter_count + 2
                 ),
-            });
+            }));
         }
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
@@ -678,11 +681,11 @@ impl<'c> OnDevice<'c> {
                 let window_rows = (gathered_steps * batch).min(n.max(batch));
                 let batch_bytes = (window_rows * d * 4) as u64;
                 if batch_bytes > max_binding {
-                    return Err(Error::GpuFailure {
+                    return Err(Error::Engine(EngineError::GpuFailure {
                         reason: format!(
                             "a batch of {batch} rows × {d} features ({batch_bytes} bytes) exceeds the adapter's largest binding ({max_binding} bytes); use a smaller batch or Variant::Full"
                         ),
-                    });
+                    }));
                 }
                 let batch_x = empty("batch x", batch_bytes);
                 let batch_y = empty("batch y", (window_rows * y_stride * 4) as u64);
@@ -1057,18 +1060,22 @@ impl<'c> OnDevice<'c> {
                 Ok(outcome) => break outcome,
                 Err(_) if Instant::now() < deadline => continue,
                 Err(_) => {
-                    return Err(Error::GpuFailure {
+                    return Err(Error::Engine(EngineError::GpuFailure {
                         reason: format!("the device did not finish within {:?}", context::WAIT_LIMIT),
-                    })
+                    }))
                 }
             }
         };
-        mapped.map_err(|e| Error::GpuFailure {
-            reason: format!("mapping a readback buffer: {e}"),
+        mapped.map_err(|e| {
+            Error::Engine(EngineError::GpuFailure {
+                reason: format!("mapping a readback buffer: {e}"),
+            })
         })?;
         let values = {
-            let view = staging.get_mapped_range(..).map_err(|e| Error::GpuFailure {
-                reason: format!("reading a mapped buffer: {e}"),
+            let view = staging.get_mapped_range(..).map_err(|e| {
+                Error::Engine(EngineError::GpuFailure {
+                    reason: format!("reading a mapped buffer: {e}"),
+                })
             })?;
             view.to_vec()
         };
@@ -1301,10 +1308,10 @@ impl GpuEngine {
         .max(1) as usize;
         let block_rows = shuffle.streamed_block_rows(steps.shuffled, fitting, source.rows())?;
         if steps.shuffled && steps.batch_rows > block_rows {
-            return Err(Error::BatchBeyondBlock {
+            return Err(Error::Engine(EngineError::BatchBeyondBlock {
                 batch: steps.batch_rows,
                 block_rows,
-            });
+            }));
         }
         Ok(Placement::Stream { source, block_rows })
     }

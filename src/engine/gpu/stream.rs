@@ -15,6 +15,7 @@
 use super::{Chunk, OnDevice, Shape};
 use crate::data::read_ahead::{block_sequence, read_ahead};
 use crate::data::source::DataSource;
+use crate::engine::error::EngineError;
 use crate::error::{Error, Result};
 
 /// Blocks held on the device at once. A batch no longer than a block
@@ -53,8 +54,10 @@ impl OnDevice<'_> {
             let mut previous = None;
             let (mut group_offset, mut rows_read, mut steps_done) = (0usize, 0usize, 0usize);
             for turn in 0..blocks {
-                let (index, buffers) = receiver.recv().map_err(|_| Error::GpuFailure {
-                    reason: "the reader of the streamed source stopped".into(),
+                let (index, buffers) = receiver.recv().map_err(|_| {
+                    Error::Engine(EngineError::GpuFailure {
+                        reason: "the reader of the streamed source stopped".into(),
+                    })
                 })?;
                 let buffers = buffers?;
                 let rows = buffers.y.len();

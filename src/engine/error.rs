@@ -1,0 +1,40 @@
+//! The engines' errors: a GPU that cannot be had or cannot run the fit. Composed into the crate's [`crate::Error`] as
+//! `Error::Engine`; each variant carries the value it names.
+
+/// The engines' errors: a GPU that cannot be had or cannot run the fit.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// More classes than the GPU kernels hold a row's margins for.
+    #[error("the GPU engine fits at most {limit} classes, this model has {classes}; use the CPU engine")]
+    TooManyClassesForGpu {
+        /// The model's classes.
+        classes: usize,
+        /// The most the kernels hold.
+        limit: usize,
+    },
+    /// A mini-batch longer than the blocks a source is streamed in.
+    #[error(
+        "a batch of {batch} rows is longer than the streamed blocks of {block_rows} rows; use larger shuffle blocks (--shuffle blocks:N) or a smaller batch"
+    )]
+    BatchBeyondBlock {
+        /// Rows per batch.
+        batch: usize,
+        /// Rows per streamed block.
+        block_rows: usize,
+    },
+    /// The GPU failed while running: out of memory, a lost device, a wait
+    /// that timed out, a buffer that could not be mapped, or data too large
+    /// for the adapter's limits.
+    #[error("the GPU failed: {reason}")]
+    GpuFailure {
+        /// What failed, as the device reported it.
+        reason: String,
+    },
+    /// A GPU was asked for and cannot be used.
+    #[error("no GPU can be used: {reason}")]
+    GpuUnavailable {
+        /// What was tried and why it failed.
+        reason: String,
+    },
+}
