@@ -351,3 +351,38 @@ fn preconditioning_keeps_the_least_squares_optimum() {
         }
     }
 }
+
+/// An L-BFGS fit continued on other rows (a resume, or `partial_fit`)
+/// starts afresh from its parameters: its curvature pairs, its test of
+/// progress and its smallest gradient were the old rows'. It reaches the
+/// new rows' optimum, as a fit of them alone does, not the old one.
+#[test]
+fn an_lbfgs_fit_continued_on_other_rows_reaches_their_optimum() {
+    let rows = |seed: u64| {
+        let mut data = Synthetic::generate(Model::Logistic, 600, 20, 0.3, seed).unwrap();
+        data.x.column_mut(3).mapv_inplace(|v| 300.0 * v);
+        data
+    };
+    let (first, second) = (rows(11), rows(12));
+    let settings = lbfgs(Model::Logistic)
+        .penalty(Penalty::L2(1e-3))
+        .device(Device::Cpu);
+    let on_first = settings.clone().fit(first.x.view(), first.y.view()).unwrap();
+    let alone = settings.clone().fit(second.x.view(), second.y.view()).unwrap();
+    let continued = settings
+        .resume(&on_first)
+        .fit(second.x.view(), second.y.view())
+        .unwrap();
+    assert!(
+        continued.history().len() > on_first.history().len() + 5,
+        "{} then {}",
+        on_first.history().len(),
+        continued.history().len()
+    );
+    assert_near(
+        &parameters(&continued),
+        &parameters(&alone),
+        1e-4,
+        "continued on the second rows",
+    );
+}

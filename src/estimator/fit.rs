@@ -358,8 +358,8 @@ impl Checked<'_> {
         global_rows: usize,
     ) -> Result<Option<Curvature>> {
         let features = source.features();
-        let momentum_from_data = self.momentum_from_data;
-        let curvature = match self.learning_rate_from_data || momentum_from_data {
+        let momentum_from_data = self.descent_momentum_from_data;
+        let curvature = match self.descent_rate_from_data || momentum_from_data {
             true => Some(
                 curvature::measure(engine, source, plan.reducer.as_ref()).map_err(|e| match e {
                     // Non-finite X makes the curvature non-finite: name the value.
@@ -370,7 +370,7 @@ impl Checked<'_> {
             false => None,
         };
         if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
-            let beta = match (self.learning_rate_from_data, plan.optimizer) {
+            let beta = match (self.descent_rate_from_data, plan.optimizer) {
                 // A rate given by hand: β for that rate.
                 (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
                     curvature,
@@ -383,7 +383,7 @@ impl Checked<'_> {
             };
             plan.optimizer = plan.optimizer.with_momentum(beta);
         }
-        if let (true, Some(curvature)) = (self.learning_rate_from_data, &curvature) {
+        if let (true, Some(curvature)) = (self.descent_rate_from_data, &curvature) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
                 self.objective.loss,
@@ -641,7 +641,7 @@ impl Assembly<'_> {
             seconds: seconds_before + r.seconds,
             ..r
         }));
-        // Tracked only with one margin (refused by `plan` otherwise).
+        // Tracked only with one margin (refused by `check` otherwise).
         for path in &outcome.parameter_path {
             let (weights, biases) = self.original_units(path)?;
             parameters.push((weights.column(0).to_owned(), biases[0]));

@@ -43,8 +43,9 @@ pub struct Fitted {
 
 impl GradientDescent {
     /// Continues exactly where `fitted` stopped: its parameters, optimizer
-    /// state, schedule position, shuffling position and stop-rule memory,
-    /// and its standardization. `max_epochs` counts the epochs of this fit;
+    /// state, schedule position, shuffling position and stop-rule memory
+    /// (under L-BFGS, its curvature pairs, on the same rows), and its
+    /// standardization. `max_epochs` counts the epochs of this fit;
     /// the history continues `fitted`'s. With the same settings and data,
     /// a fit of 10 epochs resumed for 10 more equals one fit of 20 (bit for
     /// bit on the CPU).

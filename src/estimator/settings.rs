@@ -169,7 +169,7 @@ pub struct GradientDescent {
     pub(super) class_weight: Option<ClassWeight>,
     #[cfg_attr(feature = "serde", serde(default))]
     pub(super) average: Option<u64>,
-    /// The elastic net's ratio as given, checked by `plan`.
+    /// The elastic net's ratio as given, checked by `check`.
     #[cfg_attr(feature = "serde", serde(skip))]
     pub(super) l1_ratio: Option<f32>,
     pub(super) standardize: bool,
@@ -233,7 +233,7 @@ pub(super) enum StartFrom {
 }
 
 /// What a resumed fit takes from the fit it continues
-/// ([`GradientDescent::resume`], beside [`Fitted`] in fitted.rs).
+/// ([`GradientDescent::resume`], beside [`crate::Fitted`] in fitted.rs).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Resumed {
     pub(super) model: Model,
@@ -562,6 +562,8 @@ impl GradientDescent {
     /// they were two epochs before have settled too: near the optimum the
     /// float32 update can alternate between neighbouring floats for ever,
     /// which a tolerance finer than float32's resolution would not see.
+    /// Gradient descent only: [`Solver::Lbfgs`] stops by its gradient
+    /// ([`GradientDescent::tolerance`]).
     pub fn parameter_tolerance(mut self, tolerance: f64) -> Self {
         self.parameter_tolerance = Some(tolerance);
         self
@@ -993,8 +995,8 @@ impl GradientDescent {
             standardize_target: self.standardize_target,
             validation_fraction: self.validation_fraction,
             seed: self.seed,
-            learning_rate_from_data: descent && self.auto_learning_rate,
-            momentum_from_data: descent && self.momentum_from_data(),
+            descent_rate_from_data: descent && self.auto_learning_rate,
+            descent_momentum_from_data: descent && self.momentum_from_data(),
             class_weight: self.class_weight,
             start: self.start.as_ref(),
             device: self.device,
@@ -1027,8 +1029,8 @@ pub(crate) struct Checked<'g> {
     pub(super) seed: u64,
     /// Whether the learning rate, and the momentum, come from the loss's
     /// curvature (gradient descent only: L-BFGS has neither).
-    pub(super) learning_rate_from_data: bool,
-    pub(super) momentum_from_data: bool,
+    pub(super) descent_rate_from_data: bool,
+    pub(super) descent_momentum_from_data: bool,
     pub(super) class_weight: Option<ClassWeight>,
     pub(super) start: Option<&'g StartFrom>,
     /// Where to run, and the memory the engines may take.

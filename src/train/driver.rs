@@ -99,7 +99,7 @@ pub(crate) fn train(
     let started = Instant::now();
     let mut epoch_start = start.parameters;
     let mut previous_start = epoch_start.clone();
-    let mut run = Progress {
+    let mut progress = Progress {
         rules: start.stop_rules,
         records: Vec::with_capacity(plan.max_epochs.min(1 << 16)),
         gradient_evaluations: 0,
@@ -107,9 +107,9 @@ pub(crate) fn train(
         parameter_path: Vec::new(),
     };
     loop {
-        let iteration = method.iterate(run.rules.rate_factor(plan))?;
-        run.gradient_evaluations += iteration.gradient_evaluations;
-        run.work.add(&iteration.work);
+        let iteration = method.iterate(progress.rules.rate_factor(plan))?;
+        progress.gradient_evaluations += iteration.gradient_evaluations;
+        progress.work.add(&iteration.work);
         let Some(Iterate {
             parameters,
             loss,
@@ -117,18 +117,23 @@ pub(crate) fn train(
             learning_rate,
         }) = iteration.reached
         else {
-            // The method can go no further from where it stands.
+            // The method can go no further from where it stands, and says
+            // why.
+            debug_assert!(
+                iteration.ending.is_some(),
+                "an iteration reached nothing without an ending"
+            );
             let ending = iteration.ending.unwrap_or(Ending::RoundingLimit);
             let last = epoch_start.clone();
-            return run.outcome(
+            return progress.outcome(
                 method.as_mut(),
-                ending.reason(run.rules.epochs),
+                ending.reason(progress.rules.epochs),
                 epoch_start,
                 last,
             );
         };
         if let Some(reducer) = &plan.reducer {
-            reducer.same_on_every_rank(run.rules.epochs + 1, &parameters, loss)?;
+            reducer.same_on_every_rank(progress.rules.epochs + 1, &parameters, loss)?;
         }
         let validation_loss = match &mut held_out_sums {
             Some(sums) => sums.raw_sums(&parameters)?.mean_loss(),
@@ -138,14 +143,14 @@ pub(crate) fn train(
             epoch: relative_change(&epoch_start, &parameters),
             two_epochs: relative_change(&previous_start, &parameters),
         };
-        let rules = &mut run.rules;
+        let rules = &mut progress.rules;
         let verdict = rules.judge(
             loss,
             validation_loss.unwrap_or(loss),
             moved,
             iteration.ending,
             plan,
-            run.records.len() + 1,
+            progress.records.len() + 1,
         );
         let record = EpochRecord {
             epoch: rules.epochs,
@@ -158,9 +163,9 @@ pub(crate) fn train(
         if let Some(observer) = &plan.on_epoch {
             (observer.0)(&record, plan.max_epochs);
         }
-        run.records.push(record);
+        progress.records.push(record);
         if plan.track_parameters {
-            run.parameter_path.push(parameters.clone());
+            progress.parameter_path.push(parameters.clone());
         }
         if rules.best.is_some_and(|(_, epoch)| epoch == rules.epochs) {
             // A held-out loss is taken at the end of the epoch.
@@ -177,7 +182,12 @@ pub(crate) fn train(
                     .is_some_and(|every| epoch.is_multiple_of(every));
                 if let (true, Some(write)) = (due, checkpoint) {
                     let reason = StopReason::Checkpoint { epoch };
-                    write(&run.outcome(method.as_mut(), reason, parameters.clone(), parameters.clone())?)?;
+                    write(&progress.outcome(
+                        method.as_mut(),
+                        reason,
+                        parameters.clone(),
+                        parameters.clone(),
+                    )?)?;
                 }
                 previous_start = std::mem::replace(&mut epoch_start, parameters);
                 continue;
@@ -193,7 +203,7 @@ pub(crate) fn train(
                 _ => (reason, parameters.clone(), None),
             },
         };
-        let mut outcome = run.outcome(method.as_mut(), reason, chose, parameters)?;
+        let mut outcome = progress.outcome(method.as_mut(), reason, chose, parameters)?;
         // An averaged fit's parameters are no one epoch's.
         outcome.best_epoch = best_epoch.filter(|_| plan.average_from.is_none());
         return Ok(outcome);

@@ -32,7 +32,7 @@ pub(crate) trait Method {
 /// What one call of [`Method::iterate`] did.
 pub(crate) struct Iteration {
     /// Where the iteration ended; `None` where the method could go no
-    /// further from where it stood (`ending` says why).
+    /// further from where it stood, and then `ending` says why.
     pub(crate) reached: Option<Iterate>,
     /// Where the method itself ends the run.
     pub(crate) ending: Option<Ending>,

@@ -86,10 +86,10 @@ impl StopRules {
         if !loss.is_finite() || (first_loss > 0.0 && loss > plan.divergence_factor * first_loss) {
             return Verdict::Stop(StopReason::Diverged { epoch });
         }
-        if let Some(ending) = ending {
-            return Verdict::Stop(ending.reason(epoch));
-        }
-        if let Some(rule) = plan.parameter_tolerance {
+        // L-BFGS judges its own convergence by its gradient: the rules on
+        // the parameters' movement and on the loss are gradient descent's.
+        let descent = plan.solver == Solver::GradientDescent;
+        if let Some(rule) = plan.parameter_tolerance.filter(|_| descent) {
             self.epochs_settled = match moved.settled(rule.tolerance) {
                 true => self.epochs_settled + 1,
                 false => 0,
@@ -103,11 +103,10 @@ impl StopRules {
         if loss < best_before {
             self.best = Some((loss, epoch));
         }
-        // L-BFGS's tolerance is its gradient's, which it judges itself.
-        let early_stopping = plan
-            .early_stopping
-            .filter(|_| plan.solver == Solver::GradientDescent);
-        if let Some(rule) = early_stopping {
+        if let Some(ending) = ending {
+            return Verdict::Stop(ending.reason(epoch));
+        }
+        if let Some(rule) = plan.early_stopping.filter(|_| descent) {
             self.recent.push(loss);
             // A resumed fit may have kept a longer window than this one's.
             let excess = self.recent.len().saturating_sub(rule.patience + 1);

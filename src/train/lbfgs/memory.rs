@@ -300,6 +300,11 @@ impl Stall {
         }
     }
 
+    /// The summed value of the last iterate taken in.
+    pub(crate) fn last_loss(&self) -> f64 {
+        self.last_loss
+    }
+
     /// Takes in the next iterate's summed value and gradient norm; true
     /// once [`STALL_ITERATIONS`] in a row made no progress.
     pub(crate) fn stalled(&mut self, loss: f64, slope: f64) -> bool {

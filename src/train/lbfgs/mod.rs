@@ -3,7 +3,7 @@
 //! where the engine keeps them (uploaded once to the GPU);
 //! [`Objective::gradient`] turns the sums into the gradient and the loss,
 //! as for gradient descent. The iterations join the same history
-//! ([`EpochRecord`]) and stop reasons.
+//! ([`crate::train::history::EpochRecord`]) and stop reasons.
 //!
 //! The solver is written here rather than taken from a library, because
 //! three things about the objective are particular:
@@ -291,16 +291,21 @@ pub(crate) struct Lbfgs<'s> {
     gradient_tolerance: f64,
     /// The evaluator's passes already handed to the driver.
     passes_counted: u64,
-    /// Handed on unchanged: L-BFGS takes no optimizer, schedule or order.
-    untouched: TrainingState,
+    /// The start's optimizer state, schedule and order position, carried
+    /// on unchanged: L-BFGS takes none of them.
+    carried: TrainingState,
 }
 
 impl<'s> Lbfgs<'s> {
     /// Opens the run over `source` on `engine` from `start`, keeping the
     /// last `memory` steps; the plan's tolerance, where set, is the
-    /// gradient's. A start that an L-BFGS run saved continues it exactly:
-    /// its change of variables, curvature pairs and test of progress (its
-    /// iterate evaluated again, one pass).
+    /// gradient's. A start that an L-BFGS run saved continues it exactly
+    /// where the rows are the same: its change of variables, curvature
+    /// pairs and test of progress (its iterate evaluated again, one pass
+    /// more than the uninterrupted run made). On other rows (a fit
+    /// continued on new data) the saved iterate's loss differs from the
+    /// one saved, and the run starts afresh from its parameters: the pairs,
+    /// the test of progress and the smallest gradient were the old rows'.
     pub(crate) fn open(
         engine: &'s dyn Engine,
         source: &'s dyn DataSource,
@@ -318,14 +323,17 @@ impl<'s> Lbfgs<'s> {
             .clone()
             .map(|saved| saved.checked(source.features(), margins, start.parameters.len()))
             .transpose()?;
-        let scaling = match &saved {
-            Some(saved) => saved.scaling.clone(),
-            None => Scaling::of_columns(
+        let measured = || {
+            Scaling::of_columns(
                 source,
                 plan.reducer.as_ref(),
                 margins,
                 f64::from(objective.penalty.l2_strength()),
-            )?,
+            )
+        };
+        let scaling = match &saved {
+            Some(saved) => saved.scaling.clone(),
+            None => measured()?,
         };
         let mut evaluator = Evaluator {
             sums,
@@ -333,7 +341,14 @@ impl<'s> Lbfgs<'s> {
             scaling,
             passes: 0,
         };
-        let point = evaluator.at(start.parameters.clone())?;
+        let mut point = evaluator.at(start.parameters.clone())?;
+        // The saved state is of these rows only if the iterate's loss is
+        // the one it saved, to the bit.
+        let saved = saved.filter(|saved| saved.stall.last_loss().to_bits() == point.loss.to_bits());
+        if saved.is_none() && start.lbfgs.is_some() {
+            evaluator.scaling = measured()?;
+            point = evaluator.at(start.parameters.clone())?;
+        }
         let (curvature, stall, smallest) = match saved {
             Some(saved) => {
                 let mut curvature = saved.curvature;
@@ -357,7 +372,7 @@ impl<'s> Lbfgs<'s> {
                 .early_stopping
                 .map_or(f64::EPSILON.sqrt(), |rule| rule.tolerance),
             passes_counted: 0,
-            untouched: start.clone(),
+            carried: start.clone(),
         })
     }
 
@@ -479,7 +494,7 @@ impl Method for Lbfgs<'_> {
                 stall: self.stall.clone(),
                 smallest: self.smallest.clone(),
             }),
-            ..self.untouched.clone()
+            ..self.carried.clone()
         })
     }
 
