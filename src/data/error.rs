@@ -440,6 +440,90 @@ pub enum DataError {
         /// Rows held out.
         test_rows: usize,
     },
+    /// CSR arrays that do not fit together.
+    #[error("sparse rows: {what} should be {expected}, found {found}")]
+    SparseShape {
+        /// Which array, or which entry of one.
+        what: &'static str,
+        /// What it should be.
+        expected: usize,
+        /// What it is.
+        found: usize,
+    },
+    /// A sparse row's feature beyond the rows' features.
+    #[error("sparse row {row} has feature {index}, beyond the {features} features")]
+    SparseIndex {
+        /// The row (from 0).
+        row: usize,
+        /// The feature (from 0).
+        index: u32,
+        /// The features of each row.
+        features: usize,
+    },
+    /// A sparse row's features out of order or repeated.
+    #[error("sparse row {row} has feature {index} after feature {previous}: a row's features must be strictly increasing (sorted, none repeated)")]
+    UnsortedIndices {
+        /// The row (from 0).
+        row: usize,
+        /// The feature out of order.
+        index: u32,
+        /// The feature before it.
+        previous: u32,
+    },
+    /// A sparse row's value that is NaN or infinite.
+    #[error("sparse row {row} has feature {index} = {value}: values must be finite")]
+    NonFiniteSparseValue {
+        /// The row (from 0).
+        row: usize,
+        /// The feature (from 0).
+        index: u32,
+        /// The value.
+        value: f32,
+    },
+    /// A line of an svmlight file that is not `label [qid:N] index:value …`.
+    #[error("{path}, line {line}: {token:?}: {reason}")]
+    MalformedSvmlight {
+        /// The file.
+        path: String,
+        /// The line (from 1).
+        line: usize,
+        /// The token at fault (its first 40 characters).
+        token: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// An svmlight line whose indices are out of order or repeated.
+    #[error("{path}, line {line}: index {index} after index {previous}: a row's indices must be sorted and unique, as scikit-learn's load_svmlight_file demands")]
+    UnsortedSvmlightIndices {
+        /// The file.
+        path: String,
+        /// The line (from 1).
+        line: usize,
+        /// The index out of order, as written.
+        index: u64,
+        /// The index before it, as written.
+        previous: u64,
+    },
+    /// An index 0 in an svmlight file read as one-based.
+    #[error("{path}, line {line}: index 0 in a file read as one-based (its first feature is 1); read it as zero-based (--zero-based, Indexing::ZeroBased)")]
+    ZeroIndexInOneBased {
+        /// The file.
+        path: String,
+        /// The first line with an index 0.
+        line: usize,
+    },
+    /// An svmlight index beyond the features the rows are read with.
+    #[error("{path}, line {line}: index {index} lies beyond the {features} features the rows are read with")]
+    SvmlightIndexBeyondFeatures {
+        /// The file.
+        path: String,
+        /// The line of the largest index.
+        line: usize,
+        /// The largest index, as written.
+        index: u64,
+        /// The features.
+        features: usize,
+    },
 }
 
 impl DataError {
@@ -455,6 +539,10 @@ impl DataError {
             | DataError::TargetColumnOutOfRange { path, .. }
             | DataError::NotARegularFile { path, .. }
             | DataError::EmptyFile { path, .. }
+            | DataError::MalformedSvmlight { path, .. }
+            | DataError::UnsortedSvmlightIndices { path, .. }
+            | DataError::ZeroIndexInOneBased { path, .. }
+            | DataError::SvmlightIndexBeyondFeatures { path, .. }
             | DataError::UnknownFormat { path } => Some(path),
             _ => None,
         }

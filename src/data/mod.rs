@@ -17,6 +17,8 @@ pub(crate) mod read_ahead;
 pub(crate) mod scaling;
 pub(crate) mod shuffle;
 pub mod source;
+pub mod sparse;
+pub mod svmlight;
 pub(crate) mod synthetic;
 pub mod table;
 

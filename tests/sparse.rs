@@ -1,0 +1,344 @@
+//! Sparse rows (issue 25, its first part): `CsrData` and the svmlight
+//! reader, read as scikit-learn's `load_svmlight_file` reads (indices
+//! zero- or one-based, `qid`, comments), each malformed input its own
+//! error naming the line; sparse rows fit exactly as the same rows dense,
+//! on the CPU and the GPU; and L-BFGS on an svmlight table reaches
+//! scikit-learn's `LogisticRegression` optimum (tests/data/make_sparse.py).
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{assert_near, parameters};
+use downhill::data::source::{DataSource, InMemory};
+use downhill::data::sparse::CsrData;
+use downhill::data::svmlight::{read_svmlight, Indexing, SvmlightOptions};
+use downhill::{DataError, Device, Error, GradientDescent, Model, Optimizer, Penalty, Solver, Variant};
+use ndarray::Array2;
+
+fn file(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("downhill-sparse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn dense(rows: &CsrData) -> Vec<f32> {
+    rows.block(0, rows.rows()).unwrap().x.into_owned()
+}
+
+fn data_error(error: Error) -> DataError {
+    match error {
+        Error::Data(error) => error,
+        other => panic!("not a data error: {other:?}"),
+    }
+}
+
+#[test]
+fn csr_arrays_are_checked_and_written_out_dense() {
+    // [[0, 2, 0], [0, 0, 0], [1, 0, 3]]
+    let rows = CsrData::new(
+        3,
+        vec![0, 1, 1, 3],
+        vec![1, 0, 2],
+        vec![2.0, 1.0, 3.0],
+        vec![1.0, 0.0, 1.0],
+    )
+    .unwrap();
+    assert_eq!((rows.rows(), rows.features(), rows.entries()), (3, 3, 3));
+    assert_eq!(dense(&rows), [0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 3.0]);
+    assert_eq!(rows.block(2, 1).unwrap().x.as_ref(), [1.0, 0.0, 3.0]);
+    let bad = |indptr: Vec<usize>, indices: Vec<u32>, values: Vec<f32>| {
+        data_error(CsrData::new(3, indptr, indices, values, vec![0.0, 1.0]).unwrap_err())
+    };
+    assert!(matches!(
+        bad(vec![0, 1], vec![0], vec![1.0]),
+        DataError::SparseShape {
+            expected: 3,
+            found: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        bad(vec![0, 1, 2], vec![0, 1], vec![1.0]),
+        DataError::SparseShape {
+            expected: 2,
+            found: 1,
+            ..
+        }
+    ));
+    assert!(matches!(
+        bad(vec![0, 2, 1], vec![0, 1], vec![1.0, 1.0]),
+        DataError::SparseShape { .. }
+    ));
+    assert!(matches!(
+        bad(vec![0, 1, 2], vec![0, 3], vec![1.0, 1.0]),
+        DataError::SparseIndex {
+            row: 1,
+            index: 3,
+            features: 3
+        }
+    ));
+    assert!(matches!(
+        bad(vec![0, 2, 2], vec![2, 1], vec![1.0, 1.0]),
+        DataError::UnsortedIndices {
+            row: 0,
+            index: 1,
+            previous: 2
+        }
+    ));
+    assert!(matches!(
+        bad(vec![0, 2, 2], vec![1, 1], vec![1.0, 1.0]),
+        DataError::UnsortedIndices {
+            row: 0,
+            index: 1,
+            previous: 1
+        }
+    ));
+    assert!(matches!(
+        bad(vec![0, 0, 1], vec![2], vec![f32::NAN]),
+        DataError::NonFiniteSparseValue { row: 1, index: 2, .. }
+    ));
+}
+
+#[test]
+fn svmlight_reads_as_scikit_learn_reads() {
+    let text = "# a header comment\n\n1 1:0.5 3:2 # trailing\n-1 qid:3 2:1.5\n0\n2.5 4:-1e-3\n";
+    let path = file("one.svm", text);
+    // Auto: no index 0, so one-based: features 0..4.
+    let rows = read_svmlight(&path, SvmlightOptions::default()).unwrap();
+    assert_eq!((rows.rows(), rows.features()), (4, 4));
+    assert_eq!(
+        dense(&rows),
+        [0.5, 0.0, 2.0, 0.0, 0.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1e-3]
+    );
+    assert_eq!(rows.targets(0, 4).unwrap().as_ref(), [1.0, -1.0, 0.0, 2.5]);
+    // Read as zero-based, index 1 is the second feature: 0..5.
+    let zero = read_svmlight(
+        &path,
+        SvmlightOptions {
+            indexing: Indexing::ZeroBased,
+            features: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(zero.features(), 5);
+    assert_eq!(&dense(&zero)[..5], [0.0, 0.5, 0.0, 2.0, 0.0]);
+    // A file with an index 0 is zero-based under Auto.
+    let with_zero =
+        read_svmlight(file("zero.svm", "1 0:1 2:3\n0 1:4\n"), SvmlightOptions::default()).unwrap();
+    assert_eq!(dense(&with_zero), [1.0, 0.0, 3.0, 0.0, 4.0, 0.0]);
+    // A width given: wider than the file's indices.
+    let wide = read_svmlight(
+        &path,
+        SvmlightOptions {
+            features: Some(6),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(wide.features(), 6);
+}
+
+#[test]
+fn each_malformed_svmlight_line_is_its_own_error_naming_the_line() {
+    let read = |name: &str, text: &str, options: SvmlightOptions| {
+        data_error(read_svmlight(file(name, text), options).unwrap_err())
+    };
+    let auto = SvmlightOptions::default();
+    let malformed = |name: &str, text: &str| match read(name, text, auto) {
+        DataError::MalformedSvmlight { line, token, .. } => (line, token),
+        other => panic!("{name}: {other:?}"),
+    };
+    assert_eq!(malformed("label.svm", "1 1:2\nyes 1:2\n"), (2, "yes".into()));
+    assert_eq!(malformed("multilabel.svm", "1,2 1:2\n"), (1, "1,2".into()));
+    assert_eq!(malformed("colon.svm", "1 1:2\n\n0 3\n"), (3, "3".into()));
+    assert_eq!(malformed("negative.svm", "1 -1:2\n"), (1, "-1:2".into()));
+    assert_eq!(malformed("index.svm", "1 a:2\n"), (1, "a:2".into()));
+    assert_eq!(malformed("value.svm", "1 1:x\n"), (1, "1:x".into()));
+    assert_eq!(malformed("nan.svm", "1 1:2\n0 2:nan\n"), (2, "2:nan".into()));
+    assert_eq!(malformed("inf.svm", "1 1:inf\n"), (1, "1:inf".into()));
+    assert_eq!(malformed("qid.svm", "1 1:2 qid:3\n"), (1, "qid:3".into()));
+    assert!(matches!(
+        read("unsorted.svm", "1 1:1 3:1\n0 4:1 2:1\n", auto),
+        DataError::UnsortedSvmlightIndices {
+            line: 2,
+            index: 2,
+            previous: 4,
+            ..
+        }
+    ));
+    assert!(matches!(
+        read("repeated.svm", "1 1:1 1:2\n", auto),
+        DataError::UnsortedSvmlightIndices {
+            line: 1,
+            index: 1,
+            previous: 1,
+            ..
+        }
+    ));
+    let one_based = SvmlightOptions {
+        indexing: Indexing::OneBased,
+        features: None,
+    };
+    assert!(matches!(
+        read("zero-in-one.svm", "1 1:1\n\n0 0:1\n", one_based),
+        DataError::ZeroIndexInOneBased { line: 3, .. }
+    ));
+    let narrow = SvmlightOptions {
+        features: Some(2),
+        ..Default::default()
+    };
+    assert!(matches!(
+        read("beyond.svm", "1 1:1\n0 3:1\n", narrow),
+        DataError::SvmlightIndexBeyondFeatures {
+            line: 2,
+            index: 3,
+            features: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        read("empty.svm", "# only a comment\n\n", auto),
+        DataError::EmptyFile { .. }
+    ));
+    // Every such error names the file.
+    let error = read_svmlight(file("named.svm", "1 1:x\n"), auto).unwrap_err();
+    assert!(
+        error.to_string().contains("named.svm") && error.file().is_some(),
+        "{error}"
+    );
+}
+
+/// The rows of tests/data/sparse.svm, sparse and dense.
+fn sparse_table() -> (CsrData, Array2<f32>) {
+    let rows = read_svmlight(
+        common::repository().join("tests/data/sparse.svm"),
+        SvmlightOptions::default(),
+    )
+    .unwrap();
+    let x = Array2::from_shape_vec((rows.rows(), rows.features()), dense(&rows)).unwrap();
+    (rows, x)
+}
+
+/// Sparse rows are the same rows to every engine: the fit of the CSR
+/// source equals the fit of the same rows dense, bit for bit, for the
+/// full batch, mini-batches and L-BFGS, on the CPU and (lavapipe, or a
+/// real GPU) the GPU.
+#[test]
+fn sparse_rows_fit_exactly_as_the_same_rows_dense() {
+    let (rows, x) = sparse_table();
+    let y = rows.targets(0, rows.rows()).unwrap().into_owned();
+    let y = ndarray::Array1::from(y);
+    let dense_rows = InMemory::new(x.view(), y.view()).unwrap();
+    let mut devices = vec![(Device::Cpu, None)];
+    if let Some(context) = common::gpu("sparse rows on the GPU") {
+        devices.push((Device::Gpu, Some(context)));
+    }
+    for (device, context) in devices {
+        let on = |settings: GradientDescent| match &context {
+            Some(context) => settings.device(device).gpu_context(context.clone()),
+            None => settings.device(device),
+        };
+        let cases = [
+            ("full batch", GradientDescent::logistic().l2(1e-3).max_epochs(30)),
+            (
+                "mini-batch Adam",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(32))
+                    .optimizer(Optimizer::adam(0.01))
+                    .max_epochs(5)
+                    .seed(3),
+            ),
+            (
+                "L-BFGS",
+                GradientDescent::logistic()
+                    .solver(Solver::lbfgs())
+                    .l2(1e-3)
+                    .max_epochs(50),
+            ),
+        ];
+        for (what, settings) in cases {
+            let settings = on(settings);
+            let sparse = settings.fit_source(&rows).unwrap();
+            let dense = settings.fit_source(&dense_rows).unwrap();
+            assert_eq!(
+                (sparse.weights(), sparse.bias(), sparse.history().losses()),
+                (dense.weights(), dense.bias(), dense.history().losses()),
+                "{device:?} {what}"
+            );
+        }
+    }
+}
+
+/// The L2 log-loss objective in float64 at a bias and weights, over the
+/// rows of `x` (float32 values, widened) and labels `y`.
+fn objective(x: &Array2<f32>, y: &[f32], alpha: f64, parameters: &[f64]) -> f64 {
+    let (bias, weights) = (parameters[0], &parameters[1..]);
+    let loss: f64 = x
+        .rows()
+        .into_iter()
+        .zip(y)
+        .map(|(row, &label)| {
+            let margin = bias
+                + row
+                    .iter()
+                    .zip(weights)
+                    .map(|(&v, w)| f64::from(v) * w)
+                    .sum::<f64>();
+            // log(1 + e^m) − y m, computed stably.
+            margin.max(0.0) + (-margin.abs()).exp().ln_1p() - f64::from(label) * margin
+        })
+        .sum();
+    loss / y.len() as f64 + 0.5 * alpha * weights.iter().map(|w| w * w).sum::<f64>()
+}
+
+/// L2 logistic regression by L-BFGS on the svmlight table reaches
+/// scikit-learn's `LogisticRegression` optimum on the same file: its
+/// objective, in float64, is no higher than scikit-learn's but by 1e-12
+/// of it, and its parameters agree to 1e-5 of the largest. (The engine
+/// evaluates in float32: each gradient component is rounded by about 1e-7
+/// of its terms, which fixes the parameters only to about that over the
+/// objective's curvature along them: 1.1e-6 of the largest at α = 0.05
+/// and 2.2e-6 at α = 0.0025 here, so 1e-6 is beyond float32's reach on
+/// this table. The objective, flat at its minimum, tells two optima apart
+/// far more finely, and is the test of the same optimum.)
+#[test]
+fn lbfgs_on_svmlight_rows_reaches_scikit_learns_optimum() {
+    let (rows, x) = sparse_table();
+    let y = rows.targets(0, rows.rows()).unwrap().into_owned();
+    let expected = downhill::data::read_csv(
+        common::repository().join("tests/data/sparse_expected.csv"),
+        None,
+        None,
+    )
+    .unwrap()
+    .x;
+    for row in expected.rows() {
+        let alpha = f64::from(row[1]);
+        let optimum: Vec<f64> = row.iter().skip(2).map(|&v| f64::from(v)).collect();
+        let fitted = GradientDescent::new(Model::Logistic)
+            .solver(Solver::lbfgs())
+            .penalty(Penalty::L2(alpha as f32))
+            .max_epochs(1000)
+            .device(Device::Cpu)
+            .fit_source(&rows)
+            .unwrap();
+        let ours = parameters(&fitted);
+        let (found, best) = (
+            objective(&x, &y, alpha, &ours),
+            objective(&x, &y, alpha, &optimum),
+        );
+        assert!(
+            found <= best + 1e-12 * best,
+            "alpha {alpha}: objective {found} against scikit-learn's {best}"
+        );
+        assert_near(
+            &ours,
+            &optimum,
+            1e-5,
+            &format!("alpha {alpha}, {}", fitted.stop_reason()),
+        );
+    }
+}
