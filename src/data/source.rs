@@ -26,6 +26,34 @@ pub struct Block<'a> {
     pub y: Cow<'a, [f32]>,
 }
 
+/// Rows in compressed sparse row form, borrowed from a source that holds
+/// them so ([`crate::data::sparse::CsrData`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Csr<'a> {
+    /// Features per row, the zeros included.
+    pub features: usize,
+    /// One more than the rows: row `i`'s entries are `indptr[i]..indptr[i + 1]`.
+    pub indptr: &'a [usize],
+    /// Each entry's feature, strictly increasing within a row.
+    pub indices: &'a [u32],
+    /// Each entry's value.
+    pub values: &'a [f32],
+}
+
+impl Csr<'_> {
+    /// Rows `start..start + rows` written out dense, row-major, into `x`.
+    pub fn write_dense(&self, start: usize, rows: usize, x: &mut Vec<f32>) {
+        x.clear();
+        x.resize(rows * self.features, 0.0);
+        for (row, dense) in x.chunks_exact_mut(self.features.max(1)).take(rows).enumerate() {
+            let entries = self.indptr[start + row]..self.indptr[start + row + 1];
+            for (&index, &value) in self.indices[entries.clone()].iter().zip(&self.values[entries]) {
+                dense[index as usize] = value;
+            }
+        }
+    }
+}
+
 impl Block<'_> {
     /// Rows in the block.
     pub fn rows(&self) -> usize {
@@ -74,6 +102,11 @@ macro_rules! pass_on_to_inner {
             self.inner.weights(start, rows)
         }
     };
+    (csr) => {
+        fn csr(&self) -> Option<Csr<'_>> {
+            self.inner.csr()
+        }
+    };
     (read_into) => {
         fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
             self.inner.read_into(start, rows, x, y)
@@ -119,6 +152,14 @@ pub trait DataSource: Sync {
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
         self.block(start, rows)?.copy_into(x, y);
         Ok(())
+    }
+
+    /// The rows in compressed sparse row form, where the source holds them
+    /// so: an engine with a pass over CSR reads them there, in place of
+    /// dense blocks. A source that changes the values as it reads them
+    /// (standardization) holds none.
+    fn csr(&self) -> Option<Csr<'_>> {
+        None
     }
 }
 
@@ -407,7 +448,11 @@ impl<'a> ZeroTargets<'a> {
 }
 
 impl DataSource for ZeroTargets<'_> {
-    pass_on_to_inner!(rows, features, weights);
+    pass_on_to_inner!(rows, features, weights, csr);
+
+    fn targets(&self, _start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        Ok(Cow::Owned(vec![0.0; rows]))
+    }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
@@ -489,7 +534,7 @@ impl<'a> ClassWeighted<'a> {
 }
 
 impl DataSource for ClassWeighted<'_> {
-    pass_on_to_inner!(rows, features, block, resident, targets, read_into);
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into, csr);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         let targets = self.inner.targets(start, rows)?;
@@ -537,7 +582,7 @@ pub(crate) fn check_weights(weights: &[f32], first_row: usize) -> Result<()> {
 }
 
 impl DataSource for Weighted<'_> {
-    pass_on_to_inner!(rows, features, block, resident, targets, read_into);
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into, csr);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         Ok(Some(Cow::Borrowed(&self.weights[start..start + rows])))

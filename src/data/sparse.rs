@@ -9,12 +9,12 @@
 //! engine, loss and model fits sparse rows as they fit the same rows dense,
 //! to the bit. Where its rows are read whole, a dense copy of them is made
 //! (the memory budget decides, as for any source); an engine with a pass
-//! over the CSR arrays themselves reads [`CsrData::csr`].
+//! over the CSR arrays themselves reads them ([`DataSource::csr`]).
 
 use std::borrow::Cow;
 
 use crate::data::error::DataError;
-use crate::data::source::{Block, DataSource};
+use crate::data::source::{Block, Csr, DataSource};
 use crate::error::Result;
 
 /// Rows in compressed sparse row form, with their targets.
@@ -29,19 +29,6 @@ pub struct CsrData {
     /// Each entry's value: finite.
     values: Vec<f32>,
     y: Vec<f32>,
-}
-
-/// The CSR arrays of a [`CsrData`], borrowed.
-#[derive(Debug, Clone, Copy)]
-pub struct Csr<'a> {
-    /// Features per row, the zeros included.
-    pub features: usize,
-    /// One more than the rows: row `i`'s entries are `indptr[i]..indptr[i + 1]`.
-    pub indptr: &'a [usize],
-    /// Each entry's feature, strictly increasing within a row.
-    pub indices: &'a [u32],
-    /// Each entry's value.
-    pub values: &'a [f32],
 }
 
 impl CsrData {
@@ -162,20 +149,6 @@ impl CsrData {
     }
 }
 
-impl Csr<'_> {
-    /// Rows `start..start + rows` written out dense, row-major, into `x`.
-    pub fn write_dense(&self, start: usize, rows: usize, x: &mut Vec<f32>) {
-        x.clear();
-        x.resize(rows * self.features, 0.0);
-        for (row, dense) in x.chunks_exact_mut(self.features.max(1)).take(rows).enumerate() {
-            let entries = self.indptr[start + row]..self.indptr[start + row + 1];
-            for (&index, &value) in self.indices[entries.clone()].iter().zip(&self.values[entries]) {
-                dense[index as usize] = value;
-            }
-        }
-    }
-}
-
 impl DataSource for CsrData {
     fn rows(&self) -> usize {
         self.y.len()
@@ -196,6 +169,10 @@ impl DataSource for CsrData {
 
     fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
         Ok(Cow::Borrowed(&self.y[start..start + rows]))
+    }
+
+    fn csr(&self) -> Option<Csr<'_>> {
+        Some(CsrData::csr(self))
     }
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {

@@ -70,7 +70,7 @@ impl<'a> Rows<'a> {
 
     /// The k-th row of the batch.
     #[inline(always)]
-    fn get(&self, k: usize) -> usize {
+    pub(super) fn get(&self, k: usize) -> usize {
         match *self {
             Rows::Contiguous { start, .. } => start + k,
             Rows::Permuted { order, start, .. } => order[start + k] as usize,
@@ -78,7 +78,7 @@ impl<'a> Rows<'a> {
     }
 
     /// Positions `span` of this batch.
-    fn part(&self, span: Range<usize>) -> Rows<'a> {
+    pub(super) fn part(&self, span: Range<usize>) -> Rows<'a> {
         match *self {
             Rows::Contiguous { start, .. } => Rows::Contiguous {
                 start: start + span.start,

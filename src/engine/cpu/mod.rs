@@ -5,6 +5,7 @@ mod kernel;
 mod lane_sums;
 mod row_losses;
 mod simd_math;
+mod sparse;
 mod stream;
 
 use crate::engine::device::Device;
@@ -16,7 +17,9 @@ use crate::reduce::Reducer;
 use std::borrow::Cow;
 
 use crate::data::source::{all_rows, Block, DataSource};
+use crate::math::loss::Loss;
 use kernel::{Rows, Workspace};
+use sparse::{SparseRows, SparseWorkspace};
 
 /// The CPU engine. A source it cannot borrow whole (a file, or rows scaled
 /// as they are read) is read into memory when its rows fit the memory
@@ -38,7 +41,7 @@ impl CpuEngine {
     /// Rows per streamed block, where `source` must be streamed: the
     /// blocks a stream holds at once ([`crate::data::read_ahead::BUFFERS`]) fit the budget.
     fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
-        if source.resident().is_some() {
+        if source.resident().is_some() || source.csr().is_some() {
             return None;
         }
         let row_bytes = 4 * (source.features() as u64 + 1);
@@ -66,18 +69,8 @@ impl Engine for CpuEngine {
             }
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
-        let data = all_rows(source)?;
-        let weights = crate::data::source::weights_of(source, 0, source.rows())?;
-        let workspace = Workspace::new(
-            source.features(),
-            spec.objective.loss.margins(),
-            spec.steps.batch_rows,
-        );
         Ok(Box::new(CpuRun {
-            data,
-            weights,
-            features: source.features(),
-            workspace,
+            rows: RowSet::open(source, spec.objective.loss, spec.steps.batch_rows)?,
             stepper: Stepper::new(spec),
         }))
     }
@@ -99,44 +92,105 @@ impl Engine for CpuEngine {
                 objective,
             }));
         }
-        let data = all_rows(source)?;
-        let weights = crate::data::source::weights_of(source, 0, source.rows())?;
-        let workspace = Workspace::new(source.features(), objective.loss.margins(), data.rows());
         Ok(Box::new(CpuSums {
-            data,
-            weights,
-            features: source.features(),
-            workspace,
-            objective,
+            rows: RowSet::open(source, objective.loss, source.rows())?,
         }))
+    }
+}
+
+/// The rows a CPU run holds in memory: dense, for the fused SIMD pass of
+/// [`kernel`], or sparse, for the CSR pass of [`sparse`].
+enum RowSet<'s> {
+    Dense {
+        data: Block<'s>,
+        weights: Option<Cow<'s, [f32]>>,
+        features: usize,
+        loss: Loss,
+        workspace: Workspace,
+    },
+    Sparse {
+        rows: SparseRows<'s>,
+        workspace: SparseWorkspace,
+    },
+}
+
+impl<'s> RowSet<'s> {
+    /// Every row of `source` for sums of `loss` over batches of at most
+    /// `largest_batch` rows: its CSR arrays where it holds them, else its
+    /// rows dense, borrowed or read whole.
+    fn open(source: &'s dyn DataSource, loss: Loss, largest_batch: usize) -> Result<Self> {
+        let (features, margins) = (source.features(), loss.margins());
+        let weights = crate::data::source::weights_of(source, 0, source.rows())?;
+        Ok(match source.csr() {
+            Some(csr) => RowSet::Sparse {
+                rows: SparseRows {
+                    csr,
+                    y: source.targets(0, source.rows())?,
+                    weights,
+                    loss,
+                },
+                workspace: SparseWorkspace::new(features, margins, largest_batch),
+            },
+            None => RowSet::Dense {
+                data: all_rows(source)?,
+                weights,
+                features,
+                loss,
+                workspace: Workspace::new(features, margins, largest_batch),
+            },
+        })
+    }
+
+    fn rows(&self) -> usize {
+        match self {
+            RowSet::Dense { data, .. } => data.rows(),
+            RowSet::Sparse { rows, .. } => rows.y.len(),
+        }
+    }
+
+    /// Bytes of X a pass over `rows` of them reads (for sparse rows, the
+    /// average row's indices and values).
+    fn x_bytes(&self, rows: usize) -> u64 {
+        match self {
+            RowSet::Dense { features, .. } => (4 * features * rows) as u64,
+            RowSet::Sparse { rows: all, .. } => {
+                let entries = all.csr.indices.len() as u64;
+                8 * entries * rows as u64 / (all.y.len() as u64).max(1)
+            }
+        }
+    }
+
+    /// The raw sums of `rows` at `parameters`.
+    fn accumulate(&mut self, parameters: &[f32], rows: Rows) -> &RawSums {
+        match self {
+            RowSet::Dense {
+                data,
+                weights,
+                features,
+                loss,
+                workspace,
+            } => {
+                let data = kernel::Data::new(data, weights.as_deref(), *features, *loss);
+                workspace.accumulate(&data, parameters, rows)
+            }
+            RowSet::Sparse { rows: all, workspace } => workspace.accumulate(all, parameters, rows),
+        }
     }
 }
 
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
-    data: Block<'s>,
-    weights: Option<Cow<'s, [f32]>>,
-    features: usize,
-    workspace: Workspace,
-    objective: Objective,
+    rows: RowSet<'s>,
 }
 
 impl SumsRun for CpuSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
-        let data = kernel::Data::new(
-            &self.data,
-            self.weights.as_deref(),
-            self.features,
-            self.objective.loss,
-        );
         let rows = Rows::Contiguous {
             start: 0,
-            len: self.data.rows(),
+            len: self.rows.rows(),
         };
-        let workspace = &mut self.workspace;
-        Ok(rayon::scope(|_| {
-            workspace.accumulate(&data, parameters, rows).clone()
-        }))
+        let set = &mut self.rows;
+        Ok(rayon::scope(|_| set.accumulate(parameters, rows).clone()))
     }
 }
 
@@ -189,10 +243,7 @@ impl Stepper {
 /// A run on the CPU: the rows in memory, the parameters and the optimizer
 /// state on the host.
 struct CpuRun<'s> {
-    data: Block<'s>,
-    weights: Option<Cow<'s, [f32]>>,
-    features: usize,
-    workspace: Workspace,
+    rows: RowSet<'s>,
     stepper: Stepper,
 }
 
@@ -247,18 +298,13 @@ impl<'a> Batches<'a> {
 
 impl CpuRun<'_> {
     fn epoch_on_pool(&mut self, order: Option<(&[u32], Batches)>, learning_rate: f32) -> Result<EpochStats> {
-        let data = kernel::Data::new(
-            &self.data,
-            self.weights.as_deref(),
-            self.features,
-            self.stepper.objective.loss,
-        );
-        let n = self.data.rows();
+        let n = self.rows.rows();
+        let set = &mut self.rows;
+        let stepper = &mut self.stepper;
         let mut step = |rows: Rows| -> Result<f64> {
-            let sums = self.workspace.accumulate(&data, &self.stepper.parameters, rows);
-            self.stepper.step(sums, learning_rate)
+            let sums = set.accumulate(&stepper.parameters, rows);
+            stepper.step(sums, learning_rate)
         };
-        let row_bytes = (4 * self.features) as u64;
         let (loss_sum, steps) = match order {
             None => (step(Rows::Contiguous { start: 0, len: n })?, 1),
             Some((order, batches)) => {
@@ -273,13 +319,13 @@ impl CpuRun<'_> {
             }
         };
         // Each row of the epoch is read once, by the step that takes it.
-        let rows_read = order.map_or(n, |(order, _)| order.len()) as u64;
+        let rows_read = order.map_or(n, |(order, _)| order.len());
         Ok(EpochStats {
             loss_sum,
             steps,
             parameters: self.stepper.parameters.clone(),
             work: WorkCounts {
-                x_bytes_read: rows_read * row_bytes,
+                x_bytes_read: self.rows.x_bytes(rows_read),
                 ..WorkCounts::epoch(steps)
             },
         })

@@ -1,0 +1,129 @@
+//! The CPU engine's pass over sparse rows, read in their CSR arrays: a
+//! row's margins from its stored entries alone, its loss and derivatives,
+//! and Σ sᵢ ℓ′ᵢₖ xᵢⱼ added at its entries' features. The work of a row is
+//! that of its entries, not of the features; each fixed chunk of rows
+//! sums into its own float64 accumulator, and the chunks are added in
+//! their order, so the sums are the same whatever the number of threads.
+
+use std::borrow::Cow;
+
+use rayon::prelude::*;
+
+use super::kernel::Rows;
+use crate::data::source::Csr;
+use crate::math::loss::Loss;
+use crate::math::objective::RawSums;
+
+/// Rows per task: fixed, for sums that do not depend on the threads.
+const CHUNK_ROWS: usize = 4096;
+
+/// Sparse rows, their targets and sample weights, and the loss summed.
+pub(super) struct SparseRows<'a> {
+    pub(super) csr: Csr<'a>,
+    pub(super) y: Cow<'a, [f32]>,
+    pub(super) weights: Option<Cow<'a, [f32]>>,
+    pub(super) loss: Loss,
+}
+
+/// Scratch for the sums of sparse rows, sized once per fit.
+pub(super) struct SparseWorkspace {
+    /// Σ sᵢ ℓ′ᵢₖ xᵢⱼ at j·K + k, then Σ sᵢ ℓ′ᵢₖ, of each chunk.
+    chunk_sums: Vec<f64>,
+    /// (Σ sᵢ lossᵢ, Σ sᵢ) of each chunk.
+    chunk_scalars: Vec<[f64; 2]>,
+    sums: RawSums,
+    width: usize,
+    margins: usize,
+}
+
+impl SparseWorkspace {
+    pub(super) fn new(features: usize, margins: usize, largest_batch: usize) -> Self {
+        let width = (features + 1) * margins;
+        let chunks = largest_batch.div_ceil(CHUNK_ROWS).max(1);
+        SparseWorkspace {
+            chunk_sums: vec![0.0; chunks * width],
+            chunk_scalars: vec![[0.0; 2]; chunks],
+            sums: RawSums::zeros(features, margins),
+            width,
+            margins,
+        }
+    }
+
+    /// The raw sums of `rows` of `data` at `parameters` (the weights
+    /// feature by feature, each margin's, then the biases).
+    pub(super) fn accumulate(&mut self, data: &SparseRows, parameters: &[f32], rows: Rows) -> &RawSums {
+        let (width, margins) = (self.width, self.margins);
+        let batch = rows.len();
+        let chunks = batch.div_ceil(CHUNK_ROWS).max(1);
+        let sums = &mut self.chunk_sums[..chunks * width];
+        let scalars = &mut self.chunk_scalars[..chunks];
+        sums.par_chunks_mut(width)
+            .zip(scalars.par_iter_mut())
+            .enumerate()
+            .for_each(|(c, (sums, scalars))| {
+                let span = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(batch);
+                *scalars = chunk(data, parameters, rows.part(span), margins, sums);
+            });
+        let totals = &mut self.sums.derivative;
+        totals.fill(0.0);
+        let (mut loss, mut weight) = (0.0, 0.0);
+        for (sums, [chunk_loss, chunk_weight]) in self.chunk_sums[..chunks * width]
+            .chunks_exact(width)
+            .zip(&self.chunk_scalars[..chunks])
+        {
+            for (total, &s) in totals.iter_mut().zip(sums) {
+                *total += s;
+            }
+            loss += chunk_loss;
+            weight += chunk_weight;
+        }
+        self.sums.loss = loss;
+        self.sums.weight = weight;
+        self.sums.rows = batch;
+        &self.sums
+    }
+}
+
+/// The sums of one chunk of `rows` into `sums` (zeroed here): returns
+/// (Σ sᵢ lossᵢ, Σ sᵢ).
+fn chunk(data: &SparseRows, parameters: &[f32], rows: Rows, margins: usize, sums: &mut [f64]) -> [f64; 2] {
+    sums.fill(0.0);
+    let features = data.csr.features;
+    let (weights, biases) = parameters.split_at(features * margins);
+    let mut row_margins = vec![0.0f64; margins];
+    let mut slopes = vec![0.0f64; margins];
+    let (mut loss, mut weight) = (0.0, 0.0);
+    for k in 0..rows.len() {
+        let i = rows.get(k);
+        let entries = data.csr.indptr[i]..data.csr.indptr[i + 1];
+        let (indices, values) = (&data.csr.indices[entries.clone()], &data.csr.values[entries]);
+        for (margin, &bias) in row_margins.iter_mut().zip(biases) {
+            *margin = f64::from(bias);
+        }
+        for (&j, &v) in indices.iter().zip(values) {
+            let row_weights = &weights[j as usize * margins..(j as usize + 1) * margins];
+            for (margin, &w) in row_margins.iter_mut().zip(row_weights) {
+                *margin += f64::from(v) * f64::from(w);
+            }
+        }
+        let s = data.weights.as_ref().map_or(1.0, |w| f64::from(w[i]));
+        let value = data
+            .loss
+            .row_value_and_derivatives(&row_margins, f64::from(data.y[i]), &mut slopes);
+        loss += s * value;
+        weight += s;
+        for slope in slopes.iter_mut() {
+            *slope *= s;
+        }
+        for (&j, &v) in indices.iter().zip(values) {
+            let at = &mut sums[j as usize * margins..(j as usize + 1) * margins];
+            for (sum, &slope) in at.iter_mut().zip(&slopes) {
+                *sum += slope * f64::from(v);
+            }
+        }
+        for (sum, &slope) in sums[features * margins..].iter_mut().zip(&slopes) {
+            *sum += slope;
+        }
+    }
+    [loss, weight]
+}
