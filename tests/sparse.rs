@@ -109,7 +109,9 @@ fn svmlight_reads_as_scikit_learn_reads() {
     let text = "# a header comment\n\n1 1:0.5 3:2 # trailing\n-1 qid:3 2:1.5\n0\n2.5 4:-1e-3\n";
     let path = file("one.svm", text);
     // Auto: no index 0, so one-based: features 0..4.
-    let rows = read_svmlight(&path, SvmlightOptions::default()).unwrap();
+    let read = read_svmlight(&path, SvmlightOptions::default()).unwrap();
+    assert_eq!(read.indexing, Indexing::OneBased);
+    let rows = read.rows;
     assert_eq!((rows.rows(), rows.features()), (4, 4));
     assert_eq!(
         dense(&rows),
@@ -124,13 +126,15 @@ fn svmlight_reads_as_scikit_learn_reads() {
             features: None,
         },
     )
-    .unwrap();
+    .unwrap()
+    .rows;
     assert_eq!(zero.features(), 5);
     assert_eq!(&dense(&zero)[..5], [0.0, 0.5, 0.0, 2.0, 0.0]);
     // A file with an index 0 is zero-based under Auto.
     let with_zero =
         read_svmlight(file("zero.svm", "1 0:1 2:3\n0 1:4\n"), SvmlightOptions::default()).unwrap();
-    assert_eq!(dense(&with_zero), [1.0, 0.0, 3.0, 0.0, 4.0, 0.0]);
+    assert_eq!(with_zero.indexing, Indexing::ZeroBased);
+    assert_eq!(dense(&with_zero.rows), [1.0, 0.0, 3.0, 0.0, 4.0, 0.0]);
     // A width given: wider than the file's indices.
     let wide = read_svmlight(
         &path,
@@ -139,7 +143,8 @@ fn svmlight_reads_as_scikit_learn_reads() {
             ..Default::default()
         },
     )
-    .unwrap();
+    .unwrap()
+    .rows;
     assert_eq!(wide.features(), 6);
 }
 
@@ -219,7 +224,8 @@ fn sparse_table() -> (CsrData, Array2<f32>) {
         common::repository().join("tests/data/sparse.svm"),
         SvmlightOptions::default(),
     )
-    .unwrap();
+    .unwrap()
+    .rows;
     let x = Array2::from_shape_vec((rows.rows(), rows.features()), dense(&rows)).unwrap();
     (rows, x)
 }

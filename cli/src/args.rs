@@ -20,15 +20,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// The CSV file and its columns.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// CSV or Parquet file with a header row, or an .npy matrix. Under
-    /// mpirun (the distributed build), each rank trains on its share of
-    /// the rows, or on its own file where the path holds {rank}.
+    /// CSV or Parquet file with a header row, an .npy matrix, or an
+    /// svmlight/LIBSVM file of sparse rows (.svm, .svmlight, .libsvm).
+    /// Under mpirun (the distributed build), each rank trains on its share
+    /// of the rows, or on its own file where the path holds {rank}.
     #[arg(long, value_name = "FILE.csv")]
     pub data: PathBuf,
     /// The column to predict (for .npy data, the .npy file of targets;
+    /// for an svmlight file, a name for the label each line starts with;
     /// {rank} as in --data).
     #[arg(long, value_name = "COLUMN")]
     pub target: String,
+    /// svmlight files: the indices count from 0 [default: from 0 where any
+    /// index is 0, else from 1, as scikit-learn's load_svmlight_file].
+    #[arg(long)]
+    pub zero_based: bool,
     /// Comma-separated feature columns [default: every other column].
     #[arg(long, value_delimiter = ',', value_name = "a,b,c")]
     pub features: Option<Vec<String>>,

@@ -67,6 +67,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         missing: args.missing,
         positive_class: args.positive_class.clone(),
         weight_column: None,
+        zero_based: false,
     };
     let (source, feature_names, target_name): (Box<dyn DataSource>, Vec<String>, String) =
         match Format::of(&args.input) {
@@ -81,6 +82,12 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
                 let names = file.feature_names().map_err(|e| located(&data, e))?;
                 let target = file.target_name();
                 (Box::new(file), names, target)
+            }
+            Format::Svmlight => {
+                // The labels as they are: a conversion keeps the numbers.
+                let file =
+                    crate::fit::SparseFile::open(&data, Model::Linear).map_err(|e| located(&data, e))?;
+                (Box::new(file.rows), file.names, file.target)
             }
             _ => {
                 let table = TableData::open(

@@ -6,7 +6,9 @@ use std::path::Path;
 use downhill::data::npy::NpyData;
 use downhill::data::parquet_source::ParquetData;
 use downhill::data::source::DataSource;
-use downhill::data::table::{EncodedColumn, Encoding, Format, Opened, Table, TableData};
+use downhill::data::sparse::CsrData;
+use downhill::data::svmlight::{read_svmlight, Indexing, SvmlightOptions};
+use downhill::data::table::{EncodedColumn, Encoding, Format, Labels, Opened, Table, TableData};
 use downhill::data::train_test_split;
 use downhill::memory::default_budget;
 use downhill::metrics::Scoring;
@@ -72,6 +74,24 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                         true,
                     )?,
                     Streamed::Numbers(_) => descent,
+                    Streamed::Sparse(file) => match file.label_encoding() {
+                        Some(encoding) => {
+                            for_classes(&args.train, descent, &encoding, file.rows.rows(), false)?
+                        }
+                        None => for_class_codes(
+                            &args.train,
+                            descent,
+                            || {
+                                Ok(file
+                                    .rows
+                                    .targets(0, file.rows.rows())
+                                    .map_err(|e| e.to_string())?
+                                    .to_vec())
+                            },
+                            false,
+                            true,
+                        )?,
+                    },
                 };
                 return fit_streamed(args, &descent, &streamed);
             }
@@ -187,6 +207,89 @@ pub enum Streamed {
     /// A CSV or Parquet table, encoded as it is read (a table of number
     /// columns a decoded batch at a time).
     Table(TableData),
+    /// An svmlight file's sparse rows, read whole (they are small).
+    Sparse(SparseFile),
+}
+
+/// An svmlight file's rows, ready to fit.
+pub struct SparseFile {
+    pub rows: CsrData,
+    /// The features' names: their indices as the file writes them.
+    pub names: Vec<String>,
+    /// What --target calls the labels.
+    pub target: String,
+    /// The labels as classes, where a logistic model's labels were not
+    /// class codes already (such as −1 and +1).
+    pub labels: Option<Labels>,
+}
+
+impl SparseFile {
+    /// The svmlight file of `data` (indices as --zero-based says), its
+    /// labels as classes for a logistic `model`.
+    pub fn open(data: &DataArgs, model: Model) -> Result<SparseFile, Error> {
+        if data.features.is_some() || data.weight_column.is_some() {
+            return Err(Error::Data(DataError::MalformedFile {
+                path: data.data.display().to_string(),
+                reason: "--features and --weight-column name CSV or Parquet columns; an svmlight file's features are its indices".into(),
+            }));
+        }
+        let indexing = match data.zero_based {
+            true => Indexing::ZeroBased,
+            false => Indexing::Auto,
+        };
+        let read = read_svmlight(
+            &data.data,
+            SvmlightOptions {
+                indexing,
+                features: None,
+            },
+        )?;
+        let first = u32::from(read.indexing == Indexing::OneBased);
+        let names = (0..read.rows.features() as u32)
+            .map(|j| (j + first).to_string())
+            .collect();
+        let (rows, labels) = match model {
+            Model::Logistic => classes_of_labels(read.rows)?,
+            Model::Linear => (read.rows, None),
+        };
+        Ok(SparseFile {
+            rows,
+            names,
+            target: data.target.clone(),
+            labels,
+        })
+    }
+
+    /// The labels' encoding, where the labels became classes.
+    fn label_encoding(&self) -> Option<Encoding> {
+        self.labels.as_ref().map(|labels| Encoding {
+            columns: Vec::new(),
+            labels: Some(labels.clone()),
+            target: Some(self.target.clone()),
+        })
+    }
+}
+
+/// A logistic model's labels as class codes: labels 0, 1, …, K − 1 stay
+/// as they are; others (−1 and +1, 1 and 2) become the codes of their
+/// sorted values, which the saved encoding names.
+fn classes_of_labels(rows: CsrData) -> Result<(CsrData, Option<Labels>), Error> {
+    let y = rows.targets(0, rows.rows())?.into_owned();
+    let mut values: Vec<f32> = y.clone();
+    values.sort_by(f32::total_cmp);
+    values.dedup();
+    let codes = values.iter().enumerate().all(|(k, &v)| v == k as f32);
+    if codes || values.len() > downhill::data::table::MAX_CLASSES {
+        return Ok((rows, None));
+    }
+    let code = |v: f32| values.binary_search_by(|probe| probe.total_cmp(&v)).unwrap_or(0) as f32;
+    let labels = Labels {
+        classes: values.iter().map(|v| v.to_string()).collect(),
+    };
+    Ok((
+        rows.with_targets(y.iter().map(|&v| code(v)).collect())?,
+        Some(labels),
+    ))
 }
 
 impl Streamed {
@@ -195,6 +298,7 @@ impl Streamed {
             Streamed::Npy(file) => file,
             Streamed::Numbers(file) => file,
             Streamed::Table(file) => file,
+            Streamed::Sparse(file) => &file.rows,
         }
     }
 
@@ -246,6 +350,7 @@ impl Streamed {
             Streamed::Npy(file) => file.feature_names().map_err(|e| e.to_string())?,
             Streamed::Numbers(file) => file.feature_names().to_vec(),
             Streamed::Table(file) => file.feature_names(),
+            Streamed::Sparse(file) => file.names.clone(),
         })
     }
 
@@ -264,6 +369,11 @@ impl Streamed {
             Streamed::Npy(file) => numbers(file.target_name()),
             Streamed::Numbers(file) => numbers(file.target_name().to_string()),
             Streamed::Table(file) => (names.clone(), file.encoding().clone()),
+            Streamed::Sparse(file) => {
+                let (names, mut encoding) = numbers(file.target.clone());
+                encoding.labels = file.labels.clone();
+                (names, encoding)
+            }
         })
     }
 }
@@ -321,6 +431,9 @@ pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<O
         )),
         Format::Npy => Ok(Some(Read::Streamed(Streamed::Npy(
             open_npy(data).map_err(|e| e.to_string())?,
+        )))),
+        Format::Svmlight => Ok(Some(Read::Streamed(Streamed::Sparse(
+            SparseFile::open(data, train.model()).map_err(|e| e.to_string())?,
         )))),
         Format::Csv => open_table(),
         // One path for every table: the library chooses between reading

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use downhill::atomic_file::{check_output, AtomicFile};
 use downhill::data::read_csv;
+use downhill::data::source::DataSource;
 use downhill::data::table::{Format, Missing};
-use downhill::ndarray::Array1;
+use downhill::ndarray::{Array1, Array2};
 use downhill::{Error, Fitted, Model};
 
 use crate::args::{explain, warn_of_cells, PredictArgs};
@@ -37,9 +38,18 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let fitted = Fitted::load(&args.model).map_err(|e| e.to_string())?;
     let file = args.data.display().to_string();
     let npy = Format::of(&args.data) == Format::Npy;
+    let svmlight = Format::of(&args.data) == Format::Svmlight;
+    // An svmlight file's labels, for the scores.
+    let mut sparse_labels: Option<Vec<f32>> = None;
     // Rows left out under --missing drop (indices from 0, ascending).
     let mut dropped: Vec<usize> = Vec::new();
     let (x, lines, names) = match fitted.encoding() {
+        _ if svmlight => {
+            let (x, labels, names) = svmlight_rows(&args.data, &fitted)?;
+            sparse_labels = Some(labels);
+            let lines = (1..=x.nrows()).collect();
+            (x, lines, names)
+        }
         // An .npy file's columns are the features in order.
         _ if npy => {
             let x = downhill::data::npy::read_features(&args.data).map_err(|e| e.to_string())?;
@@ -195,7 +205,84 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     if let Some(path) = &args.output {
         eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
     }
-    print_scores(args, &fitted, &x, &dropped)
+    match sparse_labels {
+        Some(labels) => print_svmlight_scores(args, &fitted, &x, &labels),
+        None => print_scores(args, &fitted, &x, &dropped),
+    }
+}
+
+/// An svmlight file's rows written out dense, its labels, and the
+/// features' names.
+type SvmlightRows = (Array2<f32>, Vec<f32>, Vec<String>);
+
+/// The rows of the svmlight file `path` written out dense as `fitted`'s
+/// features, its labels, and the features' names. A model fitted to an
+/// svmlight file names its features by their indices as that file wrote
+/// them: from 0 or from 1, as this file is read; any other model reads
+/// it as scikit-learn would (from 0 where any index is 0).
+fn svmlight_rows(path: &Path, fitted: &Fitted) -> Result<SvmlightRows, String> {
+    use downhill::data::svmlight::{read_svmlight, Indexing, SvmlightOptions};
+    let features = fitted.weights().len();
+    let names = fitted.feature_names().map(<[String]>::to_vec);
+    let indexing = match names.as_ref().and_then(|n| n.first()).map(String::as_str) {
+        Some("0") => Indexing::ZeroBased,
+        Some("1") => Indexing::OneBased,
+        _ => Indexing::Auto,
+    };
+    let read = read_svmlight(
+        path,
+        SvmlightOptions {
+            indexing,
+            features: Some(features),
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let rows = read.rows;
+    let x = rows
+        .block(0, rows.rows())
+        .map_err(|e| e.to_string())?
+        .x
+        .into_owned();
+    let x = Array2::from_shape_vec((rows.rows(), features), x).map_err(|e| e.to_string())?;
+    let labels = rows
+        .targets(0, rows.rows())
+        .map_err(|e| e.to_string())?
+        .into_owned();
+    let names = names.unwrap_or_else(|| (0..features).map(|j| format!("x{j}")).collect());
+    Ok((x, labels, names))
+}
+
+/// The scores of the predictions of an svmlight file's rows against its
+/// labels (read as the model's classes, where it saved their labels).
+fn print_svmlight_scores(
+    args: &PredictArgs,
+    fitted: &Fitted,
+    x: &Array2<f32>,
+    labels: &[f32],
+) -> Result<(), String> {
+    let encoding = fitted.encoding();
+    let classes = encoding.and_then(|e| e.labels.as_ref());
+    let y: Option<Vec<f32>> = match (classes, encoding) {
+        (Some(_), Some(encoding)) => labels
+            .iter()
+            .map(|v| encoding.target_value(&v.to_string()))
+            .collect(),
+        _ => Some(labels.to_vec()),
+    };
+    let Some(y) = y else {
+        eprintln!(
+            "warning: {} holds labels the model never saw; no scores",
+            args.data.display()
+        );
+        return Ok(());
+    };
+    let y = Array1::from(y);
+    let scores = report::scores(fitted, x.view(), y.view(), classes).map_err(|e| e.to_string())?;
+    eprintln!("scores on the {} rows of {}:", y.len(), args.data.display());
+    for (name, value) in scores {
+        eprintln!("  {:<14}{value}", format!("{name}:"));
+    }
+    Ok(())
 }
 
 /// `rows` without those at the indices `dropped` (ascending).

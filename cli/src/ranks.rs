@@ -355,6 +355,10 @@ fn fresh_settings(
             !own_file,
         ),
         Streamed::Numbers(_) => Ok(descent),
+        Streamed::Sparse(_) => Err(
+            "an svmlight file is fitted by one process; its rows are not yet shared among ranks (run it without mpirun)"
+                .into(),
+        ),
     }
 }
 

@@ -3170,3 +3170,94 @@ fn the_program_names_itself_downhill() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("downhill "), "{text}");
 }
+
+/// An svmlight file (issue 25): `fit` reads its sparse rows, labels −1 and
+/// +1 as the two classes of a logistic model, names the features by their
+/// indices as written, and saves them; `predict` reads the same file as
+/// the model's features (one-based, as it was fitted) and writes the
+/// labels as the file has them; `--zero-based` reads index 1 as the
+/// second feature; a malformed line is one error naming its line.
+#[test]
+fn svmlight_files_fit_and_predict_with_their_own_labels() {
+    let dir = folder("svmlight");
+    let data = dir.join("pm.svm");
+    // y = +1 where x1 > x2, on 80 rows of 4 features, half of them absent.
+    let mut text = String::from("# an svmlight file\n");
+    for i in 0..80 {
+        let (a, b) = ((i % 7) as f32 - 3.0, (i % 5) as f32 - 2.0);
+        let label = if a > b { "+1" } else { "-1" };
+        let extra = if i % 2 == 0 {
+            format!(" 4:{}", (i % 3) as f32)
+        } else {
+            String::new()
+        };
+        text.push_str(&format!("{label} 1:{a} 2:{b}{extra}\n"));
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.join("pm.json");
+    let report = succeed(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "sign",
+        "--model",
+        "logistic",
+        "--solver",
+        "lbfgs",
+        "--l2",
+        "1e-2",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(report.contains("80 rows × 4 features"), "{report}");
+    assert!(report.contains("accuracy:     1"), "{report}");
+    let saved = read_json(&model);
+    assert_eq!(saved["features"][0], "1", "{saved}");
+    assert_eq!(
+        saved["encoding"]["labels"]["classes"],
+        serde_json::json!(["-1", "1"])
+    );
+    let predictions = succeed(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let lines: Vec<&str> = predictions.lines().collect();
+    assert_eq!(lines[0], "prediction");
+    assert_eq!(lines.len(), 81);
+    // Row 0: a = −3, b = −2: −1; row 4: a = 1, b = 2: −1; row 5: a = 2, b = −2: +1.
+    assert_eq!((lines[1], lines[5], lines[6]), ("-1", "-1", "1"));
+    // Read from 0, the same file has 5 features, the first all zero.
+    let zero = succeed(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "sign",
+        "--model",
+        "logistic",
+        "--zero-based",
+        "--device",
+        "cpu",
+    ]);
+    assert!(zero.contains("80 rows × 5 features"), "{zero}");
+    let bad = dir.join("bad.svm");
+    std::fs::write(&bad, "1 1:2\n0 2:x\n").unwrap();
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            bad.to_str().unwrap(),
+            "--target",
+            "y",
+            "--device",
+            "cpu",
+        ],
+        &["bad.svm, line 2", "\"2:x\"", "not a number"],
+    );
+}

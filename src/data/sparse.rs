@@ -131,6 +131,21 @@ impl CsrData {
             + (self.values.len() + self.y.len()) * std::mem::size_of::<f32>()
     }
 
+    /// The same rows with the targets `y`, one per row
+    /// ([`DataError::SparseShape`] otherwise): labels mapped to classes.
+    pub fn with_targets(mut self, y: Vec<f32>) -> Result<Self> {
+        if y.len() != self.y.len() {
+            return Err(DataError::SparseShape {
+                what: "targets (one per row)",
+                expected: self.y.len(),
+                found: y.len(),
+            }
+            .into());
+        }
+        self.y = y;
+        Ok(self)
+    }
+
     /// The same rows with `features` features, where no stored feature
     /// lies beyond them ([`DataError::SparseIndex`] otherwise): a file's
     /// rows read as a saved model's width.

@@ -42,6 +42,16 @@ pub struct SvmlightOptions {
     pub features: Option<usize>,
 }
 
+/// An svmlight file's rows, and how its indices were read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SvmlightRows {
+    /// The rows, their features counted from 0.
+    pub rows: CsrData,
+    /// How the file's indices counted: [`Indexing::ZeroBased`] or
+    /// [`Indexing::OneBased`] (what [`Indexing::Auto`] decided).
+    pub indexing: Indexing,
+}
+
 /// The rows of the svmlight file `path` (see the module's description).
 /// A malformed line is [`DataError::MalformedSvmlight`] naming its line
 /// and token; indices out of order or repeated are
@@ -55,12 +65,12 @@ pub struct SvmlightOptions {
 /// use downhill::data::source::DataSource;
 /// let path = std::env::temp_dir().join("downhill_svmlight_doc.svm");
 /// std::fs::write(&path, "1 1:0.5 3:2\n# a comment\n0 qid:7 2:1 # the second row\n")?;
-/// let rows = read_svmlight(&path, SvmlightOptions::default())?;
+/// let rows = read_svmlight(&path, SvmlightOptions::default())?.rows;
 /// // One-based: features 0..3.
 /// assert_eq!(rows.block(0, 2)?.x.as_ref(), &[0.5, 0.0, 2.0, 0.0, 1.0, 0.0]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result<CsrData> {
+pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result<SvmlightRows> {
     let path = path.as_ref();
     let shown = path.display().to_string();
     regular_file_size(path)?;
@@ -191,7 +201,13 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
         .into());
     }
     let indices = indices.into_iter().map(|i| (i - shift) as u32).collect();
-    CsrData::new(features, indptr, indices, values, y)
+    Ok(SvmlightRows {
+        rows: CsrData::new(features, indptr, indices, values, y)?,
+        indexing: match one_based {
+            true => Indexing::OneBased,
+            false => Indexing::ZeroBased,
+        },
+    })
 }
 
 /// A whole number of decimal digits.

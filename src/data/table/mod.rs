@@ -458,6 +458,9 @@ pub enum Format {
     Parquet,
     /// A NumPy array (`.npy`); see [`crate::data::npy`].
     Npy,
+    /// svmlight / LIBSVM text (`.svm`, `.svmlight`, `.libsvm`): sparse
+    /// rows, a label each; see [`crate::data::svmlight`].
+    Svmlight,
 }
 
 impl Format {
@@ -470,6 +473,7 @@ impl Format {
         match extension.as_deref() {
             Some("parquet" | "pq") => Format::Parquet,
             Some("npy") => Format::Npy,
+            Some("svm" | "svmlight" | "libsvm") => Format::Svmlight,
             _ => Format::Csv,
         }
     }
