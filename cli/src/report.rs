@@ -111,28 +111,35 @@ pub fn scores_of_source(
     labels: Option<&Labels>,
     scoring: Scoring,
 ) -> Result<Vec<(String, String)>, Error> {
-    const ROWS: usize = 1 << 16;
     let (n, d) = (source.rows(), source.features());
+    // Rows a block: at most 64 MiB of them dense.
+    let rows_a_block = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
     let read = || -> Result<_, Error> {
+        if source.csr().is_some() {
+            // Sparse rows: their stored entries alone.
+            let margins = fitted.class_margins_of_source(source)?;
+            let predicted = fitted.predict_source(source)?.to_vec();
+            return Ok((source.targets(0, n)?.into_owned(), predicted, margins));
+        }
         let (mut y, mut predicted, mut margins) = (
             Vec::with_capacity(n),
             Vec::with_capacity(n),
             Vec::with_capacity(n),
         );
-        for start in (0..n).step_by(ROWS) {
-            let block = source.block(start, ROWS.min(n - start))?;
+        for start in (0..n).step_by(rows_a_block) {
+            let block = source.block(start, rows_a_block.min(n - start))?;
             let x = ArrayView2::from_shape((block.rows(), d), &block.x)
                 .expect("a block holds rows × features values");
             y.extend_from_slice(&block.y);
             predicted.extend(fitted.predict(x)?);
             margins.extend(fitted.class_margins(x)?.iter().copied());
         }
+        let margins = Array2::from_shape_vec((n, fitted.intercepts().len()), margins)
+            .expect("a margin per row and class");
         Ok((y, predicted, margins))
     };
     // A rank that cannot read its rows fails every rank before they sum.
     let (y, predicted, margins) = scoring.agree(read())?;
-    let margins =
-        Array2::from_shape_vec((n, fitted.intercepts().len()), margins).expect("a margin per row and class");
     let (y, predicted) = (Array1::from(y), Array1::from(predicted));
     scores_of(
         fitted,

@@ -81,7 +81,9 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
     let file = std::fs::File::open(path).map_err(io)?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut indptr = vec![0usize];
-    let mut indices: Vec<u64> = Vec::new();
+    // Indices as written, held as u32 (features beyond 2³² are refused as
+    // they are met), shifted to zero-based at the end in place.
+    let mut indices: Vec<u32> = Vec::new();
     let mut values: Vec<f32> = Vec::new();
     let mut y: Vec<f32> = Vec::new();
     // The first line holding an index 0, and the largest index.
@@ -152,6 +154,15 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
             if largest.is_none_or(|(l, _)| index > l) {
                 largest = Some((index, line));
             }
+            let Ok(index) = u32::try_from(index) else {
+                return Err(DataError::SvmlightIndexBeyondFeatures {
+                    path: shown.clone(),
+                    line,
+                    index,
+                    features: u32::MAX as usize,
+                }
+                .into());
+            };
             indices.push(index);
             values.push(value);
         }
@@ -200,7 +211,9 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
         }
         .into());
     }
-    let indices = indices.into_iter().map(|i| (i - shift) as u32).collect();
+    if one_based {
+        indices.iter_mut().for_each(|i| *i -= 1);
+    }
     Ok(SvmlightRows {
         rows: CsrData::new(features, indptr, indices, values, y)?,
         indexing: match one_based {

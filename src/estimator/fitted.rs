@@ -327,9 +327,58 @@ impl Fitted {
     /// for a multinomial model the class of the largest margin (the first
     /// of equal ones).
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Array1<f32>> {
-        let z = self.class_margins(x)?;
+        Ok(self.predictions(self.class_margins(x)?))
+    }
+
+    /// The margins of every row of `source`, a column per margin, as
+    /// [`Fitted::class_margins`] gives them: from a source's sparse rows
+    /// ([`DataSource::csr`]) their stored entries alone, from any other
+    /// source a block of rows at a time (at most 64 MiB of them).
+    pub fn class_margins_of_source(&self, source: &dyn DataSource) -> Result<Array2<f32>> {
+        let (d, k) = (self.weights.nrows(), self.weights.ncols());
+        if source.features() != d {
+            return Err(Error::FeatureCountMismatch {
+                expected: d,
+                found: source.features(),
+            });
+        }
+        let n = source.rows();
+        if let Some(csr) = source.csr() {
+            let mut z = Array2::zeros((n, k));
+            for (i, mut margins) in z.rows_mut().into_iter().enumerate() {
+                margins.assign(&self.biases);
+                let entries = csr.indptr[i]..csr.indptr[i + 1];
+                for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                    margins.scaled_add(v, &self.weights.row(j as usize));
+                }
+            }
+            return Ok(z);
+        }
+        let rows = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
+        let mut z = Array2::zeros((n, k));
+        for start in (0..n).step_by(rows) {
+            let block = source.block(start, rows.min(n - start))?;
+            let x =
+                ArrayView2::from_shape((block.rows(), d), &block.x).map_err(|_| Error::ShapeMismatch {
+                    x_rows: block.rows(),
+                    y_len: block.x.len() / d.max(1),
+                })?;
+            z.slice_mut(ndarray::s![start..start + block.rows(), ..])
+                .assign(&self.class_margins(x)?);
+        }
+        Ok(z)
+    }
+
+    /// The predictions of every row of `source` ([`Fitted::predict`]),
+    /// read as [`Fitted::class_margins_of_source`] reads it.
+    pub fn predict_source(&self, source: &dyn DataSource) -> Result<Array1<f32>> {
+        Ok(self.predictions(self.class_margins_of_source(source)?))
+    }
+
+    /// The predictions of the margins `z`.
+    fn predictions(&self, z: Array2<f32>) -> Array1<f32> {
         let loss = self.settings.loss_settings();
-        Ok(match (self.model, z.ncols()) {
+        match (self.model, z.ncols()) {
             (Model::Linear, _) => z.column(0).mapv(|z| loss.prediction(z).unwrap_or(z)),
             (Model::Logistic, 1) => z.column(0).mapv(|z| if z > 0.0 { 1.0 } else { 0.0 }),
             (Model::Logistic, _) => z
@@ -346,7 +395,7 @@ impl Fitted {
                     best.0 as f32
                 })
                 .collect(),
-        })
+        }
     }
 
     /// The probability of class 1: σ(z) under the log loss, and

@@ -170,6 +170,22 @@ fn column_sums(source: &dyn DataSource) -> Result<Vec<Vec<f64>>> {
         return Ok(Vec::new());
     }
     let n = source.rows();
+    if let Some(csr) = source.csr() {
+        // Sparse rows: each task's stored entries (the zeros add nothing).
+        return Ok((0..n.div_ceil(MOMENT_ROWS))
+            .into_par_iter()
+            .map(|b| {
+                let mut sums = vec![0.0f64; 2 * d];
+                let entries = csr.indptr[b * MOMENT_ROWS]..csr.indptr[((b + 1) * MOMENT_ROWS).min(n)];
+                for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                    let v = f64::from(v);
+                    sums[j as usize] += v;
+                    sums[d + j as usize] += v * v;
+                }
+                sums
+            })
+            .collect());
+    }
     Ok(match source.resident() {
         Some(block) => block.x.par_chunks(MOMENT_ROWS * d).map(sums).collect(),
         None => (0..n.div_ceil(MOMENT_ROWS))
