@@ -485,3 +485,49 @@ fn the_sparse_pass_does_not_depend_on_the_number_of_threads() {
     assert_eq!(one, in_pool(2));
     assert_eq!(one, in_pool(3));
 }
+
+/// A model's margins and predictions of a sparse source are those of the
+/// same rows dense (to float32 rounding: the sums add the same non-zero
+/// terms in another order), for one margin and for three.
+#[test]
+fn margins_and_predictions_of_sparse_rows_are_those_of_the_rows_dense() {
+    let (rows, x) = sparse_table();
+    for classes in [None, Some(3u32)] {
+        let (settings, source) = match classes {
+            None => (GradientDescent::logistic(), rows.clone()),
+            Some(k) => {
+                let y: Vec<f32> = (0..rows.rows()).map(|i| (i % k as usize) as f32).collect();
+                (
+                    GradientDescent::multinomial(k),
+                    rows.clone().with_targets(y).unwrap(),
+                )
+            }
+        };
+        let fitted = settings
+            .l2(1e-2)
+            .max_epochs(20)
+            .device(Device::Cpu)
+            .fit_source(&source)
+            .unwrap();
+        let sparse = fitted.class_margins_of_source(&source).unwrap();
+        let dense = fitted.class_margins(x.view()).unwrap();
+        assert_eq!(sparse.dim(), dense.dim());
+        let scale = dense.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (a, b) in sparse.iter().zip(dense.iter()) {
+            assert!((a - b).abs() <= 1e-5 * scale, "{classes:?}: {a} against {b}");
+        }
+        let (found, expected) = (
+            fitted.predict_source(&source).unwrap(),
+            fitted.predict(x.view()).unwrap(),
+        );
+        let differing = found.iter().zip(expected.iter()).filter(|(a, b)| a != b).count();
+        // A prediction may flip only where a margin is within rounding of a tie.
+        assert!(differing <= 1, "{classes:?}: {differing} predictions differ");
+    }
+    let narrow = GradientDescent::linear().max_epochs(1).fit_source(&rows).unwrap();
+    let wider = rows.clone().with_features(rows.features() + 1).unwrap();
+    assert!(matches!(
+        narrow.class_margins_of_source(&wider),
+        Err(Error::FeatureCountMismatch { .. })
+    ));
+}
