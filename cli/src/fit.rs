@@ -74,24 +74,39 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                         true,
                     )?,
                     Streamed::Numbers(_) => descent,
-                    Streamed::Sparse(file) => match file.label_encoding() {
-                        Some(encoding) => {
-                            for_classes(&args.train, descent, &encoding, file.rows.rows(), false)?
+                    Streamed::Sparse(file) => {
+                        // Standardizing (centring) would make the rows
+                        // dense: sparse rows are fitted as they are,
+                        // unless --standardize asks.
+                        let descent = match !args.train.standardize && args.train.scaled() {
+                            true => {
+                                eprintln!(
+                                    "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data (centring them would make them dense); --standardize asks for it",
+                                    args.data.data.display()
+                                );
+                                descent.standardize(false).standardize_target(false)
+                            }
+                            false => descent,
+                        };
+                        match file.label_encoding() {
+                            Some(encoding) => {
+                                for_classes(&args.train, descent, &encoding, file.rows.rows(), false)?
+                            }
+                            None => for_class_codes(
+                                &args.train,
+                                descent,
+                                || {
+                                    Ok(file
+                                        .rows
+                                        .targets(0, file.rows.rows())
+                                        .map_err(|e| e.to_string())?
+                                        .to_vec())
+                                },
+                                false,
+                                true,
+                            )?,
                         }
-                        None => for_class_codes(
-                            &args.train,
-                            descent,
-                            || {
-                                Ok(file
-                                    .rows
-                                    .targets(0, file.rows.rows())
-                                    .map_err(|e| e.to_string())?
-                                    .to_vec())
-                            },
-                            false,
-                            true,
-                        )?,
-                    },
+                    }
                 };
                 return fit_streamed(args, &descent, &streamed);
             }

@@ -3232,6 +3232,42 @@ fn svmlight_files_fit_and_predict_with_their_own_labels() {
     assert_eq!(lines.len(), 81);
     // Row 0: a = −3, b = −2: −1; row 4: a = 1, b = 2: −1; row 5: a = 2, b = −2: +1.
     assert_eq!((lines[1], lines[5], lines[6]), ("-1", "-1", "1"));
+    // Unstandardized by default (centring would make the rows dense), and
+    // said so; --standardize asks for it and is obeyed.
+    let default = run(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "sign",
+        "--model",
+        "logistic",
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        stderr(&default).contains("fitted unstandardized"),
+        "{}",
+        stderr(&default)
+    );
+    let asked = run(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "sign",
+        "--model",
+        "logistic",
+        "--device",
+        "cpu",
+        "--standardize",
+    ]);
+    assert!(asked.status.success() && !stderr(&asked).contains("fitted unstandardized"));
+    assert!(
+        stdout(&asked).contains("on standardized features"),
+        "{}",
+        stdout(&asked)
+    );
     // Read from 0, the same file has 5 features, the first all zero.
     let zero = succeed(&[
         "fit",
