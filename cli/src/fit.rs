@@ -75,13 +75,12 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                     )?,
                     Streamed::Numbers(_) => descent,
                     Streamed::Sparse(file) => {
-                        // Standardizing (centring) would make the rows
-                        // dense: sparse rows are fitted as they are,
-                        // unless --standardize asks.
+                        // Sparse rows are fitted as they are, as
+                        // scikit-learn fits them, unless --standardize asks.
                         let descent = match !args.train.standardize && args.train.scaled() {
                             true => {
                                 eprintln!(
-                                    "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data (centring them would make them dense); --standardize asks for it",
+                                    "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data; --standardize standardizes them (the CPU engine keeps them sparse)",
                                     args.data.data.display()
                                 );
                                 descent.standardize(false).standardize_target(false)

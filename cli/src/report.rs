@@ -115,7 +115,7 @@ pub fn scores_of_source(
     // Rows a block: at most 64 MiB of them dense.
     let rows_a_block = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
     let read = || -> Result<_, Error> {
-        if source.csr().is_some() {
+        if source.sparse().is_some() {
             // Sparse rows: their stored entries alone.
             let margins = fitted.class_margins_of_source(source)?;
             let predicted = fitted.predict_source(source)?.to_vec();

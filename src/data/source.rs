@@ -54,6 +54,18 @@ impl Csr<'_> {
     }
 }
 
+/// A source's sparse rows as its blocks give them: the CSR arrays, and
+/// where the source standardizes its features, each feature's mean and
+/// scale, so that feature j of a row is (xᵢⱼ − meanⱼ) / scaleⱼ, its zeros
+/// included (the rows are then dense in value, sparse in storage).
+#[derive(Debug, Clone, Copy)]
+pub struct Sparse<'a> {
+    /// The stored entries.
+    pub csr: Csr<'a>,
+    /// The features' means and scales, where the source standardizes them.
+    pub standardization: Option<(&'a [f32], &'a [f32])>,
+}
+
 impl Block<'_> {
     /// Rows in the block.
     pub fn rows(&self) -> usize {
@@ -102,9 +114,9 @@ macro_rules! pass_on_to_inner {
             self.inner.weights(start, rows)
         }
     };
-    (csr) => {
-        fn csr(&self) -> Option<Csr<'_>> {
-            self.inner.csr()
+    (sparse) => {
+        fn sparse(&self) -> Option<Sparse<'_>> {
+            self.inner.sparse()
         }
     };
     (read_into) => {
@@ -155,10 +167,9 @@ pub trait DataSource: Sync {
     }
 
     /// The rows in compressed sparse row form, where the source holds them
-    /// so: an engine with a pass over CSR reads them there, in place of
-    /// dense blocks. A source that changes the values as it reads them
-    /// (standardization) holds none.
-    fn csr(&self) -> Option<Csr<'_>> {
+    /// so, with the standardization its blocks apply to them: an engine
+    /// with a pass over CSR reads them there, in place of dense blocks.
+    fn sparse(&self) -> Option<Sparse<'_>> {
         None
     }
 }
@@ -365,6 +376,23 @@ const TRANSFORM_ROWS: usize = 4096;
 impl DataSource for Standardized<'_> {
     pass_on_to_inner!(rows, features, weights);
 
+    /// The inner rows' CSR arrays, with this standardization (a source
+    /// standardized twice has none: its blocks are read dense).
+    fn sparse(&self) -> Option<Sparse<'_>> {
+        let inner = self
+            .inner
+            .sparse()
+            .filter(|inner| inner.standardization.is_none())?;
+        let standardization = match self.features {
+            Some(standardizer) => Some((standardizer.mean().to_slice()?, standardizer.scale().to_slice()?)),
+            None => None,
+        };
+        Some(Sparse {
+            csr: inner.csr,
+            standardization,
+        })
+    }
+
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
         let block = self.inner.block(start, rows)?;
         let x = match self.features {
@@ -448,7 +476,7 @@ impl<'a> ZeroTargets<'a> {
 }
 
 impl DataSource for ZeroTargets<'_> {
-    pass_on_to_inner!(rows, features, weights, csr);
+    pass_on_to_inner!(rows, features, weights, sparse);
 
     fn targets(&self, _start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
         Ok(Cow::Owned(vec![0.0; rows]))
@@ -534,7 +562,7 @@ impl<'a> ClassWeighted<'a> {
 }
 
 impl DataSource for ClassWeighted<'_> {
-    pass_on_to_inner!(rows, features, block, resident, targets, read_into, csr);
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into, sparse);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         let targets = self.inner.targets(start, rows)?;
@@ -582,7 +610,7 @@ pub(crate) fn check_weights(weights: &[f32], first_row: usize) -> Result<()> {
 }
 
 impl DataSource for Weighted<'_> {
-    pass_on_to_inner!(rows, features, block, resident, targets, read_into, csr);
+    pass_on_to_inner!(rows, features, block, resident, targets, read_into, sparse);
 
     fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
         Ok(Some(Cow::Borrowed(&self.weights[start..start + rows])))
@@ -720,6 +748,32 @@ pub(crate) fn one_pass(source: &dyn DataSource, loss: Loss, features: bool, targ
     pass_moments(source, loss, features)?.finish(features, target)
 }
 
+/// Each column's moments over `rows` sparse rows: its stored entries and
+/// as many zeros as it does not store (float64 sums: a column's mean and
+/// spread from Σ x and Σ x²).
+fn sparse_moments(csr: Csr, rows: usize) -> Vec<Moments> {
+    let d = csr.features;
+    let (mut first, mut second) = (vec![0.0f64; d], vec![0.0f64; d]);
+    for (&j, &v) in csr.indices.iter().zip(csr.values) {
+        let v = f64::from(v);
+        first[j as usize] += v;
+        second[j as usize] += v * v;
+    }
+    let count = rows as f64;
+    first
+        .into_iter()
+        .zip(second)
+        .map(|(s, q)| {
+            let mean = s / count;
+            Moments {
+                count,
+                mean,
+                squares: (q - count * mean * mean).max(0.0),
+            }
+        })
+        .collect()
+}
+
 /// The moments of [`one_pass`]: the features' where `features`.
 pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) -> Result<PassMoments> {
     let model = loss.model();
@@ -731,11 +785,20 @@ pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) 
         return Err(Error::TooManyRows { rows: n });
     }
     let mut columns = vec![Moments::default(); if features { d } else { 0 }];
+    // Sparse rows: the columns' moments from their stored entries, the
+    // zeros counted; the pass below then reads the targets alone.
+    let sparse = source
+        .sparse()
+        .filter(|s| s.standardization.is_none() && features);
+    if let Some(sparse) = sparse {
+        columns = sparse_moments(sparse.csr, n);
+    }
+    let read_features = features && sparse.is_none();
     let mut targets = Moments::default();
     for start in (0..n).step_by(PASS_ROWS) {
         let rows = PASS_ROWS.min(n - start);
         // Without the features' moments, only the targets are read.
-        let block = match features {
+        let block = match read_features {
             true => source.block(start, rows)?,
             false => Block {
                 x: Cow::Borrowed(&[]),
@@ -766,6 +829,9 @@ pub(crate) fn pass_moments(source: &dyn DataSource, loss: Loss, features: bool) 
                 column: at % d,
                 value,
             }));
+        }
+        if !read_features {
+            continue;
         }
         let merged: Vec<Moments> = (0..columns.len())
             .into_par_iter()

@@ -9,12 +9,12 @@
 //! engine, loss and model fits sparse rows as they fit the same rows dense,
 //! to the bit. Where its rows are read whole, a dense copy of them is made
 //! (the memory budget decides, as for any source); an engine with a pass
-//! over the CSR arrays themselves reads them ([`DataSource::csr`]).
+//! over the CSR arrays themselves reads them ([`DataSource::sparse`]).
 
 use std::borrow::Cow;
 
 use crate::data::error::DataError;
-use crate::data::source::{Block, Csr, DataSource};
+use crate::data::source::{Block, Csr, DataSource, Sparse};
 use crate::error::Result;
 
 /// Rows in compressed sparse row form, with their targets.
@@ -186,8 +186,11 @@ impl DataSource for CsrData {
         Ok(Cow::Borrowed(&self.y[start..start + rows]))
     }
 
-    fn csr(&self) -> Option<Csr<'_>> {
-        Some(CsrData::csr(self))
+    fn sparse(&self) -> Option<Sparse<'_>> {
+        Some(Sparse {
+            csr: self.csr(),
+            standardization: None,
+        })
     }
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {

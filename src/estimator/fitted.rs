@@ -332,7 +332,7 @@ impl Fitted {
 
     /// The margins of every row of `source`, a column per margin, as
     /// [`Fitted::class_margins`] gives them: from a source's sparse rows
-    /// ([`DataSource::csr`]) their stored entries alone, from any other
+    /// ([`DataSource::sparse`]) their stored entries alone, from any other
     /// source a block of rows at a time (at most 64 MiB of them).
     pub fn class_margins_of_source(&self, source: &dyn DataSource) -> Result<Array2<f32>> {
         let (d, k) = (self.weights.nrows(), self.weights.ncols());
@@ -343,13 +343,30 @@ impl Fitted {
             });
         }
         let n = source.rows();
-        if let Some(csr) = source.csr() {
+        if let Some(sparse) = source.sparse() {
+            // Standardized rows: the weights over the scales, the centring
+            // in the biases.
+            let (weights, biases) = match sparse.standardization {
+                None => (self.weights.clone(), self.biases.clone()),
+                Some((means, scales)) => {
+                    let mut weights = self.weights.clone();
+                    let mut biases = self.biases.mapv(f64::from);
+                    for (j, mut row) in weights.rows_mut().into_iter().enumerate() {
+                        row.mapv_inplace(|w| w / scales[j]);
+                        for (b, &w) in biases.iter_mut().zip(row.iter()) {
+                            *b -= f64::from(means[j]) * f64::from(w);
+                        }
+                    }
+                    (weights, biases.mapv(|b| b as f32))
+                }
+            };
+            let csr = sparse.csr;
             let mut z = Array2::zeros((n, k));
             for (i, mut margins) in z.rows_mut().into_iter().enumerate() {
-                margins.assign(&self.biases);
+                margins.assign(&biases);
                 let entries = csr.indptr[i]..csr.indptr[i + 1];
                 for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
-                    margins.scaled_add(v, &self.weights.row(j as usize));
+                    margins.scaled_add(v, &weights.row(j as usize));
                 }
             }
             return Ok(z);

@@ -41,7 +41,7 @@ impl CpuEngine {
     /// Rows per streamed block, where `source` must be streamed: the
     /// blocks a stream holds at once ([`crate::data::read_ahead::BUFFERS`]) fit the budget.
     fn streamed_block_rows(&self, source: &dyn DataSource) -> Option<usize> {
-        if source.resident().is_some() || source.csr().is_some() {
+        if source.resident().is_some() || source.sparse().is_some() {
             return None;
         }
         let row_bytes = 4 * (source.features() as u64 + 1);
@@ -121,10 +121,11 @@ impl<'s> RowSet<'s> {
     fn open(source: &'s dyn DataSource, loss: Loss, largest_batch: usize) -> Result<Self> {
         let (features, margins) = (source.features(), loss.margins());
         let weights = crate::data::source::weights_of(source, 0, source.rows())?;
-        Ok(match source.csr() {
-            Some(csr) => RowSet::Sparse {
+        Ok(match source.sparse() {
+            Some(sparse) => RowSet::Sparse {
                 rows: SparseRows {
-                    csr,
+                    csr: sparse.csr,
+                    standardization: sparse.standardization,
                     y: source.targets(0, source.rows())?,
                     weights,
                     loss,

@@ -4,6 +4,13 @@
 //! that of its entries, not of the features; each fixed chunk of rows
 //! sums into its own float64 accumulator, and the chunks are added in
 //! their order, so the sums are the same whatever the number of threads.
+//!
+//! Standardized sparse rows stay sparse: with xᵢⱼ standardized to
+//! (xᵢⱼ − μⱼ)/sⱼ, a margin is b − Σⱼ μⱼ wⱼ/sⱼ + Σ over the stored entries
+//! of xᵢⱼ wⱼ/sⱼ, and the sum Σᵢ ℓ′ᵢ (xᵢⱼ − μⱼ)/sⱼ is
+//! (Σᵢ ℓ′ᵢ xᵢⱼ − μⱼ Σᵢ ℓ′ᵢ)/sⱼ: the pass runs on the stored entries with
+//! the weights divided by the scales and the centring folded into the
+//! bias, and its sums are mapped back.
 
 use std::borrow::Cow;
 
@@ -20,6 +27,8 @@ const CHUNK_ROWS: usize = 4096;
 /// Sparse rows, their targets and sample weights, and the loss summed.
 pub(super) struct SparseRows<'a> {
     pub(super) csr: Csr<'a>,
+    /// The features' means and scales, where the rows are standardized.
+    pub(super) standardization: Option<(&'a [f32], &'a [f32])>,
     pub(super) y: Cow<'a, [f32]>,
     pub(super) weights: Option<Cow<'a, [f32]>>,
     pub(super) loss: Loss,
@@ -32,6 +41,10 @@ pub(super) struct SparseWorkspace {
     /// (Σ sᵢ lossᵢ, Σ sᵢ) of each chunk.
     chunk_scalars: Vec<[f64; 2]>,
     sums: RawSums,
+    /// The pass's weights and biases in float64: the parameters, or under
+    /// a standardization, the weights over the scales and the biases with
+    /// the centring.
+    parameters: Vec<f64>,
     width: usize,
     margins: usize,
 }
@@ -44,6 +57,7 @@ impl SparseWorkspace {
             chunk_sums: vec![0.0; chunks * width],
             chunk_scalars: vec![[0.0; 2]; chunks],
             sums: RawSums::zeros(features, margins),
+            parameters: vec![0.0; width],
             width,
             margins,
         }
@@ -53,6 +67,24 @@ impl SparseWorkspace {
     /// feature by feature, each margin's, then the biases).
     pub(super) fn accumulate(&mut self, data: &SparseRows, parameters: &[f32], rows: Rows) -> &RawSums {
         let (width, margins) = (self.width, self.margins);
+        let features = width / margins - 1;
+        for (p, &v) in self.parameters.iter_mut().zip(parameters) {
+            *p = f64::from(v);
+        }
+        if let Some((means, scales)) = data.standardization {
+            let (weights, biases) = self.parameters.split_at_mut(features * margins);
+            for j in 0..features {
+                let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
+                for (w, b) in weights[j * margins..(j + 1) * margins]
+                    .iter_mut()
+                    .zip(biases.iter_mut())
+                {
+                    *w /= scale;
+                    *b -= mean * *w;
+                }
+            }
+        }
+        let parameters = &self.parameters;
         let batch = rows.len();
         let chunks = batch.div_ceil(CHUNK_ROWS).max(1);
         let sums = &mut self.chunk_sums[..chunks * width];
@@ -77,6 +109,18 @@ impl SparseWorkspace {
             loss += chunk_loss;
             weight += chunk_weight;
         }
+        if let Some((means, scales)) = data.standardization {
+            let (weights, biases) = totals.split_at_mut(features * margins);
+            for j in 0..features {
+                let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
+                for (w, &b) in weights[j * margins..(j + 1) * margins]
+                    .iter_mut()
+                    .zip(biases.iter())
+                {
+                    *w = (*w - mean * b) / scale;
+                }
+            }
+        }
         self.sums.loss = loss;
         self.sums.weight = weight;
         self.sums.rows = batch;
@@ -86,7 +130,7 @@ impl SparseWorkspace {
 
 /// The sums of one chunk of `rows` into `sums` (zeroed here): returns
 /// (Σ sᵢ lossᵢ, Σ sᵢ).
-fn chunk(data: &SparseRows, parameters: &[f32], rows: Rows, margins: usize, sums: &mut [f64]) -> [f64; 2] {
+fn chunk(data: &SparseRows, parameters: &[f64], rows: Rows, margins: usize, sums: &mut [f64]) -> [f64; 2] {
     sums.fill(0.0);
     let features = data.csr.features;
     let (weights, biases) = parameters.split_at(features * margins);
@@ -97,13 +141,11 @@ fn chunk(data: &SparseRows, parameters: &[f32], rows: Rows, margins: usize, sums
         let i = rows.get(k);
         let entries = data.csr.indptr[i]..data.csr.indptr[i + 1];
         let (indices, values) = (&data.csr.indices[entries.clone()], &data.csr.values[entries]);
-        for (margin, &bias) in row_margins.iter_mut().zip(biases) {
-            *margin = f64::from(bias);
-        }
+        row_margins.copy_from_slice(biases);
         for (&j, &v) in indices.iter().zip(values) {
             let row_weights = &weights[j as usize * margins..(j as usize + 1) * margins];
             for (margin, &w) in row_margins.iter_mut().zip(row_weights) {
-                *margin += f64::from(v) * f64::from(w);
+                *margin += f64::from(v) * w;
             }
         }
         let s = data.weights.as_ref().map_or(1.0, |w| f64::from(w[i]));

@@ -170,17 +170,30 @@ fn column_sums(source: &dyn DataSource) -> Result<Vec<Vec<f64>>> {
         return Ok(Vec::new());
     }
     let n = source.rows();
-    if let Some(csr) = source.csr() {
-        // Sparse rows: each task's stored entries (the zeros add nothing).
+    if let Some(sparse) = source.sparse() {
+        // Sparse rows: each task's stored entries (the zeros add nothing),
+        // mapped through the standardization where the rows have one.
+        let csr = sparse.csr;
         return Ok((0..n.div_ceil(MOMENT_ROWS))
             .into_par_iter()
             .map(|b| {
                 let mut sums = vec![0.0f64; 2 * d];
-                let entries = csr.indptr[b * MOMENT_ROWS]..csr.indptr[((b + 1) * MOMENT_ROWS).min(n)];
+                let rows = b * MOMENT_ROWS..((b + 1) * MOMENT_ROWS).min(n);
+                let entries = csr.indptr[rows.start]..csr.indptr[rows.end];
                 for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
                     let v = f64::from(v);
                     sums[j as usize] += v;
                     sums[d + j as usize] += v * v;
+                }
+                if let Some((means, scales)) = sparse.standardization {
+                    let count = rows.len() as f64;
+                    let (first, second) = sums.split_at_mut(d);
+                    for j in 0..d {
+                        let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
+                        let (s, q) = (first[j], second[j]);
+                        first[j] = (s - count * mean) / scale;
+                        second[j] = (q - 2.0 * mean * s + count * mean * mean) / (scale * scale);
+                    }
                 }
                 sums
             })
