@@ -572,3 +572,36 @@ fn margins_and_predictions_of_sparse_rows_are_those_of_the_rows_dense() {
         Err(Error::FeatureCountMismatch { .. })
     ));
 }
+
+/// Rows written as svmlight read back the same: sparse rows, and dense
+/// rows (their zeros left out of the file), with labels and values to the
+/// last bit of float32.
+#[test]
+fn rows_written_as_svmlight_read_back_the_same() {
+    use downhill::data::svmlight::write_svmlight;
+    let (rows, x) = sparse_table();
+    let dir = std::env::temp_dir().join(format!("downhill-sparse-write-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let y = ndarray::Array1::from(rows.targets(0, rows.rows()).unwrap().into_owned());
+    let dense_rows = InMemory::new(x.view(), y.view()).unwrap();
+    for (what, source) in [("sparse", &rows as &dyn DataSource), ("dense", &dense_rows)] {
+        let path = dir.join(format!("{what}.svm"));
+        // Blocks of 7 rows: the blocks' edges are not the file's.
+        write_svmlight(source, &path, 7).unwrap();
+        let back = read_svmlight(
+            &path,
+            SvmlightOptions {
+                indexing: Indexing::OneBased,
+                features: Some(rows.features()),
+            },
+        )
+        .unwrap()
+        .rows;
+        assert_eq!(dense(&back), dense(&rows), "{what}");
+        assert_eq!(
+            back.targets(0, back.rows()).unwrap(),
+            rows.targets(0, rows.rows()).unwrap(),
+            "{what}"
+        );
+    }
+}

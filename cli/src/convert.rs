@@ -14,11 +14,14 @@ use crate::args::{describe_table, located, names, open_npy, table_options, DataA
 /// Arguments of `downhill convert`.
 #[derive(clap::Args, Debug)]
 pub struct ConvertArgs {
-    /// The table to read: CSV, Parquet or .npy (by extension).
+    /// The table to read: CSV, Parquet, .npy or svmlight (.svm, .svmlight,
+    /// .libsvm) (by extension).
     #[arg(value_name = "IN")]
     input: PathBuf,
-    /// The file to write: CSV, Parquet or .npy (by extension); .npy holds
-    /// one float32 matrix whose last column is the target.
+    /// The file to write: CSV, Parquet, .npy or svmlight (by extension);
+    /// .npy holds one float32 matrix whose last column is the target;
+    /// svmlight the target as each line's label and the non-zero features
+    /// one-based.
     #[arg(value_name = "OUT")]
     output: PathBuf,
     /// The target column (for .npy input: the targets' file or the column index).

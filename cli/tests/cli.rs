@@ -3282,6 +3282,56 @@ fn svmlight_files_fit_and_predict_with_their_own_labels() {
         "cpu",
     ]);
     assert!(zero.contains("80 rows × 5 features"), "{zero}");
+    // A CSV converted to svmlight fits as the CSV does (unstandardized).
+    let converted = dir.join("logistic.svm");
+    succeed(&[
+        "convert",
+        "tests/data/logistic.csv",
+        converted.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "x0,x1,x2,x3,x4",
+    ]);
+    let from_svm = succeed(&[
+        "fit",
+        "--data",
+        converted.to_str().unwrap(),
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--device",
+        "cpu",
+    ]);
+    let from_csv = succeed(&[
+        "fit",
+        "--data",
+        "tests/data/logistic.csv",
+        "--target",
+        "y",
+        "--features",
+        "x0,x1,x2,x3,x4",
+        "--model",
+        "logistic",
+        "--device",
+        "cpu",
+        "--no-standardize",
+    ]);
+    let coefficients = |report: &str| {
+        report
+            .lines()
+            .skip_while(|l| !l.starts_with("coefficients"))
+            .skip(2)
+            .map(|l| l.split_whitespace().last().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(coefficients(&from_svm).len(), 5, "{from_svm}");
+    assert_eq!(
+        coefficients(&from_svm),
+        coefficients(&from_csv),
+        "{from_svm}\n{from_csv}"
+    );
     let bad = dir.join("bad.svm");
     std::fs::write(&bad, "1 1:2\n0 2:x\n").unwrap();
     fail_with(

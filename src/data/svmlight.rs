@@ -10,11 +10,13 @@
 //! `zero_based="auto"`) takes a file with any index 0 as zero-based and
 //! any other as one-based (each index less one).
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
+use crate::atomic_file::AtomicFile;
 use crate::data::error::DataError;
 use crate::data::input_file::regular_file_size;
+use crate::data::source::DataSource;
 use crate::data::sparse::CsrData;
 use crate::error::Result;
 
@@ -229,4 +231,61 @@ fn index_of(text: &str) -> Option<u64> {
         true => text.parse().ok(),
         false => None,
     }
+}
+
+/// Writes the rows of `source` to `path` as svmlight text, `rows` rows of
+/// it read at a time: each row's target as its label, then its non-zero
+/// features one-based (`index:value`, the shortest text that reads back to
+/// the same float32), so that [`read_svmlight`] gives the same rows back.
+/// The file is written whole or not at all ([`crate::atomic_file`]).
+pub fn write_svmlight(source: &dyn DataSource, path: impl AsRef<Path>, rows: usize) -> Result<()> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let io = |e: std::io::Error| crate::error::Error::Write {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let mut file = AtomicFile::create(path)?;
+    {
+        let mut writer = std::io::BufWriter::new(file.file());
+        let (n, d) = (source.rows(), source.features());
+        let sparse = source.sparse().filter(|s| s.standardization.is_none());
+        let mut line = String::new();
+        for start in (0..n).step_by(rows.max(1)) {
+            let count = rows.max(1).min(n - start);
+            let targets = source.targets(start, count)?;
+            let block = match sparse {
+                Some(_) => None,
+                None => Some(source.block(start, count)?),
+            };
+            for (k, label) in targets.iter().enumerate() {
+                use std::fmt::Write as _;
+                line.clear();
+                let _ = write!(line, "{label}");
+                match (&block, sparse) {
+                    (_, Some(sparse)) => {
+                        let csr = sparse.csr;
+                        let entries = csr.indptr[start + k]..csr.indptr[start + k + 1];
+                        for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                            if v != 0.0 {
+                                let _ = write!(line, " {}:{v}", j as u64 + 1);
+                            }
+                        }
+                    }
+                    (Some(block), None) => {
+                        for (j, &v) in block.x[k * d..(k + 1) * d].iter().enumerate() {
+                            if v != 0.0 {
+                                let _ = write!(line, " {}:{v}", j + 1);
+                            }
+                        }
+                    }
+                    (None, None) => {}
+                }
+                line.push('\n');
+                writer.write_all(line.as_bytes()).map_err(io)?;
+            }
+        }
+        writer.flush().map_err(io)?;
+    }
+    file.commit()
 }

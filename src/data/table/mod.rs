@@ -402,7 +402,8 @@ const WRITE_ROWS: usize = 1 << 16;
 /// is written without holding it: one float32 column per feature named
 /// `feature_names` and the target last named `target_name`, as CSV or
 /// Parquet (a row group per block), or `.npy` as one matrix whose last
-/// column is the target. The file is written whole or not at all
+/// column is the target, or svmlight (the target as each line's label, the
+/// non-zero features one-based, the names left out). The file is written whole or not at all
 /// ([`crate::atomic_file`]).
 pub fn write_source(
     source: &dyn DataSource,
@@ -444,6 +445,7 @@ pub fn write_source(
         Format::Parquet => crate::data::parquet_table::write_source(source, &names, path, WRITE_ROWS),
         #[cfg(feature = "npy")]
         Format::Npy => crate::data::npy::write_matrix(source, path, WRITE_ROWS),
+        Format::Svmlight => crate::data::svmlight::write_svmlight(source, path, WRITE_ROWS),
         #[allow(unreachable_patterns)]
         _ => Err(Error::Data(DataError::UnknownFormat { path: shown })),
     }
