@@ -605,3 +605,44 @@ fn rows_written_as_svmlight_read_back_the_same() {
         );
     }
 }
+
+/// SciPy's sparse matrices (`scipy.sparse.save_npz`, tests/data/
+/// make_sparse_npz.py): a CSR matrix reads as the svmlight file it came
+/// from, compressed or not, with 32- or 64-bit indices and float64 or
+/// float32 values; a CSC matrix is refused by name.
+#[cfg(feature = "npy")]
+#[test]
+fn scipy_csr_matrices_read_as_the_svmlight_rows() {
+    use downhill::data::npy::read_targets;
+    use downhill::data::npz::read_npz;
+    let (rows, _) = sparse_table();
+    let data = common::repository().join("tests/data");
+    let y = read_targets(data.join("sparse_y.npy")).unwrap().to_vec();
+    for file in ["sparse_csr.npz", "sparse_csr64.npz"] {
+        let read = read_npz(data.join(file), Some(y.clone())).unwrap();
+        assert_eq!(
+            (read.rows(), read.features()),
+            (rows.rows(), rows.features()),
+            "{file}"
+        );
+        assert_eq!(dense(&read), dense(&rows), "{file}");
+        assert_eq!(
+            read.targets(0, read.rows()).unwrap(),
+            rows.targets(0, rows.rows()).unwrap()
+        );
+    }
+    let csc = read_npz(data.join("sparse_csc.npz"), Some(y.clone())).unwrap_err();
+    assert!(
+        matches!(&csc, Error::Data(DataError::NotCsr { reason, .. }) if reason.contains("csc")),
+        "{csc}"
+    );
+    // A file that is no zip, and targets of another length.
+    assert!(matches!(
+        read_npz(data.join("sparse.svm"), Some(y.clone())),
+        Err(Error::Data(DataError::NotCsr { .. }))
+    ));
+    assert!(matches!(
+        read_npz(data.join("sparse_csr.npz"), Some(y[1..].to_vec())),
+        Err(Error::Data(DataError::SparseShape { .. }))
+    ));
+}

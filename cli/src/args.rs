@@ -20,8 +20,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// The CSV file and its columns.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DataArgs {
-    /// CSV or Parquet file with a header row, an .npy matrix, or an
-    /// svmlight/LIBSVM file of sparse rows (.svm, .svmlight, .libsvm).
+    /// CSV or Parquet file with a header row, an .npy matrix, an
+    /// svmlight/LIBSVM file of sparse rows (.svm, .svmlight, .libsvm), or a
+    /// SciPy CSR matrix (.npz, scipy.sparse.save_npz; --target its .npy
+    /// file of targets).
     /// Under mpirun (the distributed build), each rank trains on its share
     /// of the rows, or on its own file where the path holds {rank}.
     #[arg(long, value_name = "FILE.csv")]

@@ -86,7 +86,7 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
                 let target = file.target_name();
                 (Box::new(file), names, target)
             }
-            Format::Svmlight => {
+            Format::Svmlight | Format::Npz => {
                 // The labels as they are: a conversion keeps the numbers.
                 let file =
                     crate::fit::SparseFile::open(&data, Model::Linear).map_err(|e| located(&data, e))?;

@@ -225,7 +225,8 @@ pub enum Streamed {
     Sparse(SparseFile),
 }
 
-/// An svmlight file's rows, ready to fit.
+/// An svmlight file's rows, or a SciPy CSR matrix's (`.npz`) with its
+/// targets' `.npy` file, ready to fit.
 pub struct SparseFile {
     pub rows: CsrData,
     /// The features' names: their indices as the file writes them.
@@ -247,29 +248,50 @@ impl SparseFile {
                 reason: "--features and --weight-column name CSV or Parquet columns; an svmlight file's features are its indices".into(),
             }));
         }
-        let indexing = match data.zero_based {
-            true => Indexing::ZeroBased,
-            false => Indexing::Auto,
+        let (rows, names) = match Format::of(&data.data) {
+            // A SciPy matrix: its targets in the .npy file --target names,
+            // its features x0, x1, … by their columns.
+            Format::Npz => {
+                let y = downhill::data::npy::read_targets(&data.target)?.to_vec();
+                let rows = downhill::data::npz::read_npz(&data.data, Some(y))?;
+                let names = (0..rows.features()).map(|j| format!("x{j}")).collect();
+                (rows, names)
+            }
+            _ => {
+                let indexing = match data.zero_based {
+                    true => Indexing::ZeroBased,
+                    false => Indexing::Auto,
+                };
+                let read = read_svmlight(
+                    &data.data,
+                    SvmlightOptions {
+                        indexing,
+                        features: None,
+                    },
+                )?;
+                let first = u32::from(read.indexing == Indexing::OneBased);
+                let names = (0..read.rows.features() as u32)
+                    .map(|j| (j + first).to_string())
+                    .collect();
+                (read.rows, names)
+            }
         };
-        let read = read_svmlight(
-            &data.data,
-            SvmlightOptions {
-                indexing,
-                features: None,
-            },
-        )?;
-        let first = u32::from(read.indexing == Indexing::OneBased);
-        let names = (0..read.rows.features() as u32)
-            .map(|j| (j + first).to_string())
-            .collect();
         let (rows, labels) = match model {
-            Model::Logistic => classes_of_labels(read.rows)?,
-            Model::Linear => (read.rows, None),
+            Model::Logistic => classes_of_labels(rows)?,
+            Model::Linear => (rows, None),
+        };
+        // An .npz file's targets are named by their file's stem, as an
+        // .npy file's are.
+        let target = match Format::of(&data.data) {
+            Format::Npz => Path::new(&data.target)
+                .file_stem()
+                .map_or_else(|| data.target.clone(), |s| s.to_string_lossy().into_owned()),
+            _ => data.target.clone(),
         };
         Ok(SparseFile {
             rows,
             names,
-            target: data.target.clone(),
+            target,
             labels,
         })
     }
@@ -446,7 +468,7 @@ pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<O
         Format::Npy => Ok(Some(Read::Streamed(Streamed::Npy(
             open_npy(data).map_err(|e| e.to_string())?,
         )))),
-        Format::Svmlight => Ok(Some(Read::Streamed(Streamed::Sparse(
+        Format::Svmlight | Format::Npz => Ok(Some(Read::Streamed(Streamed::Sparse(
             SparseFile::open(data, train.model()).map_err(|e| e.to_string())?,
         )))),
         Format::Csv => open_table(),

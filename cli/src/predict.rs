@@ -39,6 +39,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let file = args.data.display().to_string();
     let npy = Format::of(&args.data) == Format::Npy;
     let svmlight = Format::of(&args.data) == Format::Svmlight;
+    let npz = Format::of(&args.data) == Format::Npz;
     // An svmlight file's labels, for the scores.
     let mut sparse_labels: Option<Vec<f32>> = None;
     // Rows left out under --missing drop (indices from 0, ascending).
@@ -49,6 +50,16 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             sparse_labels = Some(labels);
             let lines = (1..=x.nrows()).collect();
             (x, lines, names)
+        }
+        // A SciPy CSR matrix: its columns are the features in order (no
+        // targets: no scores).
+        _ if npz => {
+            let rows = downhill::data::npz::read_npz(&args.data, None).map_err(|e| e.to_string())?;
+            let (n, d) = (rows.rows(), rows.features());
+            let x = rows.block(0, n).map_err(|e| e.to_string())?.x.into_owned();
+            let x = Array2::from_shape_vec((n, d), x).map_err(|e| e.to_string())?;
+            let names = (0..d).map(|j| format!("x{j}")).collect();
+            (x, (1..=n).collect(), names)
         }
         // An .npy file's columns are the features in order.
         _ if npy => {
@@ -207,6 +218,7 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     }
     match sparse_labels {
         Some(labels) => print_svmlight_scores(args, &fitted, &x, &labels),
+        None if npz => Ok(()),
         None => print_scores(args, &fitted, &x, &dropped),
     }
 }

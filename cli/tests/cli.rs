@@ -3332,6 +3332,53 @@ fn svmlight_files_fit_and_predict_with_their_own_labels() {
         coefficients(&from_csv),
         "{from_svm}\n{from_csv}"
     );
+    // A SciPy CSR matrix with its targets' .npy file fits as the svmlight
+    // file it came from.
+    let from_npz = succeed(&[
+        "fit",
+        "--data",
+        "tests/data/sparse_csr.npz",
+        "--target",
+        "tests/data/sparse_y.npy",
+        "--model",
+        "logistic",
+        "--solver",
+        "lbfgs",
+        "--l2",
+        "1e-3",
+        "--device",
+        "cpu",
+    ]);
+    let from_file = succeed(&[
+        "fit",
+        "--data",
+        "tests/data/sparse.svm",
+        "--target",
+        "y",
+        "--model",
+        "logistic",
+        "--solver",
+        "lbfgs",
+        "--l2",
+        "1e-3",
+        "--device",
+        "cpu",
+    ]);
+    assert!(from_npz.contains("on 400 rows × 60 features"), "{from_npz}");
+    assert_eq!(coefficients(&from_npz).len(), 60, "{from_npz}");
+    assert_eq!(coefficients(&from_npz), coefficients(&from_file));
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            "tests/data/sparse_csc.npz",
+            "--target",
+            "tests/data/sparse_y.npy",
+            "--device",
+            "cpu",
+        ],
+        &["sparse_csc.npz", "not a SciPy sparse matrix in CSR form", "csc"],
+    );
     let bad = dir.join("bad.svm");
     std::fs::write(&bad, "1 1:2\n0 2:x\n").unwrap();
     fail_with(

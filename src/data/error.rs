@@ -524,6 +524,14 @@ pub enum DataError {
         /// The features.
         features: usize,
     },
+    /// A `.npz` file that is not a SciPy sparse matrix in CSR form.
+    #[error("{path} is not a SciPy sparse matrix in CSR form (scipy.sparse.save_npz): {reason}")]
+    NotCsr {
+        /// The file.
+        path: String,
+        /// What it is instead, or what is wrong with it.
+        reason: String,
+    },
 }
 
 impl DataError {
@@ -540,6 +548,7 @@ impl DataError {
             | DataError::NotARegularFile { path, .. }
             | DataError::EmptyFile { path, .. }
             | DataError::MalformedSvmlight { path, .. }
+            | DataError::NotCsr { path, .. }
             | DataError::UnsortedSvmlightIndices { path, .. }
             | DataError::ZeroIndexInOneBased { path, .. }
             | DataError::SvmlightIndexBeyondFeatures { path, .. }

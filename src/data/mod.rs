@@ -9,6 +9,8 @@ pub(crate) mod error;
 pub(crate) mod input_file;
 #[cfg(feature = "npy")]
 pub mod npy;
+#[cfg(feature = "npy")]
+pub mod npz;
 #[cfg(feature = "parquet")]
 pub mod parquet_source;
 #[cfg(feature = "parquet")]

@@ -13,7 +13,9 @@ use std::path::Path;
 use memmap2::Mmap;
 use std::borrow::Cow;
 
-use ndarray::{s, Array2, ArrayView, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Dimension, Ix1, Ix2};
+use ndarray::{
+    s, Array1, Array2, ArrayView, ArrayViewMut1, ArrayViewMut2, Axis, CowArray, Dimension, Ix1, Ix2,
+};
 use ndarray_npy::{ViewElement, ViewNpyError, ViewNpyExt};
 
 use crate::atomic_file::AtomicFile;
@@ -381,6 +383,13 @@ impl NpyData {
             (None, None) => "y".into(),
         }
     }
+}
+
+/// A 1-D file's values as float32 targets (a copy).
+pub fn read_targets(path: impl AsRef<Path>) -> Result<Array1<f32>> {
+    let mapped = Mapped::open(path.as_ref())?;
+    let y = mapped.c_order(mapped.floats::<Ix1>()?);
+    Ok(y.into_owned())
 }
 
 /// A 2-D file's rows as float32 features (a copy), for predictions.

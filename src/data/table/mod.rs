@@ -463,6 +463,9 @@ pub enum Format {
     /// svmlight / LIBSVM text (`.svm`, `.svmlight`, `.libsvm`): sparse
     /// rows, a label each; see [`crate::data::svmlight`].
     Svmlight,
+    /// A SciPy sparse matrix in CSR form (`.npz`, `scipy.sparse.save_npz`),
+    /// its targets in an `.npy` file; see `data::npz` (the `npy` feature).
+    Npz,
 }
 
 impl Format {
@@ -476,6 +479,7 @@ impl Format {
             Some("parquet" | "pq") => Format::Parquet,
             Some("npy") => Format::Npy,
             Some("svm" | "svmlight" | "libsvm") => Format::Svmlight,
+            Some("npz") => Format::Npz,
             _ => Format::Csv,
         }
     }
