@@ -234,6 +234,17 @@ fn an_lbfgs_checkpoint_resumed_equals_the_uninterrupted_fit() {
             .unwrap();
         assert_eq!(everything(&resumed), everything(&whole), "{what}");
         assert_eq!(resumed.stop_reason(), whole.stop_reason(), "{what}");
+        // The checkpoint carries the curvature pairs; the fit that stopped
+        // by itself does not (its saved model stays the parameters' size).
+        let saved = dir.join(format!("{}-whole.json", what.replace(' ', "-")));
+        whole.save(&saved).unwrap();
+        let state = |path: &PathBuf| -> serde_json::Value {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(path).unwrap()).unwrap()
+                ["training_state"]["lbfgs"]
+                .clone()
+        };
+        assert!(state(&path)["curvature"]["pairs"].is_array(), "{what}");
+        assert!(state(&saved).is_null(), "{what}");
     }
 }
 

@@ -75,7 +75,7 @@ pub struct SvmlightRows {
 pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result<SvmlightRows> {
     let path = path.as_ref();
     let shown = path.display().to_string();
-    regular_file_size(path)?;
+    let size = regular_file_size(path)?.unwrap_or(0);
     let io = |e: std::io::Error| crate::error::Error::Io {
         path: shown.clone(),
         reason: e.to_string(),
@@ -93,6 +93,11 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
     let mut largest: Option<(u64, usize)> = None;
     let mut text = String::new();
     let mut line = 0usize;
+    // The arrays are sized once from the first MiB's entries per byte (a
+    // tenth more), so that they do not grow by doubling, each growth
+    // holding both copies at once.
+    let mut bytes_read = 0u64;
+    let mut sized = false;
     loop {
         text.clear();
         let read = reader.read_line(&mut text).map_err(io)?;
@@ -100,6 +105,16 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
             break;
         }
         line += 1;
+        bytes_read += read as u64;
+        if !sized && bytes_read >= 1 << 20 {
+            sized = true;
+            let expected = (size as f64 * indices.len() as f64 / bytes_read as f64 * 1.1) as usize;
+            indices.reserve(expected.saturating_sub(indices.len()));
+            values.reserve(expected.saturating_sub(values.len()));
+            let rows = (size as f64 * y.len() as f64 / bytes_read as f64 * 1.1) as usize;
+            y.reserve(rows.saturating_sub(y.len()));
+            indptr.reserve(rows.saturating_sub(indptr.len()));
+        }
         let content = text.split('#').next().unwrap_or("");
         let mut tokens = content.split_ascii_whitespace();
         let Some(label) = tokens.next() else {

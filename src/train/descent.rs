@@ -154,7 +154,12 @@ impl Method for Descent<'_> {
         })
     }
 
-    fn state(&mut self, parameters: Vec<f32>, stop_rules: StopRules) -> Result<TrainingState> {
+    fn state(
+        &mut self,
+        parameters: Vec<f32>,
+        stop_rules: StopRules,
+        _reason: StopReason,
+    ) -> Result<TrainingState> {
         Ok(TrainingState {
             parameters,
             optimizer: self.run.optimizer_state()?,

@@ -63,7 +63,7 @@ impl Progress {
         chose: Vec<f32>,
         last: Vec<f32>,
     ) -> Result<Outcome> {
-        let state = method.state(last, self.rules.clone())?;
+        let state = method.state(last, self.rules.clone(), reason)?;
         Ok(Outcome {
             parameters: method.kept(reason, chose, &state),
             records: self.records.clone(),

@@ -19,9 +19,15 @@ pub(crate) trait Method {
     /// rules' cuts).
     fn iterate(&mut self, rate_factor: f64) -> Result<Iteration>;
 
-    /// What continues the run exactly from here: the method's state with
-    /// the last iterate's `parameters` and the stop rules' memory.
-    fn state(&mut self, parameters: Vec<f32>, stop_rules: StopRules) -> Result<TrainingState>;
+    /// What continues the run exactly from here, where it ends for
+    /// `reason` (or writes a checkpoint): the method's state with the last
+    /// iterate's `parameters` and the stop rules' memory.
+    fn state(
+        &mut self,
+        parameters: Vec<f32>,
+        stop_rules: StopRules,
+        reason: StopReason,
+    ) -> Result<TrainingState>;
 
     /// The parameters a run that ends for `reason` (or writes a
     /// checkpoint) hands back, given those the stop rules `chose` and the

@@ -484,11 +484,23 @@ impl Method for Lbfgs<'_> {
         })
     }
 
-    fn state(&mut self, parameters: Vec<f32>, stop_rules: StopRules) -> Result<TrainingState> {
+    /// The curvature pairs and the rest are kept where the run may go on
+    /// as it would have: a checkpoint, or a run cut by its iteration
+    /// limit. A run that stopped by itself (converged, at the rounding
+    /// limit, diverged) hands on its parameters alone: a fit resumed from
+    /// it starts L-BFGS afresh there, and its saved model does not carry
+    /// 2 × memory vectors of the parameters' length.
+    fn state(
+        &mut self,
+        parameters: Vec<f32>,
+        stop_rules: StopRules,
+        reason: StopReason,
+    ) -> Result<TrainingState> {
+        let going_on = matches!(reason, StopReason::MaxEpochs | StopReason::Checkpoint { .. });
         Ok(TrainingState {
             parameters,
             stop_rules,
-            lbfgs: Some(LbfgsState {
+            lbfgs: going_on.then(|| LbfgsState {
                 scaling: self.evaluator.scaling.clone(),
                 curvature: self.curvature.clone(),
                 stall: self.stall.clone(),
@@ -500,8 +512,8 @@ impl Method for Lbfgs<'_> {
 
     /// Where the line search stalled, the objective's values no longer
     /// rank the iterates; their slopes still do.
-    fn kept(&self, reason: StopReason, chose: Vec<f32>, state: &TrainingState) -> Vec<f32> {
-        match (reason, state.lbfgs.as_ref().and_then(|s| s.smallest.as_ref())) {
+    fn kept(&self, reason: StopReason, chose: Vec<f32>, _state: &TrainingState) -> Vec<f32> {
+        match (reason, self.smallest.as_ref()) {
             (StopReason::RoundingLimit { .. }, Some(smallest)) => smallest.parameters.clone(),
             _ => chose,
         }
