@@ -473,8 +473,9 @@ fn lbfgs_on_svmlight_rows_reaches_scikit_learns_optimum() {
 /// on 1, 2 or 3 threads.
 #[test]
 fn the_sparse_pass_does_not_depend_on_the_number_of_threads() {
-    // 20,000 rows of 300 features, ~10 entries a row.
-    let (n, d) = (20_000usize, 300usize);
+    // 40,000 rows of 300 features, ~10 entries a row: ten chunks, summed
+    // in two waves.
+    let (n, d) = (40_000usize, 300usize);
     let mut indptr = vec![0usize];
     let (mut indices, mut values, mut y) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {

@@ -28,6 +28,20 @@ use crate::report::{self, number};
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
     check_output_paths(args).map_err(|e| e.to_string())?;
+    if matches!(Format::of(&args.data.data), Format::Svmlight | Format::Npz) {
+        let unread = [
+            (args.resume.is_some(), "--resume"),
+            (args.test_size.is_some(), "--test-size"),
+            (args.plot_path.is_some(), "--plot-path"),
+            (args.validation_fraction.is_some(), "--validation-fraction"),
+        ];
+        if let Some((_, option)) = unread.iter().find(|(given, _)| *given) {
+            return Err(format!(
+                "{}: {option} is not yet read with sparse rows (svmlight or .npz); fit without it, or convert the file to a table (downhill convert)",
+                args.data.data.display()
+            ));
+        }
+    }
     if let Some(path) = &args.resume {
         return fit_resumed(args, path);
     }
@@ -87,6 +101,11 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                             }
                             false => descent,
                         };
+                        // A checkpoint keeps the features' names and the
+                        // labels' classes, as the saved model does.
+                        let mut encoding = numeric_encoding(&file.names, None, Some(file.target.clone()));
+                        encoding.labels = file.labels.clone();
+                        let descent = descent.checkpoint_encoding(encoding);
                         match file.label_encoding() {
                             Some(encoding) => {
                                 for_classes(&args.train, descent, &encoding, file.rows.rows(), false)?

@@ -7,6 +7,7 @@ use std::path::Path;
 use downhill::atomic_file::{check_output, AtomicFile};
 use downhill::data::read_csv;
 use downhill::data::source::DataSource;
+use downhill::data::sparse::CsrData;
 use downhill::data::table::{Format, Missing};
 use downhill::ndarray::{Array1, Array2};
 use downhill::{Error, Fitted, Model};
@@ -40,26 +41,36 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     let npy = Format::of(&args.data) == Format::Npy;
     let svmlight = Format::of(&args.data) == Format::Svmlight;
     let npz = Format::of(&args.data) == Format::Npz;
-    // An svmlight file's labels, for the scores.
+    if (svmlight || npz) && args.keep.is_some() {
+        return Err(format!(
+            "{file}: --keep names CSV or Parquet columns; an svmlight or .npz file has none"
+        ));
+    }
+    // Sparse rows, predicted from their stored entries, and an svmlight
+    // file's labels for the scores.
+    let mut sparse_rows: Option<CsrData> = None;
     let mut sparse_labels: Option<Vec<f32>> = None;
     // Rows left out under --missing drop (indices from 0, ascending).
     let mut dropped: Vec<usize> = Vec::new();
     let (x, lines, names) = match fitted.encoding() {
         _ if svmlight => {
-            let (x, labels, names) = svmlight_rows(&args.data, &fitted)?;
+            let (rows, labels, names) = svmlight_rows(&args.data, &fitted)?;
+            let lines = (1..=rows.rows()).collect();
+            sparse_rows = Some(rows);
             sparse_labels = Some(labels);
-            let lines = (1..=x.nrows()).collect();
-            (x, lines, names)
+            (Array2::zeros((0, names.len())), lines, names)
         }
         // A SciPy CSR matrix: its columns are the features in order (no
         // targets: no scores).
         _ if npz => {
             let rows = downhill::data::npz::read_npz(&args.data, None).map_err(|e| e.to_string())?;
             let (n, d) = (rows.rows(), rows.features());
-            let x = rows.block(0, n).map_err(|e| e.to_string())?.x.into_owned();
-            let x = Array2::from_shape_vec((n, d), x).map_err(|e| e.to_string())?;
-            let names = (0..d).map(|j| format!("x{j}")).collect();
-            (x, (1..=n).collect(), names)
+            sparse_rows = Some(rows);
+            (
+                Array2::zeros((0, d)),
+                (1..=n).collect(),
+                (0..d).map(|j| format!("x{j}")).collect(),
+            )
         }
         // An .npy file's columns are the features in order.
         _ if npy => {
@@ -152,13 +163,22 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         Error::FeatureCountMismatch { .. } => format!("{file}: {error}"),
         error => explain(error, &names, &lines, &args.data, None),
     };
-    let predictions = fitted.predict(x.view()).map_err(explain)?;
+    let predictions = match &sparse_rows {
+        Some(rows) => fitted.predict_source(rows).map_err(explain)?,
+        None => fitted.predict(x.view()).map_err(explain)?,
+    };
     // One column of class 1's probability for a binary model, one per
     // class for a multinomial one.
     let classes = fitted.intercepts().len();
     let probabilities = match (args.proba, fitted.model()) {
         (true, Model::Logistic) => {
-            let all = fitted.class_probabilities(x.view()).map_err(explain)?;
+            let all = match &sparse_rows {
+                Some(rows) => fitted
+                    .class_margins_of_source(rows)
+                    .and_then(|margins| fitted.probabilities_of_margins(margins.view()))
+                    .map_err(explain)?,
+                None => fitted.class_probabilities(x.view()).map_err(explain)?,
+            };
             Some(match classes {
                 1 => all.slice(downhill::ndarray::s![.., 1..]).to_owned(),
                 _ => all,
@@ -216,18 +236,17 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     if let Some(path) = &args.output {
         eprintln!("wrote {} predictions to {}", predictions.len(), path.display());
     }
-    match sparse_labels {
-        Some(labels) => print_svmlight_scores(args, &fitted, &x, &labels),
-        None if npz => Ok(()),
-        None => print_scores(args, &fitted, &x, &dropped),
+    match (sparse_rows, sparse_labels) {
+        (Some(rows), Some(labels)) => print_svmlight_scores(args, &fitted, rows, &labels),
+        (Some(_), None) => Ok(()),
+        _ => print_scores(args, &fitted, &x, &dropped),
     }
 }
 
-/// An svmlight file's rows written out dense, its labels, and the
-/// features' names.
-type SvmlightRows = (Array2<f32>, Vec<f32>, Vec<String>);
+/// An svmlight file's rows, its labels, and the features' names.
+type SvmlightRows = (CsrData, Vec<f32>, Vec<String>);
 
-/// The rows of the svmlight file `path` written out dense as `fitted`'s
+/// The rows of the svmlight file `path` as `fitted`'s
 /// features, its labels, and the features' names. A model fitted to an
 /// svmlight file names its features by their indices as that file wrote
 /// them: from 0 or from 1, as this file is read; any other model reads
@@ -250,18 +269,12 @@ fn svmlight_rows(path: &Path, fitted: &Fitted) -> Result<SvmlightRows, String> {
     )
     .map_err(|e| e.to_string())?;
     let rows = read.rows;
-    let x = rows
-        .block(0, rows.rows())
-        .map_err(|e| e.to_string())?
-        .x
-        .into_owned();
-    let x = Array2::from_shape_vec((rows.rows(), features), x).map_err(|e| e.to_string())?;
     let labels = rows
         .targets(0, rows.rows())
         .map_err(|e| e.to_string())?
         .into_owned();
     let names = names.unwrap_or_else(|| (0..features).map(|j| format!("x{j}")).collect());
-    Ok((x, labels, names))
+    Ok((rows, labels, names))
 }
 
 /// The scores of the predictions of an svmlight file's rows against its
@@ -269,7 +282,7 @@ fn svmlight_rows(path: &Path, fitted: &Fitted) -> Result<SvmlightRows, String> {
 fn print_svmlight_scores(
     args: &PredictArgs,
     fitted: &Fitted,
-    x: &Array2<f32>,
+    rows: CsrData,
     labels: &[f32],
 ) -> Result<(), String> {
     let encoding = fitted.encoding();
@@ -288,9 +301,11 @@ fn print_svmlight_scores(
         );
         return Ok(());
     };
-    let y = Array1::from(y);
-    let scores = report::scores(fitted, x.view(), y.view(), classes).map_err(|e| e.to_string())?;
-    eprintln!("scores on the {} rows of {}:", y.len(), args.data.display());
+    let count = y.len();
+    let rows = rows.with_targets(y).map_err(|e| e.to_string())?;
+    let scores = report::scores_of_source(fitted, &rows, classes, downhill::metrics::Scoring::local())
+        .map_err(|e| e.to_string())?;
+    eprintln!("scores on the {count} rows of {}:", args.data.display());
     for (name, value) in scores {
         eprintln!("  {:<14}{value}", format!("{name}:"));
     }

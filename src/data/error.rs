@@ -103,7 +103,7 @@ pub enum DataError {
         columns: usize,
     },
     /// A data file whose extension names no format read.
-    #[error("{path}: unknown data format; .csv, .parquet and .npy are read")]
+    #[error("{path}: this format is not read here; tables are .csv, .parquet and .npy (sparse rows, .svm and .npz, are read by fit, predict and convert)")]
     UnknownFormat {
         /// The file.
         path: String,

@@ -217,10 +217,13 @@ impl Checked<'_> {
     /// The engine of the fit: more classes than the GPU kernels hold run on
     /// the CPU, unless the GPU is asked for by name, and so do the
     /// mini-batches of a data-parallel fit (a GPU rank sums the full batch,
-    /// or L-BFGS's points, for the ranks to add). Every rank agrees on it.
-    fn choose_engine(&self, margins: usize) -> Result<Box<dyn crate::engine::Engine>> {
+    /// or L-BFGS's points, for the ranks to add), and so do `sparse` rows
+    /// (the CPU engine reads their stored entries; the GPU's would be the
+    /// rows written out dense). Every rank agrees on it.
+    fn choose_engine(&self, margins: usize, sparse: bool) -> Result<Box<dyn crate::engine::Engine>> {
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
+            Device::Auto if sparse => Device::Cpu,
             Device::Auto if self.ranks.is_some() && self.training.batch_size.is_some() => Device::Cpu,
             device => device,
         };
@@ -441,7 +444,7 @@ impl Checked<'_> {
         };
         let (standardizer, target_scaling) = self.scalings(resumed, &fresh)?;
         let start = self.starting_point(features, margins, standardizer.as_ref(), target_scaling.as_ref())?;
-        let engine = self.choose_engine(margins)?;
+        let engine = self.choose_engine(margins, data.sparse().is_some())?;
         let standardized = (standardizer.is_some() || target_scaling.is_some())
             .then(|| Standardized::new(data, standardizer.as_ref(), target_scaling));
         let source: &dyn DataSource = match &standardized {

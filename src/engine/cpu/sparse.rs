@@ -24,6 +24,11 @@ use crate::math::objective::RawSums;
 /// Rows per task: fixed, for sums that do not depend on the threads.
 const CHUNK_ROWS: usize = 4096;
 
+/// Chunks summed at once, each into its own accumulator, before their sums
+/// are added to the totals in their order: the scratch is this many
+/// accumulators of the parameters' length, whatever the rows.
+const WAVE: usize = 8;
+
 /// Sparse rows, their targets and sample weights, and the loss summed.
 pub(super) struct SparseRows<'a> {
     pub(super) csr: Csr<'a>,
@@ -52,7 +57,7 @@ pub(super) struct SparseWorkspace {
 impl SparseWorkspace {
     pub(super) fn new(features: usize, margins: usize, largest_batch: usize) -> Self {
         let width = (features + 1) * margins;
-        let chunks = largest_batch.div_ceil(CHUNK_ROWS).max(1);
+        let chunks = largest_batch.div_ceil(CHUNK_ROWS).clamp(1, WAVE);
         SparseWorkspace {
             chunk_sums: vec![0.0; chunks * width],
             chunk_scalars: vec![[0.0; 2]; chunks],
@@ -87,27 +92,28 @@ impl SparseWorkspace {
         let parameters = &self.parameters;
         let batch = rows.len();
         let chunks = batch.div_ceil(CHUNK_ROWS).max(1);
-        let sums = &mut self.chunk_sums[..chunks * width];
-        let scalars = &mut self.chunk_scalars[..chunks];
-        sums.par_chunks_mut(width)
-            .zip(scalars.par_iter_mut())
-            .enumerate()
-            .for_each(|(c, (sums, scalars))| {
-                let span = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(batch);
-                *scalars = chunk(data, parameters, rows.part(span), margins, sums);
-            });
         let totals = &mut self.sums.derivative;
         totals.fill(0.0);
         let (mut loss, mut weight) = (0.0, 0.0);
-        for (sums, [chunk_loss, chunk_weight]) in self.chunk_sums[..chunks * width]
-            .chunks_exact(width)
-            .zip(&self.chunk_scalars[..chunks])
-        {
-            for (total, &s) in totals.iter_mut().zip(sums) {
-                *total += s;
+        for wave in (0..chunks).step_by(WAVE) {
+            let count = WAVE.min(chunks - wave);
+            let sums = &mut self.chunk_sums[..count * width];
+            let scalars = &mut self.chunk_scalars[..count];
+            sums.par_chunks_mut(width)
+                .zip(scalars.par_iter_mut())
+                .enumerate()
+                .for_each(|(c, (sums, scalars))| {
+                    let c = wave + c;
+                    let span = c * CHUNK_ROWS..((c + 1) * CHUNK_ROWS).min(batch);
+                    *scalars = chunk(data, parameters, rows.part(span), margins, sums);
+                });
+            for (sums, [chunk_loss, chunk_weight]) in sums.chunks_exact(width).zip(scalars.iter()) {
+                for (total, &s) in totals.iter_mut().zip(sums) {
+                    *total += s;
+                }
+                loss += chunk_loss;
+                weight += chunk_weight;
             }
-            loss += chunk_loss;
-            weight += chunk_weight;
         }
         if let Some((means, scales)) = data.standardization {
             let (weights, biases) = totals.split_at_mut(features * margins);

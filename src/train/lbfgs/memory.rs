@@ -171,33 +171,27 @@ fn column_sums(source: &dyn DataSource) -> Result<Vec<Vec<f64>>> {
     }
     let n = source.rows();
     if let Some(sparse) = source.sparse() {
-        // Sparse rows: each task's stored entries (the zeros add nothing),
-        // mapped through the standardization where the rows have one.
+        // Sparse rows: one pass over the stored entries (the zeros add
+        // nothing) into one pair of sums, mapped through the
+        // standardization where the rows have one.
         let csr = sparse.csr;
-        return Ok((0..n.div_ceil(MOMENT_ROWS))
-            .into_par_iter()
-            .map(|b| {
-                let mut sums = vec![0.0f64; 2 * d];
-                let rows = b * MOMENT_ROWS..((b + 1) * MOMENT_ROWS).min(n);
-                let entries = csr.indptr[rows.start]..csr.indptr[rows.end];
-                for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
-                    let v = f64::from(v);
-                    sums[j as usize] += v;
-                    sums[d + j as usize] += v * v;
-                }
-                if let Some((means, scales)) = sparse.standardization {
-                    let count = rows.len() as f64;
-                    let (first, second) = sums.split_at_mut(d);
-                    for j in 0..d {
-                        let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
-                        let (s, q) = (first[j], second[j]);
-                        first[j] = (s - count * mean) / scale;
-                        second[j] = (q - 2.0 * mean * s + count * mean * mean) / (scale * scale);
-                    }
-                }
-                sums
-            })
-            .collect());
+        let mut sums = vec![0.0f64; 2 * d];
+        for (&j, &v) in csr.indices.iter().zip(csr.values) {
+            let v = f64::from(v);
+            sums[j as usize] += v;
+            sums[d + j as usize] += v * v;
+        }
+        if let Some((means, scales)) = sparse.standardization {
+            let count = n as f64;
+            let (first, second) = sums.split_at_mut(d);
+            for j in 0..d {
+                let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
+                let (s, q) = (first[j], second[j]);
+                first[j] = (s - count * mean) / scale;
+                second[j] = (q - 2.0 * mean * s + count * mean * mean) / (scale * scale);
+            }
+        }
+        return Ok(vec![sums]);
     }
     Ok(match source.resident() {
         Some(block) => block.x.par_chunks(MOMENT_ROWS * d).map(sums).collect(),
