@@ -135,6 +135,12 @@ fn svmlight_reads_as_scikit_learn_reads() {
         read_svmlight(file("zero.svm", "1 0:1 2:3\n0 1:4\n"), SvmlightOptions::default()).unwrap();
     assert_eq!(with_zero.indexing, Indexing::ZeroBased);
     assert_eq!(dense(&with_zero.rows), [1.0, 0.0, 3.0, 0.0, 4.0, 0.0]);
+    // As scikit-learn: a signed qid, a "+" before an index; a file without
+    // features is zero-based.
+    let signs = read_svmlight(file("signs.svm", "1 qid:-4 +2:1.5\n"), SvmlightOptions::default()).unwrap();
+    assert_eq!(dense(&signs.rows), [0.0, 1.5]);
+    let bare = read_svmlight(file("bare.svm", "1\n0\n"), SvmlightOptions::default()).unwrap();
+    assert_eq!((bare.rows.features(), bare.indexing), (0, Indexing::ZeroBased));
     // A width given: wider than the file's indices.
     let wide = read_svmlight(
         &path,
@@ -167,6 +173,20 @@ fn each_malformed_svmlight_line_is_its_own_error_naming_the_line() {
     assert_eq!(malformed("nan.svm", "1 1:2\n0 2:nan\n"), (2, "2:nan".into()));
     assert_eq!(malformed("inf.svm", "1 1:inf\n"), (1, "1:inf".into()));
     assert_eq!(malformed("qid.svm", "1 1:2 qid:3\n"), (1, "qid:3".into()));
+    assert_eq!(
+        malformed("two-qids.svm", "1 qid:1 qid:2 1:2\n"),
+        (1, "qid:2".into())
+    );
+    // Bytes that are not text before a comment name their line; within a
+    // comment they are a comment's.
+    let bytes = file("bytes.svm", "");
+    std::fs::write(&bytes, b"1 1:2\n0 2:\xff\xfe\n").unwrap();
+    assert!(matches!(
+        data_error(read_svmlight(&bytes, auto).unwrap_err()),
+        DataError::MalformedSvmlight { line: 2, .. }
+    ));
+    std::fs::write(&bytes, b"1 1:2 # caf\xe9\n0 2:1\n").unwrap();
+    assert_eq!(read_svmlight(&bytes, auto).unwrap().rows.rows(), 2);
     assert!(matches!(
         read("unsorted.svm", "1 1:1 3:1\n0 4:1 2:1\n", auto),
         DataError::UnsortedSvmlightIndices {
@@ -637,6 +657,11 @@ fn scipy_csr_matrices_read_as_the_svmlight_rows() {
         matches!(&csc, Error::Data(DataError::NotCsr { reason, .. }) if reason.contains("csc")),
         "{csc}"
     );
+    // SciPy's non-canonical form: a row's indices out of order and
+    // repeated, summed as SciPy sums them.
+    let unsorted = read_npz(data.join("sparse_unsorted.npz"), None).unwrap();
+    let expected = downhill::data::npy::read_features(data.join("sparse_unsorted_dense.npy")).unwrap();
+    assert_eq!(dense(&unsorted), expected.iter().copied().collect::<Vec<f32>>());
     // A file that is no zip, and targets of another length.
     assert!(matches!(
         read_npz(data.join("sparse.svm"), Some(y.clone())),

@@ -272,7 +272,21 @@ impl SparseFile {
             // its features x0, x1, … by their columns.
             Format::Npz => {
                 let y = downhill::data::npy::read_targets(&data.target)?.to_vec();
-                let rows = downhill::data::npz::read_npz(&data.data, Some(y))?;
+                let targets = y.len();
+                let rows = downhill::data::npz::read_npz(&data.data, Some(y)).map_err(|e| match e {
+                    Error::Data(DataError::SparseShape { expected, what, .. })
+                        if what.starts_with("targets") =>
+                    {
+                        Error::Data(DataError::MalformedFile {
+                            path: data.target.clone(),
+                            reason: format!(
+                                "{targets} targets for the {expected} rows of {}",
+                                data.data.display()
+                            ),
+                        })
+                    }
+                    other => other,
+                })?;
                 let names = (0..rows.features()).map(|j| format!("x{j}")).collect();
                 (rows, names)
             }

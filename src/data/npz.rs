@@ -93,6 +93,17 @@ pub fn read_npz(path: impl AsRef<Path>, y: Option<Vec<f32>>) -> Result<CsrData> 
         .map(|v| u32::try_from(v).map_err(|_| not_csr(format!("indices holds {v}, which is no feature"))))
         .collect::<Result<Vec<_>>>()?;
     let y = y.unwrap_or_else(|| vec![0.0; rows as usize]);
+    if y.len() != rows as usize {
+        return Err(DataError::SparseShape {
+            what: "targets given (one per row of the matrix)",
+            expected: rows as usize,
+            found: y.len(),
+        }
+        .into());
+    }
+    // SciPy allows a row's indices out of order and repeated (its
+    // canonical form sorts them and sums the repeats): so do we.
+    let (indptr, indices, values) = canonical(indptr, indices, values);
     CsrData::new(to_usize(features, "shape")?, indptr, indices, values, y)
 }
 
@@ -119,4 +130,44 @@ fn floats(npz: &mut NpzReader<File>, name: &str) -> std::result::Result<Vec<f32>
         return Ok(array.iter().map(|&v| v as f32).collect());
     }
     integers(npz, name).map(|values| values.into_iter().map(|v| v as f32).collect())
+}
+
+/// The rows' entries sorted by feature within each row and repeated
+/// features summed (SciPy's canonical form: `sort_indices`,
+/// `sum_duplicates`), where any row needs it: new CSR arrays.
+fn canonical(indptr: Vec<usize>, indices: Vec<u32>, values: Vec<f32>) -> (Vec<usize>, Vec<u32>, Vec<f32>) {
+    let ordered = indptr
+        .windows(2)
+        .all(|row| indices[row[0]..row[1]].windows(2).all(|pair| pair[0] < pair[1]));
+    if ordered {
+        return (indptr, indices, values);
+    }
+    let mut new_indptr = Vec::with_capacity(indptr.len());
+    new_indptr.push(0);
+    let (mut new_indices, mut new_values) = (
+        Vec::with_capacity(indices.len()),
+        Vec::with_capacity(values.len()),
+    );
+    let mut row: Vec<(u32, f32)> = Vec::new();
+    for range in indptr.windows(2) {
+        row.clear();
+        row.extend(
+            indices[range[0]..range[1]]
+                .iter()
+                .copied()
+                .zip(values[range[0]..range[1]].iter().copied()),
+        );
+        row.sort_by_key(|&(j, _)| j);
+        let row_start = new_indices.len();
+        for &(j, v) in &row {
+            if new_indices.len() > row_start && new_indices.last() == Some(&j) {
+                *new_values.last_mut().expect("an index has its value") += v;
+            } else {
+                new_indices.push(j);
+                new_values.push(v);
+            }
+        }
+        new_indptr.push(new_indices.len());
+    }
+    (new_indptr, new_indices, new_values)
 }

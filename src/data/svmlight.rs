@@ -91,7 +91,7 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
     // The first line holding an index 0, and the largest index.
     let mut zero_on: Option<usize> = None;
     let mut largest: Option<(u64, usize)> = None;
-    let mut text = String::new();
+    let mut text: Vec<u8> = Vec::new();
     let mut line = 0usize;
     // The arrays are sized once from the first MiB's entries per byte (a
     // tenth more), so that they do not grow by doubling, each growth
@@ -100,7 +100,7 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
     let mut sized = false;
     loop {
         text.clear();
-        let read = reader.read_line(&mut text).map_err(io)?;
+        let read = reader.read_until(b'\n', &mut text).map_err(io)?;
         if read == 0 {
             break;
         }
@@ -115,16 +115,24 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
             y.reserve(rows.saturating_sub(y.len()));
             indptr.reserve(rows.saturating_sub(indptr.len()));
         }
-        let content = text.split('#').next().unwrap_or("");
-        let mut tokens = content.split_ascii_whitespace();
-        let Some(label) = tokens.next() else {
-            continue;
-        };
         let malformed = |token: &str, reason: &'static str| DataError::MalformedSvmlight {
             path: shown.clone(),
             line,
             token: token.chars().take(40).collect(),
             reason,
+        };
+        // A comment may hold any bytes; the data before it is text.
+        let data = text.split(|&b| b == b'#').next().unwrap_or(&[]);
+        let content = std::str::from_utf8(data).map_err(|e| {
+            let start = e.valid_up_to();
+            malformed(
+                &String::from_utf8_lossy(&data[start..(start + 8).min(data.len())]),
+                "the line holds bytes that are not text (UTF-8)",
+            )
+        })?;
+        let mut tokens = content.split_ascii_whitespace();
+        let Some(label) = tokens.next() else {
+            continue;
         };
         let label_value: f32 = label
             .parse()
@@ -133,15 +141,18 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
             return Err(malformed(label, "the label is not a finite number").into());
         }
         let mut previous: Option<u64> = None;
+        let mut qid_seen = false;
         for token in tokens {
             let Some((index, value)) = token.split_once(':') else {
                 return Err(malformed(token, "a feature is written index:value").into());
             };
             if index == "qid" {
-                if previous.is_some() {
-                    return Err(malformed(token, "qid comes right after the label").into());
+                if previous.is_some() || qid_seen {
+                    return Err(malformed(token, "qid comes once, right after the label").into());
                 }
-                index_of(value).ok_or_else(|| malformed(token, "qid is a whole number"))?;
+                qid_seen = true;
+                index_of(value.strip_prefix('-').unwrap_or(value))
+                    .ok_or_else(|| malformed(token, "qid is a whole number"))?;
                 continue;
             }
             let index = match index.strip_prefix('-') {
@@ -199,7 +210,8 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
             Some(line) => return Err(DataError::ZeroIndexInOneBased { path: shown, line }.into()),
             None => true,
         },
-        Indexing::Auto => zero_on.is_none(),
+        // A file without features is zero-based, as scikit-learn takes it.
+        Indexing::Auto => zero_on.is_none() && largest.is_some(),
     };
     let shift = u64::from(one_based);
     // The features the rows span: one more than the largest index.
@@ -240,9 +252,10 @@ pub fn read_svmlight(path: impl AsRef<Path>, options: SvmlightOptions) -> Result
     })
 }
 
-/// A whole number of decimal digits.
+/// A whole number of decimal digits, a `+` before them allowed.
 fn index_of(text: &str) -> Option<u64> {
-    match text.bytes().all(|b| b.is_ascii_digit()) {
+    let text = text.strip_prefix('+').unwrap_or(text);
+    match !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
         true => text.parse().ok(),
         false => None,
     }

@@ -24,3 +24,14 @@ np.savez(os.path.join(here, "sparse_csr64.npz"), indices=x.indices.astype(np.int
          data=x.data.astype(np.float32))
 sp.save_npz(os.path.join(here, "sparse_csc.npz"), x.tocsc())
 np.save(os.path.join(here, "sparse_y.npy"), y.astype(np.float64))
+
+# A CSR matrix in SciPy's non-canonical form (a row's indices out of order
+# and repeated, which SciPy allows and sums), as save_npz would lay it out,
+# and its dense values as SciPy reads them.
+indptr = np.array([0, 3, 3, 5], dtype=np.int32)
+indices = np.array([2, 0, 2, 3, 1], dtype=np.int32)
+data = np.array([1.0, 2.0, 3.0, 5.0, 6.0])
+np.savez(os.path.join(here, "sparse_unsorted.npz"), indices=indices, indptr=indptr, format=np.array(b"csr"),
+         shape=np.array([3, 4]), data=data)
+dense = sp.load_npz(os.path.join(here, "sparse_unsorted.npz")).toarray()
+np.save(os.path.join(here, "sparse_unsorted_dense.npy"), dense)

@@ -394,8 +394,15 @@ impl Table {
     }
 }
 
-/// Rows read from a source per block written.
+/// Rows read from a source per block written: at most this many, and at
+/// most 64 MiB of them dense (sparse rows of many features are written
+/// out a few at a time).
 const WRITE_ROWS: usize = 1 << 16;
+
+/// The rows per block written for rows of `features` features.
+fn write_rows(features: usize) -> usize {
+    ((64 << 20) / (4 * (features + 1))).clamp(1, WRITE_ROWS)
+}
 
 /// Writes the rows of `source` (a cleaned table, or any source) to `path`
 /// by its extension, block by block, so that a source larger than memory
@@ -420,14 +427,15 @@ pub fn write_source(
     let mut names = feature_names.to_vec();
     names.push(target_name.to_string());
     let (n, d) = (source.rows(), source.features());
+    let block_rows = write_rows(d);
     match Format::of(path) {
         Format::Csv => {
             let mut file = AtomicFile::create(path)?;
             {
                 let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file.file()));
                 writer.write_record(&names).map_err(|e| io(&e))?;
-                for start in (0..n).step_by(WRITE_ROWS) {
-                    let block = source.block(start, WRITE_ROWS.min(n - start))?;
+                for start in (0..n).step_by(block_rows) {
+                    let block = source.block(start, block_rows.min(n - start))?;
                     for (row, target) in block.x.chunks_exact(d.max(1)).zip(block.y.iter()) {
                         let cells = row.iter().chain([target]).map(|v| v.to_string());
                         writer.write_record(cells).map_err(|e| io(&e))?;
@@ -442,10 +450,10 @@ pub fn write_source(
             file.commit()
         }
         #[cfg(feature = "parquet")]
-        Format::Parquet => crate::data::parquet_table::write_source(source, &names, path, WRITE_ROWS),
+        Format::Parquet => crate::data::parquet_table::write_source(source, &names, path, block_rows),
         #[cfg(feature = "npy")]
-        Format::Npy => crate::data::npy::write_matrix(source, path, WRITE_ROWS),
-        Format::Svmlight => crate::data::svmlight::write_svmlight(source, path, WRITE_ROWS),
+        Format::Npy => crate::data::npy::write_matrix(source, path, block_rows),
+        Format::Svmlight => crate::data::svmlight::write_svmlight(source, path, block_rows),
         #[allow(unreachable_patterns)]
         _ => Err(Error::Data(DataError::UnknownFormat { path: shown })),
     }

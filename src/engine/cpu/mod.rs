@@ -122,6 +122,26 @@ impl<'s> RowSet<'s> {
         let (features, margins) = (source.features(), loss.margins());
         let weights = crate::data::source::weights_of(source, 0, source.rows())?;
         Ok(match source.sparse() {
+            // A source of the caller's making hands out its own arrays:
+            // they must be the rows it says it has.
+            Some(sparse)
+                if sparse.csr.features != features || sparse.csr.indptr.len() != source.rows() + 1 =>
+            {
+                return Err(crate::data::error::DataError::SparseShape {
+                    what: "the sparse rows handed out (features, then indptr: one more than the rows)",
+                    expected: if sparse.csr.features != features {
+                        features
+                    } else {
+                        source.rows() + 1
+                    },
+                    found: if sparse.csr.features != features {
+                        sparse.csr.features
+                    } else {
+                        sparse.csr.indptr.len()
+                    },
+                }
+                .into())
+            }
             Some(sparse) => RowSet::Sparse {
                 rows: SparseRows {
                     csr: sparse.csr,
