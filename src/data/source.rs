@@ -66,6 +66,48 @@ pub struct Sparse<'a> {
     pub standardization: Option<(&'a [f32], &'a [f32])>,
 }
 
+impl Sparse<'_> {
+    /// The `parameters` (the weights feature by feature, `margins` each,
+    /// then the biases) that a pass over the stored entries takes to give
+    /// the standardized rows' margins: with xᵢⱼ standardized to
+    /// (xᵢⱼ − μⱼ)/sⱼ, a margin is b − Σⱼ μⱼ wⱼ/sⱼ + Σ over the stored
+    /// entries of xᵢⱼ wⱼ/sⱼ. Unchanged without a standardization.
+    pub fn fold(&self, parameters: &mut [f64], margins: usize) {
+        let Some((means, scales)) = self.standardization else {
+            return;
+        };
+        let (weights, biases) = parameters.split_at_mut(self.csr.features * margins);
+        for (j, (&mean, &scale)) in means.iter().zip(scales).enumerate() {
+            for (w, b) in weights[j * margins..(j + 1) * margins]
+                .iter_mut()
+                .zip(biases.iter_mut())
+            {
+                *w /= f64::from(scale);
+                *b -= f64::from(mean) * *w;
+            }
+        }
+    }
+
+    /// The sums Σᵢ ℓ′ᵢ xᵢⱼ of a pass over the stored entries, laid out as
+    /// the parameters are (the biases' Σᵢ ℓ′ᵢ last), mapped to the
+    /// standardized rows': (Σᵢ ℓ′ᵢ xᵢⱼ − μⱼ Σᵢ ℓ′ᵢ)/sⱼ. Unchanged without a
+    /// standardization.
+    pub fn unfold(&self, sums: &mut [f64], margins: usize) {
+        let Some((means, scales)) = self.standardization else {
+            return;
+        };
+        let (weights, biases) = sums.split_at_mut(self.csr.features * margins);
+        for (j, (&mean, &scale)) in means.iter().zip(scales).enumerate() {
+            for (w, &b) in weights[j * margins..(j + 1) * margins]
+                .iter_mut()
+                .zip(biases.iter())
+            {
+                *w = (*w - f64::from(mean) * b) / f64::from(scale);
+            }
+        }
+    }
+}
+
 impl Block<'_> {
     /// Rows in the block.
     pub fn rows(&self) -> usize {

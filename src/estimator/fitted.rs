@@ -346,20 +346,20 @@ impl Fitted {
         if let Some(sparse) = source.sparse() {
             // Standardized rows: the weights over the scales, the centring
             // in the biases.
-            let (weights, biases) = match sparse.standardization {
-                None => (self.weights.clone(), self.biases.clone()),
-                Some((means, scales)) => {
-                    let mut weights = self.weights.clone();
-                    let mut biases = self.biases.mapv(f64::from);
-                    for (j, mut row) in weights.rows_mut().into_iter().enumerate() {
-                        row.mapv_inplace(|w| w / scales[j]);
-                        for (b, &w) in biases.iter_mut().zip(row.iter()) {
-                            *b -= f64::from(means[j]) * f64::from(w);
-                        }
-                    }
-                    (weights, biases.mapv(|b| b as f32))
-                }
-            };
+            let mut folded: Vec<f64> = self
+                .weights
+                .iter()
+                .chain(self.biases.iter())
+                .map(|&v| f64::from(v))
+                .collect();
+            sparse.fold(&mut folded, k);
+            let folded: Vec<f32> = folded.into_iter().map(|v| v as f32).collect();
+            let (weights, biases) = folded.split_at(d * k);
+            let weights = ArrayView2::from_shape((d, k), weights).map_err(|_| Error::ShapeMismatch {
+                x_rows: d,
+                y_len: weights.len() / k.max(1),
+            })?;
+            let biases = ArrayView1::from(biases);
             let csr = sparse.csr;
             let mut z = Array2::zeros((n, k));
             for (i, mut margins) in z.rows_mut().into_iter().enumerate() {

@@ -144,8 +144,7 @@ impl<'s> RowSet<'s> {
             }
             Some(sparse) => RowSet::Sparse {
                 rows: SparseRows {
-                    csr: sparse.csr,
-                    standardization: sparse.standardization,
+                    sparse,
                     y: source.targets(0, source.rows())?,
                     weights,
                     loss,
@@ -175,7 +174,7 @@ impl<'s> RowSet<'s> {
         match self {
             RowSet::Dense { features, .. } => (4 * features * rows) as u64,
             RowSet::Sparse { rows: all, .. } => {
-                let entries = all.csr.indices.len() as u64;
+                let entries = all.sparse.csr.indices.len() as u64;
                 8 * entries * rows as u64 / (all.y.len() as u64).max(1)
             }
         }

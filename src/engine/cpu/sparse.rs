@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use rayon::prelude::*;
 
 use super::kernel::Rows;
-use crate::data::source::Csr;
+use crate::data::source::Sparse;
 use crate::math::loss::Loss;
 use crate::math::objective::RawSums;
 
@@ -31,9 +31,8 @@ const WAVE: usize = 8;
 
 /// Sparse rows, their targets and sample weights, and the loss summed.
 pub(super) struct SparseRows<'a> {
-    pub(super) csr: Csr<'a>,
-    /// The features' means and scales, where the rows are standardized.
-    pub(super) standardization: Option<(&'a [f32], &'a [f32])>,
+    /// The stored entries, and the standardization they are read under.
+    pub(super) sparse: Sparse<'a>,
     pub(super) y: Cow<'a, [f32]>,
     pub(super) weights: Option<Cow<'a, [f32]>>,
     pub(super) loss: Loss,
@@ -72,23 +71,10 @@ impl SparseWorkspace {
     /// feature by feature, each margin's, then the biases).
     pub(super) fn accumulate(&mut self, data: &SparseRows, parameters: &[f32], rows: Rows) -> &RawSums {
         let (width, margins) = (self.width, self.margins);
-        let features = width / margins - 1;
         for (p, &v) in self.parameters.iter_mut().zip(parameters) {
             *p = f64::from(v);
         }
-        if let Some((means, scales)) = data.standardization {
-            let (weights, biases) = self.parameters.split_at_mut(features * margins);
-            for j in 0..features {
-                let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
-                for (w, b) in weights[j * margins..(j + 1) * margins]
-                    .iter_mut()
-                    .zip(biases.iter_mut())
-                {
-                    *w /= scale;
-                    *b -= mean * *w;
-                }
-            }
-        }
+        data.sparse.fold(&mut self.parameters, margins);
         let parameters = &self.parameters;
         let batch = rows.len();
         let chunks = batch.div_ceil(CHUNK_ROWS).max(1);
@@ -115,18 +101,7 @@ impl SparseWorkspace {
                 weight += chunk_weight;
             }
         }
-        if let Some((means, scales)) = data.standardization {
-            let (weights, biases) = totals.split_at_mut(features * margins);
-            for j in 0..features {
-                let (mean, scale) = (f64::from(means[j]), f64::from(scales[j]));
-                for (w, &b) in weights[j * margins..(j + 1) * margins]
-                    .iter_mut()
-                    .zip(biases.iter())
-                {
-                    *w = (*w - mean * b) / scale;
-                }
-            }
-        }
+        data.sparse.unfold(totals, margins);
         self.sums.loss = loss;
         self.sums.weight = weight;
         self.sums.rows = batch;
@@ -138,15 +113,16 @@ impl SparseWorkspace {
 /// (Σ sᵢ lossᵢ, Σ sᵢ).
 fn chunk(data: &SparseRows, parameters: &[f64], rows: Rows, margins: usize, sums: &mut [f64]) -> [f64; 2] {
     sums.fill(0.0);
-    let features = data.csr.features;
+    let csr = data.sparse.csr;
+    let features = csr.features;
     let (weights, biases) = parameters.split_at(features * margins);
     let mut row_margins = vec![0.0f64; margins];
     let mut slopes = vec![0.0f64; margins];
     let (mut loss, mut weight) = (0.0, 0.0);
     for k in 0..rows.len() {
         let i = rows.get(k);
-        let entries = data.csr.indptr[i]..data.csr.indptr[i + 1];
-        let (indices, values) = (&data.csr.indices[entries.clone()], &data.csr.values[entries]);
+        let entries = csr.indptr[i]..csr.indptr[i + 1];
+        let (indices, values) = (&csr.indices[entries.clone()], &csr.values[entries]);
         row_margins.copy_from_slice(biases);
         for (&j, &v) in indices.iter().zip(values) {
             let row_weights = &weights[j as usize * margins..(j as usize + 1) * margins];
