@@ -260,7 +260,12 @@ fn sparse_table() -> (CsrData, Array2<f32>) {
 /// the parameters to 1e-5 of the largest, over the full batch,
 /// mini-batches, L-BFGS, balanced class weights and a three-class model,
 /// standardized too (the CSR pass folds the centring into the bias and
-/// maps its sums back: the rows stay sparse).
+/// maps its sums back: the rows stay sparse). Mini-batch steps on sparse
+/// rows touch only the batch's features under SGD (the L2 shrink kept as a
+/// scale), AdaGrad and RMSProp (its decay caught up): the same steps as
+/// dense ones; momentum and Nesterov too (the steps an untouched weight and
+/// its velocity missed caught up by a matrix power); centred rows take
+/// dense steps.
 #[test]
 fn sparse_rows_fit_as_the_same_rows_dense() {
     let (rows, x) = sparse_table();
@@ -304,13 +309,138 @@ fn sparse_rows_fit_as_the_same_rows_dense() {
                 false,
             ),
             (
-                "mini-batch Adam",
+                "mini-batch RMSProp",
                 GradientDescent::logistic()
                     .variant(Variant::MiniBatch(32))
-                    .optimizer(Optimizer::adam(0.01))
+                    .optimizer(Optimizer::rmsprop(0.01))
                     .max_epochs(5)
                     .seed(3),
                 false,
+            ),
+            (
+                "single-row SGD with L2",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::sgd(0.002))
+                    .l2(0.05)
+                    .max_epochs(4)
+                    .seed(5),
+                false,
+            ),
+            (
+                "mini-batch momentum",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(16))
+                    .optimizer(Optimizer::momentum(0.01, 0.9))
+                    .max_epochs(3)
+                    .seed(13),
+                false,
+            ),
+            (
+                "single-row momentum with L2, the rate halved every epoch",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::momentum(0.002, 0.9))
+                    .schedule(downhill::Schedule::step_decay(1, 0.5))
+                    .l2(0.05)
+                    .max_epochs(3)
+                    .seed(27),
+                false,
+            ),
+            (
+                "single-row Nesterov with L2",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::nesterov(0.001, 0.9))
+                    .l2(0.05)
+                    .max_epochs(3)
+                    .seed(17),
+                false,
+            ),
+            (
+                "three classes, mini-batch momentum with L2",
+                GradientDescent::multinomial(3)
+                    .variant(Variant::MiniBatch(4))
+                    .optimizer(Optimizer::momentum(0.002, 0.8))
+                    .l2(0.02)
+                    .max_epochs(3)
+                    .seed(19),
+                true,
+            ),
+            (
+                "standardized mini-batch SGD",
+                GradientDescent::logistic()
+                    .standardize(true)
+                    .variant(Variant::MiniBatch(8))
+                    .optimizer(Optimizer::sgd(0.01))
+                    .l2(1e-3)
+                    .max_epochs(3)
+                    .seed(15),
+                false,
+            ),
+            (
+                "weighted single-row SGD",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .class_weight(ClassWeight::Balanced)
+                    .optimizer(Optimizer::sgd(0.002))
+                    .l2(1e-3)
+                    .max_epochs(2)
+                    .seed(21),
+                false,
+            ),
+            (
+                // ηλ₂ = 1: each step's shrink leaves nothing of the weights.
+                "single-row SGD shrinking by 1 - 0.5 * 2",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::sgd(0.5))
+                    .l2(2.0)
+                    .max_epochs(1)
+                    .seed(23),
+                false,
+            ),
+            (
+                // Shrinking by half a step: the scale factor falls below
+                // 1e-9 and is folded into the weights every 30 steps.
+                "single-row SGD shrinking by 1 - 0.25 * 2",
+                GradientDescent::logistic()
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::sgd(0.25))
+                    .l2(2.0)
+                    .max_epochs(1)
+                    .seed(25),
+                false,
+            ),
+            (
+                "mini-batch AdaGrad",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(8))
+                    .optimizer(Optimizer::adagrad(0.05))
+                    .max_epochs(4)
+                    .seed(7),
+                false,
+            ),
+            (
+                "weighted mini-batch SGD",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(4))
+                    .class_weight(ClassWeight::Balanced)
+                    .optimizer(Optimizer::sgd(0.01))
+                    .l2(1e-3)
+                    .max_epochs(4)
+                    .seed(9),
+                false,
+            ),
+            (
+                "three classes, single-row SGD",
+                GradientDescent::multinomial(3)
+                    .variant(Variant::Stochastic)
+                    .optimizer(Optimizer::sgd(0.002))
+                    .l2(1e-2)
+                    .max_epochs(3)
+                    .seed(11),
+                true,
             ),
             (
                 "L-BFGS",
@@ -388,13 +518,6 @@ fn sparse_rows_fit_as_the_same_rows_dense() {
                 found.drain(..found.len() - 1);
                 expected.drain(..expected.len() - 1);
             }
-            assert_eq!(found.len(), expected.len(), "{what}");
-            for (epoch, (a, b)) in found.iter().zip(&expected).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-6 * b.abs(),
-                    "{what}: epoch {epoch}: {a} against {b}"
-                );
-            }
             let all = |f: &downhill::Fitted| -> Vec<f64> {
                 f.intercepts()
                     .iter()
@@ -403,6 +526,13 @@ fn sparse_rows_fit_as_the_same_rows_dense() {
                     .collect()
             };
             assert_near(&all(&sparse), &all(&dense), 1e-5, what);
+            assert_eq!(found.len(), expected.len(), "{what}");
+            for (epoch, (a, b)) in found.iter().zip(&expected).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-6 * b.abs(),
+                    "{what}: epoch {epoch}: {a} against {b}"
+                );
+            }
             if let (Some(a), Some(b)) = (sparse.standardizer(), dense.standardizer()) {
                 let (a_mean, b_mean, a_scale, b_scale) = (a.mean(), b.mean(), a.scale(), b.scale());
                 let pairs = a_mean
@@ -671,4 +801,139 @@ fn scipy_csr_matrices_read_as_the_svmlight_rows() {
         read_npz(data.join("sparse_csr.npz"), Some(y[1..].to_vec())),
         Err(Error::Data(DataError::SparseShape { .. }))
     ));
+}
+
+/// Adam's steps on sparse mini-batches update only the coordinates the
+/// batch stores entries for, and the biases (PyTorch's `SparseAdam`): the
+/// fit equals that rule written out here in float64 over the same batches
+/// (storage order, 4 rows each) to float32 rounding, and differs from
+/// dense Adam, whose untouched weights keep moving. The GPU engine and a
+/// data-parallel fit, which have no such step, refuse it by name.
+#[test]
+fn adam_on_sparse_mini_batches_steps_only_the_touched_coordinates() {
+    let (rows, x) = sparse_table();
+    let y = rows.targets(0, rows.rows()).unwrap().into_owned();
+    let (n, d) = x.dim();
+    let (lr, beta1, beta2, eps, l2, batch, epochs) = (0.01, 0.9, 0.999, 1e-8, 1e-3, 4, 3);
+    let settings = GradientDescent::logistic()
+        .variant(Variant::MiniBatch(batch))
+        .shuffle(downhill::Shuffle::None)
+        .optimizer(Optimizer::adam(lr as f32))
+        .l2(l2 as f32)
+        .max_epochs(epochs)
+        .device(Device::Cpu);
+    let fitted = settings.clone().fit_source(&rows).unwrap();
+
+    // SparseAdam over the same batches, in float64.
+    let mut theta = vec![0.0f64; d + 1];
+    let (mut m, mut v) = (vec![0.0f64; d + 1], vec![0.0f64; d + 1]);
+    let mut t = 0;
+    for _ in 0..epochs {
+        for start in (0..n).step_by(batch) {
+            let batch_rows = start..(start + batch).min(n);
+            let mut gradient = vec![0.0f64; d + 1];
+            let mut touched = vec![false; d];
+            for i in batch_rows.clone() {
+                let z = theta[d] + (0..d).map(|j| f64::from(x[[i, j]]) * theta[j]).sum::<f64>();
+                let slope = 1.0 / (1.0 + (-z).exp()) - f64::from(y[i]);
+                for j in 0..d {
+                    if x[[i, j]] != 0.0 {
+                        touched[j] = true;
+                        gradient[j] += slope * f64::from(x[[i, j]]);
+                    }
+                }
+                gradient[d] += slope;
+            }
+            t += 1;
+            let (first, second) = (1.0 - f64::powi(beta1, t), (1.0 - f64::powi(beta2, t)).sqrt());
+            for j in (0..=d).filter(|&j| j == d || touched[j]) {
+                let mut g = gradient[j] / batch_rows.len() as f64;
+                if j < d {
+                    g += l2 * theta[j];
+                }
+                m[j] = beta1 * m[j] + (1.0 - beta1) * g;
+                v[j] = beta2 * v[j] + (1.0 - beta2) * g * g;
+                theta[j] -= lr / first * m[j] / (v[j].sqrt() / second + eps);
+            }
+        }
+    }
+    let found: Vec<f64> = fitted
+        .coefficients()
+        .iter()
+        .chain(fitted.intercepts().iter())
+        .map(|&w| f64::from(w))
+        .collect();
+    assert_near(&found, &theta, 1e-4, "SparseAdam");
+
+    // Dense Adam on the same rows written out dense moves every weight
+    // every step once it has moved: another result.
+    let y = ndarray::Array1::from(y);
+    let dense = settings
+        .clone()
+        .fit_source(&InMemory::new(x.view(), y.view()).unwrap())
+        .unwrap();
+    let largest = dense.coefficients().iter().fold(0.0f32, |a, w| a.max(w.abs()));
+    let apart = dense
+        .coefficients()
+        .iter()
+        .zip(fitted.coefficients().iter())
+        .fold(0.0f32, |a, (p, q)| a.max((p - q).abs()));
+    assert!(
+        apart > 1e-2 * largest,
+        "dense Adam gave the same weights: {apart} of {largest}"
+    );
+
+    match settings
+        .clone()
+        .device(Device::Gpu)
+        .fit_source(&rows)
+        .unwrap_err()
+    {
+        Error::Engine(downhill::EngineError::SparseAdamOnCpuOnly { engine }) => {
+            assert_eq!(engine, "the GPU engine")
+        }
+        other => panic!("{other:?}"),
+    }
+    // Settings whose lazy form does not exist are refused, not run as
+    // dense Adam.
+    for (settings, named) in [
+        (settings.clone().penalty(Penalty::L1(1e-3)), "an L1 penalty"),
+        (settings.clone().standardize(true), "standardized rows"),
+    ] {
+        match settings.fit_source(&rows).unwrap_err() {
+            Error::Engine(downhill::EngineError::SparseAdamWith { setting }) => {
+                assert!(setting.starts_with(named), "{setting}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// A fit on sparse rows in lazy steps, stopped and resumed, continues
+/// exactly: the state each epoch ends with is what the run goes on from
+/// (SGD's weights as float32, momentum's caught-up velocities).
+#[test]
+fn lazy_sparse_steps_resume_bit_for_bit() {
+    let (rows, _) = sparse_table();
+    for settings in [
+        GradientDescent::logistic()
+            .variant(Variant::Stochastic)
+            .optimizer(Optimizer::sgd(0.002))
+            .l2(0.05),
+        GradientDescent::logistic()
+            .variant(Variant::MiniBatch(3))
+            .optimizer(Optimizer::nesterov(0.002, 0.9))
+            .l2(0.05),
+        GradientDescent::logistic()
+            .variant(Variant::MiniBatch(5))
+            .optimizer(Optimizer::rmsprop(0.01)),
+    ] {
+        let settings = settings.device(Device::Cpu).seed(29);
+        let whole = settings.clone().max_epochs(4).fit_source(&rows).unwrap();
+        let half = settings.clone().max_epochs(2).fit_source(&rows).unwrap();
+        let resumed = settings.max_epochs(2).resume(&half).fit_source(&rows).unwrap();
+        assert_eq!(resumed.coefficients(), whole.coefficients());
+        assert_eq!(resumed.intercepts(), whole.intercepts());
+        assert_eq!(resumed.history().losses(), whole.history().losses());
+    }
 }

@@ -15,7 +15,15 @@ with noise), then times, each in a fresh process where it matters:
   peak memory of the process (/usr/bin/time -v);
 
 and compares the objectives (mean log-loss + alpha/2 |w|^2, float64, on the
-file's values) of the three optima.
+file's values) of the three optima. Then one epoch of single-row steps
+(constant rate 0.01, the same alpha), with `--parts sgd`:
+
+- scikit-learn's `SGDClassifier(max_iter=1)` on the CSR rows in memory
+  (its own row order), best of three;
+- `downhill fit --variant sgd --epochs 1`, and the same with momentum 0.9, their
+  fitting time as the program reports it (the read apart), best of three;
+
+with each one's objective after its epoch.
 """
 import argparse
 import json
@@ -71,7 +79,9 @@ def main():
     parser.add_argument("--per-row", type=int, default=75)
     parser.add_argument("--alpha", type=float, default=1e-5)
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/downhill"))
+    parser.add_argument("--parts", default="lbfgs,sgd", help="lbfgs, sgd, or both")
     args = parser.parse_args()
+    parts = args.parts.split(",")
     folder = tempfile.mkdtemp(prefix="downhill-sparse-peers-")
     path = os.path.join(folder, "rcv1_shaped.svm")
     entries = make(path, args.rows, args.features, args.per_row)
@@ -82,6 +92,14 @@ def main():
     x, y = load_svmlight_file(path, n_features=args.features, zero_based=False)
     load_seconds = time.perf_counter() - started
     x = x.astype(np.float64)
+    print(f"scikit-learn load_svmlight_file: {load_seconds:.2f} s")
+    if "lbfgs" in parts:
+        optimum(args, folder, path, x, y, entries)
+    if "sgd" in parts:
+        one_epoch(args, folder, path, x, y)
+
+
+def optimum(args, folder, path, x, y, entries):
     n = x.shape[0]
     c = 1.0 / (args.alpha * n)
     results = {}
@@ -109,7 +127,6 @@ def main():
     ours = objective(x, y, args.alpha, float(np.ravel(model["bias"])[0]), coef)
     csr_bytes = entries * 8 + (n + 1) * 8 + n * 4
 
-    print(f"scikit-learn load_svmlight_file: {load_seconds:.2f} s")
     for solver, (seconds, value, iters) in results.items():
         print(f"scikit-learn {solver:9s}: {seconds:.2f} s (data in memory), {iters} iterations, objective {value:.12g}")
     print(f"downhill fit --solver lbfgs: {ours_seconds:.2f} s wall, read included ({fit_seconds:.2f} s fitting, "
@@ -117,6 +134,42 @@ def main():
           f"peak memory {peak / 1e6:.0f} MB against {csr_bytes / 1e6:.0f} MB of CSR")
     best = min(v for _, v, _ in results.values())
     print(f"objective relative to scikit-learn's best: {(ours - best) / abs(best):.2e}")
+
+
+def one_epoch(args, folder, path, x, y, rate=0.01, rounds=3):
+    import warnings
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import SGDClassifier
+
+    best = None
+    for seed in range(rounds):
+        model = SGDClassifier(loss="log_loss", penalty="l2", alpha=args.alpha, learning_rate="constant",
+                              eta0=rate, max_iter=1, tol=None, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            started = time.perf_counter()
+            model.fit(x, y)
+            seconds = time.perf_counter() - started
+        if best is None or seconds < best[0]:
+            best = (seconds, objective(x, y, args.alpha, model.intercept_[0], model.coef_[0]))
+    print(f"scikit-learn SGDClassifier(max_iter=1), one epoch: {best[0] * 1e3:.1f} ms, objective {best[1]:.6g}")
+    saved = os.path.join(folder, "epoch.json")
+    for optimizer in ["sgd", "momentum"]:
+        times = []
+        for seed in range(rounds):
+            command = [args.binary, "fit", "--data", path, "--target", "y", "--model", "logistic",
+                       "--variant", "sgd", "--optimizer", optimizer, "--lr", repr(rate), "--epochs", "1",
+                       "--l2", repr(args.alpha), "--no-standardize", "--device", "cpu", "--seed", str(seed),
+                       "--save", saved]
+            run = subprocess.run(command, capture_output=True, text=True)
+            if run.returncode != 0:
+                sys.exit(run.stderr)
+            times.append(float(re.search(r"time:\s+([\d.]+) s", run.stdout).group(1)))
+        model = json.load(open(saved))
+        coef = np.array(model["weights"], dtype=np.float64).ravel()
+        value = objective(x, y, args.alpha, float(np.ravel(model["bias"])[0]), coef)
+        print(f"downhill fit --variant sgd --optimizer {optimizer}, one epoch: {min(times) * 1e3:.1f} ms fitting "
+              f"(best of {rounds}), objective {value:.6g}; SGDClassifier / ours = {best[0] / min(times):.2f}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,24 @@ pub enum EngineError {
         /// What failed, as the device reported it.
         reason: String,
     },
+    /// Adam in mini-batches on sparse rows, asked of an engine that has no
+    /// step touching only a batch's coordinates.
+    #[error(
+        "Adam on sparse rows in mini-batches updates only the coordinates each batch stores entries for (PyTorch's SparseAdam), a step that {engine} does not take; fit on the CPU (--device cpu) in one process, or choose sgd, momentum, nesterov, adagrad or rmsprop, whose steps are the same on every engine"
+    )]
+    SparseAdamOnCpuOnly {
+        /// The engine asked for.
+        engine: &'static str,
+    },
+    /// Adam in mini-batches on sparse rows with a setting its lazy step
+    /// has no form for.
+    #[error(
+        "Adam on sparse rows in mini-batches updates only the coordinates each batch stores entries for (PyTorch's SparseAdam), which has no form with {setting}; choose sgd, momentum, nesterov, adagrad or rmsprop, or drop {setting}"
+    )]
+    SparseAdamWith {
+        /// The setting, in words.
+        setting: &'static str,
+    },
     /// A GPU was asked for and cannot be used.
     #[error("no GPU can be used: {reason}")]
     GpuUnavailable {

@@ -227,6 +227,7 @@ impl Checked<'_> {
             Device::Auto if self.ranks.is_some() && self.training.batch_size.is_some() => Device::Cpu,
             device => device,
         };
+        self.check_sparse_adam(device, sparse)?;
         let engine = choice::choose(
             device,
             self.gpu_context,
@@ -236,6 +237,39 @@ impl Checked<'_> {
         match self.ranks {
             Some(ranks) => ranks.agree(engine),
             None => engine,
+        }
+    }
+
+    /// Adam on sparse rows in mini-batches is PyTorch's `SparseAdam`
+    /// (engine/cpu/sparse_steps.rs) wherever it runs: refused where that
+    /// rule cannot be taken (another engine, ranks) or where its lazy
+    /// form does not exist (an L1 penalty, averaging, centred rows), so
+    /// that no setting silently switches to dense Adam.
+    fn check_sparse_adam(&self, device: Device, sparse: bool) -> Result<()> {
+        let sparse_adam = sparse
+            && self.training.batch_size.is_some()
+            && matches!(self.training.optimizer, crate::math::optim::Optimizer::Adam(_))
+            && matches!(
+                self.training.solver,
+                crate::train::solver::Solver::GradientDescent
+            );
+        if !sparse_adam {
+            return Ok(());
+        }
+        let refused = |engine| Err(crate::engine::error::EngineError::SparseAdamOnCpuOnly { engine }.into());
+        let with = |setting| Err(crate::engine::error::EngineError::SparseAdamWith { setting }.into());
+        if device == Device::Gpu {
+            refused("the GPU engine")
+        } else if self.ranks.is_some() {
+            refused("a data-parallel fit")
+        } else if self.objective.penalty.l1_strength() != 0.0 {
+            with("an L1 penalty")
+        } else if self.training.average_from.is_some() {
+            with("averaging")
+        } else if self.standardize {
+            with("standardized rows (their centring touches every weight)")
+        } else {
+            Ok(())
         }
     }
 

@@ -284,44 +284,97 @@ impl Optimizer {
         state.steps += 1;
         let lr = learning_rate;
         match *self {
-            Optimizer::Sgd(_) => {
+            Optimizer::Sgd(o) => {
                 for (theta, &g) in parameters.iter_mut().zip(gradient) {
-                    *theta -= lr * g;
+                    o.update(lr, theta, g);
                 }
             }
             Optimizer::Momentum(o) => {
                 let velocity = &mut state.first_moment;
                 for ((theta, &g), v) in parameters.iter_mut().zip(gradient).zip(velocity) {
-                    *v = o.beta * *v + g;
-                    let direction = if o.nesterov { g + o.beta * *v } else { *v };
-                    *theta -= lr * direction;
+                    o.update(lr, theta, g, v);
                 }
             }
             Optimizer::AdaGrad(o) => {
                 let sum = &mut state.second_moment;
                 for ((theta, &g), s) in parameters.iter_mut().zip(gradient).zip(sum) {
-                    *s += g * g;
-                    *theta -= lr * g / (s.sqrt() + o.eps);
+                    o.update(lr, theta, g, s);
                 }
             }
             Optimizer::RmsProp(o) => {
                 let mean_square = &mut state.second_moment;
                 for ((theta, &g), s) in parameters.iter_mut().zip(gradient).zip(mean_square) {
-                    *s = o.alpha * *s + (1.0 - o.alpha) * g * g;
-                    *theta -= lr * g / (s.sqrt() + o.eps);
+                    o.update(lr, theta, g, s);
                 }
             }
             Optimizer::Adam(o) => {
                 let corrections = AdamCorrections::at_step(&o, state.steps);
                 let moments = state.first_moment.iter_mut().zip(&mut state.second_moment);
                 for ((theta, &g), (m, v)) in parameters.iter_mut().zip(gradient).zip(moments) {
-                    *m = o.beta1 * *m + (1.0 - o.beta1) * g;
-                    *v = o.beta2 * *v + (1.0 - o.beta2) * g * g;
-                    let denominator = v.sqrt() / corrections.second_sqrt + o.eps;
-                    *theta -= lr / corrections.first * *m / denominator;
+                    o.update(lr, &corrections, theta, g, m, v);
                 }
             }
         }
+    }
+}
+
+// Each rule's update of one parameter, defined once: the dense step above
+// applies it to every parameter, the sparse rows' steps
+// (engine/cpu/sparse_steps.rs) to those a batch touches.
+
+impl Sgd {
+    /// θ ← θ − η g.
+    #[inline(always)]
+    pub(crate) fn update(self, lr: f32, theta: &mut f32, g: f32) {
+        *theta -= lr * g;
+    }
+}
+
+impl Momentum {
+    /// v ← β v + g; θ ← θ − η v, or θ − η (g + β v) for Nesterov.
+    #[inline(always)]
+    pub(crate) fn update(self, lr: f32, theta: &mut f32, g: f32, v: &mut f32) {
+        *v = self.beta * *v + g;
+        let direction = if self.nesterov { g + self.beta * *v } else { *v };
+        *theta -= lr * direction;
+    }
+}
+
+impl AdaGrad {
+    /// s ← s + g²; θ ← θ − η g / (√s + ε).
+    #[inline(always)]
+    pub(crate) fn update(self, lr: f32, theta: &mut f32, g: f32, s: &mut f32) {
+        *s += g * g;
+        *theta -= lr * g / (s.sqrt() + self.eps);
+    }
+}
+
+impl RmsProp {
+    /// s ← α s + (1 − α) g²; θ ← θ − η g / (√s + ε).
+    #[inline(always)]
+    pub(crate) fn update(self, lr: f32, theta: &mut f32, g: f32, s: &mut f32) {
+        *s = self.alpha * *s + (1.0 - self.alpha) * g * g;
+        *theta -= lr * g / (s.sqrt() + self.eps);
+    }
+}
+
+impl Adam {
+    /// m ← β₁ m + (1 − β₁) g; v ← β₂ v + (1 − β₂) g²;
+    /// θ ← θ − η m̂ / (√v̂ + ε), with the step's bias corrections.
+    #[inline(always)]
+    pub(crate) fn update(
+        self,
+        lr: f32,
+        corrections: &AdamCorrections,
+        theta: &mut f32,
+        g: f32,
+        m: &mut f32,
+        v: &mut f32,
+    ) {
+        *m = self.beta1 * *m + (1.0 - self.beta1) * g;
+        *v = self.beta2 * *v + (1.0 - self.beta2) * g * g;
+        let denominator = v.sqrt() / corrections.second_sqrt + self.eps;
+        *theta -= lr / corrections.first * *m / denominator;
     }
 }
 

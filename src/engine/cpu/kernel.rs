@@ -96,11 +96,16 @@ impl<'a> Rows<'a> {
     /// contiguous rows are left to the hardware prefetcher.
     #[inline(always)]
     fn ahead(&self, k: usize) -> Option<usize> {
+        self.ahead_by(k, PREFETCH_AHEAD)
+    }
+
+    /// The row at position k + `distance` of a permutation, if any;
+    /// contiguous rows are left to the hardware prefetcher.
+    #[inline(always)]
+    pub(super) fn ahead_by(&self, k: usize, distance: usize) -> Option<usize> {
         match *self {
-            Rows::Contiguous { start, len } => {
-                (k + PREFETCH_AHEAD < len).then_some(start + k + PREFETCH_AHEAD)
-            }
-            Rows::Permuted { order, start, .. } => order.get(start + k + PREFETCH_AHEAD).map(|&i| i as usize),
+            Rows::Contiguous { start, len } => (k + distance < len).then_some(start + k + distance),
+            Rows::Permuted { order, start, .. } => order.get(start + k + distance).map(|&i| i as usize),
         }
     }
 }
@@ -565,9 +570,9 @@ fn add_tail_sums<S: Simd>(_simd: S, tail_sums: S::f32s, tail: &Tail<S>, sums: &m
 
 /// Asks for the cache lines of `values` ahead of their use.
 #[inline(always)]
-fn prefetch(values: &[f32]) {
+pub(super) fn prefetch<T>(values: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    for line in values.chunks(16) {
+    for line in values.chunks((64 / std::mem::size_of::<T>().max(1)).max(1)) {
         // SAFETY: prefetching is a hint; it never faults, and the pointer
         // comes from a live slice.
         unsafe {

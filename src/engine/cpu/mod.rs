@@ -6,6 +6,7 @@ mod lane_sums;
 mod row_losses;
 mod simd_math;
 mod sparse;
+mod sparse_steps;
 mod stream;
 
 use crate::engine::device::Device;
@@ -20,6 +21,7 @@ use crate::data::source::{all_rows, Block, DataSource};
 use crate::math::loss::Loss;
 use kernel::{Rows, Workspace};
 use sparse::{SparseRows, SparseWorkspace};
+use sparse_steps::SparseSteps;
 
 /// The CPU engine. A source it cannot borrow whole (a file, or rows scaled
 /// as they are read) is read into memory when its rows fit the memory
@@ -69,9 +71,15 @@ impl Engine for CpuEngine {
             }
             return Ok(Box::new(stream::StreamedRun::new(source, spec, block_rows)?));
         }
+        let rows = RowSet::open(source, spec.objective.loss, spec.steps.batch_rows)?;
+        let sparse_steps = match &rows {
+            RowSet::Sparse { rows, .. } => SparseSteps::for_run(&spec, rows),
+            RowSet::Dense { .. } => None,
+        };
         Ok(Box::new(CpuRun {
-            rows: RowSet::open(source, spec.objective.loss, spec.steps.batch_rows)?,
+            rows,
             stepper: Stepper::new(spec),
+            sparse_steps,
         }))
     }
 
@@ -265,6 +273,9 @@ impl Stepper {
 struct CpuRun<'s> {
     rows: RowSet<'s>,
     stepper: Stepper,
+    /// Where the rows are sparse and the rule has steps that touch only
+    /// what a batch stores ([`sparse_steps`]): the mini-batch epochs'.
+    sparse_steps: Option<SparseSteps>,
 }
 
 impl EngineRun for CpuRun<'_> {
@@ -272,6 +283,33 @@ impl EngineRun for CpuRun<'_> {
         // On a worker thread of the pool, the parallel chunks of each step
         // are shared by work stealing instead of a round trip from outside.
         let batches = order.map(|order| (order, Batches::Even(self.stepper.steps.batch_rows)));
+        if let (Some(steps), RowSet::Sparse { rows, .. }, Some((order, batches))) =
+            (&mut self.sparse_steps, &self.rows, batches)
+        {
+            let stepper = &mut self.stepper;
+            let (mut loss_sum, mut count) = (0.0, 0);
+            for (start, len) in batches.spans(order.len()) {
+                let batch = Rows::Permuted { order, start, len };
+                loss_sum += steps.step(
+                    rows,
+                    batch,
+                    &mut stepper.parameters,
+                    &mut stepper.state,
+                    learning_rate,
+                );
+                count += 1;
+            }
+            loss_sum += steps.settle(&mut stepper.parameters, &mut stepper.state);
+            return Ok(EpochStats {
+                loss_sum,
+                steps: count,
+                parameters: stepper.parameters.clone(),
+                work: WorkCounts {
+                    x_bytes_read: self.rows.x_bytes(order.len()),
+                    ..WorkCounts::epoch(count)
+                },
+            });
+        }
         rayon::scope(|_| self.epoch_on_pool(batches, learning_rate))
     }
 
