@@ -37,6 +37,27 @@ use crate::math::optim::{AdaGrad, Adam, AdamCorrections, Momentum, Optimizer, Op
 /// Rows on whose entries a single-row step asks the cache to fetch ahead.
 const ROWS_AHEAD: usize = 4;
 
+/// The one row of `batch`: its index, its entries' features and values.
+/// The entries of a row a few steps on, and where a row further on starts,
+/// are asked of the cache: a permutation's rows are where the hardware
+/// cannot guess.
+#[inline(always)]
+fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows) -> (usize, &'r [u32], &'r [f32]) {
+    let csr = rows.sparse.csr;
+    let entries_of = |i: usize| csr.indptr[i]..csr.indptr[i + 1];
+    if let Some(ahead) = batch.ahead_by(0, ROWS_AHEAD) {
+        let entries = entries_of(ahead);
+        prefetch(&csr.indices[entries.clone()]);
+        prefetch(&csr.values[entries]);
+    }
+    if let Some(further) = batch.ahead_by(0, 2 * ROWS_AHEAD) {
+        prefetch(&csr.indptr[further..further + 2]);
+    }
+    let i = batch.get(0);
+    let entries = entries_of(i);
+    (i, &csr.indices[entries.clone()], &csr.values[entries])
+}
+
 /// The rules with a step on sparse rows that touches only what a batch
 /// stores entries for.
 #[derive(Debug, Clone, Copy)]
@@ -158,8 +179,14 @@ impl SparseSteps {
         state: &mut OptimizerState,
         learning_rate: f32,
     ) -> f64 {
-        if let (LazyRule::Sgd { l2 }, 1, 1) = (self.rule, batch.len(), self.margins) {
-            return self.sgd_row(rows, batch, parameters, state, learning_rate, l2);
+        match (self.rule, batch.len(), self.margins) {
+            (LazyRule::Sgd { l2 }, 1, 1) => {
+                return self.sgd_row(rows, batch, parameters, state, learning_rate, l2)
+            }
+            (LazyRule::Momentum { momentum, l2 }, 1, 1) => {
+                return self.momentum_row(rows, batch, parameters, state, learning_rate, (momentum, l2))
+            }
+            _ => {}
         }
         if let LazyRule::Momentum { momentum, l2 } = self.rule {
             self.catch_up_batch(
@@ -199,25 +226,11 @@ impl SparseSteps {
         lr: f32,
         l2: f64,
     ) -> f64 {
-        let csr = rows.sparse.csr;
-        let entries_of = |i: usize| csr.indptr[i]..csr.indptr[i + 1];
-        // The entries of a row a few steps on, and where a row further on
-        // starts: a permutation's rows are where the hardware cannot guess.
-        if let Some(ahead) = batch.ahead_by(0, ROWS_AHEAD) {
-            let entries = entries_of(ahead);
-            prefetch(&csr.indices[entries.clone()]);
-            prefetch(&csr.values[entries]);
-        }
-        if let Some(further) = batch.ahead_by(0, 2 * ROWS_AHEAD) {
-            prefetch(&csr.indptr[further..further + 2]);
-        }
-        let i = batch.get(0);
-        let entries = entries_of(i);
-        let (indices, values) = (&csr.indices[entries.clone()], &csr.values[entries]);
-        // Four sums, for four additions in flight.
-        let mut dots = [0.0f64; 4];
+        let (i, indices, values) = fetch_row(rows, batch);
         let (index_quads, value_quads) = (indices.chunks_exact(4), values.chunks_exact(4));
         let (index_rest, value_rest) = (index_quads.remainder(), value_quads.remainder());
+        // Four sums, for four additions in flight.
+        let mut dots = [0.0f64; 4];
         let scaled = &self.scaled;
         let term = |j: u32, x: f32| f64::from(x) * scaled[j as usize];
         for (j, x) in index_quads.zip(value_quads) {
@@ -247,17 +260,78 @@ impl SparseSteps {
             }
         }
         let step = f64::from(lr) / self.scale * slope;
-        let mut squares = 0.0;
-        for (&j, &x) in indices.iter().zip(values) {
-            let j = j as usize;
-            let v = &mut self.scaled[j];
+        // Four sums of the squares' changes, for four in flight.
+        let mut squares = [0.0f64; 4];
+        let scaled = &mut self.scaled;
+        let mut move_weight = |j: u32, x: f32| {
+            let v = &mut scaled[j as usize];
             let old = *v;
             *v -= step * f64::from(x);
-            squares += *v * *v - old * old;
+            *v * *v - old * old
+        };
+        for (j, x) in indices.chunks_exact(4).zip(values.chunks_exact(4)) {
+            for lane in 0..4 {
+                squares[lane] += move_weight(j[lane], x[lane]);
+            }
         }
-        self.squares += squares;
+        for (&j, &x) in index_rest.iter().zip(value_rest) {
+            squares[0] += move_weight(j, x);
+        }
+        self.squares += (squares[0] + squares[1]) + (squares[2] + squares[3]);
         crate::math::optim::Sgd { learning_rate: lr }.update(lr, bias, slope as f32);
         value + penalty
+    }
+
+    /// [`SparseSteps::step`] under momentum or Nesterov on the one row of
+    /// `batch` of a binary or regression model: each entry's weight and
+    /// velocity caught up as its margin is taken, then stepped.
+    fn momentum_row(
+        &mut self,
+        rows: &SparseRows,
+        batch: Rows,
+        parameters: &mut [f32],
+        state: &mut OptimizerState,
+        lr: f32,
+        (momentum, l2): (Momentum, f32),
+    ) -> f64 {
+        let (i, indices, values) = fetch_row(rows, batch);
+        if lr != self.powers_rate {
+            self.powers.clear();
+            self.powers_rate = lr;
+        }
+        let untouched = untouched_update(momentum, l2, lr);
+        let (weights, biases) = parameters.split_at_mut(self.features);
+        let velocity = &mut state.first_moment;
+        let now = state.steps;
+        let mut dot = 0.0;
+        for (&j, &x) in indices.iter().zip(values) {
+            let j = j as usize;
+            let behind = now - self.settled_at[j];
+            if behind > 0 {
+                let power = power(&mut self.powers, untouched, behind);
+                self.squares += catch_up(power, &mut weights[j], &mut velocity[j]);
+            }
+            dot += f64::from(x) * f64::from(weights[j]);
+        }
+        let margin = [f64::from(biases[0]) + dot];
+        let mut slope = [0.0];
+        let value = rows
+            .loss
+            .row_value_and_derivatives(&margin, f64::from(rows.y[i]), &mut slope);
+        // A row's weight divides out of its mean, unless it is 0.
+        let weighed = rows.weights.as_ref().is_none_or(|w| w[i] > 0.0);
+        let (value, slope) = if weighed { (value, slope[0]) } else { (0.0, 0.0) };
+        state.steps += 1;
+        for (&j, &x) in indices.iter().zip(values) {
+            let j = j as usize;
+            self.settled_at[j] = state.steps;
+            let theta = &mut weights[j];
+            self.squares += f64::from(*theta) * f64::from(*theta);
+            let g = (slope * f64::from(x)) as f32 + l2 * *theta;
+            momentum.update(lr, theta, g, &mut velocity[j]);
+        }
+        momentum.update(lr, &mut biases[0], slope as f32, &mut velocity[self.features]);
+        value + std::mem::take(&mut self.squares) * 0.5 * f64::from(self.penalty.l2_strength())
     }
 
     /// Brings the weights and velocities of the batch's features to the
@@ -602,7 +676,18 @@ impl Power {
 
 /// The `k`-th power of `step`, from `powers` (its powers 0, 1, … so far, for
 /// the same step, up to [`POWERS_TABLED`]), extended as needed.
+#[inline(always)]
 fn power(powers: &mut Vec<Power>, step: [f64; 4], k: u64) -> Power {
+    match powers.get(k as usize) {
+        Some(&power) => power,
+        None => power_beyond(powers, step, k),
+    }
+}
+
+/// [`power`] past the powers tabled so far: the table extended up to
+/// [`POWERS_TABLED`], a longer gap composed of tabled powers.
+#[cold]
+fn power_beyond(powers: &mut Vec<Power>, step: [f64; 4], k: u64) -> Power {
     if powers.is_empty() {
         powers.push(Power::IDENTITY);
     }
