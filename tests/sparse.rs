@@ -937,3 +937,41 @@ fn lazy_sparse_steps_resume_bit_for_bit() {
         assert_eq!(resumed.history().losses(), whole.history().losses());
     }
 }
+
+/// Rows written as an `.npz` (`convert`'s output) read back as the same
+/// CSR arrays and targets, from sparse rows and from the same rows dense
+/// (their zeros left out); an archive read for an array it lacks names the
+/// arrays it holds. (SciPy's `load_npz` reads the file too: tried by hand,
+/// `scipy.sparse.load_npz(path)` equals `load_svmlight_file`'s matrix.)
+#[cfg(feature = "npy")]
+#[test]
+fn rows_written_as_npz_read_back_the_same() {
+    use downhill::data::npz::{read_npz, read_npz_array, write_npz};
+    let (rows, x) = sparse_table();
+    let y = rows.targets(0, rows.rows()).unwrap().into_owned();
+    let y_array = ndarray::Array1::from(y.clone());
+    let dense_rows = InMemory::new(x.view(), y_array.view()).unwrap();
+    for (what, source, block_rows) in [
+        ("sparse", &rows as &dyn DataSource, 7),
+        ("dense", &dense_rows as &dyn DataSource, 400),
+    ] {
+        let path = file(&format!("written-{what}.npz"), "");
+        write_npz(source, &path, block_rows).unwrap();
+        let targets = read_npz_array(&path, "y").unwrap();
+        assert_eq!(targets, y, "{what}");
+        let back = read_npz(&path, Some(targets)).unwrap();
+        assert_eq!(back.csr().indptr, rows.csr().indptr, "{what}");
+        assert_eq!(back.csr().indices, rows.csr().indices, "{what}");
+        assert_eq!(back.csr().values, rows.csr().values, "{what}");
+        assert_eq!(back.features(), rows.features(), "{what}");
+        match data_error(read_npz_array(&path, "label").unwrap_err()) {
+            DataError::MalformedFile { reason, .. } => {
+                assert!(
+                    reason.contains("indices, indptr, format, shape, data, y"),
+                    "{reason}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -23,7 +23,8 @@ pub struct DataArgs {
     /// CSV or Parquet file with a header row, an .npy matrix, an
     /// svmlight/LIBSVM file of sparse rows (.svm, .svmlight, .libsvm), or a
     /// SciPy CSR matrix (.npz, scipy.sparse.save_npz; --target its .npy
-    /// file of targets).
+    /// file of targets, or an array of the archive such as the y that
+    /// downhill convert writes).
     /// Under mpirun (the distributed build), each rank trains on its share
     /// of the rows, or on its own file where the path holds {rank}.
     #[arg(long, value_name = "FILE.csv")]

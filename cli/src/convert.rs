@@ -18,10 +18,11 @@ pub struct ConvertArgs {
     /// .libsvm) (by extension).
     #[arg(value_name = "IN")]
     input: PathBuf,
-    /// The file to write: CSV, Parquet, .npy or svmlight (by extension);
-    /// .npy holds one float32 matrix whose last column is the target;
-    /// svmlight the target as each line's label and the non-zero features
-    /// one-based.
+    /// The file to write: CSV, Parquet, .npy, svmlight or .npz (by
+    /// extension); .npy holds one float32 matrix whose last column is the
+    /// target; svmlight the target as each line's label and the non-zero
+    /// features one-based; .npz the non-zero features as SciPy's
+    /// save_npz writes a CSR matrix, and the target as the array y.
     #[arg(value_name = "OUT")]
     output: PathBuf,
     /// The target column (for .npy input: the targets' file or the column index).
@@ -123,6 +124,10 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         match Format::of(&args.output) {
             Format::Npy => format!(
                 " (column {features}; fit it with --data {} --target {features})",
+                args.output.display(),
+            ),
+            Format::Npz => format!(
+                " (the array y; fit it with --data {} --target y)",
                 args.output.display(),
             ),
             _ => String::new(),

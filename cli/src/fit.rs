@@ -271,7 +271,12 @@ impl SparseFile {
             // A SciPy matrix: its targets in the .npy file --target names,
             // its features x0, x1, … by their columns.
             Format::Npz => {
-                let y = downhill::data::npy::read_targets(&data.target)?.to_vec();
+                // The targets: an .npy file, or an array of the archive
+                // (`convert` writes them as `y`).
+                let y = match data.target.ends_with(".npy") {
+                    true => downhill::data::npy::read_targets(&data.target)?.to_vec(),
+                    false => downhill::data::npz::read_npz_array(&data.data, &data.target)?,
+                };
                 let targets = y.len();
                 let rows = downhill::data::npz::read_npz(&data.data, Some(y)).map_err(|e| match e {
                     Error::Data(DataError::SparseShape { expected, what, .. })

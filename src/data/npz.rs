@@ -3,13 +3,23 @@
 //! `data`), compressed or not. Indices and indptr of 32 or 64 bits and
 //! values of any float or integer type are read; another format (CSC, COO,
 //! …) is an error naming it: convert it with `.tocsr()` first.
+//!
+//! [`write_npz`] writes rows the same way (compressed, as
+//! `save_npz(compressed=True)`), with their targets as one more array,
+//! `y`, which `scipy.sparse.load_npz` passes over and `numpy.load(path)["y"]`
+//! reads; [`read_npz_array`] reads it back.
 
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use ndarray::Array1;
-use ndarray_npy::NpzReader;
+use std::io::Write;
+
+use ndarray::{Array1, ArrayView1};
+use ndarray_npy::{NpzReader, WriteNpyExt};
+
+use crate::atomic_file::AtomicFile;
+use crate::data::source::DataSource;
 
 use crate::data::error::DataError;
 use crate::data::sparse::CsrData;
@@ -105,6 +115,141 @@ pub fn read_npz(path: impl AsRef<Path>, y: Option<Vec<f32>>) -> Result<CsrData> 
     // canonical form sorts them and sums the repeats): so do we.
     let (indptr, indices, values) = canonical(indptr, indices, values);
     CsrData::new(to_usize(features, "shape")?, indptr, indices, values, y)
+}
+
+/// The 1-D array `name` of the `.npz` archive `path` as float32 values
+/// (stored as float32, float64 or integers): the targets `write_npz`
+/// stores as `y`. An archive without it is [`DataError::MalformedFile`]
+/// naming the arrays it holds.
+pub fn read_npz_array(path: impl AsRef<Path>, name: &str) -> Result<Vec<f32>> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let malformed = |reason: String| {
+        Error::Data(DataError::MalformedFile {
+            path: shown.clone(),
+            reason,
+        })
+    };
+    let mut npz = NpzReader::new(File::open(path).map_err(|e| Error::Io {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?)
+    .map_err(|e| malformed(format!("not a zip of arrays ({e})")))?;
+    let names = npz.names().map_err(|e| malformed(e.to_string()))?;
+    if !names.iter().any(|held| held.trim_end_matches(".npy") == name) {
+        return Err(malformed(format!(
+            "it holds no array {name:?} (its arrays: {})",
+            names
+                .iter()
+                .map(|held| held.trim_end_matches(".npy"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    floats(&mut npz, name).map_err(malformed)
+}
+
+/// Writes the rows of `source` to `path` as `scipy.sparse.save_npz`
+/// writes a CSR matrix (deflated), their non-zero values alone, with the
+/// targets as the array `y`, reading `block_rows` rows at a time. The
+/// CSR arrays are gathered in memory first (the non-zeros' bytes, not the
+/// table's); the file appears whole or not at all.
+pub fn write_npz(source: &dyn DataSource, path: impl AsRef<Path>, block_rows: usize) -> Result<()> {
+    let path = path.as_ref();
+    let shown = path.display().to_string();
+    let io = |e: &dyn std::fmt::Display| Error::Write {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let (n, d) = (source.rows(), source.features());
+    let mut indptr = Vec::with_capacity(n + 1);
+    indptr.push(0u64);
+    let (mut indices, mut values) = (Vec::new(), Vec::new());
+    let mut y = Vec::with_capacity(n);
+    let block_rows = block_rows.max(1);
+    for start in (0..n).step_by(block_rows) {
+        let count = block_rows.min(n - start);
+        y.extend_from_slice(&source.targets(start, count)?);
+        match source.sparse().filter(|s| s.standardization.is_none()) {
+            Some(sparse) => {
+                let csr = sparse.csr;
+                for i in start..start + count {
+                    let entries = csr.indptr[i]..csr.indptr[i + 1];
+                    for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                        if v != 0.0 {
+                            indices.push(j as u64);
+                            values.push(v);
+                        }
+                    }
+                    indptr.push(indices.len() as u64);
+                }
+            }
+            None => {
+                let block = source.block(start, count)?;
+                for row in block.x.chunks_exact(d.max(1)).take(count) {
+                    for (j, &v) in row.iter().enumerate() {
+                        if v != 0.0 {
+                            indices.push(j as u64);
+                            values.push(v);
+                        }
+                    }
+                    indptr.push(indices.len() as u64);
+                }
+                if d == 0 {
+                    indptr.resize(indptr.len() + count, 0);
+                }
+            }
+        }
+    }
+    // SciPy's index type: 32 bits where every position fits.
+    let narrow = indices.len() <= i32::MAX as usize && d <= i32::MAX as usize;
+    let mut file = AtomicFile::create(path)?;
+    {
+        let mut zip = zip::ZipWriter::new(file.file());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .large_file(values.len() as u64 * 4 > u64::from(u32::MAX) / 2);
+        if narrow {
+            let to32 = |v: &[u64]| v.iter().map(|&v| v as i32).collect::<Vec<i32>>();
+            add_array(&mut zip, options, "indices", &to32(&indices)).map_err(|e| io(&e))?;
+            add_array(&mut zip, options, "indptr", &to32(&indptr)).map_err(|e| io(&e))?;
+        } else {
+            let to64 = |v: &[u64]| v.iter().map(|&v| v as i64).collect::<Vec<i64>>();
+            add_array(&mut zip, options, "indices", &to64(&indices)).map_err(|e| io(&e))?;
+            add_array(&mut zip, options, "indptr", &to64(&indptr)).map_err(|e| io(&e))?;
+        }
+        // SciPy's format: a 0-d array of 3 bytes, which numpy writes with
+        // this header (padded to 64 bytes with the magic and its length).
+        zip.start_file("format.npy", options).map_err(|e| io(&e))?;
+        let header = "{'descr': '|S3', 'fortran_order': False, 'shape': (), }";
+        let unpadded = 10 + header.len() + 1;
+        let padded = format!(
+            "{header}{}\n",
+            " ".repeat(unpadded.next_multiple_of(64) - unpadded)
+        );
+        let mut format = b"\x93NUMPY\x01\x00".to_vec();
+        format.extend_from_slice(&(padded.len() as u16).to_le_bytes());
+        format.extend_from_slice(padded.as_bytes());
+        format.extend_from_slice(b"csr");
+        zip.write_all(&format).map_err(|e| io(&e))?;
+        add_array(&mut zip, options, "shape", &[n as i64, d as i64]).map_err(|e| io(&e))?;
+        add_array(&mut zip, options, "data", &values).map_err(|e| io(&e))?;
+        add_array(&mut zip, options, "y", &y).map_err(|e| io(&e))?;
+        zip.finish().map_err(|e| io(&e))?;
+    }
+    file.commit()
+}
+
+/// `values` as the `.npy` entry `name` of `zip`.
+fn add_array<W: Write + std::io::Seek, T: ndarray_npy::WritableElement>(
+    zip: &mut zip::ZipWriter<W>,
+    options: zip::write::SimpleFileOptions,
+    name: &str,
+    values: &[T],
+) -> std::result::Result<(), String> {
+    zip.start_file(format!("{name}.npy"), options)
+        .map_err(|e| e.to_string())?;
+    ArrayView1::from(values).write_npy(zip).map_err(|e| e.to_string())
 }
 
 /// The array `name` of the archive as 64-bit integers (stored as 32- or

@@ -454,6 +454,8 @@ pub fn write_source(
         #[cfg(feature = "npy")]
         Format::Npy => crate::data::npy::write_matrix(source, path, block_rows),
         Format::Svmlight => crate::data::svmlight::write_svmlight(source, path, block_rows),
+        #[cfg(feature = "npy")]
+        Format::Npz => crate::data::npz::write_npz(source, path, block_rows),
         #[allow(unreachable_patterns)]
         _ => Err(Error::Data(DataError::UnknownFormat { path: shown })),
     }
@@ -472,7 +474,8 @@ pub enum Format {
     /// rows, a label each; see [`crate::data::svmlight`].
     Svmlight,
     /// A SciPy sparse matrix in CSR form (`.npz`, `scipy.sparse.save_npz`),
-    /// its targets in an `.npy` file; see `data::npz` (the `npy` feature).
+    /// its targets in an `.npy` file or an array of the archive (as
+    /// `convert` writes them, `y`); see `data::npz` (the `npy` feature).
     Npz,
 }
 
