@@ -380,6 +380,7 @@ fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
         match open().read_within(bytes).unwrap() {
             Opened::Whole(table) => assert_eq!(table, whole, "{name}"),
             Opened::Streamed(_) => panic!("{name} streamed within the bytes of its rows"),
+            Opened::Sparse(_) => panic!("{name} is narrow, yet read as sparse rows"),
         }
         match open().read_within(bytes - 1).unwrap() {
             Opened::Streamed(table) => {
@@ -389,6 +390,7 @@ fn a_table_is_read_whole_within_the_budget_and_streamed_beyond_it() {
                 assert_eq!(block.y.as_ref(), whole.y.as_slice().unwrap(), "{name}");
             }
             Opened::Whole(_) => panic!("{name} read whole beyond the bytes of its rows"),
+            Opened::Sparse(_) => panic!("{name} is narrow, yet read as sparse rows"),
         }
     }
 }

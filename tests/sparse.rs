@@ -975,3 +975,129 @@ fn rows_written_as_npz_read_back_the_same() {
         }
     }
 }
+
+/// A CSV table of `rows` rows: a text column `item` of `items` values
+/// (row i holds item i mod items), two number columns and a linear target
+/// with an effect per item, written to a temporary file.
+fn wide_table(name: &str, rows: usize, items: usize) -> PathBuf {
+    let mut text = String::from("item,x1,x2,weight,y\n");
+    for i in 0..rows {
+        let item = i % items;
+        let (x1, x2) = ((i % 7) as f32 - 3.0, ((i * 13) % 11) as f32 / 5.0);
+        let effect = ((item * 37) % 19) as f32 / 9.0 - 1.0;
+        let y = 0.5 * x1 - 0.25 * x2 + effect + ((i * 7919) % 13) as f32 / 26.0;
+        text.push_str(&format!("id{item},{x1},{x2},{},{y}\n", 1 + i % 3));
+    }
+    file(name, &text)
+}
+
+/// A table whose one-hot columns make it wide is read as sparse rows (the
+/// features each row sets) and fits as the same table read dense: L-BFGS,
+/// standardized or not, weighted, and single-row SGD, the parameters to
+/// 1e-5 of the largest (the dense pass's float32 rounding), the rows
+/// themselves equal. Its encoding applied to a file for predictions gives
+/// the same rows too.
+#[test]
+fn wide_one_hot_tables_read_as_sparse_rows_fit_as_dense() {
+    use downhill::data::table::{Opened, TableData, TableOptions};
+    let path = wide_table("wide.csv", 3000, 1500);
+    let options = TableOptions {
+        max_categories: 5000,
+        weight_column: Some("weight".into()),
+        ..TableOptions::default()
+    };
+    let open = || TableData::open(&path, "y", Some(&["item", "x1", "x2"]), &options).unwrap();
+    let table = open();
+    assert!(table.reads_sparse());
+    assert_eq!(table.features(), 1502);
+    let sparse = match table.read_within(u64::MAX).unwrap() {
+        Opened::Sparse(table) => table,
+        other => panic!("not read sparse: {:?}", std::mem::discriminant(&other)),
+    };
+    let whole = open().read_whole().unwrap();
+    let held = sparse.sparse().expect("sparse rows");
+    // Each row sets its item and its non-zero numbers.
+    let numbers_set = (0..3000).filter(|i| i % 7 != 3).count() + (0..3000).filter(|i| i % 11 != 0).count();
+    assert_eq!(held.csr.indices.len(), 3000 + numbers_set);
+    assert_eq!(
+        sparse.block(0, 3000).unwrap().x.as_ref(),
+        whole.x.as_slice().unwrap(),
+        "the rows"
+    );
+    let weights = whole.weights.clone().unwrap().to_vec();
+    let unweighted = InMemory::new(whole.x.view(), whole.y.view()).unwrap();
+    let dense_rows = downhill::data::source::Weighted::new(&unweighted, weights).unwrap();
+    for (what, settings) in [
+        (
+            "L-BFGS",
+            GradientDescent::linear()
+                .solver(Solver::lbfgs())
+                .l2(1e-3)
+                .max_epochs(200),
+        ),
+        (
+            "standardized L-BFGS",
+            GradientDescent::linear()
+                .standardize(true)
+                .solver(Solver::lbfgs())
+                .l2(1e-3)
+                .max_epochs(200),
+        ),
+        (
+            "single-row SGD",
+            GradientDescent::linear()
+                .variant(Variant::Stochastic)
+                .optimizer(Optimizer::sgd(0.002))
+                .l2(1e-3)
+                .max_epochs(2)
+                .seed(31),
+        ),
+    ] {
+        let settings = settings.device(Device::Cpu);
+        let (a, b) = (
+            settings.fit_source(&sparse).unwrap(),
+            settings.fit_source(&dense_rows).unwrap(),
+        );
+        let all = |f: &downhill::Fitted| -> Vec<f64> {
+            f.intercepts()
+                .iter()
+                .chain(f.coefficients().iter())
+                .map(|&v| f64::from(v))
+                .collect()
+        };
+        assert_near(&all(&a), &all(&b), 1e-5, what);
+    }
+    let (rows, counts, lines) = sparse.encoding().apply_sparse(&path, false).unwrap();
+    let (x, dense_counts, dense_lines) = sparse.encoding().apply(&path).unwrap();
+    assert_eq!(dense(&rows), x.as_slice().unwrap());
+    assert_eq!((counts, lines), (dense_counts, dense_lines));
+}
+
+/// A text column whose values are nearly all distinct is an identifier:
+/// left out by name and reason even under a raised category cap, unless
+/// named among the features, where it is one-hot encoded as sparse rows.
+#[test]
+fn identifier_columns_are_left_out_unless_named() {
+    use downhill::data::table::{DropReason, TableData, TableOptions};
+    let path = wide_table("ids.csv", 1200, 1200);
+    let options = TableOptions {
+        max_categories: 5000,
+        ..TableOptions::default()
+    };
+    let table = TableData::open(&path, "y", None, &options).unwrap();
+    let dropped = table.dropped();
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].column, "item");
+    assert_eq!(
+        dropped[0].reason,
+        DropReason::IdLike {
+            values: 1200,
+            cells: 1200
+        }
+    );
+    assert!(dropped[0].reason.to_string().contains("name it in --features"));
+    let named = TableData::open(&path, "y", Some(&["item", "x1"]), &options).unwrap();
+    assert!(named.dropped().is_empty());
+    assert_eq!(named.features(), 1201);
+    assert!(named.reads_sparse());
+}

@@ -25,6 +25,13 @@ use crate::args::{
 };
 use crate::report::{self, number};
 
+/// The most weights the report lists whole; of a wider model, the
+/// [`COEFFICIENTS_SHOWN`] largest.
+const COEFFICIENTS_LISTED: usize = 100;
+
+/// The weights listed of a model wider than [`COEFFICIENTS_LISTED`].
+const COEFFICIENTS_SHOWN: usize = 40;
+
 /// `downhill fit`.
 pub fn fit(args: &FitArgs) -> Result<(), String> {
     check_output_paths(args).map_err(|e| e.to_string())?;
@@ -487,14 +494,15 @@ pub fn opened_file(data: &DataArgs, train: &TrainArgs, always: bool) -> Result<O
             &table_options(data, train.model()),
         )
         .map_err(|e| located(data, e))?;
-        if always {
+        if always && !table.reads_sparse() {
             table.check_width(budget).map_err(|e| located(data, e))?;
             return Ok(Some(Read::Streamed(Streamed::Table(table))));
         }
         Ok(Some(
             match table.read_within(budget).map_err(|e| located(data, e))? {
                 Opened::Whole(table) => Read::Whole(table),
-                Opened::Streamed(table) => Read::Streamed(Streamed::Table(table)),
+                // Sparse rows are fitted from the table as it holds them.
+                Opened::Streamed(table) | Opened::Sparse(table) => Read::Streamed(Streamed::Table(table)),
             },
         ))
     };
@@ -860,8 +868,27 @@ pub fn report(
         "(bias)",
         row(&mut fitted.intercepts().iter().copied())
     );
-    for (name, weights) in data.feature_names.iter().zip(coefficients.rows()) {
-        say!("  {name:<width$}  {}", row(&mut weights.iter().copied()));
+    // A wide model's list would bury the report: its largest weights.
+    let mut shown: Vec<usize> = (0..coefficients.nrows()).collect();
+    if shown.len() > COEFFICIENTS_LISTED {
+        let size = |j: usize| coefficients.row(j).iter().fold(0.0f32, |m, w| m.max(w.abs()));
+        shown.sort_by(|&a, &b| size(b).total_cmp(&size(a)).then(a.cmp(&b)));
+        shown.truncate(COEFFICIENTS_SHOWN);
+        shown.sort_unstable();
+    }
+    for &j in &shown {
+        let name = &data.feature_names[j];
+        say!(
+            "  {name:<width$}  {}",
+            row(&mut coefficients.row(j).iter().copied())
+        );
+    }
+    if shown.len() < coefficients.nrows() {
+        say!(
+            "  … the {} largest of {} weights shown, in the features' order (--save keeps them all)",
+            shown.len(),
+            coefficients.nrows()
+        );
     }
     if fitted.settings().penalty_settings().l1_strength() > 0.0 {
         let zeros = coefficients.iter().filter(|&&w| w == 0.0).count();

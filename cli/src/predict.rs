@@ -50,8 +50,10 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     // file's labels for the scores.
     let mut sparse_rows: Option<CsrData> = None;
     let mut sparse_labels: Option<Vec<f32>> = None;
-    // Rows left out under --missing drop (indices from 0, ascending).
+    // Rows left out under --missing drop (indices from 0, ascending):
+    // from the matrix read, or as sparse rows were read.
     let mut dropped: Vec<usize> = Vec::new();
+    let mut read_dropped: Vec<usize> = Vec::new();
     let (x, lines, names) = match fitted.encoding() {
         _ if svmlight => {
             let (rows, labels, names) = svmlight_rows(&args.data, &fitted)?;
@@ -106,6 +108,38 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
             };
             let lines = (1..=x.nrows()).collect();
             (x, lines, names)
+        }
+        // A table whose one-hot columns are wide: read as sparse rows,
+        // the rows with missing cells left out as they are read.
+        Some(encoding) if encoding.reads_sparse() => {
+            let drop_incomplete = args.missing == Missing::Drop;
+            let (rows, counts, lines) =
+                encoding
+                    .apply_sparse(&args.data, drop_incomplete)
+                    .map_err(|e| match e.file() {
+                        Some(_) => e.to_string(),
+                        None => format!("{file}: {e}"),
+                    })?;
+            let incomplete = &counts.rows_with_missing;
+            match (args.missing, incomplete.first()) {
+                (Missing::Error, Some(_)) => {
+                    return Err(format!(
+                        "{file}: {} rows have missing cells; predict --missing mean fills them with the means saved with the model, --missing drop leaves those rows out",
+                        incomplete.len(),
+                    ))
+                }
+                (Missing::Drop, Some(_)) => {
+                    eprintln!(
+                        "warning: {file}: {} rows with missing cells left out of the predictions (--missing drop)",
+                        incomplete.len()
+                    );
+                    read_dropped = incomplete.clone();
+                }
+                _ => warn_of_cells(&file, &counts),
+            }
+            let d = rows.features();
+            sparse_rows = Some(rows);
+            (Array2::zeros((0, d)), lines, encoding.feature_names())
         }
         Some(encoding) => {
             // An error that names its file already is not prefixed twice.
@@ -188,7 +222,13 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
         (false, _) => None,
     };
     let kept = match &args.keep {
-        Some(columns) => Some(only_rows(read_columns(&args.data, columns)?, &dropped)),
+        Some(columns) => Some(only_rows(
+            read_columns(&args.data, columns)?,
+            match read_dropped.is_empty() {
+                true => &dropped,
+                false => &read_dropped,
+            },
+        )),
         None => None,
     };
     let label = |class: f32| match (fitted.model(), fitted.encoding()) {

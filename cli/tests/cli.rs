@@ -2865,8 +2865,7 @@ fn a_table_s_problems_come_at_once_and_name_their_options() {
         ],
     );
     // A text column past the count the survey keeps: "at least", and the
-    // option named; forced in, a one-hot matrix beyond the memory budget
-    // is refused before it is built, with its size.
+    // option named.
     let wide = dir.join("wide.csv");
     let mut text = String::from("name,a,y\n");
     for i in 0..12_000 {
@@ -2886,24 +2885,42 @@ fn a_table_s_problems_come_at_once_and_name_their_options() {
         out.contains("at least 10000 distinct values, more than the cap of 50 (--max-categories)"),
         "{out}"
     );
-    fail_with(
-        &[
-            "fit",
-            "--data",
-            wide.to_str().unwrap(),
-            "--target",
-            "y",
-            "--max-categories",
-            "100000",
-            "--memory-budget",
-            "100MB",
-        ],
-        &[
-            "12000 × 12001 float32 matrix of 0.58 GB",
-            "--max-categories",
-            "\"name\" with 12000 values",
-        ],
+    // Past the cap raised, a column of a value a row is an identifier,
+    // left out by that rule; named, it is one-hot encoded as sparse rows
+    // (12,000 × 12,001 would be a 0.58 GB dense matrix, beyond the budget).
+    let raised = succeed(&[
+        "fit",
+        "--data",
+        wide.to_str().unwrap(),
+        "--target",
+        "y",
+        "--max-categories",
+        "100000",
+        "--memory-budget",
+        "100MB",
+        "--epochs",
+        "1",
+    ]);
+    assert!(
+        raised.contains("\"name\": 12000 distinct values in 12000 cells: an identifier"),
+        "{raised}"
     );
+    let named = succeed(&[
+        "fit",
+        "--data",
+        wide.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "name,a",
+        "--max-categories",
+        "100000",
+        "--memory-budget",
+        "100MB",
+        "--epochs",
+        "1",
+    ]);
+    assert!(named.contains("12000 rows × 12001 features"), "{named}");
 }
 
 /// `predict --missing`: mean (the default) fills a row's missing cells
@@ -3409,5 +3426,96 @@ fn svmlight_files_fit_and_predict_with_their_own_labels() {
             "cpu",
         ],
         &["bad.svm, line 2", "\"2:x\"", "not a number"],
+    );
+}
+
+/// A table made wide by a text column of many values is fitted and
+/// predicted as sparse rows (never the dense rows × values matrix); the
+/// report lists its largest weights; an identifier column not named is
+/// left out, saying why.
+#[test]
+fn wide_one_hot_tables_fit_and_predict_as_sparse_rows() {
+    let dir = folder("wide_table");
+    let data = dir.join("wide.csv");
+    let mut text = String::from("item,x1,y\n");
+    for i in 0..3000 {
+        let (item, x1) = (i % 1500, (i % 7) as f32 - 3.0);
+        let y = 0.5 * x1 + ((item * 37) % 19) as f32 / 9.0;
+        text.push_str(&format!("id{item},{x1},{y}\n"));
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.join("wide.json");
+    let report = succeed(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--features",
+        "item,x1",
+        "--max-categories",
+        "5000",
+        "--solver",
+        "lbfgs",
+        "--l2",
+        "1e-6",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(report.contains("3000 rows × 1501 features"), "{report}");
+    assert!(
+        report.contains("the 40 largest of 1501 weights shown"),
+        "{report}"
+    );
+    let r2: f64 = report
+        .lines()
+        .find_map(|line| line.strip_prefix("R²:"))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap();
+    assert!(r2 > 0.999, "{report}");
+    let output = dir.join("predictions.csv");
+    succeed(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    let predictions = std::fs::read_to_string(&output).unwrap();
+    let values: Vec<f64> = predictions.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    assert_eq!(values.len(), 3000);
+    // Row 1: item 1 (37 mod 19 = 18: 2.0), x1 = -2.
+    assert!((values[1] - (-1.0 + 2.0)).abs() < 1e-2, "{}", values[1]);
+
+    // Unnamed, the same column of 1,500 values in 1,500 rows is an
+    // identifier.
+    let ids = dir.join("ids.csv");
+    let first: String = std::fs::read_to_string(&data)
+        .unwrap()
+        .lines()
+        .take(1501)
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&ids, first + "\n").unwrap();
+    let report = succeed(&[
+        "fit",
+        "--data",
+        ids.to_str().unwrap(),
+        "--target",
+        "y",
+        "--max-categories",
+        "5000",
+        "--device",
+        "cpu",
+        "--epochs",
+        "5",
+    ]);
+    assert!(
+        report.contains("column \"item\": 1500 distinct values in 1500 cells: an identifier"),
+        "{report}"
     );
 }

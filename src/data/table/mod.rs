@@ -57,6 +57,10 @@ pub use stream::{Opened, TableData};
 /// the survey of a table counts the target's distinct values up to this.
 pub const MAX_CLASSES: usize = survey::DISTINCT_COUNTED;
 
+/// The distinct values beyond which a text column whose cells hold nearly
+/// all different values is an identifier ([`DropReason::IdLike`]).
+pub const ID_LIKE_VALUES: usize = 1000;
+
 /// How text columns become features.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -161,6 +165,17 @@ pub enum DropReason {
         /// The cap.
         cap: usize,
     },
+    /// A text column whose values are nearly all distinct: more than
+    /// [`ID_LIKE_VALUES`] of them, in at most 10/9 as many cells. Such a
+    /// column names rows (titles, IDs) rather than sorting them into
+    /// categories; it is left out unless named among the features, where
+    /// it is one-hot encoded (as sparse rows, however many its values).
+    IdLike {
+        /// Its distinct values.
+        values: usize,
+        /// Its cells that hold a value.
+        cells: usize,
+    },
     /// No cell holds a value.
     AllMissing,
     /// Every cell holds the same value.
@@ -178,6 +193,10 @@ impl std::fmt::Display for DropReason {
                     cell::distinct_count(*values, *cap)
                 )
             }
+            DropReason::IdLike { values, cells } => write!(
+                f,
+                "{values} distinct values in {cells} cells: an identifier rather than a category (name it in --features to one-hot encode it)"
+            ),
             DropReason::AllMissing => write!(f, "every cell is missing"),
             DropReason::Constant => write!(f, "constant"),
         }
@@ -331,6 +350,9 @@ pub struct Encoding {
     #[cfg_attr(feature = "serde", serde(default))]
     pub target: Option<String>,
 }
+
+/// The one-hot columns' values by their place ([`Encoding::value_index`]).
+pub(crate) struct ValueIndex<'e>(Vec<Option<std::collections::HashMap<&'e str, usize>>>);
 
 /// What [`Encoding::apply`] met on the way.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -720,22 +742,61 @@ impl Encoding {
         line: usize,
     ) -> Result<()> {
         row.fill(0.0);
+        self.encode_cells(cells, None, counts, line, |j, value| row[j] = value)
+    }
+
+    /// Each one-hot column's values by their place, for columns of many
+    /// values (a search through a few is as quick): for
+    /// [`Encoding::encode_cells`] over many rows.
+    pub(crate) fn value_index(&self) -> ValueIndex<'_> {
+        ValueIndex(
+            self.columns
+                .iter()
+                .map(|column| match column {
+                    EncodedColumn::OneHot { values, .. } if values.len() > 64 => Some(
+                        values
+                            .iter()
+                            .enumerate()
+                            .map(|(place, value)| (value.as_str(), place))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// Encodes one row's `cells` as [`Encoding::encode_row`] does, handing
+    /// each feature that is set to `set` (its position and value) in the
+    /// features' order: a numeric column's value (zero included), a one-hot
+    /// column's 1 at its value's place.
+    pub(crate) fn encode_cells<'a>(
+        &self,
+        cells: impl IntoIterator<Item = Cell<'a>>,
+        index: Option<&ValueIndex<'_>>,
+        counts: &mut ApplyCounts,
+        line: usize,
+        mut set: impl FnMut(usize, f32),
+    ) -> Result<()> {
         let mut j = 0;
-        for (column, cell) in self.columns.iter().zip(cells) {
+        for (c, (column, cell)) in self.columns.iter().zip(cells).enumerate() {
             match column {
                 EncodedColumn::Numeric { name, mean } => {
-                    row[j] = if cell.is_missing() {
-                        counts.filled += 1;
-                        *mean
-                    } else {
-                        cell.number().map(|v| v as f32).ok_or_else(|| {
-                            Error::Data(DataError::NonNumericCell {
-                                line,
-                                column: name.clone(),
-                                value: cell.text().into_owned(),
-                            })
-                        })?
-                    };
+                    set(
+                        j,
+                        if cell.is_missing() {
+                            counts.filled += 1;
+                            *mean
+                        } else {
+                            cell.number().map(|v| v as f32).ok_or_else(|| {
+                                Error::Data(DataError::NonNumericCell {
+                                    line,
+                                    column: name.clone(),
+                                    value: cell.text().into_owned(),
+                                })
+                            })?
+                        },
+                    );
                     j += 1;
                 }
                 EncodedColumn::OneHot { name, values } => {
@@ -744,8 +805,13 @@ impl Encoding {
                     } else {
                         let text = cell.text();
                         let text = text.trim();
-                        match values.iter().position(|v| v == text) {
-                            Some(position) => row[j + position] = 1.0,
+                        let indexed = index.and_then(|index| index.0[c].as_ref());
+                        let place = match indexed {
+                            Some(places) => places.get(text).copied(),
+                            None => values.iter().position(|v| v == text),
+                        };
+                        match place {
+                            Some(position) => set(j + position, 1.0),
                             None => {
                                 counts.unseen += 1;
                                 counts
@@ -791,6 +857,67 @@ impl Encoding {
             })
         })?;
         Ok((x, counts, lines))
+    }
+
+    /// Whether tables of this encoding are read as sparse rows: the rule of
+    /// [`TableData::reads_sparse`] (at least
+    /// [`stream::SPARSE_TABLE_WIDTH`] features, at most one in 8 set a
+    /// row).
+    pub fn reads_sparse(&self) -> bool {
+        let width = self.feature_names().len();
+        width >= stream::SPARSE_TABLE_WIDTH && 8 * self.columns.len() <= width
+    }
+
+    /// [`Encoding::apply`] into sparse rows (the features each row sets),
+    /// for an encoding that [`Encoding::reads_sparse`]: the rows, the
+    /// counts, and each row's file line. Under `drop_incomplete`, rows with
+    /// a missing cell are left out (and counted in `rows_with_missing`, by
+    /// their place among all rows); the targets are zeros.
+    pub fn apply_sparse(
+        &self,
+        path: impl AsRef<Path>,
+        drop_incomplete: bool,
+    ) -> Result<(crate::data::sparse::CsrData, ApplyCounts, Vec<usize>)> {
+        let (path, format) = (path.as_ref(), Format::of(path.as_ref()));
+        let names = self.column_names();
+        let sources = columns_of(format, path, &names)?;
+        let index = self.value_index();
+        let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
+        let (mut lines, mut counts, mut seen) = (Vec::new(), ApplyCounts::default(), 0);
+        visit_all(format, path, Some(&names), |_, line, record| {
+            let cells = sources.iter().map(|&c| record.cell(c));
+            let missing_before = counts.filled + counts.blank;
+            let entries_before = indices.len();
+            self.encode_cells(cells, Some(&index), &mut counts, line, |j, value| {
+                if value != 0.0 {
+                    indices.push(j as u32);
+                    values.push(value);
+                }
+            })?;
+            if counts.filled + counts.blank > missing_before {
+                counts.rows_with_missing.push(seen);
+                if drop_incomplete {
+                    indices.truncate(entries_before);
+                    values.truncate(entries_before);
+                    seen += 1;
+                    return Ok(());
+                }
+            }
+            seen += 1;
+            indptr.push(indices.len());
+            lines.push(line);
+            Ok(())
+        })?;
+        drop(index);
+        let rows = lines.len();
+        let csr = crate::data::sparse::CsrData::new(
+            self.feature_names().len(),
+            indptr,
+            indices,
+            values,
+            vec![0.0; rows],
+        )?;
+        Ok((csr, counts, lines))
     }
 
     /// The target value of `cell` as the model reads it: the class code

@@ -26,6 +26,7 @@ use crate::data::csv_records::{index_csv_records, CsvIndex};
 #[cfg(feature = "parquet")]
 use crate::data::parquet_table::ParquetTable;
 use crate::data::source::{check_weights, read_block, Block, DataSource};
+use crate::data::sparse::CsrData;
 use crate::error::{Error, Result};
 
 /// A table file's rows, encoded as they are read.
@@ -43,7 +44,21 @@ pub struct TableData {
     parquet: Option<Box<ParquetTable>>,
     plan: Plan,
     width: usize,
+    /// Every row, encoded as sparse rows, where the table was read so
+    /// ([`TableData::read_sparse`]): the rows it hands out.
+    sparse_rows: Option<SparseTable>,
 }
+
+/// A table's rows read whole as sparse rows, and their weights.
+#[derive(Debug)]
+struct SparseTable {
+    rows: CsrData,
+    weights: Option<Vec<f32>>,
+}
+
+/// The fewest features a table read as sparse rows has: narrower tables
+/// are read dense whatever their zeros.
+pub const SPARSE_TABLE_WIDTH: usize = 1024;
 
 impl TableData {
     /// Reads the table file `path` (CSV or Parquet, by its extension) once
@@ -190,12 +205,71 @@ impl TableData {
         self.plan.rows() as u64 * (4 * (self.width as u64 + 1 + weights) + line)
     }
 
+    /// Whether the table is better read as sparse rows: one-hot columns
+    /// make it at least [`SPARSE_TABLE_WIDTH`] features wide, and each row
+    /// sets at most one feature in 8 (one per source column). Such a table
+    /// takes no more memory than its source cells, whatever its one-hot
+    /// columns' values.
+    pub fn reads_sparse(&self) -> bool {
+        self.width >= SPARSE_TABLE_WIDTH && 8 * self.plan.encoding.columns.len() <= self.width
+    }
+
+    /// Every row kept, encoded as sparse rows held in memory (the features
+    /// each row sets: its number columns' non-zero values, its one-hot
+    /// columns' 1s), which the table then hands out as
+    /// [`DataSource::sparse`]: the same rows, values and errors as
+    /// [`TableData::read_whole`], in the bytes of the cells set.
+    pub fn read_sparse(mut self) -> Result<Self> {
+        let plan = &self.plan;
+        let n = plan.rows();
+        let index = plan.encoding.value_index();
+        let (mut indptr, mut indices, mut values) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
+        indptr.push(0);
+        let mut y = Vec::with_capacity(n);
+        let mut weights = plan.weight_column.map(|_| Vec::with_capacity(n));
+        let mut counts = ApplyCounts::default();
+        self.visit_from(0, |record_index, line, record| {
+            if y.len() == n {
+                return Ok(false);
+            }
+            if plan.keeps(record_index) {
+                let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+                plan.encoding
+                    .encode_cells(cells, Some(&index), &mut counts, line, |j, value| {
+                        if value != 0.0 {
+                            indices.push(j as u32);
+                            values.push(value);
+                        }
+                    })?;
+                indptr.push(indices.len());
+                y.push(plan.target(line, record.cell(plan.target_column))?);
+                if let (Some(weights), Some(column)) = (&mut weights, plan.weight_column) {
+                    weights.push(plan.number(line, column, record.cell(column))?);
+                }
+            }
+            Ok(true)
+        })?;
+        if y.len() < n {
+            return Err(self.changed(format!("{n} rows were surveyed and {} read", y.len())));
+        }
+        if let Some(weights) = &weights {
+            check_weights(weights, 0)?;
+        }
+        drop(index);
+        let rows = CsrData::new(self.width, indptr, indices, values, y)?;
+        self.sparse_rows = Some(SparseTable { rows, weights });
+        Ok(self)
+    }
+
     /// Refuses a table whose one-hot columns alone take more than `budget`
     /// bytes as a dense float32 matrix: every value of such a column is a
     /// column of every row, mostly zeros, which no fit should stream
     /// through (until sparse columns exist). The error names the widest
     /// such column and the sizes.
     pub fn check_width(&self, budget: u64) -> Result<()> {
+        if self.reads_sparse() {
+            return Ok(());
+        }
         let one_hot = || {
             self.plan
                 .encoding
@@ -232,6 +306,9 @@ impl TableData {
     /// refused ([`TableData::check_width`]).
     pub fn read_within(self, budget: u64) -> Result<Opened> {
         self.check_width(budget)?;
+        if self.reads_sparse() {
+            return self.read_sparse().map(Opened::Sparse);
+        }
         match self.whole_bytes() <= budget {
             true => self.read_whole().map(Opened::Whole),
             false => Ok(Opened::Streamed(self)),
@@ -521,6 +598,9 @@ pub enum Opened {
     Whole(Table),
     /// Beyond the budget: encoded block by block as it is read.
     Streamed(TableData),
+    /// Wide with one-hot columns ([`TableData::reads_sparse`]): read whole
+    /// as sparse rows ([`TableData::read_sparse`]).
+    Sparse(TableData),
 }
 
 /// The rows [`TableData::read_whole`] fills, or a share of them.
@@ -642,6 +722,7 @@ impl Surveyed {
             parquet: self.parquet,
             width: plan.encoding.feature_names().len(),
             plan,
+            sparse_rows: None,
         })
     }
 }
@@ -656,7 +737,21 @@ impl DataSource for TableData {
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
-        read_block(self, start, rows)
+        match &self.sparse_rows {
+            Some(sparse) => sparse.rows.block(start, rows),
+            None => read_block(self, start, rows),
+        }
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        match &self.sparse_rows {
+            Some(sparse) => sparse.rows.targets(start, rows),
+            None => Ok(self.block(start, rows)?.y),
+        }
+    }
+
+    fn sparse(&self) -> Option<crate::data::source::Sparse<'_>> {
+        self.sparse_rows.as_ref().and_then(|sparse| sparse.rows.sparse())
     }
 
     /// The weight column's numbers for rows `start..start + rows`, checked
@@ -667,6 +762,13 @@ impl DataSource for TableData {
         let Some(column) = self.plan.weight_column else {
             return Ok(None);
         };
+        if let Some(weights) = self
+            .sparse_rows
+            .as_ref()
+            .and_then(|sparse| sparse.weights.as_ref())
+        {
+            return Ok(Some(Cow::Borrowed(&weights[start..start + rows])));
+        }
         let mut weights = Vec::with_capacity(rows);
         if rows > 0 {
             let plan = &self.plan;
@@ -684,6 +786,9 @@ impl DataSource for TableData {
     /// Reads the records from the one that holds row `start` and encodes
     /// the kept ones into `x` and `y`.
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        if let Some(sparse) = &self.sparse_rows {
+            return sparse.rows.read_into(start, rows, x, y);
+        }
         let d = self.width;
         x.clear();
         x.resize(rows * d, 0.0);

@@ -578,6 +578,18 @@ impl Survey {
                     },
                 });
                 continue;
+            } else if !named
+                && survey.distinct.len() > super::ID_LIKE_VALUES
+                && 10 * survey.distinct.len() >= 9 * present
+            {
+                dropped.push(Dropped {
+                    column: name,
+                    reason: DropReason::IdLike {
+                        values: survey.distinct.len(),
+                        cells: present,
+                    },
+                });
+                continue;
             } else {
                 columns.push(EncodedColumn::OneHot {
                     name,
