@@ -1101,3 +1101,66 @@ fn identifier_columns_are_left_out_unless_named() {
     assert_eq!(named.features(), 1201);
     assert!(named.reads_sparse());
 }
+
+/// Feature hashing places a key where scikit-learn's `FeatureHasher`
+/// does (MurmurHash3, signed; tests/data/make_hashing.py), and a table's
+/// text columns and interactions hash into the rows `FeatureHasher` gives
+/// for the same keys: read dense, and read as sparse rows (where hashed
+/// values that collide are added).
+#[test]
+fn hashed_columns_and_interactions_are_scikit_learns_feature_hashing() {
+    use downhill::data::table::{Hashing, TableData, TableOptions};
+    let places = std::fs::read_to_string(common::repository().join("tests/data/hashing_places.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(places.as_bytes());
+    let mut checked = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        let hashing = Hashing {
+            bits: record[1].parse().unwrap(),
+            ..Hashing::default()
+        };
+        let (place, sign): (usize, f32) = (record[2].parse().unwrap(), record[3].parse().unwrap());
+        assert_eq!(hashing.place(&record[0]), (place, sign), "{:?}", &record[0]);
+        checked += 1;
+    }
+    assert_eq!(checked, 32);
+
+    let expected =
+        std::fs::read_to_string(common::repository().join("tests/data/hashing_expected.csv")).unwrap();
+    let expected: Vec<f32> = expected
+        .lines()
+        .skip(1)
+        .flat_map(|line| {
+            line.split(',')
+                .map(|v| v.parse::<f32>().unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let options = TableOptions {
+        hashing: Some(Hashing {
+            bits: 4,
+            columns: None,
+            interactions: vec![("city".into(), "color".into()), ("city".into(), "x".into())],
+        }),
+        ..TableOptions::default()
+    };
+    let path = common::repository().join("tests/data/hashing.csv");
+    let table = TableData::open(&path, "y", None, &options).unwrap();
+    assert_eq!(table.features(), 17);
+    assert_eq!(table.block(0, 8).unwrap().x.as_ref(), &expected[..]);
+    let (rows, _, _) = table.encoding().apply_sparse(&path, false).unwrap();
+    assert_eq!(dense(&rows), expected);
+    // An interaction must name columns the features come from.
+    let unknown = TableOptions {
+        hashing: Some(Hashing {
+            bits: 4,
+            columns: None,
+            interactions: vec![("city".into(), "nope".into())],
+        }),
+        ..TableOptions::default()
+    };
+    match data_error(TableData::open(&path, "y", None, &unknown).unwrap_err()) {
+        DataError::MissingColumn { name, .. } => assert_eq!(name, "nope"),
+        other => panic!("{other:?}"),
+    }
+}

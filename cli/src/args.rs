@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use downhill::data::npy::NpyData;
 use downhill::data::table::{
     number_written_as_text, read_table, ApplyCounts, Categorical, Dropped, EncodedColumn, Encoding, Format,
-    Labels, Missing, Table, TableOptions,
+    Hashing, Labels, Missing, Table, TableOptions,
 };
 use downhill::{
     ClassWeight, Device, Error, Fitted, GradientDescent, Loss, Model, Penalty, Rule, Schedule, Shuffle,
@@ -61,6 +61,29 @@ pub struct DataArgs {
     /// then read into memory.
     #[arg(long, value_name = "COLUMN")]
     pub weight_column: Option<String>,
+    /// Hash text columns into 2^N features rather than one-hot encoding
+    /// them (scikit-learn's FeatureHasher: MurmurHash3 of column=value,
+    /// signed): any number of values; saved with the model for predict.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=28))]
+    pub hash_bits: Option<u32>,
+    /// Comma-separated text columns to hash [default: every text column].
+    #[arg(long, value_delimiter = ',', value_name = "a,b", requires = "hash_bits")]
+    pub hash_columns: Option<Vec<String>>,
+    /// Pairs of columns whose products are hashed too (Vowpal Wabbit's
+    /// -q), comma-separated a:b pairs: a text cell counts 1, a number its
+    /// value.
+    #[arg(long, value_delimiter = ',', value_name = "a:b", value_parser = column_pair, requires = "hash_bits")]
+    pub interactions: Vec<(String, String)>,
+}
+
+/// `a:b`, two column names.
+pub fn column_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_string(), b.trim().to_string()))
+        }
+        _ => Err(format!("{text:?} is not a pair of columns a:b")),
+    }
 }
 
 /// The losses `--loss` names (scikit-learn's names).
@@ -696,6 +719,11 @@ pub fn table_options(args: &DataArgs, model: Model) -> TableOptions {
         labels: model == Model::Logistic,
         positive_class: args.positive_class.clone(),
         weight_column: args.weight_column.clone(),
+        hashing: args.hash_bits.map(|bits| Hashing {
+            bits,
+            columns: args.hash_columns.clone(),
+            interactions: args.interactions.clone(),
+        }),
     }
 }
 
@@ -988,6 +1016,7 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
             columns,
             labels: None,
             target: Some(data.target_name()),
+            hashing: None,
         },
         dropped: Vec::new(),
         rows_dropped: 0,

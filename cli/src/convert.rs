@@ -50,6 +50,16 @@ pub struct ConvertArgs {
     /// of the two in sorted order]; a target of more classes takes none.
     #[arg(long, value_name = "VALUE")]
     positive_class: Option<String>,
+    /// Hash text columns into 2^N features (as fit's --hash-bits).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=28))]
+    hash_bits: Option<u32>,
+    /// Comma-separated text columns to hash [default: every text column].
+    #[arg(long, value_delimiter = ',', value_name = "a,b", requires = "hash_bits")]
+    hash_columns: Option<Vec<String>>,
+    /// Pairs of columns whose products are hashed too, a:b (as fit's
+    /// --interactions).
+    #[arg(long, value_delimiter = ',', value_name = "a:b", value_parser = crate::args::column_pair, requires = "hash_bits")]
+    interactions: Vec<(String, String)>,
 }
 
 /// `downhill convert`: a table is read once to learn its encoding, then
@@ -72,6 +82,9 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
         positive_class: args.positive_class.clone(),
         weight_column: None,
         zero_based: false,
+        hash_bits: args.hash_bits,
+        hash_columns: args.hash_columns.clone(),
+        interactions: args.interactions.clone(),
     };
     let (source, feature_names, target_name): (Box<dyn DataSource>, Vec<String>, String) =
         match Format::of(&args.input) {
@@ -107,6 +120,11 @@ pub fn convert(args: &ConvertArgs) -> Result<(), String> {
                     table.rows_dropped(),
                     [table.cells_filled(), table.text_cells_blank()],
                 );
+                // A wide table is read as sparse rows, and written from them.
+                let table = match table.reads_sparse() {
+                    true => table.read_sparse().map_err(|e| located(&data, e))?,
+                    false => table,
+                };
                 let names = table.feature_names();
                 let target = table
                     .encoding()

@@ -347,6 +347,7 @@ impl SparseFile {
             columns: Vec::new(),
             labels: Some(labels.clone()),
             target: Some(self.target.clone()),
+            hashing: None,
         })
     }
 }
@@ -705,6 +706,7 @@ pub fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<
             .collect(),
         labels: None,
         target,
+        hashing: None,
     }
 }
 

@@ -3519,3 +3519,81 @@ fn wide_one_hot_tables_fit_and_predict_as_sparse_rows() {
         "{report}"
     );
 }
+
+/// `--hash-bits` hashes text columns (and `--interactions` pairs) into
+/// 2^N features, saved with the model so that `predict` hashes alike; a
+/// text column of any number of values then needs no cap.
+#[test]
+fn hashed_text_columns_fit_and_predict() {
+    let dir = folder("hashing");
+    let data = dir.join("hashed.csv");
+    let mut text = String::from("user,item,x,y\n");
+    for i in 0..2000 {
+        let (user, item, x) = (i % 997, i % 13, (i % 5) as f32);
+        let y = 0.3 * x + if item % 2 == 0 { 1.0 } else { -1.0 };
+        text.push_str(&format!("u{user},i{item},{x},{y}\n"));
+    }
+    std::fs::write(&data, text).unwrap();
+    let model = dir.join("hashed.json");
+    let report = succeed(&[
+        "fit",
+        "--data",
+        data.to_str().unwrap(),
+        "--target",
+        "y",
+        "--hash-bits",
+        "12",
+        "--interactions",
+        "item:x",
+        "--solver",
+        "lbfgs",
+        "--l2",
+        "1e-6",
+        "--device",
+        "cpu",
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(report.contains("2000 rows × 4097 features"), "{report}");
+    let saved = read_json(&model);
+    assert_eq!(saved["encoding"]["hashing"]["bits"], 12, "{}", saved["encoding"]);
+    let output = dir.join("predictions.csv");
+    succeed(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    let predictions = std::fs::read_to_string(&output).unwrap();
+    let values: Vec<f64> = predictions.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+    assert_eq!(values.len(), 2000);
+    // Row 2: item 2 (+1), x = 2.
+    assert!((values[2] - 1.6).abs() < 1e-2, "{}", values[2]);
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "y",
+            "--interactions",
+            "item:x",
+        ],
+        &["required arguments were not provided"],
+    );
+    fail_with(
+        &[
+            "fit",
+            "--data",
+            data.to_str().unwrap(),
+            "--target",
+            "y",
+            "--hash-bits",
+            "40",
+        ],
+        &["40"],
+    );
+}

@@ -179,6 +179,14 @@ pub enum DataError {
         /// `header row` or `data rows`.
         missing: &'static str,
     },
+    /// Feature hashing into a number of bits out of range.
+    #[error("hashing into 2^{bits} features: the bits must be from 1 to {most}")]
+    HashBits {
+        /// The bits asked for.
+        bits: u32,
+        /// The most taken.
+        most: u32,
+    },
     /// A column named by the user is not in the CSV header.
     #[error("no column {name:?}; the columns are {available}")]
     MissingColumn {

@@ -138,6 +138,10 @@ pub struct TableOptions {
     /// A column of sample weights, read as numbers and left out of the
     /// features ([`Table::weights`]).
     pub weight_column: Option<String>,
+    /// Text columns hashed into 2^bits features rather than one-hot
+    /// encoded (any number of values; [`Hashing`]), and hashed
+    /// interactions; `None`: no hashing.
+    pub hashing: Option<Hashing>,
 }
 
 impl Default for TableOptions {
@@ -149,6 +153,7 @@ impl Default for TableOptions {
             labels: false,
             positive_class: None,
             weight_column: None,
+            hashing: None,
         }
     }
 }
@@ -231,6 +236,58 @@ pub enum EncodedColumn {
         /// Its values, in the order of the features.
         values: Vec<String>,
     },
+    /// Text hashed into the encoding's hashed features ([`Hashing`]): a
+    /// value v adds ±1 at the place the hash of `column=v` gives.
+    Hashed {
+        /// The column's name.
+        name: String,
+    },
+}
+
+/// Feature hashing, as scikit-learn's `FeatureHasher` (and Vowpal
+/// Wabbit) hash: the text `column=value` of a cell (for a pair of columns,
+/// the two keys joined by `^`, a number column's key its name) is hashed
+/// by MurmurHash3 (32 bits, seed 0); the absolute value of the signed hash
+/// modulo 2^bits is its place among the 2^bits hashed features (after the
+/// others), its sign the value's sign (`alternate_sign`). Colliding values
+/// add. Saved with a model's encoding, so `predict` hashes alike.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Hashing {
+    /// The hashed features are 2^bits (1 to 28).
+    pub bits: u32,
+    /// The text columns hashed (by name); `None`: every text column.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub columns: Option<Vec<String>>,
+    /// Pairs of columns whose products are hashed too (VW's `-q`): a text
+    /// cell's value is 1, a number cell's its number.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub interactions: Vec<(String, String)>,
+}
+
+/// The most bits a [`Hashing`] takes: 2^28 hashed features.
+pub const MAX_HASH_BITS: u32 = 28;
+
+impl Hashing {
+    /// Whether the text column `name` is hashed.
+    pub fn hashes(&self, name: &str) -> bool {
+        self.columns
+            .as_ref()
+            .is_none_or(|columns| columns.iter().any(|c| c == name))
+    }
+
+    /// The place (among the 2^bits hashed features) and sign of `key`.
+    pub fn place(&self, key: &str) -> (usize, f32) {
+        let hash = murmur3::murmur3_32(&mut std::io::Cursor::new(key.as_bytes()), 0)
+            .expect("reading bytes in memory does not fail") as i32;
+        let n = 1u64 << self.bits;
+        // As scikit-learn: |−2³¹| taken as 2³¹ − 1 − (n − 1) ≡ 2³¹ (mod n).
+        let place = match hash {
+            i32::MIN => (2_147_483_647 - (n - 1)) % n,
+            hash => u64::from(hash.unsigned_abs()) % n,
+        };
+        (place as usize, if hash >= 0 { 1.0 } else { -1.0 })
+    }
 }
 
 /// A target's class labels: class code `k` (the target value `k` as an
@@ -349,6 +406,48 @@ pub struct Encoding {
     /// The target column's name.
     #[cfg_attr(feature = "serde", serde(default))]
     pub target: Option<String>,
+    /// The hashed features, where text columns are hashed.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub hashing: Option<Hashing>,
+}
+
+/// The entries of one sparse row, `from` on in `indices` and `values`, in
+/// the order of their features, the values of a feature set more than once
+/// (hashed values that collide) added, and zeros left out.
+pub(crate) fn sorted_row(indices: &mut Vec<u32>, values: &mut Vec<f32>, from: usize) {
+    if indices[from..].windows(2).all(|pair| pair[0] < pair[1]) {
+        return;
+    }
+    let mut entries: Vec<(u32, f32)> = indices[from..]
+        .iter()
+        .copied()
+        .zip(values[from..].iter().copied())
+        .collect();
+    entries.sort_by_key(|&(j, _)| j);
+    indices.truncate(from);
+    values.truncate(from);
+    for (j, value) in entries {
+        match indices.last() {
+            Some(&last) if indices.len() > from && last == j => {
+                *values.last_mut().expect("a value for each index") += value
+            }
+            _ => {
+                indices.push(j);
+                values.push(value);
+            }
+        }
+    }
+    // Collisions that cancelled.
+    let mut kept = from;
+    for k in from..indices.len() {
+        if values[k] != 0.0 {
+            indices[kept] = indices[k];
+            values[kept] = values[k];
+            kept += 1;
+        }
+    }
+    indices.truncate(kept);
+    values.truncate(kept);
 }
 
 /// The one-hot columns' values by their place ([`Encoding::value_index`]).
@@ -709,15 +808,39 @@ impl Encoding {
     /// The features' names: a numeric column's own, `column=value` for each
     /// value of a one-hot column.
     pub fn feature_names(&self) -> Vec<String> {
-        self.columns
+        let mut names: Vec<String> = self
+            .columns
             .iter()
             .flat_map(|column| match column {
                 EncodedColumn::Numeric { name, .. } => vec![name.clone()],
                 EncodedColumn::OneHot { name, values } => {
                     values.iter().map(|v| format!("{name}={v}")).collect()
                 }
+                EncodedColumn::Hashed { .. } => Vec::new(),
             })
-            .collect()
+            .collect();
+        if let Some(hashing) = &self.hashing {
+            names.extend((0..1usize << hashing.bits).map(|k| format!("hashed[{k}]")));
+        }
+        names
+    }
+
+    /// The features, counted without naming them: the numbers, the
+    /// one-hot values, then the hashed features.
+    pub fn width(&self) -> usize {
+        self.unhashed_width() + self.hashing.as_ref().map_or(0, |h| 1usize << h.bits)
+    }
+
+    /// The features before the hashed ones.
+    fn unhashed_width(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|column| match column {
+                EncodedColumn::Numeric { .. } => 1,
+                EncodedColumn::OneHot { values, .. } => values.len(),
+                EncodedColumn::Hashed { .. } => 0,
+            })
+            .sum()
     }
 
     /// The source columns' names.
@@ -725,7 +848,9 @@ impl Encoding {
         self.columns
             .iter()
             .map(|column| match column {
-                EncodedColumn::Numeric { name, .. } | EncodedColumn::OneHot { name, .. } => name.as_str(),
+                EncodedColumn::Numeric { name, .. }
+                | EncodedColumn::OneHot { name, .. }
+                | EncodedColumn::Hashed { name } => name.as_str(),
             })
             .collect()
     }
@@ -742,7 +867,8 @@ impl Encoding {
         line: usize,
     ) -> Result<()> {
         row.fill(0.0);
-        self.encode_cells(cells, None, counts, line, |j, value| row[j] = value)
+        // Hashed values that collide add.
+        self.encode_cells(cells, None, counts, line, |j, value| row[j] += value)
     }
 
     /// Each one-hot column's values by their place, for columns of many
@@ -767,9 +893,12 @@ impl Encoding {
     }
 
     /// Encodes one row's `cells` as [`Encoding::encode_row`] does, handing
-    /// each feature that is set to `set` (its position and value) in the
-    /// features' order: a numeric column's value (zero included), a one-hot
-    /// column's 1 at its value's place.
+    /// each feature that is set to `set` (its position and value): a
+    /// numeric column's value (zero included) and a one-hot column's 1 at
+    /// its value's place, in the features' order; then the hashed values
+    /// (text of hashed columns, and the interactions), each where its hash
+    /// puts it: in any order, and a place may come more than once (the
+    /// values add).
     pub(crate) fn encode_cells<'a>(
         &self,
         cells: impl IntoIterator<Item = Cell<'a>>,
@@ -778,25 +907,35 @@ impl Encoding {
         line: usize,
         mut set: impl FnMut(usize, f32),
     ) -> Result<()> {
+        let hashed_from = self.unhashed_width();
+        let hashing = self.hashing.as_ref();
+        let pairs = hashing.map_or(&[][..], |h| &h.interactions[..]);
+        // Each column's key and value, for the interactions.
+        let mut keys: Vec<Option<(String, f32)>> = Vec::new();
         let mut j = 0;
         for (c, (column, cell)) in self.columns.iter().zip(cells).enumerate() {
+            let text_key = |name: &str| {
+                let text = cell.text();
+                format!("{name}={}", text.trim())
+            };
             match column {
                 EncodedColumn::Numeric { name, mean } => {
-                    set(
-                        j,
-                        if cell.is_missing() {
-                            counts.filled += 1;
-                            *mean
-                        } else {
-                            cell.number().map(|v| v as f32).ok_or_else(|| {
-                                Error::Data(DataError::NonNumericCell {
-                                    line,
-                                    column: name.clone(),
-                                    value: cell.text().into_owned(),
-                                })
-                            })?
-                        },
-                    );
+                    let value = if cell.is_missing() {
+                        counts.filled += 1;
+                        *mean
+                    } else {
+                        cell.number().map(|v| v as f32).ok_or_else(|| {
+                            Error::Data(DataError::NonNumericCell {
+                                line,
+                                column: name.clone(),
+                                value: cell.text().into_owned(),
+                            })
+                        })?
+                    };
+                    set(j, value);
+                    if !pairs.is_empty() {
+                        keys.push(Some((name.clone(), value)));
+                    }
                     j += 1;
                 }
                 EncodedColumn::OneHot { name, values } => {
@@ -820,8 +959,37 @@ impl Encoding {
                             }
                         }
                     }
+                    if !pairs.is_empty() {
+                        keys.push((!cell.is_missing()).then(|| (text_key(name), 1.0)));
+                    }
                     j += values.len();
                 }
+                EncodedColumn::Hashed { name } => {
+                    let key = (!cell.is_missing()).then(|| text_key(name));
+                    match (&key, hashing) {
+                        (Some(key), Some(hashing)) => {
+                            let (place, sign) = hashing.place(key);
+                            set(hashed_from + place, sign);
+                        }
+                        _ => counts.blank += 1,
+                    }
+                    if !pairs.is_empty() {
+                        keys.push(key.map(|key| (key, 1.0)));
+                    }
+                }
+            }
+        }
+        if let Some(hashing) = hashing.filter(|_| !pairs.is_empty()) {
+            let names = self.column_names();
+            for (a, b) in pairs {
+                let at = |name: &str| names.iter().position(|c| *c == name);
+                let (Some(Some((a, x))), Some(Some((b, y)))) =
+                    (at(a).map(|k| keys[k].as_ref()), at(b).map(|k| keys[k].as_ref()))
+                else {
+                    continue;
+                };
+                let (place, sign) = hashing.place(&format!("{a}^{b}"));
+                set(hashed_from + place, sign * x * y);
             }
         }
         Ok(())
@@ -836,7 +1004,7 @@ impl Encoding {
         let (path, format) = (path.as_ref(), Format::of(path.as_ref()));
         let names = self.column_names();
         let sources = columns_of(format, path, &names)?;
-        let width = self.feature_names().len();
+        let width = self.width();
         let (mut x, mut lines, mut counts) = (Vec::new(), Vec::new(), ApplyCounts::default());
         let mut row = vec![0.0; width];
         visit_all(format, path, Some(&names), |_, line, record| {
@@ -864,7 +1032,7 @@ impl Encoding {
     /// [`stream::SPARSE_TABLE_WIDTH`] features, at most one in 8 set a
     /// row).
     pub fn reads_sparse(&self) -> bool {
-        let width = self.feature_names().len();
+        let width = self.width();
         width >= stream::SPARSE_TABLE_WIDTH && 8 * self.columns.len() <= width
     }
 
@@ -904,19 +1072,14 @@ impl Encoding {
                 }
             }
             seen += 1;
+            sorted_row(&mut indices, &mut values, entries_before);
             indptr.push(indices.len());
             lines.push(line);
             Ok(())
         })?;
         drop(index);
         let rows = lines.len();
-        let csr = crate::data::sparse::CsrData::new(
-            self.feature_names().len(),
-            indptr,
-            indices,
-            values,
-            vec![0.0; rows],
-        )?;
+        let csr = crate::data::sparse::CsrData::new(self.width(), indptr, indices, values, vec![0.0; rows])?;
         Ok((csr, counts, lines))
     }
 

@@ -234,6 +234,7 @@ impl TableData {
             }
             if plan.keeps(record_index) {
                 let cells = plan.column_sources.iter().map(|&c| record.cell(c));
+                let from = indices.len();
                 plan.encoding
                     .encode_cells(cells, Some(&index), &mut counts, line, |j, value| {
                         if value != 0.0 {
@@ -241,6 +242,7 @@ impl TableData {
                             values.push(value);
                         }
                     })?;
+                super::sorted_row(&mut indices, &mut values, from);
                 indptr.push(indices.len());
                 y.push(plan.target(line, record.cell(plan.target_column))?);
                 if let (Some(weights), Some(column)) = (&mut weights, plan.weight_column) {
@@ -277,7 +279,7 @@ impl TableData {
                 .iter()
                 .filter_map(|column| match column {
                     EncodedColumn::OneHot { name, values } => Some((name, values.len())),
-                    EncodedColumn::Numeric { .. } => None,
+                    EncodedColumn::Numeric { .. } | EncodedColumn::Hashed { .. } => None,
                 })
         };
         let one_hot_width: usize = one_hot().map(|(_, values)| values).sum();
@@ -720,7 +722,7 @@ impl Surveyed {
             csv_index: self.csv_index,
             #[cfg(feature = "parquet")]
             parquet: self.parquet,
-            width: plan.encoding.feature_names().len(),
+            width: plan.encoding.width(),
             plan,
             sparse_rows: None,
         })

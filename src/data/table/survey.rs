@@ -552,6 +552,9 @@ impl Survey {
                     name,
                     mean: (survey.sum / present as f64) as f32,
                 });
+            } else if options.hashing.as_ref().is_some_and(|h| h.hashes(&name)) {
+                // Hashed: any number of values, none of them listed.
+                columns.push(EncodedColumn::Hashed { name });
             } else if options.categorical == Categorical::Drop {
                 dropped.push(Dropped {
                     column: name,
@@ -598,6 +601,33 @@ impl Survey {
             }
             column_sources.push(c);
             kept[k] = true;
+        }
+        if let Some(hashing) = &options.hashing {
+            if !(1..=super::MAX_HASH_BITS).contains(&hashing.bits) {
+                return Err(DataError::HashBits {
+                    bits: hashing.bits,
+                    most: super::MAX_HASH_BITS,
+                }
+                .into());
+            }
+            // An interaction names two of the columns the features come from.
+            let encoded: Vec<&str> = columns
+                .iter()
+                .map(|column| match column {
+                    EncodedColumn::Numeric { name, .. }
+                    | EncodedColumn::OneHot { name, .. }
+                    | EncodedColumn::Hashed { name } => name.as_str(),
+                })
+                .collect();
+            for (a, b) in &hashing.interactions {
+                if let Some(name) = [a, b].into_iter().find(|name| !encoded.contains(&name.as_str())) {
+                    return Err(DataError::MissingColumn {
+                        name: name.clone(),
+                        available: encoded.join(", "),
+                    }
+                    .into());
+                }
+            }
         }
         if columns.is_empty() && problems.is_empty() {
             let dropped: Vec<String> = dropped
@@ -694,6 +724,7 @@ impl Survey {
                 columns,
                 labels,
                 target: Some(header[target_column].clone()),
+                hashing: options.hashing.clone(),
             },
             header,
             dropped,
@@ -807,6 +838,7 @@ mod tests {
                 columns: vec![],
                 labels: None,
                 target: None,
+                hashing: None,
             },
             dropped: vec![],
             column_sources: vec![],
