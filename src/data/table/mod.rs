@@ -51,7 +51,7 @@ mod survey;
 pub use cell::{is_missing, number_written_as_text, NumberWriting};
 use cell::{label_key, number};
 use cell::{Cell, Record};
-pub use stream::{Opened, TableData};
+pub use stream::{Opened, TableData, SPARSE_TABLE_WIDTH};
 
 /// The most classes a target read with [`TableOptions::labels`] may have:
 /// the survey of a table counts the target's distinct values up to this.
@@ -1029,11 +1029,11 @@ impl Encoding {
 
     /// Whether tables of this encoding are read as sparse rows: the rule of
     /// [`TableData::reads_sparse`] (at least
-    /// [`stream::SPARSE_TABLE_WIDTH`] features, at most one in 8 set a
+    /// [`SPARSE_TABLE_WIDTH`] features, at most one in 8 set a
     /// row).
     pub fn reads_sparse(&self) -> bool {
         let width = self.width();
-        width >= stream::SPARSE_TABLE_WIDTH && 8 * self.columns.len() <= width
+        width >= SPARSE_TABLE_WIDTH && 8 * self.columns.len() <= width
     }
 
     /// [`Encoding::apply`] into sparse rows (the features each row sets),
