@@ -362,6 +362,80 @@ mod fits {
         check("multinomial, L-BFGS", &lbfgs, &logistic.x, &classes, 1e-4);
     }
 
+    /// Sparse rows shared among ranks as ranges of one CSR matrix (what
+    /// each rank of a job reading one file holds): the ranks' CSR passes
+    /// fit as one process fits all the rows, for the full batch, L-BFGS,
+    /// standardized (the moments of every rank's entries) and mini-batches.
+    #[test]
+    fn ranks_over_ranges_of_sparse_rows_fit_as_one_process() {
+        use crate::data::source::{DataSource, RowRange};
+        use crate::data::sparse::CsrData;
+        let data = Synthetic::generate(Model::Logistic, 500, 30, 0.2, 21).unwrap();
+        // Two entries in three left out: sparse rows.
+        let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
+        for (i, row) in data.x.rows().into_iter().enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                if (i + j) % 3 == 0 {
+                    indices.push(j as u32);
+                    values.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        let rows = CsrData::new(30, indptr, indices, values, data.y.to_vec()).unwrap();
+        for (name, settings) in [
+            ("full batch", GradientDescent::logistic().l2(1e-3).max_epochs(40)),
+            (
+                "standardized L-BFGS",
+                GradientDescent::logistic()
+                    .standardize(true)
+                    .solver(Solver::lbfgs())
+                    .l2(1e-3)
+                    .max_epochs(200),
+            ),
+            (
+                "batches of 20",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(20))
+                    .optimizer(Optimizer::sgd(0.05))
+                    .l2(1e-3)
+                    .max_epochs(4)
+                    .seed(5),
+            ),
+        ] {
+            let local = settings.fit_source(&rows).unwrap();
+            let shards = [0..180, 180..350, 350..500];
+            let group = Arc::new(ThreadGroup::new(shards.len()));
+            let fits: Vec<Fitted> = std::thread::scope(|scope| {
+                let handles: Vec<_> = shards
+                    .iter()
+                    .enumerate()
+                    .map(|(rank, range)| {
+                        let settings = settings.clone().distributed(Arc::new(group.rank(rank)));
+                        let rows = &rows;
+                        scope.spawn(move || {
+                            let share = RowRange::new(rows, range.clone()).unwrap();
+                            assert!(share.sparse().is_some(), "a range of sparse rows is sparse");
+                            let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+                            pool.install(|| settings.fit_source(&share))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+            });
+            for fit in &fits[1..] {
+                assert_eq!(parameters(fit), parameters(&fits[0]), "{name}: ranks agree");
+            }
+            let largest = parameters(&local).iter().fold(1.0f32, |m, p| m.max(p.abs()));
+            for (a, b) in parameters(&fits[0]).iter().zip(parameters(&local)) {
+                assert!(
+                    (a - b).abs() <= 1e-4 * largest,
+                    "{name}: {a} vs {b} (of {largest})"
+                );
+            }
+        }
+    }
+
     #[test]
     fn a_rank_that_fails_fails_every_rank_naming_it() {
         let data = Synthetic::generate(Model::Logistic, 90, 3, 0.2, 5).unwrap();

@@ -174,8 +174,8 @@ pub fn write_npz(source: &dyn DataSource, path: impl AsRef<Path>, block_rows: us
             Some(sparse) => {
                 let csr = sparse.csr;
                 for i in start..start + count {
-                    let entries = csr.indptr[i]..csr.indptr[i + 1];
-                    for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                    let (row_indices, row_values) = csr.row(i);
+                    for (&j, &v) in row_indices.iter().zip(row_values) {
                         if v != 0.0 {
                             indices.push(j as u64);
                             values.push(v);

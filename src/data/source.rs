@@ -32,7 +32,10 @@ pub struct Block<'a> {
 pub struct Csr<'a> {
     /// Features per row, the zeros included.
     pub features: usize,
-    /// One more than the rows: row `i`'s entries are `indptr[i]..indptr[i + 1]`.
+    /// One more than the rows: row `i`'s entries are
+    /// `indptr[i] - indptr[0]..indptr[i + 1] - indptr[0]` of `indices` and
+    /// `values` ([`Csr::entries`]; `indptr[0]` is 0 but in a range of
+    /// another's rows, whose arrays it slices).
     pub indptr: &'a [usize],
     /// Each entry's feature, strictly increasing within a row.
     pub indices: &'a [u32],
@@ -40,14 +43,40 @@ pub struct Csr<'a> {
     pub values: &'a [f32],
 }
 
-impl Csr<'_> {
+impl<'a> Csr<'a> {
+    /// Where row `i`'s entries lie in `indices` and `values`.
+    #[inline(always)]
+    pub fn entries(&self, i: usize) -> std::ops::Range<usize> {
+        let base = self.indptr[0];
+        self.indptr[i] - base..self.indptr[i + 1] - base
+    }
+
+    /// Row `i`'s entries: their features and values.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> (&'a [u32], &'a [f32]) {
+        let entries = self.entries(i);
+        (&self.indices[entries.clone()], &self.values[entries])
+    }
+
+    /// Rows `range` of these rows (within them): their share of the arrays.
+    pub fn rows(&self, range: std::ops::Range<usize>) -> Csr<'a> {
+        let base = self.indptr[0];
+        let entries = self.indptr[range.start] - base..self.indptr[range.end] - base;
+        Csr {
+            features: self.features,
+            indptr: &self.indptr[range.start..=range.end],
+            indices: &self.indices[entries.clone()],
+            values: &self.values[entries],
+        }
+    }
+
     /// Rows `start..start + rows` written out dense, row-major, into `x`.
     pub fn write_dense(&self, start: usize, rows: usize, x: &mut Vec<f32>) {
         x.clear();
         x.resize(rows * self.features, 0.0);
         for (row, dense) in x.chunks_exact_mut(self.features.max(1)).take(rows).enumerate() {
-            let entries = self.indptr[start + row]..self.indptr[start + row + 1];
-            for (&index, &value) in self.indices[entries.clone()].iter().zip(&self.values[entries]) {
+            let (indices, values) = self.row(start + row);
+            for (&index, &value) in indices.iter().zip(values) {
                 dense[index as usize] = value;
             }
         }
@@ -289,6 +318,15 @@ impl DataSource for RowRange<'_> {
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
         self.inner.read_into(self.at(start, rows)?, rows, x, y)
+    }
+
+    /// The range's share of the inner rows' CSR arrays, where it has them.
+    fn sparse(&self) -> Option<Sparse<'_>> {
+        let inner = self.inner.sparse()?;
+        Some(Sparse {
+            csr: inner.csr.rows(self.range.clone()),
+            standardization: inner.standardization,
+        })
     }
 }
 

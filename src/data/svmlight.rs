@@ -293,8 +293,8 @@ pub fn write_svmlight(source: &dyn DataSource, path: impl AsRef<Path>, rows: usi
                 match (&block, sparse) {
                     (_, Some(sparse)) => {
                         let csr = sparse.csr;
-                        let entries = csr.indptr[start + k]..csr.indptr[start + k + 1];
-                        for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                        let (indices, values) = csr.row(start + k);
+                        for (&j, &v) in indices.iter().zip(values) {
                             if v != 0.0 {
                                 let _ = write!(line, " {}:{v}", j as u64 + 1);
                             }

@@ -364,8 +364,8 @@ impl Fitted {
             let mut z = Array2::zeros((n, k));
             for (i, mut margins) in z.rows_mut().into_iter().enumerate() {
                 margins.assign(&biases);
-                let entries = csr.indptr[i]..csr.indptr[i + 1];
-                for (&j, &v) in csr.indices[entries.clone()].iter().zip(&csr.values[entries]) {
+                let (indices, values) = csr.row(i);
+                for (&j, &v) in indices.iter().zip(values) {
                     margins.scaled_add(v, &weights.row(j as usize));
                 }
             }

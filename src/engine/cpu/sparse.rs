@@ -121,8 +121,7 @@ fn chunk(data: &SparseRows, parameters: &[f64], rows: Rows, margins: usize, sums
     let (mut loss, mut weight) = (0.0, 0.0);
     for k in 0..rows.len() {
         let i = rows.get(k);
-        let entries = csr.indptr[i]..csr.indptr[i + 1];
-        let (indices, values) = (&csr.indices[entries.clone()], &csr.values[entries]);
+        let (indices, values) = csr.row(i);
         row_margins.copy_from_slice(biases);
         for (&j, &v) in indices.iter().zip(values) {
             let row_weights = &weights[j as usize * margins..(j as usize + 1) * margins];

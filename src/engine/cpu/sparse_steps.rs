@@ -44,18 +44,17 @@ const ROWS_AHEAD: usize = 4;
 #[inline(always)]
 fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows) -> (usize, &'r [u32], &'r [f32]) {
     let csr = rows.sparse.csr;
-    let entries_of = |i: usize| csr.indptr[i]..csr.indptr[i + 1];
     if let Some(ahead) = batch.ahead_by(0, ROWS_AHEAD) {
-        let entries = entries_of(ahead);
-        prefetch(&csr.indices[entries.clone()]);
-        prefetch(&csr.values[entries]);
+        let (indices, values) = csr.row(ahead);
+        prefetch(indices);
+        prefetch(values);
     }
     if let Some(further) = batch.ahead_by(0, 2 * ROWS_AHEAD) {
         prefetch(&csr.indptr[further..further + 2]);
     }
     let i = batch.get(0);
-    let entries = entries_of(i);
-    (i, &csr.indices[entries.clone()], &csr.values[entries])
+    let (indices, values) = csr.row(i);
+    (i, indices, values)
 }
 
 /// The rules with a step on sparse rows that touches only what a batch
@@ -354,7 +353,7 @@ impl SparseSteps {
         let (now, margins) = (state.steps, self.margins);
         for k in 0..batch.len() {
             let i = batch.get(k);
-            for &j in &csr.indices[csr.indptr[i]..csr.indptr[i + 1]] {
+            for &j in csr.row(i).0 {
                 let j = j as usize;
                 let behind = now - self.settled_at[j];
                 if behind == 0 {
@@ -380,8 +379,7 @@ impl SparseSteps {
         let (mut loss, mut weight) = (0.0, 0.0);
         for k in 0..batch.len() {
             let i = batch.get(k);
-            let entries = csr.indptr[i]..csr.indptr[i + 1];
-            let (indices, values) = (&csr.indices[entries.clone()], &csr.values[entries]);
+            let (indices, values) = csr.row(i);
             match self.rule {
                 LazyRule::Sgd { .. } => {
                     self.row_margins.fill(0.0);
