@@ -1071,6 +1071,22 @@ fn wide_one_hot_tables_read_as_sparse_rows_fit_as_dense() {
     let (x, dense_counts, dense_lines) = sparse.encoding().apply(&path).unwrap();
     assert_eq!(dense(&rows), x.as_slice().unwrap());
     assert_eq!((counts, lines), (dense_counts, dense_lines));
+    // A saved encoding re-reads the sparse rows with it.
+    let encoding = sparse.encoding().clone();
+    let again = sparse.with_encoding(encoding).unwrap();
+    assert_eq!(
+        again.block(0, 3000).unwrap().x.as_ref(),
+        whole.x.as_slice().unwrap()
+    );
+    // Sparse rows too are held within the memory budget.
+    match open().read_within(100_000) {
+        Err(Error::Data(DataError::SparseRowsBeyondBudget {
+            rows: 3000,
+            width: 1502,
+            ..
+        })) => {}
+        other => panic!("{:?}", other.map(|_| ())),
+    }
 }
 
 /// A text column whose values are nearly all distinct is an identifier:
@@ -1161,6 +1177,18 @@ fn hashed_columns_and_interactions_are_scikit_learns_feature_hashing() {
     };
     match data_error(TableData::open(&path, "y", None, &unknown).unwrap_err()) {
         DataError::MissingColumn { name, .. } => assert_eq!(name, "nope"),
+        other => panic!("{other:?}"),
+    }
+    let unknown_hashed = TableOptions {
+        hashing: Some(Hashing {
+            bits: 4,
+            columns: Some(vec!["city".into(), "colour".into()]),
+            interactions: Vec::new(),
+        }),
+        ..TableOptions::default()
+    };
+    match data_error(TableData::open(&path, "y", None, &unknown_hashed).unwrap_err()) {
+        DataError::MissingColumn { name, .. } => assert_eq!(name, "colour"),
         other => panic!("{other:?}"),
     }
 }

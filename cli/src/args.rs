@@ -64,7 +64,7 @@ pub struct DataArgs {
     /// Hash text columns into 2^N features rather than one-hot encoding
     /// them (scikit-learn's FeatureHasher: MurmurHash3 of column=value,
     /// signed): any number of values; saved with the model for predict.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=28))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=24))]
     pub hash_bits: Option<u32>,
     /// Comma-separated text columns to hash [default: every text column].
     #[arg(long, value_delimiter = ',', value_name = "a,b", requires = "hash_bits")]

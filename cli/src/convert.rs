@@ -51,7 +51,7 @@ pub struct ConvertArgs {
     #[arg(long, value_name = "VALUE")]
     positive_class: Option<String>,
     /// Hash text columns into 2^N features (as fit's --hash-bits).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=28))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=24))]
     hash_bits: Option<u32>,
     /// Comma-separated text columns to hash [default: every text column].
     #[arg(long, value_delimiter = ',', value_name = "a,b", requires = "hash_bits")]

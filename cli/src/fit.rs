@@ -645,6 +645,13 @@ fn fit_resumed(args: &FitArgs, path: &Path) -> Result<(), String> {
             let (x, y) = (file.x().map_err(|e| e.to_string())?, file.y().map_err(|e| e.to_string())?);
             (x.into_owned(), y.into_owned(), names, saved.cloned())
         }
+        (_, Some(encoding)) if encoding.reads_sparse() => {
+            return Err(format!(
+                "{}'s table was read as sparse rows (its one-hot or hashed columns make it {} features wide), which a resumed fit does not yet read; fit afresh",
+                path.display(),
+                encoding.width()
+            ))
+        }
         (_, Some(encoding)) => {
             let (x, counts, lines) = encoding.apply(data).map_err(|e| format!("{shown}: {e}"))?;
             warn_of_cells(&shown, &counts);
@@ -874,7 +881,9 @@ pub fn report(
     let mut shown: Vec<usize> = (0..coefficients.nrows()).collect();
     if shown.len() > COEFFICIENTS_LISTED {
         let size = |j: usize| coefficients.row(j).iter().fold(0.0f32, |m, w| m.max(w.abs()));
-        shown.sort_by(|&a, &b| size(b).total_cmp(&size(a)).then(a.cmp(&b)));
+        shown.select_nth_unstable_by(COEFFICIENTS_SHOWN - 1, |&a, &b| {
+            size(b).total_cmp(&size(a)).then(a.cmp(&b))
+        });
         shown.truncate(COEFFICIENTS_SHOWN);
         shown.sort_unstable();
     }

@@ -278,8 +278,9 @@ pub fn predict(args: &PredictArgs) -> Result<(), String> {
     }
     match (sparse_rows, sparse_labels) {
         (Some(rows), Some(labels)) => print_svmlight_scores(args, &fitted, rows, &labels),
-        (Some(_), None) => Ok(()),
-        _ => print_scores(args, &fitted, &x, &dropped),
+        // A table read as sparse rows, or an .npz (no target column).
+        (Some(rows), None) => print_scores(args, &fitted, Rows::Sparse(&rows), &read_dropped),
+        _ => print_scores(args, &fitted, Rows::Dense(&x), &dropped),
     }
 }
 
@@ -362,12 +363,13 @@ fn only_rows<T>(rows: Vec<T>, dropped: &[usize]) -> Vec<T> {
 }
 
 /// The scores of the predictions where the file holds the target column.
-fn print_scores(
-    args: &PredictArgs,
-    fitted: &Fitted,
-    x: &downhill::ndarray::Array2<f32>,
-    dropped: &[usize],
-) -> Result<(), String> {
+/// The rows predicted, as they were read.
+enum Rows<'a> {
+    Dense(&'a downhill::ndarray::Array2<f32>),
+    Sparse(&'a CsrData),
+}
+
+fn print_scores(args: &PredictArgs, fitted: &Fitted, x: Rows<'_>, dropped: &[usize]) -> Result<(), String> {
     let Some(encoding) = fitted.encoding() else {
         return Ok(());
     };
@@ -402,9 +404,32 @@ fn print_scores(
     }
     let rows: Vec<usize> = known.iter().map(|&(row, _)| row).collect();
     let y: Array1<f32> = known.iter().map(|&(_, y)| y).collect();
-    let x = x.select(downhill::ndarray::Axis(0), &rows);
-    let scores =
-        report::scores(fitted, x.view(), y.view(), encoding.labels.as_ref()).map_err(|e| e.to_string())?;
+    let scores = match x {
+        Rows::Dense(x) => {
+            let x = x.select(downhill::ndarray::Axis(0), &rows);
+            report::scores(fitted, x.view(), y.view(), encoding.labels.as_ref())
+        }
+        Rows::Sparse(all) => {
+            // The rows whose target is known, as sparse rows with it.
+            let csr = all.csr();
+            let (mut indptr, mut indices, mut values) = (vec![0], Vec::new(), Vec::new());
+            for &row in &rows {
+                let (row_indices, row_values) = csr.row(row);
+                indices.extend_from_slice(row_indices);
+                values.extend_from_slice(row_values);
+                indptr.push(indices.len());
+            }
+            CsrData::new(csr.features, indptr, indices, values, y.to_vec()).and_then(|known| {
+                report::scores_of_source(
+                    fitted,
+                    &known,
+                    encoding.labels.as_ref(),
+                    downhill::metrics::Scoring::local(),
+                )
+            })
+        }
+    }
+    .map_err(|e| e.to_string())?;
     eprintln!(
         "scores on the {} rows of {} whose target {target:?} is known:",
         rows.len(),

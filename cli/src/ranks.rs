@@ -324,7 +324,22 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
         | Error::Data(DataError::ShardColumns { .. }) => Failure::Agreed(e.to_string()),
         other => Failure::Agreed(located(data, other)),
     })?;
-    Ok(Streamed::Table(table))
+    // Each rank's own rows: as sparse rows where one-hot or hashed columns
+    // make them wide (within the budget), else streamed, the dense one-hot
+    // columns within the budget.
+    let budget = train
+        .memory_budget
+        .unwrap_or_else(downhill::memory::default_budget);
+    let table = match table.reads_sparse() {
+        true => table
+            .check_sparse_bytes(budget)
+            .and_then(|()| table.read_sparse()),
+        false => table.check_width(budget).map(|()| table),
+    };
+    Ok(Streamed::Table(agree(
+        ranks,
+        table.map_err(|e| located(data, e)),
+    )?))
 }
 
 /// The settings of a fresh fit of `file`, as `fit` would make them, for

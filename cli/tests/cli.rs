@@ -3476,7 +3476,7 @@ fn wide_one_hot_tables_fit_and_predict_as_sparse_rows() {
         .unwrap();
     assert!(r2 > 0.999, "{report}");
     let output = dir.join("predictions.csv");
-    succeed(&[
+    let predicted = run(&[
         "predict",
         "--model",
         model.to_str().unwrap(),
@@ -3485,6 +3485,9 @@ fn wide_one_hot_tables_fit_and_predict_as_sparse_rows() {
         "--output",
         output.to_str().unwrap(),
     ]);
+    assert!(predicted.status.success());
+    let said = String::from_utf8_lossy(&predicted.stderr);
+    assert!(said.contains("scores on the 3000 rows"), "{said}");
     let predictions = std::fs::read_to_string(&output).unwrap();
     let values: Vec<f64> = predictions.lines().skip(1).map(|l| l.parse().unwrap()).collect();
     assert_eq!(values.len(), 3000);

@@ -249,6 +249,23 @@ pub enum DataError {
         /// The memory budget in bytes.
         budget: u64,
     },
+    /// A table read as sparse rows whose rows take more than the memory
+    /// budget even so.
+    #[error(
+        "{rows} rows as sparse rows (of {width} features) take up to {:.2} GB, beyond the memory budget of {:.2} GB (--memory-budget): raise it, or fit fewer rows or columns",
+        *bytes as f64 / 1e9,
+        *budget as f64 / 1e9
+    )]
+    SparseRowsBeyondBudget {
+        /// The table's rows.
+        rows: usize,
+        /// Its features, once encoded.
+        width: usize,
+        /// The bytes of its sparse rows, at most.
+        bytes: u64,
+        /// The memory budget in bytes.
+        budget: u64,
+    },
     /// A table whose feature columns were all left out.
     #[error("no feature column is left: {dropped}")]
     NoFeatureLeft {

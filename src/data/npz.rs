@@ -111,6 +111,15 @@ pub fn read_npz(path: impl AsRef<Path>, y: Option<Vec<f32>>) -> Result<CsrData> 
         }
         .into());
     }
+    // indptr must mark out the arrays before their rows are read.
+    let ordered = indptr.windows(2).all(|pair| pair[0] <= pair[1]);
+    if !ordered || indptr.last() != Some(&indices.len()) || indices.len() != values.len() {
+        return Err(not_csr(format!(
+            "indptr does not mark out its {} indices and {} values in rows",
+            indices.len(),
+            values.len()
+        )));
+    }
     // SciPy allows a row's indices out of order and repeated (its
     // canonical form sorts them and sums the repeats): so do we.
     let (indptr, indices, values) = canonical(indptr, indices, values);
@@ -208,7 +217,7 @@ pub fn write_npz(source: &dyn DataSource, path: impl AsRef<Path>, block_rows: us
         let mut zip = zip::ZipWriter::new(file.file());
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated)
-            .large_file(values.len() as u64 * 4 > u64::from(u32::MAX) / 2);
+            .large_file(8 * (values.len().max(indptr.len()).max(y.len()) as u64) > u64::from(u32::MAX) / 2);
         if narrow {
             let to32 = |v: &[u64]| v.iter().map(|&v| v as i32).collect::<Vec<i32>>();
             add_array(&mut zip, options, "indices", &to32(&indices)).map_err(|e| io(&e))?;

@@ -164,6 +164,22 @@ impl CsrData {
     }
 }
 
+impl CsrData {
+    /// Rows `start..start + rows`, checked against the rows held
+    /// ([`DataError::RowRange`] where they go beyond).
+    fn span(&self, start: usize, rows: usize) -> Result<std::ops::Range<usize>> {
+        match start.checked_add(rows) {
+            Some(end) if end <= self.y.len() => Ok(start..end),
+            _ => Err(DataError::RowRange {
+                start,
+                end: start.saturating_add(rows),
+                rows: self.y.len(),
+            }
+            .into()),
+        }
+    }
+}
+
 impl DataSource for CsrData {
     fn rows(&self) -> usize {
         self.y.len()
@@ -174,16 +190,17 @@ impl DataSource for CsrData {
     }
 
     fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let span = self.span(start, rows)?;
         let mut x = Vec::new();
         self.csr().write_dense(start, rows, &mut x);
         Ok(Block {
             x: Cow::Owned(x),
-            y: Cow::Borrowed(&self.y[start..start + rows]),
+            y: Cow::Borrowed(&self.y[span]),
         })
     }
 
     fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
-        Ok(Cow::Borrowed(&self.y[start..start + rows]))
+        Ok(Cow::Borrowed(&self.y[self.span(start, rows)?]))
     }
 
     fn sparse(&self) -> Option<Sparse<'_>> {
@@ -194,9 +211,10 @@ impl DataSource for CsrData {
     }
 
     fn read_into(&self, start: usize, rows: usize, x: &mut Vec<f32>, y: &mut Vec<f32>) -> Result<()> {
+        let span = self.span(start, rows)?;
         self.csr().write_dense(start, rows, x);
         y.clear();
-        y.extend_from_slice(&self.y[start..start + rows]);
+        y.extend_from_slice(&self.y[span]);
         Ok(())
     }
 }

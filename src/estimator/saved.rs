@@ -294,7 +294,10 @@ impl Fitted {
             }
         }
         if let Some(encoding) = &saved.encoding {
-            let width = encoding.feature_names().len();
+            encoding
+                .check()
+                .map_err(|reason| malformed(format!("the encoding: {reason}")))?;
+            let width = encoding.width();
             if width != features {
                 return Err(malformed(format!(
                     "{features} weights, but the encoding makes {width} features"

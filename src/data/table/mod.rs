@@ -171,10 +171,12 @@ pub enum DropReason {
         cap: usize,
     },
     /// A text column whose values are nearly all distinct: more than
-    /// [`ID_LIKE_VALUES`] of them, in at most 10/9 as many cells. Such a
-    /// column names rows (titles, IDs) rather than sorting them into
-    /// categories; it is left out unless named among the features, where
-    /// it is one-hot encoded (as sparse rows, however many its values).
+    /// [`ID_LIKE_VALUES`] of them, in at most 10/9 as many cells (which
+    /// the survey counts only under a cap on categories raised above
+    /// that). Such a column names rows (titles, IDs) rather than sorting
+    /// them into categories; it is left out unless named among the
+    /// features, where it is one-hot encoded within the cap (a table it
+    /// makes wide is read as sparse rows).
     IdLike {
         /// Its distinct values.
         values: usize,
@@ -245,7 +247,8 @@ pub enum EncodedColumn {
 }
 
 /// Feature hashing, as scikit-learn's `FeatureHasher` (and Vowpal
-/// Wabbit) hash: the text `column=value` of a cell (for a pair of columns,
+/// Wabbit) hash: the text `column=value` of a cell (its value trimmed of
+/// spaces, as one-hot encoding reads it) (for a pair of columns,
 /// the two keys joined by `^`, a number column's key its name) is hashed
 /// by MurmurHash3 (32 bits, seed 0); the absolute value of the signed hash
 /// modulo 2^bits is its place among the 2^bits hashed features (after the
@@ -254,7 +257,7 @@ pub enum EncodedColumn {
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Hashing {
-    /// The hashed features are 2^bits (1 to 28).
+    /// The hashed features are 2^bits (1 to [`MAX_HASH_BITS`]).
     pub bits: u32,
     /// The text columns hashed (by name); `None`: every text column.
     #[cfg_attr(feature = "serde", serde(default))]
@@ -265,15 +268,17 @@ pub struct Hashing {
     pub interactions: Vec<(String, String)>,
 }
 
-/// The most bits a [`Hashing`] takes: 2^28 hashed features.
-pub const MAX_HASH_BITS: u32 = 28;
+/// The most bits a [`Hashing`] takes: 2^24 hashed features (a model keeps
+/// a weight and a name for each; scikit-learn's default is 2^20, Vowpal
+/// Wabbit's 2^18).
+pub const MAX_HASH_BITS: u32 = 24;
 
 impl Hashing {
     /// Whether the text column `name` is hashed.
     pub fn hashes(&self, name: &str) -> bool {
         self.columns
             .as_ref()
-            .is_none_or(|columns| columns.iter().any(|c| c == name))
+            .is_none_or(|columns| columns.iter().any(|c| c.trim() == name.trim()))
     }
 
     /// The place (among the 2^bits hashed features) and sign of `key`.
@@ -825,6 +830,26 @@ impl Encoding {
         names
     }
 
+    /// Whether this encoding can be applied (a saved model's, read back):
+    /// its hashing's bits within range, and hashed columns only with a
+    /// hashing. The reason where not.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        match &self.hashing {
+            Some(hashing) if !(1..=MAX_HASH_BITS).contains(&hashing.bits) => Err(format!(
+                "its hashing takes {} bits, not 1 to {MAX_HASH_BITS}",
+                hashing.bits
+            )),
+            None if self
+                .columns
+                .iter()
+                .any(|c| matches!(c, EncodedColumn::Hashed { .. })) =>
+            {
+                Err("it hashes a column but has no hashing".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The features, counted without naming them: the numbers, the
     /// one-hot values, then the hashed features.
     pub fn width(&self) -> usize {
@@ -1033,7 +1058,8 @@ impl Encoding {
     /// row).
     pub fn reads_sparse(&self) -> bool {
         let width = self.width();
-        width >= SPARSE_TABLE_WIDTH && 8 * self.columns.len() <= width
+        let pairs = self.hashing.as_ref().map_or(0, |h| h.interactions.len());
+        width >= SPARSE_TABLE_WIDTH && 8 * (self.columns.len() + pairs) <= width
     }
 
     /// [`Encoding::apply`] into sparse rows (the features each row sets),

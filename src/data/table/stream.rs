@@ -146,7 +146,9 @@ impl TableData {
     /// they differ.
     pub fn with_encoding(mut self, encoding: Encoding) -> Result<Self> {
         let (now, saved) = (self.plan.encoding.feature_names(), encoding.feature_names());
-        if now != saved || self.plan.encoding.labels != encoding.labels {
+        let same_columns = self.plan.encoding.column_names() == encoding.column_names()
+            && self.plan.encoding.hashing == encoding.hashing;
+        if now != saved || !same_columns || self.plan.encoding.labels != encoding.labels {
             let labels = |e: &Encoding| {
                 e.labels
                     .as_ref()
@@ -162,7 +164,11 @@ impl TableData {
             return Err(Error::ResumeMismatch { reason });
         }
         self.plan.encoding = encoding;
-        Ok(self)
+        // Rows already read as sparse rows are read again, encoded anew.
+        match self.sparse_rows.take() {
+            Some(_) => self.read_sparse(),
+            None => Ok(self),
+        }
     }
 
     /// How the columns are encoded (the category lists, the means, the
@@ -211,7 +217,32 @@ impl TableData {
     /// takes no more memory than its source cells, whatever its one-hot
     /// columns' values.
     pub fn reads_sparse(&self) -> bool {
-        self.width >= SPARSE_TABLE_WIDTH && 8 * self.plan.encoding.columns.len() <= self.width
+        self.plan.encoding.reads_sparse()
+    }
+
+    /// The most bytes the table's rows take as sparse rows: each row's
+    /// entries (one per source column and interaction, 8 bytes each), its
+    /// place in the arrays, its target and weight.
+    pub fn sparse_bytes(&self) -> u64 {
+        let encoding = &self.plan.encoding;
+        let pairs = encoding.hashing.as_ref().map_or(0, |h| h.interactions.len());
+        let entries = (encoding.columns.len() + pairs) as u64;
+        self.plan.rows() as u64 * (8 * entries + 8 + 4 + 4)
+    }
+
+    /// Refuses a table whose rows as sparse rows would take more than
+    /// `budget` bytes ([`crate::DataError::SparseRowsBeyondBudget`]).
+    pub fn check_sparse_bytes(&self, budget: u64) -> Result<()> {
+        let bytes = self.sparse_bytes();
+        match bytes > budget {
+            true => Err(Error::Data(DataError::SparseRowsBeyondBudget {
+                rows: self.plan.rows(),
+                width: self.width,
+                bytes,
+                budget,
+            })),
+            false => Ok(()),
+        }
     }
 
     /// Every row kept, encoded as sparse rows held in memory (the features
@@ -263,15 +294,15 @@ impl TableData {
         Ok(self)
     }
 
-    /// Refuses a table whose one-hot columns alone take more than `budget`
-    /// bytes as a dense float32 matrix: every value of such a column is a
-    /// column of every row, mostly zeros, which no fit should stream
-    /// through (until sparse columns exist). The error names the widest
+    /// Refuses a table whose one-hot columns (and hashed features) alone
+    /// take more than `budget` bytes as a dense float32 matrix: every value
+    /// of such a column is a column of every row, mostly zeros, which no
+    /// fit should read dense ([`TableData::read_within`] reads a table
+    /// wide enough as sparse rows instead). The error names the widest
     /// such column and the sizes.
     pub fn check_width(&self, budget: u64) -> Result<()> {
-        if self.reads_sparse() {
-            return Ok(());
-        }
+        let hashed = self.plan.encoding.hashing.as_ref().map(|h| 1usize << h.bits);
+        let hashed_name = "the hashed features (--hash-bits)".to_string();
         let one_hot = || {
             self.plan
                 .encoding
@@ -281,8 +312,9 @@ impl TableData {
                     EncodedColumn::OneHot { name, values } => Some((name, values.len())),
                     EncodedColumn::Numeric { .. } | EncodedColumn::Hashed { .. } => None,
                 })
+                .chain(hashed.map(|width| (&hashed_name, width)))
         };
-        let one_hot_width: usize = one_hot().map(|(_, values)| values).sum();
+        let one_hot_width: usize = one_hot().map(|(_, values)| values).sum::<usize>();
         let one_hot_bytes = 4 * self.plan.rows() as u64 * one_hot_width as u64;
         let bytes = self.whole_bytes();
         match one_hot().max_by_key(|&(_, values)| values) {
@@ -307,10 +339,11 @@ impl TableData {
     /// A table made wider than the budget allows by one-hot columns is
     /// refused ([`TableData::check_width`]).
     pub fn read_within(self, budget: u64) -> Result<Opened> {
-        self.check_width(budget)?;
         if self.reads_sparse() {
+            self.check_sparse_bytes(budget)?;
             return self.read_sparse().map(Opened::Sparse);
         }
+        self.check_width(budget)?;
         match self.whole_bytes() <= budget {
             true => self.read_whole().map(Opened::Whole),
             false => Ok(Opened::Streamed(self)),
@@ -769,7 +802,14 @@ impl DataSource for TableData {
             .as_ref()
             .and_then(|sparse| sparse.weights.as_ref())
         {
-            return Ok(Some(Cow::Borrowed(&weights[start..start + rows])));
+            let span = weights
+                .get(start..start.saturating_add(rows))
+                .ok_or(DataError::RowRange {
+                    start,
+                    end: start.saturating_add(rows),
+                    rows: weights.len(),
+                })?;
+            return Ok(Some(Cow::Borrowed(span)));
         }
         let mut weights = Vec::with_capacity(rows);
         if rows > 0 {

@@ -610,6 +610,17 @@ impl Survey {
                 }
                 .into());
             }
+            // The hashed columns named are columns of the table's.
+            let chosen_names: Vec<&str> = chosen.iter().map(|&c| header[c].as_str()).collect();
+            for name in hashing.columns.iter().flatten() {
+                if !chosen_names.contains(&name.trim()) {
+                    return Err(DataError::MissingColumn {
+                        name: name.clone(),
+                        available: chosen_names.join(", "),
+                    }
+                    .into());
+                }
+            }
             // An interaction names two of the columns the features come from.
             let encoded: Vec<&str> = columns
                 .iter()
