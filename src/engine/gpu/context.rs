@@ -35,6 +35,10 @@ pub(crate) struct Pipelines {
     pub(crate) reduce_update: Kernel,
     pub(crate) gather: Kernel,
     pub(crate) steps: Kernel,
+    /// Sparse rows: margins, losses and slopes from the CSR arrays.
+    pub(crate) sparse_rows: Kernel,
+    /// Sparse rows: each feature's sum from its column (CSC).
+    pub(crate) sparse_columns: Kernel,
 }
 
 /// How a kernel binds one buffer.
@@ -57,6 +61,8 @@ const STEPS: &[Access] = &[
     Uniform, Read, Read, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite,
 ];
 const REDUCE_UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite];
+const SPARSE_ROWS: &[Access] = &[Uniform, Read, Read, Read, Read, Read, ReadWrite, ReadWrite];
+const SPARSE_COLUMNS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
 
 fn bind_group_layout(device: &wgpu::Device, name: &str, bindings: &[Access]) -> wgpu::BindGroupLayout {
     let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
@@ -493,6 +499,18 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             include_str!("../../../shaders/steps.wgsl"),
             "steps_main",
             STEPS,
+        )?,
+        sparse_rows: kernel(
+            "sparse_rows.wgsl",
+            include_str!("../../../shaders/sparse_rows.wgsl"),
+            "sparse_rows_main",
+            SPARSE_ROWS,
+        )?,
+        sparse_columns: kernel(
+            "sparse_columns.wgsl",
+            include_str!("../../../shaders/sparse_columns.wgsl"),
+            "sparse_columns_main",
+            SPARSE_COLUMNS,
         )?,
     })
 }

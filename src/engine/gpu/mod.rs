@@ -5,6 +5,7 @@
 
 mod context;
 mod shared;
+mod sparse;
 mod specialized;
 mod stream;
 
@@ -1029,58 +1030,14 @@ impl<'c> OnDevice<'c> {
     }
 
     /// Submits `encoder` with copies of the first bytes of each buffer of
-    /// `parts` and returns them one after the other, waiting at most
-    /// [`context::WAIT_LIMIT`].
-    fn read(&self, mut encoder: wgpu::CommandEncoder, parts: &[(&wgpu::Buffer, u64)]) -> Result<Vec<u8>> {
-        let context = self.context;
-        let bytes: u64 = parts.iter().map(|(_, bytes)| bytes).sum();
-        let staging = context.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+    /// `parts` and returns them one after the other ([`read_back`]),
+    /// counting the submission and the readback.
+    fn read(&self, encoder: wgpu::CommandEncoder, parts: &[(&wgpu::Buffer, u64)]) -> Result<Vec<u8>> {
+        self.count(|work| {
+            work.submissions += 1;
+            work.readbacks += 1;
         });
-        let mut offset = 0;
-        for &(buffer, bytes) in parts {
-            encoder.copy_buffer_to_buffer(buffer, 0, &staging, offset, bytes);
-            offset += bytes;
-        }
-        self.submit("running on the device", encoder)?;
-        self.count(|work| work.readbacks += 1);
-        let (sender, receiver) = mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |outcome| {
-            let _ = sender.send(outcome);
-        });
-        // Another thread polling the same device may be the one that runs
-        // the callback, a moment after this thread's wait returns.
-        let deadline = Instant::now() + context::WAIT_LIMIT;
-        let mapped = loop {
-            context.wait()?;
-            match receiver.recv_timeout(Duration::from_millis(5)) {
-                Ok(outcome) => break outcome,
-                Err(_) if Instant::now() < deadline => continue,
-                Err(_) => {
-                    return Err(Error::Engine(EngineError::GpuFailure {
-                        reason: format!("the device did not finish within {:?}", context::WAIT_LIMIT),
-                    }))
-                }
-            }
-        };
-        mapped.map_err(|e| {
-            Error::Engine(EngineError::GpuFailure {
-                reason: format!("mapping a readback buffer: {e}"),
-            })
-        })?;
-        let values = {
-            let view = staging.get_mapped_range(..).map_err(|e| {
-                Error::Engine(EngineError::GpuFailure {
-                    reason: format!("reading a mapped buffer: {e}"),
-                })
-            })?;
-            view.to_vec()
-        };
-        staging.unmap();
-        Ok(values)
+        read_back(self.context, encoder, parts)
     }
 
     fn read_buffer(&self, buffer: &wgpu::Buffer, values: usize) -> Result<Vec<f32>> {
@@ -1120,6 +1077,65 @@ impl<'c> OnDevice<'c> {
             weight: f64::from(control.batch_weight),
         })
     }
+}
+
+/// Submits `encoder` with copies of the first bytes of each buffer of
+/// `parts` and returns them one after the other, waiting at most
+/// [`context::WAIT_LIMIT`].
+fn read_back(
+    context: &GpuContext,
+    mut encoder: wgpu::CommandEncoder,
+    parts: &[(&wgpu::Buffer, u64)],
+) -> Result<Vec<u8>> {
+    let bytes: u64 = parts.iter().map(|(_, bytes)| bytes).sum();
+    let staging = context.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("readback"),
+        size: bytes,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut offset = 0;
+    for &(buffer, bytes) in parts {
+        encoder.copy_buffer_to_buffer(buffer, 0, &staging, offset, bytes);
+        offset += bytes;
+    }
+    context.checked("running on the device", || {
+        context.queue.submit([encoder.finish()])
+    })?;
+    let (sender, receiver) = mpsc::channel();
+    staging.map_async(wgpu::MapMode::Read, .., move |outcome| {
+        let _ = sender.send(outcome);
+    });
+    // Another thread polling the same device may be the one that runs
+    // the callback, a moment after this thread's wait returns.
+    let deadline = Instant::now() + context::WAIT_LIMIT;
+    let mapped = loop {
+        context.wait()?;
+        match receiver.recv_timeout(Duration::from_millis(5)) {
+            Ok(outcome) => break outcome,
+            Err(_) if Instant::now() < deadline => continue,
+            Err(_) => {
+                return Err(Error::Engine(EngineError::GpuFailure {
+                    reason: format!("the device did not finish within {:?}", context::WAIT_LIMIT),
+                }))
+            }
+        }
+    };
+    mapped.map_err(|e| {
+        Error::Engine(EngineError::GpuFailure {
+            reason: format!("mapping a readback buffer: {e}"),
+        })
+    })?;
+    let values = {
+        let view = staging.get_mapped_range(..).map_err(|e| {
+            Error::Engine(EngineError::GpuFailure {
+                reason: format!("reading a mapped buffer: {e}"),
+            })
+        })?;
+        view.to_vec()
+    };
+    staging.unmap();
+    Ok(values)
 }
 
 /// The gradient pass for rows of `classes` margins: gradient.wgsl for one,
@@ -1330,6 +1346,13 @@ impl Engine for GpuEngine {
             let sums = crate::engine::open_sums(self, source, spec.objective, Some(reducer))?;
             return Ok(Box::new(crate::engine::SummedRun::new(sums, spec)?));
         }
+        // Sparse rows in full-batch steps: their CSR arrays on the device,
+        // the steps taken on the host from the sums.
+        if !spec.steps.shuffled {
+            if let Some(sums) = sparse::SparseSums::open(&self.context, source, spec.objective)? {
+                return Ok(Box::new(crate::engine::SummedRun::new(Box::new(sums), spec)?));
+            }
+        }
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
         Ok(Box::new(GpuRun {
@@ -1346,6 +1369,9 @@ impl Engine for GpuEngine {
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>> {
         check_classes(objective.loss)?;
+        if let Some(sums) = sparse::SparseSums::open(&self.context, source, objective)? {
+            return Ok(Box::new(sums));
+        }
         let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
         let on_device = OnDevice::full_batch(
             &self.context,

@@ -1,0 +1,264 @@
+//! Sparse rows on the device: the CSR arrays uploaded as they are, with a
+//! copy by column (CSC) made once on the host, and the raw sums of every
+//! row at given parameters from two kernels (shaders/sparse_rows.wgsl,
+//! shaders/sparse_columns.wgsl). Xᵀr is summed feature by feature over
+//! each column, in the column's order: no float atomics, the same sums at
+//! every run. A pass reads each stored entry twice (once by row, once by
+//! column) and the slopes once per entry, not the rows × features of the
+//! dense form.
+//!
+//! It serves the full batch and L-BFGS of one-margin models (the sums
+//! run of [`crate::engine::SumsRun`]; the steps are taken on the host from
+//! them, as for ranks). Mini-batches, and the multinomial, read the rows
+//! written out dense.
+
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::shared::{loss_code, WORKGROUP_SIZE};
+use super::{grid, read_back, targets_and_weights, Shape};
+use crate::data::source::{DataSource, Sparse};
+use crate::engine::error::EngineError;
+use crate::engine::SumsRun;
+use crate::error::{Error, Result};
+use crate::math::objective::{Objective, RawSums};
+
+/// A source's sparse rows on the device, for raw sums at many parameters.
+pub(super) struct SparseSums<'s> {
+    context: &'s GpuContext,
+    /// The rows' standardization, folded into the parameters and out of
+    /// the sums on the host.
+    sparse: Sparse<'s>,
+    params: wgpu::Buffer,
+    sums: wgpu::Buffer,
+    partials: wgpu::Buffer,
+    rows_bind_group: wgpu::BindGroup,
+    columns_bind_group: wgpu::BindGroup,
+    rows: usize,
+    features: usize,
+    row_groups: usize,
+}
+
+impl<'s> SparseSums<'s> {
+    /// The sums run of `source`'s sparse rows under `objective`, where the
+    /// source holds them, the model has one margin, and every array fits
+    /// the adapter's limits; `None` otherwise (the rows are then read
+    /// dense).
+    pub(super) fn open(
+        context: &'s GpuContext,
+        source: &'s dyn DataSource,
+        objective: Objective,
+    ) -> Result<Option<Self>> {
+        let Some(sparse) = source.sparse() else {
+            return Ok(None);
+        };
+        if objective.loss.margins() != 1 {
+            return Ok(None);
+        }
+        let csr = sparse.csr;
+        let (n, d, entries) = (source.rows(), csr.features, csr.indices.len());
+        let largest = 4 * (entries.max(n + 1).max(d + 1)) as u64;
+        let limit = context.limits.max_storage_buffer_binding_size;
+        if largest > limit || entries >= u32::MAX as usize || n >= u32::MAX as usize {
+            return Ok(None);
+        }
+        // indptr from 0, as 32-bit offsets.
+        let base = csr.indptr[0];
+        let indptr: Vec<u32> = csr.indptr.iter().map(|&p| (p - base) as u32).collect();
+        // The copy by column: a counting sort of the entries by feature,
+        // each column's entries in row order.
+        let mut colptr = vec![0u32; d + 1];
+        for &j in csr.indices {
+            colptr[j as usize + 1] += 1;
+        }
+        for j in 0..d {
+            colptr[j + 1] += colptr[j];
+        }
+        let mut next: Vec<u32> = colptr[..d].to_vec();
+        let (mut rows_of, mut column_values) = (vec![0u32; entries], vec![0f32; entries]);
+        for i in 0..n {
+            let (indices, values) = csr.row(i);
+            for (&j, &v) in indices.iter().zip(values) {
+                let at = next[j as usize] as usize;
+                rows_of[at] = i as u32;
+                column_values[at] = v;
+                next[j as usize] += 1;
+            }
+        }
+        let y = source.targets(0, n)?;
+        let weights = source.weights(0, n)?;
+        let targets = targets_and_weights(&y, weights.as_deref());
+        let shape = Shape {
+            rows: n as u32,
+            features: d as u32,
+            loss: loss_code(objective.loss),
+            loss_epsilon: objective.loss.epsilon().unwrap_or(0.0),
+            weighted: u32::from(weights.is_some()),
+            classes: 1,
+            ..bytemuck::Zeroable::zeroed()
+        };
+        let row_groups = n.div_ceil(WORKGROUP_SIZE as usize).max(1);
+        let device = &context.device;
+        let built = context.checked("uploading sparse rows", || {
+            let storage = |label: &str, bytes: &[u8], extra: wgpu::BufferUsages| {
+                // A binding is never empty.
+                let padded;
+                let contents = match bytes.is_empty() {
+                    true => {
+                        padded = [0u8; 4];
+                        &padded[..]
+                    }
+                    false => bytes,
+                };
+                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                    label: Some(label),
+                    contents,
+                    usage: wgpu::BufferUsages::STORAGE | extra,
+                })
+            };
+            let copy = wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
+            let shape = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("sparse shape"),
+                contents: bytemuck::bytes_of(&shape),
+                usage: wgpu::BufferUsages::UNIFORM,
+            });
+            let params = storage("sparse parameters", &vec![0u8; 4 * (d + 1)], copy);
+            let indptr = storage(
+                "indptr",
+                bytemuck::cast_slice(&indptr),
+                wgpu::BufferUsages::empty(),
+            );
+            let indices = storage(
+                "indices",
+                bytemuck::cast_slice(csr.indices),
+                wgpu::BufferUsages::empty(),
+            );
+            let values = storage(
+                "values",
+                bytemuck::cast_slice(csr.values),
+                wgpu::BufferUsages::empty(),
+            );
+            let targets = storage(
+                "targets",
+                bytemuck::cast_slice(&targets),
+                wgpu::BufferUsages::empty(),
+            );
+            let slopes = storage("slopes", &vec![0u8; 4 * n.max(1)], wgpu::BufferUsages::empty());
+            let partials = storage("row partials", &vec![0u8; 12 * row_groups], copy);
+            let colptr = storage(
+                "colptr",
+                bytemuck::cast_slice(&colptr),
+                wgpu::BufferUsages::empty(),
+            );
+            let rows_of = storage(
+                "rows of entries",
+                bytemuck::cast_slice(&rows_of),
+                wgpu::BufferUsages::empty(),
+            );
+            let column_values = storage(
+                "values by column",
+                bytemuck::cast_slice(&column_values),
+                wgpu::BufferUsages::empty(),
+            );
+            let sums = storage("feature sums", &vec![0u8; 4 * d.max(1)], copy);
+            let bind = |kernel: &super::context::Kernel, buffers: &[&wgpu::Buffer]| {
+                let entries: Vec<wgpu::BindGroupEntry> = buffers
+                    .iter()
+                    .enumerate()
+                    .map(|(binding, buffer)| wgpu::BindGroupEntry {
+                        binding: binding as u32,
+                        resource: buffer.as_entire_binding(),
+                    })
+                    .collect();
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &kernel.layout,
+                    entries: &entries,
+                })
+            };
+            let pipelines = &context.pipelines;
+            let rows_bind_group = bind(
+                &pipelines.sparse_rows,
+                &[
+                    &shape, &params, &indptr, &indices, &values, &targets, &slopes, &partials,
+                ],
+            );
+            let columns_bind_group = bind(
+                &pipelines.sparse_columns,
+                &[&shape, &colptr, &rows_of, &column_values, &slopes, &sums],
+            );
+            (params, sums, partials, rows_bind_group, columns_bind_group)
+        })?;
+        let (params, sums, partials, rows_bind_group, columns_bind_group) = built;
+        Ok(Some(SparseSums {
+            context,
+            sparse,
+            params,
+            sums,
+            partials,
+            rows_bind_group,
+            columns_bind_group,
+            rows: n,
+            features: d,
+            row_groups,
+        }))
+    }
+}
+
+impl SumsRun for SparseSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        let (context, d) = (self.context, self.features);
+        if parameters.len() != d + 1 {
+            return Err(Error::Engine(EngineError::GpuFailure {
+                reason: format!("{} parameters for {d} features and a bias", parameters.len()),
+            }));
+        }
+        // The standardization folded in: the weights over the scales, the
+        // centring in the bias.
+        let mut folded: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
+        self.sparse.fold(&mut folded, 1);
+        let folded: Vec<f32> = folded.into_iter().map(|v| v as f32).collect();
+        context
+            .queue
+            .write_buffer(&self.params, 0, bytemuck::cast_slice(&folded));
+        let mut encoder = context.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            let pipelines = &context.pipelines;
+            pass.set_pipeline(&pipelines.sparse_rows.pipeline);
+            pass.set_bind_group(0, &self.rows_bind_group, &[]);
+            let (x, y) = grid(context, self.row_groups);
+            pass.dispatch_workgroups(x, y, 1);
+            pass.set_pipeline(&pipelines.sparse_columns.pipeline);
+            pass.set_bind_group(0, &self.columns_bind_group, &[]);
+            let (x, y) = grid(context, d.div_ceil(WORKGROUP_SIZE as usize));
+            pass.dispatch_workgroups(x, y, 1);
+        }
+        let bytes = read_back(
+            context,
+            encoder,
+            &[
+                (&self.sums, (4 * d.max(1)) as u64),
+                (&self.partials, (12 * self.row_groups) as u64),
+            ],
+        )?;
+        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
+        let (sums, partials) = values.split_at(d.max(1));
+        // The workgroups' sums added in their order, in float64.
+        let (mut loss, mut bias, mut weight) = (0.0, 0.0, 0.0);
+        for group in partials.chunks_exact(3) {
+            loss += f64::from(group[0]);
+            bias += f64::from(group[1]);
+            weight += f64::from(group[2]);
+        }
+        let mut derivative: Vec<f64> = sums[..d].iter().map(|&v| f64::from(v)).collect();
+        derivative.push(bias);
+        self.sparse.unfold(&mut derivative, 1);
+        Ok(RawSums {
+            derivative,
+            loss,
+            rows: self.rows,
+            weight,
+        })
+    }
+}
