@@ -21,6 +21,8 @@
 #    CUDA graph per step for batches up to 4096) on the same bytes (skipped
 #    and marked so where PyTorch or CUDA is missing). Both time the same
 #    way: data on the device, one warm-up epoch, the median timed epoch.
+# 3b. The sparse rows' full-batch pass on both devices (`downhill bench
+#    --sparse 75`, RCV1-shaped, 1,000,000 rows): $OUT/sparse.json.
 # 4. Prints the tables per model (throughput with current ÷ legacy and the
 #    ratios to PyTorch, the structural figures) and writes every JSON
 #    (probe, downhill's, the peers', summary.json, summary.md) into $OUT
@@ -438,6 +440,18 @@ for model in "${model_list[@]}"; do
     fi
 done
 [ "$keep_data" = 1 ] || rmdir "$data_root" 2>/dev/null || true
+
+# 3b. Sparse rows (issue 25): the full-batch pass over CSR arrays on the
+# device against the CPU's, on RCV1-shaped rows (1,000,000 × 47,000, about
+# 75 entries a row, 0.6 GB of CSR), rates in GB/s of CSR read. Skipped with
+# DOWNHILL_BENCH_SPARSE=0.
+if [ "${DOWNHILL_BENCH_SPARSE:-1}" = 1 ]; then
+    section "sparse rows"
+    if ! "$bin" bench --sparse 75 --rows 1000000 --features 47000 --model logistic \
+        --batch-sizes full --epochs "$epochs" --device cpu,gpu --json "$out/sparse.json"; then
+        echo "run.sh: the sparse run failed (see above)" >&2
+    fi
+fi
 
 # 4. The tables ---------------------------------------------------------------
 

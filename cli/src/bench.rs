@@ -77,6 +77,13 @@ pub struct BenchArgs {
     /// folder, for the peer script to time other libraries on the same data.
     #[arg(long)]
     dump_data: Option<PathBuf>,
+    /// Sparse rows instead, of about this many entries a row among
+    /// --features (shaped like text: power-law feature frequencies, unit
+    /// rows; `Synthetic::sparse`), fitted from their CSR arrays; the rates
+    /// are of CSR bytes (8 an entry). On the GPU the full batch alone
+    /// (mini-batches there read the rows written out dense).
+    #[arg(long, value_name = "ENTRIES")]
+    sparse: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -400,6 +407,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         return Err("--epochs must be at least 1".into());
     }
     let generations = kernel_generations(&args.kernels);
+    if let Some(per_row) = args.sparse {
+        return bench_sparse(args, per_row, &variants, &generations);
+    }
     // Refused before anything is allocated: a shape that overflows, or
     // X beyond the memory budget that `fit` streams within.
     let x_bytes = Synthetic::check_within(args.rows, args.features, downhill::memory::default_budget())
@@ -555,6 +565,117 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             runs,
         };
         let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+        downhill::atomic_file::write_atomically(path, |file| {
+            use std::io::Write;
+            file.write_all(text.as_bytes())
+        })
+        .map_err(|e| e.to_string())?;
+        say!("\nwrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `downhill bench --sparse`: the runs of `variants` on sparse rows of
+/// about `per_row` entries, timed as the dense runs are, their rates in
+/// CSR bytes.
+fn bench_sparse(
+    args: &BenchArgs,
+    per_row: usize,
+    variants: &[(String, Variant, Shuffle)],
+    generations: &[KernelGeneration],
+) -> Result<(), String> {
+    eprintln!(
+        "generating {} sparse rows × {} features, about {per_row} entries a row, {} model, seed {} ...",
+        args.rows, args.features, args.model, args.seed
+    );
+    let started = Instant::now();
+    let rows = Synthetic::sparse(args.model, args.rows, args.features, per_row, args.seed)
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "generated {} entries in {:.1} s (not counted)",
+        rows.entries(),
+        started.elapsed().as_secs_f64()
+    );
+    let csr_bytes = rows.bytes() as u64;
+    let host_read = host_read_bandwidth(rows.csr().values);
+    let gpu = match args.device.contains(&Device::Gpu) {
+        true => Some(gpu_machine(csr_bytes, generations)?),
+        false => None,
+    };
+    say!(
+        "machine: {} ({} cores), host read bandwidth {:.1} GB/s; CSR arrays {:.3} GB ({} entries)",
+        cpu_model(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        gb(host_read),
+        gb(csr_bytes as f64),
+        rows.entries()
+    );
+    if let Some((gpu, _)) = &gpu {
+        say!("GPU: {} ({}, {})", gpu.adapter, gpu.backend, gpu.device_type);
+    }
+    let mut runs = Vec::new();
+    for &device in &args.device {
+        let kernels: Vec<Option<usize>> = match device {
+            Device::Gpu => (0..generations.len()).map(Some).collect(),
+            _ => vec![None],
+        };
+        for (name, variant, shuffle) in variants {
+            for &generation in &kernels {
+                let mut run = Run {
+                    device: device.name().into(),
+                    kernels: generation.map(|g| generations[g].name().to_string()),
+                    batch_size: name.clone(),
+                    shuffle: shuffle.to_string(),
+                    measured: None,
+                    error: None,
+                };
+                if device == Device::Gpu && *variant != Variant::Full {
+                    run.error = Some("sparse mini-batches are read dense on the GPU: not timed".into());
+                    runs.push(run);
+                    continue;
+                }
+                let mut descent = GradientDescent::new(args.model)
+                    .variant(*variant)
+                    .shuffle(*shuffle)
+                    .optimizer(Optimizer::sgd(args.lr))
+                    .max_epochs(WARM_UP_EPOCHS + args.epochs)
+                    .divergence_factor(f64::INFINITY)
+                    .seed(args.seed)
+                    .device(device);
+                if let (Some(g), Some((_, contexts))) = (generation, &gpu) {
+                    descent = descent.gpu_context(contexts[g].clone());
+                }
+                let peak = match device {
+                    Device::Gpu => gpu.as_ref().map_or(f64::NAN, |(m, _)| m.copy_gb_per_s),
+                    _ => gb(host_read),
+                };
+                match descent
+                    .fit_source(&rows)
+                    .map_err(|e| e.to_string())
+                    .and_then(|fitted| measure(&fitted, args.rows, csr_bytes, peak))
+                {
+                    Ok(measured) => run.measured = Some(measured),
+                    Err(error) => run.error = Some(error),
+                }
+                runs.push(run);
+            }
+        }
+    }
+    for device in &args.device {
+        print_tables(device, args.epochs, csr_bytes, &runs);
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "rows": args.rows,
+            "features": args.features,
+            "entries": rows.entries(),
+            "csr_bytes": csr_bytes,
+            "model": args.model.to_string(),
+            "epochs": args.epochs,
+            "warmup_epochs": WARM_UP_EPOCHS,
+            "runs": runs,
+        }))
+        .map_err(|e| e.to_string())?;
         downhill::atomic_file::write_atomically(path, |file| {
             use std::io::Write;
             file.write_all(text.as_bytes())

@@ -3600,3 +3600,28 @@ fn hashed_text_columns_fit_and_predict() {
         &["40"],
     );
 }
+
+/// `bench --sparse` times fits of seeded sparse rows from their CSR
+/// arrays, its rates in CSR bytes.
+#[test]
+fn bench_times_sparse_rows() {
+    let out = succeed(&[
+        "bench",
+        "--sparse",
+        "5",
+        "--rows",
+        "300",
+        "--features",
+        "400",
+        "--model",
+        "logistic",
+        "--batch-sizes",
+        "sgd,full",
+        "--device",
+        "cpu",
+        "--epochs",
+        "1",
+    ]);
+    assert!(out.contains("CSR arrays"), "{out}");
+    assert!(out.contains("full"), "{out}");
+}
