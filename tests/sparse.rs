@@ -381,6 +381,18 @@ fn sparse_rows_fit_as_the_same_rows_dense() {
                 false,
             ),
             (
+                // A batch whose entries outnumber the features: still
+                // stepped row by row (SGD is linear in the gradient).
+                "mini-batch 64 SGD with L2",
+                GradientDescent::logistic()
+                    .variant(Variant::MiniBatch(64))
+                    .optimizer(Optimizer::sgd(0.02))
+                    .l2(0.01)
+                    .max_epochs(5)
+                    .seed(33),
+                false,
+            ),
+            (
                 "weighted single-row SGD",
                 GradientDescent::logistic()
                     .variant(Variant::Stochastic)

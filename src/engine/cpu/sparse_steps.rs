@@ -37,22 +37,21 @@ use crate::math::optim::{AdaGrad, Adam, AdamCorrections, Momentum, Optimizer, Op
 /// Rows on whose entries a single-row step asks the cache to fetch ahead.
 const ROWS_AHEAD: usize = 4;
 
-/// The one row of `batch`: its index, its entries' features and values.
-/// The entries of a row a few steps on, and where a row further on starts,
-/// are asked of the cache: a permutation's rows are where the hardware
-/// cannot guess.
+/// Row `k` of `batch`: its index, its entries' features and values. The
+/// entries of a row a few on, and where a row further on starts, are asked
+/// of the cache: a permutation's rows are where the hardware cannot guess.
 #[inline(always)]
-fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows) -> (usize, &'r [u32], &'r [f32]) {
+fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows, k: usize) -> (usize, &'r [u32], &'r [f32]) {
     let csr = rows.sparse.csr;
-    if let Some(ahead) = batch.ahead_by(0, ROWS_AHEAD) {
+    if let Some(ahead) = batch.ahead_by(k, ROWS_AHEAD) {
         let (indices, values) = csr.row(ahead);
         prefetch(indices);
         prefetch(values);
     }
-    if let Some(further) = batch.ahead_by(0, 2 * ROWS_AHEAD) {
+    if let Some(further) = batch.ahead_by(k, 2 * ROWS_AHEAD) {
         prefetch(&csr.indptr[further..further + 2]);
     }
-    let i = batch.get(0);
+    let i = batch.get(k);
     let (indices, values) = csr.row(i);
     (i, indices, values)
 }
@@ -101,6 +100,8 @@ pub(super) struct SparseSteps {
     is_touched: Vec<bool>,
     row_margins: Vec<f64>,
     slopes: Vec<f64>,
+    /// Under SGD, each row's weighted slope of the current batch.
+    batch_slopes: Vec<f64>,
 }
 
 impl SparseSteps {
@@ -121,10 +122,16 @@ impl SparseSteps {
         // A batch that touches about every feature is cheaper dense (its
         // sums in parallel chunks): lazy steps for the exact rules only
         // where a batch's entries are fewer than the features. Adam's rule
-        // is its own and is kept whatever the batch.
+        // is its own and is kept whatever the batch; SGD of one margin
+        // steps row by row in O(entries) whatever the batch (`sgd_batch`).
         let entries_per_batch =
             csr.indices.len() as f64 / (csr.indptr.len() - 1).max(1) as f64 * spec.steps.batch_rows as f64;
-        if entries_per_batch >= features as f64 && !matches!(spec.optimizer, Optimizer::Adam(_)) {
+        let any_batch = match spec.optimizer {
+            Optimizer::Adam(_) => true,
+            Optimizer::Sgd(_) => spec.objective.loss.margins() == 1,
+            _ => false,
+        };
+        if entries_per_batch >= features as f64 && !any_batch {
             return None;
         }
         let rule = match spec.optimizer {
@@ -164,6 +171,7 @@ impl SparseSteps {
             is_touched: vec![false; features],
             row_margins: vec![0.0; margins],
             slopes: vec![0.0; margins],
+            batch_slopes: Vec::with_capacity(spec.steps.batch_rows),
         })
     }
 
@@ -179,8 +187,8 @@ impl SparseSteps {
         learning_rate: f32,
     ) -> f64 {
         match (self.rule, batch.len(), self.margins) {
-            (LazyRule::Sgd { l2 }, 1, 1) => {
-                return self.sgd_row(rows, batch, parameters, state, learning_rate, l2)
+            (LazyRule::Sgd { l2 }, _, 1) => {
+                return self.sgd_batch(rows, batch, parameters, state, learning_rate, l2)
             }
             (LazyRule::Momentum { momentum, l2 }, 1, 1) => {
                 return self.momentum_row(rows, batch, parameters, state, learning_rate, (momentum, l2))
@@ -213,10 +221,12 @@ impl SparseSteps {
         }
     }
 
-    /// [`SparseSteps::step`] under SGD on the one row `i` of a binary or
-    /// regression model: the same step, without the batch's bookkeeping
-    /// (a row's gradient is its slope times its entries).
-    fn sgd_row(
+    /// [`SparseSteps::step`] under SGD for a binary or regression model:
+    /// the same step, without the batch's bookkeeping. The step is linear
+    /// in the gradient, Σᵢ sᵢ ℓ′ᵢ xᵢ / Σᵢ sᵢ, so each row's entries move
+    /// their weights by the row's share, once every row's slope has been
+    /// taken at the step's starting weights.
+    fn sgd_batch(
         &mut self,
         rows: &SparseRows,
         batch: Rows,
@@ -225,31 +235,38 @@ impl SparseSteps {
         lr: f32,
         l2: f64,
     ) -> f64 {
-        let (i, indices, values) = fetch_row(rows, batch);
-        let (index_quads, value_quads) = (indices.chunks_exact(4), values.chunks_exact(4));
-        let (index_rest, value_rest) = (index_quads.remainder(), value_quads.remainder());
-        // Four sums, for four additions in flight.
-        let mut dots = [0.0f64; 4];
-        let scaled = &self.scaled;
-        let term = |j: u32, x: f32| f64::from(x) * scaled[j as usize];
-        for (j, x) in index_quads.zip(value_quads) {
-            for lane in 0..4 {
-                dots[lane] += term(j[lane], x[lane]);
-            }
-        }
-        for (&j, &x) in index_rest.iter().zip(value_rest) {
-            dots[0] += term(j, x);
-        }
-        let dot = (dots[0] + dots[1]) + (dots[2] + dots[3]);
+        // Each row's weighted slope, at the weights the step starts from.
+        let (mut loss, mut weight) = (0.0, 0.0);
         let bias = &mut parameters[self.features];
-        let margin = [f64::from(*bias) + self.scale * dot];
-        let mut slope = [0.0];
-        let value = rows
-            .loss
-            .row_value_and_derivatives(&margin, f64::from(rows.y[i]), &mut slope);
-        // A row's weight divides out of its mean, unless it is 0.
-        let weighed = rows.weights.as_ref().is_none_or(|w| w[i] > 0.0);
-        let (value, slope) = if weighed { (value, slope[0]) } else { (0.0, 0.0) };
+        self.batch_slopes.clear();
+        for k in 0..batch.len() {
+            let (i, indices, values) = fetch_row(rows, batch, k);
+            let scaled = &self.scaled;
+            let term = |j: u32, x: f32| f64::from(x) * scaled[j as usize];
+            let (index_quads, value_quads) = (indices.chunks_exact(4), values.chunks_exact(4));
+            let (index_rest, value_rest) = (index_quads.remainder(), value_quads.remainder());
+            // Four sums, for four additions in flight.
+            let mut dots = [0.0f64; 4];
+            for (j, x) in index_quads.zip(value_quads) {
+                for lane in 0..4 {
+                    dots[lane] += term(j[lane], x[lane]);
+                }
+            }
+            for (&j, &x) in index_rest.iter().zip(value_rest) {
+                dots[0] += term(j, x);
+            }
+            let dot = (dots[0] + dots[1]) + (dots[2] + dots[3]);
+            let margin = [f64::from(*bias) + self.scale * dot];
+            let mut slope = [0.0];
+            let value = rows
+                .loss
+                .row_value_and_derivatives(&margin, f64::from(rows.y[i]), &mut slope);
+            let s = rows.weights.as_ref().map_or(1.0, |w| f64::from(w[i]));
+            loss += s * value;
+            weight += s;
+            self.batch_slopes.push(s * slope[0]);
+        }
+        let inverse = if weight > 0.0 { 1.0 / weight } else { 0.0 };
         let penalty = 0.5 * l2 * self.scale * self.scale * self.squares;
         state.steps += 1;
         if l2 != 0.0 {
@@ -258,27 +275,35 @@ impl SparseSteps {
                 self.rescale();
             }
         }
-        let step = f64::from(lr) / self.scale * slope;
-        // Four sums of the squares' changes, for four in flight.
-        let mut squares = [0.0f64; 4];
-        let scaled = &mut self.scaled;
-        let mut move_weight = |j: u32, x: f32| {
-            let v = &mut scaled[j as usize];
-            let old = *v;
-            *v -= step * f64::from(x);
-            *v * *v - old * old
-        };
-        for (j, x) in indices.chunks_exact(4).zip(values.chunks_exact(4)) {
-            for lane in 0..4 {
-                squares[lane] += move_weight(j[lane], x[lane]);
+        let mut bias_sum = 0.0;
+        for k in 0..batch.len() {
+            let (_, indices, values) = fetch_row(rows, batch, k);
+            let slope = self.batch_slopes[k];
+            bias_sum += slope;
+            let step = f64::from(lr) / self.scale * (inverse * slope);
+            // Four sums of the squares' changes, for four in flight.
+            let mut squares = [0.0f64; 4];
+            let scaled = &mut self.scaled;
+            let mut move_weight = |j: u32, x: f32| {
+                let v = &mut scaled[j as usize];
+                let old = *v;
+                *v -= step * f64::from(x);
+                *v * *v - old * old
+            };
+            let (index_quads, value_quads) = (indices.chunks_exact(4), values.chunks_exact(4));
+            let (index_rest, value_rest) = (index_quads.remainder(), value_quads.remainder());
+            for (j, x) in index_quads.zip(value_quads) {
+                for lane in 0..4 {
+                    squares[lane] += move_weight(j[lane], x[lane]);
+                }
             }
+            for (&j, &x) in index_rest.iter().zip(value_rest) {
+                squares[0] += move_weight(j, x);
+            }
+            self.squares += (squares[0] + squares[1]) + (squares[2] + squares[3]);
         }
-        for (&j, &x) in index_rest.iter().zip(value_rest) {
-            squares[0] += move_weight(j, x);
-        }
-        self.squares += (squares[0] + squares[1]) + (squares[2] + squares[3]);
-        crate::math::optim::Sgd { learning_rate: lr }.update(lr, bias, slope as f32);
-        value + penalty
+        crate::math::optim::Sgd { learning_rate: lr }.update(lr, bias, (inverse * bias_sum) as f32);
+        loss * inverse + penalty
     }
 
     /// [`SparseSteps::step`] under momentum or Nesterov on the one row of
@@ -293,7 +318,7 @@ impl SparseSteps {
         lr: f32,
         (momentum, l2): (Momentum, f32),
     ) -> f64 {
-        let (i, indices, values) = fetch_row(rows, batch);
+        let (i, indices, values) = fetch_row(rows, batch, 0);
         if lr != self.powers_rate {
             self.powers.clear();
             self.powers_rate = lr;
