@@ -95,43 +95,7 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                         true,
                     )?,
                     Streamed::Numbers(_) => descent,
-                    Streamed::Sparse(file) => {
-                        // Sparse rows are fitted as they are, as
-                        // scikit-learn fits them, unless --standardize asks.
-                        let descent = match !args.train.standardize && args.train.scaled() {
-                            true => {
-                                eprintln!(
-                                    "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data; --standardize standardizes them (the CPU engine keeps them sparse)",
-                                    args.data.data.display()
-                                );
-                                descent.standardize(false).standardize_target(false)
-                            }
-                            false => descent,
-                        };
-                        // A checkpoint keeps the features' names and the
-                        // labels' classes, as the saved model does.
-                        let mut encoding = numeric_encoding(&file.names, None, Some(file.target.clone()));
-                        encoding.labels = file.labels.clone();
-                        let descent = descent.checkpoint_encoding(encoding);
-                        match file.label_encoding() {
-                            Some(encoding) => {
-                                for_classes(&args.train, descent, &encoding, file.rows.rows(), false)?
-                            }
-                            None => for_class_codes(
-                                &args.train,
-                                descent,
-                                || {
-                                    Ok(file
-                                        .rows
-                                        .targets(0, file.rows.rows())
-                                        .map_err(|e| e.to_string())?
-                                        .to_vec())
-                                },
-                                false,
-                                true,
-                            )?,
-                        }
-                    }
+                    Streamed::Sparse(file) => sparse_settings(args, descent, file, file.rows.rows())?,
                 };
                 return fit_streamed(args, &descent, &streamed);
             }
@@ -547,6 +511,49 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
         scored: None,
     };
     report(args, &described, &fitted, elapsed, &scores, None, None)
+}
+
+/// The settings of a fit of the sparse rows of `file` (of `rows` rows, over
+/// every rank where ranks share them): unstandardized unless asked, as
+/// scikit-learn fits sparse data (said so); the checkpoint's encoding (the
+/// features' names, the labels' classes); the classes of its labels.
+pub fn sparse_settings(
+    args: &FitArgs,
+    descent: GradientDescent,
+    file: &SparseFile,
+    rows: usize,
+) -> Result<GradientDescent, String> {
+    let descent = match !args.train.standardize && args.train.scaled() {
+        true => {
+            eprintln!(
+                "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data; --standardize standardizes them (the CPU engine keeps them sparse)",
+                args.data.data.display()
+            );
+            descent.standardize(false).standardize_target(false)
+        }
+        false => descent,
+    };
+    // A checkpoint keeps the features' names and the labels' classes, as
+    // the saved model does.
+    let mut encoding = numeric_encoding(&file.names, None, Some(file.target.clone()));
+    encoding.labels = file.labels.clone();
+    let descent = descent.checkpoint_encoding(encoding);
+    match file.label_encoding() {
+        Some(encoding) => for_classes(&args.train, descent, &encoding, rows, false),
+        None => for_class_codes(
+            &args.train,
+            descent,
+            || {
+                Ok(file
+                    .rows
+                    .targets(0, file.rows.rows())
+                    .map_err(|e| e.to_string())?
+                    .to_vec())
+            },
+            false,
+            true,
+        ),
+    }
 }
 
 /// The flag of `fit`'s option of id `id`: `--lr` for `lr`; `None` for

@@ -301,6 +301,12 @@ fn open_own_file(data: &DataArgs, train: &TrainArgs, ranks: &dyn Collective) -> 
     if format == Format::Npy {
         return Ok(agree(ranks, open_npy(data).map(Streamed::Npy))?);
     }
+    if matches!(format, Format::Svmlight | Format::Npz) {
+        return Err(Failure::Agreed(
+            "each rank's own svmlight or .npz file could hold other labels: share one file among the ranks (a --data without {rank})"
+                .into(),
+        ));
+    }
     let features = names(&data.features);
     if format == Format::Parquet {
         let numbers = parquet_numbers(data, train);
@@ -370,8 +376,10 @@ fn fresh_settings(
             !own_file,
         ),
         Streamed::Numbers(_) => Ok(descent),
+        // One file read by every rank: the same labels on every rank.
+        Streamed::Sparse(file) if !own_file => crate::fit::sparse_settings(args, descent, file, rows),
         Streamed::Sparse(_) => Err(
-            "an svmlight file is fitted by one process; its rows are not yet shared among ranks (run it without mpirun)"
+            "each rank's own svmlight or .npz file could hold other labels: share one file among the ranks (a --data without {rank})"
                 .into(),
         ),
     }

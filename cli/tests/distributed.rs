@@ -659,3 +659,50 @@ fn errors_name_the_rank_s_file_and_resumes_keep_the_saved_columns() {
         1e-5,
     );
 }
+
+/// An svmlight file shared among ranks: each rank fits its share of the
+/// sparse rows from their CSR arrays, its labels the same classes on
+/// every rank, and the job fits the model of one process over all the rows
+/// (to the float32 rounding of sums added in another order); each rank's
+/// own svmlight file is refused by name.
+#[test]
+fn an_svmlight_file_shared_among_ranks_fits_the_model_of_all_the_rows() {
+    let dir = folder("svmlight");
+    let data = common::repository().join("tests/data/sparse.svm");
+    let data = data.to_str().unwrap();
+    let fit = |model: &str| {
+        strings(&[
+            "fit", "--data", data, "--target", "label", "--model", "logistic", "--solver", "lbfgs", "--l2",
+            "1e-3", "--device", "cpu", "--save", model,
+        ])
+    };
+    alone(&dir, &refs(&fit("alone.json")));
+    let report = succeed(&dir, 3, &refs(&fit("ranks.json")));
+    assert!(report.contains("over 3 ranks"), "{report}");
+    close(
+        "svmlight over 3 ranks",
+        &parameters(&dir.join("ranks.json")),
+        &parameters(&dir.join("alone.json")),
+        1e-4,
+    );
+    let output = finish(mpirun(
+        &dir,
+        2,
+        &[
+            "fit",
+            "--data",
+            "rank{rank}.svm",
+            "--target",
+            "label",
+            "--device",
+            "cpu",
+        ],
+        "own svmlight",
+    ));
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("share one file among the ranks"),
+        "{}",
+        text(&output.stderr)
+    );
+}
