@@ -1,23 +1,40 @@
-// Sparse rows on the device, in CSR form: each row's margin from its
-// stored entries, its loss and its slope sᵢ ℓ′(zᵢ) (kept for
+// Sparse rows on the device, in CSR form: each row's margins from its
+// stored entries, its loss and its slopes sᵢ ∂ℓ/∂zᵢₖ (kept for
 // sparse_columns.wgsl), and per workgroup of rows the sums of the losses,
-// the slopes (the bias column) and the weights, added in a fixed tree. One
-// margin a row (the multinomial reads its rows dense). Mirrors
-// src/engine/cpu/sparse.rs.
+// the weights and each margin's slopes (the bias columns), added in a
+// fixed tree. Mirrors src/engine/cpu/sparse.rs.
 
 @group(0) @binding(0) var<uniform> shape: Shape;
-// The weights, then the bias.
+// The weights (feature by feature, shape.classes each), then the biases.
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read> indptr: array<u32>;
 @group(0) @binding(3) var<storage, read> indices: array<u32>;
 @group(0) @binding(4) var<storage, read> values: array<f32>;
 // Each target, followed by its row's weight where shape.weighted is 1.
 @group(0) @binding(5) var<storage, read> y: array<f32>;
+// Row by row, shape.classes slopes each.
 @group(0) @binding(6) var<storage, read_write> slopes: array<f32>;
-// (Σ sᵢ lossᵢ, Σ sᵢ ℓ′ᵢ, Σ sᵢ) of each workgroup's rows.
+// Of each workgroup's rows: Σ sᵢ lossᵢ, Σ sᵢ, then Σ sᵢ ∂ℓ/∂zᵢₖ of each
+// margin k (2 + shape.classes values a group).
 @group(0) @binding(7) var<storage, read_write> partials: array<f32>;
 
-var<workgroup> tree: array<vec3<f32>, WORKGROUP_SIZE>;
+var<workgroup> tree: array<f32, WORKGROUP_SIZE>;
+
+// The sum over the workgroup of each invocation's `value`, in a fixed
+// tree; every invocation calls it (it waits on the others).
+fn workgroup_sum(thread: u32, value: f32) -> f32 {
+    tree[thread] = value;
+    workgroupBarrier();
+    for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+        if thread < width {
+            tree[thread] += tree[thread + width];
+        }
+        workgroupBarrier();
+    }
+    let sum = tree[0];
+    workgroupBarrier();
+    return sum;
+}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn sparse_rows_main(
@@ -27,33 +44,56 @@ fn sparse_rows_main(
 ) {
     let group = flat_group(group_id, groups);
     let row = group * WORKGROUP_SIZE + thread;
-    var totals = vec3<f32>(0.0);
+    let classes = shape.classes;
+    var z: array<f32, MAX_CLASSES>;
+    var loss = 0.0;
+    var s = 0.0;
     if row < shape.rows {
-        var z = params[shape.features];
+        let biases = shape.features * classes;
+        for (var k = 0u; k < classes; k++) {
+            z[k] = params[biases + k];
+        }
         for (var e = indptr[row]; e < indptr[row + 1u]; e++) {
-            z += values[e] * params[indices[e]];
+            let x = values[e];
+            let at = indices[e] * classes;
+            for (var k = 0u; k < classes; k++) {
+                z[k] += x * params[at + k];
+            }
         }
         let stride = 1u + shape.weighted;
         let label = y[row * stride];
-        var s = 1.0;
+        s = 1.0;
         if shape.weighted == 1u {
             s = y[row * stride + 1u];
         }
-        let slope = s * loss_derivative(shape, z, label);
-        slopes[row] = slope;
-        totals = vec3<f32>(s * sample_loss(shape, z, label), slope, s);
-    }
-    tree[thread] = totals;
-    workgroupBarrier();
-    for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-        if thread < width {
-            tree[thread] += tree[thread + width];
+        if classes == 1u {
+            loss = s * sample_loss(shape, z[0], label);
+            z[0] = loss_derivative(shape, z[0], label);
+        } else {
+            // z is left holding the slopes.
+            loss = s * multinomial_loss_and_slopes(classes, &z, label);
         }
-        workgroupBarrier();
+        for (var k = 0u; k < classes; k++) {
+            z[k] *= s;
+            slopes[row * classes + k] = z[k];
+        }
     }
+    let first = group * (2u + classes);
+    let loss_sum = workgroup_sum(thread, loss);
+    let weight_sum = workgroup_sum(thread, s);
     if thread == 0u {
-        partials[group * 3u] = tree[0].x;
-        partials[group * 3u + 1u] = tree[0].y;
-        partials[group * 3u + 2u] = tree[0].z;
+        partials[first] = loss_sum;
+        partials[first + 1u] = weight_sum;
+    }
+    for (var k = 0u; k < classes; k++) {
+        // Rows past the end hold no slopes.
+        var slope = 0.0;
+        if row < shape.rows {
+            slope = z[k];
+        }
+        let slope_sum = workgroup_sum(thread, slope);
+        if thread == 0u {
+            partials[first + 2u + k] = slope_sum;
+        }
     }
 }

@@ -251,9 +251,9 @@ fn sparse_table() -> (CsrData, Array2<f32>) {
 }
 
 /// Sparse rows are the same rows to every engine. The GPU sums full
-/// batches of one margin from the CSR arrays on the device (with a copy by
-/// column for Xᵀr) and fits them as the same rows dense to float32
-/// rounding; mini-batches and the multinomial it reads written out dense,
+/// batches from the CSR arrays on the device (with a copy by column for
+/// Xᵀr), the multinomial's margins too, and fits them as the same rows
+/// dense to float32 rounding; mini-batches it reads written out dense,
 /// bit for bit as the same rows dense (standardized, to rounding: the
 /// standardization is measured from the stored entries). The CPU engine reads the CSR arrays themselves (margins in
 /// float64 from the stored entries), and fits them as the same rows dense
@@ -518,12 +518,12 @@ fn sparse_rows_fit_as_the_same_rows_dense() {
                 true => (settings.fit_source(&three), settings.fit_source(&three_dense)),
             };
             let (sparse, dense) = (sparse.unwrap(), dense.unwrap());
-            // The GPU sums full batches of one margin from the CSR arrays
-            // on the device (float32 sums in another order: to rounding);
-            // mini-batches and the multinomial it reads written out dense:
-            // the same bits, unless the standardization was measured from
-            // the stored entries, in another order.
-            let csr_on_device = !multinomial && !what.contains("mini-batch") && !what.contains("single-row");
+            // The GPU sums full batches from the CSR arrays on the device
+            // (float32 sums in another order: to rounding); mini-batches it
+            // reads written out dense: the same bits, unless the
+            // standardization was measured from the stored entries, in
+            // another order.
+            let csr_on_device = !what.contains("mini-batch") && !what.contains("single-row");
             if device == Device::Gpu && !what.contains("standardized") && !csr_on_device {
                 assert_eq!(
                     (

@@ -7,10 +7,10 @@
 //! column) and the slopes once per entry, not the rows × features of the
 //! dense form.
 //!
-//! It serves the full batch and L-BFGS of one-margin models (the sums
-//! run of [`crate::engine::SumsRun`]; the steps are taken on the host from
-//! them, as for ranks). Mini-batches, and the multinomial, read the rows
-//! written out dense.
+//! It serves the full batch and L-BFGS (the sums run of
+//! [`crate::engine::SumsRun`]; the steps are taken on the host from them,
+//! as for ranks), for every loss, the multinomial's K margins included.
+//! Mini-batches read the rows written out dense.
 
 use wgpu::util::DeviceExt;
 
@@ -36,14 +36,15 @@ pub(super) struct SparseSums<'s> {
     columns_bind_group: wgpu::BindGroup,
     rows: usize,
     features: usize,
+    /// Margins a row (K classes of the multinomial, else 1).
+    margins: usize,
     row_groups: usize,
 }
 
 impl<'s> SparseSums<'s> {
     /// The sums run of `source`'s sparse rows under `objective`, where the
-    /// source holds them, the model has one margin, and every array fits
-    /// the adapter's limits; `None` otherwise (the rows are then read
-    /// dense).
+    /// source holds them and every array fits the adapter's limits; `None`
+    /// otherwise (the rows are then read dense).
     pub(super) fn open(
         context: &'s GpuContext,
         source: &'s dyn DataSource,
@@ -52,12 +53,10 @@ impl<'s> SparseSums<'s> {
         let Some(sparse) = source.sparse() else {
             return Ok(None);
         };
-        if objective.loss.margins() != 1 {
-            return Ok(None);
-        }
+        let margins = objective.loss.margins();
         let csr = sparse.csr;
         let (n, d, entries) = (source.rows(), csr.features, csr.indices.len());
-        let largest = 4 * (entries.max(n + 1).max(d + 1)) as u64;
+        let largest = 4 * (entries.max((n + 1) * margins).max((d + 1) * margins)) as u64;
         let limit = context.limits.max_storage_buffer_binding_size;
         if largest > limit || entries >= u32::MAX as usize || n >= u32::MAX as usize {
             return Ok(None);
@@ -94,7 +93,7 @@ impl<'s> SparseSums<'s> {
             loss: loss_code(objective.loss),
             loss_epsilon: objective.loss.epsilon().unwrap_or(0.0),
             weighted: u32::from(weights.is_some()),
-            classes: 1,
+            classes: margins as u32,
             ..bytemuck::Zeroable::zeroed()
         };
         let row_groups = n.div_ceil(WORKGROUP_SIZE as usize).max(1);
@@ -122,7 +121,7 @@ impl<'s> SparseSums<'s> {
                 contents: bytemuck::bytes_of(&shape),
                 usage: wgpu::BufferUsages::UNIFORM,
             });
-            let params = storage("sparse parameters", &vec![0u8; 4 * (d + 1)], copy);
+            let params = storage("sparse parameters", &vec![0u8; 4 * (d + 1) * margins], copy);
             let indptr = storage(
                 "indptr",
                 bytemuck::cast_slice(&indptr),
@@ -143,8 +142,12 @@ impl<'s> SparseSums<'s> {
                 bytemuck::cast_slice(&targets),
                 wgpu::BufferUsages::empty(),
             );
-            let slopes = storage("slopes", &vec![0u8; 4 * n.max(1)], wgpu::BufferUsages::empty());
-            let partials = storage("row partials", &vec![0u8; 12 * row_groups], copy);
+            let slopes = storage(
+                "slopes",
+                &vec![0u8; 4 * n.max(1) * margins],
+                wgpu::BufferUsages::empty(),
+            );
+            let partials = storage("row partials", &vec![0u8; 4 * (2 + margins) * row_groups], copy);
             let colptr = storage(
                 "colptr",
                 bytemuck::cast_slice(&colptr),
@@ -160,7 +163,7 @@ impl<'s> SparseSums<'s> {
                 bytemuck::cast_slice(&column_values),
                 wgpu::BufferUsages::empty(),
             );
-            let sums = storage("feature sums", &vec![0u8; 4 * d.max(1)], copy);
+            let sums = storage("feature sums", &vec![0u8; 4 * (d * margins).max(1)], copy);
             let bind = |kernel: &super::context::Kernel, buffers: &[&wgpu::Buffer]| {
                 let entries: Vec<wgpu::BindGroupEntry> = buffers
                     .iter()
@@ -200,6 +203,7 @@ impl<'s> SparseSums<'s> {
             columns_bind_group,
             rows: n,
             features: d,
+            margins,
             row_groups,
         }))
     }
@@ -207,16 +211,19 @@ impl<'s> SparseSums<'s> {
 
 impl SumsRun for SparseSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
-        let (context, d) = (self.context, self.features);
-        if parameters.len() != d + 1 {
+        let (context, d, k) = (self.context, self.features, self.margins);
+        if parameters.len() != (d + 1) * k {
             return Err(Error::Engine(EngineError::GpuFailure {
-                reason: format!("{} parameters for {d} features and a bias", parameters.len()),
+                reason: format!(
+                    "{} parameters for {d} features and a bias, {k} margins each",
+                    parameters.len()
+                ),
             }));
         }
         // The standardization folded in: the weights over the scales, the
-        // centring in the bias.
+        // centring in the biases.
         let mut folded: Vec<f64> = parameters.iter().map(|&v| f64::from(v)).collect();
-        self.sparse.fold(&mut folded, 1);
+        self.sparse.fold(&mut folded, k);
         let folded: Vec<f32> = folded.into_iter().map(|v| v as f32).collect();
         context
             .queue
@@ -231,29 +238,31 @@ impl SumsRun for SparseSums<'_> {
             pass.dispatch_workgroups(x, y, 1);
             pass.set_pipeline(&pipelines.sparse_columns.pipeline);
             pass.set_bind_group(0, &self.columns_bind_group, &[]);
-            let (x, y) = grid(context, d.div_ceil(WORKGROUP_SIZE as usize));
+            let (x, y) = grid(context, (d * k).div_ceil(WORKGROUP_SIZE as usize));
             pass.dispatch_workgroups(x, y, 1);
         }
         let bytes = read_back(
             context,
             encoder,
             &[
-                (&self.sums, (4 * d.max(1)) as u64),
-                (&self.partials, (12 * self.row_groups) as u64),
+                (&self.sums, (4 * (d * k).max(1)) as u64),
+                (&self.partials, (4 * (2 + k) * self.row_groups) as u64),
             ],
         )?;
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
-        let (sums, partials) = values.split_at(d.max(1));
+        let (sums, partials) = values.split_at((d * k).max(1));
         // The workgroups' sums added in their order, in float64.
-        let (mut loss, mut bias, mut weight) = (0.0, 0.0, 0.0);
-        for group in partials.chunks_exact(3) {
+        let (mut loss, mut weight, mut biases) = (0.0, 0.0, vec![0.0f64; k]);
+        for group in partials.chunks_exact(2 + k) {
             loss += f64::from(group[0]);
-            bias += f64::from(group[1]);
-            weight += f64::from(group[2]);
+            weight += f64::from(group[1]);
+            for (bias, &slope) in biases.iter_mut().zip(&group[2..]) {
+                *bias += f64::from(slope);
+            }
         }
-        let mut derivative: Vec<f64> = sums[..d].iter().map(|&v| f64::from(v)).collect();
-        derivative.push(bias);
-        self.sparse.unfold(&mut derivative, 1);
+        let mut derivative: Vec<f64> = sums[..d * k].iter().map(|&v| f64::from(v)).collect();
+        derivative.extend(biases);
+        self.sparse.unfold(&mut derivative, k);
         Ok(RawSums {
             derivative,
             loss,
