@@ -43,8 +43,13 @@ fn sparse_rows_main(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let group = flat_group(group_id, groups);
-    let row = group * WORKGROUP_SIZE + thread;
     let classes = shape.classes;
+    // The grid's spare workgroups (a second dimension rounds up): none of
+    // their invocations waits on a barrier, nor writes.
+    if group >= arrayLength(&partials) / (2u + classes) {
+        return;
+    }
+    let row = group * WORKGROUP_SIZE + thread;
     var z: array<f32, MAX_CLASSES>;
     var loss = 0.0;
     var s = 0.0;
@@ -66,12 +71,12 @@ fn sparse_rows_main(
         if shape.weighted == 1u {
             s = y[row * stride + 1u];
         }
-        if classes == 1u {
-            loss = s * sample_loss(shape, z[0], label);
-            z[0] = loss_derivative(shape, z[0], label);
-        } else {
+        if shape.loss == LOSS_MULTINOMIAL {
             // z is left holding the slopes.
             loss = s * multinomial_loss_and_slopes(classes, &z, label);
+        } else {
+            loss = s * sample_loss(shape, z[0], label);
+            z[0] = loss_derivative(shape, z[0], label);
         }
         for (var k = 0u; k < classes; k++) {
             z[k] *= s;

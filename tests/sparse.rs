@@ -1239,3 +1239,42 @@ fn the_gpu_fits_sparse_rows_the_same_at_every_run() {
     assert_eq!(first.coefficients(), second.coefficients());
     assert_eq!(first.history().losses(), second.history().losses());
 }
+
+/// A column stored in many rows (here every one of 70,000, more than the
+/// 65,535 iterations lavapipe runs a loop) is summed on the GPU in
+/// segments, added on the host in order: the fit is the CPU's to float32
+/// rounding.
+#[test]
+fn the_gpu_sums_long_columns_in_segments() {
+    let Some(context) = common::gpu("a long column on the GPU") else {
+        return;
+    };
+    let n = 70_000;
+    let (mut indptr, mut indices, mut values, mut y) = (vec![0], Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        let x = ((i * 7919) % 1000) as f32 / 500.0 - 1.0;
+        indices.extend([0, 1 + (i % 2) as u32]);
+        values.extend([x, 1.0]);
+        indptr.push(indices.len());
+        y.push(f32::from(u8::from(x + if i % 2 == 0 { 0.3 } else { -0.3 } > 0.0)));
+    }
+    let rows = CsrData::new(3, indptr, indices, values, y).unwrap();
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .l2(1e-3)
+        .max_epochs(100);
+    let cpu = settings.clone().device(Device::Cpu).fit_source(&rows).unwrap();
+    let gpu = settings
+        .device(Device::Gpu)
+        .gpu_context(context)
+        .fit_source(&rows)
+        .unwrap();
+    let all = |f: &downhill::Fitted| -> Vec<f64> {
+        f.intercepts()
+            .iter()
+            .chain(f.coefficients().iter())
+            .map(|&v| f64::from(v))
+            .collect()
+    };
+    assert_near(&all(&gpu), &all(&cpu), 1e-4, "a long column");
+}

@@ -23,6 +23,16 @@ use crate::engine::SumsRun;
 use crate::error::{Error, Result};
 use crate::math::objective::{Objective, RawSums};
 
+/// The most entries one invocation of sparse_columns.wgsl adds (a
+/// column's segment): loops stay short on every adapter (lavapipe leaves a
+/// loop after 65,535 iterations), and long columns are summed in float64 on
+/// the host from float32 segments.
+const SEGMENT_ENTRIES: usize = 4096;
+
+/// The most loop iterations one row of sparse_rows.wgsl may take (its
+/// entries times its margins, and the margins'): rows beyond are read dense.
+const ROW_LOOP_BUDGET: usize = 60_000;
+
 /// A source's sparse rows on the device, for raw sums at many parameters.
 pub(super) struct SparseSums<'s> {
     context: &'s GpuContext,
@@ -39,6 +49,8 @@ pub(super) struct SparseSums<'s> {
     /// Margins a row (K classes of the multinomial, else 1).
     margins: usize,
     row_groups: usize,
+    /// Where each column's segments start, then where the last ends.
+    column_segments: Vec<usize>,
 }
 
 impl<'s> SparseSums<'s> {
@@ -56,9 +68,26 @@ impl<'s> SparseSums<'s> {
         let margins = objective.loss.margins();
         let csr = sparse.csr;
         let (n, d, entries) = (source.rows(), csr.features, csr.indices.len());
-        let largest = 4 * (entries.max((n + 1) * margins).max((d + 1) * margins)) as u64;
-        let limit = context.limits.max_storage_buffer_binding_size;
-        if largest > limit || entries >= u32::MAX as usize || n >= u32::MAX as usize {
+        let weighted = source.weights(0, n.min(1))?.is_some();
+        let row_groups = n.div_ceil(WORKGROUP_SIZE as usize).max(1);
+        // Every buffer within a binding, every index the shaders compute
+        // within 32 bits, every loop of a row within the budget.
+        let counts = [
+            entries,
+            (n + 1) * margins,
+            (d + 1) * margins,
+            (1 + usize::from(weighted)) * n,
+            (2 + margins) * row_groups,
+            (d + entries / SEGMENT_ENTRIES + 1) * margins,
+        ];
+        let limit = context
+            .limits
+            .max_storage_buffer_binding_size
+            .min(u64::from(u32::MAX));
+        let longest_row = (0..n).map(|i| csr.entries(i).len()).max().unwrap_or(0);
+        if counts.iter().any(|&count| 4 * count as u64 > limit)
+            || (longest_row + 1) * (margins + 1) > ROW_LOOP_BUDGET
+        {
             return Ok(None);
         }
         // indptr from 0, as 32-bit offsets.
@@ -73,6 +102,15 @@ impl<'s> SparseSums<'s> {
         for j in 0..d {
             colptr[j + 1] += colptr[j];
         }
+        // Each column cut into segments of at most SEGMENT_ENTRIES.
+        let (mut segment_starts, mut column_segments) = (Vec::new(), vec![0usize]);
+        for j in 0..d {
+            let (start, end) = (colptr[j] as usize, colptr[j + 1] as usize);
+            segment_starts.extend((start..end).step_by(SEGMENT_ENTRIES).map(|e| e as u32));
+            column_segments.push(segment_starts.len());
+        }
+        segment_starts.push(entries as u32);
+        let segments = segment_starts.len() - 1;
         let mut next: Vec<u32> = colptr[..d].to_vec();
         let (mut rows_of, mut column_values) = (vec![0u32; entries], vec![0f32; entries]);
         for i in 0..n {
@@ -87,16 +125,16 @@ impl<'s> SparseSums<'s> {
         let y = source.targets(0, n)?;
         let weights = source.weights(0, n)?;
         let targets = targets_and_weights(&y, weights.as_deref());
+        drop(colptr);
         let shape = Shape {
             rows: n as u32,
             features: d as u32,
             loss: loss_code(objective.loss),
             loss_epsilon: objective.loss.epsilon().unwrap_or(0.0),
-            weighted: u32::from(weights.is_some()),
+            weighted: u32::from(weighted),
             classes: margins as u32,
             ..bytemuck::Zeroable::zeroed()
         };
-        let row_groups = n.div_ceil(WORKGROUP_SIZE as usize).max(1);
         let device = &context.device;
         let built = context.checked("uploading sparse rows", || {
             let storage = |label: &str, bytes: &[u8], extra: wgpu::BufferUsages| {
@@ -148,9 +186,9 @@ impl<'s> SparseSums<'s> {
                 wgpu::BufferUsages::empty(),
             );
             let partials = storage("row partials", &vec![0u8; 4 * (2 + margins) * row_groups], copy);
-            let colptr = storage(
-                "colptr",
-                bytemuck::cast_slice(&colptr),
+            let segment_starts = storage(
+                "segment starts",
+                bytemuck::cast_slice(&segment_starts),
                 wgpu::BufferUsages::empty(),
             );
             let rows_of = storage(
@@ -163,7 +201,7 @@ impl<'s> SparseSums<'s> {
                 bytemuck::cast_slice(&column_values),
                 wgpu::BufferUsages::empty(),
             );
-            let sums = storage("feature sums", &vec![0u8; 4 * (d * margins).max(1)], copy);
+            let sums = storage("segment sums", &vec![0u8; 4 * (segments * margins).max(1)], copy);
             let bind = |kernel: &super::context::Kernel, buffers: &[&wgpu::Buffer]| {
                 let entries: Vec<wgpu::BindGroupEntry> = buffers
                     .iter()
@@ -188,7 +226,7 @@ impl<'s> SparseSums<'s> {
             );
             let columns_bind_group = bind(
                 &pipelines.sparse_columns,
-                &[&shape, &colptr, &rows_of, &column_values, &slopes, &sums],
+                &[&shape, &segment_starts, &rows_of, &column_values, &slopes, &sums],
             );
             (params, sums, partials, rows_bind_group, columns_bind_group)
         })?;
@@ -205,6 +243,7 @@ impl<'s> SparseSums<'s> {
             features: d,
             margins,
             row_groups,
+            column_segments,
         }))
     }
 }
@@ -238,19 +277,20 @@ impl SumsRun for SparseSums<'_> {
             pass.dispatch_workgroups(x, y, 1);
             pass.set_pipeline(&pipelines.sparse_columns.pipeline);
             pass.set_bind_group(0, &self.columns_bind_group, &[]);
-            let (x, y) = grid(context, (d * k).div_ceil(WORKGROUP_SIZE as usize));
+            let segments = self.column_segments[d];
+            let (x, y) = grid(context, (segments * k).div_ceil(WORKGROUP_SIZE as usize));
             pass.dispatch_workgroups(x, y, 1);
         }
         let bytes = read_back(
             context,
             encoder,
             &[
-                (&self.sums, (4 * (d * k).max(1)) as u64),
+                (&self.sums, (4 * (self.column_segments[d] * k).max(1)) as u64),
                 (&self.partials, (4 * (2 + k) * self.row_groups) as u64),
             ],
         )?;
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
-        let (sums, partials) = values.split_at((d * k).max(1));
+        let (sums, partials) = values.split_at((self.column_segments[d] * k).max(1));
         // The workgroups' sums added in their order, in float64.
         let (mut loss, mut weight, mut biases) = (0.0, 0.0, vec![0.0f64; k]);
         for group in partials.chunks_exact(2 + k) {
@@ -260,7 +300,18 @@ impl SumsRun for SparseSums<'_> {
                 *bias += f64::from(slope);
             }
         }
-        let mut derivative: Vec<f64> = sums[..d * k].iter().map(|&v| f64::from(v)).collect();
+        // Each column's segments added in their order, in float64.
+        let mut derivative = vec![0.0f64; d * k];
+        for (j, column) in self.column_segments.windows(2).enumerate() {
+            for segment in column[0]..column[1] {
+                for (total, &sum) in derivative[j * k..(j + 1) * k]
+                    .iter_mut()
+                    .zip(&sums[segment * k..(segment + 1) * k])
+                {
+                    *total += f64::from(sum);
+                }
+            }
+        }
         derivative.extend(biases);
         self.sparse.unfold(&mut derivative, k);
         Ok(RawSums {
