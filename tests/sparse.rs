@@ -1219,7 +1219,7 @@ fn hashed_columns_and_interactions_are_scikit_learns_feature_hashing() {
 }
 
 /// The GPU's sums of sparse rows take no float atomics: a fit from them is
-/// the same, bit for bit, at every run.
+/// the same, bit for bit, at every run; its work is counted.
 #[test]
 fn the_gpu_fits_sparse_rows_the_same_at_every_run() {
     let Some(context) = common::gpu("sparse rows on the GPU, twice") else {
@@ -1238,6 +1238,18 @@ fn the_gpu_fits_sparse_rows_the_same_at_every_run() {
     );
     assert_eq!(first.coefficients(), second.coefficients());
     assert_eq!(first.history().losses(), second.history().losses());
+    // A full-batch epoch: the two passes, one submission, one readback,
+    // each stored entry read twice (by row, by column: 16 bytes).
+    let descent = GradientDescent::logistic()
+        .max_epochs(3)
+        .device(Device::Gpu)
+        .gpu_context(common::gpu("sparse rows on the GPU, counted").unwrap())
+        .fit_source(&rows)
+        .unwrap();
+    let work = descent.work();
+    assert_eq!((work.epochs, work.steps, work.dispatches), (3, 3, 6));
+    assert_eq!((work.submissions, work.readbacks), (3, 3));
+    assert_eq!(work.x_bytes_read, 3 * 16 * rows.entries() as u64);
 }
 
 /// A column stored in many rows (here every one of 70,000, more than the

@@ -207,6 +207,12 @@ pub(crate) trait Engine {
 pub(crate) trait SumsRun {
     /// The raw sums at `parameters` (the weights, then the biases: one, or one per class).
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums>;
+
+    /// The work counted since it was last taken (dispatches, round trips,
+    /// bytes moved), where the run counts it.
+    fn take_work(&mut self) -> WorkCounts {
+        WorkCounts::default()
+    }
 }
 
 /// A run in progress on an engine.
@@ -405,11 +411,13 @@ impl EngineRun for SummedRun<'_> {
             &mut self.state,
             learning_rate,
         );
+        let mut work = WorkCounts::epoch(1);
+        work.add(&self.sums.take_work());
         Ok(EpochStats {
             loss_sum,
             steps: 1,
             parameters: self.parameters.clone(),
-            work: WorkCounts::epoch(1),
+            work,
         })
     }
 

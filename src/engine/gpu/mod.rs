@@ -1405,6 +1405,10 @@ impl SumsRun for GpuSums<'_> {
         self.on_device.set_parameters(parameters);
         self.on_device.raw_sums()
     }
+
+    fn take_work(&mut self) -> WorkCounts {
+        self.on_device.take_work()
+    }
 }
 
 /// A run on the GPU: the rows, the parameters and the optimizer state on

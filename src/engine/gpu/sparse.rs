@@ -19,7 +19,7 @@ use super::shared::{loss_code, WORKGROUP_SIZE};
 use super::{grid, read_back, targets_and_weights, Shape};
 use crate::data::source::{DataSource, Sparse};
 use crate::engine::error::EngineError;
-use crate::engine::SumsRun;
+use crate::engine::{SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::math::objective::{Objective, RawSums};
 
@@ -51,6 +51,10 @@ pub(super) struct SparseSums<'s> {
     row_groups: usize,
     /// Where each column's segments start, then where the last ends.
     column_segments: Vec<usize>,
+    /// The entries stored.
+    entries: usize,
+    /// What the passes did since it was last taken.
+    work: WorkCounts,
 }
 
 impl<'s> SparseSums<'s> {
@@ -244,11 +248,17 @@ impl<'s> SparseSums<'s> {
             margins,
             row_groups,
             column_segments,
+            entries,
+            work: WorkCounts::default(),
         }))
     }
 }
 
 impl SumsRun for SparseSums<'_> {
+    fn take_work(&mut self) -> WorkCounts {
+        std::mem::take(&mut self.work)
+    }
+
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
         let (context, d, k) = (self.context, self.features, self.margins);
         if parameters.len() != (d + 1) * k {
@@ -289,6 +299,17 @@ impl SumsRun for SparseSums<'_> {
                 (&self.partials, (4 * (2 + k) * self.row_groups) as u64),
             ],
         )?;
+        // Two dispatches, one submission and one readback; each entry read
+        // twice (its feature and value by row, its row and value by
+        // column), the parameters uploaded.
+        self.work.add(&WorkCounts {
+            dispatches: 2,
+            submissions: 1,
+            readbacks: 1,
+            uploaded_bytes: 4 * folded.len() as u64,
+            x_bytes_read: 16 * self.entries as u64,
+            ..WorkCounts::default()
+        });
         let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes);
         let (sums, partials) = values.split_at((self.column_segments[d] * k).max(1));
         // The workgroups' sums added in their order, in float64.
