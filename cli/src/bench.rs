@@ -500,21 +500,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
                 device.name(),
                 kernels.map_or(String::new(), |k| format!(" {}", k.name()))
             ));
-            let mut descent = GradientDescent::new(model)
-                .variant(*variant)
-                .shuffle(*shuffle)
-                .optimizer(Optimizer::sgd(args.lr))
-                .max_epochs(WARM_UP_EPOCHS + args.epochs)
-                .divergence_factor(f64::INFINITY)
-                .seed(args.seed)
-                .device(device);
-            if let (Some(g), Some((_, contexts))) = (generation, &gpu) {
-                descent = descent.gpu_context(contexts[g].clone());
-            }
-            let peak = match device {
-                Device::Gpu => gpu.as_ref().map_or(f64::NAN, |(m, _)| m.copy_gb_per_s),
-                _ => gb(host_read),
-            };
+            let (descent, peak) = timed_run(args, (*variant, *shuffle), device, generation, &gpu, host_read);
             let measured = descent
                 .fit(data.x.view(), data.y.view())
                 .map_err(|e| e.to_string())
@@ -573,6 +559,36 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         say!("\nwrote {}", path.display());
     }
     Ok(())
+}
+
+/// The settings of one timed run (plain SGD at --lr, the warm-up epoch and
+/// the timed ones, no stop but the epochs) on `device`, with the GPU
+/// context of kernel generation `generation`, and the bandwidth its rate
+/// is measured against.
+fn timed_run(
+    args: &BenchArgs,
+    (variant, shuffle): (Variant, Shuffle),
+    device: Device,
+    generation: Option<usize>,
+    gpu: &Option<(GpuMachine, Vec<Arc<GpuContext>>)>,
+    host_read: f64,
+) -> (GradientDescent, f64) {
+    let mut descent = GradientDescent::new(args.model)
+        .variant(variant)
+        .shuffle(shuffle)
+        .optimizer(Optimizer::sgd(args.lr))
+        .max_epochs(WARM_UP_EPOCHS + args.epochs)
+        .divergence_factor(f64::INFINITY)
+        .seed(args.seed)
+        .device(device);
+    if let (Some(g), Some((_, contexts))) = (generation, gpu) {
+        descent = descent.gpu_context(contexts[g].clone());
+    }
+    let peak = match device {
+        Device::Gpu => gpu.as_ref().map_or(f64::NAN, |(m, _)| m.copy_gb_per_s),
+        _ => gb(host_read),
+    };
+    (descent, peak)
 }
 
 /// `downhill bench --sparse`: the runs of `variants` on sparse rows of
@@ -634,21 +650,8 @@ fn bench_sparse(
                     runs.push(run);
                     continue;
                 }
-                let mut descent = GradientDescent::new(args.model)
-                    .variant(*variant)
-                    .shuffle(*shuffle)
-                    .optimizer(Optimizer::sgd(args.lr))
-                    .max_epochs(WARM_UP_EPOCHS + args.epochs)
-                    .divergence_factor(f64::INFINITY)
-                    .seed(args.seed)
-                    .device(device);
-                if let (Some(g), Some((_, contexts))) = (generation, &gpu) {
-                    descent = descent.gpu_context(contexts[g].clone());
-                }
-                let peak = match device {
-                    Device::Gpu => gpu.as_ref().map_or(f64::NAN, |(m, _)| m.copy_gb_per_s),
-                    _ => gb(host_read),
-                };
+                let (descent, peak) =
+                    timed_run(args, (*variant, *shuffle), device, generation, &gpu, host_read);
                 match descent
                     .fit_source(&rows)
                     .map_err(|e| e.to_string())

@@ -50,7 +50,83 @@ impl Synthetic {
         per_row: usize,
         seed: u64,
     ) -> Result<crate::data::sparse::CsrData> {
-        sparse_rows(model, rows, features, per_row, seed)
+        use rand::RngExt;
+        if rows == 0 || features == 0 || per_row == 0 {
+            return Err(Error::EmptyData { rows, features });
+        }
+        if features > u32::MAX as usize {
+            return Err(Error::Data(DataError::ShapeOverflow { rows, features }));
+        }
+        // The features' cumulative frequencies.
+        let mut cumulative: Vec<f64> = (0..features).map(|k| (k as f64 + 10.0).powf(-0.9)).collect();
+        for k in 1..features {
+            cumulative[k] += cumulative[k - 1];
+        }
+        let total = cumulative[features - 1];
+        let mut weights_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
+        let truth: Vec<f64> = (0..features)
+            .map(|_| match weights_rng.random::<f64>() < 0.05 {
+                true => 20.0 * f64::from(weights_rng.sample::<f32, _>(StandardNormal)),
+                false => 0.0,
+            })
+            .collect();
+        let blocks: Vec<SparseBlock> = (0..rows.div_ceil(SCAN_ROWS))
+            .into_par_iter()
+            .map(|block| {
+                let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(block as u64));
+                let exponential = rand_distr::Exp1;
+                let block_rows = SCAN_ROWS.min(rows - block * SCAN_ROWS);
+                let (mut lengths, mut indices, mut values, mut margins) =
+                    (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                let mut row: Vec<u32> = Vec::with_capacity(per_row);
+                for _ in 0..block_rows {
+                    row.clear();
+                    for _ in 0..per_row {
+                        let u = rng.random::<f64>() * total;
+                        row.push(cumulative.partition_point(|&c| c < u).min(features - 1) as u32);
+                    }
+                    row.sort_unstable();
+                    row.dedup();
+                    let raw: Vec<f64> = row.iter().map(|_| exponential.sample(&mut rng)).collect();
+                    let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
+                    let mut margin = 0.0;
+                    for (&j, v) in row.iter().zip(&raw) {
+                        let value = (v / norm) as f32;
+                        indices.push(j);
+                        values.push(value);
+                        margin += f64::from(value) * truth[j as usize];
+                    }
+                    lengths.push(row.len());
+                    margins.push(margin);
+                }
+                (lengths, indices, values, margins)
+            })
+            .collect();
+        let mut indptr = Vec::with_capacity(rows + 1);
+        indptr.push(0);
+        let (mut indices, mut values, mut margins) = (Vec::new(), Vec::new(), Vec::with_capacity(rows));
+        for (lengths, block_indices, block_values, block_margins) in blocks {
+            for length in lengths {
+                indptr.push(indptr[indptr.len() - 1] + length);
+            }
+            indices.extend(block_indices);
+            values.extend(block_values);
+            margins.extend(block_margins);
+        }
+        let mut sorted = margins.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[rows / 2];
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a26e7);
+        let y: Vec<f32> = margins
+            .iter()
+            .map(|&z| match model {
+                Model::Logistic => f32::from(u8::from(
+                    rng.random::<f64>() < f64::from(sigmoid((z - median) as f32)),
+                )),
+                Model::Linear => (z + 0.1 * f64::from(rng.sample::<f32, _>(StandardNormal))) as f32,
+            })
+            .collect();
+        crate::data::sparse::CsrData::new(features, indptr, indices, values, y)
     }
 
     /// `rows` × `features` standard-normal features with weights drawn
@@ -180,90 +256,3 @@ pub(crate) fn huge_page_zeros(len: usize) -> Vec<f32> {
 /// A block of [`Synthetic::sparse`]'s rows: each row's entries, their
 /// features and values, and each row's margin x·w.
 type SparseBlock = (Vec<usize>, Vec<u32>, Vec<f32>, Vec<f64>);
-
-/// [`Synthetic::sparse`].
-fn sparse_rows(
-    model: Model,
-    rows: usize,
-    features: usize,
-    per_row: usize,
-    seed: u64,
-) -> Result<crate::data::sparse::CsrData> {
-    use rand::RngExt;
-    if rows == 0 || features == 0 || per_row == 0 {
-        return Err(Error::EmptyData { rows, features });
-    }
-    if features > u32::MAX as usize {
-        return Err(Error::Data(DataError::ShapeOverflow { rows, features }));
-    }
-    // The features' cumulative frequencies.
-    let mut cumulative: Vec<f64> = (0..features).map(|k| (k as f64 + 10.0).powf(-0.9)).collect();
-    for k in 1..features {
-        cumulative[k] += cumulative[k - 1];
-    }
-    let total = cumulative[features - 1];
-    let mut weights_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5eed);
-    let truth: Vec<f64> = (0..features)
-        .map(|_| match weights_rng.random::<f64>() < 0.05 {
-            true => 20.0 * f64::from(weights_rng.sample::<f32, _>(StandardNormal)),
-            false => 0.0,
-        })
-        .collect();
-    let blocks: Vec<SparseBlock> = (0..rows.div_ceil(SCAN_ROWS))
-        .into_par_iter()
-        .map(|block| {
-            let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(block as u64));
-            let exponential = rand_distr::Exp1;
-            let block_rows = SCAN_ROWS.min(rows - block * SCAN_ROWS);
-            let (mut lengths, mut indices, mut values, mut margins) =
-                (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            let mut row: Vec<u32> = Vec::with_capacity(per_row);
-            for _ in 0..block_rows {
-                row.clear();
-                for _ in 0..per_row {
-                    let u = rng.random::<f64>() * total;
-                    row.push(cumulative.partition_point(|&c| c < u).min(features - 1) as u32);
-                }
-                row.sort_unstable();
-                row.dedup();
-                let raw: Vec<f64> = row.iter().map(|_| exponential.sample(&mut rng)).collect();
-                let norm = raw.iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);
-                let mut margin = 0.0;
-                for (&j, v) in row.iter().zip(&raw) {
-                    let value = (v / norm) as f32;
-                    indices.push(j);
-                    values.push(value);
-                    margin += f64::from(value) * truth[j as usize];
-                }
-                lengths.push(row.len());
-                margins.push(margin);
-            }
-            (lengths, indices, values, margins)
-        })
-        .collect();
-    let mut indptr = Vec::with_capacity(rows + 1);
-    indptr.push(0);
-    let (mut indices, mut values, mut margins) = (Vec::new(), Vec::new(), Vec::with_capacity(rows));
-    for (lengths, block_indices, block_values, block_margins) in blocks {
-        for length in lengths {
-            indptr.push(indptr[indptr.len() - 1] + length);
-        }
-        indices.extend(block_indices);
-        values.extend(block_values);
-        margins.extend(block_margins);
-    }
-    let mut sorted = margins.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[rows / 2];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7a26e7);
-    let y: Vec<f32> = margins
-        .iter()
-        .map(|&z| match model {
-            Model::Logistic => f32::from(u8::from(
-                rng.random::<f64>() < f64::from(sigmoid((z - median) as f32)),
-            )),
-            Model::Linear => (z + 0.1 * f64::from(rng.sample::<f32, _>(StandardNormal))) as f32,
-        })
-        .collect();
-    crate::data::sparse::CsrData::new(features, indptr, indices, values, y)
-}

@@ -419,7 +419,7 @@ pub struct Encoding {
 /// The entries of one sparse row, `from` on in `indices` and `values`, in
 /// the order of their features, the values of a feature set more than once
 /// (hashed values that collide) added, and zeros left out.
-pub(crate) fn sorted_row(indices: &mut Vec<u32>, values: &mut Vec<f32>, from: usize) {
+fn sorted_row(indices: &mut Vec<u32>, values: &mut Vec<f32>, from: usize) {
     if indices[from..].windows(2).all(|pair| pair[0] < pair[1]) {
         return;
     }
@@ -1020,6 +1020,29 @@ impl Encoding {
         Ok(())
     }
 
+    /// Encodes one row's `cells` as [`Encoding::encode_cells`] does, as a
+    /// sparse row appended to `indices` and `values`: its features set to
+    /// non-zero values, in order, colliding hashed values added.
+    pub(crate) fn encode_sparse_row<'a>(
+        &self,
+        cells: impl IntoIterator<Item = Cell<'a>>,
+        index: &ValueIndex<'_>,
+        counts: &mut ApplyCounts,
+        line: usize,
+        indices: &mut Vec<u32>,
+        values: &mut Vec<f32>,
+    ) -> Result<()> {
+        let from = indices.len();
+        self.encode_cells(cells, Some(index), counts, line, |j, value| {
+            if value != 0.0 {
+                indices.push(j as u32);
+                values.push(value);
+            }
+        })?;
+        sorted_row(indices, values, from);
+        Ok(())
+    }
+
     /// Encodes the rows of a CSV or Parquet file with the columns this
     /// encoding was learnt from (found by name, in any order, among
     /// others); a missing numeric cell takes the saved mean, an unseen text
@@ -1082,12 +1105,7 @@ impl Encoding {
             let cells = sources.iter().map(|&c| record.cell(c));
             let missing_before = counts.filled + counts.blank;
             let entries_before = indices.len();
-            self.encode_cells(cells, Some(&index), &mut counts, line, |j, value| {
-                if value != 0.0 {
-                    indices.push(j as u32);
-                    values.push(value);
-                }
-            })?;
+            self.encode_sparse_row(cells, &index, &mut counts, line, &mut indices, &mut values)?;
             if counts.filled + counts.blank > missing_before {
                 counts.rows_with_missing.push(seen);
                 if drop_incomplete {
@@ -1098,7 +1116,6 @@ impl Encoding {
                 }
             }
             seen += 1;
-            sorted_row(&mut indices, &mut values, entries_before);
             indptr.push(indices.len());
             lines.push(line);
             Ok(())

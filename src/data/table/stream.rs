@@ -265,15 +265,14 @@ impl TableData {
             }
             if plan.keeps(record_index) {
                 let cells = plan.column_sources.iter().map(|&c| record.cell(c));
-                let from = indices.len();
-                plan.encoding
-                    .encode_cells(cells, Some(&index), &mut counts, line, |j, value| {
-                        if value != 0.0 {
-                            indices.push(j as u32);
-                            values.push(value);
-                        }
-                    })?;
-                super::sorted_row(&mut indices, &mut values, from);
+                plan.encoding.encode_sparse_row(
+                    cells,
+                    &index,
+                    &mut counts,
+                    line,
+                    &mut indices,
+                    &mut values,
+                )?;
                 indptr.push(indices.len());
                 y.push(plan.target(line, record.cell(plan.target_column))?);
                 if let (Some(weights), Some(column)) = (&mut weights, plan.weight_column) {

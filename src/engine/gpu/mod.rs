@@ -620,21 +620,7 @@ impl<'c> OnDevice<'c> {
         let order = start.steps.shuffled.then(|| empty("permutation", (n * 4) as u64));
 
         let pipelines = &context.pipelines;
-        let bind = |kernel: &context::Kernel, buffers: &[&wgpu::Buffer]| {
-            let entries: Vec<wgpu::BindGroupEntry> = buffers
-                .iter()
-                .enumerate()
-                .map(|(i, buffer)| wgpu::BindGroupEntry {
-                    binding: i as u32,
-                    resource: buffer.as_entire_binding(),
-                })
-                .collect();
-            device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: None,
-                layout: &kernel.layout,
-                entries: &entries,
-            })
-        };
+        let bind = |kernel: &context::Kernel, buffers: &[&wgpu::Buffer]| bind_group(device, kernel, buffers);
 
         // A bind group holds the buffers it names: the chunks and the batch
         // buffers live as long as the bind groups do.
@@ -1077,6 +1063,23 @@ impl<'c> OnDevice<'c> {
             weight: f64::from(control.batch_weight),
         })
     }
+}
+
+/// The bind group of `kernel` over `buffers`, bound in their order.
+fn bind_group(device: &wgpu::Device, kernel: &context::Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, buffer)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: None,
+        layout: &kernel.layout,
+        entries: &entries,
+    })
 }
 
 /// Submits `encoder` with copies of the first bytes of each buffer of

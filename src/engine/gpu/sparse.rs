@@ -16,7 +16,7 @@ use wgpu::util::DeviceExt;
 
 use super::context::GpuContext;
 use super::shared::{loss_code, WORKGROUP_SIZE};
-use super::{grid, read_back, targets_and_weights, Shape};
+use super::{bind_group, grid, read_back, targets_and_weights, Shape};
 use crate::data::source::{DataSource, Sparse};
 use crate::engine::error::EngineError;
 use crate::engine::{SumsRun, WorkCounts};
@@ -206,21 +206,7 @@ impl<'s> SparseSums<'s> {
                 wgpu::BufferUsages::empty(),
             );
             let sums = storage("segment sums", &vec![0u8; 4 * (segments * margins).max(1)], copy);
-            let bind = |kernel: &super::context::Kernel, buffers: &[&wgpu::Buffer]| {
-                let entries: Vec<wgpu::BindGroupEntry> = buffers
-                    .iter()
-                    .enumerate()
-                    .map(|(binding, buffer)| wgpu::BindGroupEntry {
-                        binding: binding as u32,
-                        resource: buffer.as_entire_binding(),
-                    })
-                    .collect();
-                device.create_bind_group(&wgpu::BindGroupDescriptor {
-                    label: None,
-                    layout: &kernel.layout,
-                    entries: &entries,
-                })
-            };
+            let bind = |kernel, buffers: &[&wgpu::Buffer]| bind_group(device, kernel, buffers);
             let pipelines = &context.pipelines;
             let rows_bind_group = bind(
                 &pipelines.sparse_rows,
