@@ -21,8 +21,9 @@
 #    CUDA graph per step for batches up to 4096) on the same bytes (skipped
 #    and marked so where PyTorch or CUDA is missing). Both time the same
 #    way: data on the device, one warm-up epoch, the median timed epoch.
-# 3b. The sparse rows' full-batch pass on both devices (`downhill bench
-#    --sparse 75`, RCV1-shaped, 1,000,000 rows): $OUT/sparse.json.
+# 3b. Sparse rows on both devices (`downhill bench --sparse 75`,
+#    RCV1-shaped, 1,000,000 rows; batches of 256 and 4096 and the full
+#    batch): $OUT/sparse.json.
 # 4. Prints the tables per model (throughput with current ÷ legacy and the
 #    ratios to PyTorch, the structural figures) and writes every JSON
 #    (probe, downhill's, the peers', summary.json, summary.md) into $OUT
@@ -448,7 +449,7 @@ done
 if [ "${DOWNHILL_BENCH_SPARSE:-1}" = 1 ]; then
     section "sparse rows"
     if ! "$bin" bench --sparse 75 --rows 1000000 --features 47000 --model logistic \
-        --batch-sizes full --epochs "$epochs" --device cpu,gpu --json "$out/sparse.json"; then
+        --batch-sizes 256,4096,full --epochs "$epochs" --device cpu,gpu --json "$out/sparse.json"; then
         echo "run.sh: the sparse run failed (see above)" >&2
     fi
 fi

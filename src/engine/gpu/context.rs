@@ -23,6 +23,9 @@ pub(crate) const WAIT_LIMIT: Duration = Duration::from_secs(120);
 pub(crate) struct Kernel {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
+    /// The binding numbers the layout holds, in order (a kernel of a
+    /// file whose other entry points bind more skips theirs).
+    pub(crate) bindings: Vec<u32>,
 }
 
 /// The compute pipelines of the engine, one per kernel of shaders/.
@@ -39,6 +42,14 @@ pub(crate) struct Pipelines {
     pub(crate) sparse_rows: Kernel,
     /// Sparse rows: each feature's sum from its column (CSC).
     pub(crate) sparse_columns: Kernel,
+    /// Sparse mini-batches: each batch row's margins, loss and slopes.
+    pub(crate) sparse_batch_rows: Kernel,
+    /// Sparse mini-batches: the biases', loss's and weight's sums.
+    pub(crate) sparse_batch_sums: Kernel,
+    /// Sparse mini-batches: each touched feature's sum.
+    pub(crate) sparse_batch_columns: Kernel,
+    /// Sparse mini-batches: the touched features' sums back to 0.
+    pub(crate) sparse_batch_clear: Kernel,
 }
 
 /// How a kernel binds one buffer.
@@ -47,8 +58,10 @@ enum Access {
     Uniform,
     Read,
     ReadWrite,
+    /// A binding of the file that this entry point does not use.
+    Unused,
 }
-use Access::{Read, ReadWrite, Uniform};
+use Access::{Read, ReadWrite, Uniform, Unused};
 
 /// The bindings of each kernel, numbered from 0 in this order; they mirror
 /// the `@binding` declarations of its WGSL file, and pipeline creation
@@ -63,18 +76,33 @@ const STEPS: &[Access] = &[
 const REDUCE_UPDATE: &[Access] = &[Uniform, Read, ReadWrite, ReadWrite, ReadWrite, ReadWrite];
 const SPARSE_ROWS: &[Access] = &[Uniform, Read, Read, Read, Read, Read, ReadWrite, ReadWrite];
 const SPARSE_COLUMNS: &[Access] = &[Uniform, Read, Read, Read, Read, ReadWrite];
+const SPARSE_BATCH_ROWS: &[Access] = &[
+    Uniform, Read, Read, Read, Read, Read, ReadWrite, Unused, Read, Read,
+];
+const SPARSE_BATCH_SUMS: &[Access] = &[Uniform, Read, Read, ReadWrite, ReadWrite, ReadWrite];
+const SPARSE_BATCH_COLUMNS: &[Access] = &[
+    Uniform, Read, Unused, ReadWrite, ReadWrite, Unused, Read, Read, Read,
+];
+
+/// The binding numbers `bindings` declares, in order.
+fn binding_numbers(bindings: &[Access]) -> Vec<u32> {
+    (0u32..)
+        .zip(bindings)
+        .filter(|(_, access)| !matches!(access, Unused))
+        .map(|(binding, _)| binding)
+        .collect()
+}
 
 fn bind_group_layout(device: &wgpu::Device, name: &str, bindings: &[Access]) -> wgpu::BindGroupLayout {
-    let entries: Vec<wgpu::BindGroupLayoutEntry> = bindings
-        .iter()
-        .enumerate()
-        .map(|(binding, access)| wgpu::BindGroupLayoutEntry {
-            binding: binding as u32,
+    let entries: Vec<wgpu::BindGroupLayoutEntry> = binding_numbers(bindings)
+        .into_iter()
+        .map(|binding| wgpu::BindGroupLayoutEntry {
+            binding,
             visibility: wgpu::ShaderStages::COMPUTE,
             ty: wgpu::BindingType::Buffer {
-                ty: match access {
+                ty: match bindings[binding as usize] {
                     Uniform => wgpu::BufferBindingType::Uniform,
-                    Read => wgpu::BufferBindingType::Storage { read_only: true },
+                    Read | Unused => wgpu::BufferBindingType::Storage { read_only: true },
                     ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                 },
                 has_dynamic_offset: false,
@@ -376,6 +404,8 @@ const COMMON: &str = include_str!("../../../shaders/common.wgsl");
 const OBJECTIVE: &str = include_str!("../../../shaders/objective.wgsl");
 const RULE: &str = include_str!("../../../shaders/rule.wgsl");
 const GRADIENT: &str = include_str!("../../../shaders/gradient.wgsl");
+/// The kernels of sparse rows and batches: put before them.
+const WORKGROUP_SUM: &str = include_str!("../../../shaders/workgroup_sum.wgsl");
 
 impl GpuContext {
     /// The gradient pass of gradient_rows.wgsl for `shape`, built on first
@@ -435,7 +465,11 @@ fn build_kernel(
             },
             cache: None,
         });
-        Kernel { pipeline, layout }
+        Kernel {
+            pipeline,
+            layout,
+            bindings: binding_numbers(bindings),
+        }
     })
 }
 
@@ -502,7 +536,10 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
         )?,
         sparse_rows: kernel(
             "sparse_rows.wgsl",
-            include_str!("../../../shaders/sparse_rows.wgsl"),
+            &format!(
+                "{WORKGROUP_SUM}\n{}",
+                include_str!("../../../shaders/sparse_rows.wgsl")
+            ),
             "sparse_rows_main",
             SPARSE_ROWS,
         )?,
@@ -511,6 +548,42 @@ fn compile(device: &wgpu::Device, subgroups: bool) -> Result<Pipelines> {
             include_str!("../../../shaders/sparse_columns.wgsl"),
             "sparse_columns_main",
             SPARSE_COLUMNS,
+        )?,
+        sparse_batch_rows: kernel(
+            "sparse_rows.wgsl (mini-batches)",
+            &format!(
+                "{WORKGROUP_SUM}\n{}",
+                include_str!("../../../shaders/sparse_rows.wgsl")
+            ),
+            "sparse_batch_rows_main",
+            SPARSE_BATCH_ROWS,
+        )?,
+        sparse_batch_sums: kernel(
+            "sparse_batch.wgsl (sums)",
+            &format!(
+                "{WORKGROUP_SUM}\n{}",
+                include_str!("../../../shaders/sparse_batch.wgsl")
+            ),
+            "sparse_batch_sums_main",
+            SPARSE_BATCH_SUMS,
+        )?,
+        sparse_batch_columns: kernel(
+            "sparse_batch.wgsl (columns)",
+            &format!(
+                "{WORKGROUP_SUM}\n{}",
+                include_str!("../../../shaders/sparse_batch.wgsl")
+            ),
+            "sparse_batch_columns_main",
+            SPARSE_BATCH_COLUMNS,
+        )?,
+        sparse_batch_clear: kernel(
+            "sparse_batch.wgsl (clear)",
+            &format!(
+                "{WORKGROUP_SUM}\n{}",
+                include_str!("../../../shaders/sparse_batch.wgsl")
+            ),
+            "sparse_batch_clear_main",
+            SPARSE_BATCH_COLUMNS,
         )?,
     })
 }

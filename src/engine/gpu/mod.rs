@@ -6,6 +6,7 @@
 mod context;
 mod shared;
 mod sparse;
+mod sparse_batches;
 mod specialized;
 mod stream;
 
@@ -89,6 +90,48 @@ struct Shape {
     log_beta2: f32,
     pad1: u32,
     pad2: u32,
+}
+
+impl Shape {
+    /// The shape of a run of `start` over `n` rows of `d` features
+    /// (weighted or not), before its kernels' own fields: the rows, the
+    /// loss, the penalty, the update rule and the averaging.
+    fn for_run(start: &RunSpec, n: usize, d: usize, weighted: bool) -> Result<Shape> {
+        let classes = start.objective.loss.margins();
+        let (code, beta1, beta2, eps) = optimizer_code(&start.optimizer);
+        Ok(Shape {
+            rows: as_u32(n, "rows")?,
+            features: as_u32(d, "features")?,
+            batch_size: as_u32(start.steps.batch_rows, "batch size")?,
+            total_rows: as_u32(n, "rows")?,
+            loss: loss_code(start.objective.loss),
+            l1_strength: start.objective.penalty.l1_strength(),
+            optimizer: code,
+            steps_per_epoch: as_u32(start.steps.steps_per_epoch(), "steps per epoch")?,
+            l2_strength: start.objective.penalty.l2_strength(),
+            beta1,
+            beta2,
+            eps,
+            loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
+            weighted: u32::from(weighted),
+            // 0: not averaging (steps count from 1).
+            average_from: match start.average_from {
+                Some(from) if from > STEP_CAP => {
+                    return Err(Error::Engine(EngineError::GpuFailure {
+                        reason: format!(
+                            "averaging from step {from}: the GPU counts steps up to {STEP_CAP}; average from an earlier step or on the CPU"
+                        ),
+                    }))
+                }
+                Some(from) => from.max(1) as u32,
+                None => 0,
+            },
+            classes: classes as u32,
+            log_beta1: natural_log(beta1),
+            log_beta2: natural_log(beta2),
+            ..Zeroable::zeroed()
+        })
+    }
 }
 
 /// Mirrors `Control` in shaders/common.wgsl.
@@ -441,47 +484,11 @@ impl<'c> OnDevice<'c> {
             && kernels == StepKernels::Full
             && streamed_rows.is_none()
             && rows_per_chunk < n;
-        let (code, beta1, beta2, eps) = optimizer_code(&start.optimizer);
         let base = Shape {
-            rows: as_u32(n, "rows")?,
-            features: as_u32(d, "features")?,
-            batch_size: as_u32(batch, "batch size")?,
-            total_rows: as_u32(n, "rows")?,
-            rows_per_group: 0,
-            group_offset: 0,
-            chunk_start: 0,
-            rows_from_control: 0,
-            loss: loss_code(start.objective.loss),
-            l1_strength: start.objective.penalty.l1_strength(),
-            optimizer: code,
-            partial_groups: 0,
-            steps_per_epoch: as_u32(steps_per_epoch, "steps per epoch")?,
-            l2_strength: start.objective.penalty.l2_strength(),
-            beta1,
-            beta2,
-            eps,
             steps_per_dispatch: fused_steps as u32,
-            loss_epsilon: start.objective.loss.epsilon().unwrap_or(0.0),
-            weighted: u32::from(weighted),
-            // 0: not averaging (steps count from 1).
-            average_from: match start.average_from {
-                Some(from) if from > STEP_CAP => {
-                    return Err(Error::Engine(EngineError::GpuFailure {
-                        reason: format!(
-                            "averaging from step {from}: the GPU counts steps up to {STEP_CAP}; average from an earlier step or on the CPU"
-                        ),
-                    }))
-                }
-                Some(from) => from.max(1) as u32,
-                None => 0,
-            },
-            classes: classes as u32,
             steps_per_window: if windowed { fused_steps } else { gathered_steps } as u32,
             windowed: u32::from(windowed || gathered_steps > 1),
-            log_beta1: natural_log(beta1),
-            log_beta2: natural_log(beta2),
-            pad1: 0,
-            pad2: 0,
+            ..Shape::for_run(start, n, d, weighted)?
         };
 
         let storage =
@@ -997,22 +1004,18 @@ impl<'c> OnDevice<'c> {
     /// Submits `encoder` and reads back the epoch's loss sum and the
     /// parameters at its end.
     fn read_epoch(&self, encoder: wgpu::CommandEncoder) -> Result<(f64, Vec<f32>)> {
-        let parameter_bytes = self.parameter_count() * 4;
-        let loss_bytes = self.steps_per_epoch * 4;
-        let bytes = self.read(
+        self.count(|work| {
+            work.submissions += 1;
+            work.readbacks += 1;
+        });
+        read_epoch(
+            self.context,
             encoder,
-            &[
-                (&self.params, parameter_bytes as u64),
-                (&self.step_losses, loss_bytes as u64),
-            ],
-        )?;
-        let parameters = bytemuck::pod_collect_to_vec(&bytes[..parameter_bytes]);
-        // Added here in float64, in step order: a compensated sum on the
-        // device is not one a driver's compiler must keep (WGSL cannot
-        // forbid it to reassociate).
-        let step_losses: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[parameter_bytes..]);
-        let loss_sum = step_losses.iter().map(|&loss| f64::from(loss)).sum();
-        Ok((loss_sum, parameters))
+            &self.params,
+            self.parameter_count(),
+            &self.step_losses,
+            self.steps_per_epoch,
+        )
     }
 
     /// Submits `encoder` with copies of the first bytes of each buffer of
@@ -1024,13 +1027,6 @@ impl<'c> OnDevice<'c> {
             work.readbacks += 1;
         });
         read_back(self.context, encoder, parts)
-    }
-
-    fn read_buffer(&self, buffer: &wgpu::Buffer, values: usize) -> Result<Vec<f32>> {
-        let encoder = self.context.device.create_command_encoder(&Default::default());
-        Ok(bytemuck::pod_collect_to_vec(
-            &self.read(encoder, &[(buffer, (values * 4) as u64)])?,
-        ))
     }
 
     /// Replaces the parameters on the device (the weights, then the biases: one, or one per class).
@@ -1065,13 +1061,70 @@ impl<'c> OnDevice<'c> {
     }
 }
 
-/// The bind group of `kernel` over `buffers`, bound in their order.
+/// Submits `encoder` and reads back an epoch's end: the sum of its
+/// `steps` losses and the `count` parameters.
+fn read_epoch(
+    context: &GpuContext,
+    encoder: wgpu::CommandEncoder,
+    params: &wgpu::Buffer,
+    count: usize,
+    step_losses: &wgpu::Buffer,
+    steps: usize,
+) -> Result<(f64, Vec<f32>)> {
+    let parameter_bytes = count * 4;
+    let bytes = read_back(
+        context,
+        encoder,
+        &[
+            (params, parameter_bytes as u64),
+            (step_losses, (steps * 4) as u64),
+        ],
+    )?;
+    let parameters = bytemuck::pod_collect_to_vec(&bytes[..parameter_bytes]);
+    // Added here in float64, in step order: a compensated sum on the
+    // device is not one a driver's compiler must keep (WGSL cannot
+    // forbid it to reassociate).
+    let step_losses: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[parameter_bytes..]);
+    let loss_sum = step_losses.iter().map(|&loss| f64::from(loss)).sum();
+    Ok((loss_sum, parameters))
+}
+
+/// The optimizer state of `count` parameters after `steps` updates, read
+/// from `state` (its first moments, second moments and running average,
+/// [`state_layout`]): the moments of `moment_lengths`, the average where
+/// the fit has reached `average_from`.
+fn read_optimizer_state(
+    context: &GpuContext,
+    state: &wgpu::Buffer,
+    count: usize,
+    steps: u64,
+    moment_lengths: (usize, usize),
+    average_from: Option<u64>,
+) -> Result<OptimizerState> {
+    let encoder = context.device.create_command_encoder(&Default::default());
+    let values: Vec<f32> =
+        bytemuck::pod_collect_to_vec(&read_back(context, encoder, &[(state, (3 * count * 4) as u64)])?);
+    let averaging = average_from.is_some_and(|from| steps >= from);
+    Ok(OptimizerState {
+        steps,
+        first_moment: values[..moment_lengths.0].to_vec(),
+        second_moment: values[count..count + moment_lengths.1].to_vec(),
+        average: match averaging {
+            true => values[2 * count..3 * count].to_vec(),
+            false => Vec::new(),
+        },
+    })
+}
+
+/// The bind group of `kernel` over `buffers`, bound in their order to the
+/// kernel's binding numbers.
 fn bind_group(device: &wgpu::Device, kernel: &context::Kernel, buffers: &[&wgpu::Buffer]) -> wgpu::BindGroup {
+    debug_assert_eq!(buffers.len(), kernel.bindings.len(), "a buffer for each binding");
     let entries: Vec<wgpu::BindGroupEntry> = buffers
         .iter()
-        .enumerate()
-        .map(|(i, buffer)| wgpu::BindGroupEntry {
-            binding: i as u32,
+        .zip(&kernel.bindings)
+        .map(|(buffer, &binding)| wgpu::BindGroupEntry {
+            binding,
             resource: buffer.as_entire_binding(),
         })
         .collect();
@@ -1350,11 +1403,14 @@ impl Engine for GpuEngine {
             return Ok(Box::new(crate::engine::SummedRun::new(sums, spec)?));
         }
         // Sparse rows in full-batch steps: their CSR arrays on the device,
-        // the steps taken on the host from the sums.
+        // the steps taken on the host from the sums; in mini-batches, the
+        // steps taken on the device from the batch's stored entries.
         if !spec.steps.shuffled {
             if let Some(sums) = sparse::SparseSums::open(&self.context, source, spec.objective)? {
                 return Ok(Box::new(crate::engine::SummedRun::new(Box::new(sums), spec)?));
             }
+        } else if let Some(run) = sparse_batches::SparseBatches::open(&self.context, source, &spec)? {
+            return Ok(Box::new(run));
         }
         let placement = self.placement(source, &spec.steps, spec.shuffle)?;
         let on_device = OnDevice::new(&self.context, placement, &spec)?;
@@ -1449,18 +1505,18 @@ impl EngineRun for GpuRun<'_> {
     }
 
     fn optimizer_state(&mut self) -> Result<OptimizerState> {
-        let count = self.on_device.parameter_count();
-        let values = self.on_device.read_buffer(&self.on_device.state, 3 * count)?;
-        let averaging = self.average_from.is_some_and(|from| self.global_step >= from);
-        Ok(OptimizerState {
-            steps: self.global_step,
-            first_moment: values[..self.moment_lengths.0].to_vec(),
-            second_moment: values[count..count + self.moment_lengths.1].to_vec(),
-            average: match averaging {
-                true => values[2 * count..3 * count].to_vec(),
-                false => Vec::new(),
-            },
-        })
+        self.on_device.count(|work| {
+            work.submissions += 1;
+            work.readbacks += 1;
+        });
+        read_optimizer_state(
+            self.on_device.context,
+            &self.on_device.state,
+            self.on_device.parameter_count(),
+            self.global_step,
+            self.moment_lengths,
+            self.average_from,
+        )
     }
 }
 

@@ -17,21 +17,21 @@ use wgpu::util::DeviceExt;
 use super::context::GpuContext;
 use super::shared::{loss_code, WORKGROUP_SIZE};
 use super::{bind_group, grid, read_back, targets_and_weights, Shape};
-use crate::data::source::{DataSource, Sparse};
+use crate::data::source::{Csr, DataSource, Sparse};
 use crate::engine::error::EngineError;
 use crate::engine::{SumsRun, WorkCounts};
 use crate::error::{Error, Result};
 use crate::math::objective::{Objective, RawSums};
+
+/// The most loop iterations one row of sparse_rows.wgsl may take (its
+/// entries times its margins, and the margins'): rows beyond are read dense.
+const ROW_LOOP_BUDGET: usize = 60_000;
 
 /// The most entries one invocation of sparse_columns.wgsl adds (a
 /// column's segment): loops stay short on every adapter (lavapipe leaves a
 /// loop after 65,535 iterations), and long columns are summed in float64 on
 /// the host from float32 segments.
 const SEGMENT_ENTRIES: usize = 4096;
-
-/// The most loop iterations one row of sparse_rows.wgsl may take (its
-/// entries times its margins, and the margins'): rows beyond are read dense.
-const ROW_LOOP_BUDGET: usize = 60_000;
 
 /// A source's sparse rows on the device, for raw sums at many parameters.
 pub(super) struct SparseSums<'s> {
@@ -84,19 +84,9 @@ impl<'s> SparseSums<'s> {
             (2 + margins) * row_groups,
             (d + entries / SEGMENT_ENTRIES + 1) * margins,
         ];
-        let limit = context
-            .limits
-            .max_storage_buffer_binding_size
-            .min(u64::from(u32::MAX));
-        let longest_row = (0..n).map(|i| csr.entries(i).len()).max().unwrap_or(0);
-        if counts.iter().any(|&count| 4 * count as u64 > limit)
-            || (longest_row + 1) * (margins + 1) > ROW_LOOP_BUDGET
-        {
+        if !within_bindings(context, &counts) || !rows_within_loop_budget(&csr, margins) {
             return Ok(None);
         }
-        // indptr from 0, as 32-bit offsets.
-        let base = csr.indptr[0];
-        let indptr: Vec<u32> = csr.indptr.iter().map(|&p| (p - base) as u32).collect();
         // The copy by column: a counting sort of the entries by feature,
         // each column's entries in row order.
         let mut colptr = vec![0u32; d + 1];
@@ -126,9 +116,7 @@ impl<'s> SparseSums<'s> {
                 next[j as usize] += 1;
             }
         }
-        let y = source.targets(0, n)?;
-        let weights = source.weights(0, n)?;
-        let targets = targets_and_weights(&y, weights.as_deref());
+        let targets = targets_of(source)?;
         drop(colptr);
         let shape = Shape {
             rows: n as u32,
@@ -141,22 +129,7 @@ impl<'s> SparseSums<'s> {
         };
         let device = &context.device;
         let built = context.checked("uploading sparse rows", || {
-            let storage = |label: &str, bytes: &[u8], extra: wgpu::BufferUsages| {
-                // A binding is never empty.
-                let padded;
-                let contents = match bytes.is_empty() {
-                    true => {
-                        padded = [0u8; 4];
-                        &padded[..]
-                    }
-                    false => bytes,
-                };
-                device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                    label: Some(label),
-                    contents,
-                    usage: wgpu::BufferUsages::STORAGE | extra,
-                })
-            };
+            let storage = |label: &str, bytes: &[u8], extra| storage_buffer(device, label, bytes, extra);
             let copy = wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::COPY_SRC;
             let shape = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
                 label: Some("sparse shape"),
@@ -164,26 +137,7 @@ impl<'s> SparseSums<'s> {
                 usage: wgpu::BufferUsages::UNIFORM,
             });
             let params = storage("sparse parameters", &vec![0u8; 4 * (d + 1) * margins], copy);
-            let indptr = storage(
-                "indptr",
-                bytemuck::cast_slice(&indptr),
-                wgpu::BufferUsages::empty(),
-            );
-            let indices = storage(
-                "indices",
-                bytemuck::cast_slice(csr.indices),
-                wgpu::BufferUsages::empty(),
-            );
-            let values = storage(
-                "values",
-                bytemuck::cast_slice(csr.values),
-                wgpu::BufferUsages::empty(),
-            );
-            let targets = storage(
-                "targets",
-                bytemuck::cast_slice(&targets),
-                wgpu::BufferUsages::empty(),
-            );
+            let rows = CsrBuffers::upload(device, &csr, &targets);
             let slopes = storage(
                 "slopes",
                 &vec![0u8; 4 * n.max(1) * margins],
@@ -211,7 +165,14 @@ impl<'s> SparseSums<'s> {
             let rows_bind_group = bind(
                 &pipelines.sparse_rows,
                 &[
-                    &shape, &params, &indptr, &indices, &values, &targets, &slopes, &partials,
+                    &shape,
+                    &params,
+                    &rows.indptr,
+                    &rows.indices,
+                    &rows.values,
+                    &rows.targets,
+                    &slopes,
+                    &partials,
                 ],
             );
             let columns_bind_group = bind(
@@ -327,5 +288,80 @@ impl SumsRun for SparseSums<'_> {
             rows: self.rows,
             weight,
         })
+    }
+}
+
+/// Whether buffers of each of `counts` 32-bit values fit one binding of the
+/// adapter, and their indices 32 bits.
+pub(super) fn within_bindings(context: &GpuContext, counts: &[usize]) -> bool {
+    let limit = context
+        .limits
+        .max_storage_buffer_binding_size
+        .min(u64::from(u32::MAX));
+    counts.iter().all(|&count| 4 * count as u64 <= limit)
+}
+
+/// Whether every row's loop (its entries times its margins, and the
+/// margins') is within [`ROW_LOOP_BUDGET`].
+pub(super) fn rows_within_loop_budget(csr: &Csr<'_>, margins: usize) -> bool {
+    let longest_row = (0..csr.indptr.len() - 1)
+        .map(|i| csr.entries(i).len())
+        .max()
+        .unwrap_or(0);
+    (longest_row + 1) * (margins + 1) <= ROW_LOOP_BUDGET
+}
+
+/// The targets of every row of `source`, each followed by its weight where
+/// the rows are weighted.
+pub(super) fn targets_of(source: &dyn DataSource) -> Result<Vec<f32>> {
+    let n = source.rows();
+    let y = source.targets(0, n)?;
+    let weights = source.weights(0, n)?;
+    Ok(targets_and_weights(&y, weights.as_deref()).into_owned())
+}
+
+/// A storage buffer holding `bytes` (4 zero bytes where there are none: a
+/// binding is never empty), usable besides as `extra` says.
+pub(super) fn storage_buffer(
+    device: &wgpu::Device,
+    label: &str,
+    bytes: &[u8],
+    extra: wgpu::BufferUsages,
+) -> wgpu::Buffer {
+    let contents = match bytes.is_empty() {
+        true => &[0u8; 4][..],
+        false => bytes,
+    };
+    device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(label),
+        contents,
+        usage: wgpu::BufferUsages::STORAGE | extra,
+    })
+}
+
+/// The CSR arrays of sparse rows and their targets on the device, as
+/// sparse_rows.wgsl binds them.
+pub(super) struct CsrBuffers {
+    pub(super) indptr: wgpu::Buffer,
+    pub(super) indices: wgpu::Buffer,
+    pub(super) values: wgpu::Buffer,
+    /// Each target, followed by its row's weight where the rows are
+    /// weighted ([`targets_of`]).
+    pub(super) targets: wgpu::Buffer,
+}
+
+impl CsrBuffers {
+    /// Uploads `csr` (its offsets from 0, as 32 bits) and `targets`.
+    pub(super) fn upload(device: &wgpu::Device, csr: &Csr<'_>, targets: &[f32]) -> Self {
+        let base = csr.indptr[0];
+        let indptr: Vec<u32> = csr.indptr.iter().map(|&p| (p - base) as u32).collect();
+        let read_only =
+            |label: &str, bytes: &[u8]| storage_buffer(device, label, bytes, wgpu::BufferUsages::empty());
+        CsrBuffers {
+            indptr: read_only("indptr", bytemuck::cast_slice(&indptr)),
+            indices: read_only("indices", bytemuck::cast_slice(csr.indices)),
+            values: read_only("values", bytemuck::cast_slice(csr.values)),
+            targets: read_only("targets", bytemuck::cast_slice(targets)),
+        }
     }
 }
