@@ -1,0 +1,581 @@
+"""The estimators: scikit-learn's parameters turned into the Rust library's
+settings (``_core.settings``), its fits and predictions called on float32
+arrays.
+
+Units. The library minimizes the weighted mean loss plus its penalty,
+``Σ sᵢ ℓᵢ / Σ sᵢ + α (ρ‖w‖₁ + (1 − ρ)/2 ‖w‖²)``, with the squared error
+not halved (``r²``, where scikit-learn's SGD takes ``r²/2``). Each
+estimator below writes its scikit-learn objective in that form, so that the
+optimum is the same point.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._available_if import available_if
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _core
+
+# The library's losses whose scale is twice scikit-learn's SGD loss of the
+# same name (the squared error, r² against r²/2).
+_DOUBLED_LOSSES = {"squared_error"}
+
+
+def _seed(random_state):
+    """The library's seed from scikit-learn's ``random_state``."""
+    if random_state is None:
+        return int(np.random.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral):
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    raise ValueError(f"random_state must be None, an int or a RandomState, not {random_state!r}")
+
+
+def _penalty(penalty, alpha, l1_ratio):
+    """(alpha, l1_ratio) of the library's penalty from scikit-learn's."""
+    if penalty is None or penalty == "none":
+        return 0.0, 0.0
+    if penalty == "l2":
+        return float(alpha), 0.0
+    if penalty == "l1":
+        return float(alpha), 1.0
+    if penalty == "elasticnet":
+        if l1_ratio is None or not 0.0 <= l1_ratio <= 1.0:
+            raise ValueError(f"l1_ratio must be in [0, 1] for the elastic net, not {l1_ratio!r}")
+        return float(alpha), float(l1_ratio)
+    raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, not {penalty!r}")
+
+
+class _DownhillEstimator(BaseEstimator):
+    """What every estimator shares: the fitted model of the library (kept as
+    ``_models``, one per binary problem of a one-versus-rest classifier, else
+    one), its attributes, and pickling through the saved model's JSON."""
+
+    def _check_fit_intercept(self):
+        if not self.fit_intercept:
+            raise ValueError("fit_intercept=False is not supported: the library always fits the intercept")
+
+    def _validate_fit(self, X, y, sample_weight, classifier):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float32,
+            order="C",
+            y_numeric=not classifier,
+            reset=True,
+        )
+        if classifier:
+            check_classification_targets(y)
+        sample_weight = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float32)
+        return X, y, sample_weight
+
+    def _validate_predict(self, X):
+        check_is_fitted(self, "_models")
+        return validate_data(self, X, dtype=np.float32, order="C", reset=False)
+
+    def _margins(self, X):
+        """Each row's margins, one column per fitted margin."""
+        X = self._validate_predict(X)
+        return np.hstack([model.decision_function(X) for model in self._models])
+
+    def _record(self, models):
+        """Keeps the fitted models and sets the attributes scikit-learn users read."""
+        self._models = models
+        coefficients = np.hstack([model.coefficients for model in models]).T
+        intercepts = np.concatenate([model.intercepts for model in models])
+        self._set_parameters(coefficients.astype(np.float64), intercepts.astype(np.float64))
+        self.loss_curve_ = [list(model.losses) for model in models]
+        if len(models) == 1:
+            self.loss_curve_ = self.loss_curve_[0]
+        self.n_iter_ = max(len(model.losses) for model in models)
+        self.stop_reason_ = models[0].stop_reason if len(models) == 1 else [m.stop_reason for m in models]
+        self.t_ = float(sum(model.steps for model in models))
+
+    def __getstate__(self):
+        # A copy: scikit-learn's may be the estimator's own __dict__.
+        state = dict(super().__getstate__())
+        if "_models" in state:
+            state["_models"] = [model.to_json() for model in state["_models"]]
+        return state
+
+    def __setstate__(self, state):
+        if "_models" in state:
+            state["_models"] = [_core.FittedModel.from_json(text) for text in state["_models"]]
+        super().__setstate__(state)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class _Regressor(RegressorMixin, _DownhillEstimator):
+    def _set_parameters(self, coefficients, intercepts):
+        self.coef_ = coefficients[0]
+        self.intercept_ = float(intercepts[0])
+
+    def predict(self, X):
+        X = self._validate_predict(X)
+        return self._models[0].predict(X).astype(np.float64)
+
+
+class _Classifier(ClassifierMixin, _DownhillEstimator):
+    def _set_parameters(self, coefficients, intercepts):
+        self.coef_ = coefficients
+        self.intercept_ = intercepts
+
+    def _encode(self, y, classes=None):
+        """The labels as 0 … K − 1 (float32) and the classes, sorted."""
+        encoder = LabelEncoder()
+        if classes is None:
+            encoder.fit(y)
+        else:
+            encoder.fit(np.asarray(classes))
+            unseen = np.setdiff1d(np.unique(y), encoder.classes_)
+            if unseen.size:
+                raise ValueError(f"labels {unseen.tolist()} are not among classes {encoder.classes_.tolist()}")
+        if len(encoder.classes_) < 2:
+            raise ValueError(
+                f"the targets hold one class ({encoder.classes_[0]!r}): a classifier needs at least two"
+            )
+        return encoder.transform(y).astype(np.float32), encoder.classes_
+
+    def decision_function(self, X):
+        margins = self._margins(X).astype(np.float64)
+        if len(self.classes_) == 2:
+            return margins[:, 0]
+        return margins
+
+    def predict(self, X):
+        margins = self.decision_function(X)
+        if margins.ndim == 1:
+            return self.classes_[(margins > 0).astype(int)]
+        return self.classes_[np.argmax(margins, axis=1)]
+
+
+class _LeastSquares(_Regressor):
+    def _fit_least_squares(self, X, y, sample_weight, alpha):
+        """‖y − Xw − b‖² + alpha ‖w‖² (weighted: Σ sᵢ rᵢ²) by L-BFGS: the
+        library's mean squared error over Σ sᵢ, its L2 strength 2·alpha/Σ sᵢ."""
+        self._check_fit_intercept()
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
+        total = float(len(y) if sample_weight is None else sample_weight.sum())
+        settings = _core.settings(
+            model="linear",
+            loss="squared",
+            alpha=2.0 * alpha / total,
+            solver="lbfgs",
+            max_epochs=1000 if self.max_iter is None else int(self.max_iter),
+            device=self.device,
+        )
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight)])
+        return self
+
+
+class Ridge(_LeastSquares):
+    """Least squares with an L2 penalty, ``‖y − Xw − b‖² + alpha ‖w‖²``
+    (scikit-learn's ``Ridge``), to its optimum by L-BFGS on the library's
+    engines (float32 rows, float64 sums).
+
+    Parameters beyond scikit-learn's: ``device`` (``"cpu"``, ``"gpu"``,
+    ``"auto"``). ``max_iter`` bounds the L-BFGS iterations (default 1000);
+    the fit runs to the rounding of its float32 sums (``tol`` is kept for
+    scikit-learn's signature).
+    """
+
+    def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=None, tol=1e-4, device="cpu"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        if self.alpha < 0:
+            raise ValueError(f"alpha must be at least 0, not {self.alpha!r}")
+        return self._fit_least_squares(X, y, sample_weight, float(self.alpha))
+
+
+class LinearRegression(_LeastSquares):
+    """Ordinary least squares (scikit-learn's ``LinearRegression``), to its
+    optimum by L-BFGS."""
+
+    def __init__(self, *, fit_intercept=True, max_iter=None, device="cpu"):
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        return self._fit_least_squares(X, y, sample_weight, 0.0)
+
+
+class PoissonRegressor(_Regressor):
+    """A Poisson model with the log link and an L2 penalty,
+    ``(1/2n) Σ deviance + (alpha/2)‖w‖²`` (scikit-learn's
+    ``PoissonRegressor``), to its optimum by L-BFGS; ``predict`` gives
+    ``exp(Xw + b)``."""
+
+    def __init__(self, *, alpha=1.0, fit_intercept=True, max_iter=100, tol=1e-4, warm_start=False, device="cpu"):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.warm_start = warm_start
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        self._check_fit_intercept()
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
+        if np.any(y < 0):
+            raise ValueError("the Poisson model's targets must be at least 0")
+        settings = _core.settings(
+            model="linear",
+            loss="poisson",
+            alpha=float(self.alpha),
+            solver="lbfgs",
+            max_epochs=int(self.max_iter),
+            device=self.device,
+        )
+        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start)])
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.positive_only = True
+        return tags
+
+
+class LogisticRegression(_Classifier):
+    """Logistic regression with an L2 penalty, ``C Σ sᵢ log-lossᵢ + ½‖w‖²``
+    (scikit-learn's ``LogisticRegression``), to its optimum by L-BFGS on the
+    library's engines; the multinomial (softmax) model for more than two
+    classes.
+
+    ``penalty`` is ``"l2"`` or ``None``; ``solver`` is ``"lbfgs"`` (the
+    library's L-BFGS). Parameters beyond scikit-learn's: ``device``.
+    """
+
+    def __init__(
+        self,
+        penalty="l2",
+        *,
+        tol=1e-4,
+        C=1.0,
+        fit_intercept=True,
+        class_weight=None,
+        random_state=None,
+        solver="lbfgs",
+        max_iter=100,
+        warm_start=False,
+        device="cpu",
+    ):
+        self.penalty = penalty
+        self.tol = tol
+        self.C = C
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.solver = solver
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.device = device
+
+    def fit(self, X, y, sample_weight=None):
+        self._check_fit_intercept()
+        if self.penalty not in ("l2", None):
+            raise ValueError(
+                f"penalty {self.penalty!r} is not supported by LogisticRegression here: "
+                "use 'l2' or None, or SGDClassifier(loss='log_loss') for 'l1' and 'elasticnet'"
+            )
+        if self.solver != "lbfgs":
+            raise ValueError(f"solver must be 'lbfgs', not {self.solver!r}")
+        if not self.C > 0:
+            raise ValueError(f"C must be positive, not {self.C!r}")
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
+        labels, self.classes_ = self._encode(y)
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        total = float(len(y) if sample_weight is None else sample_weight.sum())
+        classes = len(self.classes_)
+        settings = _core.settings(
+            model="logistic" if classes == 2 else "multinomial",
+            classes=classes,
+            alpha=0.0 if self.penalty is None else 1.0 / (self.C * total),
+            solver="lbfgs",
+            max_epochs=int(self.max_iter),
+            device=self.device,
+        )
+        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
+        self._record([_core.fit(settings, X, labels, sample_weight, start)])
+        return self
+
+    def predict_proba(self, X):
+        X = self._validate_predict(X)
+        return self._models[0].predict_proba(X).astype(np.float64)
+
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+
+class _SGD(_DownhillEstimator):
+    """The settings that SGDRegressor and SGDClassifier share."""
+
+    def _sgd_settings(self, loss, model, classes, max_epochs):
+        doubled = 2.0 if loss in _DOUBLED_LOSSES else 1.0
+        alpha, l1_ratio = _penalty(self.penalty, self.alpha, self.l1_ratio)
+        if self.learning_rate not in ("constant", "optimal", "invscaling", "adaptive"):
+            raise ValueError(
+                f"learning_rate must be 'constant', 'optimal', 'invscaling' or 'adaptive', not {self.learning_rate!r}"
+            )
+        if self.learning_rate != "optimal" and not self.eta0 > 0:
+            raise ValueError(f"eta0 must be positive under learning_rate={self.learning_rate!r}, not {self.eta0!r}")
+        schedule = {
+            "constant": "constant",
+            "optimal": "constant",
+            "invscaling": f"invscaling:{self.power_t}",
+            "adaptive": f"plateau:0.2:{self.n_iter_no_change}",
+        }[self.learning_rate]
+        if self.average is True:
+            average = 1
+        elif self.average is False or self.average is None:
+            average = None
+        else:
+            average = max(1, int(self.average))
+        return _core.settings(
+            model=model,
+            classes=classes,
+            loss=None if model == "multinomial" else loss,
+            epsilon=float(self.epsilon),
+            alpha=doubled * alpha,
+            l1_ratio=l1_ratio,
+            optimizer=self.optimizer,
+            # The same steps: the library's doubled loss takes half the rate.
+            learning_rate=float(self.eta0 or 0.01) / doubled,
+            schedule=schedule,
+            batch_size=self.batch_size,
+            shuffle=bool(self.shuffle),
+            max_epochs=int(max_epochs),
+            tol=None if self.tol is None else float(self.tol),
+            patience=int(self.n_iter_no_change),
+            validation_fraction=float(self.validation_fraction) if self.early_stopping else None,
+            average=average,
+            seed=_seed(self.random_state),
+            device=self.device,
+            auto_learning_rate=self.learning_rate == "optimal",
+        )
+
+
+class SGDRegressor(_Regressor, _SGD):
+    """scikit-learn's ``SGDRegressor`` on the library's engines: single-row
+    (or ``batch_size``) steps of ``optimizer`` (``"sgd"``, ``"momentum"``,
+    ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``).
+
+    Differences: ``learning_rate="invscaling"`` decays per epoch
+    (``eta0 / epoch^power_t``), not per step; ``"optimal"`` takes the rate the
+    library derives from the data.
+    """
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        epsilon=0.1,
+        random_state=None,
+        learning_rate="invscaling",
+        eta0=0.01,
+        power_t=0.25,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        warm_start=False,
+        average=False,
+        device="cpu",
+        batch_size=1,
+        optimizer="sgd",
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.warm_start = warm_start
+        self.average = average
+        self.device = device
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+
+    def _fit(self, X, y, sample_weight, max_epochs, start):
+        self._check_fit_intercept()
+        if self.loss not in ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
+            raise ValueError(f"loss {self.loss!r} is not a regression loss of SGDRegressor")
+        settings = self._sgd_settings(self.loss, "linear", 2, max_epochs)
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start)])
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
+        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
+        return self._fit(X, y, sample_weight, self.max_iter, start)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch over ``X`` and ``y``, from where the last fit stopped."""
+        first = not hasattr(self, "_models")
+        if first:
+            X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
+            return self._fit(X, y, sample_weight, 1, None)
+        X = self._validate_predict(X)
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        self._record([self._models[0].partial_fit(X, y, 1)])
+        return self
+
+
+class SGDClassifier(_Classifier, _SGD):
+    """scikit-learn's ``SGDClassifier`` on the library's engines: single-row
+    (or ``batch_size``) steps of ``optimizer``.
+
+    Differences: more than two classes under ``loss="log_loss"`` fit the
+    multinomial (softmax) model, other losses one binary model per class
+    (one versus the rest, as scikit-learn does); ``learning_rate="invscaling"``
+    decays per epoch; ``"optimal"`` takes the rate the library derives from
+    the data.
+    """
+
+    def __init__(
+        self,
+        loss="hinge",
+        *,
+        penalty="l2",
+        alpha=0.0001,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        max_iter=1000,
+        tol=1e-3,
+        shuffle=True,
+        epsilon=0.1,
+        random_state=None,
+        learning_rate="optimal",
+        eta0=0.0,
+        power_t=0.5,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=5,
+        class_weight=None,
+        warm_start=False,
+        average=False,
+        device="cpu",
+        batch_size=1,
+        optimizer="sgd",
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.max_iter = max_iter
+        self.tol = tol
+        self.shuffle = shuffle
+        self.epsilon = epsilon
+        self.random_state = random_state
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.warm_start = warm_start
+        self.average = average
+        self.device = device
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+
+    def _fit(self, X, y, sample_weight, max_epochs, classes, starts):
+        self._check_fit_intercept()
+        if self.loss not in ("hinge", "log_loss", "squared_hinge", "modified_huber"):
+            raise ValueError(f"loss {self.loss!r} is not a classification loss of SGDClassifier")
+        labels, self.classes_ = self._encode(y, classes)
+        if self.class_weight is not None:
+            weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
+            sample_weight = weights if sample_weight is None else sample_weight * weights
+        count = len(self.classes_)
+        if count == 2 or self.loss == "log_loss":
+            model = "logistic" if count == 2 else "multinomial"
+            settings = self._sgd_settings(self.loss, model, count, max_epochs)
+            start = starts[0] if starts else None
+            models = [_core.fit(settings, X, labels, sample_weight, start)]
+        else:
+            # One versus the rest: a binary model per class.
+            settings = self._sgd_settings(self.loss, "logistic", 2, max_epochs)
+            models = [
+                _core.fit(
+                    settings,
+                    X,
+                    (labels == k).astype(np.float32),
+                    sample_weight,
+                    starts[k] if starts else None,
+                )
+                for k in range(count)
+            ]
+        self._record(models)
+        return self
+
+    def fit(self, X, y, sample_weight=None):
+        X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
+        starts = self._models if self.warm_start and hasattr(self, "_models") else None
+        return self._fit(X, y, sample_weight, self.max_iter, None, starts)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch over ``X`` and ``y``, from where the last fit stopped;
+        the first call names every class (``classes``)."""
+        if not hasattr(self, "_models"):
+            if classes is None:
+                raise ValueError("classes must be given on the first call to partial_fit")
+            X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
+            return self._fit(X, y, sample_weight, 1, classes, None)
+        X = self._validate_predict(X)
+        labels, _ = self._encode(np.asarray(y), self.classes_)
+        if len(self._models) == 1:
+            models = [self._models[0].partial_fit(X, labels, 1)]
+        else:
+            models = [
+                model.partial_fit(X, (labels == k).astype(np.float32), 1) for k, model in enumerate(self._models)
+            ]
+        self._record(models)
+        return self
+
+    @available_if(lambda self: self.loss == "log_loss")
+    def predict_proba(self, X):
+        """Each row's probability of each class (``loss="log_loss"`` only)."""
+        X = self._validate_predict(X)
+        return self._models[0].predict_proba(X).astype(np.float64)
+
+    @available_if(lambda self: self.loss == "log_loss")
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))

@@ -1,0 +1,348 @@
+//! `downhill._core`: the library's fit and its fitted model for Python.
+//! The estimators of the `downhill` package (python/downhill/) turn
+//! scikit-learn's parameters into this crate's settings and call [`fit`];
+//! this module stays a thin, typed door: arrays in as NumPy views (float32,
+//! no copy where C-contiguous), the interpreter lock released while the
+//! engines run, the crate's errors out as Python exceptions of their kind.
+
+use downhill::ndarray::{Array1, ArrayView2};
+use downhill::{
+    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
+    Variant,
+};
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+/// The crate's error as the Python exception of its kind: the engines'
+/// failures are `RuntimeError`s, files' `OSError`s, everything a caller
+/// gave (data, settings) a `ValueError` naming the value.
+fn python_error(error: Error) -> PyErr {
+    let message = error.to_string();
+    match error {
+        Error::Engine(_) => PyRuntimeError::new_err(message),
+        Error::Io { .. } => PyOSError::new_err(message),
+        _ => PyValueError::new_err(message),
+    }
+}
+
+/// A setting named by text that the crate parses.
+fn parsed<T: std::str::FromStr<Err = Error>>(text: &str) -> PyResult<T> {
+    text.parse().map_err(python_error)
+}
+
+/// The settings of one fit, as the estimators pass them (this crate's
+/// units: the loss's own scale, the penalty of the mean loss).
+#[derive(Debug, Clone)]
+struct Settings {
+    model: Model,
+    loss: Option<Loss>,
+    penalty: Penalty,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    variant: Variant,
+    solver: Solver,
+    shuffle: Shuffle,
+    max_epochs: usize,
+    tolerance: Option<f64>,
+    patience: Option<usize>,
+    validation_fraction: Option<f64>,
+    average: Option<u64>,
+    seed: u64,
+    device: Device,
+    standardize: bool,
+    auto_learning_rate: bool,
+}
+
+impl Settings {
+    fn descent(&self) -> GradientDescent {
+        let mut descent = GradientDescent::new(self.model)
+            .penalty(self.penalty)
+            .optimizer(self.optimizer)
+            .schedule(self.schedule)
+            .variant(self.variant)
+            .solver(self.solver)
+            .shuffle(self.shuffle)
+            .max_epochs(self.max_epochs)
+            .seed(self.seed)
+            .device(self.device)
+            .standardize(self.standardize)
+            .auto_learning_rate(self.auto_learning_rate);
+        if let Some(loss) = self.loss {
+            descent = descent.loss(loss);
+        }
+        if let Some(tolerance) = self.tolerance {
+            descent = descent.tolerance(tolerance);
+        }
+        if let Some(patience) = self.patience {
+            descent = descent.patience(patience);
+        }
+        if let Some(fraction) = self.validation_fraction {
+            descent = descent.validation_fraction(fraction);
+        }
+        if let Some(first_step) = self.average {
+            descent = descent.average(first_step);
+        }
+        descent
+    }
+}
+
+/// The settings from the estimators' keywords.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (
+    *, model, classes=2, loss=None, epsilon=0.1, alpha=0.0, l1_ratio=0.0,
+    optimizer="sgd", learning_rate=0.01, momentum=0.9, schedule="constant",
+    batch_size=None, solver="gd", shuffle=true, max_epochs=100, tol=None,
+    patience=None, validation_fraction=None, average=None, seed=0,
+    device="cpu", standardize=false, auto_learning_rate=false,
+))]
+fn settings(
+    model: &str,
+    classes: u32,
+    loss: Option<&str>,
+    epsilon: f32,
+    alpha: f32,
+    l1_ratio: f32,
+    optimizer: &str,
+    learning_rate: f32,
+    momentum: f32,
+    schedule: &str,
+    batch_size: Option<usize>,
+    solver: &str,
+    shuffle: bool,
+    max_epochs: usize,
+    tol: Option<f64>,
+    patience: Option<usize>,
+    validation_fraction: Option<f64>,
+    average: Option<u64>,
+    seed: u64,
+    device: &str,
+    standardize: bool,
+    auto_learning_rate: bool,
+) -> PyResult<FitSettings> {
+    let mut loss = loss
+        .map(|name| Loss::from_name(name, epsilon))
+        .transpose()
+        .map_err(python_error)?;
+    let model = match model {
+        "multinomial" => {
+            loss = Some(Loss::Multinomial { classes });
+            Model::Logistic
+        }
+        other => parsed(other)?,
+    };
+    let optimizer: Optimizer = match parsed::<Rule>(optimizer)? {
+        Rule::Sgd => Optimizer::sgd(learning_rate).into(),
+        Rule::Momentum => Optimizer::momentum(learning_rate, momentum).into(),
+        Rule::Nesterov => Optimizer::nesterov(learning_rate, momentum).into(),
+        Rule::AdaGrad => Optimizer::adagrad(learning_rate).into(),
+        Rule::RmsProp => Optimizer::rmsprop(learning_rate).into(),
+        Rule::Adam => Optimizer::adam(learning_rate).into(),
+    };
+    let penalty = match l1_ratio {
+        0.0 => Penalty::L2(alpha),
+        1.0 => Penalty::L1(alpha),
+        ratio => Penalty::ElasticNet {
+            alpha,
+            l1_ratio: ratio,
+        },
+    };
+    Ok(FitSettings(Settings {
+        model,
+        loss,
+        penalty,
+        optimizer,
+        schedule: parsed(schedule)?,
+        variant: match batch_size {
+            None => Variant::Full,
+            Some(1) => Variant::Stochastic,
+            Some(rows) => Variant::MiniBatch(rows),
+        },
+        solver: parsed(solver)?,
+        shuffle: if shuffle { Shuffle::Rows } else { Shuffle::None },
+        max_epochs,
+        tolerance: tol,
+        patience,
+        validation_fraction,
+        average,
+        seed,
+        device: parsed(device)?,
+        standardize,
+        auto_learning_rate,
+    }))
+}
+
+/// The settings of a fit, checked.
+#[pyclass(module = "downhill._core", frozen)]
+#[derive(Debug, Clone)]
+struct FitSettings(Settings);
+
+#[pymethods]
+impl FitSettings {
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+/// Fits `x` (rows × features, float32) to `y` (float32: values, or labels
+/// 0 … K − 1), each row weighted by `sample_weight` where given; from
+/// `start`'s parameters and optimizer state where given (a warm start).
+#[pyfunction]
+#[pyo3(signature = (settings, x, y, sample_weight=None, start=None))]
+fn fit(
+    py: Python<'_>,
+    settings: &FitSettings,
+    x: PyReadonlyArray2<'_, f32>,
+    y: PyReadonlyArray1<'_, f32>,
+    sample_weight: Option<PyReadonlyArray1<'_, f32>>,
+    start: Option<&FittedModel>,
+) -> PyResult<FittedModel> {
+    let mut descent = settings.0.descent();
+    if let Some(start) = start {
+        descent = descent.resume(&start.fitted);
+    }
+    let (x, y) = (x.as_array(), y.as_array());
+    let weights = sample_weight.as_ref().map(|w| w.as_array());
+    let fitted = py
+        .detach(|| match weights {
+            Some(weights) => descent.fit_weighted(x, y, weights),
+            None => descent.fit(x, y),
+        })
+        .map_err(python_error)?;
+    Ok(FittedModel { fitted })
+}
+
+/// A fitted model: its parameters, its history, its predictions.
+#[pyclass(module = "downhill._core", frozen)]
+struct FittedModel {
+    fitted: Fitted,
+}
+
+impl FittedModel {
+    fn margins(&self, py: Python<'_>, x: ArrayView2<'_, f32>) -> PyResult<downhill::ndarray::Array2<f32>> {
+        py.detach(|| self.fitted.class_margins(x)).map_err(python_error)
+    }
+}
+
+#[pymethods]
+impl FittedModel {
+    /// The weights, features × margins.
+    #[getter]
+    fn coefficients<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f32>> {
+        self.fitted.coefficients().to_owned().into_pyarray(py)
+    }
+
+    /// The biases, one a margin.
+    #[getter]
+    fn intercepts<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.fitted.intercepts().to_owned().into_pyarray(py)
+    }
+
+    /// The loss of each epoch (or L-BFGS iteration), the penalty included.
+    #[getter]
+    fn losses(&self) -> Vec<f64> {
+        self.fitted.history().losses()
+    }
+
+    /// Why the fit stopped, in words.
+    #[getter]
+    fn stop_reason(&self) -> String {
+        self.fitted.stop_reason().to_string()
+    }
+
+    /// Whether the fit converged (by its tolerance, or to the rounding of
+    /// its sums) rather than running out of epochs or diverging.
+    #[getter]
+    fn converged(&self) -> bool {
+        matches!(
+            self.fitted.stop_reason(),
+            downhill::StopReason::Converged { .. } | downhill::StopReason::RoundingLimit { .. }
+        )
+    }
+
+    /// Updates of the parameters taken.
+    #[getter]
+    fn steps(&self) -> u64 {
+        self.fitted.training_state().optimizer_state().steps
+    }
+
+    /// The device the fit ran on.
+    #[getter]
+    fn device(&self) -> String {
+        self.fitted.device().name().to_string()
+    }
+
+    /// Each row's margins (rows × margins).
+    fn decision_function<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        Ok(self.margins(py, x.as_array())?.into_pyarray(py))
+    }
+
+    /// Each row's probability of each class (rows × classes; two columns
+    /// for a binary model).
+    fn predict_proba<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let x = x.as_array();
+        let probabilities = py
+            .detach(|| self.fitted.class_probabilities(x))
+            .map_err(python_error)?;
+        Ok(probabilities.into_pyarray(py))
+    }
+
+    /// Each row's prediction: a value, a count's mean, or a label.
+    fn predict<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let x = x.as_array();
+        let predictions: Array1<f32> = py.detach(|| self.fitted.predict(x)).map_err(python_error)?;
+        Ok(predictions.into_pyarray(py))
+    }
+
+    /// One more epoch (or `epochs`) over `x` and `y` from where the fit
+    /// stopped, its optimizer state carried over.
+    #[pyo3(signature = (x, y, epochs=1))]
+    fn partial_fit(
+        &self,
+        py: Python<'_>,
+        x: PyReadonlyArray2<'_, f32>,
+        y: PyReadonlyArray1<'_, f32>,
+        epochs: usize,
+    ) -> PyResult<FittedModel> {
+        let (x, y) = (x.as_array(), y.as_array());
+        let fitted = py
+            .detach(|| self.fitted.partial_fit(x, y, epochs))
+            .map_err(python_error)?;
+        Ok(FittedModel { fitted })
+    }
+
+    /// The saved model's JSON (pickling goes through it).
+    fn to_json(&self) -> PyResult<String> {
+        self.fitted.to_json().map_err(python_error)
+    }
+
+    /// The model saved as `text` by [`FittedModel::to_json`].
+    #[staticmethod]
+    fn from_json(text: &str) -> PyResult<FittedModel> {
+        let fitted = Fitted::from_json(text, "a pickled model").map_err(python_error)?;
+        Ok(FittedModel { fitted })
+    }
+}
+
+/// The module `downhill._core`.
+#[pymodule]
+fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(settings, module)?)?;
+    module.add_function(wrap_pyfunction!(fit, module)?)?;
+    module.add_class::<FitSettings>()?;
+    module.add_class::<FittedModel>()?;
+    Ok(())
+}

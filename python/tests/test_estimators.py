@@ -1,0 +1,216 @@
+"""The estimators against scikit-learn's on its own data sets, and against
+the Rust library itself.
+
+Expected values come from scikit-learn (its optima, run to a tight
+tolerance here) and from the `downhill` program built from the same
+crate (its saved model), never from this package.
+"""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import sklearn.linear_model as sk
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import downhill
+from downhill import _core
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def standardized(loader):
+    x, y = loader(return_X_y=True)
+    return StandardScaler().fit_transform(x), y
+
+
+def log_loss_objective(x, y, coef, intercept, C):
+    """scikit-learn's L2 logistic objective, C Σ log-loss + ½‖w‖², in float64
+    (binary labels 0/1: one row of coef; else the multinomial's)."""
+    z = x @ np.atleast_2d(coef).T + intercept
+    if z.shape[1] == 1:
+        s = 2.0 * y - 1.0
+        loss = np.logaddexp(0.0, -s * z[:, 0]).sum()
+    else:
+        loss = (np.logaddexp.reduce(z, axis=1) - z[np.arange(len(y)), y]).sum()
+    return C * loss + 0.5 * float((np.asarray(coef) ** 2).sum())
+
+
+def ridge_objective(x, y, coef, intercept, alpha):
+    r = y - x @ coef - intercept
+    return float(r @ r) + alpha * float(coef @ coef)
+
+
+@pytest.mark.parametrize("loader", [load_breast_cancer, load_iris, load_digits])
+def test_logistic_regression_reaches_scikit_learns_optimum(loader):
+    x, y = standardized(loader)
+    classes = np.unique(y)
+    y = np.searchsorted(classes, y)
+    ours = downhill.LogisticRegression(C=0.5, max_iter=2000).fit(x, y)
+    theirs = sk.LogisticRegression(C=0.5, max_iter=20000, tol=1e-12).fit(x, y)
+    found = log_loss_objective(x, y, ours.coef_, ours.intercept_, 0.5)
+    expected = log_loss_objective(x, y, theirs.coef_, theirs.intercept_, 0.5)
+    assert found <= expected * (1 + 1e-6), (found, expected)
+    assert ours.coef_.shape == theirs.coef_.shape
+    assert ours.intercept_.shape == theirs.intercept_.shape
+    assert np.array_equal(ours.classes_, theirs.classes_)
+    assert ours.score(x, y) == pytest.approx(theirs.score(x, y), abs=0.01)
+    probabilities = ours.predict_proba(x)
+    assert probabilities.shape == (len(y), len(classes))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(probabilities, theirs.predict_proba(x), atol=1e-3)
+
+
+def test_ridge_and_least_squares_reach_scikit_learns_optimum():
+    x, y = standardized(load_diabetes)
+    for alpha in [0.1, 1.0, 30.0]:
+        ours = downhill.Ridge(alpha=alpha).fit(x, y)
+        theirs = sk.Ridge(alpha=alpha).fit(x, y)
+        found = ridge_objective(x, y, ours.coef_, ours.intercept_, alpha)
+        expected = ridge_objective(x, y, theirs.coef_, theirs.intercept_, alpha)
+        assert found <= expected * (1 + 1e-6), (alpha, found, expected)
+    ours = downhill.LinearRegression().fit(x, y)
+    theirs = sk.LinearRegression().fit(x, y)
+    found = ridge_objective(x, y, ours.coef_, ours.intercept_, 0.0)
+    expected = ridge_objective(x, y, theirs.coef_, theirs.intercept_, 0.0)
+    assert found <= expected * (1 + 1e-6)
+    assert ours.score(x, y) == pytest.approx(theirs.score(x, y), abs=1e-6)
+
+
+def test_weighted_ridge_is_scikit_learns():
+    x, y = standardized(load_diabetes)
+    weights = np.random.default_rng(3).uniform(0.2, 3.0, len(y))
+    ours = downhill.Ridge(alpha=2.0).fit(x, y, sample_weight=weights)
+    theirs = sk.Ridge(alpha=2.0).fit(x, y, sample_weight=weights)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-3 * np.abs(theirs.coef_).max())
+
+
+def test_poisson_regressor_reaches_scikit_learns_optimum():
+    x, y = standardized(load_diabetes)
+    counts = np.round(y / 50.0)
+    ours = downhill.PoissonRegressor(alpha=0.1, max_iter=1000).fit(x, counts)
+    theirs = sk.PoissonRegressor(alpha=0.1, max_iter=10000, tol=1e-12).fit(x, counts)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-5)
+    np.testing.assert_allclose(ours.predict(x), theirs.predict(x), rtol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["hinge", "log_loss", "modified_huber"])
+def test_sgd_classifier_scores_as_scikit_learns(loss):
+    for loader in [load_breast_cancer, load_iris]:
+        x, y = standardized(loader)
+        ours = np.mean([downhill.SGDClassifier(loss=loss, random_state=s).fit(x, y).score(x, y) for s in range(3)])
+        theirs = np.mean([sk.SGDClassifier(loss=loss, random_state=s).fit(x, y).score(x, y) for s in range(3)])
+        assert ours >= theirs - 0.05, (loader.__name__, ours, theirs)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "epsilon_insensitive"])
+def test_sgd_regressor_scores_as_scikit_learns(loss):
+    x, y = standardized(load_diabetes)
+    kwargs = {"epsilon": 10.0} if loss != "squared_error" else {}
+    ours = downhill.SGDRegressor(loss=loss, random_state=0, eta0=0.01, **kwargs).fit(x, y)
+    theirs = sk.SGDRegressor(loss=loss, random_state=0, eta0=0.01, **kwargs).fit(x, y)
+    assert ours.score(x, y) >= theirs.score(x, y) - 0.05
+    assert len(ours.loss_curve_) == ours.n_iter_
+    assert isinstance(ours.stop_reason_, str)
+
+
+def test_the_same_fit_from_python_and_from_the_program_is_the_same_bit_for_bit(tmp_path):
+    """The package's `_core.fit` and the `downhill` program, built from the
+    same crate, fit the same float32 rows with the same settings: the same
+    weights, bit for bit."""
+    # The program as built by cargo (built here first where it is not).
+    binary = os.environ.get("DOWNHILL_BINARY")
+    prefix = [binary] if binary else ["cargo", "run", "--release", "--quiet", "-p", "downhill-cli", "--"]
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(500, 6)).astype(np.float32)
+    y = (x @ rng.normal(size=6) + 0.3 * rng.normal(size=500)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    saved = tmp_path / "model.json"
+    command = prefix + [
+        "fit", "--data", str(tmp_path / "x.npy"), "--target", str(tmp_path / "y.npy"),
+        "--model", "linear", "--variant", "minibatch:16", "--optimizer", "momentum", "--lr", "0.01",
+        "--beta", "0.9", "--l2", "0.001", "--epochs", "7", "--seed", "5", "--no-standardize",
+        "--device", "cpu", "--save", str(saved),
+    ]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    saved_model = json.loads(saved.read_text())
+    settings = _core.settings(
+        model="linear", optimizer="momentum", learning_rate=0.01, momentum=0.9, alpha=0.001,
+        batch_size=16, max_epochs=7, seed=5, device="cpu",
+    )
+    fitted = _core.fit(settings, x, y)
+    weights = np.asarray(saved_model["weights"], dtype=np.float32).ravel()
+    assert np.array_equal(fitted.coefficients.ravel(), weights), (fitted.coefficients.ravel(), weights)
+    assert np.array_equal(fitted.intercepts, np.asarray(saved_model["bias"], dtype=np.float32).ravel())
+
+
+def test_estimators_work_in_scikit_learns_tools():
+    x, y = standardized(load_diabetes)
+    scores = cross_val_score(make_pipeline(StandardScaler(), downhill.Ridge()), x, y, cv=3)
+    assert np.all(scores > 0.3)
+    search = GridSearchCV(downhill.Ridge(), {"alpha": [0.1, 1.0, 10.0]}, cv=3).fit(x, y)
+    assert search.best_params_["alpha"] in (0.1, 1.0, 10.0)
+    model = downhill.SGDClassifier(loss="log_loss", random_state=0, device="cpu", batch_size=8)
+    assert clone(model).get_params() == model.get_params()
+
+
+def test_pickled_models_predict_the_same():
+    x, y = standardized(load_iris)
+    for model in [
+        downhill.LogisticRegression(max_iter=500),
+        downhill.SGDClassifier(random_state=0),
+        downhill.Ridge(),
+    ]:
+        model.fit(x, y)
+        copy = pickle.loads(pickle.dumps(model))
+        assert np.array_equal(copy.predict(x), model.predict(x))
+        assert np.array_equal(copy.coef_, model.coef_)
+
+
+def test_errors_are_python_exceptions_of_their_kind():
+    x, y = standardized(load_diabetes)
+    with pytest.raises(NotFittedError):
+        downhill.Ridge().predict(x)
+    with pytest.raises(ValueError, match="NaN"):
+        downhill.Ridge().fit(np.array([[np.nan, 1.0], [0.0, 1.0]]), [1.0, 2.0])
+    with pytest.raises(ValueError, match="tpu"):
+        downhill.SGDRegressor(device="tpu").fit(x, y)
+    with pytest.raises(ValueError, match="one class"):
+        downhill.LogisticRegression().fit(x, np.zeros(len(y)))
+    with pytest.raises(ValueError, match="l1"):
+        downhill.LogisticRegression(penalty="l1").fit(x, y > 150)
+    with pytest.raises(ValueError, match="features"):
+        downhill.Ridge().fit(x, y).predict(x[:, :3])
+
+
+def test_partial_fit_continues_the_fit():
+    x, y = standardized(load_iris)
+    model = downhill.SGDClassifier(loss="log_loss", random_state=0, learning_rate="constant", eta0=0.01)
+    model.partial_fit(x, y, classes=np.unique(y))
+    first = model.coef_.copy()
+    for _ in range(20):
+        model.partial_fit(x, y)
+    assert not np.array_equal(first, model.coef_)
+    assert model.score(x, y) > 0.8
+
+
+def test_float64_and_non_contiguous_inputs_are_converted():
+    x, y = standardized(load_diabetes)
+    contiguous = downhill.Ridge().fit(np.ascontiguousarray(x, dtype=np.float32), y)
+    strided = downhill.Ridge().fit(np.asfortranarray(x), y)
+    assert np.array_equal(contiguous.coef_, strided.coef_)
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-q"]))

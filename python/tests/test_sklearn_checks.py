@@ -1,0 +1,42 @@
+"""scikit-learn's own checks of an estimator (`parametrize_with_checks`),
+for every estimator of the package. The checks expected to fail are listed
+with the reason."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import downhill
+
+FLOAT32 = (
+    "fits are float32 (rows) with float64 sums: weights and repeated rows agree to "
+    "float32 rounding (a few 1e-7 relative), not to the check's rtol of 1e-7"
+)
+STOCHASTIC = "a stochastic fit visits repeated rows more often than weighted ones, as scikit-learn's SGD"
+
+
+def expected_failures(estimator):
+    if isinstance(estimator, downhill.SGDClassifier):
+        return {
+            "check_sample_weight_equivalence_on_dense_data": STOCHASTIC,
+            "check_class_weight_classifiers": (
+                "the library's mini-batch gradient is the weighted mean within the batch, "
+                "so a single row's step does not grow with its weight (to be fixed)"
+            ),
+        }
+    if isinstance(estimator, downhill.SGDRegressor):
+        return {"check_sample_weight_equivalence_on_dense_data": STOCHASTIC}
+    return {"check_sample_weight_equivalence_on_dense_data": FLOAT32}
+
+
+@parametrize_with_checks(
+    [
+        downhill.Ridge(),
+        downhill.LinearRegression(),
+        downhill.PoissonRegressor(),
+        downhill.LogisticRegression(),
+        downhill.SGDRegressor(),
+        downhill.SGDClassifier(),
+    ],
+    expected_failed_checks=expected_failures,
+)
+def test_scikit_learns_checks(estimator, check):
+    check(estimator)
