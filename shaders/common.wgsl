@@ -61,7 +61,9 @@ struct Shape {
     // correction, rule.wgsl); 0 where a beta is 0.
     log_beta1: f32,
     log_beta2: f32,
-    pad1: u32,
+    // The mean weight of the fit's rows where its steps take mini-batches
+    // of weighted rows, else 0 (batch_divisor).
+    mean_weight: f32,
     pad2: u32,
 }
 
@@ -108,6 +110,20 @@ fn next_step(step: u32) -> u32 {
 // Rows of the current step: the whole batch, or what is left of the epoch.
 fn batch_len(shape: Shape, epoch_step: u32) -> u32 {
     return min(shape.batch_size, shape.total_rows - epoch_step * shape.batch_size);
+}
+
+// What a batch's sums over `rows` rows of total weight `weight_sum` are
+// divided by: the rows times the fit's mean row weight where it steps
+// mini-batches of weighted rows, else the batch's own weight (the rows,
+// unweighted). Mirrors batch_divisor in src/math/objective.rs.
+fn batch_divisor(shape: Shape, rows: u32, weight_sum: f32) -> f32 {
+    if shape.mean_weight > 0.0 {
+        return f32(rows) * shape.mean_weight;
+    }
+    if shape.weighted == 1u {
+        return weight_sum;
+    }
+    return f32(rows);
 }
 
 // Workgroups are laid out in two dimensions when one would exceed the

@@ -78,10 +78,7 @@ fn reduce_main(
             rows = batch_len(shape, control.epoch_step);
         }
         control.batch_rows = rows;
-        var total_weight = f32(rows);
-        if shape.weighted == 1u {
-            total_weight = weights[0];
-        }
+        let total_weight = batch_divisor(shape, rows, weights[0]);
         control.batch_weight = total_weight;
         step_losses[control.epoch_step] = assemble_loss(shape, column_sums[0], total_weight, squares[0], magnitudes[0]);
         control.global_step = next_step(control.global_step);

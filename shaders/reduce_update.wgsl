@@ -32,13 +32,13 @@ fn reduce_update_main(@builtin(local_invocation_index) thread: u32) {
         rows = batch_len(shape, epoch_step);
     }
     // The batch's weight: its rows, or their weights' sum.
-    var total_weight = f32(rows);
+    var weight_sum = 0.0;
     if shape.weighted == 1u {
-        total_weight = 0.0;
         for (var g = 0u; g < groups; g++) {
-            total_weight += partials[g * width + count + 1u];
+            weight_sum += partials[g * width + count + 1u];
         }
     }
+    let total_weight = batch_divisor(shape, rows, weight_sum);
 
     // The penalty's sums over the weights as they were for this step's
     // gradient: thread t reads the weights it alone writes below.

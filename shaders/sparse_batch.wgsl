@@ -72,10 +72,7 @@ fn sparse_batch_sums_main(@builtin(local_invocation_index) thread: u32) {
     }
     sums[parameter_count(shape)] = loss_sum;
     control.batch_rows = rows;
-    var total_weight = f32(rows);
-    if shape.weighted == 1u {
-        total_weight = weight_sum;
-    }
+    let total_weight = batch_divisor(shape, rows, weight_sum);
     control.batch_weight = total_weight;
     step_losses[step] = assemble_loss(shape, loss_sum, total_weight, squares, magnitudes);
     control.global_step = next_step(control.global_step);

@@ -78,13 +78,13 @@ fn steps_main(@builtin(local_invocation_index) thread: u32) {
         }
         workgroupBarrier();
         // The batch's weight: its rows, unweighted.
-        var total_weight = f32(len);
+        var weight_sum = 0.0;
         if shape.weighted == 1u {
-            total_weight = 0.0;
             for (var k = 0u; k < len; k++) {
-                total_weight += row_weights[k];
+                weight_sum += row_weights[k];
             }
         }
+        let total_weight = batch_divisor(shape, len, weight_sum);
         var g = 0.0;
         if thread < d {
             var acc = 0.0;

@@ -101,6 +101,63 @@ fn a_weight_of_two_is_the_row_written_twice() {
     }
 }
 
+/// A mini-batch step weighs its rows against the mean weight of all rows:
+/// its sums are divided by its rows times that mean (not by its own
+/// weight, under which a single row's weight would divide out), so a row's
+/// step grows with its weight, as scikit-learn's SGD steps. Expected: the
+/// steps written out in float64 (the squared error's slope is 2r), on the
+/// CPU and the GPU, single rows and batches of two, in the stored order.
+#[test]
+fn a_mini_batch_step_grows_with_its_rows_weights() {
+    let x = ndarray::array![[1.0f32, 0.5], [-0.5, 2.0], [0.25, -1.0], [2.0, 1.0], [-1.0, -0.5]];
+    let y = ndarray::array![1.0f32, -2.0, 0.5, 3.0, 1.5];
+    let weights = ndarray::array![1.0f32, 3.0, 0.5, 2.0, 0.0];
+    let mean = weights.iter().map(|&w| f64::from(w)).sum::<f64>() / 5.0;
+    let lr = 0.05;
+    let mut devices = vec![(Device::Cpu, None)];
+    if let Some(context) = common::gpu("weighted mini-batch steps on the GPU") {
+        devices.push((Device::Gpu, Some(context)));
+    }
+    for batch in [1usize, 2] {
+        // The steps in float64.
+        let (mut w, mut b) = ([0.0f64; 2], 0.0f64);
+        for start in (0..5).step_by(batch) {
+            let rows = start..(start + batch).min(5);
+            let divisor = rows.len() as f64 * mean;
+            let (mut g, mut gb) = ([0.0f64; 2], 0.0f64);
+            for i in rows {
+                let z = f64::from(x[[i, 0]]) * w[0] + f64::from(x[[i, 1]]) * w[1] + b;
+                let slope = f64::from(weights[i]) * 2.0 * (z - f64::from(y[i])) / divisor;
+                g[0] += slope * f64::from(x[[i, 0]]);
+                g[1] += slope * f64::from(x[[i, 1]]);
+                gb += slope;
+            }
+            w[0] -= lr * g[0];
+            w[1] -= lr * g[1];
+            b -= lr * gb;
+        }
+        let expected = [b, w[0], w[1]];
+        for (device, context) in &devices {
+            let mut settings = GradientDescent::linear()
+                .variant(Variant::MiniBatch(batch))
+                .shuffle(downhill::Shuffle::None)
+                .optimizer(Optimizer::sgd(lr as f32))
+                .max_epochs(1)
+                .device(*device);
+            if let Some(context) = context {
+                settings = settings.gpu_context(context.clone());
+            }
+            let fitted = settings.fit_weighted(x.view(), y.view(), weights.view()).unwrap();
+            assert_near(
+                &parameters(&fitted),
+                &expected,
+                1e-6,
+                &format!("{device:?}, batches of {batch}"),
+            );
+        }
+    }
+}
+
 /// An imbalanced table: one row in ten is of class 1, and the classes
 /// overlap.
 fn imbalanced() -> (Array2<f32>, Array1<f32>) {

@@ -14,15 +14,7 @@ STOCHASTIC = "a stochastic fit visits repeated rows more often than weighted one
 
 
 def expected_failures(estimator):
-    if isinstance(estimator, downhill.SGDClassifier):
-        return {
-            "check_sample_weight_equivalence_on_dense_data": STOCHASTIC,
-            "check_class_weight_classifiers": (
-                "the library's mini-batch gradient is the weighted mean within the batch, "
-                "so a single row's step does not grow with its weight (to be fixed)"
-            ),
-        }
-    if isinstance(estimator, downhill.SGDRegressor):
+    if isinstance(estimator, (downhill.SGDClassifier, downhill.SGDRegressor)):
         return {"check_sample_weight_equivalence_on_dense_data": STOCHASTIC}
     return {"check_sample_weight_equivalence_on_dense_data": FLOAT32}
 

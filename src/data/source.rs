@@ -677,6 +677,24 @@ pub(crate) fn weights_of(
     }
 }
 
+/// The sum of `source`'s sample weights, in float64 and in row order, a
+/// block of rows at a time; `None` where its rows weigh 1.
+pub(crate) fn weight_sum(source: &dyn DataSource) -> Result<Option<f64>> {
+    const BLOCK_ROWS: usize = 1 << 16;
+    let n = source.rows();
+    if weights_of(source, 0, n.min(1))?.is_none() {
+        return Ok(None);
+    }
+    let mut sum = 0.0;
+    for start in (0..n).step_by(BLOCK_ROWS) {
+        let rows = BLOCK_ROWS.min(n - start);
+        if let Some(weights) = weights_of(source, start, rows)? {
+            sum += weights.iter().map(|&w| f64::from(w)).sum::<f64>();
+        }
+    }
+    Ok(Some(sum))
+}
+
 /// The first weight that is negative or not finite, named by its row
 /// (`first_row` the row of `weights[0]`).
 pub(crate) fn check_weights(weights: &[f32], first_row: usize) -> Result<()> {

@@ -77,6 +77,10 @@ pub(crate) struct RunSpec {
     /// Where the run is one rank of a data-parallel fit: what adds every
     /// rank's sums before each step ([`crate::reduce`]).
     pub(crate) reducer: Option<crate::reduce::Reducer>,
+    /// The mean weight of the fit's rows (every rank's), where its steps
+    /// take mini-batches of weighted rows: a batch's sums are divided by
+    /// its rows times it ([`crate::math::objective::batch_divisor`]).
+    pub(crate) mean_weight: Option<f64>,
 }
 
 /// One epoch as an engine reports it.
@@ -337,13 +341,15 @@ pub(crate) fn take_step(
     objective: Objective,
     optimizer: Optimizer,
     average_from: Option<u64>,
+    mean_weight: Option<f64>,
     sums: &RawSums,
     parameters: &mut [f32],
     gradient: &mut [f32],
     state: &mut OptimizerState,
     learning_rate: f32,
 ) -> f64 {
-    let loss = objective.gradient(sums, parameters, gradient);
+    let divisor = crate::math::objective::batch_divisor(sums.rows, sums.weight, mean_weight);
+    let loss = objective.gradient_over(sums, divisor, parameters, gradient);
     optimizer.step(state, parameters, gradient, learning_rate);
     objective.penalty.shrink(
         parameters,
@@ -405,6 +411,7 @@ impl EngineRun for SummedRun<'_> {
             self.objective,
             self.optimizer,
             self.average_from,
+            None,
             &sums,
             &mut self.parameters,
             &mut self.gradient,

@@ -26,9 +26,11 @@ struct ReferenceRun {
     average: Vec<f64>,
 }
 
-/// The weighted mean loss and gradient (weights, then biases) of `rows`
-/// at `theta`, the rows weighing `s`: K margins per row for a loss with K
-/// (wⱼₖ at j·K + k, then the K biases), one otherwise.
+/// The weighted loss and gradient (weights, then biases) of `rows` at
+/// `theta`, the rows weighing `s`, their sums divided by `divisor` (the
+/// rows' own weight Σ sᵢ where `None`: the weighted mean): K margins per
+/// row for a loss with K (wⱼₖ at j·K + k, then the K biases), one
+/// otherwise.
 #[allow(clippy::too_many_arguments)]
 fn batch(
     objective: &Objective,
@@ -38,6 +40,7 @@ fn batch(
     d: usize,
     rows: &[usize],
     theta: &[f64],
+    divisor: Option<f64>,
 ) -> (f64, Vec<f64>) {
     let k = objective.loss.margins();
     let (weights, biases) = theta.split_at(d * k);
@@ -72,6 +75,7 @@ fn batch(
     let squares: f64 = weights.iter().map(|w| w * w).sum();
     let magnitudes: f64 = weights.iter().map(|w| w.abs()).sum();
     // A batch whose rows all weigh 0 moves nothing.
+    let n = divisor.unwrap_or(n);
     let n = if n > 0.0 { n } else { f64::INFINITY };
     for (j, g) in gradient.iter_mut().enumerate() {
         *g /= n;
@@ -159,6 +163,8 @@ impl EngineRun for ReferenceRun {
         };
         let mut loss_sum = 0.0;
         let mut steps = 0;
+        // Mini-batches weigh their rows against the mean weight of all.
+        let mean_weight = self.s.iter().sum::<f64>() / self.s.len() as f64;
         for batch_rows in order.chunks(batch_rows) {
             let (loss, gradient) = batch(
                 &self.spec.objective,
@@ -168,6 +174,10 @@ impl EngineRun for ReferenceRun {
                 self.features,
                 batch_rows,
                 &self.theta,
+                self.spec
+                    .steps
+                    .shuffled
+                    .then_some(batch_rows.len() as f64 * mean_weight),
             );
             self.update(&gradient, f64::from(learning_rate));
             loss_sum += loss;
@@ -213,6 +223,7 @@ impl SumsRun for ReferenceSums {
             self.features,
             &rows,
             &theta,
+            None,
         );
         let weight: f64 = self.s.iter().sum();
         Ok(RawSums {

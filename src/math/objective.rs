@@ -183,6 +183,20 @@ pub(crate) struct RawSums {
     pub(crate) weight: f64,
 }
 
+/// What a batch's sums over `rows` rows of total weight `weight` are
+/// divided by: under `mean_weight` (a mini-batch fit of weighted rows,
+/// whose rows weigh `mean_weight` on average) the rows times it, so that
+/// a row's step grows with its weight and a batch's expected gradient is
+/// the weighted mean's over all rows (scikit-learn's SGD steps by each
+/// row's weight too); else the batch's own weight Σ sᵢ (the full batch's
+/// weighted mean, and for unweighted rows the rows).
+pub(crate) fn batch_divisor(rows: usize, weight: f64, mean_weight: Option<f64>) -> f64 {
+    match mean_weight {
+        Some(mean) => rows as f64 * mean,
+        None => weight,
+    }
+}
+
 impl RawSums {
     /// Adds `other`'s sums (over other rows) to these.
     pub(crate) fn add(&mut self, other: &RawSums) {
@@ -232,9 +246,23 @@ impl Objective {
     /// L-BFGS solver in f64.
     #[inline]
     pub(crate) fn gradient<T: Float>(&self, sums: &RawSums, parameters: &[T], gradient: &mut [T]) -> f64 {
+        self.gradient_over(sums, sums.weight, parameters, gradient)
+    }
+
+    /// [`Objective::gradient`] with the sums divided by `divisor` rather
+    /// than their own weight Σ sᵢ: a mini-batch of weighted rows divides by
+    /// its rows times the mean weight of all rows ([`batch_divisor`]).
+    #[inline]
+    pub(crate) fn gradient_over<T: Float>(
+        &self,
+        sums: &RawSums,
+        divisor: f64,
+        parameters: &[T],
+        gradient: &mut [T],
+    ) -> f64 {
         let d = parameters.len() - self.loss.margins();
         // A batch whose rows all weigh 0 moves nothing.
-        let scale = if sums.weight > 0.0 { 1.0 / sums.weight } else { 0.0 };
+        let scale = if divisor > 0.0 { 1.0 / divisor } else { 0.0 };
         let of = |value: f64| T::from(value).expect("an f64 converts to every float");
         for (g, &sum) in gradient.iter_mut().zip(&sums.derivative) {
             *g = of(scale * sum);

@@ -48,6 +48,10 @@ impl<'r> Descent<'r> {
         start: &TrainingState,
     ) -> Result<Self> {
         let steps = StepPlan::new(source.rows(), plan.batch_size);
+        let mean_weight = match steps.shuffled {
+            true => mean_weight(source, plan.reducer.as_ref())?,
+            false => None,
+        };
         let run = engine.open(
             source,
             RunSpec {
@@ -59,6 +63,7 @@ impl<'r> Descent<'r> {
                 state: start.optimizer.clone(),
                 average_from: plan.average_from,
                 reducer: plan.reducer.clone(),
+                mean_weight,
             },
         );
         // Every rank learns whether every rank could open its run.
@@ -180,4 +185,29 @@ impl Method for Descent<'_> {
             _ => chose,
         }
     }
+}
+
+/// The mean weight of the fit's rows (every rank's, added in rank order),
+/// where they are weighted: what a mini-batch's sums are divided by, times
+/// its rows ([`crate::math::objective::batch_divisor`]).
+fn mean_weight(source: &dyn DataSource, reducer: Option<&crate::reduce::Reducer>) -> Result<Option<f64>> {
+    let local = crate::data::source::weight_sum(source)?;
+    let (sum, rows) = match reducer {
+        Some(reducer) => {
+            // A rank without weights weighs its rows 1 each; every rank
+            // learns the same totals.
+            let shares = reducer.gather(&[local.unwrap_or(source.rows() as f64), source.rows() as f64])?;
+            if local.is_none() {
+                return Ok(None);
+            }
+            shares
+                .iter()
+                .fold((0.0, 0.0), |(sum, rows), share| (sum + share[0], rows + share[1]))
+        }
+        None => match local {
+            Some(sum) => (sum, source.rows() as f64),
+            None => return Ok(None),
+        },
+    };
+    Ok((rows > 0.0).then(|| sum / rows))
 }

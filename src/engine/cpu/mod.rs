@@ -235,6 +235,8 @@ struct Stepper {
     average_from: Option<u64>,
     /// Where this run is one rank of a data-parallel fit.
     reducer: Option<Reducer>,
+    /// The mean weight of weighted rows in mini-batches ([`RunSpec`]).
+    mean_weight: Option<f64>,
 }
 
 impl Stepper {
@@ -248,6 +250,7 @@ impl Stepper {
             state: spec.state,
             average_from: spec.average_from,
             reducer: spec.reducer,
+            mean_weight: spec.mean_weight,
         }
     }
 
@@ -259,6 +262,7 @@ impl Stepper {
             self.objective,
             self.optimizer,
             self.average_from,
+            self.mean_weight,
             reduced.as_ref().unwrap_or(sums),
             &mut self.parameters,
             &mut self.gradient,

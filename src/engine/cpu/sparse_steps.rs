@@ -102,6 +102,8 @@ pub(super) struct SparseSteps {
     slopes: Vec<f64>,
     /// Under SGD, each row's weighted slope of the current batch.
     batch_slopes: Vec<f64>,
+    /// The mean weight of weighted rows ([`RunSpec::mean_weight`]).
+    mean_weight: Option<f64>,
 }
 
 impl SparseSteps {
@@ -172,6 +174,7 @@ impl SparseSteps {
             row_margins: vec![0.0; margins],
             slopes: vec![0.0; margins],
             batch_slopes: Vec::with_capacity(spec.steps.batch_rows),
+            mean_weight: spec.mean_weight,
         })
     }
 
@@ -206,7 +209,7 @@ impl SparseSteps {
             );
         }
         let (loss_sum, weight) = self.sum(rows, batch, parameters);
-        let inverse = if weight > 0.0 { 1.0 / weight } else { 0.0 };
+        let inverse = self.inverse(batch.len(), weight);
         let half_l2 = 0.5 * f64::from(self.penalty.l2_strength());
         let penalty = match self.rule {
             LazyRule::Sgd { .. } => self.scale * self.scale * self.squares,
@@ -266,7 +269,7 @@ impl SparseSteps {
             weight += s;
             self.batch_slopes.push(s * slope[0]);
         }
-        let inverse = if weight > 0.0 { 1.0 / weight } else { 0.0 };
+        let inverse = self.inverse(batch.len(), weight);
         let penalty = 0.5 * l2 * self.scale * self.scale * self.squares;
         state.steps += 1;
         if l2 != 0.0 {
@@ -342,9 +345,10 @@ impl SparseSteps {
         let value = rows
             .loss
             .row_value_and_derivatives(&margin, f64::from(rows.y[i]), &mut slope);
-        // A row's weight divides out of its mean, unless it is 0.
-        let weighed = rows.weights.as_ref().is_none_or(|w| w[i] > 0.0);
-        let (value, slope) = if weighed { (value, slope[0]) } else { (0.0, 0.0) };
+        // The row's weight over the batch's divisor.
+        let s = rows.weights.as_ref().map_or(1.0, |w| f64::from(w[i]));
+        let share = s * self.inverse(1, s);
+        let (value, slope) = (share * value, share * slope[0]);
         state.steps += 1;
         for (&j, &x) in indices.iter().zip(values) {
             let j = j as usize;
@@ -356,6 +360,18 @@ impl SparseSteps {
         }
         momentum.update(lr, &mut biases[0], slope as f32, &mut velocity[self.features]);
         value + std::mem::take(&mut self.squares) * 0.5 * f64::from(self.penalty.l2_strength())
+    }
+
+    /// 1 over what a batch of `rows` rows of total weight `weight` divides
+    /// its sums by ([`crate::math::objective::batch_divisor`]); 0 for a
+    /// batch that weighs nothing.
+    fn inverse(&self, rows: usize, weight: f64) -> f64 {
+        let divisor = crate::math::objective::batch_divisor(rows, weight, self.mean_weight);
+        if divisor > 0.0 {
+            1.0 / divisor
+        } else {
+            0.0
+        }
     }
 
     /// Brings the weights and velocities of the batch's features to the

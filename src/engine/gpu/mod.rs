@@ -88,7 +88,7 @@ struct Shape {
     windowed: u32,
     log_beta1: f32,
     log_beta2: f32,
-    pad1: u32,
+    mean_weight: f32,
     pad2: u32,
 }
 
@@ -129,6 +129,8 @@ impl Shape {
             classes: classes as u32,
             log_beta1: natural_log(beta1),
             log_beta2: natural_log(beta2),
+            // 0: a batch's sums over its own weight.
+            mean_weight: start.mean_weight.map_or(0.0, |mean| mean as f32),
             ..Zeroable::zeroed()
         })
     }
@@ -407,6 +409,7 @@ impl<'c> OnDevice<'c> {
             state,
             average_from: None,
             reducer: None,
+            mean_weight: None,
         };
         Self::new(context, placement, &spec)
     }
@@ -1559,7 +1562,7 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed, log_beta1, log_beta2, pad1, pad2);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed, log_beta1, log_beta2, mean_weight, pad2);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 
