@@ -10,6 +10,7 @@ optimum is the same point.
 """
 
 import numbers
+import os
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -35,6 +36,19 @@ def _seed(random_state):
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
     raise ValueError(f"random_state must be None, an int or a RandomState, not {random_state!r}")
+
+
+def _threads(n_jobs):
+    """The library's threads from scikit-learn's ``n_jobs``: ``None`` for
+    the default (the ``DOWNHILL_NUM_THREADS`` environment variable, else a
+    thread a core), ``-1`` every core, ``-2`` all but one, and so on."""
+    if n_jobs is None:
+        return None
+    if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
+        raise ValueError(f"n_jobs must be None or a nonzero int, not {n_jobs!r}")
+    if n_jobs < 0:
+        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
+    return int(n_jobs)
 
 
 def _penalty(penalty, alpha, l1_ratio):
@@ -175,7 +189,7 @@ class _LeastSquares(_Regressor):
             max_epochs=1000 if self.max_iter is None else int(self.max_iter),
             device=self.device,
         )
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight)])
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, threads=_threads(self.n_jobs))])
         return self
 
 
@@ -190,12 +204,13 @@ class Ridge(_LeastSquares):
     scikit-learn's signature).
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=None, tol=1e-4, device="cpu"):
+    def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=None, tol=1e-4, device="cpu", n_jobs=None):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.device = device
+        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         if self.alpha < 0:
@@ -207,10 +222,11 @@ class LinearRegression(_LeastSquares):
     """Ordinary least squares (scikit-learn's ``LinearRegression``), to its
     optimum by L-BFGS."""
 
-    def __init__(self, *, fit_intercept=True, max_iter=None, device="cpu"):
+    def __init__(self, *, fit_intercept=True, max_iter=None, device="cpu", n_jobs=None):
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.device = device
+        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         return self._fit_least_squares(X, y, sample_weight, 0.0)
@@ -222,13 +238,16 @@ class PoissonRegressor(_Regressor):
     ``PoissonRegressor``), to its optimum by L-BFGS; ``predict`` gives
     ``exp(Xw + b)``."""
 
-    def __init__(self, *, alpha=1.0, fit_intercept=True, max_iter=100, tol=1e-4, warm_start=False, device="cpu"):
+    def __init__(
+        self, *, alpha=1.0, fit_intercept=True, max_iter=100, tol=1e-4, warm_start=False, device="cpu", n_jobs=None
+    ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
         self.device = device
+        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         self._check_fit_intercept()
@@ -244,7 +263,7 @@ class PoissonRegressor(_Regressor):
             device=self.device,
         )
         start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start)])
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start, threads=_threads(self.n_jobs))])
         return self
 
     def __sklearn_tags__(self):
@@ -276,6 +295,7 @@ class LogisticRegression(_Classifier):
         max_iter=100,
         warm_start=False,
         device="cpu",
+        n_jobs=None,
     ):
         self.penalty = penalty
         self.tol = tol
@@ -287,6 +307,7 @@ class LogisticRegression(_Classifier):
         self.max_iter = max_iter
         self.warm_start = warm_start
         self.device = device
+        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         self._check_fit_intercept()
@@ -315,7 +336,7 @@ class LogisticRegression(_Classifier):
             device=self.device,
         )
         start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_core.fit(settings, X, labels, sample_weight, start)])
+        self._record([_core.fit(settings, X, labels, sample_weight, start, threads=_threads(self.n_jobs))])
         return self
 
     def predict_proba(self, X):
@@ -406,6 +427,7 @@ class SGDRegressor(_Regressor, _SGD):
         warm_start=False,
         average=False,
         device="cpu",
+        n_jobs=None,
         batch_size=1,
         optimizer="sgd",
     ):
@@ -428,6 +450,7 @@ class SGDRegressor(_Regressor, _SGD):
         self.warm_start = warm_start
         self.average = average
         self.device = device
+        self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.optimizer = optimizer
 
@@ -436,7 +459,7 @@ class SGDRegressor(_Regressor, _SGD):
         if self.loss not in ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
             raise ValueError(f"loss {self.loss!r} is not a regression loss of SGDRegressor")
         settings = self._sgd_settings(self.loss, "linear", 2, max_epochs)
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start)])
+        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start, threads=_threads(self.n_jobs))])
         return self
 
     def fit(self, X, y, sample_weight=None):
@@ -452,7 +475,7 @@ class SGDRegressor(_Regressor, _SGD):
             return self._fit(X, y, sample_weight, 1, None)
         X = self._validate_predict(X)
         y = np.ascontiguousarray(y, dtype=np.float32)
-        self._record([self._models[0].partial_fit(X, y, 1)])
+        self._record([self._models[0].partial_fit(X, y, 1, _threads(self.n_jobs))])
         return self
 
 
@@ -490,6 +513,7 @@ class SGDClassifier(_Classifier, _SGD):
         warm_start=False,
         average=False,
         device="cpu",
+        n_jobs=None,
         batch_size=1,
         optimizer="sgd",
     ):
@@ -513,6 +537,7 @@ class SGDClassifier(_Classifier, _SGD):
         self.warm_start = warm_start
         self.average = average
         self.device = device
+        self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.optimizer = optimizer
 
@@ -529,7 +554,7 @@ class SGDClassifier(_Classifier, _SGD):
             model = "logistic" if count == 2 else "multinomial"
             settings = self._sgd_settings(self.loss, model, count, max_epochs)
             start = starts[0] if starts else None
-            models = [_core.fit(settings, X, labels, sample_weight, start)]
+            models = [_core.fit(settings, X, labels, sample_weight, start, threads=_threads(self.n_jobs))]
         else:
             # One versus the rest: a binary model per class.
             settings = self._sgd_settings(self.loss, "logistic", 2, max_epochs)
@@ -540,6 +565,7 @@ class SGDClassifier(_Classifier, _SGD):
                     (labels == k).astype(np.float32),
                     sample_weight,
                     starts[k] if starts else None,
+                    threads=_threads(self.n_jobs),
                 )
                 for k in range(count)
             ]
@@ -562,10 +588,10 @@ class SGDClassifier(_Classifier, _SGD):
         X = self._validate_predict(X)
         labels, _ = self._encode(np.asarray(y), self.classes_)
         if len(self._models) == 1:
-            models = [self._models[0].partial_fit(X, labels, 1)]
+            models = [self._models[0].partial_fit(X, labels, 1, _threads(self.n_jobs))]
         else:
             models = [
-                model.partial_fit(X, (labels == k).astype(np.float32), 1) for k, model in enumerate(self._models)
+                model.partial_fit(X, (labels == k).astype(np.float32), 1, _threads(self.n_jobs)) for k, model in enumerate(self._models)
             ]
         self._record(models)
         return self

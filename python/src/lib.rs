@@ -5,7 +5,7 @@
 //! no copy where C-contiguous), the interpreter lock released while the
 //! engines run, the crate's errors out as Python exceptions of their kind.
 
-use downhill::ndarray::{Array1, ArrayView2};
+use downhill::ndarray::Array1;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
     Variant,
@@ -13,6 +13,79 @@ use downhill::{
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often a running fit looks for a Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// The environment variable that sets the threads of every fit and
+/// prediction where `n_jobs` does not.
+const THREADS_VARIABLE: &str = "DOWNHILL_NUM_THREADS";
+
+/// A pool of `threads` threads (where `None`: [`THREADS_VARIABLE`], else
+/// one a core), built for one call and gone with it, so that nothing of it
+/// outlives a `fork`.
+fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
+    let threads = match threads {
+        Some(threads) => threads,
+        None => match std::env::var(THREADS_VARIABLE) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                PyValueError::new_err(format!("{THREADS_VARIABLE}={text:?} is not a count of threads"))
+            })?,
+            Err(_) => 0,
+        },
+    };
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| PyRuntimeError::new_err(format!("starting {threads} threads: {e}")))
+}
+
+/// Runs `work` on a pool of `threads` with the interpreter lock released,
+/// on its own thread while this one looks for Python's signals every
+/// [`SIGNAL_POLL`]: on a Ctrl-C, `stop` is raised (a fit stops at the end
+/// of its epoch) and, once `work` has returned, the signal's exception
+/// (`KeyboardInterrupt`) is raised in place of its result.
+fn interruptible<T: Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    stop: &AtomicBool,
+    work: impl FnOnce() -> T + Send,
+) -> PyResult<T> {
+    let pool = pool(threads)?;
+    let mut signal = None;
+    let value = py.detach(|| {
+        std::thread::scope(|scope| {
+            let (sender, receiver) = std::sync::mpsc::channel();
+            let pool = &pool;
+            scope.spawn(move || {
+                let _ = sender.send(pool.install(work));
+            });
+            loop {
+                match receiver.recv_timeout(SIGNAL_POLL) {
+                    Ok(value) => return Some(value),
+                    Err(RecvTimeoutError::Timeout) if signal.is_none() => {
+                        if let Err(error) = Python::attach(|py| py.check_signals()) {
+                            stop.store(true, Ordering::Relaxed);
+                            signal = Some(error);
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    // The work panicked: the scope passes the panic on.
+                    Err(RecvTimeoutError::Disconnected) => return None,
+                }
+            }
+        })
+    });
+    match (signal, value) {
+        (Some(signal), _) => Err(signal),
+        (None, Some(value)) => Ok(value),
+        (None, None) => Err(PyRuntimeError::new_err("the fit's thread ended without a result")),
+    }
+}
 
 /// The crate's error as the Python exception of its kind: the engines'
 /// failures are `RuntimeError`s, files' `OSError`s, everything a caller
@@ -187,9 +260,11 @@ impl FitSettings {
 
 /// Fits `x` (rows × features, float32) to `y` (float32: values, or labels
 /// 0 … K − 1), each row weighted by `sample_weight` where given; from
-/// `start`'s parameters and optimizer state where given (a warm start).
+/// `start`'s parameters and optimizer state where given (a warm start);
+/// on `threads` threads. A Ctrl-C stops it at the end of an epoch and
+/// raises `KeyboardInterrupt`.
 #[pyfunction]
-#[pyo3(signature = (settings, x, y, sample_weight=None, start=None))]
+#[pyo3(signature = (settings, x, y, sample_weight=None, start=None, threads=None))]
 fn fit(
     py: Python<'_>,
     settings: &FitSettings,
@@ -197,19 +272,20 @@ fn fit(
     y: PyReadonlyArray1<'_, f32>,
     sample_weight: Option<PyReadonlyArray1<'_, f32>>,
     start: Option<&FittedModel>,
+    threads: Option<usize>,
 ) -> PyResult<FittedModel> {
-    let mut descent = settings.0.descent();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
     if let Some(start) = start {
         descent = descent.resume(&start.fitted);
     }
     let (x, y) = (x.as_array(), y.as_array());
     let weights = sample_weight.as_ref().map(|w| w.as_array());
-    let fitted = py
-        .detach(|| match weights {
-            Some(weights) => descent.fit_weighted(x, y, weights),
-            None => descent.fit(x, y),
-        })
-        .map_err(python_error)?;
+    let fitted = interruptible(py, threads, &stop, || match weights {
+        Some(weights) => descent.fit_weighted(x, y, weights),
+        None => descent.fit(x, y),
+    })?
+    .map_err(python_error)?;
     Ok(FittedModel { fitted })
 }
 
@@ -220,8 +296,16 @@ struct FittedModel {
 }
 
 impl FittedModel {
-    fn margins(&self, py: Python<'_>, x: ArrayView2<'_, f32>) -> PyResult<downhill::ndarray::Array2<f32>> {
-        py.detach(|| self.fitted.class_margins(x)).map_err(python_error)
+    /// `work` on the model with the interpreter lock released, on a pool
+    /// of the default threads.
+    fn detached<T: Send>(
+        &self,
+        py: Python<'_>,
+        work: impl FnOnce(&Fitted) -> downhill::Result<T> + Send,
+    ) -> PyResult<T> {
+        let pool = pool(None)?;
+        py.detach(|| pool.install(|| work(&self.fitted)))
+            .map_err(python_error)
     }
 }
 
@@ -252,7 +336,8 @@ impl FittedModel {
     }
 
     /// Whether the fit converged (by its tolerance, or to the rounding of
-    /// its sums) rather than running out of epochs or diverging.
+    /// its sums) rather than running out of epochs, diverging or being
+    /// interrupted.
     #[getter]
     fn converged(&self) -> bool {
         matches!(
@@ -279,7 +364,10 @@ impl FittedModel {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        Ok(self.margins(py, x.as_array())?.into_pyarray(py))
+        let x = x.as_array();
+        Ok(self
+            .detached(py, |fitted| fitted.class_margins(x))?
+            .into_pyarray(py))
     }
 
     /// Each row's probability of each class (rows × classes; two columns
@@ -290,10 +378,9 @@ impl FittedModel {
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let x = x.as_array();
-        let probabilities = py
-            .detach(|| self.fitted.class_probabilities(x))
-            .map_err(python_error)?;
-        Ok(probabilities.into_pyarray(py))
+        Ok(self
+            .detached(py, |fitted| fitted.class_probabilities(x))?
+            .into_pyarray(py))
     }
 
     /// Each row's prediction: a value, a count's mean, or a label.
@@ -303,24 +390,26 @@ impl FittedModel {
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let x = x.as_array();
-        let predictions: Array1<f32> = py.detach(|| self.fitted.predict(x)).map_err(python_error)?;
+        let predictions: Array1<f32> = self.detached(py, |fitted| fitted.predict(x))?;
         Ok(predictions.into_pyarray(py))
     }
 
     /// One more epoch (or `epochs`) over `x` and `y` from where the fit
-    /// stopped, its optimizer state carried over.
-    #[pyo3(signature = (x, y, epochs=1))]
+    /// stopped, its optimizer state carried over, on `threads` threads; a
+    /// Ctrl-C stops it as it does [`fit`].
+    #[pyo3(signature = (x, y, epochs=1, threads=None))]
     fn partial_fit(
         &self,
         py: Python<'_>,
         x: PyReadonlyArray2<'_, f32>,
         y: PyReadonlyArray1<'_, f32>,
         epochs: usize,
+        threads: Option<usize>,
     ) -> PyResult<FittedModel> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
         let (x, y) = (x.as_array(), y.as_array());
-        let fitted = py
-            .detach(|| self.fitted.partial_fit(x, y, epochs))
-            .map_err(python_error)?;
+        let fitted = interruptible(py, threads, &stop, || descent.fit(x, y))?.map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 

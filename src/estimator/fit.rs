@@ -85,6 +85,7 @@ impl GradientDescent {
         use std::hash::{Hash, Hasher};
         let mut shared = self.clone();
         shared.on_epoch = None;
+        shared.stop_flag = None;
         shared.gpu_context = None;
         shared.ranks = None;
         shared.checkpoint = None;
@@ -689,6 +690,7 @@ impl Assembly<'_> {
         settings.gpu_context = None;
         settings.ranks = None;
         settings.on_epoch = None;
+        settings.stop_flag = None;
         settings.checkpoint = None;
         settings.optimizer = self.optimizer;
         // Checked, and not saved: a loaded model's settings equal these.

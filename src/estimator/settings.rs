@@ -19,7 +19,7 @@ use crate::math::objective::{Objective, Penalty};
 use crate::math::optim::Optimizer;
 use crate::reduce::Reducer;
 use crate::train::history::{EpochRecord, History};
-use crate::train::plan::{EarlyStopping, EpochObserver, RateCuts, TrainingPlan};
+use crate::train::plan::{EarlyStopping, EpochObserver, RateCuts, StopFlag, TrainingPlan};
 use crate::train::schedule::Schedule;
 use crate::train::solver::Solver;
 use crate::train::state::TrainingState;
@@ -203,6 +203,8 @@ pub struct GradientDescent {
     #[cfg_attr(feature = "serde", serde(skip))]
     pub(super) on_epoch: Option<EpochObserver>,
     #[cfg_attr(feature = "serde", serde(skip))]
+    pub(super) stop_flag: Option<StopFlag>,
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub(super) start: Option<StartFrom>,
     /// Where and how often the fit writes checkpoints.
     #[cfg_attr(feature = "serde", serde(skip))]
@@ -327,6 +329,7 @@ impl GradientDescent {
             device: Device::Auto,
             track_parameters: false,
             on_epoch: None,
+            stop_flag: None,
             start: None,
             checkpoint: None,
             gpu_context: None,
@@ -709,6 +712,37 @@ impl GradientDescent {
         self.on_epoch = Some(EpochObserver(Arc::new(observer)));
         self
     }
+    /// Stops the fit at the end of the epoch (or L-BFGS iteration) during
+    /// which `flag` turns true, with [`StopReason::Interrupted`](crate::StopReason::Interrupted): the
+    /// parameters are that epoch's end, and [`GradientDescent::resume`]
+    /// continues from them. Another thread raises it (the Python package
+    /// does on a Ctrl-C).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// use std::sync::Arc;
+    /// use downhill::{GradientDescent, StopReason};
+    /// use ndarray::array;
+    /// let flag = Arc::new(AtomicBool::new(false));
+    /// let raise = Arc::clone(&flag);
+    /// let x = array![[1.0f32], [2.0]];
+    /// let y = array![1.0f32, 2.0];
+    /// let fitted = GradientDescent::linear()
+    ///     .max_epochs(100)
+    ///     .stop_when(Arc::clone(&flag))
+    ///     .on_epoch(move |record, _max| {
+    ///         if record.epoch == 3 {
+    ///             raise.store(true, Ordering::Relaxed);
+    ///         }
+    ///     })
+    ///     .fit(x.view(), y.view())?;
+    /// assert_eq!(fitted.stop_reason(), StopReason::Interrupted { epoch: 3 });
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn stop_when(mut self, flag: Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.stop_flag = Some(StopFlag(flag));
+        self
+    }
     /// Where to run.
     pub fn device(mut self, device: Device) -> Self {
         self.device = device;
@@ -977,6 +1011,7 @@ impl GradientDescent {
             seed: self.seed,
             track_parameters: self.track_parameters,
             on_epoch: self.on_epoch.clone(),
+            stop_flag: self.stop_flag.clone(),
             average_from: self.average,
             checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
             reducer: None,

@@ -16,7 +16,7 @@ use crate::train::descent::Descent;
 use crate::train::history::{EpochRecord, StopReason};
 use crate::train::lbfgs::Lbfgs;
 use crate::train::method::{Iterate, Method};
-use crate::train::plan::TrainingPlan;
+use crate::train::plan::{StopFlag, TrainingPlan};
 use crate::train::solver::Solver;
 use crate::train::state::{starting_point, Start, TrainingState};
 use crate::train::stop_rules::{last_finite, relative_change, Ending, Moved, StopRules, Verdict};
@@ -174,6 +174,13 @@ pub(crate) fn train(
                 false => parameters.clone(),
             });
         }
+        // A raised stop flag ends a fit that would go on.
+        let verdict = match verdict {
+            Verdict::Continue if plan.stop_flag.as_ref().is_some_and(StopFlag::raised) => {
+                Verdict::Stop(StopReason::Interrupted { epoch: rules.epochs })
+            }
+            verdict => verdict,
+        };
         let (reason, chose, best_epoch) = match verdict {
             Verdict::Continue => {
                 let epoch = rules.epochs;

@@ -52,6 +52,14 @@ pub enum StopReason {
         /// The last iteration run.
         epoch: usize,
     },
+    /// Stopped from outside at the end of epoch `epoch` (1-based): the
+    /// flag of [`crate::GradientDescent::stop_when`] was raised (a Ctrl-C
+    /// in the Python package). The parameters are that epoch's end, and
+    /// resuming the fit continues it.
+    Interrupted {
+        /// The last epoch run.
+        epoch: usize,
+    },
     /// Not stopped: a checkpoint written while the fit went on
     /// ([`crate::GradientDescent::checkpoint`]), after `epoch` epochs; its
     /// parameters are those of that epoch's end, and resuming it continues
@@ -75,6 +83,7 @@ impl std::fmt::Display for StopReason {
                 f,
                 "converged to the rounding of float32 sums at iteration {epoch}"
             ),
+            StopReason::Interrupted { epoch } => write!(f, "interrupted after epoch {epoch}"),
             StopReason::Checkpoint { epoch } => {
                 write!(f, "a checkpoint after epoch {epoch}, the fit still running")
             }

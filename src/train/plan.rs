@@ -55,6 +55,9 @@ pub(crate) struct TrainingPlan {
     pub(crate) track_parameters: bool,
     /// Told of every epoch as it ends.
     pub(crate) on_epoch: Option<EpochObserver>,
+    /// Where set, the fit stops at the end of the epoch during which it
+    /// turned true ([`crate::StopReason::Interrupted`]).
+    pub(crate) stop_flag: Option<StopFlag>,
     /// Averaged SGD: the first step whose parameters the returned average
     /// takes in.
     pub(crate) average_from: Option<u64>,
@@ -72,6 +75,29 @@ pub(crate) struct TrainingPlan {
 /// epochs the fit may run.
 #[derive(Clone)]
 pub(crate) struct EpochObserver(pub(crate) std::sync::Arc<ObserveEpoch>);
+
+/// A flag another thread raises to stop a fit between epochs (a Ctrl-C).
+#[derive(Clone)]
+pub(crate) struct StopFlag(pub(crate) std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StopFlag {
+    /// Whether the flag has been raised.
+    pub(crate) fn raised(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for StopFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StopFlag({})", self.raised())
+    }
+}
+
+impl PartialEq for StopFlag {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 /// What an [`EpochObserver`] calls.
 pub(crate) type ObserveEpoch = dyn Fn(&EpochRecord, usize) + Send + Sync;

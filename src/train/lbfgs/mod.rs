@@ -496,7 +496,10 @@ impl Method for Lbfgs<'_> {
         stop_rules: StopRules,
         reason: StopReason,
     ) -> Result<TrainingState> {
-        let going_on = matches!(reason, StopReason::MaxEpochs | StopReason::Checkpoint { .. });
+        let going_on = matches!(
+            reason,
+            StopReason::MaxEpochs | StopReason::Checkpoint { .. } | StopReason::Interrupted { .. }
+        );
         Ok(TrainingState {
             parameters,
             stop_rules,
