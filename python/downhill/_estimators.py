@@ -13,6 +13,7 @@ import numbers
 import os
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._available_if import available_if
@@ -51,6 +52,36 @@ def _threads(n_jobs):
     return int(n_jobs)
 
 
+def _csr(X):
+    """SciPy CSR rows as the library reads them: (features, indptr as
+    int64, indices as int32, values as float32), indices sorted and
+    unique within each row."""
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return (
+        X.shape[1],
+        np.ascontiguousarray(X.indptr, dtype=np.int64),
+        np.ascontiguousarray(X.indices, dtype=np.int32),
+        np.ascontiguousarray(X.data, dtype=np.float32),
+    )
+
+
+def _fit(settings, X, y, sample_weight, start, n_jobs):
+    """The library's fit of rows ``X`` (dense float32, or SciPy CSR)."""
+    threads = _threads(n_jobs)
+    if sp.issparse(X):
+        return _core.fit_csr(settings, *_csr(X), y, sample_weight, start, threads)
+    return _core.fit(settings, X, y, sample_weight, start, threads)
+
+
+def _partial_fit(model, X, y, n_jobs):
+    """One more epoch of ``model`` over rows ``X`` (dense or CSR)."""
+    if sp.issparse(X):
+        return model.partial_fit_csr(*_csr(X), y, 1, _threads(n_jobs))
+    return model.partial_fit(X, y, 1, _threads(n_jobs))
+
+
 def _penalty(penalty, alpha, l1_ratio):
     """(alpha, l1_ratio) of the library's penalty from scikit-learn's."""
     if penalty is None or penalty == "none":
@@ -80,6 +111,7 @@ class _DownhillEstimator(BaseEstimator):
             self,
             X,
             y,
+            accept_sparse="csr",
             dtype=np.float32,
             order="C",
             y_numeric=not classifier,
@@ -92,12 +124,19 @@ class _DownhillEstimator(BaseEstimator):
 
     def _validate_predict(self, X):
         check_is_fitted(self, "_models")
-        return validate_data(self, X, dtype=np.float32, order="C", reset=False)
+        return validate_data(self, X, accept_sparse="csr", dtype=np.float32, order="C", reset=False)
+
+    @staticmethod
+    def _call(model, method, X):
+        """``model``'s prediction ``method`` of rows ``X`` (dense or CSR)."""
+        if sp.issparse(X):
+            return getattr(model, method + "_csr")(*_csr(X))
+        return getattr(model, method)(X)
 
     def _margins(self, X):
         """Each row's margins, one column per fitted margin."""
         X = self._validate_predict(X)
-        return np.hstack([model.decision_function(X) for model in self._models])
+        return np.hstack([self._call(model, "decision_function", X) for model in self._models])
 
     def _record(self, models):
         """Keeps the fitted models and sets the attributes scikit-learn users read."""
@@ -126,7 +165,7 @@ class _DownhillEstimator(BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -137,7 +176,7 @@ class _Regressor(RegressorMixin, _DownhillEstimator):
 
     def predict(self, X):
         X = self._validate_predict(X)
-        return self._models[0].predict(X).astype(np.float64)
+        return self._call(self._models[0], "predict", X).astype(np.float64)
 
 
 class _Classifier(ClassifierMixin, _DownhillEstimator):
@@ -189,7 +228,7 @@ class _LeastSquares(_Regressor):
             max_epochs=1000 if self.max_iter is None else int(self.max_iter),
             device=self.device,
         )
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, threads=_threads(self.n_jobs))])
+        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, None, self.n_jobs)])
         return self
 
 
@@ -263,7 +302,7 @@ class PoissonRegressor(_Regressor):
             device=self.device,
         )
         start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start, threads=_threads(self.n_jobs))])
+        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, start, self.n_jobs)])
         return self
 
     def __sklearn_tags__(self):
@@ -336,12 +375,12 @@ class LogisticRegression(_Classifier):
             device=self.device,
         )
         start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_core.fit(settings, X, labels, sample_weight, start, threads=_threads(self.n_jobs))])
+        self._record([_fit(settings, X, labels, sample_weight, start, self.n_jobs)])
         return self
 
     def predict_proba(self, X):
         X = self._validate_predict(X)
-        return self._models[0].predict_proba(X).astype(np.float64)
+        return self._call(self._models[0], "predict_proba", X).astype(np.float64)
 
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
@@ -459,7 +498,7 @@ class SGDRegressor(_Regressor, _SGD):
         if self.loss not in ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
             raise ValueError(f"loss {self.loss!r} is not a regression loss of SGDRegressor")
         settings = self._sgd_settings(self.loss, "linear", 2, max_epochs)
-        self._record([_core.fit(settings, X, y.astype(np.float32), sample_weight, start, threads=_threads(self.n_jobs))])
+        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, start, self.n_jobs)])
         return self
 
     def fit(self, X, y, sample_weight=None):
@@ -475,7 +514,7 @@ class SGDRegressor(_Regressor, _SGD):
             return self._fit(X, y, sample_weight, 1, None)
         X = self._validate_predict(X)
         y = np.ascontiguousarray(y, dtype=np.float32)
-        self._record([self._models[0].partial_fit(X, y, 1, _threads(self.n_jobs))])
+        self._record([_partial_fit(self._models[0], X, y, self.n_jobs)])
         return self
 
 
@@ -554,18 +593,18 @@ class SGDClassifier(_Classifier, _SGD):
             model = "logistic" if count == 2 else "multinomial"
             settings = self._sgd_settings(self.loss, model, count, max_epochs)
             start = starts[0] if starts else None
-            models = [_core.fit(settings, X, labels, sample_weight, start, threads=_threads(self.n_jobs))]
+            models = [_fit(settings, X, labels, sample_weight, start, self.n_jobs)]
         else:
             # One versus the rest: a binary model per class.
             settings = self._sgd_settings(self.loss, "logistic", 2, max_epochs)
             models = [
-                _core.fit(
+                _fit(
                     settings,
                     X,
                     (labels == k).astype(np.float32),
                     sample_weight,
                     starts[k] if starts else None,
-                    threads=_threads(self.n_jobs),
+                    self.n_jobs,
                 )
                 for k in range(count)
             ]
@@ -588,10 +627,11 @@ class SGDClassifier(_Classifier, _SGD):
         X = self._validate_predict(X)
         labels, _ = self._encode(np.asarray(y), self.classes_)
         if len(self._models) == 1:
-            models = [self._models[0].partial_fit(X, labels, 1, _threads(self.n_jobs))]
+            models = [_partial_fit(self._models[0], X, labels, self.n_jobs)]
         else:
             models = [
-                model.partial_fit(X, (labels == k).astype(np.float32), 1, _threads(self.n_jobs)) for k, model in enumerate(self._models)
+                _partial_fit(model, X, (labels == k).astype(np.float32), self.n_jobs)
+                for k, model in enumerate(self._models)
             ]
         self._record(models)
         return self
@@ -600,7 +640,7 @@ class SGDClassifier(_Classifier, _SGD):
     def predict_proba(self, X):
         """Each row's probability of each class (``loss="log_loss"`` only)."""
         X = self._validate_predict(X)
-        return self._models[0].predict_proba(X).astype(np.float64)
+        return self._call(self._models[0], "predict_proba", X).astype(np.float64)
 
     @available_if(lambda self: self.loss == "log_loss")
     def predict_log_proba(self, X):

@@ -5,6 +5,8 @@
 //! no copy where C-contiguous), the interpreter lock released while the
 //! engines run, the crate's errors out as Python exceptions of their kind.
 
+use downhill::data::source::Weighted;
+use downhill::data::sparse::CsrData;
 use downhill::ndarray::Array1;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
@@ -289,6 +291,63 @@ fn fit(
     Ok(FittedModel { fitted })
 }
 
+/// SciPy CSR arrays (`indptr`, `indices`, `data`, sorted within rows) of
+/// rows of `features` features, with targets `y` (zeros where they are
+/// only to be predicted), checked by [`CsrData::new`].
+fn csr_rows(
+    features: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    values: PyReadonlyArray1<'_, f32>,
+    y: Vec<f32>,
+) -> PyResult<CsrData> {
+    let indptr = indptr
+        .as_array()
+        .iter()
+        .map(|&p| usize::try_from(p))
+        .collect::<Result<Vec<usize>, _>>()
+        .map_err(|_| PyValueError::new_err("a sparse matrix's indptr holds a negative offset"))?;
+    let indices = indices
+        .as_array()
+        .iter()
+        .map(|&j| u32::try_from(j))
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|_| PyValueError::new_err("a sparse matrix's indices hold a negative feature"))?;
+    CsrData::new(features, indptr, indices, values.as_array().to_vec(), y).map_err(python_error)
+}
+
+/// [`fit`] of sparse rows given as SciPy's CSR arrays (`csr_rows`): the
+/// engines read their stored entries alone.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (settings, features, indptr, indices, values, y, sample_weight=None, start=None, threads=None))]
+fn fit_csr(
+    py: Python<'_>,
+    settings: &FitSettings,
+    features: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    values: PyReadonlyArray1<'_, f32>,
+    y: PyReadonlyArray1<'_, f32>,
+    sample_weight: Option<PyReadonlyArray1<'_, f32>>,
+    start: Option<&FittedModel>,
+    threads: Option<usize>,
+) -> PyResult<FittedModel> {
+    let rows = csr_rows(features, indptr, indices, values, y.as_array().to_vec())?;
+    let weights = sample_weight.map(|w| w.as_array().to_vec());
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
+    if let Some(start) = start {
+        descent = descent.resume(&start.fitted);
+    }
+    let fitted = interruptible(py, threads, &stop, || match weights {
+        Some(weights) => Weighted::new(&rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
+        None => descent.fit_source(&rows),
+    })?
+    .map_err(python_error)?;
+    Ok(FittedModel { fitted })
+}
+
 /// A fitted model: its parameters, its history, its predictions.
 #[pyclass(module = "downhill._core", frozen)]
 struct FittedModel {
@@ -394,6 +453,57 @@ impl FittedModel {
         Ok(predictions.into_pyarray(py))
     }
 
+    /// Each sparse row's margins (rows × margins), from SciPy's CSR arrays.
+    fn decision_function_csr<'py>(
+        &self,
+        py: Python<'py>,
+        features: usize,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i32>,
+        values: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let n = indptr.len()?.saturating_sub(1);
+        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        Ok(self
+            .detached(py, |fitted| fitted.class_margins_of_source(&rows))?
+            .into_pyarray(py))
+    }
+
+    /// Each sparse row's prediction, from SciPy's CSR arrays.
+    fn predict_csr<'py>(
+        &self,
+        py: Python<'py>,
+        features: usize,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i32>,
+        values: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let n = indptr.len()?.saturating_sub(1);
+        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        Ok(self
+            .detached(py, |fitted| fitted.predict_source(&rows))?
+            .into_pyarray(py))
+    }
+
+    /// Each sparse row's probability of each class, from SciPy's CSR
+    /// arrays.
+    fn predict_proba_csr<'py>(
+        &self,
+        py: Python<'py>,
+        features: usize,
+        indptr: PyReadonlyArray1<'py, i64>,
+        indices: PyReadonlyArray1<'py, i32>,
+        values: PyReadonlyArray1<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let n = indptr.len()?.saturating_sub(1);
+        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        let probabilities = self.detached(py, |fitted| {
+            let margins = fitted.class_margins_of_source(&rows)?;
+            fitted.probabilities_of_margins(margins.view())
+        })?;
+        Ok(probabilities.into_pyarray(py))
+    }
+
     /// One more epoch (or `epochs`) over `x` and `y` from where the fit
     /// stopped, its optimizer state carried over, on `threads` threads; a
     /// Ctrl-C stops it as it does [`fit`].
@@ -410,6 +520,29 @@ impl FittedModel {
         let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
         let (x, y) = (x.as_array(), y.as_array());
         let fitted = interruptible(py, threads, &stop, || descent.fit(x, y))?.map_err(python_error)?;
+        Ok(FittedModel { fitted })
+    }
+
+    /// [`FittedModel::partial_fit`] of sparse rows given as SciPy's CSR
+    /// arrays.
+    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (features, indptr, indices, values, y, epochs=1, threads=None))]
+    fn partial_fit_csr(
+        &self,
+        py: Python<'_>,
+        features: usize,
+        indptr: PyReadonlyArray1<'_, i64>,
+        indices: PyReadonlyArray1<'_, i32>,
+        values: PyReadonlyArray1<'_, f32>,
+        y: PyReadonlyArray1<'_, f32>,
+        epochs: usize,
+        threads: Option<usize>,
+    ) -> PyResult<FittedModel> {
+        let rows = csr_rows(features, indptr, indices, values, y.as_array().to_vec())?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
+        let fitted =
+            interruptible(py, threads, &stop, || descent.fit_source(&rows))?.map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 
@@ -431,6 +564,7 @@ impl FittedModel {
 fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(settings, module)?)?;
     module.add_function(wrap_pyfunction!(fit, module)?)?;
+    module.add_function(wrap_pyfunction!(fit_csr, module)?)?;
     module.add_class::<FitSettings>()?;
     module.add_class::<FittedModel>()?;
     Ok(())

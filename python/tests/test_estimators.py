@@ -205,6 +205,31 @@ def test_partial_fit_continues_the_fit():
     assert model.score(x, y) > 0.8
 
 
+def test_scipy_csr_rows_fit_as_the_same_rows_dense():
+    """A SciPy CSR matrix is fitted from its stored entries (the library's
+    sparse rows): the fit of the same rows dense, to float32 rounding; its
+    predictions too, and a partial fit."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(8)
+    dense = rng.normal(size=(400, 30)) * (rng.random((400, 30)) < 0.1)
+    y = (dense @ rng.normal(size=30) + 0.1 * rng.normal(size=400) > 0).astype(int)
+    sparse = sp.csr_matrix(dense)
+    for model in [
+        downhill.LogisticRegression(C=2.0, max_iter=500),
+        downhill.SGDClassifier(loss="log_loss", random_state=3, max_iter=20, tol=None),
+        downhill.Ridge(alpha=0.5),
+    ]:
+        from_sparse = clone(model).fit(sparse, y)
+        from_dense = clone(model).fit(dense, y)
+        np.testing.assert_allclose(from_sparse.coef_, from_dense.coef_, atol=1e-4 * np.abs(from_dense.coef_).max())
+        np.testing.assert_allclose(from_sparse.predict(sparse), from_dense.predict(dense), atol=1e-3)
+    model = downhill.SGDClassifier(loss="log_loss", random_state=0)
+    model.partial_fit(sparse, y, classes=[0, 1])
+    model.partial_fit(sparse, y)
+    assert model.predict_proba(sparse).shape == (400, 2)
+
+
 def test_float64_and_non_contiguous_inputs_are_converted():
     x, y = standardized(load_diabetes)
     contiguous = downhill.Ridge().fit(np.ascontiguousarray(x, dtype=np.float32), y)
