@@ -116,6 +116,9 @@ class _DownhillEstimator(BaseEstimator):
             order="C",
             y_numeric=not classifier,
             reset=True,
+            # The library checks every value as it reads the rows, and
+            # names the first that is not finite; one pass, not two.
+            ensure_all_finite=False,
         )
         if classifier:
             check_classification_targets(y)

@@ -237,5 +237,37 @@ def test_float64_and_non_contiguous_inputs_are_converted():
     assert np.array_equal(contiguous.coef_, strided.coef_)
 
 
+def test_the_gpu_fits_as_the_cpu_does():
+    """The GPU engine from Python: the same fits as the CPU's to float32
+    rounding (its sums run in another order). Without an adapter it skips,
+    unless DOWNHILL_REQUIRE_GPU=1 (CI, on lavapipe) makes that a failure."""
+    x, y = standardized(load_breast_cancer)
+    try:
+        gpu = downhill.LogisticRegression(max_iter=300, device="gpu").fit(x, y)
+    except RuntimeError as error:
+        if os.environ.get("DOWNHILL_REQUIRE_GPU") == "1":
+            raise
+        pytest.skip(f"no GPU adapter: {error}")
+    cpu = downhill.LogisticRegression(max_iter=300, device="cpu").fit(x, y)
+    assert gpu._models[0].device == "gpu"
+    np.testing.assert_allclose(gpu.coef_, cpu.coef_, atol=1e-4 * np.abs(cpu.coef_).max())
+    sgd = dict(loss="log_loss", random_state=2, max_iter=5, tol=None, batch_size=32, optimizer="adam",
+               learning_rate="constant", eta0=0.01)
+    on_gpu = downhill.SGDClassifier(device="gpu", **sgd).fit(x, y)
+    on_cpu = downhill.SGDClassifier(device="cpu", **sgd).fit(x, y)
+    np.testing.assert_allclose(on_gpu.coef_, on_cpu.coef_, atol=1e-4 * np.abs(on_cpu.coef_).max())
+
+
+def test_the_learning_rate_walkthrough_runs(tmp_path):
+    """python/examples/learning_rates.py reads its verdicts off the runs
+    (it asserts them) and plots the curves."""
+    plot = tmp_path / "curves.png"
+    example = os.path.join(ROOT, "python", "examples", "learning_rates.py")
+    run = subprocess.run([sys.executable, example, "--plot", str(plot)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "1.05 diverges" in run.stdout
+    assert plot.stat().st_size > 10_000
+
+
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
