@@ -11,6 +11,7 @@ optimum is the same point.
 
 import numbers
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -19,9 +20,16 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._available_if import available_if
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from . import _core
+from ._frames import TARGET, WEIGHT, Frame, TableFile, is_text_frame
 
 # The library's losses whose scale is twice scikit-learn's SGD loss of the
 # same name (the squared error, r² against r²/2).
@@ -68,8 +76,22 @@ def _csr(X):
 
 
 def _fit(settings, X, y, sample_weight, start, n_jobs):
-    """The library's fit of rows ``X`` (dense float32, or SciPy CSR)."""
+    """The library's fit of rows ``X`` (dense float32, SciPy CSR, or a frame
+    with text columns read through the table encoding)."""
     threads = _threads(n_jobs)
+    if isinstance(X, Frame):
+        with TableFile(X, y, sample_weight) as table:
+            model, dropped = _core.fit_table(
+                settings,
+                table.path,
+                TARGET,
+                WEIGHT if sample_weight is not None else None,
+                start=start,
+                threads=threads,
+            )
+        for column, reason in dropped:
+            warnings.warn(f"column {column!r} left out: {reason}", UserWarning, stacklevel=3)
+        return model
     if sp.issparse(X):
         return _core.fit_csr(settings, *_csr(X), y, sample_weight, start, threads)
     return _core.fit(settings, X, y, sample_weight, start, threads)
@@ -77,6 +99,8 @@ def _fit(settings, X, y, sample_weight, start, n_jobs):
 
 def _partial_fit(model, X, y, n_jobs):
     """One more epoch of ``model`` over rows ``X`` (dense or CSR)."""
+    if isinstance(X, Frame):
+        raise ValueError("partial_fit takes rows of numbers (an array, a sparse matrix, a frame of numbers)")
     if sp.issparse(X):
         return model.partial_fit_csr(*_csr(X), y, 1, _threads(n_jobs))
     return model.partial_fit(X, y, 1, _threads(n_jobs))
@@ -107,6 +131,22 @@ class _DownhillEstimator(BaseEstimator):
             raise ValueError("fit_intercept=False is not supported: the library always fits the intercept")
 
     def _validate_fit(self, X, y, sample_weight, classifier):
+        self._from_table = is_text_frame(X)
+        if self._from_table:
+            # Read through the library's table encoding: the columns named,
+            # the targets and weights checked here.
+            _check_feature_names(self, X, reset=True)
+            self.n_features_in_ = X.shape[1]
+            y = column_or_1d(y, warn=True)
+            if classifier:
+                check_classification_targets(y)
+            elif not np.all(np.isfinite(y.astype(np.float64))):
+                raise ValueError("the targets hold NaN or infinity")
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
+            if len(y) != len(X):
+                raise ValueError(f"{len(X)} rows but {len(y)} targets")
+            return Frame(X), y, sample_weight
         X, y = validate_data(
             self,
             X,
@@ -127,11 +167,20 @@ class _DownhillEstimator(BaseEstimator):
 
     def _validate_predict(self, X):
         check_is_fitted(self, "_models")
+        if getattr(self, "_from_table", False):
+            if not hasattr(X, "columns"):
+                raise ValueError("the model was fitted from a frame with text columns: predict from such a frame")
+            _check_feature_names(self, X, reset=False)
+            return Frame(X)
         return validate_data(self, X, accept_sparse="csr", dtype=np.float32, order="C", reset=False)
 
     @staticmethod
     def _call(model, method, X):
-        """``model``'s prediction ``method`` of rows ``X`` (dense or CSR)."""
+        """``model``'s prediction ``method`` of rows ``X`` (dense, CSR, or a
+        frame read through the model's table encoding)."""
+        if isinstance(X, Frame):
+            with TableFile(X) as table:
+                return getattr(model, method + "_table")(table.path)
         if sp.issparse(X):
             return getattr(model, method + "_csr")(*_csr(X))
         return getattr(model, method)(X)
@@ -151,6 +200,8 @@ class _DownhillEstimator(BaseEstimator):
         if len(models) == 1:
             self.loss_curve_ = self.loss_curve_[0]
         self.n_iter_ = max(len(model.losses) for model in models)
+        if getattr(self, "_from_table", False):
+            self.encoded_feature_names_ = list(models[0].feature_names or [])
         self.stop_reason_ = models[0].stop_reason if len(models) == 1 else [m.stop_reason for m in models]
         self.t_ = float(sum(model.steps for model in models))
 
@@ -514,6 +565,8 @@ class SGDRegressor(_Regressor, _SGD):
         first = not hasattr(self, "_models")
         if first:
             X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
+            if isinstance(X, Frame):
+                _partial_fit(None, X, y, self.n_jobs)
             return self._fit(X, y, sample_weight, 1, None)
         X = self._validate_predict(X)
         y = np.ascontiguousarray(y, dtype=np.float32)
@@ -626,6 +679,8 @@ class SGDClassifier(_Classifier, _SGD):
             if classes is None:
                 raise ValueError("classes must be given on the first call to partial_fit")
             X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
+            if isinstance(X, Frame):
+                _partial_fit(None, X, y, self.n_jobs)
             return self._fit(X, y, sample_weight, 1, classes, None)
         X = self._validate_predict(X)
         labels, _ = self._encode(np.asarray(y), self.classes_)

@@ -7,6 +7,8 @@
 
 use downhill::data::source::Weighted;
 use downhill::data::sparse::CsrData;
+use downhill::data::table::{Encoding, TableOptions};
+use downhill::data::table::{Opened, TableData};
 use downhill::ndarray::Array1;
 use downhill::{
     Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
@@ -348,6 +350,66 @@ fn fit_csr(
     Ok(FittedModel { fitted })
 }
 
+/// What [`fit_table`] hands back: the model, and the columns the table's
+/// encoding left out with the reason for each.
+type TableFit = (FittedModel, Vec<(String, String)>);
+
+/// [`fit`] of a table file (CSV or Parquet, the pandas or polars frame the
+/// package wrote) through the library's table encoding, as the `downhill`
+/// program reads one: numbers as numbers, text columns one-hot (up to
+/// `max_categories` values), `target` the target (class codes where the
+/// model is logistic), `weight_column` the sample weights; read whole or
+/// streamed within the memory budget. The encoding is kept with the model.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (settings, path, target, weight_column=None, max_categories=50, start=None, threads=None))]
+fn fit_table(
+    py: Python<'_>,
+    settings: &FitSettings,
+    path: std::path::PathBuf,
+    target: &str,
+    weight_column: Option<String>,
+    max_categories: usize,
+    start: Option<&FittedModel>,
+    threads: Option<usize>,
+) -> PyResult<TableFit> {
+    let options = TableOptions {
+        max_categories,
+        labels: settings.0.model == Model::Logistic,
+        weight_column,
+        ..TableOptions::default()
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
+    if let Some(start) = start {
+        descent = descent.resume(&start.fitted);
+    }
+    let fitted = interruptible(py, threads, &stop, || -> downhill::Result<_> {
+        let table = TableData::open(&path, target, None, &options)?;
+        let dropped = table.dropped().to_vec();
+        let (fitted, encoding) = match table.read_within(downhill::memory::default_budget())? {
+            Opened::Whole(table) => {
+                let fitted = match &table.weights {
+                    Some(weights) => descent.fit_weighted(table.x.view(), table.y.view(), weights.view())?,
+                    None => descent.fit(table.x.view(), table.y.view())?,
+                };
+                (fitted, table.encoding)
+            }
+            Opened::Streamed(table) | Opened::Sparse(table) => {
+                (descent.fit_source(&table)?, table.encoding().clone())
+            }
+        };
+        Ok((fitted.with_encoding(encoding)?, dropped))
+    })?
+    .map_err(python_error)?;
+    let (fitted, dropped) = fitted;
+    let dropped = dropped
+        .into_iter()
+        .map(|d| (d.column, d.reason.to_string()))
+        .collect();
+    Ok((FittedModel { fitted }, dropped))
+}
+
 /// A fitted model: its parameters, its history, its predictions.
 #[pyclass(module = "downhill._core", frozen)]
 struct FittedModel {
@@ -355,6 +417,13 @@ struct FittedModel {
 }
 
 impl FittedModel {
+    /// The table encoding the model was fitted with.
+    fn encoding(&self) -> PyResult<&Encoding> {
+        self.fitted.encoding().ok_or_else(|| {
+            PyValueError::new_err("the model was not fitted from a table (a frame with text columns)")
+        })
+    }
+
     /// `work` on the model with the interpreter lock released, on a pool
     /// of the default threads.
     fn detached<T: Send>(
@@ -523,6 +592,57 @@ impl FittedModel {
         Ok(FittedModel { fitted })
     }
 
+    /// Each row's margins of the table file `path`, encoded as the model's
+    /// table was.
+    fn decision_function_table<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let encoding = self.encoding()?;
+        let margins = self.detached(py, |fitted| {
+            let x = encoding.apply(&path)?.0;
+            fitted.class_margins(x.view())
+        })?;
+        Ok(margins.into_pyarray(py))
+    }
+
+    /// Each row's prediction of the table file `path`.
+    fn predict_table<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let encoding = self.encoding()?;
+        let predictions = self.detached(py, |fitted| {
+            let x = encoding.apply(&path)?.0;
+            fitted.predict(x.view())
+        })?;
+        Ok(predictions.into_pyarray(py))
+    }
+
+    /// Each row's probability of each class, of the table file `path`.
+    fn predict_proba_table<'py>(
+        &self,
+        py: Python<'py>,
+        path: std::path::PathBuf,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        let encoding = self.encoding()?;
+        let probabilities = self.detached(py, |fitted| {
+            let x = encoding.apply(&path)?.0;
+            fitted.class_probabilities(x.view())
+        })?;
+        Ok(probabilities.into_pyarray(py))
+    }
+
+    /// The names of the features the model was fitted on (a table's
+    /// encoded columns: `city=Paris` for a one-hot value), where it has
+    /// them.
+    #[getter]
+    fn feature_names(&self) -> Option<Vec<String>> {
+        self.fitted.feature_names().map(<[String]>::to_vec)
+    }
+
     /// [`FittedModel::partial_fit`] of sparse rows given as SciPy's CSR
     /// arrays.
     #[allow(clippy::too_many_arguments)]
@@ -565,6 +685,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(settings, module)?)?;
     module.add_function(wrap_pyfunction!(fit, module)?)?;
     module.add_function(wrap_pyfunction!(fit_csr, module)?)?;
+    module.add_function(wrap_pyfunction!(fit_table, module)?)?;
     module.add_class::<FitSettings>()?;
     module.add_class::<FittedModel>()?;
     Ok(())

@@ -230,6 +230,67 @@ def test_scipy_csr_rows_fit_as_the_same_rows_dense():
     assert model.predict_proba(sparse).shape == (400, 2)
 
 
+def houses(n=500, seed=0):
+    """A frame of numbers and a text column, and a target from both."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=n),
+            "city": rng.choice(["Paris", "Lyon", "Nice"], n),
+            "rooms": rng.integers(1, 5, n),
+        }
+    )
+    effect = frame["city"].map({"Paris": 3.0, "Lyon": 1.0, "Nice": -1.0})
+    y = 2 * frame["size"] + effect + 0.5 * frame["rooms"] + rng.normal(0, 0.1, n)
+    return frame, y.to_numpy()
+
+
+def test_frames_with_text_columns_read_through_the_table_encoding():
+    """A pandas frame with a text column is encoded as the `downhill`
+    program encodes a table (each value of the text one-hot): the same fit
+    as scikit-learn's on pandas' one-hot columns, the same objective."""
+    import pandas as pd
+
+    frame, y = houses()
+    ours = downhill.Ridge(alpha=1.0).fit(frame, y)
+    dummies = pd.get_dummies(frame, dtype=float)
+    theirs = sk.Ridge(alpha=1.0).fit(dummies, y)
+    assert list(ours.feature_names_in_) == ["size", "city", "rooms"]
+    assert ours.encoded_feature_names_ == ["size", "city=Lyon", "city=Nice", "city=Paris", "rooms"]
+    order = [list(dummies.columns).index(name) for name in ["size", "city_Lyon", "city_Nice", "city_Paris", "rooms"]]
+    np.testing.assert_allclose(ours.coef_, theirs.coef_[order], atol=1e-5)
+    np.testing.assert_allclose(ours.predict(frame), theirs.predict(dummies), atol=1e-4)
+    # Classes, probabilities and a pickle of a table's model.
+    model = downhill.LogisticRegression().fit(frame, y > 2)
+    assert list(model.classes_) == [False, True]
+    assert model.score(frame, y > 2) > 0.9
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict_proba(frame), model.predict_proba(frame))
+    # A missing text cell is an error naming it; so are other columns.
+    broken = frame.copy()
+    broken.loc[7, "city"] = None
+    with pytest.raises(ValueError, match="city"):
+        downhill.Ridge().fit(broken, y)
+    with pytest.raises(ValueError):
+        ours.predict(frame.rename(columns={"city": "town"}))
+
+
+def test_polars_frames_fit_as_pandas_frames():
+    import polars as pl
+
+    frame, y = houses(seed=1)
+    as_polars = pl.DataFrame({column: frame[column].tolist() for column in frame.columns})
+    from_pandas = downhill.Ridge(alpha=0.5).fit(frame, y)
+    from_polars = downhill.Ridge(alpha=0.5).fit(as_polars, y)
+    np.testing.assert_array_equal(from_polars.coef_, from_pandas.coef_)
+    numbers = frame.drop(columns="city")
+    np.testing.assert_array_equal(
+        downhill.Ridge().fit(as_polars.drop("city"), y).coef_, downhill.Ridge().fit(numbers, y).coef_
+    )
+
+
 def test_float64_and_non_contiguous_inputs_are_converted():
     x, y = standardized(load_diabetes)
     contiguous = downhill.Ridge().fit(np.ascontiguousarray(x, dtype=np.float32), y)
