@@ -10,6 +10,7 @@ lock released.
 """
 
 from ._estimators import (
+    DivergenceWarning,
     LinearRegression,
     LogisticRegression,
     PoissonRegressor,
@@ -19,6 +20,7 @@ from ._estimators import (
 )
 
 __all__ = [
+    "DivergenceWarning",
     "LinearRegression",
     "LogisticRegression",
     "PoissonRegressor",

@@ -1,12 +1,24 @@
 """The estimators: scikit-learn's parameters turned into the Rust library's
 settings (``_core.settings``), its fits and predictions called on float32
-arrays.
+arrays, SciPy CSR rows, or frames with text columns.
 
 Units. The library minimizes the weighted mean loss plus its penalty,
 ``Σ sᵢ ℓᵢ / Σ sᵢ + α (ρ‖w‖₁ + (1 − ρ)/2 ‖w‖²)``, with the squared error
-not halved (``r²``, where scikit-learn's SGD takes ``r²/2``). Each
-estimator below writes its scikit-learn objective in that form, so that the
-optimum is the same point.
+not halved (``r²``, where scikit-learn's SGD takes ``r²/2``), and a
+mini-batch step divides its sums by its rows times the mean weight s̄.
+Each estimator below writes its scikit-learn objective in that form, so
+that the optimum is the same point:
+
+- ``LogisticRegression``: ``C Σ sᵢ ℓᵢ + ½‖w‖²`` is ``C Σ sᵢ`` times the
+  library's objective with ``α = 1 / (C Σ sᵢ)``.
+- ``Ridge``: ``Σ sᵢ rᵢ² + alpha ‖w‖²`` is ``Σ sᵢ`` times the library's
+  with ``α = 2·alpha / Σ sᵢ``.
+- ``PoissonRegressor``: ``(1/2 Σ sᵢ) Σ sᵢ devianceᵢ + (alpha/2)‖w‖²`` is
+  the library's (its Poisson loss is half the deviance) with ``α = alpha``.
+- The SGD estimators: ``(1/n) Σ sᵢ ℓᵢ + alpha R(w)`` is ``s̄/f`` times
+  the library's (``f`` = 2 for the squared error, else 1) with
+  ``α = f·alpha / s̄``; its steps are scikit-learn's per-row steps at the
+  rate ``eta0·s̄ / f``.
 """
 
 import numbers
@@ -16,9 +28,10 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._available_if import available_if
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_feature_names,
@@ -35,6 +48,17 @@ from ._frames import TARGET, WEIGHT, Frame, TableFile, is_text_frame
 # same name (the squared error, r² against r²/2).
 _DOUBLED_LOSSES = {"squared_error"}
 
+# scikit-learn's solvers, each of which reaches the same L2 optimum: the
+# library reaches it by L-BFGS whichever is named.
+_LOGISTIC_SOLVERS = {"lbfgs", "liblinear", "newton-cg", "newton-cholesky", "sag", "saga"}
+_RIDGE_SOLVERS = {"auto", "svd", "cholesky", "lsqr", "sparse_cg", "sag", "saga", "lbfgs"}
+
+
+class DivergenceWarning(ConvergenceWarning):
+    """A fit whose loss grew beyond bounds (the library's divergence rule):
+    it stopped there and kept its last finite parameters, which are no
+    solution; ``stop_reason_`` and ``loss_curve_`` say how it went."""
+
 
 def _seed(random_state):
     """The library's seed from scikit-learn's ``random_state``."""
@@ -47,6 +71,13 @@ def _seed(random_state):
     raise ValueError(f"random_state must be None, an int or a RandomState, not {random_state!r}")
 
 
+def _cores():
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _threads(n_jobs):
     """The library's threads from scikit-learn's ``n_jobs``: ``None`` for
     the default (the ``DOWNHILL_NUM_THREADS`` environment variable, else a
@@ -56,8 +87,8 @@ def _threads(n_jobs):
     if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
         raise ValueError(f"n_jobs must be None or a nonzero int, not {n_jobs!r}")
     if n_jobs < 0:
-        return max(1, (os.cpu_count() or 1) + 1 + int(n_jobs))
-    return int(n_jobs)
+        return max(1, _cores() + 1 + int(n_jobs))
+    return min(int(n_jobs), 4 * _cores())
 
 
 def _csr(X):
@@ -75,10 +106,13 @@ def _csr(X):
     )
 
 
-def _fit(settings, X, y, sample_weight, start, n_jobs):
+def _fit(settings, X, y, sample_weight, n_jobs, start=None, warm=None):
     """The library's fit of rows ``X`` (dense float32, SciPy CSR, or a frame
-    with text columns read through the table encoding)."""
+    with text columns read through the table encoding), resumed from
+    ``start`` or started from the parameters ``warm`` where given."""
     threads = _threads(n_jobs)
+    if warm is not None:
+        warm = np.ascontiguousarray(warm, dtype=np.float32)
     if isinstance(X, Frame):
         with TableFile(X, y, sample_weight) as table:
             model, dropped = _core.fit_table(
@@ -88,22 +122,23 @@ def _fit(settings, X, y, sample_weight, start, n_jobs):
                 WEIGHT if sample_weight is not None else None,
                 start=start,
                 threads=threads,
+                warm=warm,
             )
         for column, reason in dropped:
             warnings.warn(f"column {column!r} left out: {reason}", UserWarning, stacklevel=3)
         return model
     if sp.issparse(X):
-        return _core.fit_csr(settings, *_csr(X), y, sample_weight, start, threads)
-    return _core.fit(settings, X, y, sample_weight, start, threads)
+        return _core.fit_csr(settings, *_csr(X), y, sample_weight, start, threads, warm)
+    return _core.fit(settings, X, y, sample_weight, start, threads, warm)
 
 
-def _partial_fit(model, X, y, n_jobs):
+def _partial_fit(model, X, y, sample_weight, n_jobs):
     """One more epoch of ``model`` over rows ``X`` (dense or CSR)."""
     if isinstance(X, Frame):
         raise ValueError("partial_fit takes rows of numbers (an array, a sparse matrix, a frame of numbers)")
     if sp.issparse(X):
-        return model.partial_fit_csr(*_csr(X), y, 1, _threads(n_jobs))
-    return model.partial_fit(X, y, 1, _threads(n_jobs))
+        return model.partial_fit_csr(*_csr(X), y, 1, _threads(n_jobs), sample_weight)
+    return model.partial_fit(X, y, 1, _threads(n_jobs), sample_weight)
 
 
 def _penalty(penalty, alpha, l1_ratio):
@@ -119,6 +154,11 @@ def _penalty(penalty, alpha, l1_ratio):
             raise ValueError(f"l1_ratio must be in [0, 1] for the elastic net, not {l1_ratio!r}")
         return float(alpha), float(l1_ratio)
     raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, not {penalty!r}")
+
+
+def _parameters(model):
+    """A model of one margin's weights, then its bias (a warm start)."""
+    return np.concatenate([model.coefficients[:, 0], model.intercepts])
 
 
 class _DownhillEstimator(BaseEstimator):
@@ -137,33 +177,44 @@ class _DownhillEstimator(BaseEstimator):
             # the targets and weights checked here.
             _check_feature_names(self, X, reset=True)
             self.n_features_in_ = X.shape[1]
+            if len(X) == 0:
+                raise ValueError("the frame has no rows")
             y = column_or_1d(y, warn=True)
             if classifier:
                 check_classification_targets(y)
             elif not np.all(np.isfinite(y.astype(np.float64))):
                 raise ValueError("the targets hold NaN or infinity")
-            if sample_weight is not None:
-                sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float32)
             if len(y) != len(X):
                 raise ValueError(f"{len(X)} rows but {len(y)} targets")
-            return Frame(X), y, sample_weight
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse="csr",
-            dtype=np.float32,
-            order="C",
-            y_numeric=not classifier,
-            reset=True,
-            # The library checks every value as it reads the rows, and
-            # names the first that is not finite; one pass, not two.
-            ensure_all_finite=False,
-        )
-        if classifier:
-            check_classification_targets(y)
-        sample_weight = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float32)
-        return X, y, sample_weight
+            X = Frame(X)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse="csr",
+                dtype=np.float32,
+                order="C",
+                y_numeric=not classifier,
+                reset=True,
+                # The library checks every value as it reads the rows, and
+                # names the first that is not finite; one pass, not two.
+                ensure_all_finite=False,
+            )
+            if classifier:
+                check_classification_targets(y)
+        return X, y, self._weights(sample_weight, X)
+
+    @staticmethod
+    def _weights(sample_weight, X):
+        """The sample weights, checked (at least 0, not all 0), or ``None``."""
+        if sample_weight is None:
+            return None
+        rows = X.frame if isinstance(X, Frame) else X
+        weights = _check_sample_weight(sample_weight, rows, dtype=np.float32, ensure_non_negative=True)
+        if not weights.sum() > 0:
+            raise ValueError("the sample weights are all 0")
+        return weights
 
     def _validate_predict(self, X):
         check_is_fitted(self, "_models")
@@ -190,8 +241,22 @@ class _DownhillEstimator(BaseEstimator):
         X = self._validate_predict(X)
         return np.hstack([self._call(model, "decision_function", X) for model in self._models])
 
-    def _record(self, models):
-        """Keeps the fitted models and sets the attributes scikit-learn users read."""
+    def _record(self, models, epochs_before=0, warn_at_limit=True):
+        """Keeps the fitted models and sets the attributes scikit-learn users
+        read; a diverged fit is warned of (``DivergenceWarning``), one that
+        ran out of epochs too (``ConvergenceWarning``, where
+        ``warn_at_limit``). ``epochs_before``: the epochs
+        of the history a resumed fit continued."""
+        kinds = [model.stop_kind for model in models]
+        if "diverged" in kinds:
+            diverged = models[kinds.index("diverged")]
+            warnings.warn(
+                f"{type(self).__name__}: the fit {diverged.stop_reason}, its loss growing beyond bounds; its "
+                "parameters are the last finite ones, no solution: lower the learning rate (eta0) or scale "
+                "the inputs (StandardScaler)",
+                DivergenceWarning,
+                stacklevel=3,
+            )
         self._models = models
         coefficients = np.hstack([model.coefficients for model in models]).T
         intercepts = np.concatenate([model.intercepts for model in models])
@@ -199,11 +264,18 @@ class _DownhillEstimator(BaseEstimator):
         self.loss_curve_ = [list(model.losses) for model in models]
         if len(models) == 1:
             self.loss_curve_ = self.loss_curve_[0]
-        self.n_iter_ = max(len(model.losses) for model in models)
+        self.n_iter_ = max(len(model.losses) for model in models) - epochs_before
+        self.stop_reason_ = models[0].stop_reason if len(models) == 1 else [m.stop_reason for m in models]
+        self.t_ = float(max(model.steps for model in models) + 1)
         if getattr(self, "_from_table", False):
             self.encoded_feature_names_ = list(models[0].feature_names or [])
-        self.stop_reason_ = models[0].stop_reason if len(models) == 1 else [m.stop_reason for m in models]
-        self.t_ = float(sum(model.steps for model in models))
+        if warn_at_limit and "max_epochs" in kinds and "diverged" not in kinds:
+            warnings.warn(
+                f"{type(self).__name__} reached max_iter={self.max_iter} before it converged; raise max_iter "
+                "or scale the inputs",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
 
     def __getstate__(self):
         # A copy: scikit-learn's may be the estimator's own __dict__.
@@ -254,6 +326,12 @@ class _Classifier(ClassifierMixin, _DownhillEstimator):
             )
         return encoder.transform(y).astype(np.float32), encoder.classes_
 
+    def _class_weights(self, labels, classes):
+        """Each class's weight from ``class_weight`` (1 where none)."""
+        if self.class_weight is None:
+            return np.ones(len(classes))
+        return compute_class_weight(self.class_weight, classes=classes, y=classes[labels.astype(int)])
+
     def decision_function(self, X):
         margins = self._margins(X).astype(np.float64)
         if len(self.classes_) == 2:
@@ -272,6 +350,8 @@ class _LeastSquares(_Regressor):
         """‖y − Xw − b‖² + alpha ‖w‖² (weighted: Σ sᵢ rᵢ²) by L-BFGS: the
         library's mean squared error over Σ sᵢ, its L2 strength 2·alpha/Σ sᵢ."""
         self._check_fit_intercept()
+        if self.positive:
+            raise ValueError("positive=True is not supported: the library's coefficients are unconstrained")
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
         total = float(len(y) if sample_weight is None else sample_weight.sum())
         settings = _core.settings(
@@ -282,44 +362,72 @@ class _LeastSquares(_Regressor):
             max_epochs=1000 if self.max_iter is None else int(self.max_iter),
             device=self.device,
         )
-        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, None, self.n_jobs)])
+        model = _fit(settings, X, y.astype(np.float32), sample_weight, self.n_jobs)
+        self._record([model], warn_at_limit=self.max_iter is not None)
+        self.n_iter_ = np.array([self.n_iter_])
         return self
 
 
 class Ridge(_LeastSquares):
     """Least squares with an L2 penalty, ``‖y − Xw − b‖² + alpha ‖w‖²``
     (scikit-learn's ``Ridge``), to its optimum by L-BFGS on the library's
-    engines (float32 rows, float64 sums).
+    engines (float32 rows, float64 sums), whichever ``solver`` is named.
 
     Parameters beyond scikit-learn's: ``device`` (``"cpu"``, ``"gpu"``,
-    ``"auto"``). ``max_iter`` bounds the L-BFGS iterations (default 1000);
-    the fit runs to the rounding of its float32 sums (``tol`` is kept for
-    scikit-learn's signature).
+    ``"auto"``), ``n_jobs``. ``max_iter`` bounds the L-BFGS iterations
+    (default 1000); the fit runs to the rounding of its float32 sums
+    (``tol``, ``copy_X`` and ``random_state`` are kept for scikit-learn's
+    signature; ``positive=True`` is refused).
     """
 
-    def __init__(self, alpha=1.0, *, fit_intercept=True, max_iter=None, tol=1e-4, device="cpu", n_jobs=None):
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        fit_intercept=True,
+        copy_X=True,
+        max_iter=None,
+        tol=1e-4,
+        solver="auto",
+        positive=False,
+        random_state=None,
+        device="cpu",
+        n_jobs=None,
+    ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
         self.max_iter = max_iter
         self.tol = tol
+        self.solver = solver
+        self.positive = positive
+        self.random_state = random_state
         self.device = device
         self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
-        if self.alpha < 0:
-            raise ValueError(f"alpha must be at least 0, not {self.alpha!r}")
+        if not np.all(np.asarray(self.alpha) >= 0) or np.ndim(self.alpha) > 0:
+            raise ValueError(f"alpha must be a number at least 0, not {self.alpha!r}")
+        if self.solver not in _RIDGE_SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(_RIDGE_SOLVERS)}, not {self.solver!r}")
         return self._fit_least_squares(X, y, sample_weight, float(self.alpha))
 
 
 class LinearRegression(_LeastSquares):
     """Ordinary least squares (scikit-learn's ``LinearRegression``), to its
-    optimum by L-BFGS."""
+    optimum by L-BFGS (``copy_X`` and ``tol`` are kept for scikit-learn's
+    signature; ``positive=True`` is refused)."""
 
-    def __init__(self, *, fit_intercept=True, max_iter=None, device="cpu", n_jobs=None):
+    def __init__(
+        self, *, fit_intercept=True, copy_X=True, tol=1e-6, n_jobs=None, positive=False, max_iter=None, device="cpu"
+    ):
         self.fit_intercept = fit_intercept
+        self.copy_X = copy_X
+        self.tol = tol
+        self.n_jobs = n_jobs
+        self.positive = positive
         self.max_iter = max_iter
         self.device = device
-        self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         return self._fit_least_squares(X, y, sample_weight, 0.0)
@@ -329,21 +437,36 @@ class PoissonRegressor(_Regressor):
     """A Poisson model with the log link and an L2 penalty,
     ``(1/2n) Σ deviance + (alpha/2)‖w‖²`` (scikit-learn's
     ``PoissonRegressor``), to its optimum by L-BFGS; ``predict`` gives
-    ``exp(Xw + b)``."""
+    ``exp(Xw + b)``. ``warm_start`` starts from the last fit's
+    coefficients."""
 
     def __init__(
-        self, *, alpha=1.0, fit_intercept=True, max_iter=100, tol=1e-4, warm_start=False, device="cpu", n_jobs=None
+        self,
+        *,
+        alpha=1.0,
+        fit_intercept=True,
+        solver="lbfgs",
+        max_iter=100,
+        tol=1e-4,
+        warm_start=False,
+        verbose=0,
+        device="cpu",
+        n_jobs=None,
     ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.warm_start = warm_start
+        self.verbose = verbose
         self.device = device
         self.n_jobs = n_jobs
 
     def fit(self, X, y, sample_weight=None):
         self._check_fit_intercept()
+        if self.solver not in ("lbfgs", "newton-cholesky"):
+            raise ValueError(f"solver must be 'lbfgs' or 'newton-cholesky', not {self.solver!r}")
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
         if np.any(y < 0):
             raise ValueError("the Poisson model's targets must be at least 0")
@@ -355,8 +478,8 @@ class PoissonRegressor(_Regressor):
             max_epochs=int(self.max_iter),
             device=self.device,
         )
-        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, start, self.n_jobs)])
+        warm = _parameters(self._models[0]) if self.warm_start and hasattr(self, "_models") else None
+        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, self.n_jobs, warm=warm)])
         return self
 
     def __sklearn_tags__(self):
@@ -368,68 +491,105 @@ class PoissonRegressor(_Regressor):
 class LogisticRegression(_Classifier):
     """Logistic regression with an L2 penalty, ``C Σ sᵢ log-lossᵢ + ½‖w‖²``
     (scikit-learn's ``LogisticRegression``), to its optimum by L-BFGS on the
-    library's engines; the multinomial (softmax) model for more than two
-    classes.
+    library's engines whichever ``solver`` is named; the multinomial
+    (softmax) model for more than two classes.
 
-    ``penalty`` is ``"l2"`` or ``None``; ``solver`` is ``"lbfgs"`` (the
-    library's L-BFGS). Parameters beyond scikit-learn's: ``device``.
+    The penalty is L2 (``l1_ratio=0``, the default; ``C=np.inf`` or
+    ``penalty=None`` for none); L1 and the elastic net are refused (use
+    ``SGDClassifier(loss="log_loss", penalty=...)``). ``warm_start`` starts
+    a binary model from its last coefficients and resumes a multinomial
+    one. Parameters beyond scikit-learn's: ``device``. ``tol``,
+    ``intercept_scaling``, ``random_state`` and ``verbose`` are kept for
+    scikit-learn's signature.
     """
 
     def __init__(
         self,
-        penalty="l2",
+        penalty="deprecated",
         *,
-        tol=1e-4,
         C=1.0,
+        l1_ratio=0.0,
+        dual=False,
+        tol=1e-4,
         fit_intercept=True,
+        intercept_scaling=1,
         class_weight=None,
         random_state=None,
         solver="lbfgs",
         max_iter=100,
+        verbose=0,
         warm_start=False,
-        device="cpu",
         n_jobs=None,
+        device="cpu",
     ):
         self.penalty = penalty
-        self.tol = tol
         self.C = C
+        self.l1_ratio = l1_ratio
+        self.dual = dual
+        self.tol = tol
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
         self.random_state = random_state
         self.solver = solver
         self.max_iter = max_iter
+        self.verbose = verbose
         self.warm_start = warm_start
-        self.device = device
         self.n_jobs = n_jobs
+        self.device = device
+
+    def _l2(self):
+        """Whether the fit takes the L2 penalty (else none)."""
+        if self.penalty == "deprecated":
+            if self.l1_ratio not in (0, 0.0, None):
+                raise ValueError(
+                    f"l1_ratio={self.l1_ratio!r} (an L1 part) is not supported by LogisticRegression here: "
+                    "use SGDClassifier(loss='log_loss', penalty='elasticnet')"
+                )
+            return np.isfinite(self.C)
+        if self.penalty in ("l1", "elasticnet"):
+            raise ValueError(
+                f"penalty {self.penalty!r} is not supported by LogisticRegression here: use 'l2' or None, "
+                "or SGDClassifier(loss='log_loss') for 'l1' and 'elasticnet'"
+            )
+        if self.penalty not in ("l2", None):
+            raise ValueError(f"penalty must be 'l2' or None, not {self.penalty!r}")
+        return self.penalty == "l2" and np.isfinite(self.C)
 
     def fit(self, X, y, sample_weight=None):
         self._check_fit_intercept()
-        if self.penalty not in ("l2", None):
-            raise ValueError(
-                f"penalty {self.penalty!r} is not supported by LogisticRegression here: "
-                "use 'l2' or None, or SGDClassifier(loss='log_loss') for 'l1' and 'elasticnet'"
-            )
-        if self.solver != "lbfgs":
-            raise ValueError(f"solver must be 'lbfgs', not {self.solver!r}")
+        l2 = self._l2()
+        if self.dual:
+            raise ValueError("dual=True is not supported: the library solves the primal problem")
+        if self.solver not in _LOGISTIC_SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(_LOGISTIC_SOLVERS)}, not {self.solver!r}")
         if not self.C > 0:
             raise ValueError(f"C must be positive, not {self.C!r}")
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
+        previous = getattr(self, "classes_", None)
         labels, self.classes_ = self._encode(y)
+        weights = self._class_weights(labels, self.classes_)[labels.astype(int)].astype(np.float32)
         if self.class_weight is not None:
-            weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
             sample_weight = weights if sample_weight is None else sample_weight * weights
         total = float(len(y) if sample_weight is None else sample_weight.sum())
         classes = len(self.classes_)
         settings = _core.settings(
             model="logistic" if classes == 2 else "multinomial",
             classes=classes,
-            alpha=0.0 if self.penalty is None else 1.0 / (self.C * total),
+            alpha=1.0 / (self.C * total) if l2 else 0.0,
             solver="lbfgs",
             max_epochs=int(self.max_iter),
             device=self.device,
         )
-        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        self._record([_fit(settings, X, labels, sample_weight, start, self.n_jobs)])
+        start = warm = None
+        warm_again = self.warm_start and hasattr(self, "_models") and np.array_equal(previous, self.classes_)
+        if warm_again and classes == 2:
+            warm = _parameters(self._models[0])
+        elif warm_again:
+            start = self._models[0]
+        before = len(start.losses) if start is not None else 0
+        self._record([_fit(settings, X, labels, sample_weight, self.n_jobs, start, warm)], before)
+        self.n_iter_ = np.array([self.n_iter_])
         return self
 
     def predict_proba(self, X):
@@ -443,7 +603,10 @@ class LogisticRegression(_Classifier):
 class _SGD(_DownhillEstimator):
     """The settings that SGDRegressor and SGDClassifier share."""
 
-    def _sgd_settings(self, loss, model, classes, max_epochs):
+    def _sgd_settings(self, loss, model, classes, max_epochs, mean_weight):
+        """The library's settings of this estimator's; ``mean_weight``, the
+        mean sample weight s̄ of the rows fitted (class weights included),
+        scales the rate and the penalty (the module's docstring)."""
         doubled = 2.0 if loss in _DOUBLED_LOSSES else 1.0
         alpha, l1_ratio = _penalty(self.penalty, self.alpha, self.l1_ratio)
         if self.learning_rate not in ("constant", "optimal", "invscaling", "adaptive"):
@@ -469,11 +632,12 @@ class _SGD(_DownhillEstimator):
             classes=classes,
             loss=None if model == "multinomial" else loss,
             epsilon=float(self.epsilon),
-            alpha=doubled * alpha,
+            alpha=doubled * alpha / mean_weight,
             l1_ratio=l1_ratio,
             optimizer=self.optimizer,
-            # The same steps: the library's doubled loss takes half the rate.
-            learning_rate=float(self.eta0 or 0.01) / doubled,
+            # The same steps: the library's doubled loss takes half the
+            # rate, and its steps divide by the mean weight.
+            learning_rate=float(self.eta0 or 0.01) * mean_weight / doubled,
             schedule=schedule,
             batch_size=self.batch_size,
             shuffle=bool(self.shuffle),
@@ -487,6 +651,14 @@ class _SGD(_DownhillEstimator):
             auto_learning_rate=self.learning_rate == "optimal",
         )
 
+    @staticmethod
+    def _mean(weights, rows):
+        return 1.0 if weights is None else float(np.mean(weights)) if rows else 1.0
+
+    def _check_partial_fit(self):
+        if self.early_stopping:
+            raise ValueError("early_stopping should be False with partial_fit")
+
 
 class SGDRegressor(_Regressor, _SGD):
     """scikit-learn's ``SGDRegressor`` on the library's engines: single-row
@@ -495,7 +667,8 @@ class SGDRegressor(_Regressor, _SGD):
 
     Differences: ``learning_rate="invscaling"`` decays per epoch
     (``eta0 / epoch^power_t``), not per step; ``"optimal"`` takes the rate the
-    library derives from the data.
+    library derives from the data; a later ``partial_fit`` continues the
+    first call's settings (``set_params`` applies at the next ``fit``).
     """
 
     def __init__(
@@ -509,6 +682,7 @@ class SGDRegressor(_Regressor, _SGD):
         max_iter=1000,
         tol=1e-3,
         shuffle=True,
+        verbose=0,
         epsilon=0.1,
         random_state=None,
         learning_rate="invscaling",
@@ -532,6 +706,7 @@ class SGDRegressor(_Regressor, _SGD):
         self.max_iter = max_iter
         self.tol = tol
         self.shuffle = shuffle
+        self.verbose = verbose
         self.epsilon = epsilon
         self.random_state = random_state
         self.learning_rate = learning_rate
@@ -547,30 +722,38 @@ class SGDRegressor(_Regressor, _SGD):
         self.batch_size = batch_size
         self.optimizer = optimizer
 
-    def _fit(self, X, y, sample_weight, max_epochs, start):
+    def _set_parameters(self, coefficients, intercepts):
+        # scikit-learn's SGDRegressor keeps its intercept as an array.
+        self.coef_ = coefficients[0]
+        self.intercept_ = intercepts[:1]
+
+    def _fit(self, X, y, sample_weight, max_epochs, warm):
         self._check_fit_intercept()
         if self.loss not in ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
             raise ValueError(f"loss {self.loss!r} is not a regression loss of SGDRegressor")
-        settings = self._sgd_settings(self.loss, "linear", 2, max_epochs)
-        self._record([_fit(settings, X, y.astype(np.float32), sample_weight, start, self.n_jobs)])
+        settings = self._sgd_settings(self.loss, "linear", 2, max_epochs, self._mean(sample_weight, len(y)))
+        model = _fit(settings, X, y.astype(np.float32), sample_weight, self.n_jobs, warm=warm)
+        self._record([model], warn_at_limit=self.tol is not None)
         return self
 
     def fit(self, X, y, sample_weight=None):
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
-        start = self._models[0] if self.warm_start and hasattr(self, "_models") else None
-        return self._fit(X, y, sample_weight, self.max_iter, start)
+        warm = _parameters(self._models[0]) if self.warm_start and hasattr(self, "_models") else None
+        return self._fit(X, y, sample_weight, self.max_iter, warm)
 
     def partial_fit(self, X, y, sample_weight=None):
         """One epoch over ``X`` and ``y``, from where the last fit stopped."""
-        first = not hasattr(self, "_models")
-        if first:
+        self._check_partial_fit()
+        if not hasattr(self, "_models"):
             X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=False)
             if isinstance(X, Frame):
-                _partial_fit(None, X, y, self.n_jobs)
+                _partial_fit(None, X, y, None, self.n_jobs)
             return self._fit(X, y, sample_weight, 1, None)
         X = self._validate_predict(X)
-        y = np.ascontiguousarray(y, dtype=np.float32)
-        self._record([_partial_fit(self._models[0], X, y, self.n_jobs)])
+        y = np.ascontiguousarray(column_or_1d(y), dtype=np.float32)
+        sample_weight = self._weights(sample_weight, X)
+        before = len(self._models[0].losses)
+        self._record([_partial_fit(self._models[0], X, y, sample_weight, self.n_jobs)], before, False)
         return self
 
 
@@ -582,7 +765,8 @@ class SGDClassifier(_Classifier, _SGD):
     multinomial (softmax) model, other losses one binary model per class
     (one versus the rest, as scikit-learn does); ``learning_rate="invscaling"``
     decays per epoch; ``"optimal"`` takes the rate the library derives from
-    the data.
+    the data; a later ``partial_fit`` continues the first call's settings;
+    ``loss="perceptron"`` is not available.
     """
 
     def __init__(
@@ -596,10 +780,12 @@ class SGDClassifier(_Classifier, _SGD):
         max_iter=1000,
         tol=1e-3,
         shuffle=True,
+        verbose=0,
         epsilon=0.1,
+        n_jobs=None,
         random_state=None,
         learning_rate="optimal",
-        eta0=0.0,
+        eta0=0.01,
         power_t=0.5,
         early_stopping=False,
         validation_fraction=0.1,
@@ -608,7 +794,6 @@ class SGDClassifier(_Classifier, _SGD):
         warm_start=False,
         average=False,
         device="cpu",
-        n_jobs=None,
         batch_size=1,
         optimizer="sgd",
     ):
@@ -620,7 +805,9 @@ class SGDClassifier(_Classifier, _SGD):
         self.max_iter = max_iter
         self.tol = tol
         self.shuffle = shuffle
+        self.verbose = verbose
         self.epsilon = epsilon
+        self.n_jobs = n_jobs
         self.random_state = random_state
         self.learning_rate = learning_rate
         self.eta0 = eta0
@@ -632,74 +819,99 @@ class SGDClassifier(_Classifier, _SGD):
         self.warm_start = warm_start
         self.average = average
         self.device = device
-        self.n_jobs = n_jobs
         self.batch_size = batch_size
         self.optimizer = optimizer
 
-    def _fit(self, X, y, sample_weight, max_epochs, classes, starts):
+    def _problems(self, labels, sample_weight):
+        """Each binary problem's targets and weights: one for two classes or
+        the multinomial; one a class, that class against the rest, for the
+        others (a problem's positive rows weigh their class's weight, its
+        negative rows 1, as scikit-learn's one versus the rest weighs them)."""
+        class_weights = self._class_weights(labels, self.classes_)
+        codes = labels.astype(int)
+        count = len(self.classes_)
+
+        def weighted(weights):
+            if sample_weight is None and self.class_weight is None:
+                return None
+            weights = weights.astype(np.float32)
+            return weights if sample_weight is None else sample_weight * weights
+
+        if count == 2 or self.loss == "log_loss":
+            return [(labels, weighted(class_weights[codes]))]
+        return [
+            ((codes == k).astype(np.float32), weighted(np.where(codes == k, class_weights[k], 1.0)))
+            for k in range(count)
+        ]
+
+    def _fit(self, X, y, sample_weight, max_epochs, classes, warm_start):
         self._check_fit_intercept()
         if self.loss not in ("hinge", "log_loss", "squared_hinge", "modified_huber"):
             raise ValueError(f"loss {self.loss!r} is not a classification loss of SGDClassifier")
+        previous = getattr(self, "classes_", None)
         labels, self.classes_ = self._encode(y, classes)
-        if self.class_weight is not None:
-            weights = compute_sample_weight(self.class_weight, y).astype(np.float32)
-            sample_weight = weights if sample_weight is None else sample_weight * weights
         count = len(self.classes_)
-        if count == 2 or self.loss == "log_loss":
-            model = "logistic" if count == 2 else "multinomial"
-            settings = self._sgd_settings(self.loss, model, count, max_epochs)
-            start = starts[0] if starts else None
-            models = [_fit(settings, X, labels, sample_weight, start, self.n_jobs)]
-        else:
-            # One versus the rest: a binary model per class.
-            settings = self._sgd_settings(self.loss, "logistic", 2, max_epochs)
-            models = [
-                _fit(
-                    settings,
-                    X,
-                    (labels == k).astype(np.float32),
-                    sample_weight,
-                    starts[k] if starts else None,
-                    self.n_jobs,
-                )
-                for k in range(count)
-            ]
-        self._record(models)
+        model = "multinomial" if count > 2 and self.loss == "log_loss" else "logistic"
+        again = warm_start and hasattr(self, "_models") and np.array_equal(previous, self.classes_)
+        models, before = [], 0
+        for k, (targets, weights) in enumerate(self._problems(labels, sample_weight)):
+            settings = self._sgd_settings(self.loss, model, count, max_epochs, self._mean(weights, len(targets)))
+            start = warm = None
+            if again and model == "multinomial":
+                start = self._models[0]
+                before = len(start.losses)
+            elif again:
+                warm = _parameters(self._models[k])
+            models.append(_fit(settings, X, targets, weights, self.n_jobs, start, warm))
+        self._record(models, before, warn_at_limit=self.tol is not None)
         return self
 
     def fit(self, X, y, sample_weight=None):
         X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
-        starts = self._models if self.warm_start and hasattr(self, "_models") else None
-        return self._fit(X, y, sample_weight, self.max_iter, None, starts)
+        return self._fit(X, y, sample_weight, self.max_iter, None, self.warm_start)
 
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over ``X`` and ``y``, from where the last fit stopped;
         the first call names every class (``classes``)."""
+        self._check_partial_fit()
         if not hasattr(self, "_models"):
             if classes is None:
                 raise ValueError("classes must be given on the first call to partial_fit")
             X, y, sample_weight = self._validate_fit(X, y, sample_weight, classifier=True)
             if isinstance(X, Frame):
-                _partial_fit(None, X, y, self.n_jobs)
-            return self._fit(X, y, sample_weight, 1, classes, None)
+                _partial_fit(None, X, y, None, self.n_jobs)
+            return self._fit(X, y, sample_weight, 1, classes, False)
+        if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes {list(classes)} differ from the first call's {self.classes_.tolist()}")
         X = self._validate_predict(X)
-        labels, _ = self._encode(np.asarray(y), self.classes_)
-        if len(self._models) == 1:
-            models = [_partial_fit(self._models[0], X, labels, self.n_jobs)]
-        else:
-            models = [
-                _partial_fit(model, X, (labels == k).astype(np.float32), self.n_jobs)
-                for k, model in enumerate(self._models)
-            ]
-        self._record(models)
+        labels, _ = self._encode(column_or_1d(y), self.classes_)
+        sample_weight = self._weights(sample_weight, X)
+        before = max(len(model.losses) for model in self._models)
+        models = [
+            _partial_fit(model, X, targets, weights, self.n_jobs)
+            for model, (targets, weights) in zip(self._models, self._problems(labels, sample_weight))
+        ]
+        self._record(models, before, warn_at_limit=False)
         return self
 
-    @available_if(lambda self: self.loss == "log_loss")
+    @available_if(lambda self: self.loss in ("log_loss", "modified_huber"))
     def predict_proba(self, X):
-        """Each row's probability of each class (``loss="log_loss"`` only)."""
-        X = self._validate_predict(X)
-        return self._call(self._models[0], "predict_proba", X).astype(np.float64)
+        """Each row's probability of each class: the model's under
+        ``loss="log_loss"``; under ``"modified_huber"``, scikit-learn's
+        ``(clip(margin, −1, 1) + 1) / 2`` for each class, normalized over
+        the classes (uniform where every class's is 0)."""
+        if self.loss == "log_loss":
+            X = self._validate_predict(X)
+            return self._call(self._models[0], "predict_proba", X).astype(np.float64)
+        margins = self.decision_function(X)
+        if margins.ndim == 1:
+            positive = (np.clip(margins, -1.0, 1.0) + 1.0) / 2.0
+            return np.column_stack([1.0 - positive, positive])
+        probabilities = (np.clip(margins, -1.0, 1.0) + 1.0) / 2.0
+        totals = probabilities.sum(axis=1, keepdims=True)
+        uniform = np.full_like(probabilities, 1.0 / probabilities.shape[1])
+        return np.where(totals > 0, probabilities / np.where(totals > 0, totals, 1.0), uniform)
 
-    @available_if(lambda self: self.loss == "log_loss")
+    @available_if(lambda self: self.loss in ("log_loss", "modified_huber"))
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))

@@ -57,13 +57,17 @@ class TableFile:
             extra[TARGET] = target.astype(np.int64) if target.dtype.kind in "iu" else target
         if weights is not None:
             extra[WEIGHT] = np.asarray(weights)
+        # Booleans as 0 and 1, as an array of them reads.
         if _library(frame.frame) == "polars":
             import polars as pl
 
-            data = frame.frame.with_columns([pl.Series(name, values) for name, values in extra.items()])
+            data = frame.frame.with_columns(pl.col(pl.Boolean).cast(pl.Int8))
+            data = data.with_columns([pl.Series(name, values) for name, values in extra.items()])
             data.write_csv(self.path)
         else:
-            data = frame.frame.assign(**extra) if extra else frame.frame
+            booleans = frame.frame.select_dtypes(include="bool").columns
+            data = frame.frame.astype({column: "int8" for column in booleans}) if len(booleans) else frame.frame
+            data = data.assign(**extra) if extra else data
             data.to_csv(self.path, index=False)
 
     def __enter__(self):

@@ -17,6 +17,7 @@ units, whose squared error is halved: its `eta0` is 2η.
     python python/examples/learning_rates.py [--plot learning_rates.png]
 """
 import argparse
+import warnings
 
 import numpy as np
 from sklearn.pipeline import make_pipeline
@@ -45,8 +46,11 @@ def main():
                 penalty=None, learning_rate="constant", eta0=2 * rate, batch_size=None,
                 max_iter=100, tol=None, random_state=0,
             ),
-        ).fit(x, y)
-        regressor = model[-1]
+        )
+        # A diverging fit is warned of (DivergenceWarning); here it is the point.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", downhill.DivergenceWarning)
+            regressor = model.fit(x, y)[-1]
         curves[rate] = regressor.loss_curve_
         error = abs(regressor.coef_[0] - exact[0])
         print(f"eta = {rate:<5} epochs {regressor.n_iter_:>3}  {regressor.stop_reason_:<40} "

@@ -30,10 +30,40 @@ const SIGNAL_POLL: Duration = Duration::from_millis(50);
 const THREADS_VARIABLE: &str = "DOWNHILL_NUM_THREADS";
 
 /// A pool of `threads` threads (where `None`: [`THREADS_VARIABLE`], else
-/// one a core), built for one call and gone with it, so that nothing of it
-/// outlives a `fork`.
-fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
-    let threads = match threads {
+/// one a core), kept for the calls after and built afresh in a process
+/// made by `fork` (whose copy of the pool has no threads): the pool is
+/// the process's own, named by its id.
+fn pool(threads: Option<usize>) -> PyResult<Arc<rayon::ThreadPool>> {
+    type Kept = Option<(u32, usize, Arc<rayon::ThreadPool>)>;
+    static POOL: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+    let threads = pool_threads(threads)?;
+    let process = std::process::id();
+    let mut kept = POOL.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((id, count, pool)) = kept.as_ref() {
+        if *id == process && *count == threads {
+            return Ok(Arc::clone(pool));
+        }
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("starting {threads} threads: {e}")))?,
+    );
+    // A parent's pool, copied by fork, is forgotten: dropping it would
+    // signal threads this process does not have.
+    if let Some((id, _, old)) = kept.replace((process, threads, Arc::clone(&pool))) {
+        if id != process {
+            std::mem::forget(old);
+        }
+    }
+    Ok(pool)
+}
+
+/// The threads a pool is asked for: `threads`, else [`THREADS_VARIABLE`],
+/// else 0 (one a core).
+fn pool_threads(threads: Option<usize>) -> PyResult<usize> {
+    Ok(match threads {
         Some(threads) => threads,
         None => match std::env::var(THREADS_VARIABLE) {
             Ok(text) => text.trim().parse().map_err(|_| {
@@ -41,11 +71,7 @@ fn pool(threads: Option<usize>) -> PyResult<rayon::ThreadPool> {
             })?,
             Err(_) => 0,
         },
-    };
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| PyRuntimeError::new_err(format!("starting {threads} threads: {e}")))
+    })
 }
 
 /// Runs `work` on a pool of `threads` with the interpreter lock released,
@@ -64,7 +90,7 @@ fn interruptible<T: Send>(
     let value = py.detach(|| {
         std::thread::scope(|scope| {
             let (sender, receiver) = std::sync::mpsc::channel();
-            let pool = &pool;
+            let pool = &*pool;
             scope.spawn(move || {
                 let _ = sender.send(pool.install(work));
             });
@@ -262,13 +288,36 @@ impl FitSettings {
     }
 }
 
+/// `settings`' fit, stopped by `stop`, starting from `start` (resumed: its
+/// parameters, optimizer state and history) or from the parameters `warm`
+/// (the weights, then the bias, of a model of one margin: scikit-learn's
+/// `warm_start`), where given.
+fn descent_from(
+    settings: &FitSettings,
+    stop: &Arc<AtomicBool>,
+    start: Option<&FittedModel>,
+    warm: Option<PyReadonlyArray1<'_, f32>>,
+) -> GradientDescent {
+    let mut descent = settings.0.descent().stop_when(Arc::clone(stop));
+    if let Some(start) = start {
+        descent = descent.resume(&start.fitted);
+    }
+    if let Some(warm) = warm {
+        let warm = warm.as_array();
+        if let Some((&bias, weights)) = warm.as_slice().and_then(<[f32]>::split_last) {
+            descent = descent.warm_start(weights.to_vec(), bias);
+        }
+    }
+    descent
+}
+
 /// Fits `x` (rows × features, float32) to `y` (float32: values, or labels
 /// 0 … K − 1), each row weighted by `sample_weight` where given; from
-/// `start`'s parameters and optimizer state where given (a warm start);
-/// on `threads` threads. A Ctrl-C stops it at the end of an epoch and
-/// raises `KeyboardInterrupt`.
+/// a start ([`descent_from`]) where given; on `threads` threads. A Ctrl-C
+/// stops it at the end of an epoch and raises `KeyboardInterrupt`.
+#[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (settings, x, y, sample_weight=None, start=None, threads=None))]
+#[pyo3(signature = (settings, x, y, sample_weight=None, start=None, threads=None, warm=None))]
 fn fit(
     py: Python<'_>,
     settings: &FitSettings,
@@ -277,12 +326,10 @@ fn fit(
     sample_weight: Option<PyReadonlyArray1<'_, f32>>,
     start: Option<&FittedModel>,
     threads: Option<usize>,
+    warm: Option<PyReadonlyArray1<'_, f32>>,
 ) -> PyResult<FittedModel> {
     let stop = Arc::new(AtomicBool::new(false));
-    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
-    if let Some(start) = start {
-        descent = descent.resume(&start.fitted);
-    }
+    let descent = descent_from(settings, &stop, start, warm);
     let (x, y) = (x.as_array(), y.as_array());
     let weights = sample_weight.as_ref().map(|w| w.as_array());
     let fitted = interruptible(py, threads, &stop, || match weights {
@@ -322,7 +369,7 @@ fn csr_rows(
 /// engines read their stored entries alone.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (settings, features, indptr, indices, values, y, sample_weight=None, start=None, threads=None))]
+#[pyo3(signature = (settings, features, indptr, indices, values, y, sample_weight=None, start=None, threads=None, warm=None))]
 fn fit_csr(
     py: Python<'_>,
     settings: &FitSettings,
@@ -334,14 +381,12 @@ fn fit_csr(
     sample_weight: Option<PyReadonlyArray1<'_, f32>>,
     start: Option<&FittedModel>,
     threads: Option<usize>,
+    warm: Option<PyReadonlyArray1<'_, f32>>,
 ) -> PyResult<FittedModel> {
     let rows = csr_rows(features, indptr, indices, values, y.as_array().to_vec())?;
     let weights = sample_weight.map(|w| w.as_array().to_vec());
     let stop = Arc::new(AtomicBool::new(false));
-    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
-    if let Some(start) = start {
-        descent = descent.resume(&start.fitted);
-    }
+    let descent = descent_from(settings, &stop, start, warm);
     let fitted = interruptible(py, threads, &stop, || match weights {
         Some(weights) => Weighted::new(&rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
         None => descent.fit_source(&rows),
@@ -362,7 +407,7 @@ type TableFit = (FittedModel, Vec<(String, String)>);
 /// streamed within the memory budget. The encoding is kept with the model.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (settings, path, target, weight_column=None, max_categories=50, start=None, threads=None))]
+#[pyo3(signature = (settings, path, target, weight_column=None, max_categories=50, start=None, threads=None, warm=None))]
 fn fit_table(
     py: Python<'_>,
     settings: &FitSettings,
@@ -372,6 +417,7 @@ fn fit_table(
     max_categories: usize,
     start: Option<&FittedModel>,
     threads: Option<usize>,
+    warm: Option<PyReadonlyArray1<'_, f32>>,
 ) -> PyResult<TableFit> {
     let options = TableOptions {
         max_categories,
@@ -380,10 +426,7 @@ fn fit_table(
         ..TableOptions::default()
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let mut descent = settings.0.descent().stop_when(Arc::clone(&stop));
-    if let Some(start) = start {
-        descent = descent.resume(&start.fitted);
-    }
+    let descent = descent_from(settings, &stop, start, warm);
     let fitted = interruptible(py, threads, &stop, || -> downhill::Result<_> {
         let table = TableData::open(&path, target, None, &options)?;
         let dropped = table.dropped().to_vec();
@@ -408,6 +451,18 @@ fn fit_table(
         .map(|d| (d.column, d.reason.to_string()))
         .collect();
     Ok((FittedModel { fitted }, dropped))
+}
+
+/// A frame's missing cells, which the encoding would fill with means or
+/// zeros: refused, as a fit refuses them, naming the first row.
+fn refuse_missing(counts: &downhill::data::table::ApplyCounts) -> PyResult<()> {
+    match counts.rows_with_missing.first() {
+        Some(&row) => Err(PyValueError::new_err(format!(
+            "{} rows have a missing cell (the first: row {row}); the model was fitted without missing cells",
+            counts.rows_with_missing.len()
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// A fitted model: its parameters, its history, its predictions.
@@ -461,6 +516,23 @@ impl FittedModel {
     #[getter]
     fn stop_reason(&self) -> String {
         self.fitted.stop_reason().to_string()
+    }
+
+    /// Why the fit stopped, as a word: `converged`, `stopped_improving`,
+    /// `max_epochs`, `diverged`, `rounding_limit`, `interrupted` or
+    /// `checkpoint`.
+    #[getter]
+    fn stop_kind(&self) -> &'static str {
+        use downhill::StopReason::*;
+        match self.fitted.stop_reason() {
+            Converged { .. } => "converged",
+            StoppedImproving { .. } => "stopped_improving",
+            MaxEpochs => "max_epochs",
+            Diverged { .. } => "diverged",
+            RoundingLimit { .. } => "rounding_limit",
+            Interrupted { .. } => "interrupted",
+            Checkpoint { .. } => "checkpoint",
+        }
     }
 
     /// Whether the fit converged (by its tolerance, or to the rounding of
@@ -576,7 +648,7 @@ impl FittedModel {
     /// One more epoch (or `epochs`) over `x` and `y` from where the fit
     /// stopped, its optimizer state carried over, on `threads` threads; a
     /// Ctrl-C stops it as it does [`fit`].
-    #[pyo3(signature = (x, y, epochs=1, threads=None))]
+    #[pyo3(signature = (x, y, epochs=1, threads=None, sample_weight=None))]
     fn partial_fit(
         &self,
         py: Python<'_>,
@@ -584,11 +656,17 @@ impl FittedModel {
         y: PyReadonlyArray1<'_, f32>,
         epochs: usize,
         threads: Option<usize>,
+        sample_weight: Option<PyReadonlyArray1<'_, f32>>,
     ) -> PyResult<FittedModel> {
         let stop = Arc::new(AtomicBool::new(false));
         let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
         let (x, y) = (x.as_array(), y.as_array());
-        let fitted = interruptible(py, threads, &stop, || descent.fit(x, y))?.map_err(python_error)?;
+        let weights = sample_weight.as_ref().map(|w| w.as_array());
+        let fitted = interruptible(py, threads, &stop, || match weights {
+            Some(weights) => descent.fit_weighted(x, y, weights),
+            None => descent.fit(x, y),
+        })?
+        .map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 
@@ -600,10 +678,11 @@ impl FittedModel {
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let encoding = self.encoding()?;
-        let margins = self.detached(py, |fitted| {
-            let x = encoding.apply(&path)?.0;
-            fitted.class_margins(x.view())
+        let (margins, counts) = self.detached(py, |fitted| {
+            let (x, counts, _) = encoding.apply(&path)?;
+            Ok((fitted.class_margins(x.view())?, counts))
         })?;
+        refuse_missing(&counts)?;
         Ok(margins.into_pyarray(py))
     }
 
@@ -614,10 +693,11 @@ impl FittedModel {
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         let encoding = self.encoding()?;
-        let predictions = self.detached(py, |fitted| {
-            let x = encoding.apply(&path)?.0;
-            fitted.predict(x.view())
+        let (predictions, counts) = self.detached(py, |fitted| {
+            let (x, counts, _) = encoding.apply(&path)?;
+            Ok((fitted.predict(x.view())?, counts))
         })?;
+        refuse_missing(&counts)?;
         Ok(predictions.into_pyarray(py))
     }
 
@@ -628,10 +708,11 @@ impl FittedModel {
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         let encoding = self.encoding()?;
-        let probabilities = self.detached(py, |fitted| {
-            let x = encoding.apply(&path)?.0;
-            fitted.class_probabilities(x.view())
+        let (probabilities, counts) = self.detached(py, |fitted| {
+            let (x, counts, _) = encoding.apply(&path)?;
+            Ok((fitted.class_probabilities(x.view())?, counts))
         })?;
+        refuse_missing(&counts)?;
         Ok(probabilities.into_pyarray(py))
     }
 
@@ -646,7 +727,7 @@ impl FittedModel {
     /// [`FittedModel::partial_fit`] of sparse rows given as SciPy's CSR
     /// arrays.
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (features, indptr, indices, values, y, epochs=1, threads=None))]
+    #[pyo3(signature = (features, indptr, indices, values, y, epochs=1, threads=None, sample_weight=None))]
     fn partial_fit_csr(
         &self,
         py: Python<'_>,
@@ -657,12 +738,17 @@ impl FittedModel {
         y: PyReadonlyArray1<'_, f32>,
         epochs: usize,
         threads: Option<usize>,
+        sample_weight: Option<PyReadonlyArray1<'_, f32>>,
     ) -> PyResult<FittedModel> {
         let rows = csr_rows(features, indptr, indices, values, y.as_array().to_vec())?;
+        let weights = sample_weight.map(|w| w.as_array().to_vec());
         let stop = Arc::new(AtomicBool::new(false));
         let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
-        let fitted =
-            interruptible(py, threads, &stop, || descent.fit_source(&rows))?.map_err(python_error)?;
+        let fitted = interruptible(py, threads, &stop, || match weights {
+            Some(weights) => Weighted::new(&rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
+            None => descent.fit_source(&rows),
+        })?
+        .map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 

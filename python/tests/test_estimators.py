@@ -275,6 +275,13 @@ def test_frames_with_text_columns_read_through_the_table_encoding():
         downhill.Ridge().fit(broken, y)
     with pytest.raises(ValueError):
         ours.predict(frame.rename(columns={"city": "town"}))
+    # Missing cells at predict are refused too, not filled.
+    with pytest.raises(ValueError, match="missing"):
+        ours.predict(broken)
+    # A column of booleans reads as 0 and 1, as in an array.
+    flagged = frame.assign(garden=frame["rooms"] > 2)
+    model = downhill.Ridge().fit(flagged, y)
+    assert model.encoded_feature_names_[-1] == "garden"
 
 
 def test_polars_frames_fit_as_pandas_frames():
@@ -289,6 +296,96 @@ def test_polars_frames_fit_as_pandas_frames():
     np.testing.assert_array_equal(
         downhill.Ridge().fit(as_polars.drop("city"), y).coef_, downhill.Ridge().fit(numbers, y).coef_
     )
+
+
+def test_sgd_sample_weights_reach_scikit_learns_weighted_optimum():
+    """scikit-learn's SGD minimizes (1/n) Σ sᵢ ℓᵢ + alpha R(w), which grows
+    with the weights' scale: weights of 10 move the optimum. Expected: that
+    objective's minimum in closed form (a ridge system in float64);
+    averaged SGD reaches it, unweighted it would not."""
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(300, 3))
+    y = x @ np.array([1.0, 2.0, 3.0]) + 0.5 + 0.1 * rng.normal(size=300)
+    s, alpha = np.full(300, 10.0), 1.0
+    # (1/n) Σ s (½ r²) + (alpha/2)‖w‖²: the normal equations, bias unpenalized.
+    a = np.column_stack([x, np.ones(300)])
+    penalty = np.diag([alpha, alpha, alpha, 0.0])
+    exact = np.linalg.solve(a.T @ (s[:, None] * a) / 300 + penalty, a.T @ (s * y) / 300)
+    model = downhill.SGDRegressor(alpha=alpha, learning_rate="constant", eta0=1e-3, max_iter=2000, tol=None,
+                                  random_state=0, average=True)
+    model.fit(x, y, sample_weight=s)
+    np.testing.assert_allclose(model.coef_, exact[:3], rtol=2e-2)
+    unweighted = np.linalg.solve(a.T @ a / 300 + penalty, a.T @ y / 300)
+    assert np.abs(model.coef_ - unweighted[:3]).max() > 0.2
+
+
+def test_one_versus_the_rest_weighs_each_problem_as_scikit_learn():
+    """Class k's problem weighs its positive rows by class k's weight and
+    the rest by 1 (scikit-learn's `fit_binary`), times the sample weights."""
+    model = downhill.SGDClassifier(class_weight={0: 10.0, 1: 2.0, 2: 1.0})
+    model.classes_ = np.array([0, 1, 2])
+    labels = np.array([0, 1, 2, 0], dtype=np.float32)
+    problems = model._problems(labels, np.array([1, 1, 1, 3], dtype=np.float32))
+    assert len(problems) == 3
+    np.testing.assert_array_equal(problems[0][1], [10, 1, 1, 30])
+    np.testing.assert_array_equal(problems[1][1], [1, 2, 1, 3])
+    np.testing.assert_array_equal(problems[2][1], [1, 1, 1, 3])
+
+
+def test_a_diverged_fit_is_warned_of():
+    x, y = standardized(load_diabetes)
+    with pytest.warns(downhill.DivergenceWarning, match="diverged"):
+        model = downhill.SGDRegressor(learning_rate="constant", eta0=10.0, batch_size=None).fit(x, y)
+    assert model.stop_reason_.startswith("diverged")
+    from sklearn.exceptions import ConvergenceWarning
+
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        downhill.LogisticRegression(max_iter=2).fit(*standardized(load_breast_cancer))
+
+
+def test_partial_fit_counts_its_epoch_and_takes_weights():
+    x, y = standardized(load_iris)
+    model = downhill.SGDClassifier(loss="log_loss", random_state=0, learning_rate="constant", eta0=0.01)
+    model.partial_fit(x, y, classes=[0, 1, 2])
+    model.partial_fit(x, y)
+    assert model.n_iter_ == 1
+    weighted = clone(model).partial_fit(x, y, classes=[0, 1, 2])
+    weighted.partial_fit(x, y, sample_weight=np.where(y == 0, 5.0, 0.1))
+    assert not np.allclose(weighted.coef_, model.coef_)
+    with pytest.raises(ValueError, match="early_stopping"):
+        downhill.SGDClassifier(early_stopping=True).partial_fit(x, y, classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="differ"):
+        model.partial_fit(x, y, classes=[0, 1, 2, 3])
+
+
+def test_warm_start_starts_from_the_coefficients_alone():
+    rng = np.random.default_rng(1)
+    x1, x2 = rng.normal(size=(300, 3)), rng.normal(size=(300, 3))
+    model = downhill.SGDRegressor(warm_start=True, random_state=0)
+    model.fit(x1, x1 @ [1.0, 2.0, 3.0])
+    model.fit(x2, x2 @ [3.0, -1.0, 0.0])
+    assert model.score(x2, x2 @ [3.0, -1.0, 0.0]) > 0.99
+    assert model.n_iter_ == len(model.loss_curve_)
+
+
+def test_scikit_learns_other_parameters_are_taken():
+    x, y = standardized(load_diabetes)
+    downhill.Ridge(solver="svd", copy_X=False, random_state=0).fit(x, y)
+    downhill.LinearRegression(copy_X=True, tol=1e-6).fit(x, y)
+    downhill.PoissonRegressor(solver="lbfgs", verbose=0).fit(x, np.round(y / 50))
+    downhill.LogisticRegression(l1_ratio=0.0, dual=False, intercept_scaling=1, verbose=0).fit(x, y > 150)
+    with pytest.raises(ValueError, match="positive"):
+        downhill.Ridge(positive=True).fit(x, y)
+    with pytest.raises(ValueError, match="l1_ratio"):
+        downhill.LogisticRegression(l1_ratio=0.5).fit(x, y > 150)
+    binary = downhill.SGDClassifier(loss="modified_huber", random_state=0).fit(x, y > 150)
+    probabilities = binary.predict_proba(x)
+    assert probabilities.shape == (len(y), 2)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    with pytest.raises(ValueError):
+        downhill.Ridge().fit(x, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="non-zero|all 0"):
+        downhill.Ridge().fit(x, y, sample_weight=np.zeros(len(y)))
 
 
 def test_float64_and_non_contiguous_inputs_are_converted():
