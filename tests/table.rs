@@ -720,3 +720,42 @@ fn a_positive_class_of_a_target_read_as_numbers_is_an_error() {
         Error::Data(DataError::PositiveClassOfNumbers { value: "Yes".into() })
     );
 }
+
+/// Columns named as text (a data frame's text columns) are read as text
+/// whatever their cells hold: postal codes are categories, not numbers, and
+/// "NA" (Namibia) or "?" are values, only an empty cell missing; the
+/// encoding keeps the names, so rows applied to it read alike. Unnamed,
+/// the codes are numbers and the country's "NA" and "?" missing cells.
+#[test]
+fn columns_named_as_text_keep_their_values() {
+    let path = messy(
+        "text_columns",
+        "code,country,y\n01000,NA,1.0\n75001,?,2.0\n01000,FR,3.0\n75001,NA,4.0\n",
+    );
+    let as_text = TableOptions {
+        text_columns: vec!["code".into(), "country".into()],
+        ..options(Missing::Error)
+    };
+    let table = read_table(&path, "y", None, &as_text).unwrap();
+    assert_eq!(
+        table.feature_names,
+        [
+            "code=01000",
+            "code=75001",
+            "country=?",
+            "country=FR",
+            "country=NA"
+        ]
+    );
+    assert_eq!(table.x.row(0).to_vec(), [1.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(table.x.row(1).to_vec(), [0.0, 1.0, 1.0, 0.0, 0.0]);
+    let (applied, counts, _) = table.encoding.apply(&path).unwrap();
+    assert_eq!(applied, table.x);
+    assert_eq!((counts.blank, counts.unseen), (0, 0));
+    // Read as its cells say: the codes are numbers (01000 is 1000), and
+    // "NA" and "?" missing, which leaves the country one value: left out.
+    let read = read_table(&path, "y", None, &options(Missing::Error)).unwrap();
+    assert_eq!(read.feature_names, ["code"]);
+    assert_eq!(read.x.column(0).to_vec(), [1000.0, 75001.0, 1000.0, 75001.0]);
+    assert_eq!(read.dropped[0].column, "country");
+}

@@ -724,6 +724,7 @@ pub fn table_options(args: &DataArgs, model: Model) -> TableOptions {
             columns: args.hash_columns.clone(),
             interactions: args.interactions.clone(),
         }),
+        text_columns: Vec::new(),
     }
 }
 
@@ -1017,6 +1018,7 @@ fn load_npy(args: &DataArgs) -> Result<Table, Error> {
             labels: None,
             target: Some(data.target_name()),
             hashing: None,
+            text_columns: Vec::new(),
         },
         dropped: Vec::new(),
         rows_dropped: 0,

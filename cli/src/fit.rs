@@ -312,6 +312,7 @@ impl SparseFile {
             labels: Some(labels.clone()),
             target: Some(self.target.clone()),
             hashing: None,
+            text_columns: Vec::new(),
         })
     }
 }
@@ -721,6 +722,7 @@ pub fn numeric_encoding(names: &[String], means: Option<&[f32]>, target: Option<
         labels: None,
         target,
         hashing: None,
+        text_columns: Vec::new(),
     }
 }
 

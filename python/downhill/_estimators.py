@@ -119,6 +119,7 @@ def _fit(settings, X, y, sample_weight, n_jobs, start=None, warm=None):
                 settings,
                 table.path,
                 TARGET,
+                X.text_columns,
                 WEIGHT if sample_weight is not None else None,
                 start=start,
                 threads=threads,

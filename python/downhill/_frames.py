@@ -17,6 +17,18 @@ def _library(X):
     return type(X).__module__.split(".")[0]
 
 
+def _text_columns(X):
+    """The names of ``X``'s columns that hold something other than numbers."""
+    library = _library(X)
+    if library == "pandas" and hasattr(X, "dtypes") and hasattr(X, "columns"):
+        from pandas.api.types import is_numeric_dtype
+
+        return [str(column) for column, dtype in zip(X.columns, X.dtypes) if not is_numeric_dtype(dtype)]
+    if library == "polars" and hasattr(X, "schema"):
+        return [str(name) for name, dtype in X.schema.items() if not dtype.is_numeric()]
+    return []
+
+
 def is_text_frame(X):
     """Whether ``X`` is a pandas or polars frame with a column of something
     other than numbers (text, categories, dates)."""
@@ -36,6 +48,8 @@ class Frame:
     def __init__(self, frame):
         self.frame = frame
         self.columns = [str(column) for column in frame.columns]
+        # Read as text by the library whatever they hold ("01000", "NA").
+        self.text_columns = _text_columns(frame)
         for reserved in (TARGET, WEIGHT):
             if reserved in self.columns:
                 raise ValueError(f"the column name {reserved!r} is the package's own; rename the column")

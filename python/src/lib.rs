@@ -402,17 +402,20 @@ type TableFit = (FittedModel, Vec<(String, String)>);
 /// [`fit`] of a table file (CSV or Parquet, the pandas or polars frame the
 /// package wrote) through the library's table encoding, as the `downhill`
 /// program reads one: numbers as numbers, text columns one-hot (up to
-/// `max_categories` values), `target` the target (class codes where the
-/// model is logistic), `weight_column` the sample weights; read whole or
-/// streamed within the memory budget. The encoding is kept with the model.
+/// `max_categories` values; `text_columns`, the frame's columns of text,
+/// read as text whatever they hold, only an empty cell missing), `target`
+/// the target (class codes where the model is logistic), `weight_column`
+/// the sample weights; read whole or streamed within the memory budget.
+/// The encoding is kept with the model.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
-#[pyo3(signature = (settings, path, target, weight_column=None, max_categories=50, start=None, threads=None, warm=None))]
+#[pyo3(signature = (settings, path, target, text_columns, weight_column=None, max_categories=50, start=None, threads=None, warm=None))]
 fn fit_table(
     py: Python<'_>,
     settings: &FitSettings,
     path: std::path::PathBuf,
     target: &str,
+    text_columns: Vec<String>,
     weight_column: Option<String>,
     max_categories: usize,
     start: Option<&FittedModel>,
@@ -423,6 +426,7 @@ fn fit_table(
         max_categories,
         labels: settings.0.model == Model::Logistic,
         weight_column,
+        text_columns,
         ..TableOptions::default()
     };
     let stop = Arc::new(AtomicBool::new(false));

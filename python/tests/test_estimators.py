@@ -278,6 +278,13 @@ def test_frames_with_text_columns_read_through_the_table_encoding():
     # Missing cells at predict are refused too, not filled.
     with pytest.raises(ValueError, match="missing"):
         ours.predict(broken)
+    # A text column is text whatever it holds: postal codes are categories,
+    # "NA" (Namibia) a value.
+    coded = frame.assign(code=np.where(frame["rooms"] > 2, "01000", "75001"),
+                         country=np.where(frame["size"] > 0, "NA", "FR"))
+    model = downhill.Ridge().fit(coded, y)
+    assert {"code=01000", "code=75001", "country=FR", "country=NA"} <= set(model.encoded_feature_names_)
+    assert model.predict(coded).shape == (len(y),)
     # A column of booleans reads as 0 and 1, as in an array.
     flagged = frame.assign(garden=frame["rooms"] > 2)
     model = downhill.Ridge().fit(flagged, y)

@@ -142,6 +142,12 @@ pub struct TableOptions {
     /// encoded (any number of values; [`Hashing`]), and hashed
     /// interactions; `None`: no hashing.
     pub hashing: Option<Hashing>,
+    /// Columns read as text whatever their cells hold, each value a
+    /// category (`"01000"` and `"75001"` two postal codes, not numbers),
+    /// and only an empty cell missing (`"NA"` a value): the text columns
+    /// of a data frame, whose types are known. Empty: every column is
+    /// read as its cells say.
+    pub text_columns: Vec<String>,
 }
 
 impl Default for TableOptions {
@@ -154,6 +160,7 @@ impl Default for TableOptions {
             positive_class: None,
             weight_column: None,
             hashing: None,
+            text_columns: Vec::new(),
         }
     }
 }
@@ -414,6 +421,10 @@ pub struct Encoding {
     /// The hashed features, where text columns are hashed.
     #[cfg_attr(feature = "serde", serde(default))]
     pub hashing: Option<Hashing>,
+    /// The columns read as text whatever their cells hold
+    /// ([`TableOptions::text_columns`]).
+    #[cfg_attr(feature = "serde", serde(default, skip_serializing_if = "Vec::is_empty"))]
+    pub text_columns: Vec<String>,
 }
 
 /// The entries of one sparse row, `from` on in `indices` and `values`, in
@@ -939,6 +950,13 @@ impl Encoding {
         let mut keys: Vec<Option<(String, f32)>> = Vec::new();
         let mut j = 0;
         for (c, (column, cell)) in self.columns.iter().zip(cells).enumerate() {
+            let text = match column {
+                EncodedColumn::OneHot { name, .. } | EncodedColumn::Hashed { name } => {
+                    !self.text_columns.is_empty() && self.text_columns.contains(name)
+                }
+                EncodedColumn::Numeric { .. } => false,
+            };
+            let missing = survey::cell_missing(&cell, text);
             let text_key = |name: &str| {
                 let text = cell.text();
                 format!("{name}={}", text.trim())
@@ -964,7 +982,7 @@ impl Encoding {
                     j += 1;
                 }
                 EncodedColumn::OneHot { name, values } => {
-                    if cell.is_missing() {
+                    if missing {
                         counts.blank += 1;
                     } else {
                         let text = cell.text();
@@ -985,12 +1003,12 @@ impl Encoding {
                         }
                     }
                     if !pairs.is_empty() {
-                        keys.push((!cell.is_missing()).then(|| (text_key(name), 1.0)));
+                        keys.push((!missing).then(|| (text_key(name), 1.0)));
                     }
                     j += values.len();
                 }
                 EncodedColumn::Hashed { name } => {
-                    let key = (!cell.is_missing()).then(|| text_key(name));
+                    let key = (!missing).then(|| text_key(name));
                     match (&key, hashing) {
                         (Some(key), Some(hashing)) => {
                             let (place, sign) = hashing.place(key);

@@ -23,6 +23,9 @@ pub(crate) use super::cell::DISTINCT_COUNTED;
 #[derive(Debug, Default, Clone)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 struct ColumnSurvey {
+    /// Read as text whatever its cells hold ([`TableOptions::text_columns`]):
+    /// no cell a number, only an empty one missing.
+    text: bool,
     /// Cells that are not missing.
     present: usize,
     /// Missing cells.
@@ -204,7 +207,13 @@ impl Survey {
             }
         };
         Ok(Survey {
-            columns: chosen.iter().map(|_| ColumnSurvey::default()).collect(),
+            columns: chosen
+                .iter()
+                .map(|&c| ColumnSurvey {
+                    text: options.text_columns.contains(&header[c]),
+                    ..ColumnSurvey::default()
+                })
+                .collect(),
             header,
             target_column,
             weight_column,
@@ -232,13 +241,13 @@ impl Survey {
         let mut missing = Vec::new();
         for (k, (&c, survey)) in self.chosen.iter().zip(&mut self.columns).enumerate() {
             let cell = record.cell(c);
-            if cell.is_missing() {
+            if cell_missing(&cell, survey.text) {
                 survey.missing += 1;
                 missing.push(k as u32);
                 continue;
             }
             survey.present += 1;
-            match cell.number() {
+            match cell.number().filter(|_| !survey.text) {
                 Some(value) => {
                     survey.numbers += 1;
                     survey.sum += value;
@@ -252,6 +261,13 @@ impl Survey {
                 continue;
             }
             match (cell, cell.number_key()) {
+                (cell, _) if survey.text => {
+                    let text = cell.text();
+                    let text = text.trim();
+                    if !survey.distinct.contains(text) {
+                        survey.distinct.insert(text.to_string());
+                    }
+                }
                 (Cell::Text(text), _) => {
                     let text = text.trim();
                     if !survey.distinct.contains(text) {
@@ -736,6 +752,7 @@ impl Survey {
                 labels,
                 target: Some(header[target_column].clone()),
                 hashing: options.hashing.clone(),
+                text_columns: options.text_columns.clone(),
             },
             header,
             dropped,
@@ -837,6 +854,15 @@ impl Plan {
     }
 }
 
+/// Whether `cell` is missing: in a column read as text, only where it is
+/// empty (its text may be "NA" or "?"); else as [`Cell::is_missing`] says.
+pub(crate) fn cell_missing(cell: &Cell<'_>, text: bool) -> bool {
+    match text {
+        true => matches!(cell, Cell::Missing) || cell.text().trim().is_empty(),
+        false => cell.is_missing(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -850,6 +876,7 @@ mod tests {
                 labels: None,
                 target: None,
                 hashing: None,
+                text_columns: vec![],
             },
             dropped: vec![],
             column_sources: vec![],
