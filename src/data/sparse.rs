@@ -100,6 +100,9 @@ impl CsrData {
                 previous = Some(index);
             }
         }
+        // Steps read rows in a random order: their entries from huge pages.
+        crate::memory::collapse_into_huge_pages(&indices);
+        crate::memory::collapse_into_huge_pages(&values);
         Ok(CsrData {
             features,
             indptr,
