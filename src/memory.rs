@@ -65,4 +65,3 @@ mod tests {
         assert!(default_budget() >= 1 << 20);
     }
 }
-

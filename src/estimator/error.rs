@@ -5,6 +5,45 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EstimatorError {
+    /// Cross-validation over fewer than two folds, or more folds than rows.
+    #[error("cross-validation takes 2 folds to as many as the rows ({rows}), got {folds}")]
+    InvalidFoldCount {
+        /// The folds asked for.
+        folds: usize,
+        /// The rows.
+        rows: usize,
+    },
+    /// Folds numbered past one that holds no row.
+    #[error("fold {fold} holds no row: folds are numbered from 0, each holding a row")]
+    EmptyFold {
+        /// The empty fold.
+        fold: usize,
+    },
+    /// Folds of another number of rows than the data's.
+    #[error("the folds place {folds} rows, but the data has {rows}")]
+    FoldsOfOtherRows {
+        /// Rows the folds place.
+        folds: usize,
+        /// Rows of the data.
+        rows: usize,
+    },
+    /// A fold whose training rows (every other fold's) hold one class.
+    #[error("the training rows of fold {fold} hold one class ({label}): a classifier needs two; use fewer folds or stratified ones")]
+    FoldWithOneClass {
+        /// The fold.
+        fold: usize,
+        /// The one class its training rows hold.
+        label: f32,
+    },
+    /// Cross-validation over no strength.
+    #[error("cross-validation needs at least one penalty strength")]
+    NoStrengths,
+    /// A penalty strength that is not a finite number at least 0.
+    #[error("a penalty strength must be a finite number at least 0, got {value}")]
+    InvalidStrength {
+        /// The strength.
+        value: f32,
+    },
     /// A multinomial loss over fewer than two classes, or more than a
     /// table can name (`table::MAX_CLASSES`).
     #[error("a multinomial model needs 2 to {limit} classes, got {classes}")]

@@ -3,6 +3,7 @@
 //! run, the units converted back: [`fit`]) and the `Fitted` model
 //! ([`fitted`]), saved and loaded with the `serde` feature ([`saved`]).
 
+pub(crate) mod cv;
 pub(crate) mod error;
 pub(crate) mod fit;
 pub(crate) mod fitted;

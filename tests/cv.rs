@@ -1,0 +1,167 @@
+//! Cross-validation of a penalty's strength against scikit-learn's
+//! `LogisticRegressionCV` on the same folds (tests/data/make_cv.py), the
+//! folds' own rules, and each kind of bad input's error.
+
+mod common;
+
+use common::{assert_near, parameters};
+use downhill::{Choice, CvScoring, Device, Error, EstimatorError, Folds, GradientDescent, Penalty, Solver};
+use ndarray::{Array1, Array2};
+
+/// logistic.csv's x0..x4 and y.
+fn logistic() -> (Array2<f32>, Array1<f32>) {
+    let (x, y, _) = common::logistic_table();
+    (x, y)
+}
+
+/// The fold of each row, as scikit-learn's StratifiedKFold gave it.
+fn sklearn_folds() -> Folds {
+    let text = std::fs::read_to_string(common::repository().join("tests/data/cv_folds.csv")).unwrap();
+    let folds = text
+        .lines()
+        .skip(1)
+        .map(|line| line.trim().parse().unwrap())
+        .collect();
+    Folds::from_assignment(folds).unwrap()
+}
+
+/// The expected rows of cv_logistic_expected.csv: (alpha, mean score,
+/// chosen) of each C, then the final model's intercept and weights.
+fn expected() -> (Vec<(f32, f64, bool)>, Vec<f64>) {
+    let text =
+        std::fs::read_to_string(common::repository().join("tests/data/cv_logistic_expected.csv")).unwrap();
+    let (mut path, mut finals) = (Vec::new(), Vec::new());
+    for line in text.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        match cells[0].starts_with("final") {
+            true => finals.push(cells[1].parse().unwrap()),
+            false => path.push((
+                cells[1].parse().unwrap(),
+                cells[2].parse().unwrap(),
+                cells[3] == "1",
+            )),
+        }
+    }
+    (path, finals)
+}
+
+/// On scikit-learn's folds and strengths, every strength's mean log-loss
+/// over the held-out folds is scikit-learn's (to 1e-5: both fits reach
+/// their optima, ours from float32 rows), the same strength is chosen,
+/// and the final model, refitted on every row at it, is scikit-learn's
+/// optimum there (1e-4 of the largest weight).
+#[test]
+fn cross_validation_chooses_scikit_learns_strength() {
+    let (x, y) = logistic();
+    let (path, finals) = expected();
+    let strengths: Vec<f32> = path.iter().map(|&(alpha, _, _)| alpha).collect();
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let found = settings
+        .cross_validate(
+            x.view(),
+            y.view(),
+            &strengths,
+            &sklearn_folds(),
+            Some(CvScoring::NegLogLoss),
+            Choice::BestMean,
+        )
+        .unwrap();
+    assert_eq!(found.scores.dim(), (5, strengths.len()));
+    for (k, &(alpha, mean, _)) in path.iter().enumerate() {
+        let ours = found.mean_scores[k];
+        assert!(
+            (ours - mean).abs() <= 1e-5,
+            "alpha {alpha}: {ours} against {mean}"
+        );
+    }
+    let chosen = path.iter().position(|&(_, _, chosen)| chosen).unwrap();
+    assert_eq!(found.chosen, chosen);
+    assert_eq!(found.strength(), strengths[chosen]);
+    assert_near(&parameters(&found.fitted), &finals, 1e-4, "the final model");
+    // The one-standard-error rule takes a stronger penalty within reach.
+    let simpler = settings
+        .cross_validate(
+            x.view(),
+            y.view(),
+            &strengths,
+            &sklearn_folds(),
+            Some(CvScoring::NegLogLoss),
+            Choice::OneStandardError,
+        )
+        .unwrap();
+    let errors = simpler.standard_errors();
+    assert!(simpler.strength() >= found.strength());
+    assert!(simpler.mean_scores[simpler.chosen] >= found.mean_scores[chosen] - errors[chosen]);
+}
+
+/// Folds are as even as the rows allow, stratified ones spread each class
+/// evenly, both seeded; bad folds and strengths are each their own error.
+#[test]
+fn folds_are_even_and_bad_input_is_named() {
+    let folds = Folds::new(103, 5, 7).unwrap();
+    assert_eq!(folds, Folds::new(103, 5, 7).unwrap());
+    assert_ne!(folds, Folds::new(103, 5, 8).unwrap());
+    for fold in 0..5 {
+        let (held_out, training) = folds.split(fold);
+        assert!((20..=21).contains(&held_out.len()), "{}", held_out.len());
+        assert_eq!(held_out.len() + training.len(), 103);
+    }
+    let labels = Array1::from_iter((0..100).map(|i| f32::from(u8::from(i % 10 == 0))));
+    let stratified = Folds::stratified(labels.view(), 5, 1).unwrap();
+    for fold in 0..5 {
+        let (held_out, _) = stratified.split(fold);
+        assert_eq!(held_out.iter().filter(|&&i| labels[i] == 1.0).count(), 2);
+    }
+    let estimator = |e: Error| match e {
+        Error::Estimator(e) => e,
+        other => panic!("{other}"),
+    };
+    assert!(matches!(
+        estimator(Folds::new(10, 1, 0).unwrap_err()),
+        EstimatorError::InvalidFoldCount { folds: 1, rows: 10 }
+    ));
+    assert!(matches!(
+        estimator(Folds::new(3, 4, 0).unwrap_err()),
+        EstimatorError::InvalidFoldCount { folds: 4, rows: 3 }
+    ));
+    assert!(matches!(
+        estimator(Folds::from_assignment(vec![0, 2, 0, 2]).unwrap_err()),
+        EstimatorError::EmptyFold { fold: 1 }
+    ));
+    let (x, y) = logistic();
+    let settings = GradientDescent::logistic()
+        .penalty(Penalty::L2(0.0))
+        .max_epochs(5);
+    let folds = Folds::new(x.nrows(), 3, 0).unwrap();
+    let cv = |strengths: &[f32], folds: &Folds, y: ndarray::ArrayView1<f32>| {
+        settings
+            .cross_validate(x.view(), y, strengths, folds, None, Choice::BestMean)
+            .unwrap_err()
+    };
+    assert!(matches!(
+        estimator(cv(&[], &folds, y.view())),
+        EstimatorError::NoStrengths
+    ));
+    assert!(matches!(
+        estimator(cv(&[0.1, -1.0], &folds, y.view())),
+        EstimatorError::InvalidStrength { value } if value == -1.0
+    ));
+    assert!(matches!(
+        estimator(cv(&[0.1], &Folds::new(10, 2, 0).unwrap(), y.view())),
+        EstimatorError::FoldsOfOtherRows { folds: 10, rows: 500 }
+    ));
+    // One class in a fold's training rows: every other fold holds one.
+    let mut one_class = y.clone();
+    one_class.fill(0.0);
+    let (held_out, _) = folds.split(0);
+    for &i in &held_out {
+        one_class[i] = 1.0;
+    }
+    assert!(matches!(
+        estimator(cv(&[0.1], &folds, one_class.view())),
+        EstimatorError::FoldWithOneClass { fold: 0, label } if label == 0.0
+    ));
+}
