@@ -346,6 +346,36 @@ pub struct PredictArgs {
     pub missing: Missing,
 }
 
+/// Arguments of `downhill cv`.
+#[derive(clap::Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct CvArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub train: TrainArgs,
+    /// Learning rate of gradient descent: a number, or auto (L-BFGS, with
+    /// --solver lbfgs, sets its own steps).
+    #[arg(long, default_value = "auto")]
+    pub lr: LearningRateArg,
+    /// The penalty strengths (--penalty's α; L2 without --penalty): a
+    /// comma-separated list, or auto:N for N from the data's largest
+    /// useful one down to a thousandth of it.
+    #[arg(long, default_value = "auto:20")]
+    pub alphas: String,
+    /// Folds: each held out once (stratified by class for classifiers,
+    /// shuffled by --seed).
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Choose the strongest penalty whose mean score is within one standard
+    /// error of the best, rather than the best.
+    #[arg(long)]
+    pub one_standard_error: bool,
+    /// Save the model refitted at the chosen strength on every row.
+    #[arg(long, value_name = "model.json")]
+    pub save: Option<PathBuf>,
+}
+
 /// Arguments of `downhill sweep`.
 #[derive(clap::Args, Debug)]
 // Negative values reach downhill's own checks (`--lr -1`) rather than

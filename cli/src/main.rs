@@ -1,4 +1,4 @@
-//! The `downhill` command-line program: demo, fit, predict, sweep, convert and bench.
+//! The `downhill` command-line program: demo, fit, predict, sweep, cv, convert and bench.
 
 /// `println!` that never panics: see [`report::say`].
 macro_rules! say {
@@ -13,6 +13,7 @@ macro_rules! say {
 mod args;
 mod bench;
 mod convert;
+mod cv;
 mod demo;
 mod fit;
 mod predict;
@@ -50,6 +51,10 @@ enum Command {
     /// One run per learning rate: a table of final losses and stop reasons,
     /// the largest learning rate that stayed stable, and the loss curves.
     Sweep(args::SweepArgs),
+    /// The penalty's strength chosen by k-fold cross-validation: each
+    /// strength's mean score over the held-out folds, the choice, and the
+    /// model refitted at it on every row.
+    Cv(args::CvArgs),
     /// Reads a table as `fit` does (one-hot text columns, missing values,
     /// labels) and writes it cleaned as CSV, Parquet or .npy.
     Convert(convert::ConvertArgs),
@@ -68,6 +73,7 @@ impl Command {
             Command::Fit(_) => "fit",
             Command::Predict(_) => "predict",
             Command::Sweep(_) => "sweep",
+            Command::Cv(_) => "cv",
             Command::Convert(_) => "convert",
             Command::Bench(_) => "bench",
         }
@@ -181,6 +187,7 @@ fn run() -> ExitCode {
         Command::Fit(args) => fit::fit(&args),
         Command::Predict(args) => predict::predict(&args),
         Command::Sweep(args) => sweep::sweep(&args),
+        Command::Cv(args) => cv::cv(&args),
         Command::Bench(args) => bench::bench(&args),
         Command::Convert(args) => convert::convert(&args),
     });

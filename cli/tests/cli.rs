@@ -3625,3 +3625,61 @@ fn bench_times_sparse_rows() {
     assert!(out.contains("CSR arrays"), "{out}");
     assert!(out.contains("full"), "{out}");
 }
+
+/// `cv` scores each strength on each held-out fold and chooses: on a
+/// plane without noise the weakest penalty predicts best (every stronger
+/// one shrinks the weights off the plane), so it is chosen, and the model
+/// refitted at it on every row is saved for `predict`. Bad folds and
+/// strengths are errors naming them.
+#[test]
+fn cv_chooses_the_strength_that_predicts_best_and_saves_its_model() {
+    let dir = folder("cv");
+    let csv = exact_csv(&dir);
+    let model = dir.join("cv.json");
+    let data = csv.to_str().unwrap();
+    let common = [
+        "cv",
+        "--data",
+        data,
+        "--target",
+        "y",
+        "--features",
+        "a,b",
+        "--solver",
+        "lbfgs",
+        "--device",
+        "cpu",
+    ];
+    let out = succeed(
+        &[
+            &common[..],
+            &["--alphas", "10,1,0.01,0.0001", "--save", model.to_str().unwrap()],
+        ]
+        .concat(),
+    );
+    assert!(
+        out.contains("4 strengths of the L2 penalty, 5 folds (shuffled)"),
+        "{out}"
+    );
+    assert!(out.contains("0.0001") && out.contains("← chosen"), "{out}");
+    assert!(
+        out.contains("chosen alpha: 0.0001 (the best mean score)"),
+        "{out}"
+    );
+    let saved = read_json(&model);
+    assert!(saved["weights"].is_array(), "{saved}");
+    succeed(&["predict", "--model", model.to_str().unwrap(), "--data", data]);
+    fail_with(
+        &[&common[..], &["--folds", "1"]].concat(),
+        &["cross-validation takes 2 folds", "got 1"],
+    );
+    fail_with(
+        &[&common[..], &["--alphas", "0.1,-1"]].concat(),
+        &["penalty strength", "-1"],
+    );
+    fail_with(
+        &[&common[..], &["--alphas", "0.1,lots"]].concat(),
+        &["--alphas", "lots"],
+    );
+    fail_with(&[&common[..], &["--alphas", "auto:0"]].concat(), &["auto:N"]);
+}
