@@ -13,8 +13,10 @@ from ._estimators import (
     DivergenceWarning,
     LinearRegression,
     LogisticRegression,
+    LogisticRegressionCV,
     PoissonRegressor,
     Ridge,
+    RidgeCV,
     SGDClassifier,
     SGDRegressor,
 )
@@ -23,8 +25,10 @@ __all__ = [
     "DivergenceWarning",
     "LinearRegression",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "PoissonRegressor",
     "Ridge",
+    "RidgeCV",
     "SGDClassifier",
     "SGDRegressor",
 ]

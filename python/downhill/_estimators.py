@@ -916,3 +916,180 @@ class SGDClassifier(_Classifier, _SGD):
     @available_if(lambda self: self.loss in ("log_loss", "modified_huber"))
     def predict_log_proba(self, X):
         return np.log(self.predict_proba(X))
+
+
+def _dense_only(X):
+    """Refuses sparse rows, which the cross-validation does not take yet."""
+    if sp.issparse(X):
+        raise TypeError("Sparse data was passed for X, but dense data is required: the cross-validation takes dense rows for now")
+
+
+def _fold_assignment(cv, X, y, classifier):
+    """The fold that holds out each row, from scikit-learn's ``cv`` (an
+    int, a splitter or an iterable of splits, as ``check_cv`` reads it),
+    and the mean count of training rows: the splits must part the rows
+    (each row held out once, as k-fold splitters do)."""
+    from sklearn.model_selection import check_cv
+
+    folds = np.full(len(y), -1, dtype=np.int64)
+    for k, (_, test) in enumerate(check_cv(cv, y, classifier=classifier).split(X, y)):
+        if np.any(folds[test] >= 0):
+            raise ValueError("the cross-validation splits hold a row out twice: give k-fold splits")
+        folds[test] = k
+    if np.any(folds < 0):
+        raise ValueError("the cross-validation splits leave a row out of every held-out fold: give k-fold splits")
+    count = int(folds.max()) + 1
+    return folds.tolist(), len(y) * (count - 1) / count
+
+
+class LogisticRegressionCV(_Classifier):
+    """scikit-learn's ``LogisticRegressionCV`` (L2 penalty) on the library's
+    cross-validation: each C fitted by L-BFGS on every fold's training rows
+    and scored on its held-out rows (``scoring``: ``"accuracy"``, the
+    default, or ``"neg_log_loss"``), the best mean score's C chosen, and the
+    model refitted at it on every row.
+
+    ``cv`` is read as scikit-learn reads it (default: 5 stratified folds),
+    and must part the rows. The library takes one strength for every fold,
+    ``1 / (C · n_train)`` with ``n_train`` the folds' mean training rows
+    (scikit-learn's C over each fold's own rows: the same where the folds
+    are even). ``scores_`` is the array of fold × C scores; ``Cs_`` the Cs,
+    ``C_`` the chosen one. Not yet: sample and class weights, sparse rows.
+    """
+
+    def __init__(
+        self,
+        *,
+        Cs=10,
+        cv=None,
+        scoring=None,
+        max_iter=100,
+        tol=1e-4,
+        fit_intercept=True,
+        refit=True,
+        random_state=None,
+        verbose=0,
+        device="cpu",
+        n_jobs=None,
+    ):
+        self.Cs = Cs
+        self.cv = cv
+        self.scoring = scoring
+        self.max_iter = max_iter
+        self.tol = tol
+        self.fit_intercept = fit_intercept
+        self.refit = refit
+        self.random_state = random_state
+        self.verbose = verbose
+        self.device = device
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y):
+        self._check_fit_intercept()
+        _dense_only(X)
+        if self.scoring not in (None, "accuracy", "neg_log_loss"):
+            raise ValueError(f"scoring must be 'accuracy' or 'neg_log_loss', not {self.scoring!r}")
+        if not self.refit:
+            raise ValueError("refit=False is not supported: the model is refitted at the chosen C")
+        X, y, _ = self._validate_fit(X, y, None, classifier=True)
+        if isinstance(X, Frame) or sp.issparse(X):
+            raise ValueError("the cross-validation takes dense arrays of numbers for now")
+        labels, self.classes_ = self._encode(y)
+        cs = np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, numbers.Integral) else np.asarray(self.Cs, float)
+        if cs.size == 0 or not np.all(cs > 0):
+            raise ValueError(f"Cs must be positive, not {self.Cs!r}")
+        folds, training_rows = _fold_assignment(self.cv, X, labels, classifier=True)
+        count = len(self.classes_)
+        settings = lambda alpha=0.0: _core.settings(  # noqa: E731
+            model="logistic" if count == 2 else "multinomial",
+            classes=count,
+            alpha=alpha,
+            solver="lbfgs",
+            max_epochs=int(self.max_iter),
+            device=self.device,
+        )
+        strengths = [float(1.0 / (c * training_rows)) for c in cs]
+        scores, chosen, _ = _core.cross_validate(
+            settings(), X, labels, strengths, folds, self.scoring or "accuracy", False, _threads(self.n_jobs)
+        )
+        self.Cs_, self.scores_ = cs, np.asarray(scores)
+        self.C_ = np.array([cs[chosen]])
+        # Refitted as scikit-learn refits: C over every row.
+        model = _fit(settings(float(1.0 / (cs[chosen] * len(labels)))), X, labels, None, self.n_jobs)
+        self._record([model], warn_at_limit=False)
+        self.n_iter_ = np.array([self.n_iter_])
+        return self
+
+    def predict_proba(self, X):
+        X = self._validate_predict(X)
+        return self._call(self._models[0], "predict_proba", X).astype(np.float64)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class RidgeCV(_LeastSquares):
+    """scikit-learn's ``RidgeCV`` on the library's cross-validation: each
+    alpha fitted by L-BFGS on every fold's training rows and scored on its
+    held-out rows (``scoring``: ``"r2"``, the default, as scikit-learn's
+    folds score, or ``"neg_mean_squared_error"``), the best mean score's
+    alpha chosen, and the model refitted
+    at it on every row (``alpha_``, ``best_score_``).
+
+    ``cv`` is read as scikit-learn reads it; where it is ``None`` this takes
+    5 folds (scikit-learn's leave-one-out shortcut is not taken). The
+    library takes one strength for every fold, ``2·alpha / n_train``.
+    Not yet: sample weights, sparse rows.
+    """
+
+    def __init__(self, alphas=(0.1, 1.0, 10.0), *, fit_intercept=True, scoring=None, cv=None, device="cpu", n_jobs=None):
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.scoring = scoring
+        self.cv = cv
+        self.device = device
+        self.n_jobs = n_jobs
+
+    @property
+    def positive(self):
+        return False
+
+    @property
+    def max_iter(self):
+        return None
+
+    def fit(self, X, y):
+        self._check_fit_intercept()
+        _dense_only(X)
+        if self.scoring not in (None, "neg_mean_squared_error", "r2"):
+            raise ValueError(f"scoring must be 'neg_mean_squared_error' or 'r2', not {self.scoring!r}")
+        alphas = np.atleast_1d(np.asarray(self.alphas, dtype=float))
+        if alphas.size == 0 or not np.all(alphas >= 0):
+            raise ValueError(f"alphas must be at least 0, not {self.alphas!r}")
+        X_checked, y_checked, _ = self._validate_fit(X, y, None, classifier=False)
+        if isinstance(X_checked, Frame) or sp.issparse(X_checked):
+            raise ValueError("the cross-validation takes dense arrays of numbers for now")
+        folds, training_rows = _fold_assignment(5 if self.cv is None else self.cv, X_checked, y_checked, False)
+        settings = _core.settings(model="linear", loss="squared", solver="lbfgs", max_epochs=1000, device=self.device)
+        strengths = [float(2.0 * a / training_rows) for a in alphas]
+        scores, chosen, _ = _core.cross_validate(
+            settings,
+            X_checked,
+            y_checked.astype(np.float32),
+            strengths,
+            folds,
+            self.scoring or "r2",
+            False,
+            _threads(self.n_jobs),
+        )
+        self.alpha_ = float(alphas[chosen])
+        self.best_score_ = float(np.asarray(scores).mean(axis=0)[chosen])
+        self.cv_results_ = np.asarray(scores)
+        return self._fit_least_squares(X, y, None, self.alpha_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

@@ -469,6 +469,60 @@ fn refuse_missing(counts: &downhill::data::table::ApplyCounts) -> PyResult<()> {
     }
 }
 
+/// What [`cross_validate`] hands back: the score of each fold (rows) at
+/// each strength (columns), the index of the strength chosen, and the
+/// model refitted at it on every row.
+type CrossValidated<'py> = (Bound<'py, numpy::PyArray2<f64>>, usize, FittedModel);
+
+/// The library's cross-validation of the penalty's strength
+/// (`GradientDescent::cross_validate`): `strengths` in the library's
+/// units, `folds` the fold that holds out each row, `scoring` one of
+/// `accuracy`, `neg_log_loss`, `r2`, `neg_mean_squared_error`; the best
+/// mean score chosen, or the strongest within a standard error of it.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (settings, x, y, strengths, folds, scoring, one_standard_error=false, threads=None))]
+fn cross_validate<'py>(
+    py: Python<'py>,
+    settings: &FitSettings,
+    x: PyReadonlyArray2<'py, f32>,
+    y: PyReadonlyArray1<'py, f32>,
+    strengths: Vec<f32>,
+    folds: Vec<usize>,
+    scoring: &str,
+    one_standard_error: bool,
+    threads: Option<usize>,
+) -> PyResult<CrossValidated<'py>> {
+    let scoring = match scoring {
+        "accuracy" => downhill::CvScoring::Accuracy,
+        "neg_log_loss" => downhill::CvScoring::NegLogLoss,
+        "r2" => downhill::CvScoring::R2,
+        "neg_mean_squared_error" => downhill::CvScoring::NegMeanSquaredError,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "scoring {other:?} is not one of accuracy, neg_log_loss, r2, neg_mean_squared_error"
+            )))
+        }
+    };
+    let choice = match one_standard_error {
+        true => downhill::Choice::OneStandardError,
+        false => downhill::Choice::BestMean,
+    };
+    let folds = downhill::Folds::from_assignment(folds).map_err(python_error)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let descent = settings.0.descent().stop_when(Arc::clone(&stop));
+    let (x, y) = (x.as_array(), y.as_array());
+    let found = interruptible(py, threads, &stop, || {
+        descent.cross_validate(x, y, &strengths, &folds, Some(scoring), choice)
+    })?
+    .map_err(python_error)?;
+    Ok((
+        found.scores.into_pyarray(py),
+        found.chosen,
+        FittedModel { fitted: found.fitted },
+    ))
+}
+
 /// A fitted model: its parameters, its history, its predictions.
 #[pyclass(module = "downhill._core", frozen)]
 struct FittedModel {
@@ -776,6 +830,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(fit, module)?)?;
     module.add_function(wrap_pyfunction!(fit_csr, module)?)?;
     module.add_function(wrap_pyfunction!(fit_table, module)?)?;
+    module.add_function(wrap_pyfunction!(cross_validate, module)?)?;
     module.add_class::<FitSettings>()?;
     module.add_class::<FittedModel>()?;
     Ok(())

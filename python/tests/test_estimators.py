@@ -395,6 +395,36 @@ def test_scikit_learns_other_parameters_are_taken():
         downhill.Ridge().fit(x, y, sample_weight=np.zeros(len(y)))
 
 
+def test_cross_validated_estimators_choose_scikit_learns_strength():
+    """LogisticRegressionCV and RidgeCV on scikit-learn's own splitters: the
+    same C and alpha chosen, the refitted coefficients to 1e-4 of the
+    largest, RidgeCV's best mean R² to 1e-6."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    x, y = standardized(load_breast_cancer)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    ours = downhill.LogisticRegressionCV(Cs=8, cv=folds, scoring="neg_log_loss", max_iter=1000).fit(x, y)
+    theirs = sk.LogisticRegressionCV(
+        Cs=8, cv=folds, scoring="neg_log_loss", max_iter=10000, tol=1e-10, l1_ratios=(0.0,),
+        use_legacy_attributes=True,
+    ).fit(x, y)
+    assert ours.C_[0] == theirs.C_[0]
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4 * np.abs(theirs.coef_).max())
+    assert ours.scores_.shape == (5, 8)
+    x, y = standardized(load_diabetes)
+    folds = KFold(5, shuffle=True, random_state=0)
+    alphas = np.logspace(-2, 3, 12)
+    ours = downhill.RidgeCV(alphas=alphas, cv=folds).fit(x, y)
+    theirs = sk.RidgeCV(alphas=alphas, cv=folds).fit(x, y)
+    assert ours.alpha_ == theirs.alpha_
+    assert ours.best_score_ == pytest.approx(theirs.best_score_, abs=1e-6)
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4 * np.abs(theirs.coef_).max())
+    with pytest.raises(ValueError, match="k-fold"):
+        from sklearn.model_selection import ShuffleSplit
+
+        downhill.RidgeCV(cv=ShuffleSplit(3, random_state=0)).fit(x, y)
+
+
 def test_float64_and_non_contiguous_inputs_are_converted():
     x, y = standardized(load_diabetes)
     contiguous = downhill.Ridge().fit(np.ascontiguousarray(x, dtype=np.float32), y)

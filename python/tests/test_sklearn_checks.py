@@ -29,6 +29,8 @@ def expected_failures(estimator):
         downhill.LogisticRegression(),
         downhill.SGDRegressor(),
         downhill.SGDClassifier(),
+        downhill.LogisticRegressionCV(cv=3),
+        downhill.RidgeCV(cv=3),
     ],
     expected_failed_checks=expected_failures,
 )
