@@ -165,3 +165,52 @@ fn folds_are_even_and_bad_input_is_named() {
         EstimatorError::FoldWithOneClass { fold: 0, label } if label == 0.0
     ));
 }
+
+/// A fold's fit that diverges has no score (NaN) and its strength is not
+/// chosen; where every strength's does, the error says so. One feature of
+/// variance v (about 1 in each fold's training rows) has the weight's
+/// Hessian 2v + α: at the rate 0.5 a step scales its error by
+/// 1 − 0.5 (2v + α), about 0 at α = 0 (it converges) and −1.5 at α = 3 (it
+/// diverges). A scoring of the other kind of model is refused.
+#[test]
+fn diverged_strengths_are_not_chosen() {
+    let x = ndarray::Array2::from_shape_fn((40, 1), |(i, _)| ((i % 8) as f32 - 3.5) / 2.29);
+    let y = x.column(0).mapv(|v| 3.0 * v + 1.0);
+    let folds = Folds::new(40, 4, 1).unwrap();
+    let settings = GradientDescent::linear()
+        .optimizer(downhill::Optimizer::sgd(0.5))
+        .max_epochs(200)
+        .device(Device::Cpu);
+    let found = settings
+        .cross_validate(x.view(), y.view(), &[3.0, 0.0], &folds, None, Choice::BestMean)
+        .unwrap();
+    assert!(found.mean_scores[0].is_nan(), "{:?}", found.mean_scores);
+    assert!(found.mean_scores[1].is_finite());
+    assert_eq!(found.chosen, 1);
+    let error = settings
+        .cross_validate(x.view(), y.view(), &[3.0, 4.0], &folds, None, Choice::BestMean)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Estimator(EstimatorError::EveryStrengthDiverged)),
+        "{error}"
+    );
+    let error = settings
+        .cross_validate(
+            x.view(),
+            y.view(),
+            &[0.0],
+            &folds,
+            Some(CvScoring::Accuracy),
+            Choice::BestMean,
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Estimator(EstimatorError::ScoringOfModel { .. })),
+        "{error}"
+    );
+    let error = Folds::from_assignment(vec![0; 10]).unwrap_err();
+    assert!(matches!(
+        error,
+        Error::Estimator(EstimatorError::InvalidFoldCount { folds: 1, rows: 10 })
+    ));
+}

@@ -3,9 +3,9 @@
 //! and the final model saved.
 
 use downhill::data::table::Table;
-use downhill::{Choice, Folds, Model, Penalty};
+use downhill::{Choice, Folds, Loss, Model, Penalty};
 
-use crate::args::{explain, for_class_codes, for_classes, load, CvArgs};
+use crate::args::{explain, for_class_codes, for_classes, load, CvArgs, TrainArgs};
 use crate::report::number;
 
 /// `downhill cv`.
@@ -34,7 +34,21 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
         None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false, true)?,
     };
     let penalty = args.train.penalty();
-    let strengths = strengths(&args.alphas, &data, model, penalty, args.train.scaled())?;
+    let strengths = strengths(&args.alphas, &data, &args.train)?;
+    // A class of fewer rows than folds leaves some fold's training rows
+    // without it, or some held-out fold without it.
+    if let Some(labels) = &data.encoding.labels {
+        for k in 0..labels.count() {
+            let rows = data.y.iter().filter(|&&v| v as usize == k).count();
+            if rows < args.folds {
+                return Err(format!(
+                    "the class {:?} has {rows} rows, fewer than the {} folds: use at most {rows} folds",
+                    labels.label(k as f32).unwrap_or("?"),
+                    args.folds
+                ));
+            }
+        }
+    }
     let folds = match model {
         Model::Logistic => Folds::stratified(data.y.view(), args.folds, args.train.seed),
         Model::Linear => Folds::new(data.y.len(), args.folds, args.train.seed),
@@ -64,11 +78,20 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
     let errors = found.standard_errors();
     say!("{:>14}  {:>14}  {:>14}", "alpha", "mean score", "standard error");
     for (k, &alpha) in found.strengths.iter().enumerate() {
+        let diverged = !found.mean_scores[k].is_finite();
         say!(
             "{:>14}  {:>14}  {:>14}{}",
             number(f64::from(alpha)),
-            number(found.mean_scores[k]),
-            number(errors[k]),
+            if diverged {
+                "diverged".to_string()
+            } else {
+                number(found.mean_scores[k])
+            },
+            if diverged {
+                "-".to_string()
+            } else {
+                number(errors[k])
+            },
             if k == found.chosen { "  ← chosen" } else { "" }
         );
     }
@@ -101,75 +124,103 @@ fn penalty_name(penalty: Penalty) -> &'static str {
     }
 }
 
+/// The most strengths `--alphas auto:N` makes.
+const MOST_STRENGTHS: usize = 1000;
+
 /// The strengths `--alphas` names: a comma-separated list, or `auto:N`,
 /// N strengths from the data's as scikit-learn's `LassoCV` takes them: the
 /// largest, α_max, at which the L1 part leaves every weight at 0 (the
-/// largest |Σᵢ (xᵢⱼ − x̄ⱼ)(yᵢ − ȳ)| / n over the features, standardized
-/// where the fit standardizes, times the loss's factor 2 for the squared
-/// error, over the L1 share), then a geometric grid down to α_max / 1000.
-/// An L2 penalty, which leaves no weight at 0, takes the same grid.
-fn strengths(
-    text: &str,
-    data: &Table,
-    model: Model,
-    penalty: Penalty,
-    scaled: bool,
-) -> Result<Vec<f32>, String> {
+/// largest |Σᵢ (xᵢⱼ − x̄ⱼ)(yᵢₖ − ȳₖ)| / n over the features and, for the
+/// multinomial, the classes' indicators, with the columns, and a linear
+/// model's target, standardized where the fit standardizes them, times the
+/// loss's slope factor: 2 for the squared error, 1 for the logistic loss;
+/// over the L1 share), then a geometric grid down to α_max / 1000. An L2
+/// penalty, which leaves no weight at 0, takes the same grid.
+fn strengths(text: &str, data: &Table, train: &TrainArgs) -> Result<Vec<f32>, String> {
     let text = text.trim();
-    if let Some(count) = text.strip_prefix("auto:") {
-        let count: usize = count
-            .trim()
-            .parse()
-            .ok()
-            .filter(|&n| n >= 1)
-            .ok_or_else(|| format!("--alphas {text:?}: auto:N takes a count of at least 1"))?;
-        let (x, y) = (&data.x, &data.y);
-        let n = y.len() as f64;
-        let y_mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-        let mut largest = 0.0f64;
-        for column in x.columns() {
-            let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-            let spread = (column.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt();
-            let scale = if scaled && spread > 0.0 { spread } else { 1.0 };
+    let Some(count) = text.strip_prefix("auto:") else {
+        return text
+            .split(',')
+            .map(|part| {
+                part.trim().parse::<f32>().map_err(|_| {
+                    format!("--alphas: {part:?} is not a number (a comma-separated list, or auto:N)")
+                })
+            })
+            .collect();
+    };
+    let count: usize = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| (1..=MOST_STRENGTHS).contains(&n))
+        .ok_or_else(|| format!("--alphas {text:?}: auto:N takes a count from 1 to {MOST_STRENGTHS}"))?;
+    let factor = match train.loss() {
+        Loss::Squared => 2.0,
+        Loss::Log => 1.0,
+        other => {
+            return Err(format!(
+                "--alphas auto: the grid is the squared error's and the logistic loss's, not the {} loss's; give the strengths",
+                other.name()
+            ))
+        }
+    };
+    let (x, y) = (&data.x, &data.y);
+    let n = y.len() as f64;
+    let scaled = train.scaled();
+    // The targets as the fit sees them: one column, or each class's
+    // indicator for more than two classes.
+    let classes = data.encoding.labels.as_ref().map_or(0, |labels| labels.count());
+    let targets: Vec<Vec<f64>> = match classes {
+        0..=2 => {
+            let values: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+            let mean = values.iter().sum::<f64>() / n;
+            let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let target_scale = match scaled && train.model() == Model::Linear && spread > 0.0 {
+                true => spread,
+                false => 1.0,
+            };
+            vec![values.iter().map(|v| (v - mean) / target_scale).collect()]
+        }
+        _ => (0..classes)
+            .map(|k| {
+                let indicator: Vec<f64> = y.iter().map(|&v| f64::from(u8::from(v as usize == k))).collect();
+                let mean = indicator.iter().sum::<f64>() / n;
+                indicator.iter().map(|v| v - mean).collect()
+            })
+            .collect(),
+    };
+    let mut largest = 0.0f64;
+    for column in x.columns() {
+        let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+        let spread = (column.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let scale = if scaled && spread > 0.0 { spread } else { 1.0 };
+        for target in &targets {
             let covariance: f64 = column
                 .iter()
-                .zip(y)
-                .map(|(&v, &t)| (f64::from(v) - mean) / scale * (f64::from(t) - y_mean))
+                .zip(target)
+                .map(|(&v, &t)| (f64::from(v) - mean) / scale * t)
                 .sum();
             largest = largest.max(covariance.abs() / n);
         }
-        let factor = match model {
-            Model::Linear => 2.0,
-            Model::Logistic => 1.0,
-        };
-        let l1_share = match penalty {
-            Penalty::L1(_) => 1.0,
-            Penalty::ElasticNet { l1_ratio, .. } if l1_ratio > 0.0 => f64::from(l1_ratio),
-            _ => 1.0,
-        };
-        let top = factor * largest / l1_share;
-        if !(top.is_finite() && top > 0.0) {
-            return Err(
-                "--alphas auto: the targets do not vary with any feature (α_max is 0); give the strengths"
-                    .into(),
-            );
-        }
-        return Ok((0..count)
-            .map(|k| {
-                let fraction = if count == 1 {
-                    0.0
-                } else {
-                    k as f64 / (count - 1) as f64
-                };
-                (top * 1e-3f64.powf(fraction)) as f32
-            })
-            .collect());
     }
-    text.split(',')
-        .map(|part| {
-            part.trim().parse::<f32>().map_err(|_| {
-                format!("--alphas: {part:?} is not a number (a comma-separated list, or auto:N)")
-            })
+    let l1_share = match train.penalty() {
+        Penalty::ElasticNet { l1_ratio, .. } if l1_ratio > 0.0 => f64::from(l1_ratio),
+        _ => 1.0,
+    };
+    let top = factor * largest / l1_share;
+    if !(top.is_finite() && top > 0.0) {
+        return Err(
+            "--alphas auto: the targets do not vary with any feature (α_max is 0); give the strengths".into(),
+        );
+    }
+    Ok((0..count)
+        .map(|k| {
+            let fraction = if count == 1 {
+                0.0
+            } else {
+                k as f64 / (count - 1) as f64
+            };
+            (top * 1e-3f64.powf(fraction)) as f32
         })
-        .collect()
+        .collect())
 }

@@ -3682,4 +3682,71 @@ fn cv_chooses_the_strength_that_predicts_best_and_saves_its_model() {
         &["--alphas", "lots"],
     );
     fail_with(&[&common[..], &["--alphas", "auto:0"]].concat(), &["auto:N"]);
+    fail_with(
+        &[&common[..], &["--alphas", "auto:100000000000"]].concat(),
+        &["auto:N"],
+    );
+    // The grid comes from the standardized columns and target: the same
+    // for the target in other units.
+    let grid = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|line| !line.contains("mean score"))
+            .skip(1)
+            .take(3)
+            .map(|line| line.split_whitespace().next().unwrap_or("").to_string())
+            .collect()
+    };
+    let scaled_csv = dir.join("scaled.csv");
+    let original = std::fs::read_to_string(&csv).unwrap();
+    let mut scaled = String::from("name,a,b,y,label\n");
+    for line in original.lines().skip(1) {
+        let cells: Vec<&str> = line.split(',').collect();
+        let y: f64 = cells[3].parse().unwrap();
+        scaled.push_str(&format!(
+            "{},{},{},{},{}\n",
+            cells[0],
+            cells[1],
+            cells[2],
+            y * 100.0,
+            cells[4]
+        ));
+    }
+    std::fs::write(&scaled_csv, scaled).unwrap();
+    let auto = |file: &str| {
+        succeed(&[
+            "cv",
+            "--data",
+            file,
+            "--target",
+            "y",
+            "--features",
+            "a,b",
+            "--solver",
+            "lbfgs",
+            "--device",
+            "cpu",
+            "--alphas",
+            "auto:3",
+        ])
+    };
+    let (base, hundredfold) = (auto(data), auto(scaled_csv.to_str().unwrap()));
+    assert_eq!(grid(&base), grid(&hundredfold), "{base}\n{hundredfold}");
+    assert_eq!(grid(&base).len(), 3, "{base}");
+    // A class of fewer rows than folds is named.
+    let few = dir.join("few.csv");
+    std::fs::write(&few, "a,label\n1,yes\n2,no\n3,no\n4,no\n5,no\n").unwrap();
+    fail_with(
+        &[
+            "cv",
+            "--data",
+            few.to_str().unwrap(),
+            "--target",
+            "label",
+            "--model",
+            "logistic",
+            "--folds",
+            "2",
+        ],
+        &["\"yes\" has 1 rows", "2 folds"],
+    );
 }

@@ -953,8 +953,9 @@ class LogisticRegressionCV(_Classifier):
     and must part the rows. The library takes one strength for every fold,
     ``1 / (C · n_train)`` with ``n_train`` the folds' mean training rows
     (scikit-learn's C over each fold's own rows: the same where the folds
-    are even). ``scores_`` is the array of fold × C scores; ``Cs_`` the Cs,
-    ``C_`` the chosen one. Not yet: sample and class weights, sparse rows.
+    are even). ``scores_`` maps each class (the positive one of two) to the
+    folds × Cs scores, as scikit-learn's legacy attribute does; ``Cs_`` the
+    Cs, ``C_`` the chosen one (a copy per class for more than two). Not yet: sample and class weights, sparse rows.
     """
 
     def __init__(
@@ -1012,8 +1013,13 @@ class LogisticRegressionCV(_Classifier):
         scores, chosen, _ = _core.cross_validate(
             settings(), X, labels, strengths, folds, self.scoring or "accuracy", False, _threads(self.n_jobs)
         )
-        self.Cs_, self.scores_ = cs, np.asarray(scores)
-        self.C_ = np.array([cs[chosen]])
+        # scikit-learn's legacy shapes: the scores by class (the same array,
+        # folds × Cs, for each: one model for all classes), a C per class.
+        scores = np.asarray(scores)
+        self.Cs_ = cs
+        keys = self.classes_[1:] if count == 2 else self.classes_
+        self.scores_ = {key: scores for key in keys}
+        self.C_ = np.full(1 if count == 2 else count, cs[chosen])
         # Refitted as scikit-learn refits: C over every row.
         model = _fit(settings(float(1.0 / (cs[chosen] * len(labels)))), X, labels, None, self.n_jobs)
         self._record([model], warn_at_limit=False)
@@ -1033,9 +1039,9 @@ class LogisticRegressionCV(_Classifier):
 class RidgeCV(_LeastSquares):
     """scikit-learn's ``RidgeCV`` on the library's cross-validation: each
     alpha fitted by L-BFGS on every fold's training rows and scored on its
-    held-out rows (``scoring``: ``"r2"``, the default, as scikit-learn's
-    folds score, or ``"neg_mean_squared_error"``), the best mean score's
-    alpha chosen, and the model refitted
+    held-out rows (``scoring``: by default minus the mean squared error
+    where ``cv`` is ``None`` and R² for given folds, as scikit-learn scores
+    them), the best mean score's alpha chosen, and the model refitted
     at it on every row (``alpha_``, ``best_score_``).
 
     ``cv`` is read as scikit-learn reads it; where it is ``None`` this takes
@@ -1072,6 +1078,11 @@ class RidgeCV(_LeastSquares):
         if isinstance(X_checked, Frame) or sp.issparse(X_checked):
             raise ValueError("the cross-validation takes dense arrays of numbers for now")
         folds, training_rows = _fold_assignment(5 if self.cv is None else self.cv, X_checked, y_checked, False)
+        # scikit-learn scores its own cv=None by the squared error, given
+        # folds by R²; R² of a one-row fold is no score.
+        scoring = self.scoring or ("neg_mean_squared_error" if self.cv is None else "r2")
+        if scoring == "r2" and min(np.bincount(folds)) < 2:
+            raise ValueError("R² needs at least two held-out rows a fold: score one-row folds by neg_mean_squared_error")
         settings = _core.settings(model="linear", loss="squared", solver="lbfgs", max_epochs=1000, device=self.device)
         strengths = [float(2.0 * a / training_rows) for a in alphas]
         scores, chosen, _ = _core.cross_validate(
@@ -1080,7 +1091,7 @@ class RidgeCV(_LeastSquares):
             y_checked.astype(np.float32),
             strengths,
             folds,
-            self.scoring or "r2",
+            scoring,
             False,
             _threads(self.n_jobs),
         )

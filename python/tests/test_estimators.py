@@ -410,7 +410,7 @@ def test_cross_validated_estimators_choose_scikit_learns_strength():
     ).fit(x, y)
     assert ours.C_[0] == theirs.C_[0]
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4 * np.abs(theirs.coef_).max())
-    assert ours.scores_.shape == (5, 8)
+    assert ours.scores_[1].shape == (5, 8)
     x, y = standardized(load_diabetes)
     folds = KFold(5, shuffle=True, random_state=0)
     alphas = np.logspace(-2, 3, 12)

@@ -21,6 +21,7 @@ use crate::estimator::settings::GradientDescent;
 use crate::math::model::Model;
 use crate::math::objective::Penalty;
 use crate::metrics;
+use crate::train::history::StopReason;
 
 /// Which fold each row is held out in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,7 +71,7 @@ impl Folds {
     /// none.
     pub fn from_assignment(fold_of: Vec<usize>) -> Result<Folds> {
         let count = fold_of.iter().max().map_or(0, |&last| last + 1);
-        check_count(fold_of.len(), count.max(2))?;
+        check_count(fold_of.len(), count)?;
         if let Some(fold) = (0..count).find(|&fold| !fold_of.contains(&fold)) {
             return Err(Error::Estimator(EstimatorError::EmptyFold { fold }));
         }
@@ -119,9 +120,11 @@ pub enum CvScoring {
 pub struct CrossValidation {
     /// The strengths tried, in the order given.
     pub strengths: Vec<f32>,
-    /// The score of each fold (rows) at each strength (columns).
+    /// The score of each fold (rows) at each strength (columns); NaN where
+    /// the fit diverged.
     pub scores: Array2<f64>,
-    /// Each strength's mean score over the folds.
+    /// Each strength's mean score over the folds (NaN where a fold's fit
+    /// diverged: that strength is not chosen).
     pub mean_scores: Array1<f64>,
     /// The index of the strength chosen.
     pub chosen: usize,
@@ -204,6 +207,13 @@ impl GradientDescent {
             true => CvScoring::Accuracy,
             false => CvScoring::NegMeanSquaredError,
         });
+        let for_classes = matches!(scoring, CvScoring::Accuracy | CvScoring::NegLogLoss);
+        if for_classes != classifier {
+            return Err(Error::Estimator(EstimatorError::ScoringOfModel {
+                scoring: format!("{scoring:?}"),
+                model: self.model().to_string(),
+            }));
+        }
         let mut scores = Array2::zeros((folds.count, strengths.len()));
         for fold in 0..folds.count {
             let (held_out, training) = folds.split(fold);
@@ -220,21 +230,28 @@ impl GradientDescent {
                     .clone()
                     .penalty(at_strength(self.penalty_settings(), strength))
                     .fit(train_x.view(), train_y.view())?;
-                scores[[fold, k]] = score(&fitted, test_x.view(), test_y.view(), scoring)?;
+                // A fit that diverged has no score: its strength is not chosen.
+                scores[[fold, k]] = match fitted.stop_reason() {
+                    StopReason::Diverged { .. } => f64::NAN,
+                    _ => score(&fitted, test_x.view(), test_y.view(), scoring)?,
+                };
             }
         }
         let mean_scores = scores.mean_axis(Axis(0)).expect("at least two folds");
-        let best = (0..strengths.len()).fold(0, |best, k| match mean_scores[k] > mean_scores[best] {
-            true => k,
-            false => best,
-        });
+        let best = (0..strengths.len())
+            .filter(|&k| mean_scores[k].is_finite())
+            .reduce(|best, k| match mean_scores[k] > mean_scores[best] {
+                true => k,
+                false => best,
+            })
+            .ok_or(Error::Estimator(EstimatorError::EveryStrengthDiverged))?;
         let chosen = match choice {
             Choice::BestMean => best,
             Choice::OneStandardError => {
                 let errors = scores.std_axis(Axis(0), 1.0) / (folds.count as f64).sqrt();
                 let bar = mean_scores[best] - errors[best];
                 (0..strengths.len())
-                    .filter(|&k| mean_scores[k] >= bar)
+                    .filter(|&k| mean_scores[k].is_finite() && mean_scores[k] >= bar)
                     .fold(best, |strongest, k| match strengths[k] > strengths[strongest] {
                         true => k,
                         false => strongest,

@@ -35,6 +35,18 @@ pub enum EstimatorError {
         /// The one class its training rows hold.
         label: f32,
     },
+    /// A scoring for classes asked of a regressor, or one for values of a
+    /// classifier.
+    #[error("cross-validation cannot score a {model} model by {scoring}: accuracy and log-loss score classifiers, R² and the squared error regressors")]
+    ScoringOfModel {
+        /// The scoring asked for.
+        scoring: String,
+        /// The model.
+        model: String,
+    },
+    /// Cross-validation whose fits all diverged.
+    #[error("every strength's fits diverged on some fold: lower the learning rate, or fit by L-BFGS")]
+    EveryStrengthDiverged,
     /// Cross-validation over no strength.
     #[error("cross-validation needs at least one penalty strength")]
     NoStrengths,
