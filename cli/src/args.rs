@@ -868,6 +868,20 @@ pub fn describe_labels(labels: &Labels) -> String {
 /// multinomial (scikit-learn's `LogisticRegression` does the same); a loss
 /// of two classes named by --loss, and --plot-path (one margin's path),
 /// are refused for them.
+/// `descent` set for the target of a table read by [`load`]: its classes
+/// where it holds labels ([`for_classes`]), else its numbers as class codes
+/// where the model takes them ([`for_class_codes`]).
+pub fn for_table(
+    train: &TrainArgs,
+    descent: GradientDescent,
+    data: &Table,
+) -> Result<GradientDescent, String> {
+    match &data.encoding.labels {
+        Some(_) => for_classes(train, descent, &data.encoding, data.y.len(), false),
+        None => for_class_codes(train, descent, || Ok(data.y.to_vec()), false, true),
+    }
+}
+
 pub fn for_classes(
     train: &TrainArgs,
     descent: GradientDescent,

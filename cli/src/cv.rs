@@ -5,7 +5,7 @@
 use downhill::data::table::Table;
 use downhill::{Choice, Folds, Loss, Model, Penalty};
 
-use crate::args::{explain, for_class_codes, for_classes, load, CvArgs, TrainArgs};
+use crate::args::{explain, for_table, load, CvArgs, TrainArgs};
 use crate::report::number;
 
 /// `downhill cv`.
@@ -28,11 +28,7 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
             Some(&args.data.target),
         )
     };
-    let descent = args.train.descent(args.lr);
-    let descent = match &data.encoding.labels {
-        Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false)?,
-        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false, true)?,
-    };
+    let descent = for_table(&args.train, args.train.descent(args.lr), &data)?;
     let penalty = args.train.penalty();
     let strengths = strengths(&args.alphas, &data, &args.train)?;
     // A class of fewer rows than folds leaves some fold's training rows

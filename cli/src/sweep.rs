@@ -3,9 +3,7 @@
 use downhill::plot::{self, Curve};
 use downhill::{Optimizer, Solver, StopReason, Variant};
 
-use crate::args::{
-    describe_stop, explain, fit_with_progress, for_class_codes, for_classes, load, LearningRateArg, SweepArgs,
-};
+use crate::args::{describe_stop, explain, fit_with_progress, for_table, load, LearningRateArg, SweepArgs};
 use crate::report::number;
 
 /// `downhill sweep`.
@@ -34,10 +32,7 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
             Some(&args.data.target),
         )
     };
-    let with_classes = |descent| match &data.encoding.labels {
-        Some(_) => for_classes(&args.train, descent, &data.encoding, data.y.len(), false),
-        None => for_class_codes(&args.train, descent, || Ok(data.y.to_vec()), false, true),
-    };
+    let with_classes = |descent| for_table(&args.train, descent, &data);
     // The loss where every run starts: one full-batch epoch of plain
     // descent at a rate too small to move the parameters.
     let start = {

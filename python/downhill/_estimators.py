@@ -653,8 +653,9 @@ class _SGD(_DownhillEstimator):
         )
 
     @staticmethod
-    def _mean(weights, rows):
-        return 1.0 if weights is None else float(np.mean(weights)) if rows else 1.0
+    def _mean(weights):
+        """The mean sample weight s̄ (1 where the rows weigh 1)."""
+        return 1.0 if weights is None else float(np.mean(weights))
 
     def _check_partial_fit(self):
         if self.early_stopping:
@@ -732,7 +733,7 @@ class SGDRegressor(_Regressor, _SGD):
         self._check_fit_intercept()
         if self.loss not in ("squared_error", "huber", "epsilon_insensitive", "squared_epsilon_insensitive"):
             raise ValueError(f"loss {self.loss!r} is not a regression loss of SGDRegressor")
-        settings = self._sgd_settings(self.loss, "linear", 2, max_epochs, self._mean(sample_weight, len(y)))
+        settings = self._sgd_settings(self.loss, "linear", 2, max_epochs, self._mean(sample_weight))
         model = _fit(settings, X, y.astype(np.float32), sample_weight, self.n_jobs, warm=warm)
         self._record([model], warn_at_limit=self.tol is not None)
         return self
@@ -856,7 +857,7 @@ class SGDClassifier(_Classifier, _SGD):
         again = warm_start and hasattr(self, "_models") and np.array_equal(previous, self.classes_)
         models, before = [], 0
         for k, (targets, weights) in enumerate(self._problems(labels, sample_weight)):
-            settings = self._sgd_settings(self.loss, model, count, max_epochs, self._mean(weights, len(targets)))
+            settings = self._sgd_settings(self.loss, model, count, max_epochs, self._mean(weights))
             start = warm = None
             if again and model == "multinomial":
                 start = self._models[0]

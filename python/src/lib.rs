@@ -9,7 +9,7 @@ use downhill::data::source::Weighted;
 use downhill::data::sparse::CsrData;
 use downhill::data::table::{Encoding, TableOptions};
 use downhill::data::table::{Opened, TableData};
-use downhill::ndarray::Array1;
+use downhill::ndarray::{Array1, ArrayView1, ArrayView2};
 use downhill::{
     Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
     Variant,
@@ -288,6 +288,32 @@ impl FitSettings {
     }
 }
 
+/// `descent`'s fit of rows `x`, `y`, weighted by `weights` where given.
+fn fit_dense(
+    descent: &GradientDescent,
+    x: ArrayView2<'_, f32>,
+    y: ArrayView1<'_, f32>,
+    weights: Option<ArrayView1<'_, f32>>,
+) -> downhill::Result<Fitted> {
+    match weights {
+        Some(weights) => descent.fit_weighted(x, y, weights),
+        None => descent.fit(x, y),
+    }
+}
+
+/// `descent`'s fit of sparse rows `rows`, weighted by `weights` where
+/// given.
+fn fit_sparse(
+    descent: &GradientDescent,
+    rows: &CsrData,
+    weights: Option<Vec<f32>>,
+) -> downhill::Result<Fitted> {
+    match weights {
+        Some(weights) => Weighted::new(rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
+        None => descent.fit_source(rows),
+    }
+}
+
 /// `settings`' fit, stopped by `stop`, starting from `start` (resumed: its
 /// parameters, optimizer state and history) or from the parameters `warm`
 /// (the weights, then the bias, of a model of one margin: scikit-learn's
@@ -332,11 +358,8 @@ fn fit(
     let descent = descent_from(settings, &stop, start, warm);
     let (x, y) = (x.as_array(), y.as_array());
     let weights = sample_weight.as_ref().map(|w| w.as_array());
-    let fitted = interruptible(py, threads, &stop, || match weights {
-        Some(weights) => descent.fit_weighted(x, y, weights),
-        None => descent.fit(x, y),
-    })?
-    .map_err(python_error)?;
+    let fitted =
+        interruptible(py, threads, &stop, || fit_dense(&descent, x, y, weights))?.map_err(python_error)?;
     Ok(FittedModel { fitted })
 }
 
@@ -365,6 +388,18 @@ fn csr_rows(
     CsrData::new(features, indptr, indices, values.as_array().to_vec(), y).map_err(python_error)
 }
 
+/// Sparse rows to predict, given as SciPy's CSR arrays ([`csr_rows`],
+/// their targets 0).
+fn unlabelled_csr_rows(
+    features: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    values: PyReadonlyArray1<'_, f32>,
+) -> PyResult<CsrData> {
+    let rows = indptr.len()?.saturating_sub(1);
+    csr_rows(features, indptr, indices, values, vec![0.0; rows])
+}
+
 /// [`fit`] of sparse rows given as SciPy's CSR arrays (`csr_rows`): the
 /// engines read their stored entries alone.
 #[allow(clippy::too_many_arguments)]
@@ -387,11 +422,8 @@ fn fit_csr(
     let weights = sample_weight.map(|w| w.as_array().to_vec());
     let stop = Arc::new(AtomicBool::new(false));
     let descent = descent_from(settings, &stop, start, warm);
-    let fitted = interruptible(py, threads, &stop, || match weights {
-        Some(weights) => Weighted::new(&rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
-        None => descent.fit_source(&rows),
-    })?
-    .map_err(python_error)?;
+    let fitted =
+        interruptible(py, threads, &stop, || fit_sparse(&descent, &rows, weights))?.map_err(python_error)?;
     Ok(FittedModel { fitted })
 }
 
@@ -537,6 +569,23 @@ impl FittedModel {
         })
     }
 
+    /// `work` on the rows of the table file `path`, encoded as the model's
+    /// table was (missing cells refused, [`refuse_missing`]).
+    fn on_table<T: Send>(
+        &self,
+        py: Python<'_>,
+        path: &std::path::Path,
+        work: impl FnOnce(&Fitted, ArrayView2<'_, f32>) -> downhill::Result<T> + Send,
+    ) -> PyResult<T> {
+        let encoding = self.encoding()?;
+        let (value, counts) = self.detached(py, |fitted| {
+            let (x, counts, _) = encoding.apply(path)?;
+            Ok((work(fitted, x.view())?, counts))
+        })?;
+        refuse_missing(&counts)?;
+        Ok(value)
+    }
+
     /// `work` on the model with the interpreter lock released, on a pool
     /// of the default threads.
     fn detached<T: Send>(
@@ -661,8 +710,7 @@ impl FittedModel {
         indices: PyReadonlyArray1<'py, i32>,
         values: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let n = indptr.len()?.saturating_sub(1);
-        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        let rows = unlabelled_csr_rows(features, indptr, indices, values)?;
         Ok(self
             .detached(py, |fitted| fitted.class_margins_of_source(&rows))?
             .into_pyarray(py))
@@ -677,8 +725,7 @@ impl FittedModel {
         indices: PyReadonlyArray1<'py, i32>,
         values: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let n = indptr.len()?.saturating_sub(1);
-        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        let rows = unlabelled_csr_rows(features, indptr, indices, values)?;
         Ok(self
             .detached(py, |fitted| fitted.predict_source(&rows))?
             .into_pyarray(py))
@@ -694,8 +741,7 @@ impl FittedModel {
         indices: PyReadonlyArray1<'py, i32>,
         values: PyReadonlyArray1<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let n = indptr.len()?.saturating_sub(1);
-        let rows = csr_rows(features, indptr, indices, values, vec![0.0; n])?;
+        let rows = unlabelled_csr_rows(features, indptr, indices, values)?;
         let probabilities = self.detached(py, |fitted| {
             let margins = fitted.class_margins_of_source(&rows)?;
             fitted.probabilities_of_margins(margins.view())
@@ -720,11 +766,8 @@ impl FittedModel {
         let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
         let (x, y) = (x.as_array(), y.as_array());
         let weights = sample_weight.as_ref().map(|w| w.as_array());
-        let fitted = interruptible(py, threads, &stop, || match weights {
-            Some(weights) => descent.fit_weighted(x, y, weights),
-            None => descent.fit(x, y),
-        })?
-        .map_err(python_error)?;
+        let fitted = interruptible(py, threads, &stop, || fit_dense(&descent, x, y, weights))?
+            .map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 
@@ -735,13 +778,9 @@ impl FittedModel {
         py: Python<'py>,
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let encoding = self.encoding()?;
-        let (margins, counts) = self.detached(py, |fitted| {
-            let (x, counts, _) = encoding.apply(&path)?;
-            Ok((fitted.class_margins(x.view())?, counts))
-        })?;
-        refuse_missing(&counts)?;
-        Ok(margins.into_pyarray(py))
+        Ok(self
+            .on_table(py, &path, |fitted, x| fitted.class_margins(x))?
+            .into_pyarray(py))
     }
 
     /// Each row's prediction of the table file `path`.
@@ -750,13 +789,9 @@ impl FittedModel {
         py: Python<'py>,
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let encoding = self.encoding()?;
-        let (predictions, counts) = self.detached(py, |fitted| {
-            let (x, counts, _) = encoding.apply(&path)?;
-            Ok((fitted.predict(x.view())?, counts))
-        })?;
-        refuse_missing(&counts)?;
-        Ok(predictions.into_pyarray(py))
+        Ok(self
+            .on_table(py, &path, |fitted, x| fitted.predict(x))?
+            .into_pyarray(py))
     }
 
     /// Each row's probability of each class, of the table file `path`.
@@ -765,13 +800,9 @@ impl FittedModel {
         py: Python<'py>,
         path: std::path::PathBuf,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        let encoding = self.encoding()?;
-        let (probabilities, counts) = self.detached(py, |fitted| {
-            let (x, counts, _) = encoding.apply(&path)?;
-            Ok((fitted.class_probabilities(x.view())?, counts))
-        })?;
-        refuse_missing(&counts)?;
-        Ok(probabilities.into_pyarray(py))
+        Ok(self
+            .on_table(py, &path, |fitted, x| fitted.class_probabilities(x))?
+            .into_pyarray(py))
     }
 
     /// The names of the features the model was fitted on (a table's
@@ -802,11 +833,8 @@ impl FittedModel {
         let weights = sample_weight.map(|w| w.as_array().to_vec());
         let stop = Arc::new(AtomicBool::new(false));
         let descent = self.fitted.continuation(epochs).stop_when(Arc::clone(&stop));
-        let fitted = interruptible(py, threads, &stop, || match weights {
-            Some(weights) => Weighted::new(&rows, weights).and_then(|weighted| descent.fit_source(&weighted)),
-            None => descent.fit_source(&rows),
-        })?
-        .map_err(python_error)?;
+        let fitted = interruptible(py, threads, &stop, || fit_sparse(&descent, &rows, weights))?
+            .map_err(python_error)?;
         Ok(FittedModel { fitted })
     }
 

@@ -231,25 +231,7 @@ pub(crate) fn huge_page_zeros(len: usize) -> Vec<f32> {
     // Large zeroed allocations come straight from mmap, untouched until the
     // generator writes them, so the advice applies to every page.
     let values = vec![0.0f32; len];
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        let start = values.as_ptr() as usize;
-        let aligned = start.next_multiple_of(PAGE);
-        let end = start + std::mem::size_of_val(values.as_slice());
-        if end > aligned + PAGE {
-            // SAFETY: the range lies inside the allocation, which stays alive
-            // and in place; the advice changes how pages are backed, never
-            // their contents, and a refusal is harmless.
-            unsafe {
-                libc::madvise(
-                    aligned as *mut libc::c_void,
-                    (end - aligned) / PAGE * PAGE,
-                    libc::MADV_HUGEPAGE,
-                )
-            };
-        }
-    }
+    crate::memory::advise_huge_pages(&values);
     values
 }
 

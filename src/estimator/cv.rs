@@ -140,8 +140,7 @@ impl CrossValidation {
 
     /// The standard error of each strength's mean score over the folds.
     pub fn standard_errors(&self) -> Array1<f64> {
-        let folds = self.scores.nrows() as f64;
-        self.scores.std_axis(Axis(0), 1.0) / folds.sqrt()
+        standard_errors(&self.scores)
     }
 }
 
@@ -248,7 +247,7 @@ impl GradientDescent {
         let chosen = match choice {
             Choice::BestMean => best,
             Choice::OneStandardError => {
-                let errors = scores.std_axis(Axis(0), 1.0) / (folds.count as f64).sqrt();
+                let errors = standard_errors(&scores);
                 let bar = mean_scores[best] - errors[best];
                 (0..strengths.len())
                     .filter(|&k| mean_scores[k].is_finite() && mean_scores[k] >= bar)
@@ -271,6 +270,11 @@ impl GradientDescent {
         };
         Ok(result)
     }
+}
+
+/// The standard error of each column's mean of `scores` (folds × strengths).
+fn standard_errors(scores: &Array2<f64>) -> Array1<f64> {
+    scores.std_axis(Axis(0), 1.0) / (scores.nrows() as f64).sqrt()
 }
 
 /// `penalty` with its overall strength `strength` (an L2 penalty where it
