@@ -351,6 +351,43 @@ pub(crate) fn all_rows(source: &dyn DataSource) -> Result<Block<'_>> {
     source.block(0, source.rows())
 }
 
+/// Another source's rows read into memory once, for many runs over them to
+/// borrow (the models of a lockstep fit, [`crate::engine::lockstep`]):
+/// the same rows, targets and weights as the source, resident.
+pub(crate) struct ReadWhole<'a> {
+    inner: &'a dyn DataSource,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl<'a> ReadWhole<'a> {
+    /// `inner`'s rows, read.
+    pub(crate) fn new(inner: &'a dyn DataSource) -> Result<Self> {
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        inner.read_into(0, inner.rows(), &mut x, &mut y)?;
+        Ok(ReadWhole { inner, x, y })
+    }
+}
+
+impl DataSource for ReadWhole<'_> {
+    pass_on_to_inner!(rows, features, weights);
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let d = self.inner.features();
+        Ok(Block {
+            x: Cow::Borrowed(&self.x[start * d..(start + rows) * d]),
+            y: Cow::Borrowed(&self.y[start..start + rows]),
+        })
+    }
+
+    fn resident(&self) -> Option<Block<'_>> {
+        Some(Block {
+            x: Cow::Borrowed(&self.x),
+            y: Cow::Borrowed(&self.y),
+        })
+    }
+}
+
 /// Rows and targets in memory, as a [`DataSource`] (what
 /// [`crate::GradientDescent::fit`] fits); the rows are checked by the fit.
 pub struct InMemory<'a> {

@@ -14,6 +14,7 @@ pub(crate) mod error;
 // keeps its types and entry points, which report `EngineError::GpuUnavailable`.
 #[cfg_attr(not(feature = "gpu"), path = "gpu_unavailable.rs")]
 pub(crate) mod gpu;
+pub(crate) mod lockstep;
 #[cfg(test)]
 mod reference_engine;
 
@@ -180,8 +181,9 @@ impl WorkCounts {
     }
 }
 
-/// An engine: where steps run.
-pub(crate) trait Engine {
+/// An engine: where steps run (shared by the threads of a lockstep,
+/// [`lockstep`]).
+pub(crate) trait Engine: Sync {
     /// `Cpu` or `Gpu`.
     fn device(&self) -> Device;
 
@@ -211,6 +213,13 @@ pub(crate) trait Engine {
 pub(crate) trait SumsRun {
     /// The raw sums at `parameters` (the weights, then the biases: one, or one per class).
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums>;
+
+    /// The raw sums at each of `parameters` (many models' over the same
+    /// rows), each as [`SumsRun::raw_sums`] gives it alone; an engine that
+    /// can reads the rows once for all of them.
+    fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
+        parameters.iter().map(|p| self.raw_sums(p)).collect()
+    }
 
     /// The work counted since it was last taken (dispatches, round trips,
     /// bytes moved), where the run counts it.

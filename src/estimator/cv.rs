@@ -6,8 +6,10 @@
 //! strongest within a standard error of it), and a final model fitted at
 //! that strength on every row ([`GradientDescent::cross_validate`]).
 //!
-//! The models are fitted one after another; fitting them in lockstep, one
-//! read of the rows a step for all of them, is the next part of this work.
+//! The strengths of a fold are fitted in lockstep
+//! ([`GradientDescent::fit_many`]: one read of the fold's rows a step for
+//! all of them); the folds one after another, each fold's rows prepared
+//! (standardized) on their own, as a pipeline refitted per fold.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
@@ -19,7 +21,6 @@ use crate::estimator::error::EstimatorError;
 use crate::estimator::fitted::Fitted;
 use crate::estimator::settings::GradientDescent;
 use crate::math::model::Model;
-use crate::math::objective::Penalty;
 use crate::metrics;
 use crate::train::history::StopReason;
 
@@ -189,12 +190,7 @@ impl GradientDescent {
         scoring: Option<CvScoring>,
         choice: Choice,
     ) -> Result<CrossValidation> {
-        if strengths.is_empty() {
-            return Err(Error::Estimator(EstimatorError::NoStrengths));
-        }
-        if let Some(&value) = strengths.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
-            return Err(Error::Estimator(EstimatorError::InvalidStrength { value }));
-        }
+        let models = self.at_strengths(strengths)?;
         if folds.fold_of.len() != x.nrows() {
             return Err(Error::Estimator(EstimatorError::FoldsOfOtherRows {
                 folds: folds.fold_of.len(),
@@ -224,15 +220,12 @@ impl GradientDescent {
                     label: train_y[0],
                 }));
             }
-            for (k, &strength) in strengths.iter().enumerate() {
-                let fitted = self
-                    .clone()
-                    .penalty(at_strength(self.penalty_settings(), strength))
-                    .fit(train_x.view(), train_y.view())?;
+            let fits = GradientDescent::fit_many(&models, train_x.view(), train_y.view())?;
+            for (k, fitted) in fits.iter().enumerate() {
                 // A fit that diverged has no score: its strength is not chosen.
                 scores[[fold, k]] = match fitted.stop_reason() {
                     StopReason::Diverged { .. } => f64::NAN,
-                    _ => score(&fitted, test_x.view(), test_y.view(), scoring)?,
+                    _ => score(fitted, test_x.view(), test_y.view(), scoring)?,
                 };
             }
         }
@@ -257,10 +250,7 @@ impl GradientDescent {
                     })
             }
         };
-        let fitted = self
-            .clone()
-            .penalty(at_strength(self.penalty_settings(), strengths[chosen]))
-            .fit(x, y)?;
+        let fitted = models[chosen].fit(x, y)?;
         let result = CrossValidation {
             strengths: strengths.to_vec(),
             scores,
@@ -275,19 +265,6 @@ impl GradientDescent {
 /// The standard error of each column's mean of `scores` (folds × strengths).
 fn standard_errors(scores: &Array2<f64>) -> Array1<f64> {
     scores.std_axis(Axis(0), 1.0) / (scores.nrows() as f64).sqrt()
-}
-
-/// `penalty` with its overall strength `strength` (an L2 penalty where it
-/// is none).
-fn at_strength(penalty: Penalty, strength: f32) -> Penalty {
-    match penalty {
-        Penalty::L2(_) => Penalty::L2(strength),
-        Penalty::L1(_) => Penalty::L1(strength),
-        Penalty::ElasticNet { l1_ratio, .. } => Penalty::ElasticNet {
-            alpha: strength,
-            l1_ratio,
-        },
-    }
 }
 
 /// `fitted`'s score of rows `x`, `y` by `scoring`.

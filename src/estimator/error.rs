@@ -47,9 +47,22 @@ pub enum EstimatorError {
     /// Cross-validation whose fits all diverged.
     #[error("every strength's fits diverged on some fold: lower the learning rate, or fit by L-BFGS")]
     EveryStrengthDiverged,
-    /// Cross-validation over no strength.
-    #[error("cross-validation needs at least one penalty strength")]
+    /// Cross-validation or a path over no strength.
+    #[error("a path or a cross-validation needs at least one penalty strength")]
     NoStrengths,
+    /// Models fitted together given as none.
+    #[error("fitting models together needs at least one model")]
+    NoModels,
+    /// Models fitted together whose settings prepare the rows apart: each
+    /// may have its own penalty, update rule, rate, schedule, solver,
+    /// batch size and stopping, not its own rows.
+    #[error("model {model} of those fitted together differs from the first in its {setting}: models fitted together share how the rows are prepared (model, loss, class weights, standardization, held-out rows, device, start, checkpoints)")]
+    ModelsPrepareRowsApart {
+        /// The model (from 0) that differs.
+        model: usize,
+        /// The setting it differs in.
+        setting: &'static str,
+    },
     /// A penalty strength that is not a finite number at least 0.
     #[error("a penalty strength must be a finite number at least 0, got {value}")]
     InvalidStrength {

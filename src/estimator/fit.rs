@@ -8,8 +8,8 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 use crate::data::scaling::{Standardizer, TargetScaling};
 use crate::data::source::{
-    check_weights, find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, Standardized,
-    Weighted,
+    check_weights, find_non_finite, one_pass, ClassWeighted, DataSource, InMemory, Pass, ReadWhole,
+    Standardized, Weighted,
 };
 use crate::data::{train_test_split, validate_parameters, validate_targets_of};
 use crate::engine::choice;
@@ -56,7 +56,8 @@ impl GradientDescent {
         if let Some(ranks) = &self.ranks {
             return self.fit_shard(ranks, x, y, weights);
         }
-        self.check()?.fit_arrays(x, y, weights)
+        let checked = self.check()?;
+        only(checked.fit_arrays(std::slice::from_ref(&checked), x, y, weights)?)
     }
 
     /// A data-parallel fit of this rank's rows `x`, `y` (weighted by
@@ -115,20 +116,24 @@ impl GradientDescent {
                 });
             }
         }
-        self.check()?.fit_source(source)
+        let checked = self.check()?;
+        only(checked.fit_source(std::slice::from_ref(&checked), source)?)
     }
 }
 
 /// Fitting's steps, each reading the checked settings alone.
 impl Checked<'_> {
-    /// The fit of rows `x` and targets `y` in memory, each row weighing
-    /// `weights` where given: held-out rows drawn, the scalings measured.
-    fn fit_arrays(
-        self,
+    /// The fits of `members` (these settings and others that share their
+    /// preparation of the rows, [`Checked::fit_prepared_together`]) to rows
+    /// `x` and targets `y` in memory, each row weighing `weights` where
+    /// given: held-out rows drawn, the scalings measured.
+    pub(super) fn fit_arrays(
+        &self,
+        members: &[Checked<'_>],
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
-    ) -> Result<Fitted> {
+    ) -> Result<Vec<Fitted>> {
         if let Some(weights) = weights {
             if weights.len() != y.len() {
                 return Err(Error::WeightCountMismatch {
@@ -192,12 +197,12 @@ impl Checked<'_> {
             (None, Some(rows)) => Some(rows),
             (None, None) => None,
         };
-        self.fit_prepared(data, held_out, fresh)
+        self.fit_prepared_together(members, data, held_out, fresh)
     }
 
-    /// The fit of the rows of `source`, read block by block: one pass
-    /// checks the targets and measures the scalings.
-    fn fit_source(self, source: &dyn DataSource) -> Result<Fitted> {
+    /// The fits of `members` to the rows of `source`, read block by block:
+    /// one pass checks the targets and measures the scalings.
+    pub(super) fn fit_source(&self, members: &[Checked<'_>], source: &dyn DataSource) -> Result<Vec<Fitted>> {
         if self.validation_fraction.is_some() {
             return Err(Error::Estimator(EstimatorError::NotWithSource {
                 setting: "validation_fraction",
@@ -212,7 +217,7 @@ impl Checked<'_> {
             None => one_pass(source, self.objective.loss, features, target)?,
             Some(ranks) => one_pass_of_ranks(ranks, source, self.objective.loss, features, target)?,
         };
-        self.fit_prepared(source, None, fresh)
+        self.fit_prepared_together(members, source, None, fresh)
     }
 
     /// The engine of the fit: more classes than the GPU kernels hold run on
@@ -381,32 +386,47 @@ impl Checked<'_> {
         })
     }
 
-    /// The learning rate and momentum the fit takes from the data, where
-    /// asked for (gradient descent only: L-BFGS has no learning rate to
-    /// choose), set in `plan`; the loss's curvature they come from. `data`
-    /// is the rows before scaling (to name a non-finite value), `source`
-    /// what the engine reads, `global_rows` every rank's rows.
-    fn automatic_settings(
+    /// The loss's curvature on `source` (over every rank's rows where
+    /// `reducer` joins ranks), where a fit of `members` takes its learning
+    /// rate or momentum from the data: measured once for all of them.
+    /// `data` is the rows before scaling (to name a non-finite value).
+    fn curvature(
         &self,
-        plan: &mut TrainingPlan,
+        members: &[Checked<'_>],
         engine: &dyn crate::engine::Engine,
         source: &dyn DataSource,
         data: &dyn DataSource,
-        fresh: &Pass,
-        global_rows: usize,
+        reducer: Option<&Reducer>,
     ) -> Result<Option<Curvature>> {
-        let features = source.features();
+        if !members
+            .iter()
+            .any(|m| m.descent_rate_from_data || m.descent_momentum_from_data)
+        {
+            return Ok(None);
+        }
+        curvature::measure(engine, source, reducer)
+            .map_err(|e| match e {
+                // Non-finite X makes the curvature non-finite: name the value.
+                Error::Train(TrainError::NoCurvature { .. }) => self.non_finite(data).err().unwrap_or(e),
+                other => other,
+            })
+            .map(Some)
+    }
+
+    /// The learning rate and momentum the fit takes from the data, where
+    /// asked for (gradient descent only: L-BFGS has no learning rate to
+    /// choose), set in `plan` from the loss's `curvature`; the curvature
+    /// the fit keeps. `global_rows` is every rank's rows.
+    fn automatic_settings(
+        &self,
+        plan: &mut TrainingPlan,
+        curvature: Option<Curvature>,
+        fresh: &Pass,
+        features: usize,
+        global_rows: usize,
+    ) -> Option<Curvature> {
         let momentum_from_data = self.descent_momentum_from_data;
-        let curvature = match self.descent_rate_from_data || momentum_from_data {
-            true => Some(
-                curvature::measure(engine, source, plan.reducer.as_ref()).map_err(|e| match e {
-                    // Non-finite X makes the curvature non-finite: name the value.
-                    Error::Train(TrainError::NoCurvature { .. }) => self.non_finite(data).err().unwrap_or(e),
-                    other => other,
-                })?,
-            ),
-            false => None,
-        };
+        let curvature = curvature.filter(|_| self.descent_rate_from_data || momentum_from_data);
         if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
             let beta = match (self.descent_rate_from_data, plan.optimizer) {
                 // A rate given by hand: β for that rate.
@@ -433,17 +453,23 @@ impl Checked<'_> {
             );
             plan.optimizer = plan.optimizer.with_learning_rate(rate);
         }
-        Ok(curvature)
+        curvature
     }
 
-    /// The fit on `data`, with `held_out` rows where asked for and the
-    /// statistics `fresh` measured on `data` (unused when resuming).
-    fn fit_prepared(
+    /// The fits of `members` (these settings, and others that differ from
+    /// them only in what each model's training runs: [`GradientDescent::fit_many`]
+    /// checked that) on `data`, with `held_out` rows where asked for and
+    /// the statistics `fresh` measured on `data`: the rows prepared once
+    /// (class weights, scalings, the engine, the curvature), then every
+    /// member trained on them, in lockstep where there are many
+    /// ([`crate::engine::lockstep`]).
+    fn fit_prepared_together(
         &self,
+        members: &[Checked<'_>],
         data: &dyn DataSource,
         held_out_data: Option<&dyn DataSource>,
         fresh: Pass,
-    ) -> Result<Fitted> {
+    ) -> Result<Vec<Fitted>> {
         // Class weights multiply the rows' own weights, on the held-out
         // rows too.
         let factors = self.class_factors(data)?;
@@ -461,24 +487,24 @@ impl Checked<'_> {
         };
         let (rows, features) = (data.rows(), data.features());
         let margins = self.objective.loss.margins();
-        let mut plan = self.training.clone();
         // A rank of a data-parallel fit learns where its rows lie (that
         // every rank has as many features, `Reducer::enter` checked).
-        if let Some(ranks) = self.ranks {
-            let shard = ranks.shard(rows)?;
-            if shard.total > u32::MAX as usize {
-                return Err(Error::TooManyRows { rows: shard.total });
+        let shard = match self.ranks {
+            Some(ranks) => {
+                let shard = ranks.shard(rows)?;
+                if shard.total > u32::MAX as usize {
+                    return Err(Error::TooManyRows { rows: shard.total });
+                }
+                Some(shard)
             }
-            plan.reducer = Some(ranks.clone());
-            plan.shard = Some(shard);
-        }
-        let global_rows = plan.shard.map_or(rows, |s| s.total);
+            None => None,
+        };
+        let global_rows = shard.map_or(rows, |s| s.total);
         let resumed = match self.start {
             Some(StartFrom::Resume(fitted)) => Some(fitted.as_ref()),
             _ => None,
         };
         let (standardizer, target_scaling) = self.scalings(resumed, &fresh)?;
-        let start = self.starting_point(features, margins, standardizer.as_ref(), target_scaling.as_ref())?;
         let engine = self.choose_engine(margins, data.sparse().is_some())?;
         let standardized = (standardizer.is_some() || target_scaling.is_some())
             .then(|| Standardized::new(data, standardizer.as_ref(), target_scaling));
@@ -494,14 +520,82 @@ impl Checked<'_> {
             (Some(standardized), _) => Some(standardized),
             (None, rows) => rows,
         };
-        let curvature =
-            self.automatic_settings(&mut plan, engine.as_ref(), source, data, &fresh, global_rows)?;
+        // Many models' runs borrow the rows read once, where they fit the
+        // memory budget (each would otherwise read its own copy).
+        let read_whole = (members.len() > 1
+            && self.ranks.is_none()
+            && source.resident().is_none()
+            && source.sparse().is_none()
+            && 4 * (features as u64 + 1) * rows as u64
+                <= self.memory_budget.unwrap_or_else(crate::memory::default_budget))
+        .then(|| ReadWhole::new(source))
+        .transpose()?;
+        let source: &dyn DataSource = match &read_whole {
+            Some(rows) => rows,
+            None => source,
+        };
+        let curvature = self.curvature(members, engine.as_ref(), source, data, self.ranks)?;
+        let prepared = Prepared {
+            data,
+            source,
+            held_out,
+            fresh: &fresh,
+            standardizer: standardizer.as_ref(),
+            target_scaling,
+            shard,
+            global_rows,
+            resumed,
+            features,
+            margins,
+            curvature,
+        };
+        // The ranks of a data-parallel fit join in every pass, one model
+        // at a time.
+        if members.len() == 1 || self.ranks.is_some() {
+            return members
+                .iter()
+                .map(|member| member.train_prepared(engine.as_ref(), &prepared))
+                .collect();
+        }
+        let (fits, _) = crate::engine::lockstep::run(
+            engine.as_ref(),
+            source,
+            self.objective.loss,
+            members.len(),
+            |k, engine| members[k].train_prepared(engine, &prepared),
+        )?;
+        fits.into_iter().collect()
+    }
+
+    /// One model's training on rows `prepared` for it (and perhaps for
+    /// others) on `engine`: where it starts, its automatic settings, the
+    /// driver's run, and the outcome as a [`Fitted`].
+    fn train_prepared(&self, engine: &dyn crate::engine::Engine, prepared: &Prepared<'_>) -> Result<Fitted> {
+        let (features, margins) = (prepared.features, prepared.margins);
+        let mut plan = self.training.clone();
+        if let (Some(ranks), Some(shard)) = (self.ranks, prepared.shard) {
+            plan.reducer = Some(ranks.clone());
+            plan.shard = Some(shard);
+        }
+        let start = self.starting_point(
+            features,
+            margins,
+            prepared.standardizer,
+            prepared.target_scaling.as_ref(),
+        )?;
+        let curvature = self.automatic_settings(
+            &mut plan,
+            prepared.curvature,
+            prepared.fresh,
+            features,
+            prepared.global_rows,
+        );
         let objective = self.objective;
         let assembly = Assembly {
             settings: self.settings,
-            resumed,
-            standardizer: standardizer.as_ref(),
-            target_scaling,
+            resumed: prepared.resumed,
+            standardizer: prepared.standardizer,
+            target_scaling: prepared.target_scaling,
             curvature,
             device: engine.device(),
             optimizer: plan.optimizer,
@@ -538,16 +632,16 @@ impl Checked<'_> {
         #[cfg(not(feature = "serde"))]
         let checkpoint = None;
         let outcome = driver::train(
-            engine.as_ref(),
-            source,
-            held_out,
+            engine,
+            prepared.source,
+            prepared.held_out,
             objective,
             &plan,
             start,
             checkpoint,
         )?;
         if outcome.records.first().is_some_and(|r| !r.loss.is_finite()) {
-            self.non_finite(data)?;
+            self.non_finite(prepared.data)?;
         }
 
         to_fitted(outcome)
@@ -605,6 +699,29 @@ impl Checked<'_> {
             }
         }
     }
+}
+
+/// The rows as every model fitted on them sees them, and what was
+/// measured on them.
+struct Prepared<'p> {
+    /// The rows before scaling (to name a non-finite value).
+    data: &'p dyn DataSource,
+    /// What the engine reads, and its held-out rows.
+    source: &'p dyn DataSource,
+    held_out: Option<&'p dyn DataSource>,
+    /// The statistics measured on `data`.
+    fresh: &'p Pass,
+    standardizer: Option<&'p Standardizer>,
+    target_scaling: Option<TargetScaling>,
+    /// Where a rank's rows lie among every rank's.
+    shard: Option<crate::reduce::Shard>,
+    global_rows: usize,
+    /// The fit resumed.
+    resumed: Option<&'p Resumed>,
+    features: usize,
+    margins: usize,
+    /// The loss's curvature, where a model takes its rate or momentum from it.
+    curvature: Option<Curvature>,
 }
 
 /// What turns the driver's outcome into a [`Fitted`]: the fit's settings
@@ -715,6 +832,11 @@ impl Assembly<'_> {
             settings,
         })
     }
+}
+
+/// The one fit of a fit of one member.
+fn only(mut fits: Vec<Fitted>) -> Result<Fitted> {
+    Ok(fits.pop().expect("one fit of one member"))
 }
 
 /// Evaluates the gradient and the loss of `model` over every row of `x` at

@@ -461,9 +461,12 @@ impl GradientDescent {
     /// assert_eq!(lasso.penalty_settings(), Penalty::L1(0.1));
     /// ```
     pub fn penalty(mut self, penalty: Penalty) -> Self {
+        // The share of L1 as given, which keeps the penalty's kind at
+        // strength 0 (a path's strengths replace it).
         self.l1_ratio = match penalty {
             Penalty::ElasticNet { l1_ratio, .. } => Some(l1_ratio),
-            _ => None,
+            Penalty::L1(_) => Some(1.0),
+            Penalty::L2(_) => None,
         };
         self.l2 = penalty.l2_strength();
         self.l1 = penalty.l1_strength();
@@ -472,6 +475,18 @@ impl GradientDescent {
     /// The penalty these settings fit with.
     pub fn penalty_settings(&self) -> Penalty {
         Penalty::of_strengths(self.l2, self.l1)
+    }
+    /// The penalty as given, of its kind even at strength 0: what a path
+    /// or a cross-validation sets at each of its strengths.
+    pub(crate) fn penalty_as_given(&self) -> Penalty {
+        match self.l1_ratio {
+            Some(1.0) => Penalty::L1(self.l1),
+            Some(l1_ratio) => Penalty::ElasticNet {
+                alpha: self.l1 + self.l2,
+                l1_ratio,
+            },
+            None => self.penalty_settings(),
+        }
     }
     /// The loss of each row (default: [`Loss::Squared`] for the linear
     /// model, [`Loss::Log`] for the logistic one); it must fit the model:

@@ -102,6 +102,7 @@ impl Engine for CpuEngine {
         }
         Ok(Box::new(CpuSums {
             rows: RowSet::open(source, objective.loss, source.rows())?,
+            workspaces: Vec::new(),
         }))
     }
 }
@@ -209,6 +210,9 @@ impl<'s> RowSet<'s> {
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
     rows: RowSet<'s>,
+    /// One workspace per model of the passes that sum many models at once
+    /// (made as first needed).
+    workspaces: Vec<Workspace>,
 }
 
 impl SumsRun for CpuSums<'_> {
@@ -219,6 +223,29 @@ impl SumsRun for CpuSums<'_> {
         };
         let set = &mut self.rows;
         Ok(rayon::scope(|_| set.accumulate(parameters, rows).clone()))
+    }
+
+    fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
+        let n = self.rows.rows();
+        let rows = Rows::Contiguous { start: 0, len: n };
+        let RowSet::Dense {
+            data,
+            weights,
+            features,
+            loss,
+            ..
+        } = &self.rows
+        else {
+            return parameters.iter().map(|p| self.raw_sums(p)).collect();
+        };
+        while self.workspaces.len() < parameters.len() {
+            self.workspaces.push(Workspace::new(*features, loss.margins(), n));
+        }
+        let data = kernel::Data::new(data, weights.as_deref(), *features, *loss);
+        let workspaces = &mut self.workspaces[..parameters.len()];
+        Ok(rayon::scope(|_| {
+            Workspace::accumulate_many(workspaces, &data, parameters, rows)
+        }))
     }
 }
 

@@ -1,0 +1,322 @@
+//! Many models fitted in lockstep over the same rows: each model's fit
+//! runs the one training loop on a thread of its own, on a
+//! [`LockstepEngine`] that sends every pass over the shared rows to one
+//! [`Lockstep`]; when every model still fitting waits for a pass, the
+//! lockstep runs them as one ([`SumsRun::raw_sums_of_many`]: on the CPU
+//! engine each chunk of rows is read from memory once for all of them)
+//! and hands each model its sums. A model that stops (converged,
+//! diverged, failed) leaves, and the rest go on without it.
+//!
+//! Each model's sums equal those of the same pass alone, so each model
+//! follows exactly the steps it would take alone: its full-batch steps
+//! are taken on the host from its sums ([`SummedRun`]), as the CPU engine
+//! takes them. What the lockstep does not serve (mini-batch epochs,
+//! passes over other rows, such as held-out rows) runs on the engine
+//! beneath it, model by model.
+
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+use crate::data::source::DataSource;
+use crate::engine::device::Device;
+use crate::engine::{Engine, EngineRun, RunSpec, SummedRun, SumsRun};
+use crate::error::Result;
+use crate::math::loss::Loss;
+use crate::math::objective::{Objective, RawSums};
+
+/// The passes over one source that many models' fits share.
+pub(crate) struct Lockstep<'s> {
+    source: &'s dyn DataSource,
+    loss: Loss,
+    round: Mutex<Round>,
+    changed: Condvar,
+}
+
+/// Where the models stand.
+struct Round {
+    /// Models still fitting.
+    live: usize,
+    /// Each model's parameters waiting for their pass.
+    waiting: Vec<Option<Vec<f32>>>,
+    /// Each model's sums, passed back.
+    answers: Vec<Option<Result<RawSums>>>,
+    /// Passes run, and the models' sums they computed.
+    passes: u64,
+    sums: u64,
+}
+
+/// How many passes a lockstep ran and how many models' sums they gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct LockstepCounts {
+    pub(crate) passes: u64,
+    pub(crate) sums: u64,
+}
+
+impl<'s> Lockstep<'s> {
+    /// The lockstep of `models` models over `source`, for sums of `loss`.
+    pub(crate) fn new(source: &'s dyn DataSource, loss: Loss, models: usize) -> Self {
+        Lockstep {
+            source,
+            loss,
+            round: Mutex::new(Round {
+                live: models,
+                waiting: vec![None; models],
+                answers: (0..models).map(|_| None).collect(),
+                passes: 0,
+                sums: 0,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Round> {
+        // A model's thread that panicked holds no lock across a pass: the
+        // round it left is whole.
+        self.round.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs the models' passes on `run` (opened on the shared source) until
+    /// every model has left: on the calling thread, which alone touches
+    /// `run`.
+    pub(crate) fn serve(&self, run: &mut dyn SumsRun) -> LockstepCounts {
+        loop {
+            let mut round = self.lock();
+            while round.live > 0 && round.waiting.iter().flatten().count() < round.live {
+                round = self.changed.wait(round).unwrap_or_else(|p| p.into_inner());
+            }
+            if round.live == 0 {
+                return LockstepCounts {
+                    passes: round.passes,
+                    sums: round.sums,
+                };
+            }
+            let (models, parameters): (Vec<usize>, Vec<Vec<f32>>) = round
+                .waiting
+                .iter_mut()
+                .enumerate()
+                .filter_map(|(model, waiting)| waiting.take().map(|p| (model, p)))
+                .unzip();
+            drop(round);
+            let views: Vec<&[f32]> = parameters.iter().map(Vec::as_slice).collect();
+            let answers = run.raw_sums_of_many(&views);
+            let mut round = self.lock();
+            round.passes += 1;
+            round.sums += models.len() as u64;
+            match answers {
+                Ok(sums) => {
+                    for (model, sums) in models.into_iter().zip(sums) {
+                        round.answers[model] = Some(Ok(sums));
+                    }
+                }
+                Err(error) => {
+                    for model in models {
+                        round.answers[model] = Some(Err(error.clone()));
+                    }
+                }
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    /// `model`'s sums at `parameters`, from the next pass.
+    fn raw_sums(&self, model: usize, parameters: &[f32]) -> Result<RawSums> {
+        let mut round = self.lock();
+        round.waiting[model] = Some(parameters.to_vec());
+        self.changed.notify_all();
+        loop {
+            if let Some(answer) = round.answers[model].take() {
+                return answer;
+            }
+            round = self.changed.wait(round).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// `model` fits no more.
+    fn leave(&self) {
+        let mut round = self.lock();
+        round.live -= 1;
+        self.changed.notify_all();
+    }
+}
+
+/// One model's place in a [`Lockstep`]: leaves it when dropped (the fit
+/// ended, failed or panicked).
+pub(crate) struct Member<'l, 's> {
+    lockstep: &'l Lockstep<'s>,
+    model: usize,
+}
+
+impl<'l, 's> Member<'l, 's> {
+    /// Model number `model` of `lockstep`.
+    pub(crate) fn new(lockstep: &'l Lockstep<'s>, model: usize) -> Self {
+        Member { lockstep, model }
+    }
+}
+
+impl Drop for Member<'_, '_> {
+    fn drop(&mut self) {
+        self.lockstep.leave();
+    }
+}
+
+/// The engine one model of a lockstep fits on: its full-batch runs and its
+/// sums over the shared rows go through the lockstep; everything else to
+/// `inner`.
+pub(crate) struct LockstepEngine<'m, 'l, 's> {
+    pub(crate) inner: &'m dyn Engine,
+    pub(crate) member: &'m Member<'l, 's>,
+}
+
+impl LockstepEngine<'_, '_, '_> {
+    /// Whether the lockstep serves sums of `loss` over `source`.
+    fn serves(&self, source: &dyn DataSource, loss: Loss) -> bool {
+        let lockstep = self.member.lockstep;
+        std::ptr::addr_eq(source, lockstep.source) && loss == lockstep.loss
+    }
+}
+
+/// A model's sums over the shared rows.
+struct MemberSums<'m, 'l, 's> {
+    member: &'m Member<'l, 's>,
+}
+
+impl SumsRun for MemberSums<'_, '_, '_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        self.member.lockstep.raw_sums(self.member.model, parameters)
+    }
+}
+
+impl Engine for LockstepEngine<'_, '_, '_> {
+    fn device(&self) -> Device {
+        self.inner.device()
+    }
+
+    fn open<'a>(&'a self, source: &'a dyn DataSource, spec: RunSpec) -> Result<Box<dyn EngineRun + 'a>> {
+        if spec.steps.shuffled || spec.reducer.is_some() || !self.serves(source, spec.objective.loss) {
+            return self.inner.open(source, spec);
+        }
+        Ok(Box::new(SummedRun::new(
+            Box::new(MemberSums { member: self.member }),
+            spec,
+        )?))
+    }
+
+    fn open_sums<'a>(
+        &'a self,
+        source: &'a dyn DataSource,
+        objective: Objective,
+    ) -> Result<Box<dyn SumsRun + 'a>> {
+        if !self.serves(source, objective.loss) {
+            return self.inner.open_sums(source, objective);
+        }
+        Ok(Box::new(MemberSums { member: self.member }))
+    }
+}
+
+/// Runs `fit` for each of `models` models on its own thread, each on a
+/// [`LockstepEngine`] over `inner` whose passes over `source` (sums of
+/// `loss`) are run together on this thread: the fits' results in order.
+/// A fit's panic is resumed here once every fit has ended.
+pub(crate) fn run<T: Send>(
+    inner: &(dyn Engine + Sync),
+    source: &dyn DataSource,
+    loss: Loss,
+    models: usize,
+    fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
+) -> Result<(Vec<Result<T>>, LockstepCounts)> {
+    let mut shared = inner.open_sums(source, Objective::unpenalized(loss))?;
+    let lockstep = Lockstep::new(source, loss, models);
+    let (results, counts) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..models)
+            .map(|model| {
+                let (lockstep, fit) = (&lockstep, &fit);
+                scope.spawn(move || {
+                    let member = Member::new(lockstep, model);
+                    let engine = LockstepEngine {
+                        inner,
+                        member: &member,
+                    };
+                    fit(model, &engine)
+                })
+            })
+            .collect();
+        let counts = lockstep.serve(shared.as_mut());
+        let results: Vec<_> = handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        (results, counts)
+    });
+    Ok((results, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::source::InMemory;
+    use crate::engine::cpu::CpuEngine;
+    use ndarray::{Array1, Array2};
+
+    /// Models that ask for different numbers of passes: a pass runs when
+    /// every model still fitting waits, so the passes are the most any
+    /// model asked for, and each model's sums are its pass alone's, bit
+    /// for bit.
+    #[test]
+    fn one_pass_serves_every_model_still_fitting() {
+        let rows = 5000;
+        let x = Array2::from_shape_fn((rows, 3), |(i, j)| ((i * 7 + j * 13) % 17) as f32 / 17.0 - 0.5);
+        let y = Array1::from_shape_fn(rows, |i| (i % 5) as f32);
+        let source = InMemory::unchecked(x.view(), y.view());
+        let engine = CpuEngine::default();
+        let asks = [2usize, 5, 3];
+        let at = |model: usize, k: usize| vec![0.1 * model as f32, -0.2 * k as f32, 0.3, 0.05 * k as f32];
+        let (results, counts) = run(&engine, &source, Loss::Squared, asks.len(), |model, engine| {
+            let mut sums = engine.open_sums(&source, Objective::unpenalized(Loss::Squared))?;
+            (0..asks[model])
+                .map(|k| sums.raw_sums(&at(model, k)))
+                .collect::<Result<Vec<_>>>()
+        })
+        .unwrap();
+        assert_eq!(
+            counts,
+            LockstepCounts {
+                passes: 5,
+                sums: asks.iter().sum::<usize>() as u64
+            }
+        );
+        let objective = Objective::unpenalized(Loss::Squared);
+        for (model, sums) in results.into_iter().enumerate() {
+            let sums = sums.unwrap();
+            assert_eq!(sums.len(), asks[model]);
+            for (k, sums) in sums.iter().enumerate() {
+                let alone = engine.raw_sums(&source, &objective, &at(model, k)).unwrap();
+                assert_eq!(sums, &alone, "model {model}, pass {k}");
+            }
+        }
+    }
+
+    /// A model whose fit fails leaves; the others go on.
+    #[test]
+    fn a_failed_model_leaves_the_lockstep() {
+        let x = Array2::from_shape_fn((300, 2), |(i, j)| (i + j) as f32 / 300.0);
+        let y = Array1::from_shape_fn(300, |i| i as f32 / 300.0);
+        let source = InMemory::unchecked(x.view(), y.view());
+        let engine = CpuEngine::default();
+        let (results, counts) = run(&engine, &source, Loss::Squared, 2, |model, engine| {
+            if model == 0 {
+                return Err(crate::error::Error::ZeroWeights);
+            }
+            let mut sums = engine.open_sums(&source, Objective::unpenalized(Loss::Squared))?;
+            (0..3)
+                .map(|_| sums.raw_sums(&[0.1, 0.2, 0.3]))
+                .collect::<Result<Vec<_>>>()
+        })
+        .unwrap();
+        assert!(results[0].is_err());
+        assert_eq!(results[1].as_ref().unwrap().len(), 3);
+        assert_eq!(counts.passes, 3);
+    }
+}

@@ -1,0 +1,203 @@
+//! Many models fitted on the same rows at once: [`GradientDescent::fit_many`]
+//! (any settings that prepare the rows alike) and
+//! [`GradientDescent::path`] (one penalty at many strengths). The rows are
+//! prepared once (checked, weighted, standardized, read into memory) and
+//! the models trained in lockstep ([`crate::engine::lockstep`]): every
+//! full-batch step and L-BFGS evaluation of all the models still fitting
+//! comes from one pass over the rows, and each model's result equals its
+//! fit alone bit for bit on the CPU engine.
+
+use ndarray::{ArrayView1, ArrayView2};
+
+use crate::data::source::DataSource;
+use crate::error::{Error, Result};
+use crate::estimator::error::EstimatorError;
+use crate::estimator::fitted::Fitted;
+use crate::estimator::settings::{Checked, GradientDescent};
+use crate::math::objective::Penalty;
+
+impl GradientDescent {
+    /// Fits each of `models` to rows `x` and targets `y`, in lockstep:
+    /// one pass over the rows serves the full-batch step (or the L-BFGS
+    /// evaluation) of every model still fitting, and a model that stops
+    /// (converged, diverged, out of epochs) leaves the others to go on.
+    /// Each fit equals the same settings' [`GradientDescent::fit`] bit for
+    /// bit on the CPU engine, and within float32 rounding on the GPU,
+    /// where its steps are taken on the host. Mini-batch models run their
+    /// epochs each on its own, on rows read once for all.
+    ///
+    /// The models may differ in their penalty, update rule, learning rate
+    /// and momentum, schedule, solver, batch size, epochs and stopping;
+    /// not in how the rows are prepared
+    /// ([`EstimatorError::ModelsPrepareRowsApart`] names the setting).
+    /// An observer ([`GradientDescent::on_epoch`]) is called by every
+    /// model, from its own thread. Ranks of a data-parallel fit fit the
+    /// models one after another.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Optimizer};
+    /// use ndarray::array;
+    /// let x = array![[1.0f32], [2.0], [3.0], [4.0]];
+    /// let y = array![3.0f32, 5.0, 7.0, 9.0];
+    /// let rates = [0.01, 0.03, 0.1];
+    /// let models: Vec<_> = rates
+    ///     .iter()
+    ///     .map(|&rate| GradientDescent::linear().optimizer(Optimizer::sgd(rate)).max_epochs(50))
+    ///     .collect();
+    /// let fits = GradientDescent::fit_many(&models, x.view(), y.view())?;
+    /// // Each is the fit its settings make alone.
+    /// assert_eq!(fits[1].weights(), models[1].fit(x.view(), y.view())?.weights());
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn fit_many(
+        models: &[GradientDescent],
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+    ) -> Result<Vec<Fitted>> {
+        if models.first().is_some_and(|first| first.ranks.is_some()) {
+            return models.iter().map(|model| model.fit(x, y)).collect();
+        }
+        let members = check_together(models)?;
+        members[0].fit_arrays(&members, x, y, None)
+    }
+
+    /// [`GradientDescent::fit_many`] with each row weighing `weights`
+    /// ([`GradientDescent::fit_weighted`]).
+    pub fn fit_many_weighted(
+        models: &[GradientDescent],
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: ArrayView1<f32>,
+    ) -> Result<Vec<Fitted>> {
+        if models.first().is_some_and(|first| first.ranks.is_some()) {
+            return models
+                .iter()
+                .map(|model| model.fit_weighted(x, y, weights))
+                .collect();
+        }
+        let members = check_together(models)?;
+        members[0].fit_arrays(&members, x, y, Some(weights))
+    }
+
+    /// [`GradientDescent::fit_many`] on the rows of `source`
+    /// ([`GradientDescent::fit_source`]): read into memory once where they
+    /// fit the memory budget, else streamed once a pass for each model.
+    pub fn fit_many_source(models: &[GradientDescent], source: &dyn DataSource) -> Result<Vec<Fitted>> {
+        if models.first().is_some_and(|first| first.ranks.is_some()) {
+            return models.iter().map(|model| model.fit_source(source)).collect();
+        }
+        let members = check_together(models)?;
+        if members[0].validation_fraction.is_some() {
+            return Err(Error::Estimator(EstimatorError::NotWithSource {
+                setting: "validation_fraction",
+            }));
+        }
+        members[0].fit_source(&members, source)
+    }
+
+    /// The regularization path: these settings fitted at each penalty
+    /// strength of `strengths`, in lockstep ([`GradientDescent::fit_many`]),
+    /// in the order given. Each strength replaces the penalty's α (its
+    /// kind, and an elastic net's ratio, kept; an L2 penalty where there
+    /// is none): [`EstimatorError::NoStrengths`] where there are none,
+    /// [`EstimatorError::InvalidStrength`] for one that is not a finite
+    /// number at least 0.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Optimizer, Penalty};
+    /// use ndarray::array;
+    /// let x = array![[0.0f32, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0], [4.0, 2.0]];
+    /// let y = array![1.0f32, 1.5, 3.2, 5.1, 5.8];
+    /// let path = GradientDescent::linear()
+    ///     .penalty(Penalty::L1(0.0))
+    ///     .optimizer(Optimizer::sgd(0.02))
+    ///     .max_epochs(3000)
+    ///     .path(x.view(), y.view(), &[1.0, 0.1, 0.01])?;
+    /// // The weights grow as the penalty weakens.
+    /// let size = |k: usize| path[k].weights().iter().map(|w| w.abs()).sum::<f32>();
+    /// assert!(size(0) < size(1) && size(1) < size(2));
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn path(&self, x: ArrayView2<f32>, y: ArrayView1<f32>, strengths: &[f32]) -> Result<Vec<Fitted>> {
+        GradientDescent::fit_many(&self.at_strengths(strengths)?, x, y)
+    }
+
+    /// These settings at each of `strengths` (checked) in turn.
+    pub(super) fn at_strengths(&self, strengths: &[f32]) -> Result<Vec<GradientDescent>> {
+        if strengths.is_empty() {
+            return Err(Error::Estimator(EstimatorError::NoStrengths));
+        }
+        if let Some(&value) = strengths.iter().find(|s| !(s.is_finite() && **s >= 0.0)) {
+            return Err(Error::Estimator(EstimatorError::InvalidStrength { value }));
+        }
+        let penalty = self.penalty_as_given();
+        Ok(strengths
+            .iter()
+            .map(|&strength| self.clone().penalty(at_strength(penalty, strength)))
+            .collect())
+    }
+
+    /// The first setting in which `other` prepares the rows otherwise than
+    /// these settings do.
+    fn prepares_rows_apart(&self, other: &GradientDescent) -> Option<&'static str> {
+        let differs = [
+            ("model", self.model != other.model),
+            ("loss", self.loss_settings() != other.loss_settings()),
+            ("class weights", self.class_weight != other.class_weight),
+            ("standardization", self.standardize != other.standardize),
+            (
+                "target scaling",
+                self.standardize_target != other.standardize_target,
+            ),
+            (
+                "held-out rows",
+                self.validation_fraction != other.validation_fraction
+                    || self.validation_fraction.is_some() && self.seed != other.seed,
+            ),
+            ("device", self.device != other.device),
+            (
+                "memory budget",
+                self.memory_budget != other.memory_budget
+                    || self.gpu_memory_budget != other.gpu_memory_budget,
+            ),
+            ("GPU context", self.gpu_context != other.gpu_context),
+            ("start", self.start != other.start),
+            ("ranks", self.ranks.is_some() != other.ranks.is_some()),
+        ];
+        differs
+            .into_iter()
+            .find(|(_, differs)| *differs)
+            .map(|(setting, _)| setting)
+    }
+}
+
+/// `models` checked, each, and together: they prepare the rows alike, and
+/// none of many writes checkpoints (they would share the file).
+fn check_together(models: &[GradientDescent]) -> Result<Vec<Checked<'_>>> {
+    let first = models.first().ok_or(Error::Estimator(EstimatorError::NoModels))?;
+    for (model, other) in models.iter().enumerate() {
+        let setting = first
+            .prepares_rows_apart(other)
+            .or((models.len() > 1 && other.checkpoint.is_some()).then_some("checkpoints"));
+        if let Some(setting) = setting {
+            return Err(Error::Estimator(EstimatorError::ModelsPrepareRowsApart {
+                model,
+                setting,
+            }));
+        }
+    }
+    models.iter().map(GradientDescent::check).collect()
+}
+
+/// `penalty` with its overall strength `strength` (an L2 penalty where it
+/// is none).
+pub(super) fn at_strength(penalty: Penalty, strength: f32) -> Penalty {
+    match penalty {
+        Penalty::L2(_) => Penalty::L2(strength),
+        Penalty::L1(_) => Penalty::L1(strength),
+        Penalty::ElasticNet { l1_ratio, .. } => Penalty::ElasticNet {
+            alpha: strength,
+            l1_ratio,
+        },
+    }
+}
