@@ -548,6 +548,7 @@ impl Checked<'_> {
             features,
             margins,
             curvature,
+            column_sums: Default::default(),
         };
         // The ranks of a data-parallel fit join in every pass, one model
         // at a time.
@@ -577,6 +578,7 @@ impl Checked<'_> {
             plan.reducer = Some(ranks.clone());
             plan.shard = Some(shard);
         }
+        plan.column_sums = Some(prepared.column_sums.clone());
         let start = self.starting_point(
             features,
             margins,
@@ -722,6 +724,9 @@ struct Prepared<'p> {
     margins: usize,
     /// The loss's curvature, where a model takes its rate or momentum from it.
     curvature: Option<Curvature>,
+    /// The columns' sums L-BFGS scales by, measured by the first model
+    /// that needs them.
+    column_sums: crate::train::lbfgs::memory::SharedColumnSums,
 }
 
 /// What turns the driver's outcome into a [`Fitted`]: the fit's settings

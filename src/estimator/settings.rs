@@ -1031,6 +1031,7 @@ impl GradientDescent {
             checkpoint_every: self.checkpoint.as_ref().map(|c| c.every),
             reducer: None,
             shard: None,
+            column_sums: None,
         };
         let descent = self.solver == Solver::GradientDescent;
         Ok(Checked {

@@ -69,6 +69,9 @@ pub(crate) struct TrainingPlan {
     pub(crate) reducer: Option<crate::reduce::Reducer>,
     /// With a reducer: where this rank's rows lie among every rank's.
     pub(crate) shard: Option<crate::reduce::Shard>,
+    /// The columns' sums that L-BFGS scales by, measured once for every
+    /// model fitted on the same rows (the models of a lockstep).
+    pub(crate) column_sums: Option<crate::train::lbfgs::memory::SharedColumnSums>,
 }
 
 /// A function told of every epoch as it ends: its record and the most

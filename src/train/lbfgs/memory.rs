@@ -38,18 +38,27 @@ pub(crate) struct Scaling {
     pub(crate) scales: Vec<f64>,
 }
 
+/// The columns' sums of one source, measured by the first model that
+/// asks and handed to the others fitted on it.
+pub(crate) type SharedColumnSums = std::sync::Arc<std::sync::OnceLock<Result<Vec<Vec<f64>>>>>;
+
 impl Scaling {
     /// The columns' means and scales over `source`'s rows (every rank's),
     /// from one pass in float64 (fixed tasks added in their order, so the
-    /// same whatever the number of threads).
+    /// same whatever the number of threads), or from `shared`, sums of
+    /// the same rows that another model measured.
     pub(crate) fn of_columns(
         source: &dyn DataSource,
         reducer: Option<&crate::reduce::Reducer>,
+        shared: Option<&SharedColumnSums>,
         margins: usize,
         l2: f64,
     ) -> Result<Self> {
         let d = source.features();
-        let local = column_sums(source);
+        let local = match shared {
+            Some(shared) => shared.get_or_init(|| column_sums(source)).clone(),
+            None => column_sums(source),
+        };
         let local = match reducer {
             Some(reducer) => reducer.agree(local)?,
             None => local?,

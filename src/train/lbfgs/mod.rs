@@ -327,6 +327,7 @@ impl<'s> Lbfgs<'s> {
             Scaling::of_columns(
                 source,
                 plan.reducer.as_ref(),
+                plan.column_sums.as_ref(),
                 margins,
                 f64::from(objective.penalty.l2_strength()),
             )
