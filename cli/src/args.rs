@@ -1143,12 +1143,14 @@ pub fn explain(error: Error, names: &[String], lines: &[usize], path: &Path, tar
 }
 
 /// Fits with a progress bar on a terminal (hidden otherwise): epoch of
-/// the most, the last epoch's loss, and the time left.
-pub fn fit_with_progress(
+/// the most, the last epoch's loss, and the time left. `run` fits
+/// `descent` with the bar's observer, or settings cloned from it (many
+/// models in lockstep: the bar shows the furthest epoch any has reached).
+pub fn fit_with_progress<T>(
     descent: &GradientDescent,
     message: String,
-    run: impl FnOnce(&GradientDescent) -> Result<Fitted, Error>,
-) -> Result<(Fitted, Duration), Error> {
+    run: impl FnOnce(&GradientDescent) -> Result<T, Error>,
+) -> Result<(T, Duration), Error> {
     // Hidden until its first epoch, so that it never shows an empty loss.
     let bar = ProgressBar::with_draw_target(
         Some(descent.max_epochs_settings() as u64),
@@ -1164,7 +1166,7 @@ pub fn fit_with_progress(
     let shown = bar.clone();
     let descent = descent.clone().on_epoch(move |record, max_epochs| {
         shown.set_length(max_epochs as u64);
-        shown.set_position(record.epoch as u64);
+        shown.set_position(shown.position().max(record.epoch as u64));
         shown.set_message(crate::report::number(record.loss));
         if record.epoch == 1 {
             shown.set_draw_target(indicatif::ProgressDrawTarget::stderr());

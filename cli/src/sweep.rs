@@ -1,4 +1,5 @@
-//! `downhill sweep`: one fit per learning rate, the table and the curves.
+//! `downhill sweep`: one fit per learning rate, all in lockstep
+//! ([`downhill::GradientDescent::fit_many`]), the table and the curves.
 
 use downhill::plot::{self, Curve};
 use downhill::{Optimizer, Solver, StopReason, Variant};
@@ -65,12 +66,27 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         args.train.max_epochs()
     );
     say!("{:>12}  {:>14}  {:>8}  stop reason", "lr", "final loss", "epochs");
-    for &lr in &args.lrs {
-        let descent = with_classes(args.train.descent(LearningRateArg::Fixed(lr)))?;
-        let (fitted, _) = fit_with_progress(&descent, format!("lr {lr}"), |d| {
-            d.fit(data.x.view(), data.y.view())
-        })
-        .map_err(explain)?;
+    // Every rate in lockstep: each full-batch epoch of all the rates
+    // still running is one pass over the rows (mini-batch rates run their
+    // epochs each on its own, on rows read once).
+    let descent = with_classes(args.train.descent(LearningRateArg::Fixed(args.lrs[0])))?;
+    let (fits, _) = fit_with_progress(
+        &descent,
+        format!("{} learning rates", args.lrs.len()),
+        |observed| {
+            let models: Vec<_> = args
+                .lrs
+                .iter()
+                .map(|&lr| {
+                    let rate = observed.optimizer_settings().with_learning_rate(lr);
+                    observed.clone().optimizer(rate)
+                })
+                .collect();
+            downhill::GradientDescent::fit_many(&models, data.x.view(), data.y.view())
+        },
+    )
+    .map_err(explain)?;
+    for (&lr, fitted) in args.lrs.iter().zip(fits) {
         let diverged = matches!(fitted.stop_reason(), StopReason::Diverged { .. });
         // A loss that ends above where it started has not diverged by the
         // stop rule's factor yet, but it is not stable either.
