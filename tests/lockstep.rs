@@ -16,8 +16,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 /// Rows whose features have scales from 0.1 to 10, and a target of a
-/// linear rule plus noise (labels by its sign for the logistic model);
-/// more rows than one chunk of the CPU pass, so that chunks are added.
+/// linear rule plus noise (labels by its sign for the logistic model).
+/// The tests take at least 2^17 values, the fewest the estimator fits in
+/// lockstep (fewer are fitted one after another), and so many chunks of
+/// the CPU pass.
 fn data(rows: usize, features: usize, logistic: bool, seed: u64) -> (Array2<f32>, Array1<f32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let scales: Vec<f32> = (0..features)
@@ -84,7 +86,7 @@ fn check_together_equals_alone(what: &str, models: &[GradientDescent], x: &Array
 fn a_full_batch_path_equals_each_fit_alone() {
     let strengths = [1.0, 0.3, 0.1, 0.01, 0.001, 0.0];
     for logistic in [false, true] {
-        let (x, y) = data(3000, 7, logistic, 1);
+        let (x, y) = data(19_000, 7, logistic, 1);
         let base = match logistic {
             true => GradientDescent::logistic(),
             false => GradientDescent::linear(),
@@ -142,14 +144,14 @@ fn a_full_batch_path_equals_each_fit_alone() {
 /// fitting comes from one pass, and each model is its fit alone.
 #[test]
 fn an_lbfgs_path_equals_each_fit_alone() {
-    let (x, y) = data(5000, 9, true, 2);
+    let (x, y) = data(15_000, 9, true, 2);
     let settings = GradientDescent::logistic()
         .solver(Solver::lbfgs())
         .standardize(true)
         .max_epochs(200);
     let models = at_strengths(&settings, &[1.0, 0.1, 0.01, 1e-3, 1e-4]);
     check_together_equals_alone("L-BFGS logistic", &models, &x, &y);
-    let (x, y) = data(5000, 9, false, 3);
+    let (x, y) = data(15_000, 9, false, 3);
     let settings = GradientDescent::linear().solver(Solver::lbfgs()).max_epochs(200);
     let models = at_strengths(&settings, &[10.0, 1.0, 0.1]);
     check_together_equals_alone("L-BFGS linear", &models, &x, &y);
@@ -160,7 +162,7 @@ fn an_lbfgs_path_equals_each_fit_alone() {
 /// set; weighted rows; the multinomial model; a loss of its own.
 #[test]
 fn models_of_many_settings_equal_their_fits_alone() {
-    let (x, y) = data(4000, 6, false, 4);
+    let (x, y) = data(22_000, 6, false, 4);
     let base = GradientDescent::linear().standardize(true).max_epochs(40);
     let models = vec![
         base.clone().optimizer(Optimizer::sgd(0.1)),
@@ -180,6 +182,9 @@ fn models_of_many_settings_equal_their_fits_alone() {
             .optimizer(Optimizer::sgd(0.2)),
     ];
     check_together_equals_alone("many settings", &models, &x, &y);
+    // Rows too few to share a pass: the models one after another, alike.
+    let (small_x, small_y) = data(500, 6, false, 4);
+    check_together_equals_alone("many settings on 500 rows", &models, &small_x, &small_y);
 
     let weights = Array1::from_shape_fn(x.nrows(), |i| 0.5 + (i % 4) as f32);
     let together = GradientDescent::fit_many_weighted(&models, x.view(), y.view(), weights.view()).unwrap();
@@ -188,7 +193,7 @@ fn models_of_many_settings_equal_their_fits_alone() {
         assert_identical(&format!("weighted, model {k}"), fit, &alone);
     }
 
-    let (x, labels) = data(3000, 5, false, 5);
+    let (x, labels) = data(27_000, 5, false, 5);
     let classes = labels.mapv(|z| (z.clamp(-1.49, 1.49) + 1.5).floor());
     let multinomial = GradientDescent::multinomial(3).standardize(true).max_epochs(30);
     let models: Vec<_> = [0.1, 0.01, 0.0]
@@ -208,7 +213,7 @@ fn models_of_many_settings_equal_their_fits_alone() {
         assert_eq!(fit.intercepts(), alone.intercepts(), "multinomial model {k}");
     }
 
-    let (x, y) = data(3000, 5, false, 6);
+    let (x, y) = data(27_000, 5, false, 6);
     let huber: Vec<_> = [0.1f32, 0.01]
         .iter()
         .map(|&s| {
@@ -225,7 +230,7 @@ fn models_of_many_settings_equal_their_fits_alone() {
 /// others are their fits alone.
 #[test]
 fn a_diverging_model_leaves_the_others_to_finish() {
-    let (x, y) = data(2000, 4, false, 7);
+    let (x, y) = data(33_000, 4, false, 7);
     let models: Vec<_> = [0.001, 0.01, 50.0]
         .iter()
         .map(|&rate| {
@@ -251,7 +256,7 @@ fn gpu_models_together_match_the_cpu_engine() {
     let Some(context) = common::gpu("models fitted together on the GPU") else {
         return;
     };
-    let (x, y) = data(3000, 6, true, 8);
+    let (x, y) = data(22_000, 6, true, 8);
     let settings = GradientDescent::logistic()
         .standardize(true)
         .optimizer(Optimizer::sgd(0.5))

@@ -28,7 +28,11 @@ pub(crate) struct Lockstep<'s> {
     source: &'s dyn DataSource,
     loss: Loss,
     round: Mutex<Round>,
-    changed: Condvar,
+    /// Told when the last model still fitting waits, or leaves: a pass
+    /// may run (the serving thread waits on it).
+    ready: Condvar,
+    /// Told when a pass's sums are handed back (the models wait on it).
+    answered: Condvar,
 }
 
 /// Where the models stand.
@@ -42,6 +46,13 @@ struct Round {
     /// Passes run, and the models' sums they computed.
     passes: u64,
     sums: u64,
+}
+
+impl Round {
+    /// Whether every model still fitting waits for a pass.
+    fn all_wait(&self) -> bool {
+        self.waiting.iter().flatten().count() == self.live
+    }
 }
 
 /// How many passes a lockstep ran and how many models' sums they gave.
@@ -64,7 +75,8 @@ impl<'s> Lockstep<'s> {
                 passes: 0,
                 sums: 0,
             }),
-            changed: Condvar::new(),
+            ready: Condvar::new(),
+            answered: Condvar::new(),
         }
     }
 
@@ -80,8 +92,8 @@ impl<'s> Lockstep<'s> {
     pub(crate) fn serve(&self, run: &mut dyn SumsRun) -> LockstepCounts {
         loop {
             let mut round = self.lock();
-            while round.live > 0 && round.waiting.iter().flatten().count() < round.live {
-                round = self.changed.wait(round).unwrap_or_else(|p| p.into_inner());
+            while round.live > 0 && !round.all_wait() {
+                round = self.ready.wait(round).unwrap_or_else(|p| p.into_inner());
             }
             if round.live == 0 {
                 return LockstepCounts {
@@ -113,7 +125,7 @@ impl<'s> Lockstep<'s> {
                     }
                 }
             }
-            self.changed.notify_all();
+            self.answered.notify_all();
         }
     }
 
@@ -121,12 +133,14 @@ impl<'s> Lockstep<'s> {
     fn raw_sums(&self, model: usize, parameters: &[f32]) -> Result<RawSums> {
         let mut round = self.lock();
         round.waiting[model] = Some(parameters.to_vec());
-        self.changed.notify_all();
+        if round.all_wait() {
+            self.ready.notify_one();
+        }
         loop {
             if let Some(answer) = round.answers[model].take() {
                 return answer;
             }
-            round = self.changed.wait(round).unwrap_or_else(|p| p.into_inner());
+            round = self.answered.wait(round).unwrap_or_else(|p| p.into_inner());
         }
     }
 
@@ -134,7 +148,9 @@ impl<'s> Lockstep<'s> {
     fn leave(&self) {
         let mut round = self.lock();
         round.live -= 1;
-        self.changed.notify_all();
+        if round.live == 0 || round.all_wait() {
+            self.ready.notify_one();
+        }
     }
 }
 

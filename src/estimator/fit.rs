@@ -551,8 +551,9 @@ impl Checked<'_> {
             column_sums: Default::default(),
         };
         // The ranks of a data-parallel fit join in every pass, one model
-        // at a time.
-        if members.len() == 1 || self.ranks.is_some() {
+        // at a time; so do the models of rows too few for a shared pass to
+        // repay the threads' hand-overs (a pass of a few microseconds).
+        if members.len() == 1 || self.ranks.is_some() || rows * features.max(1) < LOCKSTEP_VALUES {
             return members
                 .iter()
                 .map(|member| member.train_prepared(engine.as_ref(), &prepared))
@@ -702,6 +703,12 @@ impl Checked<'_> {
         }
     }
 }
+
+/// The fewest values (rows × features) whose models are fitted in
+/// lockstep: a pass over 512 KiB of float32 rows takes some tens of
+/// microseconds, against a few microseconds for each model's thread to
+/// hand over its parameters and take back its sums.
+const LOCKSTEP_VALUES: usize = 1 << 17;
 
 /// The rows as every model fitted on them sees them, and what was
 /// measured on them.

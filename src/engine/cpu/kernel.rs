@@ -45,6 +45,18 @@ const CHUNK_ROWS: usize = 128;
 const LARGE_CHUNK_ROWS: usize = 1024;
 const LARGE_BATCH: usize = 1 << 16;
 
+/// The fewest values (rows × features) of a batch whose chunks are summed
+/// on many threads: below it the threads' hand-overs (some microseconds)
+/// cost more than the chunks. The chunks and their order are the same
+/// either way, and so are the sums, bit for bit.
+const PARALLEL_VALUES: usize = 1 << 12;
+
+/// Whether a batch of `rows` rows of `features` features is summed on
+/// many threads.
+pub(crate) fn on_many_threads(rows: usize, features: usize) -> bool {
+    rows * features.max(1) >= PARALLEL_VALUES
+}
+
 /// The rows of one batch, or of one chunk of a batch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Rows<'a> {
@@ -183,10 +195,17 @@ impl Workspace {
                 let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
                 *scalars = accumulate(arch, data, weights, bias, rows.part(span), sums, None);
             };
-            sums.par_chunks_mut(d)
-                .zip(scalars.par_iter_mut())
-                .enumerate()
-                .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
+            if on_many_threads(batch, d) {
+                sums.par_chunks_mut(d)
+                    .zip(scalars.par_iter_mut())
+                    .enumerate()
+                    .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
+            } else {
+                sums.chunks_mut(d)
+                    .zip(scalars.iter_mut())
+                    .enumerate()
+                    .for_each(|(c, (sums, scalars))| chunk(c, sums, scalars));
+            }
         }
 
         self.merge(chunks, batch)
@@ -297,6 +316,16 @@ impl Workspace {
         };
         if chunks == 1 {
             scalars[0] = chunk(0, sums, biases, scratch);
+        } else if !on_many_threads(batch, d * k) {
+            for (c, (((sums, biases), scratch), scalars)) in sums
+                .chunks_mut(width)
+                .zip(biases.chunks_mut(k))
+                .zip(scratch.chunks_mut(2 * k))
+                .zip(scalars.iter_mut())
+                .enumerate()
+            {
+                *scalars = chunk(c, sums, biases, scratch);
+            }
         } else {
             sums.par_chunks_mut(width)
                 .zip(biases.par_chunks_mut(k))

@@ -177,6 +177,13 @@ impl<'s> RowSet<'s> {
         }
     }
 
+    fn features(&self) -> usize {
+        match self {
+            RowSet::Dense { features, .. } => *features,
+            RowSet::Sparse { rows, .. } => rows.sparse.csr.features,
+        }
+    }
+
     /// Bytes of X a pass over `rows` of them reads (for sparse rows, the
     /// average row's indices and values).
     fn x_bytes(&self, rows: usize) -> u64 {
@@ -207,6 +214,17 @@ impl<'s> RowSet<'s> {
     }
 }
 
+/// `run` on a worker thread of the pool, where its batches of `rows` rows
+/// of `features` features are summed on many threads (their parallel
+/// chunks are then shared by work stealing instead of a round trip from
+/// outside); else here, sparing a hand-over to the pool.
+fn on_pool<R: Send>(rows: usize, features: usize, run: impl FnOnce() -> R + Send) -> R {
+    match kernel::on_many_threads(rows, features) {
+        true => rayon::scope(|_| run()),
+        false => run(),
+    }
+}
+
 /// Every row in memory, for raw sums at many parameters.
 struct CpuSums<'s> {
     rows: RowSet<'s>,
@@ -221,8 +239,11 @@ impl SumsRun for CpuSums<'_> {
             start: 0,
             len: self.rows.rows(),
         };
+        let features = self.rows.features();
         let set = &mut self.rows;
-        Ok(rayon::scope(|_| set.accumulate(parameters, rows).clone()))
+        Ok(on_pool(rows.len(), features, || {
+            set.accumulate(parameters, rows).clone()
+        }))
     }
 
     fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
@@ -341,7 +362,8 @@ impl EngineRun for CpuRun<'_> {
                 },
             });
         }
-        rayon::scope(|_| self.epoch_on_pool(batches, learning_rate))
+        let (batch, features) = (self.stepper.steps.batch_rows, self.rows.features());
+        on_pool(batch, features, || self.epoch_on_pool(batches, learning_rate))
     }
 
     fn run_epoch_of_shard(
