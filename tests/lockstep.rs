@@ -320,6 +320,27 @@ fn bad_sets_of_models_are_refused_by_name() {
         path.path(x.view(), y.view(), &[f32::NAN]).unwrap_err(),
         Error::Estimator(EstimatorError::InvalidStrength { .. })
     ));
+    // More models than the memory budget holds besides the rows: named.
+    let (x, y) = data(20_000, 7, false, 10);
+    let many: Vec<_> = (0..500)
+        .map(|k| {
+            GradientDescent::linear()
+                .memory_budget(8 << 20)
+                .penalty(Penalty::L2(k as f32 * 1e-3))
+        })
+        .collect();
+    match GradientDescent::fit_many(&many, x.view(), y.view()).unwrap_err() {
+        Error::Estimator(EstimatorError::TooManyModels {
+            models,
+            bytes,
+            budget,
+        }) => {
+            assert_eq!((models, budget), (500, 8 << 20));
+            assert!(bytes > budget);
+        }
+        other => panic!("{other}"),
+    }
+    let (x, y) = data(200, 3, false, 9);
     // A model's own bad setting is its own error, as alone.
     let bad_rate = [
         GradientDescent::linear(),

@@ -50,6 +50,17 @@ pub enum EstimatorError {
     /// Cross-validation or a path over no strength.
     #[error("a path or a cross-validation needs at least one penalty strength")]
     NoStrengths,
+    /// Models fitted together whose own memory (each one's sums of a pass,
+    /// parameters, optimizer state and thread) exceeds the memory budget.
+    #[error("fitting {models} models together takes {bytes} bytes besides the rows, beyond the memory budget of {budget} bytes: fit fewer at once, or raise the budget")]
+    TooManyModels {
+        /// The models.
+        models: usize,
+        /// The bytes they would take.
+        bytes: u64,
+        /// The memory budget.
+        budget: u64,
+    },
     /// Models fitted together given as none.
     #[error("fitting models together needs at least one model")]
     NoModels,

@@ -559,6 +559,7 @@ impl Checked<'_> {
                 .map(|member| member.train_prepared(engine.as_ref(), &prepared))
                 .collect();
         }
+        self.check_lockstep_memory(members.len(), rows, features, margins)?;
         let (fits, _) = crate::engine::lockstep::run(
             engine.as_ref(),
             source,
@@ -567,6 +568,34 @@ impl Checked<'_> {
             |k, engine| members[k].train_prepared(engine, &prepared),
         )?;
         fits.into_iter().collect()
+    }
+
+    /// [`EstimatorError::TooManyModels`] where `models` models fitted
+    /// together on `rows` rows of `features` features (`margins` margins a
+    /// row) would take more than the memory budget besides the rows: each
+    /// keeps the sums of every chunk of a pass (one per 128 rows at most),
+    /// its parameters, gradient and optimizer state (four copies at most)
+    /// and a thread's stack (some 64 KiB in use).
+    fn check_lockstep_memory(
+        &self,
+        models: usize,
+        rows: usize,
+        features: usize,
+        margins: usize,
+    ) -> Result<()> {
+        let parameters = ((features + 1) * margins) as u64;
+        let chunks = rows.div_ceil(128) as u64;
+        let each = 4 * parameters * (chunks + 4) + 24 * chunks + (64 << 10);
+        let bytes = each.saturating_mul(models as u64);
+        let budget = self.memory_budget.unwrap_or_else(crate::memory::default_budget);
+        match bytes > budget {
+            true => Err(Error::Estimator(EstimatorError::TooManyModels {
+                models,
+                bytes,
+                budget,
+            })),
+            false => Ok(()),
+        }
     }
 
     /// One model's training on rows `prepared` for it (and perhaps for
