@@ -156,10 +156,6 @@ fn lasso_and_elastic_net_cross_validation_choose_scikit_learns_alpha() {
             .auto_learning_rate(true)
             .auto_momentum(true)
             .parameter_tolerance(1e-9)
-            // A weight the L1 step holds at 0 moves once momentum has
-            // built against it (β ≈ 0.97 here: some 90 epochs in which
-            // nothing moves); the settled rule waits longer than that.
-            .patience(300)
             .max_epochs(50_000)
             .device(Device::Cpu);
         let found = settings

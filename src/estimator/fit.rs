@@ -623,6 +623,7 @@ impl Checked<'_> {
             prepared.global_rows,
         );
         let objective = self.objective;
+        plan.wait_for_momentum_under_l1(objective.penalty.l1_strength(), prepared.global_rows);
         let assembly = Assembly {
             settings: self.settings,
             resumed: prepared.resumed,

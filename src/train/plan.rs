@@ -74,6 +74,36 @@ pub(crate) struct TrainingPlan {
     pub(crate) column_sums: Option<crate::train::lbfgs::memory::SharedColumnSums>,
 }
 
+impl TrainingPlan {
+    /// Under an L1 penalty (of strength `l1`), gradient descent's stop
+    /// rules that wait for nothing to change wait at least as long as the
+    /// update rule's momentum takes to build. A weight the L1 step holds at
+    /// 0 leaves it only once its velocity outgrows the threshold, about
+    /// 1/(1−β) steps later, and meanwhile nothing moves. The rules wait
+    /// 3/(1−β) steps, 95% of the velocity's full size, counted in epochs
+    /// of `rows` rows.
+    pub(crate) fn wait_for_momentum_under_l1(&mut self, l1: f32, rows: usize) {
+        let beta = match self.optimizer {
+            Optimizer::Momentum(momentum) => momentum.beta,
+            Optimizer::Adam(adam) => adam.beta1,
+            _ => 0.0,
+        };
+        if l1 <= 0.0 || beta <= 0.0 || self.solver != Solver::GradientDescent {
+            return;
+        }
+        let steps_per_epoch = self
+            .batch_size
+            .map_or(1, |batch| rows.div_ceil(batch.clamp(1, rows.max(1))));
+        let epochs = (3.0 / (1.0 - f64::from(beta)) / steps_per_epoch as f64).ceil() as usize;
+        for rule in [&mut self.parameter_tolerance, &mut self.early_stopping]
+            .into_iter()
+            .flatten()
+        {
+            rule.patience = rule.patience.max(epochs);
+        }
+    }
+}
+
 /// A function told of every epoch as it ends: its record and the most
 /// epochs the fit may run.
 #[derive(Clone)]
