@@ -218,3 +218,48 @@ fn the_gpu_takes_the_same_momentum_and_lands_on_the_cpu_s_parameters() {
         assert!((a - b).abs() <= 1e-3 * a.abs().max(1.0), "{a} vs {b}");
     }
 }
+
+/// A strong L2 penalty on weak curvature (features of scale 0.05, l2 a
+/// thousand times the loss's largest curvature): the automatic rate steps
+/// over the penalty's curvature too, so plain descent and Nesterov's
+/// momentum both reach the float64 ridge solution. (The rate of the
+/// loss's curvature alone multiplied the weights by about −1000 a step.)
+#[test]
+fn the_automatic_rate_takes_the_l2_penalty_s_curvature() {
+    let (x, y) = problem(Model::Linear, 10.0, 4);
+    let x = x.mapv(|v| 0.05 * v);
+    let l2 = 5.0f32;
+    let (w, b) = downhill::reference::least_squares(x.view(), y.view(), f64::from(l2)).unwrap();
+    let descent = GradientDescent::linear()
+        .penalty(downhill::Penalty::L2(l2))
+        .auto_learning_rate(true)
+        .parameter_tolerance(1e-9)
+        .max_epochs(20_000)
+        .device(Device::Cpu);
+    for fitted in [
+        descent.clone().fit(x.view(), y.view()).unwrap(),
+        descent
+            .optimizer(Optimizer::nesterov(1.0, 0.0))
+            .auto_momentum(true)
+            .fit(x.view(), y.view())
+            .unwrap(),
+    ] {
+        assert!(
+            matches!(fitted.stop_reason(), StopReason::Converged { .. }),
+            "{}",
+            fitted.stop_reason()
+        );
+        let scale = w.iter().fold(b.abs(), |m, v| m.max(v.abs()));
+        for (found, expected) in fitted
+            .weights()
+            .iter()
+            .chain([&fitted.bias()])
+            .zip(w.iter().chain([&b]))
+        {
+            assert!(
+                (f64::from(*found) - expected).abs() <= 1e-4 * scale,
+                "{found} against {expected}"
+            );
+        }
+    }
+}

@@ -11,6 +11,8 @@ lock released.
 
 from ._estimators import (
     DivergenceWarning,
+    ElasticNetCV,
+    LassoCV,
     LinearRegression,
     LogisticRegression,
     LogisticRegressionCV,
@@ -23,6 +25,8 @@ from ._estimators import (
 
 __all__ = [
     "DivergenceWarning",
+    "ElasticNetCV",
+    "LassoCV",
     "LinearRegression",
     "LogisticRegression",
     "LogisticRegressionCV",

@@ -1037,6 +1037,198 @@ class LogisticRegressionCV(_Classifier):
         return tags
 
 
+class _PathCV(_Regressor):
+    """What ``LassoCV`` and ``ElasticNetCV`` share: each l1_ratio's alphas
+    (given, or ``alphas`` many from the data's α_max down to ``eps`` times
+    it, as scikit-learn takes them) fitted on every fold's training rows in
+    lockstep and scored by their held-out mean squared error, the best
+    mean error's alpha and ratio chosen, the model refitted at them on
+    every row.
+
+    scikit-learn minimizes ``(1/2n) ‖y − Xw − b‖² + α ρ ‖w‖₁ + α (1−ρ)/2
+    ‖w‖²``; the library the mean squared error plus its penalty, twice
+    that at strength 2α with the same ratio. The fits are full-batch
+    proximal Nesterov steps at the rate and momentum of the loss's
+    curvature, until no parameter moves by more than 1e-9 of the largest
+    (``max_iter × 50`` epochs at most: a coordinate-descent sweep is worth
+    many gradient steps). Not yet: sample weights, sparse rows,
+    ``positive=True``, ``precompute``.
+    """
+
+    def _ratios(self):
+        raise NotImplementedError
+
+    def _path_settings(self, ratio, alpha=0.0):
+        return _core.settings(
+            model="linear",
+            loss="squared",
+            alpha=float(alpha),
+            l1_ratio=float(ratio),
+            optimizer="nesterov",
+            momentum=0.0,
+            learning_rate=1.0,
+            auto_learning_rate=True,
+            auto_momentum=True,
+            parameter_tolerance=1e-12,
+            max_epochs=50 * int(self.max_iter),
+            device=self.device,
+        )
+
+    def _alphas(self, X, y, ratio):
+        if isinstance(self.alphas, numbers.Integral):
+            if self.alphas < 1:
+                raise ValueError(f"alphas must be a positive count or a list, not {self.alphas!r}")
+            centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
+            alpha_max = np.abs(centred.T @ (y - y.mean())).max() / (len(y) * ratio)
+            if alpha_max <= 0 or not np.isfinite(alpha_max):
+                alpha_max = 1.0
+            return np.logspace(np.log10(alpha_max), np.log10(alpha_max * self.eps), int(self.alphas))
+        alphas = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=float)))[::-1]
+        if alphas.size == 0 or not np.all(alphas >= 0):
+            raise ValueError(f"alphas must be at least 0, not {self.alphas!r}")
+        return alphas
+
+    def fit(self, X, y, sample_weight=None):
+        self._check_fit_intercept()
+        _dense_only(X)
+        if sample_weight is not None:
+            raise ValueError("sample_weight is not supported by the cross-validation yet")
+        if self.positive:
+            raise ValueError("positive=True is not supported: the library's coefficients are unconstrained")
+        X_checked, y_checked, _ = self._validate_fit(X, y, None, classifier=False)
+        if isinstance(X_checked, Frame) or sp.issparse(X_checked):
+            raise ValueError("the cross-validation takes dense arrays of numbers for now")
+        y64 = np.asarray(y_checked, dtype=np.float64)
+        folds, _ = _fold_assignment(5 if self.cv is None else self.cv, X_checked, y64, False)
+        ratios = self._ratios()
+        paths, errors = [], []
+        for ratio in ratios:
+            if not 0.0 < ratio <= 1.0:
+                raise ValueError(f"l1_ratio must lie in (0, 1], not {ratio!r}")
+            alphas = self._alphas(X_checked, y64, ratio)
+            scores, _, _ = _core.cross_validate(
+                self._path_settings(ratio),
+                X_checked,
+                y64.astype(np.float32),
+                [float(2.0 * a) for a in alphas],
+                folds,
+                "neg_mean_squared_error",
+                False,
+                _threads(self.n_jobs),
+            )
+            paths.append(alphas)
+            errors.append(-np.asarray(scores).T)
+        means = np.array([e.mean(axis=1) for e in errors])
+        best_ratio, best_alpha = np.unravel_index(np.nanargmin(means), means.shape)
+        self.l1_ratio_ = float(ratios[best_ratio])
+        self.alpha_ = float(paths[best_ratio][best_alpha])
+        self.alphas_ = paths[0] if len(ratios) == 1 else np.array(paths)
+        self.mse_path_ = errors[0] if len(ratios) == 1 else np.array(errors)
+        model = _fit(
+            self._path_settings(self.l1_ratio_, 2.0 * self.alpha_), X_checked, y64.astype(np.float32), None, self.n_jobs
+        )
+        self._record([model], warn_at_limit=False)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class LassoCV(_PathCV):
+    """scikit-learn's ``LassoCV``: the L1 strength by cross-validation on
+    the library's lockstep paths (see ``ElasticNetCV`` for the units and
+    the fits). ``cv`` is read as scikit-learn reads it (default 5 folds),
+    and must part the rows. ``alpha_``, ``alphas_``, ``mse_path_``
+    (alphas × folds), ``coef_``, ``intercept_``, ``n_iter_``."""
+
+    def __init__(
+        self,
+        *,
+        eps=1e-3,
+        alphas=100,
+        fit_intercept=True,
+        precompute="auto",
+        max_iter=1000,
+        tol=1e-4,
+        copy_X=True,
+        cv=None,
+        verbose=False,
+        n_jobs=None,
+        positive=False,
+        random_state=None,
+        selection="cyclic",
+        device="cpu",
+    ):
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.copy_X = copy_X
+        self.cv = cv
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+        self.device = device
+
+    def _ratios(self):
+        return [1.0]
+
+
+class ElasticNetCV(_PathCV):
+    """scikit-learn's ``ElasticNetCV``: the strength (and, for a list of
+    ``l1_ratio``, the ratio) by cross-validation on the library's lockstep
+    paths. ``l1_ratio_``, ``alpha_``, ``alphas_``, ``mse_path_`` (ratios ×
+    alphas × folds for a list, alphas × folds for one), ``coef_``,
+    ``intercept_``, ``n_iter_``. An ``l1_ratio`` of 0 (ridge) is refused:
+    its α_max is infinite, as scikit-learn's is."""
+
+    __doc__ += _PathCV.__doc__
+
+    def __init__(
+        self,
+        *,
+        l1_ratio=0.5,
+        eps=1e-3,
+        alphas=100,
+        fit_intercept=True,
+        precompute="auto",
+        max_iter=1000,
+        tol=1e-4,
+        cv=None,
+        copy_X=True,
+        verbose=0,
+        n_jobs=None,
+        positive=False,
+        random_state=None,
+        selection="cyclic",
+        device="cpu",
+    ):
+        self.l1_ratio = l1_ratio
+        self.eps = eps
+        self.alphas = alphas
+        self.fit_intercept = fit_intercept
+        self.precompute = precompute
+        self.max_iter = max_iter
+        self.tol = tol
+        self.cv = cv
+        self.copy_X = copy_X
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.positive = positive
+        self.random_state = random_state
+        self.selection = selection
+        self.device = device
+
+    def _ratios(self):
+        return [float(r) for r in np.atleast_1d(np.asarray(self.l1_ratio, dtype=float))]
+
+
 class RidgeCV(_LeastSquares):
     """scikit-learn's ``RidgeCV`` on the library's cross-validation: each
     alpha fitted by L-BFGS on every fold's training rows and scored on its

@@ -155,6 +155,8 @@ struct Settings {
     device: Device,
     standardize: bool,
     auto_learning_rate: bool,
+    auto_momentum: bool,
+    parameter_tolerance: Option<f64>,
 }
 
 impl Settings {
@@ -170,7 +172,11 @@ impl Settings {
             .seed(self.seed)
             .device(self.device)
             .standardize(self.standardize)
-            .auto_learning_rate(self.auto_learning_rate);
+            .auto_learning_rate(self.auto_learning_rate)
+            .auto_momentum(self.auto_momentum);
+        if let Some(tolerance) = self.parameter_tolerance {
+            descent = descent.parameter_tolerance(tolerance);
+        }
         if let Some(loss) = self.loss {
             descent = descent.loss(loss);
         }
@@ -198,7 +204,8 @@ impl Settings {
     optimizer="sgd", learning_rate=0.01, momentum=0.9, schedule="constant",
     batch_size=None, solver="gd", shuffle=true, max_epochs=100, tol=None,
     patience=None, validation_fraction=None, average=None, seed=0,
-    device="cpu", standardize=false, auto_learning_rate=false,
+    device="cpu", standardize=false, auto_learning_rate=false, auto_momentum=false,
+    parameter_tolerance=None,
 ))]
 fn settings(
     model: &str,
@@ -223,6 +230,8 @@ fn settings(
     device: &str,
     standardize: bool,
     auto_learning_rate: bool,
+    auto_momentum: bool,
+    parameter_tolerance: Option<f64>,
 ) -> PyResult<FitSettings> {
     let mut loss = loss
         .map(|name| Loss::from_name(name, epsilon))
@@ -273,6 +282,8 @@ fn settings(
         device: parsed(device)?,
         standardize,
         auto_learning_rate,
+        auto_momentum,
+        parameter_tolerance,
     }))
 }
 

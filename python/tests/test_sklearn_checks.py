@@ -31,6 +31,8 @@ def expected_failures(estimator):
         downhill.SGDClassifier(),
         downhill.LogisticRegressionCV(cv=3),
         downhill.RidgeCV(cv=3),
+        downhill.LassoCV(cv=3, alphas=5),
+        downhill.ElasticNetCV(cv=3, alphas=5),
     ],
     expected_failed_checks=expected_failures,
 )

@@ -427,7 +427,12 @@ impl Checked<'_> {
     ) -> Option<Curvature> {
         let momentum_from_data = self.descent_momentum_from_data;
         let curvature = curvature.filter(|_| self.descent_rate_from_data || momentum_from_data);
-        if let (true, Some(curvature)) = (momentum_from_data, &curvature) {
+        // The rate and momentum are the penalized objective's; the model
+        // keeps the loss's curvature.
+        let l2 = self.objective.penalty.l2_strength();
+        let penalized =
+            curvature.map(|c| curvature::penalized(&c, l2, self.objective.loss, fresh.target_mean));
+        if let (true, Some(curvature)) = (momentum_from_data, &penalized) {
             let beta = match (self.descent_rate_from_data, plan.optimizer) {
                 // A rate given by hand: β for that rate.
                 (false, Optimizer::Momentum(momentum)) => curvature::momentum_for_rate(
@@ -441,7 +446,7 @@ impl Checked<'_> {
             };
             plan.optimizer = plan.optimizer.with_momentum(beta);
         }
-        if let (true, Some(curvature)) = (self.descent_rate_from_data, &curvature) {
+        if let (true, Some(curvature)) = (self.descent_rate_from_data, &penalized) {
             let rate = curvature::automatic_rate(
                 &plan.optimizer,
                 self.objective.loss,

@@ -221,6 +221,23 @@ pub(crate) fn automatic_rate(
     rate as f32
 }
 
+/// The curvature of the penalized objective, from the loss's `curvature`
+/// (in the squared error's units) and the L2 strength `l2`: the penalty
+/// adds l2 in every weight's direction, l2 / s in those units (s the
+/// loss's scale), so the largest curvature grows by at most that (the
+/// rate must step over it: a strong L2 penalty on weak curvature made
+/// the automatic rate oscillate for ever). The smallest is kept: the bias
+/// is not penalized, so the smallest may stay the loss's, and momentum for
+/// the larger condition number this gives is the cautious side (Nesterov's
+/// β for a κ above the true one converges, more slowly; taking μ + l2/s
+/// instead ran tests/penalties.rs's elastic net out of epochs).
+pub(crate) fn penalized(curvature: &Curvature, l2: f32, loss: Loss, target_mean: f64) -> Curvature {
+    Curvature {
+        largest: curvature.largest + f64::from(l2) / loss_scale(loss, target_mean),
+        smallest: curvature.smallest,
+    }
+}
+
 /// The loss's curvature per unit of the squared error's: its second
 /// derivative's bound over the squared error's (2). Poisson's, e^z, is
 /// the predicted mean: near the optimum about the targets' mean (at least
