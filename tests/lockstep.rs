@@ -7,6 +7,7 @@
 
 mod common;
 
+use downhill::data::sparse::CsrData;
 use downhill::{
     Device, Error, EstimatorError, Fitted, GradientDescent, Loss, Optimizer, Penalty, Solver, StopReason,
     Variant,
@@ -14,6 +15,7 @@ use downhill::{
 use ndarray::{Array1, Array2};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 
 /// Rows whose features have scales from 0.1 to 10, and a target of a
 /// linear rule plus noise (labels by its sign for the logistic model).
@@ -349,6 +351,81 @@ fn bad_sets_of_models_are_refused_by_name() {
     let alone = bad_rate[1].fit(x.view(), y.view()).unwrap_err();
     assert_eq!(
         GradientDescent::fit_many(&bad_rate, x.view(), y.view()).unwrap_err(),
+        alone
+    );
+}
+
+/// Models fitted together from every worker of rayon's global pool at
+/// once (here, folds fitted in parallel by a caller): each lockstep's
+/// serving thread is then a pool worker, and the models' own parallel
+/// work (L-BFGS's column sums) is queued on that pool. The servers run it
+/// while they wait instead of sleeping, so every fit ends, each its fit
+/// alone.
+#[test]
+fn models_fitted_together_from_every_worker_of_the_pool_finish() {
+    let (x, y) = data(20_000, 7, false, 11);
+    let settings = GradientDescent::linear()
+        .solver(Solver::lbfgs())
+        .max_epochs(30)
+        .device(Device::Cpu);
+    let models = at_strengths(&settings, &[1.0, 0.1, 0.01]);
+    let alone: Vec<Fitted> = models
+        .iter()
+        .map(|m| m.fit(x.view(), y.view()).unwrap())
+        .collect();
+    let runs: Vec<Vec<Fitted>> = (0..2 * rayon::current_num_threads())
+        .into_par_iter()
+        .map(|_| GradientDescent::fit_many(&models, x.view(), y.view()).unwrap())
+        .collect();
+    for fits in &runs {
+        for (k, (together, alone)) in fits.iter().zip(&alone).enumerate() {
+            assert_identical(&format!("from the pool, model {k}"), together, alone);
+        }
+    }
+}
+
+/// The L2 part set after an L1 penalty makes an elastic net, and a path
+/// keeps it (the penalty as given follows the two strengths).
+#[test]
+fn a_path_keeps_an_l2_part_set_after_the_l1_penalty() {
+    let (x, y) = data(500, 3, false, 12);
+    let path = GradientDescent::linear()
+        .penalty(Penalty::L1(0.1))
+        .l2(0.05)
+        .max_epochs(5)
+        .path(x.view(), y.view(), &[0.3])
+        .unwrap();
+    let penalty = path[0].settings().penalty_settings();
+    assert!((penalty.l1_strength() - 0.2).abs() < 1e-6, "{penalty:?}");
+    assert!((penalty.l2_strength() - 0.1).abs() < 1e-6, "{penalty:?}");
+}
+
+/// Adam on sparse rows in mini-batches is refused where its lazy form does
+/// not exist (an L1 penalty), for every model fitted together, not only
+/// the first: each as alone.
+#[test]
+fn every_model_s_sparse_adam_is_checked() {
+    let rows = CsrData::new(
+        3,
+        vec![0, 1, 1, 3],
+        vec![1, 0, 2],
+        vec![2.0, 1.0, 3.0],
+        vec![1.0, 0.0, 1.0],
+    )
+    .unwrap();
+    let models: Vec<_> = [0.0, 0.1]
+        .iter()
+        .map(|&s| {
+            GradientDescent::linear()
+                .penalty(Penalty::L1(s))
+                .variant(Variant::MiniBatch(2))
+                .optimizer(Optimizer::adam(0.01))
+                .device(Device::Cpu)
+        })
+        .collect();
+    let alone = models[1].fit_source(&rows).unwrap_err();
+    assert_eq!(
+        GradientDescent::fit_many_source(&models, &rows).unwrap_err(),
         alone
     );
 }

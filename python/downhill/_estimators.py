@@ -1049,7 +1049,7 @@ class _PathCV(_Regressor):
     ‖w‖²``; the library the mean squared error plus its penalty, twice
     that at strength 2α with the same ratio. The fits are full-batch
     proximal Nesterov steps at the rate and momentum of the loss's
-    curvature, until no parameter moves by more than 1e-9 of the largest
+    curvature, until no parameter moves by more than 1e-12 of the largest
     (``max_iter × 50`` epochs at most: a coordinate-descent sweep is worth
     many gradient steps). Not yet: sample weights, sparse rows,
     ``positive=True``, ``precompute``.
@@ -1078,8 +1078,10 @@ class _PathCV(_Regressor):
         if isinstance(self.alphas, numbers.Integral):
             if self.alphas < 1:
                 raise ValueError(f"alphas must be a positive count or a list, not {self.alphas!r}")
-            centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
-            alpha_max = np.abs(centred.T @ (y - y.mean())).max() / (len(y) * ratio)
+            # Non-finite rows are the library's to name; the grid is moot then.
+            with np.errstate(all="ignore"):
+                centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
+                alpha_max = np.abs(centred.T @ (y - y.mean())).max() / (len(y) * ratio)
             if alpha_max <= 0 or not np.isfinite(alpha_max):
                 alpha_max = 1.0
             return np.logspace(np.log10(alpha_max), np.log10(alpha_max * self.eps), int(self.alphas))
@@ -1088,11 +1090,9 @@ class _PathCV(_Regressor):
             raise ValueError(f"alphas must be at least 0, not {self.alphas!r}")
         return alphas
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y):
         self._check_fit_intercept()
         _dense_only(X)
-        if sample_weight is not None:
-            raise ValueError("sample_weight is not supported by the cross-validation yet")
         if self.positive:
             raise ValueError("positive=True is not supported: the library's coefficients are unconstrained")
         X_checked, y_checked, _ = self._validate_fit(X, y, None, classifier=False)

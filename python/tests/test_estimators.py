@@ -451,8 +451,6 @@ def test_lasso_and_elastic_net_cv_choose_scikit_learns_alpha():
         assert ours.intercept_ == pytest.approx(theirs.intercept_, abs=1e-4 * np.abs(theirs.coef_).max())
     with pytest.raises(ValueError, match="l1_ratio"):
         downhill.ElasticNetCV(l1_ratio=0.0).fit(x, y)
-    with pytest.raises(ValueError, match="sample_weight"):
-        downhill.LassoCV().fit(x, y, sample_weight=np.ones(len(y)))
 
 
 def test_float64_and_non_contiguous_inputs_are_converted():

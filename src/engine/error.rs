@@ -5,6 +5,18 @@
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
+    /// A model of a lockstep whose thread the system would not start.
+    #[error("cannot start a thread for model {model} of those fitted together: {reason}; fit fewer models at once")]
+    NoThread {
+        /// The model (from 0).
+        model: usize,
+        /// What the system said.
+        reason: String,
+    },
+    /// A lockstep whose serving thread failed (panicked) while models
+    /// waited for a pass.
+    #[error("the pass that models fitted together wait for failed")]
+    LockstepClosed,
     /// More classes than the GPU kernels hold a row's margins for.
     #[error("the GPU engine fits at most {limit} classes, this model has {classes}; use the CPU engine")]
     TooManyClassesForGpu {

@@ -12,12 +12,15 @@
 //! are taken on the host from its sums ([`SummedRun`]), as the CPU engine
 //! takes them. What the lockstep does not serve (mini-batch epochs,
 //! passes over other rows, such as held-out rows) runs on the engine
-//! beneath it, model by model.
+//! beneath it, each model's on its own thread, side by side. A model's
+//! own parallel work runs on rayon's global pool (its thread belongs to
+//! no pool), whatever pool the caller runs in.
 
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use crate::data::source::DataSource;
 use crate::engine::device::Device;
+use crate::engine::error::EngineError;
 use crate::engine::{Engine, EngineRun, RunSpec, SummedRun, SumsRun};
 use crate::error::Result;
 use crate::math::loss::Loss;
@@ -46,6 +49,9 @@ struct Round {
     /// Passes run, and the models' sums they computed.
     passes: u64,
     sums: u64,
+    /// Whether the serving thread has stopped (it failed): a model's
+    /// request is then answered with an error, not waited on.
+    closed: bool,
 }
 
 impl Round {
@@ -74,6 +80,7 @@ impl<'s> Lockstep<'s> {
                 answers: (0..models).map(|_| None).collect(),
                 passes: 0,
                 sums: 0,
+                closed: false,
             }),
             ready: Condvar::new(),
             answered: Condvar::new(),
@@ -90,10 +97,24 @@ impl<'s> Lockstep<'s> {
     /// every model has left: on the calling thread, which alone touches
     /// `run`.
     pub(crate) fn serve(&self, run: &mut dyn SumsRun) -> LockstepCounts {
+        // On a worker thread of a rayon pool, waiting runs the pool's other
+        // work instead of sleeping: the models' own parallel work may be
+        // queued there, and a pool whose every worker slept here would
+        // never run it.
+        let on_pool = rayon::current_thread_index().is_some();
         loop {
             let mut round = self.lock();
             while round.live > 0 && !round.all_wait() {
-                round = self.ready.wait(round).unwrap_or_else(|p| p.into_inner());
+                round = match on_pool {
+                    false => self.ready.wait(round).unwrap_or_else(|p| p.into_inner()),
+                    true => {
+                        drop(round);
+                        if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                            std::thread::sleep(std::time::Duration::from_micros(20));
+                        }
+                        self.lock()
+                    }
+                };
             }
             if round.live == 0 {
                 return LockstepCounts {
@@ -140,8 +161,18 @@ impl<'s> Lockstep<'s> {
             if let Some(answer) = round.answers[model].take() {
                 return answer;
             }
+            if round.closed {
+                return Err(EngineError::LockstepClosed.into());
+            }
             round = self.answered.wait(round).unwrap_or_else(|p| p.into_inner());
         }
+    }
+
+    /// No more passes will run (the serving thread ends, or failed):
+    /// every waiting model is answered with an error.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.answered.notify_all();
     }
 
     /// `model` fits no more.
@@ -228,6 +259,15 @@ impl Engine for LockstepEngine<'_, '_, '_> {
     }
 }
 
+/// Closes a lockstep when dropped.
+struct Closing<'l, 's>(&'l Lockstep<'s>);
+
+impl Drop for Closing<'_, '_> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 /// Runs `fit` for each of `models` models on its own thread, each on a
 /// [`LockstepEngine`] over `inner` whose passes over `source` (sums of
 /// `loss`) are run together on this thread: the fits' results in order.
@@ -242,26 +282,41 @@ pub(crate) fn run<T: Send>(
     let mut shared = inner.open_sums(source, Objective::unpenalized(loss))?;
     let lockstep = Lockstep::new(source, loss, models);
     let (results, counts) = std::thread::scope(|scope| {
+        // However this thread leaves the scope (a pass that panics
+        // included), the models waiting for a pass are let go: the scope
+        // joins them before it goes on.
+        let _closing = Closing(&lockstep);
         let handles: Vec<_> = (0..models)
             .map(|model| {
                 let (lockstep, fit) = (&lockstep, &fit);
-                scope.spawn(move || {
-                    let member = Member::new(lockstep, model);
-                    let engine = LockstepEngine {
-                        inner,
-                        member: &member,
-                    };
-                    fit(model, &engine)
+                let started = std::thread::Builder::new()
+                    .name(format!("downhill-model-{model}"))
+                    .spawn_scoped(scope, move || {
+                        let member = Member::new(lockstep, model);
+                        let engine = LockstepEngine {
+                            inner,
+                            member: &member,
+                        };
+                        fit(model, &engine)
+                    });
+                // A model whose thread did not start leaves at once.
+                started.map_err(|e| {
+                    lockstep.leave();
+                    EngineError::NoThread {
+                        model,
+                        reason: e.to_string(),
+                    }
                 })
             })
             .collect();
         let counts = lockstep.serve(shared.as_mut());
-        let results: Vec<_> = handles
+        let results: Vec<Result<T>> = handles
             .into_iter()
-            .map(|handle| {
-                handle
+            .map(|handle| match handle {
+                Ok(handle) => handle
                     .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(error) => Err(error.into()),
             })
             .collect();
         (results, counts)

@@ -511,6 +511,11 @@ impl Checked<'_> {
         };
         let (standardizer, target_scaling) = self.scalings(resumed, &fresh)?;
         let engine = self.choose_engine(margins, data.sparse().is_some())?;
+        // Every member's rule must be one the engine runs alike (the
+        // first's was checked choosing it).
+        for member in &members[1..] {
+            member.check_sparse_adam(engine.device(), data.sparse().is_some())?;
+        }
         let standardized = (standardizer.is_some() || target_scaling.is_some())
             .then(|| Standardized::new(data, standardizer.as_ref(), target_scaling));
         let source: &dyn DataSource = match &standardized {
@@ -578,7 +583,7 @@ impl Checked<'_> {
     /// [`EstimatorError::TooManyModels`] where `models` models fitted
     /// together on `rows` rows of `features` features (`margins` margins a
     /// row) would take more than the memory budget besides the rows: each
-    /// keeps the sums of every chunk of a pass (one per 128 rows at most),
+    /// keeps the sums of every chunk of a pass (one per 128 or 1024 rows),
     /// its parameters, gradient and optimizer state (four copies at most)
     /// and a thread's stack (some 64 KiB in use).
     fn check_lockstep_memory(
@@ -589,7 +594,9 @@ impl Checked<'_> {
         margins: usize,
     ) -> Result<()> {
         let parameters = ((features + 1) * margins) as u64;
-        let chunks = rows.div_ceil(128) as u64;
+        // The CPU pass's chunks: 1024 rows from 65,536 rows, else 128.
+        let chunk_rows = if rows >= 1 << 16 { 1024 } else { 128 };
+        let chunks = rows.div_ceil(chunk_rows) as u64;
         let each = 4 * parameters * (chunks + 4) + 24 * chunks + (64 << 10);
         let bytes = each.saturating_mul(models as u64);
         let budget = self.memory_budget.unwrap_or_else(crate::memory::default_budget);

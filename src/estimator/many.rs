@@ -31,8 +31,11 @@ impl GradientDescent {
     /// not in how the rows are prepared
     /// ([`EstimatorError::ModelsPrepareRowsApart`] names the setting).
     /// An observer ([`GradientDescent::on_epoch`]) is called by every
-    /// model, from its own thread. Ranks of a data-parallel fit fit the
-    /// models one after another.
+    /// model, from its own thread. Rows of fewer than 2^17 values (a pass
+    /// shorter than the threads' hand-overs), and the ranks of a
+    /// data-parallel fit, fit the models one after another on the calling
+    /// thread, with the same results. A model's [`crate::WorkCounts`] in
+    /// lockstep count no bytes of X read: the pass is shared.
     ///
     /// ```
     /// use downhill::{GradientDescent, Optimizer};

@@ -449,6 +449,9 @@ impl GradientDescent {
     /// Leaves an L1 part set by [`GradientDescent::penalty`] as it is.
     pub fn l2(mut self, l2: f32) -> Self {
         self.l2 = l2;
+        // The penalty as given is now the two strengths' (an L2 penalty
+        // where there is no L1 part).
+        self.l1_ratio = (self.l1 != 0.0).then(|| self.l1 / (self.l1 + l2));
         self
     }
     /// The penalty on the weights (default none): [`Penalty::L2`],
