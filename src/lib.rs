@@ -142,6 +142,7 @@ pub use estimator::cv::{Choice, CrossValidation, CvScoring, Folds};
 pub use estimator::error::EstimatorError;
 pub use estimator::fit::gradient;
 pub use estimator::fitted::Fitted;
+pub use estimator::many::MOST_STRENGTHS;
 #[cfg(feature = "serde")]
 pub use estimator::saved::SCHEMA_VERSION;
 pub use estimator::settings::{

@@ -305,3 +305,70 @@ fn diverged_strengths_are_not_chosen() {
         Error::Estimator(EstimatorError::InvalidFoldCount { folds: 1, rows: 10 })
     ));
 }
+
+/// The strengths from the data are scikit-learn's alpha grid
+/// (tests/data/make_lasso_cv.py: α_max = max|Xcᵀ(y − ȳ)|/n, down to a
+/// thousandth) in downhill's units (2α for the squared error), to float32
+/// rounding; and each kind of bad grid is its own error.
+#[test]
+fn strengths_from_the_data_are_scikit_learns_alphas() {
+    let (x, y, _) = diabetes();
+    let text =
+        std::fs::read_to_string(common::repository().join("tests/data/lasso_cv_expected.csv")).unwrap();
+    let alphas: Vec<f64> = text
+        .lines()
+        .filter(|line| line.starts_with("lasso,"))
+        .map(|line| line.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    let lasso = GradientDescent::linear().penalty(Penalty::L1(0.0));
+    let strengths = lasso
+        .strengths_from_data(x.view(), y.view(), alphas.len(), 1e-3)
+        .unwrap();
+    for (&ours, &alpha) in strengths.iter().zip(&alphas) {
+        assert!(
+            (f64::from(ours) - 2.0 * alpha).abs() <= 1e-6 * 2.0 * alpha,
+            "{ours} against 2 × {alpha}"
+        );
+    }
+    // The elastic net's grid is the lasso's over its L1 share.
+    let net = GradientDescent::linear().penalty(Penalty::ElasticNet {
+        alpha: 0.0,
+        l1_ratio: 0.5,
+    });
+    let wider = net.strengths_from_data(x.view(), y.view(), 3, 1e-3).unwrap();
+    assert!((wider[0] / strengths[0] - 2.0).abs() < 1e-6);
+    let estimator = |e: Error| match e {
+        Error::Estimator(e) => e,
+        other => panic!("{other}"),
+    };
+    assert!(matches!(
+        estimator(
+            lasso
+                .strengths_from_data(x.view(), y.view(), 0, 1e-3)
+                .unwrap_err()
+        ),
+        EstimatorError::InvalidStrengthGrid { count: 0, .. }
+    ));
+    assert!(matches!(
+        estimator(lasso.strengths_from_data(x.view(), y.view(), 5, 0.0).unwrap_err()),
+        EstimatorError::InvalidStrengthGrid { .. }
+    ));
+    let huber = GradientDescent::linear().loss(downhill::Loss::Huber { epsilon: 1.0 });
+    assert!(matches!(
+        estimator(
+            huber
+                .strengths_from_data(x.view(), y.view(), 5, 1e-3)
+                .unwrap_err()
+        ),
+        EstimatorError::StrengthGridOfLoss { .. }
+    ));
+    let flat = Array1::from_elem(y.len(), 3.0f32);
+    assert_eq!(
+        estimator(
+            lasso
+                .strengths_from_data(x.view(), flat.view(), 5, 1e-3)
+                .unwrap_err()
+        ),
+        EstimatorError::NoStrengthFromData
+    );
+}

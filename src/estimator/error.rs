@@ -61,6 +61,30 @@ pub enum EstimatorError {
         /// The memory budget.
         budget: u64,
     },
+    /// Strengths from the data asked for a loss whose grid is not the
+    /// squared error's or the logistic loss's.
+    #[error("strengths from the data are the squared error's and the logistic losses', not the {loss} loss's: give the strengths")]
+    StrengthGridOfLoss {
+        /// The loss.
+        loss: String,
+    },
+    /// Strengths from the data of rows whose target varies with no
+    /// feature (α_max is 0).
+    #[error("the targets do not vary with any feature (α_max is 0): give the strengths")]
+    NoStrengthFromData,
+    /// A grid of strengths of a count, or a smallest-to-largest ratio, out
+    /// of range.
+    #[error(
+        "a grid of strengths takes 1 to {most} strengths and a ratio in (0, 1], got {count} and {ratio}"
+    )]
+    InvalidStrengthGrid {
+        /// The strengths asked for.
+        count: usize,
+        /// The smallest over the largest.
+        ratio: f64,
+        /// The most strengths a grid takes.
+        most: usize,
+    },
     /// Models fitted together given as none.
     #[error("fitting models together needs at least one model")]
     NoModels,

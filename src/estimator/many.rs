@@ -14,7 +14,11 @@ use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
 use crate::estimator::fitted::Fitted;
 use crate::estimator::settings::{Checked, GradientDescent};
+use crate::math::loss::Loss;
 use crate::math::objective::Penalty;
+
+/// The most strengths [`GradientDescent::strengths_from_data`] makes.
+pub const MOST_STRENGTHS: usize = 1000;
 
 impl GradientDescent {
     /// Fits each of `models` to rows `x` and targets `y`, in lockstep:
@@ -123,6 +127,116 @@ impl GradientDescent {
     /// ```
     pub fn path(&self, x: ArrayView2<f32>, y: ArrayView1<f32>, strengths: &[f32]) -> Result<Vec<Fitted>> {
         GradientDescent::fit_many(&self.at_strengths(strengths)?, x, y)
+    }
+
+    /// `count` strengths of this penalty from rows `x` and targets `y`, as
+    /// scikit-learn's `LassoCV` takes its alphas: the largest, α_max, at
+    /// which the L1 part leaves every weight at 0, then a geometric grid
+    /// down to `ratio` times it (scikit-learn's `eps`, 1e-3 by default
+    /// there). α_max is the largest |Σᵢ (xᵢⱼ − x̄ⱼ)(yᵢₖ − ȳₖ)| / n over the
+    /// features (and, for the multinomial, the classes' indicators), with
+    /// the columns, and a linear model's target, standardized where the fit
+    /// standardizes them, times the loss's slope factor (2 for the squared
+    /// error, 1 for the logistic losses), over the L1 share of the penalty
+    /// as given. An L2 penalty, which leaves no weight at 0, takes the
+    /// same grid. Rows weigh alike here.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Penalty};
+    /// use ndarray::array;
+    /// let x = array![[0.0f32], [1.0], [2.0], [3.0]];
+    /// let y = array![1.0f32, 3.0, 5.0, 7.0];
+    /// let lasso = GradientDescent::linear().penalty(Penalty::L1(0.0));
+    /// let strengths = lasso.strengths_from_data(x.view(), y.view(), 4, 1e-3)?;
+    /// // α_max = 2 · |Σ (x − 1.5)(y − 4)| / 4 = 2 · 10 / 4.
+    /// assert!((strengths[0] - 5.0).abs() < 1e-5);
+    /// assert!((strengths[3] - 5e-3).abs() < 1e-7);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn strengths_from_data(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        count: usize,
+        ratio: f64,
+    ) -> Result<Vec<f32>> {
+        if !(1..=MOST_STRENGTHS).contains(&count) || !(ratio > 0.0 && ratio <= 1.0) {
+            return Err(Error::Estimator(EstimatorError::InvalidStrengthGrid {
+                count,
+                ratio,
+                most: MOST_STRENGTHS,
+            }));
+        }
+        let loss = self.loss_settings();
+        crate::data::validate_targets_of(loss, x, y)?;
+        crate::data::validate_features(x)?;
+        let factor = match loss {
+            Loss::Squared => 2.0,
+            Loss::Log | Loss::Multinomial { .. } => 1.0,
+            other => {
+                return Err(Error::Estimator(EstimatorError::StrengthGridOfLoss {
+                    loss: other.name().to_string(),
+                }))
+            }
+        };
+        let n = y.len() as f64;
+        // The targets as the fit sees them: one column, or each class's
+        // indicator.
+        let targets: Vec<Vec<f64>> = match loss.classes() {
+            Some(classes) if classes > 2 => (0..classes as usize)
+                .map(|k| {
+                    let indicator: Vec<f64> =
+                        y.iter().map(|&v| f64::from(u8::from(v as usize == k))).collect();
+                    let mean = indicator.iter().sum::<f64>() / n;
+                    indicator.iter().map(|v| v - mean).collect()
+                })
+                .collect(),
+            _ => {
+                let values: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
+                let mean = values.iter().sum::<f64>() / n;
+                let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+                let scale = match self.standardize_target && spread > 0.0 {
+                    true => spread,
+                    false => 1.0,
+                };
+                vec![values.iter().map(|v| (v - mean) / scale).collect()]
+            }
+        };
+        let mut largest = 0.0f64;
+        for column in x.columns() {
+            let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+            let spread = (column.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let scale = if self.standardize && spread > 0.0 {
+                spread
+            } else {
+                1.0
+            };
+            for target in &targets {
+                let covariance: f64 = column
+                    .iter()
+                    .zip(target)
+                    .map(|(&v, &t)| (f64::from(v) - mean) / scale * t)
+                    .sum();
+                largest = largest.max(covariance.abs() / n);
+            }
+        }
+        let l1_share = match self.penalty_as_given() {
+            Penalty::ElasticNet { l1_ratio, .. } if l1_ratio > 0.0 => f64::from(l1_ratio),
+            _ => 1.0,
+        };
+        let top = factor * largest / l1_share;
+        if !(top.is_finite() && top > 0.0) {
+            return Err(Error::Estimator(EstimatorError::NoStrengthFromData));
+        }
+        Ok((0..count)
+            .map(|k| {
+                let fraction = match count {
+                    1 => 0.0,
+                    _ => k as f64 / (count - 1) as f64,
+                };
+                (top * ratio.powf(fraction)) as f32
+            })
+            .collect())
     }
 
     /// These settings at each of `strengths` (checked) in turn.
