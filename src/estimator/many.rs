@@ -160,7 +160,7 @@ impl GradientDescent {
         count: usize,
         ratio: f64,
     ) -> Result<Vec<f32>> {
-        if !(1..=MOST_STRENGTHS).contains(&count) || !(ratio > 0.0 && ratio <= 1.0) {
+        if !((1..=MOST_STRENGTHS).contains(&count) && ratio > 0.0 && ratio <= 1.0) {
             return Err(Error::Estimator(EstimatorError::InvalidStrengthGrid {
                 count,
                 ratio,
@@ -183,7 +183,7 @@ impl GradientDescent {
         // The targets as the fit sees them: one column, or each class's
         // indicator.
         let targets: Vec<Vec<f64>> = match loss.classes() {
-            Some(classes) if classes > 2 => (0..classes as usize)
+            Some(classes) if classes > 2 => (0..classes)
                 .map(|k| {
                     let indicator: Vec<f64> =
                         y.iter().map(|&v| f64::from(u8::from(v as usize == k))).collect();
