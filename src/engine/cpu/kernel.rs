@@ -248,8 +248,7 @@ impl Workspace {
     /// by the same code and merged in the same order. A chunk is read
     /// from memory once and summed for every model in turn while it stays
     /// in the cache (a chunk of 1024 rows of 64 features is 256 KiB).
-    /// Rows of many margins, and batches of one chunk, are summed model
-    /// by model.
+    /// Batches of one chunk are summed model by model.
     pub(crate) fn accumulate_many(
         workspaces: &mut [Workspace],
         data: &Data,
@@ -262,12 +261,15 @@ impl Workspace {
         };
         let (d, arch, chunk_rows, margins) = (first.features, first.arch, first.chunk_rows, first.margins);
         let batch = rows.len();
-        if margins > 1 || batch <= chunk_rows {
+        if batch <= chunk_rows {
             return workspaces
                 .iter_mut()
                 .zip(parameters)
                 .map(|(workspace, parameters)| workspace.accumulate(data, parameters, rows).clone())
                 .collect();
+        }
+        if margins > 1 {
+            return Workspace::accumulate_many_classes(workspaces, data, parameters, rows);
         }
         let chunks = batch.div_ceil(chunk_rows);
         // Each chunk's slots, model by model.
@@ -296,6 +298,50 @@ impl Workspace {
 }
 
 impl Workspace {
+    /// [`Workspace::accumulate_many`] for K margins per row: each chunk
+    /// read once and summed for every model by
+    /// [`Workspace::accumulate_classes`]'s code, merged in its order.
+    fn accumulate_many_classes(
+        workspaces: &mut [Workspace],
+        data: &Data,
+        parameters: &[&[f32]],
+        rows: Rows,
+    ) -> Vec<RawSums> {
+        let first = &workspaces[0];
+        let (d, k, chunk_rows) = (first.features, first.margins, first.chunk_rows);
+        let width = d * k;
+        let batch = rows.len();
+        let chunks = batch.div_ceil(chunk_rows);
+        type Slot<'w> = (&'w mut [f32], &'w mut [f64], &'w mut [f32], &'w mut [f64; 3]);
+        let mut slots: Vec<Vec<Slot>> = (0..chunks)
+            .map(|_| Vec::with_capacity(workspaces.len()))
+            .collect();
+        for workspace in workspaces.iter_mut() {
+            let sums = workspace.chunk_sums[..chunks * width].chunks_exact_mut(width);
+            let biases = workspace.chunk_biases[..chunks * k].chunks_exact_mut(k);
+            let scratch = workspace.chunk_rows_scratch[..chunks * 2 * k].chunks_exact_mut(2 * k);
+            let scalars = workspace.chunk_scalars[..chunks].iter_mut();
+            for (slot, (((sums, biases), scratch), scalars)) in
+                slots.iter_mut().zip(sums.zip(biases).zip(scratch).zip(scalars))
+            {
+                slot.push((sums, biases, scratch, scalars));
+            }
+        }
+        slots.par_iter_mut().enumerate().for_each(|(c, models)| {
+            let span = c * chunk_rows..((c + 1) * chunk_rows).min(batch);
+            for ((sums, biases, scratch, scalars), parameters) in models.iter_mut().zip(parameters) {
+                sums.fill(0.0);
+                biases.fill(0.0);
+                **scalars =
+                    accumulate_classes(data, parameters, rows.part(span.clone()), (sums, biases), scratch);
+            }
+        });
+        workspaces
+            .iter_mut()
+            .map(|workspace| workspace.merge_classes(chunks, batch).clone())
+            .collect()
+    }
+
     /// [`Workspace::accumulate`] for K margins per row: the same fixed
     /// chunks, each summing Σ ℓ′ᵢₖ xᵢⱼ in f32 and Σ ℓ′ᵢₖ in f64, the chunks
     /// added in f64 in their order.
@@ -336,6 +382,15 @@ impl Workspace {
                     *scalars = chunk(c, sums, biases, scratch);
                 });
         }
+        self.merge_classes(chunks, batch)
+    }
+
+    /// The batch's raw sums from its `chunks` chunks' (many margins): the
+    /// chunks added in f64 in their order.
+    fn merge_classes(&mut self, chunks: usize, batch: usize) -> &RawSums {
+        let (d, k) = (self.features, self.margins);
+        let width = d * k;
+        let (sums, biases, scalars) = (&self.chunk_sums, &self.chunk_biases, &self.chunk_scalars);
         let totals = &mut self.sums.derivative;
         totals.fill(0.0);
         let (mut loss_sum, mut weight_sum) = (0.0f64, 0.0f64);
