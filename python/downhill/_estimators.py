@@ -1049,10 +1049,17 @@ class _PathCV(_Regressor):
     ‖w‖²``; the library the mean squared error plus its penalty, twice
     that at strength 2α with the same ratio. The fits are full-batch
     proximal Nesterov steps at the rate and momentum of the loss's
-    curvature, until no parameter moves by more than 1e-12 of the largest
+    curvature, until no parameter moves by more than 1e-9 of the largest
     (``max_iter × 50`` epochs at most: a coordinate-descent sweep is worth
-    many gradient steps). Not yet: sample weights, sparse rows,
-    ``positive=True``, ``precompute``.
+    many gradient steps).
+
+    Scale the features first (``StandardScaler`` in a ``Pipeline``):
+    gradient steps on columns of very different scales converge slowly
+    (scikit-learn's coordinate descent does not mind), and a refitted
+    model that reaches the epoch limit warns with ``ConvergenceWarning``.
+    Not yet: sample weights, sparse rows, ``positive=True``,
+    ``precompute``; ``tol`` and ``selection`` are kept for scikit-learn's
+    signature.
     """
 
     def _ratios(self):
@@ -1069,7 +1076,7 @@ class _PathCV(_Regressor):
             learning_rate=1.0,
             auto_learning_rate=True,
             auto_momentum=True,
-            parameter_tolerance=1e-12,
+            parameter_tolerance=1e-9,
             max_epochs=50 * int(self.max_iter),
             device=self.device,
         )
@@ -1078,6 +1085,10 @@ class _PathCV(_Regressor):
         if isinstance(self.alphas, numbers.Integral):
             if self.alphas < 1:
                 raise ValueError(f"alphas must be a positive count or a list, not {self.alphas!r}")
+            if ratio == 0:
+                raise ValueError("l1_ratio 0 (ridge) has no largest useful alpha: give the alphas as a list")
+            if not (isinstance(self.eps, numbers.Real) and 0 < self.eps <= 1):
+                raise ValueError(f"eps must lie in (0, 1], not {self.eps!r}")
             # Non-finite rows are the library's to name; the grid is moot then.
             with np.errstate(all="ignore"):
                 centred = X.astype(np.float64) - X.mean(axis=0, dtype=np.float64)
@@ -1085,6 +1096,8 @@ class _PathCV(_Regressor):
             if alpha_max <= 0 or not np.isfinite(alpha_max):
                 alpha_max = 1.0
             return np.logspace(np.log10(alpha_max), np.log10(alpha_max * self.eps), int(self.alphas))
+        if isinstance(self.alphas, numbers.Real):
+            raise ValueError(f"alphas must be a count (an int) or a list, not {self.alphas!r}")
         alphas = np.sort(np.atleast_1d(np.asarray(self.alphas, dtype=float)))[::-1]
         if alphas.size == 0 or not np.all(alphas >= 0):
             raise ValueError(f"alphas must be at least 0, not {self.alphas!r}")
@@ -1101,12 +1114,14 @@ class _PathCV(_Regressor):
         y64 = np.asarray(y_checked, dtype=np.float64)
         folds, _ = _fold_assignment(5 if self.cv is None else self.cv, X_checked, y64, False)
         ratios = self._ratios()
-        paths, errors = [], []
+        if not ratios:
+            raise ValueError("l1_ratio must hold at least one ratio")
+        paths, errors, refits = [], [], []
         for ratio in ratios:
-            if not 0.0 < ratio <= 1.0:
-                raise ValueError(f"l1_ratio must lie in (0, 1], not {ratio!r}")
+            if not 0.0 <= ratio <= 1.0:
+                raise ValueError(f"l1_ratio must lie in [0, 1], not {ratio!r}")
             alphas = self._alphas(X_checked, y64, ratio)
-            scores, _, _ = _core.cross_validate(
+            scores, chosen, refitted = _core.cross_validate(
                 self._path_settings(ratio),
                 X_checked,
                 y64.astype(np.float32),
@@ -1118,16 +1133,16 @@ class _PathCV(_Regressor):
             )
             paths.append(alphas)
             errors.append(-np.asarray(scores).T)
+            refits.append((chosen, refitted))
         means = np.array([e.mean(axis=1) for e in errors])
-        best_ratio, best_alpha = np.unravel_index(np.nanargmin(means), means.shape)
+        best_ratio = int(np.nanargmin([m[refits[r][0]] for r, m in enumerate(means)]))
+        chosen, model = refits[best_ratio]
         self.l1_ratio_ = float(ratios[best_ratio])
-        self.alpha_ = float(paths[best_ratio][best_alpha])
+        self.alpha_ = float(paths[best_ratio][chosen])
         self.alphas_ = paths[0] if len(ratios) == 1 else np.array(paths)
         self.mse_path_ = errors[0] if len(ratios) == 1 else np.array(errors)
-        model = _fit(
-            self._path_settings(self.l1_ratio_, 2.0 * self.alpha_), X_checked, y64.astype(np.float32), None, self.n_jobs
-        )
-        self._record([model], warn_at_limit=False)
+        # The library refitted each ratio's chosen alpha on every row.
+        self._record([model], warn_at_limit=True)
         return self
 
     def __sklearn_tags__(self):
@@ -1185,8 +1200,8 @@ class ElasticNetCV(_PathCV):
     ``l1_ratio``, the ratio) by cross-validation on the library's lockstep
     paths. ``l1_ratio_``, ``alpha_``, ``alphas_``, ``mse_path_`` (ratios ×
     alphas × folds for a list, alphas × folds for one), ``coef_``,
-    ``intercept_``, ``n_iter_``. An ``l1_ratio`` of 0 (ridge) is refused:
-    its α_max is infinite, as scikit-learn's is."""
+    ``intercept_``, ``n_iter_``. An ``l1_ratio`` of 0 (ridge) takes a list
+    of alphas: its α_max is infinite, as scikit-learn's is."""
 
     __doc__ += _PathCV.__doc__
 
