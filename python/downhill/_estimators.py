@@ -1053,10 +1053,13 @@ class _PathCV(_Regressor):
     (``max_iter × 50`` epochs at most: a coordinate-descent sweep is worth
     many gradient steps).
 
-    Scale the features first (``StandardScaler`` in a ``Pipeline``):
-    gradient steps on columns of very different scales converge slowly
-    (scikit-learn's coordinate descent does not mind), and a refitted
-    model that reaches the epoch limit warns with ``ConvergenceWarning``.
+    The rows are centred and multiplied by one factor (an exact change of
+    the problem, which a uniform penalty allows) so that the weights'
+    curvature meets the intercept's. Columns of very different scales
+    still converge slowly under gradient steps (scikit-learn's coordinate
+    descent does not mind): scale them first (``StandardScaler`` in a
+    ``Pipeline``); a refitted model that reaches the epoch limit warns with
+    ``ConvergenceWarning``.
     Not yet: sample weights, sparse rows, ``positive=True``,
     ``precompute``; ``tol`` and ``selection`` are kept for scikit-learn's
     signature.
@@ -1065,7 +1068,7 @@ class _PathCV(_Regressor):
     def _ratios(self):
         raise NotImplementedError
 
-    def _path_settings(self, ratio, alpha=0.0):
+    def _path_settings(self, ratio, alpha=0.0, parameter_tolerance=1e-9):
         return _core.settings(
             model="linear",
             loss="squared",
@@ -1076,7 +1079,7 @@ class _PathCV(_Regressor):
             learning_rate=1.0,
             auto_learning_rate=True,
             auto_momentum=True,
-            parameter_tolerance=1e-9,
+            parameter_tolerance=parameter_tolerance,
             max_epochs=50 * int(self.max_iter),
             device=self.device,
         )
@@ -1116,6 +1119,21 @@ class _PathCV(_Regressor):
         ratios = self._ratios()
         if not ratios:
             raise ValueError("l1_ratio must hold at least one ratio")
+        # The same problem, better conditioned for gradient steps: X and y
+        # centred (the intercept takes the shift; exact with an intercept)
+        # and both multiplied by one c that brings the columns' mean
+        # variance to 1, so that the weights' curvature meets the
+        # intercept's. The loss is then c² times the original, so each
+        # strength is c² times too; the weights are the same, the errors
+        # c² times. (Per-column scales would change a uniform L1 penalty.)
+        X64 = np.asarray(X_checked, dtype=np.float64)
+        centres, target_mean, c = np.zeros(X64.shape[1]), 0.0, 1.0
+        if np.all(np.isfinite(X64)) and np.all(np.isfinite(y64)):
+            centres, target_mean = X64.mean(axis=0), float(y64.mean())
+            spread = float(np.sqrt(X64.var(axis=0).mean()))
+            c = 1.0 / spread if spread > 0 and np.isfinite(1.0 / spread) else 1.0
+        X_solved = np.ascontiguousarray((X64 - centres) * c, dtype=np.float32)
+        y_solved = ((y64 - target_mean) * c).astype(np.float32)
         paths, errors, refits = [], [], []
         for ratio in ratios:
             if not 0.0 <= ratio <= 1.0:
@@ -1123,26 +1141,47 @@ class _PathCV(_Regressor):
             alphas = self._alphas(X_checked, y64, ratio)
             scores, chosen, refitted = _core.cross_validate(
                 self._path_settings(ratio),
-                X_checked,
-                y64.astype(np.float32),
-                [float(2.0 * a) for a in alphas],
+                X_solved,
+                y_solved,
+                [float(2.0 * a * c * c) for a in alphas],
                 folds,
                 "neg_mean_squared_error",
                 False,
                 _threads(self.n_jobs),
             )
             paths.append(alphas)
-            errors.append(-np.asarray(scores).T)
+            errors.append(-np.asarray(scores).T / (c * c))
             refits.append((chosen, refitted))
         means = np.array([e.mean(axis=1) for e in errors])
         best_ratio = int(np.nanargmin([m[refits[r][0]] for r, m in enumerate(means)]))
-        chosen, model = refits[best_ratio]
+        chosen, solved = refits[best_ratio]
         self.l1_ratio_ = float(ratios[best_ratio])
         self.alpha_ = float(paths[best_ratio][chosen])
         self.alphas_ = paths[0] if len(ratios) == 1 else np.array(paths)
         self.mse_path_ = errors[0] if len(ratios) == 1 else np.array(errors)
-        # The library refitted each ratio's chosen alpha on every row.
+        # The library refitted the chosen alpha on every row of the solved
+        # problem; the model in the data's units starts from its solution
+        # (the weights the same, the intercept moved back) and runs until
+        # its parameters settle to 1e-6 (float32's noise in the data's own
+        # conditioning keeps them from settling much finer).
+        weights = np.asarray(solved.coefficients[:, 0], dtype=np.float64)
+        intercept = target_mean - centres @ weights + float(solved.intercepts[0]) / c
+        model = _fit(
+            self._path_settings(self.l1_ratio_, 2.0 * self.alpha_, parameter_tolerance=1e-6),
+            X_checked,
+            y64.astype(np.float32),
+            None,
+            self.n_jobs,
+            warm=np.concatenate([weights, [intercept]]),
+        )
         self._record([model], warn_at_limit=True)
+        if solved.stop_kind == "max_epochs":
+            warnings.warn(
+                f"{type(self).__name__}: the model at the chosen alpha reached {50 * int(self.max_iter)} epochs "
+                "before it converged; raise max_iter or scale the columns (StandardScaler)",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         return self
 
     def __sklearn_tags__(self):
