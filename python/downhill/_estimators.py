@@ -1049,9 +1049,10 @@ class _PathCV(_Regressor):
     ‖w‖²``; the library the mean squared error plus its penalty, twice
     that at strength 2α with the same ratio. The fits are full-batch
     proximal Nesterov steps at the rate and momentum of the loss's
-    curvature, until no parameter moves by more than 1e-9 of the largest
-    (``max_iter × 50`` epochs at most: a coordinate-descent sweep is worth
-    many gradient steps).
+    curvature, until no parameter moves by more than 1e-7 of the largest
+    in an epoch (just above float32's resolution, below which float32's
+    noise keeps parameters moving), ``max_iter × 50`` epochs at most (a
+    coordinate-descent sweep is worth many gradient steps).
 
     The rows are centred and multiplied by one factor (an exact change of
     the problem, which a uniform penalty allows) so that the weights'
@@ -1068,7 +1069,7 @@ class _PathCV(_Regressor):
     def _ratios(self):
         raise NotImplementedError
 
-    def _path_settings(self, ratio, alpha=0.0, parameter_tolerance=1e-9):
+    def _path_settings(self, ratio, alpha=0.0, parameter_tolerance=1e-7):
         return _core.settings(
             model="linear",
             loss="squared",
