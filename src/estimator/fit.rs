@@ -47,7 +47,7 @@ impl GradientDescent {
         self.fit_with_weights(x, y, Some(weights))
     }
 
-    fn fit_with_weights(
+    pub(super) fn fit_with_weights(
         &self,
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,

@@ -61,11 +61,7 @@ impl GradientDescent {
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
     ) -> Result<Vec<Fitted>> {
-        if models.first().is_some_and(|first| first.ranks.is_some()) {
-            return models.iter().map(|model| model.fit(x, y)).collect();
-        }
-        let members = check_together(models)?;
-        members[0].fit_arrays(&members, x, y, None)
+        GradientDescent::fit_many_arrays(models, x, y, None)
     }
 
     /// [`GradientDescent::fit_many`] with each row weighing `weights`
@@ -76,14 +72,25 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         weights: ArrayView1<f32>,
     ) -> Result<Vec<Fitted>> {
+        GradientDescent::fit_many_arrays(models, x, y, Some(weights))
+    }
+
+    /// The fits of `models` to rows `x`, `y` in memory, weighted by
+    /// `weights` where given: in lockstep, or one after another on ranks.
+    fn fit_many_arrays(
+        models: &[GradientDescent],
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        weights: Option<ArrayView1<f32>>,
+    ) -> Result<Vec<Fitted>> {
         if models.first().is_some_and(|first| first.ranks.is_some()) {
             return models
                 .iter()
-                .map(|model| model.fit_weighted(x, y, weights))
+                .map(|model| model.fit_with_weights(x, y, weights))
                 .collect();
         }
         let members = check_together(models)?;
-        members[0].fit_arrays(&members, x, y, Some(weights))
+        members[0].fit_arrays(&members, x, y, weights)
     }
 
     /// [`GradientDescent::fit_many`] on the rows of `source`
