@@ -138,7 +138,7 @@ pub use engine::error::EngineError;
 pub use engine::gpu::{GpuContext, GpuData};
 pub use engine::{Gradient, WorkCounts};
 pub use error::{Error, Result};
-pub use estimator::cv::{Choice, CrossValidation, CvScoring, Folds};
+pub use estimator::cv::{Choice, CrossValidation, CvOptions, CvScoring, Folds, PathFitting};
 pub use estimator::error::EstimatorError;
 pub use estimator::fit::gradient;
 pub use estimator::fitted::Fitted;

@@ -498,6 +498,76 @@ mod fits {
             );
         }
     }
+
+    /// Cross-validation on ranks (each its shard and its share of folds
+    /// drawn over all rows) is the cross-validation of all rows in one
+    /// process: every rank the same scores, each within 1e-5 of one
+    /// process's (the fits' sums round otherwise), the same strength
+    /// chosen; the area under the ROC curve, not a sum, is refused.
+    #[test]
+    fn cross_validation_over_ranks_is_that_of_all_rows() {
+        use crate::estimator::cv::{CvOptions, CvScoring, Folds};
+        let data = Synthetic::generate(Model::Logistic, 900, 4, 0.3, 5).unwrap();
+        let (x, y) = (data.x, data.y);
+        let folds = Folds::new(900, 3, 2).unwrap();
+        let strengths = [0.3f32, 0.03, 0.003];
+        let settings = GradientDescent::logistic()
+            .solver(Solver::lbfgs())
+            .max_epochs(300);
+        let options = CvOptions {
+            scoring: Some(CvScoring::NegLogLoss),
+            ..CvOptions::default()
+        };
+        let one = settings
+            .cross_validate(x.view(), y.view(), &strengths, &folds, options)
+            .unwrap();
+        let shards = [0..400, 400..900];
+        let group = Arc::new(ThreadGroup::new(shards.len()));
+        let run = |scoring: CvScoring| -> Vec<crate::error::Result<crate::estimator::cv::CrossValidation>> {
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = shards
+                    .iter()
+                    .enumerate()
+                    .map(|(rank, range)| {
+                        let settings = settings.clone().distributed(Arc::new(group.rank(rank)));
+                        let (x, y) = (x.slice(s![range.clone(), ..]), y.slice(s![range.clone()]));
+                        let folds = folds.of_rows(range.clone()).unwrap();
+                        let options = CvOptions {
+                            scoring: Some(scoring),
+                            ..options
+                        };
+                        scope.spawn(move || {
+                            let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+                            pool.install(|| settings.cross_validate(x, y, &strengths, &folds, options))
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().unwrap()).collect()
+            })
+        };
+        let found: Vec<_> = run(CvScoring::NegLogLoss)
+            .into_iter()
+            .map(|r| r.unwrap())
+            .collect();
+        for part in &found {
+            assert_eq!(part.scores, found[0].scores, "ranks agree");
+            assert_eq!(part.chosen, one.chosen);
+            for (a, b) in part.scores.iter().zip(one.scores.iter()) {
+                assert!((a - b).abs() <= 1e-5, "{a} vs {b}");
+            }
+        }
+        for part in run(CvScoring::RocAuc) {
+            assert!(
+                matches!(
+                    part,
+                    Err(Error::Estimator(
+                        crate::estimator::error::EstimatorError::ScoringOverRanks { .. }
+                    ))
+                ),
+                "{part:?}"
+            );
+        }
+    }
 }
 
 /// Scores of rows held in parts ([`crate::metrics::Scoring::over_ranks`])

@@ -5,7 +5,11 @@
 mod common;
 
 use common::{assert_near, parameters};
-use downhill::{Choice, CvScoring, Device, Error, EstimatorError, Folds, GradientDescent, Penalty, Solver};
+use downhill::data::source::{Block, DataSource, InMemory, Weighted};
+use downhill::{
+    Choice, CvOptions, CvScoring, Device, Error, EstimatorError, Folds, GradientDescent, PathFitting,
+    Penalty, Solver,
+};
 use ndarray::{Array1, Array2};
 
 /// logistic.csv's x0..x4 and y.
@@ -65,8 +69,11 @@ fn cross_validation_chooses_scikit_learns_strength() {
             y.view(),
             &strengths,
             &sklearn_folds(),
-            Some(CvScoring::NegLogLoss),
-            Choice::BestMean,
+            CvOptions {
+                scoring: Some(CvScoring::NegLogLoss),
+                choice: Choice::BestMean,
+                ..CvOptions::default()
+            },
         )
         .unwrap();
     assert_eq!(found.scores.dim(), (5, strengths.len()));
@@ -88,8 +95,11 @@ fn cross_validation_chooses_scikit_learns_strength() {
             y.view(),
             &strengths,
             &sklearn_folds(),
-            Some(CvScoring::NegLogLoss),
-            Choice::OneStandardError,
+            CvOptions {
+                scoring: Some(CvScoring::NegLogLoss),
+                choice: Choice::OneStandardError,
+                ..CvOptions::default()
+            },
         )
         .unwrap();
     let errors = simpler.standard_errors();
@@ -119,7 +129,7 @@ fn diabetes() -> (Array2<f32>, Array1<f32>, Folds) {
 /// refitted model scikit-learn's to 1e-4 of the largest weight. Strengths
 /// are 2α in downhill's units (the script says why); the fits are
 /// full-batch proximal Nesterov steps at the rate and momentum of the
-/// loss's curvature, each fold's twelve strengths in lockstep.
+/// loss's curvature, each fold's twelve strengths a warm-started path.
 #[test]
 fn lasso_and_elastic_net_cross_validation_choose_scikit_learns_alpha() {
     let (x, y, folds) = diabetes();
@@ -159,7 +169,7 @@ fn lasso_and_elastic_net_cross_validation_choose_scikit_learns_alpha() {
             .max_epochs(50_000)
             .device(Device::Cpu);
         let found = settings
-            .cross_validate(x.view(), y.view(), &strengths, &folds, None, Choice::BestMean)
+            .cross_validate(x.view(), y.view(), &strengths, &folds, CvOptions::default())
             .unwrap();
         for (k, &(alpha, mse, _)) in path.iter().enumerate() {
             let ours = -found.mean_scores[k];
@@ -229,7 +239,7 @@ fn folds_are_even_and_bad_input_is_named() {
     let folds = Folds::new(x.nrows(), 3, 0).unwrap();
     let cv = |strengths: &[f32], folds: &Folds, y: ndarray::ArrayView1<f32>| {
         settings
-            .cross_validate(x.view(), y, strengths, folds, None, Choice::BestMean)
+            .cross_validate(x.view(), y, strengths, folds, CvOptions::default())
             .unwrap_err()
     };
     assert!(matches!(
@@ -273,13 +283,13 @@ fn diverged_strengths_are_not_chosen() {
         .max_epochs(200)
         .device(Device::Cpu);
     let found = settings
-        .cross_validate(x.view(), y.view(), &[3.0, 0.0], &folds, None, Choice::BestMean)
+        .cross_validate(x.view(), y.view(), &[3.0, 0.0], &folds, CvOptions::default())
         .unwrap();
     assert!(found.mean_scores[0].is_nan(), "{:?}", found.mean_scores);
     assert!(found.mean_scores[1].is_finite());
     assert_eq!(found.chosen, 1);
     let error = settings
-        .cross_validate(x.view(), y.view(), &[3.0, 4.0], &folds, None, Choice::BestMean)
+        .cross_validate(x.view(), y.view(), &[3.0, 4.0], &folds, CvOptions::default())
         .unwrap_err();
     assert!(
         matches!(error, Error::Estimator(EstimatorError::EveryStrengthDiverged)),
@@ -291,8 +301,11 @@ fn diverged_strengths_are_not_chosen() {
             y.view(),
             &[0.0],
             &folds,
-            Some(CvScoring::Accuracy),
-            Choice::BestMean,
+            CvOptions {
+                scoring: Some(CvScoring::Accuracy),
+                choice: Choice::BestMean,
+                ..CvOptions::default()
+            },
         )
         .unwrap_err();
     assert!(
@@ -370,5 +383,197 @@ fn strengths_from_the_data_are_scikit_learns_alphas() {
                 .unwrap_err()
         ),
         EstimatorError::NoStrengthFromData
+    );
+}
+
+/// Rows in memory that do not say so: engines and the cross-validation
+/// read them block by block, as they read a file streamed.
+struct NotResident<'a>(&'a dyn DataSource);
+
+impl DataSource for NotResident<'_> {
+    fn rows(&self) -> usize {
+        self.0.rows()
+    }
+    fn features(&self) -> usize {
+        self.0.features()
+    }
+    fn block(&self, start: usize, rows: usize) -> downhill::Result<Block<'_>> {
+        self.0.block(start, rows)
+    }
+    fn weights(&self, start: usize, rows: usize) -> downhill::Result<Option<std::borrow::Cow<'_, [f32]>>> {
+        self.0.weights(start, rows)
+    }
+}
+
+/// Each fold's fit alone (its training rows copied out) and its score on
+/// the held-out rows: the definition the cross-validation must meet.
+fn scores_alone(
+    settings: &GradientDescent,
+    x: &Array2<f32>,
+    y: &Array1<f32>,
+    strengths: &[f32],
+    folds: &Folds,
+    score: impl Fn(&downhill::Fitted, Array2<f32>, Array1<f32>) -> f64,
+) -> Array2<f64> {
+    Array2::from_shape_fn((folds.count(), strengths.len()), |(fold, k)| {
+        let (held_out, training) = folds.split(fold);
+        let select = |rows: &[usize]| (x.select(ndarray::Axis(0), rows), y.select(ndarray::Axis(0), rows));
+        let (train_x, train_y) = select(&training);
+        let fitted = settings
+            .clone()
+            .penalty(Penalty::L2(strengths[k]))
+            .fit(train_x.view(), train_y.view())
+            .unwrap();
+        let (test_x, test_y) = select(&held_out);
+        score(&fitted, test_x, test_y)
+    })
+}
+
+/// Lockstep fold fits are each fold's fit alone, bit for bit, so every
+/// score, here the area under the ROC curve of the held-out margins, is
+/// the score of the fit alone, exactly; warm-started paths reach the same
+/// optima (L-BFGS to its end) and the same scores within 1e-6.
+#[test]
+fn fold_scores_are_the_fits_alone_and_the_roc_auc_scores() {
+    let (x, y) = logistic();
+    let folds = Folds::stratified(y.view(), 4, 3).unwrap();
+    let strengths = [1.0f32, 0.1, 1e-3];
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let expected = scores_alone(&settings, &x, &y, &strengths, &folds, |fitted, x, y| {
+        downhill::metrics::roc_auc(y.view(), fitted.margins(x.view()).unwrap().view()).unwrap()
+    });
+    for fitting in [PathFitting::Lockstep, PathFitting::WarmStarted] {
+        let options = CvOptions {
+            scoring: Some(CvScoring::RocAuc),
+            fitting,
+            ..CvOptions::default()
+        };
+        let found = settings
+            .cross_validate(x.view(), y.view(), &strengths, &folds, options)
+            .unwrap();
+        for ((fold, k), &score) in found.scores.indexed_iter() {
+            let want = expected[[fold, k]];
+            match fitting {
+                PathFitting::Lockstep => assert_eq!(score, want, "fold {fold}, strength {k}"),
+                PathFitting::WarmStarted => {
+                    assert!(
+                        (score - want).abs() <= 1e-6,
+                        "fold {fold}, strength {k}: {score} vs {want}"
+                    )
+                }
+            }
+        }
+    }
+    // The area needs one margin: a three-class model is refused.
+    let error = GradientDescent::logistic()
+        .loss(downhill::Loss::Multinomial { classes: 3 })
+        .cross_validate(
+            x.view(),
+            y.view(),
+            &strengths,
+            &folds,
+            CvOptions {
+                scoring: Some(CvScoring::RocAuc),
+                ..CvOptions::default()
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Estimator(EstimatorError::ScoringOfModel { .. })),
+        "{error}"
+    );
+}
+
+/// Rows that are not in memory (read block by block through a view of
+/// each fold's rows, as a streamed file is) cross-validate as the same
+/// rows in memory do: the same folds' fits to the same optima, so every
+/// score within 1e-6 (the blocks' sums round otherwise), the same choice
+/// and the same final model; so do weighted rows, each weighing 1.
+#[test]
+fn rows_not_in_memory_cross_validate_as_rows_in_memory() {
+    let (x, y, folds) = diabetes();
+    let strengths = [1.0f32, 0.1, 0.01, 1e-3];
+    let settings = GradientDescent::linear()
+        .standardize(true)
+        .solver(Solver::lbfgs())
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let options = CvOptions {
+        scoring: Some(CvScoring::R2),
+        ..CvOptions::default()
+    };
+    let in_memory = settings
+        .cross_validate(x.view(), y.view(), &strengths, &folds, options)
+        .unwrap();
+    let rows = InMemory::new(x.view(), y.view()).unwrap();
+    let ones = vec![1.0f32; y.len()];
+    let weighted = Weighted::new(&rows, ones).unwrap();
+    for (what, source) in [
+        ("streamed", &NotResident(&rows) as &dyn DataSource),
+        ("weighted", &weighted),
+        ("weighted and streamed", &NotResident(&weighted)),
+    ] {
+        let found = settings
+            .cross_validate_source(source, &strengths, &folds, options)
+            .unwrap();
+        for ((fold, k), &score) in found.scores.indexed_iter() {
+            let want = in_memory.scores[[fold, k]];
+            assert!(
+                (score - want).abs() <= 1e-6,
+                "{what}: fold {fold}, strength {k}: {score} vs {want}"
+            );
+        }
+        assert_eq!(found.chosen, in_memory.chosen, "{what}");
+        assert_near(
+            &parameters(&found.fitted),
+            &parameters(&in_memory.fitted),
+            1e-5,
+            &format!("{what}: the final model"),
+        );
+    }
+    let wrong = Folds::new(y.len() - 1, 5, 0).unwrap();
+    let error = settings
+        .cross_validate_source(&NotResident(&rows), &strengths, &wrong, options)
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Estimator(EstimatorError::FoldsOfOtherRows { .. })),
+        "{error}"
+    );
+}
+
+/// A warm-started path reaches each strength's optimum (its fit alone, to
+/// 1e-4 of the largest weight) in fewer L-BFGS passes in all than the
+/// lockstep path, whose models each start from zero; the fits come back in
+/// the order of the strengths given, whatever order they were fitted in.
+#[test]
+fn a_warm_started_path_reaches_each_optimum_in_fewer_passes() {
+    let (x, y) = logistic();
+    let strengths = [1e-3f32, 1.0, 1e-2, 0.1];
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let warm = settings
+        .path_warm_started(x.view(), y.view(), &strengths)
+        .unwrap();
+    let cold = settings.path(x.view(), y.view(), &strengths).unwrap();
+    for (k, &strength) in strengths.iter().enumerate() {
+        let alone = settings.clone().l2(strength).fit(x.view(), y.view()).unwrap();
+        assert_near(
+            &parameters(&warm[k]),
+            &parameters(&alone),
+            1e-4,
+            &format!("strength {strength}"),
+        );
+    }
+    let passes = |fits: &[downhill::Fitted]| fits.iter().map(|f| f.gradient_evaluations()).sum::<u64>();
+    assert!(
+        passes(&warm) < passes(&cold),
+        "warm-started {} passes, from zero {}",
+        passes(&warm),
+        passes(&cold)
     );
 }

@@ -3,7 +3,7 @@
 //! and the final model saved.
 
 use downhill::data::table::Table;
-use downhill::{Choice, Folds, GradientDescent, Model, Penalty, MOST_STRENGTHS};
+use downhill::{Choice, CvOptions, Folds, GradientDescent, Model, Penalty, MOST_STRENGTHS};
 
 use crate::args::{explain, for_table, load, CvArgs};
 use crate::report::number;
@@ -69,7 +69,16 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
         }
     );
     let found = descent
-        .cross_validate(data.x.view(), data.y.view(), &strengths, &folds, None, choice)
+        .cross_validate(
+            data.x.view(),
+            data.y.view(),
+            &strengths,
+            &folds,
+            CvOptions {
+                choice,
+                ..CvOptions::default()
+            },
+        )
         .map_err(explain)?;
     let errors = found.standard_errors();
     say!("{:>14}  {:>14}  {:>14}", "alpha", "mean score", "standard error");

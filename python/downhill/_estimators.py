@@ -946,9 +946,11 @@ def _fold_assignment(cv, X, y, classifier):
 class LogisticRegressionCV(_Classifier):
     """scikit-learn's ``LogisticRegressionCV`` (L2 penalty) on the library's
     cross-validation: each C fitted by L-BFGS on every fold's training rows
-    and scored on its held-out rows (``scoring``: ``"accuracy"``, the
-    default, or ``"neg_log_loss"``), the best mean score's C chosen, and the
-    model refitted at it on every row.
+    (a fold's Cs as a path from the smallest C, each fit started from the
+    one before's solution, as scikit-learn's are) and scored on its
+    held-out rows (``scoring``: ``"accuracy"``, the default,
+    ``"neg_log_loss"`` or, for two classes, ``"roc_auc"``), the best mean
+    score's C chosen, and the model refitted at it on every row.
 
     ``cv`` is read as scikit-learn reads it (default: 5 stratified folds),
     and must part the rows. The library takes one strength for every fold,
@@ -956,7 +958,10 @@ class LogisticRegressionCV(_Classifier):
     (scikit-learn's C over each fold's own rows: the same where the folds
     are even). ``scores_`` maps each class (the positive one of two) to the
     folds × Cs scores, as scikit-learn's legacy attribute does; ``Cs_`` the
-    Cs, ``C_`` the chosen one (a copy per class for more than two). Not yet: sample and class weights, sparse rows.
+    Cs, ``C_`` the chosen one (a copy per class for more than two). The
+    folds' fits stop once the gradient's norm is below ``tol`` (scikit-learn
+    stops on its largest component, a looser test); the refitted model runs
+    to the optimum. Not yet: sample and class weights, sparse rows.
     """
 
     def __init__(
@@ -989,8 +994,8 @@ class LogisticRegressionCV(_Classifier):
     def fit(self, X, y):
         self._check_fit_intercept()
         _dense_only(X)
-        if self.scoring not in (None, "accuracy", "neg_log_loss"):
-            raise ValueError(f"scoring must be 'accuracy' or 'neg_log_loss', not {self.scoring!r}")
+        if self.scoring not in (None, "accuracy", "neg_log_loss", "roc_auc"):
+            raise ValueError(f"scoring must be 'accuracy', 'neg_log_loss' or 'roc_auc', not {self.scoring!r}")
         if not self.refit:
             raise ValueError("refit=False is not supported: the model is refitted at the chosen C")
         X, y, _ = self._validate_fit(X, y, None, classifier=True)
@@ -1002,17 +1007,30 @@ class LogisticRegressionCV(_Classifier):
             raise ValueError(f"Cs must be positive, not {self.Cs!r}")
         folds, training_rows = _fold_assignment(self.cv, X, labels, classifier=True)
         count = len(self.classes_)
-        settings = lambda alpha=0.0: _core.settings(  # noqa: E731
+        settings = lambda alpha=0.0, tol=None: _core.settings(  # noqa: E731
             model="logistic" if count == 2 else "multinomial",
             classes=count,
             alpha=alpha,
             solver="lbfgs",
             max_epochs=int(self.max_iter),
+            tol=tol,
             device=self.device,
         )
         strengths = [float(1.0 / (c * training_rows)) for c in cs]
+        # The folds' fits stop at the gradient tolerance, as scikit-learn's
+        # do (its ``tol``, on the largest component; here on the norm);
+        # the refit runs to the optimum.
+        if not self.tol >= 0:
+            raise ValueError(f"tol must be at least 0, not {self.tol!r}")
         scores, chosen, _ = _core.cross_validate(
-            settings(), X, labels, strengths, folds, self.scoring or "accuracy", False, _threads(self.n_jobs)
+            settings(tol=float(self.tol)),
+            X,
+            labels,
+            strengths,
+            folds,
+            self.scoring or "accuracy",
+            False,
+            _threads(self.n_jobs),
         )
         # scikit-learn's legacy shapes: the scores by class (the same array,
         # folds × Cs, for each: one model for all classes), a C per class.

@@ -520,8 +520,9 @@ type CrossValidated<'py> = (Bound<'py, numpy::PyArray2<f64>>, usize, FittedModel
 /// The library's cross-validation of the penalty's strength
 /// (`GradientDescent::cross_validate`): `strengths` in the library's
 /// units, `folds` the fold that holds out each row, `scoring` one of
-/// `accuracy`, `neg_log_loss`, `r2`, `neg_mean_squared_error`; the best
-/// mean score chosen, or the strongest within a standard error of it.
+/// `accuracy`, `neg_log_loss`, `roc_auc`, `r2`, `neg_mean_squared_error`;
+/// the best mean score chosen, or the strongest within a standard error
+/// of it; each fold's strengths fitted as a warm-started path.
 #[allow(clippy::too_many_arguments)]
 #[pyfunction]
 #[pyo3(signature = (settings, x, y, strengths, folds, scoring, one_standard_error=false, threads=None))]
@@ -539,11 +540,12 @@ fn cross_validate<'py>(
     let scoring = match scoring {
         "accuracy" => downhill::CvScoring::Accuracy,
         "neg_log_loss" => downhill::CvScoring::NegLogLoss,
+        "roc_auc" => downhill::CvScoring::RocAuc,
         "r2" => downhill::CvScoring::R2,
         "neg_mean_squared_error" => downhill::CvScoring::NegMeanSquaredError,
         other => {
             return Err(PyValueError::new_err(format!(
-                "scoring {other:?} is not one of accuracy, neg_log_loss, r2, neg_mean_squared_error"
+                "scoring {other:?} is not one of accuracy, neg_log_loss, roc_auc, r2, neg_mean_squared_error"
             )))
         }
     };
@@ -556,7 +558,12 @@ fn cross_validate<'py>(
     let descent = settings.0.descent().stop_when(Arc::clone(&stop));
     let (x, y) = (x.as_array(), y.as_array());
     let found = interruptible(py, threads, &stop, || {
-        descent.cross_validate(x, y, &strengths, &folds, Some(scoring), choice)
+        let options = downhill::CvOptions {
+            scoring: Some(scoring),
+            choice,
+            ..downhill::CvOptions::default()
+        };
+        descent.cross_validate(x, y, &strengths, &folds, options)
     })?
     .map_err(python_error)?;
     Ok((

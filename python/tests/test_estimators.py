@@ -411,6 +411,15 @@ def test_cross_validated_estimators_choose_scikit_learns_strength():
     assert ours.C_[0] == theirs.C_[0]
     np.testing.assert_allclose(ours.coef_, theirs.coef_, atol=1e-4 * np.abs(theirs.coef_).max())
     assert ours.scores_[1].shape == (5, 8)
+    # The area under the ROC curve, both fits to their optima: every
+    # fold's score at every C to 1e-3, the best mean score to 1e-3.
+    ours = downhill.LogisticRegressionCV(Cs=8, cv=folds, scoring="roc_auc", tol=1e-10, max_iter=1000).fit(x, y)
+    theirs = sk.LogisticRegressionCV(
+        Cs=8, cv=folds, scoring="roc_auc", max_iter=10000, tol=1e-10, l1_ratios=(0.0,), use_legacy_attributes=True
+    ).fit(x, y)
+    their_scores = theirs.scores_[1].reshape(5, 8)  # its legacy axis of one l1_ratio dropped
+    np.testing.assert_allclose(ours.scores_[1], their_scores, atol=1e-3)
+    assert ours.scores_[1].mean(axis=0).max() == pytest.approx(their_scores.mean(axis=0).max(), abs=1e-3)
     x, y = standardized(load_diabetes)
     folds = KFold(5, shuffle=True, random_state=0)
     alphas = np.logspace(-2, 3, 12)

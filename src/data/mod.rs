@@ -120,6 +120,11 @@ pub(crate) fn validate_features(x: ArrayView2<f32>) -> Result<()> {
         .into_par_iter()
         .enumerate()
         .find_map_first(|(chunk, rows)| {
+            // A fold without early exit vectorizes; the position is looked
+            // for only in a chunk with something to report.
+            if rows.fold(true, |ok, v| ok & v.is_finite()) {
+                return None;
+            }
             rows.indexed_iter()
                 .find(|(_, v)| !v.is_finite())
                 .map(|((row, column), &value)| {

@@ -752,28 +752,122 @@ impl DataSource for Weighted<'_> {
     }
 }
 
+/// Some of another source's rows, in its order: a cross-validation
+/// fold's training or held-out rows where the rows are not in memory
+/// (a file streamed, a shard of a data-parallel fit). A block of them
+/// reads the inner rows that span it, a bounded piece at a time, and
+/// keeps the chosen ones; the rows' weights come with them.
+pub(crate) struct RowSubset<'a> {
+    inner: &'a dyn DataSource,
+    /// The inner source's indices of these rows, increasing.
+    rows: Vec<usize>,
+}
+
+impl<'a> RowSubset<'a> {
+    /// Rows `rows` of `inner` (increasing indices within it).
+    pub(crate) fn new(inner: &'a dyn DataSource, rows: Vec<usize>) -> Self {
+        debug_assert!(rows.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(rows.last().is_none_or(|&last| last < inner.rows()));
+        RowSubset { inner, rows }
+    }
+
+    /// Calls `keep` with each piece of the inner rows that spans rows
+    /// `start..start + rows` of this subset: the piece's first inner row
+    /// and the subset's rows that lie in it. The pieces hold at most
+    /// `rows` rows or 4,096, whichever is more.
+    fn pieces(
+        &self,
+        start: usize,
+        rows: usize,
+        mut keep: impl FnMut(usize, usize, &[usize]) -> Result<()>,
+    ) -> Result<()> {
+        let chosen = &self.rows[start..start + rows];
+        let most = rows.max(1 << 12);
+        let mut at = 0;
+        while at < chosen.len() {
+            let first = chosen[at];
+            let end = chosen[at..].partition_point(|&row| row < first + most) + at;
+            let length = chosen[end - 1] + 1 - first;
+            keep(first, length, &chosen[at..end])?;
+            at = end;
+        }
+        Ok(())
+    }
+}
+
+impl DataSource for RowSubset<'_> {
+    fn rows(&self) -> usize {
+        self.rows.len()
+    }
+
+    fn features(&self) -> usize {
+        self.inner.features()
+    }
+
+    fn block(&self, start: usize, rows: usize) -> Result<Block<'_>> {
+        let d = self.inner.features();
+        let (mut x, mut y) = (Vec::with_capacity(rows * d), Vec::with_capacity(rows));
+        self.pieces(start, rows, |first, length, chosen| {
+            let block = self.inner.block(first, length)?;
+            for &row in chosen {
+                let i = row - first;
+                x.extend_from_slice(&block.x[i * d..(i + 1) * d]);
+                y.push(block.y[i]);
+            }
+            Ok(())
+        })?;
+        Ok(Block {
+            x: Cow::Owned(x),
+            y: Cow::Owned(y),
+        })
+    }
+
+    fn targets(&self, start: usize, rows: usize) -> Result<Cow<'_, [f32]>> {
+        let mut y = Vec::with_capacity(rows);
+        self.pieces(start, rows, |first, length, chosen| {
+            let targets = self.inner.targets(first, length)?;
+            y.extend(chosen.iter().map(|&row| targets[row - first]));
+            Ok(())
+        })?;
+        Ok(Cow::Owned(y))
+    }
+
+    fn weights(&self, start: usize, rows: usize) -> Result<Option<Cow<'_, [f32]>>> {
+        let mut weights: Option<Vec<f32>> = None;
+        self.pieces(start, rows, |first, length, chosen| {
+            if let Some(inner) = self.inner.weights(first, length)? {
+                weights
+                    .get_or_insert_with(|| Vec::with_capacity(rows))
+                    .extend(chosen.iter().map(|&row| inner[row - first]));
+            }
+            Ok(())
+        })?;
+        Ok(weights.map(Cow::Owned))
+    }
+}
+
 /// Rows read at a time by [`one_pass`] and [`find_non_finite`].
 const PASS_ROWS: usize = 1 << 14;
 
 /// Count, mean and sum of squared deviations of one column, in float64,
 /// merged block by block (Chan, Golub and LeVeque's pairwise update).
 #[derive(Debug, Clone, Copy, Default)]
-struct Moments {
-    count: f64,
-    mean: f64,
-    squares: f64,
+pub(crate) struct Moments {
+    pub(crate) count: f64,
+    pub(crate) mean: f64,
+    pub(crate) squares: f64,
 }
 
 impl Moments {
     /// The moments of `values` (two passes over a block in memory).
-    fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
+    pub(crate) fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
         let (count, sum) = values.clone().fold((0.0, 0.0), |(c, s), v| (c + 1.0, s + v));
         let mean = if count > 0.0 { sum / count } else { 0.0 };
         let squares = values.map(|v| (v - mean) * (v - mean)).sum();
         Moments { count, mean, squares }
     }
 
-    fn merge(self, other: Moments) -> Moments {
+    pub(crate) fn merge(self, other: Moments) -> Moments {
         let count = self.count + other.count;
         if count == 0.0 {
             return self;

@@ -6,22 +6,30 @@
 //! strongest within a standard error of it), and a final model fitted at
 //! that strength on every row ([`GradientDescent::cross_validate`]).
 //!
-//! The strengths of a fold are fitted in lockstep
+//! The strengths of a fold are fitted as a path ([`PathFitting`]): by
+//! default from the strongest to the weakest, each from the one before's
+//! solution, as scikit-learn's paths are; or in lockstep
 //! ([`GradientDescent::fit_many`]: one read of the fold's rows a step for
-//! all of them); the folds one after another, each fold's rows prepared
-//! (standardized) on their own, as a pipeline refitted per fold.
+//! all of them). The folds run one after another, each fold's rows
+//! prepared (standardized) on their own, as a pipeline refitted per fold.
+//! Rows in memory are copied fold by fold; the rows of any other source
+//! (a file streamed, a rank's shard) are read through a view of the
+//! fold's rows ([`GradientDescent::cross_validate_source`]).
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::data::source::{DataSource, InMemory, RowSubset};
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
+use crate::estimator::fit::Together;
 use crate::estimator::fitted::Fitted;
+use crate::estimator::many::{in_order_given, strongest_first};
 use crate::estimator::settings::GradientDescent;
 use crate::math::model::Model;
-use crate::metrics;
+use crate::metrics::{self, Scoring};
 use crate::train::history::StopReason;
 
 /// Which fold each row is held out in.
@@ -79,6 +87,24 @@ impl Folds {
         Ok(Folds { fold_of, count })
     }
 
+    /// The folds of rows `range` alone, numbered as here (a fold may hold
+    /// none of them): a rank's share of folds drawn over every rank's rows,
+    /// for [`GradientDescent::cross_validate_source`] on its shard;
+    /// [`crate::DataError::RowRange`] where the range goes beyond the rows.
+    pub fn of_rows(&self, range: std::ops::Range<usize>) -> Result<Folds> {
+        match self.fold_of.get(range.clone()) {
+            Some(fold_of) => Ok(Folds {
+                fold_of: fold_of.to_vec(),
+                count: self.count,
+            }),
+            None => Err(Error::Data(crate::data::error::DataError::RowRange {
+                start: range.start,
+                end: range.end,
+                rows: self.fold_of.len(),
+            })),
+        }
+    }
+
     /// How many folds there are.
     pub fn count(&self) -> usize {
         self.count
@@ -109,6 +135,9 @@ pub enum CvScoring {
     /// Minus the mean log-loss of the held-out labels (scikit-learn's
     /// `neg_log_loss`).
     NegLogLoss,
+    /// The area under the ROC curve of the margins (two classes; rows held
+    /// by one process).
+    RocAuc,
     /// R² of the held-out targets.
     R2,
     /// Minus the mean squared error (regressors' default, as `LassoCV` and
@@ -156,28 +185,56 @@ pub enum Choice {
     OneStandardError,
 }
 
+/// How the strengths of one fold are fitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathFitting {
+    /// From the strongest to the weakest, each from the solution of the
+    /// one before ([`GradientDescent::path_warm_started`]): fits that stop
+    /// at a tolerance take few iterations each.
+    #[default]
+    WarmStarted,
+    /// In lockstep, each from the start the settings ask for
+    /// ([`GradientDescent::path`]): each model as it would be fitted alone,
+    /// bit for bit, one pass over the fold's rows a step for all of them.
+    Lockstep,
+}
+
+/// What [`GradientDescent::cross_validate`] scores by, chooses by and how
+/// it fits a fold's strengths; the defaults are accuracy (classifiers) or
+/// minus the mean squared error (regressors), the best mean score, and
+/// warm-started paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CvOptions {
+    /// The held-out rows' score; `None` for the model's default.
+    pub scoring: Option<CvScoring>,
+    /// How the strength is chosen from the mean scores.
+    pub choice: Choice,
+    /// How each fold's strengths are fitted.
+    pub fitting: PathFitting,
+}
+
 impl GradientDescent {
     /// Cross-validates the penalty's strength over `strengths` on `folds`
     /// of rows `x`, `y`: each strength replaces the penalty's α (its kind,
     /// and an elastic net's ratio, kept; L2 where there is none), is
     /// fitted on each fold's training rows and scored on its held-out rows
-    /// by `scoring` (default: accuracy for classifiers, minus the mean
-    /// squared error for regressors); `choice` picks the strength, and the
-    /// final model is fitted at it on every row. A fold whose training rows
-    /// hold one class is [`EstimatorError::FoldWithOneClass`]; a strength
-    /// that is not a finite number at least 0,
-    /// [`EstimatorError::InvalidStrength`].
+    /// (`options`: the scoring, the choice of strength, and how each
+    /// fold's strengths are fitted); the final model is fitted at the
+    /// chosen strength on every row. A fold whose training rows hold one
+    /// class is [`EstimatorError::FoldWithOneClass`]; a strength that is
+    /// not a finite number at least 0, [`EstimatorError::InvalidStrength`].
     ///
     /// ```
-    /// use downhill::{Choice, Folds, GradientDescent, Solver};
+    /// use downhill::{Choice, CvOptions, CvScoring, Folds, GradientDescent, Solver};
     /// use ndarray::array;
     /// let x = array![[0.0f32], [1.0], [2.0], [3.0], [4.0], [5.0]];
     /// let y = array![0.0f32, 0.0, 1.0, 0.0, 1.0, 1.0];
     /// let folds = Folds::stratified(y.view(), 3, 0)?;
+    /// let options = CvOptions { scoring: Some(CvScoring::NegLogLoss), ..CvOptions::default() };
     /// let cv = GradientDescent::logistic()
     ///     .solver(Solver::lbfgs())
-    ///     .cross_validate(x.view(), y.view(), &[1.0, 0.1, 0.01], &folds, None, Choice::BestMean)?;
-    /// println!("chose {} (mean accuracy {:.2})", cv.strength(), cv.mean_scores[cv.chosen]);
+    ///     .cross_validate(x.view(), y.view(), &[1.0, 0.1, 0.01], &folds, options)?;
+    /// println!("chose {} (mean log-loss {:.3})", cv.strength(), -cv.mean_scores[cv.chosen]);
     /// assert_eq!(cv.scores.dim(), (3, 3));
     /// # Ok::<(), downhill::Error>(())
     /// ```
@@ -187,47 +244,85 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         strengths: &[f32],
         folds: &Folds,
-        scoring: Option<CvScoring>,
-        choice: Choice,
+        options: CvOptions,
+    ) -> Result<CrossValidation> {
+        self.cross_validate_source(&InMemory::new(x, y)?, strengths, folds, options)
+    }
+
+    /// [`GradientDescent::cross_validate`] on the rows of `source`, with
+    /// their weights where it has them (the fits weigh the rows; the
+    /// scores do not, as scikit-learn's do not). Rows the source holds in
+    /// memory are copied fold by fold; any other source's are read through
+    /// a view of the fold's rows, so a file larger than memory is
+    /// cross-validated as it is fitted ([`GradientDescent::fit_source`]).
+    /// On a rank of a data-parallel fit
+    /// ([`GradientDescent::distributed`]), `source` is the rank's shard
+    /// and `folds` place its rows: every fold's fits and scores are of
+    /// every rank's rows (the area under the ROC curve is then
+    /// [`EstimatorError::ScoringOverRanks`]).
+    pub fn cross_validate_source(
+        &self,
+        source: &dyn DataSource,
+        strengths: &[f32],
+        folds: &Folds,
+        options: CvOptions,
     ) -> Result<CrossValidation> {
         let models = self.at_strengths(strengths)?;
-        if folds.fold_of.len() != x.nrows() {
+        let rows = source.rows();
+        if folds.fold_of.len() != rows {
             return Err(Error::Estimator(EstimatorError::FoldsOfOtherRows {
                 folds: folds.fold_of.len(),
-                rows: x.nrows(),
+                rows,
             }));
         }
-        let classifier = self.model() == Model::Logistic;
-        let scoring = scoring.unwrap_or(match classifier {
-            true => CvScoring::Accuracy,
-            false => CvScoring::NegMeanSquaredError,
-        });
-        let for_classes = matches!(scoring, CvScoring::Accuracy | CvScoring::NegLogLoss);
-        if for_classes != classifier {
-            return Err(Error::Estimator(EstimatorError::ScoringOfModel {
-                scoring: format!("{scoring:?}"),
-                model: self.model().to_string(),
-            }));
-        }
+        let scoring = self.cv_scoring(options.scoring)?;
+        let (order, together) = match options.fitting {
+            PathFitting::WarmStarted => (strongest_first(strengths), Together::WarmStarted),
+            PathFitting::Lockstep => ((0..strengths.len()).collect(), Together::Lockstep),
+        };
+        let ordered: Vec<GradientDescent> = order.iter().map(|&k| models[k].clone()).collect();
+        let resident = source.resident();
+        let weights = source.weights(0, rows)?;
+        let targets = match &resident {
+            Some(block) => block.y.to_vec(),
+            None => read_targets(source)?,
+        };
         let mut scores = Array2::zeros((folds.count, strengths.len()));
         for fold in 0..folds.count {
             let (held_out, training) = folds.split(fold);
-            let (train_x, train_y) = (x.select(Axis(0), &training), y.select(Axis(0), &training));
-            let (test_x, test_y) = (x.select(Axis(0), &held_out), y.select(Axis(0), &held_out));
-            if classifier && train_y.iter().all(|&label| label == train_y[0]) {
-                return Err(Error::Estimator(EstimatorError::FoldWithOneClass {
-                    fold,
-                    label: train_y[0],
-                }));
-            }
-            let fits = GradientDescent::fit_many(&models, train_x.view(), train_y.view())?;
-            for (k, fitted) in fits.iter().enumerate() {
-                // A fit that diverged has no score: its strength is not chosen.
-                scores[[fold, k]] = match fitted.stop_reason() {
-                    StopReason::Diverged { .. } => f64::NAN,
-                    _ => score(fitted, test_x.view(), test_y.view(), scoring)?,
-                };
-            }
+            self.check_classes_of_fold(fold, &training, &targets)?;
+            let fits = match &resident {
+                Some(block) => {
+                    let x =
+                        ArrayView2::from_shape((rows, source.features()), &block.x[..]).map_err(|_| {
+                            Error::ShapeMismatch {
+                                x_rows: rows,
+                                y_len: block.x.len() / source.features().max(1),
+                            }
+                        })?;
+                    let (train_x, train_y) = (
+                        x.select(Axis(0), &training),
+                        ArrayView1::from(&targets[..]).select(Axis(0), &training),
+                    );
+                    let train_weights: Option<Array1<f32>> =
+                        weights.as_ref().map(|w| training.iter().map(|&i| w[i]).collect());
+                    GradientDescent::fit_many_arrays(
+                        &ordered,
+                        train_x.view(),
+                        train_y.view(),
+                        train_weights.as_ref().map(|w| w.view()),
+                        together,
+                    )?
+                }
+                None => GradientDescent::fit_many_source_together(
+                    &ordered,
+                    &RowSubset::new(source, training),
+                    together,
+                )?,
+            };
+            let fits = in_order_given(&order, fits);
+            let held_out_scores = self.held_out_scores(&fits, &RowSubset::new(source, held_out), scoring)?;
+            scores.row_mut(fold).assign(&Array1::from(held_out_scores));
         }
         let mean_scores = scores.mean_axis(Axis(0)).expect("at least two folds");
         let best = (0..strengths.len())
@@ -237,7 +332,7 @@ impl GradientDescent {
                 false => best,
             })
             .ok_or(Error::Estimator(EstimatorError::EveryStrengthDiverged))?;
-        let chosen = match choice {
+        let chosen = match options.choice {
             Choice::BestMean => best,
             Choice::OneStandardError => {
                 let errors = standard_errors(&scores);
@@ -250,38 +345,154 @@ impl GradientDescent {
                     })
             }
         };
-        let fitted = models[chosen].fit(x, y)?;
-        let result = CrossValidation {
+        let fitted = match &resident {
+            Some(block) => {
+                let x = ArrayView2::from_shape((rows, source.features()), &block.x[..]).map_err(|_| {
+                    Error::ShapeMismatch {
+                        x_rows: rows,
+                        y_len: targets.len(),
+                    }
+                })?;
+                let weights = weights.as_deref().map(ArrayView1::from);
+                models[chosen].fit_with_weights(x, ArrayView1::from(&targets[..]), weights)?
+            }
+            None => models[chosen].fit_source(source)?,
+        };
+        Ok(CrossValidation {
             strengths: strengths.to_vec(),
             scores,
             mean_scores,
             chosen,
             fitted,
-        };
-        Ok(result)
+        })
     }
+
+    /// The scoring asked for, or the model's default, checked against the
+    /// model (and, for the area under the ROC curve, against ranks).
+    fn cv_scoring(&self, scoring: Option<CvScoring>) -> Result<CvScoring> {
+        let classifier = self.model() == Model::Logistic;
+        let scoring = scoring.unwrap_or(match classifier {
+            true => CvScoring::Accuracy,
+            false => CvScoring::NegMeanSquaredError,
+        });
+        let fits = match scoring {
+            CvScoring::Accuracy | CvScoring::NegLogLoss => classifier,
+            CvScoring::RocAuc => classifier && self.loss_settings().margins() == 1,
+            CvScoring::R2 | CvScoring::NegMeanSquaredError => !classifier,
+        };
+        if !fits {
+            return Err(Error::Estimator(EstimatorError::ScoringOfModel {
+                scoring: format!("{scoring:?}"),
+                model: match self.loss_settings().margins() {
+                    1 => self.model().to_string(),
+                    classes => format!("{classes}-class"),
+                },
+            }));
+        }
+        if scoring == CvScoring::RocAuc && self.ranks.is_some() {
+            return Err(Error::Estimator(EstimatorError::ScoringOverRanks {
+                scoring: format!("{scoring:?}"),
+            }));
+        }
+        Ok(scoring)
+    }
+
+    /// [`EstimatorError::FoldWithOneClass`] where a classifier's training
+    /// rows of `fold` (`training`, whose labels `targets` holds) hold one
+    /// class, over every rank's rows in a data-parallel fit.
+    fn check_classes_of_fold(&self, fold: usize, training: &[usize], targets: &[f32]) -> Result<()> {
+        if self.model() != Model::Logistic {
+            return Ok(());
+        }
+        let classes = self.loss_settings().classes().unwrap_or(2);
+        let mut counts = vec![0.0f64; classes];
+        for &row in training {
+            if let Some(count) = counts.get_mut(targets[row] as usize) {
+                *count += 1.0;
+            }
+        }
+        if let Some(ranks) = &self.ranks {
+            ranks.0.all_reduce_sum(&mut counts)?;
+        }
+        match counts.iter().filter(|&&c| c > 0.0).count() {
+            0 | 1 => Err(Error::Estimator(EstimatorError::FoldWithOneClass {
+                fold,
+                label: counts.iter().position(|&c| c > 0.0).unwrap_or(0) as f32,
+            })),
+            _ => Ok(()),
+        }
+    }
+
+    /// The score of each of `fits` on the held-out rows `rows` (read once
+    /// for all of them), over every rank's rows in a data-parallel fit;
+    /// NaN for a fit that diverged.
+    fn held_out_scores(
+        &self,
+        fits: &[Fitted],
+        rows: &dyn DataSource,
+        scoring: CvScoring,
+    ) -> Result<Vec<f64>> {
+        let (n, d) = (rows.rows(), rows.features());
+        let mut margins: Vec<Vec<f32>> = vec![Vec::new(); fits.len()];
+        let mut targets = Vec::with_capacity(n);
+        let step = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
+        for start in (0..n).step_by(step) {
+            let block = rows.block(start, step.min(n - start))?;
+            let x = ArrayView2::from_shape((block.rows(), d), &block.x[..]).map_err(|_| {
+                Error::ShapeMismatch {
+                    x_rows: block.rows(),
+                    y_len: block.x.len() / d.max(1),
+                }
+            })?;
+            for (fitted, margins) in fits.iter().zip(&mut margins) {
+                margins.extend(fitted.class_margins(x)?.iter());
+            }
+            targets.extend_from_slice(&block.y);
+        }
+        let scorer = match &self.ranks {
+            Some(ranks) => Scoring::over_ranks(ranks.0.as_ref()),
+            None => Scoring::local(),
+        };
+        let y = ArrayView1::from(&targets[..]);
+        let mut scores = Vec::with_capacity(fits.len());
+        for (fitted, margins) in fits.iter().zip(margins) {
+            // A fit that diverged has no score (every rank's fit diverged
+            // alike): its strength is not chosen.
+            if matches!(fitted.stop_reason(), StopReason::Diverged { .. }) {
+                scores.push(f64::NAN);
+                continue;
+            }
+            let columns = fitted.intercepts().len();
+            let margins =
+                Array2::from_shape_vec((n, columns), margins).map_err(|_| Error::ShapeMismatch {
+                    x_rows: n,
+                    y_len: targets.len(),
+                })?;
+            scores.push(match scoring {
+                CvScoring::Accuracy => scorer.accuracy(y, fitted.predictions(margins).view())?,
+                CvScoring::R2 => scorer.r2(y, fitted.predictions(margins).view())?,
+                CvScoring::NegMeanSquaredError => -scorer.mse(y, fitted.predictions(margins).view())?,
+                CvScoring::NegLogLoss => {
+                    -scorer.cross_entropy(y, fitted.probabilities_of_margins(margins.view())?.view())?
+                }
+                CvScoring::RocAuc => metrics::roc_auc(y, margins.column(0))?,
+            });
+        }
+        Ok(scores)
+    }
+}
+
+/// Every target of `source`, read in blocks.
+fn read_targets(source: &dyn DataSource) -> Result<Vec<f32>> {
+    let rows = source.rows();
+    let mut targets = Vec::with_capacity(rows);
+    for start in (0..rows).step_by(1 << 16) {
+        targets.extend_from_slice(&source.targets(start, (1 << 16).min(rows - start))?);
+    }
+    Ok(targets)
 }
 
 /// The standard error of each column's mean of `scores` (folds × strengths).
 fn standard_errors(scores: &Array2<f64>) -> Array1<f64> {
     scores.std_axis(Axis(0), 1.0) / (scores.nrows() as f64).sqrt()
-}
-
-/// `fitted`'s score of rows `x`, `y` by `scoring`.
-fn score(fitted: &Fitted, x: ArrayView2<f32>, y: ArrayView1<f32>, scoring: CvScoring) -> Result<f64> {
-    Ok(match scoring {
-        CvScoring::Accuracy => metrics::accuracy(y, fitted.predict(x)?.view())?,
-        CvScoring::R2 => metrics::r2(y, fitted.predict(x)?.view())?,
-        CvScoring::NegMeanSquaredError => -metrics::mse(y, fitted.predict(x)?.view())?,
-        CvScoring::NegLogLoss => {
-            let probabilities = fitted.class_probabilities(x)?;
-            let mean: f64 = y
-                .iter()
-                .enumerate()
-                .map(|(i, &label)| -f64::from(probabilities[[i, label as usize]]).max(1e-15).ln())
-                .sum::<f64>()
-                / y.len() as f64;
-            -mean
-        }
-    })
 }

@@ -37,12 +37,20 @@ pub enum EstimatorError {
     },
     /// A scoring for classes asked of a regressor, or one for values of a
     /// classifier.
-    #[error("cross-validation cannot score a {model} model by {scoring}: accuracy and log-loss score classifiers, R² and the squared error regressors")]
+    #[error("cross-validation cannot score a {model} model by {scoring}: accuracy, log-loss and (for two classes) the area under the ROC curve score classifiers, R² and the squared error regressors")]
     ScoringOfModel {
         /// The scoring asked for.
         scoring: String,
         /// The model.
         model: String,
+    },
+    /// Cross-validation by a score that is not a sum over rows (the area
+    /// under the ROC curve) of rows held by the ranks of a data-parallel
+    /// fit.
+    #[error("cross-validation over the ranks of a data-parallel fit cannot score by {scoring}, which ranks all rows against each other: score by accuracy or log-loss")]
+    ScoringOverRanks {
+        /// The scoring asked for.
+        scoring: String,
     },
     /// Cross-validation whose fits all diverged.
     #[error("every strength's fits diverged on some fold: lower the learning rate, or fit by L-BFGS")]

@@ -57,7 +57,7 @@ impl GradientDescent {
             return self.fit_shard(ranks, x, y, weights);
         }
         let checked = self.check()?;
-        only(checked.fit_arrays(std::slice::from_ref(&checked), x, y, weights)?)
+        only(checked.fit_arrays(std::slice::from_ref(&checked), x, y, weights, Together::Lockstep)?)
     }
 
     /// A data-parallel fit of this rank's rows `x`, `y` (weighted by
@@ -82,7 +82,7 @@ impl GradientDescent {
     /// A hash of the settings every rank of a data-parallel fit must share
     /// (not the observer, the context, the checkpoint's path, the device
     /// or the memory budgets, which are each rank's own).
-    fn fingerprint(&self) -> u64 {
+    pub(super) fn fingerprint(&self) -> u64 {
         use std::hash::{Hash, Hasher};
         let mut shared = self.clone();
         shared.on_epoch = None;
@@ -117,7 +117,7 @@ impl GradientDescent {
             }
         }
         let checked = self.check()?;
-        only(checked.fit_source(std::slice::from_ref(&checked), source)?)
+        only(checked.fit_source(std::slice::from_ref(&checked), source, Together::Lockstep)?)
     }
 }
 
@@ -133,6 +133,7 @@ impl Checked<'_> {
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
+        together: Together,
     ) -> Result<Vec<Fitted>> {
         if let Some(weights) = weights {
             if weights.len() != y.len() {
@@ -197,12 +198,17 @@ impl Checked<'_> {
             (None, Some(rows)) => Some(rows),
             (None, None) => None,
         };
-        self.fit_prepared_together(members, data, held_out, fresh)
+        self.fit_prepared_together(members, data, held_out, fresh, together)
     }
 
     /// The fits of `members` to the rows of `source`, read block by block:
     /// one pass checks the targets and measures the scalings.
-    pub(super) fn fit_source(&self, members: &[Checked<'_>], source: &dyn DataSource) -> Result<Vec<Fitted>> {
+    pub(super) fn fit_source(
+        &self,
+        members: &[Checked<'_>],
+        source: &dyn DataSource,
+        together: Together,
+    ) -> Result<Vec<Fitted>> {
         if self.validation_fraction.is_some() {
             return Err(Error::Estimator(EstimatorError::NotWithSource {
                 setting: "validation_fraction",
@@ -217,7 +223,7 @@ impl Checked<'_> {
             None => one_pass(source, self.objective.loss, features, target)?,
             Some(ranks) => one_pass_of_ranks(ranks, source, self.objective.loss, features, target)?,
         };
-        self.fit_prepared_together(members, source, None, fresh)
+        self.fit_prepared_together(members, source, None, fresh, together)
     }
 
     /// The engine of the fit: more classes than the GPU kernels hold run on
@@ -474,6 +480,7 @@ impl Checked<'_> {
         data: &dyn DataSource,
         held_out_data: Option<&dyn DataSource>,
         fresh: Pass,
+        together: Together,
     ) -> Result<Vec<Fitted>> {
         // Class weights multiply the rows' own weights, on the held-out
         // rows too.
@@ -560,13 +567,31 @@ impl Checked<'_> {
             curvature,
             column_sums: Default::default(),
         };
+        if together == Together::WarmStarted {
+            // Each model from the last one's parameters (on the engine's
+            // scale, which they share), or from the start asked for where
+            // none came before or the last diverged.
+            let mut fits = Vec::with_capacity(members.len());
+            let mut previous: Option<Vec<f32>> = None;
+            for member in members {
+                let fitted = member.train_prepared(engine.as_ref(), &prepared, previous.as_deref())?;
+                let parameters = &fitted.training_state().parameters;
+                if parameters.iter().all(|v| v.is_finite())
+                    && !matches!(fitted.stop_reason(), StopReason::Diverged { .. })
+                {
+                    previous = Some(parameters.clone());
+                }
+                fits.push(fitted);
+            }
+            return Ok(fits);
+        }
         // The ranks of a data-parallel fit join in every pass, one model
         // at a time; so do the models of rows too few for a shared pass to
         // repay the threads' hand-overs (a pass of a few microseconds).
         if members.len() == 1 || self.ranks.is_some() || rows * features.max(1) < LOCKSTEP_VALUES {
             return members
                 .iter()
-                .map(|member| member.train_prepared(engine.as_ref(), &prepared))
+                .map(|member| member.train_prepared(engine.as_ref(), &prepared, None))
                 .collect();
         }
         self.check_lockstep_memory(members.len(), rows, features, margins)?;
@@ -575,7 +600,7 @@ impl Checked<'_> {
             source,
             self.objective.loss,
             members.len(),
-            |k, engine| members[k].train_prepared(engine, &prepared),
+            |k, engine| members[k].train_prepared(engine, &prepared, None),
         )?;
         fits.into_iter().collect()
     }
@@ -613,7 +638,15 @@ impl Checked<'_> {
     /// One model's training on rows `prepared` for it (and perhaps for
     /// others) on `engine`: where it starts, its automatic settings, the
     /// driver's run, and the outcome as a [`Fitted`].
-    fn train_prepared(&self, engine: &dyn crate::engine::Engine, prepared: &Prepared<'_>) -> Result<Fitted> {
+    /// The fit of these settings on the `prepared` rows, from `from` (the
+    /// parameters on the engine's scale, with a fresh optimizer state)
+    /// where given, else from the start they ask for.
+    fn train_prepared(
+        &self,
+        engine: &dyn crate::engine::Engine,
+        prepared: &Prepared<'_>,
+        from: Option<&[f32]>,
+    ) -> Result<Fitted> {
         let (features, margins) = (prepared.features, prepared.margins);
         let mut plan = self.training.clone();
         if let (Some(ranks), Some(shard)) = (self.ranks, prepared.shard) {
@@ -621,12 +654,15 @@ impl Checked<'_> {
             plan.shard = Some(shard);
         }
         plan.column_sums = Some(prepared.column_sums.clone());
-        let start = self.starting_point(
-            features,
-            margins,
-            prepared.standardizer,
-            prepared.target_scaling.as_ref(),
-        )?;
+        let start = match from {
+            Some(parameters) => Start::Fresh(parameters.to_vec()),
+            None => self.starting_point(
+                features,
+                margins,
+                prepared.standardizer,
+                prepared.target_scaling.as_ref(),
+            )?,
+        };
         let curvature = self.automatic_settings(
             &mut plan,
             prepared.curvature,
@@ -744,6 +780,17 @@ impl Checked<'_> {
             }
         }
     }
+}
+
+/// How the models of one preparation of the rows are trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Together {
+    /// In lockstep: one pass over the rows for every model still fitting,
+    /// each model as it would be fitted alone.
+    Lockstep,
+    /// One after another, each from the parameters the one before reached
+    /// (a path's warm starts).
+    WarmStarted,
 }
 
 /// The fewest values (rows × features) whose models are fitted in

@@ -393,7 +393,7 @@ impl Fitted {
     }
 
     /// The predictions of the margins `z`.
-    fn predictions(&self, z: Array2<f32>) -> Array1<f32> {
+    pub(crate) fn predictions(&self, z: Array2<f32>) -> Array1<f32> {
         let loss = self.settings.loss_settings();
         match (self.model, z.ncols()) {
             (Model::Linear, _) => z.column(0).mapv(|z| loss.prediction(z).unwrap_or(z)),

@@ -9,9 +9,10 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::data::source::DataSource;
+use crate::data::source::{DataSource, InMemory, Weighted};
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
+use crate::estimator::fit::Together;
 use crate::estimator::fitted::Fitted;
 use crate::estimator::settings::{Checked, GradientDescent};
 use crate::math::loss::Loss;
@@ -61,7 +62,7 @@ impl GradientDescent {
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
     ) -> Result<Vec<Fitted>> {
-        GradientDescent::fit_many_arrays(models, x, y, None)
+        GradientDescent::fit_many_arrays(models, x, y, None, Together::Lockstep)
     }
 
     /// [`GradientDescent::fit_many`] with each row weighing `weights`
@@ -72,41 +73,66 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         weights: ArrayView1<f32>,
     ) -> Result<Vec<Fitted>> {
-        GradientDescent::fit_many_arrays(models, x, y, Some(weights))
+        GradientDescent::fit_many_arrays(models, x, y, Some(weights), Together::Lockstep)
     }
 
     /// The fits of `models` to rows `x`, `y` in memory, weighted by
-    /// `weights` where given: in lockstep, or one after another on ranks.
-    fn fit_many_arrays(
+    /// `weights` where given, trained `together` (one after another on
+    /// the ranks of a data-parallel fit, whose rows are this rank's shard).
+    pub(super) fn fit_many_arrays(
         models: &[GradientDescent],
         x: ArrayView2<f32>,
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
+        together: Together,
     ) -> Result<Vec<Fitted>> {
-        if models.first().is_some_and(|first| first.ranks.is_some()) {
-            return models
-                .iter()
-                .map(|model| model.fit_with_weights(x, y, weights))
-                .collect();
+        if let Some(ranks) = models.first().and_then(|first| first.ranks.as_ref()) {
+            // Every rank checks its rows and weights, and all learn of any
+            // rank's bad ones.
+            let rows = ranks.agree(InMemory::new(x, y))?;
+            let weighted = ranks.agree(weights.map(|w| Weighted::new(&rows, w.to_vec())).transpose())?;
+            return match &weighted {
+                None => GradientDescent::fit_many_source_together(models, &rows, together),
+                Some(weighted) => GradientDescent::fit_many_source_together(models, weighted, together),
+            };
         }
         let members = check_together(models)?;
-        members[0].fit_arrays(&members, x, y, weights)
+        members[0].fit_arrays(&members, x, y, weights, together)
     }
 
     /// [`GradientDescent::fit_many`] on the rows of `source`
     /// ([`GradientDescent::fit_source`]): read into memory once where they
     /// fit the memory budget, else streamed once a pass for each model.
     pub fn fit_many_source(models: &[GradientDescent], source: &dyn DataSource) -> Result<Vec<Fitted>> {
-        if models.first().is_some_and(|first| first.ranks.is_some()) {
-            return models.iter().map(|model| model.fit_source(source)).collect();
+        GradientDescent::fit_many_source_together(models, source, Together::Lockstep)
+    }
+
+    /// The fits of `models` to the rows of `source`, trained `together`.
+    pub(super) fn fit_many_source_together(
+        models: &[GradientDescent],
+        source: &dyn DataSource,
+        together: Together,
+    ) -> Result<Vec<Fitted>> {
+        let first = models.first().ok_or(Error::Estimator(EstimatorError::NoModels))?;
+        if let Some(ranks) = &first.ranks {
+            // Each model's first collective, as its fit alone makes it.
+            for model in models {
+                ranks.enter(model.fingerprint(), source.features())?;
+            }
         }
         let members = check_together(models)?;
         if members[0].validation_fraction.is_some() {
-            return Err(Error::Estimator(EstimatorError::NotWithSource {
-                setting: "validation_fraction",
-            }));
+            return Err(match first.ranks {
+                Some(_) => Error::Distributed {
+                    reason: "a validation fraction holds out rows of one process; hold out rows of each shard instead"
+                        .into(),
+                },
+                None => Error::Estimator(EstimatorError::NotWithSource {
+                    setting: "validation_fraction",
+                }),
+            });
         }
-        members[0].fit_source(&members, source)
+        members[0].fit_source(&members, source, together)
     }
 
     /// The regularization path: these settings fitted at each penalty
@@ -134,6 +160,41 @@ impl GradientDescent {
     /// ```
     pub fn path(&self, x: ArrayView2<f32>, y: ArrayView1<f32>, strengths: &[f32]) -> Result<Vec<Fitted>> {
         GradientDescent::fit_many(&self.at_strengths(strengths)?, x, y)
+    }
+
+    /// The regularization path fitted as scikit-learn's and glmnet's are:
+    /// from the strongest penalty to the weakest, each model started from
+    /// the parameters of the one before (with a fresh optimizer state), on
+    /// rows prepared once; the fits are returned in the order of
+    /// `strengths`. Near each other on the path the optima lie close, so a
+    /// fit that stops at a tolerance ([`GradientDescent::tolerance`],
+    /// [`GradientDescent::parameter_tolerance`]) takes a few iterations
+    /// where [`GradientDescent::path`]'s lockstep fits start from zero;
+    /// the models differ from their fits alone by how far each stopped
+    /// from its optimum. Errors as [`GradientDescent::path`]'s.
+    ///
+    /// ```
+    /// use downhill::{GradientDescent, Penalty, Solver};
+    /// use ndarray::array;
+    /// let x = array![[0.0f32, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0], [4.0, 2.0]];
+    /// let y = array![1.0f32, 1.5, 3.2, 5.1, 5.8];
+    /// let ridge = GradientDescent::linear().penalty(Penalty::L2(0.0)).solver(Solver::lbfgs());
+    /// let path = ridge.path_warm_started(x.view(), y.view(), &[0.01, 1.0, 0.1])?;
+    /// // Each model reaches its own optimum, whatever it started from.
+    /// let alone = ridge.clone().l2(0.1).fit(x.view(), y.view())?;
+    /// assert!((path[2].weights()[0] - alone.weights()[0]).abs() < 1e-4);
+    /// # Ok::<(), downhill::Error>(())
+    /// ```
+    pub fn path_warm_started(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<f32>,
+        strengths: &[f32],
+    ) -> Result<Vec<Fitted>> {
+        let order = strongest_first(strengths);
+        let models = self.at_strengths(&order.iter().map(|&k| strengths[k]).collect::<Vec<_>>())?;
+        let fits = GradientDescent::fit_many_arrays(&models, x, y, None, Together::WarmStarted)?;
+        Ok(in_order_given(&order, fits))
     }
 
     /// `count` strengths of this penalty from rows `x` and targets `y`, as
@@ -311,6 +372,22 @@ fn check_together(models: &[GradientDescent]) -> Result<Vec<Checked<'_>>> {
         }
     }
     models.iter().map(GradientDescent::check).collect()
+}
+
+/// The indices of `strengths` from the strongest to the weakest (equal
+/// ones in the order given).
+pub(super) fn strongest_first(strengths: &[f32]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..strengths.len()).collect();
+    order.sort_by(|&a, &b| strengths[b].total_cmp(&strengths[a]));
+    order
+}
+
+/// `fits`, made in the order `order` gives, back in the order of the
+/// indices.
+pub(super) fn in_order_given<T>(order: &[usize], fits: Vec<T>) -> Vec<T> {
+    let mut placed: Vec<(usize, T)> = order.iter().copied().zip(fits).collect();
+    placed.sort_by_key(|(k, _)| *k);
+    placed.into_iter().map(|(_, fit)| fit).collect()
 }
 
 /// `penalty` with its overall strength `strength` (an L2 penalty where it
