@@ -1058,10 +1058,11 @@ class LogisticRegressionCV(_Classifier):
 class _PathCV(_Regressor):
     """What ``LassoCV`` and ``ElasticNetCV`` share: each l1_ratio's alphas
     (given, or ``alphas`` many from the data's α_max down to ``eps`` times
-    it, as scikit-learn takes them) fitted on every fold's training rows in
-    lockstep and scored by their held-out mean squared error, the best
-    mean error's alpha and ratio chosen, the model refitted at them on
-    every row.
+    it, as scikit-learn takes them) fitted on every fold's training rows as
+    a warm-started path (the largest alpha first, each fit from the one
+    before's solution) and scored by their held-out mean squared error,
+    the best mean error's alpha and ratio chosen, the model refitted at
+    them on every row.
 
     scikit-learn minimizes ``(1/2n) ‖y − Xw − b‖² + α ρ ‖w‖₁ + α (1−ρ)/2
     ‖w‖²``; the library the mean squared error plus its penalty, twice
@@ -1211,7 +1212,7 @@ class _PathCV(_Regressor):
 
 class LassoCV(_PathCV):
     """scikit-learn's ``LassoCV``: the L1 strength by cross-validation on
-    the library's lockstep paths (see ``ElasticNetCV`` for the units and
+    the library's warm-started paths (see ``ElasticNetCV`` for the units and
     the fits). ``cv`` is read as scikit-learn reads it (default 5 folds),
     and must part the rows. ``alpha_``, ``alphas_``, ``mse_path_``
     (alphas × folds), ``coef_``, ``intercept_``, ``n_iter_``."""
@@ -1255,8 +1256,8 @@ class LassoCV(_PathCV):
 
 class ElasticNetCV(_PathCV):
     """scikit-learn's ``ElasticNetCV``: the strength (and, for a list of
-    ``l1_ratio``, the ratio) by cross-validation on the library's lockstep
-    paths. ``l1_ratio_``, ``alpha_``, ``alphas_``, ``mse_path_`` (ratios ×
+    ``l1_ratio``, the ratio) by cross-validation on the library's
+    warm-started paths. ``l1_ratio_``, ``alpha_``, ``alphas_``, ``mse_path_`` (ratios ×
     alphas × folds for a list, alphas × folds for one), ``coef_``,
     ``intercept_``, ``n_iter_``. An ``l1_ratio`` of 0 (ridge) takes a list
     of alphas: its α_max is infinite, as scikit-learn's is."""

@@ -852,22 +852,22 @@ const PASS_ROWS: usize = 1 << 14;
 /// Count, mean and sum of squared deviations of one column, in float64,
 /// merged block by block (Chan, Golub and LeVeque's pairwise update).
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Moments {
-    pub(crate) count: f64,
-    pub(crate) mean: f64,
-    pub(crate) squares: f64,
+struct Moments {
+    count: f64,
+    mean: f64,
+    squares: f64,
 }
 
 impl Moments {
     /// The moments of `values` (two passes over a block in memory).
-    pub(crate) fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
+    fn of(values: impl Iterator<Item = f64> + Clone) -> Moments {
         let (count, sum) = values.clone().fold((0.0, 0.0), |(c, s), v| (c + 1.0, s + v));
         let mean = if count > 0.0 { sum / count } else { 0.0 };
         let squares = values.map(|v| (v - mean) * (v - mean)).sum();
         Moments { count, mean, squares }
     }
 
-    pub(crate) fn merge(self, other: Moments) -> Moments {
+    fn merge(self, other: Moments) -> Moments {
         let count = self.count + other.count;
         if count == 0.0 {
             return self;

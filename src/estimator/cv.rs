@@ -16,6 +16,8 @@
 //! (a file streamed, a rank's shard) are read through a view of the
 //! fold's rows ([`GradientDescent::cross_validate_source`]).
 
+use std::borrow::Cow;
+
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -282,34 +284,37 @@ impl GradientDescent {
         };
         let ordered: Vec<GradientDescent> = order.iter().map(|&k| models[k].clone()).collect();
         let resident = source.resident();
-        let weights = source.weights(0, rows)?;
-        let targets = match &resident {
-            Some(block) => block.y.to_vec(),
-            None => read_targets(source)?,
+        // Rows in memory as arrays, with their weights: copied fold by
+        // fold. Any other source's are read through views of the folds.
+        let in_memory = match &resident {
+            Some(block) => Some((
+                ArrayView2::from_shape((rows, source.features()), &block.x[..]).map_err(|_| {
+                    Error::ShapeMismatch {
+                        x_rows: rows,
+                        y_len: block.x.len() / source.features().max(1),
+                    }
+                })?,
+                source.weights(0, rows)?,
+            )),
+            None => None,
         };
+        let targets = match &resident {
+            Some(block) => Cow::Borrowed(&block.y[..]),
+            None => Cow::Owned(read_targets(source)?),
+        };
+        let y = ArrayView1::from(&targets[..]);
         let mut scores = Array2::zeros((folds.count, strengths.len()));
         for fold in 0..folds.count {
             let (held_out, training) = folds.split(fold);
             self.check_classes_of_fold(fold, &training, &targets)?;
-            let fits = match &resident {
-                Some(block) => {
-                    let x =
-                        ArrayView2::from_shape((rows, source.features()), &block.x[..]).map_err(|_| {
-                            Error::ShapeMismatch {
-                                x_rows: rows,
-                                y_len: block.x.len() / source.features().max(1),
-                            }
-                        })?;
-                    let (train_x, train_y) = (
-                        x.select(Axis(0), &training),
-                        ArrayView1::from(&targets[..]).select(Axis(0), &training),
-                    );
+            let fits = match &in_memory {
+                Some((x, weights)) => {
                     let train_weights: Option<Array1<f32>> =
                         weights.as_ref().map(|w| training.iter().map(|&i| w[i]).collect());
                     GradientDescent::fit_many_arrays(
                         &ordered,
-                        train_x.view(),
-                        train_y.view(),
+                        x.select(Axis(0), &training).view(),
+                        y.select(Axis(0), &training).view(),
                         train_weights.as_ref().map(|w| w.view()),
                         together,
                     )?
@@ -345,16 +350,9 @@ impl GradientDescent {
                     })
             }
         };
-        let fitted = match &resident {
-            Some(block) => {
-                let x = ArrayView2::from_shape((rows, source.features()), &block.x[..]).map_err(|_| {
-                    Error::ShapeMismatch {
-                        x_rows: rows,
-                        y_len: targets.len(),
-                    }
-                })?;
-                let weights = weights.as_deref().map(ArrayView1::from);
-                models[chosen].fit_with_weights(x, ArrayView1::from(&targets[..]), weights)?
+        let fitted = match &in_memory {
+            Some((x, weights)) => {
+                models[chosen].fit_with_weights(*x, y, weights.as_deref().map(ArrayView1::from))?
             }
             None => models[chosen].fit_source(source)?,
         };

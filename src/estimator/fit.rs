@@ -69,14 +69,7 @@ impl GradientDescent {
         y: ArrayView1<f32>,
         weights: Option<ArrayView1<f32>>,
     ) -> Result<Fitted> {
-        // Every rank checks its rows and weights, and all learn of any
-        // rank's bad ones.
-        let rows = ranks.agree(InMemory::new(x, y))?;
-        let weighted = ranks.agree(weights.map(|w| Weighted::new(&rows, w.to_vec())).transpose())?;
-        match &weighted {
-            None => self.fit_source(&rows),
-            Some(weighted) => self.fit_source(weighted),
-        }
+        on_shard(ranks, x, y, weights, |rows| self.fit_source(rows))
     }
 
     /// A hash of the settings every rank of a data-parallel fit must share
@@ -779,6 +772,24 @@ impl Checked<'_> {
                 Ok(Some(counts.into_iter().map(balanced).collect()))
             }
         }
+    }
+}
+
+/// `fit` of a rank's rows `x`, `y` in memory, weighted by `weights`
+/// where given: every rank checks its rows and weights, and all learn of
+/// any rank's bad ones.
+pub(super) fn on_shard<T>(
+    ranks: &Reducer,
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+    weights: Option<ArrayView1<f32>>,
+    fit: impl FnOnce(&dyn DataSource) -> Result<T>,
+) -> Result<T> {
+    let rows = ranks.agree(InMemory::new(x, y))?;
+    let weighted = ranks.agree(weights.map(|w| Weighted::new(&rows, w.to_vec())).transpose())?;
+    match &weighted {
+        None => fit(&rows),
+        Some(weighted) => fit(weighted),
     }
 }
 

@@ -9,10 +9,10 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::data::source::{DataSource, InMemory, Weighted};
+use crate::data::source::DataSource;
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
-use crate::estimator::fit::Together;
+use crate::estimator::fit::{on_shard, Together};
 use crate::estimator::fitted::Fitted;
 use crate::estimator::settings::{Checked, GradientDescent};
 use crate::math::loss::Loss;
@@ -87,14 +87,9 @@ impl GradientDescent {
         together: Together,
     ) -> Result<Vec<Fitted>> {
         if let Some(ranks) = models.first().and_then(|first| first.ranks.as_ref()) {
-            // Every rank checks its rows and weights, and all learn of any
-            // rank's bad ones.
-            let rows = ranks.agree(InMemory::new(x, y))?;
-            let weighted = ranks.agree(weights.map(|w| Weighted::new(&rows, w.to_vec())).transpose())?;
-            return match &weighted {
-                None => GradientDescent::fit_many_source_together(models, &rows, together),
-                Some(weighted) => GradientDescent::fit_many_source_together(models, weighted, together),
-            };
+            return on_shard(ranks, x, y, weights, |rows| {
+                GradientDescent::fit_many_source_together(models, rows, together)
+            });
         }
         let members = check_together(models)?;
         members[0].fit_arrays(&members, x, y, weights, together)
