@@ -343,6 +343,28 @@ fn strengths_from_the_data_are_scikit_learns_alphas() {
             "{ours} against 2 × {alpha}"
         );
     }
+    // Rows read block by block give the same grid, as do a classifier's.
+    let rows = InMemory::new(x.view(), y.view()).unwrap();
+    let streamed = lasso
+        .strengths_from_source(&NotResident(&rows), alphas.len(), 1e-3)
+        .unwrap();
+    for (a, b) in streamed.iter().zip(&strengths) {
+        assert!((a - b).abs() <= 1e-6 * b, "{a} against {b}");
+    }
+    let (lx, ly) = logistic();
+    let classifier = GradientDescent::logistic()
+        .penalty(Penalty::L1(0.0))
+        .standardize(true);
+    let in_memory = classifier
+        .strengths_from_data(lx.view(), ly.view(), 4, 1e-2)
+        .unwrap();
+    let logistic_rows = InMemory::new(lx.view(), ly.view()).unwrap();
+    let streamed = classifier
+        .strengths_from_source(&NotResident(&logistic_rows), 4, 1e-2)
+        .unwrap();
+    for (a, b) in streamed.iter().zip(&in_memory) {
+        assert!((a - b).abs() <= 1e-6 * b, "{a} against {b}");
+    }
     // The elastic net's grid is the lasso's over its L1 share.
     let net = GradientDescent::linear().penalty(Penalty::ElasticNet {
         alpha: 0.0,

@@ -113,6 +113,36 @@ pub enum LossKind {
     ModifiedHuber,
 }
 
+/// The scores `downhill cv --scoring` names (higher is better).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoringArg {
+    /// The fraction of labels predicted.
+    Accuracy,
+    /// Minus the mean log-loss.
+    #[value(name = "log-loss")]
+    LogLoss,
+    /// The area under the ROC curve (two classes).
+    #[value(name = "roc-auc")]
+    RocAuc,
+    /// R² of the targets.
+    R2,
+    /// Minus the mean squared error.
+    Mse,
+}
+
+impl ScoringArg {
+    /// The library's scoring.
+    pub fn scoring(self) -> downhill::CvScoring {
+        match self {
+            ScoringArg::Accuracy => downhill::CvScoring::Accuracy,
+            ScoringArg::LogLoss => downhill::CvScoring::NegLogLoss,
+            ScoringArg::RocAuc => downhill::CvScoring::RocAuc,
+            ScoringArg::R2 => downhill::CvScoring::R2,
+            ScoringArg::Mse => downhill::CvScoring::NegMeanSquaredError,
+        }
+    }
+}
+
 /// The penalties `--penalty` names.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PenaltyKind {
@@ -371,6 +401,10 @@ pub struct CvArgs {
     /// error of the best, rather than the best.
     #[arg(long)]
     pub one_standard_error: bool,
+    /// How each held-out fold scores a model (default: accuracy for
+    /// classifiers, minus the mean squared error for regressors).
+    #[arg(long, value_enum)]
+    pub scoring: Option<ScoringArg>,
     /// Save the model refitted at the chosen strength on every row.
     #[arg(long, value_name = "model.json")]
     pub save: Option<PathBuf>,

@@ -2,10 +2,14 @@
 //! (the library's `GradientDescent::cross_validate`), the table of scores,
 //! and the final model saved.
 
-use downhill::data::table::Table;
-use downhill::{Choice, CvOptions, Folds, GradientDescent, Model, Penalty, MOST_STRENGTHS};
+use downhill::data::source::{DataSource, InMemory};
+use downhill::data::table::{Encoding, Labels, Table};
+use downhill::{
+    Choice, CvOptions, CvScoring, Error, Fitted, Folds, GradientDescent, Model, Penalty, MOST_STRENGTHS,
+};
 
-use crate::args::{explain, for_table, load, CvArgs};
+use crate::args::{explain, for_class_codes, for_classes, for_table, load, CvArgs, ScoringArg};
+use crate::fit::{opened_file, Read, Streamed};
 use crate::report::number;
 
 /// `downhill cv`.
@@ -17,69 +21,154 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
         downhill::atomic_file::check_output(path, &[(&args.data.data, "--data")])
             .map_err(|e| e.to_string())?;
     }
-    let model = args.train.model();
-    let data = load(&args.data, model)?;
-    let explain = |e| {
-        explain(
-            e,
-            &data.feature_names,
-            &data.lines,
-            &args.data.data,
-            Some(&args.data.target),
-        )
-    };
-    let descent = for_table(&args.train, args.train.descent(args.lr), &data)?;
-    let penalty = args.train.penalty();
-    let strengths = strengths(&args.alphas, &data, &descent)?;
-    // A class of fewer rows than folds leaves some fold's training rows
-    // without it, or some held-out fold without it.
-    if let Some(labels) = &data.encoding.labels {
-        for k in 0..labels.count() {
-            let rows = data.y.iter().filter(|&&v| v as usize == k).count();
-            if rows < args.folds {
+    let descent = args.train.descent(args.lr);
+    // A table within the memory budget is read whole on the survey that
+    // chose so; a larger one, and an .npy file, are cross-validated from
+    // the file, a fold's rows at a time.
+    match opened_file(&args.data, &args.train, false)? {
+        Some(Read::Streamed(streamed)) => {
+            if matches!(streamed, Streamed::Sparse(_)) {
                 return Err(format!(
-                    "the class {:?} has {rows} rows, fewer than the {} folds: use at most {rows} folds",
-                    labels.label(k as f32).unwrap_or("?"),
-                    args.folds
+                    "{}: cv does not take sparse rows (svmlight, .npz) yet; fit them with downhill fit",
+                    args.data.data.display()
                 ));
             }
+            streamed.describe();
+            let source = streamed.source();
+            say!(
+                "rows:         {} × {} features, read from the file a fold at a time",
+                source.rows(),
+                source.features()
+            );
+            let descent = match &streamed {
+                Streamed::Table(table) => {
+                    for_classes(&args.train, descent, table.encoding(), table.rows(), false)?
+                }
+                _ => for_class_codes(&args.train, descent, || targets(streamed.source()), false, true)?,
+            };
+            let rows = Rows {
+                source: streamed.source(),
+                labels: match &streamed {
+                    Streamed::Table(table) => table.encoding().labels.as_ref(),
+                    _ => None,
+                },
+                explain: &|e| streamed.explain(e, &args.data.data),
+                encoding: &|fitted| Ok(streamed.described(fitted)?.1),
+            };
+            cross_validate(args, &descent, &rows)
+        }
+        Some(Read::Whole(table)) => cv_table(args, descent, crate::args::described(table)),
+        None => cv_table(args, descent, load(&args.data, args.train.model())?),
+    }
+}
+
+/// `downhill cv` of a table read whole.
+fn cv_table(args: &CvArgs, descent: GradientDescent, data: Table) -> Result<(), String> {
+    let descent = for_table(&args.train, descent, &data)?;
+    let source = InMemory::new(data.x.view(), data.y.view()).map_err(|e| e.to_string())?;
+    let rows = Rows {
+        source: &source,
+        labels: data.encoding.labels.as_ref(),
+        explain: &|e| {
+            explain(
+                e,
+                &data.feature_names,
+                &data.lines,
+                &args.data.data,
+                Some(&args.data.target),
+            )
+        },
+        encoding: &|_| Ok(data.encoding.clone()),
+    };
+    cross_validate(args, &descent, &rows)
+}
+
+/// The rows cross-validated, how their errors read, and the encoding a
+/// model of them is saved with.
+struct Rows<'a> {
+    source: &'a dyn DataSource,
+    /// The labels' names, where the targets are labels.
+    labels: Option<&'a Labels>,
+    explain: &'a dyn Fn(Error) -> String,
+    encoding: &'a dyn Fn(&Fitted) -> Result<Encoding, String>,
+}
+
+/// Every target of `source`, read a block at a time.
+fn targets(source: &dyn DataSource) -> Result<Vec<f32>, String> {
+    let rows = source.rows();
+    let mut y = Vec::with_capacity(rows);
+    for start in (0..rows).step_by(1 << 16) {
+        y.extend_from_slice(
+            &source
+                .targets(start, (1 << 16).min(rows - start))
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    Ok(y)
+}
+
+/// The cross-validation of `rows` by `descent`: the folds, the strengths,
+/// the table of scores, the choice, the model saved.
+fn cross_validate(args: &CvArgs, descent: &GradientDescent, rows: &Rows) -> Result<(), String> {
+    let model = args.train.model();
+    let penalty = args.train.penalty();
+    let source = rows.source;
+    let strengths = strengths(&args.alphas, source, descent)?;
+    let y = targets(source)?;
+    // A class of fewer rows than folds leaves some fold's training rows
+    // without it, or some held-out fold without it.
+    if model == Model::Logistic {
+        let mut counts = std::collections::BTreeMap::new();
+        for &label in &y {
+            *counts.entry(label as usize).or_insert(0usize) += 1;
+        }
+        if let Some((&k, &count)) = counts.iter().find(|(_, &count)| count < args.folds) {
+            let class = match rows.labels.and_then(|labels| labels.label(k as f32)) {
+                Some(label) => format!("{label:?}"),
+                None => k.to_string(),
+            };
+            return Err(format!(
+                "the class {class} has {count} rows, fewer than the {} folds: use at most {count} folds",
+                args.folds
+            ));
         }
     }
     let folds = match model {
-        Model::Logistic => Folds::stratified(data.y.view(), args.folds, args.train.seed),
-        Model::Linear => Folds::new(data.y.len(), args.folds, args.train.seed),
+        Model::Logistic => Folds::stratified(
+            downhill::ndarray::ArrayView1::from(&y[..]),
+            args.folds,
+            args.train.seed,
+        ),
+        Model::Linear => Folds::new(y.len(), args.folds, args.train.seed),
     }
     .map_err(|e| e.to_string())?;
     let choice = match args.one_standard_error {
         true => Choice::OneStandardError,
         false => Choice::BestMean,
     };
-    let scoring = match model {
-        Model::Logistic => "accuracy",
-        Model::Linear => "minus the mean squared error",
-    };
+    let scoring = args.scoring.map(ScoringArg::scoring);
     say!(
-        "{} strengths of the {} penalty, {} folds ({}), scored by {scoring} on each held-out fold",
+        "{} strengths of the {} penalty, {} folds ({}), scored by {} on each held-out fold",
         strengths.len(),
         penalty_name(penalty),
         folds.count(),
         match model {
             Model::Logistic => "stratified by class",
             Model::Linear => "shuffled",
-        }
+        },
+        scoring_name(scoring.unwrap_or(match model {
+            Model::Logistic => CvScoring::Accuracy,
+            Model::Linear => CvScoring::NegMeanSquaredError,
+        }))
     );
+    let options = CvOptions {
+        scoring,
+        choice,
+        ..CvOptions::default()
+    };
     let found = descent
-        .cross_validate(
-            data.x.view(),
-            data.y.view(),
-            &strengths,
-            &folds,
-            CvOptions {
-                choice,
-                ..CvOptions::default()
-            },
-        )
-        .map_err(explain)?;
+        .cross_validate_source(source, &strengths, &folds, options)
+        .map_err(rows.explain)?;
     let errors = found.standard_errors();
     say!("{:>14}  {:>14}  {:>14}", "alpha", "mean score", "standard error");
     for (k, &alpha) in found.strengths.iter().enumerate() {
@@ -107,18 +196,30 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
             Choice::BestMean => "the best mean score",
             Choice::OneStandardError => "the strongest within a standard error of the best mean score",
         },
-        data.y.len()
+        y.len()
     );
     if let Some(path) = &args.save {
+        let encoding = (rows.encoding)(&found.fitted)?;
         found
             .fitted
             .clone()
-            .with_encoding(data.encoding.clone())
+            .with_encoding(encoding)
             .and_then(|named| named.save(path))
             .map_err(|e| e.to_string())?;
         say!("saved:        {}", path.display());
     }
     Ok(())
+}
+
+/// How the scores read in the table's heading.
+fn scoring_name(scoring: CvScoring) -> &'static str {
+    match scoring {
+        CvScoring::Accuracy => "accuracy",
+        CvScoring::NegLogLoss => "minus the mean log-loss",
+        CvScoring::RocAuc => "the area under the ROC curve",
+        CvScoring::R2 => "R²",
+        CvScoring::NegMeanSquaredError => "minus the mean squared error",
+    }
 }
 
 fn penalty_name(penalty: Penalty) -> &'static str {
@@ -132,9 +233,9 @@ fn penalty_name(penalty: Penalty) -> &'static str {
 /// The strengths `--alphas` names: a comma-separated list, or `auto:N`,
 /// N strengths from the data's largest useful one down to a thousandth of
 /// it, as scikit-learn's `LassoCV` takes them
-/// ([`downhill::GradientDescent::strengths_from_data`], with `descent`'s
-/// loss, penalty and standardization).
-fn strengths(text: &str, data: &Table, descent: &GradientDescent) -> Result<Vec<f32>, String> {
+/// ([`downhill::GradientDescent::strengths_from_source`], with
+/// `descent`'s loss, penalty and standardization).
+fn strengths(text: &str, source: &dyn DataSource, descent: &GradientDescent) -> Result<Vec<f32>, String> {
     let text = text.trim();
     let Some(count) = text.strip_prefix("auto:") else {
         return text
@@ -153,6 +254,6 @@ fn strengths(text: &str, data: &Table, descent: &GradientDescent) -> Result<Vec<
         .filter(|&n| (1..=MOST_STRENGTHS).contains(&n))
         .ok_or_else(|| format!("--alphas {text:?}: auto:N takes a count from 1 to {MOST_STRENGTHS}"))?;
     descent
-        .strengths_from_data(data.x.view(), data.y.view(), count, 1e-3)
+        .strengths_from_source(source, count, 1e-3)
         .map_err(|e| format!("--alphas auto: {e}"))
 }

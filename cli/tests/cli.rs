@@ -3750,3 +3750,108 @@ fn cv_chooses_the_strength_that_predicts_best_and_saves_its_model() {
         &["\"yes\" has 1 rows", "2 folds"],
     );
 }
+
+/// `cv` of a table larger than the memory budget reads it from the file a
+/// fold at a time, and gives the table read whole's scores (to 1e-5: the
+/// blocks' sums round otherwise) and choice; `--scoring` picks the score,
+/// and one of the other kind of model is refused by name.
+#[test]
+fn cv_beyond_the_memory_budget_reads_the_file_a_fold_at_a_time() {
+    let dir = folder("cv-streamed");
+    let mut text = String::from("a,b,colour,label\n");
+    for i in 0..2000u64 {
+        // A fixed scramble of the row number: reproducible, not periodic.
+        let h = i.wrapping_mul(2654435761) % 1000;
+        let a = h as f64 / 100.0 - 5.0;
+        let b = ((i * 7919) % 997) as f64 / 50.0 - 10.0;
+        let colour = ["red", "green", "blue"][(h % 3) as usize];
+        let label = if a - 0.2 * b + (i % 5) as f64 - 2.0 > 0.0 {
+            "yes"
+        } else {
+            "no"
+        };
+        text.push_str(&format!("{a},{b},{colour},{label}\n"));
+    }
+    let csv = dir.join("rows.csv");
+    std::fs::write(&csv, text).unwrap();
+    let run = |extra: &[&str]| {
+        succeed(
+            &[
+                &[
+                    "cv",
+                    "--data",
+                    csv.to_str().unwrap(),
+                    "--target",
+                    "label",
+                    "--model",
+                    "logistic",
+                    "--solver",
+                    "lbfgs",
+                    "--device",
+                    "cpu",
+                    "--alphas",
+                    "auto:4",
+                    "--scoring",
+                    "log-loss",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    // (alpha, mean score) of each row of the table, and the chosen line.
+    let table = |text: &str| -> (Vec<(f64, f64)>, String) {
+        let rows = text
+            .lines()
+            .skip_while(|line| !line.contains("mean score"))
+            .skip(1)
+            .take(4)
+            .map(|line| {
+                let cells: Vec<f64> = line
+                    .split_whitespace()
+                    .take(2)
+                    .map(|v| v.parse().unwrap())
+                    .collect();
+                (cells[0], cells[1])
+            })
+            .collect();
+        let chosen = text
+            .lines()
+            .find(|line| line.contains("chosen alpha"))
+            .unwrap_or("")
+            .to_string();
+        (rows, chosen)
+    };
+    let whole = run(&[]);
+    let streamed = run(&["--memory-budget", "50KB"]);
+    assert!(!whole.contains("a fold at a time"), "{whole}");
+    assert!(
+        streamed.contains("read from the file a fold at a time"),
+        "{streamed}"
+    );
+    assert!(
+        streamed.contains("scored by minus the mean log-loss"),
+        "{streamed}"
+    );
+    let ((whole_rows, whole_choice), (streamed_rows, streamed_choice)) = (table(&whole), table(&streamed));
+    assert_eq!(whole_rows.len(), 4, "{whole}");
+    for (w, s) in whole_rows.iter().zip(&streamed_rows) {
+        assert_eq!(w.0, s.0, "{whole}\n{streamed}");
+        assert!((w.1 - s.1).abs() <= 1e-5 * w.1.abs(), "{whole}\n{streamed}");
+    }
+    assert_eq!(whole_choice, streamed_choice);
+    fail_with(
+        &[
+            "cv",
+            "--data",
+            csv.to_str().unwrap(),
+            "--target",
+            "a",
+            "--features",
+            "b",
+            "--scoring",
+            "roc-auc",
+        ],
+        &["cannot score a linear model by RocAuc"],
+    );
+}

@@ -937,6 +937,12 @@ impl PassMoments {
         }
     }
 
+    /// Each feature's mean and (population) spread, then the targets'.
+    pub(crate) fn means_and_spreads(&self) -> (Vec<(f64, f64)>, (f64, f64)) {
+        let of = |m: &Moments| (m.mean, (m.squares / m.count).sqrt());
+        (self.columns.iter().map(of).collect(), of(&self.targets))
+    }
+
     /// The moments of both parts' rows together.
     pub(crate) fn merge(mut self, other: &PassMoments) -> PassMoments {
         for (total, part) in self.columns.iter_mut().zip(&other.columns) {

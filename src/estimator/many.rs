@@ -9,7 +9,7 @@
 
 use ndarray::{ArrayView1, ArrayView2};
 
-use crate::data::source::DataSource;
+use crate::data::source::{find_non_finite, pass_moments, DataSource, InMemory};
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
 use crate::estimator::fit::{on_shard, Together};
@@ -223,6 +223,20 @@ impl GradientDescent {
         count: usize,
         ratio: f64,
     ) -> Result<Vec<f32>> {
+        crate::data::validate_targets_of(self.loss_settings(), x, y)?;
+        crate::data::validate_features(x)?;
+        self.strengths_from_source(&InMemory::new(x, y)?, count, ratio)
+    }
+
+    /// [`GradientDescent::strengths_from_data`] of the rows of `source`,
+    /// read in two passes (the columns' and targets' means and spreads,
+    /// then the covariances): the grid of a file too large for memory.
+    pub fn strengths_from_source(
+        &self,
+        source: &dyn DataSource,
+        count: usize,
+        ratio: f64,
+    ) -> Result<Vec<f32>> {
         if !((1..=MOST_STRENGTHS).contains(&count) && ratio > 0.0 && ratio <= 1.0) {
             return Err(Error::Estimator(EstimatorError::InvalidStrengthGrid {
                 count,
@@ -231,8 +245,6 @@ impl GradientDescent {
             }));
         }
         let loss = self.loss_settings();
-        crate::data::validate_targets_of(loss, x, y)?;
-        crate::data::validate_features(x)?;
         let factor = match loss {
             Loss::Squared => 2.0,
             Loss::Log | Loss::Multinomial { .. } => 1.0,
@@ -242,45 +254,54 @@ impl GradientDescent {
                 }))
             }
         };
-        let n = y.len() as f64;
-        // The targets as the fit sees them: one column, or each class's
-        // indicator.
-        let targets: Vec<Vec<f64>> = match loss.classes() {
-            Some(classes) if classes > 2 => (0..classes)
-                .map(|k| {
-                    let indicator: Vec<f64> =
-                        y.iter().map(|&v| f64::from(u8::from(v as usize == k))).collect();
-                    let mean = indicator.iter().sum::<f64>() / n;
-                    indicator.iter().map(|v| v - mean).collect()
-                })
-                .collect(),
-            _ => {
-                let values: Vec<f64> = y.iter().map(|&v| f64::from(v)).collect();
-                let mean = values.iter().sum::<f64>() / n;
-                let spread = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-                let scale = match self.standardize_target && spread > 0.0 {
-                    true => spread,
-                    false => 1.0,
-                };
-                vec![values.iter().map(|v| (v - mean) / scale).collect()]
-            }
+        // The first pass checks the targets too.
+        let (columns, (target_mean, target_spread)) = pass_moments(source, loss, true)?.means_and_spreads();
+        let spread_or_one = |spread: f64, scaled: bool| match scaled && spread > 0.0 {
+            true => spread,
+            false => 1.0,
         };
-        let mut largest = 0.0f64;
-        for column in x.columns() {
-            let mean = column.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-            let spread = (column.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n).sqrt();
-            let scale = if self.standardize && spread > 0.0 {
-                spread
-            } else {
-                1.0
-            };
-            for target in &targets {
-                let covariance: f64 = column
+        let target_scale = spread_or_one(target_spread, self.standardize_target);
+        // The targets as the fit sees them: one column, or each class's
+        // indicator. Σᵢ (xᵢⱼ − x̄ⱼ)(1[yᵢ = k] − pₖ) is taken as
+        // Σᵢ (xᵢⱼ − x̄ⱼ) 1[yᵢ = k] − pₖ Σᵢ (xᵢⱼ − x̄ⱼ), pₖ known at the end.
+        let classes = loss.classes().filter(|&k| k > 2).unwrap_or(0);
+        let (n, d) = (source.rows(), source.features());
+        let mut covariances = vec![0.0f64; d * classes.max(1)];
+        let (mut deviations, mut class_rows) = (vec![0.0f64; d], vec![0.0f64; classes]);
+        for start in (0..n).step_by(1 << 14) {
+            let block = source.block(start, (1 << 14).min(n - start))?;
+            for (row, &target) in block.x.chunks_exact(d).zip(block.y.iter()) {
+                let centred = row
                     .iter()
-                    .zip(target)
-                    .map(|(&v, &t)| (f64::from(v) - mean) / scale * t)
-                    .sum();
-                largest = largest.max(covariance.abs() / n);
+                    .zip(&columns)
+                    .map(|(&v, &(mean, _))| f64::from(v) - mean);
+                match classes {
+                    0 => {
+                        let t = (f64::from(target) - target_mean) / target_scale;
+                        for (sum, v) in covariances.iter_mut().zip(centred) {
+                            *sum += v * t;
+                        }
+                    }
+                    _ => {
+                        let k = target as usize;
+                        class_rows[k] += 1.0;
+                        for (j, v) in centred.enumerate() {
+                            covariances[j * classes + k] += v;
+                            deviations[j] += v;
+                        }
+                    }
+                }
+            }
+        }
+        let mut largest = 0.0f64;
+        for (j, &(_, spread)) in columns.iter().enumerate() {
+            let scale = spread_or_one(spread, self.standardize);
+            for k in 0..classes.max(1) {
+                let covariance = match classes {
+                    0 => covariances[j],
+                    _ => covariances[j * classes + k] - class_rows[k] / n as f64 * deviations[j],
+                };
+                largest = largest.max((covariance / scale).abs() / n as f64);
             }
         }
         let l1_share = match self.penalty_as_given() {
@@ -289,6 +310,8 @@ impl GradientDescent {
         };
         let top = factor * largest / l1_share;
         if !(top.is_finite() && top > 0.0) {
+            // A value that is not finite is named; else nothing to shrink.
+            find_non_finite(source)?;
             return Err(Error::Estimator(EstimatorError::NoStrengthFromData));
         }
         Ok((0..count)
