@@ -567,7 +567,8 @@ fn rows_not_in_memory_cross_validate_as_rows_in_memory() {
 }
 
 /// A warm-started path reaches each strength's optimum (its fit alone, to
-/// 1e-4 of the largest weight) in fewer L-BFGS passes in all than the
+/// 1e-4 of the largest weight), each model its fit alone from the one
+/// before's parameters (one pass fewer), in fewer L-BFGS passes in all than the
 /// lockstep path, whose models each start from zero; the fits come back in
 /// the order of the strengths given, whatever order they were fitted in.
 #[test]
@@ -589,6 +590,31 @@ fn a_warm_started_path_reaches_each_optimum_in_fewer_passes() {
             &parameters(&alone),
             1e-4,
             &format!("strength {strength}"),
+        );
+    }
+    // Each model after the strongest is its fit alone from the parameters
+    // of the one before, bit for bit, in one pass fewer: its first
+    // evaluation is the sums the one before left at that point.
+    let strongest_first = [1, 3, 2, 0];
+    for pair in strongest_first.windows(2) {
+        let (before, k) = (&warm[pair[0]], pair[1]);
+        let alone = settings
+            .clone()
+            .l2(strengths[k])
+            .warm_start(before.weights().to_owned(), before.bias())
+            .fit(x.view(), y.view())
+            .unwrap();
+        assert_eq!(
+            parameters(&warm[k]),
+            parameters(&alone),
+            "strength {}",
+            strengths[k]
+        );
+        assert_eq!(
+            warm[k].gradient_evaluations() + 1,
+            alone.gradient_evaluations(),
+            "strength {}",
+            strengths[k]
         );
     }
     let passes = |fits: &[downhill::Fitted]| fits.iter().map(|f| f.gradient_evaluations()).sum::<u64>();

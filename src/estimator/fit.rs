@@ -559,6 +559,7 @@ impl Checked<'_> {
             margins,
             curvature,
             column_sums: Default::default(),
+            last_evaluations: (together == Together::WarmStarted).then(Default::default),
         };
         if together == Together::WarmStarted {
             // Each model from the last one's parameters (on the engine's
@@ -647,6 +648,7 @@ impl Checked<'_> {
             plan.shard = Some(shard);
         }
         plan.column_sums = Some(prepared.column_sums.clone());
+        plan.last_evaluations = prepared.last_evaluations.clone();
         let start = match from {
             Some(parameters) => Start::Fresh(parameters.to_vec()),
             None => self.starting_point(
@@ -834,6 +836,9 @@ struct Prepared<'p> {
     /// The columns' sums L-BFGS scales by, measured by the first model
     /// that needs them.
     column_sums: crate::train::lbfgs::memory::SharedColumnSums,
+    /// In a warm-started path, the last evaluation of the model before
+    /// (where the next starts).
+    last_evaluations: Option<crate::train::lbfgs::memory::LastEvaluations>,
 }
 
 /// What turns the driver's outcome into a [`Fitted`]: the fit's settings

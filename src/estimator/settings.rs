@@ -1035,6 +1035,7 @@ impl GradientDescent {
             reducer: None,
             shard: None,
             column_sums: None,
+            last_evaluations: None,
         };
         let descent = self.solver == Solver::GradientDescent;
         Ok(Checked {

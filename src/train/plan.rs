@@ -72,6 +72,9 @@ pub(crate) struct TrainingPlan {
     /// The columns' sums that L-BFGS scales by, measured once for every
     /// model fitted on the same rows (the models of a lockstep).
     pub(crate) column_sums: Option<crate::train::lbfgs::memory::SharedColumnSums>,
+    /// The last evaluation of the model before, in a warm-started path
+    /// (models fitted one after another on the same rows).
+    pub(crate) last_evaluations: Option<crate::train::lbfgs::memory::LastEvaluations>,
 }
 
 impl TrainingPlan {

@@ -42,6 +42,55 @@ pub(crate) struct Scaling {
 /// asks and handed to the others fitted on it.
 pub(crate) type SharedColumnSums = std::sync::Arc<std::sync::OnceLock<Result<Vec<Vec<f64>>>>>;
 
+/// The last points a model evaluated on a source and the rows' raw sums
+/// there, for the next model of a warm-started path (fitted one after
+/// another on the same rows), which starts where the one before ended:
+/// at its last point, or, where its last line search tried points it did
+/// not take, at one a few evaluations back. Its first evaluation is then
+/// those sums, not a pass. Two are equal where they are the same slot.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LastEvaluations(std::sync::Arc<std::sync::Mutex<Vec<Evaluated>>>);
+
+/// A point (the model's parameters as the engine evaluated them) and the
+/// rows' raw sums there.
+type Evaluated = (Vec<f32>, RawSums);
+
+/// The evaluations [`LastEvaluations`] keeps: more than a line search
+/// takes (its trials stop at 20).
+const EVALUATIONS_KEPT: usize = 32;
+
+impl PartialEq for LastEvaluations {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl LastEvaluations {
+    /// The sums left at `point` (the same bits), where they were.
+    pub(crate) fn at(&self, point: &[f32]) -> Option<RawSums> {
+        let same = |at: &[f32]| {
+            at.iter()
+                .map(|v| v.to_bits())
+                .eq(point.iter().map(|v| v.to_bits()))
+        };
+        let kept = self.0.lock().ok()?;
+        kept.iter()
+            .rev()
+            .find(|(at, _)| same(at))
+            .map(|(_, sums)| sums.clone())
+    }
+
+    /// Leaves `point` and its `sums` for the model after.
+    pub(crate) fn leave(&self, point: &[f32], sums: &RawSums) {
+        if let Ok(mut kept) = self.0.lock() {
+            if kept.len() == EVALUATIONS_KEPT {
+                kept.remove(0);
+            }
+            kept.push((point.to_vec(), sums.clone()));
+        }
+    }
+}
+
 impl Scaling {
     /// The columns' means and scales over `source`'s rows (every rank's),
     /// from one pass in float64 (fixed tasks added in their order, so the

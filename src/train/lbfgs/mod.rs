@@ -40,7 +40,7 @@ use crate::train::method::{Iterate, Iteration, Method};
 use crate::train::plan::TrainingPlan;
 use crate::train::state::TrainingState;
 use crate::train::stop_rules::{Ending, StopRules};
-use memory::{dot, norm, Curvature, LbfgsState, Scaling, Smallest, Stall};
+use memory::{dot, norm, Curvature, LastEvaluations, LbfgsState, Scaling, Smallest, Stall};
 
 /// The most passes one line search may take; MINPACK's Moré–Thuente
 /// stops at 20 evaluations as well.
@@ -89,6 +89,12 @@ struct Evaluator<'s> {
     scaling: Scaling,
     /// The passes over the rows so far.
     passes: u64,
+    /// In a warm-started path, the evaluations the model before left (for
+    /// this one's first, where it starts at one of their points), and
+    /// where this one's are left for the model after.
+    last: Option<LastEvaluations>,
+    /// Whether no point has been evaluated yet.
+    first: bool,
 }
 
 impl Evaluator<'_> {
@@ -102,10 +108,24 @@ impl Evaluator<'_> {
             .collect()
     }
 
-    /// The point `narrow`, evaluated by one pass.
+    /// The point `narrow`, evaluated by one pass (or, for the first, by
+    /// the sums the model before left there, to the bit).
     fn at(&mut self, narrow: Vec<f32>) -> Result<Point> {
-        let sums = self.sums.raw_sums(&narrow)?;
-        self.passes += 1;
+        let known = match std::mem::replace(&mut self.first, false) {
+            true => self.last.as_ref().and_then(|last| last.at(&narrow)),
+            false => None,
+        };
+        let sums = match known {
+            Some(sums) => sums,
+            None => {
+                let sums = self.sums.raw_sums(&narrow)?;
+                self.passes += 1;
+                if let Some(last) = &self.last {
+                    last.leave(&narrow, &sums);
+                }
+                sums
+            }
+        };
         let model: Vec<f64> = narrow.iter().map(|&p| f64::from(p)).collect();
         let mut slope = vec![0.0; model.len()];
         let loss = self.objective.gradient(&sums, &model, &mut slope);
@@ -341,6 +361,8 @@ impl<'s> Lbfgs<'s> {
             objective,
             scaling,
             passes: 0,
+            last: plan.last_evaluations.clone(),
+            first: true,
         };
         let mut point = evaluator.at(start.parameters.clone())?;
         // The saved state is of these rows only if the iterate's loss is
