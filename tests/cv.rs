@@ -625,3 +625,56 @@ fn a_warm_started_path_reaches_each_optimum_in_fewer_passes() {
         passes(&cold)
     );
 }
+
+/// Sparse rows (CSR) cross-validate as the same rows dense do: each fold's
+/// training and held-out rows stay sparse (their entries copied out), the
+/// fits reach the same optima, so every score within 1e-6, the same
+/// choice and the same final model.
+#[test]
+fn sparse_rows_cross_validate_as_the_same_rows_dense() {
+    let (mut x, y) = logistic();
+    // Small values become zeros, left out of the CSR arrays.
+    x.mapv_inplace(|v| if v.abs() < 0.6 { 0.0 } else { v });
+    let (mut indptr, mut indices, mut values) = (vec![0usize], Vec::new(), Vec::new());
+    for row in x.rows() {
+        for (j, &v) in row.iter().enumerate() {
+            if v != 0.0 {
+                indices.push(j as u32);
+                values.push(v);
+            }
+        }
+        indptr.push(indices.len());
+    }
+    let sparse =
+        downhill::data::sparse::CsrData::new(x.ncols(), indptr, indices, values, y.to_vec()).unwrap();
+    let folds = Folds::stratified(y.view(), 5, 1).unwrap();
+    let strengths = [0.3f32, 0.03, 0.003, 0.0003];
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .max_epochs(500)
+        .device(Device::Cpu);
+    let options = CvOptions {
+        scoring: Some(CvScoring::NegLogLoss),
+        ..CvOptions::default()
+    };
+    let dense = settings
+        .cross_validate(x.view(), y.view(), &strengths, &folds, options)
+        .unwrap();
+    let found = settings
+        .cross_validate_source(&sparse, &strengths, &folds, options)
+        .unwrap();
+    for ((fold, k), &score) in found.scores.indexed_iter() {
+        let want = dense.scores[[fold, k]];
+        assert!(
+            (score - want).abs() <= 1e-6,
+            "fold {fold}, strength {k}: {score} vs {want}"
+        );
+    }
+    assert_eq!(found.chosen, dense.chosen);
+    assert_near(
+        &parameters(&found.fitted),
+        &parameters(&dense.fitted),
+        1e-5,
+        "the final model",
+    );
+}

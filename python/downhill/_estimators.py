@@ -961,7 +961,8 @@ class LogisticRegressionCV(_Classifier):
     Cs, ``C_`` the chosen one (a copy per class for more than two). The
     folds' fits stop once the gradient's norm is below ``tol`` (scikit-learn
     stops on its largest component, a looser test); the refitted model runs
-    to the optimum. Not yet: sample and class weights, sparse rows.
+    to the optimum. Sparse rows (SciPy CSR) stay sparse. Not yet: sample
+    and class weights.
     """
 
     def __init__(
@@ -993,14 +994,13 @@ class LogisticRegressionCV(_Classifier):
 
     def fit(self, X, y):
         self._check_fit_intercept()
-        _dense_only(X)
         if self.scoring not in (None, "accuracy", "neg_log_loss", "roc_auc"):
             raise ValueError(f"scoring must be 'accuracy', 'neg_log_loss' or 'roc_auc', not {self.scoring!r}")
         if not self.refit:
             raise ValueError("refit=False is not supported: the model is refitted at the chosen C")
         X, y, _ = self._validate_fit(X, y, None, classifier=True)
-        if isinstance(X, Frame) or sp.issparse(X):
-            raise ValueError("the cross-validation takes dense arrays of numbers for now")
+        if isinstance(X, Frame):
+            raise ValueError("the cross-validation takes arrays of numbers (dense or sparse) for now")
         labels, self.classes_ = self._encode(y)
         cs = np.logspace(-4, 4, self.Cs) if isinstance(self.Cs, numbers.Integral) else np.asarray(self.Cs, float)
         if cs.size == 0 or not np.all(cs > 0):
@@ -1022,9 +1022,12 @@ class LogisticRegressionCV(_Classifier):
         # the refit runs to the optimum.
         if not self.tol >= 0:
             raise ValueError(f"tol must be at least 0, not {self.tol!r}")
-        scores, chosen, _ = _core.cross_validate(
+        # Sparse rows stay sparse, each fold's entries copied out.
+        rows = _csr(X) if sp.issparse(X) else (X,)
+        cross_validate = _core.cross_validate_csr if sp.issparse(X) else _core.cross_validate
+        scores, chosen, _ = cross_validate(
             settings(tol=float(self.tol)),
-            X,
+            *rows,
             labels,
             strengths,
             folds,
@@ -1048,12 +1051,6 @@ class LogisticRegressionCV(_Classifier):
     def predict_proba(self, X):
         X = self._validate_predict(X)
         return self._call(self._models[0], "predict_proba", X).astype(np.float64)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
-        return tags
-
 
 class _PathCV(_Regressor):
     """What ``LassoCV`` and ``ElasticNetCV`` share: each l1_ratio's alphas

@@ -5,7 +5,7 @@
 //! no copy where C-contiguous), the interpreter lock released while the
 //! engines run, the crate's errors out as Python exceptions of their kind.
 
-use downhill::data::source::Weighted;
+use downhill::data::source::{DataSource, InMemory, Weighted};
 use downhill::data::sparse::CsrData;
 use downhill::data::table::{Encoding, TableOptions};
 use downhill::data::table::{Opened, TableData};
@@ -537,6 +537,63 @@ fn cross_validate<'py>(
     one_standard_error: bool,
     threads: Option<usize>,
 ) -> PyResult<CrossValidated<'py>> {
+    let rows = InMemory::new(x.as_array(), y.as_array()).map_err(python_error)?;
+    cross_validate_rows(
+        py,
+        settings,
+        &rows,
+        strengths,
+        folds,
+        scoring,
+        one_standard_error,
+        threads,
+    )
+}
+
+/// [`cross_validate`] of sparse rows given as SciPy's CSR arrays
+/// ([`csr_rows`]): each fold's rows stay sparse.
+#[allow(clippy::too_many_arguments)]
+#[pyfunction]
+#[pyo3(signature = (settings, features, indptr, indices, values, y, strengths, folds, scoring, one_standard_error=false, threads=None))]
+fn cross_validate_csr<'py>(
+    py: Python<'py>,
+    settings: &FitSettings,
+    features: usize,
+    indptr: PyReadonlyArray1<'_, i64>,
+    indices: PyReadonlyArray1<'_, i32>,
+    values: PyReadonlyArray1<'_, f32>,
+    y: PyReadonlyArray1<'_, f32>,
+    strengths: Vec<f32>,
+    folds: Vec<usize>,
+    scoring: &str,
+    one_standard_error: bool,
+    threads: Option<usize>,
+) -> PyResult<CrossValidated<'py>> {
+    let rows = csr_rows(features, indptr, indices, values, y.as_array().to_vec())?;
+    cross_validate_rows(
+        py,
+        settings,
+        &rows,
+        strengths,
+        folds,
+        scoring,
+        one_standard_error,
+        threads,
+    )
+}
+
+/// [`cross_validate`] of any rows.
+#[allow(clippy::too_many_arguments)]
+fn cross_validate_rows<'py>(
+    py: Python<'py>,
+    settings: &FitSettings,
+    rows: &dyn DataSource,
+    strengths: Vec<f32>,
+    folds: Vec<usize>,
+    scoring: &str,
+    one_standard_error: bool,
+    threads: Option<usize>,
+) -> PyResult<CrossValidated<'py>> {
     let scoring = match scoring {
         "accuracy" => downhill::CvScoring::Accuracy,
         "neg_log_loss" => downhill::CvScoring::NegLogLoss,
@@ -556,14 +613,13 @@ fn cross_validate<'py>(
     let folds = downhill::Folds::from_assignment(folds).map_err(python_error)?;
     let stop = Arc::new(AtomicBool::new(false));
     let descent = settings.0.descent().stop_when(Arc::clone(&stop));
-    let (x, y) = (x.as_array(), y.as_array());
     let found = interruptible(py, threads, &stop, || {
         let options = downhill::CvOptions {
             scoring: Some(scoring),
             choice,
             ..downhill::CvOptions::default()
         };
-        descent.cross_validate(x, y, &strengths, &folds, options)
+        descent.cross_validate_source(rows, &strengths, &folds, options)
     })?
     .map_err(python_error)?;
     Ok((
@@ -877,6 +933,7 @@ fn _core(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(fit_csr, module)?)?;
     module.add_function(wrap_pyfunction!(fit_table, module)?)?;
     module.add_function(wrap_pyfunction!(cross_validate, module)?)?;
+    module.add_function(wrap_pyfunction!(cross_validate_csr, module)?)?;
     module.add_class::<FitSettings>()?;
     module.add_class::<FittedModel>()?;
     Ok(())

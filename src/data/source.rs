@@ -756,11 +756,16 @@ impl DataSource for Weighted<'_> {
 /// fold's training or held-out rows where the rows are not in memory
 /// (a file streamed, a shard of a data-parallel fit). A block of them
 /// reads the inner rows that span it, a bounded piece at a time, and
-/// keeps the chosen ones; the rows' weights come with them.
+/// keeps the chosen ones; the rows' weights come with them. Sparse rows
+/// stay sparse: their CSR arrays copied once, the chosen rows' entries
+/// alone.
 pub(crate) struct RowSubset<'a> {
     inner: &'a dyn DataSource,
     /// The inner source's indices of these rows, increasing.
     rows: Vec<usize>,
+    /// The chosen rows' CSR arrays (indptr, indices, values), where the
+    /// inner source holds its rows so.
+    csr: Option<(Vec<usize>, Vec<u32>, Vec<f32>)>,
 }
 
 impl<'a> RowSubset<'a> {
@@ -768,7 +773,23 @@ impl<'a> RowSubset<'a> {
     pub(crate) fn new(inner: &'a dyn DataSource, rows: Vec<usize>) -> Self {
         debug_assert!(rows.windows(2).all(|w| w[0] < w[1]));
         debug_assert!(rows.last().is_none_or(|&last| last < inner.rows()));
-        RowSubset { inner, rows }
+        let csr = inner.sparse().map(|sparse| {
+            let entries: usize = rows.iter().map(|&row| sparse.csr.entries(row).len()).sum();
+            let (mut indptr, mut indices, mut values) = (
+                Vec::with_capacity(rows.len() + 1),
+                Vec::with_capacity(entries),
+                Vec::with_capacity(entries),
+            );
+            indptr.push(0);
+            for &row in &rows {
+                let (row_indices, row_values) = sparse.csr.row(row);
+                indices.extend_from_slice(row_indices);
+                values.extend_from_slice(row_values);
+                indptr.push(indices.len());
+            }
+            (indptr, indices, values)
+        });
+        RowSubset { inner, rows, csr }
     }
 
     /// Calls `keep` with each piece of the inner rows that spans rows
@@ -843,6 +864,19 @@ impl DataSource for RowSubset<'_> {
             Ok(())
         })?;
         Ok(weights.map(Cow::Owned))
+    }
+
+    fn sparse(&self) -> Option<Sparse<'_>> {
+        let (indptr, indices, values) = self.csr.as_ref()?;
+        Some(Sparse {
+            csr: Csr {
+                features: self.inner.features(),
+                indptr,
+                indices,
+                values,
+            },
+            standardization: self.inner.sparse()?.standardization,
+        })
     }
 }
 

@@ -431,22 +431,44 @@ impl GradientDescent {
         scoring: CvScoring,
     ) -> Result<Vec<f64>> {
         let (n, d) = (rows.rows(), rows.features());
-        let mut margins: Vec<Vec<f32>> = vec![Vec::new(); fits.len()];
-        let mut targets = Vec::with_capacity(n);
-        let step = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
-        for start in (0..n).step_by(step) {
-            let block = rows.block(start, step.min(n - start))?;
-            let x = ArrayView2::from_shape((block.rows(), d), &block.x[..]).map_err(|_| {
-                Error::ShapeMismatch {
-                    x_rows: block.rows(),
-                    y_len: block.x.len() / d.max(1),
+        // Sparse rows: each model's margins from the stored entries. Dense
+        // rows: read once, a block at a time, for every model.
+        let (margins, targets): (Vec<Array2<f32>>, Vec<f32>) = match rows.sparse() {
+            Some(_) => (
+                fits.iter()
+                    .map(|fitted| fitted.class_margins_of_source(rows))
+                    .collect::<Result<_>>()?,
+                read_targets(rows)?,
+            ),
+            None => {
+                let mut margins: Vec<Vec<f32>> = vec![Vec::with_capacity(n); fits.len()];
+                let mut targets = Vec::with_capacity(n);
+                let step = ((64 << 20) / (4 * d.max(1))).clamp(1, 1 << 16);
+                for start in (0..n).step_by(step) {
+                    let block = rows.block(start, step.min(n - start))?;
+                    let x = ArrayView2::from_shape((block.rows(), d), &block.x[..]).map_err(|_| {
+                        Error::ShapeMismatch {
+                            x_rows: block.rows(),
+                            y_len: block.x.len() / d.max(1),
+                        }
+                    })?;
+                    for (fitted, margins) in fits.iter().zip(&mut margins) {
+                        margins.extend(fitted.class_margins(x)?.iter());
+                    }
+                    targets.extend_from_slice(&block.y);
                 }
-            })?;
-            for (fitted, margins) in fits.iter().zip(&mut margins) {
-                margins.extend(fitted.class_margins(x)?.iter());
+                let margins = fits
+                    .iter()
+                    .zip(margins)
+                    .map(|(fitted, margins)| {
+                        let columns = fitted.intercepts().len();
+                        Array2::from_shape_vec((n, columns), margins)
+                            .map_err(|_| Error::ShapeMismatch { x_rows: n, y_len: n })
+                    })
+                    .collect::<Result<_>>()?;
+                (margins, targets)
             }
-            targets.extend_from_slice(&block.y);
-        }
+        };
         let scorer = match &self.ranks {
             Some(ranks) => Scoring::over_ranks(ranks.0.as_ref()),
             None => Scoring::local(),
@@ -460,12 +482,6 @@ impl GradientDescent {
                 scores.push(f64::NAN);
                 continue;
             }
-            let columns = fitted.intercepts().len();
-            let margins =
-                Array2::from_shape_vec((n, columns), margins).map_err(|_| Error::ShapeMismatch {
-                    x_rows: n,
-                    y_len: targets.len(),
-                })?;
             scores.push(match scoring {
                 CvScoring::Accuracy => scorer.accuracy(y, fitted.predictions(margins).view())?,
                 CvScoring::R2 => scorer.r2(y, fitted.predictions(margins).view())?,
