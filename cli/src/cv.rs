@@ -9,7 +9,7 @@ use downhill::{
 };
 
 use crate::args::{explain, for_class_codes, for_classes, for_table, load, CvArgs, ScoringArg};
-use crate::fit::{opened_file, Read, Streamed};
+use crate::fit::{opened_file, sparse_settings, Read, Streamed};
 use crate::report::number;
 
 /// `downhill cv`.
@@ -24,25 +24,27 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
     let descent = args.train.descent(args.lr);
     // A table within the memory budget is read whole on the survey that
     // chose so; a larger one, and an .npy file, are cross-validated from
-    // the file, a fold's rows at a time.
+    // the file, a fold's rows at a time; sparse rows (svmlight, .npz)
+    // stay sparse, each fold's entries copied out.
     match opened_file(&args.data, &args.train, false)? {
         Some(Read::Streamed(streamed)) => {
-            if matches!(streamed, Streamed::Sparse(_)) {
-                return Err(format!(
-                    "{}: cv does not take sparse rows (svmlight, .npz) yet; fit them with downhill fit",
-                    args.data.data.display()
-                ));
-            }
             streamed.describe();
             let source = streamed.source();
             say!(
-                "rows:         {} × {} features, read from the file a fold at a time",
+                "rows:         {} × {} features, {}",
                 source.rows(),
-                source.features()
+                source.features(),
+                match &streamed {
+                    Streamed::Sparse(_) => "sparse: each fold's entries kept sparse",
+                    _ => "read from the file a fold at a time",
+                }
             );
             let descent = match &streamed {
                 Streamed::Table(table) => {
                     for_classes(&args.train, descent, table.encoding(), table.rows(), false)?
+                }
+                Streamed::Sparse(file) => {
+                    sparse_settings(&args.train, &args.data.data, descent, file, source.rows())?
                 }
                 _ => for_class_codes(&args.train, descent, || targets(streamed.source()), false, true)?,
             };
@@ -50,6 +52,7 @@ pub fn cv(args: &CvArgs) -> Result<(), String> {
                 source: streamed.source(),
                 labels: match &streamed {
                     Streamed::Table(table) => table.encoding().labels.as_ref(),
+                    Streamed::Sparse(file) => file.labels.as_ref(),
                     _ => None,
                 },
                 explain: &|e| streamed.explain(e, &args.data.data),

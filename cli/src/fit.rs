@@ -95,7 +95,9 @@ pub fn fit(args: &FitArgs) -> Result<(), String> {
                         true,
                     )?,
                     Streamed::Numbers(_) => descent,
-                    Streamed::Sparse(file) => sparse_settings(args, descent, file, file.rows.rows())?,
+                    Streamed::Sparse(file) => {
+                        sparse_settings(&args.train, &args.data.data, descent, file, file.rows.rows())?
+                    }
                 };
                 return fit_streamed(args, &descent, &streamed);
             }
@@ -519,16 +521,17 @@ fn fit_streamed(args: &FitArgs, descent: &GradientDescent, streamed: &Streamed) 
 /// scikit-learn fits sparse data (said so); the checkpoint's encoding (the
 /// features' names, the labels' classes); the classes of its labels.
 pub fn sparse_settings(
-    args: &FitArgs,
+    train: &TrainArgs,
+    path: &Path,
     descent: GradientDescent,
     file: &SparseFile,
     rows: usize,
 ) -> Result<GradientDescent, String> {
-    let descent = match !args.train.standardize && args.train.scaled() {
+    let descent = match !train.standardize && train.scaled() {
         true => {
             eprintln!(
                 "note: the sparse rows of {} are fitted unstandardized, as scikit-learn fits sparse data; --standardize standardizes them (the CPU engine keeps them sparse)",
-                args.data.data.display()
+                path.display()
             );
             descent.standardize(false).standardize_target(false)
         }
@@ -540,9 +543,9 @@ pub fn sparse_settings(
     encoding.labels = file.labels.clone();
     let descent = descent.checkpoint_encoding(encoding);
     match file.label_encoding() {
-        Some(encoding) => for_classes(&args.train, descent, &encoding, rows, false),
+        Some(encoding) => for_classes(train, descent, &encoding, rows, false),
         None => for_class_codes(
-            &args.train,
+            train,
             descent,
             || {
                 Ok(file

@@ -377,7 +377,7 @@ fn fresh_settings(
         ),
         Streamed::Numbers(_) => Ok(descent),
         // One file read by every rank: the same labels on every rank.
-        Streamed::Sparse(file) if !own_file => crate::fit::sparse_settings(args, descent, file, rows),
+        Streamed::Sparse(file) if !own_file => crate::fit::sparse_settings(&args.train, &args.data.data, descent, file, rows),
         Streamed::Sparse(_) => Err(
             "each rank's own svmlight or .npz file could hold other labels: share one file among the ranks (a --data without {rank})"
                 .into(),

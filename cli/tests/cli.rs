@@ -3855,3 +3855,95 @@ fn cv_beyond_the_memory_budget_reads_the_file_a_fold_at_a_time() {
         &["cannot score a linear model by RocAuc"],
     );
 }
+
+/// `cv` of an svmlight file keeps each fold's rows sparse and gives the
+/// table that the same rows written dense (and fitted unstandardized, as
+/// sparse rows are) give: the same strengths, scores within 1e-5, the
+/// same choice.
+#[test]
+fn cv_of_sparse_rows_matches_the_same_rows_dense() {
+    let dir = folder("cv-sparse");
+    let (mut svm, mut csv) = (String::new(), String::from("a,b,c,y\n"));
+    for i in 0..400u64 {
+        let h = i.wrapping_mul(2654435761) % 1000;
+        let a = if h % 3 == 0 { 0.0 } else { h as f64 / 250.0 - 2.0 };
+        let b = if h % 5 == 0 {
+            0.0
+        } else {
+            ((i * 7919) % 997) as f64 / 400.0 - 1.2
+        };
+        let c = if i % 4 == 0 { 1.5 } else { 0.0 };
+        let y = u8::from(a - b + c + (i % 7) as f64 / 3.0 - 1.0 > 0.0);
+        let mut line = format!("{y}");
+        for (j, v) in [a, b, c].iter().enumerate() {
+            if *v != 0.0 {
+                line.push_str(&format!(" {}:{v}", j + 1));
+            }
+        }
+        svm.push_str(&line);
+        svm.push('\n');
+        csv.push_str(&format!("{a},{b},{c},{y}\n"));
+    }
+    let (svm_path, csv_path) = (dir.join("rows.svm"), dir.join("rows.csv"));
+    std::fs::write(&svm_path, svm).unwrap();
+    std::fs::write(&csv_path, csv).unwrap();
+    let run = |path: &Path, extra: &[&str]| {
+        succeed(
+            &[
+                &[
+                    "cv",
+                    "--data",
+                    path.to_str().unwrap(),
+                    "--target",
+                    "y",
+                    "--model",
+                    "logistic",
+                    "--solver",
+                    "lbfgs",
+                    "--device",
+                    "cpu",
+                    "--alphas",
+                    "0.1,0.01,0.001",
+                    "--scoring",
+                    "log-loss",
+                ][..],
+                extra,
+            ]
+            .concat(),
+        )
+    };
+    let sparse = run(&svm_path, &[]);
+    let dense = run(&csv_path, &["--no-standardize"]);
+    assert!(
+        sparse.contains("sparse: each fold's entries kept sparse"),
+        "{sparse}"
+    );
+    let rows = |text: &str| -> Vec<(f64, f64)> {
+        text.lines()
+            .skip_while(|line| !line.contains("mean score"))
+            .skip(1)
+            .take(3)
+            .map(|line| {
+                let cells: Vec<f64> = line
+                    .split_whitespace()
+                    .take(2)
+                    .map(|v| v.parse().unwrap())
+                    .collect();
+                (cells[0], cells[1])
+            })
+            .collect()
+    };
+    let (s, d) = (rows(&sparse), rows(&dense));
+    assert_eq!(s.len(), 3, "{sparse}");
+    for (a, b) in s.iter().zip(&d) {
+        assert_eq!(a.0, b.0, "{sparse}\n{dense}");
+        assert!((a.1 - b.1).abs() <= 1e-5 * b.1.abs(), "{sparse}\n{dense}");
+    }
+    let chosen = |text: &str| {
+        text.lines()
+            .find(|l| l.contains("chosen alpha"))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(chosen(&sparse), chosen(&dense));
+}
