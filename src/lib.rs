@@ -157,5 +157,5 @@ pub use train::curvature::Curvature;
 pub use train::error::TrainError;
 pub use train::history::{EpochRecord, History, StopReason};
 pub use train::schedule::Schedule;
-pub use train::solver::{Solver, DEFAULT_LBFGS_MEMORY};
+pub use train::solver::{GradientTest, Solver, DEFAULT_LBFGS_MEMORY};
 pub use train::state::TrainingState;

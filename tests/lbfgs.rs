@@ -13,7 +13,8 @@ use downhill::{DataError, EstimatorError, TrainError};
 use downhill::reference::least_squares;
 use downhill::Synthetic;
 use downhill::{
-    Device, Error, GradientDescent, Loss, Model, Optimizer, Penalty, Solver, StopReason, Variant,
+    Device, Error, GradientDescent, GradientTest, Loss, Model, Optimizer, Penalty, Solver, StopReason,
+    Variant,
 };
 
 fn lbfgs(model: Model) -> GradientDescent {
@@ -385,4 +386,56 @@ fn an_lbfgs_fit_continued_on_other_rows_reaches_their_optimum() {
         1e-4,
         "continued on the second rows",
     );
+}
+
+/// The gradient test: at a tolerance t, a fit that tests the gradient's
+/// largest component ends with every component of the gradient (measured
+/// afresh, in float32, on the rows) below t, in no more passes than one
+/// that tests its norm, which ends with the norm below t; the largest
+/// component never exceeds the norm, so the looser test stops no later.
+#[test]
+fn the_gradient_test_stops_on_the_largest_component_or_the_norm() {
+    let (x, y, _) = common::logistic_table();
+    let tolerance = 1e-3;
+    let fit = |test: GradientTest| {
+        GradientDescent::logistic()
+            .solver(Solver::lbfgs())
+            .device(Device::Cpu)
+            .tolerance(tolerance)
+            .gradient_test(test)
+            .max_epochs(500)
+            .fit(x.view(), y.view())
+            .unwrap()
+    };
+    let (largest, norm) = (fit(GradientTest::Largest), fit(GradientTest::Norm));
+    let gradient_at = |fitted: &downhill::Fitted| {
+        let g = downhill::gradient(
+            &Device::Cpu,
+            Model::Logistic,
+            x.view(),
+            y.view(),
+            fitted.weights(),
+            fitted.bias(),
+        )
+        .unwrap();
+        g.weights
+            .iter()
+            .map(|&v| f64::from(v))
+            .chain([f64::from(g.bias)])
+            .collect::<Vec<f64>>()
+    };
+    let g = gradient_at(&largest);
+    // A float32 pass's rounding besides the test's float64 sums.
+    assert!(g.iter().all(|v| v.abs() < tolerance * 1.01), "{g:?}");
+    assert!(
+        matches!(largest.stop_reason(), StopReason::Converged { .. }),
+        "{:?}",
+        largest.stop_reason()
+    );
+    let g = gradient_at(&norm);
+    assert!(
+        g.iter().map(|v| v * v).sum::<f64>().sqrt() < tolerance * 1.01,
+        "{g:?}"
+    );
+    assert!(largest.gradient_evaluations() <= norm.gradient_evaluations());
 }

@@ -10,7 +10,11 @@ Both are timed from arrays in memory to the refitted model. Prints JSON:
 times, their ratio, the chosen Cs, the largest difference of the mean
 scores and of the final coefficients (relative to the largest).
 
-    python benches/peers/cv_peers.py [--rows 200000] [--features 64] [--cs 20] [--folds 5]
+    python benches/peers/cv_peers.py [--rows 200000] [--features 64] [--cs 20] [--folds 5] [--density D]
+
+With ``--density D`` the rows are SciPy CSR with that share of entries
+stored (standard normal values), as text-like data is: both sides take
+the sparse matrix as it is.
 """
 
 import argparse
@@ -32,11 +36,22 @@ def main():
     parser.add_argument("--cs", type=int, default=20)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--density", type=float, default=None)
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed)
-    X = rng.standard_normal((args.rows, args.features)).astype(np.float32)
-    w = rng.uniform(-1, 1, args.features) / np.sqrt(args.features)
+    if args.density is None:
+        X = rng.standard_normal((args.rows, args.features)).astype(np.float32)
+        scale = np.sqrt(args.features)
+    else:
+        import scipy.sparse
+
+        X = scipy.sparse.random(
+            args.rows, args.features, density=args.density, format="csr", dtype=np.float32, random_state=args.seed,
+            data_rvs=lambda k: rng.standard_normal(k),
+        )
+        scale = np.sqrt(args.features * args.density)
+    w = rng.uniform(-1, 1, args.features) / scale
     p = 1 / (1 + np.exp(-(X.astype(np.float64) @ w + 0.3)))
     y = (rng.random(args.rows) < p).astype(np.int64)
     splits = list(StratifiedKFold(args.folds, shuffle=True, random_state=0).split(X, y))
@@ -60,6 +75,7 @@ def main():
                 "features": args.features,
                 "cs": args.cs,
                 "folds": args.folds,
+                "density": args.density,
                 "cores": cores,
                 "scikit_learn_seconds": round(their_seconds, 3),
                 "downhill_seconds": round(our_seconds, 3),

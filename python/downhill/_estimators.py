@@ -959,9 +959,8 @@ class LogisticRegressionCV(_Classifier):
     are even). ``scores_`` maps each class (the positive one of two) to the
     folds × Cs scores, as scikit-learn's legacy attribute does; ``Cs_`` the
     Cs, ``C_`` the chosen one (a copy per class for more than two). The
-    folds' fits stop once the gradient's norm is below ``tol`` (scikit-learn
-    stops on its largest component, a looser test); the refitted model runs
-    to the optimum. Sparse rows (SciPy CSR) stay sparse. Not yet: sample
+    folds' fits stop once the gradient's largest component is below
+    ``tol``, as scikit-learn's do; the refitted model runs to the optimum. Sparse rows (SciPy CSR) stay sparse. Not yet: sample
     and class weights.
     """
 
@@ -1014,12 +1013,12 @@ class LogisticRegressionCV(_Classifier):
             solver="lbfgs",
             max_epochs=int(self.max_iter),
             tol=tol,
+            gradient_test="largest",
             device=self.device,
         )
         strengths = [float(1.0 / (c * training_rows)) for c in cs]
-        # The folds' fits stop at the gradient tolerance, as scikit-learn's
-        # do (its ``tol``, on the largest component; here on the norm);
-        # the refit runs to the optimum.
+        # The folds' fits stop once the gradient's largest component is
+        # below ``tol``, as scikit-learn's do; the refit runs to the optimum.
         if not self.tol >= 0:
             raise ValueError(f"tol must be at least 0, not {self.tol!r}")
         # Sparse rows stay sparse, each fold's entries copied out.

@@ -11,8 +11,8 @@ use downhill::data::table::{Encoding, TableOptions};
 use downhill::data::table::{Opened, TableData};
 use downhill::ndarray::{Array1, ArrayView1, ArrayView2};
 use downhill::{
-    Device, Error, Fitted, GradientDescent, Loss, Model, Optimizer, Penalty, Rule, Schedule, Shuffle, Solver,
-    Variant,
+    Device, Error, Fitted, GradientDescent, GradientTest, Loss, Model, Optimizer, Penalty, Rule, Schedule,
+    Shuffle, Solver, Variant,
 };
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
@@ -157,6 +157,7 @@ struct Settings {
     auto_learning_rate: bool,
     auto_momentum: bool,
     parameter_tolerance: Option<f64>,
+    gradient_test: GradientTest,
 }
 
 impl Settings {
@@ -173,7 +174,8 @@ impl Settings {
             .device(self.device)
             .standardize(self.standardize)
             .auto_learning_rate(self.auto_learning_rate)
-            .auto_momentum(self.auto_momentum);
+            .auto_momentum(self.auto_momentum)
+            .gradient_test(self.gradient_test);
         if let Some(tolerance) = self.parameter_tolerance {
             descent = descent.parameter_tolerance(tolerance);
         }
@@ -205,7 +207,7 @@ impl Settings {
     batch_size=None, solver="gd", shuffle=true, max_epochs=100, tol=None,
     patience=None, validation_fraction=None, average=None, seed=0,
     device="cpu", standardize=false, auto_learning_rate=false, auto_momentum=false,
-    parameter_tolerance=None,
+    parameter_tolerance=None, gradient_test="norm",
 ))]
 fn settings(
     model: &str,
@@ -232,7 +234,17 @@ fn settings(
     auto_learning_rate: bool,
     auto_momentum: bool,
     parameter_tolerance: Option<f64>,
+    gradient_test: &str,
 ) -> PyResult<FitSettings> {
+    let gradient_test = match gradient_test {
+        "norm" => GradientTest::Norm,
+        "largest" => GradientTest::Largest,
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "gradient_test {other:?} is not one of norm, largest"
+            )))
+        }
+    };
     let mut loss = loss
         .map(|name| Loss::from_name(name, epsilon))
         .transpose()
@@ -284,6 +296,7 @@ fn settings(
         auto_learning_rate,
         auto_momentum,
         parameter_tolerance,
+        gradient_test,
     }))
 }
 

@@ -21,7 +21,7 @@ use crate::reduce::Reducer;
 use crate::train::history::{EpochRecord, History};
 use crate::train::plan::{EarlyStopping, EpochObserver, RateCuts, StopFlag, TrainingPlan};
 use crate::train::schedule::Schedule;
-use crate::train::solver::Solver;
+use crate::train::solver::{GradientTest, Solver};
 use crate::train::state::TrainingState;
 
 /// The seed of the per-epoch permutations when none is set, in the library
@@ -184,6 +184,8 @@ pub struct GradientDescent {
     pub(super) max_epochs: usize,
     pub(super) tolerance: Option<f64>,
     #[cfg_attr(feature = "serde", serde(default))]
+    pub(super) gradient_test: GradientTest,
+    #[cfg_attr(feature = "serde", serde(default))]
     pub(super) parameter_tolerance: Option<f64>,
     pub(super) patience: usize,
     #[cfg_attr(feature = "serde", serde(default = "default_rate_cuts"))]
@@ -319,6 +321,7 @@ impl GradientDescent {
             max_epochs: 100,
             tolerance: None,
             parameter_tolerance: None,
+            gradient_test: GradientTest::Norm,
             memory_budget: None,
             gpu_memory_budget: None,
             patience: 5,
@@ -568,9 +571,17 @@ impl GradientDescent {
     /// so far by less than `tolerance` for `patience` epochs in a row (as
     /// scikit-learn's `tol` and `n_iter_no_change`). Under
     /// [`Solver::Lbfgs`] it is the gradient's tolerance instead: the run
-    /// stops once the gradient's Euclidean norm is below it.
+    /// stops once the gradient's Euclidean norm (or its largest component:
+    /// [`GradientDescent::gradient_test`]) is below it.
     pub fn tolerance(mut self, tolerance: f64) -> Self {
         self.tolerance = Some(tolerance);
+        self
+    }
+    /// What L-BFGS compares its gradient tolerance
+    /// ([`GradientDescent::tolerance`]) with: the gradient's norm (the
+    /// default) or its largest component, as scikit-learn's `lbfgs` does.
+    pub fn gradient_test(mut self, test: GradientTest) -> Self {
+        self.gradient_test = test;
         self
     }
     /// Stops (converged) once, for `patience` epochs in a row, no parameter
@@ -1025,6 +1036,7 @@ impl GradientDescent {
                 factor: self.rate_cut_factor,
             },
             parameter_tolerance,
+            gradient_test: self.gradient_test,
             divergence_factor: self.divergence_factor,
             seed: self.seed,
             track_parameters: self.track_parameters,

@@ -49,6 +49,8 @@ pub(crate) struct TrainingPlan {
     /// largest parameter's magnitude, or all came back to where they were
     /// two epochs before ([`crate::train::stop_rules::Moved::settled`]).
     pub(crate) parameter_tolerance: Option<EarlyStopping>,
+    /// What L-BFGS compares its gradient tolerance with.
+    pub(crate) gradient_test: crate::train::solver::GradientTest,
     pub(crate) divergence_factor: f64,
     pub(crate) seed: u64,
     /// Whether the parameters at the end of each epoch are kept.

@@ -31,6 +31,22 @@ pub enum Solver {
     },
 }
 
+/// What L-BFGS's gradient tolerance ([`crate::GradientDescent::tolerance`])
+/// is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+pub enum GradientTest {
+    /// The gradient's Euclidean norm: every component counts.
+    #[default]
+    Norm,
+    /// Its largest component in absolute value, as SciPy's `L-BFGS-B`
+    /// (`pgtol`, scikit-learn's `tol` for its `lbfgs` solver) tests it: of
+    /// many weights, a looser test than the norm by up to the square root
+    /// of their count.
+    Largest,
+}
+
 impl Solver {
     /// L-BFGS with [`DEFAULT_LBFGS_MEMORY`].
     pub fn lbfgs() -> Self {

@@ -38,6 +38,7 @@ use crate::math::objective::Objective;
 use crate::train::history::StopReason;
 use crate::train::method::{Iterate, Iteration, Method};
 use crate::train::plan::TrainingPlan;
+use crate::train::solver::GradientTest;
 use crate::train::state::TrainingState;
 use crate::train::stop_rules::{Ending, StopRules};
 use memory::{dot, norm, Curvature, LastEvaluations, LbfgsState, Scaling, Smallest, Stall};
@@ -74,6 +75,8 @@ struct Point {
     gradient: Vec<f64>,
     /// The Euclidean norm of the gradient with respect to the model's.
     slope: f64,
+    /// Its largest component in absolute value.
+    largest: f64,
 }
 
 impl Point {
@@ -134,6 +137,7 @@ impl Evaluator<'_> {
             narrow,
             loss,
             gradient: self.scaling.gradient_to_solver(&slope),
+            largest: slope.iter().fold(0.0f64, |m, g| m.max(g.abs())),
             slope: norm(&slope),
         })
     }
@@ -307,8 +311,10 @@ pub(crate) struct Lbfgs<'s> {
     curvature: Curvature,
     stall: Stall,
     smallest: Option<Smallest>,
-    /// The run converges once the gradient's Euclidean norm is below this.
+    /// The run converges once the gradient's Euclidean norm (or, by the
+    /// `gradient_test`, its largest component) is below this.
     gradient_tolerance: f64,
+    gradient_test: GradientTest,
     /// The evaluator's passes already handed to the driver.
     passes_counted: u64,
     /// The start's optimizer state, schedule and order position, carried
@@ -394,9 +400,19 @@ impl<'s> Lbfgs<'s> {
             gradient_tolerance: plan
                 .early_stopping
                 .map_or(f64::EPSILON.sqrt(), |rule| rule.tolerance),
+            gradient_test: plan.gradient_test,
             passes_counted: 0,
             carried: start.clone(),
         })
+    }
+
+    /// Whether `point`'s gradient meets the tolerance.
+    fn converged(&self, point: &Point) -> bool {
+        let measured = match self.gradient_test {
+            GradientTest::Norm => point.slope,
+            GradientTest::Largest => point.largest,
+        };
+        measured < self.gradient_tolerance
     }
 
     /// An iteration that reached nothing, for `ending`.
@@ -439,7 +455,7 @@ impl Method for Lbfgs<'_> {
                 work: WorkCounts::epoch(passes as usize),
             });
         }
-        if self.point.slope < self.gradient_tolerance {
+        if self.converged(&self.point) {
             return Ok(self.ended(Ending::Converged));
         }
         let gradient = &self.point.gradient;
@@ -483,7 +499,7 @@ impl Method for Lbfgs<'_> {
             });
         }
         let stalled = self.stall.stalled(point.loss, point.slope);
-        let ending = match point.slope < self.gradient_tolerance {
+        let ending = match self.converged(point) {
             true => Some(Ending::Converged),
             false => stalled.then_some(Ending::RoundingLimit),
         };
