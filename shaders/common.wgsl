@@ -64,7 +64,12 @@ struct Shape {
     // The mean weight of the fit's rows where its steps take mini-batches
     // of weighted rows, else 0 (batch_divisor).
     mean_weight: f32,
-    pad2: u32,
+    // Where the K = classes margins of a row are many models' over the
+    // same rows and targets (a pass of a lockstep, gradient_classes.wgsl),
+    // each with the loss above and a loss sum of its own: each model's
+    // margins (1, or a multinomial's classes), K / models of them side by
+    // side; 0 for one model.
+    models: u32,
 }
 
 // The state of the descent loop that changes from step to step. The host
@@ -78,7 +83,9 @@ struct Control {
     // by the weight.
     batch_rows: u32,
     batch_weight: f32,
-    pad1: u32,
+    // Of a pass of many models (shape.models): how many lead the
+    // parameters; the margins of the rest are not computed.
+    live_models: u32,
 }
 
 // WORKGROUP_SIZE, TILE_ROWS (rows per tile of the legacy gradient passes),
@@ -99,6 +106,15 @@ fn weight_count(shape: Shape) -> u32 {
 // The weights, then the biases.
 fn parameter_count(shape: Shape) -> u32 {
     return (shape.features + 1u) * shape.classes;
+}
+
+// The loss sums of a slot of partial sums: one per model of a pass of
+// many models, else one.
+fn loss_columns(shape: Shape) -> u32 {
+    if shape.models > 0u {
+        return shape.classes / shape.models;
+    }
+    return 1u;
 }
 
 

@@ -5,7 +5,7 @@
 // counts the step. update.wgsl turns the raw sums into the gradient.
 //
 // sums holds Σ s ℓ′ x (features × classes values), Σ s ℓ′ (classes
-// values) and Σ s loss;
+// values) and Σ s loss (one per model of a pass of many models);
 // control.batch_rows the rows they were summed over and control.batch_weight
 // their weight Σ s (the rows, unweighted), which the loss column's
 // workgroup adds from the partials' last column.
@@ -29,11 +29,11 @@ fn reduce_main(
     @builtin(workgroup_id) group_id: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
-    // The parameters' columns, then the loss's; the partials add the
-    // weight's.
+    // The parameters' columns, then the loss's (one per model of a pass
+    // of many); the partials add the weight's.
     let p = parameter_count(shape);
-    let columns = p + 1u;
-    let width = p + 2u;
+    let columns = p + loss_columns(shape);
+    let width = columns + 1u;
     let column = flat_group(group_id, groups);
     if column >= columns {
         return;
@@ -43,7 +43,7 @@ fn reduce_main(
     for (var g = thread; g < shape.partial_groups; g += WORKGROUP_SIZE) {
         acc += partials[g * width + column];
         if column == p {
-            weight_acc += partials[g * width + p + 1u];
+            weight_acc += partials[g * width + columns];
         }
     }
     column_sums[thread] = acc;

@@ -286,6 +286,79 @@ fn gpu_models_together_match_the_cpu_engine() {
     }
 }
 
+/// An L-BFGS path of more models than one GPU pass sums (32): the device
+/// sums each round's models in passes of up to 32 (gradient_classes.wgsl's
+/// many models), each model's line search its own; each optimum within
+/// float32 rounding of its CPU fit's.
+#[test]
+fn a_gpu_lbfgs_path_of_many_models_matches_the_cpu_engine() {
+    let Some(context) = common::gpu("an L-BFGS path on the GPU") else {
+        return;
+    };
+    let (x, y) = data(22_000, 6, true, 12);
+    let settings = GradientDescent::logistic()
+        .standardize(true)
+        .solver(Solver::lbfgs())
+        .max_epochs(200);
+    let strengths: Vec<f32> = (0..40).map(|k| 0.1 * 0.9f32.powi(k)).collect();
+    let gpu = settings.clone().device(Device::Gpu).gpu_context(context);
+    let on_gpu = gpu.path(x.view(), y.view(), &strengths).unwrap();
+    let on_cpu = settings
+        .device(Device::Cpu)
+        .path(x.view(), y.view(), &strengths)
+        .unwrap();
+    for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+        assert_eq!(g.device(), Device::Gpu);
+        let to_f64 = |f: &Fitted| {
+            f.weights()
+                .iter()
+                .chain([&f.bias()])
+                .map(|&w| f64::from(w))
+                .collect::<Vec<_>>()
+        };
+        // The optimum moves by the inverse curvature (at most 1/λ ≤ 100
+        // on standardized rows) times the float32 rounding of the
+        // gradient's sums (~1e-6 of their terms).
+        common::assert_close(&format!("GPU model {k}"), &to_f64(g), &to_f64(c), 1e-3, 1e-4);
+    }
+}
+
+/// A multinomial path on the GPU: 12 models of 3 classes, summed in
+/// passes of 10 (30 of the kernel's 32 margins) and then 2; each within
+/// float32 rounding of its CPU fit, as the one-margin models are.
+#[test]
+fn a_gpu_multinomial_path_matches_the_cpu_engine() {
+    let Some(context) = common::gpu("a multinomial path on the GPU") else {
+        return;
+    };
+    let (x, values) = data(22_000, 6, false, 13);
+    let classes = values.mapv(|z| (z.clamp(-1.49, 1.49) + 1.5).floor());
+    let settings = GradientDescent::multinomial(3)
+        .standardize(true)
+        .optimizer(Optimizer::sgd(0.5))
+        .max_epochs(30);
+    let strengths: Vec<f32> = (0..12).map(|k| 0.1 * 0.7f32.powi(k)).collect();
+    let gpu = settings.clone().device(Device::Gpu).gpu_context(context);
+    let on_gpu = gpu.path(x.view(), classes.view(), &strengths).unwrap();
+    let on_cpu = settings
+        .device(Device::Cpu)
+        .path(x.view(), classes.view(), &strengths)
+        .unwrap();
+    for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
+        assert_eq!(g.device(), Device::Gpu);
+        let to_f64 = |f: &Fitted| {
+            f.coefficients()
+                .iter()
+                .chain(f.intercepts())
+                .map(|&w| f64::from(w))
+                .collect::<Vec<_>>()
+        };
+        // As gpu_models_together_match_the_cpu_engine: thirty steps from
+        // float32 sums on either engine.
+        common::assert_close(&format!("GPU model {k}"), &to_f64(g), &to_f64(c), 1e-3, 1e-4);
+    }
+}
+
 /// Each kind of bad input is its own error, naming the value.
 #[test]
 fn bad_sets_of_models_are_refused_by_name() {

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use downhill::{
-    Device, Fitted, GpuContext, GpuOptions, GradientDescent, KernelGeneration, Model, Optimizer, Shuffle,
-    Synthetic, Variant,
+    Device, Fitted, GpuContext, GpuOptions, GradientDescent, KernelGeneration, Model, Optimizer, Penalty,
+    Shuffle, Synthetic, Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -83,6 +83,13 @@ pub struct BenchArgs {
     /// are of CSR bytes (8 an entry).
     #[arg(long, value_name = "ENTRIES")]
     sparse: Option<usize>,
+    /// Instead of the batch sizes: a regularization path of this many L2
+    /// strengths (1 down to 1e-4), fitted together by full-batch gradient
+    /// descent (`GradientDescent::path`, one pass over the rows a round for
+    /// every model), timed against one fit of the same epochs, on each
+    /// device and kernel generation.
+    #[arg(long, value_name = "STRENGTHS")]
+    path: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -471,6 +478,9 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
         }
     }
 
+    if let Some(count) = args.path {
+        return bench_path(args, &data, count, &gpu, &generations, host_read);
+    }
     let devices = args.device.clone();
     // The configurations of a device: on the GPU, each batch size once per
     // kernel generation, the generations of one batch size one after the
@@ -588,6 +598,128 @@ fn timed_run(
         _ => gb(host_read),
     };
     (descent, peak)
+}
+
+/// One device's path against its one fit, as the JSON of `--path` holds it.
+#[derive(Serialize)]
+struct PathRun {
+    device: String,
+    kernels: Option<String>,
+    one_fit_seconds: Option<f64>,
+    path_seconds: Option<f64>,
+    /// The path's seconds over the one fit's.
+    ratio: Option<f64>,
+    /// The passes of every model of the path together.
+    model_passes: Option<u64>,
+    error: Option<String>,
+}
+
+/// `downhill bench --path N`: on each device (and GPU kernel generation),
+/// one full-batch fit of the warm-up and timed epochs at the strongest of
+/// `count` L2 strengths, then the path of all of them in lockstep, the
+/// same epochs each; both timed after an untimed fit that builds what a
+/// first fit builds.
+fn bench_path(
+    args: &BenchArgs,
+    data: &Synthetic,
+    count: usize,
+    gpu: &Option<(GpuMachine, Vec<Arc<GpuContext>>)>,
+    generations: &[KernelGeneration],
+    host_read: f64,
+) -> Result<(), String> {
+    if count < 2 {
+        return Err(format!("--path takes at least 2 strengths, not {count}"));
+    }
+    let strengths: Vec<f32> = (0..count)
+        .map(|k| 10f32.powf(-4.0 * k as f32 / (count - 1) as f32))
+        .collect();
+    let (x, y) = (data.x.view(), data.y.view());
+    let mut runs = Vec::new();
+    for &device in &args.device {
+        let kernels: Vec<Option<usize>> = match device {
+            Device::Gpu => (0..generations.len()).map(Some).collect(),
+            _ => vec![None],
+        };
+        for generation in kernels {
+            let (descent, _) = timed_run(
+                args,
+                (Variant::Full, Shuffle::None),
+                device,
+                generation,
+                gpu,
+                host_read,
+            );
+            let descent = descent.penalty(Penalty::L2(strengths[0])).tolerance(0.0);
+            let mut run = PathRun {
+                device: device.name().into(),
+                kernels: generation.map(|g| generations[g].name().to_string()),
+                one_fit_seconds: None,
+                path_seconds: None,
+                ratio: None,
+                model_passes: None,
+                error: None,
+            };
+            let timed = || -> Result<(f64, f64, u64), String> {
+                descent.fit(x, y).map_err(|e| e.to_string())?;
+                let started = Instant::now();
+                descent.fit(x, y).map_err(|e| e.to_string())?;
+                let one = started.elapsed().as_secs_f64();
+                let started = Instant::now();
+                let path = descent.path(x, y, &strengths).map_err(|e| e.to_string())?;
+                let seconds = started.elapsed().as_secs_f64();
+                Ok((one, seconds, path.iter().map(|f| f.gradient_evaluations()).sum()))
+            };
+            match timed() {
+                Ok((one, path, passes)) => {
+                    run.one_fit_seconds = Some(one);
+                    run.path_seconds = Some(path);
+                    run.ratio = Some(path / one);
+                    run.model_passes = Some(passes);
+                }
+                Err(error) => run.error = Some(error),
+            }
+            runs.push(run);
+        }
+    }
+    let epochs = WARM_UP_EPOCHS + args.epochs;
+    say!(
+        "\na path of {count} L2 strengths (1 to 1e-4), {epochs} full-batch epochs each, against one fit of {epochs} epochs"
+    );
+    say!("| device | kernels | one fit (s) | path (s) | path ÷ one fit | model-passes |");
+    say!("|---|---|---:|---:|---:|---:|");
+    for run in &runs {
+        let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+        say!(
+            "| {} | {} | {} | {} | {} | {} |",
+            run.device,
+            run.kernels.as_deref().unwrap_or("-"),
+            cell(run.one_fit_seconds),
+            cell(run.path_seconds),
+            cell(run.ratio),
+            run.model_passes.map_or("-".to_string(), |p| p.to_string())
+        );
+        if let Some(error) = &run.error {
+            say!("  {}: {error}", run.device);
+        }
+    }
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "rows": args.rows,
+            "features": args.features,
+            "model": args.model.to_string(),
+            "strengths": strengths,
+            "epochs_per_model": epochs,
+            "runs": runs,
+        }))
+        .map_err(|e| e.to_string())?;
+        downhill::atomic_file::write_atomically(path, |file| {
+            use std::io::Write;
+            file.write_all(text.as_bytes())
+        })
+        .map_err(|e| e.to_string())?;
+        say!("\nwrote {}", path.display());
+    }
+    Ok(())
 }
 
 /// `downhill bench --sparse`: the runs of `variants` on sparse rows of

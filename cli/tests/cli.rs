@@ -3626,6 +3626,39 @@ fn bench_times_sparse_rows() {
     assert!(out.contains("full"), "{out}");
 }
 
+/// `bench --path N` times a path of N strengths in lockstep against one
+/// fit, and writes the JSON with each model's passes: N models × the
+/// warm-up and timed epochs. Fewer than 2 strengths are refused by name.
+#[test]
+fn bench_times_a_path_against_one_fit() {
+    let dir = folder("bench-path");
+    let json = dir.join("path.json");
+    let out = succeed(&[
+        "bench",
+        "--path",
+        "4",
+        "--rows",
+        "3000",
+        "--features",
+        "50",
+        "--device",
+        "cpu",
+        "--epochs",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.contains("path ÷ one fit"), "{out}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let run = &report["runs"][0];
+    assert_eq!(run["model_passes"], 4 * 3, "{report}");
+    assert!(run["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    fail_with(
+        &["bench", "--path", "1", "--rows", "100", "--device", "cpu"],
+        &["--path takes at least 2 strengths, not 1"],
+    );
+}
+
 /// `cv` scores each strength on each held-out fold and chooses: on a
 /// plane without noise the weakest penalty predicts best (every stronger
 /// one shrinks the weights off the plane), so it is chosen, and the model

@@ -279,7 +279,7 @@ pub(crate) fn run<T: Send>(
     models: usize,
     fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
 ) -> Result<(Vec<Result<T>>, LockstepCounts)> {
-    let mut shared = inner.open_sums(source, Objective::unpenalized(loss))?;
+    let mut shared = inner.open_sums_of_models(source, Objective::unpenalized(loss), models)?;
     let lockstep = Lockstep::new(source, loss, models);
     let (results, counts) = std::thread::scope(|scope| {
         // However this thread leaves the scope (a pass that panics

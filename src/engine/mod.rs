@@ -198,6 +198,19 @@ pub(crate) trait Engine: Sync {
         objective: Objective,
     ) -> Result<Box<dyn SumsRun + 's>>;
 
+    /// Opens `source` for the raw sums of `models` models at a time (a
+    /// lockstep's passes): an engine that can sums them all from one read
+    /// of each row; by default, as [`Engine::open_sums`] does.
+    fn open_sums_of_models<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+        models: usize,
+    ) -> Result<Box<dyn SumsRun + 's>> {
+        let _ = models;
+        self.open_sums(source, objective)
+    }
+
     /// The raw sums of every row of `source` at `parameters`.
     fn raw_sums(
         &self,

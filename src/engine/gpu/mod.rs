@@ -89,7 +89,7 @@ struct Shape {
     log_beta1: f32,
     log_beta2: f32,
     mean_weight: f32,
-    pad2: u32,
+    models: u32,
 }
 
 impl Shape {
@@ -145,7 +145,7 @@ struct Control {
     learning_rate: f32,
     batch_rows: u32,
     batch_weight: f32,
-    pad1: u32,
+    live_models: u32,
 }
 
 /// How each step runs.
@@ -332,8 +332,11 @@ struct OnDevice<'c> {
     /// Rows of the whole data set.
     rows: usize,
     features: usize,
-    /// Margins per row (the classes of a multinomial loss, else 1).
+    /// Margins per row: the classes of a multinomial loss, the models of a
+    /// pass of many ([`OnDevice::models`]), else 1.
     classes: usize,
+    /// The loss sums of a pass: one per model of a pass of many, else one.
+    loss_columns: usize,
     steps_per_epoch: usize,
     steps_per_dispatch: usize,
     /// Steps whose rows one gather copies (1 but for windows of them).
@@ -387,7 +390,28 @@ impl<'c> OnDevice<'c> {
     /// `placement` says: uploaded block by block, or room left for
     /// [`stream::SLOTS`] blocks that each epoch streams the source through.
     fn new(context: &'c GpuContext, placement: Placement<'c, '_>, start: &RunSpec) -> Result<Self> {
-        context.checked("uploading the data", || Self::build(context, placement, start))?
+        context.checked("uploading the data", || Self::build(context, placement, start, 1))?
+    }
+
+    /// The rows placed as `placement` says, for the raw sums of up to
+    /// `models` (at least 2, their margins at most [`GPU_MAX_CLASSES`])
+    /// models of `objective`'s loss in one pass: their parameters side by
+    /// side as a multinomial's classes are, each model's margins and loss
+    /// its own (gradient_classes.wgsl), [`OnDevice::raw_sums_of_models`].
+    fn models(
+        context: &'c GpuContext,
+        placement: Placement<'c, '_>,
+        objective: Objective,
+        models: usize,
+    ) -> Result<Self> {
+        let spec = Self::full_batch_spec(
+            placement,
+            objective,
+            vec![0.0; (placement.source().features() + 1) * objective.loss.margins() * models],
+        );
+        context.checked("uploading the data", || {
+            Self::build(context, placement, &spec, models)
+        })?
     }
 
     /// A full-batch run at `parameters` with a plain optimizer, for
@@ -398,9 +422,18 @@ impl<'c> OnDevice<'c> {
         objective: Objective,
         parameters: Vec<f32>,
     ) -> Result<Self> {
+        Self::new(
+            context,
+            placement,
+            &Self::full_batch_spec(placement, objective, parameters),
+        )
+    }
+
+    /// The spec of a full-batch run at `parameters` with a plain optimizer.
+    fn full_batch_spec(placement: Placement<'_, '_>, objective: Objective, parameters: Vec<f32>) -> RunSpec {
         let optimizer = Optimizer::default();
         let state = optimizer.initial_state(parameters.len());
-        let spec = RunSpec {
+        RunSpec {
             objective,
             optimizer,
             steps: StepPlan::new(placement.source().rows(), None),
@@ -410,18 +443,32 @@ impl<'c> OnDevice<'c> {
             average_from: None,
             reducer: None,
             mean_weight: None,
-        };
-        Self::new(context, placement, &spec)
+        }
     }
 
-    fn build(context: &'c GpuContext, placement: Placement<'c, '_>, start: &RunSpec) -> Result<Self> {
+    /// Builds the run of `start`, or where `models` is more than 1, the
+    /// pass of that many models of its loss ([`OnDevice::models`]).
+    fn build(
+        context: &'c GpuContext,
+        placement: Placement<'c, '_>,
+        start: &RunSpec,
+        models: usize,
+    ) -> Result<Self> {
         let source = placement.source();
         let streamed_rows = placement.block_rows();
         let device = &context.device;
         let (n, d) = (source.rows(), source.features());
-        let classes = start.objective.loss.margins();
+        // The margins of a row, and its loss sums: a pass of many models
+        // has each model's margins side by side, and a loss sum for each.
+        let per_model = start.objective.loss.margins();
+        let (classes, loss_columns) = match models {
+            1 => (per_model, 1),
+            models => (models * per_model, models),
+        };
         // The weights (features × classes), then the biases.
         let parameter_count = (d + 1) * classes;
+        // A slot of partial sums: the parameters', the losses', the weight.
+        let slot_values = parameter_count + loss_columns + 1;
         let weighted = source.weights(0, n.min(1))?.is_some();
         // Values per row in the buffers of y: the target, then its weight.
         let y_stride = 1 + usize::from(weighted);
@@ -444,7 +491,10 @@ impl<'c> OnDevice<'c> {
             .min(y_rows)
             .min(n);
         let single_chunk = streamed_rows.is_none() && rows_per_chunk >= n;
-        let partials_pass = PartialsPass::choose(context, d, classes, start.objective.loss)?;
+        let partials_pass = match models {
+            1 => PartialsPass::choose(context, d, classes, start.objective.loss)?,
+            _ => PartialsPass::Legacy,
+        };
         // Small steps run many to a dispatch (steps.wgsl): from X itself in
         // one buffer, or, in the current generation, from a window of rows
         // gathered from X's buffers once per dispatch.
@@ -491,6 +541,11 @@ impl<'c> OnDevice<'c> {
             steps_per_dispatch: fused_steps as u32,
             steps_per_window: if windowed { fused_steps } else { gathered_steps } as u32,
             windowed: u32::from(windowed || gathered_steps > 1),
+            classes: classes as u32,
+            models: match models {
+                1 => 0,
+                _ => per_model as u32,
+            },
             ..Shape::for_run(start, n, d, weighted)?
         };
 
@@ -599,13 +654,11 @@ impl<'c> OnDevice<'c> {
             storage,
         );
         let control = init("control", bytemuck::bytes_of(&Control::default()), storage);
-        let sums = empty("raw sums", ((parameter_count + 1) * 4) as u64);
+        let sums = empty("raw sums", ((parameter_count + loss_columns) * 4) as u64);
         let step_losses = empty("step losses", (steps_per_epoch.max(1) * 4) as u64);
-        // Σ ℓ′ x, Σ ℓ′ (per class), Σ loss and Σ weight per workgroup.
-        let partials = empty(
-            "partial sums",
-            (partial_groups.max(1) * (parameter_count + 2) * 4) as u64,
-        );
+        // Σ ℓ′ x, Σ ℓ′ (per class), Σ loss (per model) and Σ weight per
+        // workgroup.
+        let partials = empty("partial sums", (partial_groups.max(1) * slot_values * 4) as u64);
         let partials_kernel = partials_pass.kernel(context, classes);
         // A tile beyond lavapipe's loop limit would be cut short without a
         // word; partial sums beyond a binding would not bind.
@@ -618,12 +671,11 @@ impl<'c> OnDevice<'c> {
                 ),
             }));
         }
-        let partial_bytes = (partial_groups.max(1) * (parameter_count + 2) * 4) as u64;
+        let partial_bytes = (partial_groups.max(1) * slot_values * 4) as u64;
         if partial_bytes > max_binding {
             return Err(Error::Engine(EngineError::GpuFailure {
                 reason: format!(
-                    "the partial sums of {partial_groups} workgroups × {} values ({partial_bytes} bytes) exceed the adapter's largest binding ({max_binding} bytes); use fewer classes or features, or the CPU engine",
-                    parameter_count + 2
+                    "the partial sums of {partial_groups} workgroups × {slot_values} values ({partial_bytes} bytes) exceed the adapter's largest binding ({max_binding} bytes); use fewer classes or features, or the CPU engine"
                 ),
             }));
         }
@@ -651,7 +703,7 @@ impl<'c> OnDevice<'c> {
                     })
                     .collect()
             };
-        let slot_bytes = ((parameter_count + 2) * 4) as u64;
+        let slot_bytes = (slot_values * 4) as u64;
         match kernels {
             StepKernels::Full => {
                 for (chunk, &(first_slot, slots)) in chunks.iter().zip(&chunk_slots) {
@@ -782,6 +834,7 @@ impl<'c> OnDevice<'c> {
             rows: n,
             features: d,
             classes,
+            loss_columns,
             steps_per_epoch,
             steps_per_dispatch: base.steps_per_dispatch as usize,
             steps_per_window: base.steps_per_window as usize,
@@ -889,8 +942,8 @@ impl<'c> OnDevice<'c> {
         let groups = &self.step_bind_groups;
         pass.set_pipeline(&pipelines.reduce.pipeline);
         pass.set_bind_group(0, &groups.reduce, &[]);
-        // A workgroup per column: the parameters', then the loss's.
-        self.dispatch(pass, self.parameter_count() + 1);
+        // A workgroup per column: the parameters', then the losses'.
+        self.dispatch(pass, self.parameter_count() + self.loss_columns);
     }
 
     /// The weights (features × classes), then the biases.
@@ -1039,28 +1092,71 @@ impl<'c> OnDevice<'c> {
 
     /// The raw sums of every row at the current parameters (no update).
     fn raw_sums(&self) -> Result<RawSums> {
-        if let Some(stream) = &self.stream {
-            self.stream_epoch(stream, None)?;
-        }
-        let mut encoder = self.context.device.create_command_encoder(&Default::default());
-        self.encode_gradient(&mut encoder);
+        let (values, control) = self.summed()?;
         let count = self.parameter_count();
-        let control_bytes = std::mem::size_of::<Control>();
-        let bytes = self.read(
-            encoder,
-            &[
-                (&self.control, control_bytes as u64),
-                (&self.sums, ((count + 1) * 4) as u64),
-            ],
-        )?;
-        let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
-        let values: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[control_bytes..]);
         Ok(RawSums {
             derivative: values[..count].iter().map(|&v| f64::from(v)).collect(),
             loss: f64::from(values[count]),
             rows: control.batch_rows as usize,
             weight: f64::from(control.batch_weight),
         })
+    }
+
+    /// The raw sums of each of `parameters` (each a model's weights, then
+    /// its biases; at most the models the run holds) over every row, in
+    /// one pass of a run built by [`OnDevice::models`].
+    fn raw_sums_of_models(&self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
+        let (d, width) = (self.features, self.classes);
+        let per_model = width / self.loss_columns;
+        // Model m's weight of feature j and class c (at j·C + c in its
+        // parameters, the biases as feature d) at j·width + m·C + c.
+        let place = |m: usize, i: usize| (i / per_model) * width + m * per_model + i % per_model;
+        let mut packed = vec![0.0f32; (d + 1) * width];
+        for (m, model) in parameters.iter().enumerate() {
+            for (i, &value) in model.iter().take((d + 1) * per_model).enumerate() {
+                packed[place(m, i)] = value;
+            }
+        }
+        self.set_parameters(&packed);
+        let control = Control {
+            live_models: parameters.len() as u32,
+            ..Control::default()
+        };
+        self.upload(&self.control, bytemuck::bytes_of(&control));
+        let (values, control) = self.summed()?;
+        let count = self.parameter_count();
+        Ok((0..parameters.len())
+            .map(|m| RawSums {
+                derivative: (0..(d + 1) * per_model)
+                    .map(|i| f64::from(values[place(m, i)]))
+                    .collect(),
+                loss: f64::from(values[count + m]),
+                rows: control.batch_rows as usize,
+                weight: f64::from(control.batch_weight),
+            })
+            .collect())
+    }
+
+    /// The pass over every row at the current parameters (no update): the
+    /// raw sums (the parameters', then the losses') and the control the
+    /// reduction left.
+    fn summed(&self) -> Result<(Vec<f32>, Control)> {
+        if let Some(stream) = &self.stream {
+            self.stream_epoch(stream, None)?;
+        }
+        let mut encoder = self.context.device.create_command_encoder(&Default::default());
+        self.encode_gradient(&mut encoder);
+        let values = self.parameter_count() + self.loss_columns;
+        let control_bytes = std::mem::size_of::<Control>();
+        let bytes = self.read(
+            encoder,
+            &[
+                (&self.control, control_bytes as u64),
+                (&self.sums, (values * 4) as u64),
+            ],
+        )?;
+        let control: Control = bytemuck::pod_read_unaligned(&bytes[..control_bytes]);
+        Ok((bytemuck::pod_collect_to_vec(&bytes[control_bytes..]), control))
     }
 }
 
@@ -1443,6 +1539,31 @@ impl Engine for GpuEngine {
         )?;
         Ok(Box::new(GpuSums { on_device }))
     }
+
+    fn open_sums_of_models<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+        models: usize,
+    ) -> Result<Box<dyn SumsRun + 's>> {
+        let (features, per_model) = (source.features(), objective.loss.margins());
+        // The most models one pass sums: the kernel's margins, and on a
+        // software adapter the tile's loop budget.
+        let width = (2..=models.min(GPU_MAX_CLASSES / per_model))
+            .rev()
+            .find(|&width| {
+                !self.context.adapter().is_software() || tile_cost(features, width * per_model) <= LOOP_BUDGET
+            });
+        match width {
+            Some(width) if source.sparse().is_none() => {
+                check_classes(objective.loss)?;
+                let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
+                let on_device = OnDevice::models(&self.context, placement, objective, width)?;
+                Ok(Box::new(GpuModelSums { on_device, width }))
+            }
+            _ => self.open_sums(source, objective),
+        }
+    }
 }
 
 /// The targets as the buffers of y hold them: alone, or each followed by
@@ -1454,6 +1575,31 @@ pub(crate) fn targets_and_weights<'a>(
     match weights {
         None => std::borrow::Cow::Borrowed(targets),
         Some(weights) => targets.iter().zip(weights).flat_map(|(&y, &w)| [y, w]).collect(),
+    }
+}
+
+/// Every row on the device, for raw sums of many models in one pass: up to
+/// `width` models' at once, more in groups of that many.
+struct GpuModelSums<'c> {
+    on_device: OnDevice<'c>,
+    width: usize,
+}
+
+impl SumsRun for GpuModelSums<'_> {
+    fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
+        Ok(self.on_device.raw_sums_of_models(&[parameters])?.remove(0))
+    }
+
+    fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
+        let mut sums = Vec::with_capacity(parameters.len());
+        for group in parameters.chunks(self.width) {
+            sums.extend(self.on_device.raw_sums_of_models(group)?);
+        }
+        Ok(sums)
+    }
+
+    fn take_work(&mut self) -> WorkCounts {
+        self.on_device.take_work()
     }
 }
 
@@ -1525,7 +1671,211 @@ impl EngineRun for GpuRun<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Control, Shape};
+    use super::{Control, GpuContext, GpuEngine, Shape};
+    use crate::data::source::{DataSource, InMemory, Weighted};
+    use crate::engine::adapter::GpuOptions;
+    use crate::engine::Engine;
+    use crate::math::loss::Loss;
+    use crate::math::objective::{Objective, RawSums};
+    use ndarray::{Array1, Array2};
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng as StdRng;
+    use std::sync::Arc;
+
+    /// `context`, or `None` where no adapter exists: a failure instead
+    /// where `DOWNHILL_REQUIRE_GPU=1` (as the tests of tests/ treat it).
+    fn or_skip(context: crate::error::Result<Arc<GpuContext>>, what: &str) -> Option<Arc<GpuContext>> {
+        match context {
+            Ok(context) => Some(context),
+            Err(error) if std::env::var("DOWNHILL_REQUIRE_GPU").is_ok_and(|v| v == "1") => {
+                panic!("DOWNHILL_REQUIRE_GPU=1 but no GPU context for {what}: {error}")
+            }
+            Err(error) => {
+                eprintln!("skipped {what}: {error}");
+                None
+            }
+        }
+    }
+
+    /// Rows of `d` features on mixed scales, targets for `loss` (labels,
+    /// counts or values), and weights between 0.5 and 2.
+    fn rows(loss: Loss, n: usize, d: usize, seed: u64) -> (Array2<f32>, Array1<f32>, Vec<f32>) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let x = Array2::from_shape_fn((n, d), |(_, j)| {
+            rng.random_range(-1.0f32..1.0) * (1 + j % 3) as f32
+        });
+        let y = Array1::from_shape_fn(n, |_| match loss {
+            Loss::Log | Loss::ModifiedHuber => f32::from(rng.random_bool(0.4)),
+            Loss::Poisson => rng.random_range(0..4) as f32,
+            Loss::Multinomial { classes } => rng.random_range(0..classes) as f32,
+            _ => rng.random_range(-2.0f32..2.0),
+        });
+        let weights = (0..n).map(|_| rng.random_range(0.5f32..2.0)).collect();
+        (x, y, weights)
+    }
+
+    /// Checks `sums` (from float32 on the device) against each model's sums
+    /// in float64, within float32's rounding: a margin of d products
+    /// rounds by at most (d + 1)·u of Σ|xⱼwⱼ| + |b|, which moves ℓ′ by at
+    /// most the loss's curvature at the row times that; a sum of n terms
+    /// in tiles and a tree rounds by at most (log₂ n + 32)·u of Σ|terms|
+    /// (32 rows a tile added in order). Twice that bound is allowed.
+    fn check_sums(what: &str, loss: Loss, source: &dyn DataSource, models: &[Vec<f32>], sums: &[RawSums]) {
+        let (n, d) = (source.rows(), source.features());
+        let block = source.block(0, n).unwrap();
+        let weights = crate::data::source::weights_of(source, 0, n).unwrap();
+        let u = f64::from(f32::EPSILON) / 2.0;
+        let depth = (n as f64).log2() + 32.0;
+        assert_eq!(sums.len(), models.len(), "{what}");
+        let classes = loss.margins();
+        let columns = (d + 1) * classes;
+        for (k, (model, sums)) in models.iter().zip(sums).enumerate() {
+            let (mut derivative, mut bound) = (vec![0.0; columns], vec![0.0; columns]);
+            let (mut value, mut value_bound, mut weight) = (0.0, 0.0, 0.0);
+            let (mut z, mut slopes) = (vec![0.0f64; classes], vec![0.0f64; classes]);
+            for i in 0..n {
+                let row = &block.x[i * d..(i + 1) * d];
+                let s = weights.as_ref().map_or(1.0, |w| f64::from(w[i]));
+                let y = f64::from(block.y[i]);
+                // Each margin, and the largest Σ|xⱼwⱼ| + |b| among them.
+                let mut spread = 0.0f64;
+                for (c, z) in z.iter_mut().enumerate() {
+                    let bias = f64::from(model[d * classes + c]);
+                    let terms = row
+                        .iter()
+                        .enumerate()
+                        .map(|(j, &x)| f64::from(x) * f64::from(model[j * classes + c]));
+                    *z = terms.clone().sum::<f64>() + bias;
+                    spread = spread.max(terms.map(f64::abs).sum::<f64>() + bias.abs());
+                }
+                let curvature = match loss {
+                    Loss::Log => 0.25,
+                    Loss::Poisson => z[0].exp(),
+                    Loss::Multinomial { .. } => 1.0,
+                    _ => 2.0,
+                };
+                let row_value = loss.row_value_and_derivatives(&z, y, &mut slopes);
+                let slope_error = curvature * (d + 1) as f64 * u * spread;
+                for j in 0..=d {
+                    let x = if j < d { f64::from(row[j]) } else { 1.0 };
+                    for (c, &slope) in slopes.iter().enumerate() {
+                        derivative[j * classes + c] += s * slope * x;
+                        bound[j * classes + c] += s * (depth * u * (slope * x).abs() + slope_error * x.abs());
+                    }
+                }
+                let largest_slope = slopes.iter().fold(0.0f64, |a, s| a.max(s.abs()));
+                value += s * row_value;
+                value_bound +=
+                    s * (depth * u * row_value.abs() + largest_slope * (d + 1) as f64 * u * spread);
+                weight += s;
+            }
+            for j in 0..columns {
+                let error = (sums.derivative[j] - derivative[j]).abs();
+                assert!(
+                    error <= 2.0 * bound[j],
+                    "{what}: model {k}, column {j}: {} against {} (bound {})",
+                    sums.derivative[j],
+                    derivative[j],
+                    2.0 * bound[j]
+                );
+            }
+            let error = (sums.loss - value).abs();
+            assert!(
+                error <= 2.0 * value_bound,
+                "{what}: model {k}'s loss {} against {value}",
+                sums.loss
+            );
+            assert_eq!(sums.rows, n, "{what}");
+            assert!(
+                (sums.weight - weight).abs() <= depth * u * weight,
+                "{what}: weight {} against {weight}",
+                sums.weight
+            );
+        }
+    }
+
+    /// Many models' sums from one pass over the rows on the device (one
+    /// submission and one read-back for up to 32 of them), each within
+    /// float32 rounding of its sums in float64: for each loss whose
+    /// derivative is continuous, the multinomial's too (a discontinuous
+    /// one, the hinge's, may
+    /// jump at a row whose margin rounds across its kink), weighted and
+    /// not, X in one buffer and split across many, uploaded and streamed,
+    /// and more models than one pass holds.
+    #[test]
+    fn one_pass_sums_many_models_each_within_rounding_of_float64() {
+        let what = "many models' sums in one pass";
+        let Some(shared) = or_skip(GpuContext::shared(), what) else {
+            return;
+        };
+        let options = GpuOptions {
+            x_chunk_bytes: Some(96 * 4 * 5),
+            ..GpuOptions::default()
+        };
+        let Some(split) = or_skip(GpuContext::with_options(options), what) else {
+            return;
+        };
+        let (n, d) = (3_001, 5);
+        let engines = [
+            ("one buffer", GpuEngine::new(shared.clone(), None, None)),
+            ("split buffers", GpuEngine::new(split, None, None)),
+            // Rows beyond the device budget stream through in blocks.
+            (
+                "streamed",
+                GpuEngine::new(shared, Some((n * d * 4 / 3) as u64), None),
+            ),
+        ];
+        let losses = [
+            Loss::Log,
+            Loss::Squared,
+            Loss::Huber { epsilon: 1.0 },
+            Loss::Poisson,
+            Loss::ModifiedHuber,
+            Loss::Multinomial { classes: 3 },
+        ];
+        for (l, &loss) in losses.iter().enumerate() {
+            let per_model = loss.margins();
+            let (x, y, weights) = rows(loss, n, d, 11 + l as u64);
+            let plain = InMemory::new(x.view(), y.view()).unwrap();
+            let weighted = Weighted::new(&plain, weights).unwrap();
+            let mut rng = StdRng::seed_from_u64(l as u64);
+            let scale = if loss == Loss::Poisson { 0.2 } else { 1.0 };
+            let models: Vec<Vec<f32>> = (0..37)
+                .map(|_| {
+                    (0..(d + 1) * per_model)
+                        .map(|_| scale * rng.random_range(-1.0f32..1.0))
+                        .collect()
+                })
+                .collect();
+            for (name, engine) in &engines {
+                for (rows_name, source) in [("plain", &plain as &dyn DataSource), ("weighted", &weighted)] {
+                    let what = format!("{loss:?}, {name}, {rows_name}");
+                    let mut run = engine
+                        .open_sums_of_models(source, Objective::unpenalized(loss), models.len())
+                        .unwrap();
+                    run.take_work();
+                    let five: Vec<&[f32]> = models[..5].iter().map(Vec::as_slice).collect();
+                    let sums = run.raw_sums_of_many(&five).unwrap();
+                    if *name != "streamed" {
+                        let work = run.take_work();
+                        assert_eq!((work.submissions, work.readbacks), (1, 1), "{what}: {work:?}");
+                    }
+                    check_sums(&what, loss, source, &models[..5], &sums);
+                    // 37 models: passes of 32 (of 10 multinomials of 3
+                    // classes), then the rest.
+                    let all: Vec<&[f32]> = models.iter().map(Vec::as_slice).collect();
+                    let sums = run.raw_sums_of_many(&all).unwrap();
+                    if *name != "streamed" {
+                        let passes = all.len().div_ceil(32 / per_model) as u64;
+                        assert_eq!(run.take_work().readbacks, passes, "{what}");
+                    }
+                    check_sums(&what, loss, source, &models, &sums);
+                    let one = run.raw_sums(&models[3]).unwrap();
+                    check_sums(&what, loss, source, &models[3..4], &[one]);
+                }
+            }
+        }
+    }
 
     /// (name, offset) of every member of the WGSL struct `name` in
     /// shaders/common.wgsl, and its size.
@@ -1562,14 +1912,14 @@ mod tests {
     fn shape_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Shape: rows, features, batch_size, total_rows, rows_per_group,
             group_offset, chunk_start, rows_from_control, loss, l1_strength, optimizer, partial_groups,
-            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed, log_beta1, log_beta2, mean_weight, pad2);
+            steps_per_epoch, l2_strength, beta1, beta2, eps, steps_per_dispatch, loss_epsilon, weighted, average_from, classes, steps_per_window, windowed, log_beta1, log_beta2, mean_weight, models);
         assert_eq!(rust, wgsl_layout("Shape"));
     }
 
     #[test]
     fn control_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, batch_rows,
-            batch_weight, pad1);
+            batch_weight, live_models);
         assert_eq!(rust, wgsl_layout("Control"));
     }
 }
