@@ -5,7 +5,8 @@
 use downhill::data::source::{DataSource, InMemory};
 use downhill::data::table::{Encoding, Labels, Table};
 use downhill::{
-    Choice, CvOptions, CvScoring, Error, Fitted, Folds, GradientDescent, Model, Penalty, MOST_STRENGTHS,
+    Choice, CrossValidation, CvOptions, CvScoring, Error, Fitted, Folds, GradientDescent, Model, Penalty,
+    MOST_STRENGTHS,
 };
 
 use crate::args::{explain, for_class_codes, for_classes, for_table, load, CvArgs, ScoringArg};
@@ -97,7 +98,7 @@ struct Rows<'a> {
 }
 
 /// Every target of `source`, read a block at a time.
-fn targets(source: &dyn DataSource) -> Result<Vec<f32>, String> {
+pub(crate) fn targets(source: &dyn DataSource) -> Result<Vec<f32>, String> {
     let rows = source.rows();
     let mut y = Vec::with_capacity(rows);
     for start in (0..rows).step_by(1 << 16) {
@@ -113,20 +114,31 @@ fn targets(source: &dyn DataSource) -> Result<Vec<f32>, String> {
 /// The cross-validation of `rows` by `descent`: the folds, the strengths,
 /// the table of scores, the choice, the model saved.
 fn cross_validate(args: &CvArgs, descent: &GradientDescent, rows: &Rows) -> Result<(), String> {
-    let model = args.train.model();
-    let penalty = args.train.penalty();
     let source = rows.source;
     let strengths = strengths(&args.alphas, source, descent)?;
     let y = targets(source)?;
+    let folds = folds(args, &y, rows.labels)?;
+    let options = plan(args, &strengths, &folds, true);
+    let found = descent
+        .cross_validate_source(source, &strengths, &folds, options)
+        .map_err(rows.explain)?;
+    report(args, &found, y.len(), rows.encoding)
+}
+
+/// The folds of rows with targets `y`: stratified by class for a
+/// classifier, whose every class must have a row in every fold (`labels`
+/// name the classes), else shuffled; by `--seed`.
+pub(crate) fn folds(args: &CvArgs, y: &[f32], labels: Option<&Labels>) -> Result<Folds, String> {
+    let model = args.train.model();
     // A class of fewer rows than folds leaves some fold's training rows
     // without it, or some held-out fold without it.
     if model == Model::Logistic {
         let mut counts = std::collections::BTreeMap::new();
-        for &label in &y {
+        for &label in y {
             *counts.entry(label as usize).or_insert(0usize) += 1;
         }
         if let Some((&k, &count)) = counts.iter().find(|(_, &count)| count < args.folds) {
-            let class = match rows.labels.and_then(|labels| labels.label(k as f32)) {
+            let class = match labels.and_then(|labels| labels.label(k as f32)) {
                 Some(label) => format!("{label:?}"),
                 None => k.to_string(),
             };
@@ -136,24 +148,34 @@ fn cross_validate(args: &CvArgs, descent: &GradientDescent, rows: &Rows) -> Resu
             ));
         }
     }
-    let folds = match model {
+    match model {
         Model::Logistic => Folds::stratified(
-            downhill::ndarray::ArrayView1::from(&y[..]),
+            downhill::ndarray::ArrayView1::from(y),
             args.folds,
             args.train.seed,
         ),
         Model::Linear => Folds::new(y.len(), args.folds, args.train.seed),
     }
-    .map_err(|e| e.to_string())?;
-    let choice = match args.one_standard_error {
-        true => Choice::OneStandardError,
-        false => Choice::BestMean,
-    };
+    .map_err(|e| e.to_string())
+}
+
+/// The options of the cross-validation `args` ask for, and where `say`,
+/// its plan said: the strengths, the folds and the scoring.
+pub(crate) fn plan(args: &CvArgs, strengths: &[f32], folds: &Folds, say: bool) -> CvOptions {
+    let model = args.train.model();
     let scoring = args.scoring.map(ScoringArg::scoring);
+    let options = CvOptions {
+        scoring,
+        choice: choice(args),
+        ..CvOptions::default()
+    };
+    if !say {
+        return options;
+    }
     say!(
         "{} strengths of the {} penalty, {} folds ({}), scored by {} on each held-out fold",
         strengths.len(),
-        penalty_name(penalty),
+        penalty_name(args.train.penalty()),
         folds.count(),
         match model {
             Model::Logistic => "stratified by class",
@@ -164,14 +186,24 @@ fn cross_validate(args: &CvArgs, descent: &GradientDescent, rows: &Rows) -> Resu
             Model::Linear => CvScoring::NegMeanSquaredError,
         }))
     );
-    let options = CvOptions {
-        scoring,
-        choice,
-        ..CvOptions::default()
-    };
-    let found = descent
-        .cross_validate_source(source, &strengths, &folds, options)
-        .map_err(rows.explain)?;
+    options
+}
+
+fn choice(args: &CvArgs) -> Choice {
+    match args.one_standard_error {
+        true => Choice::OneStandardError,
+        false => Choice::BestMean,
+    }
+}
+
+/// The table of scores, the choice, and the model refitted on all `rows`
+/// rows saved with the encoding `encoding` gives it.
+pub(crate) fn report(
+    args: &CvArgs,
+    found: &CrossValidation,
+    rows: usize,
+    encoding: &dyn Fn(&Fitted) -> Result<Encoding, String>,
+) -> Result<(), String> {
     let errors = found.standard_errors();
     say!("{:>14}  {:>14}  {:>14}", "alpha", "mean score", "standard error");
     for (k, &alpha) in found.strengths.iter().enumerate() {
@@ -195,14 +227,14 @@ fn cross_validate(args: &CvArgs, descent: &GradientDescent, rows: &Rows) -> Resu
     say!(
         "chosen alpha: {} ({}), refitted on all {} rows",
         number(f64::from(found.strength())),
-        match choice {
+        match choice(args) {
             Choice::BestMean => "the best mean score",
             Choice::OneStandardError => "the strongest within a standard error of the best mean score",
         },
-        y.len()
+        rows
     );
     if let Some(path) = &args.save {
-        let encoding = (rows.encoding)(&found.fitted)?;
+        let encoding = encoding(&found.fitted)?;
         found
             .fitted
             .clone()
@@ -238,7 +270,11 @@ fn penalty_name(penalty: Penalty) -> &'static str {
 /// it, as scikit-learn's `LassoCV` takes them
 /// ([`downhill::GradientDescent::strengths_from_source`], with
 /// `descent`'s loss, penalty and standardization).
-fn strengths(text: &str, source: &dyn DataSource, descent: &GradientDescent) -> Result<Vec<f32>, String> {
+pub(crate) fn strengths(
+    text: &str,
+    source: &dyn DataSource,
+    descent: &GradientDescent,
+) -> Result<Vec<f32>, String> {
     let text = text.trim();
     let Some(count) = text.strip_prefix("auto:") else {
         return text

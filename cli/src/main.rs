@@ -177,6 +177,13 @@ fn run() -> ExitCode {
                 }
                 return code;
             }
+            Command::Cv(args) => {
+                let code = ranks::cv_exit(&args, &mpi);
+                if let Some(dir) = runtime_dir {
+                    let _ = std::fs::remove_dir(dir);
+                }
+                return code;
+            }
             other => ranks::alone(other.name(), &mpi).map(|()| other),
         },
     };

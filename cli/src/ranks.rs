@@ -13,15 +13,15 @@ use std::time::Instant;
 use downhill::data::source::{DataSource, RowRange};
 use downhill::distributed::{agree, gather, gather_bytes, shard_of, shard_of_groups, Collective, Mpi};
 use downhill::metrics::Scoring;
-use downhill::{Error, Fitted, GradientDescent};
+use downhill::{CvScoring, Error, Fitted, GradientDescent};
 
 use downhill::data::parquet_source::ParquetData;
 use downhill::data::table::{Format, Missing, TableData};
 use downhill::Model;
 
 use crate::args::{
-    fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, DataArgs,
-    FitArgs, TrainArgs,
+    fit_with_progress, for_class_codes, for_classes, located, names, open_npy, table_options, CvArgs,
+    DataArgs, FitArgs, ScoringArg, TrainArgs,
 };
 use crate::fit::{check_output_paths, check_resume_options, report, streamed_file, Described, Streamed};
 
@@ -61,7 +61,18 @@ impl From<Error> for Failure {
 
 /// `downhill fit` as one rank of `mpi`'s job: its exit code.
 pub fn fit_exit(args: &FitArgs, mpi: &Arc<Mpi>) -> ExitCode {
-    match fit(args, mpi) {
+    exit_code(fit(args, mpi), mpi)
+}
+
+/// `downhill cv` as one rank of `mpi`'s job: its exit code.
+pub fn cv_exit(args: &CvArgs, mpi: &Arc<Mpi>) -> ExitCode {
+    exit_code(cv(args, mpi), mpi)
+}
+
+/// The exit code of a rank whose command ended with `result`: an agreed
+/// failure said by rank 0, a rank's own by that rank, which ends the job.
+fn exit_code(result: Result<(), Failure>, mpi: &Mpi) -> ExitCode {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Agreed(message)) => {
             if mpi.rank() == 0 {
@@ -82,7 +93,7 @@ pub fn alone(command: &str, mpi: &Mpi) -> Result<(), String> {
     match mpi.size() {
         1 => Ok(()),
         n => Err(format!(
-            "`downhill {command}` runs on one process; of the commands only `fit` runs over ranks ({n} were started)"
+            "`downhill {command}` runs on one process; of the commands only `fit` and `cv` run over ranks ({n} were started)"
         )),
     }
 }
@@ -273,6 +284,109 @@ fn fit(args: &FitArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
     report(args, &described, &fitted, elapsed, &scores, None, None).map_err(Failure::Agreed)
 }
 
+/// `downhill cv` as one rank of a job: every rank reads its share of the
+/// one file, the folds are of every row (each rank's the share of its
+/// rows), each fold's fits and scores are of every rank's rows, and rank 0
+/// prints the table and saves the model refitted over the ranks.
+fn cv(args: &CvArgs, mpi: &Arc<Mpi>) -> Result<(), Failure> {
+    let collective: Arc<dyn Collective> = mpi.clone();
+    let ranks = collective.as_ref();
+    let (rank, size) = (ranks.rank(), ranks.size());
+    let data = &args.data;
+    if data.data.to_string_lossy().contains("{rank}") {
+        return Err(Failure::Agreed(
+            "cv over ranks reads one file that the ranks share, whose folds are of every row: a --data without {rank}"
+                .into(),
+        ));
+    }
+    if data.weight_column.is_some() {
+        return Err(Failure::Agreed(
+            "--weight-column is not read by cv yet; cross-validate unweighted rows".into(),
+        ));
+    }
+    if args.scoring.map(ScoringArg::scoring) == Some(CvScoring::RocAuc) {
+        return Err(Failure::Agreed(
+            "--scoring roc-auc ranks every held-out row at once, which rows spread over ranks are not: score by accuracy or log-loss"
+                .into(),
+        ));
+    }
+    let save = match (rank, &args.save) {
+        (0, Some(path)) => {
+            downhill::atomic_file::check_output(path, &[(&data.data, "--data")]).map_err(|e| e.to_string())
+        }
+        _ => Ok(()),
+    };
+    agree(ranks, save)?;
+    let file = match parquet_numbers(data, &args.train) {
+        Some(numbers) => Streamed::Numbers(numbers),
+        None => agree(
+            ranks,
+            streamed_file(data, &args.train, true).and_then(|file| {
+                file.ok_or_else(|| format!("{} cannot be read as a stream", data.data.display()))
+            }),
+        )?,
+    };
+    if rank == 0 {
+        file.describe();
+    }
+    let source = file.source();
+    let total = source.rows();
+    let range = match &file {
+        Streamed::Numbers(parquet) => shard_of_groups(&parquet.row_groups(), rank, size)
+            .or_else(|| shard_of(total, rank, size))
+            .unwrap_or_default(),
+        _ => shard_of(total, rank, size).unwrap_or_default(),
+    };
+    let shard = agree(ranks, RowRange::new(source, range.clone()))?;
+    // Every rank reads the same file: the settings, the strengths (from
+    // every row) and the folds come out the same on each.
+    let descent = agree(
+        ranks,
+        settings_of(
+            &args.train,
+            data,
+            args.train.descent(args.lr),
+            &file,
+            total,
+            false,
+        ),
+    )?;
+    let strengths = agree(ranks, crate::cv::strengths(&args.alphas, source, &descent))?;
+    let labels = match &file {
+        Streamed::Table(table) => table.encoding().labels.as_ref(),
+        Streamed::Sparse(file) => file.labels.as_ref(),
+        _ => None,
+    };
+    let folds = agree(
+        ranks,
+        crate::cv::targets(source).and_then(|y| crate::cv::folds(args, &y, labels)),
+    )?;
+    let rank_folds = agree(ranks, folds.of_rows(range.clone()).map_err(|e| e.to_string()))?;
+    let options = crate::cv::plan(args, &strengths, &folds, rank == 0);
+    if rank == 0 {
+        say!(
+            "rows:         {total} × {} features, over {size} ranks (rank 0 reads rows {}..{})",
+            source.features(),
+            range.start,
+            range.end
+        );
+    }
+    // The settings' own refusals (strengths, folds, scoring) are met by
+    // every rank alike.
+    let found = descent
+        .distributed(Arc::clone(&collective))
+        .cross_validate_source(&shard, &strengths, &rank_folds, options)
+        .map_err(|e| match e {
+            Error::Estimator(_) => Failure::Agreed(file.explain(e, &data.data)),
+            other => Failure::from(other),
+        })?;
+    let encoding = agree(ranks, file.described(&found.fitted))?.1;
+    if rank != 0 {
+        return Ok(());
+    }
+    crate::cv::report(args, &found, total, &|_| Ok(encoding.clone())).map_err(Failure::Agreed)
+}
+
 /// The Parquet file of `data` as numbers, where it is one (number columns
 /// without booleans, for a linear model without a weight column), which
 /// ranks share by whole row groups.
@@ -360,16 +474,27 @@ fn fresh_settings(
     if let Some(path) = &args.checkpoint {
         descent = descent.checkpoint(path, args.checkpoint_every);
     }
+    if let Streamed::Table(table) = file {
+        descent = descent.checkpoint_encoding(table.encoding().clone());
+    }
+    settings_of(&args.train, &args.data, descent, file, rows, own_file)
+}
+
+/// `descent` with what `train` asks of the targets of `file` (`rows` rows
+/// over every rank, in one file or in one per rank): the classes, their
+/// weights, the sparse rows' settings.
+fn settings_of(
+    train: &TrainArgs,
+    data: &DataArgs,
+    descent: GradientDescent,
+    file: &Streamed,
+    rows: usize,
+    own_file: bool,
+) -> Result<GradientDescent, String> {
     match file {
-        Streamed::Table(table) => for_classes(
-            &args.train,
-            descent.checkpoint_encoding(table.encoding().clone()),
-            table.encoding(),
-            rows,
-            false,
-        ),
+        Streamed::Table(table) => for_classes(train, descent, table.encoding(), rows, false),
         Streamed::Npy(npy) => for_class_codes(
-            &args.train,
+            train,
             descent,
             || Ok(npy.y().map_err(|e| e.to_string())?.to_vec()),
             false,
@@ -377,7 +502,7 @@ fn fresh_settings(
         ),
         Streamed::Numbers(_) => Ok(descent),
         // One file read by every rank: the same labels on every rank.
-        Streamed::Sparse(file) if !own_file => crate::fit::sparse_settings(&args.train, &args.data.data, descent, file, rows),
+        Streamed::Sparse(file) if !own_file => crate::fit::sparse_settings(train, &data.data, descent, file, rows),
         Streamed::Sparse(_) => Err(
             "each rank's own svmlight or .npz file could hold other labels: share one file among the ranks (a --data without {rank})"
                 .into(),

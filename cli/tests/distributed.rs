@@ -706,3 +706,151 @@ fn an_svmlight_file_shared_among_ranks_fits_the_model_of_all_the_rows() {
         text(&output.stderr)
     );
 }
+
+/// The table `downhill cv` prints: each strength's mean score and
+/// standard error, and which was chosen.
+fn cv_table(report: &str) -> (Vec<(f64, f64, f64)>, usize) {
+    let mut rows = Vec::new();
+    let mut chosen = usize::MAX;
+    for line in report.lines() {
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .take(3)
+            .map_while(|word| word.parse().ok())
+            .collect();
+        if numbers.len() == 3 {
+            if line.contains("chosen") {
+                chosen = rows.len();
+            }
+            rows.push((numbers[0], numbers[1], numbers[2]));
+        }
+    }
+    (rows, chosen)
+}
+
+/// `downhill cv` over 2 and 3 ranks of one shared file (a logistic model
+/// of a table with a text column and labels, an L1 path of a number
+/// file): the strengths, fold scores and choice of one process on all the
+/// rows, and the model refitted over the ranks that one process refits.
+/// A file per rank, and ROC AUC scoring (all held-out rows at once), are
+/// refused by name.
+#[test]
+fn cv_over_ranks_chooses_as_one_process_does() {
+    let dir = folder("cv");
+    let labels = Synthetic::generate(Model::Logistic, 2_400, 5, 0.5, 31).unwrap();
+    write_csv(&dir.join("labels.csv"), &labels, 0..2_400, true);
+    let values = Synthetic::generate(Model::Linear, 1_800, 6, 0.5, 32).unwrap();
+    write_csv(&dir.join("values.csv"), &values, 0..1_800, false);
+    let cases = [
+        (
+            "logistic",
+            strings(&[
+                "cv",
+                "--data",
+                "labels.csv",
+                "--target",
+                "y",
+                "--model",
+                "logistic",
+                "--solver",
+                "lbfgs",
+                "--alphas",
+                "auto:6",
+                "--scoring",
+                "log-loss",
+                "--device",
+                "cpu",
+            ]),
+        ),
+        (
+            "lasso",
+            strings(&[
+                "cv",
+                "--data",
+                "values.csv",
+                "--target",
+                "y",
+                "--penalty",
+                "l1",
+                "--alphas",
+                "auto:5",
+                "--folds",
+                "4",
+                "--device",
+                "cpu",
+            ]),
+        ),
+    ];
+    for (case, args) in cases {
+        let save = |name: &'static str| [refs(&args), vec!["--save", name]].concat();
+        let one = alone(&dir, &save("alone.json"));
+        let (expected, chosen) = cv_table(&one);
+        assert!(expected.len() >= 5 && chosen < expected.len(), "{case}: {one}");
+        for ranks in [2, 3] {
+            let report = succeed(&dir, ranks, &save("ranks.json"));
+            assert!(
+                report.contains(&format!("over {ranks} ranks")),
+                "{case}: {report}"
+            );
+            let (found, found_chosen) = cv_table(&report);
+            assert_eq!(found_chosen, chosen, "{case}, {ranks} ranks: {report}\n{one}");
+            assert_eq!(found.len(), expected.len(), "{case}: {report}");
+            for ((alpha, mean, error), (alpha_1, mean_1, error_1)) in found.iter().zip(&expected) {
+                // Printed to 6 digits; the ranks' sums are added in another
+                // order (float64 over float32 partial sums).
+                assert!(
+                    (alpha - alpha_1).abs() <= 1e-5 * alpha_1,
+                    "{case}: {report}\n{one}"
+                );
+                assert!(
+                    (mean - mean_1).abs() <= 1e-4 * mean_1.abs().max(1e-3),
+                    "{case}: {report}\n{one}"
+                );
+                assert!(
+                    (error - error_1).abs() <= 1e-3 * error_1.abs().max(1e-3),
+                    "{case}: {report}\n{one}"
+                );
+            }
+            close(
+                &format!("{case}: the model refitted over {ranks} ranks"),
+                &parameters(&dir.join("ranks.json")),
+                &parameters(&dir.join("alone.json")),
+                1e-4,
+            );
+        }
+    }
+    for (args, message) in [
+        (
+            vec![
+                "cv",
+                "--data",
+                "rank{rank}.csv",
+                "--target",
+                "y",
+                "--device",
+                "cpu",
+            ],
+            "a --data without {rank}",
+        ),
+        (
+            vec![
+                "cv",
+                "--data",
+                "labels.csv",
+                "--target",
+                "y",
+                "--model",
+                "logistic",
+                "--scoring",
+                "roc-auc",
+                "--device",
+                "cpu",
+            ],
+            "--scoring roc-auc ranks every held-out row at once",
+        ),
+    ] {
+        let output = finish(mpirun(&dir, 2, &args, "cv refused"));
+        assert!(!output.status.success(), "{args:?}");
+        assert!(text(&output.stderr).contains(message), "{}", text(&output.stderr));
+    }
+}
