@@ -452,8 +452,20 @@ impl GradientDescent {
                             y_len: block.x.len() / d.max(1),
                         }
                     })?;
-                    for (fitted, margins) in fits.iter().zip(&mut margins) {
-                        margins.extend(fitted.class_margins(x)?.iter());
+                    match one_margin_each(fits, d) {
+                        // Each row read once for every model.
+                        Some(columns) => {
+                            crate::data::validate_features(x)?;
+                            let block_margins = margins_of_many(x, &columns);
+                            for (k, margins) in margins.iter_mut().enumerate() {
+                                margins.extend(block_margins.column(k).iter());
+                            }
+                        }
+                        None => {
+                            for (fitted, margins) in fits.iter().zip(&mut margins) {
+                                margins.extend(fitted.class_margins(x)?.iter());
+                            }
+                        }
                     }
                     targets.extend_from_slice(&block.y);
                 }
@@ -494,6 +506,34 @@ impl GradientDescent {
         }
         Ok(scores)
     }
+}
+
+/// Each fit's weights and bias where every fit has one margin over `d`
+/// features; `None` where one has several (or other features: its own
+/// margins say so).
+fn one_margin_each(fits: &[Fitted], d: usize) -> Option<Vec<(ArrayView1<'_, f32>, f32)>> {
+    fits.iter()
+        .map(|fitted| {
+            let weights = fitted.coefficients();
+            (weights.dim() == (d, 1)).then(|| (weights.index_axis_move(Axis(1), 0), fitted.intercepts()[0]))
+        })
+        .collect()
+}
+
+/// The margins of rows `x` under each model of `columns` (its weights and
+/// bias), a column per model: each row read once for all of them, each
+/// margin the dot product [`Fitted::class_margins`] takes (the same bits).
+fn margins_of_many(x: ArrayView2<f32>, columns: &[(ArrayView1<f32>, f32)]) -> Array2<f32> {
+    let x = x.as_standard_layout();
+    let mut margins = Array2::zeros((x.nrows(), columns.len()));
+    ndarray::Zip::from(x.rows())
+        .and(margins.rows_mut())
+        .par_for_each(|row, mut out| {
+            for (margin, (weights, bias)) in out.iter_mut().zip(columns) {
+                *margin = row.dot(weights) + bias;
+            }
+        });
+    margins
 }
 
 /// Every target of `source`, read in blocks.
