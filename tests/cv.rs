@@ -467,7 +467,11 @@ fn fold_scores_are_the_fits_alone_and_the_roc_auc_scores() {
     let expected = scores_alone(&settings, &x, &y, &strengths, &folds, |fitted, x, y| {
         downhill::metrics::roc_auc(y.view(), fitted.margins(x.view()).unwrap().view()).unwrap()
     });
-    for fitting in [PathFitting::Lockstep, PathFitting::WarmStarted] {
+    for fitting in [
+        PathFitting::Lockstep,
+        PathFitting::WarmStarted,
+        PathFitting::FoldsTogether,
+    ] {
         let options = CvOptions {
             scoring: Some(CvScoring::RocAuc),
             fitting,
@@ -480,7 +484,7 @@ fn fold_scores_are_the_fits_alone_and_the_roc_auc_scores() {
             let want = expected[[fold, k]];
             match fitting {
                 PathFitting::Lockstep => assert_eq!(score, want, "fold {fold}, strength {k}"),
-                PathFitting::WarmStarted => {
+                PathFitting::WarmStarted | PathFitting::FoldsTogether => {
                     assert!(
                         (score - want).abs() <= 1e-6,
                         "fold {fold}, strength {k}: {score} vs {want}"
@@ -677,4 +681,47 @@ fn sparse_rows_cross_validate_as_the_same_rows_dense() {
         1e-5,
         "the final model",
     );
+}
+
+/// `PathFitting::FoldsTogether` gives `WarmStarted`'s scores, choice and
+/// final model bit for bit: where the folds run side by side (rows in
+/// memory, each fold's rows prepared alike; weighted rows too), and where
+/// they cannot and run one after another (standardized rows, rows not in
+/// memory).
+#[test]
+fn folds_together_score_as_folds_one_after_another() {
+    let data = downhill::Synthetic::generate(downhill::Model::Logistic, 24_000, 7, 0.5, 41).unwrap();
+    let (x, y) = (data.x.view(), data.y.view());
+    let folds = Folds::stratified(y, 4, 2).unwrap();
+    let strengths = [1e-2f32, 1e-3, 1e-4, 1e-5];
+    let options = |fitting| CvOptions {
+        scoring: Some(CvScoring::NegLogLoss),
+        fitting,
+        ..CvOptions::default()
+    };
+    let lbfgs = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .tolerance(1e-4)
+        .max_epochs(100)
+        .device(Device::Cpu);
+    let rows = InMemory::new(x, y).unwrap();
+    let weights: Vec<f32> = (0..y.len()).map(|i| 0.5 + (i % 3) as f32).collect();
+    let weighted = Weighted::new(&rows, weights).unwrap();
+    let standardized = lbfgs.clone().standardize(true);
+    for (what, settings, source) in [
+        ("in memory", &lbfgs, &rows as &dyn DataSource),
+        ("weighted", &lbfgs, &weighted),
+        ("standardized", &standardized, &rows),
+        ("not in memory", &lbfgs, &NotResident(&rows)),
+    ] {
+        let apart = settings
+            .cross_validate_source(source, &strengths, &folds, options(PathFitting::WarmStarted))
+            .unwrap();
+        let together = settings
+            .cross_validate_source(source, &strengths, &folds, options(PathFitting::FoldsTogether))
+            .unwrap();
+        assert_eq!(together.scores, apart.scores, "{what}");
+        assert_eq!(together.chosen, apart.chosen, "{what}");
+        assert_eq!(parameters(&together.fitted), parameters(&apart.fitted), "{what}");
+    }
 }

@@ -17,6 +17,10 @@ pub enum EngineError {
     /// waited for a pass.
     #[error("the pass that models fitted together wait for failed")]
     LockstepClosed,
+    /// A lockstep of models over rows of their own (folds) asked a run
+    /// that sums only all of its rows.
+    #[error("only the CPU engine's rows in memory sum models over rows of their own (folds) in one pass")]
+    NoPassInRows,
     /// More classes than the GPU kernels hold a row's margins for.
     #[error("the GPU engine fits at most {limit} classes, this model has {classes}; use the CPU engine")]
     TooManyClassesForGpu {

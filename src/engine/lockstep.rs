@@ -30,6 +30,9 @@ use crate::math::objective::{Objective, RawSums};
 pub(crate) struct Lockstep<'s> {
     source: &'s dyn DataSource,
     loss: Loss,
+    /// Where each model fits rows of its own (a fold's training rows):
+    /// which, and the copy of them its fit reads.
+    lanes: Option<Vec<Lane<'s>>>,
     round: Mutex<Round>,
     /// Told when the last model still fitting waits, or leaves: a pass
     /// may run (the serving thread waits on it).
@@ -61,6 +64,20 @@ impl Round {
     }
 }
 
+/// The rows of one model of a lockstep over rows of their own
+/// ([`run_in_rows`]): their indices into the shared source, and the copy
+/// of them that the model's fit is given, known by where its values lie.
+pub(crate) struct Lane<'s> {
+    /// Indices into the shared source, in order.
+    pub(crate) rows: &'s [u32],
+    /// The address of the copy's first value (its rows, in memory).
+    pub(crate) copy: *const f32,
+}
+
+// The copy's address is compared, never read through.
+unsafe impl Send for Lane<'_> {}
+unsafe impl Sync for Lane<'_> {}
+
 /// How many passes a lockstep ran and how many models' sums they gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct LockstepCounts {
@@ -74,6 +91,7 @@ impl<'s> Lockstep<'s> {
         Lockstep {
             source,
             loss,
+            lanes: None,
             round: Mutex::new(Round {
                 live: models,
                 waiting: vec![None; models],
@@ -130,7 +148,13 @@ impl<'s> Lockstep<'s> {
                 .unzip();
             drop(round);
             let views: Vec<&[f32]> = parameters.iter().map(Vec::as_slice).collect();
-            let answers = run.raw_sums_of_many(&views);
+            let answers = match &self.lanes {
+                None => run.raw_sums_of_many(&views),
+                Some(lanes) => {
+                    let rows: Vec<&[u32]> = models.iter().map(|&model| lanes[model].rows).collect();
+                    run.raw_sums_of_many_in(&views, &rows)
+                }
+            };
             let mut round = self.lock();
             round.passes += 1;
             round.sums += models.len() as u64;
@@ -214,10 +238,26 @@ pub(crate) struct LockstepEngine<'m, 'l, 's> {
 }
 
 impl LockstepEngine<'_, '_, '_> {
-    /// Whether the lockstep serves sums of `loss` over `source`.
+    /// Whether the lockstep serves sums of `loss` over `source`: the
+    /// shared rows, or where each model has rows of its own, the copy of
+    /// this model's (its rows in memory where the lane says).
     fn serves(&self, source: &dyn DataSource, loss: Loss) -> bool {
         let lockstep = self.member.lockstep;
-        std::ptr::addr_eq(source, lockstep.source) && loss == lockstep.loss
+        if loss != lockstep.loss {
+            return false;
+        }
+        match &lockstep.lanes {
+            None => std::ptr::addr_eq(source, lockstep.source),
+            Some(lanes) => {
+                let lane = &lanes[self.member.model];
+                source.rows() == lane.rows.len()
+                    && source.features() == lockstep.source.features()
+                    && source.sparse().is_none()
+                    && source
+                        .resident()
+                        .is_some_and(|block| std::ptr::eq(block.x.as_ptr(), lane.copy))
+            }
+        }
     }
 }
 
@@ -279,8 +319,45 @@ pub(crate) fn run<T: Send>(
     models: usize,
     fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
 ) -> Result<(Vec<Result<T>>, LockstepCounts)> {
-    let mut shared = inner.open_sums_of_models(source, Objective::unpenalized(loss), models)?;
-    let lockstep = Lockstep::new(source, loss, models);
+    let shared = inner.open_sums_of_models(source, Objective::unpenalized(loss), models)?;
+    serve_models(Lockstep::new(source, loss, models), shared, inner, fit)
+}
+
+/// [`run`] for models that each fit rows of their own of `source`, one
+/// per lane of `lanes` (the folds of a cross-validation): each model's fit
+/// is given a copy of its rows, and its full-batch sums over that copy
+/// come from passes over `source` in which each model sums its own rows
+/// ([`SumsRun::raw_sums_of_many_in`]), each as its sums over its copy
+/// are, bit for bit.
+pub(crate) fn run_in_rows<'s, T: Send>(
+    inner: &(dyn Engine + Sync),
+    source: &'s dyn DataSource,
+    loss: Loss,
+    lanes: Vec<Lane<'s>>,
+    fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
+) -> Result<(Vec<Result<T>>, LockstepCounts)> {
+    // The folds' rows, checked against the source when they were made.
+    debug_assert!(lanes
+        .iter()
+        .all(|lane| lane.rows.iter().all(|&i| (i as usize) < source.rows())));
+    let models = lanes.len();
+    let shared = inner.open_sums(source, Objective::unpenalized(loss))?;
+    let lockstep = Lockstep {
+        lanes: Some(lanes),
+        ..Lockstep::new(source, loss, models)
+    };
+    serve_models(lockstep, shared, inner, fit)
+}
+
+/// Runs `fit` for each model of `lockstep` on its own thread, its passes
+/// served by `shared` on this thread.
+fn serve_models<T: Send>(
+    lockstep: Lockstep<'_>,
+    mut shared: Box<dyn SumsRun + '_>,
+    inner: &(dyn Engine + Sync),
+    fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
+) -> Result<(Vec<Result<T>>, LockstepCounts)> {
+    let models = lockstep.lock().waiting.len();
     let (results, counts) = std::thread::scope(|scope| {
         // However this thread leaves the scope (a pass that panics
         // included), the models waiting for a pass are let go: the scope

@@ -234,6 +234,16 @@ pub(crate) trait SumsRun {
         parameters.iter().map(|p| self.raw_sums(p)).collect()
     }
 
+    /// The raw sums of each of `parameters` over rows of its own,
+    /// `rows[k]` (indices into the run's rows, in order), each as its sums
+    /// over a copy of those rows would be: a lockstep of folds' models
+    /// ([`lockstep::run_in_rows`]). Only the CPU engine's rows in memory
+    /// sum them.
+    fn raw_sums_of_many_in(&mut self, parameters: &[&[f32]], rows: &[&[u32]]) -> Result<Vec<RawSums>> {
+        let _ = (parameters, rows);
+        Err(crate::engine::error::EngineError::NoPassInRows.into())
+    }
+
     /// The work counted since it was last taken (dispatches, round trips,
     /// bytes moved), where the run counts it.
     fn take_work(&mut self) -> WorkCounts {

@@ -24,9 +24,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::source::{DataSource, InMemory, RowSubset};
+use crate::engine::device::Device;
+use crate::engine::lockstep::{Lane, LockstepCounts};
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
-use crate::estimator::fit::Together;
+use crate::estimator::fit::{Together, LOCKSTEP_VALUES};
 use crate::estimator::fitted::Fitted;
 use crate::estimator::many::{in_order_given, strongest_first};
 use crate::estimator::settings::GradientDescent;
@@ -199,6 +201,21 @@ pub enum PathFitting {
     /// ([`GradientDescent::path`]): each model as it would be fitted alone,
     /// bit for bit, one pass over the fold's rows a step for all of them.
     Lockstep,
+    /// Each fold's strengths as `WarmStarted` fits them, the folds side by
+    /// side: where the rows are in memory (and the CPU engine fits them,
+    /// each fold's rows prepared alike: no standardization or class
+    /// weights), each pass over the rows serves the model of every fold
+    /// that waits for one, each summing its fold's training rows while a
+    /// chunk of them is in the cache, so the rows are read from memory
+    /// once a pass for all the folds instead of once for each. The fits
+    /// and scores are `WarmStarted`'s, bit for bit. It holds a copy of
+    /// every fold's training rows at once (the folds one after another
+    /// hold one), within half the memory budget, else it fits the folds
+    /// one after another. It pays where a pass is bound by reading the
+    /// rows from memory (many cores sharing one memory bus); on a machine
+    /// whose pass is bound by its arithmetic it takes the same time
+    /// (BENCHMARKS.md).
+    FoldsTogether,
 }
 
 /// What [`GradientDescent::cross_validate`] scores by, chooses by and how
@@ -279,7 +296,9 @@ impl GradientDescent {
         }
         let scoring = self.cv_scoring(options.scoring)?;
         let (order, together) = match options.fitting {
-            PathFitting::WarmStarted => (strongest_first(strengths), Together::WarmStarted),
+            PathFitting::WarmStarted | PathFitting::FoldsTogether => {
+                (strongest_first(strengths), Together::WarmStarted)
+            }
             PathFitting::Lockstep => ((0..strengths.len()).collect(), Together::Lockstep),
         };
         let ordered: Vec<GradientDescent> = order.iter().map(|&k| models[k].clone()).collect();
@@ -304,30 +323,53 @@ impl GradientDescent {
         };
         let y = ArrayView1::from(&targets[..]);
         let mut scores = Array2::zeros((folds.count, strengths.len()));
-        for fold in 0..folds.count {
-            let (held_out, training) = folds.split(fold);
-            self.check_classes_of_fold(fold, &training, &targets)?;
-            let fits = match &in_memory {
-                Some((x, weights)) => {
-                    let train_weights: Option<Array1<f32>> =
-                        weights.as_ref().map(|w| training.iter().map(|&i| w[i]).collect());
-                    GradientDescent::fit_many_arrays(
-                        &ordered,
-                        x.select(Axis(0), &training).view(),
-                        y.select(Axis(0), &training).view(),
-                        train_weights.as_ref().map(|w| w.view()),
-                        together,
-                    )?
+        // The folds' warm-started paths side by side where asked for and
+        // their rows are in memory: each pass over the rows serves every
+        // fold's model.
+        let in_lockstep = match (&in_memory, options.fitting) {
+            (Some((x, weights)), PathFitting::FoldsTogether) => {
+                self.folds_in_lockstep(&ordered, source, (*x, &targets, weights.as_deref()), folds)?
+            }
+            _ => None,
+        };
+        match in_lockstep {
+            Some((fits, _)) => {
+                for (fold, fits) in fits.into_iter().enumerate() {
+                    let fits = in_order_given(&order, fits);
+                    let (held_out, _) = folds.split(fold);
+                    let held_out_scores =
+                        self.held_out_scores(&fits, &RowSubset::new(source, held_out), scoring)?;
+                    scores.row_mut(fold).assign(&Array1::from(held_out_scores));
                 }
-                None => GradientDescent::fit_many_source_together(
-                    &ordered,
-                    &RowSubset::new(source, training),
-                    together,
-                )?,
-            };
-            let fits = in_order_given(&order, fits);
-            let held_out_scores = self.held_out_scores(&fits, &RowSubset::new(source, held_out), scoring)?;
-            scores.row_mut(fold).assign(&Array1::from(held_out_scores));
+            }
+            None => {
+                for fold in 0..folds.count {
+                    let (held_out, training) = folds.split(fold);
+                    self.check_classes_of_fold(fold, &training, &targets)?;
+                    let fits = match &in_memory {
+                        Some((x, weights)) => {
+                            let train_weights: Option<Array1<f32>> =
+                                weights.as_ref().map(|w| training.iter().map(|&i| w[i]).collect());
+                            GradientDescent::fit_many_arrays(
+                                &ordered,
+                                x.select(Axis(0), &training).view(),
+                                y.select(Axis(0), &training).view(),
+                                train_weights.as_ref().map(|w| w.view()),
+                                together,
+                            )?
+                        }
+                        None => GradientDescent::fit_many_source_together(
+                            &ordered,
+                            &RowSubset::new(source, training),
+                            together,
+                        )?,
+                    };
+                    let fits = in_order_given(&order, fits);
+                    let held_out_scores =
+                        self.held_out_scores(&fits, &RowSubset::new(source, held_out), scoring)?;
+                    scores.row_mut(fold).assign(&Array1::from(held_out_scores));
+                }
+            }
         }
         let mean_scores = scores.mean_axis(Axis(0)).expect("at least two folds");
         let best = (0..strengths.len())
@@ -363,6 +405,80 @@ impl GradientDescent {
             chosen,
             fitted,
         })
+    }
+
+    /// Each fold's warm-started path of `ordered` fitted on its training
+    /// rows of `x`, `targets` and `weights` (the rows of `source`, in
+    /// memory), the folds side by side in a lockstep
+    /// ([`crate::engine::lockstep::run_in_rows`]): each fold's models are
+    /// given a copy of its training rows, and each pass over the rows of
+    /// `source` sums the model of every fold waiting for one over its own
+    /// rows, while a chunk of them is in the cache, as its pass over its
+    /// copy would (so the fits are those of the folds one after another,
+    /// bit for bit). `None` where the folds are fitted one after another
+    /// instead: settings that prepare each fold's rows apart
+    /// (standardization, class weights), ranks, an engine other than the
+    /// CPU's, rows too few to repay the threads' hand-overs, or copies of
+    /// every fold beyond half the memory budget.
+    fn folds_in_lockstep(
+        &self,
+        ordered: &[GradientDescent],
+        source: &dyn DataSource,
+        (x, targets, weights): (ArrayView2<f32>, &[f32], Option<&[f32]>),
+        folds: &Folds,
+    ) -> Result<Option<(Vec<Vec<Fitted>>, LockstepCounts)>> {
+        let (rows, features) = x.dim();
+        let copies = 4 * (features as u64 + 2) * rows as u64 * (folds.count as u64).saturating_sub(1);
+        let budget = self.memory_budget.unwrap_or_else(crate::memory::default_budget);
+        if self.ranks.is_some()
+            || self.standardize
+            || self.standardize_target
+            || self.class_weight.is_some()
+            || source.sparse().is_some()
+            || rows > u32::MAX as usize
+            || rows * features < LOCKSTEP_VALUES
+            || copies.saturating_mul(2) > budget
+        {
+            return Ok(None);
+        }
+        let checked = self.check()?;
+        let loss = checked.objective.loss;
+        let engine = checked.choose_engine(loss.margins(), false)?;
+        if engine.device() != Device::Cpu {
+            return Ok(None);
+        }
+        let y = ArrayView1::from(targets);
+        // Each fold's training rows, and the copy of them its models fit.
+        let mut copies = Vec::with_capacity(folds.count);
+        for fold in 0..folds.count {
+            let (_, training) = folds.split(fold);
+            self.check_classes_of_fold(fold, &training, targets)?;
+            let weights: Option<Array1<f32>> = weights.map(|w| training.iter().map(|&i| w[i]).collect());
+            copies.push((
+                training.iter().map(|&i| i as u32).collect::<Vec<u32>>(),
+                x.select(Axis(0), &training),
+                y.select(Axis(0), &training),
+                weights,
+            ));
+        }
+        let lanes = copies
+            .iter()
+            .map(|(rows, x, _, _)| Lane {
+                rows,
+                copy: x.as_ptr(),
+            })
+            .collect();
+        let (fits, counts) =
+            crate::engine::lockstep::run_in_rows(engine.as_ref(), source, loss, lanes, |fold, engine| {
+                let (_, x, y, weights) = &copies[fold];
+                GradientDescent::fit_many_arrays_on(
+                    ordered,
+                    (x.view(), y.view(), weights.as_ref().map(|w| w.view())),
+                    Together::WarmStarted,
+                    engine,
+                )
+            })?;
+        Ok(Some((fits.into_iter().collect::<Result<Vec<_>>>()?, counts)))
     }
 
     /// The scoring asked for, or the model's default, checked against the
@@ -549,4 +665,104 @@ fn read_targets(source: &dyn DataSource) -> Result<Vec<f32>> {
 /// The standard error of each column's mean of `scores` (folds × strengths).
 fn standard_errors(scores: &Array2<f64>) -> Array1<f64> {
     scores.std_axis(Axis(0), 1.0) / (scores.nrows() as f64).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::source::Weighted;
+    use crate::data::synthetic::Synthetic;
+    use crate::math::optim::Optimizer;
+    use crate::train::solver::Solver;
+
+    /// Two fits are one: the same parameters and losses, bit for bit.
+    fn assert_identical(what: &str, together: &Fitted, alone: &Fitted) {
+        assert_eq!(together.coefficients(), alone.coefficients(), "{what}: weights");
+        assert_eq!(together.intercepts(), alone.intercepts(), "{what}: biases");
+        let losses = |f: &Fitted| {
+            f.history()
+                .records()
+                .iter()
+                .map(|r| r.loss.to_bits())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(losses(together), losses(alone), "{what}: losses");
+        assert_eq!(
+            together.gradient_evaluations(),
+            alone.gradient_evaluations(),
+            "{what}: passes"
+        );
+    }
+
+    /// The folds' warm-started paths in one lockstep over the rows equal
+    /// the folds fitted one after another on copies of their rows, bit
+    /// for bit: L-BFGS and full-batch gradient descent, logistic and
+    /// linear, weighted rows and not.
+    #[test]
+    fn folds_in_lockstep_equal_the_folds_one_after_another() {
+        let (rows, features) = (30_011, 6);
+        let cases = [
+            (
+                "L-BFGS logistic",
+                Model::Logistic,
+                GradientDescent::logistic()
+                    .solver(Solver::lbfgs())
+                    .max_epochs(100),
+            ),
+            (
+                "gradient descent linear",
+                Model::Linear,
+                GradientDescent::linear()
+                    .optimizer(Optimizer::sgd(0.05))
+                    .max_epochs(25),
+            ),
+        ];
+        for (name, model, settings) in cases {
+            let data = Synthetic::generate(model, rows, features, 0.5, 17).unwrap();
+            let weights: Vec<f32> = (0..rows).map(|i| 0.5 + (i % 5) as f32 / 4.0).collect();
+            let strengths = [0.1, 0.01, 1e-3, 1e-4];
+            let ordered: Vec<GradientDescent> = strongest_first(&strengths)
+                .into_iter()
+                .map(|k| {
+                    settings
+                        .clone()
+                        .penalty(crate::math::objective::Penalty::L2(strengths[k]))
+                })
+                .collect();
+            let folds = Folds::new(rows, 4, 3).unwrap();
+            let (x, y) = (data.x.view(), data.y.as_slice().unwrap());
+            let plain = InMemory::new(x, data.y.view()).unwrap();
+            let weighted = Weighted::new(&plain, weights.clone()).unwrap();
+            for (rows_name, source, weights) in [
+                ("plain", &plain as &dyn DataSource, None),
+                ("weighted", &weighted, Some(&weights[..])),
+            ] {
+                let (together, counts) = settings
+                    .folds_in_lockstep(&ordered, source, (x, y, weights), &folds)
+                    .unwrap()
+                    .expect("the folds run in lockstep");
+                // The passes served the folds together: more sums than
+                // passes, and every full-batch pass of every model.
+                let passes: u64 = together.iter().flatten().map(Fitted::gradient_evaluations).sum();
+                assert!(counts.sums > counts.passes, "{name}: {counts:?}");
+                assert_eq!(counts.sums, passes, "{name}: {counts:?}");
+                for (fold, fits) in together.iter().enumerate() {
+                    let (_, training) = folds.split(fold);
+                    let fold_weights: Option<Array1<f32>> =
+                        weights.map(|w| training.iter().map(|&i| w[i]).collect());
+                    let alone = GradientDescent::fit_many_arrays(
+                        &ordered,
+                        x.select(Axis(0), &training).view(),
+                        data.y.select(Axis(0), &training).view(),
+                        fold_weights.as_ref().map(|w| w.view()),
+                        Together::WarmStarted,
+                    )
+                    .unwrap();
+                    for (k, (a, b)) in fits.iter().zip(&alone).enumerate() {
+                        assert_identical(&format!("{name}, {rows_name}, fold {fold}, model {k}"), a, b);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -225,7 +225,11 @@ impl Checked<'_> {
     /// or L-BFGS's points, for the ranks to add), and so do `sparse` rows
     /// (the CPU engine reads their stored entries; the GPU's would be the
     /// rows written out dense). Every rank agrees on it.
-    fn choose_engine(&self, margins: usize, sparse: bool) -> Result<Box<dyn crate::engine::Engine>> {
+    pub(super) fn choose_engine(
+        &self,
+        margins: usize,
+        sparse: bool,
+    ) -> Result<Box<dyn crate::engine::Engine>> {
         let device = match self.device {
             Device::Auto if margins > GPU_MAX_CLASSES => Device::Cpu,
             Device::Auto if sparse => Device::Cpu,
@@ -510,7 +514,14 @@ impl Checked<'_> {
             _ => None,
         };
         let (standardizer, target_scaling) = self.scalings(resumed, &fresh)?;
-        let engine = self.choose_engine(margins, data.sparse().is_some())?;
+        let chosen;
+        let engine: &dyn crate::engine::Engine = match self.engine {
+            Some(engine) => engine,
+            None => {
+                chosen = self.choose_engine(margins, data.sparse().is_some())?;
+                chosen.as_ref()
+            }
+        };
         // Every member's rule must be one the engine runs alike (the
         // first's was checked choosing it).
         for member in &members[1..] {
@@ -544,7 +555,7 @@ impl Checked<'_> {
             Some(rows) => rows,
             None => source,
         };
-        let curvature = self.curvature(members, engine.as_ref(), source, data, self.ranks)?;
+        let curvature = self.curvature(members, engine, source, data, self.ranks)?;
         let prepared = Prepared {
             data,
             source,
@@ -568,7 +579,7 @@ impl Checked<'_> {
             let mut fits = Vec::with_capacity(members.len());
             let mut previous: Option<Vec<f32>> = None;
             for member in members {
-                let fitted = member.train_prepared(engine.as_ref(), &prepared, previous.as_deref())?;
+                let fitted = member.train_prepared(engine, &prepared, previous.as_deref())?;
                 let parameters = &fitted.training_state().parameters;
                 if parameters.iter().all(|v| v.is_finite())
                     && !matches!(fitted.stop_reason(), StopReason::Diverged { .. })
@@ -585,17 +596,14 @@ impl Checked<'_> {
         if members.len() == 1 || self.ranks.is_some() || rows * features.max(1) < LOCKSTEP_VALUES {
             return members
                 .iter()
-                .map(|member| member.train_prepared(engine.as_ref(), &prepared, None))
+                .map(|member| member.train_prepared(engine, &prepared, None))
                 .collect();
         }
         self.check_lockstep_memory(members.len(), rows, features, margins)?;
-        let (fits, _) = crate::engine::lockstep::run(
-            engine.as_ref(),
-            source,
-            self.objective.loss,
-            members.len(),
-            |k, engine| members[k].train_prepared(engine, &prepared, None),
-        )?;
+        let (fits, _) =
+            crate::engine::lockstep::run(engine, source, self.objective.loss, members.len(), |k, engine| {
+                members[k].train_prepared(engine, &prepared, None)
+            })?;
         fits.into_iter().collect()
     }
 
@@ -810,7 +818,7 @@ pub(super) enum Together {
 /// lockstep: a pass over 512 KiB of float32 rows takes some tens of
 /// microseconds, against a few microseconds for each model's thread to
 /// hand over its parameters and take back its sums.
-const LOCKSTEP_VALUES: usize = 1 << 17;
+pub(super) const LOCKSTEP_VALUES: usize = 1 << 17;
 
 /// The rows as every model fitted on them sees them, and what was
 /// measured on them.

@@ -95,6 +95,20 @@ impl GradientDescent {
         members[0].fit_arrays(&members, x, y, weights, together)
     }
 
+    /// [`GradientDescent::fit_many_arrays`] with every model trained on
+    /// `engine`: a lane of a lockstep of folds
+    /// ([`crate::engine::lockstep::run_in_rows`]).
+    pub(super) fn fit_many_arrays_on(
+        models: &[GradientDescent],
+        (x, y, weights): (ArrayView2<f32>, ArrayView1<f32>, Option<ArrayView1<f32>>),
+        together: Together,
+        engine: &dyn crate::engine::Engine,
+    ) -> Result<Vec<Fitted>> {
+        let mut members = check_together(models)?;
+        members[0].engine = Some(engine);
+        members[0].fit_arrays(&members, x, y, weights, together)
+    }
+
     /// [`GradientDescent::fit_many`] on the rows of `source`
     /// ([`GradientDescent::fit_source`]): read into memory once where they
     /// fit the memory budget, else streamed once a pass for each model.

@@ -1072,6 +1072,7 @@ impl GradientDescent {
             gpu_memory_budget: self.gpu_memory_budget,
             checkpoint: self.checkpoint.as_ref(),
             ranks: self.ranks.as_ref(),
+            engine: None,
         })
     }
 }
@@ -1111,4 +1112,7 @@ pub(crate) struct Checked<'g> {
     pub(super) checkpoint: Option<&'g Checkpoint>,
     /// The ranks of a data-parallel fit this process is one of.
     pub(super) ranks: Option<&'g Reducer>,
+    /// The engine a lane of a lockstep of folds gives the fit (each fold's
+    /// models fitted on it), in place of the one the settings choose.
+    pub(super) engine: Option<&'g dyn crate::engine::Engine>,
 }

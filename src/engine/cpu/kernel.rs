@@ -122,6 +122,15 @@ impl<'a> Rows<'a> {
     }
 }
 
+/// Every row of `order`, in its order.
+fn list(order: &[u32]) -> Rows<'_> {
+    Rows::Permuted {
+        order,
+        start: 0,
+        len: order.len(),
+    }
+}
+
 /// Scratch space for batch gradients, sized once per fit so that steps
 /// allocate nothing.
 pub(crate) struct Workspace {
@@ -240,6 +249,72 @@ impl Workspace {
         self.sums.rows = batch;
         self.sums.weight = weight_sum;
         &self.sums
+    }
+
+    /// The raw sums of each model over rows of its own, `rows[m]` (indices
+    /// into `data`; one workspace per model, made for that many rows), each
+    /// equal bit for bit to [`Workspace::accumulate`]'s over
+    /// [`Rows::Permuted`] through its list alone, and so to its sums over a
+    /// copy of those rows: the same chunks of the list, summed by the same
+    /// code and merged in the same order. The models' c-th chunks are
+    /// summed in one task: where the lists are the training rows of folds
+    /// (most of the rows in each, spread alike), those chunks cover nearly
+    /// the same rows of `data`, read from memory once for all the models.
+    /// Lists of one chunk, and models of many margins, are summed model by
+    /// model.
+    pub(crate) fn accumulate_many_in(
+        workspaces: &mut [Workspace],
+        data: &Data,
+        parameters: &[&[f32]],
+        rows: &[&[u32]],
+    ) -> Vec<RawSums> {
+        debug_assert_eq!(workspaces.len(), parameters.len());
+        debug_assert_eq!(workspaces.len(), rows.len());
+        let chunked = workspaces
+            .iter()
+            .zip(rows)
+            .all(|(workspace, order)| workspace.margins == 1 && order.len() > workspace.chunk_rows);
+        if !chunked {
+            return workspaces
+                .iter_mut()
+                .zip(parameters.iter().zip(rows))
+                .map(|(workspace, (parameters, order))| {
+                    workspace.accumulate(data, parameters, list(order)).clone()
+                })
+                .collect();
+        }
+        // Each model's chunk length, features and SIMD path.
+        let shapes: Vec<(usize, usize, pulp::Arch)> = workspaces
+            .iter()
+            .map(|w| (w.chunk_rows, w.features, w.arch))
+            .collect();
+        let chunks_of = |m: usize| rows[m].len().div_ceil(shapes[m].0);
+        let most = (0..rows.len()).map(chunks_of).max().unwrap_or(0);
+        // Each chunk's slots: the models that have a c-th chunk.
+        type Slot<'w> = (usize, &'w mut [f32], &'w mut [f64; 3]);
+        let mut slots: Vec<Vec<Slot>> = (0..most).map(|_| Vec::with_capacity(workspaces.len())).collect();
+        for (m, workspace) in workspaces.iter_mut().enumerate() {
+            let (chunks, d) = (chunks_of(m), workspace.features);
+            let sums = workspace.chunk_sums[..chunks * d].chunks_exact_mut(d);
+            let scalars = workspace.chunk_scalars[..chunks].iter_mut();
+            for (slot, (sums, scalars)) in slots.iter_mut().zip(sums.zip(scalars)) {
+                slot.push((m, sums, scalars));
+            }
+        }
+        slots.par_iter_mut().enumerate().for_each(|(c, models)| {
+            for (m, sums, scalars) in models.iter_mut() {
+                let (chunk_rows, d, arch) = shapes[*m];
+                let order = rows[*m];
+                let span = c * chunk_rows..((c + 1) * chunk_rows).min(order.len());
+                let (weights, bias) = (&parameters[*m][..d], parameters[*m][d]);
+                **scalars = accumulate(arch, data, weights, bias, list(order).part(span), sums, None);
+            }
+        });
+        workspaces
+            .iter_mut()
+            .enumerate()
+            .map(|(m, workspace)| workspace.merge(chunks_of(m), rows[m].len()).clone())
+            .collect()
     }
 
     /// The raw sums of `rows` at each of `parameters` (one workspace per

@@ -268,6 +268,29 @@ impl SumsRun for CpuSums<'_> {
             Workspace::accumulate_many(workspaces, &data, parameters, rows)
         }))
     }
+
+    fn raw_sums_of_many_in(&mut self, parameters: &[&[f32]], rows: &[&[u32]]) -> Result<Vec<RawSums>> {
+        let RowSet::Dense {
+            data,
+            weights,
+            features,
+            loss,
+            ..
+        } = &self.rows
+        else {
+            return Err(crate::engine::error::EngineError::NoPassInRows.into());
+        };
+        // Each model's workspace made for its own rows, as its run over a
+        // copy of them makes it (the chunks' length follows the rows).
+        let mut workspaces: Vec<Workspace> = rows
+            .iter()
+            .map(|list| Workspace::new(*features, loss.margins(), list.len()))
+            .collect();
+        let data = kernel::Data::new(data, weights.as_deref(), *features, *loss);
+        Ok(rayon::scope(|_| {
+            Workspace::accumulate_many_in(&mut workspaces, &data, parameters, rows)
+        }))
+    }
 }
 
 /// What a CPU run carries from step to step, in memory or streamed: the
