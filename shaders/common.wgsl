@@ -86,6 +86,11 @@ struct Control {
     // Of a pass of many models (shape.models): how many lead the
     // parameters; the margins of the rest are not computed.
     live_models: u32,
+    // 1 where each of those models sums rows of its own (the folds of a
+    // cross-validation): params then holds, after the parameters, a word
+    // per row of the data set whose bit k says whether the row is model
+    // k's (row_is_models in gradient_classes.wgsl).
+    masked: u32,
 }
 
 // WORKGROUP_SIZE, TILE_ROWS (rows per tile of the legacy gradient passes),

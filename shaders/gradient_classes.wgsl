@@ -113,23 +113,31 @@ fn partials_main(
                     weight = y[(window_first + row) * stride + 1u];
                 }
                 let truth = y[(window_first + row) * stride];
+                // Where the models sum rows of their own: which are this
+                // row's (a model whose row it is not takes 0 from it).
+                var members = 0xffffffffu;
+                if many_models && control.masked == 1u {
+                    members = bitcast<u32>(params[columns + shape.chunk_start + row]);
+                }
                 // z becomes ∂ℓ/∂z.
                 if many_models && per_model == 1u {
                     for (var k = 0u; k < live; k++) {
-                        tile_losses[row_in_tile * MAX_CLASSES + k] = weight * sample_loss(shape, z[k], truth);
-                        z[k] = loss_derivative(shape, z[k], truth);
+                        let member = ((members >> k) & 1u) == 1u;
+                        tile_losses[row_in_tile * MAX_CLASSES + k] = select(0.0, weight * sample_loss(shape, z[k], truth), member);
+                        z[k] = select(0.0, loss_derivative(shape, z[k], truth), member);
                     }
                 } else if many_models {
                     // Each model's classes through the softmax on their own.
                     for (var m = 0u; m < live_models; m++) {
+                        let member = ((members >> m) & 1u) == 1u;
                         var own = array<f32, MAX_CLASSES>();
                         for (var c = 0u; c < per_model; c++) {
                             own[c] = z[m * per_model + c];
                         }
                         let loss = multinomial_loss_and_slopes(per_model, &own, truth);
-                        tile_losses[row_in_tile * MAX_CLASSES + m] = weight * loss;
+                        tile_losses[row_in_tile * MAX_CLASSES + m] = select(0.0, weight * loss, member);
                         for (var c = 0u; c < per_model; c++) {
-                            z[m * per_model + c] = own[c];
+                            z[m * per_model + c] = select(0.0, own[c], member);
                         }
                     }
                 } else {

@@ -725,3 +725,47 @@ fn folds_together_score_as_folds_one_after_another() {
         assert_eq!(parameters(&together.fitted), parameters(&apart.fitted), "{what}");
     }
 }
+
+/// On the GPU the folds side by side (each pass one read of the rows for
+/// every fold's model, its rows marked by a word a row) score as the CPU's
+/// folds one after another, to float32 rounding carried through L-BFGS,
+/// and choose the same strength.
+#[test]
+fn gpu_folds_together_score_as_the_cpu_engine() {
+    let Some(context) = common::gpu("the folds side by side on the GPU") else {
+        return;
+    };
+    let data = downhill::Synthetic::generate(downhill::Model::Logistic, 24_000, 7, 0.5, 43).unwrap();
+    let (x, y) = (data.x.view(), data.y.view());
+    let folds = Folds::stratified(y, 4, 5).unwrap();
+    let strengths = [1e-2f32, 1e-3, 1e-4];
+    let settings = GradientDescent::logistic()
+        .solver(Solver::lbfgs())
+        .tolerance(1e-4)
+        .max_epochs(100);
+    let options = |fitting| CvOptions {
+        scoring: Some(CvScoring::NegLogLoss),
+        fitting,
+        ..CvOptions::default()
+    };
+    let on_cpu = settings
+        .clone()
+        .device(Device::Cpu)
+        .cross_validate(x, y, &strengths, &folds, options(PathFitting::WarmStarted))
+        .unwrap();
+    let on_gpu = settings
+        .device(Device::Gpu)
+        .gpu_context(context)
+        .cross_validate(x, y, &strengths, &folds, options(PathFitting::FoldsTogether))
+        .unwrap();
+    assert_eq!(on_gpu.chosen, on_cpu.chosen);
+    for ((fold, k), &score) in on_gpu.scores.indexed_iter() {
+        let want = on_cpu.scores[[fold, k]];
+        // Mean log-losses near 0.5: float32 sums (~1e-6 of their terms)
+        // move each fit's optimum, and its score, by far less than 1e-4.
+        assert!(
+            (score - want).abs() <= 1e-4 * want.abs(),
+            "fold {fold}, strength {k}: {score} on the GPU, {want} on the CPU"
+        );
+    }
+}

@@ -24,8 +24,10 @@
 # 3b. Sparse rows on both devices (`downhill bench --sparse 75`,
 #    RCV1-shaped, 1,000,000 rows; batches of 256 and 4096 and the full
 #    batch): $OUT/sparse.json.
-# 3c. A path of 20 strengths in lockstep against one fit (`downhill bench
-#    --path 20`, logistic, 1,000,000 × 64) on both devices: $OUT/path.json.
+# 3c. A path of 20 strengths in lockstep against one fit, and its 5-fold
+#    cross-validation with the folds side by side and one after another
+#    (`downhill bench --path 20 --folds 5`, logistic, 1,000,000 × 64) on
+#    both devices: $OUT/path.json.
 # 4. Prints the tables per model (throughput with current ÷ legacy and the
 #    ratios to PyTorch, the structural figures) and writes every JSON
 #    (probe, downhill's, the peers', summary.json, summary.md) into $OUT
@@ -463,14 +465,15 @@ fi
 # 3c. Many models in one pass (issue 27): a path of 20 L2 strengths by
 # full-batch gradient descent in lockstep (one pass over the rows a round
 # for all of them; on the GPU up to 32 models' margins from one read of a
-# row) against one fit of the same epochs, logistic, 1,000,000 × 64, on
-# both devices: $OUT/path.json. Skipped with DOWNHILL_BENCH_PATH=0; on a
+# row) against one fit of the same epochs, then a 5-fold cross-validation
+# of them with the folds side by side and one after another, logistic,
+# 1,000,000 × 64, on both devices: $OUT/path.json. Skipped with DOWNHILL_BENCH_PATH=0; on a
 # software adapter the rows are --rows'.
 path_rows=1000000
 [ "$allow_software" = 1 ] && path_rows=$rows
 if [ "${DOWNHILL_BENCH_PATH:-1}" = 1 ]; then
     section "a path of 20 strengths"
-    if ! "$bin" bench --path 20 --rows "$path_rows" --features 64 --model logistic \
+    if ! "$bin" bench --path 20 --folds 5 --rows "$path_rows" --features 64 --model logistic \
         --epochs "$epochs" --device cpu,gpu --kernels "$kernels" --json "$out/path.json"; then
         echo "run.sh: the path run failed (see above)" >&2
     fi

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use downhill::{
-    Device, Fitted, GpuContext, GpuOptions, GradientDescent, KernelGeneration, Model, Optimizer, Penalty,
-    Shuffle, Synthetic, Variant,
+    CvOptions, Device, Fitted, Folds, GpuContext, GpuOptions, GradientDescent, KernelGeneration, Model,
+    Optimizer, PathFitting, Penalty, Shuffle, Synthetic, Variant,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -90,6 +90,12 @@ pub struct BenchArgs {
     /// device and kernel generation.
     #[arg(long, value_name = "STRENGTHS")]
     path: Option<usize>,
+    /// With --path: also a cross-validation of the path's strengths over
+    /// this many folds, the folds side by side in one lockstep
+    /// (`PathFitting::FoldsTogether`: one read of the rows a pass for
+    /// every fold) and one after another (`WarmStarted`), each timed.
+    #[arg(long, value_name = "K", requires = "path")]
+    folds: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -611,6 +617,10 @@ struct PathRun {
     ratio: Option<f64>,
     /// The passes of every model of the path together.
     model_passes: Option<u64>,
+    /// With --folds: the cross-validation's seconds, the folds side by
+    /// side and one after another.
+    folds_together_seconds: Option<f64>,
+    folds_apart_seconds: Option<f64>,
     error: Option<String>,
 }
 
@@ -657,6 +667,8 @@ fn bench_path(
                 path_seconds: None,
                 ratio: None,
                 model_passes: None,
+                folds_together_seconds: None,
+                folds_apart_seconds: None,
                 error: None,
             };
             let timed = || -> Result<(f64, f64, u64), String> {
@@ -669,12 +681,46 @@ fn bench_path(
                 let seconds = started.elapsed().as_secs_f64();
                 Ok((one, seconds, path.iter().map(|f| f.gradient_evaluations()).sum()))
             };
+            // The folds of a cross-validation of the same strengths, side
+            // by side and one after another: the same fits either way.
+            let cross_validated = |count: usize| -> Result<(f64, f64), String> {
+                let folds = match args.model {
+                    Model::Logistic => Folds::stratified(y, count, args.seed),
+                    Model::Linear => Folds::new(x.nrows(), count, args.seed),
+                }
+                .map_err(|e| e.to_string())?;
+                let mut seconds = [0.0; 2];
+                for (slot, fitting) in [PathFitting::FoldsTogether, PathFitting::WarmStarted]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let options = CvOptions {
+                        fitting,
+                        ..CvOptions::default()
+                    };
+                    let started = Instant::now();
+                    descent
+                        .cross_validate(x, y, &strengths, &folds, options)
+                        .map_err(|e| e.to_string())?;
+                    seconds[slot] = started.elapsed().as_secs_f64();
+                }
+                Ok((seconds[0], seconds[1]))
+            };
             match timed() {
                 Ok((one, path, passes)) => {
                     run.one_fit_seconds = Some(one);
                     run.path_seconds = Some(path);
                     run.ratio = Some(path / one);
                     run.model_passes = Some(passes);
+                    if let Some(count) = args.folds {
+                        match cross_validated(count) {
+                            Ok((together, apart)) => {
+                                run.folds_together_seconds = Some(together);
+                                run.folds_apart_seconds = Some(apart);
+                            }
+                            Err(error) => run.error = Some(error),
+                        }
+                    }
                 }
                 Err(error) => run.error = Some(error),
             }
@@ -702,11 +748,32 @@ fn bench_path(
             say!("  {}: {error}", run.device);
         }
     }
+    if let Some(count) = args.folds {
+        say!("\ncross-validation of those strengths over {count} folds");
+        say!("| device | kernels | folds side by side (s) | one after another (s) | ratio |");
+        say!("|---|---|---:|---:|---:|");
+        for run in &runs {
+            let cell = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
+            let ratio = run
+                .folds_apart_seconds
+                .zip(run.folds_together_seconds)
+                .map(|(a, t)| a / t);
+            say!(
+                "| {} | {} | {} | {} | {} |",
+                run.device,
+                run.kernels.as_deref().unwrap_or("-"),
+                cell(run.folds_together_seconds),
+                cell(run.folds_apart_seconds),
+                cell(ratio)
+            );
+        }
+    }
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&serde_json::json!({
             "rows": args.rows,
             "features": args.features,
             "model": args.model.to_string(),
+            "folds": args.folds,
             "strengths": strengths,
             "epochs_per_model": epochs,
             "runs": runs,

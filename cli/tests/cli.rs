@@ -3628,7 +3628,9 @@ fn bench_times_sparse_rows() {
 
 /// `bench --path N` times a path of N strengths in lockstep against one
 /// fit, and writes the JSON with each model's passes: N models × the
-/// warm-up and timed epochs. Fewer than 2 strengths are refused by name.
+/// warm-up and timed epochs; `--folds K` their cross-validation, the folds
+/// side by side and one after another. Fewer than 2 strengths are refused
+/// by name.
 #[test]
 fn bench_times_a_path_against_one_fit() {
     let dir = folder("bench-path");
@@ -3637,6 +3639,8 @@ fn bench_times_a_path_against_one_fit() {
         "bench",
         "--path",
         "4",
+        "--folds",
+        "3",
         "--rows",
         "3000",
         "--features",
@@ -3653,6 +3657,10 @@ fn bench_times_a_path_against_one_fit() {
     let run = &report["runs"][0];
     assert_eq!(run["model_passes"], 4 * 3, "{report}");
     assert!(run["ratio"].as_f64().unwrap() > 0.0, "{report}");
+    assert!(out.contains("folds side by side"), "{out}");
+    for key in ["folds_together_seconds", "folds_apart_seconds"] {
+        assert!(run[key].as_f64().unwrap() > 0.0, "{key}: {report}");
+    }
     fail_with(
         &["bench", "--path", "1", "--rows", "100", "--device", "cpu"],
         &["--path takes at least 2 strengths, not 1"],

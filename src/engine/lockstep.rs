@@ -328,25 +328,28 @@ pub(crate) fn run<T: Send>(
 /// is given a copy of its rows, and its full-batch sums over that copy
 /// come from passes over `source` in which each model sums its own rows
 /// ([`SumsRun::raw_sums_of_many_in`]), each as its sums over its copy
-/// are, bit for bit.
+/// are (bit for bit on the CPU); `None`, with nothing fitted, where
+/// `inner` sums no models over rows of their own.
 pub(crate) fn run_in_rows<'s, T: Send>(
     inner: &(dyn Engine + Sync),
     source: &'s dyn DataSource,
     loss: Loss,
     lanes: Vec<Lane<'s>>,
     fit: impl Fn(usize, &dyn Engine) -> Result<T> + Sync,
-) -> Result<(Vec<Result<T>>, LockstepCounts)> {
+) -> Result<Option<(Vec<Result<T>>, LockstepCounts)>> {
     // The folds' rows, checked against the source when they were made.
     debug_assert!(lanes
         .iter()
         .all(|lane| lane.rows.iter().all(|&i| (i as usize) < source.rows())));
     let models = lanes.len();
-    let shared = inner.open_sums(source, Objective::unpenalized(loss))?;
+    let Some(shared) = inner.open_sums_in_rows(source, Objective::unpenalized(loss), models)? else {
+        return Ok(None);
+    };
     let lockstep = Lockstep {
         lanes: Some(lanes),
         ..Lockstep::new(source, loss, models)
     };
-    serve_models(lockstep, shared, inner, fit)
+    serve_models(lockstep, shared, inner, fit).map(Some)
 }
 
 /// Runs `fit` for each model of `lockstep` on its own thread, its passes

@@ -211,6 +211,19 @@ pub(crate) trait Engine: Sync {
         self.open_sums(source, objective)
     }
 
+    /// Opens `source` for the raw sums of `models` models at a time, each
+    /// over rows of its own ([`SumsRun::raw_sums_of_many_in`]): `None`
+    /// where the engine sums none so (rows it streams, sparse rows).
+    fn open_sums_in_rows<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+        models: usize,
+    ) -> Result<Option<Box<dyn SumsRun + 's>>> {
+        let _ = (source, objective, models);
+        Ok(None)
+    }
+
     /// The raw sums of every row of `source` at `parameters`.
     fn raw_sums(
         &self,
@@ -236,9 +249,9 @@ pub(crate) trait SumsRun {
 
     /// The raw sums of each of `parameters` over rows of its own,
     /// `rows[k]` (indices into the run's rows, in order), each as its sums
-    /// over a copy of those rows would be: a lockstep of folds' models
-    /// ([`lockstep::run_in_rows`]). Only the CPU engine's rows in memory
-    /// sum them.
+    /// over a copy of those rows would be (on the CPU, bit for bit): a
+    /// lockstep of folds' models ([`lockstep::run_in_rows`]), on a run
+    /// [`Engine::open_sums_in_rows`] opened.
     fn raw_sums_of_many_in(&mut self, parameters: &[&[f32]], rows: &[&[u32]]) -> Result<Vec<RawSums>> {
         let _ = (parameters, rows);
         Err(crate::engine::error::EngineError::NoPassInRows.into())

@@ -24,7 +24,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::source::{DataSource, InMemory, RowSubset};
-use crate::engine::device::Device;
 use crate::engine::lockstep::{Lane, LockstepCounts};
 use crate::error::{Error, Result};
 use crate::estimator::error::EstimatorError;
@@ -202,13 +201,14 @@ pub enum PathFitting {
     /// bit for bit, one pass over the fold's rows a step for all of them.
     Lockstep,
     /// Each fold's strengths as `WarmStarted` fits them, the folds side by
-    /// side: where the rows are in memory (and the CPU engine fits them,
-    /// each fold's rows prepared alike: no standardization or class
-    /// weights), each pass over the rows serves the model of every fold
-    /// that waits for one, each summing its fold's training rows while a
-    /// chunk of them is in the cache, so the rows are read from memory
-    /// once a pass for all the folds instead of once for each. The fits
-    /// and scores are `WarmStarted`'s, bit for bit. It holds a copy of
+    /// side: where the rows are in memory (each fold's rows prepared
+    /// alike: no standardization or class weights), each pass over the
+    /// rows serves the model of every fold that waits for one, each
+    /// summing its fold's training rows (on the CPU while a chunk of them
+    /// is in the cache; on the GPU with a word a row saying whose it is),
+    /// so the rows are read from memory once a pass for all the folds
+    /// instead of once for each. The fits and scores are `WarmStarted`'s,
+    /// bit for bit on the CPU, to float32 rounding on the GPU. It holds a copy of
     /// every fold's training rows at once (the folds one after another
     /// hold one), within half the memory budget, else it fits the folds
     /// one after another. It pays where a pass is bound by reading the
@@ -417,9 +417,11 @@ impl GradientDescent {
     /// copy would (so the fits are those of the folds one after another,
     /// bit for bit). `None` where the folds are fitted one after another
     /// instead: settings that prepare each fold's rows apart
-    /// (standardization, class weights), ranks, an engine other than the
-    /// CPU's, rows too few to repay the threads' hand-overs, or copies of
-    /// every fold beyond half the memory budget.
+    /// (standardization, class weights), ranks, an engine that sums no
+    /// models over rows of their own, rows too few to repay the threads'
+    /// hand-overs, or copies of every fold beyond half the memory budget.
+    /// On the GPU each fold's sums are within float32 rounding of its
+    /// sums over its copy, not bit for bit.
     fn folds_in_lockstep(
         &self,
         ordered: &[GradientDescent],
@@ -444,9 +446,6 @@ impl GradientDescent {
         let checked = self.check()?;
         let loss = checked.objective.loss;
         let engine = checked.choose_engine(loss.margins(), false)?;
-        if engine.device() != Device::Cpu {
-            return Ok(None);
-        }
         let y = ArrayView1::from(targets);
         // Each fold's training rows, and the copy of them its models fit.
         let mut copies = Vec::with_capacity(folds.count);
@@ -468,7 +467,7 @@ impl GradientDescent {
                 copy: x.as_ptr(),
             })
             .collect();
-        let (fits, counts) =
+        let together =
             crate::engine::lockstep::run_in_rows(engine.as_ref(), source, loss, lanes, |fold, engine| {
                 let (_, x, y, weights) = &copies[fold];
                 GradientDescent::fit_many_arrays_on(
@@ -478,6 +477,9 @@ impl GradientDescent {
                     engine,
                 )
             })?;
+        let Some((fits, counts)) = together else {
+            return Ok(None);
+        };
         Ok(Some((fits.into_iter().collect::<Result<Vec<_>>>()?, counts)))
     }
 

@@ -105,6 +105,21 @@ impl Engine for CpuEngine {
             workspaces: Vec::new(),
         }))
     }
+
+    fn open_sums_in_rows<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+        _models: usize,
+    ) -> Result<Option<Box<dyn SumsRun + 's>>> {
+        if self.streamed_block_rows(source).is_some() || source.sparse().is_some() {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(CpuSums {
+            rows: RowSet::open(source, objective.loss, source.rows())?,
+            workspaces: Vec::new(),
+        })))
+    }
 }
 
 /// The rows a CPU run holds in memory: dense, for the fused SIMD pass of

@@ -146,6 +146,7 @@ struct Control {
     batch_rows: u32,
     batch_weight: f32,
     live_models: u32,
+    masked: u32,
 }
 
 /// How each step runs.
@@ -398,17 +399,19 @@ impl<'c> OnDevice<'c> {
     /// models of `objective`'s loss in one pass: their parameters side by
     /// side as a multinomial's classes are, each model's margins and loss
     /// its own (gradient_classes.wgsl), [`OnDevice::raw_sums_of_models`].
+    /// With `row_words`, room after the parameters for a word per row
+    /// saying whose rows it is ([`OnDevice::set_row_models`]).
     fn models(
         context: &'c GpuContext,
         placement: Placement<'c, '_>,
         objective: Objective,
         models: usize,
+        row_words: bool,
     ) -> Result<Self> {
-        let spec = Self::full_batch_spec(
-            placement,
-            objective,
-            vec![0.0; (placement.source().features() + 1) * objective.loss.margins() * models],
-        );
+        let source = placement.source();
+        let parameters = (source.features() + 1) * objective.loss.margins() * models;
+        let words = if row_words { source.rows() } else { 0 };
+        let spec = Self::full_batch_spec(placement, objective, vec![0.0; parameters + words]);
         context.checked("uploading the data", || {
             Self::build(context, placement, &spec, models)
         })?
@@ -1102,10 +1105,28 @@ impl<'c> OnDevice<'c> {
         })
     }
 
+    /// Writes, after the parameters of a run built by [`OnDevice::models`]
+    /// with room for them, each row's word: bit k set where the row is one
+    /// of `rows[k]` (indices, each list at most once a row).
+    fn set_row_models(&self, rows: &[&[u32]]) {
+        let mut words = vec![0u32; self.rows];
+        for (k, list) in rows.iter().enumerate() {
+            for &i in list.iter() {
+                words[i as usize] |= 1 << k;
+            }
+        }
+        let offset = (self.parameter_count() * 4) as u64;
+        self.context
+            .queue
+            .write_buffer(&self.params, offset, bytemuck::cast_slice(&words));
+        self.count(|work| work.uploaded_bytes += (words.len() * 4) as u64);
+    }
+
     /// The raw sums of each of `parameters` (each a model's weights, then
-    /// its biases; at most the models the run holds) over every row, in
-    /// one pass of a run built by [`OnDevice::models`].
-    fn raw_sums_of_models(&self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
+    /// its biases; at most the models the run holds) over every row, or
+    /// where `masked`, over the rows [`OnDevice::set_row_models`] last gave
+    /// each, in one pass of a run built by [`OnDevice::models`].
+    fn raw_sums_of_models(&self, parameters: &[&[f32]], masked: bool) -> Result<Vec<RawSums>> {
         let (d, width) = (self.features, self.classes);
         let per_model = width / self.loss_columns;
         // Model m's weight of feature j and class c (at j·C + c in its
@@ -1120,6 +1141,7 @@ impl<'c> OnDevice<'c> {
         self.set_parameters(&packed);
         let control = Control {
             live_models: parameters.len() as u32,
+            masked: u32::from(masked),
             ..Control::default()
         };
         self.upload(&self.control, bytemuck::bytes_of(&control));
@@ -1546,23 +1568,61 @@ impl Engine for GpuEngine {
         objective: Objective,
         models: usize,
     ) -> Result<Box<dyn SumsRun + 's>> {
-        let (features, per_model) = (source.features(), objective.loss.margins());
-        // The most models one pass sums: the kernel's margins, and on a
-        // software adapter the tile's loop budget.
-        let width = (2..=models.min(GPU_MAX_CLASSES / per_model))
-            .rev()
-            .find(|&width| {
-                !self.context.adapter().is_software() || tile_cost(features, width * per_model) <= LOOP_BUDGET
-            });
-        match width {
+        match self.models_width(source.features(), objective.loss.margins(), models) {
             Some(width) if source.sparse().is_none() => {
                 check_classes(objective.loss)?;
                 let placement = self.placement(source, &StepPlan::new(source.rows(), None), Shuffle::None)?;
-                let on_device = OnDevice::models(&self.context, placement, objective, width)?;
-                Ok(Box::new(GpuModelSums { on_device, width }))
+                let on_device = OnDevice::models(&self.context, placement, objective, width, false)?;
+                Ok(Box::new(GpuModelSums {
+                    on_device,
+                    width,
+                    in_rows: None,
+                }))
             }
             _ => self.open_sums(source, objective),
         }
+    }
+
+    fn open_sums_in_rows<'s>(
+        &'s self,
+        source: &'s dyn DataSource,
+        objective: Objective,
+        models: usize,
+    ) -> Result<Option<Box<dyn SumsRun + 's>>> {
+        let (n, d) = (source.rows(), source.features());
+        let Some(width) = self.models_width(d, objective.loss.margins(), models) else {
+            return Ok(None);
+        };
+        // The rows' words bind with the parameters.
+        let bytes = 4 * ((d + 1) * objective.loss.margins() * width + n) as u64;
+        if source.sparse().is_some() || bytes > self.context.adapter().max_binding_bytes {
+            return Ok(None);
+        }
+        check_classes(objective.loss)?;
+        let placement = self.placement(source, &StepPlan::new(n, None), Shuffle::None)?;
+        let on_device = OnDevice::models(&self.context, placement, objective, width, true)?;
+        let weights = source.weights(0, n)?.map(|w| w.into_owned());
+        Ok(Some(Box::new(GpuModelSums {
+            on_device,
+            width,
+            in_rows: Some(InRows {
+                weights,
+                written: Vec::new(),
+            }),
+        })))
+    }
+}
+
+impl GpuEngine {
+    /// The most models of `per_model` margins over rows of `features`
+    /// values one pass sums (at least 2, at most `models`): the kernels'
+    /// margins, and on a software adapter the tile's loop budget.
+    fn models_width(&self, features: usize, per_model: usize, models: usize) -> Option<usize> {
+        (2..=models.min(GPU_MAX_CLASSES / per_model))
+            .rev()
+            .find(|&width| {
+                !self.context.adapter().is_software() || tile_cost(features, width * per_model) <= LOOP_BUDGET
+            })
     }
 }
 
@@ -1583,17 +1643,58 @@ pub(crate) fn targets_and_weights<'a>(
 struct GpuModelSums<'c> {
     on_device: OnDevice<'c>,
     width: usize,
+    /// Where models may sum rows of their own: the rows' weights (`None`
+    /// where they weigh 1), and the lists whose words the device holds.
+    in_rows: Option<InRows>,
+}
+
+/// What [`GpuModelSums`] keeps for models over rows of their own.
+struct InRows {
+    weights: Option<Vec<f32>>,
+    /// The lists (address, length) of the words on the device.
+    written: Vec<(usize, usize)>,
 }
 
 impl SumsRun for GpuModelSums<'_> {
     fn raw_sums(&mut self, parameters: &[f32]) -> Result<RawSums> {
-        Ok(self.on_device.raw_sums_of_models(&[parameters])?.remove(0))
+        Ok(self.on_device.raw_sums_of_models(&[parameters], false)?.remove(0))
     }
 
     fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
         let mut sums = Vec::with_capacity(parameters.len());
         for group in parameters.chunks(self.width) {
-            sums.extend(self.on_device.raw_sums_of_models(group)?);
+            sums.extend(self.on_device.raw_sums_of_models(group, false)?);
+        }
+        Ok(sums)
+    }
+
+    fn raw_sums_of_many_in(&mut self, parameters: &[&[f32]], rows: &[&[u32]]) -> Result<Vec<RawSums>> {
+        let Some(in_rows) = &mut self.in_rows else {
+            return Err(EngineError::NoPassInRows.into());
+        };
+        let mut sums = Vec::with_capacity(parameters.len());
+        for (group, lists) in parameters.chunks(self.width).zip(rows.chunks(self.width)) {
+            // The rows' words are written again only where the lists change
+            // (a fold's models leave when its path ends).
+            let key: Vec<(usize, usize)> = lists.iter().map(|l| (l.as_ptr() as usize, l.len())).collect();
+            if key != in_rows.written {
+                self.on_device.set_row_models(lists);
+                in_rows.written = key;
+            }
+            for (mut model, list) in self
+                .on_device
+                .raw_sums_of_models(group, true)?
+                .into_iter()
+                .zip(lists)
+            {
+                // Each model's rows and their weight, from the lists.
+                model.rows = list.len();
+                model.weight = match &in_rows.weights {
+                    Some(weights) => list.iter().map(|&i| f64::from(weights[i as usize])).sum(),
+                    None => list.len() as f64,
+                };
+                sums.push(model);
+            }
         }
         Ok(sums)
     }
@@ -1677,7 +1778,7 @@ mod tests {
     use crate::engine::Engine;
     use crate::math::loss::Loss;
     use crate::math::objective::{Objective, RawSums};
-    use ndarray::{Array1, Array2};
+    use ndarray::{Array1, Array2, Axis};
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng as StdRng;
     use std::sync::Arc;
@@ -1877,6 +1978,102 @@ mod tests {
         }
     }
 
+    /// Models that each sum rows of their own (the training rows of 4
+    /// folds, as a lockstep of folds asks): one pass for all of them, each
+    /// within float32 rounding of its sums in float64 over a copy of its
+    /// rows; the rows' words uploaded again only when the lists change;
+    /// X in one buffer, split, and streamed; weighted rows and not; one
+    /// margin and the multinomial's.
+    #[test]
+    fn one_pass_sums_models_over_rows_of_their_own() {
+        let what = "models over rows of their own";
+        let Some(shared) = or_skip(GpuContext::shared(), what) else {
+            return;
+        };
+        let options = GpuOptions {
+            x_chunk_bytes: Some(96 * 4 * 5),
+            ..GpuOptions::default()
+        };
+        let Some(split) = or_skip(GpuContext::with_options(options), what) else {
+            return;
+        };
+        let (n, d) = (2_003, 5);
+        let engines = [
+            ("one buffer", GpuEngine::new(shared.clone(), None, None)),
+            ("split buffers", GpuEngine::new(split, None, None)),
+            (
+                "streamed",
+                GpuEngine::new(shared, Some((n * d * 4 / 3) as u64), None),
+            ),
+        ];
+        // Fold f leaves out the rows i with i·7 mod 4 = f.
+        let lists: Vec<Vec<u32>> = (0..4)
+            .map(|f| (0..n as u32).filter(|i| (i * 7) % 4 != f).collect())
+            .collect();
+        let views: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+        for (l, loss) in [Loss::Log, Loss::Squared, Loss::Multinomial { classes: 3 }]
+            .into_iter()
+            .enumerate()
+        {
+            let (x, y, weights) = rows(loss, n, d, 31 + l as u64);
+            let plain = InMemory::new(x.view(), y.view()).unwrap();
+            let weighted = Weighted::new(&plain, weights.clone()).unwrap();
+            let mut rng = StdRng::seed_from_u64(40 + l as u64);
+            let models: Vec<Vec<f32>> = (0..4)
+                .map(|_| {
+                    (0..(d + 1) * loss.margins())
+                        .map(|_| rng.random_range(-1.0f32..1.0))
+                        .collect()
+                })
+                .collect();
+            let parameters: Vec<&[f32]> = models.iter().map(Vec::as_slice).collect();
+            for (name, engine) in &engines {
+                for (rows_name, source, weighted_rows) in [
+                    ("plain", &plain as &dyn DataSource, false),
+                    ("weighted", &weighted, true),
+                ] {
+                    let what = format!("{loss:?}, {name}, {rows_name}");
+                    let mut run = engine
+                        .open_sums_in_rows(source, Objective::unpenalized(loss), 4)
+                        .unwrap()
+                        .expect("the GPU sums models over rows of their own");
+                    run.take_work();
+                    let sums = run.raw_sums_of_many_in(&parameters, &views).unwrap();
+                    let first = run.take_work();
+                    let again = run.raw_sums_of_many_in(&parameters, &views).unwrap();
+                    let second = run.take_work();
+                    if *name != "streamed" {
+                        assert_eq!(first.readbacks, 1, "{what}: {first:?}");
+                        assert!(
+                            first.uploaded_bytes >= second.uploaded_bytes + 4 * n as u64,
+                            "{what}: the rows' words once: {first:?} then {second:?}"
+                        );
+                    }
+                    for (k, (list, (sums, again))) in lists.iter().zip(sums.iter().zip(&again)).enumerate() {
+                        let indices: Vec<usize> = list.iter().map(|&i| i as usize).collect();
+                        let (x_own, y_own) = (x.select(Axis(0), &indices), y.select(Axis(0), &indices));
+                        let own = InMemory::new(x_own.view(), y_own.view()).unwrap();
+                        let own_weights: Vec<f32> = indices.iter().map(|&i| weights[i]).collect();
+                        let own_weighted = Weighted::new(&own, own_weights).unwrap();
+                        let copy: &dyn DataSource = match weighted_rows {
+                            true => &own_weighted,
+                            false => &own,
+                        };
+                        let model = std::slice::from_ref(&models[k]);
+                        check_sums(
+                            &format!("{what}, model {k}"),
+                            loss,
+                            copy,
+                            model,
+                            std::slice::from_ref(sums),
+                        );
+                        assert_eq!(sums.derivative, again.derivative, "{what}: the same pass twice");
+                    }
+                }
+            }
+        }
+    }
+
     /// (name, offset) of every member of the WGSL struct `name` in
     /// shaders/common.wgsl, and its size.
     fn wgsl_layout(name: &str) -> (Vec<(String, usize)>, usize) {
@@ -1919,7 +2116,7 @@ mod tests {
     #[test]
     fn control_has_the_same_layout_in_rust_and_wgsl() {
         let rust = rust_layout!(Control: epoch_step, global_step, learning_rate, batch_rows,
-            batch_weight, live_models);
+            batch_weight, live_models, masked);
         assert_eq!(rust, wgsl_layout("Control"));
     }
 }
