@@ -86,6 +86,9 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
         },
     )
     .map_err(explain)?;
+    let (device, first_margins) = fits
+        .first()
+        .map_or((downhill::Device::Cpu, 1), |f| (f.device(), f.intercepts().len()));
     for (&lr, fitted) in args.lrs.iter().zip(fits) {
         let diverged = matches!(fitted.stop_reason(), StopReason::Diverged { .. });
         // A loss that ends above where it started has not diverged by the
@@ -110,6 +113,16 @@ pub fn sweep(args: &SweepArgs) -> Result<(), String> {
             best = Some((lr, last));
         }
         runs.push((lr, fitted.history().losses(), diverged, growing));
+    }
+    // The models one pass over the rows sums: on the GPU as many as its
+    // kernels' margins a row hold, the rest in groups.
+    let margins = first_margins;
+    if let Some(per_pass) = device.models_per_pass(margins).filter(|&w| args.lrs.len() > w) {
+        say!(
+            "on the GPU each pass sums the models at most {per_pass} at a time (the kernels' 32 margins a row, {margins} a model): {} passes a round for {} rates",
+            args.lrs.len().div_ceil(per_pass),
+            args.lrs.len()
+        );
     }
     match best {
         Some((lr, loss)) => say!(

@@ -683,6 +683,45 @@ fn an_unknown_wgpu_backend_is_an_error_naming_the_valid_ones() {
     );
 }
 
+/// `sweep` on the GPU says how its models share the passes when they are
+/// more than one pass sums: 40 rates, 32 a pass, 2 passes a round.
+#[test]
+fn a_gpu_sweep_says_its_models_go_in_groups() {
+    if common::gpu("a sweep on the GPU").is_none() {
+        return;
+    }
+    let dir = folder("gpu-sweep");
+    let csv = dir.join("rows.csv");
+    // 30,000 rows × 5: enough values for the models to share passes.
+    let mut text = String::from("a,b,c,d,e,y\n");
+    for i in 0..30_000u32 {
+        let v: Vec<f32> = (0..5)
+            .map(|j| ((i * 7 + j * 13) % 101) as f32 / 50.0 - 1.0)
+            .collect();
+        let y: f32 = v.iter().enumerate().map(|(j, x)| j as f32 * x).sum();
+        text += &format!("{},{},{},{},{},{y}\n", v[0], v[1], v[2], v[3], v[4]);
+    }
+    std::fs::write(&csv, text).unwrap();
+    let rates: Vec<String> = (0..40).map(|k| format!("{}", 0.001 * 1.1f32.powi(k))).collect();
+    let out = succeed(&[
+        "sweep",
+        "--data",
+        csv.to_str().unwrap(),
+        "--target",
+        "y",
+        "--device",
+        "gpu",
+        "--epochs",
+        "3",
+        "--lrs",
+        &rates.join(","),
+    ]);
+    assert!(
+        out.contains("at most 32 at a time") && out.contains("2 passes a round for 40 rates"),
+        "{out}"
+    );
+}
+
 #[test]
 fn the_gpu_programs_say_when_the_adapter_is_software_and_mesa_stays_quiet() {
     let Some(context) = common::gpu("the CLI on a GPU") else {

@@ -1,6 +1,6 @@
 //! `downhill._core`: the library's fit and its fitted model for Python.
 //! The estimators of the `downhill` package (python/downhill/) turn
-//! scikit-learn's parameters into this crate's settings and call [`fit`];
+//! scikit-learn's parameters into this crate's settings and call `fit`;
 //! this module stays a thin, typed door: arrays in as NumPy views (float32,
 //! no copy where C-contiguous), the interpreter lock released while the
 //! engines run, the crate's errors out as Python exceptions of their kind.

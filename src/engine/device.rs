@@ -26,6 +26,28 @@ pub enum Device {
 }
 
 impl Device {
+    /// At most how many models of `margins` margins a row (1, or a
+    /// multinomial's classes) one pass over the rows sums together when models are
+    /// fitted in lockstep ([`crate::GradientDescent::fit_many`], paths,
+    /// sweeps, folds side by side): on the GPU as many as the kernels'
+    /// 32 margins a row hold (fewer on a software adapter whose loop
+    /// budget a tile of them would pass), the rest in further passes of
+    /// that many; `None` on the CPU, whose pass sums every model (and for
+    /// `Auto`, which is one or the other).
+    ///
+    /// ```
+    /// use downhill::Device;
+    /// assert_eq!(Device::Gpu.models_per_pass(1), Some(32));
+    /// assert_eq!(Device::Gpu.models_per_pass(3), Some(10));
+    /// assert_eq!(Device::Cpu.models_per_pass(3), None);
+    /// ```
+    pub fn models_per_pass(self, margins: usize) -> Option<usize> {
+        match self {
+            Device::Gpu => Some((GPU_MAX_CLASSES / margins.max(1)).max(1)),
+            _ => None,
+        }
+    }
+
     /// `cpu`, `gpu` or `auto`.
     pub fn name(self) -> &'static str {
         match self {
