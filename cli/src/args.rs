@@ -391,7 +391,9 @@ pub struct CvArgs {
     /// The penalty strengths (--penalty's α; L2 without --penalty): a
     /// comma-separated list, or auto:N for N from the data's largest
     /// useful one down to a thousandth of it.
-    #[arg(long, default_value = "auto:20")]
+    // A list that starts with a minus sign reaches the strengths' own
+    // check, which names it, rather than reading as an unknown option.
+    #[arg(long, default_value = "auto:20", allow_hyphen_values = true)]
     pub alphas: String,
     /// Folds: each held out once (stratified by class for classifiers,
     /// shuffled by --seed).

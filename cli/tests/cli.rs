@@ -3757,6 +3757,12 @@ fn cv_chooses_the_strength_that_predicts_best_and_saves_its_model() {
         &[&common[..], &["--alphas", "0.1,-1"]].concat(),
         &["penalty strength", "-1"],
     );
+    // A list that starts with a minus sign is the strengths' to refuse,
+    // not an unknown option.
+    fail_with(
+        &[&common[..], &["--alphas", "-1,2"]].concat(),
+        &["penalty strength", "-1"],
+    );
     fail_with(
         &[&common[..], &["--alphas", "0.1,lots"]].concat(),
         &["--alphas", "lots"],
