@@ -70,13 +70,10 @@ impl Round {
 pub(crate) struct Lane<'s> {
     /// Indices into the shared source, in order.
     pub(crate) rows: &'s [u32],
-    /// The address of the copy's first value (its rows, in memory).
-    pub(crate) copy: *const f32,
+    /// The address of the copy's first value (its rows, in memory): only
+    /// compared, never read through.
+    pub(crate) copy: usize,
 }
-
-// The copy's address is compared, never read through.
-unsafe impl Send for Lane<'_> {}
-unsafe impl Sync for Lane<'_> {}
 
 /// How many passes a lockstep ran and how many models' sums they gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -255,7 +252,7 @@ impl LockstepEngine<'_, '_, '_> {
                     && source.sparse().is_none()
                     && source
                         .resident()
-                        .is_some_and(|block| std::ptr::eq(block.x.as_ptr(), lane.copy))
+                        .is_some_and(|block| block.x.as_ptr() as usize == lane.copy)
             }
         }
     }

@@ -464,7 +464,7 @@ impl GradientDescent {
             .iter()
             .map(|(rows, x, _, _)| Lane {
                 rows,
-                copy: x.as_ptr(),
+                copy: x.as_ptr() as usize,
             })
             .collect();
         let together =
