@@ -263,27 +263,9 @@ fn gpu_models_together_match_the_cpu_engine() {
         .standardize(true)
         .optimizer(Optimizer::sgd(0.5))
         .max_epochs(30);
-    let strengths = [0.1, 0.01, 0.001];
-    let gpu = settings.clone().device(Device::Gpu).gpu_context(context);
-    let on_gpu = gpu.path(x.view(), y.view(), &strengths).unwrap();
-    let on_cpu = settings
-        .device(Device::Cpu)
-        .path(x.view(), y.view(), &strengths)
-        .unwrap();
-    for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
-        assert_eq!(g.device(), Device::Gpu);
-        let to_f64 = |f: &Fitted| f.weights().iter().map(|&w| f64::from(w)).collect::<Vec<_>>();
-        // Thirty steps from sums in float32 on either engine: rounding of
-        // 3000-row sums (~1e-5 relative) carried through the steps.
-        common::assert_close(&format!("GPU model {k}"), &to_f64(g), &to_f64(c), 1e-3, 1e-4);
-        common::assert_close(
-            &format!("GPU model {k} bias"),
-            &[f64::from(g.bias())],
-            &[f64::from(c.bias())],
-            1e-3,
-            1e-4,
-        );
-    }
+    // Thirty steps from sums in float32 on either engine: rounding of
+    // 3000-row sums (~1e-5 relative) carried through the steps.
+    assert_gpu_path_matches_cpu(context, settings, &x, &y, &[0.1, 0.01, 0.001]);
 }
 
 /// An L-BFGS path of more models than one GPU pass sums (32): the device
@@ -301,26 +283,10 @@ fn a_gpu_lbfgs_path_of_many_models_matches_the_cpu_engine() {
         .solver(Solver::lbfgs())
         .max_epochs(200);
     let strengths: Vec<f32> = (0..40).map(|k| 0.1 * 0.9f32.powi(k)).collect();
-    let gpu = settings.clone().device(Device::Gpu).gpu_context(context);
-    let on_gpu = gpu.path(x.view(), y.view(), &strengths).unwrap();
-    let on_cpu = settings
-        .device(Device::Cpu)
-        .path(x.view(), y.view(), &strengths)
-        .unwrap();
-    for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
-        assert_eq!(g.device(), Device::Gpu);
-        let to_f64 = |f: &Fitted| {
-            f.weights()
-                .iter()
-                .chain([&f.bias()])
-                .map(|&w| f64::from(w))
-                .collect::<Vec<_>>()
-        };
-        // The optimum moves by the inverse curvature (at most 1/λ ≤ 100
-        // on standardized rows) times the float32 rounding of the
-        // gradient's sums (~1e-6 of their terms).
-        common::assert_close(&format!("GPU model {k}"), &to_f64(g), &to_f64(c), 1e-3, 1e-4);
-    }
+    // The optimum moves by the inverse curvature (at most 1/λ ≤ 100 on
+    // standardized rows) times the float32 rounding of the gradient's sums
+    // (~1e-6 of their terms).
+    assert_gpu_path_matches_cpu(context, settings, &x, &y, &strengths);
 }
 
 /// A multinomial path on the GPU: 12 models of 3 classes, summed in
@@ -338,24 +304,43 @@ fn a_gpu_multinomial_path_matches_the_cpu_engine() {
         .optimizer(Optimizer::sgd(0.5))
         .max_epochs(30);
     let strengths: Vec<f32> = (0..12).map(|k| 0.1 * 0.7f32.powi(k)).collect();
+    // As gpu_models_together_match_the_cpu_engine: thirty steps from
+    // float32 sums on either engine.
+    assert_gpu_path_matches_cpu(context, settings, &x, &classes, &strengths);
+}
+
+/// `settings`' path at `strengths` on the GPU of `context` and on the CPU:
+/// each GPU model's weights and biases within 1e-3 (relative) and 1e-4
+/// (absolute) of its CPU fit's.
+fn assert_gpu_path_matches_cpu(
+    context: std::sync::Arc<downhill::GpuContext>,
+    settings: GradientDescent,
+    x: &Array2<f32>,
+    y: &Array1<f32>,
+    strengths: &[f32],
+) {
     let gpu = settings.clone().device(Device::Gpu).gpu_context(context);
-    let on_gpu = gpu.path(x.view(), classes.view(), &strengths).unwrap();
+    let on_gpu = gpu.path(x.view(), y.view(), strengths).unwrap();
     let on_cpu = settings
         .device(Device::Cpu)
-        .path(x.view(), classes.view(), &strengths)
+        .path(x.view(), y.view(), strengths)
         .unwrap();
+    let parameters = |f: &Fitted| {
+        f.coefficients()
+            .iter()
+            .chain(f.intercepts())
+            .map(|&w| f64::from(w))
+            .collect::<Vec<_>>()
+    };
     for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
         assert_eq!(g.device(), Device::Gpu);
-        let to_f64 = |f: &Fitted| {
-            f.coefficients()
-                .iter()
-                .chain(f.intercepts())
-                .map(|&w| f64::from(w))
-                .collect::<Vec<_>>()
-        };
-        // As gpu_models_together_match_the_cpu_engine: thirty steps from
-        // float32 sums on either engine.
-        common::assert_close(&format!("GPU model {k}"), &to_f64(g), &to_f64(c), 1e-3, 1e-4);
+        common::assert_close(
+            &format!("GPU model {k}"),
+            &parameters(g),
+            &parameters(c),
+            1e-3,
+            1e-4,
+        );
     }
 }
 

@@ -565,13 +565,7 @@ pub fn bench(args: &BenchArgs) -> Result<(), String> {
             machine,
             runs,
         };
-        let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
-        downhill::atomic_file::write_atomically(path, |file| {
-            use std::io::Write;
-            file.write_all(text.as_bytes())
-        })
-        .map_err(|e| e.to_string())?;
-        say!("\nwrote {}", path.display());
+        write_json(path, &report)?;
     }
     Ok(())
 }
@@ -769,7 +763,9 @@ fn bench_path(
         }
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
+        write_json(
+            path,
+            &serde_json::json!({
             "rows": args.rows,
             "features": args.features,
             "model": args.model.to_string(),
@@ -777,14 +773,8 @@ fn bench_path(
             "strengths": strengths,
             "epochs_per_model": epochs,
             "runs": runs,
-        }))
-        .map_err(|e| e.to_string())?;
-        downhill::atomic_file::write_atomically(path, |file| {
-            use std::io::Write;
-            file.write_all(text.as_bytes())
-        })
-        .map_err(|e| e.to_string())?;
-        say!("\nwrote {}", path.display());
+            }),
+        )?;
     }
     Ok(())
 }
@@ -861,7 +851,9 @@ fn bench_sparse(
         print_tables(device, args.epochs, csr_bytes, &runs);
     }
     if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&serde_json::json!({
+        write_json(
+            path,
+            &serde_json::json!({
             "rows": args.rows,
             "features": args.features,
             "entries": rows.entries(),
@@ -870,15 +862,21 @@ fn bench_sparse(
             "epochs": args.epochs,
             "warmup_epochs": WARM_UP_EPOCHS,
             "runs": runs,
-        }))
-        .map_err(|e| e.to_string())?;
-        downhill::atomic_file::write_atomically(path, |file| {
-            use std::io::Write;
-            file.write_all(text.as_bytes())
-        })
-        .map_err(|e| e.to_string())?;
-        say!("\nwrote {}", path.display());
+            }),
+        )?;
     }
+    Ok(())
+}
+
+/// Writes `report` as JSON to `path` (through a temporary name) and says so.
+fn write_json(path: &std::path::Path, report: &impl Serialize) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(report).map_err(|e| e.to_string())?;
+    downhill::atomic_file::write_atomically(path, |file| {
+        use std::io::Write;
+        file.write_all(text.as_bytes())
+    })
+    .map_err(|e| e.to_string())?;
+    say!("\nwrote {}", path.display());
     Ok(())
 }
 

@@ -3706,6 +3706,24 @@ fn bench_times_a_path_against_one_fit() {
     );
 }
 
+/// (alpha, mean score) of the first `count` rows of the table `downhill
+/// cv` printed in `text`.
+fn cv_rows(text: &str, count: usize) -> Vec<(f64, f64)> {
+    text.lines()
+        .skip_while(|line| !line.contains("mean score"))
+        .skip(1)
+        .take(count)
+        .map(|line| {
+            let cells: Vec<f64> = line
+                .split_whitespace()
+                .take(2)
+                .map(|v| v.parse().unwrap())
+                .collect();
+            (cells[0], cells[1])
+        })
+        .collect()
+}
+
 /// `cv` scores each strength on each held-out fold and chooses: on a
 /// plane without noise the weakest penalty predicts best (every stronger
 /// one shrinks the weights off the plane), so it is chosen, and the model
@@ -3887,20 +3905,7 @@ fn cv_beyond_the_memory_budget_reads_the_file_a_fold_at_a_time() {
     };
     // (alpha, mean score) of each row of the table, and the chosen line.
     let table = |text: &str| -> (Vec<(f64, f64)>, String) {
-        let rows = text
-            .lines()
-            .skip_while(|line| !line.contains("mean score"))
-            .skip(1)
-            .take(4)
-            .map(|line| {
-                let cells: Vec<f64> = line
-                    .split_whitespace()
-                    .take(2)
-                    .map(|v| v.parse().unwrap())
-                    .collect();
-                (cells[0], cells[1])
-            })
-            .collect();
+        let rows = cv_rows(text, 4);
         let chosen = text
             .lines()
             .find(|line| line.contains("chosen alpha"))
@@ -4004,22 +4009,7 @@ fn cv_of_sparse_rows_matches_the_same_rows_dense() {
         sparse.contains("sparse: each fold's entries kept sparse"),
         "{sparse}"
     );
-    let rows = |text: &str| -> Vec<(f64, f64)> {
-        text.lines()
-            .skip_while(|line| !line.contains("mean score"))
-            .skip(1)
-            .take(3)
-            .map(|line| {
-                let cells: Vec<f64> = line
-                    .split_whitespace()
-                    .take(2)
-                    .map(|v| v.parse().unwrap())
-                    .collect();
-                (cells[0], cells[1])
-            })
-            .collect()
-    };
-    let (s, d) = (rows(&sparse), rows(&dense));
+    let (s, d) = (cv_rows(&sparse, 3), cv_rows(&dense, 3));
     assert_eq!(s.len(), 3, "{sparse}");
     for (a, b) in s.iter().zip(&d) {
         assert_eq!(a.0, b.0, "{sparse}\n{dense}");

@@ -348,13 +348,12 @@ impl GradientDescent {
                     self.check_classes_of_fold(fold, &training, &targets)?;
                     let fits = match &in_memory {
                         Some((x, weights)) => {
-                            let train_weights: Option<Array1<f32>> =
-                                weights.as_ref().map(|w| training.iter().map(|&i| w[i]).collect());
+                            let (x, y, weights) = copy_of_rows(*x, y, weights.as_deref(), &training);
                             GradientDescent::fit_many_arrays(
                                 &ordered,
-                                x.select(Axis(0), &training).view(),
-                                y.select(Axis(0), &training).view(),
-                                train_weights.as_ref().map(|w| w.view()),
+                                x.view(),
+                                y.view(),
+                                weights.as_ref().map(|w| w.view()),
                                 together,
                             )?
                         }
@@ -430,7 +429,7 @@ impl GradientDescent {
         folds: &Folds,
     ) -> Result<Option<(Vec<Vec<Fitted>>, LockstepCounts)>> {
         let (rows, features) = x.dim();
-        let copies = 4 * (features as u64 + 2) * rows as u64 * (folds.count as u64).saturating_sub(1);
+        let copies_bytes = 4 * (features as u64 + 2) * rows as u64 * (folds.count as u64).saturating_sub(1);
         let budget = self.memory_budget.unwrap_or_else(crate::memory::default_budget);
         if self.ranks.is_some()
             || self.standardize
@@ -439,7 +438,7 @@ impl GradientDescent {
             || source.sparse().is_some()
             || rows > u32::MAX as usize
             || rows * features < LOCKSTEP_VALUES
-            || copies.saturating_mul(2) > budget
+            || copies_bytes.saturating_mul(2) > budget
         {
             return Ok(None);
         }
@@ -452,11 +451,11 @@ impl GradientDescent {
         for fold in 0..folds.count {
             let (_, training) = folds.split(fold);
             self.check_classes_of_fold(fold, &training, targets)?;
-            let weights: Option<Array1<f32>> = weights.map(|w| training.iter().map(|&i| w[i]).collect());
+            let (x, y, weights) = copy_of_rows(x, y, weights, &training);
             copies.push((
                 training.iter().map(|&i| i as u32).collect::<Vec<u32>>(),
-                x.select(Axis(0), &training),
-                y.select(Axis(0), &training),
+                x,
+                y,
                 weights,
             ));
         }
@@ -624,6 +623,21 @@ impl GradientDescent {
         }
         Ok(scores)
     }
+}
+
+/// A copy of rows `rows` of `x`, `y` and `weights` (a fold's training
+/// rows, in order).
+fn copy_of_rows(
+    x: ArrayView2<f32>,
+    y: ArrayView1<f32>,
+    weights: Option<&[f32]>,
+    rows: &[usize],
+) -> (Array2<f32>, Array1<f32>, Option<Array1<f32>>) {
+    (
+        x.select(Axis(0), rows),
+        y.select(Axis(0), rows),
+        weights.map(|w| rows.iter().map(|&i| w[i]).collect()),
+    )
 }
 
 /// Each fit's weights and bias where every fit has one margin over `d`

@@ -33,6 +33,16 @@ impl<'a> Data<'a> {
             loss,
         }
     }
+
+    /// Values a row.
+    pub(crate) fn features(&self) -> usize {
+        self.features
+    }
+
+    /// Margins a row: the loss's.
+    pub(crate) fn margins(&self) -> usize {
+        self.loss.margins()
+    }
 }
 
 /// Rows per task. Fixed, so that the partial sums and the order in which

@@ -103,6 +103,8 @@ impl Engine for CpuEngine {
         Ok(Box::new(CpuSums {
             rows: RowSet::open(source, objective.loss, source.rows())?,
             workspaces: Vec::new(),
+            list_lengths: Vec::new(),
+            list_workspaces: Vec::new(),
         }))
     }
 
@@ -115,10 +117,7 @@ impl Engine for CpuEngine {
         if self.streamed_block_rows(source).is_some() || source.sparse().is_some() {
             return Ok(None);
         }
-        Ok(Some(Box::new(CpuSums {
-            rows: RowSet::open(source, objective.loss, source.rows())?,
-            workspaces: Vec::new(),
-        })))
+        self.open_sums(source, objective).map(Some)
     }
 }
 
@@ -139,6 +138,20 @@ enum RowSet<'s> {
 }
 
 impl<'s> RowSet<'s> {
+    /// The dense rows as the fused pass reads them; `None` for sparse rows.
+    fn dense(&self) -> Option<kernel::Data<'_>> {
+        match self {
+            RowSet::Dense {
+                data,
+                weights,
+                features,
+                loss,
+                ..
+            } => Some(kernel::Data::new(data, weights.as_deref(), *features, *loss)),
+            RowSet::Sparse { .. } => None,
+        }
+    }
+
     /// Every row of `source` for sums of `loss` over batches of at most
     /// `largest_batch` rows: its CSR arrays where it holds them, else its
     /// rows dense, borrowed or read whole.
@@ -246,6 +259,12 @@ struct CpuSums<'s> {
     /// One workspace per model of the passes that sum many models at once
     /// (made as first needed).
     workspaces: Vec<Workspace>,
+    /// Where the models sum rows of their own: one workspace per model,
+    /// made for its rows (as its run over a copy of them makes it: the
+    /// chunks' length follows the rows), kept while the lists' lengths
+    /// stay the same.
+    list_lengths: Vec<usize>,
+    list_workspaces: Vec<Workspace>,
 }
 
 impl SumsRun for CpuSums<'_> {
@@ -264,20 +283,13 @@ impl SumsRun for CpuSums<'_> {
     fn raw_sums_of_many(&mut self, parameters: &[&[f32]]) -> Result<Vec<RawSums>> {
         let n = self.rows.rows();
         let rows = Rows::Contiguous { start: 0, len: n };
-        let RowSet::Dense {
-            data,
-            weights,
-            features,
-            loss,
-            ..
-        } = &self.rows
-        else {
+        let Some(data) = self.rows.dense() else {
             return parameters.iter().map(|p| self.raw_sums(p)).collect();
         };
         while self.workspaces.len() < parameters.len() {
-            self.workspaces.push(Workspace::new(*features, loss.margins(), n));
+            self.workspaces
+                .push(Workspace::new(data.features(), data.margins(), n));
         }
-        let data = kernel::Data::new(data, weights.as_deref(), *features, *loss);
         let workspaces = &mut self.workspaces[..parameters.len()];
         Ok(rayon::scope(|_| {
             Workspace::accumulate_many(workspaces, &data, parameters, rows)
@@ -285,25 +297,25 @@ impl SumsRun for CpuSums<'_> {
     }
 
     fn raw_sums_of_many_in(&mut self, parameters: &[&[f32]], rows: &[&[u32]]) -> Result<Vec<RawSums>> {
-        let RowSet::Dense {
-            data,
-            weights,
-            features,
-            loss,
-            ..
-        } = &self.rows
-        else {
+        let Some(data) = self.rows.dense() else {
             return Err(crate::engine::error::EngineError::NoPassInRows.into());
         };
-        // Each model's workspace made for its own rows, as its run over a
-        // copy of them makes it (the chunks' length follows the rows).
-        let mut workspaces: Vec<Workspace> = rows
+        if !self
+            .list_lengths
             .iter()
-            .map(|list| Workspace::new(*features, loss.margins(), list.len()))
-            .collect();
-        let data = kernel::Data::new(data, weights.as_deref(), *features, *loss);
+            .copied()
+            .eq(rows.iter().map(|list| list.len()))
+        {
+            self.list_lengths = rows.iter().map(|list| list.len()).collect();
+            self.list_workspaces = self
+                .list_lengths
+                .iter()
+                .map(|&len| Workspace::new(data.features(), data.margins(), len))
+                .collect();
+        }
+        let workspaces = &mut self.list_workspaces;
         Ok(rayon::scope(|_| {
-            Workspace::accumulate_many_in(&mut workspaces, &data, parameters, rows)
+            Workspace::accumulate_many_in(workspaces, &data, parameters, rows)
         }))
     }
 }

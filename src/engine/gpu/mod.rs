@@ -1608,6 +1608,7 @@ impl Engine for GpuEngine {
             in_rows: Some(InRows {
                 weights,
                 written: Vec::new(),
+                list_weights: Vec::new(),
             }),
         })))
     }
@@ -1651,8 +1652,10 @@ struct GpuModelSums<'c> {
 /// What [`GpuModelSums`] keeps for models over rows of their own.
 struct InRows {
     weights: Option<Vec<f32>>,
-    /// The lists (address, length) of the words on the device.
+    /// The lists (address, length) of the words on the device, and the
+    /// weight of each list's rows (float64, from the host's weights).
     written: Vec<(usize, usize)>,
+    list_weights: Vec<f64>,
 }
 
 impl SumsRun for GpuModelSums<'_> {
@@ -1680,19 +1683,19 @@ impl SumsRun for GpuModelSums<'_> {
             if key != in_rows.written {
                 self.on_device.set_row_models(lists);
                 in_rows.written = key;
+                in_rows.list_weights = lists
+                    .iter()
+                    .map(|list| match &in_rows.weights {
+                        Some(weights) => list.iter().map(|&i| f64::from(weights[i as usize])).sum(),
+                        None => list.len() as f64,
+                    })
+                    .collect();
             }
-            for (mut model, list) in self
-                .on_device
-                .raw_sums_of_models(group, true)?
-                .into_iter()
-                .zip(lists)
-            {
-                // Each model's rows and their weight, from the lists.
+            // Each model's rows and their weight, from the lists.
+            let models = self.on_device.raw_sums_of_models(group, true)?;
+            for ((mut model, list), &weight) in models.into_iter().zip(lists).zip(&in_rows.list_weights) {
                 model.rows = list.len();
-                model.weight = match &in_rows.weights {
-                    Some(weights) => list.iter().map(|&i| f64::from(weights[i as usize])).sum(),
-                    None => list.len() as f64,
-                };
+                model.weight = weight;
                 sums.push(model);
             }
         }
@@ -1796,6 +1799,27 @@ mod tests {
                 None
             }
         }
+    }
+
+    /// The engines the tests of many models' passes run on, for rows of
+    /// `values` float32 values: X in one buffer, split across buffers of 96
+    /// rows of 5 values, and streamed (rows beyond the device budget pass
+    /// through in blocks); `None` where no adapter exists.
+    fn engines(what: &str, values: usize) -> Option<[(&'static str, GpuEngine); 3]> {
+        let shared = or_skip(GpuContext::shared(), what)?;
+        let options = GpuOptions {
+            x_chunk_bytes: Some(96 * 4 * 5),
+            ..GpuOptions::default()
+        };
+        let split = or_skip(GpuContext::with_options(options), what)?;
+        Some([
+            ("one buffer", GpuEngine::new(shared.clone(), None, None)),
+            ("split buffers", GpuEngine::new(split, None, None)),
+            (
+                "streamed",
+                GpuEngine::new(shared, Some((values * 4 / 3) as u64), None),
+            ),
+        ])
     }
 
     /// Rows of `d` features on mixed scales, targets for `loss` (labels,
@@ -1905,27 +1929,10 @@ mod tests {
     /// and more models than one pass holds.
     #[test]
     fn one_pass_sums_many_models_each_within_rounding_of_float64() {
-        let what = "many models' sums in one pass";
-        let Some(shared) = or_skip(GpuContext::shared(), what) else {
-            return;
-        };
-        let options = GpuOptions {
-            x_chunk_bytes: Some(96 * 4 * 5),
-            ..GpuOptions::default()
-        };
-        let Some(split) = or_skip(GpuContext::with_options(options), what) else {
-            return;
-        };
         let (n, d) = (3_001, 5);
-        let engines = [
-            ("one buffer", GpuEngine::new(shared.clone(), None, None)),
-            ("split buffers", GpuEngine::new(split, None, None)),
-            // Rows beyond the device budget stream through in blocks.
-            (
-                "streamed",
-                GpuEngine::new(shared, Some((n * d * 4 / 3) as u64), None),
-            ),
-        ];
+        let Some(engines) = engines("many models' sums in one pass", n * d) else {
+            return;
+        };
         let losses = [
             Loss::Log,
             Loss::Squared,
@@ -1986,26 +1993,10 @@ mod tests {
     /// margin and the multinomial's.
     #[test]
     fn one_pass_sums_models_over_rows_of_their_own() {
-        let what = "models over rows of their own";
-        let Some(shared) = or_skip(GpuContext::shared(), what) else {
-            return;
-        };
-        let options = GpuOptions {
-            x_chunk_bytes: Some(96 * 4 * 5),
-            ..GpuOptions::default()
-        };
-        let Some(split) = or_skip(GpuContext::with_options(options), what) else {
-            return;
-        };
         let (n, d) = (2_003, 5);
-        let engines = [
-            ("one buffer", GpuEngine::new(shared.clone(), None, None)),
-            ("split buffers", GpuEngine::new(split, None, None)),
-            (
-                "streamed",
-                GpuEngine::new(shared, Some((n * d * 4 / 3) as u64), None),
-            ),
-        ];
+        let Some(engines) = engines("models over rows of their own", n * d) else {
+            return;
+        };
         // Fold f leaves out the rows i with i·7 mod 4 = f.
         let lists: Vec<Vec<u32>> = (0..4)
             .map(|f| (0..n as u32).filter(|i| (i * 7) % 4 != f).collect())
