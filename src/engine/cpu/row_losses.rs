@@ -9,7 +9,7 @@
 
 use pulp::Simd;
 
-use super::simd_math::{exp, ln_1p_unit};
+use super::simd_math::{exp_of_nonpositive, ln_1p_unit};
 use crate::math::loss::Loss;
 
 /// Writes ℓ′(zᵢ, yᵢ) into `slopes` and ℓ(zᵢ, yᵢ) into `losses` for every
@@ -82,7 +82,7 @@ fn first_lane<S: Simd>(v: S::f32s) -> f32 {
 /// σ(z) = 1 / (1 + e) for z ≥ 0, e / (1 + e) below.
 #[inline(always)]
 fn logistic<S: Simd>(simd: S, z: S::f32s, y: S::f32s) -> (S::f32s, S::f32s) {
-    let e = exp(simd, simd.neg_f32s(simd.abs_f32s(z)));
+    let e = exp_of_nonpositive(simd, simd.neg_f32s(simd.abs_f32s(z)));
     let inverse = simd.div_f32s(simd.splat_f32s(1.0), simd.add_f32s(simd.splat_f32s(1.0), e));
     let sigma = simd.select_f32s(
         simd.greater_than_or_equal_f32s(z, simd.splat_f32s(0.0)),
