@@ -38,8 +38,9 @@ use crate::math::optim::{AdaGrad, Adam, AdamCorrections, Momentum, Optimizer, Op
 const ROWS_AHEAD: usize = 4;
 
 /// Row `k` of `batch`: its index, its entries' features and values. The
-/// entries of a row a few on, and where a row further on starts, are asked
-/// of the cache: a permutation's rows are where the hardware cannot guess.
+/// entries, target and weight of a row a few on, and where a row further
+/// on starts, are asked of the cache: a permutation's rows are where the
+/// hardware cannot guess.
 #[inline(always)]
 fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows, k: usize) -> (usize, &'r [u32], &'r [f32]) {
     let csr = rows.sparse.csr;
@@ -47,6 +48,10 @@ fn fetch_row<'r>(rows: &SparseRows<'r>, batch: Rows, k: usize) -> (usize, &'r [u
         let (indices, values) = csr.row(ahead);
         prefetch(indices);
         prefetch(values);
+        prefetch(&rows.y[ahead..=ahead]);
+        if let Some(weights) = &rows.weights {
+            prefetch(&weights[ahead..=ahead]);
+        }
     }
     if let Some(further) = batch.ahead_by(k, 2 * ROWS_AHEAD) {
         prefetch(&csr.indptr[further..further + 2]);
