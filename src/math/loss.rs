@@ -172,6 +172,20 @@ impl Loss {
                 derivatives[label] = derivatives[label] - T::one();
                 largest + spread.ln() - margins[label]
             }
+            // [`Loss::derivative`]'s σ(z) − y and [`Loss::value`] from one
+            // e^(−|z|): `sigmoid` takes 1 / (1 + e^(−z)) for z ≥ 0 and
+            // e^z / (1 + e^z) below, the same e, so these are their bits.
+            Loss::Log => {
+                let z = margins[0];
+                let e = (-z.abs()).exp();
+                let sigma = if z >= T::zero() {
+                    T::one() / (T::one() + e)
+                } else {
+                    e / (T::one() + e)
+                };
+                derivatives[0] = sigma - y;
+                z.max(T::zero()) - y * z + e.ln_1p()
+            }
             _ => {
                 derivatives[0] = self.derivative(margins[0], y);
                 self.value(margins[0], y)
@@ -483,6 +497,51 @@ mod tests {
         Loss::SquaredHinge,
         Loss::ModifiedHuber,
     ];
+
+    /// A row's value and derivative taken together are [`Loss::value`]'s
+    /// and [`Loss::derivative`]'s bits, for every one-margin loss, in both
+    /// precisions, at signed zeros, tiny and huge margins, infinities and
+    /// NaN.
+    #[test]
+    fn a_rows_value_and_derivative_together_are_the_definitions_bits() {
+        fn check<T: Float + Into<f64> + std::fmt::Debug>(loss: Loss, z: T, y: T) {
+            let mut derivative = [T::zero()];
+            let value = loss.row_value_and_derivatives(&[z], y, &mut derivative);
+            // The same bits, or both NaN.
+            let same = |a: T, b: T| a.into().to_bits() == b.into().to_bits() || (a.is_nan() && b.is_nan());
+            assert!(
+                same(value, loss.value(z, y)) && same(derivative[0], loss.derivative(z, y)),
+                "{loss} at z {z:?}, y {y:?}"
+            );
+        }
+        let margins = [
+            0.0,
+            -0.0,
+            1e-30,
+            -1e-30,
+            0.3,
+            -0.3,
+            2.5,
+            -2.5,
+            17.0,
+            -17.0,
+            90.0,
+            -90.0,
+            800.0,
+            -800.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        for loss in ALL {
+            for &y in &[0.0, 1.0, 0.3, 2.0] {
+                for &z in &margins {
+                    check(loss, z, y);
+                    check(loss, z as f32, y as f32);
+                }
+            }
+        }
+    }
 
     /// Each derivative equals the central difference of its value, away
     /// from the kinks.
