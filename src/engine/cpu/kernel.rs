@@ -556,11 +556,12 @@ const GROUP: usize = 4;
 /// when rows come from a permutation (the hardware cannot guess them).
 const PREFETCH_AHEAD: usize = 2 * GROUP;
 
-/// SIMD vectors of rows per block: two, so that the loss's long chain of
-/// dependent operations (eˣ, a division, ln(1 + x)) runs for two vectors
-/// side by side, while the reads of X still go on evenly between its
-/// arithmetic rather than in bursts.
-const BLOCK_VECTORS: usize = 2;
+/// SIMD vectors of rows per block: four, so that the loss's long chain of
+/// dependent operations (eˣ, a division, ln(1 + x)) runs for four vectors
+/// side by side. Four measured no faster than two while contiguous rows
+/// were also prefetched by hand; without that, four are 4–6% faster on
+/// AVX2 at 28 and 64 features (BENCHMARKS.md). Eight were slower.
+const BLOCK_VECTORS: usize = 4;
 
 /// The most rows whose margins, slopes and losses are computed together:
 /// `BLOCK_VECTORS` SIMD vectors of them (16 float32 lanes at most), so
