@@ -325,19 +325,12 @@ fn assert_gpu_path_matches_cpu(
         .device(Device::Cpu)
         .path(x.view(), y.view(), strengths)
         .unwrap();
-    let parameters = |f: &Fitted| {
-        f.coefficients()
-            .iter()
-            .chain(f.intercepts())
-            .map(|&w| f64::from(w))
-            .collect::<Vec<_>>()
-    };
     for (k, (g, c)) in on_gpu.iter().zip(&on_cpu).enumerate() {
         assert_eq!(g.device(), Device::Gpu);
         common::assert_close(
             &format!("GPU model {k}"),
-            &parameters(g),
-            &parameters(c),
+            &common::coefficients_and_intercepts(g),
+            &common::coefficients_and_intercepts(c),
             1e-3,
             1e-4,
         );

@@ -325,16 +325,9 @@ fn balanced_class_weights_equal_the_per_row_weights_they_stand_for() {
         .fit(x.view(), y.view())
         .unwrap();
     let given = settings.fit_weighted(x.view(), y.view(), weights.view()).unwrap();
-    let flat = |f: &Fitted| {
-        f.coefficients()
-            .iter()
-            .chain(f.intercepts())
-            .map(|&v| f64::from(v))
-            .collect::<Vec<_>>()
-    };
     common::assert_near(
-        &flat(&balanced),
-        &flat(&given),
+        &common::coefficients_and_intercepts(&balanced),
+        &common::coefficients_and_intercepts(&given),
         1e-5,
         "balanced against per-row weights",
     );

@@ -145,6 +145,17 @@ pub fn parameters(fitted: &downhill::Fitted) -> Vec<f64> {
         .collect()
 }
 
+/// A fit's coefficients (every class's, for a multinomial model), then
+/// its intercepts.
+pub fn coefficients_and_intercepts(fitted: &downhill::Fitted) -> Vec<f64> {
+    fitted
+        .coefficients()
+        .iter()
+        .chain(fitted.intercepts())
+        .map(|&v| f64::from(v))
+        .collect()
+}
+
 /// Every parameter within `relative` of the largest expected one.
 pub fn assert_near(found: &[f64], expected: &[f64], relative: f64, what: &str) {
     let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
